@@ -1,0 +1,220 @@
+/* The relay protocol codec (module <-> siod): frame headers, the HELLO body
+ * and the key/value lists of OPEN and UPGRADE. Integers are big-endian and
+ * read byte by byte, so nothing depends on the caller's buffer alignment. */
+#include <string.h>
+
+#include "sio_relay.h"
+
+static uint16_t get16(const unsigned char *p)
+{
+    return (uint16_t)((unsigned)p[0] << 8 | p[1]);
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+           (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static uint64_t get64(const unsigned char *p)
+{
+    return (uint64_t)get32(p) << 32 | get32(p + 4);
+}
+
+static void put16(unsigned char *p, uint16_t v)
+{
+    p[0] = (unsigned char)(v >> 8);
+    p[1] = (unsigned char)v;
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+    put32(p, (uint32_t)(v >> 32));
+    put32(p + 4, (uint32_t)v);
+}
+
+static int type_known(unsigned t)
+{
+    return (t >= SIO_R_HELLO && t <= SIO_R_ABORT) ||
+           (t >= SIO_R_RESPONSE && t <= SIO_R_WS_CLOSE);
+}
+
+/* Returns SIO_OK, SIO_AGAIN, SIO_EPROTO or SIO_ETOOBIG (see the header).
+ * The header is validated as soon as its 36 bytes are in, so an oversized or
+ * garbage frame is refused before the caller buffers its body. max_body is
+ * capped at SIO_RELAY_MAX_BODY. out->body points into buf. */
+int sio_relay_parse(const unsigned char *buf, size_t len, size_t max_body,
+                    size_t *used, sio_relay_frame *out)
+{
+    uint32_t blen;
+    unsigned type;
+
+    if (buf == NULL && len > 0)
+        return SIO_EINVAL;
+    if (len < SIO_RELAY_HDR_LEN)
+        return SIO_AGAIN;
+    blen = get32(buf);
+    type = buf[4];
+    if (!type_known(type))
+        return SIO_EPROTO;
+    if (max_body > SIO_RELAY_MAX_BODY)
+        max_body = SIO_RELAY_MAX_BODY;
+    if (blen > max_body)
+        return SIO_ETOOBIG;
+    if (len - SIO_RELAY_HDR_LEN < blen)
+        return SIO_AGAIN;
+
+    out->type = (uint8_t)type;
+    out->flags = buf[5];
+    out->status = get16(buf + 6);
+    out->conn = get64(buf + 8);
+    memcpy(out->sid, buf + 16, SIO_SID_LEN);
+    out->len = blen;
+    out->body = buf + SIO_RELAY_HDR_LEN;
+    *used = SIO_RELAY_HDR_LEN + (size_t)blen;
+    return SIO_OK;
+}
+
+/* Writes exactly SIO_RELAY_HDR_LEN bytes; f->body is not looked at. */
+void sio_relay_write_header(unsigned char *hdr, const sio_relay_frame *f)
+{
+    put32(hdr, f->len);
+    hdr[4] = f->type;
+    hdr[5] = f->flags;
+    put16(hdr + 6, f->status);
+    put64(hdr + 8, f->conn);
+    memcpy(hdr + 16, f->sid, SIO_SID_LEN);
+}
+
+/* Writes exactly SIO_RELAY_HELLO_LEN bytes; the reserved field is zero. */
+void sio_relay_hello_encode(unsigned char *out, const sio_relay_hello *h)
+{
+    put32(out, h->magic);
+    put16(out + 4, h->version);
+    put16(out + 6, 0);
+    put32(out + 8, h->pid);
+    put32(out + 12, h->max_body);
+}
+
+/* Returns SIO_OK, or SIO_EPROTO for a body that is not 16 bytes or lacks the
+ * magic. The reserved field is ignored so a later version may use it. */
+int sio_relay_hello_decode(const unsigned char *buf, size_t len,
+                           sio_relay_hello *out)
+{
+    if (buf == NULL || len != SIO_RELAY_HELLO_LEN)
+        return SIO_EPROTO;
+    if (get32(buf) != SIO_RELAY_MAGIC)
+        return SIO_EPROTO;
+    out->magic = SIO_RELAY_MAGIC;
+    out->version = get16(buf + 4);
+    out->pid = get32(buf + 8);
+    out->max_body = get32(buf + 12);
+    return SIO_OK;
+}
+
+#define KV_HDR 6
+#define KV_KEY_MAX 0xffffu
+#define KV_VAL_MAX 0xffffffffu
+
+/* Returns the bytes one pair takes. Lengths beyond what the wire can carry
+ * (key > 65535, value > 4 GiB - 1) are cut, exactly as sio_relay_kv_put
+ * cuts them, so the two always agree. */
+size_t sio_relay_kv_size(size_t key_len, size_t val_len)
+{
+    if (key_len > KV_KEY_MAX)
+        key_len = KV_KEY_MAX;
+    if (val_len > KV_VAL_MAX)
+        val_len = KV_VAL_MAX;
+    return KV_HDR + key_len + val_len;
+}
+
+/* Returns the bytes written (== sio_relay_kv_size(key_len, val_len)). */
+size_t sio_relay_kv_put(unsigned char *dst, const char *key, size_t key_len,
+                        const char *val, size_t val_len)
+{
+    if (key_len > KV_KEY_MAX)
+        key_len = KV_KEY_MAX;
+    if (val_len > KV_VAL_MAX)
+        val_len = KV_VAL_MAX;
+    put16(dst, (uint16_t)key_len);
+    put32(dst + 2, (uint32_t)val_len);
+    if (key_len)
+        memcpy(dst + KV_HDR, key, key_len);
+    if (val_len)
+        memcpy(dst + KV_HDR + key_len, val, val_len);
+    return KV_HDR + key_len + val_len;
+}
+
+/* Returns SIO_OK (out points into buf), SIO_DONE when *off == len, or
+ * SIO_EPROTO for a truncated pair or an offset past the end. */
+int sio_relay_kv_next(const unsigned char *buf, size_t len, size_t *off,
+                      sio_relay_kv *out)
+{
+    size_t rest;
+    uint64_t klen, vlen;
+
+    if (*off == len)
+        return SIO_DONE;
+    if (*off > len || buf == NULL)
+        return SIO_EPROTO;
+    rest = len - *off;
+    if (rest < KV_HDR)
+        return SIO_EPROTO;
+    klen = get16(buf + *off);
+    vlen = get32(buf + *off + 2);
+    if (klen + vlen > (uint64_t)(rest - KV_HDR))
+        return SIO_EPROTO;
+    out->key = (const char *)buf + *off + KV_HDR;
+    out->key_len = (size_t)klen;
+    out->val = out->key + klen;
+    out->val_len = (size_t)vlen;
+    *off += KV_HDR + (size_t)klen + (size_t)vlen;
+    return SIO_OK;
+}
+
+/* Returns SIO_OK with the first pair named key, SIO_DONE if there is none,
+ * SIO_EPROTO if the list is malformed before a match is found. */
+int sio_relay_kv_find(const unsigned char *buf, size_t len, const char *key,
+                      sio_relay_kv *out)
+{
+    size_t off = 0, klen = strlen(key);
+    sio_relay_kv kv;
+    int rc;
+
+    while ((rc = sio_relay_kv_next(buf, len, &off, &kv)) == SIO_OK) {
+        if (kv.key_len == klen && memcmp(kv.key, key, klen) == 0) {
+            *out = kv;
+            return SIO_OK;
+        }
+    }
+    return rc;
+}
+
+/* Returns a static name; "?" for a type the protocol does not define. */
+const char *sio_relay_type_name(int type)
+{
+    switch (type) {
+    case SIO_R_HELLO:     return "HELLO";
+    case SIO_R_OPEN:      return "OPEN";
+    case SIO_R_UPGRADE:   return "UPGRADE";
+    case SIO_R_POLL_GET:  return "POLL_GET";
+    case SIO_R_POLL_POST: return "POLL_POST";
+    case SIO_R_CANCEL:    return "CANCEL";
+    case SIO_R_WS_MSG:    return "WS_MSG";
+    case SIO_R_WS_CLOSED: return "WS_CLOSED";
+    case SIO_R_ABORT:     return "ABORT";
+    case SIO_R_RESPONSE:  return "RESPONSE";
+    case SIO_R_WS_ACCEPT: return "WS_ACCEPT";
+    case SIO_R_WS_SEND:   return "WS_SEND";
+    case SIO_R_WS_CLOSE:  return "WS_CLOSE";
+    default:              return "?";
+    }
+}

@@ -1,0 +1,132 @@
+/* The relay protocol between mod_socketio (httpd children) and siod: binary,
+ * length-prefixed, versioned frames over a Unix stream socket. One link
+ * carries many sessions: every frame names its session (sid) and, where a
+ * request or WebSocket is involved, the module's handle for it (conn).
+ * Pure codec: no I/O, no allocation. docs/relay-protocol.md is the prose. */
+#ifndef SIO_RELAY_H
+#define SIO_RELAY_H
+
+#include "sio.h"
+
+#define SIO_RELAY_MAGIC 0x53494f52u /* "SIOR" */
+#define SIO_RELAY_VERSION 1
+#define SIO_RELAY_HDR_LEN 36
+/* Largest body either side will ever send or accept. */
+#define SIO_RELAY_MAX_BODY (64u * 1024u * 1024u)
+
+/* Frame header, all integers big-endian:
+ *   u32 body length | u8 type | u8 flags | u16 status | u64 conn | sid[20]
+ * sid is all zero bytes where no session is named (HELLO, OPEN). */
+enum sio_relay_type {
+    /* both ways, first frame on a link: body = sio_relay_hello */
+    SIO_R_HELLO = 1,
+
+    /* module -> siod */
+    SIO_R_OPEN = 2,      /* handshake without sid; flags SIO_RF_WEBSOCKET for
+                          * a WebSocket-only session; body = info key/values.
+                          * Reply: RESPONSE (polling, or any refusal) or
+                          * WS_ACCEPT (websocket). */
+    SIO_R_UPGRADE = 3,   /* WebSocket with sid: upgrade from polling; body =
+                          * info key/values. Reply: WS_ACCEPT or RESPONSE. */
+    SIO_R_POLL_GET = 4,  /* long-poll GET. Reply: RESPONSE, possibly later. */
+    SIO_R_POLL_POST = 5, /* POST, body = the raw request body. Reply: RESPONSE */
+    SIO_R_CANCEL = 6,    /* the request named by conn is gone (client left,
+                          * module timed out); no reply */
+    SIO_R_WS_MSG = 7,    /* one complete WebSocket message; SIO_RF_BINARY */
+    SIO_R_WS_CLOSED = 8, /* the WebSocket named by conn is gone; status =
+                          * close code seen or sent (1006 if none); no reply */
+    SIO_R_ABORT = 9,     /* close the session sid: the client broke a rule
+                          * the module enforces (status = 413 for a POST over
+                          * max payload, ...); no reply */
+
+    /* siod -> module */
+    SIO_R_RESPONSE = 20, /* HTTP answer to OPEN/UPGRADE/POLL_GET/POLL_POST:
+                          * status = HTTP status, body = response body;
+                          * SIO_RF_JSON: Content-Type application/json,
+                          * else text/plain; charset=UTF-8 */
+    SIO_R_WS_ACCEPT = 21,/* complete the WebSocket handshake (101) for conn,
+                          * now bound to sid */
+    SIO_R_WS_SEND = 22,  /* send body as one WebSocket message; SIO_RF_BINARY */
+    SIO_R_WS_CLOSE = 23, /* close the WebSocket with close code = status after
+                          * everything queued before it is sent */
+    SIO_R_TYPE_MAX_ = 24
+};
+
+enum sio_relay_flag {
+    SIO_RF_WEBSOCKET = 0x01, /* OPEN: transport=websocket */
+    SIO_RF_BINARY = 0x02,    /* WS_MSG / WS_SEND: binary message, else text */
+    SIO_RF_JSON = 0x04       /* RESPONSE: body is JSON */
+};
+
+typedef struct sio_relay_frame {
+    uint8_t type;
+    uint8_t flags;
+    uint16_t status;
+    uint64_t conn;
+    char sid[SIO_SID_LEN];       /* not NUL-terminated; zeros = none */
+    uint32_t len;                /* body length */
+    const unsigned char *body;   /* parse: points into the caller's buffer */
+} sio_relay_frame;
+
+/* HELLO body: u32 magic | u16 version | u16 reserved | u32 pid | u32 max body */
+#define SIO_RELAY_HELLO_LEN 16
+typedef struct sio_relay_hello {
+    uint32_t magic;
+    uint16_t version;
+    uint32_t pid;
+    uint32_t max_body;
+} sio_relay_hello;
+
+/* Parses one frame from buf[0..len). Returns SIO_OK with *used set to the
+ * frame's total size and *out filled (out->body points into buf), SIO_AGAIN
+ * when buf holds less than a whole frame, SIO_EPROTO for an unknown type and
+ * SIO_ETOOBIG for a body over max_body. */
+int sio_relay_parse(const unsigned char *buf, size_t len, size_t max_body,
+                    size_t *used, sio_relay_frame *out);
+
+/* Writes the SIO_RELAY_HDR_LEN-byte header of f (f->len is the body length
+ * the caller will send right after it) into hdr. */
+void sio_relay_write_header(unsigned char *hdr, const sio_relay_frame *f);
+
+/* HELLO body: encode into out[SIO_RELAY_HELLO_LEN]; decode returns SIO_OK or
+ * SIO_EPROTO (wrong length or magic; the version is the caller's to check). */
+void sio_relay_hello_encode(unsigned char *out, const sio_relay_hello *h);
+int sio_relay_hello_decode(const unsigned char *buf, size_t len,
+                           sio_relay_hello *out);
+
+/* Key/value lists (OPEN and UPGRADE bodies): a sequence of
+ *   u16 key length | u32 value length | key bytes | value bytes
+ * Keys the module sends: "method", "url" (path and query as received),
+ * "query", "remote_addr", "remote_port", "secure" ("1"/"0"),
+ * "user" (REMOTE_USER, absent if none), "upgrades" ("websocket" or ""),
+ * "time" (request time, ms since the epoch) and one "h:<lower-case
+ * header name>" per request header. */
+typedef struct sio_relay_kv {
+    const char *key;
+    size_t key_len;
+    const char *val;
+    size_t val_len;
+} sio_relay_kv;
+
+/* Bytes one pair takes. */
+size_t sio_relay_kv_size(size_t key_len, size_t val_len);
+
+/* Appends one pair at dst (which has room for sio_relay_kv_size bytes);
+ * returns the bytes written. */
+size_t sio_relay_kv_put(unsigned char *dst, const char *key, size_t key_len,
+                        const char *val, size_t val_len);
+
+/* Iterates pairs: *off starts at 0. Returns SIO_OK with *out filled,
+ * SIO_DONE at the end, SIO_EPROTO for a truncated pair. */
+int sio_relay_kv_next(const unsigned char *buf, size_t len, size_t *off,
+                      sio_relay_kv *out);
+
+/* Finds key in a list; returns SIO_OK and *out, SIO_DONE if absent,
+ * SIO_EPROTO if the list is malformed. */
+int sio_relay_kv_find(const unsigned char *buf, size_t len, const char *key,
+                      sio_relay_kv *out);
+
+/* Name of a frame type for logs ("OPEN", ...), "?" if unknown. */
+const char *sio_relay_type_name(int type);
+
+#endif

@@ -1,0 +1,80 @@
+/* libFuzzer target for shared/sio_relay.c: parses a stream of relay frames
+ * and the key/value lists and HELLO bodies inside them, checking that every
+ * result stays within the input and re-encodes to the same bytes. */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sio_relay.h"
+
+static void check_kv(const unsigned char *body, size_t len)
+{
+    size_t off = 0, prev = 0;
+    sio_relay_kv kv;
+    int rc;
+
+    while ((rc = sio_relay_kv_next(body, len, &off, &kv)) == SIO_OK) {
+        assert(off > prev && off <= len);
+        assert((const unsigned char *)kv.key >= body);
+        assert((const unsigned char *)kv.val + kv.val_len <= body + len);
+        assert(off - prev == sio_relay_kv_size(kv.key_len, kv.val_len));
+        prev = off;
+    }
+    assert(rc == SIO_DONE || rc == SIO_EPROTO);
+    assert(rc != SIO_DONE || off == len);
+    rc = sio_relay_kv_find(body, len, "url", &kv);
+    assert(rc == SIO_OK || rc == SIO_DONE || rc == SIO_EPROTO);
+    if (rc == SIO_OK)
+        assert(kv.key_len == 3 && memcmp(kv.key, "url", 3) == 0);
+}
+
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
+{
+    unsigned char *buf, hdr[SIO_RELAY_HDR_LEN];
+    size_t off = 0, used, max_body;
+    sio_relay_frame f;
+    sio_relay_hello h;
+    int rc;
+
+    if (size < 1)
+        return 0;
+    /* first byte picks the body limit: small limits reach ETOOBIG */
+    max_body = data[0] & 0x80 ? SIO_RELAY_MAX_BODY : data[0];
+    buf = malloc(size);
+    if (buf == NULL)
+        return 0;
+    memcpy(buf, data + 1, size - 1);
+    size--;
+    for (;;) {
+        used = 0;
+        rc = sio_relay_parse(buf + off, size - off, max_body, &used, &f);
+        if (rc != SIO_OK) {
+            assert(rc == SIO_AGAIN || rc == SIO_EPROTO || rc == SIO_ETOOBIG);
+            break;
+        }
+        assert(used >= SIO_RELAY_HDR_LEN && used <= size - off);
+        assert(used == SIO_RELAY_HDR_LEN + (size_t)f.len);
+        assert(f.len <= max_body);
+        assert(f.body == buf + off + SIO_RELAY_HDR_LEN);
+        assert(strcmp(sio_relay_type_name(f.type), "?") != 0);
+        sio_relay_write_header(hdr, &f);
+        assert(memcmp(hdr, buf + off, SIO_RELAY_HDR_LEN) == 0);
+        if (f.type == SIO_R_HELLO) {
+            if (sio_relay_hello_decode(f.body, f.len, &h) == SIO_OK) {
+                unsigned char again[SIO_RELAY_HELLO_LEN];
+
+                assert(f.len == SIO_RELAY_HELLO_LEN);
+                sio_relay_hello_encode(again, &h);
+                assert(memcmp(again, f.body, 4) == 0 &&
+                       memcmp(again + 8, f.body + 8, 8) == 0);
+            }
+        } else {
+            check_kv(f.body, f.len);
+        }
+        off += used;
+    }
+    /* the whole input as one list, too */
+    check_kv(buf, size);
+    free(buf);
+    return 0;
+}

@@ -1,0 +1,296 @@
+/* Unit tests for shared/sio_relay.c: frame header round trips, truncation
+ * at every length, size limits, unknown types, HELLO and key/value lists. */
+#include <string.h>
+
+#include "check.h"
+#include "sio_relay.h"
+
+static const int all_types[] = {
+    SIO_R_HELLO, SIO_R_OPEN, SIO_R_UPGRADE, SIO_R_POLL_GET, SIO_R_POLL_POST,
+    SIO_R_CANCEL, SIO_R_WS_MSG, SIO_R_WS_CLOSED, SIO_R_ABORT, SIO_R_RESPONSE,
+    SIO_R_WS_ACCEPT, SIO_R_WS_SEND, SIO_R_WS_CLOSE
+};
+#define NTYPES (sizeof(all_types) / sizeof(all_types[0]))
+
+static void test_header_layout(void)
+{
+    sio_relay_frame f;
+    unsigned char h[SIO_RELAY_HDR_LEN];
+    static const unsigned char want[SIO_RELAY_HDR_LEN] = {
+        0x01, 0x02, 0x03, 0x04, 20, 0x04, 0x01, 0xf4,
+        0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
+        'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j',
+        'k', 'l', 'm', 'n', 'o', 'p', 'q', 'r', 's', 't'
+    };
+
+    memset(&f, 0, sizeof(f));
+    f.len = 0x01020304u;
+    f.type = SIO_R_RESPONSE;
+    f.flags = SIO_RF_JSON;
+    f.status = 500;
+    f.conn = 0x1122334455667788ull;
+    memcpy(f.sid, "abcdefghijklmnopqrst", SIO_SID_LEN);
+    sio_relay_write_header(h, &f);
+    CHECK(memcmp(h, want, sizeof(want)) == 0);
+}
+
+static void test_roundtrip_all_types(void)
+{
+    unsigned char buf[SIO_RELAY_HDR_LEN + 5];
+    sio_relay_frame f, g;
+    size_t used, i;
+
+    for (i = 0; i < NTYPES; i++) {
+        memset(&f, 0, sizeof(f));
+        f.type = (uint8_t)all_types[i];
+        f.flags = SIO_RF_BINARY;
+        f.status = 1006;
+        f.conn = ~0ull - i;
+        memset(f.sid, 'A' + (int)i, SIO_SID_LEN);
+        f.len = 5;
+        sio_relay_write_header(buf, &f);
+        memcpy(buf + SIO_RELAY_HDR_LEN, "hello", 5);
+        used = 0;
+        CHECK_EQ(sio_relay_parse(buf, sizeof(buf), 1024, &used, &g), SIO_OK);
+        CHECK_EQ(used, sizeof(buf));
+        CHECK_EQ(g.type, f.type);
+        CHECK_EQ(g.flags, f.flags);
+        CHECK_EQ(g.status, 1006);
+        CHECK(g.conn == f.conn);
+        CHECK(memcmp(g.sid, f.sid, SIO_SID_LEN) == 0);
+        CHECK_EQ(g.len, 5);
+        CHECK(g.body == buf + SIO_RELAY_HDR_LEN);
+        CHECK(memcmp(g.body, "hello", 5) == 0);
+        CHECK(strcmp(sio_relay_type_name(all_types[i]), "?") != 0);
+    }
+}
+
+static void test_truncated(void)
+{
+    unsigned char buf[SIO_RELAY_HDR_LEN + 10];
+    sio_relay_frame f, g;
+    size_t used, n;
+
+    memset(&f, 0, sizeof(f));
+    f.type = SIO_R_WS_MSG;
+    f.len = 10;
+    sio_relay_write_header(buf, &f);
+    memset(buf + SIO_RELAY_HDR_LEN, 'x', 10);
+    for (n = 0; n < sizeof(buf); n++) {
+        used = 12345;
+        CHECK_EQ(sio_relay_parse(buf, n, 1024, &used, &g), SIO_AGAIN);
+        CHECK_EQ(used, 12345);
+    }
+    CHECK_EQ(sio_relay_parse(buf, sizeof(buf), 1024, &used, &g), SIO_OK);
+    CHECK_EQ(used, sizeof(buf));
+    CHECK_EQ(sio_relay_parse(NULL, 0, 1024, &used, &g), SIO_AGAIN);
+}
+
+static void test_two_frames_in_one_buffer(void)
+{
+    unsigned char buf[2 * SIO_RELAY_HDR_LEN + 3];
+    sio_relay_frame f, g;
+    size_t used;
+
+    memset(&f, 0, sizeof(f));
+    f.type = SIO_R_CANCEL;
+    f.conn = 7;
+    sio_relay_write_header(buf, &f);
+    f.type = SIO_R_WS_SEND;
+    f.len = 3;
+    f.conn = 8;
+    sio_relay_write_header(buf + SIO_RELAY_HDR_LEN, &f);
+    memcpy(buf + 2 * SIO_RELAY_HDR_LEN, "abc", 3);
+    CHECK_EQ(sio_relay_parse(buf, sizeof(buf), 100, &used, &g), SIO_OK);
+    CHECK_EQ(used, SIO_RELAY_HDR_LEN);
+    CHECK_EQ(g.type, SIO_R_CANCEL);
+    CHECK_EQ(g.len, 0);
+    CHECK_EQ(g.conn, 7);
+    CHECK_EQ(sio_relay_parse(buf + used, sizeof(buf) - used, 100, &used, &g),
+             SIO_OK);
+    CHECK_EQ(g.type, SIO_R_WS_SEND);
+    CHECK_EQ(g.conn, 8);
+    CHECK(memcmp(g.body, "abc", 3) == 0);
+}
+
+static void test_unknown_types(void)
+{
+    unsigned char buf[SIO_RELAY_HDR_LEN];
+    sio_relay_frame f, g;
+    size_t used;
+    int t, known;
+    unsigned i;
+
+    for (t = 0; t < 256; t++) {
+        memset(&f, 0, sizeof(f));
+        f.type = (uint8_t)t;
+        sio_relay_write_header(buf, &f);
+        known = 0;
+        for (i = 0; i < NTYPES; i++)
+            known |= all_types[i] == t;
+        CHECK_EQ(sio_relay_parse(buf, sizeof(buf), 0, &used, &g),
+                 known ? SIO_OK : SIO_EPROTO);
+        if (!known)
+            CHECK(strcmp(sio_relay_type_name(t), "?") == 0);
+    }
+    CHECK(strcmp(sio_relay_type_name(-1), "?") == 0);
+    CHECK(strcmp(sio_relay_type_name(SIO_R_TYPE_MAX_), "?") == 0);
+    CHECK(strcmp(sio_relay_type_name(SIO_R_OPEN), "OPEN") == 0);
+}
+
+static void test_size_limits(void)
+{
+    unsigned char buf[SIO_RELAY_HDR_LEN];
+    sio_relay_frame f, g;
+    size_t used;
+
+    memset(&f, 0, sizeof(f));
+    f.type = SIO_R_POLL_POST;
+    f.len = 100;
+    sio_relay_write_header(buf, &f);
+    /* refused from the header alone: the body is never needed */
+    CHECK_EQ(sio_relay_parse(buf, sizeof(buf), 99, &used, &g), SIO_ETOOBIG);
+    CHECK_EQ(sio_relay_parse(buf, sizeof(buf), 100, &used, &g), SIO_AGAIN);
+    CHECK_EQ(sio_relay_parse(buf, sizeof(buf), 0, &used, &g), SIO_ETOOBIG);
+
+    f.len = SIO_RELAY_MAX_BODY;
+    sio_relay_write_header(buf, &f);
+    CHECK_EQ(sio_relay_parse(buf, sizeof(buf), SIO_RELAY_MAX_BODY, &used, &g),
+             SIO_AGAIN);
+    f.len = SIO_RELAY_MAX_BODY + 1;
+    sio_relay_write_header(buf, &f);
+    CHECK_EQ(sio_relay_parse(buf, sizeof(buf), (size_t)-1, &used, &g),
+             SIO_ETOOBIG);
+    f.len = 0xffffffffu;
+    sio_relay_write_header(buf, &f);
+    CHECK_EQ(sio_relay_parse(buf, sizeof(buf), (size_t)-1, &used, &g),
+             SIO_ETOOBIG);
+    /* a bad type wins over the size: both are fatal anyway */
+    buf[4] = 0;
+    CHECK_EQ(sio_relay_parse(buf, sizeof(buf), (size_t)-1, &used, &g),
+             SIO_EPROTO);
+}
+
+static void test_hello(void)
+{
+    unsigned char b[SIO_RELAY_HELLO_LEN + 1];
+    sio_relay_hello h = { SIO_RELAY_MAGIC, SIO_RELAY_VERSION, 4242,
+                          SIO_RELAY_MAX_BODY }, o;
+    static const unsigned char want[SIO_RELAY_HELLO_LEN] = {
+        'S', 'I', 'O', 'R', 0, 1, 0, 0, 0, 0, 0x10, 0x92, 0x04, 0, 0, 0
+    };
+    size_t n;
+
+    sio_relay_hello_encode(b, &h);
+    CHECK(memcmp(b, want, sizeof(want)) == 0);
+    memset(&o, 0, sizeof(o));
+    CHECK_EQ(sio_relay_hello_decode(b, SIO_RELAY_HELLO_LEN, &o), SIO_OK);
+    CHECK_EQ(o.magic, SIO_RELAY_MAGIC);
+    CHECK_EQ(o.version, SIO_RELAY_VERSION);
+    CHECK_EQ(o.pid, 4242);
+    CHECK_EQ(o.max_body, SIO_RELAY_MAX_BODY);
+    for (n = 0; n < SIO_RELAY_HELLO_LEN; n++)
+        CHECK_EQ(sio_relay_hello_decode(b, n, &o), SIO_EPROTO);
+    CHECK_EQ(sio_relay_hello_decode(b, SIO_RELAY_HELLO_LEN + 1, &o),
+             SIO_EPROTO);
+    CHECK_EQ(sio_relay_hello_decode(NULL, SIO_RELAY_HELLO_LEN, &o), SIO_EPROTO);
+    /* a different version decodes; checking it is the caller's job */
+    b[5] = 9;
+    CHECK_EQ(sio_relay_hello_decode(b, SIO_RELAY_HELLO_LEN, &o), SIO_OK);
+    CHECK_EQ(o.version, 9);
+    b[0] = 'X';
+    CHECK_EQ(sio_relay_hello_decode(b, SIO_RELAY_HELLO_LEN, &o), SIO_EPROTO);
+}
+
+static size_t put_str(unsigned char *d, const char *k, const char *v)
+{
+    return sio_relay_kv_put(d, k, strlen(k), v, strlen(v));
+}
+
+static void test_kv(void)
+{
+    unsigned char buf[256];
+    size_t len = 0, off = 0, n;
+    sio_relay_kv kv;
+    int count = 0;
+
+    CHECK_EQ(sio_relay_kv_size(6, 3), 15);
+    n = put_str(buf, "method", "GET");
+    CHECK_EQ(n, 15);
+    CHECK(memcmp(buf, "\x00\x06\x00\x00\x00\x03methodGET", 15) == 0);
+    len += n;
+    len += put_str(buf + len, "user", "");
+    len += put_str(buf + len, "", "empty-key");
+    len += put_str(buf + len, "h:origin", "https://example.com");
+    CHECK_EQ(len, 15 + sio_relay_kv_size(4, 0) + sio_relay_kv_size(0, 9) +
+                  sio_relay_kv_size(8, 19));
+
+    while (sio_relay_kv_next(buf, len, &off, &kv) == SIO_OK)
+        count++;
+    CHECK_EQ(count, 4);
+    CHECK_EQ(off, len);
+    CHECK_EQ(sio_relay_kv_next(buf, len, &off, &kv), SIO_DONE);
+
+    CHECK_EQ(sio_relay_kv_find(buf, len, "user", &kv), SIO_OK);
+    CHECK_EQ(kv.key_len, 4);
+    CHECK_EQ(kv.val_len, 0);
+    CHECK_EQ(sio_relay_kv_find(buf, len, "h:origin", &kv), SIO_OK);
+    CHECK(kv.val_len == 19 && memcmp(kv.val, "https://example.com", 19) == 0);
+    CHECK_EQ(sio_relay_kv_find(buf, len, "", &kv), SIO_OK);
+    CHECK(kv.val_len == 9 && memcmp(kv.val, "empty-key", 9) == 0);
+    CHECK_EQ(sio_relay_kv_find(buf, len, "meth", &kv), SIO_DONE);
+    CHECK_EQ(sio_relay_kv_find(buf, len, "methodX", &kv), SIO_DONE);
+    CHECK_EQ(sio_relay_kv_find(buf, 0, "method", &kv), SIO_DONE);
+    CHECK_EQ(sio_relay_kv_find(NULL, 0, "method", &kv), SIO_DONE);
+
+    /* every truncation of the list is malformed, except on a pair boundary */
+    for (n = 1; n < len; n++) {
+        int rc;
+
+        off = 0;
+        while ((rc = sio_relay_kv_next(buf, n, &off, &kv)) == SIO_OK)
+            CHECK(off <= n);
+        CHECK(rc == SIO_DONE || rc == SIO_EPROTO);
+        CHECK_EQ(rc, (n == 15 || n == 25 || n == 40) ? SIO_DONE : SIO_EPROTO);
+        /* the first key is still found when its pair is whole */
+        CHECK_EQ(sio_relay_kv_find(buf, n, "method", &kv),
+                 n >= 15 ? SIO_OK : SIO_EPROTO);
+    }
+    off = len + 1;
+    CHECK_EQ(sio_relay_kv_next(buf, len, &off, &kv), SIO_EPROTO);
+}
+
+static void test_kv_huge_lengths(void)
+{
+    unsigned char buf[16] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 'a' };
+    sio_relay_kv kv;
+    size_t off = 0;
+
+    CHECK_EQ(sio_relay_kv_next(buf, sizeof(buf), &off, &kv), SIO_EPROTO);
+    CHECK_EQ(off, 0);
+    CHECK_EQ(sio_relay_kv_size(100000, 0), 6 + 65535);
+    CHECK_EQ(sio_relay_kv_size(SIZE_MAX / 2, 0), 6 + 65535);
+}
+
+static void test_strerror(void)
+{
+    CHECK(strcmp(sio_strerror(SIO_OK), "ok") == 0);
+    CHECK(sio_strerror(SIO_EPROTO) != NULL);
+    CHECK(strcmp(sio_strerror(-99), "unknown error") == 0);
+    CHECK(strcmp(sio_strerror(SIO_AGAIN), sio_strerror(SIO_EPROTO)) != 0);
+}
+
+int main(void)
+{
+    RUN(test_header_layout);
+    RUN(test_roundtrip_all_types);
+    RUN(test_truncated);
+    RUN(test_two_frames_in_one_buffer);
+    RUN(test_unknown_types);
+    RUN(test_size_limits);
+    RUN(test_hello);
+    RUN(test_kv);
+    RUN(test_kv_huge_lengths);
+    RUN(test_strerror);
+    DONE("test_sio_relay");
+}
