@@ -1,0 +1,77 @@
+/* The contract between Engine.IO sessions (siod_session.c) and the layer
+ * above them (the built-in echo-engine now, the Socket.IO layer later).
+ * Inbound data flows up through the callbacks an upper layer registers;
+ * the upper layer answers through the siod_session_* calls declared here.
+ * Everything runs on siod's single event-loop thread. */
+#ifndef SIOD_ENGINE_H
+#define SIOD_ENGINE_H
+
+#include <stddef.h>
+
+typedef struct siod_session siod_session;
+
+/* Settings from siod's command line that upper layers may need. */
+typedef struct siod_engine_config {
+    unsigned ping_interval_ms;
+    unsigned ping_timeout_ms;
+    unsigned connect_timeout_ms;   /* Socket.IO connectTimeout; unused below */
+    size_t max_payload;            /* default when OPEN info has none */
+} siod_engine_config;
+
+/* An upper layer. Every callback is optional (NULL: not called). A
+ * session passed to a callback stays valid until that callback returns;
+ * after on_close it must not be used again. Data passed to on_message
+ * lives only during the call. */
+typedef struct siod_engine_app {
+    const char *name;
+    /* Called once at startup; returns 0 or a negative errno. *app becomes
+     * the first argument of every other callback. */
+    int (*init)(const siod_engine_config *cfg, void **app);
+    /* A session finished its handshake. */
+    void (*on_open)(void *app, siod_session *s);
+    /* One Engine.IO message packet (binary: 1 for binary data). */
+    void (*on_message)(void *app, siod_session *s, const unsigned char *data,
+                       size_t len, int binary);
+    /* The session is gone; reason is an engine.io reason string
+     * ("transport close", "ping timeout", "transport error", "parse error",
+     * "forced close", "server shutting down", ...). */
+    void (*on_close)(void *app, siod_session *s, const char *reason);
+    /* Called once at exit, after every session is closed. */
+    void (*destroy)(void *app);
+} siod_engine_app;
+
+/* Built-in upper layers. */
+extern const siod_engine_app siod_app_echo_engine; /* "echo-engine" */
+
+/* Queues one message packet for the client (copies data). Returns 0, or -1
+ * if the session is closed (or was just closed because its outbound queue
+ * overflowed). */
+int siod_session_send_message(siod_session *s, const void *data, size_t len,
+                              int binary);
+
+/* Closes the session from the server side: a held poll gets the queued
+ * packets and a close packet, a WebSocket gets close code 1000. on_close is
+ * called with reason before this returns. No-op if already closed. */
+void siod_session_close(siod_session *s, const char *reason);
+
+/* Returns the session id, NUL-terminated; owned by the session. */
+const char *siod_session_sid(const siod_session *s);
+
+/* Returns 1 while the session is open, 0 once closed. */
+int siod_session_is_open(const siod_session *s);
+
+/* Returns "polling" or "websocket" (the transport in use). */
+const char *siod_session_transport(const siod_session *s);
+
+/* Looks key up in the handshake (OPEN) info the module sent ("query",
+ * "remote_addr", "user", "h:cookie", ...). Returns 0 and sets *val and *len
+ * (pointing into the session's copy, valid while the session lives), or -1
+ * if absent. */
+int siod_session_info(const siod_session *s, const char *key,
+                      const char **val, size_t *len);
+
+/* One pointer of upper-layer data per session (NULL at first). */
+void siod_session_set_data(siod_session *s, void *data);
+void *siod_session_get_data(const siod_session *s);
+
+#endif

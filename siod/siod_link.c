@@ -1,0 +1,422 @@
+/* Relay link I/O: reads frames into a growing buffer, parses them with the
+ * shared relay codec, enforces the handshake (HELLO first, right magic and
+ * version) and the direction of every frame, and dispatches to the session
+ * layer. Output goes into an evbuffer drained by a write event. A broken
+ * link is closed from the loop (a reap event), never from inside a send. */
+#include "siod_link.h"
+#include "siod_log.h"
+#include "siod_session.h"
+#include "sio_relay.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define READ_MIN_ROOM (16u * 1024u)
+#define READ_INIT_CAP (64u * 1024u)
+#define READ_MAX_CAP ((size_t)SIO_RELAY_HDR_LEN + SIO_RELAY_MAX_BODY + READ_INIT_CAP)
+/* The module is expected to keep reading; past this, it is stuck. */
+#define OUTPUT_MAX ((size_t)512u * 1024u * 1024u)
+
+enum link_state {
+    L_HELLO,     /* waiting for the module's HELLO */
+    L_READY,     /* exchanging frames */
+    L_DRAINING,  /* shutdown: writing what is left, reading nothing */
+    L_BROKEN     /* waiting for the reaper */
+};
+
+typedef struct siod_link {
+    int fd;
+    enum link_state state;
+    char name[40];
+    struct event *rev;
+    struct event *wev;
+    struct evbuffer *out;
+    unsigned char *in;
+    size_t in_len, in_cap;
+    siod_peer *peer;
+    uint32_t peer_max_body;
+    struct siod_link *prev, *next;       /* all links */
+    struct siod_link *reap_next;
+    int reap_pending;
+} siod_link;
+
+static siod_link *links;
+static unsigned link_count;
+static unsigned link_serial;
+static siod_link *reap_list;
+static struct event *reap_ev;
+static void (*drain_done)(void);
+
+static int link_send(void *ctx, const sio_relay_frame *f,
+                     const struct iovec *iov, int iovcnt);
+
+static const siod_peer_ops link_ops = { link_send };
+
+static void link_free(siod_link *l)
+{
+    if (l->prev != NULL)
+        l->prev->next = l->next;
+    else
+        links = l->next;
+    if (l->next != NULL)
+        l->next->prev = l->prev;
+    link_count--;
+    /* the peer goes first: its sessions may still try to send (they are
+     * told the link is dead, so nothing reaches this link) */
+    siod_peer *p = l->peer;
+    l->peer = NULL;
+    siod_peer_free(p);
+    if (l->rev != NULL)
+        event_free(l->rev);
+    if (l->wev != NULL)
+        event_free(l->wev);
+    if (l->out != NULL)
+        evbuffer_free(l->out);
+    if (l->fd >= 0)
+        close(l->fd);
+    free(l->in);
+    free(l);
+    if (drain_done != NULL && links == NULL) {
+        void (*done)(void) = drain_done;
+        drain_done = NULL;
+        done();
+    }
+}
+
+static void reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+    while (reap_list != NULL) {
+        siod_link *l = reap_list;
+        reap_list = l->reap_next;
+        link_free(l);
+    }
+}
+
+/* Marks l broken and has the loop free it after the current callback. */
+static void link_break(siod_link *l, int level, const char *why)
+{
+    if (l->state == L_BROKEN)
+        return;
+    siod_log(level, "link %s closed: %s", l->name, why);
+    l->state = L_BROKEN;
+    event_del(l->rev);
+    event_del(l->wev);
+    if (!l->reap_pending) {
+        l->reap_pending = 1;
+        l->reap_next = reap_list;
+        reap_list = l;
+        event_active(reap_ev, EV_WRITE, 0);
+    }
+}
+
+static int link_send(void *ctx, const sio_relay_frame *f,
+                     const struct iovec *iov, int iovcnt)
+{
+    siod_link *l = ctx;
+    unsigned char hdr[SIO_RELAY_HDR_LEN];
+
+    if (l->state != L_READY && l->state != L_DRAINING)
+        return -1;
+    if (f->len > l->peer_max_body) {
+        siod_log(SIOD_LOG_ERROR, "link %s: %s frame of %u bytes is over the "
+                 "module's limit (%u); not sent", l->name,
+                 sio_relay_type_name(f->type), (unsigned)f->len,
+                 (unsigned)l->peer_max_body);
+        return -1;
+    }
+    sio_relay_write_header(hdr, f);
+    if (evbuffer_add(l->out, hdr, sizeof hdr) < 0)
+        goto fail;
+    for (int i = 0; i < iovcnt; i++)
+        if (evbuffer_add(l->out, iov[i].iov_base, iov[i].iov_len) < 0)
+            goto fail;
+    if (evbuffer_get_length(l->out) > OUTPUT_MAX) {
+        link_break(l, SIOD_LOG_ERROR, "output backlog over 512 MiB (module "
+                   "not reading)");
+        return -1;
+    }
+    if (!event_pending(l->wev, EV_WRITE, NULL))
+        event_add(l->wev, NULL);
+    return 0;
+fail:
+    link_break(l, SIOD_LOG_ERROR, "out of memory queueing output");
+    return -1;
+}
+
+static void write_cb(evutil_socket_t fd, short what, void *arg)
+{
+    siod_link *l = arg;
+    while (evbuffer_get_length(l->out) > 0) {
+        int n = evbuffer_write(l->out, fd);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                return;
+            char why[96];
+            snprintf(why, sizeof why, "write: %s", strerror(errno));
+            link_break(l, SIOD_LOG_WARN, why);
+            return;
+        }
+        if (n == 0)
+            return;
+    }
+    event_del(l->wev);
+    if (l->state == L_DRAINING)
+        link_break(l, SIOD_LOG_INFO, "shutdown, output flushed");
+}
+
+static int handle_hello(siod_link *l, const sio_relay_frame *f)
+{
+    sio_relay_hello h;
+    unsigned char body[SIO_RELAY_HELLO_LEN];
+
+    if (sio_relay_hello_decode(f->body, f->len, &h) != SIO_OK) {
+        link_break(l, SIOD_LOG_WARN, "invalid HELLO");
+        return -1;
+    }
+    if (h.version != SIO_RELAY_VERSION) {
+        char why[64];
+        snprintf(why, sizeof why, "relay version %u, expected %u",
+                 (unsigned)h.version, (unsigned)SIO_RELAY_VERSION);
+        link_break(l, SIOD_LOG_WARN, why);
+        return -1;
+    }
+    l->peer_max_body = h.max_body < SIO_RELAY_MAX_BODY ? h.max_body
+                                                        : SIO_RELAY_MAX_BODY;
+    l->peer = siod_peer_new(&link_ops, l, l->name);
+    if (l->peer == NULL) {
+        link_break(l, SIOD_LOG_ERROR, "out of memory");
+        return -1;
+    }
+    l->state = L_READY;
+    siod_log(SIOD_LOG_INFO, "link %s ready (module pid %u, max body %u)",
+             l->name, (unsigned)h.pid, (unsigned)l->peer_max_body);
+    h.magic = SIO_RELAY_MAGIC;
+    h.version = SIO_RELAY_VERSION;
+    h.pid = (uint32_t)getpid();
+    h.max_body = SIO_RELAY_MAX_BODY;
+    sio_relay_hello_encode(body, &h);
+    sio_relay_frame r;
+    memset(&r, 0, sizeof r);
+    r.type = SIO_R_HELLO;
+    struct iovec iov = { body, sizeof body };
+    r.len = sizeof body;
+    link_send(l, &r, &iov, 1);
+    return 0;
+}
+
+/* Dispatches one parsed frame; body is the mutable view of f->body.
+ * Returns 0, or -1 after breaking the link. */
+static int dispatch(siod_link *l, const sio_relay_frame *f,
+                    unsigned char *body)
+{
+    int rc;
+
+    if (siod_log_verbose())
+        siod_log(SIOD_LOG_DEBUG, "link %s: <- %s conn %llu flags %u status "
+                 "%u len %u", l->name, sio_relay_type_name(f->type),
+                 (unsigned long long)f->conn, (unsigned)f->flags,
+                 (unsigned)f->status, (unsigned)f->len);
+    if (l->state == L_HELLO) {
+        if (f->type != SIO_R_HELLO) {
+            link_break(l, SIOD_LOG_WARN, "first frame is not HELLO");
+            return -1;
+        }
+        return handle_hello(l, f);
+    }
+    switch (f->type) {
+    case SIO_R_OPEN:
+        rc = siod_session_relay_open(l->peer, f);
+        break;
+    case SIO_R_UPGRADE:
+        rc = siod_session_relay_upgrade(l->peer, f);
+        break;
+    case SIO_R_POLL_GET:
+        rc = siod_session_relay_poll_get(l->peer, f);
+        break;
+    case SIO_R_POLL_POST:
+        rc = siod_session_relay_poll_post(l->peer, f, body);
+        break;
+    case SIO_R_CANCEL:
+        rc = siod_session_relay_cancel(l->peer, f);
+        break;
+    case SIO_R_WS_MSG:
+        rc = siod_session_relay_ws_msg(l->peer, f);
+        break;
+    case SIO_R_WS_CLOSED:
+        rc = siod_session_relay_ws_closed(l->peer, f);
+        break;
+    case SIO_R_ABORT:
+        rc = siod_session_relay_abort(l->peer, f);
+        break;
+    default: {
+        char why[64];
+        snprintf(why, sizeof why, "unexpected %s frame",
+                 sio_relay_type_name(f->type));
+        link_break(l, SIOD_LOG_WARN, why);
+        return -1;
+    }
+    }
+    if (rc < 0) {
+        char why[64];
+        snprintf(why, sizeof why, "invalid %s frame",
+                 sio_relay_type_name(f->type));
+        link_break(l, SIOD_LOG_WARN, why);
+        return -1;
+    }
+    return 0;
+}
+
+static void parse_input(siod_link *l)
+{
+    size_t off = 0;
+    while (l->state == L_HELLO || l->state == L_READY) {
+        sio_relay_frame f;
+        size_t used;
+        int rc = sio_relay_parse(l->in + off, l->in_len - off,
+                                 SIO_RELAY_MAX_BODY, &used, &f);
+        if (rc == SIO_AGAIN)
+            break;
+        if (rc != SIO_OK) {
+            char why[64];
+            snprintf(why, sizeof why, "bad frame: %s", sio_strerror(rc));
+            link_break(l, SIOD_LOG_WARN, why);
+            return;
+        }
+        unsigned char *body = l->in + off + SIO_RELAY_HDR_LEN;
+        off += used;
+        if (dispatch(l, &f, body) < 0)
+            return;
+    }
+    if (off > 0) {
+        memmove(l->in, l->in + off, l->in_len - off);
+        l->in_len -= off;
+    }
+    /* give back the memory of one big frame once it is handled */
+    if (l->in_cap > 4 * READ_INIT_CAP && l->in_len < READ_INIT_CAP) {
+        unsigned char *p = realloc(l->in, READ_INIT_CAP);
+        if (p != NULL) {
+            l->in = p;
+            l->in_cap = READ_INIT_CAP;
+        }
+    }
+}
+
+static void read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    siod_link *l = arg;
+
+    if (l->in_cap - l->in_len < READ_MIN_ROOM) {
+        size_t cap = l->in_cap * 2;
+        if (cap > READ_MAX_CAP)
+            cap = READ_MAX_CAP;
+        if (cap - l->in_len < READ_MIN_ROOM && cap == l->in_cap) {
+            link_break(l, SIOD_LOG_WARN, "input over the frame limit");
+            return;
+        }
+        unsigned char *p = realloc(l->in, cap);
+        if (p == NULL) {
+            link_break(l, SIOD_LOG_ERROR, "out of memory reading");
+            return;
+        }
+        l->in = p;
+        l->in_cap = cap;
+    }
+    ssize_t n = read(fd, l->in + l->in_len, l->in_cap - l->in_len);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            return;
+        char why[96];
+        snprintf(why, sizeof why, "read: %s", strerror(errno));
+        link_break(l, SIOD_LOG_WARN, why);
+        return;
+    }
+    if (n == 0) {
+        link_break(l, SIOD_LOG_INFO, l->in_len > 0 ?
+                   "closed by the module mid-frame" : "closed by the module");
+        return;
+    }
+    l->in_len += (size_t)n;
+    parse_input(l);
+}
+
+int siod_link_adopt(struct event_base *base, int fd, uid_t uid, pid_t pid)
+{
+    siod_link *l = calloc(1, sizeof *l);
+    if (l == NULL) {
+        close(fd);
+        return -1;
+    }
+    l->fd = fd;
+    l->state = L_HELLO;
+    snprintf(l->name, sizeof l->name, "%u(pid %ld)", ++link_serial,
+             (long)pid);
+    if (reap_ev == NULL)
+        reap_ev = event_new(base, -1, 0, reap_cb, NULL);
+    l->in = malloc(READ_INIT_CAP);
+    l->in_cap = READ_INIT_CAP;
+    l->out = evbuffer_new();
+    l->rev = event_new(base, fd, EV_READ | EV_PERSIST, read_cb, l);
+    l->wev = event_new(base, fd, EV_WRITE | EV_PERSIST, write_cb, l);
+    if (reap_ev == NULL || l->in == NULL || l->out == NULL ||
+        l->rev == NULL || l->wev == NULL || event_add(l->rev, NULL) < 0) {
+        siod_log(SIOD_LOG_ERROR, "link %s: out of memory", l->name);
+        l->state = L_BROKEN;
+        l->next = links;
+        if (links != NULL)
+            links->prev = l;
+        links = l;
+        link_count++;
+        link_free(l);
+        return -1;
+    }
+    l->next = links;
+    if (links != NULL)
+        links->prev = l;
+    links = l;
+    link_count++;
+    siod_log(SIOD_LOG_INFO, "link %s connected (uid %ld)", l->name, (long)uid);
+    return 0;
+}
+
+void siod_links_drain(void (*done)(void))
+{
+    drain_done = done;
+    for (siod_link *l = links; l != NULL; l = l->next) {
+        if (l->state == L_BROKEN)
+            continue;
+        if (l->state == L_HELLO) {
+            link_break(l, SIOD_LOG_INFO, "shutdown");
+            continue;
+        }
+        l->state = L_DRAINING;
+        event_del(l->rev);
+        if (evbuffer_get_length(l->out) == 0)
+            link_break(l, SIOD_LOG_INFO, "shutdown");
+    }
+    if (links == NULL && drain_done != NULL) {
+        drain_done = NULL;
+        done();
+    }
+}
+
+void siod_links_free_all(void)
+{
+    drain_done = NULL;
+    reap_list = NULL;
+    while (links != NULL)
+        link_free(links);
+    if (reap_ev != NULL) {
+        event_free(reap_ev);
+        reap_ev = NULL;
+    }
+}
+
+unsigned siod_links_count(void)
+{
+    return link_count;
+}

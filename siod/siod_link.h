@@ -1,0 +1,27 @@
+/* Relay links: one per httpd child connected to siod's Unix socket. A link
+ * reads and validates frames (HELLO first, then module -> siod types only),
+ * dispatches them to the session layer, and writes siod's frames through a
+ * non-blocking output buffer. A link that sends garbage is dropped alone. */
+#ifndef SIOD_LINK_H
+#define SIOD_LINK_H
+
+#include <sys/types.h>
+
+struct event_base;
+
+/* Adopts fd (an accepted, non-blocking connection whose peer credentials
+ * were checked) as a new link on base. Returns 0, or -1 if memory runs out
+ * (fd is then closed). */
+int siod_link_adopt(struct event_base *base, int fd, uid_t uid, pid_t pid);
+
+/* Shutdown: stops reading every link and closes each once its output is
+ * written; done() is called when no link is left (at once if none). */
+void siod_links_drain(void (*done)(void));
+
+/* Closes and frees every link at once (unwritten output is lost). */
+void siod_links_free_all(void);
+
+/* Returns the number of links. */
+unsigned siod_links_count(void);
+
+#endif

@@ -1,0 +1,210 @@
+/* The listening Unix socket: created with a restrictive umask, then mode
+ * 0660 (and chowned to the first allowed uid when siod runs as root); every
+ * accepted connection's SO_PEERCRED uid is checked before it is handed to
+ * the link code. Out of descriptors, accepting pauses for a second. */
+#include "siod_listen.h"
+#include "siod_link.h"
+#include "siod_log.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static int listen_fd = -1;
+static struct event *accept_ev;
+static struct event *pause_ev;
+static char *listen_path;
+static dev_t listen_dev;
+static ino_t listen_ino;
+static uid_t *allowed;
+static size_t n_allowed;
+
+static int uid_allowed(uid_t uid)
+{
+    if (uid == 0 || uid == geteuid())
+        return 1;
+    for (size_t i = 0; i < n_allowed; i++)
+        if (allowed[i] == uid)
+            return 1;
+    return 0;
+}
+
+static void resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    if (accept_ev != NULL)
+        event_add(accept_ev, NULL);
+}
+
+static void accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+    struct event_base *base = arg;
+
+    for (int i = 0; i < 64; i++) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+                errno == ENOMEM) {
+                siod_log(SIOD_LOG_ERROR, "accept: %s; pausing for 1 s",
+                         strerror(errno));
+                struct timeval tv = { 1, 0 };
+                event_del(accept_ev);
+                event_add(pause_ev, &tv);
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK &&
+                       errno != EINTR && errno != ECONNABORTED) {
+                siod_log(SIOD_LOG_ERROR, "accept: %s", strerror(errno));
+            }
+            return;
+        }
+        struct ucred cred;
+        socklen_t len = sizeof cred;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+            len != sizeof cred) {
+            siod_log(SIOD_LOG_WARN, "refused a connection: no peer "
+                     "credentials (%s)", strerror(errno));
+            close(fd);
+            continue;
+        }
+        if (!uid_allowed(cred.uid)) {
+            siod_log(SIOD_LOG_WARN, "refused a connection from uid %ld "
+                     "(pid %ld): uid not allowed", (long)cred.uid,
+                     (long)cred.pid);
+            close(fd);
+            continue;
+        }
+        siod_link_adopt(base, fd, cred.uid, cred.pid);
+    }
+}
+
+/* Removes path if it is a socket no one accepts on. Returns 0, or a
+ * negative errno (EADDRINUSE: a live server owns it). */
+static int clear_stale(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return errno == ENOENT ? 0 : -errno;
+    if (!S_ISSOCK(st.st_mode))
+        return -EEXIST;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, path, strlen(path));
+    int rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+    int err = errno;
+    close(fd);
+    if (rc == 0)
+        return -EADDRINUSE;
+    if (err != ECONNREFUSED)
+        return -err;
+    return unlink(path) < 0 ? -errno : 0;
+}
+
+int siod_listen_open(struct event_base *base, const char *path,
+                     const uid_t *uids, size_t n_uids)
+{
+    struct sockaddr_un sa;
+    int rc;
+
+    if (strlen(path) >= sizeof sa.sun_path) {
+        siod_log(SIOD_LOG_ERROR, "socket path too long: %s", path);
+        return -ENAMETOOLONG;
+    }
+    if (n_uids > 0) {
+        allowed = malloc(n_uids * sizeof *allowed);
+        if (allowed == NULL)
+            return -ENOMEM;
+        memcpy(allowed, uids, n_uids * sizeof *allowed);
+        n_allowed = n_uids;
+    }
+    rc = clear_stale(path);
+    if (rc < 0) {
+        siod_log(SIOD_LOG_ERROR, "socket %s: %s", path, rc == -EADDRINUSE ?
+                 "another server is listening on it" : strerror(-rc));
+        goto fail;
+    }
+    listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (listen_fd < 0) {
+        rc = -errno;
+        siod_log(SIOD_LOG_ERROR, "socket: %s", strerror(errno));
+        goto fail;
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, path, strlen(path));
+    /* never exists with looser permissions than 0660, not even briefly */
+    mode_t old = umask(0117);
+    rc = bind(listen_fd, (struct sockaddr *)&sa, sizeof sa);
+    int err = errno;
+    umask(old);
+    if (rc < 0) {
+        rc = -err;
+        siod_log(SIOD_LOG_ERROR, "bind %s: %s", path, strerror(err));
+        goto fail;
+    }
+    listen_path = strdup(path);
+    struct stat st;
+    if (listen_path == NULL || chmod(path, 0660) < 0 || lstat(path, &st) < 0) {
+        rc = listen_path == NULL ? -ENOMEM : -errno;
+        siod_log(SIOD_LOG_ERROR, "socket %s: %s", path, strerror(-rc));
+        goto fail;
+    }
+    listen_dev = st.st_dev;
+    listen_ino = st.st_ino;
+    if (geteuid() == 0 && n_allowed > 0 &&
+        chown(path, allowed[0], (gid_t)-1) < 0) {
+        rc = -errno;
+        siod_log(SIOD_LOG_ERROR, "chown %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (listen(listen_fd, 511) < 0) {
+        rc = -errno;
+        siod_log(SIOD_LOG_ERROR, "listen %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    accept_ev = event_new(base, listen_fd, EV_READ | EV_PERSIST, accept_cb,
+                          base);
+    pause_ev = evtimer_new(base, resume_cb, NULL);
+    if (accept_ev == NULL || pause_ev == NULL ||
+        event_add(accept_ev, NULL) < 0) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    siod_log(SIOD_LOG_INFO, "listening on %s", path);
+    return 0;
+fail:
+    siod_listen_close();
+    return rc;
+}
+
+void siod_listen_close(void)
+{
+    if (accept_ev != NULL) {
+        event_free(accept_ev);
+        accept_ev = NULL;
+    }
+    if (pause_ev != NULL) {
+        event_free(pause_ev);
+        pause_ev = NULL;
+    }
+    if (listen_fd >= 0) {
+        close(listen_fd);
+        listen_fd = -1;
+        struct stat st;
+        /* a newer siod may already own the path: only remove our own */
+        if (listen_path != NULL && lstat(listen_path, &st) == 0 &&
+            st.st_dev == listen_dev && st.st_ino == listen_ino)
+            unlink(listen_path);
+    }
+    free(listen_path);
+    listen_path = NULL;
+    free(allowed);
+    allowed = NULL;
+    n_allowed = 0;
+}

@@ -1,0 +1,312 @@
+/* siod's entry point: command line, logging, pid file, signals, and the
+ * order of startup and shutdown around the libevent loop. siod always runs
+ * in the foreground; scripts or systemd supervise it. */
+#include "siod_engine.h"
+#include "siod_link.h"
+#include "siod_listen.h"
+#include "siod_log.h"
+#include "siod_session.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_UIDS 32
+#define SHUTDOWN_FLUSH_SECONDS 5
+
+static const siod_engine_app *const apps[] = { &siod_app_echo_engine };
+
+struct options {
+    const char *socket_path;
+    uid_t uids[MAX_UIDS];
+    size_t n_uids;
+    siod_engine_config engine;
+    const char *app;
+    const char *log_path;
+    const char *pid_path;
+    int verbose;
+};
+
+static struct event_base *base;
+static struct event *flush_timer;
+static int stopping;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: siod -s SOCKET [-u UID[,UID...]] [-i PING_INTERVAL_MS]\n"
+        "            [-t PING_TIMEOUT_MS] [-c CONNECT_TIMEOUT_MS]\n"
+        "            [-m MAX_PAYLOAD] [-a APP] [-l LOGFILE] [-p PIDFILE] [-v]\n"
+        "  -s  Unix socket to listen on (its directory must exist)\n"
+        "  -u  uids (or user names) allowed to connect besides root and siod's own\n"
+        "  -i  ping interval, ms (default 25000)\n"
+        "  -t  ping timeout, ms (default 20000)\n"
+        "  -c  Socket.IO connect timeout, ms (default 45000)\n"
+        "  -m  max payload, bytes, when the module does not say (default 1000000)\n"
+        "  -a  application: echo-engine (default)\n"
+        "  -l  log file (default: stderr); SIGHUP reopens it\n"
+        "  -p  pid file\n"
+        "  -v  debug logging\n");
+}
+
+/* Parses a decimal in [min, max]; returns 0 or -1. */
+static int parse_num(const char *s, unsigned long long min,
+                     unsigned long long max, unsigned long long *out)
+{
+    char *end;
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_uids(const char *arg, struct options *o)
+{
+    char *copy = strdup(arg);
+    if (copy == NULL)
+        return -1;
+    int rc = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t != NULL;
+         t = strtok_r(NULL, ",", &save)) {
+        unsigned long long v;
+        uid_t uid;
+        if (parse_num(t, 0, (uid_t)-2, &v) == 0) {
+            uid = (uid_t)v;
+        } else {
+            struct passwd *pw = getpwnam(t);
+            if (pw == NULL) {
+                fprintf(stderr, "siod: -u: unknown user %s\n", t);
+                rc = -1;
+                break;
+            }
+            uid = pw->pw_uid;
+        }
+        if (o->n_uids == MAX_UIDS) {
+            fprintf(stderr, "siod: -u: at most %d uids\n", MAX_UIDS);
+            rc = -1;
+            break;
+        }
+        o->uids[o->n_uids++] = uid;
+    }
+    free(copy);
+    return rc;
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+    unsigned long long v;
+    int c;
+
+    memset(o, 0, sizeof *o);
+    o->engine.ping_interval_ms = 25000;
+    o->engine.ping_timeout_ms = 20000;
+    o->engine.connect_timeout_ms = 45000;
+    o->engine.max_payload = 1000000;
+    o->app = "echo-engine";
+    while ((c = getopt(argc, argv, "s:u:i:t:c:m:a:l:p:vh")) != -1) {
+        switch (c) {
+        case 's':
+            o->socket_path = optarg;
+            break;
+        case 'u':
+            if (parse_uids(optarg, o) < 0)
+                return -1;
+            break;
+        case 'i':
+        case 't':
+        case 'c':
+            if (parse_num(optarg, 1, 86400000, &v) < 0) {
+                fprintf(stderr, "siod: -%c: expected 1..86400000 ms\n", c);
+                return -1;
+            }
+            if (c == 'i')
+                o->engine.ping_interval_ms = (unsigned)v;
+            else if (c == 't')
+                o->engine.ping_timeout_ms = (unsigned)v;
+            else
+                o->engine.connect_timeout_ms = (unsigned)v;
+            break;
+        case 'm':
+            if (parse_num(optarg, 1, 1ull << 40, &v) < 0) {
+                fprintf(stderr, "siod: -m: expected a byte count\n");
+                return -1;
+            }
+            o->engine.max_payload = (size_t)v;
+            break;
+        case 'a':
+            o->app = optarg;
+            break;
+        case 'l':
+            o->log_path = optarg;
+            break;
+        case 'p':
+            o->pid_path = optarg;
+            break;
+        case 'v':
+            o->verbose = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return -1;
+        }
+    }
+    if (optind != argc || o->socket_path == NULL) {
+        usage(stderr);
+        return -1;
+    }
+    return 0;
+}
+
+static int write_pidfile(const char *path)
+{
+    char buf[32];
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    int n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+    int rc = write(fd, buf, (size_t)n) == n ? 0 : -EIO;
+    close(fd);
+    return rc;
+}
+
+static void drained(void)
+{
+    event_base_loopbreak(base);
+}
+
+static void flush_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    siod_log(SIOD_LOG_WARN, "shutdown: links did not drain in %d s",
+             SHUTDOWN_FLUSH_SECONDS);
+    event_base_loopbreak(base);
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    if (sig == SIGHUP) {
+        int rc = siod_log_reopen();
+        if (rc < 0)
+            siod_log(SIOD_LOG_ERROR, "reopening the log: %s", strerror(-rc));
+        else
+            siod_log(SIOD_LOG_INFO, "log reopened");
+        return;
+    }
+    if (stopping) {
+        siod_log(SIOD_LOG_WARN, "second %s: exiting now", strsignal(sig));
+        event_base_loopbreak(base);
+        return;
+    }
+    stopping = 1;
+    siod_log(SIOD_LOG_INFO, "%s: closing %zu sessions on %u links",
+             strsignal(sig), siod_sessions_count(), siod_links_count());
+    siod_listen_close();
+    siod_sessions_close_all("server shutting down", 1001);
+    struct timeval tv = { SHUTDOWN_FLUSH_SECONDS, 0 };
+    flush_timer = evtimer_new(base, flush_timeout_cb, NULL);
+    if (flush_timer != NULL)
+        evtimer_add(flush_timer, &tv);
+    siod_links_drain(drained);
+}
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    struct event *sigs[3] = { NULL, NULL, NULL };
+    static const int signums[3] = { SIGTERM, SIGINT, SIGHUP };
+    const siod_engine_app *app = NULL;
+    int status = 1, sessions_up = 0, pid_written = 0;
+
+    if (parse_args(argc, argv, &o) < 0)
+        return 2;
+    for (size_t i = 0; i < sizeof apps / sizeof apps[0]; i++)
+        if (strcmp(apps[i]->name, o.app) == 0)
+            app = apps[i];
+    if (app == NULL) {
+        fprintf(stderr, "siod: -a: unknown application %s\n", o.app);
+        return 2;
+    }
+    int rc = siod_log_open(o.log_path, o.verbose);
+    if (rc < 0) {
+        fprintf(stderr, "siod: -l %s: %s\n", o.log_path, strerror(-rc));
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    base = event_base_new();
+    if (base == NULL) {
+        siod_log(SIOD_LOG_ERROR, "cannot create the event loop");
+        goto out;
+    }
+    for (int i = 0; i < 3; i++) {
+        sigs[i] = evsignal_new(base, signums[i], signal_cb, NULL);
+        if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) < 0) {
+            siod_log(SIOD_LOG_ERROR, "cannot install signal handlers");
+            goto out;
+        }
+    }
+    rc = siod_sessions_init(base, &o.engine, app);
+    sessions_up = 1;
+    if (rc < 0) {
+        siod_log(SIOD_LOG_ERROR, "cannot start %s: %s", app->name,
+                 strerror(-rc));
+        goto out;
+    }
+    if (siod_listen_open(base, o.socket_path, o.uids, o.n_uids) < 0)
+        goto out;
+    if (o.pid_path != NULL) {
+        rc = write_pidfile(o.pid_path);
+        if (rc < 0) {
+            siod_log(SIOD_LOG_ERROR, "pid file %s: %s", o.pid_path,
+                     strerror(-rc));
+            goto out;
+        }
+        pid_written = 1;
+    }
+    siod_log(SIOD_LOG_INFO, "siod started: app %s, pingInterval %u ms, "
+             "pingTimeout %u ms, maxPayload %zu, libevent %s (%s)", app->name,
+             o.engine.ping_interval_ms, o.engine.ping_timeout_ms,
+             o.engine.max_payload, event_get_version(),
+             event_base_get_method(base));
+
+    if (event_base_dispatch(base) < 0)
+        siod_log(SIOD_LOG_ERROR, "event loop failed");
+    else
+        status = 0;
+
+out:
+    siod_listen_close();
+    if (sessions_up)
+        siod_sessions_close_all("server shutting down", 1001);
+    siod_links_free_all();
+    if (sessions_up)
+        siod_sessions_cleanup();
+    if (flush_timer != NULL)
+        event_free(flush_timer);
+    for (int i = 0; i < 3; i++)
+        if (sigs[i] != NULL)
+            event_free(sigs[i]);
+    if (base != NULL)
+        event_base_free(base);
+    libevent_global_shutdown();
+    if (pid_written)
+        unlink(o.pid_path);
+    siod_log(status == 0 ? SIOD_LOG_INFO : SIOD_LOG_ERROR, "siod exiting (%d)",
+             status);
+    siod_log_close();
+    return status;
+}

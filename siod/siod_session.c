@@ -1,0 +1,1086 @@
+/* Engine.IO v4 session state machine (behaviour modelled on the reference
+ * server's socket.ts and transports): sid registry, heartbeat, long-polling
+ * queue and held GET, WebSocket binding, the polling -> websocket upgrade,
+ * and the one close path. Relay frames arrive through siod_session_relay_*
+ * and leave through each peer's siod_peer_ops; the upper layer is reached
+ * through the siod_engine_app callbacks. */
+#include "siod_session.h"
+#include "siod_hash.h"
+#include "siod_log.h"
+#include "siod_sid.h"
+#include "sio_eio.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define UPGRADE_TIMEOUT_MS 10000
+/* A polling client that stops fetching must not grow siod without bound. */
+#define QUEUE_MAX_PACKETS 4096
+#define QUEUE_MAX_BYTES (8u * 1024u * 1024u)
+#define SID_TRIES 8
+#define CLOSE_NORMAL 1000
+
+enum sess_state {
+    ST_POLLING,        /* long-polling */
+    ST_UPGRADE_PROBE,  /* polling; a probe WebSocket is bound, no "2probe" yet */
+    ST_UPGRADE_WAIT,   /* polling paused; "3probe" sent, waiting for "5" */
+    ST_WEBSOCKET,      /* on a WebSocket (upgraded or from the start) */
+    ST_CLOSED
+};
+
+static const char *const state_names[] = {
+    "polling", "upgrade-probe", "upgrade-wait", "websocket", "closed"
+};
+
+enum bind_kind { B_GET, B_WS, B_PROBE };
+
+/* One module-side handle (held GET, WebSocket, probe WebSocket) that a
+ * session is using on one peer; indexed by (peer id, conn). */
+struct binding {
+    siod_peer *peer;
+    uint64_t conn;
+    uint64_t hash;
+    siod_session *s;
+    enum bind_kind kind;
+    struct binding *pnext, *pprev;   /* the peer's list */
+};
+
+struct siod_peer {
+    const siod_peer_ops *ops;
+    void *ctx;
+    uint64_t id;
+    int dead;                        /* being freed: send nothing */
+    char name[32];
+    struct binding *bindings;
+};
+
+struct qpkt {
+    struct qpkt *next;
+    int type;
+    int binary;
+    size_t len;
+    unsigned char data[];
+};
+
+struct siod_session {
+    char sid[SIO_SID_LEN + 1];
+    uint64_t hash;
+    enum sess_state state;
+    siod_session *prev, *next;       /* open sessions */
+    siod_session *flush_next;        /* sessions whose held GET to answer */
+    int flush_pending;
+    siod_session *dead_next;         /* closed, to free */
+    struct event *heartbeat;         /* ping interval, then ping timeout */
+    int awaiting_pong;
+    struct event *upgrade_timer;     /* created on first upgrade */
+    struct binding *get;
+    struct binding *ws;
+    struct binding *probe;
+    struct qpkt *q_head, *q_tail;
+    size_t q_count, q_bytes;
+    unsigned char *info;             /* copy of the OPEN key/values */
+    size_t info_len;
+    size_t max_payload;
+    void *data;                      /* upper layer's */
+    int websocket;                   /* 1 once on a WebSocket */
+};
+
+struct conn_key {
+    uint64_t peer;
+    uint64_t conn;
+};
+
+static struct {
+    struct event_base *base;
+    siod_engine_config cfg;
+    const siod_engine_app *app;
+    void *app_state;
+    int app_ready;
+    siod_hash sessions;              /* sid -> session */
+    siod_hash conns;                 /* (peer, conn) -> binding */
+    siod_session *open_list;
+    size_t count;
+    siod_session *flush_list;
+    siod_session *dead_list;
+    struct event *deferred;
+    const struct timeval *tv_interval;
+    const struct timeval *tv_timeout;
+    const struct timeval *tv_upgrade;
+    uint64_t next_peer_id;
+} reg;
+
+static const char json_unknown_sid[] = "{\"code\":1,\"message\":\"Session ID unknown\"}";
+static const char json_bad_request[] = "{\"code\":3,\"message\":\"Bad request\"}";
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static int session_eq(const void *item, const void *key)
+{
+    return memcmp(((const siod_session *)item)->sid, key, SIO_SID_LEN) == 0;
+}
+
+static int binding_eq(const void *item, const void *key)
+{
+    const struct binding *b = item;
+    const struct conn_key *k = key;
+    return b->peer->id == k->peer && b->conn == k->conn;
+}
+
+static void transit(siod_session *s, enum sess_state to, const char *why)
+{
+    siod_log_debug("session %s: %s -> %s (%s)", s->sid, state_names[s->state],
+                   state_names[to], why);
+    s->state = to;
+}
+
+static int peer_send(siod_peer *p, uint8_t type, uint8_t flags,
+                     uint16_t status, uint64_t conn, const char *sid,
+                     const void *a, size_t alen, const void *b, size_t blen)
+{
+    sio_relay_frame f;
+    struct iovec iov[2];
+    int n = 0;
+
+    if (p == NULL || p->dead)
+        return -1;
+    memset(&f, 0, sizeof f);
+    f.type = type;
+    f.flags = flags;
+    f.status = status;
+    f.conn = conn;
+    if (sid != NULL)
+        memcpy(f.sid, sid, SIO_SID_LEN);
+    if (alen > 0) {
+        iov[n].iov_base = (void *)a;
+        iov[n++].iov_len = alen;
+    }
+    if (blen > 0) {
+        iov[n].iov_base = (void *)b;
+        iov[n++].iov_len = blen;
+    }
+    f.len = (uint32_t)(alen + blen);
+    return p->ops->send(p->ctx, &f, iov, n);
+}
+
+static void respond(siod_peer *p, const sio_relay_frame *req, uint16_t status,
+                    int json, const char *body, size_t len)
+{
+    peer_send(p, SIO_R_RESPONSE, json ? SIO_RF_JSON : 0, status, req->conn,
+              req->sid, body, len, NULL, 0);
+}
+
+static void respond_str(siod_peer *p, const sio_relay_frame *req,
+                        uint16_t status, int json, const char *body)
+{
+    respond(p, req, status, json, body, strlen(body));
+}
+
+static void sid_text(const sio_relay_frame *f, char out[SIO_SID_LEN + 1])
+{
+    for (size_t i = 0; i < SIO_SID_LEN; i++) {
+        unsigned char c = (unsigned char)f->sid[i];
+        out[i] = (c > 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    out[SIO_SID_LEN] = '\0';
+}
+
+static siod_session *find_session(const char sid[SIO_SID_LEN])
+{
+    return siod_hash_find(&reg.sessions, siod_hash_bytes(sid, SIO_SID_LEN),
+                          sid);
+}
+
+static struct binding *find_binding(const siod_peer *p, uint64_t conn)
+{
+    struct conn_key k = { p->id, conn };
+    return siod_hash_find(&reg.conns, siod_hash_u64pair(k.peer, k.conn), &k);
+}
+
+/* Returns the new binding, or NULL if memory runs out. */
+static struct binding *bind_conn(siod_peer *p, uint64_t conn, siod_session *s,
+                                 enum bind_kind kind)
+{
+    struct binding *b = calloc(1, sizeof *b);
+    if (b == NULL)
+        return NULL;
+    b->peer = p;
+    b->conn = conn;
+    b->s = s;
+    b->kind = kind;
+    b->hash = siod_hash_u64pair(p->id, conn);
+    if (siod_hash_insert(&reg.conns, b->hash, b) < 0) {
+        free(b);
+        return NULL;
+    }
+    b->pnext = p->bindings;
+    if (p->bindings != NULL)
+        p->bindings->pprev = b;
+    p->bindings = b;
+    return b;
+}
+
+static void unbind(struct binding *b)
+{
+    struct conn_key k = { b->peer->id, b->conn };
+    siod_hash_remove(&reg.conns, b->hash, &k);
+    if (b->pprev != NULL)
+        b->pprev->pnext = b->pnext;
+    else
+        b->peer->bindings = b->pnext;
+    if (b->pnext != NULL)
+        b->pnext->pprev = b->pprev;
+    free(b);
+}
+
+/* Checks that an OPEN/UPGRADE body is a well-formed key/value list. */
+static int info_valid(const sio_relay_frame *f)
+{
+    size_t off = 0;
+    sio_relay_kv kv;
+    int rc;
+    while ((rc = sio_relay_kv_next(f->body, f->len, &off, &kv)) == SIO_OK)
+        ;
+    return rc == SIO_DONE;
+}
+
+static void schedule_deferred(void)
+{
+    event_active(reg.deferred, EV_WRITE, 0);
+}
+
+/* ---- outbound queue ---------------------------------------------------- */
+
+static void queue_clear(siod_session *s)
+{
+    struct qpkt *q = s->q_head;
+    while (q != NULL) {
+        struct qpkt *next = q->next;
+        free(q);
+        q = next;
+    }
+    s->q_head = s->q_tail = NULL;
+    s->q_count = 0;
+    s->q_bytes = 0;
+}
+
+/* Answers the held GET with the queued packets (if with_queue) followed
+ * by one packet of type extra (-1: none; a noop if nothing else), and
+ * forgets the GET. */
+static void answer_get(siod_session *s, int with_queue, int extra)
+{
+    struct binding *b = s->get;
+    sio_eio_packet pkt;
+    size_t len = 0, n = 0;
+
+    if (b == NULL)
+        return;
+    if (with_queue) {
+        for (struct qpkt *q = s->q_head; q != NULL; q = q->next) {
+            pkt = (sio_eio_packet){ q->type, q->binary, q->data, q->len };
+            len += sio_eio_encoded_len(&pkt, 1) + (n++ > 0);
+        }
+    }
+    if (n == 0 && extra < 0)
+        extra = SIO_EIO_NOOP;
+    if (extra >= 0) {
+        pkt = (sio_eio_packet){ extra, 0, NULL, 0 };
+        len += sio_eio_encoded_len(&pkt, 1) + (n > 0);
+    }
+    unsigned char *buf = malloc(len);
+    if (buf == NULL) {
+        siod_log(SIOD_LOG_ERROR, "session %s: out of memory answering a poll",
+                 s->sid);
+        peer_send(b->peer, SIO_R_RESPONSE, 0, 500, b->conn, s->sid, NULL, 0,
+                  NULL, 0);
+    } else {
+        size_t off = 0;
+        n = 0;
+        if (with_queue) {
+            for (struct qpkt *q = s->q_head; q != NULL; q = q->next) {
+                if (n++ > 0)
+                    buf[off++] = SIO_EIO_SEPARATOR;
+                pkt = (sio_eio_packet){ q->type, q->binary, q->data, q->len };
+                off += sio_eio_encode(buf + off, &pkt, 1);
+            }
+            queue_clear(s);
+        }
+        if (extra >= 0) {
+            if (n > 0)
+                buf[off++] = SIO_EIO_SEPARATOR;
+            pkt = (sio_eio_packet){ extra, 0, NULL, 0 };
+            off += sio_eio_encode(buf + off, &pkt, 1);
+        }
+        if (peer_send(b->peer, SIO_R_RESPONSE, 0, 200, b->conn, s->sid, buf,
+                      off, NULL, 0) < 0 && !b->peer->dead)
+            /* too big for the module: the request must still end */
+            peer_send(b->peer, SIO_R_RESPONSE, 0, 500, b->conn, s->sid, NULL,
+                      0, NULL, 0);
+        free(buf);
+    }
+    unbind(b);
+    s->get = NULL;
+}
+
+static void schedule_flush(siod_session *s)
+{
+    if (s->flush_pending)
+        return;
+    s->flush_pending = 1;
+    s->flush_next = reg.flush_list;
+    reg.flush_list = s;
+    schedule_deferred();
+}
+
+/* Sends one packet as its own WebSocket message on b. Returns 0 or -1. */
+static int ws_send_packet(siod_session *s, struct binding *b, int type,
+                          int binary, const void *data, size_t len)
+{
+    sio_eio_packet pkt = { type, binary, data, len };
+    size_t n = sio_eio_encoded_len(&pkt, 0);
+    unsigned char small[64];
+    unsigned char *buf = n <= sizeof small ? small : malloc(n);
+    if (buf == NULL)
+        return -1;
+    n = sio_eio_encode(buf, &pkt, 0);
+    int rc = peer_send(b->peer, SIO_R_WS_SEND, binary ? SIO_RF_BINARY : 0, 0,
+                       b->conn, s->sid, buf, n, NULL, 0);
+    if (buf != small)
+        free(buf);
+    return rc;
+}
+
+static void session_close_ex(siod_session *s, const char *reason,
+                             const char *detail, int client_side,
+                             unsigned ws_code);
+static void upgrade_timeout_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Sends a packet on the current transport: at once on a WebSocket, else
+ * through the polling queue. Returns 0, or -1 if the session is closed or
+ * had to be closed (queue overflow, broken link). */
+static int send_packet(siod_session *s, int type, int binary,
+                       const void *data, size_t len)
+{
+    if (s->state == ST_CLOSED)
+        return -1;
+    if (s->state == ST_WEBSOCKET) {
+        if (s->ws != NULL && ws_send_packet(s, s->ws, type, binary, data,
+                                            len) == 0)
+            return 0;
+        session_close_ex(s, "transport error", "websocket write failed", 0,
+                         CLOSE_NORMAL);
+        return -1;
+    }
+    if (s->q_count >= QUEUE_MAX_PACKETS || len > QUEUE_MAX_BYTES ||
+        s->q_bytes + len > QUEUE_MAX_BYTES) {
+        session_close_ex(s, "transport error", "polling queue full", 0,
+                         CLOSE_NORMAL);
+        return -1;
+    }
+    struct qpkt *q = malloc(sizeof *q + len);
+    if (q == NULL) {
+        session_close_ex(s, "transport error", "out of memory", 0,
+                         CLOSE_NORMAL);
+        return -1;
+    }
+    q->next = NULL;
+    q->type = type;
+    q->binary = binary;
+    q->len = len;
+    if (len > 0)
+        memcpy(q->data, data, len);
+    if (s->q_tail != NULL)
+        s->q_tail->next = q;
+    else
+        s->q_head = q;
+    s->q_tail = q;
+    s->q_count++;
+    s->q_bytes += len;
+    if (s->get != NULL)
+        schedule_flush(s);
+    return 0;
+}
+
+/* ---- lifecycle --------------------------------------------------------- */
+
+static void session_free(siod_session *s)
+{
+    if (s == NULL)
+        return;
+    queue_clear(s);
+    if (s->heartbeat != NULL)
+        event_free(s->heartbeat);
+    if (s->upgrade_timer != NULL)
+        event_free(s->upgrade_timer);
+    free(s->info);
+    free(s);
+}
+
+/* The one close path. client_side: the client asked (a held GET gets a
+ * noop, as the reference's polling onClose); otherwise the held GET gets
+ * the queue and a close packet. ws_code: close code for a bound
+ * WebSocket. The session is unreachable when this returns and is freed by
+ * the loop after the current callback. */
+static void session_close_ex(siod_session *s, const char *reason,
+                             const char *detail, int client_side,
+                             unsigned ws_code)
+{
+    if (s->state == ST_CLOSED)
+        return;
+    transit(s, ST_CLOSED, detail != NULL ? detail : reason);
+    siod_log(SIOD_LOG_INFO, "session %s closed: %s%s%s%s", s->sid, reason,
+             detail != NULL ? " (" : "", detail != NULL ? detail : "",
+             detail != NULL ? ")" : "");
+
+    siod_hash_remove(&reg.sessions, s->hash, s->sid);
+    if (s->prev != NULL)
+        s->prev->next = s->next;
+    else
+        reg.open_list = s->next;
+    if (s->next != NULL)
+        s->next->prev = s->prev;
+    s->prev = s->next = NULL;
+    reg.count--;
+
+    event_del(s->heartbeat);
+    if (s->upgrade_timer != NULL)
+        event_del(s->upgrade_timer);
+
+    if (s->get != NULL) {
+        if (client_side)
+            answer_get(s, 0, SIO_EIO_NOOP);
+        else
+            answer_get(s, 1, SIO_EIO_CLOSE);
+    }
+    if (s->probe != NULL) {
+        peer_send(s->probe->peer, SIO_R_WS_CLOSE, 0, (uint16_t)ws_code,
+                  s->probe->conn, s->sid, NULL, 0, NULL, 0);
+        unbind(s->probe);
+        s->probe = NULL;
+    }
+    if (s->ws != NULL) {
+        peer_send(s->ws->peer, SIO_R_WS_CLOSE, 0, (uint16_t)ws_code,
+                  s->ws->conn, s->sid, NULL, 0, NULL, 0);
+        unbind(s->ws);
+        s->ws = NULL;
+    }
+    queue_clear(s);
+
+    if (reg.app->on_close != NULL)
+        reg.app->on_close(reg.app_state, s, reason);
+
+    s->dead_next = reg.dead_list;
+    reg.dead_list = s;
+    schedule_deferred();
+}
+
+static void deferred_cb(evutil_socket_t fd, short what, void *arg)
+{
+    while (reg.flush_list != NULL) {
+        siod_session *s = reg.flush_list;
+        reg.flush_list = s->flush_next;
+        s->flush_pending = 0;
+        if (s->state != ST_CLOSED && s->get != NULL && s->q_head != NULL)
+            answer_get(s, 1, -1);
+    }
+    while (reg.dead_list != NULL) {
+        siod_session *s = reg.dead_list;
+        reg.dead_list = s->dead_next;
+        session_free(s);
+    }
+}
+
+static void heartbeat_cb(evutil_socket_t fd, short what, void *arg)
+{
+    siod_session *s = arg;
+    if (s->state == ST_CLOSED)
+        return;
+    if (s->awaiting_pong) {
+        session_close_ex(s, "ping timeout", NULL, 0, CLOSE_NORMAL);
+        return;
+    }
+    if (send_packet(s, SIO_EIO_PING, 0, NULL, 0) < 0)
+        return;
+    s->awaiting_pong = 1;
+    evtimer_add(s->heartbeat, reg.tv_timeout);
+}
+
+static void on_pong(siod_session *s)
+{
+    s->awaiting_pong = 0;
+    evtimer_add(s->heartbeat, reg.tv_interval); /* re-adding reschedules */
+}
+
+static size_t info_max_payload(const sio_relay_frame *f)
+{
+    sio_relay_kv kv;
+    if (sio_relay_kv_find(f->body, f->len, "max_payload", &kv) != SIO_OK ||
+        kv.val_len == 0 || kv.val_len > 15)
+        return reg.cfg.max_payload;
+    size_t v = 0;
+    for (size_t i = 0; i < kv.val_len; i++) {
+        if (kv.val[i] < '0' || kv.val[i] > '9')
+            return reg.cfg.max_payload;
+        v = v * 10 + (size_t)(kv.val[i] - '0');
+    }
+    return v;
+}
+
+/* Creates a registered session in state st from an OPEN frame. Returns it,
+ * or NULL (logged) if memory or randomness runs out. */
+static siod_session *session_new(const sio_relay_frame *f, enum sess_state st)
+{
+    siod_session *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        goto fail;
+    s->state = st;
+    s->websocket = st == ST_WEBSOCKET;
+    s->max_payload = info_max_payload(f);
+    if (f->len > 0) {
+        s->info = malloc(f->len);
+        if (s->info == NULL)
+            goto fail;
+        memcpy(s->info, f->body, f->len);
+        s->info_len = f->len;
+    }
+    s->heartbeat = evtimer_new(reg.base, heartbeat_cb, s);
+    if (s->heartbeat == NULL)
+        goto fail;
+    for (int i = 0;; i++) {
+        int rc = siod_sid_generate(s->sid);
+        if (rc < 0) {
+            siod_log(SIOD_LOG_ERROR, "session id generation failed: %s",
+                     strerror(-rc));
+            goto fail;
+        }
+        if (find_session(s->sid) == NULL)
+            break;
+        if (i == SID_TRIES)
+            goto fail;
+    }
+    s->sid[SIO_SID_LEN] = '\0';
+    s->hash = siod_hash_bytes(s->sid, SIO_SID_LEN);
+    if (siod_hash_insert(&reg.sessions, s->hash, s) < 0)
+        goto fail;
+    s->next = reg.open_list;
+    if (reg.open_list != NULL)
+        reg.open_list->prev = s;
+    reg.open_list = s;
+    reg.count++;
+    return s;
+fail:
+    siod_log(SIOD_LOG_ERROR, "cannot create a session (out of resources)");
+    session_free(s);
+    return NULL;
+}
+
+/* Writes the handshake packet ("0{...}") into buf; returns its length. */
+static size_t handshake_packet(const siod_session *s, int upgrades,
+                               char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap,
+                     "0{\"sid\":\"%s\",\"upgrades\":[%s],\"pingInterval\":%u,"
+                     "\"pingTimeout\":%u,\"maxPayload\":%zu}",
+                     s->sid, upgrades ? "\"websocket\"" : "",
+                     reg.cfg.ping_interval_ms, reg.cfg.ping_timeout_ms,
+                     s->max_payload);
+    return n < 0 ? 0 : (size_t)n >= cap ? cap - 1 : (size_t)n;
+}
+
+static void log_open(const siod_session *s, const siod_peer *p)
+{
+    const char *addr = "?";
+    size_t alen = 1;
+    siod_session_info(s, "remote_addr", &addr, &alen);
+    siod_log(SIOD_LOG_INFO, "session %s open: %s, link %s, client %.*s",
+             s->sid, s->state == ST_WEBSOCKET ? "websocket" : "polling",
+             p->name, (int)(alen > 64 ? 64 : alen), addr);
+}
+
+/* ---- frame handlers ---------------------------------------------------- */
+
+int siod_session_relay_open(siod_peer *p, const sio_relay_frame *f)
+{
+    char hs[256];
+    int websocket = (f->flags & SIO_RF_WEBSOCKET) != 0;
+
+    if (!info_valid(f)) {
+        siod_log(SIOD_LOG_WARN, "link %s: OPEN with a malformed info list",
+                 p->name);
+        return -1;
+    }
+    if (websocket && find_binding(p, f->conn) != NULL) {
+        siod_log(SIOD_LOG_WARN, "link %s: OPEN reuses conn %llu", p->name,
+                 (unsigned long long)f->conn);
+        return -1;
+    }
+    siod_session *s = session_new(f, websocket ? ST_WEBSOCKET : ST_POLLING);
+    if (s == NULL) {
+        respond_str(p, f, 500, 0, "Internal Server Error");
+        return 0;
+    }
+    if (websocket) {
+        s->ws = bind_conn(p, f->conn, s, B_WS);
+        if (s->ws == NULL) {
+            respond_str(p, f, 500, 0, "Internal Server Error");
+            session_close_ex(s, "transport error", "out of memory", 0,
+                             CLOSE_NORMAL);
+            return 0;
+        }
+        peer_send(p, SIO_R_WS_ACCEPT, 0, 0, f->conn, s->sid, NULL, 0, NULL, 0);
+        size_t n = handshake_packet(s, 0, hs, sizeof hs);
+        peer_send(p, SIO_R_WS_SEND, 0, 0, f->conn, s->sid, hs, n, NULL, 0);
+    } else {
+        sio_relay_kv up;
+        int upgrades = sio_relay_kv_find(f->body, f->len, "upgrades", &up) ==
+                           SIO_OK && up.val_len == 9 &&
+                       memcmp(up.val, "websocket", 9) == 0;
+        size_t n = handshake_packet(s, upgrades, hs, sizeof hs);
+        peer_send(p, SIO_R_RESPONSE, 0, 200, f->conn, s->sid, hs, n, NULL, 0);
+    }
+    log_open(s, p);
+    evtimer_add(s->heartbeat, reg.tv_interval);
+    if (reg.app->on_open != NULL)
+        reg.app->on_open(reg.app_state, s);
+    return 0;
+}
+
+int siod_session_relay_upgrade(siod_peer *p, const sio_relay_frame *f)
+{
+    if (!info_valid(f)) {
+        siod_log(SIOD_LOG_WARN, "link %s: UPGRADE with a malformed info list",
+                 p->name);
+        return -1;
+    }
+    if (find_binding(p, f->conn) != NULL) {
+        siod_log(SIOD_LOG_WARN, "link %s: UPGRADE reuses conn %llu", p->name,
+                 (unsigned long long)f->conn);
+        return -1;
+    }
+    siod_session *s = find_session(f->sid);
+    if (s == NULL) {
+        char sid[SIO_SID_LEN + 1];
+        sid_text(f, sid);
+        siod_log_debug("UPGRADE for unknown session %s", sid);
+        respond_str(p, f, 400, 0, "Session ID unknown");
+        return 0;
+    }
+    if (s->state != ST_POLLING) {
+        siod_log_debug("session %s: UPGRADE refused in state %s", s->sid,
+                       state_names[s->state]);
+        respond_str(p, f, 400, 0, "Bad request");
+        return 0;
+    }
+    if (s->upgrade_timer == NULL)
+        s->upgrade_timer = evtimer_new(reg.base, upgrade_timeout_cb, s);
+    s->probe = s->upgrade_timer != NULL ? bind_conn(p, f->conn, s, B_PROBE)
+                                        : NULL;
+    if (s->probe == NULL) {
+        respond_str(p, f, 500, 0, "Internal Server Error");
+        return 0;
+    }
+    peer_send(p, SIO_R_WS_ACCEPT, 0, 0, f->conn, s->sid, NULL, 0, NULL, 0);
+    transit(s, ST_UPGRADE_PROBE, "websocket probe accepted");
+    evtimer_add(s->upgrade_timer, reg.tv_upgrade);
+    return 0;
+}
+
+int siod_session_relay_poll_get(siod_peer *p, const sio_relay_frame *f)
+{
+    siod_session *s = find_session(f->sid);
+    if (s == NULL) {
+        char sid[SIO_SID_LEN + 1];
+        sid_text(f, sid);
+        siod_log_debug("GET for unknown session %s", sid);
+        respond_str(p, f, 400, 1, json_unknown_sid);
+        return 0;
+    }
+    if (s->state == ST_WEBSOCKET) {
+        siod_log_debug("session %s: GET on a websocket session", s->sid);
+        respond_str(p, f, 400, 1, json_bad_request);
+        return 0;
+    }
+    if (find_binding(p, f->conn) != NULL) {
+        siod_log(SIOD_LOG_WARN, "link %s: POLL_GET reuses conn %llu", p->name,
+                 (unsigned long long)f->conn);
+        return -1;
+    }
+    if (s->get != NULL) {
+        /* as the reference: the session ends, the new poll gets a 400 */
+        session_close_ex(s, "transport error", "overlap from client", 0,
+                         CLOSE_NORMAL);
+        respond_str(p, f, 400, 1, json_bad_request);
+        return 0;
+    }
+    s->get = bind_conn(p, f->conn, s, B_GET);
+    if (s->get == NULL) {
+        respond_str(p, f, 500, 0, "Internal Server Error");
+        return 0;
+    }
+    if (s->q_head != NULL)
+        answer_get(s, 1, -1);
+    else if (s->state == ST_UPGRADE_WAIT)
+        answer_get(s, 0, SIO_EIO_NOOP); /* the client is pausing polling */
+    return 0;
+}
+
+/* A packet that arrived on the session's current transport. */
+static void handle_packet(siod_session *s, const sio_eio_packet *pkt)
+{
+    switch (pkt->type) {
+    case SIO_EIO_PONG:
+        on_pong(s);
+        break;
+    case SIO_EIO_CLOSE:
+        session_close_ex(s, "transport close", "client sent close", 1,
+                         CLOSE_NORMAL);
+        break;
+    case SIO_EIO_MESSAGE:
+        if (reg.app->on_message != NULL)
+            reg.app->on_message(reg.app_state, s, pkt->data, pkt->len,
+                                pkt->binary);
+        break;
+    case SIO_EIO_PING:
+        /* v4: the server pings; the reference treats this as an error */
+        session_close_ex(s, "transport error", "invalid heartbeat direction",
+                         0, CLOSE_NORMAL);
+        break;
+    default:
+        /* open, upgrade, noop: nothing to do, as the reference */
+        break;
+    }
+}
+
+int siod_session_relay_poll_post(siod_peer *p, const sio_relay_frame *f,
+                                 unsigned char *body)
+{
+    siod_session *s = find_session(f->sid);
+    if (s == NULL) {
+        char sid[SIO_SID_LEN + 1];
+        sid_text(f, sid);
+        siod_log_debug("POST for unknown session %s", sid);
+        respond_str(p, f, 400, 1, json_unknown_sid);
+        return 0;
+    }
+    if (s->state == ST_WEBSOCKET) {
+        siod_log_debug("session %s: POST on a websocket session", s->sid);
+        respond_str(p, f, 400, 1, json_bad_request);
+        return 0;
+    }
+    sio_eio_payload_iter it;
+    sio_eio_packet pkt;
+    int rc = SIO_DONE;
+    sio_eio_payload_init(&it, body, f->len);
+    while (s->state != ST_CLOSED &&
+           (rc = sio_eio_payload_next(&it, &pkt)) == SIO_OK)
+        handle_packet(s, &pkt);
+    if (s->state != ST_CLOSED && rc != SIO_DONE) {
+        session_close_ex(s, "parse error", sio_strerror(rc), 0, CLOSE_NORMAL);
+        respond_str(p, f, 400, 1, json_bad_request);
+        return 0;
+    }
+    respond_str(p, f, 200, 0, "ok");
+    return 0;
+}
+
+static void drop_probe(siod_session *s, int send_close, const char *why)
+{
+    if (s->probe == NULL)
+        return;
+    if (send_close)
+        peer_send(s->probe->peer, SIO_R_WS_CLOSE, 0, CLOSE_NORMAL,
+                  s->probe->conn, s->sid, NULL, 0, NULL, 0);
+    unbind(s->probe);
+    s->probe = NULL;
+    if (s->upgrade_timer != NULL)
+        event_del(s->upgrade_timer);
+    if (s->state == ST_UPGRADE_PROBE || s->state == ST_UPGRADE_WAIT)
+        transit(s, ST_POLLING, why);
+}
+
+static void upgrade_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    siod_session *s = arg;
+    if (s->state == ST_UPGRADE_PROBE || s->state == ST_UPGRADE_WAIT) {
+        siod_log_debug("session %s: client did not complete the upgrade",
+                       s->sid);
+        drop_probe(s, 1, "upgrade timeout");
+    }
+}
+
+static void complete_upgrade(siod_session *s)
+{
+    event_del(s->upgrade_timer);
+    if (s->get != NULL)
+        answer_get(s, 0, SIO_EIO_NOOP); /* the queue goes to the WebSocket */
+    s->ws = s->probe;
+    s->ws->kind = B_WS;
+    s->probe = NULL;
+    transit(s, ST_WEBSOCKET, "upgrade packet");
+    s->websocket = 1;
+    siod_log(SIOD_LOG_INFO, "session %s upgraded to websocket, link %s",
+             s->sid, s->ws->peer->name);
+    while (s->q_head != NULL && s->state == ST_WEBSOCKET) {
+        struct qpkt *q = s->q_head;
+        s->q_head = q->next;
+        if (s->q_head == NULL)
+            s->q_tail = NULL;
+        s->q_count--;
+        s->q_bytes -= q->len;
+        send_packet(s, q->type, q->binary, q->data, q->len);
+        free(q);
+    }
+}
+
+static void probe_message(siod_session *s, const sio_eio_packet *pkt)
+{
+    if (pkt->type == SIO_EIO_PING && pkt->len == 5 &&
+        memcmp(pkt->data, "probe", 5) == 0) {
+        static const char pong[] = "3probe";
+        peer_send(s->probe->peer, SIO_R_WS_SEND, 0, 0, s->probe->conn, s->sid,
+                  pong, sizeof pong - 1, NULL, 0);
+        if (s->state == ST_UPGRADE_PROBE)
+            transit(s, ST_UPGRADE_WAIT, "probe answered");
+        /* make the client's poll loop pause: end its pending GET */
+        if (s->get != NULL)
+            answer_get(s, 1, s->q_head != NULL ? -1 : SIO_EIO_NOOP);
+    } else if (pkt->type == SIO_EIO_UPGRADE) {
+        complete_upgrade(s);
+    } else {
+        siod_log_debug("session %s: unexpected packet type %d on the probe",
+                       s->sid, pkt->type);
+        drop_probe(s, 1, "unexpected packet on probe");
+    }
+}
+
+int siod_session_relay_ws_msg(siod_peer *p, const sio_relay_frame *f)
+{
+    struct binding *b = find_binding(p, f->conn);
+    if (b == NULL || b->kind == B_GET) {
+        siod_log_debug("link %s: WS_MSG for unknown conn %llu", p->name,
+                       (unsigned long long)f->conn);
+        return 0;
+    }
+    siod_session *s = b->s;
+    sio_eio_packet pkt;
+    int rc = sio_eio_decode_ws(f->body, f->len,
+                               (f->flags & SIO_RF_BINARY) != 0, &pkt);
+    if (b->kind == B_PROBE) {
+        if (rc != SIO_OK)
+            drop_probe(s, 1, "malformed packet on probe");
+        else
+            probe_message(s, &pkt);
+        return 0;
+    }
+    if (rc != SIO_OK) {
+        session_close_ex(s, "parse error", sio_strerror(rc), 0, CLOSE_NORMAL);
+        return 0;
+    }
+    handle_packet(s, &pkt);
+    return 0;
+}
+
+/* b's module-side handle is gone (cancelled poll, closed WebSocket). */
+static void handle_gone(struct binding *b, const char *why)
+{
+    siod_session *s = b->s;
+    switch (b->kind) {
+    case B_GET:
+        unbind(b);
+        s->get = NULL;
+        session_close_ex(s, "transport error", why != NULL ? why :
+                         "poll connection closed prematurely", 0,
+                         CLOSE_NORMAL);
+        break;
+    case B_PROBE:
+        drop_probe(s, 0, "probe websocket closed");
+        break;
+    case B_WS:
+        unbind(b);
+        s->ws = NULL;
+        session_close_ex(s, "transport close", why, 0, CLOSE_NORMAL);
+        break;
+    }
+}
+
+int siod_session_relay_cancel(siod_peer *p, const sio_relay_frame *f)
+{
+    struct binding *b = find_binding(p, f->conn);
+    if (b == NULL) {
+        siod_log_debug("link %s: CANCEL for unknown conn %llu", p->name,
+                       (unsigned long long)f->conn);
+        return 0;
+    }
+    handle_gone(b, NULL);
+    return 0;
+}
+
+int siod_session_relay_ws_closed(siod_peer *p, const sio_relay_frame *f)
+{
+    struct binding *b = find_binding(p, f->conn);
+    if (b == NULL) {
+        siod_log_debug("link %s: WS_CLOSED for unknown conn %llu", p->name,
+                       (unsigned long long)f->conn);
+        return 0;
+    }
+    if (b->kind == B_WS)
+        siod_log_debug("session %s: websocket closed, code %u", b->s->sid,
+                       (unsigned)f->status);
+    handle_gone(b, NULL);
+    return 0;
+}
+
+int siod_session_relay_abort(siod_peer *p, const sio_relay_frame *f)
+{
+    siod_session *s = find_session(f->sid);
+    if (s == NULL) {
+        char sid[SIO_SID_LEN + 1];
+        sid_text(f, sid);
+        siod_log_debug("ABORT for unknown session %s", sid);
+        return 0;
+    }
+    char detail[64];
+    snprintf(detail, sizeof detail, "aborted by the module, status %u",
+             (unsigned)f->status);
+    session_close_ex(s, "transport error", detail, 0, CLOSE_NORMAL);
+    return 0;
+}
+
+/* ---- peers ------------------------------------------------------------- */
+
+siod_peer *siod_peer_new(const siod_peer_ops *ops, void *ctx, const char *name)
+{
+    siod_peer *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return NULL;
+    p->ops = ops;
+    p->ctx = ctx;
+    p->id = ++reg.next_peer_id;
+    snprintf(p->name, sizeof p->name, "%s", name != NULL ? name : "?");
+    return p;
+}
+
+void siod_peer_free(siod_peer *p)
+{
+    if (p == NULL)
+        return;
+    p->dead = 1;
+    /* each step unbinds at least the head, so this terminates */
+    while (p->bindings != NULL)
+        handle_gone(p->bindings, "relay link closed");
+    free(p);
+}
+
+/* ---- registry ---------------------------------------------------------- */
+
+static const struct timeval *common_timeout(unsigned ms)
+{
+    struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+    const struct timeval *c = event_base_init_common_timeout(reg.base, &tv);
+    return c;
+}
+
+int siod_sessions_init(struct event_base *base, const siod_engine_config *cfg,
+                       const siod_engine_app *app)
+{
+    memset(&reg, 0, sizeof reg);
+    reg.base = base;
+    reg.cfg = *cfg;
+    reg.app = app;
+    siod_hash_seed();
+    siod_hash_init(&reg.sessions, session_eq);
+    siod_hash_init(&reg.conns, binding_eq);
+    reg.deferred = event_new(base, -1, 0, deferred_cb, NULL);
+    reg.tv_interval = common_timeout(cfg->ping_interval_ms);
+    reg.tv_timeout = common_timeout(cfg->ping_timeout_ms);
+    reg.tv_upgrade = common_timeout(UPGRADE_TIMEOUT_MS);
+    if (reg.deferred == NULL || reg.tv_interval == NULL ||
+        reg.tv_timeout == NULL || reg.tv_upgrade == NULL)
+        return -ENOMEM;
+    if (app->init != NULL) {
+        int rc = app->init(&reg.cfg, &reg.app_state);
+        if (rc < 0)
+            return rc;
+    }
+    reg.app_ready = 1;
+    return 0;
+}
+
+void siod_sessions_close_all(const char *reason, unsigned ws_code)
+{
+    while (reg.open_list != NULL)
+        session_close_ex(reg.open_list, reason, NULL, 0, ws_code);
+}
+
+void siod_sessions_cleanup(void)
+{
+    siod_sessions_close_all("server shutting down", 1001);
+    if (reg.deferred != NULL) {
+        deferred_cb(-1, 0, NULL);
+        event_free(reg.deferred);
+        reg.deferred = NULL;
+    }
+    siod_hash_destroy(&reg.sessions);
+    siod_hash_destroy(&reg.conns);
+    if (reg.app_ready && reg.app->destroy != NULL)
+        reg.app->destroy(reg.app_state);
+    reg.app_ready = 0;
+}
+
+size_t siod_sessions_count(void)
+{
+    return reg.count;
+}
+
+/* ---- upper-layer API (siod_engine.h) ----------------------------------- */
+
+int siod_session_send_message(siod_session *s, const void *data, size_t len,
+                              int binary)
+{
+    return send_packet(s, SIO_EIO_MESSAGE, binary ? 1 : 0, data, len);
+}
+
+void siod_session_close(siod_session *s, const char *reason)
+{
+    session_close_ex(s, reason != NULL ? reason : "forced close", NULL, 0,
+                     CLOSE_NORMAL);
+}
+
+const char *siod_session_sid(const siod_session *s)
+{
+    return s->sid;
+}
+
+int siod_session_is_open(const siod_session *s)
+{
+    return s->state != ST_CLOSED;
+}
+
+const char *siod_session_transport(const siod_session *s)
+{
+    return s->websocket ? "websocket" : "polling";
+}
+
+int siod_session_info(const siod_session *s, const char *key,
+                      const char **val, size_t *len)
+{
+    sio_relay_kv kv;
+    if (s->info == NULL ||
+        sio_relay_kv_find(s->info, s->info_len, key, &kv) != SIO_OK)
+        return -1;
+    *val = kv.val;
+    *len = kv.val_len;
+    return 0;
+}
+
+void siod_session_set_data(siod_session *s, void *data)
+{
+    s->data = data;
+}
+
+void *siod_session_get_data(const siod_session *s)
+{
+    return s->data;
+}
