@@ -1,0 +1,116 @@
+// Reference bench server: Node.js socket.io v4 serving the "bench"
+// application contract on namespace "/", the baseline that
+// build/tools/siobench measures against mod_socketio + siod.
+//   bcast (n)           -> io.emit("tick", n) to every connected client
+//   echo (...args, ack) -> ack(...args)
+// Usage: node node-server.mjs [--port 3000] [--host 127.0.0.1] [--ws-only]
+//        [--ping-interval MS] [--ping-timeout MS] [--backlog N] [--stats S]
+// Prints "pid <pid>" and "listening <host>:<port>" on stdout once ready.
+import { createServer } from "node:http";
+import { Server } from "socket.io";
+
+function usage(msg) {
+  if (msg) console.error(`node-server: ${msg}`);
+  console.error(
+    "usage: node node-server.mjs [--port N] [--host ADDR] [--ws-only]\n" +
+      "       [--ping-interval MS] [--ping-timeout MS] [--backlog N] [--stats SECONDS]"
+  );
+  process.exit(2);
+}
+
+function parseArgs(argv) {
+  // socket.io's own defaults unless asked otherwise
+  const o = {
+    port: 3000,
+    host: "127.0.0.1",
+    wsOnly: false,
+    pingInterval: 25000,
+    pingTimeout: 20000,
+    backlog: 4096,
+    stats: 0,
+  };
+  const num = (i, name) => {
+    const v = Number(argv[i]);
+    if (argv[i] === undefined || !Number.isInteger(v) || v < 0)
+      usage(`${name} needs a non-negative integer`);
+    return v;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    switch (argv[i]) {
+      case "--port": o.port = num(++i, "--port"); break;
+      case "--host": o.host = argv[++i] ?? usage("--host needs an address"); break;
+      case "--ws-only": o.wsOnly = true; break;
+      case "--ping-interval": o.pingInterval = num(++i, "--ping-interval"); break;
+      case "--ping-timeout": o.pingTimeout = num(++i, "--ping-timeout"); break;
+      case "--backlog": o.backlog = num(++i, "--backlog"); break;
+      case "--stats": o.stats = num(++i, "--stats"); break;
+      case "-h":
+      case "--help": usage(); break;
+      default: usage(`unknown option ${argv[i]}`);
+    }
+  }
+  return o;
+}
+
+const opts = parseArgs(process.argv.slice(2));
+const httpServer = createServer((req, res) => {
+  res.writeHead(404).end();
+});
+const io = new Server(httpServer, {
+  pingInterval: opts.pingInterval,
+  pingTimeout: opts.pingTimeout,
+  transports: opts.wsOnly ? ["websocket"] : ["polling", "websocket"],
+  serveClient: false,
+});
+
+let deliveredTicks = 0;
+let echoes = 0;
+
+io.on("connection", (socket) => {
+  socket.on("bcast", (n) => {
+    io.emit("tick", n);
+    deliveredTicks += io.engine.clientsCount;
+  });
+  socket.on("echo", (...args) => {
+    const ack = args.length > 0 ? args[args.length - 1] : undefined;
+    if (typeof ack !== "function") return;
+    echoes++;
+    ack(...args.slice(0, -1));
+  });
+});
+
+httpServer.on("error", (err) => {
+  console.error(`node-server: ${err.message}`);
+  process.exit(1);
+});
+
+httpServer.listen({ port: opts.port, host: opts.host, backlog: opts.backlog }, () => {
+  const addr = httpServer.address();
+  console.log(`pid ${process.pid}`);
+  console.log(`listening ${addr.address}:${addr.port}` +
+    ` pingInterval=${opts.pingInterval} pingTimeout=${opts.pingTimeout}` +
+    ` transports=${opts.wsOnly ? "websocket" : "polling,websocket"}`);
+});
+
+if (opts.stats > 0) {
+  setInterval(() => {
+    // memoryUsage reads /proc and throws EMFILE when every descriptor is taken
+    let mem = "";
+    try {
+      const m = process.memoryUsage();
+      mem = ` rss_mb=${(m.rss / 1048576).toFixed(1)} heap_mb=${(m.heapUsed / 1048576).toFixed(1)}`;
+    } catch (err) {
+      mem = ` mem=${err.code || "unknown"}`;
+    }
+    console.log(`stats clients=${io.engine.clientsCount} ticks_out=${deliveredTicks}` +
+      ` echoes=${echoes}${mem}`);
+  }, opts.stats * 1000).unref();
+}
+
+function stop() {
+  io.close();
+  httpServer.close(() => process.exit(0));
+  setTimeout(() => process.exit(0), 2000).unref();
+}
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);
