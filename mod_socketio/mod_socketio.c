@@ -1,0 +1,64 @@
+/* mod_socketio: serves Engine.IO v4 (long-polling and WebSocket) from
+ * httpd and relays every session to siod. This file holds only the module
+ * record, the directive table and the hook registration. */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "mpm_common.h"
+
+#include "socketio_config.h"
+#include "socketio_handler.h"
+#include "socketio_link.h"
+
+static const command_rec socketio_cmds[] = {
+    AP_INIT_FLAG("SocketIO", socketio_cmd_enable, NULL, ACCESS_CONF,
+                 "On to serve Engine.IO / Socket.IO here"),
+    AP_INIT_TAKE1("SocketIODaemonSocket", socketio_cmd_daemon_socket, NULL,
+                  RSRC_CONF, "Unix socket of the Socket.IO daemon (siod)"),
+    AP_INIT_RAW_ARGS("SocketIOTransports", socketio_cmd_transports, NULL,
+                     RSRC_CONF | ACCESS_CONF,
+                     "Allowed transports: polling and/or websocket"),
+    AP_INIT_FLAG("SocketIOAllowUpgrades", socketio_cmd_allow_upgrades, NULL,
+                 RSRC_CONF | ACCESS_CONF,
+                 "On to let polling sessions upgrade to WebSocket"),
+    AP_INIT_RAW_ARGS("SocketIOCorsOrigin", socketio_cmd_cors_origin, NULL,
+                     RSRC_CONF | ACCESS_CONF,
+                     "'*' or the origins allowed to connect cross-origin"),
+    AP_INIT_TAKE1("SocketIOMaxPayload", socketio_cmd_max_payload, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Largest POST body / WebSocket message in bytes"),
+    AP_INIT_TAKE1("SocketIOReplyTimeout", socketio_cmd_reply_timeout, NULL,
+                  RSRC_CONF, "Seconds a request waits for siod's answer"),
+    { NULL }
+};
+
+static int socketio_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                apr_pool_t *ptemp, server_rec *s)
+{
+    int rc = socketio_config_post_config(pconf, s);
+
+    if (rc != OK)
+        return rc;
+    return socketio_link_post_config(pconf, s);
+}
+
+static void socketio_register_hooks(apr_pool_t *p)
+{
+    ap_hook_post_config(socketio_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(socketio_link_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_stopping(socketio_link_child_stopping, NULL, NULL,
+                           APR_HOOK_MIDDLE);
+    ap_hook_handler(socketio_handler, NULL, NULL, APR_HOOK_FIRST);
+}
+
+AP_DECLARE_MODULE(socketio) = {
+    STANDARD20_MODULE_STUFF,
+    socketio_config_create_dir,
+    socketio_config_merge_dir,
+    socketio_config_create_server,
+    socketio_config_merge_server,
+    socketio_cmds,
+    socketio_register_hooks,
+    AP_MODULE_FLAG_NONE
+};

@@ -1,0 +1,76 @@
+/* mod_socketio configuration: the per-directory and per-server records, the
+ * directive handlers that fill them and accessors that apply the defaults.
+ * The command table itself lives in mod_socketio.c. */
+#ifndef SOCKETIO_CONFIG_H
+#define SOCKETIO_CONFIG_H
+
+#include "httpd.h"
+#include "http_config.h"
+
+extern module AP_MODULE_DECLARE_DATA socketio_module;
+
+/* Transport bits (SocketIOTransports) */
+#define SOCKETIO_T_POLLING 0x1
+#define SOCKETIO_T_WEBSOCKET 0x2
+
+#define SOCKETIO_DEFAULT_MAX_PAYLOAD 1000000
+#define SOCKETIO_DEFAULT_REPLY_TIMEOUT apr_time_from_sec(60)
+#define SOCKETIO_DEFAULT_SOCKET "socketio/siod.sock"
+
+struct socketio_link;
+
+/* Per directory/location. Fields hold -1 (or 0 for bit masks and NULL for
+ * pointers) while unset so a merge can tell "not configured" apart. */
+typedef struct socketio_dir_conf {
+    int enabled;                      /* SocketIO */
+    int transports;                   /* SOCKETIO_T_* bits */
+    int allow_upgrades;               /* SocketIOAllowUpgrades */
+    int cors_set;                     /* SocketIOCorsOrigin seen */
+    int cors_any;                     /* "*" */
+    apr_array_header_t *cors_origins; /* const char *, exact origins */
+    apr_off_t max_payload;            /* SocketIOMaxPayload */
+} socketio_dir_conf;
+
+/* Per virtual host. */
+typedef struct socketio_server_conf {
+    const char *daemon_socket;          /* filled in post_config if unset */
+    apr_interval_time_t reply_timeout;  /* -1 while unset */
+    struct socketio_link *link;         /* this child's link, child_init */
+} socketio_server_conf;
+
+/* Config record constructors and mergers for the module record; each
+ * returns a record allocated from p. */
+void *socketio_config_create_dir(apr_pool_t *p, char *dir);
+void *socketio_config_merge_dir(apr_pool_t *p, void *basev, void *addv);
+void *socketio_config_create_server(apr_pool_t *p, server_rec *s);
+void *socketio_config_merge_server(apr_pool_t *p, void *basev, void *addv);
+
+/* Directive handlers: each returns NULL or an error message allocated from
+ * cmd->pool. */
+const char *socketio_cmd_enable(cmd_parms *cmd, void *dconf, int on);
+const char *socketio_cmd_daemon_socket(cmd_parms *cmd, void *dconf,
+                                       const char *path);
+const char *socketio_cmd_transports(cmd_parms *cmd, void *dconf,
+                                    const char *args);
+const char *socketio_cmd_allow_upgrades(cmd_parms *cmd, void *dconf, int on);
+const char *socketio_cmd_cors_origin(cmd_parms *cmd, void *dconf,
+                                     const char *args);
+const char *socketio_cmd_max_payload(cmd_parms *cmd, void *dconf,
+                                     const char *bytes);
+const char *socketio_cmd_reply_timeout(cmd_parms *cmd, void *dconf,
+                                       const char *secs);
+
+/* post_config: gives every server without SocketIODaemonSocket the default
+ * path under the runtime directory. Returns OK. */
+int socketio_config_post_config(apr_pool_t *pconf, server_rec *s);
+
+/* Accessors applying defaults; the records belong to the configuration. */
+socketio_dir_conf *socketio_config_dir(request_rec *r);
+socketio_server_conf *socketio_config_server(server_rec *s);
+int socketio_config_enabled(const socketio_dir_conf *d);
+int socketio_config_transports(const socketio_dir_conf *d);
+int socketio_config_allow_upgrades(const socketio_dir_conf *d);
+apr_off_t socketio_config_max_payload(const socketio_dir_conf *d);
+apr_interval_time_t socketio_config_reply_timeout(const socketio_server_conf *s);
+
+#endif

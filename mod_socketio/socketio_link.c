@@ -1,0 +1,1113 @@
+/* The per-child relay link: one Unix-socket connection to siod per daemon
+ * socket path and httpd child, opened lazily, checked with HELLO, re-opened
+ * after a failure, and shared by every request and WebSocket thread of the
+ * child through waiters (frame queue + eventfd) keyed by conn.
+ *
+ * Threads and memory (APR pools are not thread-safe, so who allocates where
+ * is fixed):
+ * - link->pool (a subpool of pchild) is allocated from in child_init and
+ *   afterwards only with link->mutex held (the waiter hash grows there, the
+ *   reader thread is created there). Its pre-cleanup stops the reader.
+ * - Frames from siod are copied by the reader thread into memory nodes of
+ *   link->alloc, an apr_allocator with its own mutex, so any thread may
+ *   allocate or free them; the consumer frees each with
+ *   socketio_frame_release. A waiter's queued bytes are bounded.
+ * - A waiter is allocated from its owner's pool (r->pool or a WebSocket's
+ *   pool) by the owning thread; the reader thread only touches its queue,
+ *   flags and wake fd with link->mutex held, and a cleanup on the owner's
+ *   pool unregisters it (under the mutex) before that memory goes away.
+ * - The reader and socket fds are raw descriptors closed by cleanups.
+ * Locks, always taken in this order: open_mutex (one connect at a time),
+ * write_mutex (whole frames, guards the fd for writing), mutex (state,
+ * waiters, queues). fd/up/gen change only with write_mutex and mutex held.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "ap_mpm.h"
+#include "apr_atomic.h"
+#include "apr_hash.h"
+#include "apr_shm.h"
+#include "apr_strings.h"
+#include "apr_thread_cond.h"
+#include "apr_thread_mutex.h"
+#include "apr_thread_proc.h"
+
+#include "sio_relay.h"
+#include "socketio_config.h"
+#include "socketio_link.h"
+
+APLOG_USE_MODULE(socketio);
+
+/* Bound on connect + HELLO, and on writing one frame to siod. */
+#define LINK_OPEN_TIMEOUT_MS 3000
+/* After an open attempt that failed slowly (siod hung), others fail at
+ * once for this long instead of queueing behind new attempts. */
+#define LINK_OPEN_HOLDOFF apr_time_from_msec(1000)
+#define LINK_OPEN_SLOW apr_time_from_msec(100)
+#define LINK_WRITE_TIMEOUT_MS 10000
+#define LINK_READ_BUF (64 * 1024)
+/* Memory the frame allocator keeps for reuse. */
+#define LINK_ALLOC_MAX_FREE (4 * 1024 * 1024)
+#define SEND_MAX_PARTS 4
+
+struct socketio_link {
+    apr_pool_t *pool;
+    server_rec *s;
+    const char *path;
+    apr_thread_mutex_t *open_mutex;
+    apr_thread_mutex_t *write_mutex;
+    apr_thread_mutex_t *mutex;
+    apr_thread_cond_t *cond;       /* reader waits here while down */
+    apr_thread_t *reader;
+    apr_allocator_t *alloc;        /* frames; thread-safe */
+    apr_hash_t *waiters;           /* &conn -> socketio_waiter */
+    int fd;                        /* -1 while down */
+    int up;
+    int exiting;
+    unsigned gen;                  /* bumped per successful open */
+    apr_uint64_t next_conn;
+    apr_size_t peer_max_body;
+    apr_time_t slow_fail_at;       /* open_mutex: last slow failed open */
+    apr_status_t slow_fail_rv;
+    volatile apr_uint32_t *outage; /* 1 while an outage is logged */
+    volatile apr_uint32_t local_outage;
+    unsigned char *rbuf;           /* reader thread only */
+};
+
+struct socketio_waiter {
+    socketio_link *link;
+    apr_uint64_t conn;
+    unsigned gen;
+    int wakefd;
+    int registered;
+    int failed;                    /* link dropped */
+    int overflow;
+    apr_size_t queued, max_queued;
+    socketio_frame *head, *tail;
+};
+
+/* Outage flags shared by all children (anonymous shm from post_config),
+ * one per daemon socket path; and this child's links. */
+static apr_shm_t *outage_shm;
+static apr_hash_t *outage_slots;   /* path -> int index, in pconf */
+static apr_array_header_t *child_links;
+static volatile int child_stopping_mode;
+
+static apr_uint32_t get32(const unsigned char *p)
+{
+    return (apr_uint32_t)p[0] << 24 | (apr_uint32_t)p[1] << 16 |
+           (apr_uint32_t)p[2] << 8 | p[3];
+}
+
+static apr_uint64_t get64(const unsigned char *p)
+{
+    return (apr_uint64_t)get32(p) << 32 | get32(p + 4);
+}
+
+/* Returns OK; without shared memory each child logs its own outages. */
+int socketio_link_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    apr_hash_t *slots = apr_hash_make(pconf);
+    server_rec *v;
+    int n = 0;
+    apr_status_t rv;
+
+    for (v = s; v; v = v->next) {
+        socketio_server_conf *sc = socketio_config_server(v);
+        int *idx;
+
+        if (!sc->daemon_socket ||
+            apr_hash_get(slots, sc->daemon_socket, APR_HASH_KEY_STRING))
+            continue;
+        idx = apr_palloc(pconf, sizeof(*idx));
+        *idx = n++;
+        apr_hash_set(slots, sc->daemon_socket, APR_HASH_KEY_STRING, idx);
+    }
+    outage_shm = NULL;
+    outage_slots = slots;
+    rv = apr_shm_create(&outage_shm, sizeof(apr_uint32_t) * (n ? n : 1),
+                        NULL, pconf);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s,
+                     "mod_socketio: no shared memory for outage flags; each "
+                     "child will log siod outages itself");
+        outage_shm = NULL;
+    } else {
+        memset(apr_shm_baseaddr_get(outage_shm), 0,
+               sizeof(apr_uint32_t) * (n ? n : 1));
+    }
+    return OK;
+}
+
+/* Logs the start of an outage once (across children when shm exists). */
+static void note_outage(socketio_link *link, apr_status_t rv,
+                        const char *what)
+{
+    /* Protocol failures carry no errno worth printing. */
+    if (rv == APR_EGENERAL || rv == APR_EOF)
+        rv = APR_SUCCESS;
+    if (apr_atomic_cas32(link->outage, 1, 0) == 0) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, link->s,
+                     "mod_socketio: Socket.IO daemon unavailable at %s: %s "
+                     "(answering 503 until it is back)", link->path, what);
+    } else {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, rv, link->s,
+                     "mod_socketio: siod at %s still unavailable: %s",
+                     link->path, what);
+    }
+}
+
+static void note_connected(socketio_link *link)
+{
+    if (apr_atomic_xchg32(link->outage, 0) == 1) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, link->s,
+                     "mod_socketio: Socket.IO daemon at %s is back",
+                     link->path);
+    } else {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, link->s,
+                     "mod_socketio: relay link to %s open (pid %" APR_PID_T_FMT
+                     ")", link->path, getpid());
+    }
+}
+
+static int ms_left(apr_time_t deadline)
+{
+    apr_time_t left = deadline - apr_time_now();
+
+    if (left <= 0)
+        return 0;
+    return (int)((left + 999) / 1000);
+}
+
+/* Waits for events on fd until deadline. Returns APR_SUCCESS, APR_TIMEUP or
+ * an errno status. */
+static apr_status_t wait_fd(int fd, short events, apr_time_t deadline)
+{
+    struct pollfd pfd;
+    int ms, n;
+
+    for (;;) {
+        ms = ms_left(deadline);
+        if (ms == 0)
+            return APR_TIMEUP;
+        pfd.fd = fd;
+        pfd.events = events;
+        pfd.revents = 0;
+        n = poll(&pfd, 1, ms);
+        if (n > 0)
+            return APR_SUCCESS;
+        if (n == 0)
+            return APR_TIMEUP;
+        if (errno != EINTR)
+            return errno;
+    }
+}
+
+/* Writes all of iov (modified) to the non-blocking fd before deadline.
+ * Returns APR_SUCCESS, APR_TIMEUP or an errno status. */
+static apr_status_t write_all(int fd, struct iovec *iov, int iovcnt,
+                              apr_time_t deadline)
+{
+    struct msghdr msg;
+    ssize_t n;
+    apr_status_t rv;
+
+    while (iovcnt > 0) {
+        if (iov->iov_len == 0) {
+            iov++;
+            iovcnt--;
+            continue;
+        }
+        memset(&msg, 0, sizeof(msg));
+        msg.msg_iov = iov;
+        msg.msg_iovlen = (size_t)iovcnt;
+        n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                return errno;
+            if ((rv = wait_fd(fd, POLLOUT, deadline)) != APR_SUCCESS)
+                return rv;
+            continue;
+        }
+        while (n > 0 && iovcnt > 0) {
+            if ((size_t)n >= iov->iov_len) {
+                n -= (ssize_t)iov->iov_len;
+                iov++;
+                iovcnt--;
+            } else {
+                iov->iov_base = (char *)iov->iov_base + n;
+                iov->iov_len -= (size_t)n;
+                n = 0;
+            }
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* Reads exactly len bytes before deadline. Returns APR_SUCCESS, APR_EOF,
+ * APR_TIMEUP or an errno status. */
+static apr_status_t read_exact(int fd, unsigned char *buf, size_t len,
+                               apr_time_t deadline)
+{
+    ssize_t n;
+    apr_status_t rv;
+
+    while (len > 0) {
+        n = recv(fd, buf, len, 0);
+        if (n > 0) {
+            buf += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (n == 0)
+            return APR_EOF;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return errno;
+        if ((rv = wait_fd(fd, POLLIN, deadline)) != APR_SUCCESS)
+            return rv;
+    }
+    return APR_SUCCESS;
+}
+
+/* Connects to siod and exchanges HELLO. Returns APR_SUCCESS with *fdp (a
+ * non-blocking socket the caller owns) and *peer_max, or an error with a
+ * short reason in *why. */
+static apr_status_t connect_hello(socketio_link *link, int *fdp,
+                                  apr_size_t *peer_max, const char **why,
+                                  char *whybuf, apr_size_t whylen)
+{
+    struct sockaddr_un sun;
+    unsigned char out[SIO_RELAY_HDR_LEN + SIO_RELAY_HELLO_LEN];
+    unsigned char in[SIO_RELAY_HDR_LEN + SIO_RELAY_HELLO_LEN];
+    apr_time_t deadline = apr_time_now() +
+                          apr_time_from_msec(LINK_OPEN_TIMEOUT_MS);
+    sio_relay_frame f;
+    sio_relay_hello h;
+    struct iovec iov;
+    socklen_t elen;
+    size_t used, blen;
+    int fd, err;
+    apr_status_t rv;
+
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        *why = "socket() failed";
+        return errno;
+    }
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    apr_cpystrn(sun.sun_path, link->path, sizeof(sun.sun_path));
+    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+        if (errno != EINPROGRESS && errno != EAGAIN && errno != EINTR) {
+            rv = errno;
+            *why = "connect() failed";
+            goto fail;
+        }
+        if ((rv = wait_fd(fd, POLLOUT, deadline)) != APR_SUCCESS) {
+            *why = "connect() timed out";
+            goto fail;
+        }
+        elen = sizeof(err);
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0 || err) {
+            rv = err ? err : errno;
+            *why = "connect() failed";
+            goto fail;
+        }
+    }
+
+    memset(&f, 0, sizeof(f));
+    f.type = SIO_R_HELLO;
+    f.len = SIO_RELAY_HELLO_LEN;
+    sio_relay_write_header(out, &f);
+    h.magic = SIO_RELAY_MAGIC;
+    h.version = SIO_RELAY_VERSION;
+    h.pid = (uint32_t)getpid();
+    h.max_body = SIO_RELAY_MAX_BODY;
+    sio_relay_hello_encode(out + SIO_RELAY_HDR_LEN, &h);
+    iov.iov_base = out;
+    iov.iov_len = sizeof(out);
+    if ((rv = write_all(fd, &iov, 1, deadline)) != APR_SUCCESS) {
+        *why = "sending HELLO failed";
+        goto fail;
+    }
+
+    /* Read exactly one frame so nothing after the HELLO is consumed. */
+    if ((rv = read_exact(fd, in, SIO_RELAY_HDR_LEN, deadline)) != APR_SUCCESS) {
+        *why = rv == APR_EOF ? "siod closed the link before HELLO (refused?)"
+                             : "no HELLO from siod";
+        goto fail;
+    }
+    blen = get32(in);
+    if (in[4] != SIO_R_HELLO || blen != SIO_RELAY_HELLO_LEN) {
+        rv = APR_EGENERAL;
+        *why = "siod's first frame is not a HELLO";
+        goto fail;
+    }
+    if ((rv = read_exact(fd, in + SIO_RELAY_HDR_LEN, blen, deadline))
+        != APR_SUCCESS) {
+        *why = "truncated HELLO from siod";
+        goto fail;
+    }
+    if (sio_relay_parse(in, sizeof(in), SIO_RELAY_HELLO_LEN, &used, &f)
+            != SIO_OK ||
+        sio_relay_hello_decode(f.body, f.len, &h) != SIO_OK) {
+        rv = APR_EGENERAL;
+        *why = "malformed HELLO from siod";
+        goto fail;
+    }
+    if (h.version != SIO_RELAY_VERSION) {
+        rv = APR_EGENERAL;
+        apr_snprintf(whybuf, whylen, "siod speaks relay protocol version "
+                     "%u, this module %u", (unsigned)h.version,
+                     (unsigned)SIO_RELAY_VERSION);
+        *why = whybuf;
+        goto fail;
+    }
+    *peer_max = h.max_body && h.max_body < SIO_RELAY_MAX_BODY
+                    ? h.max_body : SIO_RELAY_MAX_BODY;
+    *fdp = fd;
+    return APR_SUCCESS;
+
+fail:
+    close(fd);
+    return rv;
+}
+
+static void *APR_THREAD_FUNC reader_main(apr_thread_t *t, void *data);
+
+/* Starts the reader thread (link->mutex held). Signals are blocked in it
+ * so the MPM's handlers (prefork's SIGTERM/graceful) never run there. */
+static apr_status_t start_reader_locked(socketio_link *link)
+{
+    sigset_t all, old;
+    apr_status_t rv;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    rv = apr_thread_create(&link->reader, NULL, reader_main, link,
+                           link->pool);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rv != APR_SUCCESS)
+        link->reader = NULL;
+    return rv;
+}
+
+/* Opens the link if it is down. Returns APR_SUCCESS when it is up. */
+static apr_status_t ensure_open(socketio_link *link)
+{
+    apr_status_t rv = APR_SUCCESS;
+    apr_size_t peer_max = 0;
+    const char *why = NULL;
+    char whybuf[96];
+    apr_time_t start;
+    int fd = -1, up;
+
+    apr_thread_mutex_lock(link->mutex);
+    up = link->up;
+    apr_thread_mutex_unlock(link->mutex);
+    if (up)
+        return APR_SUCCESS;
+
+    apr_thread_mutex_lock(link->open_mutex);
+    apr_thread_mutex_lock(link->mutex);
+    up = link->up;
+    if (link->exiting)
+        rv = APR_EOF;
+    apr_thread_mutex_unlock(link->mutex);
+    if (up || rv != APR_SUCCESS)
+        goto out;
+
+    start = apr_time_now();
+    if (start - link->slow_fail_at < LINK_OPEN_HOLDOFF) {
+        rv = link->slow_fail_rv;
+        goto out;
+    }
+    rv = connect_hello(link, &fd, &peer_max, &why, whybuf, sizeof(whybuf));
+    if (rv != APR_SUCCESS) {
+        if (apr_time_now() - start >= LINK_OPEN_SLOW) {
+            link->slow_fail_at = apr_time_now();
+            link->slow_fail_rv = rv;
+        }
+        note_outage(link, rv, why);
+        goto out;
+    }
+    link->slow_fail_at = 0;
+    apr_thread_mutex_lock(link->write_mutex);
+    apr_thread_mutex_lock(link->mutex);
+    if (!link->reader && (rv = start_reader_locked(link)) != APR_SUCCESS) {
+        apr_thread_mutex_unlock(link->mutex);
+        apr_thread_mutex_unlock(link->write_mutex);
+        close(fd);
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, link->s,
+                     "mod_socketio: cannot start the relay reader thread");
+        goto out;
+    }
+    link->fd = fd;
+    link->peer_max_body = peer_max;
+    link->gen++;
+    link->up = 1;
+    apr_thread_cond_signal(link->cond);
+    apr_thread_mutex_unlock(link->mutex);
+    apr_thread_mutex_unlock(link->write_mutex);
+    note_connected(link);
+out:
+    apr_thread_mutex_unlock(link->open_mutex);
+    return rv;
+}
+
+static void wake(socketio_waiter *w)
+{
+    uint64_t one = 1;
+    ssize_t n;
+
+    do {
+        n = write(w->wakefd, &one, sizeof(one));
+    } while (n < 0 && errno == EINTR);
+}
+
+/* Takes the link down if it is still generation gen: fails every waiter
+ * registered on it and closes the socket (reader thread). */
+static void link_down(socketio_link *link, unsigned gen, apr_status_t rv,
+                      const char *why)
+{
+    apr_hash_index_t *hi;
+    int fd = -1, was_up = 0;
+
+    apr_thread_mutex_lock(link->write_mutex);
+    apr_thread_mutex_lock(link->mutex);
+    if (link->up && link->gen == gen) {
+        was_up = 1;
+        fd = link->fd;
+        link->fd = -1;
+        link->up = 0;
+        for (hi = apr_hash_first(NULL, link->waiters); hi;
+             hi = apr_hash_next(hi)) {
+            socketio_waiter *w = apr_hash_this_val(hi);
+
+            if (w->gen == gen) {
+                w->failed = 1;
+                wake(w);
+            }
+        }
+    }
+    apr_thread_mutex_unlock(link->mutex);
+    apr_thread_mutex_unlock(link->write_mutex);
+    if (fd >= 0)
+        close(fd);
+    if (was_up && !link->exiting)
+        note_outage(link, rv, why);
+}
+
+#define FRAME_HDR APR_ALIGN_DEFAULT(sizeof(socketio_frame))
+
+/* Returns the waiter for conn if it may take cost more bytes; marks it
+ * overflowed (and wakes it) when it may not. mutex held. */
+static socketio_waiter *admit_locked(socketio_link *link, apr_uint64_t conn,
+                                     apr_size_t cost)
+{
+    socketio_waiter *w = apr_hash_get(link->waiters, &conn, sizeof(conn));
+
+    if (!w || w->failed || w->overflow)
+        return NULL;
+    if (w->queued + cost > w->max_queued) {
+        w->overflow = 1;
+        wake(w);
+        return NULL;
+    }
+    return w;
+}
+
+/* Returns a node with room for a frame record and rawlen raw bytes (at
+ * FRAME_HDR), or NULL. */
+static apr_memnode_t *frame_node(socketio_link *link, size_t rawlen)
+{
+    return apr_allocator_alloc(link->alloc, FRAME_HDR + rawlen);
+}
+
+/* Queues the frame whose raw bytes (already validated by sio_relay_parse)
+ * sit at FRAME_HDR in node for the waiter of conn; frees the node if that
+ * waiter is gone or full. mutex held. */
+static void enqueue_locked(socketio_link *link, apr_memnode_t *node,
+                           size_t rawlen, apr_uint64_t conn)
+{
+    apr_size_t cost = (apr_size_t)(node->endp - (char *)node);
+    socketio_waiter *w = admit_locked(link, conn, cost);
+    socketio_frame *fr;
+    size_t used;
+
+    if (!w) {
+        apr_allocator_free(link->alloc, node);
+        return;
+    }
+    fr = (socketio_frame *)node->first_avail;
+    memset(fr, 0, sizeof(*fr));
+    fr->node = node;
+    fr->alloc = link->alloc;
+    fr->cost = cost;
+    sio_relay_parse((unsigned char *)fr + FRAME_HDR, rawlen,
+                    SIO_RELAY_MAX_BODY, &used, &fr->f);
+    if (w->tail)
+        w->tail->next = fr;
+    else
+        w->head = fr;
+    w->tail = fr;
+    w->queued += cost;
+    wake(w);
+}
+
+/* Queues a copy of one whole frame from the read buffer. mutex held. */
+static void deliver_copy_locked(socketio_link *link, const unsigned char *raw,
+                                size_t rawlen, apr_uint64_t conn)
+{
+    apr_memnode_t *node;
+
+    if (!admit_locked(link, conn, FRAME_HDR + rawlen))
+        return;
+    node = frame_node(link, rawlen);
+    if (!node) {
+        socketio_waiter *w = apr_hash_get(link->waiters, &conn, sizeof(conn));
+
+        w->overflow = 1;
+        wake(w);
+        return;
+    }
+    memcpy(node->first_avail + FRAME_HDR, raw, rawlen);
+    enqueue_locked(link, node, rawlen, conn);
+}
+
+static int type_from_siod(int type)
+{
+    return type == SIO_R_RESPONSE || type == SIO_R_WS_ACCEPT ||
+           type == SIO_R_WS_SEND || type == SIO_R_WS_CLOSE;
+}
+
+/* Frame under assembly when it does not fit the read buffer. */
+typedef struct big_frame {
+    unsigned char *buf;    /* node memory */
+    apr_memnode_t *node;
+    size_t need, got;
+    apr_uint64_t conn;
+} big_frame;
+
+/* Reads frames from fd until it fails. Returns the reason (an APR status)
+ * and a static description in *why. Reader thread only. */
+static apr_status_t reader_loop(socketio_link *link, int fd, const char **why)
+{
+    unsigned char *buf = link->rbuf;
+    size_t have = 0, off, used, skip = 0;
+    big_frame big = { NULL, NULL, 0, 0, 0 };
+    struct pollfd pfd;
+    sio_relay_frame f;
+    apr_status_t rv = APR_SUCCESS;
+    ssize_t n;
+    int rc;
+
+    for (;;) {
+        if (big.buf)
+            n = recv(fd, big.buf + big.got, big.need - big.got, 0);
+        else if (skip)
+            n = recv(fd, buf, skip < LINK_READ_BUF ? skip : LINK_READ_BUF, 0);
+        else
+            n = recv(fd, buf + have, LINK_READ_BUF - have, 0);
+        if (n == 0) {
+            *why = "siod closed the relay link";
+            rv = APR_EOF;
+            break;
+        }
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                pfd.fd = fd;
+                pfd.events = POLLIN;
+                pfd.revents = 0;
+                if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
+                    rv = errno;
+                    *why = "poll() on the relay link failed";
+                    break;
+                }
+                continue;
+            }
+            rv = errno;
+            *why = "reading the relay link failed";
+            break;
+        }
+
+        if (big.buf) {
+            big.got += (size_t)n;
+            if (big.got == big.need) {
+                apr_thread_mutex_lock(link->mutex);
+                enqueue_locked(link, big.node, big.need, big.conn);
+                apr_thread_mutex_unlock(link->mutex);
+                big.buf = NULL;
+                big.node = NULL;
+            }
+            continue;
+        }
+        if (skip) {
+            skip -= (size_t)n;
+            continue;
+        }
+
+        have += (size_t)n;
+        off = 0;
+        for (;;) {
+            rc = sio_relay_parse(buf + off, have - off, SIO_RELAY_MAX_BODY,
+                                 &used, &f);
+            if (rc == SIO_OK) {
+                if (!type_from_siod(f.type)) {
+                    rc = SIO_EPROTO;
+                    break;
+                }
+                apr_thread_mutex_lock(link->mutex);
+                deliver_copy_locked(link, buf + off, used, f.conn);
+                apr_thread_mutex_unlock(link->mutex);
+                off += used;
+                continue;
+            }
+            if (rc == SIO_AGAIN && have - off >= SIO_RELAY_HDR_LEN) {
+                /* Header valid, body incomplete: if the whole frame cannot
+                 * fit the buffer, assemble it in its own node (or skip it
+                 * when nobody waits for it). */
+                size_t total = SIO_RELAY_HDR_LEN + get32(buf + off);
+                apr_uint64_t conn = get64(buf + off + 8);
+                int known;
+
+                if (!type_from_siod(buf[off + 4])) {
+                    rc = SIO_EPROTO;
+                    break;
+                }
+                if (total <= LINK_READ_BUF)
+                    break;
+                apr_thread_mutex_lock(link->mutex);
+                known = admit_locked(link, conn, FRAME_HDR + total) != NULL;
+                apr_thread_mutex_unlock(link->mutex);
+                if (known)
+                    big.node = frame_node(link, total);
+                if (big.node) {
+                    big.buf = (unsigned char *)big.node->first_avail +
+                              FRAME_HDR;
+                    big.need = total;
+                    big.got = have - off;
+                    big.conn = conn;
+                    memcpy(big.buf, buf + off, big.got);
+                } else {
+                    skip = total - (have - off);
+                }
+                off = have;
+            }
+            break;
+        }
+        if (rc < 0) {
+            *why = rc == SIO_ETOOBIG ? "oversized frame from siod"
+                                     : "malformed frame from siod";
+            rv = APR_EGENERAL;
+            break;
+        }
+        if (off > 0) {
+            memmove(buf, buf + off, have - off);
+            have -= off;
+        }
+    }
+    if (big.node)
+        apr_allocator_free(link->alloc, big.node);
+    return rv;
+}
+
+/* The reader thread: waits while the link is down, reads while it is up,
+ * until the child exits. */
+static void *APR_THREAD_FUNC reader_main(apr_thread_t *t, void *data)
+{
+    socketio_link *link = data;
+    const char *why = NULL;
+    apr_status_t rv;
+    unsigned gen;
+    int fd;
+
+    for (;;) {
+        apr_thread_mutex_lock(link->mutex);
+        while (!link->up && !link->exiting)
+            apr_thread_cond_wait(link->cond, link->mutex);
+        if (link->exiting && !link->up) {
+            apr_thread_mutex_unlock(link->mutex);
+            break;
+        }
+        fd = link->fd;
+        gen = link->gen;
+        apr_thread_mutex_unlock(link->mutex);
+
+        rv = reader_loop(link, fd, &why);
+        link_down(link, gen, rv == APR_EGENERAL ? APR_SUCCESS : rv, why);
+        if (link->exiting)
+            break;
+    }
+    return NULL;
+}
+
+/* Pre-cleanup of a link's pool: wakes and joins the reader, closes the
+ * socket. Runs at child exit, after the MPM has joined its workers. */
+static apr_status_t link_cleanup(void *data)
+{
+    socketio_link *link = data;
+    apr_status_t trv;
+
+    apr_thread_mutex_lock(link->mutex);
+    link->exiting = 1;
+    if (link->fd >= 0)
+        shutdown(link->fd, SHUT_RDWR);
+    apr_thread_cond_broadcast(link->cond);
+    apr_thread_mutex_unlock(link->mutex);
+    if (link->reader) {
+        apr_thread_join(&trv, link->reader);
+        link->reader = NULL;
+    }
+    if (link->fd >= 0) {
+        close(link->fd);
+        link->fd = -1;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t alloc_cleanup(void *data)
+{
+    apr_allocator_destroy(data);
+    return APR_SUCCESS;
+}
+
+static socketio_link *link_create(apr_pool_t *pchild, server_rec *s,
+                                  const char *path)
+{
+    socketio_link *link;
+    apr_thread_mutex_t *amutex;
+    apr_pool_t *p;
+    int *idx;
+
+    if (apr_pool_create(&p, pchild) != APR_SUCCESS)
+        return NULL;
+    apr_pool_tag(p, "socketio_link");
+    link = apr_pcalloc(p, sizeof(*link));
+    link->pool = p;
+    link->s = s;
+    link->path = apr_pstrdup(p, path);
+    link->fd = -1;
+    link->rbuf = apr_palloc(p, LINK_READ_BUF);
+    link->waiters = apr_hash_make(p);
+    link->outage = &link->local_outage;
+    idx = outage_slots ? apr_hash_get(outage_slots, path, APR_HASH_KEY_STRING)
+                       : NULL;
+    if (outage_shm && idx)
+        link->outage = (apr_uint32_t *)apr_shm_baseaddr_get(outage_shm) + *idx;
+    if (apr_thread_mutex_create(&link->open_mutex, APR_THREAD_MUTEX_DEFAULT, p)
+        || apr_thread_mutex_create(&link->write_mutex,
+                                   APR_THREAD_MUTEX_DEFAULT, p)
+        || apr_thread_mutex_create(&link->mutex, APR_THREAD_MUTEX_DEFAULT, p)
+        || apr_thread_mutex_create(&amutex, APR_THREAD_MUTEX_DEFAULT, p)
+        || apr_thread_cond_create(&link->cond, p)
+        || apr_allocator_create(&link->alloc) != APR_SUCCESS) {
+        apr_pool_destroy(p);
+        return NULL;
+    }
+    apr_allocator_mutex_set(link->alloc, amutex);
+    apr_allocator_max_free_set(link->alloc, LINK_ALLOC_MAX_FREE);
+    /* Registered before the link cleanup so it runs after it (LIFO). */
+    apr_pool_cleanup_register(p, link->alloc, alloc_cleanup,
+                              apr_pool_cleanup_null);
+    apr_pool_pre_cleanup_register(p, link, link_cleanup);
+    return link;
+}
+
+/* See the header. Links are keyed by socket path. */
+void socketio_link_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apr_hash_t *by_path = apr_hash_make(pchild);
+    server_rec *v;
+
+    child_stopping_mode = 0;
+    child_links = apr_array_make(pchild, 2, sizeof(socketio_link *));
+    for (v = s; v; v = v->next) {
+        socketio_server_conf *sc = socketio_config_server(v);
+        socketio_link *link;
+
+        if (!sc->daemon_socket)
+            continue;
+        link = apr_hash_get(by_path, sc->daemon_socket, APR_HASH_KEY_STRING);
+        if (!link) {
+            link = link_create(pchild, s, sc->daemon_socket);
+            if (!link) {
+                ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                             "mod_socketio: cannot set up the relay link "
+                             "for %s", sc->daemon_socket);
+                continue;
+            }
+            apr_hash_set(by_path, link->path, APR_HASH_KEY_STRING, link);
+            APR_ARRAY_PUSH(child_links, socketio_link *) = link;
+        }
+        sc->link = link;
+    }
+}
+
+/* See the header. Runs on an MPM thread; wakes everyone. */
+void socketio_link_child_stopping(apr_pool_t *pchild, int graceful)
+{
+    apr_hash_index_t *hi;
+    int i;
+
+    child_stopping_mode = graceful ? 1 : 2;
+    if (!child_links)
+        return;
+    for (i = 0; i < child_links->nelts; i++) {
+        socketio_link *link = APR_ARRAY_IDX(child_links, i, socketio_link *);
+
+        apr_thread_mutex_lock(link->mutex);
+        for (hi = apr_hash_first(NULL, link->waiters); hi;
+             hi = apr_hash_next(hi))
+            wake(apr_hash_this_val(hi));
+        apr_thread_mutex_unlock(link->mutex);
+    }
+}
+
+/* See the header. */
+int socketio_link_child_is_stopping(void)
+{
+    int state = 0;
+
+    if (child_stopping_mode)
+        return 1;
+    if (ap_mpm_query(AP_MPMQ_MPM_STATE, &state) == APR_SUCCESS &&
+        state == AP_MPMQ_STOPPING)
+        return 1;
+    return 0;
+}
+
+static void free_queue_locked(socketio_waiter *w)
+{
+    socketio_frame *f = w->head, *next;
+
+    for (; f; f = next) {
+        next = f->next;
+        apr_allocator_free(f->alloc, f->node);
+    }
+    w->head = w->tail = NULL;
+    w->queued = 0;
+}
+
+/* Cleanup on the waiter owner's pool. */
+static apr_status_t waiter_cleanup(void *data)
+{
+    socketio_waiter *w = data;
+    socketio_link *link = w->link;
+
+    apr_thread_mutex_lock(link->mutex);
+    if (w->registered) {
+        apr_hash_set(link->waiters, &w->conn, sizeof(w->conn), NULL);
+        w->registered = 0;
+    }
+    free_queue_locked(w);
+    apr_thread_mutex_unlock(link->mutex);
+    if (w->wakefd >= 0) {
+        close(w->wakefd);
+        w->wakefd = -1;
+    }
+    return APR_SUCCESS;
+}
+
+/* See the header. */
+apr_status_t socketio_waiter_create(socketio_link *link, apr_pool_t *pool,
+                                    apr_size_t max_queued,
+                                    socketio_waiter **out)
+{
+    socketio_waiter *w;
+    apr_status_t rv;
+
+    *out = NULL;
+    if (!link)
+        return APR_ENOTIMPL;
+    if ((rv = ensure_open(link)) != APR_SUCCESS)
+        return rv;
+    w = apr_pcalloc(pool, sizeof(*w));
+    w->link = link;
+    w->max_queued = max_queued;
+    w->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->wakefd < 0)
+        return errno;
+    apr_pool_cleanup_register(pool, w, waiter_cleanup, apr_pool_cleanup_null);
+
+    apr_thread_mutex_lock(link->mutex);
+    if (!link->up) {
+        apr_thread_mutex_unlock(link->mutex);
+        return APR_ECONNRESET;
+    }
+    w->gen = link->gen;
+    w->conn = ++link->next_conn;
+    apr_hash_set(link->waiters, &w->conn, sizeof(w->conn), w);
+    w->registered = 1;
+    apr_thread_mutex_unlock(link->mutex);
+    *out = w;
+    return APR_SUCCESS;
+}
+
+/* Returns the waiter's conn handle. */
+apr_uint64_t socketio_waiter_conn(const socketio_waiter *w)
+{
+    return w->conn;
+}
+
+/* Returns the wake fd; the waiter owns it (closed by its cleanup). */
+int socketio_waiter_wakefd(const socketio_waiter *w)
+{
+    return w->wakefd;
+}
+
+/* Returns siod's maximum body as announced in its HELLO. */
+apr_size_t socketio_waiter_max_body(const socketio_waiter *w)
+{
+    return w->link->peer_max_body;
+}
+
+/* See the header. */
+apr_status_t socketio_waiter_send(socketio_waiter *w, int type, int flags,
+                                  int status, const char *sid,
+                                  const struct iovec *iov, int iovcnt)
+{
+    socketio_link *link = w->link;
+    unsigned char hdr[SIO_RELAY_HDR_LEN];
+    struct iovec parts[SEND_MAX_PARTS + 1];
+    sio_relay_frame f;
+    apr_uint64_t total = 0;
+    apr_status_t rv;
+    int i, fd, ok;
+
+    if (iovcnt < 0 || iovcnt > SEND_MAX_PARTS)
+        return APR_EINVAL;
+    for (i = 0; i < iovcnt; i++) {
+        total += iov[i].iov_len;
+        parts[i + 1] = iov[i];
+    }
+    if (total > link->peer_max_body)
+        return SOCKETIO_EMSGSIZE;
+    memset(&f, 0, sizeof(f));
+    f.type = (uint8_t)type;
+    f.flags = (uint8_t)flags;
+    f.status = (uint16_t)status;
+    f.conn = w->conn;
+    if (sid)
+        memcpy(f.sid, sid, SIO_SID_LEN);
+    f.len = (uint32_t)total;
+    sio_relay_write_header(hdr, &f);
+    parts[0].iov_base = hdr;
+    parts[0].iov_len = sizeof(hdr);
+
+    apr_thread_mutex_lock(link->write_mutex);
+    apr_thread_mutex_lock(link->mutex);
+    ok = link->up && link->gen == w->gen && !w->failed;
+    fd = link->fd;
+    apr_thread_mutex_unlock(link->mutex);
+    if (!ok) {
+        apr_thread_mutex_unlock(link->write_mutex);
+        return APR_ECONNRESET;
+    }
+    rv = write_all(fd, parts, iovcnt + 1,
+                   apr_time_now() + apr_time_from_msec(LINK_WRITE_TIMEOUT_MS));
+    if (rv != APR_SUCCESS) {
+        /* The reader sees the shutdown and takes the link down. */
+        shutdown(fd, SHUT_RDWR);
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, link->s,
+                     "mod_socketio: writing %s to siod at %s failed; dropping "
+                     "the relay link", sio_relay_type_name(type), link->path);
+        rv = APR_ECONNRESET;
+    }
+    apr_thread_mutex_unlock(link->write_mutex);
+    return rv;
+}
+
+/* See the header. */
+apr_status_t socketio_waiter_take(socketio_waiter *w, socketio_frame **out)
+{
+    socketio_link *link = w->link;
+    socketio_frame *f;
+    apr_status_t rv;
+
+    *out = NULL;
+    apr_thread_mutex_lock(link->mutex);
+    if (w->overflow) {
+        free_queue_locked(w);
+        rv = APR_ENOSPC;
+    } else if ((f = w->head) != NULL) {
+        w->head = f->next;
+        if (!w->head)
+            w->tail = NULL;
+        w->queued -= f->cost;
+        f->next = NULL;
+        *out = f;
+        rv = APR_SUCCESS;
+    } else {
+        rv = w->failed ? APR_ECONNRESET : APR_EAGAIN;
+    }
+    apr_thread_mutex_unlock(link->mutex);
+    return rv;
+}
+
+/* See the header. */
+void socketio_waiter_clear_wake(socketio_waiter *w)
+{
+    uint64_t v;
+    ssize_t n;
+
+    do {
+        n = read(w->wakefd, &v, sizeof(v));
+    } while (n < 0 && errno == EINTR);
+}
+
+/* See the header. */
+apr_status_t socketio_waiter_wait(socketio_waiter *w,
+                                  apr_interval_time_t timeout,
+                                  int client_fd, socketio_frame **out)
+{
+    apr_time_t deadline = apr_time_now() + timeout;
+    struct pollfd pfd[2];
+    apr_status_t rv;
+    int n, ms;
+
+    for (;;) {
+        socketio_waiter_clear_wake(w);
+        rv = socketio_waiter_take(w, out);
+        if (rv != APR_EAGAIN)
+            return rv;
+        ms = ms_left(deadline);
+        if (ms == 0)
+            return APR_TIMEUP;
+        pfd[0].fd = w->wakefd;
+        pfd[0].events = POLLIN;
+        pfd[0].revents = 0;
+        pfd[1].fd = client_fd;
+        pfd[1].events = POLLRDHUP;
+        pfd[1].revents = 0;
+        n = poll(pfd, client_fd >= 0 ? 2 : 1, ms);
+        if (n < 0 && errno != EINTR)
+            return errno;
+        if (n > 0 && client_fd >= 0 &&
+            (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR)))
+            return APR_ECONNABORTED;
+    }
+}
+
+/* See the header. */
+void socketio_frame_release(socketio_frame *f)
+{
+    if (f)
+        apr_allocator_free(f->alloc, f->node);
+}

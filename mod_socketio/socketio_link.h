@@ -1,0 +1,102 @@
+/* The per-child relay link to siod: one Unix-socket connection per daemon
+ * socket path and httpd child, shared by every thread of the child. Request
+ * and WebSocket threads register a waiter (a frame queue plus a wake-up fd),
+ * send frames under the link's write lock, and receive the frames siod
+ * addresses to their conn from the link's reader thread. */
+#ifndef SOCKETIO_LINK_H
+#define SOCKETIO_LINK_H
+
+#include <errno.h>
+#include <sys/uio.h>
+
+#include "httpd.h"
+#include "apr_allocator.h"
+
+#include "sio_relay.h"
+
+/* Status for a frame body over siod's maximum (errno values are APR
+ * statuses on Unix). */
+#define SOCKETIO_EMSGSIZE EMSGSIZE
+
+typedef struct socketio_link socketio_link;
+typedef struct socketio_waiter socketio_waiter;
+
+/* One frame from siod, queued for a waiter. The struct and the frame's
+ * bytes live in one memory node of the link's thread-safe allocator; the
+ * thread that took it owns it until socketio_frame_release. */
+typedef struct socketio_frame {
+    struct socketio_frame *next;   /* queue order, link-internal */
+    apr_memnode_t *node;           /* the memory holding all of this */
+    apr_allocator_t *alloc;        /* where node goes back to */
+    apr_size_t cost;               /* bytes counted against the queue */
+    sio_relay_frame f;             /* f.body points into node */
+} socketio_frame;
+
+/* post_config (parent): sets up the shared outage flags so that a siod
+ * outage is logged once across all children. Returns OK. */
+int socketio_link_post_config(apr_pool_t *pconf, server_rec *s);
+
+/* child_init: creates one (not yet connected) link per distinct
+ * SocketIODaemonSocket and stores it in each server's config. Connections
+ * open lazily on first use. A pre-cleanup on pchild closes the links and
+ * joins their reader threads. */
+void socketio_link_child_init(apr_pool_t *pchild, server_rec *s);
+
+/* child_stopping: marks the child as stopping and wakes every waiter so
+ * WebSocket threads can close their clients (1001). */
+void socketio_link_child_stopping(apr_pool_t *pchild, int graceful);
+
+/* Returns 1 once the child is stopping (child_stopping ran, or the MPM
+ * reports AP_MPMQ_STOPPING, as prefork does after a graceful signal). */
+int socketio_link_child_is_stopping(void);
+
+/* Request/WebSocket thread: registers a waiter on link, opening the link
+ * first if it is down (connect + HELLO; one error_log line per outage).
+ * The waiter is allocated from pool and unregistered, its queue freed and
+ * its wake fd closed by a cleanup on pool; only the calling thread may use
+ * it. max_queued bounds the bytes of frames queued for it (beyond that the
+ * waiter overflows). Returns APR_SUCCESS, or an error when siod cannot be
+ * reached (the caller answers 503). */
+apr_status_t socketio_waiter_create(socketio_link *link, apr_pool_t *pool,
+                                    apr_size_t max_queued,
+                                    socketio_waiter **out);
+
+/* Returns the conn handle siod knows this waiter by (unique per link). */
+apr_uint64_t socketio_waiter_conn(const socketio_waiter *w);
+
+/* Returns the wake-up fd (readable when frames or an error are pending). */
+int socketio_waiter_wakefd(const socketio_waiter *w);
+
+/* Returns siod's maximum frame body for this waiter's link. */
+apr_size_t socketio_waiter_max_body(const socketio_waiter *w);
+
+/* Sends one frame named by this waiter's conn: type, flags, status, sid
+ * (SIO_SID_LEN bytes, or NULL for none) and a body made of iovcnt parts
+ * (at most 4). Blocks until written, bounded by the link's write timeout.
+ * Returns APR_SUCCESS, APR_ECONNRESET if the link this waiter was
+ * registered on is gone (a write failure also takes the link down), or
+ * SOCKETIO_EMSGSIZE if the body is over siod's maximum. */
+apr_status_t socketio_waiter_send(socketio_waiter *w, int type, int flags,
+                                  int status, const char *sid,
+                                  const struct iovec *iov, int iovcnt);
+
+/* Takes the oldest queued frame. Returns APR_SUCCESS with *out (the caller
+ * owns it: socketio_frame_release), APR_EAGAIN if none is queued,
+ * APR_ECONNRESET when the link dropped (after the queued frames), or
+ * APR_ENOSPC when the queue overflowed (queued frames were dropped). */
+apr_status_t socketio_waiter_take(socketio_waiter *w, socketio_frame **out);
+
+/* Empties the wake-up fd; call before taking frames, then poll. */
+void socketio_waiter_clear_wake(socketio_waiter *w);
+
+/* Waits up to timeout for the next frame, also watching client_fd (-1 for
+ * none) for a hang-up. Returns what socketio_waiter_take returns except
+ * APR_EAGAIN, or APR_TIMEUP, or APR_ECONNABORTED when the client hung up. */
+apr_status_t socketio_waiter_wait(socketio_waiter *w,
+                                  apr_interval_time_t timeout,
+                                  int client_fd, socketio_frame **out);
+
+/* Gives a frame's memory back to the link's allocator. NULL is a no-op. */
+void socketio_frame_release(socketio_frame *f);
+
+#endif
