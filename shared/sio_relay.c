@@ -44,7 +44,7 @@ static void put64(unsigned char *p, uint64_t v)
 static int type_known(unsigned t)
 {
     return (t >= SIO_R_HELLO && t <= SIO_R_ABORT) ||
-           (t >= SIO_R_RESPONSE && t <= SIO_R_WS_CLOSE);
+           (t >= SIO_R_RESPONSE && t <= SIO_R_WS_FANOUT);
 }
 
 /* Returns SIO_OK, SIO_AGAIN, SIO_EPROTO or SIO_ETOOBIG (see the header).
@@ -215,6 +215,7 @@ const char *sio_relay_type_name(int type)
     case SIO_R_WS_ACCEPT: return "WS_ACCEPT";
     case SIO_R_WS_SEND:   return "WS_SEND";
     case SIO_R_WS_CLOSE:  return "WS_CLOSE";
+    case SIO_R_WS_FANOUT: return "WS_FANOUT";
     default:              return "?";
     }
 }

@@ -49,7 +49,11 @@ enum sio_relay_type {
     SIO_R_WS_SEND = 22,  /* send body as one WebSocket message; SIO_RF_BINARY */
     SIO_R_WS_CLOSE = 23, /* close the WebSocket with close code = status after
                           * everything queued before it is sent */
-    SIO_R_TYPE_MAX_ = 24
+    SIO_R_WS_FANOUT = 24,/* send one message to many WebSockets of this
+                          * link: body = u32 count | count x u64 conn |
+                          * message bytes; SIO_RF_BINARY; sid is zero.
+                          * Conns the module no longer knows are skipped. */
+    SIO_R_TYPE_MAX_ = 25
 };
 
 enum sio_relay_flag {

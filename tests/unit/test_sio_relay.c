@@ -8,7 +8,7 @@
 static const int all_types[] = {
     SIO_R_HELLO, SIO_R_OPEN, SIO_R_UPGRADE, SIO_R_POLL_GET, SIO_R_POLL_POST,
     SIO_R_CANCEL, SIO_R_WS_MSG, SIO_R_WS_CLOSED, SIO_R_ABORT, SIO_R_RESPONSE,
-    SIO_R_WS_ACCEPT, SIO_R_WS_SEND, SIO_R_WS_CLOSE
+    SIO_R_WS_ACCEPT, SIO_R_WS_SEND, SIO_R_WS_CLOSE, SIO_R_WS_FANOUT
 };
 #define NTYPES (sizeof(all_types) / sizeof(all_types[0]))
 
