@@ -1,0 +1,304 @@
+#!/bin/bash
+# Writes a private, self-contained httpd.conf (plus a tiny static site) for one
+# mod_socketio instance under a runtime directory; used by scripts/serve.sh and
+# the integration tests. It never reads or writes /etc/apache2.
+#
+# Inputs (environment):
+#   RUNDIR           runtime directory (required; created; absolute or relative)
+#   PORT             HTTP port (required)
+#   BIND_ADDR        address to listen on (default 127.0.0.1)
+#   MPM              event | worker | prefork (default event)
+#   BUILD            build tree (default: <repo>/build); MODULE defaults to
+#                    $BUILD/mod_socketio.so
+#   MODULE           path of mod_socketio.so
+#   SIOD_SOCKET      siod's Unix socket (default $RUNDIR/siod/siod.sock, or a
+#                    short directory under /tmp when that path is too long or
+#                    not reachable by www-data)
+#   CORS             SocketIOCorsOrigin value(s), e.g. '*' (default: unset)
+#   MAX_PAYLOAD      SocketIOMaxPayload bytes (default: module default)
+#   TRANSPORTS       SocketIOTransports value, e.g. 'polling websocket'
+#   UPGRADES         SocketIOAllowUpgrades On|Off
+#   REPLY_TIMEOUT    SocketIOReplyTimeout seconds
+#   LOGLEVEL         httpd LogLevel (default warn)
+#   TLS_PORT         also listen with TLS on this port; TLS_CERT / TLS_KEY
+#                    (default: a self-signed pair generated in $RUNDIR/tls)
+#   CGI=1            load mod_cgi(d) and run *.php through php-cgi
+#   EXTRA_CONF       text appended to the configuration
+#   EXTRA_CONF_FILE  file Included at the end of the configuration
+#
+# Output: the generated files, and on stdout shell assignments (KEY='value')
+# for CONF, PIDFILE, ERROR_LOG, ACCESS_LOG, SIOD_SOCKET, SIOD_UIDS, HTDOCS,
+# RUNDIR and RUN_USER, for the caller to eval or parse.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+
+die() { echo "httpd-conf.sh: $*" >&2; exit 1; }
+
+: "${RUNDIR:?RUNDIR is required}"
+: "${PORT:?PORT is required}"
+BIND_ADDR=${BIND_ADDR:-127.0.0.1}
+MPM=${MPM:-event}
+BUILD=${BUILD:-$repo/build}
+MODULE=${MODULE:-$BUILD/mod_socketio.so}
+LOGLEVEL=${LOGLEVEL:-warn}
+MODDIR=/usr/lib/apache2/modules
+HTTPD=${HTTPD:-/usr/sbin/apache2}
+
+case "$MPM" in event|worker|prefork) ;; *) die "MPM must be event, worker or prefork (got '$MPM')";; esac
+case "$PORT" in ''|*[!0-9]*) die "PORT must be a number (got '$PORT')";; esac
+[ -x "$HTTPD" ] || die "$HTTPD not found (install apache2: scripts/setup.sh)"
+[ -f "$MODULE" ] || die "module $MODULE not found (run make)"
+
+mkdir -p "$RUNDIR"
+RUNDIR=$(cd "$RUNDIR" && pwd)
+MODULE=$(cd "$(dirname "$MODULE")" && pwd)/$(basename "$MODULE")
+
+# As root, httpd's children run as www-data: they must reach the static site
+# and siod's socket. A clone under a private home directory may not be
+# traversable, and a Unix socket path must stay under ~100 bytes; in either
+# case those two live in a short directory under /tmp named after RUNDIR.
+if [ "$(id -u)" = 0 ]; then
+    RUN_USER=www-data
+    RUN_GROUP=www-data
+    getent passwd "$RUN_USER" >/dev/null || die "user $RUN_USER missing"
+    SIOD_UIDS=$(id -u "$RUN_USER")
+else
+    RUN_USER=
+    RUN_GROUP=
+    SIOD_UIDS=$(id -u)
+fi
+
+reachable=1
+if [ -n "$RUN_USER" ]; then
+    chmod 0755 "$RUNDIR"
+    if command -v runuser >/dev/null 2>&1; then
+        runuser -u "$RUN_USER" -- test -x "$RUNDIR" 2>/dev/null || reachable=0
+    elif command -v setpriv >/dev/null 2>&1; then
+        setpriv --reuid="$RUN_USER" --regid="$RUN_GROUP" --clear-groups \
+            test -x "$RUNDIR" 2>/dev/null || reachable=0
+    fi
+fi
+
+wwwdir=$RUNDIR
+sockdir_default=$RUNDIR/siod
+if [ "$reachable" = 0 ] || [ ${#sockdir_default} -gt 90 ]; then
+    tag=$(printf '%s' "$RUNDIR" | cksum | cut -d' ' -f1)
+    wwwdir=/tmp/sio-$tag
+    mkdir -p "$wwwdir"
+    chmod 0755 "$wwwdir"
+    printf '%s\n' "$wwwdir" >"$RUNDIR/.wwwdir"
+    sockdir_default=$wwwdir/siod
+fi
+SIOD_SOCKET=${SIOD_SOCKET:-$sockdir_default/siod.sock}
+sockdir=$(dirname "$SIOD_SOCKET")
+[ ${#SIOD_SOCKET} -lt 104 ] || die "socket path too long: $SIOD_SOCKET"
+
+HTDOCS=$wwwdir/htdocs
+LOGDIR=$RUNDIR/logs
+mkdir -p "$HTDOCS" "$LOGDIR" "$RUNDIR/run" "$sockdir"
+rm -f "$RUNDIR/run/"*.pid
+
+# Only httpd's user (and root) may enter siod's socket directory; setgid
+# makes the socket siod creates there belong to that group.
+if [ -n "$RUN_USER" ]; then
+    chown "root:$RUN_GROUP" "$sockdir"
+    chmod 2750 "$sockdir"
+    chown "root:$RUN_GROUP" "$RUNDIR/run"
+    chmod 0770 "$RUNDIR/run"
+else
+    chmod 0700 "$sockdir"
+fi
+
+# A tiny static site: it proves that ordinary pages keep working beside
+# Socket.IO and gives the tests a readiness probe.
+cat >"$HTDOCS/index.html" <<'EOF'
+<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>mod_socketio</title></head>
+<body><h1>mod_socketio</h1><p>This page is served by Apache httpd.
+Socket.IO lives under <code>/socket.io/</code>.</p></body></html>
+EOF
+printf 'ok\n' >"$HTDOCS/health.txt"
+if [ "${CGI:-0}" = 1 ]; then
+    cat >"$HTDOCS/info.php" <<'EOF'
+<?php header('Content-Type: text/plain'); echo "php ok\n";
+EOF
+fi
+
+# Our own mime.types keeps the instance independent of the system's.
+cat >"$RUNDIR/mime.types" <<'EOF'
+text/html html htm
+text/plain txt
+text/css css
+text/javascript js mjs
+application/json json map
+image/png png
+image/svg+xml svg
+image/x-icon ico
+EOF
+
+builtin=$("$HTTPD" -l 2>/dev/null || true)
+load() { # load NAME FILE: LoadModule unless compiled in
+    if printf '%s\n' "$builtin" | grep -qx "  $2.c"; then return; fi
+    [ -f "$MODDIR/$2.so" ] || die "$MODDIR/$2.so missing"
+    printf 'LoadModule %s_module %s/%s.so\n' "$1" "$MODDIR" "$2"
+}
+
+TLS_PORT=${TLS_PORT:-}
+if [ -n "$TLS_PORT" ]; then
+    if [ -z "${TLS_CERT:-}" ]; then
+        TLS_CERT=$RUNDIR/tls/cert.pem
+        TLS_KEY=$RUNDIR/tls/key.pem
+        if [ ! -f "$TLS_CERT" ] || [ ! -f "$TLS_KEY" ]; then
+            mkdir -p "$RUNDIR/tls"
+            openssl req -x509 -newkey rsa:2048 -nodes -days 30 \
+                -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+                -addext "basicConstraints=critical,CA:FALSE" \
+                -keyout "$TLS_KEY" -out "$TLS_CERT" >/dev/null 2>&1 \
+                || die "openssl could not make a test certificate"
+        fi
+    fi
+    TLS_KEY=${TLS_KEY:-$TLS_CERT}
+fi
+
+CONF=$RUNDIR/httpd.conf
+PIDFILE=$RUNDIR/run/httpd.pid
+ERROR_LOG=$LOGDIR/error_log
+ACCESS_LOG=$LOGDIR/access_log
+
+{
+    echo "# Generated by scripts/httpd-conf.sh for $RUNDIR — do not edit."
+    echo "ServerRoot \"$RUNDIR\""
+    echo "DefaultRuntimeDir \"$RUNDIR/run\""
+    echo "PidFile \"$PIDFILE\""
+    echo "ServerName 127.0.0.1"
+    echo "Listen $BIND_ADDR:$PORT"
+    echo
+    load "mpm_$MPM" "mod_mpm_$MPM"
+    for m in unixd:mod_unixd log_config:mod_log_config authz_core:mod_authz_core \
+             authz_host:mod_authz_host authn_core:mod_authn_core \
+             auth_basic:mod_auth_basic authn_file:mod_authn_file \
+             authz_user:mod_authz_user mime:mod_mime dir:mod_dir alias:mod_alias \
+             headers:mod_headers; do
+        if [ "${m%%:*}" = unixd ] && [ -z "$RUN_USER" ]; then continue; fi
+        load "${m%%:*}" "${m#*:}"
+    done
+    if [ -n "$TLS_PORT" ]; then
+        load socache_shmcb mod_socache_shmcb
+        load ssl mod_ssl
+    fi
+    if [ "${CGI:-0}" = 1 ]; then
+        if [ "$MPM" = prefork ]; then load cgi mod_cgi; else load cgid mod_cgid; fi
+        load actions mod_actions
+    fi
+    echo "LoadModule socketio_module \"$MODULE\""
+    echo
+    if [ -n "$RUN_USER" ]; then
+        echo "User $RUN_USER"
+        echo "Group $RUN_GROUP"
+    fi
+    cat <<EOF
+ErrorLog "$ERROR_LOG"
+LogLevel $LOGLEVEL
+LogFormat "%h %l %u %t \"%r\" %>s %b %D \"%{User-Agent}i\"" sio
+CustomLog "$ACCESS_LOG" sio
+TypesConfig "$RUNDIR/mime.types"
+Timeout 60
+KeepAlive On
+KeepAliveTimeout 5
+MaxKeepAliveRequests 1000
+MaxConnectionsPerChild 0
+EOF
+    # Stable children: idle-server maintenance must not stop a child holding
+    # sessions' connections while a test counts processes and descriptors.
+    case "$MPM" in
+    prefork)
+        cat <<'EOF'
+StartServers 4
+MinSpareServers 2
+MaxSpareServers 150
+ServerLimit 150
+MaxRequestWorkers 150
+EOF
+        ;;
+    *)
+        cat <<'EOF'
+StartServers 2
+ServerLimit 8
+ThreadsPerChild 25
+MinSpareThreads 1
+MaxSpareThreads 200
+MaxRequestWorkers 200
+EOF
+        [ "$MPM" = event ] && echo "AsyncRequestWorkerFactor 1000"
+        ;;
+    esac
+    cat <<EOF
+
+DocumentRoot "$HTDOCS"
+DirectoryIndex index.html
+<Directory />
+    AllowOverride None
+    Require all denied
+</Directory>
+<Directory "$HTDOCS">
+    Options FollowSymLinks
+    AllowOverride None
+    Require all granted
+</Directory>
+
+SocketIODaemonSocket "$SIOD_SOCKET"
+<Location /socket.io/>
+    SocketIO On
+EOF
+    [ -n "${TRANSPORTS:-}" ] && echo "    SocketIOTransports $TRANSPORTS"
+    [ -n "${UPGRADES:-}" ] && echo "    SocketIOAllowUpgrades $UPGRADES"
+    [ -n "${CORS:-}" ] && echo "    SocketIOCorsOrigin $CORS"
+    [ -n "${MAX_PAYLOAD:-}" ] && echo "    SocketIOMaxPayload $MAX_PAYLOAD"
+    [ -n "${REPLY_TIMEOUT:-}" ] && echo "    SocketIOReplyTimeout $REPLY_TIMEOUT"
+    echo "</Location>"
+    if [ "${CGI:-0}" = 1 ]; then
+        cat <<'EOF'
+
+# PHP through Debian's php-cgi (mod_actions + mod_cgi/mod_cgid).
+ScriptAlias /cgi-bin/ /usr/lib/cgi-bin/
+<Directory /usr/lib/cgi-bin>
+    Options +ExecCGI
+    Require all granted
+</Directory>
+Action php-script /cgi-bin/php virtual
+AddHandler php-script .php
+EOF
+    fi
+    if [ -n "$TLS_PORT" ]; then
+        cat <<EOF
+
+Listen $BIND_ADDR:$TLS_PORT
+SSLSessionCache "shmcb:$RUNDIR/run/ssl_scache(512000)"
+<VirtualHost $BIND_ADDR:$TLS_PORT>
+    SSLEngine on
+    SSLCertificateFile "$TLS_CERT"
+    SSLCertificateKeyFile "$TLS_KEY"
+</VirtualHost>
+EOF
+    fi
+    if [ -n "${EXTRA_CONF:-}" ]; then
+        printf '\n# EXTRA_CONF\n%s\n' "$EXTRA_CONF"
+    fi
+    if [ -n "${EXTRA_CONF_FILE:-}" ]; then
+        printf '\nInclude "%s"\n' "$(cd "$(dirname "$EXTRA_CONF_FILE")" && pwd)/$(basename "$EXTRA_CONF_FILE")"
+    fi
+} >"$CONF.tmp"
+mv "$CONF.tmp" "$CONF"
+
+q() { printf "%s='%s'\n" "$1" "$2"; }
+q CONF "$CONF"
+q PIDFILE "$PIDFILE"
+q ERROR_LOG "$ERROR_LOG"
+q ACCESS_LOG "$ACCESS_LOG"
+q SIOD_SOCKET "$SIOD_SOCKET"
+q SIOD_UIDS "$SIOD_UIDS"
+q HTDOCS "$HTDOCS"
+q RUNDIR "$RUNDIR"
+q RUN_USER "$RUN_USER"

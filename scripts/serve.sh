@@ -1,0 +1,150 @@
+#!/bin/bash
+# Runs a self-contained mod_socketio instance in the foreground: a private
+# httpd (configuration generated under $BUILD/serve by scripts/httpd-conf.sh)
+# and siod, both children of this script. Ctrl-C or SIGTERM stops both and
+# leaves no process behind. Used by `make serve` and `make run`.
+#
+# Environment: BUILD (default <repo>/build), PORT (8080), BIND_ADDR
+# (127.0.0.1), APP (siod application; siod's default when empty),
+# PING_INTERVAL, PING_TIMEOUT, CONNECT_TIMEOUT (ms), MAX_PAYLOAD (bytes),
+# CORS (origins or '*'), MPM (event|worker|prefork), TRANSPORTS, UPGRADES,
+# LOGLEVEL (httpd, default info), VERBOSE=1 (siod -v), SAN=1 (httpd under
+# ASan: LD_PRELOAD libasan), TLS_PORT (also serve https).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+
+BUILD=${BUILD:-$repo/build}
+PORT=${PORT:-8080}
+MPM=${MPM:-event}
+SAN=${SAN:-0}
+HTTPD=${HTTPD:-/usr/sbin/apache2}
+SIOD=$BUILD/siod
+RUNDIR=$BUILD/serve
+
+say() { echo "serve: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+[ -x "$SIOD" ] || die "$SIOD not built (run make)"
+[ -f "$BUILD/mod_socketio.so" ] || die "$BUILD/mod_socketio.so not built (run make)"
+
+siod_pid=
+httpd_pid=
+tail_pid=
+
+# shellcheck disable=SC2317 # the functions below run from traps
+# Stops a child with SIGTERM, then SIGKILL after $2 seconds, and reaps it.
+stop_child() {
+    local pid=$1 grace=$2 timer
+    [ -n "$pid" ] || return 0
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+    kill -TERM "$pid" 2>/dev/null || true
+    ( sleep "$grace"; kill -KILL "$pid" 2>/dev/null ) &
+    timer=$!
+    wait "$pid" 2>/dev/null || true
+    kill "$timer" 2>/dev/null || true
+    wait "$timer" 2>/dev/null || true
+}
+
+# shellcheck disable=SC2317 # runs from the traps
+cleanup() {
+    trap - INT TERM EXIT
+    if [ -n "$httpd_pid" ]; then
+        # httpd's own pid file names the same parent process; its children
+        # leave when the parent tells them to.
+        local p kids
+        kids=$(pgrep -P "$httpd_pid" 2>/dev/null || true)
+        p=$(cat "${PIDFILE:-/nonexistent}" 2>/dev/null || true)
+        if [ -n "$p" ] && [ "$p" != "$httpd_pid" ] && kill -0 "$p" 2>/dev/null; then
+            kill -TERM "$p" 2>/dev/null || true
+        fi
+        stop_child "$httpd_pid" 15
+        # Children orphaned by a killed parent would still hold the listener.
+        for p in $kids; do kill -KILL "$p" 2>/dev/null || true; done
+    fi
+    stop_child "$siod_pid" 10
+    stop_child "$tail_pid" 2
+    say "stopped"
+}
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
+trap 'cleanup' EXIT
+
+eval "$(RUNDIR=$RUNDIR PORT=$PORT MPM=$MPM BUILD=$BUILD BIND_ADDR=${BIND_ADDR:-} \
+        CORS=${CORS:-} MAX_PAYLOAD=${MAX_PAYLOAD:-} TRANSPORTS=${TRANSPORTS:-} \
+        UPGRADES=${UPGRADES:-} LOGLEVEL=${LOGLEVEL:-info} TLS_PORT=${TLS_PORT:-} \
+        "$here/httpd-conf.sh")"
+
+if [ -f "$RUNDIR/run/siod.pid" ] && kill -0 "$(cat "$RUNDIR/run/siod.pid")" 2>/dev/null; then
+    die "an instance already runs from $RUNDIR (siod pid $(cat "$RUNDIR/run/siod.pid"))"
+fi
+if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+    die "port $PORT is already in use (set PORT=...)"
+fi
+
+siod_args=(-s "$SIOD_SOCKET" -u "$SIOD_UIDS" -p "$RUNDIR/run/siod.pid")
+[ -n "${PING_INTERVAL:-}" ] && siod_args+=(-i "$PING_INTERVAL")
+[ -n "${PING_TIMEOUT:-}" ] && siod_args+=(-t "$PING_TIMEOUT")
+[ -n "${CONNECT_TIMEOUT:-}" ] && siod_args+=(-c "$CONNECT_TIMEOUT")
+[ -n "${MAX_PAYLOAD:-}" ] && siod_args+=(-m "$MAX_PAYLOAD")
+[ -n "${APP:-}" ] && siod_args+=(-a "$APP")
+[ "${VERBOSE:-0}" = 1 ] && siod_args+=(-v)
+
+rm -f "$SIOD_SOCKET"
+say "starting siod: $SIOD ${siod_args[*]}"
+# Each child gets its own session: a terminal's Ctrl-C reaches only this
+# script, which then stops httpd before siod (so httpd never sees siod go).
+setsid "$SIOD" "${siod_args[@]}" &
+siod_pid=$!
+for _ in $(seq 100); do
+    [ -S "$SIOD_SOCKET" ] && break
+    kill -0 "$siod_pid" 2>/dev/null || { wait "$siod_pid" || true; siod_pid=; die "siod exited at start"; }
+    sleep 0.05
+done
+[ -S "$SIOD_SOCKET" ] || die "siod did not create $SIOD_SOCKET"
+
+: >>"$ERROR_LOG"
+tail -n 0 -F "$ERROR_LOG" 2>/dev/null &
+tail_pid=$!
+
+httpd_env=()
+if [ "$SAN" = 1 ]; then
+    asan=$(${CC:-gcc} -print-file-name=libasan.so)
+    [ -f "$asan" ] || die "libasan.so not found via ${CC:-gcc} -print-file-name"
+    httpd_env=(LD_PRELOAD="$asan" ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}")
+fi
+say "starting httpd: $HTTPD -f $CONF -DFOREGROUND (MPM $MPM)"
+setsid env "${httpd_env[@]}" "$HTTPD" -f "$CONF" -DFOREGROUND &
+httpd_pid=$!
+
+ready=0
+for _ in $(seq 200); do
+    if curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$PORT/health.txt" 2>/dev/null; then
+        ready=1; break
+    fi
+    kill -0 "$httpd_pid" 2>/dev/null || break
+    sleep 0.05
+done
+if [ "$ready" != 1 ]; then
+    say "httpd did not start; last lines of $ERROR_LOG:"
+    tail -n 20 "$ERROR_LOG" >&2 || true
+    exit 1
+fi
+
+say "ready: http://${BIND_ADDR:-127.0.0.1}:$PORT/  (Socket.IO at http://${BIND_ADDR:-127.0.0.1}:$PORT/socket.io/)"
+[ -n "${TLS_PORT:-}" ] && say "       https://${BIND_ADDR:-127.0.0.1}:$TLS_PORT/ (self-signed)"
+say "config $CONF, logs $RUNDIR/logs/; Ctrl-C stops"
+
+# Wait for a signal, or for either child to end on its own.
+set +e
+wait -n "$siod_pid" "$httpd_pid"
+status=$?
+set -e
+if ! kill -0 "$siod_pid" 2>/dev/null; then
+    say "siod exited (status $status)"
+else
+    say "httpd exited (status $status); last lines of $ERROR_LOG:"
+    tail -n 10 "$ERROR_LOG" >&2 || true
+fi
+exit 1

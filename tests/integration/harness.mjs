@@ -1,0 +1,589 @@
+// Starts one real instance (private httpd from scripts/httpd-conf.sh + siod)
+// per test file, on free ports, in its own runtime directory under
+// $BUILD/itest/<name>-<mpm>, and offers the helpers the tests share: URLs,
+// raw HTTP requests, Engine.IO payload codecs, process and descriptor counts,
+// log reading, and stopping/restarting siod.
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const REPO = path.resolve(here, '..', '..');
+export const BUILD = path.resolve(process.env.BUILD || path.join(REPO, 'build'));
+export const MPM = process.env.SIO_MPM || 'event';
+const HTTPD = process.env.HTTPD || '/usr/sbin/apache2';
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Resolves with a TCP port that was free a moment ago (bound to port 0). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls fn() until it returns a truthy value or ms pass; returns the value or throws. */
+export async function waitFor(fn, ms, what, step = 50) {
+  const end = Date.now() + ms;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) {
+      throw new Error(`timed out after ${ms} ms waiting for ${what}` +
+        (last instanceof Error ? `: ${last.message}` : ''));
+    }
+    await sleep(step);
+  }
+}
+
+/** Rejects after ms with a message naming what was awaited. */
+export function withTimeout(promise, ms, what) {
+  let t;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => {
+      t = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+    }),
+  ]).finally(() => clearTimeout(t));
+}
+
+function parseAssignments(text) {
+  const out = {};
+  for (const line of text.split('\n')) {
+    const m = /^([A-Z_]+)='(.*)'$/.exec(line);
+    if (m) out[m[1]] = m[2];
+  }
+  return out;
+}
+
+function tail(file, n = 30) {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').slice(-n - 1).join('\n');
+  } catch {
+    return `(no ${file})`;
+  }
+}
+
+function exited(child) {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+function waitExit(child, ms) {
+  if (exited(child)) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(false), ms);
+    child.once('exit', () => { clearTimeout(t); resolve(true); });
+  });
+}
+
+/** Children of pid, from /proc (empty if none or pid is gone). */
+export function childPids(pid) {
+  const out = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      // the command name may hold spaces: fields resume after the last ')'
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(rest[1]) === pid && rest[0] !== 'Z') out.push(Number(d));
+    } catch { /* raced with an exiting process */ }
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/** Number of open descriptors of pid, or -1 when it is gone. */
+export function fdCount(pid) {
+  try {
+    return fs.readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return -1;
+  }
+}
+
+const live = new Set();
+process.on('exit', () => {
+  for (const inst of live) inst.killNow();
+});
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(sig, () => {
+    for (const inst of live) inst.killNow();
+    process.kill(process.pid, sig);
+  });
+}
+
+export class Instance {
+  constructor(name, opts) {
+    this.name = name;
+    this.opts = opts;
+    this.mpm = opts.mpm || MPM;
+    this.rundir = path.join(BUILD, 'itest', `${name}-${this.mpm}`);
+    this.siod = null;
+    this.httpd = null;
+    this.siodGeneration = 0;
+  }
+
+  /** The instance's base URL for HTTP (path appended). */
+  url(p = '/') { return `http://127.0.0.1:${this.port}${p}`; }
+  /** HTTPS base URL (instances started with {tls: true}; self-signed). */
+  tlsUrl(p = '/') { return `https://127.0.0.1:${this.tlsPort}${p}`; }
+  /** Engine.IO endpoint URL with the given query (object or string). */
+  eioUrl(query = {}) {
+    const q = typeof query === 'string' ? query : new URLSearchParams(query).toString();
+    return this.url(`/socket.io/${q ? '?' + q : ''}`);
+  }
+  /** WebSocket URL of the Engine.IO endpoint; sid optional. */
+  wsUrl(sid) {
+    const q = new URLSearchParams({ EIO: '4', transport: 'websocket' });
+    if (sid) q.set('sid', sid);
+    return `ws://127.0.0.1:${this.port}/socket.io/?${q}`;
+  }
+
+  async start() {
+    fs.rmSync(this.rundir, { recursive: true, force: true });
+    fs.mkdirSync(this.rundir, { recursive: true });
+    this.port = await freePort();
+    const o = this.opts;
+    if (o.tls) this.tlsPort = await freePort();
+    if (process.env.SIO_REFERENCE_SERVER) return this.startReference();
+    const env = {
+      ...process.env,
+      RUNDIR: this.rundir,
+      PORT: String(this.port),
+      MPM: this.mpm,
+      BUILD,
+      LOGLEVEL: o.logLevel || 'warn',
+      CORS: o.cors || '',
+      MAX_PAYLOAD: o.maxPayload ? String(o.maxPayload) : '',
+      TRANSPORTS: o.transports || '',
+      UPGRADES: o.upgrades || '',
+      REPLY_TIMEOUT: o.replyTimeout ? String(o.replyTimeout) : '',
+      EXTRA_CONF: o.extraConf || '',
+      TLS_PORT: this.tlsPort ? String(this.tlsPort) : '',
+    };
+    const out = execFileSync(path.join(REPO, 'scripts', 'httpd-conf.sh'), [], { env, encoding: 'utf8' });
+    this.paths = parseAssignments(out);
+    this.siodLogFile = path.join(this.rundir, 'logs', 'siod.log');
+    this.siodOutFile = path.join(this.rundir, 'logs', 'siod.out');
+    this.httpdOutFile = path.join(this.rundir, 'logs', 'httpd.out');
+    live.add(this);
+    await this.startSiod();
+    await this.startHttpd();
+    return this;
+  }
+
+  /**
+   * Checks the tests themselves: SIO_REFERENCE_SERVER names a Node.js script
+   * serving Engine.IO with the echo behaviour on $PORT (options in
+   * $SIO_OPTS as JSON) that stands in for httpd + siod.
+   */
+  async startReference() {
+    this.paths = { ERROR_LOG: path.join(this.rundir, 'reference.out') };
+    this.siodLogFile = this.siodOutFile = this.httpdOutFile = this.paths.ERROR_LOG;
+    const outFd = fs.openSync(this.paths.ERROR_LOG, 'a');
+    this.httpd = spawn(process.execPath, [process.env.SIO_REFERENCE_SERVER], {
+      stdio: ['ignore', outFd, outFd],
+      env: { ...process.env, PORT: String(this.port), SIO_OPTS: JSON.stringify(this.opts) },
+    });
+    fs.closeSync(outFd);
+    live.add(this);
+    await waitFor(async () => (await request('GET', this.url('/health.txt'), { timeout: 1000 })).status === 200,
+      10000, 'reference server');
+    return this;
+  }
+
+  siodArgs() {
+    const o = this.opts;
+    const a = ['-s', this.paths.SIOD_SOCKET, '-u', this.paths.SIOD_UIDS,
+      '-l', this.siodLogFile, '-p', path.join(this.rundir, 'run', 'siod.pid')];
+    if (o.pingInterval) a.push('-i', String(o.pingInterval));
+    if (o.pingTimeout) a.push('-t', String(o.pingTimeout));
+    if (o.connectTimeout) a.push('-c', String(o.connectTimeout));
+    if (o.maxPayload) a.push('-m', String(o.maxPayload));
+    a.push('-a', o.app || 'echo-engine');
+    if (o.verbose || process.env.SIO_VERBOSE) a.push('-v');
+    return a;
+  }
+
+  /** Starts siod and resolves once its socket exists. */
+  async startSiod() {
+    if (this.siod && !exited(this.siod)) throw new Error('siod already running');
+    try { fs.unlinkSync(this.paths.SIOD_SOCKET); } catch { /* absent */ }
+    const outFd = fs.openSync(this.siodOutFile, 'a');
+    const child = spawn(path.join(BUILD, 'siod'), this.siodArgs(), { stdio: ['ignore', outFd, outFd] });
+    fs.closeSync(outFd);
+    this.siod = child;
+    this.siodGeneration++;
+    try {
+      await waitFor(() => {
+        if (exited(child)) throw new Error(`siod exited with ${child.exitCode ?? child.signalCode}`);
+        return fs.existsSync(this.paths.SIOD_SOCKET);
+      }, 5000, 'siod socket');
+    } catch (e) {
+      throw new Error(`${e.message}\n--- siod output:\n${tail(this.siodOutFile)}\n--- siod log:\n${tail(this.siodLogFile)}`);
+    }
+  }
+
+  /** Stops siod with SIGTERM; resolves with its exit code (0 expected). */
+  async stopSiod() {
+    const child = this.siod;
+    if (!child || exited(child)) return child ? child.exitCode : null;
+    child.kill('SIGTERM');
+    if (!(await waitExit(child, 5000))) {
+      child.kill('SIGKILL');
+      await waitExit(child, 2000);
+      throw new Error('siod did not exit within 5 s of SIGTERM');
+    }
+    return child.exitCode;
+  }
+
+  async restartSiod() {
+    await this.stopSiod();
+    await this.startSiod();
+  }
+
+  get siodPid() { return this.siod && !exited(this.siod) ? this.siod.pid : null; }
+  get httpdPid() { return this.httpd && !exited(this.httpd) ? this.httpd.pid : null; }
+
+  async startHttpd() {
+    const env = { ...process.env };
+    if (process.env.SAN === '1') {
+      env.LD_PRELOAD = execFileSync(process.env.CC || 'gcc', ['-print-file-name=libasan.so'], { encoding: 'utf8' }).trim();
+      env.ASAN_OPTIONS = 'detect_leaks=0';
+    }
+    const outFd = fs.openSync(this.httpdOutFile, 'a');
+    // detached: prefork's parent signals its whole process group on shutdown
+    const child = spawn(HTTPD, ['-f', this.paths.CONF, '-DFOREGROUND'], { stdio: ['ignore', outFd, outFd], env, detached: true });
+    fs.closeSync(outFd);
+    this.httpd = child;
+    try {
+      await waitFor(async () => {
+        if (exited(child)) throw new Error(`httpd exited with ${child.exitCode ?? child.signalCode}`);
+        const r = await request('GET', this.url('/health.txt'), { timeout: 1000 });
+        return r.status === 200;
+      }, 10000, 'httpd to answer /health.txt');
+      // all initial children up (prefork starts several)
+      await waitFor(() => childPids(child.pid).length > 0, 5000, 'httpd children');
+    } catch (e) {
+      throw new Error(`${e.message}\n--- httpd output:\n${tail(this.httpdOutFile)}\n--- error_log:\n${tail(this.paths.ERROR_LOG)}`);
+    }
+  }
+
+  /** httpd's worker processes (children of the parent), sorted. */
+  httpdChildren() {
+    return this.httpdPid ? childPids(this.httpdPid) : [];
+  }
+
+  /** {pid: fdCount} for every httpd child. */
+  httpdFds() {
+    const out = {};
+    for (const p of this.httpdChildren()) out[p] = fdCount(p);
+    return out;
+  }
+
+  siodFds() { return this.siodPid ? fdCount(this.siodPid) : -1; }
+
+  errorLog() {
+    try { return fs.readFileSync(this.paths.ERROR_LOG, 'utf8'); } catch { return ''; }
+  }
+  errorLogLines() { return this.errorLog().split('\n').filter(Boolean); }
+  siodLog() {
+    let s = '';
+    for (const f of [this.siodOutFile, this.siodLogFile]) {
+      try { s += fs.readFileSync(f, 'utf8'); } catch { /* absent */ }
+    }
+    return s;
+  }
+
+  /** The last lines of both logs, for assertion messages. */
+  logs(n = 15) {
+    return `--- error_log:\n${tail(this.paths.ERROR_LOG, n)}\n--- siod log:\n${tail(this.siodLogFile, n)}\n--- siod output:\n${tail(this.siodOutFile, n)}`;
+  }
+
+  async stop() {
+    live.delete(this);
+    const h = this.httpd;
+    if (h && !exited(h)) {
+      const kids = childPids(h.pid);
+      h.kill('SIGTERM');
+      if (!(await waitExit(h, 15000))) h.kill('SIGKILL');
+      await waitExit(h, 2000);
+      for (const k of kids) { try { process.kill(k, 'SIGKILL'); } catch { /* gone */ } }
+    }
+    await this.stopSiod().catch(() => {});
+    const www = path.join(this.rundir, '.wwwdir');
+    if (fs.existsSync(www)) {
+      fs.rmSync(fs.readFileSync(www, 'utf8').trim(), { recursive: true, force: true });
+    }
+    this.checkSanitizers();
+  }
+
+  /** Throws if ASan/UBSan (SAN=1 builds) reported anything in any log. */
+  checkSanitizers() {
+    for (const f of new Set([this.paths?.ERROR_LOG, this.httpdOutFile, this.siodOutFile, this.siodLogFile])) {
+      if (!f) continue;
+      let text;
+      try { text = fs.readFileSync(f, 'utf8'); } catch { continue; }
+      const i = text.search(/ERROR: (Address|Leak)Sanitizer|runtime error:/);
+      if (i >= 0) throw new Error(`sanitizer report in ${f}:\n${text.slice(Math.max(0, i - 200), i + 3000)}`);
+    }
+  }
+
+  killNow() {
+    for (const c of [this.httpd, this.siod]) {
+      if (c && !exited(c)) {
+        const kids = c === this.httpd ? childPids(c.pid) : [];
+        try { c.kill('SIGKILL'); } catch { /* gone */ }
+        for (const k of kids) { try { process.kill(k, 'SIGKILL'); } catch { /* gone */ } }
+      }
+    }
+  }
+}
+
+/** Starts an instance: opts {pingInterval, pingTimeout, maxPayload, cors, ...}. */
+export async function startInstance(name, opts = {}) {
+  const inst = new Instance(name, opts);
+  try {
+    await inst.start();
+  } catch (e) {
+    await inst.stop().catch(() => {});
+    throw e;
+  }
+  return inst;
+}
+
+/**
+ * One HTTP request on a fresh connection (no pooling, so a pending long-poll
+ * never blocks another request). Resolves {status, headers, body (string),
+ * raw (Buffer)}; rejects on timeout or socket error.
+ */
+export function request(method, url, { body, headers = {}, timeout = 10000, signal } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers, agent: false, signal }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const raw = Buffer.concat(chunks);
+        resolve({ status: res.statusCode, headers: res.headers, raw, body: raw.toString('utf8') });
+      });
+      res.on('error', reject);
+    });
+    req.setTimeout(timeout, () => req.destroy(new Error(`${method} ${url}: no answer within ${timeout} ms`)));
+    req.on('error', reject);
+    if (body !== undefined) req.end(body); else req.end();
+  });
+}
+
+/** Engine.IO v4 polling payload: packets joined by the record separator. */
+export const SEP = '\x1e';
+export function encodePayload(packets) { return packets.join(SEP); }
+export function decodePayload(body) { return body.length ? body.split(SEP) : []; }
+
+/** Parses "0{json}" and returns the JSON object, or throws. */
+export function parseOpen(packet) {
+  if (typeof packet !== 'string' || packet[0] !== '0') throw new Error(`not an open packet: ${JSON.stringify(packet)}`);
+  return JSON.parse(packet.slice(1));
+}
+
+/** Polling handshake; resolves {sid, open, res}. */
+export async function pollHandshake(inst, extraQuery = {}) {
+  const res = await request('GET', inst.eioUrl({ EIO: '4', transport: 'polling', ...extraQuery }));
+  if (res.status !== 200) throw new Error(`handshake: HTTP ${res.status} ${res.body}\n${inst.logs()}`);
+  const open = parseOpen(decodePayload(res.body)[0]);
+  return { sid: open.sid, open, res };
+}
+
+export function pollUrl(inst, sid) {
+  return inst.eioUrl({ EIO: '4', transport: 'polling', sid });
+}
+
+/** Long-poll GET; resolves the response. */
+export function pollGet(inst, sid, opts = {}) {
+  return request('GET', pollUrl(inst, sid), opts);
+}
+
+/** POST of packets (array of encoded packets or a string body). */
+export function pollPost(inst, sid, packets, opts = {}) {
+  const body = Array.isArray(packets) ? encodePayload(packets) : packets;
+  return request('POST', pollUrl(inst, sid), {
+    body, headers: { 'Content-Type': 'text/plain;charset=UTF-8' }, ...opts,
+  });
+}
+
+/**
+ * Polls GET until the session answers 400 (gone), for up to ms. Returns
+ * {res, seen} where seen lists the packets received before that.
+ */
+export async function waitSessionGone(inst, sid, ms) {
+  const end = Date.now() + ms;
+  const seen = [];
+  while (Date.now() < end) {
+    const res = await pollGet(inst, sid, { timeout: ms });
+    if (res.status !== 200) return { res, seen };
+    seen.push(...decodePayload(res.body));
+  }
+  throw new Error(`session ${sid} still alive after ${ms} ms (got ${JSON.stringify(seen)})\n${inst.logs()}`);
+}
+
+/** Parses an Engine.IO error answer {code, message}; throws if not JSON. */
+export function errorBody(res) {
+  try {
+    return JSON.parse(res.body);
+  } catch {
+    throw new Error(`expected a JSON error body, got HTTP ${res.status} ${JSON.stringify(res.body)}`);
+  }
+}
+
+/** Encodes one client WebSocket frame (masked unless mask=false). */
+export function wsFrame(opcode, payload = Buffer.alloc(0), { fin = true, rsv = 0, mask = true } = {}) {
+  const data = Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
+  const len = data.length;
+  const ext = len < 126 ? 0 : len <= 0xffff ? 2 : 8;
+  const head = Buffer.alloc(2 + ext + (mask ? 4 : 0));
+  head[0] = (fin ? 0x80 : 0) | ((rsv & 7) << 4) | (opcode & 0x0f);
+  head[1] = (mask ? 0x80 : 0) | (ext === 0 ? len : ext === 2 ? 126 : 127);
+  if (ext === 2) head.writeUInt16BE(len, 2);
+  if (ext === 8) head.writeBigUInt64BE(BigInt(len), 2);
+  if (!mask) return Buffer.concat([head, data]);
+  const key = Buffer.from([0x12, 0x34, 0x56, 0x78]);
+  key.copy(head, 2 + ext);
+  const body = Buffer.alloc(len);
+  for (let i = 0; i < len; i++) body[i] = data[i] ^ key[i & 3];
+  return Buffer.concat([head, body]);
+}
+
+/**
+ * A WebSocket client on a raw TCP socket, for sending frames no library
+ * would send and reading exactly what the server answers.
+ */
+export class RawWs {
+  constructor(sock, rest) {
+    this.sock = sock;
+    this.buf = rest;
+    this.frames = [];
+    this.waiters = [];
+    this.ended = false;
+    sock.on('data', (d) => { this.buf = Buffer.concat([this.buf, d]); this.parse(); });
+    const end = () => { this.ended = true; this.wake(); };
+    sock.on('end', end);
+    sock.on('close', end);
+    sock.on('error', end);
+    this.parse();
+  }
+
+  /** Opens a raw WebSocket to the Engine.IO endpoint (query: sid etc.). */
+  static connect(inst, query = {}, { timeout = 5000 } = {}) {
+    const q = new URLSearchParams({ EIO: '4', transport: 'websocket', ...query });
+    return new Promise((resolve, reject) => {
+      const sock = net.connect(inst.port, '127.0.0.1');
+      let head = Buffer.alloc(0);
+      const t = setTimeout(() => { sock.destroy(); reject(new Error('raw WebSocket handshake timed out')); }, timeout);
+      const onData = (d) => {
+        head = Buffer.concat([head, d]);
+        const i = head.indexOf('\r\n\r\n');
+        if (i < 0) return;
+        clearTimeout(t);
+        sock.removeListener('data', onData);
+        const text = head.subarray(0, i).toString('latin1');
+        const status = Number(text.split(' ')[1]);
+        if (status !== 101) {
+          sock.destroy();
+          reject(Object.assign(new Error(`WebSocket handshake answered ${text.split('\r\n')[0]}`), { status, text }));
+          return;
+        }
+        resolve(new RawWs(sock, head.subarray(i + 4)));
+      };
+      sock.on('data', onData);
+      sock.on('error', (e) => { clearTimeout(t); reject(e); });
+      sock.on('connect', () => {
+        sock.write(`GET /socket.io/?${q} HTTP/1.1\r\nHost: 127.0.0.1:${inst.port}\r\n` +
+          'Upgrade: websocket\r\nConnection: Upgrade\r\n' +
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+      });
+    });
+  }
+
+  parse() {
+    for (;;) {
+      const b = this.buf;
+      if (b.length < 2) break;
+      let len = b[1] & 0x7f;
+      let off = 2;
+      if (len === 126) { if (b.length < 4) break; len = b.readUInt16BE(2); off = 4; }
+      else if (len === 127) { if (b.length < 10) break; len = Number(b.readBigUInt64BE(2)); off = 10; }
+      const masked = (b[1] & 0x80) !== 0;
+      if (masked) off += 4;
+      if (b.length < off + len) break;
+      let payload = Buffer.from(b.subarray(off, off + len));
+      if (masked) {
+        const key = b.subarray(off - 4, off);
+        for (let i = 0; i < len; i++) payload[i] ^= key[i & 3];
+      }
+      this.frames.push({ fin: (b[0] & 0x80) !== 0, rsv: (b[0] >> 4) & 7, opcode: b[0] & 0x0f, masked, payload });
+      this.buf = b.subarray(off + len);
+    }
+    this.wake();
+  }
+
+  wake() {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  /** Next frame from the server, or null when the connection ended first. */
+  async next(timeout = 5000) {
+    const end = Date.now() + timeout;
+    while (!this.frames.length) {
+      if (this.ended) return null;
+      const left = end - Date.now();
+      if (left <= 0) throw new Error(`no frame within ${timeout} ms`);
+      await new Promise((r) => {
+        const t = setTimeout(r, left);
+        this.waiters.push(() => { clearTimeout(t); r(); });
+      });
+    }
+    return this.frames.shift();
+  }
+
+  /** Next text/binary message payload as a string, skipping nothing. */
+  async nextText(timeout = 5000) {
+    const f = await this.next(timeout);
+    if (!f) throw new Error('connection ended');
+    return f.payload.toString('utf8');
+  }
+
+  /**
+   * Waits for the server's close frame; resolves {code, frames} where code is
+   * the close code (null when the connection ended without a close frame).
+   */
+  async closeCode(timeout = 5000) {
+    const frames = [];
+    for (;;) {
+      const f = await this.next(timeout);
+      if (!f) return { code: null, frames };
+      if (f.opcode === 8) {
+        return { code: f.payload.length >= 2 ? f.payload.readUInt16BE(0) : 1005, frames, masked: f.masked };
+      }
+      frames.push(f);
+    }
+  }
+
+  send(opcode, payload, opts) { this.sock.write(wsFrame(opcode, payload, opts)); }
+  sendText(s) { this.send(1, Buffer.from(s, 'utf8')); }
+  write(buf) { this.sock.write(buf); }
+  destroy() { this.sock.destroy(); }
+}
