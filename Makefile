@@ -4,7 +4,8 @@
 #   make test       set up what is missing, build, run unit + integration tests
 #   make unit       unit tests only        make fuzz   every fuzz target, bounded
 #   make serve      private httpd + siod in the foreground (see README)
-#   make run        the demo (make serve with the demo app)
+#   make run        the demo: chat app + demo site (conf/demo) on PORT
+#   make e2e        browser check of the demo (chromium; not in make test)
 
 CC       ?= cc
 SAN      ?= 0
@@ -44,6 +45,7 @@ MOD_SRC    := $(wildcard mod_socketio/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 TOOL_SRC   := $(wildcard tests/tools/*.c)
+APP_SRC    := $(wildcard siod/apps/*.c)
 
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/obj/%.o)
 SIOD_OBJ   := $(SIOD_SRC:%.c=$(BUILD)/obj/%.o)
@@ -51,10 +53,11 @@ MOD_OBJ    := $(MOD_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
+APP_SO     := $(APP_SRC:siod/apps/%.c=$(BUILD)/apps/%.so)
 
-.PHONY: all clean setup test unit integration fuzz serve run install conformance
+.PHONY: all clean setup test unit integration fuzz serve run e2e install conformance
 
-all: $(BUILD)/libsio.a $(BUILD)/siod $(BUILD)/mod_socketio.so $(TOOL_BIN)
+all: $(BUILD)/libsio.a $(BUILD)/siod $(BUILD)/mod_socketio.so $(TOOL_BIN) $(APP_SO)
 
 $(BUILD)/obj/shared/%.o: shared/%.c $(wildcard shared/*.h)
 	@mkdir -p $(dir $@)
@@ -74,6 +77,12 @@ $(BUILD)/libsio.a: $(SHARED_OBJ)
 
 $(BUILD)/siod: $(SIOD_OBJ) $(BUILD)/libsio.a
 	$(CC) $(LDSAN) -o $@ $(SIOD_OBJ) $(BUILD)/libsio.a $(SIOD_LIBS) -ldl -rdynamic
+
+# Applications siod loads (dlopen): they call back into siod, which exports
+# its symbols (-rdynamic), so they link nothing of siod's.
+$(BUILD)/apps/%.so: siod/apps/%.c siod/siod_app.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -Isiod -shared -o $@ $<
 
 # The module links the codecs in; httpd provides APR and its own symbols.
 $(BUILD)/mod_socketio.so: $(MOD_OBJ) $(SHARED_OBJ)
@@ -118,13 +127,34 @@ serve: all
 	CONNECT_TIMEOUT="$(CONNECT_TIMEOUT)" CORS="$(CORS)" MPM="$(MPM)" SAN=$(SAN) \
 	scripts/serve.sh
 
+# The demo: siod's chat application, the pages of conf/demo (copied into
+# the document root), the socket.io.js bundle setup.sh installs served at
+# /socket.io/socket.io.js, and PHP through php-cgi; configuration and logs
+# in $(BUILD)/demo (make serve uses $(BUILD)/serve). Ctrl-C stops it.
+DEMO_CLIENT := tests/node_modules/socket.io-client/dist/socket.io.js
 run:
 	scripts/setup.sh
-	$(MAKE) serve APP=$(or $(APP),demo)
+	$(MAKE) all
+	BUILD=$(abspath $(BUILD)) RUNDIR=$(abspath $(BUILD))/demo PORT=$(PORT) \
+	APP=$(or $(APP),chat) CGI=1 \
+	SITE_DIR=$(abspath conf/demo) CLIENT_SCRIPT=$(abspath $(DEMO_CLIENT)) \
+	MPM="$(MPM)" SAN=$(SAN) \
+	READY_MSG="demo: open http://$(or $(BIND_ADDR),127.0.0.1):$(PORT)/ in two browser tabs" \
+	scripts/serve.sh
+
+# Two headless chromium tabs chat through the demo (tests/e2e/demo.mjs);
+# screenshot in $(BUILD)/e2e/demo.png.
+e2e:
+	scripts/setup.sh --browser
+	$(MAKE) all
+	BUILD=$(abspath $(BUILD)) MPM="$(MPM)" node tests/e2e/demo.mjs
 
 install: all
 	$(APXS) -i -n socketio $(BUILD)/mod_socketio.so
 	install -m 0755 $(BUILD)/siod /usr/local/sbin/siod
+	install -d /usr/local/lib/siod/apps
+	install -m 0644 $(APP_SO) /usr/local/lib/siod/apps/
+	install -m 0644 siod/siod_app.h /usr/local/include/siod_app.h
 
 clean:
 	rm -rf build build-san

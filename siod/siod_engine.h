@@ -1,5 +1,6 @@
 /* The contract between Engine.IO sessions (siod_session.c) and the layer
- * above them (the built-in echo-engine now, the Socket.IO layer later).
+ * above them (the Socket.IO layer in siod_sio_*.c, or the built-in
+ * echo-engine).
  * Inbound data flows up through the callbacks an upper layer registers;
  * the upper layer answers through the siod_session_* calls declared here.
  * Everything runs on siod's single event-loop thread. */
@@ -8,10 +9,15 @@
 
 #include <stddef.h>
 
-typedef struct siod_session siod_session;
+#include "siod_buf.h"
 
-/* Settings from siod's command line that upper layers may need. */
+typedef struct siod_session siod_session;
+struct event_base;
+
+/* Settings from siod's command line that upper layers may need, and the
+ * event loop they run on (for their own timers). */
 typedef struct siod_engine_config {
+    struct event_base *base;       /* set by siod_sessions_init */
     unsigned ping_interval_ms;
     unsigned ping_timeout_ms;
     unsigned connect_timeout_ms;   /* Socket.IO connectTimeout; unused below */
@@ -49,6 +55,21 @@ extern const siod_engine_app siod_app_echo_engine; /* "echo-engine" */
 int siod_session_send_message(siod_session *s, const void *data, size_t len,
                               int binary);
 
+/* Queues one message packet whose payload is b's (see siod_buf.h) without
+ * copying it: the session, or the relay link for a WebSocket, takes its own
+ * reference, so a broadcast encoded once is shared by every recipient. The
+ * caller keeps its reference. Returns 0, or -1 as siod_session_send_message
+ * does. */
+int siod_session_send_shared(siod_session *s, siod_buf *b, int binary);
+
+/* Returns 1 if a packet sent now would leave at once: a polling session
+ * holds a GET and has nothing queued, a WebSocket session's relay link has
+ * little output pending. 0 otherwise (closed, queue non-empty, no poll
+ * held, link backed up, upgrade in progress). Volatile packets are dropped
+ * when this says 0, as the reference drops them when its transport is not
+ * writable. */
+int siod_session_writable(const siod_session *s);
+
 /* Closes the session from the server side: a held poll gets the queued
  * packets and a close packet, a WebSocket gets close code 1000. on_close is
  * called with reason before this returns. No-op if already closed. */
@@ -69,6 +90,11 @@ const char *siod_session_transport(const siod_session *s);
  * if absent. */
 int siod_session_info(const siod_session *s, const char *key,
                       const char **val, size_t *len);
+
+/* Points *buf / *len at the whole handshake info list (sio_relay_kv_next
+ * walks it); valid while the session lives. *len is 0 if there is none. */
+void siod_session_info_raw(const siod_session *s, const unsigned char **buf,
+                           size_t *len);
 
 /* One pointer of upper-layer data per session (NULL at first). */
 void siod_session_set_data(siod_session *s, void *data);

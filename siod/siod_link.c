@@ -21,6 +21,11 @@
 #define READ_MAX_CAP ((size_t)SIO_RELAY_HDR_LEN + SIO_RELAY_MAX_BODY + READ_INIT_CAP)
 /* The module is expected to keep reading; past this, it is stuck. */
 #define OUTPUT_MAX ((size_t)512u * 1024u * 1024u)
+/* What one frame with a referenced body is counted as against OUTPUT_MAX
+ * (two chains and the header). */
+#define REF_COST 2200u
+/* Shared frame bodies shorter than this are copied, not referenced. */
+#define SHARED_COPY_MAX 2048u
 
 enum link_state {
     L_HELLO,     /* waiting for the module's HELLO */
@@ -43,6 +48,8 @@ typedef struct siod_link {
     struct siod_link *prev, *next;       /* all links */
     struct siod_link *reap_next;
     int reap_pending;
+    size_t ref_bytes;                    /* referenced (shared) output */
+    size_t ref_count;
 } siod_link;
 
 static siod_link *links;
@@ -54,8 +61,12 @@ static void (*drain_done)(void);
 
 static int link_send(void *ctx, const sio_relay_frame *f,
                      const struct iovec *iov, int iovcnt);
+static int link_send_shared(void *ctx, const sio_relay_frame *f,
+                            siod_buf *b, size_t off);
+static size_t link_backlog(void *ctx);
 
-static const siod_peer_ops link_ops = { link_send };
+static const siod_peer_ops link_ops = { link_send, link_send_shared,
+                                        link_backlog };
 
 static void link_free(siod_link *l)
 {
@@ -114,6 +125,14 @@ static void link_break(siod_link *l, int level, const char *why)
     }
 }
 
+/* Memory the pending output costs: copied bytes, plus a chain for each
+ * referenced body (whose bytes are shared, not owned). */
+static size_t output_memory(const siod_link *l)
+{
+    return evbuffer_get_length(l->out) - l->ref_bytes +
+           l->ref_count * REF_COST;
+}
+
 static int link_send(void *ctx, const sio_relay_frame *f,
                      const struct iovec *iov, int iovcnt)
 {
@@ -130,12 +149,18 @@ static int link_send(void *ctx, const sio_relay_frame *f,
         return -1;
     }
     sio_relay_write_header(hdr, f);
-    if (evbuffer_add(l->out, hdr, sizeof hdr) < 0)
+    /* room for what is copied first: after a reference chain, evbuffer_add
+     * alone would allocate a new chain as large as that reference */
+    size_t copied = sizeof hdr;
+    for (int i = 0; i < iovcnt; i++)
+        copied += iov[i].iov_len;
+    if (evbuffer_expand(l->out, copied) < 0 ||
+        evbuffer_add(l->out, hdr, sizeof hdr) < 0)
         goto fail;
     for (int i = 0; i < iovcnt; i++)
         if (evbuffer_add(l->out, iov[i].iov_base, iov[i].iov_len) < 0)
             goto fail;
-    if (evbuffer_get_length(l->out) > OUTPUT_MAX) {
+    if (output_memory(l) > OUTPUT_MAX) {
         link_break(l, SIOD_LOG_ERROR, "output backlog over 512 MiB (module "
                    "not reading)");
         return -1;
@@ -146,6 +171,97 @@ static int link_send(void *ctx, const sio_relay_frame *f,
 fail:
     link_break(l, SIOD_LOG_ERROR, "out of memory queueing output");
     return -1;
+}
+
+/* A frame with a referenced body: its header, the buffer it holds, the
+ * link that counts it; released by both chains' cleanups. */
+struct out_ref {
+    unsigned refs;
+    siod_link *l;
+    siod_buf *b;
+    unsigned char hdr[SIO_RELAY_HDR_LEN];
+};
+
+static void out_ref_release(struct out_ref *r)
+{
+    if (--r->refs == 0)
+        free(r);
+}
+
+static void header_done(const void *data, size_t len, void *arg)
+{
+    out_ref_release(arg);
+}
+
+static void body_done(const void *data, size_t len, void *arg)
+{
+    struct out_ref *r = arg;
+    r->l->ref_bytes -= len;
+    r->l->ref_count--;
+    siod_buf_unref(r->b);
+    r->b = NULL;
+    out_ref_release(r);
+}
+
+/* Shared bodies: small ones are copied, larger ones are referenced, so a
+ * broadcast's bytes are written from the one encoded buffer to every
+ * recipient's frame. A libevent reference costs a chain of about 1 KiB,
+ * and the header is referenced too (copied right after a reference chain
+ * it would cost a chain sized after that one), so below SHARED_COPY_MAX a
+ * copy is the cheaper of the two. */
+static int link_send_shared(void *ctx, const sio_relay_frame *f,
+                            siod_buf *b, size_t off)
+{
+    siod_link *l = ctx;
+
+    if (f->len < SHARED_COPY_MAX || f->len > l->peer_max_body ||
+        (l->state != L_READY && l->state != L_DRAINING)) {
+        /* link_send copies, or refuses and logs */
+        struct iovec iov = { b->bytes + off, f->len };
+        return link_send(l, f, &iov, 1);
+    }
+    struct out_ref *r = malloc(sizeof *r);
+    if (r == NULL) {
+        link_break(l, SIOD_LOG_ERROR, "out of memory queueing output");
+        return -1;
+    }
+    r->refs = 1;
+    r->l = l;
+    r->b = NULL;
+    sio_relay_write_header(r->hdr, f);
+    if (evbuffer_add_reference(l->out, r->hdr, sizeof r->hdr, header_done,
+                               r) < 0) {
+        free(r);
+        link_break(l, SIOD_LOG_ERROR, "out of memory queueing output");
+        return -1;
+    }
+    r->refs++;
+    r->b = siod_buf_ref(b);
+    if (evbuffer_add_reference(l->out, b->bytes + off, f->len, body_done,
+                               r) < 0) {
+        siod_buf_unref(b);
+        r->b = NULL;
+        out_ref_release(r);
+        /* a header without its body: the link is unusable */
+        link_break(l, SIOD_LOG_ERROR, "out of memory queueing output");
+        return -1;
+    }
+    l->ref_bytes += f->len;
+    l->ref_count++;
+    if (output_memory(l) > OUTPUT_MAX) {
+        link_break(l, SIOD_LOG_ERROR, "output backlog over 512 MiB (module "
+                   "not reading)");
+        return -1;
+    }
+    if (!event_pending(l->wev, EV_WRITE, NULL))
+        event_add(l->wev, NULL);
+    return 0;
+}
+
+static size_t link_backlog(void *ctx)
+{
+    siod_link *l = ctx;
+    return evbuffer_get_length(l->out);
 }
 
 static void write_cb(evutil_socket_t fd, short what, void *arg)

@@ -6,6 +6,7 @@
 #include "siod_listen.h"
 #include "siod_log.h"
 #include "siod_session.h"
+#include "siod_sio.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -21,14 +22,13 @@
 #define MAX_UIDS 32
 #define SHUTDOWN_FLUSH_SECONDS 5
 
-static const siod_engine_app *const apps[] = { &siod_app_echo_engine };
-
 struct options {
     const char *socket_path;
     uid_t uids[MAX_UIDS];
     size_t n_uids;
     siod_engine_config engine;
-    const char *app;
+    int echo_engine;            /* -a echo-engine */
+    int sio_options;            /* -n / -a for the Socket.IO layer */
     const char *log_path;
     const char *pid_path;
     int verbose;
@@ -43,14 +43,20 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: siod -s SOCKET [-u UID[,UID...]] [-i PING_INTERVAL_MS]\n"
         "            [-t PING_TIMEOUT_MS] [-c CONNECT_TIMEOUT_MS]\n"
-        "            [-m MAX_PAYLOAD] [-a APP] [-l LOGFILE] [-p PIDFILE] [-v]\n"
+        "            [-m MAX_PAYLOAD] [-n NSP=APP]... [-a APP]... [-A APPDIR]\n"
+        "            [-l LOGFILE] [-p PIDFILE] [-v]\n"
         "  -s  Unix socket to listen on (its directory must exist)\n"
         "  -u  uids (or user names) allowed to connect besides root and siod's own\n"
         "  -i  ping interval, ms (default 25000)\n"
         "  -t  ping timeout, ms (default 20000)\n"
         "  -c  Socket.IO connect timeout, ms (default 45000)\n"
         "  -m  max payload, bytes, when the module does not say (default 1000000)\n"
-        "  -a  application: echo-engine (default)\n"
+        "  -n  namespace NSP (or ~REGEX for dynamic ones) served by application\n"
+        "      APP (a .so path, or a name: APPDIR/APP.so); repeatable\n"
+        "  -a  application APP serves the namespaces it declares; repeatable;\n"
+        "      -a echo-engine: Engine.IO echo without Socket.IO (alone)\n"
+        "      (default with neither -n nor -a: -a echo)\n"
+        "  -A  application directory (default: <siod's directory>/apps)\n"
         "  -l  log file (default: stderr); SIGHUP reopens it\n"
         "  -p  pid file\n"
         "  -v  debug logging\n");
@@ -114,8 +120,7 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->engine.ping_timeout_ms = 20000;
     o->engine.connect_timeout_ms = 45000;
     o->engine.max_payload = 1000000;
-    o->app = "echo-engine";
-    while ((c = getopt(argc, argv, "s:u:i:t:c:m:a:l:p:vh")) != -1) {
+    while ((c = getopt(argc, argv, "s:u:i:t:c:m:n:a:A:l:p:vh")) != -1) {
         switch (c) {
         case 's':
             o->socket_path = optarg;
@@ -145,8 +150,22 @@ static int parse_args(int argc, char **argv, struct options *o)
             }
             o->engine.max_payload = (size_t)v;
             break;
+        case 'n':
+            if (siod_sio_conf_nsp(optarg) < 0)
+                return -1;
+            o->sio_options = 1;
+            break;
         case 'a':
-            o->app = optarg;
+            if (strcmp(optarg, siod_app_echo_engine.name) == 0) {
+                o->echo_engine = 1;
+            } else {
+                if (siod_sio_conf_app(optarg) < 0)
+                    return -1;
+                o->sio_options = 1;
+            }
+            break;
+        case 'A':
+            siod_sio_conf_appdir(optarg);
             break;
         case 'l':
             o->log_path = optarg;
@@ -169,6 +188,14 @@ static int parse_args(int argc, char **argv, struct options *o)
         usage(stderr);
         return -1;
     }
+    if (o->echo_engine && o->sio_options) {
+        fprintf(stderr, "siod: -a echo-engine serves no Socket.IO "
+                "namespaces: it cannot be combined with -n or other -a\n");
+        return -1;
+    }
+    if (!o->echo_engine && siod_sio_conf_empty() &&
+        siod_sio_conf_app("echo") < 0)
+        return -1;
     return 0;
 }
 
@@ -231,22 +258,21 @@ int main(int argc, char **argv)
     const siod_engine_app *app = NULL;
     int status = 1, sessions_up = 0, pid_written = 0;
 
-    if (parse_args(argc, argv, &o) < 0)
-        return 2;
-    for (size_t i = 0; i < sizeof apps / sizeof apps[0]; i++)
-        if (strcmp(apps[i]->name, o.app) == 0)
-            app = apps[i];
-    if (app == NULL) {
-        fprintf(stderr, "siod: -a: unknown application %s\n", o.app);
+    if (parse_args(argc, argv, &o) < 0) {
+        siod_sio_apps_destroy();
         return 2;
     }
+    app = o.echo_engine ? &siod_app_echo_engine : &siod_app_socketio;
     int rc = siod_log_open(o.log_path, o.verbose);
     if (rc < 0) {
         fprintf(stderr, "siod: -l %s: %s\n", o.log_path, strerror(-rc));
+        siod_sio_apps_destroy();
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
 
+    if (!o.echo_engine && siod_sio_load() < 0)
+        goto out;
     base = event_base_new();
     if (base == NULL) {
         siod_log(SIOD_LOG_ERROR, "cannot create the event loop");
@@ -278,8 +304,9 @@ int main(int argc, char **argv)
         pid_written = 1;
     }
     siod_log(SIOD_LOG_INFO, "siod started: app %s, pingInterval %u ms, "
-             "pingTimeout %u ms, maxPayload %zu, libevent %s (%s)", app->name,
-             o.engine.ping_interval_ms, o.engine.ping_timeout_ms,
+             "pingTimeout %u ms, connectTimeout %u ms, maxPayload %zu, "
+             "libevent %s (%s)", app->name, o.engine.ping_interval_ms,
+             o.engine.ping_timeout_ms, o.engine.connect_timeout_ms,
              o.engine.max_payload, event_get_version(),
              event_base_get_method(base));
 
@@ -295,6 +322,7 @@ out:
     siod_links_free_all();
     if (sessions_up)
         siod_sessions_cleanup();
+    siod_sio_apps_destroy();   /* if the layer never started */
     if (flush_timer != NULL)
         event_free(flush_timer);
     for (int i = 0; i < 3; i++)

@@ -9,6 +9,7 @@
 #include "siod_log.h"
 #include "siod_sid.h"
 #include "sio_eio.h"
+#include "sio_ws.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -22,6 +23,9 @@
 #define QUEUE_MAX_BYTES (8u * 1024u * 1024u)
 #define SID_TRIES 8
 #define CLOSE_NORMAL 1000
+/* A WebSocket session counts as writable (for volatile packets) while its
+ * relay link has less than this pending. */
+#define WS_WRITABLE_MAX (256u * 1024u)
 
 enum sess_state {
     ST_POLLING,        /* long-polling */
@@ -62,6 +66,8 @@ struct qpkt {
     int type;
     int binary;
     size_t len;
+    const unsigned char *ptr;        /* data, or the shared buffer's payload */
+    siod_buf *ref;                   /* shared buffer held, or NULL */
     unsigned char data[];
 };
 
@@ -258,6 +264,7 @@ static void queue_clear(siod_session *s)
     struct qpkt *q = s->q_head;
     while (q != NULL) {
         struct qpkt *next = q->next;
+        siod_buf_unref(q->ref);
         free(q);
         q = next;
     }
@@ -279,7 +286,7 @@ static void answer_get(siod_session *s, int with_queue, int extra)
         return;
     if (with_queue) {
         for (struct qpkt *q = s->q_head; q != NULL; q = q->next) {
-            pkt = (sio_eio_packet){ q->type, q->binary, q->data, q->len };
+            pkt = (sio_eio_packet){ q->type, q->binary, q->ptr, q->len };
             len += sio_eio_encoded_len(&pkt, 1) + (n++ > 0);
         }
     }
@@ -302,7 +309,7 @@ static void answer_get(siod_session *s, int with_queue, int extra)
             for (struct qpkt *q = s->q_head; q != NULL; q = q->next) {
                 if (n++ > 0)
                     buf[off++] = SIO_EIO_SEPARATOR;
-                pkt = (sio_eio_packet){ q->type, q->binary, q->data, q->len };
+                pkt = (sio_eio_packet){ q->type, q->binary, q->ptr, q->len };
                 off += sio_eio_encode(buf + off, &pkt, 1);
             }
             queue_clear(s);
@@ -334,6 +341,28 @@ static void schedule_flush(siod_session *s)
     schedule_deferred();
 }
 
+/* Sends the message packet in shared buffer buf as its own WebSocket
+ * message on b. Returns 0 or -1. */
+static int ws_send_shared(siod_session *s, struct binding *b, siod_buf *buf,
+                          int binary)
+{
+    sio_relay_frame f;
+    siod_peer *p = b->peer;
+
+    if (p->dead)
+        return -1;
+    memset(&f, 0, sizeof f);
+    f.type = SIO_R_WS_SEND;
+    f.flags = binary ? SIO_RF_BINARY : 0;
+    f.conn = b->conn;
+    memcpy(f.sid, s->sid, SIO_SID_LEN);
+    /* text: "4" + payload from the headroom byte; binary: the bytes */
+    if (buf->len + 1 > UINT32_MAX)
+        return -1;
+    f.len = (uint32_t)(binary ? buf->len : buf->len + 1);
+    return p->ops->send_shared(p->ctx, &f, buf, binary ? 1 : 0);
+}
+
 /* Sends one packet as its own WebSocket message on b. Returns 0 or -1. */
 static int ws_send_packet(siod_session *s, struct binding *b, int type,
                           int binary, const void *data, size_t len)
@@ -358,16 +387,20 @@ static void session_close_ex(siod_session *s, const char *reason,
 static void upgrade_timeout_cb(evutil_socket_t fd, short what, void *arg);
 
 /* Sends a packet on the current transport: at once on a WebSocket, else
- * through the polling queue. Returns 0, or -1 if the session is closed or
- * had to be closed (queue overflow, broken link). */
-static int send_packet(siod_session *s, int type, int binary,
-                       const void *data, size_t len)
+ * through the polling queue. shared, if not NULL, is a message packet's
+ * buffer (data and len are then its payload) that is referenced rather
+ * than copied. Returns 0, or -1 if the session is closed or had to be
+ * closed (queue overflow, broken link). */
+static int send_packet_ex(siod_session *s, int type, int binary,
+                          const void *data, size_t len, siod_buf *shared)
 {
     if (s->state == ST_CLOSED)
         return -1;
     if (s->state == ST_WEBSOCKET) {
-        if (s->ws != NULL && ws_send_packet(s, s->ws, type, binary, data,
-                                            len) == 0)
+        if (s->ws != NULL &&
+            (shared != NULL ? ws_send_shared(s, s->ws, shared, binary)
+                            : ws_send_packet(s, s->ws, type, binary, data,
+                                             len)) == 0)
             return 0;
         session_close_ex(s, "transport error", "websocket write failed", 0,
                          CLOSE_NORMAL);
@@ -379,7 +412,7 @@ static int send_packet(siod_session *s, int type, int binary,
                          CLOSE_NORMAL);
         return -1;
     }
-    struct qpkt *q = malloc(sizeof *q + len);
+    struct qpkt *q = malloc(sizeof *q + (shared != NULL ? 0 : len));
     if (q == NULL) {
         session_close_ex(s, "transport error", "out of memory", 0,
                          CLOSE_NORMAL);
@@ -389,7 +422,9 @@ static int send_packet(siod_session *s, int type, int binary,
     q->type = type;
     q->binary = binary;
     q->len = len;
-    if (len > 0)
+    q->ref = shared != NULL ? siod_buf_ref(shared) : NULL;
+    q->ptr = shared != NULL ? siod_buf_data(shared) : q->data;
+    if (shared == NULL && len > 0)
         memcpy(q->data, data, len);
     if (s->q_tail != NULL)
         s->q_tail->next = q;
@@ -401,6 +436,12 @@ static int send_packet(siod_session *s, int type, int binary,
     if (s->get != NULL)
         schedule_flush(s);
     return 0;
+}
+
+static int send_packet(siod_session *s, int type, int binary,
+                       const void *data, size_t len)
+{
+    return send_packet_ex(s, type, binary, data, len, NULL);
 }
 
 /* ---- lifecycle --------------------------------------------------------- */
@@ -423,6 +464,47 @@ static void session_free(siod_session *s)
  * the queue and a close packet. ws_code: close code for a bound
  * WebSocket. The session is unreachable when this returns and is freed by
  * the loop after the current callback. */
+/* Sessions the client closed with a close packet while no GET was held.
+ * Its GET and POST travel through different httpd children, so the GET
+ * that was in flight may reach siod after the close: within a short grace
+ * it is answered with a noop, as it would have been had it come first.
+ * Each entry answers one GET. */
+#define CLOSED_RING 256
+#define CLOSED_GRACE_MS 1000
+static struct closed_entry {
+    char sid[SIO_SID_LEN];
+    uint64_t until_ms;
+} closed_ring[CLOSED_RING];
+static unsigned closed_next;
+
+static uint64_t loop_now_ms(void)
+{
+    struct timeval tv;
+    event_base_gettimeofday_cached(reg.base, &tv);
+    return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
+}
+
+static void closed_remember(const siod_session *s)
+{
+    struct closed_entry *e = &closed_ring[closed_next++ % CLOSED_RING];
+    memcpy(e->sid, s->sid, SIO_SID_LEN);
+    e->until_ms = loop_now_ms() + CLOSED_GRACE_MS;
+}
+
+/* Returns 1 (and forgets it) if sid was closed by its client just now. */
+static int closed_take(const char *sid)
+{
+    uint64_t now = loop_now_ms();
+    for (unsigned i = 0; i < CLOSED_RING; i++) {
+        struct closed_entry *e = &closed_ring[i];
+        if (e->until_ms >= now && memcmp(e->sid, sid, SIO_SID_LEN) == 0) {
+            e->until_ms = 0;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void session_close_ex(siod_session *s, const char *reason,
                              const char *detail, int client_side,
                              unsigned ws_code)
@@ -448,6 +530,8 @@ static void session_close_ex(siod_session *s, const char *reason,
     if (s->upgrade_timer != NULL)
         event_del(s->upgrade_timer);
 
+    if (client_side && s->get == NULL && !s->websocket)
+        closed_remember(s);
     if (s->get != NULL) {
         if (client_side)
             answer_get(s, 0, SIO_EIO_NOOP);
@@ -668,9 +752,14 @@ int siod_session_relay_upgrade(siod_peer *p, const sio_relay_frame *f)
         return 0;
     }
     if (s->state != ST_POLLING) {
+        /* As the reference: a second WebSocket for a session that is
+         * upgrading or upgraded completes its handshake and is closed at
+         * once; the conn is never bound, so its WS_CLOSED is ignored. */
         siod_log_debug("session %s: UPGRADE refused in state %s", s->sid,
                        state_names[s->state]);
-        respond_str(p, f, 400, 0, "Bad request");
+        peer_send(p, SIO_R_WS_ACCEPT, 0, 0, f->conn, s->sid, NULL, 0, NULL, 0);
+        peer_send(p, SIO_R_WS_CLOSE, 0, SIO_WS_CLOSE_NO_STATUS, f->conn,
+                  s->sid, NULL, 0, NULL, 0);
         return 0;
     }
     if (s->upgrade_timer == NULL)
@@ -693,6 +782,11 @@ int siod_session_relay_poll_get(siod_peer *p, const sio_relay_frame *f)
     if (s == NULL) {
         char sid[SIO_SID_LEN + 1];
         sid_text(f, sid);
+        if (closed_take(f->sid)) {
+            siod_log_debug("GET for just-closed session %s: noop", sid);
+            respond_str(p, f, 200, 0, "6");
+            return 0;
+        }
         siod_log_debug("GET for unknown session %s", sid);
         respond_str(p, f, 400, 1, json_unknown_sid);
         return 0;
@@ -829,7 +923,8 @@ static void complete_upgrade(siod_session *s)
             s->q_tail = NULL;
         s->q_count--;
         s->q_bytes -= q->len;
-        send_packet(s, q->type, q->binary, q->data, q->len);
+        send_packet_ex(s, q->type, q->binary, q->ptr, q->len, q->ref);
+        siod_buf_unref(q->ref);
         free(q);
     }
 }
@@ -988,6 +1083,7 @@ int siod_sessions_init(struct event_base *base, const siod_engine_config *cfg,
     memset(&reg, 0, sizeof reg);
     reg.base = base;
     reg.cfg = *cfg;
+    reg.cfg.base = base;
     reg.app = app;
     siod_hash_seed();
     siod_hash_init(&reg.sessions, session_eq);
@@ -1042,6 +1138,25 @@ int siod_session_send_message(siod_session *s, const void *data, size_t len,
     return send_packet(s, SIO_EIO_MESSAGE, binary ? 1 : 0, data, len);
 }
 
+int siod_session_send_shared(siod_session *s, siod_buf *b, int binary)
+{
+    return send_packet_ex(s, SIO_EIO_MESSAGE, binary ? 1 : 0,
+                          siod_buf_data(b), b->len, b);
+}
+
+int siod_session_writable(const siod_session *s)
+{
+    switch (s->state) {
+    case ST_POLLING:
+        return s->get != NULL && s->q_head == NULL;
+    case ST_WEBSOCKET:
+        return s->ws != NULL && !s->ws->peer->dead &&
+               s->ws->peer->ops->backlog(s->ws->peer->ctx) < WS_WRITABLE_MAX;
+    default:
+        return 0;
+    }
+}
+
 void siod_session_close(siod_session *s, const char *reason)
 {
     session_close_ex(s, reason != NULL ? reason : "forced close", NULL, 0,
@@ -1073,6 +1188,13 @@ int siod_session_info(const siod_session *s, const char *key,
     *val = kv.val;
     *len = kv.val_len;
     return 0;
+}
+
+void siod_session_info_raw(const siod_session *s, const unsigned char **buf,
+                           size_t *len)
+{
+    *buf = s->info;
+    *len = s->info != NULL ? s->info_len : 0;
 }
 
 void siod_session_set_data(siod_session *s, void *data)

@@ -23,6 +23,13 @@ typedef struct siod_peer_ops {
      * from inside this call). */
     int (*send)(void *ctx, const sio_relay_frame *f, const struct iovec *iov,
                 int iovcnt);
+    /* Queues one frame whose body is b->bytes[off..off + f->len), taking
+     * a reference to b rather than copying where that is cheaper. Returns
+     * as send does. */
+    int (*send_shared)(void *ctx, const sio_relay_frame *f, siod_buf *b,
+                       size_t off);
+    /* Returns the bytes queued on the link and not yet written. */
+    size_t (*backlog)(void *ctx);
 } siod_peer_ops;
 
 typedef struct siod_peer siod_peer;

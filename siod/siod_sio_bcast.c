@@ -1,0 +1,520 @@
+/* Broadcasts (the reference's broadcast-operator.ts): a builder of rooms,
+ * exceptions and flags; the packet is encoded once per namespace and
+ * handed to the namespace's adapter. Broadcasts with an acknowledgement
+ * gather every client's first answer argument until all answered, left,
+ * or the timeout fired. A pattern namespace acts on each of its live
+ * children. Also the namespace-level calls of the public API. */
+#include "siod_sio.h"
+#include "siod_log.h"
+
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct siod_bcast {
+    siod_nsp *nsp;                   /* holds a reference */
+    siod_bcast_opts o;
+    size_t rooms_cap, except_cap;
+    unsigned timeout_ms;
+    int failed;
+};
+
+struct resp {
+    char *json;                      /* the first ack argument, or "null" */
+    size_t len;
+    siod_bin *bins;
+    unsigned nbins;
+};
+
+struct siod_sio_ackwait {
+    siod_bcast_ack_cb cb;
+    void *ud;
+    struct event *timer;
+    unsigned servers_expected, servers_reported;
+    size_t expected, received, gone;
+    struct resp *resps;
+    size_t nresp, resp_cap;
+    siod_socket **targets;           /* with references, to forget them */
+    size_t ntargets, targets_cap;
+    int done;
+};
+
+/* ---- the builder --------------------------------------------------------- */
+
+siod_bcast *siod_bcast_new(siod_nsp *nsp)
+{
+    if (nsp == NULL)
+        return NULL;
+    siod_bcast *b = calloc(1, sizeof *b);
+    if (b == NULL)
+        return NULL;
+    b->nsp = siod_sio_nsp_ref(nsp);
+    return b;
+}
+
+void siod_bcast_free(siod_bcast *b)
+{
+    if (b == NULL)
+        return;
+    for (size_t i = 0; i < b->o.nrooms; i++)
+        free(b->o.rooms[i]);
+    for (size_t i = 0; i < b->o.nexcept; i++)
+        free(b->o.except[i]);
+    free(b->o.rooms);
+    free(b->o.except);
+    siod_sio_nsp_unref(b->nsp);
+    free(b);
+}
+
+static void push_room(siod_bcast *b, char ***v, size_t *n, size_t *cap,
+                      const char *room)
+{
+    if (b->failed)
+        return;
+    if (room == NULL) {
+        b->failed = 1;
+        return;
+    }
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 4;
+        char **nv = realloc(*v, nc * sizeof *nv);
+        if (nv == NULL) {
+            b->failed = 1;
+            return;
+        }
+        *v = nv;
+        *cap = nc;
+    }
+    if (((*v)[*n] = strdup(room)) == NULL) {
+        b->failed = 1;
+        return;
+    }
+    (*n)++;
+}
+
+siod_bcast *siod_bcast_to(siod_bcast *b, const char *room)
+{
+    if (b != NULL)
+        push_room(b, &b->o.rooms, &b->o.nrooms, &b->rooms_cap, room);
+    return b;
+}
+
+siod_bcast *siod_bcast_except(siod_bcast *b, const char *room)
+{
+    if (b != NULL)
+        push_room(b, &b->o.except, &b->o.nexcept, &b->except_cap, room);
+    return b;
+}
+
+siod_bcast *siod_socket_broadcast(siod_socket *s)
+{
+    if (s == NULL)
+        return NULL;
+    return siod_bcast_except(siod_bcast_new(s->nsp), s->id);
+}
+
+siod_bcast *siod_bcast_volatile(siod_bcast *b)
+{
+    if (b != NULL)
+        b->o.flags |= SIOD_EMIT_VOLATILE;
+    return b;
+}
+
+siod_bcast *siod_bcast_compress(siod_bcast *b, int on)
+{
+    if (b != NULL) {
+        if (on)
+            b->o.flags &= ~SIOD_EMIT_NO_COMPRESS;
+        else
+            b->o.flags |= SIOD_EMIT_NO_COMPRESS;
+    }
+    return b;
+}
+
+siod_bcast *siod_bcast_timeout(siod_bcast *b, unsigned ms)
+{
+    if (b != NULL)
+        b->timeout_ms = ms;
+    return b;
+}
+
+/* The namespaces a broadcast acts on: nsp itself, or a pattern's live
+ * children; each with a reference. Returns the count (*out malloc'd), or
+ * -1 if memory runs out. */
+static ssize_t targets_of(siod_nsp *nsp, siod_nsp ***out)
+{
+    size_t n = 0, k = 0;
+    if (!nsp->is_parent) {
+        *out = malloc(sizeof **out);
+        if (*out == NULL)
+            return -1;
+        (*out)[0] = siod_sio_nsp_ref(nsp);
+        return 1;
+    }
+    for (siod_nsp *c = nsp->children; c != NULL; c = c->sib_next)
+        n++;
+    *out = malloc((n ? n : 1) * sizeof **out);
+    if (*out == NULL)
+        return -1;
+    for (siod_nsp *c = nsp->children; c != NULL && k < n; c = c->sib_next)
+        (*out)[k++] = siod_sio_nsp_ref(c);
+    return (ssize_t)k;
+}
+
+static void release_targets(siod_nsp **v, ssize_t n)
+{
+    for (ssize_t i = 0; i < n; i++)
+        siod_sio_nsp_unref(v[i]);
+    free(v);
+}
+
+int siod_bcast_emit(siod_bcast *b, const char *event, const siod_args *args)
+{
+    siod_nsp **v = NULL;
+    ssize_t n;
+    int rc = SIOD_OK;
+
+    if (b == NULL)
+        return SIOD_ENOMEM;
+    if (b->failed || event == NULL) {
+        rc = b->failed ? SIOD_ENOMEM : SIOD_EINVAL;
+        siod_bcast_free(b);
+        return rc;
+    }
+    n = targets_of(b->nsp, &v);
+    if (n < 0)
+        rc = SIOD_ENOMEM;
+    if (n == 0) {
+        /* no child: still report a bad argument */
+        siod_sio_out o;
+        rc = siod_sio_encode(&o, 0, "/", 0, 0, event, args);
+        siod_sio_out_clear(&o);
+    }
+    for (ssize_t i = 0; i < n && rc == SIOD_OK; i++) {
+        siod_sio_out o;
+        rc = siod_sio_encode(&o, 0, v[i]->name, 0, 0, event, args);
+        if (rc == SIOD_OK)
+            v[i]->aops->broadcast(v[i]->adapter, &o, &b->o);
+        siod_sio_out_clear(&o);
+    }
+    release_targets(v, n);
+    siod_bcast_free(b);
+    return rc;
+}
+
+/* ---- broadcasts with acknowledgements ------------------------------------ */
+
+static void ackwait_free(struct siod_sio_ackwait *w)
+{
+    for (size_t i = 0; i < w->nresp; i++) {
+        free(w->resps[i].json);
+        for (unsigned k = 0; k < w->resps[i].nbins; k++)
+            free((void *)w->resps[i].bins[k].data);
+        free(w->resps[i].bins);
+    }
+    free(w->resps);
+    free(w->targets);
+    if (w->timer != NULL)
+        event_free(w->timer);
+    free(w);
+}
+
+static void ackwait_finish(struct siod_sio_ackwait *w, int err)
+{
+    siod_sio_text t = { NULL, 0, 0 };
+    siod_bin *bins = NULL;
+    unsigned nbins = 0;
+    int rc;
+
+    w->done = 1;
+    if (w->timer != NULL)
+        event_del(w->timer);
+    for (size_t i = 0; i < w->ntargets; i++) {
+        siod_sio_socket_forget(w->targets[i], w);
+        siod_socket_unref(w->targets[i]);
+    }
+    w->ntargets = 0;
+    for (size_t i = 0; i < w->nresp; i++)
+        nbins += w->resps[i].nbins;
+    if (nbins > 0 && (bins = calloc(nbins, sizeof *bins)) == NULL)
+        nbins = 0;
+    rc = siod_sio_text_add(&t, "[", 1);
+    unsigned off = 0;
+    for (size_t i = 0; i < w->nresp && rc == SIOD_OK; i++) {
+        const struct resp *r = &w->resps[i];
+        unsigned rb = bins != NULL ? r->nbins : 0;
+        if (i > 0)
+            rc = siod_sio_text_add(&t, ",", 1);
+        if (rc == SIOD_OK)
+            rc = siod_sio_text_add_renumbered(&t, r->json, r->len, rb, off);
+        for (unsigned k = 0; k < rb; k++)
+            bins[off + k] = r->bins[k];
+        off += rb;
+    }
+    if (rc == SIOD_OK)
+        rc = siod_sio_text_add(&t, "]", 1);
+    siod_args a = { rc == SIOD_OK ? t.p : "[]", rc == SIOD_OK ? t.len : 2,
+                    bins, rc == SIOD_OK ? off : 0 };
+    w->cb(w->ud, err, &a, rc == SIOD_OK ? w->nresp : 0);
+    free(bins);
+    free(t.p);
+    ackwait_free(w);
+}
+
+static void ackwait_check(struct siod_sio_ackwait *w)
+{
+    if (!w->done && w->servers_reported >= w->servers_expected &&
+        w->received + w->gone >= w->expected)
+        ackwait_finish(w, w->gone > 0 ? SIOD_EDISCONNECTED : SIOD_OK);
+}
+
+static void ackwait_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct siod_sio_ackwait *w = arg;
+    siod_log_debug("broadcast with ack timed out: %zu of %zu answered",
+                   w->received, w->expected);
+    ackwait_finish(w, SIOD_ETIMEDOUT);
+}
+
+int siod_sio_ackwait_target(struct siod_sio_ackwait *w, siod_socket *s)
+{
+    if (w->ntargets == w->targets_cap) {
+        size_t cap = w->targets_cap ? w->targets_cap * 2 : 16;
+        siod_socket **v = realloc(w->targets, cap * sizeof *v);
+        if (v == NULL)
+            return -1;
+        w->targets = v;
+        w->targets_cap = cap;
+    }
+    w->targets[w->ntargets++] = siod_socket_ref(s);
+    return 0;
+}
+
+void siod_sio_ackwait_answer(struct siod_sio_ackwait *w, const siod_args *args)
+{
+    const char *json;
+    size_t len;
+    struct resp r = { NULL, 0, NULL, 0 };
+
+    if (w->done)
+        return;
+    w->received++;
+    if (w->nresp == w->resp_cap) {
+        size_t cap = w->resp_cap ? w->resp_cap * 2 : 16;
+        struct resp *v = realloc(w->resps, cap * sizeof *v);
+        if (v == NULL)
+            goto out;
+        w->resps = v;
+        w->resp_cap = cap;
+    }
+    /* the reference keeps the first argument; none is undefined -> null */
+    if (siod_arg_raw(args, 0, &json, &len) != SIOD_OK) {
+        json = "null";
+        len = 4;
+    }
+    r.json = strndup(json, len);
+    r.len = len;
+    if (r.json == NULL)
+        goto out;
+    if (args->nbins > 0) {
+        r.bins = calloc(args->nbins, sizeof *r.bins);
+        if (r.bins == NULL)
+            goto fail;
+        for (unsigned k = 0; k < args->nbins; k++) {
+            void *copy = malloc(args->bins[k].len ? args->bins[k].len : 1);
+            if (copy == NULL)
+                goto fail;
+            memcpy(copy, args->bins[k].data, args->bins[k].len);
+            r.bins[k].data = copy;
+            r.bins[k].len = args->bins[k].len;
+            r.nbins++;
+        }
+    }
+    w->resps[w->nresp++] = r;
+    goto out;
+fail:
+    for (unsigned k = 0; k < r.nbins; k++)
+        free((void *)r.bins[k].data);
+    free(r.bins);
+    free(r.json);
+out:
+    ackwait_check(w);
+}
+
+void siod_sio_ackwait_gone(struct siod_sio_ackwait *w)
+{
+    if (w->done)
+        return;
+    w->gone++;
+    ackwait_check(w);
+}
+
+void siod_sio_ackwait_count(struct siod_sio_ackwait *w, size_t n)
+{
+    w->expected += n;
+    w->servers_reported++;
+    ackwait_check(w);
+}
+
+int siod_bcast_emit_ack(siod_bcast *b, const char *event,
+                        const siod_args *args, siod_bcast_ack_cb cb, void *ud)
+{
+    struct siod_sio_ackwait *w = NULL;
+    siod_nsp **v = NULL;
+    ssize_t n;
+    siod_sio_out o;
+    int rc;
+
+    if (b == NULL)
+        return SIOD_ENOMEM;
+    if (b->failed || event == NULL || cb == NULL) {
+        rc = b->failed ? SIOD_ENOMEM : SIOD_EINVAL;
+        siod_bcast_free(b);
+        return rc;
+    }
+    /* check the arguments before anything is sent */
+    rc = siod_sio_encode(&o, 0, "/", 1, 0, event, args);
+    siod_sio_out_clear(&o);
+    if (rc != SIOD_OK) {
+        siod_bcast_free(b);
+        return rc;
+    }
+    n = targets_of(b->nsp, &v);
+    w = n >= 0 ? calloc(1, sizeof *w) : NULL;
+    if (w == NULL) {
+        if (n >= 0)
+            release_targets(v, n);
+        siod_bcast_free(b);
+        return SIOD_ENOMEM;
+    }
+    w->cb = cb;
+    w->ud = ud;
+    for (ssize_t i = 0; i < n; i++)
+        w->servers_expected += v[i]->aops->server_count(v[i]->adapter);
+    if (b->timeout_ms > 0) {
+        struct timeval tv = { (time_t)(b->timeout_ms / 1000),
+                              (suseconds_t)(b->timeout_ms % 1000) * 1000 };
+        w->timer = evtimer_new(siod_sio_config()->base, ackwait_timeout_cb, w);
+        if (w->timer == NULL) {
+            release_targets(v, n);
+            ackwait_free(w);
+            siod_bcast_free(b);
+            return SIOD_ENOMEM;
+        }
+        evtimer_add(w->timer, &tv);
+    }
+    if (n == 0) {
+        ackwait_check(w);   /* nobody to ask: answered at once */
+    }
+    for (ssize_t i = 0; i < n; i++) {
+        uint64_t id = v[i]->next_id++;
+        /* the last report may finish (and free) w */
+        if (siod_sio_encode(&o, 0, v[i]->name, 1, id, event, args) !=
+            SIOD_OK) {
+            for (unsigned k = v[i]->aops->server_count(v[i]->adapter); k > 0;
+                 k--)
+                siod_sio_ackwait_count(w, 0);
+            continue;
+        }
+        v[i]->aops->broadcast_with_ack(v[i]->adapter, &o, id, &b->o, w);
+        siod_sio_out_clear(&o);
+    }
+    release_targets(v, n);
+    siod_bcast_free(b);
+    return SIOD_OK;
+}
+
+/* ---- acting on the selected sockets -------------------------------------- */
+
+static void for_each_nsp(siod_bcast *b,
+                         void (*fn)(siod_nsp *nsp, siod_bcast *b,
+                                    const char *room, int close),
+                         const char *room, int close)
+{
+    siod_nsp **v = NULL;
+    ssize_t n;
+    if (b == NULL)
+        return;
+    if (!b->failed && (n = targets_of(b->nsp, &v)) >= 0) {
+        for (ssize_t i = 0; i < n; i++)
+            fn(v[i], b, room, close);
+        release_targets(v, n);
+    }
+    siod_bcast_free(b);
+}
+
+static void do_join(siod_nsp *nsp, siod_bcast *b, const char *room, int close)
+{
+    nsp->aops->add_sockets(nsp->adapter, &b->o, room);
+}
+
+static void do_leave(siod_nsp *nsp, siod_bcast *b, const char *room,
+                     int close)
+{
+    nsp->aops->del_sockets(nsp->adapter, &b->o, room);
+}
+
+static void do_disconnect(siod_nsp *nsp, siod_bcast *b, const char *room,
+                          int close)
+{
+    nsp->aops->disconnect_sockets(nsp->adapter, &b->o, close);
+}
+
+void siod_bcast_join(siod_bcast *b, const char *room)
+{
+    if (room == NULL) {
+        siod_bcast_free(b);
+        return;
+    }
+    for_each_nsp(b, do_join, room, 0);
+}
+
+void siod_bcast_leave(siod_bcast *b, const char *room)
+{
+    if (room == NULL) {
+        siod_bcast_free(b);
+        return;
+    }
+    for_each_nsp(b, do_leave, room, 0);
+}
+
+void siod_bcast_disconnect(siod_bcast *b, int close)
+{
+    for_each_nsp(b, do_disconnect, NULL, close);
+}
+
+size_t siod_bcast_sockets(siod_bcast *b,
+                          void (*fn)(void *ud, siod_socket *s), void *ud)
+{
+    siod_nsp **v = NULL;
+    ssize_t n;
+    size_t total = 0;
+
+    if (b == NULL)
+        return 0;
+    if (!b->failed && (n = targets_of(b->nsp, &v)) >= 0) {
+        for (ssize_t i = 0; i < n; i++) {
+            siod_socket **socks = NULL;
+            ssize_t k = v[i]->aops->select(v[i]->adapter, &b->o, &socks);
+            for (ssize_t j = 0; j < k; j++) {
+                if (fn != NULL)
+                    fn(ud, socks[j]);
+                siod_socket_unref(socks[j]);
+            }
+            free(socks);
+            total += k > 0 ? (size_t)k : 0;
+        }
+        release_targets(v, n);
+    }
+    siod_bcast_free(b);
+    return total;
+}
+
+/* ---- namespaces ---------------------------------------------------------- */
+
+int siod_nsp_emit(siod_nsp *nsp, const char *event, const siod_args *args)
+{
+    if (nsp == NULL)
+        return SIOD_EINVAL;
+    return siod_bcast_emit(siod_bcast_new(nsp), event, args);
+}
