@@ -23,12 +23,20 @@
 #   TLS_PORT         also listen with TLS on this port; TLS_CERT / TLS_KEY
 #                    (default: a self-signed pair generated in $RUNDIR/tls)
 #   CGI=1            load mod_cgi(d) and run *.php through php-cgi
+#   SITE_DIR         a directory whose files are copied into the document
+#                    root (over the generated ones; health.txt stays), e.g.
+#                    conf/demo; a copy, so www-data can read it as root
+#   CLIENT_SCRIPT    socket.io.js for SocketIOClientScript (the bundle GET
+#                    /socket.io/socket.io.js answers); copied with its
+#                    siblings under the runtime directory when www-data
+#                    cannot read it where it is
+#   SERVE_CLIENT     SocketIOServeClient On|Off (default: module default)
 #   EXTRA_CONF       text appended to the configuration
 #   EXTRA_CONF_FILE  file Included at the end of the configuration
 #
 # Output: the generated files, and on stdout shell assignments (KEY='value')
 # for CONF, PIDFILE, ERROR_LOG, ACCESS_LOG, SIOD_SOCKET, SIOD_UIDS, HTDOCS,
-# RUNDIR and RUN_USER, for the caller to eval or parse.
+# RUNDIR, RUN_USER and CLIENT_SCRIPT, for the caller to eval or parse.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -70,15 +78,22 @@ else
     SIOD_UIDS=$(id -u)
 fi
 
+# as_run_user TEST-ARGS...: test(1) as httpd's user (true when not root, or
+# when neither runuser nor setpriv is there to tell).
+as_run_user() {
+    [ -n "$RUN_USER" ] || return 0
+    if command -v runuser >/dev/null 2>&1; then
+        runuser -u "$RUN_USER" -- test "$@" 2>/dev/null
+    elif command -v setpriv >/dev/null 2>&1; then
+        setpriv --reuid="$RUN_USER" --regid="$RUN_GROUP" --clear-groups \
+            test "$@" 2>/dev/null
+    fi
+}
+
 reachable=1
 if [ -n "$RUN_USER" ]; then
     chmod 0755 "$RUNDIR"
-    if command -v runuser >/dev/null 2>&1; then
-        runuser -u "$RUN_USER" -- test -x "$RUNDIR" 2>/dev/null || reachable=0
-    elif command -v setpriv >/dev/null 2>&1; then
-        setpriv --reuid="$RUN_USER" --regid="$RUN_GROUP" --clear-groups \
-            test -x "$RUNDIR" 2>/dev/null || reachable=0
-    fi
+    as_run_user -x "$RUNDIR" || reachable=0
 fi
 
 wwwdir=$RUNDIR
@@ -97,6 +112,11 @@ sockdir=$(dirname "$SIOD_SOCKET")
 
 HTDOCS=$wwwdir/htdocs
 LOGDIR=$RUNDIR/logs
+if [ -n "${SITE_DIR:-}" ]; then
+    [ -d "$SITE_DIR" ] || die "SITE_DIR $SITE_DIR is not a directory"
+    # A fresh copy each time: files removed from the site leave with it.
+    rm -rf "$HTDOCS"
+fi
 mkdir -p "$HTDOCS" "$LOGDIR" "$RUNDIR/run" "$sockdir"
 rm -f "$RUNDIR/run/"*.pid
 
@@ -125,6 +145,34 @@ if [ "${CGI:-0}" = 1 ]; then
 <?php header('Content-Type: text/plain'); echo "php ok\n";
 EOF
 fi
+if [ -n "${SITE_DIR:-}" ]; then
+    cp -R "$SITE_DIR"/. "$HTDOCS"/
+    chmod -R u+rwX,go+rX "$HTDOCS"
+fi
+
+# The Socket.IO client bundle the module serves: httpd's children open it,
+# so as root it must be readable by www-data, or it is copied (with the
+# minified builds and source maps beside it) under the runtime directory.
+CLIENT_SCRIPT=${CLIENT_SCRIPT:-}
+if [ -n "$CLIENT_SCRIPT" ]; then
+    [ -f "$CLIENT_SCRIPT" ] || die "CLIENT_SCRIPT $CLIENT_SCRIPT not found (scripts/setup.sh installs socket.io-client)"
+    CLIENT_SCRIPT=$(cd "$(dirname "$CLIENT_SCRIPT")" && pwd)/$(basename "$CLIENT_SCRIPT")
+    if ! as_run_user -r "$CLIENT_SCRIPT"; then
+        clientdir=$wwwdir/client
+        rm -rf "$clientdir"
+        mkdir -p "$clientdir"
+        for f in "$(dirname "$CLIENT_SCRIPT")"/socket.io.*; do
+            if [ -f "$f" ]; then cp "$f" "$clientdir/"; fi
+        done
+        cp "$CLIENT_SCRIPT" "$clientdir/socket.io.js"
+        chmod -R go+rX "$clientdir"
+        CLIENT_SCRIPT=$clientdir/socket.io.js
+    fi
+fi
+case "${SERVE_CLIENT:-}" in
+''|On|Off|on|off) ;;
+*) die "SERVE_CLIENT must be On or Off (got '$SERVE_CLIENT')" ;;
+esac
 
 # Our own mime.types keeps the instance independent of the system's.
 cat >"$RUNDIR/mime.types" <<'EOF'
@@ -249,9 +297,13 @@ DirectoryIndex index.html
 </Directory>
 
 SocketIODaemonSocket "$SIOD_SOCKET"
+EOF
+    [ -n "$CLIENT_SCRIPT" ] && echo "SocketIOClientScript \"$CLIENT_SCRIPT\""
+    cat <<EOF
 <Location /socket.io/>
     SocketIO On
 EOF
+    [ -n "${SERVE_CLIENT:-}" ] && echo "    SocketIOServeClient $SERVE_CLIENT"
     [ -n "${TRANSPORTS:-}" ] && echo "    SocketIOTransports $TRANSPORTS"
     [ -n "${UPGRADES:-}" ] && echo "    SocketIOAllowUpgrades $UPGRADES"
     [ -n "${CORS:-}" ] && echo "    SocketIOCorsOrigin $CORS"
@@ -270,6 +322,11 @@ ScriptAlias /cgi-bin/ /usr/lib/cgi-bin/
 Action php-script /cgi-bin/php virtual
 AddHandler php-script .php
 EOF
+        # mod_cgid's socket defaults to DefaultRuntimeDir, which www-data
+        # cannot reach (or whose path is too long) when wwwdir moved to /tmp.
+        if [ "$MPM" != prefork ] && [ "$wwwdir" != "$RUNDIR" ]; then
+            echo "ScriptSock \"$wwwdir/cgisock\""
+        fi
     fi
     if [ -n "$TLS_PORT" ]; then
         cat <<EOF
@@ -302,3 +359,4 @@ q SIOD_UIDS "$SIOD_UIDS"
 q HTDOCS "$HTDOCS"
 q RUNDIR "$RUNDIR"
 q RUN_USER "$RUN_USER"
+q CLIENT_SCRIPT "$CLIENT_SCRIPT"

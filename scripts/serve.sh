@@ -9,7 +9,11 @@
 # PING_INTERVAL, PING_TIMEOUT, CONNECT_TIMEOUT (ms), MAX_PAYLOAD (bytes),
 # CORS (origins or '*'), MPM (event|worker|prefork), TRANSPORTS, UPGRADES,
 # LOGLEVEL (httpd, default info), VERBOSE=1 (siod -v), SAN=1 (httpd under
-# ASan: LD_PRELOAD libasan), TLS_PORT (also serve https).
+# ASan: LD_PRELOAD libasan), TLS_PORT (also serve https), RUNDIR (default
+# $BUILD/serve), and for the demo (`make run`): SITE_DIR (files for the
+# document root), CLIENT_SCRIPT (socket.io.js the module serves),
+# SERVE_CLIENT (On|Off), CGI=1 (PHP through php-cgi), READY_MSG (printed
+# once everything answers).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -21,7 +25,7 @@ MPM=${MPM:-event}
 SAN=${SAN:-0}
 HTTPD=${HTTPD:-/usr/sbin/apache2}
 SIOD=$BUILD/siod
-RUNDIR=$BUILD/serve
+RUNDIR=${RUNDIR:-$BUILD/serve}
 
 say() { echo "serve: $*" >&2; }
 die() { say "$*"; exit 1; }
@@ -40,7 +44,7 @@ stop_child() {
     [ -n "$pid" ] || return 0
     kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
     kill -TERM "$pid" 2>/dev/null || true
-    ( sleep "$grace"; kill -KILL "$pid" 2>/dev/null ) &
+    ( sleep "$grace"; kill -KILL "$pid" 2>/dev/null ) 9>&- &
     timer=$!
     wait "$pid" 2>/dev/null || true
     kill "$timer" 2>/dev/null || true
@@ -65,23 +69,37 @@ cleanup() {
     fi
     stop_child "$siod_pid" 10
     stop_child "$tail_pid" 2
-    say "stopped"
+    if [ -n "$siod_pid$httpd_pid" ]; then say "stopped"; fi
 }
 trap 'cleanup; exit 130' INT
 trap 'cleanup; exit 143' TERM
 trap 'cleanup' EXIT
 
-eval "$(RUNDIR=$RUNDIR PORT=$PORT MPM=$MPM BUILD=$BUILD BIND_ADDR=${BIND_ADDR:-} \
-        CORS=${CORS:-} MAX_PAYLOAD=${MAX_PAYLOAD:-} TRANSPORTS=${TRANSPORTS:-} \
-        UPGRADES=${UPGRADES:-} LOGLEVEL=${LOGLEVEL:-info} TLS_PORT=${TLS_PORT:-} \
-        "$here/httpd-conf.sh")"
-
-if [ -f "$RUNDIR/run/siod.pid" ] && kill -0 "$(cat "$RUNDIR/run/siod.pid")" 2>/dev/null; then
-    die "an instance already runs from $RUNDIR (siod pid $(cat "$RUNDIR/run/siod.pid"))"
+# One instance per runtime directory: a second would rewrite the first's
+# configuration and take over its siod socket. Only this script holds the
+# lock (fd 9, closed in every child); the pid files catch orphans.
+mkdir -p "$RUNDIR"
+exec 9>>"$RUNDIR/.serve.lock"
+if ! flock -n 9; then
+    die "an instance already runs from $RUNDIR (stop it, or set RUNDIR=...)"
 fi
+for d in siod httpd; do
+    p=$(cat "$RUNDIR/run/$d.pid" 2>/dev/null || true)
+    if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then
+        die "an instance already runs from $RUNDIR ($d pid $p)"
+    fi
+done
 if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
     die "port $PORT is already in use (set PORT=...)"
 fi
+
+conf_vars=$(RUNDIR=$RUNDIR PORT=$PORT MPM=$MPM BUILD=$BUILD BIND_ADDR=${BIND_ADDR:-} \
+        CORS=${CORS:-} MAX_PAYLOAD=${MAX_PAYLOAD:-} TRANSPORTS=${TRANSPORTS:-} \
+        UPGRADES=${UPGRADES:-} LOGLEVEL=${LOGLEVEL:-info} TLS_PORT=${TLS_PORT:-} \
+        CGI=${CGI:-0} SITE_DIR=${SITE_DIR:-} CLIENT_SCRIPT=${CLIENT_SCRIPT:-} \
+        SERVE_CLIENT=${SERVE_CLIENT:-} "$here/httpd-conf.sh") \
+    || die "httpd-conf.sh failed"
+eval "$conf_vars"
 
 siod_args=(-s "$SIOD_SOCKET" -u "$SIOD_UIDS" -p "$RUNDIR/run/siod.pid")
 [ -n "${PING_INTERVAL:-}" ] && siod_args+=(-i "$PING_INTERVAL")
@@ -95,7 +113,7 @@ rm -f "$SIOD_SOCKET"
 say "starting siod: $SIOD ${siod_args[*]}"
 # Each child gets its own session: a terminal's Ctrl-C reaches only this
 # script, which then stops httpd before siod (so httpd never sees siod go).
-setsid "$SIOD" "${siod_args[@]}" &
+setsid "$SIOD" "${siod_args[@]}" 9>&- &
 siod_pid=$!
 for _ in $(seq 100); do
     [ -S "$SIOD_SOCKET" ] && break
@@ -105,7 +123,7 @@ done
 [ -S "$SIOD_SOCKET" ] || die "siod did not create $SIOD_SOCKET"
 
 : >>"$ERROR_LOG"
-tail -n 0 -F "$ERROR_LOG" 2>/dev/null &
+tail -n 0 -F "$ERROR_LOG" 2>/dev/null 9>&- &
 tail_pid=$!
 
 httpd_env=()
@@ -115,7 +133,7 @@ if [ "$SAN" = 1 ]; then
     httpd_env=(LD_PRELOAD="$asan" ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}")
 fi
 say "starting httpd: $HTTPD -f $CONF -DFOREGROUND (MPM $MPM)"
-setsid env "${httpd_env[@]}" "$HTTPD" -f "$CONF" -DFOREGROUND &
+setsid env "${httpd_env[@]}" "$HTTPD" -f "$CONF" -DFOREGROUND 9>&- &
 httpd_pid=$!
 
 ready=0
@@ -135,6 +153,7 @@ fi
 say "ready: http://${BIND_ADDR:-127.0.0.1}:$PORT/  (Socket.IO at http://${BIND_ADDR:-127.0.0.1}:$PORT/socket.io/)"
 [ -n "${TLS_PORT:-}" ] && say "       https://${BIND_ADDR:-127.0.0.1}:$TLS_PORT/ (self-signed)"
 say "config $CONF, logs $RUNDIR/logs/; Ctrl-C stops"
+[ -n "${READY_MSG:-}" ] && say "$READY_MSG"
 
 # Wait for a signal, or for either child to end on its own.
 set +e

@@ -4,13 +4,26 @@
 # when something is missing) and the pinned npm packages under tests/ (`npm
 # ci` only when tests/node_modules is missing or package-lock.json changed).
 # Safe to run again; a run that finds everything in place takes well under 2 s.
+# --browser also installs what the browser check needs (`make e2e`):
+# Debian's chromium and the pinned playwright-core under tests/e2e/.
 set -euo pipefail
+
+browser=0
+for arg in "$@"; do
+    case "$arg" in
+    --browser) browser=1 ;;
+    *) echo "usage: scripts/setup.sh [--browser]" >&2; exit 2 ;;
+    esac
+done
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
 PACKAGES="apache2 apache2-dev libevent-dev libjson-c-dev pkg-config php-cgi
 clang libclang-rt-14-dev make gcc curl openssl nodejs npm"
+if [ "$browser" = 1 ]; then
+    PACKAGES="$PACKAGES chromium fonts-dejavu-core"
+fi
 
 say() { echo "setup: $*"; }
 
@@ -61,15 +74,27 @@ fi
 
 node_ok || { say "Node.js >= 18 is required (found: $(node --version 2>/dev/null || echo none))" >&2; exit 1; }
 
+# npm_ci DIR: the npm packages DIR/package-lock.json pins, unless already
+# installed from that very lock file.
+npm_ci() {
+    local dir=$1 stamp want have
+    stamp=$dir/node_modules/.setup-lock-sha256
+    want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+    have=$(cat "$stamp" 2>/dev/null || true)
+    if [ ! -d "$dir/node_modules" ] || [ "$want" != "$have" ]; then
+        say "installing npm packages in ${dir#"$repo"/}/ (npm ci)"
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+        printf '%s\n' "$want" >"$stamp"
+    fi
+}
+
 # npm packages for the integration tests, pinned by tests/package-lock.json.
-tests=$repo/tests
-stamp=$tests/node_modules/.setup-lock-sha256
-want=$(sha256sum "$tests/package-lock.json" | cut -d' ' -f1)
-have=$(cat "$stamp" 2>/dev/null || true)
-if [ ! -d "$tests/node_modules" ] || [ "$want" != "$have" ]; then
-    say "installing npm packages in tests/ (npm ci)"
-    (cd "$tests" && npm ci --no-audit --no-fund --loglevel=error)
-    printf '%s\n' "$want" >"$stamp"
+npm_ci "$repo/tests"
+# The browser check drives Debian's chromium with playwright-core; it never
+# downloads a browser of its own.
+if [ "$browser" = 1 ]; then
+    npm_ci "$repo/tests/e2e"
+    [ -x /usr/bin/chromium ] || { say "/usr/bin/chromium missing after install" >&2; exit 1; }
 fi
 
 if [ -z "$missing" ]; then
