@@ -10,6 +10,9 @@
 #include "socketio_config.h"
 #include "socketio_handler.h"
 #include "socketio_link.h"
+#include "socketio_reactor.h"
+#include "socketio_ws_thread.h"
+#include "socketio_wsconn.h"
 
 static const command_rec socketio_cmds[] = {
     AP_INIT_FLAG("SocketIO", socketio_cmd_enable, NULL, ACCESS_CONF,
@@ -30,6 +33,19 @@ static const command_rec socketio_cmds[] = {
                   "Largest POST body / WebSocket message in bytes"),
     AP_INIT_TAKE1("SocketIOReplyTimeout", socketio_cmd_reply_timeout, NULL,
                   RSRC_CONF, "Seconds a request waits for siod's answer"),
+    AP_INIT_FLAG("SocketIOServeClient", socketio_cmd_serve_client, NULL,
+                 RSRC_CONF | ACCESS_CONF,
+                 "On to serve the Socket.IO client bundle (socket.io.js)"),
+    AP_INIT_TAKE1("SocketIOClientScript", socketio_cmd_client_script, NULL,
+                  RSRC_CONF, "The socket.io.js file to serve; its siblings "
+                  "(socket.io.min.js, .map) are served from its directory"),
+    AP_INIT_TAKE1("SocketIOWebSocketThreads", socketio_cmd_ws_threads, NULL,
+                  RSRC_CONF, "Most worker threads WebSockets may hold where "
+                  "connections cannot be suspended (0: none)"),
+    AP_INIT_TAKE1("SocketIOWebSocketQueue", socketio_cmd_ws_queue, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Bytes a WebSocket may have waiting to be sent before its "
+                  "client is dropped"),
     { NULL }
 };
 
@@ -40,15 +56,34 @@ static int socketio_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
     if (rc != OK)
         return rc;
+    if ((rc = socketio_ws_thread_post_config(pconf, s)) != OK)
+        return rc;
     return socketio_link_post_config(pconf, s);
+}
+
+static void socketio_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    socketio_ws_child_init(pchild);
+    socketio_link_child_init(pchild, s);
+    socketio_reactor_child_init(pchild, s);
+}
+
+static void socketio_child_stopping(apr_pool_t *pchild, int graceful)
+{
+    socketio_link_child_stopping(pchild, graceful);
+    socketio_reactor_child_stopping(graceful);
 }
 
 static void socketio_register_hooks(apr_pool_t *p)
 {
     ap_hook_post_config(socketio_post_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_child_init(socketio_link_child_init, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_child_stopping(socketio_link_child_stopping, NULL, NULL,
+    ap_hook_child_init(socketio_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_stopping(socketio_child_stopping, NULL, NULL,
                            APR_HOOK_MIDDLE);
+    ap_hook_child_status(socketio_ws_thread_child_status, NULL, NULL,
+                         APR_HOOK_MIDDLE);
+    ap_hook_suspend_connection(socketio_reactor_suspend_connection, NULL,
+                               NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(socketio_handler, NULL, NULL, APR_HOOK_FIRST);
 }
 

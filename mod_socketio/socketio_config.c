@@ -22,6 +22,8 @@ void *socketio_config_create_dir(apr_pool_t *p, char *dir)
     d->enabled = -1;
     d->allow_upgrades = -1;
     d->max_payload = -1;
+    d->serve_client = -1;
+    d->ws_queue = -1;
     return d;
 }
 
@@ -46,6 +48,9 @@ void *socketio_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     }
     d->max_payload = add->max_payload != -1 ? add->max_payload
                                             : base->max_payload;
+    d->serve_client = add->serve_client != -1 ? add->serve_client
+                                              : base->serve_client;
+    d->ws_queue = add->ws_queue != -1 ? add->ws_queue : base->ws_queue;
     return d;
 }
 
@@ -55,6 +60,7 @@ void *socketio_config_create_server(apr_pool_t *p, server_rec *s)
     socketio_server_conf *sc = apr_pcalloc(p, sizeof(*sc));
 
     sc->reply_timeout = -1;
+    sc->ws_threads = -1;
     return sc;
 }
 
@@ -68,6 +74,10 @@ void *socketio_config_merge_server(apr_pool_t *p, void *basev, void *addv)
                                            : base->daemon_socket;
     sc->reply_timeout = add->reply_timeout != -1 ? add->reply_timeout
                                                  : base->reply_timeout;
+    sc->client_script = add->client_script ? add->client_script
+                                           : base->client_script;
+    sc->ws_threads = add->ws_threads != -1 ? add->ws_threads
+                                           : base->ws_threads;
     return sc;
 }
 
@@ -229,6 +239,72 @@ const char *socketio_cmd_reply_timeout(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+/* SocketIOServeClient On|Off */
+const char *socketio_cmd_serve_client(cmd_parms *cmd, void *dconf, int on)
+{
+    ((socketio_dir_conf *)dconf)->serve_client = on ? 1 : 0;
+    return NULL;
+}
+
+/* SocketIOClientScript path (relative paths are under ServerRoot) */
+const char *socketio_cmd_client_script(cmd_parms *cmd, void *dconf,
+                                       const char *path)
+{
+    socketio_server_conf *sc =
+        ap_get_module_config(cmd->server->module_config, &socketio_module);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    const char *full;
+
+    if (err)
+        return err;
+    if (!*path)
+        return "SocketIOClientScript: empty path";
+    full = ap_server_root_relative(cmd->pool, path);
+    if (!full)
+        return apr_pstrcat(cmd->pool, "SocketIOClientScript: invalid path ",
+                           path, NULL);
+    sc->client_script = full;
+    return NULL;
+}
+
+/* SocketIOWebSocketThreads n: one value for the whole server. */
+const char *socketio_cmd_ws_threads(cmd_parms *cmd, void *dconf,
+                                    const char *n)
+{
+    socketio_server_conf *sc =
+        ap_get_module_config(cmd->server->module_config, &socketio_module);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    char *end;
+    long v;
+
+    if (err)
+        return err;
+    v = strtol(n, &end, 10);
+    if (end == n || *end || v < 0 || v > 1000000)
+        return apr_pstrcat(cmd->pool, "SocketIOWebSocketThreads: expected a "
+                           "number of threads from 0 to 1000000, got '", n,
+                           "'", NULL);
+    sc->ws_threads = (int)v;
+    return NULL;
+}
+
+/* SocketIOWebSocketQueue bytes */
+const char *socketio_cmd_ws_queue(cmd_parms *cmd, void *dconf,
+                                  const char *bytes)
+{
+    socketio_dir_conf *d = dconf;
+    apr_off_t n;
+    char *end;
+
+    if (apr_strtoff(&n, bytes, &end, 10) != APR_SUCCESS || *end ||
+        n < 1024 || n > (apr_off_t)4 * SIO_RELAY_MAX_BODY)
+        return apr_psprintf(cmd->pool, "SocketIOWebSocketQueue: expected a "
+                            "number of bytes from 1024 to %u, got '%s'",
+                            4 * SIO_RELAY_MAX_BODY, bytes);
+    d->ws_queue = n;
+    return NULL;
+}
+
 /* Returns OK, or HTTP_INTERNAL_SERVER_ERROR (startup fails) when the
  * default socket path does not fit a Unix socket address. */
 int socketio_config_post_config(apr_pool_t *pconf, server_rec *s)
@@ -298,4 +374,22 @@ apr_interval_time_t socketio_config_reply_timeout(const socketio_server_conf *s)
 {
     return s->reply_timeout > 0 ? s->reply_timeout
                                 : SOCKETIO_DEFAULT_REPLY_TIMEOUT;
+}
+
+/* Returns 1 if the client bundle is served (default On). */
+int socketio_config_serve_client(const socketio_dir_conf *d)
+{
+    return d->serve_client != 0;
+}
+
+/* Returns the bound on a WebSocket's unsent bytes: SocketIOWebSocketQueue,
+ * never below SocketIOMaxPayload (one whole message always fits); default
+ * SocketIOMaxPayload + 1 MiB. */
+apr_size_t socketio_config_ws_queue(const socketio_dir_conf *d)
+{
+    apr_off_t max = socketio_config_max_payload(d);
+
+    if (d->ws_queue <= 0)
+        return (apr_size_t)max + SOCKETIO_DEFAULT_QUEUE_EXTRA;
+    return (apr_size_t)(d->ws_queue > max ? d->ws_queue : max);
 }

@@ -16,6 +16,11 @@ extern module AP_MODULE_DECLARE_DATA socketio_module;
 #define SOCKETIO_DEFAULT_MAX_PAYLOAD 1000000
 #define SOCKETIO_DEFAULT_REPLY_TIMEOUT apr_time_from_sec(60)
 #define SOCKETIO_DEFAULT_SOCKET "socketio/siod.sock"
+/* A WebSocket's unsent messages may reach SocketIOMaxPayload plus this
+ * before the client is dropped (SocketIOWebSocketQueue unset). */
+#define SOCKETIO_DEFAULT_QUEUE_EXTRA (1024 * 1024)
+/* SocketIOWebSocketThreads unset: this share of MaxRequestWorkers. */
+#define SOCKETIO_DEFAULT_THREADS_DIVISOR 4
 
 struct socketio_link;
 
@@ -29,12 +34,16 @@ typedef struct socketio_dir_conf {
     int cors_any;                     /* "*" */
     apr_array_header_t *cors_origins; /* const char *, exact origins */
     apr_off_t max_payload;            /* SocketIOMaxPayload */
+    int serve_client;                 /* SocketIOServeClient */
+    apr_off_t ws_queue;               /* SocketIOWebSocketQueue */
 } socketio_dir_conf;
 
 /* Per virtual host. */
 typedef struct socketio_server_conf {
     const char *daemon_socket;          /* filled in post_config if unset */
     apr_interval_time_t reply_timeout;  /* -1 while unset */
+    const char *client_script;          /* SocketIOClientScript, or NULL */
+    int ws_threads;                     /* SocketIOWebSocketThreads, -1 */
     struct socketio_link *link;         /* this child's link, child_init */
 } socketio_server_conf;
 
@@ -59,6 +68,13 @@ const char *socketio_cmd_max_payload(cmd_parms *cmd, void *dconf,
                                      const char *bytes);
 const char *socketio_cmd_reply_timeout(cmd_parms *cmd, void *dconf,
                                        const char *secs);
+const char *socketio_cmd_serve_client(cmd_parms *cmd, void *dconf, int on);
+const char *socketio_cmd_client_script(cmd_parms *cmd, void *dconf,
+                                       const char *path);
+const char *socketio_cmd_ws_threads(cmd_parms *cmd, void *dconf,
+                                    const char *n);
+const char *socketio_cmd_ws_queue(cmd_parms *cmd, void *dconf,
+                                  const char *bytes);
 
 /* post_config: gives every server without SocketIODaemonSocket the default
  * path under the runtime directory. Returns OK. */
@@ -72,5 +88,7 @@ int socketio_config_transports(const socketio_dir_conf *d);
 int socketio_config_allow_upgrades(const socketio_dir_conf *d);
 apr_off_t socketio_config_max_payload(const socketio_dir_conf *d);
 apr_interval_time_t socketio_config_reply_timeout(const socketio_server_conf *s);
+int socketio_config_serve_client(const socketio_dir_conf *d);
+apr_size_t socketio_config_ws_queue(const socketio_dir_conf *d);
 
 #endif

@@ -16,6 +16,7 @@
 #include "apr_strings.h"
 
 #include "sio_relay.h"
+#include "socketio_client.h"
 #include "socketio_config.h"
 #include "socketio_handler.h"
 #include "socketio_link.h"
@@ -34,7 +35,8 @@ static const char *const error_messages[] = {
     "Bad request", "Forbidden", "Unsupported protocol version"
 };
 
-static void add_cors_headers(socketio_req *sr)
+/* See the header. */
+void socketio_add_cors_headers(socketio_req *sr)
 {
     apr_table_t *h = sr->r->headers_out;
 
@@ -55,7 +57,7 @@ int socketio_respond(socketio_req *sr, int status, const char *ctype,
     request_rec *r = sr->r;
 
     r->status = status;
-    add_cors_headers(sr);
+    socketio_add_cors_headers(sr);
     if (ctype)
         ap_set_content_type(r, ctype);
     ap_set_content_length(r, (apr_off_t)len);
@@ -188,7 +190,8 @@ static void info_fill(socketio_req *sr, info_ctx *ic, const char *port,
     int upgrades = socketio_config_allow_upgrades(sr->dconf) &&
                    (socketio_config_transports(sr->dconf) &
                     SOCKETIO_T_WEBSOCKET) &&
-                   sr->transport_bit == SOCKETIO_T_POLLING;
+                   sr->transport_bit == SOCKETIO_T_POLLING &&
+                   socketio_ws_available(r->connection);
 
     info_puts(ic, "method", r->method);
     info_puts(ic, "url", r->unparsed_uri ? r->unparsed_uri : r->uri);
@@ -518,7 +521,7 @@ int socketio_handler(request_rec *r)
     socketio_dir_conf *d;
     socketio_req *sr;
     const char *origin;
-    int forbidden, is_get;
+    int forbidden, is_get, rc;
 
     if (r->main)
         return DECLINED;
@@ -533,6 +536,8 @@ int socketio_handler(request_rec *r)
     sr->max_payload = socketio_config_max_payload(d);
     sr->upgrade = is_upgrade(r);
     forbidden = cors_check(sr);
+    if ((rc = socketio_client_serve(sr)) != DECLINED)
+        return rc;
     if (!sr->sconf->link) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "mod_socketio: no relay link for this server");

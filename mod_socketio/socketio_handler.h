@@ -35,6 +35,9 @@ typedef struct socketio_req {
  * elsewhere. Returns OK/DONE after answering, or DECLINED. */
 int socketio_handler(request_rec *r);
 
+/* Adds the CORS headers SocketIOCorsOrigin asks for to the response. */
+void socketio_add_cors_headers(socketio_req *sr);
+
 /* Answers with status, Content-Type ctype (NULL: none) and body; adds the
  * CORS headers. Returns OK (the handler's result). */
 int socketio_respond(socketio_req *sr, int status, const char *ctype,

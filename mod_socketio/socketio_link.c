@@ -3,12 +3,20 @@
  * after a failure, and shared by every request and WebSocket thread of the
  * child through waiters (frame queue + eventfd) keyed by conn.
  *
+ * Who reads: a reader thread per link, except under mpm_event, where the
+ * child's reactor (socketio_reactor.c) registers a sink and reads every
+ * link itself (socketio_link_reactor_read): frames for waiters bound to
+ * it (its WebSockets) go straight to the sink's callbacks, frames for
+ * request threads are queued for them as usual. Both readers share
+ * link_pump, which never blocks. WS_FANOUT is split here: one call per
+ * bound recipient on a message encoded once, a copy per thread waiter.
+ *
  * Threads and memory (APR pools are not thread-safe, so who allocates where
  * is fixed):
  * - link->pool (a subpool of pchild) is allocated from in child_init and
  *   afterwards only with link->mutex held (the waiter hash grows there, the
  *   reader thread is created there). Its pre-cleanup stops the reader.
- * - Frames from siod are copied by the reader thread into memory nodes of
+ * - Frames from siod are copied by the reading thread into memory nodes of
  *   link->alloc, an apr_allocator with its own mutex, so any thread may
  *   allocate or free them; the consumer frees each with
  *   socketio_frame_release. A waiter's queued bytes are bounded.
@@ -60,6 +68,15 @@ APLOG_USE_MODULE(socketio);
 #define LINK_ALLOC_MAX_FREE (4 * 1024 * 1024)
 #define SEND_MAX_PARTS 4
 
+/* Reading state: a partial frame in rbuf, or a big one assembled in node,
+ * or the bytes of an unwanted big one still to skip. Reading thread only. */
+typedef struct link_rstate {
+    size_t have, skip;
+    apr_memnode_t *node;
+    unsigned char *big;
+    size_t need, got;
+} link_rstate;
+
 struct socketio_link {
     apr_pool_t *pool;
     server_rec *s;
@@ -81,11 +98,18 @@ struct socketio_link {
     apr_status_t slow_fail_rv;
     volatile apr_uint32_t *outage; /* 1 while an outage is logged */
     volatile apr_uint32_t local_outage;
-    unsigned char *rbuf;           /* reader thread only */
+    unsigned char *rbuf;           /* reading thread only */
+    link_rstate rs;                /* reading thread only */
+    unsigned rs_gen;               /* the generation rs belongs to */
+    unsigned wfail_gen;            /* write_mutex: write failure logged */
+    const socketio_link_sink *sink;/* set: the reactor reads the link */
+    void *sink_ctx;
 };
 
 struct socketio_waiter {
     socketio_link *link;
+    apr_pool_t *pool;
+    void *owner;                   /* bound to the reactor: its record */
     apr_uint64_t conn;
     unsigned gen;
     int wakefd;
@@ -448,7 +472,8 @@ static apr_status_t ensure_open(socketio_link *link)
     link->slow_fail_at = 0;
     apr_thread_mutex_lock(link->write_mutex);
     apr_thread_mutex_lock(link->mutex);
-    if (!link->reader && (rv = start_reader_locked(link)) != APR_SUCCESS) {
+    if (!link->sink && !link->reader &&
+        (rv = start_reader_locked(link)) != APR_SUCCESS) {
         apr_thread_mutex_unlock(link->mutex);
         apr_thread_mutex_unlock(link->write_mutex);
         close(fd);
@@ -464,6 +489,8 @@ static apr_status_t ensure_open(socketio_link *link)
     apr_thread_mutex_unlock(link->mutex);
     apr_thread_mutex_unlock(link->write_mutex);
     note_connected(link);
+    if (link->sink)
+        link->sink->link_up(link->sink_ctx);
 out:
     apr_thread_mutex_unlock(link->open_mutex);
     return rv;
@@ -474,13 +501,16 @@ static void wake(socketio_waiter *w)
     uint64_t one = 1;
     ssize_t n;
 
+    if (w->wakefd < 0)
+        return;
     do {
         n = write(w->wakefd, &one, sizeof(one));
     } while (n < 0 && errno == EINTR);
 }
 
 /* Takes the link down if it is still generation gen: fails every waiter
- * registered on it and closes the socket (reader thread). */
+ * registered on it (a waiter bound to the reactor through the sink) and
+ * closes the socket (reader thread or reactor). */
 static void link_down(socketio_link *link, unsigned gen, apr_status_t rv,
                       const char *why)
 {
@@ -498,10 +528,13 @@ static void link_down(socketio_link *link, unsigned gen, apr_status_t rv,
              hi = apr_hash_next(hi)) {
             socketio_waiter *w = apr_hash_this_val(hi);
 
-            if (w->gen == gen) {
-                w->failed = 1;
+            if (w->gen != gen || w->failed)
+                continue;
+            w->failed = 1;
+            if (w->owner)
+                link->sink->failed(w->owner);
+            else
                 wake(w);
-            }
         }
     }
     apr_thread_mutex_unlock(link->mutex);
@@ -514,14 +547,11 @@ static void link_down(socketio_link *link, unsigned gen, apr_status_t rv,
 
 #define FRAME_HDR APR_ALIGN_DEFAULT(sizeof(socketio_frame))
 
-/* Returns the waiter for conn if it may take cost more bytes; marks it
- * overflowed (and wakes it) when it may not. mutex held. */
-static socketio_waiter *admit_locked(socketio_link *link, apr_uint64_t conn,
-                                     apr_size_t cost)
+/* Returns w if it may take cost more bytes; marks it overflowed (and wakes
+ * it) when it may not. mutex held. */
+static socketio_waiter *admit_locked(socketio_waiter *w, apr_size_t cost)
 {
-    socketio_waiter *w = apr_hash_get(link->waiters, &conn, sizeof(conn));
-
-    if (!w || w->failed || w->overflow)
+    if (!w || w->failed || w->overflow || w->owner)
         return NULL;
     if (w->queued + cost > w->max_queued) {
         w->overflow = 1;
@@ -531,11 +561,27 @@ static socketio_waiter *admit_locked(socketio_link *link, apr_uint64_t conn,
     return w;
 }
 
+static socketio_waiter *waiter_locked(socketio_link *link, apr_uint64_t conn)
+{
+    return apr_hash_get(link->waiters, &conn, sizeof(conn));
+}
+
 /* Returns a node with room for a frame record and rawlen raw bytes (at
  * FRAME_HDR), or NULL. */
 static apr_memnode_t *frame_node(socketio_link *link, size_t rawlen)
 {
     return apr_allocator_alloc(link->alloc, FRAME_HDR + rawlen);
+}
+
+static void queue_locked(socketio_waiter *w, socketio_frame *fr)
+{
+    if (w->tail)
+        w->tail->next = fr;
+    else
+        w->head = fr;
+    w->tail = fr;
+    w->queued += fr->cost;
+    wake(w);
 }
 
 /* Queues the frame whose raw bytes (already validated by sio_relay_parse)
@@ -545,7 +591,7 @@ static void enqueue_locked(socketio_link *link, apr_memnode_t *node,
                            size_t rawlen, apr_uint64_t conn)
 {
     apr_size_t cost = (apr_size_t)(node->endp - (char *)node);
-    socketio_waiter *w = admit_locked(link, conn, cost);
+    socketio_waiter *w = admit_locked(waiter_locked(link, conn), cost);
     socketio_frame *fr;
     size_t used;
 
@@ -560,27 +606,21 @@ static void enqueue_locked(socketio_link *link, apr_memnode_t *node,
     fr->cost = cost;
     sio_relay_parse((unsigned char *)fr + FRAME_HDR, rawlen,
                     SIO_RELAY_MAX_BODY, &used, &fr->f);
-    if (w->tail)
-        w->tail->next = fr;
-    else
-        w->head = fr;
-    w->tail = fr;
-    w->queued += cost;
-    wake(w);
+    queue_locked(w, fr);
 }
 
 /* Queues a copy of one whole frame from the read buffer. mutex held. */
 static void deliver_copy_locked(socketio_link *link, const unsigned char *raw,
                                 size_t rawlen, apr_uint64_t conn)
 {
+    socketio_waiter *w = admit_locked(waiter_locked(link, conn),
+                                      FRAME_HDR + rawlen);
     apr_memnode_t *node;
 
-    if (!admit_locked(link, conn, FRAME_HDR + rawlen))
+    if (!w)
         return;
     node = frame_node(link, rawlen);
     if (!node) {
-        socketio_waiter *w = apr_hash_get(link->waiters, &conn, sizeof(conn));
-
         w->overflow = 1;
         wake(w);
         return;
@@ -589,142 +629,274 @@ static void deliver_copy_locked(socketio_link *link, const unsigned char *raw,
     enqueue_locked(link, node, rawlen, conn);
 }
 
+/* Queues a WS_SEND of body for w (one fan-out recipient served by a
+ * thread). mutex held. */
+static void enqueue_send_locked(socketio_link *link, socketio_waiter *w,
+                                int flags, const unsigned char *body,
+                                size_t len)
+{
+    apr_memnode_t *node;
+    socketio_frame *fr;
+
+    if (!admit_locked(w, FRAME_HDR + len))
+        return;
+    if (!(node = frame_node(link, len))) {
+        w->overflow = 1;
+        wake(w);
+        return;
+    }
+    fr = (socketio_frame *)node->first_avail;
+    memset(fr, 0, sizeof(*fr));
+    fr->node = node;
+    fr->alloc = link->alloc;
+    fr->cost = (apr_size_t)(node->endp - (char *)node);
+    fr->f.type = SIO_R_WS_SEND;
+    fr->f.flags = (uint8_t)flags;
+    fr->f.conn = w->conn;
+    fr->f.len = (uint32_t)len;
+    fr->f.body = (unsigned char *)fr + FRAME_HDR;
+    if (len)
+        memcpy((unsigned char *)fr + FRAME_HDR, body, len);
+    queue_locked(w, fr);
+}
+
 static int type_from_siod(int type)
 {
     return type == SIO_R_RESPONSE || type == SIO_R_WS_ACCEPT ||
-           type == SIO_R_WS_SEND || type == SIO_R_WS_CLOSE;
+           type == SIO_R_WS_SEND || type == SIO_R_WS_CLOSE ||
+           type == SIO_R_WS_FANOUT;
 }
 
-/* Frame under assembly when it does not fit the read buffer. */
-typedef struct big_frame {
-    unsigned char *buf;    /* node memory */
-    apr_memnode_t *node;
-    size_t need, got;
-    apr_uint64_t conn;
-} big_frame;
-
-/* Reads frames from fd until it fails. Returns the reason (an APR status)
- * and a static description in *why. Reader thread only. */
-static apr_status_t reader_loop(socketio_link *link, int fd, const char **why)
+/* WS_FANOUT: the message goes to every listed conn this link knows, once
+ * encoded for all the reactor's WebSockets, copied for each thread-served
+ * one. Returns APR_SUCCESS, or APR_EGENERAL for a malformed body. */
+static apr_status_t fanout(socketio_link *link, const sio_relay_frame *f)
 {
-    unsigned char *buf = link->rbuf;
-    size_t have = 0, off, used, skip = 0;
-    big_frame big = { NULL, NULL, 0, 0, 0 };
-    struct pollfd pfd;
+    const unsigned char *conns = f->body + 4, *msg;
+    int flags = f->flags & SIO_RF_BINARY;
+    apr_uint32_t count, i;
+    void *handle = NULL;
+    size_t mlen;
+
+    if (f->len < 4)
+        return APR_EGENERAL;
+    count = get32(f->body);
+    if (count > (f->len - 4) / 8)
+        return APR_EGENERAL;
+    msg = conns + (size_t)count * 8;
+    mlen = f->len - 4 - (size_t)count * 8;
+    apr_thread_mutex_lock(link->mutex);
+    for (i = 0; i < count; i++) {
+        socketio_waiter *w = waiter_locked(link, get64(conns + 8 * i));
+
+        if (!w || w->failed)
+            continue;
+        if (w->owner) {
+            if (!handle)
+                handle = link->sink->fanout_begin(link->sink_ctx, flags, msg,
+                                                  mlen);
+            if (handle)
+                link->sink->fanout_add(handle, w->owner);
+        } else {
+            enqueue_send_locked(link, w, flags, msg, mlen);
+        }
+    }
+    if (handle)
+        link->sink->fanout_end(handle);
+    apr_thread_mutex_unlock(link->mutex);
+    return APR_SUCCESS;
+}
+
+/* Hands one whole frame from siod (raw bytes, already checked by
+ * sio_relay_parse) to whoever waits for it. raw lies in the read buffer,
+ * or at FRAME_HDR in node, which this consumes. Returns APR_SUCCESS, or
+ * APR_EGENERAL for a frame siod must not send. Reading thread only. */
+static apr_status_t dispatch(socketio_link *link, const unsigned char *raw,
+                             size_t rawlen, apr_memnode_t *node)
+{
     sio_relay_frame f;
+    socketio_waiter *w;
     apr_status_t rv = APR_SUCCESS;
+    size_t used;
+
+    sio_relay_parse(raw, rawlen, SIO_RELAY_MAX_BODY, &used, &f);
+    if (!type_from_siod(f.type)) {
+        rv = APR_EGENERAL;
+    } else if (f.type == SIO_R_WS_FANOUT) {
+        rv = fanout(link, &f);
+    } else {
+        apr_thread_mutex_lock(link->mutex);
+        w = waiter_locked(link, f.conn);
+        if (w && w->owner) {
+            if (!w->failed)
+                link->sink->frame(w->owner, &f);
+        } else if (node) {
+            enqueue_locked(link, node, rawlen, f.conn);
+            node = NULL;
+        } else {
+            deliver_copy_locked(link, raw, rawlen, f.conn);
+        }
+        apr_thread_mutex_unlock(link->mutex);
+    }
+    if (node)
+        apr_allocator_free(link->alloc, node);
+    return rv;
+}
+
+/* Forgets a partly read frame (new connection, or the reader stops). */
+static void rstate_reset(socketio_link *link)
+{
+    if (link->rs.node)
+        apr_allocator_free(link->alloc, link->rs.node);
+    memset(&link->rs, 0, sizeof(link->rs));
+}
+
+/* Reads what fd has (at most budget recv calls) and dispatches every whole
+ * frame. Returns APR_EAGAIN once the socket is drained, APR_SUCCESS when
+ * the budget ran out first, or the failure (an APR status; APR_EGENERAL
+ * for a protocol error) with a static description in *why. Reading thread
+ * only (the reader thread, or the reactor). */
+static apr_status_t link_pump(socketio_link *link, int fd, int budget,
+                              const char **why)
+{
+    link_rstate *rs = &link->rs;
+    unsigned char *buf = link->rbuf;
+    size_t off, used;
+    sio_relay_frame f;
     ssize_t n;
     int rc;
 
-    for (;;) {
-        if (big.buf)
-            n = recv(fd, big.buf + big.got, big.need - big.got, 0);
-        else if (skip)
-            n = recv(fd, buf, skip < LINK_READ_BUF ? skip : LINK_READ_BUF, 0);
+    while (budget-- > 0) {
+        if (rs->big)
+            n = recv(fd, rs->big + rs->got, rs->need - rs->got, 0);
+        else if (rs->skip)
+            n = recv(fd, buf, rs->skip < LINK_READ_BUF ? rs->skip
+                                                       : LINK_READ_BUF, 0);
         else
-            n = recv(fd, buf + have, LINK_READ_BUF - have, 0);
+            n = recv(fd, buf + rs->have, LINK_READ_BUF - rs->have, 0);
         if (n == 0) {
             *why = "siod closed the relay link";
-            rv = APR_EOF;
-            break;
+            return APR_EOF;
         }
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                pfd.fd = fd;
-                pfd.events = POLLIN;
-                pfd.revents = 0;
-                if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
-                    rv = errno;
-                    *why = "poll() on the relay link failed";
-                    break;
-                }
-                continue;
-            }
-            rv = errno;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return APR_EAGAIN;
             *why = "reading the relay link failed";
-            break;
+            return errno;
         }
 
-        if (big.buf) {
-            big.got += (size_t)n;
-            if (big.got == big.need) {
-                apr_thread_mutex_lock(link->mutex);
-                enqueue_locked(link, big.node, big.need, big.conn);
-                apr_thread_mutex_unlock(link->mutex);
-                big.buf = NULL;
-                big.node = NULL;
+        if (rs->big) {
+            rs->got += (size_t)n;
+            if (rs->got == rs->need) {
+                apr_memnode_t *node = rs->node;
+                unsigned char *raw = rs->big;
+
+                rs->node = NULL;
+                rs->big = NULL;
+                if (dispatch(link, raw, rs->need, node) != APR_SUCCESS) {
+                    *why = "unexpected frame type from siod";
+                    return APR_EGENERAL;
+                }
             }
             continue;
         }
-        if (skip) {
-            skip -= (size_t)n;
+        if (rs->skip) {
+            rs->skip -= (size_t)n;
             continue;
         }
 
-        have += (size_t)n;
+        rs->have += (size_t)n;
         off = 0;
         for (;;) {
-            rc = sio_relay_parse(buf + off, have - off, SIO_RELAY_MAX_BODY,
+            rc = sio_relay_parse(buf + off, rs->have - off, SIO_RELAY_MAX_BODY,
                                  &used, &f);
             if (rc == SIO_OK) {
-                if (!type_from_siod(f.type)) {
+                if (dispatch(link, buf + off, used, NULL) != APR_SUCCESS) {
                     rc = SIO_EPROTO;
                     break;
                 }
-                apr_thread_mutex_lock(link->mutex);
-                deliver_copy_locked(link, buf + off, used, f.conn);
-                apr_thread_mutex_unlock(link->mutex);
                 off += used;
                 continue;
             }
-            if (rc == SIO_AGAIN && have - off >= SIO_RELAY_HDR_LEN) {
-                /* Header valid, body incomplete: if the whole frame cannot
-                 * fit the buffer, assemble it in its own node (or skip it
-                 * when nobody waits for it). */
+            if (rc == SIO_AGAIN && rs->have - off >= SIO_RELAY_HDR_LEN) {
+                /* Header valid, body incomplete: a frame that cannot fit
+                 * the buffer is assembled in its own node, or skipped when
+                 * nobody waits for it. */
                 size_t total = SIO_RELAY_HDR_LEN + get32(buf + off);
                 apr_uint64_t conn = get64(buf + off + 8);
-                int known;
+                int type = buf[off + 4], known;
 
-                if (!type_from_siod(buf[off + 4])) {
+                if (!type_from_siod(type)) {
                     rc = SIO_EPROTO;
                     break;
                 }
                 if (total <= LINK_READ_BUF)
                     break;
-                apr_thread_mutex_lock(link->mutex);
-                known = admit_locked(link, conn, FRAME_HDR + total) != NULL;
-                apr_thread_mutex_unlock(link->mutex);
-                if (known)
-                    big.node = frame_node(link, total);
-                if (big.node) {
-                    big.buf = (unsigned char *)big.node->first_avail +
-                              FRAME_HDR;
-                    big.need = total;
-                    big.got = have - off;
-                    big.conn = conn;
-                    memcpy(big.buf, buf + off, big.got);
+                if (type == SIO_R_WS_FANOUT) {
+                    known = 1;
                 } else {
-                    skip = total - (have - off);
+                    socketio_waiter *w;
+
+                    apr_thread_mutex_lock(link->mutex);
+                    w = waiter_locked(link, conn);
+                    known = w && ((w->owner && !w->failed) ||
+                                  admit_locked(w, FRAME_HDR + total));
+                    apr_thread_mutex_unlock(link->mutex);
                 }
-                off = have;
+                if (known)
+                    rs->node = frame_node(link, total);
+                if (rs->node) {
+                    rs->big = (unsigned char *)rs->node->first_avail +
+                              FRAME_HDR;
+                    rs->need = total;
+                    rs->got = rs->have - off;
+                    memcpy(rs->big, buf + off, rs->got);
+                } else {
+                    rs->skip = total - (rs->have - off);
+                }
+                off = rs->have;
             }
             break;
         }
         if (rc < 0) {
             *why = rc == SIO_ETOOBIG ? "oversized frame from siod"
                                      : "malformed frame from siod";
-            rv = APR_EGENERAL;
-            break;
+            return APR_EGENERAL;
         }
         if (off > 0) {
-            memmove(buf, buf + off, have - off);
-            have -= off;
+            memmove(buf, buf + off, rs->have - off);
+            rs->have -= off;
         }
     }
-    if (big.node)
-        apr_allocator_free(link->alloc, big.node);
+    return APR_SUCCESS;
+}
+
+/* Reads frames from fd until it fails (reader thread). Returns the reason
+ * and a static description in *why. */
+static apr_status_t reader_loop(socketio_link *link, int fd, const char **why)
+{
+    struct pollfd pfd;
+    apr_status_t rv;
+
+    rstate_reset(link);
+    for (;;) {
+        rv = link_pump(link, fd, 64, why);
+        if (rv == APR_SUCCESS)
+            continue;
+        if (rv != APR_EAGAIN)
+            break;
+        pfd.fd = fd;
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
+            rv = errno;
+            *why = "poll() on the relay link failed";
+            break;
+        }
+    }
+    rstate_reset(link);
     return rv;
 }
 
@@ -940,6 +1112,7 @@ apr_status_t socketio_waiter_create(socketio_link *link, apr_pool_t *pool,
         return rv;
     w = apr_pcalloc(pool, sizeof(*w));
     w->link = link;
+    w->pool = pool;
     w->max_queued = max_queued;
     w->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->wakefd < 0)
@@ -1023,11 +1196,17 @@ apr_status_t socketio_waiter_send(socketio_waiter *w, int type, int flags,
     rv = write_all(fd, parts, iovcnt + 1,
                    apr_time_now() + apr_time_from_msec(LINK_WRITE_TIMEOUT_MS));
     if (rv != APR_SUCCESS) {
-        /* The reader sees the shutdown and takes the link down. */
+        /* The reader sees the shutdown and takes the link down (and logs
+         * the outage). A peer that closed needs no line of its own; a
+         * hung or failing one is logged once per link generation. */
         shutdown(fd, SHUT_RDWR);
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, link->s,
+        ap_log_error(APLOG_MARK,
+                     rv == EPIPE || rv == ECONNRESET ||
+                     link->wfail_gen == w->gen ? APLOG_DEBUG : APLOG_ERR,
+                     rv, link->s,
                      "mod_socketio: writing %s to siod at %s failed; dropping "
                      "the relay link", sio_relay_type_name(type), link->path);
+        link->wfail_gen = w->gen;
         rv = APR_ECONNRESET;
     }
     apr_thread_mutex_unlock(link->write_mutex);
@@ -1103,6 +1282,97 @@ apr_status_t socketio_waiter_wait(socketio_waiter *w,
             (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR)))
             return APR_ECONNABORTED;
     }
+}
+
+/* See the header. */
+void socketio_waiter_destroy(socketio_waiter *w)
+{
+    if (w)
+        apr_pool_cleanup_run(w->pool, w, waiter_cleanup);
+}
+
+/* See the header. */
+apr_status_t socketio_waiter_bind(socketio_waiter *w, void *owner,
+                                  socketio_frame **queued)
+{
+    socketio_link *link = w->link;
+    apr_status_t rv;
+    int fd;
+
+    apr_thread_mutex_lock(link->mutex);
+    *queued = w->head;
+    w->head = w->tail = NULL;
+    w->queued = 0;
+    rv = w->failed ? APR_ECONNRESET : w->overflow ? APR_ENOSPC : APR_SUCCESS;
+    w->owner = owner;
+    fd = w->wakefd;
+    w->wakefd = -1;
+    apr_thread_mutex_unlock(link->mutex);
+    if (fd >= 0)
+        close(fd);
+    return rv;
+}
+
+/* See the header. */
+void socketio_link_set_sink(const socketio_link_sink *sink, void *ctx)
+{
+    int i;
+
+    for (i = 0; child_links && i < child_links->nelts; i++) {
+        socketio_link *link = APR_ARRAY_IDX(child_links, i, socketio_link *);
+
+        link->sink = sink;
+        link->sink_ctx = ctx;
+    }
+}
+
+/* See the header. */
+int socketio_link_count(void)
+{
+    return child_links ? child_links->nelts : 0;
+}
+
+/* See the header. */
+socketio_link *socketio_link_at(int i)
+{
+    return APR_ARRAY_IDX(child_links, i, socketio_link *);
+}
+
+/* See the header. */
+int socketio_link_reactor_fd(socketio_link *link, unsigned *gen)
+{
+    int fd;
+
+    apr_thread_mutex_lock(link->mutex);
+    fd = link->up ? link->fd : -1;
+    *gen = link->gen;
+    apr_thread_mutex_unlock(link->mutex);
+    return fd;
+}
+
+/* See the header. Only the reactor reads a link that has a sink, so fd
+ * cannot be closed under it: only link_down, called here, closes it. */
+apr_status_t socketio_link_reactor_read(socketio_link *link, unsigned gen)
+{
+    const char *why = NULL;
+    apr_status_t rv;
+    int fd;
+
+    if (link->rs_gen != gen) {
+        rstate_reset(link);
+        link->rs_gen = gen;
+    }
+    apr_thread_mutex_lock(link->mutex);
+    fd = link->up && link->gen == gen ? link->fd : -1;
+    apr_thread_mutex_unlock(link->mutex);
+    if (fd < 0)
+        return APR_ECONNRESET;
+    rv = link_pump(link, fd, 64, &why);
+    if (rv == APR_SUCCESS || rv == APR_EAGAIN)
+        return rv;
+    rstate_reset(link);
+    link_down(link, gen, rv == APR_EGENERAL ? APR_SUCCESS : rv, why);
+    return rv == APR_EGENERAL ? APR_ECONNRESET : rv;
 }
 
 /* See the header. */

@@ -32,6 +32,29 @@ typedef struct socketio_frame {
     sio_relay_frame f;             /* f.body points into node */
 } socketio_frame;
 
+/* The reactor's side of a link (see socketio_reactor.c): when a sink is
+ * set, no reader thread runs; the reactor polls the links' sockets and
+ * calls socketio_link_reactor_read, which hands it the frames for the
+ * waiters bound to it. The callbacks marked "link locked" run on the
+ * reactor thread with the link's state mutex held: they may only queue
+ * work for later (no link calls). */
+typedef struct socketio_link_sink {
+    /* link locked: one frame (WS_SEND, WS_CLOSE, ...) for the bound
+     * waiter whose owner is owner; f->body is valid during the call. */
+    void (*frame)(void *owner, const sio_relay_frame *f);
+    /* link locked: a WS_FANOUT message (flags SIO_RF_BINARY) for some
+     * bound waiters: begin returns a handle (NULL: not delivered), add
+     * is called per recipient, end once. msg is valid until end. */
+    void *(*fanout_begin)(void *ctx, int flags, const unsigned char *msg,
+                          apr_size_t len);
+    void (*fanout_add)(void *handle, void *owner);
+    void (*fanout_end)(void *handle);
+    /* link locked: the link dropped; owner's waiter has failed. */
+    void (*failed)(void *owner);
+    /* any thread, no lock: a link (re)opened; poll its new socket. */
+    void (*link_up)(void *ctx);
+} socketio_link_sink;
+
 /* post_config (parent): sets up the shared outage flags so that a siod
  * outage is logged once across all children. Returns OK. */
 int socketio_link_post_config(apr_pool_t *pconf, server_rec *s);
@@ -95,6 +118,36 @@ void socketio_waiter_clear_wake(socketio_waiter *w);
 apr_status_t socketio_waiter_wait(socketio_waiter *w,
                                   apr_interval_time_t timeout,
                                   int client_fd, socketio_frame **out);
+
+/* Unregisters w now (instead of when its pool goes): frames siod still
+ * sends to its conn are dropped. NULL is a no-op. */
+void socketio_waiter_destroy(socketio_waiter *w);
+
+/* Reactor thread: binds w to the reactor; its frames now go to the
+ * sink's callbacks with owner instead of its queue, and its wake fd is
+ * closed. *queued gets the frames queued so far, oldest first (linked by
+ * next; the caller releases each). Returns APR_SUCCESS, APR_ECONNRESET if
+ * the link already failed, or APR_ENOSPC if the queue overflowed. */
+apr_status_t socketio_waiter_bind(socketio_waiter *w, void *owner,
+                                  socketio_frame **queued);
+
+/* child_init, after socketio_link_child_init and before any link opens:
+ * the reactor will read every link of this child. */
+void socketio_link_set_sink(const socketio_link_sink *sink, void *ctx);
+
+/* This child's links (reactor): how many, and the i-th. */
+int socketio_link_count(void);
+socketio_link *socketio_link_at(int i);
+
+/* Reactor: returns the socket to poll while link is up (and its
+ * generation in *gen), else -1. The link owns the socket. */
+int socketio_link_reactor_fd(socketio_link *link, unsigned *gen);
+
+/* Reactor: reads and dispatches what the socket of generation gen holds.
+ * Returns APR_EAGAIN when drained, APR_SUCCESS when more may be waiting,
+ * or an error after taking the link down (every bound waiter's owner got
+ * the failed callback; the socket is closed). */
+apr_status_t socketio_link_reactor_read(socketio_link *link, unsigned gen);
 
 /* Gives a frame's memory back to the link's allocator. NULL is a no-op. */
 void socketio_frame_release(socketio_frame *f);

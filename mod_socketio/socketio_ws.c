@@ -1,14 +1,10 @@
 /* WebSocket transport: validates the RFC 6455 upgrade, asks siod (OPEN or
- * UPGRADE) before answering 101, then moves messages between the client
- * and siod: client frames are parsed with sio_ws_parser and each whole
- * message goes to siod as WS_MSG; siod's WS_SEND/WS_CLOSE become frames to
- * the client. The per-WebSocket state and its event functions
- * (ws_on_client_readable, ws_on_siod_wake, ws_close, ws_finish) do not
- * depend on who waits for events; here one worker thread per WebSocket
- * drives them with poll(). Only the thread that owns a WebSocket touches
- * its pools, brigades and filters. */
-#include <errno.h>
-#include <poll.h>
+ * UPGRADE) before answering 101, and holds the protocol logic both drivers
+ * share: client frames are parsed with sio_ws_parser and each whole
+ * message goes to siod as WS_MSG; siod's WS_SEND/WS_CLOSE become frames
+ * queued for the client. The functions below never wait for the client;
+ * the reactor (socketio_reactor.c, mpm_event) or the worker thread
+ * (socketio_ws_thread.c) writes the queued frames and waits for events. */
 #include <string.h>
 
 #include "httpd.h"
@@ -23,100 +19,109 @@
 #include "apr_buckets.h"
 #include "apr_sha1.h"
 #include "apr_strings.h"
+#include "apr_thread_mutex.h"
 
 #include "sio_base64.h"
 #include "sio_relay.h"
 #include "sio_ws.h"
 #include "socketio_handler.h"
 #include "socketio_link.h"
+#include "socketio_reactor.h"
 #include "socketio_ws.h"
+#include "socketio_ws_thread.h"
+#include "socketio_wsconn.h"
 
 APLOG_USE_MODULE(socketio);
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-#define WS_IN_DEFAULT (16 * 1024)
-/* Frames from siod written per flush, and their bytes. */
-#define WS_BATCH_FRAMES 32
-#define WS_BATCH_BYTES (256 * 1024)
-/* How often a waiting WebSocket thread looks at the MPM's state anyway. */
-#define WS_POLL_MS 10000
+/* Memory the input allocator keeps for reuse. */
+#define WS_IN_MAX_FREE (4 * 1024 * 1024)
+/* Frames siod queued for a WebSocket before the reactor or the thread
+ * takes them may exceed the send queue bound by this much (node sizes). */
+#define WS_WAITER_SLACK (1024 * 1024)
 
-typedef struct ws_conn {
-    socketio_req *sr;
-    request_rec *r;
-    conn_rec *c;
-    apr_pool_t *pool;          /* this WebSocket's; a subpool of r->pool */
-    apr_pool_t *msgpool;       /* the fragmented message under way */
-    apr_pool_t *inpool;        /* the input buffer while grown, or NULL */
-    socketio_waiter *w;
-    char sid[SIO_SID_LEN];
-    sio_ws_parser parser;
-    apr_bucket_brigade *inbb;
-    apr_bucket_brigade *outbb;
-    unsigned char *in_small;   /* default input buffer (pool) */
-    unsigned char *in;         /* in_small or a grown one (inpool) */
-    apr_size_t in_len, in_cap;
-    unsigned char *msg;        /* reassembled fragments (msgpool) */
-    apr_size_t msg_len, msg_cap;
-    int msg_binary;
-    apr_size_t max_payload;
-    int client_fd;
-    int closed;                /* no more I/O with the client */
-    int close_code;            /* what siod is told in WS_CLOSED */
-} ws_conn;
+/* Input that outlives one read (a partial frame, a fragmented message)
+ * lives in nodes of this allocator, given back as soon as it is used, so
+ * an idle WebSocket keeps no input buffer. Thread-safe. */
+static apr_allocator_t *in_alloc;
+
+static apr_status_t in_alloc_cleanup(void *data)
+{
+    apr_allocator_destroy(in_alloc);
+    in_alloc = NULL;
+    return APR_SUCCESS;
+}
+
+/* See socketio_wsconn.h. */
+void socketio_ws_child_init(apr_pool_t *pchild)
+{
+    apr_thread_mutex_t *m;
+
+    if (apr_allocator_create(&in_alloc) != APR_SUCCESS) {
+        in_alloc = NULL;
+        return;
+    }
+    if (apr_thread_mutex_create(&m, APR_THREAD_MUTEX_DEFAULT, pchild)
+        == APR_SUCCESS)
+        apr_allocator_mutex_set(in_alloc, m);
+    apr_allocator_max_free_set(in_alloc, WS_IN_MAX_FREE);
+    apr_pool_cleanup_register(pchild, NULL, in_alloc_cleanup,
+                              apr_pool_cleanup_null);
+}
+
+static apr_size_t node_cap(const apr_memnode_t *n)
+{
+    return (apr_size_t)(n->endp - n->first_avail);
+}
 
 /* ---- writing to the client ---------------------------------------- */
 
-/* Appends a frame: header and payload are copied. */
-static void ws_put_copy(ws_conn *ws, int opcode, const void *payload,
-                        apr_size_t len)
+static int over_limit(socketio_ws *ws, apr_size_t len)
 {
-    unsigned char hdr[SIO_WS_MAX_HEADER];
-    apr_size_t hl = sio_ws_write_header(hdr, 1, opcode, len, NULL);
-    apr_bucket_alloc_t *ba = ws->c->bucket_alloc;
-
-    APR_BRIGADE_INSERT_TAIL(ws->outbb,
-        apr_bucket_heap_create((const char *)hdr, hl, NULL, ba));
-    if (len)
-        APR_BRIGADE_INSERT_TAIL(ws->outbb,
-            apr_bucket_heap_create(payload, len, NULL, ba));
+    if (!ws->out_limit || ws->out_bytes + len <= ws->out_limit)
+        return 0;
+    ws->overflow = 1;
+    return 1;
 }
 
-/* Appends a frame whose payload stays where it is until ws_flush. */
-static void ws_put_ref(ws_conn *ws, int opcode, const void *payload,
+/* See socketio_wsconn.h. */
+void socketio_ws_queue(socketio_ws *ws, int opcode, const void *payload,
                        apr_size_t len)
 {
     unsigned char hdr[SIO_WS_MAX_HEADER];
     apr_size_t hl = sio_ws_write_header(hdr, 1, opcode, len, NULL);
-    apr_bucket_alloc_t *ba = ws->c->bucket_alloc;
+    char *buf;
 
-    APR_BRIGADE_INSERT_TAIL(ws->outbb,
-        apr_bucket_heap_create((const char *)hdr, hl, NULL, ba));
+    if (ws->lost || over_limit(ws, hl + len))
+        return;
+    buf = apr_bucket_alloc(hl + len, ws->out_alloc);
+    if (!buf) {
+        ws->overflow = 1;
+        return;
+    }
+    memcpy(buf, hdr, hl);
     if (len)
-        APR_BRIGADE_INSERT_TAIL(ws->outbb,
-            apr_bucket_transient_create(payload, len, ba));
-}
-
-/* Writes what is queued (blocking, bounded by the connection's Timeout).
- * Returns APR_SUCCESS, or an error after which the client is gone. */
-static apr_status_t ws_flush(ws_conn *ws)
-{
-    apr_status_t rv;
-
-    if (APR_BRIGADE_EMPTY(ws->outbb))
-        return APR_SUCCESS;
+        memcpy(buf + hl, payload, len);
     APR_BRIGADE_INSERT_TAIL(ws->outbb,
-                            apr_bucket_flush_create(ws->c->bucket_alloc));
-    rv = ap_pass_brigade(ws->c->output_filters, ws->outbb);
-    apr_brigade_cleanup(ws->outbb);
-    if (rv == APR_SUCCESS && ws->c->aborted)
-        rv = APR_ECONNABORTED;
-    return rv;
+        apr_bucket_heap_create(buf, hl + len, apr_bucket_free,
+                               ws->c->bucket_alloc));
+    ws->out_bytes += hl + len;
 }
 
-/* Ends the WebSocket: sends a close frame with code (unless the client
- * is gone: code 1006 sends nothing) and records report for siod. */
-static void ws_close(ws_conn *ws, int code, const char *reason, int report)
+/* See socketio_wsconn.h. */
+void socketio_ws_queue_bucket(socketio_ws *ws, apr_bucket *b, apr_size_t len)
+{
+    if (ws->lost || ws->closed || over_limit(ws, len)) {
+        apr_bucket_destroy(b);
+        return;
+    }
+    APR_BRIGADE_INSERT_TAIL(ws->outbb, b);
+    ws->out_bytes += len;
+}
+
+/* See socketio_wsconn.h. */
+void socketio_ws_close(socketio_ws *ws, int code, const char *reason,
+                       int report)
 {
     unsigned char payload[SIO_WS_MAX_CONTROL];
     apr_size_t len;
@@ -129,24 +134,26 @@ static void ws_close(ws_conn *ws, int code, const char *reason, int report)
         return;
     len = code == SIO_WS_CLOSE_NO_STATUS
               ? 0 : sio_ws_close_payload(payload, (uint16_t)code, reason);
-    ws_put_copy(ws, SIO_WS_CLOSE, payload, len);
-    if (ws_flush(ws) != APR_SUCCESS)
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, ws->r,
-                      "mod_socketio: close frame not delivered");
+    /* The close frame always fits: the bound is for messages. */
+    ws->out_limit = 0;
+    socketio_ws_queue(ws, SIO_WS_CLOSE, payload, len);
 }
 
-/* The client is gone without a close frame. */
-static void ws_lost(ws_conn *ws, apr_status_t rv, const char *what)
+/* See socketio_wsconn.h. */
+void socketio_ws_lost(socketio_ws *ws, apr_status_t rv, const char *what)
 {
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, ws->r,
                   "mod_socketio: WebSocket %s", what);
-    ws_close(ws, SIO_WS_CLOSE_ABNORMAL, NULL, SIO_WS_CLOSE_ABNORMAL);
+    socketio_ws_close(ws, SIO_WS_CLOSE_ABNORMAL, NULL, SIO_WS_CLOSE_ABNORMAL);
+    ws->lost = 1;
+    apr_brigade_cleanup(ws->outbb);
+    ws->out_bytes = 0;
 }
 
 /* ---- messages to siod --------------------------------------------- */
 
-static void ws_send_msg(ws_conn *ws, const unsigned char *data, apr_size_t len,
-                        int binary)
+static void ws_send_msg(socketio_ws *ws, const unsigned char *data,
+                        apr_size_t len, int binary)
 {
     struct iovec iov;
     apr_status_t rv;
@@ -156,34 +163,54 @@ static void ws_send_msg(ws_conn *ws, const unsigned char *data, apr_size_t len,
     rv = socketio_waiter_send(ws->w, SIO_R_WS_MSG, binary ? SIO_RF_BINARY : 0,
                               0, ws->sid, &iov, len ? 1 : 0);
     if (rv == SOCKETIO_EMSGSIZE)
-        ws_close(ws, SIO_WS_CLOSE_TOO_BIG, "Message too big",
-                 SIO_WS_CLOSE_TOO_BIG);
+        socketio_ws_close(ws, SIO_WS_CLOSE_TOO_BIG, "Message too big",
+                          SIO_WS_CLOSE_TOO_BIG);
     else if (rv != APR_SUCCESS)
-        ws_close(ws, SIO_WS_CLOSE_INTERNAL, "Socket.IO daemon unavailable",
-                 SIO_WS_CLOSE_INTERNAL);
+        socketio_ws_close(ws, SIO_WS_CLOSE_INTERNAL,
+                          "Socket.IO daemon unavailable",
+                          SIO_WS_CLOSE_INTERNAL);
 }
 
-/* Appends a fragment to the message under way (msgpool, doubling). */
-static void ws_append(ws_conn *ws, const unsigned char *data, apr_size_t len)
+static void msg_free(socketio_ws *ws)
+{
+    if (ws->msg_node)
+        apr_allocator_free(in_alloc, ws->msg_node);
+    ws->msg_node = NULL;
+    ws->msg_len = 0;
+}
+
+/* Appends a fragment to the message under way (a node, doubling; the
+ * parser has already refused messages over max_payload). Returns 0, or -1
+ * out of memory (the WebSocket is closed). */
+static int ws_append(socketio_ws *ws, const unsigned char *data,
+                     apr_size_t len)
 {
     apr_size_t need = ws->msg_len + len, cap;
-    unsigned char *bigger;
+    apr_memnode_t *bigger;
 
-    if (need > ws->msg_cap) {
-        cap = ws->msg_cap ? ws->msg_cap : 4096;
-        while (cap < need)
-            cap *= 2;
-        if (cap > ws->max_payload)
-            cap = need > ws->max_payload ? need : ws->max_payload;
-        bigger = apr_palloc(ws->msgpool, cap);
+    if (!ws->msg_node || need > node_cap(ws->msg_node)) {
+        cap = ws->msg_node ? node_cap(ws->msg_node) * 2 : 4096;
+        if (cap < need)
+            cap = need;
+        if (cap > ws->max_payload && need <= ws->max_payload)
+            cap = ws->max_payload;
+        bigger = in_alloc ? apr_allocator_alloc(in_alloc, cap) : NULL;
+        if (!bigger) {
+            socketio_ws_close(ws, SIO_WS_CLOSE_INTERNAL, "Out of memory",
+                              SIO_WS_CLOSE_INTERNAL);
+            return -1;
+        }
         if (ws->msg_len)
-            memcpy(bigger, ws->msg, ws->msg_len);
-        ws->msg = bigger;
-        ws->msg_cap = cap;
+            memcpy(bigger->first_avail, ws->msg_node->first_avail,
+                   ws->msg_len);
+        if (ws->msg_node)
+            apr_allocator_free(in_alloc, ws->msg_node);
+        ws->msg_node = bigger;
     }
     if (len)
-        memcpy(ws->msg + ws->msg_len, data, len);
+        memcpy(ws->msg_node->first_avail + ws->msg_len, data, len);
     ws->msg_len = need;
+    return 0;
 }
 
 /* ---- reading from the client -------------------------------------- */
@@ -215,55 +242,20 @@ static apr_size_t frame_size(const unsigned char *buf, apr_size_t len)
     return hdr + (apr_size_t)plen;
 }
 
-/* Makes room for a frame of need bytes (input buffer in inpool). */
-static void ws_grow_input(ws_conn *ws, apr_size_t need)
-{
-    apr_pool_t *p;
-    unsigned char *buf;
-
-    if (apr_pool_create(&p, ws->pool) != APR_SUCCESS) {
-        ws_close(ws, SIO_WS_CLOSE_INTERNAL, "Out of memory",
-                 SIO_WS_CLOSE_INTERNAL);
-        return;
-    }
-    apr_pool_tag(p, "socketio_ws_input");
-    buf = apr_palloc(p, need);
-    memcpy(buf, ws->in, ws->in_len);
-    if (ws->inpool)
-        apr_pool_destroy(ws->inpool);
-    ws->inpool = p;
-    ws->in = buf;
-    ws->in_cap = need;
-}
-
-/* Back to the default buffer once a big frame is consumed. */
-static void ws_shrink_input(ws_conn *ws)
-{
-    if (!ws->inpool || ws->in_len > WS_IN_DEFAULT)
-        return;
-    memcpy(ws->in_small, ws->in, ws->in_len);
-    apr_pool_destroy(ws->inpool);
-    ws->inpool = NULL;
-    ws->in = ws->in_small;
-    ws->in_cap = WS_IN_DEFAULT;
-}
-
-static void ws_on_frame(ws_conn *ws, const sio_ws_frame *f)
+static void ws_on_frame(socketio_ws *ws, const sio_ws_frame *f)
 {
     int code;
 
     switch (f->opcode) {
     case SIO_WS_PING:
-        ws_put_copy(ws, SIO_WS_PONG, f->payload, (apr_size_t)f->len);
-        if (ws_flush(ws) != APR_SUCCESS)
-            ws_lost(ws, APR_SUCCESS, "write failed");
+        socketio_ws_queue(ws, SIO_WS_PONG, f->payload, (apr_size_t)f->len);
         return;
     case SIO_WS_PONG:
         return;
     case SIO_WS_CLOSE:
         code = sio_ws_close_payload_code(f->payload, f->len);
         /* Echo the code; an empty close is answered with an empty one. */
-        ws_close(ws, code, "", code);
+        socketio_ws_close(ws, code, "", code);
         return;
     default:
         break;
@@ -273,26 +265,25 @@ static void ws_on_frame(ws_conn *ws, const sio_ws_frame *f)
                     f->message_opcode == SIO_WS_BINARY);
         return;
     }
-    ws_append(ws, f->payload, (apr_size_t)f->len);
+    if (ws_append(ws, f->payload, (apr_size_t)f->len) != 0)
+        return;
     if (f->fin) {
-        ws_send_msg(ws, ws->msg, ws->msg_len,
-                    f->message_opcode == SIO_WS_BINARY);
-        apr_pool_clear(ws->msgpool);
-        ws->msg = NULL;
-        ws->msg_len = ws->msg_cap = 0;
+        ws_send_msg(ws, (unsigned char *)ws->msg_node->first_avail,
+                    ws->msg_len, f->message_opcode == SIO_WS_BINARY);
+        msg_free(ws);
     }
 }
 
-/* Parses every whole frame in the input buffer. */
-static void ws_parse_input(ws_conn *ws)
+/* Handles every whole frame in buf[0..len). Returns the bytes used. */
+static apr_size_t ws_parse(socketio_ws *ws, unsigned char *buf,
+                           apr_size_t len)
 {
-    apr_size_t off = 0, used, need;
+    apr_size_t off = 0, used;
     sio_ws_frame f;
     int rc;
 
     while (!ws->closed) {
-        rc = sio_ws_parse(&ws->parser, ws->in + off, ws->in_len - off, &used,
-                          &f);
+        rc = sio_ws_parse(&ws->parser, buf + off, len - off, &used, &f);
         if (rc == SIO_AGAIN)
             break;
         if (rc != SIO_OK) {
@@ -301,204 +292,208 @@ static void ws_parse_input(ws_conn *ws)
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, ws->r,
                           "mod_socketio: WebSocket protocol error from "
                           "client: %s", sio_strerror(rc));
-            ws_close(ws, code, sio_strerror(rc), code);
-            return;
+            socketio_ws_close(ws, code, sio_strerror(rc), code);
+            break;
         }
         ws_on_frame(ws, &f);
         off += used;
     }
-    if (ws->closed)
-        return;
-    if (off) {
-        memmove(ws->in, ws->in + off, ws->in_len - off);
-        ws->in_len -= off;
-    }
-    ws_shrink_input(ws);
-    need = frame_size(ws->in, ws->in_len);
-    if (need > ws->in_cap)
-        ws_grow_input(ws, need);
+    return off;
 }
 
-/* Event: the client socket is readable (or may hold buffered data, as
- * after the handshake). Reads until the filters have nothing more. */
-static void ws_on_client_readable(ws_conn *ws)
+/* Copies the data buckets of ws->inbb to buf + *len (room bytes at most:
+ * READBYTES never returns more than asked). Returns 1 at end of stream. */
+static int ws_take_input(socketio_ws *ws, unsigned char *buf,
+                         apr_size_t *len, apr_size_t room, int *got)
 {
     apr_bucket *b;
-    apr_status_t rv;
     const char *data;
-    apr_size_t len, room;
-    int got, eof;
+    apr_size_t n;
+    int eof = 0;
 
+    *got = 0;
+    for (b = APR_BRIGADE_FIRST(ws->inbb); b != APR_BRIGADE_SENTINEL(ws->inbb);
+         b = APR_BUCKET_NEXT(b)) {
+        if (APR_BUCKET_IS_EOS(b)) {
+            eof = 1;
+            break;
+        }
+        if (APR_BUCKET_IS_METADATA(b))
+            continue;
+        if (apr_bucket_read(b, &data, &n, APR_BLOCK_READ) != APR_SUCCESS) {
+            eof = 1;
+            break;
+        }
+        if (n > room)
+            n = room;
+        memcpy(buf + *len, data, n);
+        *len += n;
+        room -= n;
+        *got = 1;
+    }
+    apr_brigade_cleanup(ws->inbb);
+    return eof;
+}
+
+/* Moves len bytes at buf into a node of at least want bytes (the input
+ * kept for the next read). Returns the node, or NULL out of memory (the
+ * WebSocket is closed). */
+static apr_memnode_t *keep_input(socketio_ws *ws, const unsigned char *buf,
+                                 apr_size_t len, apr_size_t want)
+{
+    apr_memnode_t *n = in_alloc ? apr_allocator_alloc(in_alloc,
+                                                      want > len ? want : len)
+                                : NULL;
+
+    if (!n) {
+        socketio_ws_close(ws, SIO_WS_CLOSE_INTERNAL, "Out of memory",
+                          SIO_WS_CLOSE_INTERNAL);
+        return NULL;
+    }
+    memcpy(n->first_avail, buf, len);
+    return n;
+}
+
+/* See socketio_wsconn.h. Input is read into scratch, or into ws->in_node
+ * while a partial frame is kept (grown to fit the frame under way); what
+ * is left unparsed when the read ends moves to a node. */
+int socketio_ws_read(socketio_ws *ws, unsigned char *scratch,
+                     apr_size_t cap, int budget)
+{
+    apr_memnode_t *node = ws->in_node, *bigger;
+    unsigned char *buf = node ? (unsigned char *)node->first_avail : scratch;
+    apr_size_t len = node ? ws->in_len : 0, used, need, scap = cap;
+    apr_status_t rv;
+    int got, eof, more = 0;
+
+    if (node)
+        cap = node_cap(node);
+    ws->in_node = NULL;
+    ws->in_len = 0;
     while (!ws->closed) {
-        room = ws->in_cap - ws->in_len;
-        if (room == 0) {
-            /* Cannot happen: the buffer always fits the next frame. */
-            ws_close(ws, SIO_WS_CLOSE_INTERNAL, "Input buffer full",
-                     SIO_WS_CLOSE_INTERNAL);
-            return;
+        if (budget-- <= 0) {
+            more = 1;
+            break;
         }
         rv = ap_get_brigade(ws->c->input_filters, ws->inbb, AP_MODE_READBYTES,
-                            APR_NONBLOCK_READ, room);
+                            APR_NONBLOCK_READ, cap - len);
         if (APR_STATUS_IS_EAGAIN(rv)) {
             apr_brigade_cleanup(ws->inbb);
-            return;
+            break;
         }
         if (rv != APR_SUCCESS) {
             apr_brigade_cleanup(ws->inbb);
-            ws_lost(ws, rv, APR_STATUS_IS_EOF(rv) ? "closed by the client"
-                                                  : "read failed");
-            return;
+            socketio_ws_lost(ws, rv, APR_STATUS_IS_EOF(rv)
+                                         ? "closed by the client"
+                                         : "read failed");
+            break;
         }
-        got = 0;
-        eof = 0;
-        for (b = APR_BRIGADE_FIRST(ws->inbb);
-             b != APR_BRIGADE_SENTINEL(ws->inbb); b = APR_BUCKET_NEXT(b)) {
-            if (APR_BUCKET_IS_EOS(b)) {
-                eof = 1;
-                break;
+        eof = ws_take_input(ws, buf, &len, cap - len, &got);
+        if (got) {
+            used = ws_parse(ws, buf, len);
+            if (used) {
+                memmove(buf, buf + used, len - used);
+                len -= used;
             }
-            if (APR_BUCKET_IS_METADATA(b))
-                continue;
-            rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
-            if (rv != APR_SUCCESS) {
-                eof = 1;
-                break;
+            if (node && len == 0) {
+                apr_allocator_free(in_alloc, node);
+                node = NULL;
+                buf = scratch;
+                cap = scap;
             }
-            if (len > ws->in_cap - ws->in_len)
-                len = ws->in_cap - ws->in_len; /* READBYTES never exceeds */
-            memcpy(ws->in + ws->in_len, data, len);
-            ws->in_len += len;
-            got = 1;
+            need = frame_size(buf, len);
+            if (!ws->closed && need > cap) {
+                /* The frame under way is bigger than the buffer. */
+                bigger = keep_input(ws, buf, len, need);
+                if (node)
+                    apr_allocator_free(in_alloc, node);
+                node = bigger;
+                if (!node)
+                    break;
+                buf = (unsigned char *)node->first_avail;
+                cap = node_cap(node);
+            }
         }
-        apr_brigade_cleanup(ws->inbb);
-        if (got)
-            ws_parse_input(ws);
         if (eof) {
-            ws_lost(ws, APR_EOF, "closed by the client");
-            return;
+            socketio_ws_lost(ws, APR_EOF, "closed by the client");
+            break;
         }
         if (!got)
-            return;
+            break;
     }
+    if (ws->closed || len == 0) {
+        if (node)
+            apr_allocator_free(in_alloc, node);
+        return 0;
+    }
+    if (!node) {
+        node = keep_input(ws, buf, len, frame_size(buf, len));
+        if (!node)
+            return 0;
+    }
+    ws->in_node = node;
+    ws->in_len = len;
+    return more;
 }
 
 /* ---- frames from siod --------------------------------------------- */
 
-/* Event: the waiter's wake fd fired (or might have). Writes what siod
- * queued, in batches, and handles its close or the link's failure. */
-static void ws_on_siod_wake(ws_conn *ws)
+/* See socketio_wsconn.h. */
+void socketio_ws_siod_frame(socketio_ws *ws, const sio_relay_frame *f)
 {
-    socketio_frame *batch[WS_BATCH_FRAMES];
-    socketio_frame *f;
-    apr_size_t bytes = 0;
-    apr_status_t rv = APR_SUCCESS, wrv;
-    int n = 0, i, code;
+    int code;
 
-    socketio_waiter_clear_wake(ws->w);
-    while (!ws->closed) {
-        rv = socketio_waiter_take(ws->w, &f);
-        if (rv != APR_SUCCESS)
-            break;
-        if (f->f.type == SIO_R_WS_SEND) {
-            ws_put_ref(ws, (f->f.flags & SIO_RF_BINARY) ? SIO_WS_BINARY
-                                                         : SIO_WS_TEXT,
-                       f->f.body, f->f.len);
-            batch[n++] = f;
-            bytes += f->f.len;
-            if (n == WS_BATCH_FRAMES || bytes >= WS_BATCH_BYTES) {
-                wrv = ws_flush(ws);
-                for (i = 0; i < n; i++)
-                    socketio_frame_release(batch[i]);
-                n = 0;
-                bytes = 0;
-                if (wrv != APR_SUCCESS)
-                    ws_lost(ws, wrv, "write failed");
-            }
-            continue;
-        }
-        if (f->f.type == SIO_R_WS_CLOSE) {
-            code = f->f.status >= 1000 && f->f.status <= 4999
-                       ? f->f.status : SIO_WS_CLOSE_NORMAL;
-            socketio_frame_release(f);
-            /* Everything queued before the close goes first. */
-            wrv = ws_flush(ws);
-            for (i = 0; i < n; i++)
-                socketio_frame_release(batch[i]);
-            n = 0;
-            if (wrv != APR_SUCCESS)
-                ws_lost(ws, wrv, "write failed");
-            else
-                ws_close(ws, code, "", code);
-            return;
-        }
+    switch (f->type) {
+    case SIO_R_WS_SEND:
+        if (!ws->closed)
+            socketio_ws_queue(ws, (f->flags & SIO_RF_BINARY) ? SIO_WS_BINARY
+                                                             : SIO_WS_TEXT,
+                              f->body, f->len);
+        return;
+    case SIO_R_WS_CLOSE:
+        code = f->status >= 1000 && f->status <= 4999 ? f->status
+                                                      : SIO_WS_CLOSE_NORMAL;
+        socketio_ws_close(ws, code, "", code);
+        return;
+    default:
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, ws->r,
                       "mod_socketio: ignoring %s from siod on a WebSocket",
-                      sio_relay_type_name(f->f.type));
-        socketio_frame_release(f);
-    }
-    if (n) {
-        wrv = ws_flush(ws);
-        for (i = 0; i < n; i++)
-            socketio_frame_release(batch[i]);
-        if (wrv != APR_SUCCESS)
-            ws_lost(ws, wrv, "write failed");
-    }
-    if (ws->closed)
-        return;
-    if (rv == APR_ECONNRESET) {
-        ws_close(ws, SIO_WS_CLOSE_INTERNAL, "Socket.IO daemon unavailable",
-                 SIO_WS_CLOSE_INTERNAL);
-    } else if (rv == APR_ENOSPC) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, ws->r,
-                      "mod_socketio: WebSocket client too slow: its send "
-                      "queue overflowed; closing it");
-        ws_close(ws, SIO_WS_CLOSE_POLICY, "Send queue overflow",
-                 SIO_WS_CLOSE_POLICY);
+                      sio_relay_type_name(f->type));
     }
 }
 
-/* Tells siod the WebSocket is gone (once the I/O is over). */
-static void ws_finish(ws_conn *ws)
+/* See socketio_wsconn.h. */
+void socketio_ws_finish(socketio_ws *ws)
 {
+    if (ws->finished)
+        return;
+    ws->finished = 1;
     socketio_waiter_send(ws->w, SIO_R_WS_CLOSED, 0,
                          ws->close_code ? ws->close_code
                                         : SIO_WS_CLOSE_ABNORMAL,
                          ws->sid, NULL, 0);
+    socketio_waiter_destroy(ws->w);
+    ws->w = NULL;
+    if (ws->in_node)
+        apr_allocator_free(in_alloc, ws->in_node);
+    ws->in_node = NULL;
+    msg_free(ws);
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, ws->r,
+                  "mod_socketio: WebSocket %.*s closed (%d)", SIO_SID_LEN,
+                  ws->sid, ws->close_code);
 }
 
-/* The thread-per-WebSocket driver. */
-static void ws_run_thread(ws_conn *ws)
+/* Frees the input memory if the WebSocket ends without finishing (its
+ * request pool goes). */
+static apr_status_t ws_cleanup(void *data)
 {
-    struct pollfd pfd[2];
-    int n;
+    socketio_ws *ws = data;
 
-    ws_on_client_readable(ws);
-    while (!ws->closed) {
-        ws_on_siod_wake(ws);
-        if (ws->closed)
-            break;
-        if (socketio_link_child_is_stopping()) {
-            ws_close(ws, SIO_WS_CLOSE_GOING_AWAY, "Server restarting",
-                     SIO_WS_CLOSE_GOING_AWAY);
-            break;
-        }
-        pfd[0].fd = ws->client_fd;
-        pfd[0].events = POLLIN;
-        pfd[0].revents = 0;
-        pfd[1].fd = socketio_waiter_wakefd(ws->w);
-        pfd[1].events = POLLIN;
-        pfd[1].revents = 0;
-        n = poll(pfd, 2, WS_POLL_MS);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            ws_close(ws, SIO_WS_CLOSE_INTERNAL, "Internal error",
-                     SIO_WS_CLOSE_INTERNAL);
-            break;
-        }
-        if (n > 0 && pfd[0].revents)
-            ws_on_client_readable(ws);
-    }
+    if (ws->in_node)
+        apr_allocator_free(in_alloc, ws->in_node);
+    ws->in_node = NULL;
+    msg_free(ws);
+    return APR_SUCCESS;
 }
 
 /* ---- the handshake ------------------------------------------------ */
@@ -559,7 +554,7 @@ static const char *ws_accept_key(apr_pool_t *p, const char *key)
 
 /* Sends 101 and turns the connection into a WebSocket. Returns 0, or -1
  * when the client is already gone. */
-static int ws_switch(ws_conn *ws, const char *key)
+static int ws_switch(socketio_ws *ws, const char *key)
 {
     request_rec *r = ws->r;
     conn_rec *c = ws->c;
@@ -592,35 +587,42 @@ static int ws_switch(ws_conn *ws, const char *key)
     return c->aborted ? -1 : 0;
 }
 
-/* Creates the WebSocket's state in a tagged subpool of r->pool. */
-static ws_conn *ws_create(socketio_req *sr)
+/* Creates the WebSocket's state in r->pool (no subpool: an upgraded
+ * connection's pools keep every node they ever had until it closes). */
+static socketio_ws *ws_create(socketio_req *sr)
 {
     request_rec *r = sr->r;
-    apr_pool_t *p;
-    ws_conn *ws;
+    socketio_ws *ws = apr_pcalloc(r->pool, sizeof(*ws));
 
-    if (apr_pool_create(&p, r->pool) != APR_SUCCESS)
-        return NULL;
-    apr_pool_tag(p, "socketio_ws");
-    ws = apr_pcalloc(p, sizeof(*ws));
     ws->sr = sr;
     ws->r = r;
     ws->c = r->connection;
-    ws->pool = p;
-    if (apr_pool_create(&ws->msgpool, p) != APR_SUCCESS) {
-        apr_pool_destroy(p);
-        return NULL;
-    }
-    apr_pool_tag(ws->msgpool, "socketio_ws_msg");
     ws->max_payload = (apr_size_t)sr->max_payload;
-    ws->in_small = apr_palloc(p, WS_IN_DEFAULT);
-    ws->in = ws->in_small;
-    ws->in_cap = WS_IN_DEFAULT;
-    ws->inbb = apr_brigade_create(p, ws->c->bucket_alloc);
-    ws->outbb = apr_brigade_create(p, ws->c->bucket_alloc);
+    ws->inbb = apr_brigade_create(r->pool, ws->c->bucket_alloc);
+    ws->outbb = apr_brigade_create(r->pool, ws->c->bucket_alloc);
+    ws->out_alloc = ws->c->bucket_alloc;
     ws->client_fd = socketio_req_client_fd(ws->c);
     sio_ws_parser_init(&ws->parser, 1, ws->max_payload);
+    apr_pool_cleanup_register(r->pool, ws, ws_cleanup, apr_pool_cleanup_null);
     return ws;
+}
+
+/* See the header. */
+int socketio_ws_available(conn_rec *c)
+{
+    return socketio_reactor_running() || socketio_ws_thread_cap() > 0;
+}
+
+/* Over the thread cap: 503, so a client upgrading from polling stays on
+ * polling and a WebSocket-only client gets an error. */
+static int refuse_busy(socketio_req *sr)
+{
+    static const char msg[] = "No WebSocket capacity left; use long-polling\n";
+
+    sr->r->connection->keepalive = AP_CONN_CLOSE;
+    return socketio_respond(sr, HTTP_SERVICE_UNAVAILABLE,
+                            "text/plain; charset=UTF-8", msg,
+                            sizeof(msg) - 1);
 }
 
 /* See the header. */
@@ -632,24 +634,27 @@ int socketio_ws_handle(socketio_req *sr)
     struct iovec iov;
     apr_size_t len;
     apr_status_t rv;
-    ws_conn *ws;
-    int status;
+    socketio_ws *ws;
+    int status, reactor;
 
     if (!ws_valid_request(sr, &key, &status))
         return status;
-    if (!(ws = ws_create(sr)) || ws->client_fd < 0) {
+    reactor = socketio_reactor_accepts(r->connection);
+    if (!reactor && !socketio_ws_thread_acquire(r))
+        return refuse_busy(sr);
+    ws = ws_create(sr);
+    if (ws->client_fd < 0) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "mod_socketio: cannot set up a WebSocket");
         return socketio_respond(sr, HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, 0);
     }
     r->connection->keepalive = AP_CONN_CLOSE;
-    rv = socketio_waiter_create(sr->sconf->link, ws->pool,
-                                2 * ws->max_payload + 1024 * 1024, &ws->w);
-    if (rv != APR_SUCCESS) {
-        apr_pool_destroy(ws->pool);
+    rv = socketio_waiter_create(sr->sconf->link, r->pool,
+                                socketio_config_ws_queue(sr->dconf) +
+                                WS_WAITER_SLACK, &ws->w);
+    if (rv != APR_SUCCESS)
         return socketio_respond_unavailable(sr);
-    }
-    iov.iov_base = socketio_req_info(sr, ws->pool, &len);
+    iov.iov_base = socketio_req_info(sr, r->pool, &len);
     iov.iov_len = len;
     if (sr->sid)
         rv = socketio_waiter_send(ws->w, SIO_R_UPGRADE, 0, 0, sr->sid, &iov, 1);
@@ -664,26 +669,27 @@ int socketio_ws_handle(socketio_req *sr)
         status = rv == APR_ECONNRESET || rv == SOCKETIO_EMSGSIZE
                      ? socketio_respond_unavailable(sr)
                      : socketio_respond_wait_error(sr, ws->w, rv);
-        apr_pool_destroy(ws->pool);
+        socketio_waiter_destroy(ws->w);
         return status;
     }
     if (f->f.type != SIO_R_WS_ACCEPT) {
         status = socketio_respond_frame(sr, &f->f);
         socketio_frame_release(f);
-        apr_pool_destroy(ws->pool);
+        socketio_waiter_destroy(ws->w);
         return status;
     }
     memcpy(ws->sid, f->f.sid, SIO_SID_LEN);
     socketio_frame_release(f);
 
-    if (ws_switch(ws, key) != 0)
-        ws_lost(ws, APR_ECONNABORTED, "client left during the handshake");
-    else
-        ws_run_thread(ws);
-    ws_finish(ws);
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                  "mod_socketio: WebSocket %.*s closed (%d)", SIO_SID_LEN,
-                  ws->sid, ws->close_code);
-    apr_pool_destroy(ws->pool);
+    if (ws_switch(ws, key) != 0) {
+        socketio_ws_lost(ws, APR_ECONNABORTED,
+                         "client left during the handshake");
+    } else if (reactor) {
+        ws->out_limit = socketio_config_ws_queue(sr->dconf);
+        return socketio_reactor_handoff(ws);
+    } else {
+        socketio_ws_thread_run(ws);
+    }
+    socketio_ws_finish(ws);
     return DONE;
 }

@@ -1,0 +1,86 @@
+/* One WebSocket's protocol state and the event functions that drive it,
+ * shared by its two drivers: the thread-per-WebSocket loop
+ * (socketio_ws_thread.c) and the per-child reactor (socketio_reactor.c).
+ * The functions here never wait for the client: they read what is there
+ * and queue frames in ws->outbb; the driver writes them out its own way.
+ * Only the thread that owns the WebSocket may call them. */
+#ifndef SOCKETIO_WSCONN_H
+#define SOCKETIO_WSCONN_H
+
+#include "httpd.h"
+#include "apr_allocator.h"
+#include "apr_buckets.h"
+
+#include "sio_relay.h"
+#include "sio_ws.h"
+#include "socketio_handler.h"
+#include "socketio_link.h"
+
+typedef struct socketio_ws {
+    socketio_req *sr;
+    request_rec *r;
+    conn_rec *c;
+    socketio_waiter *w;
+    char sid[SIO_SID_LEN];
+    sio_ws_parser parser;
+    apr_bucket_brigade *inbb;      /* ap_get_brigade's */
+    apr_bucket_brigade *outbb;     /* frames not yet passed to the filters */
+    apr_size_t out_bytes;          /* their bytes */
+    apr_size_t out_limit;          /* 0: unbounded (the waiter bounds it) */
+    apr_bucket_alloc_t *out_alloc; /* where queued frames' bytes live */
+    apr_memnode_t *in_node;        /* unparsed input kept between reads */
+    apr_size_t in_len;
+    apr_memnode_t *msg_node;       /* fragmented message under way */
+    apr_size_t msg_len;
+    apr_size_t max_payload;
+    int client_fd;
+    int closed;                    /* close frame queued or client gone:
+                                    * input is no longer processed */
+    int lost;                      /* client gone: nothing can be written */
+    int close_code;                /* told to siod in WS_CLOSED */
+    int overflow;                  /* out_limit was crossed */
+    int finished;                  /* WS_CLOSED sent, waiter gone */
+} socketio_ws;
+
+/* child_init: sets up the memory WebSockets keep input in. */
+void socketio_ws_child_init(apr_pool_t *pchild);
+
+/* Queues one frame to the client; header and payload are copied into one
+ * bucket whose bytes come from ws->out_alloc. Over out_limit the frame is
+ * dropped and ws->overflow set. */
+void socketio_ws_queue(socketio_ws *ws, int opcode, const void *payload,
+                       apr_size_t len);
+
+/* Queues bucket b (made on ws->c->bucket_alloc) holding len bytes of
+ * whole frames; same bound as socketio_ws_queue (b is destroyed when
+ * dropped). */
+void socketio_ws_queue_bucket(socketio_ws *ws, apr_bucket *b, apr_size_t len);
+
+/* Ends the WebSocket: queues a close frame with code and reason (code
+ * 1006: the client is gone, nothing is sent) and records report for
+ * siod. Later calls do nothing. */
+void socketio_ws_close(socketio_ws *ws, int code, const char *reason,
+                       int report);
+
+/* The client is gone without a close (read or write failed); what is
+ * logged at debug. */
+void socketio_ws_lost(socketio_ws *ws, apr_status_t rv, const char *what);
+
+/* Event: the client may have sent something (its socket is readable, or
+ * filters may hold data). Reads without blocking through scratch (cap
+ * bytes, the reading thread's), at most budget reads; handles every whole
+ * frame (messages go to siod, pings are answered, a close is echoed).
+ * Returns 1 when the budget ran out with input possibly left, else 0. */
+int socketio_ws_read(socketio_ws *ws, unsigned char *scratch,
+                     apr_size_t cap, int budget);
+
+/* A frame from siod for this WebSocket: WS_SEND is queued, WS_CLOSE
+ * closes (after what is queued), others are ignored. */
+void socketio_ws_siod_frame(socketio_ws *ws, const sio_relay_frame *f);
+
+/* Tells siod the WebSocket is gone (WS_CLOSED with ws->close_code),
+ * unregisters the waiter and frees the input memory. Call once the I/O is
+ * over; later calls do nothing. */
+void socketio_ws_finish(socketio_ws *ws);
+
+#endif
