@@ -279,6 +279,9 @@ MinSpareThreads 1
 MaxSpareThreads 200
 MaxRequestWorkers 200
 EOF
+        # Suspended WebSockets count toward a child's connection limit
+        # (ThreadsPerChild x AsyncRequestWorkerFactor): raise the factor so a
+        # child accepts thousands of them (docs/scaling.md).
         [ "$MPM" = event ] && echo "AsyncRequestWorkerFactor 1000"
         ;;
     esac

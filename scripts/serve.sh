@@ -132,6 +132,10 @@ if [ "$SAN" = 1 ]; then
     [ -f "$asan" ] || die "libasan.so not found via ${CC:-gcc} -print-file-name"
     httpd_env=(LD_PRELOAD="$asan" ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}")
 fi
+# Under mpm_event every WebSocket is a suspended connection held by the
+# module's reactor: it costs no thread but one file descriptor in its child,
+# so the open-file limit, not ThreadsPerChild, caps clients per child.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 say "starting httpd: $HTTPD -f $CONF -DFOREGROUND (MPM $MPM)"
 setsid env "${httpd_env[@]}" "$HTTPD" -f "$CONF" -DFOREGROUND 9>&- &
 httpd_pid=$!
