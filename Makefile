@@ -6,6 +6,8 @@
 #   make serve      private httpd + siod in the foreground (see README)
 #   make run        the demo: chat app + demo site (conf/demo) on PORT
 #   make e2e        browser check of the demo (chromium; not in make test)
+#   make bench      ours (mpm_event, mpm_worker) beside Node.js socket.io,
+#                   ~12 min; QUICK=1 for 1,000 clients only (not in make test)
 
 CC       ?= cc
 SAN      ?= 0
@@ -46,6 +48,7 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 TOOL_SRC   := $(wildcard tests/tools/*.c)
 APP_SRC    := $(wildcard siod/apps/*.c)
+TESTAPP_SRC := $(wildcard tests/apps/*.c)
 
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/obj/%.o)
 SIOD_OBJ   := $(SIOD_SRC:%.c=$(BUILD)/obj/%.o)
@@ -54,10 +57,15 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 APP_SO     := $(APP_SRC:siod/apps/%.c=$(BUILD)/apps/%.so)
+TESTAPP_SO := $(TESTAPP_SRC:tests/apps/%.c=$(BUILD)/apps/%.so)
+# siod's own objects that its unit tests (tests/unit/test_siod_*.c) link;
+# never siod_main.o, the tests have their own main.
+SIOD_UNIT_OBJ := $(BUILD)/obj/siod/siod_hash.o $(BUILD)/obj/siod/siod_sid.o
 
-.PHONY: all clean setup test unit integration fuzz serve run e2e install conformance
+.PHONY: all clean setup test unit integration fuzz serve run e2e install conformance bench
 
-all: $(BUILD)/libsio.a $(BUILD)/siod $(BUILD)/mod_socketio.so $(TOOL_BIN) $(APP_SO)
+all: $(BUILD)/libsio.a $(BUILD)/siod $(BUILD)/mod_socketio.so $(TOOL_BIN) $(APP_SO) \
+     $(TESTAPP_SO)
 
 $(BUILD)/obj/shared/%.o: shared/%.c $(wildcard shared/*.h)
 	@mkdir -p $(dir $@)
@@ -84,6 +92,12 @@ $(BUILD)/apps/%.so: siod/apps/%.c siod/siod_app.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -Isiod -shared -o $@ $<
 
+# Test-only applications (tests/apps, used by the integration tests) build
+# beside the shipped ones; make install leaves them out.
+$(BUILD)/apps/%.so: tests/apps/%.c siod/siod_app.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -Isiod -shared -o $@ $<
+
 # The module links the codecs in; httpd provides APR and its own symbols.
 $(BUILD)/mod_socketio.so: $(MOD_OBJ) $(SHARED_OBJ)
 	$(CC) $(LDSAN) -shared -o $@ $(MOD_OBJ) $(SHARED_OBJ)
@@ -91,6 +105,11 @@ $(BUILD)/mod_socketio.so: $(MOD_OBJ) $(SHARED_OBJ)
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsio.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -o $@ $< $(BUILD)/libsio.a
+
+# Unit tests of siod's internals link the siod objects they exercise.
+$(BUILD)/tests/test_siod_%: tests/unit/test_siod_%.c $(SIOD_UNIT_OBJ) $(BUILD)/libsio.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) $(SIOD_INC) -Isiod -o $@ $< $(SIOD_UNIT_OBJ) $(BUILD)/libsio.a
 
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libsio.a
 	@mkdir -p $(dir $@)
@@ -148,6 +167,14 @@ e2e:
 	scripts/setup.sh --browser
 	$(MAKE) all
 	BUILD=$(abspath $(BUILD)) MPM="$(MPM)" node tests/e2e/demo.mjs
+
+# Hold ladder, memory per client, broadcasts and acks of our stack under
+# mpm_event and mpm_worker and of the Node.js reference server, in one run
+# with build/tools/siobench (scripts/bench.sh, docs/benchmarks.md): results
+# in $(BUILD)/bench/<time>/, plots in docs/bench/. Variables such as QUICK=1,
+# TARGETS or HOLD_STEPS pass through the environment.
+bench: all
+	BUILD=$(abspath $(BUILD)) scripts/bench.sh
 
 install: all
 	$(APXS) -i -n socketio $(BUILD)/mod_socketio.so

@@ -361,6 +361,8 @@ static apr_status_t connect_hello(socketio_link *link, int *fdp,
     h.version = SIO_RELAY_VERSION;
     h.pid = (uint32_t)getpid();
     h.max_body = SIO_RELAY_MAX_BODY;
+    /* The module delivers WS_FANOUT on both the reactor and thread paths. */
+    h.caps = SIO_RELAY_CAP_FANOUT;
     sio_relay_hello_encode(out + SIO_RELAY_HDR_LEN, &h);
     iov.iov_base = out;
     iov.iov_len = sizeof(out);

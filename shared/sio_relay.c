@@ -94,18 +94,19 @@ void sio_relay_write_header(unsigned char *hdr, const sio_relay_frame *f)
     memcpy(hdr + 16, f->sid, SIO_SID_LEN);
 }
 
-/* Writes exactly SIO_RELAY_HELLO_LEN bytes; the reserved field is zero. */
+/* Writes exactly SIO_RELAY_HELLO_LEN bytes. */
 void sio_relay_hello_encode(unsigned char *out, const sio_relay_hello *h)
 {
     put32(out, h->magic);
     put16(out + 4, h->version);
-    put16(out + 6, 0);
+    put16(out + 6, h->caps);
     put32(out + 8, h->pid);
     put32(out + 12, h->max_body);
 }
 
 /* Returns SIO_OK, or SIO_EPROTO for a body that is not 16 bytes or lacks the
- * magic. The reserved field is ignored so a later version may use it. */
+ * magic. Every caps bit is passed on; the caller ignores those it does not
+ * know. */
 int sio_relay_hello_decode(const unsigned char *buf, size_t len,
                            sio_relay_hello *out)
 {
@@ -115,6 +116,7 @@ int sio_relay_hello_decode(const unsigned char *buf, size_t len,
         return SIO_EPROTO;
     out->magic = SIO_RELAY_MAGIC;
     out->version = get16(buf + 4);
+    out->caps = get16(buf + 6);
     out->pid = get32(buf + 8);
     out->max_body = get32(buf + 12);
     return SIO_OK;

@@ -52,7 +52,9 @@ enum sio_relay_type {
     SIO_R_WS_FANOUT = 24,/* send one message to many WebSockets of this
                           * link: body = u32 count | count x u64 conn |
                           * message bytes; SIO_RF_BINARY; sid is zero.
-                          * Conns the module no longer knows are skipped. */
+                          * Conns the module no longer knows are skipped.
+                          * Sent only on links whose HELLO from the module
+                          * set SIO_RELAY_CAP_FANOUT. */
     SIO_R_TYPE_MAX_ = 25
 };
 
@@ -72,13 +74,19 @@ typedef struct sio_relay_frame {
     const unsigned char *body;   /* parse: points into the caller's buffer */
 } sio_relay_frame;
 
-/* HELLO body: u32 magic | u16 version | u16 reserved | u32 pid | u32 max body */
+/* HELLO body: u32 magic | u16 version | u16 caps | u32 pid | u32 max body */
 #define SIO_RELAY_HELLO_LEN 16
+
+/* Capability bits in HELLO's caps field: what the sender can take. Unknown
+ * bits are ignored; a sender sets only the bits it implements. */
+#define SIO_RELAY_CAP_FANOUT 0x0001u /* module: accepts WS_FANOUT frames */
+
 typedef struct sio_relay_hello {
     uint32_t magic;
     uint16_t version;
     uint32_t pid;
     uint32_t max_body;
+    uint16_t caps;               /* SIO_RELAY_CAP_* bits; set it (0: none) */
 } sio_relay_hello;
 
 /* Parses one frame from buf[0..len). Returns SIO_OK with *used set to the

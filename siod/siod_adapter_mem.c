@@ -332,17 +332,22 @@ static void release(siod_socket **v, ssize_t n)
 }
 
 /* Sending can close a session and so run disconnect callbacks that change
- * rooms: the targets are selected first, then written. */
+ * rooms: the targets are selected first, then written, all in one
+ * multi-send (one frame per relay link where the module fans out). */
 static void mem_broadcast(void *a, const struct siod_sio_out *pkt,
                           const siod_bcast_opts *o)
 {
     siod_socket **v = NULL;
     ssize_t n = mem_select(a, o, &v);
-    for (ssize_t i = 0; i < n; i++)
-        siod_sio_socket_write(v[i], pkt, o->flags);
+    if (n > 0)
+        siod_sio_sockets_write(v, (size_t)n, pkt, o->flags);
     release(v, n);
 }
 
+/* Every recipient is told to expect the answer before the one multi-send;
+ * a socket that cannot be (memory) is not sent the packet. As the
+ * reference, the count includes volatile drops and clients lost while
+ * sending (those report as gone). */
 static void mem_broadcast_with_ack(void *a, const struct siod_sio_out *pkt,
                                    uint64_t id, const siod_bcast_opts *o,
                                    struct siod_sio_ackwait *w)
@@ -351,12 +356,15 @@ static void mem_broadcast_with_ack(void *a, const struct siod_sio_out *pkt,
     ssize_t n = mem_select(a, o, &v);
     size_t sent = 0;
     for (ssize_t i = 0; i < n; i++) {
-        if (siod_sio_socket_expect(v[i], id, w) < 0)
+        if (siod_sio_socket_expect(v[i], id, w) < 0) {
+            siod_socket_unref(v[i]);
             continue;
-        sent++;
-        siod_sio_socket_write(v[i], pkt, o->flags);
+        }
+        v[sent++] = v[i];
     }
-    release(v, n);
+    if (sent > 0)
+        siod_sio_sockets_write(v, sent, pkt, o->flags);
+    release(v, (ssize_t)sent);
     siod_sio_ackwait_count(w, sent);
 }
 

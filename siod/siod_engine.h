@@ -62,6 +62,33 @@ int siod_session_send_message(siod_session *s, const void *data, size_t len,
  * does. */
 int siod_session_send_shared(siod_session *s, siod_buf *b, int binary);
 
+/* One message packet of a multi-send: a shared buffer (see siod_buf.h)
+ * and whether it is binary. */
+typedef struct siod_shared_msg {
+    siod_buf *buf;
+    int binary;
+} siod_shared_msg;
+
+/* siod_session_send_multi flags. */
+#define SIOD_SEND_VOLATILE 0x01   /* skip sessions not writable now */
+
+/* Sends the nmsg message packets msgs, in order and as one unit (a
+ * Socket.IO packet and its binary attachments), to each open session of
+ * v[0..n); closed ones are skipped. With SIOD_SEND_VOLATILE, a session for
+ * which siod_session_writable says 0 gets none of them. Nothing is copied:
+ * polling (and upgrading) sessions queue references as
+ * siod_session_send_shared does, and the WebSocket sessions of a relay
+ * link whose module takes WS_FANOUT get each packet in one frame per link
+ * that lists their conns, so the work grows with the links, not the
+ * clients; other WebSocket sessions get a WS_SEND each. A session whose
+ * link fails is closed as a failed send closes it. v's sessions must be
+ * valid for the call (any session the caller got during the current
+ * callback is); the caller keeps its references to msgs. Returns the
+ * number of sessions the packets were sent or queued to. */
+size_t siod_session_send_multi(siod_session *const *v, size_t n,
+                               const siod_shared_msg *msgs, size_t nmsg,
+                               unsigned flags);
+
 /* Returns 1 if a packet sent now would leave at once: a polling session
  * holds a GET and has nothing queued, a WebSocket session's relay link has
  * little output pending. 0 otherwise (closed, queue non-empty, no poll

@@ -62,7 +62,8 @@ static void (*drain_done)(void);
 static int link_send(void *ctx, const sio_relay_frame *f,
                      const struct iovec *iov, int iovcnt);
 static int link_send_shared(void *ctx, const sio_relay_frame *f,
-                            siod_buf *b, size_t off);
+                            const struct iovec *pre, int npre, siod_buf *b,
+                            size_t off);
 static size_t link_backlog(void *ctx);
 
 static const siod_peer_ops link_ops = { link_send, link_send_shared,
@@ -203,22 +204,59 @@ static void body_done(const void *data, size_t len, void *arg)
     out_ref_release(r);
 }
 
+/* Appends b->bytes[off..off + len) to l's output by reference, r (whose
+ * count this takes one of) releasing it. Returns 0, or -1 after breaking
+ * the link (the caller's frame is then incomplete). */
+static int add_body_ref(siod_link *l, struct out_ref *r, siod_buf *b,
+                        size_t off, size_t len)
+{
+    r->refs++;
+    r->b = siod_buf_ref(b);
+    if (evbuffer_add_reference(l->out, b->bytes + off, len, body_done,
+                               r) < 0) {
+        siod_buf_unref(b);
+        r->b = NULL;
+        out_ref_release(r);
+        /* a header without its body: the link is unusable */
+        link_break(l, SIOD_LOG_ERROR, "out of memory queueing output");
+        return -1;
+    }
+    l->ref_bytes += len;
+    l->ref_count++;
+    return 0;
+}
+
 /* Shared bodies: small ones are copied, larger ones are referenced, so a
  * broadcast's bytes are written from the one encoded buffer to every
  * recipient's frame. A libevent reference costs a chain of about 1 KiB,
  * and the header is referenced too (copied right after a reference chain
  * it would cost a chain sized after that one), so below SHARED_COPY_MAX a
- * copy is the cheaper of the two. */
+ * copy is the cheaper of the two. A frame with a copied prefix (a
+ * WS_FANOUT's conn list) copies header and prefix together into room made
+ * first, then references the message. */
 static int link_send_shared(void *ctx, const sio_relay_frame *f,
-                            siod_buf *b, size_t off)
+                            const struct iovec *pre, int npre, siod_buf *b,
+                            size_t off)
 {
     siod_link *l = ctx;
+    size_t pre_len = 0;
 
-    if (f->len < SHARED_COPY_MAX || f->len > l->peer_max_body ||
+    if (npre < 0 || npre > SIOD_PEER_PRE_MAX)
+        return -1;
+    for (int i = 0; i < npre; i++)
+        pre_len += pre[i].iov_len;
+    if (pre_len > f->len)
+        return -1;
+    size_t blen = f->len - pre_len;
+    if (blen < SHARED_COPY_MAX || f->len > l->peer_max_body ||
         (l->state != L_READY && l->state != L_DRAINING)) {
         /* link_send copies, or refuses and logs */
-        struct iovec iov = { b->bytes + off, f->len };
-        return link_send(l, f, &iov, 1);
+        struct iovec iov[SIOD_PEER_PRE_MAX + 1];
+        for (int i = 0; i < npre; i++)
+            iov[i] = pre[i];
+        iov[npre].iov_base = b->bytes + off;
+        iov[npre].iov_len = blen;
+        return link_send(l, f, iov, npre + 1);
     }
     struct out_ref *r = malloc(sizeof *r);
     if (r == NULL) {
@@ -229,25 +267,27 @@ static int link_send_shared(void *ctx, const sio_relay_frame *f,
     r->l = l;
     r->b = NULL;
     sio_relay_write_header(r->hdr, f);
-    if (evbuffer_add_reference(l->out, r->hdr, sizeof r->hdr, header_done,
-                               r) < 0) {
-        free(r);
-        link_break(l, SIOD_LOG_ERROR, "out of memory queueing output");
-        return -1;
+    if (npre == 0) {
+        if (evbuffer_add_reference(l->out, r->hdr, sizeof r->hdr,
+                                   header_done, r) < 0) {
+            free(r);
+            link_break(l, SIOD_LOG_ERROR, "out of memory queueing output");
+            return -1;
+        }
+    } else {
+        int bad = evbuffer_expand(l->out, sizeof r->hdr + pre_len) < 0 ||
+                  evbuffer_add(l->out, r->hdr, sizeof r->hdr) < 0;
+        for (int i = 0; i < npre && !bad; i++)
+            bad = evbuffer_add(l->out, pre[i].iov_base, pre[i].iov_len) < 0;
+        r->refs = 0;   /* the header is copied: only the body holds r */
+        if (bad) {
+            free(r);
+            link_break(l, SIOD_LOG_ERROR, "out of memory queueing output");
+            return -1;
+        }
     }
-    r->refs++;
-    r->b = siod_buf_ref(b);
-    if (evbuffer_add_reference(l->out, b->bytes + off, f->len, body_done,
-                               r) < 0) {
-        siod_buf_unref(b);
-        r->b = NULL;
-        out_ref_release(r);
-        /* a header without its body: the link is unusable */
-        link_break(l, SIOD_LOG_ERROR, "out of memory queueing output");
+    if (add_body_ref(l, r, b, off, blen) < 0)
         return -1;
-    }
-    l->ref_bytes += f->len;
-    l->ref_count++;
     if (output_memory(l) > OUTPUT_MAX) {
         link_break(l, SIOD_LOG_ERROR, "output backlog over 512 MiB (module "
                    "not reading)");
@@ -303,16 +343,21 @@ static int handle_hello(siod_link *l, const sio_relay_frame *f)
     }
     l->peer_max_body = h.max_body < SIO_RELAY_MAX_BODY ? h.max_body
                                                         : SIO_RELAY_MAX_BODY;
-    l->peer = siod_peer_new(&link_ops, l, l->name);
+    /* WS_FANOUT only to a module that said it takes it */
+    l->peer = siod_peer_new(&link_ops, l, l->name,
+                            h.caps & SIO_RELAY_CAP_FANOUT, l->peer_max_body);
     if (l->peer == NULL) {
         link_break(l, SIOD_LOG_ERROR, "out of memory");
         return -1;
     }
     l->state = L_READY;
-    siod_log(SIOD_LOG_INFO, "link %s ready (module pid %u, max body %u)",
-             l->name, (unsigned)h.pid, (unsigned)l->peer_max_body);
+    siod_log(SIOD_LOG_INFO, "link %s ready (module pid %u, max body %u%s)",
+             l->name, (unsigned)h.pid, (unsigned)l->peer_max_body,
+             (h.caps & SIO_RELAY_CAP_FANOUT) ? ", fan-out" : "");
+    /* siod takes none of the capabilities a module may offer */
     h.magic = SIO_RELAY_MAGIC;
     h.version = SIO_RELAY_VERSION;
+    h.caps = 0;
     h.pid = (uint32_t)getpid();
     h.max_body = SIO_RELAY_MAX_BODY;
     sio_relay_hello_encode(body, &h);

@@ -11,6 +11,7 @@
 #include "sio_eio.h"
 #include "sio_ws.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <stdio.h>
@@ -57,8 +58,12 @@ struct siod_peer {
     void *ctx;
     uint64_t id;
     int dead;                        /* being freed: send nothing */
+    unsigned caps;                   /* SIO_RELAY_CAP_* from the HELLO */
+    uint32_t max_body;               /* the module's largest frame body */
     char name[32];
     struct binding *bindings;
+    uint64_t fan_gen;                /* multi-send that last grouped it */
+    size_t fan_idx;                  /* its group in that multi-send */
 };
 
 struct qpkt {
@@ -116,6 +121,8 @@ static struct {
     const struct timeval *tv_timeout;
     const struct timeval *tv_upgrade;
     uint64_t next_peer_id;
+    uint64_t fan_gen;                /* multi-sends so far */
+    size_t fan_peers;                /* peers that take WS_FANOUT */
 } reg;
 
 static const char json_unknown_sid[] = "{\"code\":1,\"message\":\"Session ID unknown\"}";
@@ -341,6 +348,18 @@ static void schedule_flush(siod_session *s)
     schedule_deferred();
 }
 
+/* A message packet in a shared buffer as a WebSocket message: text is "4"
+ * and the payload, from the headroom byte; binary is the payload alone. */
+static size_t ws_body_off(int binary)
+{
+    return binary ? 1 : 0;
+}
+
+static size_t ws_body_len(const siod_buf *buf, int binary)
+{
+    return binary ? buf->len : buf->len + 1;
+}
+
 /* Sends the message packet in shared buffer buf as its own WebSocket
  * message on b. Returns 0 or -1. */
 static int ws_send_shared(siod_session *s, struct binding *b, siod_buf *buf,
@@ -356,11 +375,10 @@ static int ws_send_shared(siod_session *s, struct binding *b, siod_buf *buf,
     f.flags = binary ? SIO_RF_BINARY : 0;
     f.conn = b->conn;
     memcpy(f.sid, s->sid, SIO_SID_LEN);
-    /* text: "4" + payload from the headroom byte; binary: the bytes */
     if (buf->len + 1 > UINT32_MAX)
         return -1;
-    f.len = (uint32_t)(binary ? buf->len : buf->len + 1);
-    return p->ops->send_shared(p->ctx, &f, buf, binary ? 1 : 0);
+    f.len = (uint32_t)ws_body_len(buf, binary);
+    return p->ops->send_shared(p->ctx, &f, NULL, 0, buf, ws_body_off(binary));
 }
 
 /* Sends one packet as its own WebSocket message on b. Returns 0 or -1. */
@@ -1045,13 +1063,18 @@ int siod_session_relay_abort(siod_peer *p, const sio_relay_frame *f)
 
 /* ---- peers ------------------------------------------------------------- */
 
-siod_peer *siod_peer_new(const siod_peer_ops *ops, void *ctx, const char *name)
+siod_peer *siod_peer_new(const siod_peer_ops *ops, void *ctx, const char *name,
+                         unsigned caps, uint32_t max_body)
 {
     siod_peer *p = calloc(1, sizeof *p);
     if (p == NULL)
         return NULL;
     p->ops = ops;
     p->ctx = ctx;
+    p->caps = caps;
+    p->max_body = max_body;
+    if (caps & SIO_RELAY_CAP_FANOUT)
+        reg.fan_peers++;
     p->id = ++reg.next_peer_id;
     snprintf(p->name, sizeof p->name, "%s", name != NULL ? name : "?");
     return p;
@@ -1062,6 +1085,8 @@ void siod_peer_free(siod_peer *p)
     if (p == NULL)
         return;
     p->dead = 1;
+    if (p->caps & SIO_RELAY_CAP_FANOUT)
+        reg.fan_peers--;
     /* each step unbinds at least the head, so this terminates */
     while (p->bindings != NULL)
         handle_gone(p->bindings, "relay link closed");
@@ -1130,6 +1155,178 @@ size_t siod_sessions_count(void)
     return reg.count;
 }
 
+/* ---- multi-send: one broadcast, many sessions -------------------------- */
+
+/* One relay link's share of a multi-send: the conns of its WebSocket
+ * sessions, which get every packet in WS_FANOUT frames. */
+struct fan_group {
+    siod_peer *peer;
+    size_t count;                    /* sessions */
+    size_t fill;
+    unsigned char *conns;            /* count x u64 conn, big-endian */
+    int failed;                      /* a frame could not be queued */
+};
+
+/* A WS_FANOUT body around the message: u32 count and at least one conn. */
+#define FAN_MIN_OVERHEAD 12u
+/* Per-session modes of a multi-send besides a group index. */
+#define FAN_SINGLE ((size_t)-1)      /* its own sends, as one recipient */
+#define FAN_SKIP ((size_t)-2)        /* closed, or volatile and not writable */
+
+/* May s's packets go out in its link's WS_FANOUT frames? Only a session
+ * settled on a WebSocket with nothing of its own queued: one that is
+ * upgrading keeps its queue in order through the per-session path. */
+static int fan_eligible(const siod_session *s, size_t max_msg)
+{
+    const siod_peer *p;
+
+    if (s->state != ST_WEBSOCKET || s->ws == NULL || s->q_head != NULL)
+        return 0;
+    p = s->ws->peer;
+    return !p->dead && (p->caps & SIO_RELAY_CAP_FANOUT) &&
+           max_msg <= p->max_body && p->max_body - max_msg >= FAN_MIN_OVERHEAD;
+}
+
+static void put_be32(unsigned char *d, uint32_t v)
+{
+    v = htobe32(v);
+    memcpy(d, &v, sizeof v);
+}
+
+static void put_be64(unsigned char *d, uint64_t v)
+{
+    v = htobe64(v);
+    memcpy(d, &v, sizeof v);
+}
+
+/* Queues every message of msgs on g's link as WS_FANOUT frames naming g's
+ * conns: one frame per message, more only where the module's frame limit
+ * asks for it. fan_eligible has checked that each message fits with one
+ * conn. Returns 0, or -1 if the link refused a frame. */
+static int fan_send(const struct fan_group *g, const siod_shared_msg *msgs,
+                    size_t nmsg)
+{
+    siod_peer *p = g->peer;
+
+    for (size_t m = 0; m < nmsg; m++) {
+        int binary = msgs[m].binary != 0;
+        size_t mlen = ws_body_len(msgs[m].buf, binary);
+        size_t per = (p->max_body - mlen - 4) / 8;
+
+        for (size_t i = 0; i < g->count; i += per) {
+            size_t k = g->count - i < per ? g->count - i : per;
+            unsigned char count[4];
+            struct iovec pre[2] = {
+                { count, sizeof count },
+                { g->conns + i * 8, k * 8 },
+            };
+            sio_relay_frame f;
+
+            if (p->dead)
+                return -1;
+            put_be32(count, (uint32_t)k);
+            memset(&f, 0, sizeof f);
+            f.type = SIO_R_WS_FANOUT;
+            f.flags = binary ? SIO_RF_BINARY : 0;
+            f.len = (uint32_t)(sizeof count + k * 8 + mlen);
+            if (p->ops->send_shared(p->ctx, &f, pre, 2, msgs[m].buf,
+                                    ws_body_off(binary)) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* The per-session path: msgs to s alone, checked for volatility now.
+ * Returns 0 if s was sent (or queued) every message, else -1. */
+static int send_one(siod_session *s, const siod_shared_msg *msgs, size_t nmsg,
+                    int volatile_)
+{
+    if (s->state == ST_CLOSED)
+        return -1;
+    if (volatile_ && !siod_session_writable(s)) {
+        siod_log_debug("session %s: volatile packet dropped", s->sid);
+        return -1;
+    }
+    for (size_t m = 0; m < nmsg; m++) {
+        siod_buf *b = msgs[m].buf;
+        /* a failed send closes s: the rest is not sent */
+        if (send_packet_ex(s, SIO_EIO_MESSAGE, msgs[m].binary ? 1 : 0,
+                           siod_buf_data(b), b->len, b) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Sorts v's sessions into modes (a group per FANOUT link, FAN_SINGLE,
+ * FAN_SKIP) and fills each group's conns. Runs no callback and sends
+ * nothing, so the per-peer marks it uses cannot be disturbed. Returns the
+ * number of groups (*groups malloc'd, each conns malloc'd or NULL when
+ * memory ran out: its sessions then take the per-session path). */
+static size_t fan_sort(siod_session *const *v, size_t n, size_t *mode,
+                       size_t max_msg, int volatile_,
+                       struct fan_group **groups, size_t *singles)
+{
+    uint64_t gen = ++reg.fan_gen;
+    struct fan_group *g = NULL;
+    size_t ng = 0, cap = 0, ns = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        siod_session *s = v[i];
+        siod_peer *p;
+
+        if (s->state == ST_CLOSED) {
+            mode[i] = FAN_SKIP;
+            continue;
+        }
+        if (!fan_eligible(s, max_msg)) {
+            mode[i] = FAN_SINGLE;
+            ns++;
+            continue;
+        }
+        if (volatile_ && !siod_session_writable(s)) {
+            siod_log_debug("session %s: volatile packet dropped", s->sid);
+            mode[i] = FAN_SKIP;
+            continue;
+        }
+        p = s->ws->peer;
+        if (p->fan_gen != gen) {
+            if (ng == cap) {
+                size_t nc = cap ? cap * 2 : 4;
+                struct fan_group *ngv = realloc(g, nc * sizeof *ngv);
+                if (ngv == NULL) {
+                    mode[i] = FAN_SINGLE;
+                    ns++;
+                    continue;
+                }
+                g = ngv;
+                cap = nc;
+            }
+            p->fan_gen = gen;
+            p->fan_idx = ng;
+            g[ng++] = (struct fan_group){ p, 0, 0, NULL, 0 };
+        }
+        g[p->fan_idx].count++;
+        mode[i] = p->fan_idx;
+    }
+    for (size_t k = 0; k < ng; k++)
+        g[k].conns = malloc(g[k].count * 8);
+    for (size_t i = 0; i < n; i++) {
+        if (mode[i] >= ng)
+            continue;
+        struct fan_group *gi = &g[mode[i]];
+        if (gi->conns == NULL) {
+            mode[i] = FAN_SINGLE;
+            ns++;
+        } else {
+            put_be64(gi->conns + 8 * gi->fill++, v[i]->ws->conn);
+        }
+    }
+    *groups = g;
+    *singles = ns;
+    return ng;
+}
+
 /* ---- upper-layer API (siod_engine.h) ----------------------------------- */
 
 int siod_session_send_message(siod_session *s, const void *data, size_t len,
@@ -1142,6 +1339,55 @@ int siod_session_send_shared(siod_session *s, siod_buf *b, int binary)
 {
     return send_packet_ex(s, SIO_EIO_MESSAGE, binary ? 1 : 0,
                           siod_buf_data(b), b->len, b);
+}
+
+size_t siod_session_send_multi(siod_session *const *v, size_t n,
+                               const siod_shared_msg *msgs, size_t nmsg,
+                               unsigned flags)
+{
+    int volatile_ = (flags & SIOD_SEND_VOLATILE) != 0;
+    struct fan_group *groups = NULL;
+    size_t ng = 0, sent = 0, max_msg = 0, singles = n;
+    size_t *mode = NULL;
+    int failed = 0;
+
+    if (n == 0 || nmsg == 0)
+        return 0;
+    for (size_t m = 0; m < nmsg; m++) {
+        size_t len = ws_body_len(msgs[m].buf, msgs[m].binary != 0);
+        if (len > max_msg)
+            max_msg = len;
+    }
+    /* with no link taking WS_FANOUT, or no memory to sort them, every
+     * session takes its own path */
+    if (reg.fan_peers > 0 && (mode = malloc(n * sizeof *mode)) != NULL)
+        ng = fan_sort(v, n, mode, max_msg, volatile_, &groups, &singles);
+    /* the FANOUT frames first: queueing them runs no callback */
+    for (size_t k = 0; k < ng; k++) {
+        if (groups[k].conns == NULL)
+            continue;
+        groups[k].failed = fan_send(&groups[k], msgs, nmsg) < 0;
+        if (groups[k].failed)
+            failed = 1;
+        else
+            sent += groups[k].count;
+    }
+    /* then whatever may close sessions and so call the upper layer */
+    for (size_t i = 0; (singles > 0 || failed) && i < n; i++) {
+        size_t m = mode != NULL ? mode[i] : FAN_SINGLE;
+        if (m == FAN_SINGLE) {
+            if (send_one(v[i], msgs, nmsg, volatile_) == 0)
+                sent++;
+        } else if (m < ng && groups[m].failed) {
+            session_close_ex(v[i], "transport error",
+                             "websocket write failed", 0, CLOSE_NORMAL);
+        }
+    }
+    for (size_t k = 0; k < ng; k++)
+        free(groups[k].conns);
+    free(groups);
+    free(mode);
+    return sent;
 }
 
 int siod_session_writable(const siod_session *s)

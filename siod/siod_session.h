@@ -23,14 +23,18 @@ typedef struct siod_peer_ops {
      * from inside this call). */
     int (*send)(void *ctx, const sio_relay_frame *f, const struct iovec *iov,
                 int iovcnt);
-    /* Queues one frame whose body is b->bytes[off..off + f->len), taking
-     * a reference to b rather than copying where that is cheaper. Returns
-     * as send does. */
-    int (*send_shared)(void *ctx, const sio_relay_frame *f, siod_buf *b,
+    /* Queues one frame whose body is the npre (at most
+     * SIOD_PEER_PRE_MAX) pre buffers, copied, followed by the rest of
+     * f->len from b->bytes + off, for which the link takes a reference to
+     * b rather than a copy where that is cheaper. Returns as send does. */
+    int (*send_shared)(void *ctx, const sio_relay_frame *f,
+                       const struct iovec *pre, int npre, siod_buf *b,
                        size_t off);
     /* Returns the bytes queued on the link and not yet written. */
     size_t (*backlog)(void *ctx);
 } siod_peer_ops;
+
+#define SIOD_PEER_PRE_MAX 4
 
 typedef struct siod_peer siod_peer;
 
@@ -52,10 +56,13 @@ void siod_sessions_cleanup(void);
 size_t siod_sessions_count(void);
 
 /* Creates the session layer's view of one relay link; ctx is passed to
- * ops->send. Returns the peer (owned by the caller, freed with
- * siod_peer_free) or NULL if memory runs out. */
+ * ops->send. caps are the SIO_RELAY_CAP_* bits of the module's HELLO
+ * (SIO_RELAY_CAP_FANOUT: broadcasts to its WebSockets leave as WS_FANOUT
+ * frames), max_body the largest frame body the module takes. Returns the
+ * peer (owned by the caller, freed with siod_peer_free) or NULL if memory
+ * runs out. */
 siod_peer *siod_peer_new(const siod_peer_ops *ops, void *ctx,
-                         const char *name);
+                         const char *name, unsigned caps, uint32_t max_body);
 
 /* The link is gone: every poll it held is treated as cancelled and every
  * WebSocket as closed (nothing more is sent to it), then p is freed.

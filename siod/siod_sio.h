@@ -193,6 +193,15 @@ void siod_sio_socket_forget(siod_socket *s, struct siod_sio_ackwait *w);
 
 /* ---- siod_sio_bcast.c --------------------------------------------------- */
 
+/* Sends o to the clients of sockets v[0..n) (those not connected are
+ * skipped) as one multi-send (siod_session_send_multi): the packet and its
+ * attachments are shared by every recipient, and the WebSocket clients of
+ * a link that takes WS_FANOUT are named in one frame per link. flags:
+ * SIOD_EMIT_VOLATILE. The caller keeps its references to v's sockets.
+ * Returns the number of clients the packet was sent or queued to. */
+size_t siod_sio_sockets_write(siod_socket *const *v, size_t n,
+                              const siod_sio_out *o, unsigned flags);
+
 /* Adapter side: s is sent a broadcast whose answers w gathers (w keeps a
  * reference to forget s on timeout). Returns 0 or -1 (memory). */
 int siod_sio_ackwait_target(struct siod_sio_ackwait *w, siod_socket *s);

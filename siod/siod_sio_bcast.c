@@ -202,6 +202,51 @@ int siod_bcast_emit(siod_bcast *b, const char *event, const siod_args *args)
     return rc;
 }
 
+/* ---- writing one packet to many sockets ---------------------------------- */
+
+size_t siod_sio_sockets_write(siod_socket *const *v, size_t n,
+                              const siod_sio_out *o, unsigned flags)
+{
+    siod_shared_msg small[8];
+    siod_shared_msg *msgs = small;
+    siod_session **sess = NULL;
+    size_t nmsg = 1 + (size_t)o->natts, k = 0, sent = 0;
+
+    if (n == 0)
+        return 0;
+    if (nmsg > sizeof small / sizeof small[0])
+        msgs = malloc(nmsg * sizeof *msgs);
+    sess = msgs != NULL ? malloc(n * sizeof *sess) : NULL;
+    if (sess == NULL) {
+        /* no memory to gather them: one client at a time */
+        for (size_t i = 0; i < n; i++)
+            if (siod_sio_socket_write(v[i], o, flags) == SIOD_OK)
+                sent++;
+        if (msgs != small)
+            free(msgs);
+        return sent;
+    }
+    msgs[0] = (siod_shared_msg){ o->head, 0 };
+    for (unsigned i = 0; i < o->natts; i++)
+        msgs[1 + i] = (siod_shared_msg){ o->atts[i], 1 };
+    for (size_t i = 0; i < n; i++) {
+        siod_session *es;
+        if (v[i]->state != SOCK_CONNECTED || v[i]->client == NULL ||
+            (es = siod_sio_client_session(v[i]->client)) == NULL)
+            continue;
+        sess[k++] = es;
+    }
+    /* sessions it closes stay allocated until the loop runs again, so
+     * sess stays valid whatever their on_close callbacks do */
+    sent = siod_session_send_multi(sess, k, msgs, nmsg,
+                                   (flags & SIOD_EMIT_VOLATILE)
+                                       ? SIOD_SEND_VOLATILE : 0);
+    free(sess);
+    if (msgs != small)
+        free(msgs);
+    return sent;
+}
+
 /* ---- broadcasts with acknowledgements ------------------------------------ */
 
 static void ackwait_free(struct siod_sio_ackwait *w)

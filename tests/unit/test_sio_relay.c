@@ -175,7 +175,7 @@ static void test_hello(void)
 {
     unsigned char b[SIO_RELAY_HELLO_LEN + 1];
     sio_relay_hello h = { SIO_RELAY_MAGIC, SIO_RELAY_VERSION, 4242,
-                          SIO_RELAY_MAX_BODY }, o;
+                          SIO_RELAY_MAX_BODY, 0 }, o;
     static const unsigned char want[SIO_RELAY_HELLO_LEN] = {
         'S', 'I', 'O', 'R', 0, 1, 0, 0, 0, 0, 0x10, 0x92, 0x04, 0, 0, 0
     };
@@ -200,6 +200,31 @@ static void test_hello(void)
     CHECK_EQ(o.version, 9);
     b[0] = 'X';
     CHECK_EQ(sio_relay_hello_decode(b, SIO_RELAY_HELLO_LEN, &o), SIO_EPROTO);
+}
+
+/* The caps field (bytes 6-7): zero encodes as before, it round-trips, and
+ * bits nobody defines yet are passed on, not refused. */
+static void test_hello_caps(void)
+{
+    unsigned char b[SIO_RELAY_HELLO_LEN];
+    sio_relay_hello h = { SIO_RELAY_MAGIC, SIO_RELAY_VERSION, 1, 4096, 0 }, o;
+
+    sio_relay_hello_encode(b, &h);
+    CHECK_EQ(b[6], 0);
+    CHECK_EQ(b[7], 0);
+    h.caps = SIO_RELAY_CAP_FANOUT;
+    sio_relay_hello_encode(b, &h);
+    CHECK_EQ(b[6], 0);
+    CHECK_EQ(b[7], 1);
+    memset(&o, 0, sizeof(o));
+    CHECK_EQ(sio_relay_hello_decode(b, SIO_RELAY_HELLO_LEN, &o), SIO_OK);
+    CHECK_EQ(o.caps, SIO_RELAY_CAP_FANOUT);
+    CHECK_EQ(o.max_body, 4096);
+    b[6] = 0x80;
+    b[7] = 0x03;
+    CHECK_EQ(sio_relay_hello_decode(b, SIO_RELAY_HELLO_LEN, &o), SIO_OK);
+    CHECK_EQ(o.caps, 0x8003);
+    CHECK(o.caps & SIO_RELAY_CAP_FANOUT);
 }
 
 static size_t put_str(unsigned char *d, const char *k, const char *v)
@@ -289,6 +314,7 @@ int main(void)
     RUN(test_unknown_types);
     RUN(test_size_limits);
     RUN(test_hello);
+    RUN(test_hello_caps);
     RUN(test_kv);
     RUN(test_kv_huge_lengths);
     RUN(test_strerror);
