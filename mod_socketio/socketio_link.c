@@ -116,9 +116,16 @@ struct socketio_waiter {
     int registered;
     int failed;                    /* link dropped */
     int overflow;
-    apr_size_t queued, max_queued;
+    apr_size_t queued, max_queued; /* bytes the queued frames carry */
+    unsigned frames;               /* frames queued */
     socketio_frame *head, *tail;
 };
+
+/* A waiter's queue is bounded by the bytes its frames carry (max_queued)
+ * and by a frame count: each queued frame holds at least one allocator
+ * node (8 KB), so the count bounds the memory a burst of small frames to
+ * one thread-served WebSocket can pin. */
+#define WAITER_MAX_FRAMES 4096
 
 /* Outage flags shared by all children (anonymous shm from post_config),
  * one per daemon socket path; and this child's links. */
@@ -555,7 +562,7 @@ static socketio_waiter *admit_locked(socketio_waiter *w, apr_size_t cost)
 {
     if (!w || w->failed || w->overflow || w->owner)
         return NULL;
-    if (w->queued + cost > w->max_queued) {
+    if (w->queued + cost > w->max_queued || w->frames >= WAITER_MAX_FRAMES) {
         w->overflow = 1;
         wake(w);
         return NULL;
@@ -583,6 +590,7 @@ static void queue_locked(socketio_waiter *w, socketio_frame *fr)
         w->head = fr;
     w->tail = fr;
     w->queued += fr->cost;
+    w->frames++;
     wake(w);
 }
 
@@ -592,7 +600,7 @@ static void queue_locked(socketio_waiter *w, socketio_frame *fr)
 static void enqueue_locked(socketio_link *link, apr_memnode_t *node,
                            size_t rawlen, apr_uint64_t conn)
 {
-    apr_size_t cost = (apr_size_t)(node->endp - (char *)node);
+    apr_size_t cost = FRAME_HDR + rawlen;
     socketio_waiter *w = admit_locked(waiter_locked(link, conn), cost);
     socketio_frame *fr;
     size_t used;
@@ -651,7 +659,7 @@ static void enqueue_send_locked(socketio_link *link, socketio_waiter *w,
     memset(fr, 0, sizeof(*fr));
     fr->node = node;
     fr->alloc = link->alloc;
-    fr->cost = (apr_size_t)(node->endp - (char *)node);
+    fr->cost = FRAME_HDR + len;
     fr->f.type = SIO_R_WS_SEND;
     fr->f.flags = (uint8_t)flags;
     fr->f.conn = w->conn;
@@ -1077,6 +1085,7 @@ static void free_queue_locked(socketio_waiter *w)
     }
     w->head = w->tail = NULL;
     w->queued = 0;
+    w->frames = 0;
 }
 
 /* Cleanup on the waiter owner's pool. */
@@ -1232,6 +1241,7 @@ apr_status_t socketio_waiter_take(socketio_waiter *w, socketio_frame **out)
         if (!w->head)
             w->tail = NULL;
         w->queued -= f->cost;
+        w->frames--;
         f->next = NULL;
         *out = f;
         rv = APR_SUCCESS;
@@ -1305,6 +1315,7 @@ apr_status_t socketio_waiter_bind(socketio_waiter *w, void *owner,
     *queued = w->head;
     w->head = w->tail = NULL;
     w->queued = 0;
+    w->frames = 0;
     rv = w->failed ? APR_ECONNRESET : w->overflow ? APR_ENOSPC : APR_SUCCESS;
     w->owner = owner;
     fd = w->wakefd;

@@ -482,16 +482,25 @@ static void session_free(siod_session *s)
  * the queue and a close packet. ws_code: close code for a bound
  * WebSocket. The session is unreachable when this returns and is freed by
  * the loop after the current callback. */
-/* Sessions the client closed with a close packet while no GET was held.
- * Its GET and POST travel through different httpd children, so the GET
- * that was in flight may reach siod after the close: within a short grace
- * it is answered with a noop, as it would have been had it come first.
- * Each entry answers one GET. */
+/* Recently closed polling sessions whose next GET still has an answer.
+ * - NOOP: the client closed with a close packet while no GET was held. Its
+ *   GET and POST travel through different httpd children, so the GET that
+ *   was in flight may reach siod after the close: it gets the noop it would
+ *   have had had it come first.
+ * - PAYLOAD / CLOSE: the server closed the session (siod_session_close)
+ *   with packets still queued (a Socket.IO DISCONNECT, say). As the
+ *   reference does, the queued packets go to the next GET and the close
+ *   packet to the one after, so the client handles them before the close.
+ * Each entry answers its GETs within a short grace, then is forgotten. */
 #define CLOSED_RING 256
 #define CLOSED_GRACE_MS 1000
+enum closed_kind { CLOSED_NOOP, CLOSED_PAYLOAD, CLOSED_CLOSE };
 static struct closed_entry {
     char sid[SIO_SID_LEN];
     uint64_t until_ms;
+    enum closed_kind kind;
+    unsigned char *payload;          /* CLOSED_PAYLOAD: owned, malloc'd */
+    size_t len;
 } closed_ring[CLOSED_RING];
 static unsigned closed_next;
 
@@ -502,25 +511,76 @@ static uint64_t loop_now_ms(void)
     return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
 }
 
-static void closed_remember(const siod_session *s)
+/* Remembers s; takes ownership of payload (may be NULL). */
+static void closed_remember(const siod_session *s, enum closed_kind kind,
+                            unsigned char *payload, size_t len)
 {
     struct closed_entry *e = &closed_ring[closed_next++ % CLOSED_RING];
+    free(e->payload);
     memcpy(e->sid, s->sid, SIO_SID_LEN);
     e->until_ms = loop_now_ms() + CLOSED_GRACE_MS;
+    e->kind = kind;
+    e->payload = payload;
+    e->len = len;
 }
 
-/* Returns 1 (and forgets it) if sid was closed by its client just now. */
-static int closed_take(const char *sid)
+/* Answers a GET for a session that is no longer registered if the ring
+ * remembers it; returns 1 if it did, 0 if sid is simply unknown. */
+static int closed_answer(siod_peer *p, const sio_relay_frame *f)
 {
     uint64_t now = loop_now_ms();
     for (unsigned i = 0; i < CLOSED_RING; i++) {
         struct closed_entry *e = &closed_ring[i];
-        if (e->until_ms >= now && memcmp(e->sid, sid, SIO_SID_LEN) == 0) {
+        if (e->until_ms < now || memcmp(e->sid, f->sid, SIO_SID_LEN) != 0)
+            continue;
+        switch (e->kind) {
+        case CLOSED_NOOP:
+            respond_str(p, f, 200, 0, "6");
             e->until_ms = 0;
-            return 1;
+            break;
+        case CLOSED_PAYLOAD:
+            respond(p, f, 200, 0, (const char *)e->payload, e->len);
+            free(e->payload);
+            e->payload = NULL;
+            e->kind = CLOSED_CLOSE;
+            e->until_ms = now + CLOSED_GRACE_MS;
+            break;
+        case CLOSED_CLOSE:
+            respond_str(p, f, 200, 0, "1");
+            e->until_ms = 0;
+            break;
         }
+        return 1;
     }
     return 0;
+}
+
+/* Encodes the polling queue as one payload (malloc'd, *len set) and clears
+ * it; returns NULL if the queue is empty or memory runs out. */
+static unsigned char *queue_take_payload(siod_session *s, size_t *len)
+{
+    sio_eio_packet pkt;
+    size_t n = 0, total = 0, off = 0;
+
+    for (struct qpkt *q = s->q_head; q != NULL; q = q->next) {
+        pkt = (sio_eio_packet){ q->type, q->binary, q->ptr, q->len };
+        total += sio_eio_encoded_len(&pkt, 1) + (n++ > 0);
+    }
+    if (n == 0)
+        return NULL;
+    unsigned char *buf = malloc(total);
+    if (buf != NULL) {
+        n = 0;
+        for (struct qpkt *q = s->q_head; q != NULL; q = q->next) {
+            if (n++ > 0)
+                buf[off++] = SIO_EIO_SEPARATOR;
+            pkt = (sio_eio_packet){ q->type, q->binary, q->ptr, q->len };
+            off += sio_eio_encode(buf + off, &pkt, 1);
+        }
+    }
+    queue_clear(s);
+    *len = off;
+    return buf;
 }
 
 static void session_close_ex(siod_session *s, const char *reason,
@@ -549,7 +609,7 @@ static void session_close_ex(siod_session *s, const char *reason,
         event_del(s->upgrade_timer);
 
     if (client_side && s->get == NULL && !s->websocket)
-        closed_remember(s);
+        closed_remember(s, CLOSED_NOOP, NULL, 0);
     if (s->get != NULL) {
         if (client_side)
             answer_get(s, 0, SIO_EIO_NOOP);
@@ -800,9 +860,8 @@ int siod_session_relay_poll_get(siod_peer *p, const sio_relay_frame *f)
     if (s == NULL) {
         char sid[SIO_SID_LEN + 1];
         sid_text(f, sid);
-        if (closed_take(f->sid)) {
-            siod_log_debug("GET for just-closed session %s: noop", sid);
-            respond_str(p, f, 200, 0, "6");
+        if (closed_answer(p, f)) {
+            siod_log_debug("GET for just-closed session %s answered", sid);
             return 0;
         }
         siod_log_debug("GET for unknown session %s", sid);
@@ -1143,6 +1202,10 @@ void siod_sessions_cleanup(void)
         event_free(reg.deferred);
         reg.deferred = NULL;
     }
+    for (unsigned i = 0; i < CLOSED_RING; i++) {
+        free(closed_ring[i].payload);
+        closed_ring[i].payload = NULL;
+    }
     siod_hash_destroy(&reg.sessions);
     siod_hash_destroy(&reg.conns);
     if (reg.app_ready && reg.app->destroy != NULL)
@@ -1405,6 +1468,19 @@ int siod_session_writable(const siod_session *s)
 
 void siod_session_close(siod_session *s, const char *reason)
 {
+    /* A plain polling session keeps what is queued for it: the packets go
+     * out first, the close packet after them (see closed_answer). */
+    if (s->state == ST_POLLING && s->q_head != NULL) {
+        if (s->get != NULL) {
+            answer_get(s, 1, -1);
+            closed_remember(s, CLOSED_CLOSE, NULL, 0);
+        } else {
+            size_t len = 0;
+            unsigned char *payload = queue_take_payload(s, &len);
+            if (payload != NULL)
+                closed_remember(s, CLOSED_PAYLOAD, payload, len);
+        }
+    }
     session_close_ex(s, reason != NULL ? reason : "forced close", NULL, 0,
                      CLOSE_NORMAL);
 }

@@ -2,13 +2,15 @@
 // per test file, on free ports, in its own runtime directory under
 // $BUILD/itest/<name>-<mpm>, and offers the helpers the tests share: URLs,
 // raw HTTP requests, Engine.IO payload codecs, process and descriptor counts,
-// log reading, and stopping/restarting siod.
+// log reading, stopping/restarting siod, and Socket.IO clients (the
+// official socket.io-client) with a lossless event recorder.
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { io as sioClient } from 'socket.io-client';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const REPO = path.resolve(here, '..', '..');
@@ -172,6 +174,7 @@ export class Instance {
       UPGRADES: o.upgrades || '',
       REPLY_TIMEOUT: o.replyTimeout ? String(o.replyTimeout) : '',
       EXTRA_CONF: o.extraConf || '',
+      EXTRA_CONF_FILE: o.extraConfFile || '',
       TLS_PORT: this.tlsPort ? String(this.tlsPort) : '',
     };
     const out = execFileSync(path.join(REPO, 'scripts', 'httpd-conf.sh'), [], { env, encoding: 'utf8' });
@@ -213,7 +216,17 @@ export class Instance {
     if (o.pingTimeout) a.push('-t', String(o.pingTimeout));
     if (o.connectTimeout) a.push('-c', String(o.connectTimeout));
     if (o.maxPayload) a.push('-m', String(o.maxPayload));
-    a.push('-a', o.app || 'echo-engine');
+    // Applications: opts.app / opts.apps (-a, a name under $BUILD/apps or a
+    // path), opts.nsps (-n: an array of 'NSP=APP' or an object {NSP: APP}),
+    // opts.appDir (-A); with none of them, the Engine.IO echo.
+    const apps = [].concat(o.app || [], o.apps || []);
+    const nsps = Array.isArray(o.nsps) ? o.nsps
+      : Object.entries(o.nsps || {}).map(([nsp, app]) => `${nsp}=${app}`);
+    if (!apps.length && !nsps.length) apps.push('echo-engine');
+    for (const app of apps) a.push('-a', app);
+    for (const spec of nsps) a.push('-n', spec);
+    if (o.appDir) a.push('-A', o.appDir);
+    if (o.siodExtraArgs) a.push(...o.siodExtraArgs);
     if (o.verbose || process.env.SIO_VERBOSE) a.push('-v');
     return a;
   }
@@ -250,9 +263,29 @@ export class Instance {
     return child.exitCode;
   }
 
-  async restartSiod() {
-    await this.stopSiod();
+  /**
+   * Stops siod and starts it again. Options: signal ('SIGTERM', the
+   * default, is a clean stop; 'SIGKILL' a crash), downMs (how long it stays
+   * down), opts (siod options merged into the instance's from now on, e.g.
+   * another app). Resolves once the new siod listens.
+   */
+  async restartSiod({ signal = 'SIGTERM', downMs = 0, opts } = {}) {
+    if (signal === 'SIGTERM') {
+      await this.stopSiod();
+    } else {
+      await this.killSiod(signal);
+    }
+    if (downMs) await sleep(downMs);
+    if (opts) this.opts = { ...this.opts, ...opts };
     await this.startSiod();
+  }
+
+  /** Sends siod a signal (SIGKILL: a crash) and resolves once it is gone. */
+  async killSiod(signal = 'SIGKILL') {
+    const child = this.siod;
+    if (!child || exited(child)) return;
+    child.kill(signal);
+    if (!(await waitExit(child, 5000))) throw new Error(`siod did not exit within 5 s of ${signal}`);
   }
 
   get siodPid() { return this.siod && !exited(this.siod) ? this.siod.pid : null; }
@@ -353,7 +386,13 @@ export class Instance {
   }
 }
 
-/** Starts an instance: opts {pingInterval, pingTimeout, maxPayload, cors, ...}. */
+/**
+ * Starts an instance. opts: siod's pingInterval, pingTimeout,
+ * connectTimeout, maxPayload; its applications app / apps (-a), nsps (-n:
+ * ['NSP=APP'] or {NSP: APP}), appDir (-A), siodExtraArgs, verbose; httpd's
+ * mpm, cors, transports, upgrades, replyTimeout, logLevel, tls, extraConf
+ * (text appended to httpd.conf) and extraConfFile (Included).
+ */
 export async function startInstance(name, opts = {}) {
   const inst = new Instance(name, opts);
   try {
@@ -586,4 +625,108 @@ export class RawWs {
   sendText(s) { this.send(1, Buffer.from(s, 'utf8')); }
   write(buf) { this.sock.write(buf); }
   destroy() { this.sock.destroy(); }
+}
+
+/* ---- Socket.IO (socket.io-client from npm) --------------------------------- */
+
+/** Base URL of namespace nsp on inst ({tls: true}: over HTTPS). */
+export function nspUrl(inst, nsp = '/', { tls = false } = {}) {
+  return (tls ? inst.tlsUrl('') : inst.url('')) + nsp;
+}
+
+/**
+ * Records every event a socket.io-client socket receives (onAny, attached
+ * before the connection opens), so no event is lost between awaits.
+ */
+export class Recorder {
+  constructor(socket) {
+    this.log = [];
+    this.cursor = new Map();
+    this.waiters = [];
+    socket.onAny((event, ...args) => {
+      this.log.push({ event, args });
+      this.waiters.splice(0).forEach((w) => w());
+    });
+  }
+
+  /** Argument lists of every `event` received so far. */
+  all(event) { return this.log.filter((e) => e.event === event).map((e) => e.args); }
+
+  /** Resolves once pred() is true (checked on every event); rejects after ms. */
+  until(pred, ms, what) {
+    return withTimeout((async () => {
+      while (!pred()) await new Promise((r) => this.waiters.push(r));
+    })(), ms, what);
+  }
+
+  /** The arguments of the next `event` not returned before (per name). */
+  async next(event, ms = 5000) {
+    const i = this.cursor.get(event) ?? 0;
+    await this.until(() => this.all(event).length > i, ms, `event "${event}" #${i + 1}`);
+    this.cursor.set(event, i + 1);
+    return this.all(event)[i];
+  }
+
+  /** Resolves once n `event`s have arrived in total. */
+  async count(event, n, ms = 5000) {
+    await this.until(() => this.all(event).length >= n, ms, `${n} "${event}" events (got ${this.all(event).length})`);
+    return this.all(event);
+  }
+}
+
+/**
+ * A socket.io-client socket for namespace nsp of inst, not awaited:
+ * its own Manager (forceNew) and no reconnection unless opts say otherwise;
+ * opts.tls selects HTTPS. socket.rec is its Recorder.
+ */
+export function sioSocket(inst, nsp = '/', opts = {}) {
+  const { tls, ...rest } = opts;
+  const socket = sioClient(nspUrl(inst, nsp, { tls }), {
+    path: '/socket.io/', forceNew: true, reconnection: false, timeout: 10000, ...rest,
+  });
+  socket.rec = new Recorder(socket);
+  return socket;
+}
+
+/** Resolves with the socket once connected; rejects (and closes it) on connect_error. */
+export function sioConnected(inst, socket, ms = 10000) {
+  if (socket.connected) return Promise.resolve(socket);
+  return withTimeout(new Promise((resolve, reject) => {
+    socket.once('connect', () => resolve(socket));
+    socket.once('connect_error', (e) => reject(new Error(`connect_error on ${socket.nsp}: ${e.message} ` +
+      `${JSON.stringify(e.data ?? e.description?.message ?? e.description ?? '')}\n${inst.logs()}`)));
+  }), ms, `Socket.IO connect to ${socket.nsp}\n${inst.logs()}`).catch((e) => { socket.close(); throw e; });
+}
+
+/** sioSocket + sioConnected. */
+export function sioConnect(inst, nsp = '/', opts = {}, ms = 10000) {
+  return sioConnected(inst, sioSocket(inst, nsp, opts), ms);
+}
+
+/** The arguments of the next `event` emitted by emitter (socket, Manager, engine). */
+export function once(emitter, event, ms = 5000) {
+  return withTimeout(new Promise((resolve) => emitter.once(event, (...args) => resolve(args))),
+    ms, `"${event}" event`);
+}
+
+/** Closes every socket given (and its Manager's connection). */
+export function closeAll(...sockets) {
+  for (const s of sockets.flat()) {
+    if (!s) continue;
+    s.close();
+    s.io?.engine?.close();
+  }
+}
+
+/**
+ * Emits event with args and an acknowledgement; resolves with every
+ * argument of the answer, rejects if none comes within ms.
+ */
+export function ackOf(socket, event, args = [], ms = 5000) {
+  return new Promise((resolve, reject) => {
+    socket.timeout(ms).emit(event, ...args, (err, ...res) => {
+      if (err) reject(new Error(`no ack for "${event}" within ${ms} ms (${err.message})`));
+      else resolve(res);
+    });
+  });
 }
