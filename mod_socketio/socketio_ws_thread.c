@@ -12,6 +12,7 @@
 
 #include "httpd.h"
 #include "http_config.h"
+#include "http_core.h"
 #include "http_log.h"
 #include "ap_mpm.h"
 #include "scoreboard.h"
@@ -190,20 +191,38 @@ int socketio_ws_thread_acquire(request_rec *r)
     return 1;
 }
 
-/* Writes what is queued, blocking (bounded by the connection's Timeout). */
+/* A thread-served client whose TCP window stays full this long while we
+ * have data for it has stopped reading: it is dropped. (The thread cannot
+ * see its queue overflow while it blocks in the write.) */
+#define WS_WRITE_STALL apr_time_from_sec(5)
+
+/* Writes what is queued, blocking for at most WS_WRITE_STALL without
+ * progress (or the connection's Timeout if shorter). */
 static void flush_blocking(socketio_ws *ws)
 {
+    apr_socket_t *sock = ap_get_conn_socket(ws->c);
+    apr_interval_time_t saved = -1;
     apr_status_t rv;
 
     if (ws->lost || APR_BRIGADE_EMPTY(ws->outbb))
         return;
+    if (sock && apr_socket_timeout_get(sock, &saved) == APR_SUCCESS &&
+        (saved < 0 || saved > WS_WRITE_STALL))
+        apr_socket_timeout_set(sock, WS_WRITE_STALL);
     APR_BRIGADE_INSERT_TAIL(ws->outbb,
                             apr_bucket_flush_create(ws->c->bucket_alloc));
     rv = ap_pass_brigade(ws->c->output_filters, ws->outbb);
     apr_brigade_cleanup(ws->outbb);
+    if (sock && saved != -1)
+        apr_socket_timeout_set(sock, saved);
     ws->out_bytes = 0;
     if (rv == APR_SUCCESS && ws->c->aborted)
         rv = APR_ECONNABORTED;
+    if (APR_STATUS_IS_TIMEUP(rv))
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, ws->r,
+                      "mod_socketio: WebSocket client too slow: it stopped "
+                      "reading (no write progress for %d s); dropping it",
+                      (int)apr_time_sec(WS_WRITE_STALL));
     if (rv != APR_SUCCESS)
         socketio_ws_lost(ws, rv, "write failed");
 }
@@ -233,9 +252,9 @@ static void on_siod_wake(socketio_ws *ws)
                           "Socket.IO daemon unavailable",
                           SIO_WS_CLOSE_INTERNAL);
     } else if (rv == APR_ENOSPC) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, ws->r,
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, ws->r,
                       "mod_socketio: WebSocket client too slow: its send "
-                      "queue overflowed; closing it");
+                      "queue overflowed (SocketIOWebSocketQueue); closing it");
         socketio_ws_close(ws, SIO_WS_CLOSE_POLICY, "Send queue overflow",
                           SIO_WS_CLOSE_POLICY);
     }
