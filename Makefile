@@ -7,7 +7,7 @@
 #   make run        the demo: chat app + demo site (conf/demo) on PORT
 #   make e2e        browser check of the demo (chromium; not in make test)
 #   make bench      ours (mpm_event, mpm_worker) beside Node.js socket.io,
-#                   ~12 min; QUICK=1 for 1,000 clients only (not in make test)
+#                   8-10 min; QUICK=1 for 1,000 clients only (not in make test)
 
 CC       ?= cc
 SAN      ?= 0

@@ -5,15 +5,22 @@
 //   echo (...args, ack) -> ack(...args)
 // Usage: node node-server.mjs [--port 3000] [--host 127.0.0.1] [--ws-only]
 //        [--ping-interval MS] [--ping-timeout MS] [--backlog N] [--stats S]
+//        [--static DIR]
+// With --static, GET / and GET /<file> answer the files of DIR (read on every
+// request, as a plain static server would) so page latency can be measured
+// beside the WebSockets; anything else is 404.
 // Prints "pid <pid>" and "listening <host>:<port>" on stdout once ready.
 import { createServer } from "node:http";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { Server } from "socket.io";
 
 function usage(msg) {
   if (msg) console.error(`node-server: ${msg}`);
   console.error(
     "usage: node node-server.mjs [--port N] [--host ADDR] [--ws-only]\n" +
-      "       [--ping-interval MS] [--ping-timeout MS] [--backlog N] [--stats SECONDS]"
+      "       [--ping-interval MS] [--ping-timeout MS] [--backlog N] [--stats SECONDS]\n" +
+      "       [--static DIR]"
   );
   process.exit(2);
 }
@@ -28,6 +35,7 @@ function parseArgs(argv) {
     pingTimeout: 20000,
     backlog: 4096,
     stats: 0,
+    staticDir: "",
   };
   const num = (i, name) => {
     const v = Number(argv[i]);
@@ -44,6 +52,7 @@ function parseArgs(argv) {
       case "--ping-timeout": o.pingTimeout = num(++i, "--ping-timeout"); break;
       case "--backlog": o.backlog = num(++i, "--backlog"); break;
       case "--stats": o.stats = num(++i, "--stats"); break;
+      case "--static": o.staticDir = argv[++i] ?? usage("--static needs a directory"); break;
       case "-h":
       case "--help": usage(); break;
       default: usage(`unknown option ${argv[i]}`);
@@ -53,8 +62,32 @@ function parseArgs(argv) {
 }
 
 const opts = parseArgs(process.argv.slice(2));
+const types = { html: "text/html", txt: "text/plain", css: "text/css", js: "text/javascript" };
+
+// Static files for --static: only plain names directly under the directory.
+async function serveStatic(req, res) {
+  const path = (req.url || "/").split("?")[0];
+  const name = path === "/" ? "index.html" : path.slice(1);
+  if (req.method !== "GET" || !/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(name)) {
+    res.writeHead(404).end();
+    return;
+  }
+  try {
+    const body = await readFile(join(opts.staticDir, name));
+    const ext = name.includes(".") ? name.slice(name.lastIndexOf(".") + 1) : "";
+    res.writeHead(200, {
+      "Content-Type": types[ext] || "application/octet-stream",
+      "Content-Length": body.length,
+    });
+    res.end(body);
+  } catch {
+    res.writeHead(404).end();
+  }
+}
+
 const httpServer = createServer((req, res) => {
-  res.writeHead(404).end();
+  if (opts.staticDir) serveStatic(req, res);
+  else res.writeHead(404).end();
 });
 const io = new Server(httpServer, {
   pingInterval: opts.pingInterval,

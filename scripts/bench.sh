@@ -1,0 +1,607 @@
+#!/bin/bash
+# `make bench`: measures our stack (httpd + mod_socketio + siod -a bench)
+# under mpm_event (reactor) and mpm_worker (thread per WebSocket) side by
+# side with the Node.js socket.io reference server (tests/bench/
+# node-server.mjs), in one run and with one load generator
+# (build/tools/siobench): a hold ladder (clients held with every one
+# answering pings; server memory, threads and a static page's latency at
+# each step), broadcast deliveries per second and ack round trips. Writes
+# $OUT/results.jsonl, a summary (tests/bench/summary.mjs) and PNG plots, and
+# with UPDATE_DOCS=1 refreshes docs/bench/*.png and the generated block of
+# docs/benchmarks.md. Leaves no process behind. See docs/benchmarks.md.
+#
+# Environment (defaults):
+#   BUILD (<repo>/build)       binaries to measure (snapshotted into $OUT/bin)
+#   OUT (build/bench/<UTC timestamp>)
+#   TARGETS ("event worker node")
+#   HOLD_STEPS ("1000 2000 5000 10000 20000 30000"; empty: none); a
+#                 target's ladder stops at the first step it does not hold
+#   HOLD_SECONDS (12)          hold once every client is up
+#   HOLD_TOLERANCE (0)         clients a step may lose and still count as
+#                              held (a count, or a fraction below 1)
+#   CONNECT_RATE (2000)        connects/s while opening clients
+#   PING_INTERVAL, PING_TIMEOUT (5000, 5000 ms, both servers)
+#   BCAST_SIZES ("1000 10000"; empty: none), BCAST_SECONDS (10),
+#   BCAST_WINDOW (4)
+#   ACK_CLIENTS (200; 0 skips acks), ACK_RATE (2000), ACK_SECONDS (10),
+#   ACK_SIZE (16)
+#   PROBE_RATE (20)            static GETs per second during each hold
+#   PROCS (2)                  siobench processes (hold and bcast)
+#   SRC (127.0.0.2-127.0.0.17) source addresses for the clients
+#   WORKER_THREADS (250), WORKER_SERVERS (48), WORKER_WS_THREADS (11500):
+#                 ThreadsPerChild, ServerLimit and SocketIOWebSocketThreads
+#                 of the worker target
+#   QUICK=1                    HOLD_STEPS=1000, BCAST_SIZES=1000, short runs
+#   UPDATE_DOCS (1)            copy the plots to docs/bench/ and rewrite the
+#                              generated block of docs/benchmarks.md
+#   BG_QUIET (25), SETTLE_TRIES (5): before each measurement wait (1 s at a
+#                 time, at most SETTLE_TRIES s) while other work keeps more
+#                 than BG_QUIET % of the CPU busy
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+
+BUILD=${BUILD:-$repo/build}
+if [ "${QUICK:-0}" = 1 ]; then
+    HOLD_STEPS=${HOLD_STEPS-1000}
+    BCAST_SIZES=${BCAST_SIZES-1000}
+    HOLD_SECONDS=${HOLD_SECONDS:-11}
+    BCAST_SECONDS=${BCAST_SECONDS:-5}
+    ACK_SECONDS=${ACK_SECONDS:-5}
+    UPDATE_DOCS=${UPDATE_DOCS:-0}
+fi
+TARGETS=${TARGETS:-event worker node}
+HOLD_STEPS=${HOLD_STEPS-1000 2000 5000 10000 20000 30000}
+HOLD_SECONDS=${HOLD_SECONDS:-12}
+HOLD_TOLERANCE=${HOLD_TOLERANCE:-0}
+CONNECT_RATE=${CONNECT_RATE:-2000}
+PING_INTERVAL=${PING_INTERVAL:-5000}
+PING_TIMEOUT=${PING_TIMEOUT:-5000}
+BCAST_SIZES=${BCAST_SIZES-1000 10000}
+BCAST_SECONDS=${BCAST_SECONDS:-10}
+BCAST_WINDOW=${BCAST_WINDOW:-4}
+ACK_CLIENTS=${ACK_CLIENTS:-200}
+ACK_RATE=${ACK_RATE:-2000}
+ACK_SECONDS=${ACK_SECONDS:-10}
+ACK_SIZE=${ACK_SIZE:-16}
+PROBE_RATE=${PROBE_RATE:-20}
+PROCS=${PROCS:-2}
+SRC=${SRC:-127.0.0.2-127.0.0.17}
+WORKER_THREADS=${WORKER_THREADS:-250}
+WORKER_SERVERS=${WORKER_SERVERS:-48}
+WORKER_WS_THREADS=${WORKER_WS_THREADS:-11500}
+UPDATE_DOCS=${UPDATE_DOCS:-1}
+SETTLE_TRIES=${SETTLE_TRIES:-5}
+BG_QUIET=${BG_QUIET:-25}
+
+SIOBENCH=$BUILD/tools/siobench
+stamp=$(date -u +%Y%m%d-%H%M%S)
+OUT=${OUT:-$BUILD/bench/$stamp}
+RESULTS=$OUT/results.jsonl
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+for f in "$SIOBENCH" "$BUILD/siod" "$BUILD/mod_socketio.so" "$BUILD/apps/bench.so"; do
+    [ -e "$f" ] || die "$f missing (run make)"
+done
+for t in $TARGETS; do
+    case $t in event|worker|node) ;; *) die "unknown target '$t' (event, worker, node)" ;; esac
+done
+if grep -q __asan_init "$BUILD/siod" "$BUILD/mod_socketio.so" 2>/dev/null; then
+    die "$BUILD is a sanitizer build: figures come from the plain build (make bench without SAN=1)"
+fi
+command -v curl >/dev/null || die "curl missing"
+command -v node >/dev/null || die "node missing (scripts/setup.sh)"
+
+# ---------------------------------------------------------------- processes
+serve_pid=   # scripts/serve.sh of the running httpd target (it owns httpd + siod)
+server_kids= # httpd's parent and siod, as serve.sh started them
+node_pid=    # the Node.js reference server
+sb_pid=      # siobench
+probe_pid=   # the static-page probe (curl)
+
+# stop_pid PID GRACE: SIGTERM, SIGKILL after GRACE seconds; reaps it.
+stop_pid() {
+    local pid=$1 grace=$2 i
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < grace * 10; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+stop_server() {
+    local p
+    # serve.sh stops httpd (and its children) before siod and waits for
+    # both; were it killed itself, what it started goes by pid.
+    if [ -n "$serve_pid" ]; then
+        server_kids="$server_kids $(httpd_pids) $(siod_pid)"
+        stop_pid "$serve_pid" 40
+        serve_pid=
+        for p in $server_kids; do
+            # pids recycle fast while thousands of threads come and go:
+            # only a process whose command line names our run directory
+            if { tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null | grep -qF "$rundir"; then
+                say "killing leftover server process $p"
+                kill -KILL "$p" 2>/dev/null || true
+            fi
+        done
+        server_kids=
+    fi
+    if [ -n "$node_pid" ]; then stop_pid "$node_pid" 10; node_pid=; fi
+}
+
+# shellcheck disable=SC2317 # runs from the traps
+cleanup() {
+    trap - INT TERM EXIT
+    if [ -n "$probe_pid" ]; then stop_pid "$probe_pid" 2; probe_pid=; fi
+    # siobench: SIGINT ends its measurement, a second one kills its workers
+    if [ -n "$sb_pid" ]; then
+        kill -INT "$sb_pid" 2>/dev/null || true
+        sleep 0.5
+        kill -INT "$sb_pid" 2>/dev/null || true
+        stop_pid "$sb_pid" 5
+        sb_pid=
+    fi
+    stop_server
+}
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
+trap cleanup EXIT
+
+# ---------------------------------------------------------------- set-up
+mkdir -p "$OUT/bin/apps" "$OUT/htdocs" "$OUT/logs"
+: >"$RESULTS"
+
+# A snapshot of the binaries: a rebuild during the run changes nothing.
+cp "$BUILD/siod" "$BUILD/mod_socketio.so" "$OUT/bin/"
+cp "$BUILD"/apps/*.so "$OUT/bin/apps/"
+
+# The same page for both servers (httpd gets it through SITE_DIR).
+cat >"$OUT/htdocs/index.html" <<'EOF'
+<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>bench page</title></head>
+<body><h1>A static page</h1><p>Served beside Socket.IO while thousands of
+WebSocket clients are held, to see whether ordinary pages stay fast.</p>
+</body></html>
+EOF
+
+if [ ! -d "$repo/tests/bench/node_modules/socket.io" ]; then
+    say "installing the reference server's socket.io (npm ci in tests/bench)"
+    (cd "$repo/tests/bench" && npm ci --no-audit --no-fund >/dev/null)
+fi
+
+# gnuplot draws the plots; installed from Debian when missing (as root or
+# with password-less sudo), before anything is measured.
+if ! command -v gnuplot >/dev/null; then
+    sudo_cmd=
+    [ "$(id -u)" = 0 ] || sudo_cmd="sudo -n"
+    say "installing gnuplot-nox (Debian) for the plots"
+    { $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -q gnuplot-nox ||
+      { $sudo_cmd apt-get update -q && $sudo_cmd env DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -q gnuplot-nox; }; } >"$OUT/logs/apt.log" 2>&1 ||
+        say "could not install gnuplot-nox (see $OUT/logs/apt.log): no plots"
+fi
+
+# Every held WebSocket is a descriptor: httpd children, node and siobench
+# inherit the hard limit (20,000 here).
+ulimit -n "$(ulimit -Hn)"
+nofile=$(ulimit -n)
+
+# json_str TEXT: TEXT as a JSON string.
+json_str() {
+    local s=$1
+    s=${s//\\/\\\\}
+    s=${s//\"/\\\"}
+    s=$(printf '%s' "$s" | tr '\n\t\r' '   ' | tr -d '\000-\037')
+    printf '"%s"' "$s"
+}
+
+load1() { cut -d' ' -f1 /proc/loadavg; }
+
+# A free TCP port on 127.0.0.1 below the ephemeral range.
+free_port() {
+    local p
+    for _ in $(seq 200); do
+        p=$((20000 + RANDOM % 12000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null &&
+           ! ss -Htan "sport = :$p" 2>/dev/null | grep -q .; then
+            echo "$p"; return 0
+        fi
+    done
+    die "no free port found"
+}
+
+# ---------------------------------------------------------------- servers
+port=
+url=
+rundir=
+errlog=
+
+# httpd settings per target: Apache's own defaults for the event MPM's
+# threads (the generated configuration differs, so they are restated) plus
+# what the reactor needs (AsyncRequestWorkerFactor raised: suspended
+# WebSockets count toward a child's accept limit); worker gets threads
+# enough for thread-per-WebSocket and the module's cap below them.
+extra_conf() {
+    case $1 in
+    event) cat <<'EOF'
+StartServers 3
+ServerLimit 16
+ThreadLimit 64
+ThreadsPerChild 25
+MinSpareThreads 75
+MaxSpareThreads 250
+MaxRequestWorkers 400
+AsyncRequestWorkerFactor 1000
+EOF
+        ;;
+    worker) cat <<EOF
+StartServers 3
+ServerLimit $WORKER_SERVERS
+ThreadLimit $WORKER_THREADS
+ThreadsPerChild $WORKER_THREADS
+MinSpareThreads 75
+MaxSpareThreads $((WORKER_SERVERS * WORKER_THREADS))
+MaxRequestWorkers $((WORKER_SERVERS * WORKER_THREADS))
+SocketIOWebSocketThreads $WORKER_WS_THREADS
+EOF
+        ;;
+    esac
+}
+
+# start_server TARGET: starts it on a free port; sets url, port, errlog.
+start_server() {
+    local t=$1 log i
+    port=$(free_port)
+    url="http://127.0.0.1:$port/socket.io/"
+    if [ "$t" = node ]; then
+        log=$OUT/logs/node.log
+        errlog=$log
+        echo "=== start $(date -u +%T) port $port" >>"$log"
+        node "$repo/tests/bench/node-server.mjs" --port "$port" --ws-only \
+            --ping-interval "$PING_INTERVAL" --ping-timeout "$PING_TIMEOUT" \
+            --static "$OUT/htdocs" >>"$log" 2>&1 &
+        node_pid=$!
+        for ((i = 0; i < 200; i++)); do
+            tail -n 2 "$log" | grep -q "^listening 127.0.0.1:$port" && break
+            kill -0 "$node_pid" 2>/dev/null || { tail -n 5 "$log" >&2; die "node server exited"; }
+            sleep 0.05
+        done
+        tail -n 2 "$log" | grep -q "^listening" || die "node server did not start"
+        return 0
+    fi
+    rundir=$OUT/run-$t
+    log=$OUT/logs/serve-$t.log
+    echo "=== start $(date -u +%T) port $port" >>"$log"
+    EXTRA_CONF=$(extra_conf "$t") RUNDIR=$rundir PORT=$port MPM=$t APP=bench \
+        PING_INTERVAL=$PING_INTERVAL PING_TIMEOUT=$PING_TIMEOUT LOGLEVEL=warn \
+        BUILD=$OUT/bin SITE_DIR=$OUT/htdocs SAN=0 \
+        "$here/serve.sh" >>"$log" 2>&1 &
+    serve_pid=$!
+    for ((i = 0; i < 600; i++)); do
+        tail -n 5 "$log" | grep -q '^serve: ready' && break
+        kill -0 "$serve_pid" 2>/dev/null || { tail -n 10 "$log" >&2; die "serve.sh ($t) exited"; }
+        sleep 0.05
+    done
+    tail -n 5 "$log" | grep -q '^serve: ready' || die "httpd ($t) did not start"
+    errlog=$rundir/logs/error_log
+    server_kids="$(cat "$rundir/run/httpd.pid" 2>/dev/null || true) $(siod_pid)"
+}
+
+# httpd_pids: httpd's parent and children (of the running httpd target);
+# siod_pid: its siod.
+httpd_pids() {
+    local ppid
+    ppid=$(cat "$rundir/run/httpd.pid" 2>/dev/null) || return 0
+    echo "$ppid" "$(pgrep -P "$ppid" 2>/dev/null | tr '\n' ' ')"
+}
+siod_pid() { cat "$rundir/run/siod.pid" 2>/dev/null || true; }
+
+# sample PID...: "rss_kb pss_kb threads processes max_fds" summed over the
+# PIDs (max_fds: the most descriptors any one of them has open).
+sample() {
+    local p rss=0 pss=0 thr=0 n=0 fds=0 r s t f
+    for p in "$@"; do
+        [ -r "/proc/$p/smaps_rollup" ] || continue
+        read -r r s < <(awk '/^Rss:/{r=$2} /^Pss:/{s=$2} END{print r+0, s+0}' \
+                         "/proc/$p/smaps_rollup" 2>/dev/null || echo "0 0")
+        t=$(awk '/^Threads:/{print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
+        f=$(find "/proc/$p/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+        rss=$((rss + r)); pss=$((pss + s)); thr=$((thr + ${t:-0})); n=$((n + 1))
+        [ "$f" -le "$fds" ] || fds=$f
+    done
+    echo "$rss $pss $thr $n $fds"
+}
+
+# sample_target TARGET: "rss pss threads procs httpd_rss httpd_threads
+# siod_rss max_fds" (node: zeros for the httpd and siod fields).
+sample_target() {
+    local a h s hp sp
+    if [ "$1" = node ]; then
+        read -r -a a <<<"$(sample "$node_pid")"
+        echo "${a[0]} ${a[1]} ${a[2]} ${a[3]} 0 0 0 ${a[4]}"
+        return
+    fi
+    hp=$(httpd_pids)
+    sp=$(siod_pid)
+    # shellcheck disable=SC2086
+    read -r -a h <<<"$(sample $hp)"
+    # shellcheck disable=SC2086
+    read -r -a s <<<"$(sample $sp)"
+    echo "$((h[0] + s[0])) $((h[1] + s[1])) $((h[2] + s[2])) $((h[3] + s[3])) ${h[0]} ${h[2]} ${s[0]} $((h[4] > s[4] ? h[4] : s[4]))"
+}
+
+# cpu_ticks: "busy total" jiffies of the whole machine (/proc/stat).
+cpu_ticks() { awk '/^cpu /{b=$2+$3+$4+$7+$8+$9; print b, b+$5+$6; exit}' /proc/stat; }
+
+# proc_ticks PID...: CPU time (user + system, in clock ticks) of the PIDs.
+proc_ticks() {
+    local p sum=0 t
+    for p in "$@"; do
+        t=$({ sed 's/^.*) //' "/proc/$p/stat"; } 2>/dev/null | awk '{print $12 + $13}')
+        sum=$((sum + ${t:-0}))
+    done
+    echo "$sum"
+}
+
+# target_pids TARGET: the server's processes.
+target_pids() {
+    if [ "$1" = node ]; then echo "$node_pid"; else echo "$(httpd_pids) $(siod_pid)"; fi
+}
+
+# settle TARGET: a second with the fresh server idle, repeated (up to
+# SETTLE_TRIES times) while anything but this server (other jobs, the
+# kernel finishing the last run) keeps more than BG_QUIET % of the
+# machine's CPU busy; sets bg_cpu to that share in the last second.
+settle() {
+    local a b pids s0 s1 i
+    pids=$(target_pids "$1")
+    for ((i = 0; i < SETTLE_TRIES; i++)); do
+        read -r -a a <<<"$(cpu_ticks)"
+        # shellcheck disable=SC2086
+        s0=$(proc_ticks $pids)
+        sleep 1
+        read -r -a b <<<"$(cpu_ticks)"
+        # shellcheck disable=SC2086
+        s1=$(proc_ticks $pids)
+        bg_cpu=$(awk -v b="$((b[0] - a[0] - (s1 - s0)))" -v t="$((b[1] - a[1]))" \
+            'BEGIN{ if (b < 0) b = 0; printf "%.0f", (t > 0 ? 100 * b / t : 0) }')
+        [ "$bg_cpu" -gt "$BG_QUIET" ] || break
+    done
+}
+bg_cpu=0
+
+# server_news TARGET OFFSET: the server's warnings and errors logged since
+# byte OFFSET of its log, one line, at most 400 characters.
+server_news() {
+    local f=$errlog
+    [ -f "$f" ] || return 0
+    tail -c +"$(( $2 + 1 ))" "$f" 2>/dev/null |
+        grep -E '\[[a-z_]+:(warn|error|crit|alert|emerg)\]|[Ee]rror|EMFILE|refus' |
+        sed -E 's/^\[[^]]*\] //; s/\[pid [^]]*\] //; s/\[client [^]]*\] //' | sort | uniq -c | sort -rn | head -n 3 |
+        sed -E 's/^ *([0-9]+) (.*)$/\2 (x\1)/' | tr '\n' ' ' | cut -c1-400 || true
+}
+log_size() { stat -c %s "$errlog" 2>/dev/null || echo 0; }
+
+# ---------------------------------------------------------------- runs
+# siobench_wait_go LOG: waits until siobench says every client resolved
+# (or it exited); returns 1 if it exited first.
+siobench_wait_go() {
+    while ! grep -q '^-- ' "$1" 2>/dev/null; do
+        kill -0 "$sb_pid" 2>/dev/null || return 1
+        sleep 0.1
+    done
+}
+
+# finish_siobench: waits for siobench (not from a subshell: only this
+# shell can reap it). json_of LOG: its final JSON line, or nothing.
+finish_siobench() {
+    wait "$sb_pid" 2>/dev/null || true
+    sb_pid=
+}
+json_of() { tail -n 1 "$1" | grep '^{' || true; }
+# jnum LINE KEY: the number KEY has in a JSON line, 0 when absent.
+jnum() { grep -o "\"$2\":[0-9.]*" <<<"$1" | head -n 1 | cut -d: -f2 | grep . || echo 0; }
+
+# percentiles FILE: "p50_ms p99_ms ok errors" of curl's "code seconds"
+# lines (nearest rank).
+percentiles() {
+    local f=$1 n e
+    e=$(awk '$1 != 200' "$f" | wc -l)
+    awk '$1 == 200 { printf "%.3f\n", $2 * 1000 }' "$f" | sort -n >"$f.ms"
+    n=$(wc -l <"$f.ms")
+    if [ "$n" = 0 ]; then echo "0 0 0 $e"; return; fi
+    echo "$(sed -n "$(( (n * 50 + 99) / 100 ))p" "$f.ms") $(sed -n "$(( (n * 99 + 99) / 100 ))p" "$f.ms") $n $e"
+}
+
+# emit JSON-LINE PREFIX SUFFIX: appends {PREFIX, <siobench fields>, SUFFIX}.
+emit() {
+    local line=$1 pre=$2 post=$3 body
+    body=${line#\{}
+    body=${body%\}}
+    printf '{%s,%s%s}\n' "$pre" "$body" "${post:+,$post}" >>"$RESULTS"
+}
+
+declare -A failed_at=()
+
+# hold TARGET N: one step of the ladder on a fresh server; returns 1 when
+# the target did not hold N clients.
+hold() {
+    local t=$1 n=$2 tag=hold-$1-$2 log base during probe_n probe_f pp
+    local line alive held off news reason pass tol l1 rs
+    log=$OUT/logs/$tag.log
+    probe_f=$OUT/logs/$tag.probe
+    l1=$(load1)
+    start_server "$t"
+    settle "$t"
+    read -r -a base <<<"$(sample_target "$t")"
+    off=$(log_size)
+    "$SIOBENCH" hold -n "$n" --procs "$PROCS" --rate "$CONNECT_RATE" \
+        --duration "$HOLD_SECONDS" --src "$SRC" --url "$url" >"$log" 2>&1 &
+    sb_pid=$!
+    during=()
+    if siobench_wait_go "$log"; then
+        sleep 1
+        probe_n=$(( PROBE_RATE * (HOLD_SECONDS - 4) ))
+        [ "$probe_n" -ge 10 ] || probe_n=10
+        curl -s -o /dev/null -H 'Connection: close' --max-time 5 \
+            --rate "$PROBE_RATE/s" -w '%{http_code} %{time_total}\n' \
+            "http://127.0.0.1:$port/index.html?[1-$probe_n]" >"$probe_f" 2>/dev/null &
+        probe_pid=$!
+        sleep $(( HOLD_SECONDS - 3 ))
+        read -r -a during <<<"$(sample_target "$t")"
+    fi
+    finish_siobench
+    line=$(json_of "$log")
+    if [ -n "$probe_pid" ]; then
+        for _ in $(seq 50); do kill -0 "$probe_pid" 2>/dev/null || break; sleep 0.1; done
+        stop_pid "$probe_pid" 1
+        probe_pid=
+    fi
+    [ -f "$probe_f" ] || : >"$probe_f"
+    read -r -a pp <<<"$(percentiles "$probe_f")"
+    news=$(server_news "$t" "$off")
+    stop_server
+    [ ${#during[@]} -gt 0 ] || during=(0 0 0 0 0 0 0 0)
+
+    [ -n "$line" ] || line='{"mode":"hold","clients":'$n',"siobench":"no report"}'
+    alive=$(jnum "$line" alive)
+    held=$(jnum "$line" held)
+    tol=$(awk -v n="$n" -v f="$HOLD_TOLERANCE" 'BEGIN{ printf "%d", (f < 1 ? n * f : f) }')
+    pass=true reason=""
+    if [ "$alive" -lt $((n - tol)) ]; then
+        pass=false
+        reason="alive $alive of $n (held $held)"
+        rs=$(sed -nE 's/.*"failed":([0-9]+),"dropped":([0-9]+).*/failed \1, dropped \2/p' <<<"$line")
+        [ -z "$rs" ] || reason+="; $rs"
+        rs=$(grep -o '"errors":{[^}]*}' <<<"$line" | sed -E 's/"errors":\{//; s/\}//; s/"([a-z]+)":0,?//g; s/"([a-z]+)":([0-9]+),?/\1 \2 /g' || true)
+        [ -z "$rs" ] || reason+="; client errors: $rs"
+        if [ "${during[7]}" -ge $((nofile - 100)) ]; then
+            reason+="; a server process had ${during[7]} descriptors open (limit $nofile per process)"
+        fi
+        [ -z "$news" ] || reason+="; server: $news"
+    fi
+    # per client held (all of them, unless the step failed)
+    local rpc ppc per=$n
+    [ "$held" -le 0 ] || per=$held
+    rpc=$(awk -v a="${during[0]}" -v b="${base[0]}" -v n="$per" 'BEGIN{printf "%.2f", (a-b)/n}')
+    ppc=$(awk -v a="${during[1]}" -v b="${base[1]}" -v n="$per" 'BEGIN{printf "%.2f", (a-b)/n}')
+    emit "$line" "\"target\":\"$t\",\"scenario\":\"hold\",\"step\":$n,\"pass\":$pass,\"load1\":$l1" \
+"\"base_rss_kb\":${base[0]},\"base_pss_kb\":${base[1]},\"base_threads\":${base[2]},\
+\"rss_kb\":${during[0]},\"pss_kb\":${during[1]},\"threads\":${during[2]},\"procs_n\":${during[3]},\
+\"httpd_rss_kb\":${during[4]},\"httpd_threads\":${during[5]},\"siod_rss_kb\":${during[6]},\
+\"base_httpd_rss_kb\":${base[4]},\"base_siod_rss_kb\":${base[6]},\"max_fds\":${during[7]},\"bg_cpu_pct\":$bg_cpu,\
+\"rss_per_client_kb\":$rpc,\"pss_per_client_kb\":$ppc,\
+\"page_p50_ms\":${pp[0]},\"page_p99_ms\":${pp[1]},\"page_ok\":${pp[2]},\"page_errors\":${pp[3]},\
+\"stop_reason\":$(json_str "$reason"),\"server_log\":$(json_str "$news")"
+    printf 'bench: %-6s hold %6d: alive %6d  %s KB RSS/client  %s KB PSS/client  threads %s  GET p50 %s p99 %s ms%s\n' \
+        "$t" "$n" "$alive" "$rpc" "$ppc" "${during[2]}" "${pp[0]}" "${pp[1]}" \
+        "${reason:+  FAILED: $reason}" >&2
+    [ "$pass" = true ]
+}
+
+# bcast TARGET N and ack TARGET: throughput runs on a fresh server.
+bcast() {
+    local t=$1 n=$2 log line l1 off news
+    log=$OUT/logs/bcast-$t-$n.log
+    l1=$(load1)
+    start_server "$t"
+    settle "$t"
+    off=$(log_size)
+    "$SIOBENCH" bcast -n "$n" --procs "$PROCS" --connect-rate "$CONNECT_RATE" \
+        --window "$BCAST_WINDOW" --duration "$BCAST_SECONDS" --src "$SRC" \
+        --url "$url" -q >"$log" 2>&1 &
+    sb_pid=$!
+    finish_siobench
+    line=$(json_of "$log")
+    news=$(server_news "$t" "$off")
+    stop_server
+    [ -n "$line" ] || line='{"mode":"bcast","clients":'$n',"siobench":"no report"}'
+    emit "$line" "\"target\":\"$t\",\"scenario\":\"bcast\",\"step\":$n,\"load1\":$l1,\"bg_cpu_pct\":$bg_cpu" \
+        "\"server_log\":$(json_str "$news")"
+    printf 'bench: %-6s bcast %5d: %s\n' "$t" "$n" \
+        "$(grep -E '^bcasts|^tick' "$log" | tr '\n' ' ')" >&2
+}
+
+ack() {
+    local t=$1 log line l1 off news
+    log=$OUT/logs/ack-$t.log
+    l1=$(load1)
+    start_server "$t"
+    settle "$t"
+    off=$(log_size)
+    "$SIOBENCH" ack -n "$ACK_CLIENTS" --rate "$ACK_RATE" --size "$ACK_SIZE" \
+        --duration "$ACK_SECONDS" --url "$url" -q >"$log" 2>&1 &
+    sb_pid=$!
+    finish_siobench
+    line=$(json_of "$log")
+    news=$(server_news "$t" "$off")
+    stop_server
+    [ -n "$line" ] || line='{"mode":"ack","clients":'$ACK_CLIENTS',"siobench":"no report"}'
+    emit "$line" "\"target\":\"$t\",\"scenario\":\"ack\",\"step\":$ACK_CLIENTS,\"load1\":$l1,\"bg_cpu_pct\":$bg_cpu" \
+        "\"server_log\":$(json_str "$news")"
+    printf 'bench: %-6s ack: %s\n' "$t" "$(grep -E '^acks|^ack round' "$log" | tr '\n' ' ')" >&2
+}
+
+# ---------------------------------------------------------------- main
+commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git -C "$repo" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+    commit="$commit+dirty"
+fi
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+cores=$(nproc)
+mem_mb=$(awk '/^MemTotal:/{printf "%d", $2/1024}' /proc/meminfo)
+httpd_v=$(/usr/sbin/apache2 -v 2>/dev/null | sed -n 's/^Server version: //p')
+sio_v=$(node -p 'require(process.argv[1]).version' \
+        "$repo/tests/bench/node_modules/socket.io/package.json" 2>/dev/null || echo "?")
+others=$(ps -eo pid=,comm= | awk -v me=$$ '$2 ~ /^(apache2|node|siod|siobench)$/ {n++} END{print n+0}')
+printf '{"scenario":"meta","date":"%s","commit":"%s","cpu":%s,"cores":%d,"mem_mb":%d,"kernel":"%s","httpd":%s,"node":"%s","socketio":"%s","nofile":%d,"load1_start":%s,"other_server_processes":%d,"settings":{"targets":"%s","hold_steps":"%s","hold_seconds":%d,"connect_rate":%d,"ping_interval":%d,"ping_timeout":%d,"bcast_window":%d,"bcast_seconds":%d,"ack_clients":%d,"ack_rate":%d,"ack_seconds":%d,"procs":%d,"probe_rate":%d,"worker":"ThreadsPerChild %d x ServerLimit %d, SocketIOWebSocketThreads %d"}}\n' \
+    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$commit" "$(json_str "$cpu")" "$cores" "$mem_mb" \
+    "$(uname -r)" "$(json_str "$httpd_v")" "$(node --version)" "$sio_v" "$nofile" "$(load1)" \
+    "$others" "$TARGETS" "$HOLD_STEPS" "$HOLD_SECONDS" "$CONNECT_RATE" "$PING_INTERVAL" \
+    "$PING_TIMEOUT" "$BCAST_WINDOW" "$BCAST_SECONDS" "$ACK_CLIENTS" "$ACK_RATE" "$ACK_SECONDS" \
+    "$PROCS" "$PROBE_RATE" "$WORKER_THREADS" "$WORKER_SERVERS" "$WORKER_WS_THREADS" >>"$RESULTS"
+
+say "results in $OUT (commit $commit, $cores cores, load $(load1), $others other server processes running)"
+[ "$cores" -gt 2 ] || say "note: $cores cores shared by the servers, siobench and whatever else runs here"
+t_start=$(date +%s)
+
+# Targets take turns at each step, so all see the same background load.
+for n in $HOLD_STEPS; do
+    for t in $TARGETS; do
+        [ -z "${failed_at[$t]:-}" ] || continue
+        hold "$t" "$n" || failed_at[$t]=$n
+    done
+done
+for n in $BCAST_SIZES; do
+    for t in $TARGETS; do
+        if [ -n "${failed_at[$t]:-}" ] && [ "${failed_at[$t]}" -le "$n" ]; then
+            say "$t: bcast $n skipped (did not hold ${failed_at[$t]} clients)"
+            continue
+        fi
+        bcast "$t" "$n"
+    done
+done
+if [ "$ACK_CLIENTS" -gt 0 ]; then
+    for t in $TARGETS; do ack "$t"; done
+fi
+
+say "measured in $(( $(date +%s) - t_start )) s; load now $(load1)"
+node "$repo/tests/bench/summary.mjs" "$RESULTS" "$OUT"
+
+if [ -f "$OUT/plots.gp" ] && command -v gnuplot >/dev/null; then
+    (cd "$OUT" && gnuplot plots.gp) 2>"$OUT/logs/gnuplot.log" || say "gnuplot failed (see $OUT/logs/gnuplot.log)"
+fi
+if [ "$UPDATE_DOCS" = 1 ]; then
+    mkdir -p "$repo/docs/bench"
+    for p in "$OUT"/*.png; do [ -f "$p" ] && cp "$p" "$repo/docs/bench/"; done
+    node "$repo/tests/bench/summary.mjs" --docs "$repo/docs/benchmarks.md" "$OUT/results.md"
+    say "docs/bench/*.png and the generated block of docs/benchmarks.md updated"
+fi
+say "done: $RESULTS, $OUT/results.md"
