@@ -19,6 +19,7 @@
 #include <string.h>
 
 #define UPGRADE_TIMEOUT_MS 10000
+#define UPGRADE_CHECK_MS 100
 /* A polling client that stops fetching must not grow siod without bound. */
 #define QUEUE_MAX_PACKETS 4096
 #define QUEUE_MAX_BYTES (8u * 1024u * 1024u)
@@ -87,6 +88,7 @@ struct siod_session {
     struct event *heartbeat;         /* ping interval, then ping timeout */
     int awaiting_pong;
     struct event *upgrade_timer;     /* created on first upgrade */
+    struct event *check_timer;       /* upgrade-wait: ends a held GET */
     struct binding *get;
     struct binding *ws;
     struct binding *probe;
@@ -120,6 +122,7 @@ static struct {
     const struct timeval *tv_interval;
     const struct timeval *tv_timeout;
     const struct timeval *tv_upgrade;
+    const struct timeval *tv_check;
     uint64_t next_peer_id;
     uint64_t fan_gen;                /* multi-sends so far */
     size_t fan_peers;                /* peers that take WS_FANOUT */
@@ -403,6 +406,7 @@ static void session_close_ex(siod_session *s, const char *reason,
                              const char *detail, int client_side,
                              unsigned ws_code);
 static void upgrade_timeout_cb(evutil_socket_t fd, short what, void *arg);
+static void upgrade_check_cb(evutil_socket_t fd, short what, void *arg);
 
 /* Sends a packet on the current transport: at once on a WebSocket, else
  * through the polling queue. shared, if not NULL, is a message packet's
@@ -473,6 +477,8 @@ static void session_free(siod_session *s)
         event_free(s->heartbeat);
     if (s->upgrade_timer != NULL)
         event_free(s->upgrade_timer);
+    if (s->check_timer != NULL)
+        event_free(s->check_timer);
     free(s->info);
     free(s);
 }
@@ -607,6 +613,8 @@ static void session_close_ex(siod_session *s, const char *reason,
     event_del(s->heartbeat);
     if (s->upgrade_timer != NULL)
         event_del(s->upgrade_timer);
+    if (s->check_timer != NULL)
+        event_del(s->check_timer);
 
     if (client_side && s->get == NULL && !s->websocket)
         closed_remember(s, CLOSED_NOOP, NULL, 0);
@@ -842,8 +850,12 @@ int siod_session_relay_upgrade(siod_peer *p, const sio_relay_frame *f)
     }
     if (s->upgrade_timer == NULL)
         s->upgrade_timer = evtimer_new(reg.base, upgrade_timeout_cb, s);
-    s->probe = s->upgrade_timer != NULL ? bind_conn(p, f->conn, s, B_PROBE)
-                                        : NULL;
+    if (s->check_timer == NULL)
+        s->check_timer = event_new(reg.base, -1, EV_PERSIST, upgrade_check_cb,
+                                   s);
+    s->probe = s->upgrade_timer != NULL && s->check_timer != NULL
+                   ? bind_conn(p, f->conn, s, B_PROBE)
+                   : NULL;
     if (s->probe == NULL) {
         respond_str(p, f, 500, 0, "Internal Server Error");
         return 0;
@@ -890,10 +902,9 @@ int siod_session_relay_poll_get(siod_peer *p, const sio_relay_frame *f)
         respond_str(p, f, 500, 0, "Internal Server Error");
         return 0;
     }
+    /* In upgrade-wait an empty poll is ended by upgrade_check_cb. */
     if (s->q_head != NULL)
         answer_get(s, 1, -1);
-    else if (s->state == ST_UPGRADE_WAIT)
-        answer_get(s, 0, SIO_EIO_NOOP); /* the client is pausing polling */
     return 0;
 }
 
@@ -967,8 +978,28 @@ static void drop_probe(siod_session *s, int send_close, const char *why)
     s->probe = NULL;
     if (s->upgrade_timer != NULL)
         event_del(s->upgrade_timer);
+    if (s->check_timer != NULL)
+        event_del(s->check_timer);
     if (s->state == ST_UPGRADE_PROBE || s->state == ST_UPGRADE_WAIT)
         transit(s, ST_POLLING, why);
+}
+
+/* Every UPGRADE_CHECK_MS in upgrade-wait, as the reference does: a held
+ * GET is ended (queued packets or a noop) so the client can pause polling
+ * and send its upgrade packet. Not at once on the probe: the client's GET
+ * and its WebSocket messages travel through different httpd children, so
+ * a GET it sent after "5" may reach siod before the "5" does; it then gets
+ * the 400 of an upgraded session (complete_upgrade), as it would have had
+ * it come second. */
+static void upgrade_check_cb(evutil_socket_t fd, short what, void *arg)
+{
+    siod_session *s = arg;
+    if (s->state != ST_UPGRADE_WAIT) {
+        event_del(s->check_timer);
+        return;
+    }
+    if (s->get != NULL)
+        answer_get(s, 1, s->q_head != NULL ? -1 : SIO_EIO_NOOP);
 }
 
 static void upgrade_timeout_cb(evutil_socket_t fd, short what, void *arg)
@@ -984,8 +1015,16 @@ static void upgrade_timeout_cb(evutil_socket_t fd, short what, void *arg)
 static void complete_upgrade(siod_session *s)
 {
     event_del(s->upgrade_timer);
-    if (s->get != NULL)
-        answer_get(s, 0, SIO_EIO_NOOP); /* the queue goes to the WebSocket */
+    event_del(s->check_timer);
+    if (s->get != NULL) {
+        /* the queue goes to the WebSocket; a poll still held now is one the
+         * client sent after "5" (see upgrade_check_cb) */
+        struct binding *b = s->get;
+        s->get = NULL;
+        peer_send(b->peer, SIO_R_RESPONSE, SIO_RF_JSON, 400, b->conn, s->sid,
+                  json_bad_request, sizeof json_bad_request - 1, NULL, 0);
+        unbind(b);
+    }
     s->ws = s->probe;
     s->ws->kind = B_WS;
     s->probe = NULL;
@@ -1013,11 +1052,10 @@ static void probe_message(siod_session *s, const sio_eio_packet *pkt)
         static const char pong[] = "3probe";
         peer_send(s->probe->peer, SIO_R_WS_SEND, 0, 0, s->probe->conn, s->sid,
                   pong, sizeof pong - 1, NULL, 0);
-        if (s->state == ST_UPGRADE_PROBE)
+        if (s->state == ST_UPGRADE_PROBE) {
             transit(s, ST_UPGRADE_WAIT, "probe answered");
-        /* make the client's poll loop pause: end its pending GET */
-        if (s->get != NULL)
-            answer_get(s, 1, s->q_head != NULL ? -1 : SIO_EIO_NOOP);
+            evtimer_add(s->check_timer, reg.tv_check);
+        }
     } else if (pkt->type == SIO_EIO_UPGRADE) {
         complete_upgrade(s);
     } else {
@@ -1176,8 +1214,10 @@ int siod_sessions_init(struct event_base *base, const siod_engine_config *cfg,
     reg.tv_interval = common_timeout(cfg->ping_interval_ms);
     reg.tv_timeout = common_timeout(cfg->ping_timeout_ms);
     reg.tv_upgrade = common_timeout(UPGRADE_TIMEOUT_MS);
+    reg.tv_check = common_timeout(UPGRADE_CHECK_MS);
     if (reg.deferred == NULL || reg.tv_interval == NULL ||
-        reg.tv_timeout == NULL || reg.tv_upgrade == NULL)
+        reg.tv_timeout == NULL || reg.tv_upgrade == NULL ||
+        reg.tv_check == NULL)
         return -ENOMEM;
     if (app->init != NULL) {
         int rc = app->init(&reg.cfg, &reg.app_state);
