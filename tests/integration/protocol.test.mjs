@@ -212,6 +212,32 @@ test('upgrade: 2probe/3probe, pending GET gets "6", 5 completes, polling then re
   ws.close();
 });
 
+// The client's polling requests and its WebSocket messages reach siod through
+// different httpd children, so one can overtake the other. These are the
+// orders the reference guarantees within one process; repeated to catch races.
+test('ordering across children: a GET sent after "2probe","5" gets 400; a GET sent with POST "1" gets "6"', { timeout: 30000 }, async () => {
+  for (let i = 0; i < 10; i++) {
+    const { sid } = await pollHandshake(inst);
+    const ws = wsOpen(inst.wsUrl(sid));
+    await ws.opened;
+    ws.send('2probe');
+    ws.send('5');
+    const r = await pollGet(inst, sid);
+    assert.equal(r.status, 400, `round ${i}: GET after the upgrade packet: ${r.status} ${r.body}`);
+    assert.deepEqual(JSON.parse(r.body), { code: 3, message: 'Bad request' });
+    ws.close();
+  }
+  for (let i = 0; i < 10; i++) {
+    const { sid } = await pollHandshake(inst);
+    const [get, post] = await Promise.all([pollGet(inst, sid), pollPost(inst, sid, '1')]);
+    assert.equal(post.status, 200);
+    assert.equal(get.status, 200, `round ${i}: held GET: ${get.status} ${get.body}`);
+    assert.equal(get.body, '6');
+    const after = await pollGet(inst, sid);
+    assert.equal(after.status, 400);
+  }
+});
+
 test('CORS: a handshake with Origin gets Access-Control-Allow-Origin', async () => {
   const r = await request('GET', inst.eioUrl({ EIO: '4', transport: 'polling' }), {
     headers: { Origin: 'http://example.com' },
