@@ -19,11 +19,17 @@
  * core output filter with a NULL brigade; POLLOUT is watched while
  * c->data_in_output_filters. Messages waiting to be written are bounded
  * per WebSocket (SocketIOWebSocketQueue): a client that stops reading is
- * closed (1008) and dropped after CLOSE_TIMEOUT. The end: close frame,
- * WS_CLOSED to siod, ap_process_request_after_handler (access log),
- * CONN_STATE_SUSPENDED restored, a non-blocking lingering close, and the
- * pool destroyed no sooner than POOL_MIN_AGE after the hand-off (the
- * worker may still be in the MPM's code right after the hook). */
+ * closed (1008) and dropped after CLOSE_TIMEOUT.
+ *
+ * Memory: POOL_MIN_AGE after the hand-off (or at the end, if sooner) the
+ * upgrade request is finished with ap_process_request_after_handler (the
+ * access log line, then r->pool goes) and CONN_STATE_SUSPENDED restored;
+ * the WebSocket's state lives in c->pool, so a held client keeps only
+ * c->pool and the connection's bucket allocator. The end: close frame,
+ * WS_CLOSED to siod, the request finished if still held, a non-blocking
+ * lingering close, and the pool destroyed no sooner than POOL_MIN_AGE
+ * after the hand-off (the worker may still be in the MPM's code right
+ * after the hook). */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -64,7 +70,8 @@ APLOG_USE_MODULE(socketio);
 #define CLOSE_TIMEOUT apr_time_from_sec(5)
 /* Lingering close: read until EOF, at most this long. */
 #define LINGER_TIMEOUT apr_time_from_sec(2)
-/* c->pool is not destroyed sooner than this after the hand-off. */
+/* Neither r->pool nor c->pool is destroyed sooner than this after the
+ * hand-off. */
 #define POOL_MIN_AGE apr_time_from_sec(1)
 /* Timer resolution while some connection has a deadline. */
 #define TICK_MS 250
@@ -89,9 +96,9 @@ typedef enum { RC_WS, RC_LINGER, RC_DEAD } rc_phase;
 typedef struct rconn {
     ev_kind kind;
     socketio_reactor *re;
-    socketio_ws *ws;           /* NULL once finished (r->pool is gone) */
+    socketio_ws *ws;           /* NULL once finished */
     conn_rec *c;
-    request_rec *r;
+    request_rec *r;            /* NULL once the request is finished */
     apr_socket_t *csd;
     int fd;
     rc_phase phase;
@@ -106,6 +113,7 @@ typedef struct rconn {
     apr_bucket_brigade *tmpbb;
     struct rconn *prev, *next; /* all connections, or the grave */
     struct rconn *dirty_next;
+    struct rconn *yprev, *ynext; /* on the young list while r is held */
 } rconn;
 
 struct socketio_reactor {
@@ -125,6 +133,8 @@ struct socketio_reactor {
     rconn *conns;                /* RC_WS and RC_LINGER */
     rconn *grave;                /* closed, pool not yet destroyed */
     rconn *dirty;
+    rconn *young, *young_tail;   /* adopted, request not yet finished;
+                                  * oldest first */
     int nconns;
     int ntimed;
     rlink *links;
@@ -279,6 +289,58 @@ static void write_out(rconn *rc)
     }
 }
 
+/* ---- the end of the upgrade request ------------------------------ */
+
+static void young_add(rconn *rc)
+{
+    socketio_reactor *re = rc->re;
+
+    rc->ynext = NULL;
+    rc->yprev = re->young_tail;
+    if (re->young_tail)
+        re->young_tail->ynext = rc;
+    else
+        re->young = rc;
+    re->young_tail = rc;
+}
+
+static void young_remove(rconn *rc)
+{
+    socketio_reactor *re = rc->re;
+
+    if (rc->yprev)
+        rc->yprev->ynext = rc->ynext;
+    else
+        re->young = rc->ynext;
+    if (rc->ynext)
+        rc->ynext->yprev = rc->yprev;
+    else
+        re->young_tail = rc->yprev;
+    rc->yprev = rc->ynext = NULL;
+}
+
+/* Finishes the upgrade request: the EOR bucket logs the access line and
+ * destroys r->pool, so a held WebSocket keeps only c->pool (its state and
+ * waiter live there). Not sooner than POOL_MIN_AGE after the hand-off:
+ * the worker that suspended the connection may still be running the
+ * suspend_connection hooks with r. Later calls do nothing. */
+static void release_request(rconn *rc)
+{
+    request_rec *r = rc->r;
+
+    if (!r)
+        return;
+    young_remove(rc);
+    rc->r = NULL;
+    if (rc->ws) {
+        rc->ws->r = NULL;
+        rc->ws->sr = NULL;
+    }
+    ap_process_request_after_handler(r);
+    /* The MPM counts the connection as suspended until its pool goes. */
+    rc->c->cs->state = CONN_STATE_SUSPENDED;
+}
+
 /* ---- the end of a connection -------------------------------------- */
 
 /* Closes the socket; the pool goes once POOL_MIN_AGE has passed. */
@@ -306,18 +368,14 @@ static void finish(rconn *rc, int linger)
 {
     socketio_ws *ws = rc->ws;
     conn_rec *c = rc->c;
-    request_rec *r = rc->r;
 
     socketio_ws_finish(ws);
     if (ws->lost || !linger)
         c->aborted = 1;
     apr_brigade_cleanup(ws->outbb);
+    /* If still held: the access log line, then r->pool goes. */
+    release_request(rc);
     rc->ws = NULL;
-    rc->r = NULL;
-    /* Sends the EOR bucket: the access log line, then r->pool goes. */
-    ap_process_request_after_handler(r);
-    /* The MPM counts the connection as suspended until its pool goes. */
-    c->cs->state = CONN_STATE_SUSPENDED;
     set_deadline(rc, 0);
     if (c->aborted || ap_start_lingering_close(c)) {
         close_now(rc);
@@ -435,7 +493,8 @@ static void process_dirty(socketio_reactor *re)
 }
 
 /* Deadlines: closing clients that do not drain, stalled clients,
- * lingering closes; and pools old enough to destroy. */
+ * lingering closes; upgrade requests old enough to finish; and pools old
+ * enough to destroy. */
 static void run_timers(socketio_reactor *re, int force)
 {
     apr_time_t now = apr_time_now();
@@ -462,6 +521,12 @@ static void run_timers(socketio_reactor *re, int force)
                      (int)apr_time_sec(rc->c->base_server->timeout)));
         socketio_ws_lost(rc->ws, APR_TIMEUP, "timed out");
         finish(rc, 0);
+    }
+    while ((rc = re->young) != NULL &&
+           (re->exiting || now - rc->adopted_at >= POOL_MIN_AGE ||
+            now < rc->adopted_at)) {
+        release_request(rc);
+        mark_dirty(rc);   /* the EOR may have written or failed */
     }
     for (rc = re->grave; rc; rc = next) {
         next = rc->next;
@@ -490,6 +555,7 @@ static void adopt(socketio_reactor *re, rconn *rc)
     rc->phase = RC_WS;
     list_add(&re->conns, rc);
     re->nconns++;
+    young_add(rc);
     ws->out_alloc = re->ba;
     rv = socketio_waiter_bind(ws->w, rc, &queued);
     while ((f = queued) != NULL) {
@@ -633,7 +699,7 @@ static void *APR_THREAD_FUNC reactor_main(apr_thread_t *t, void *data)
     for (;;) {
         if (re->dirty)
             timeout = 0;
-        else if (re->ntimed || re->grave)
+        else if (re->ntimed || re->grave || re->young)
             timeout = TICK_MS;
         else
             timeout = -1;

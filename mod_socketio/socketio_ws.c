@@ -142,7 +142,7 @@ void socketio_ws_close(socketio_ws *ws, int code, const char *reason,
 /* See socketio_wsconn.h. */
 void socketio_ws_lost(socketio_ws *ws, apr_status_t rv, const char *what)
 {
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, ws->r,
+    ap_log_cerror(APLOG_MARK, APLOG_DEBUG, rv, ws->c,
                   "mod_socketio: WebSocket %s", what);
     socketio_ws_close(ws, SIO_WS_CLOSE_ABNORMAL, NULL, SIO_WS_CLOSE_ABNORMAL);
     ws->lost = 1;
@@ -289,7 +289,7 @@ static apr_size_t ws_parse(socketio_ws *ws, unsigned char *buf,
         if (rc != SIO_OK) {
             int code = sio_ws_close_code(rc);
 
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, ws->r,
+            ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, ws->c,
                           "mod_socketio: WebSocket protocol error from "
                           "client: %s", sio_strerror(rc));
             socketio_ws_close(ws, code, sio_strerror(rc), code);
@@ -456,7 +456,7 @@ void socketio_ws_siod_frame(socketio_ws *ws, const sio_relay_frame *f)
         socketio_ws_close(ws, code, "", code);
         return;
     default:
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, ws->r,
+        ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, ws->c,
                       "mod_socketio: ignoring %s from siod on a WebSocket",
                       sio_relay_type_name(f->type));
     }
@@ -478,13 +478,13 @@ void socketio_ws_finish(socketio_ws *ws)
         apr_allocator_free(in_alloc, ws->in_node);
     ws->in_node = NULL;
     msg_free(ws);
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, ws->r,
+    ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, ws->c,
                   "mod_socketio: WebSocket %.*s closed (%d)", SIO_SID_LEN,
                   ws->sid, ws->close_code);
 }
 
-/* Frees the input memory if the WebSocket ends without finishing (its
- * request pool goes). */
+/* Frees the input memory if the WebSocket ends without finishing (the
+ * pool holding it goes). */
 static apr_status_t ws_cleanup(void *data)
 {
     socketio_ws *ws = data;
@@ -587,23 +587,25 @@ static int ws_switch(socketio_ws *ws, const char *key)
     return c->aborted ? -1 : 0;
 }
 
-/* Creates the WebSocket's state in r->pool (no subpool: an upgraded
- * connection's pools keep every node they ever had until it closes). */
-static socketio_ws *ws_create(socketio_req *sr)
+/* Creates the WebSocket's state in pool: r->pool for a WebSocket that
+ * holds its thread; c->pool for one the reactor takes, which finishes the
+ * request (and frees r->pool) soon after the hand-off. No subpool: every
+ * pool costs at least one 8 KB allocator node. */
+static socketio_ws *ws_create(socketio_req *sr, apr_pool_t *pool)
 {
     request_rec *r = sr->r;
-    socketio_ws *ws = apr_pcalloc(r->pool, sizeof(*ws));
+    socketio_ws *ws = apr_pcalloc(pool, sizeof(*ws));
 
     ws->sr = sr;
     ws->r = r;
     ws->c = r->connection;
     ws->max_payload = (apr_size_t)sr->max_payload;
-    ws->inbb = apr_brigade_create(r->pool, ws->c->bucket_alloc);
-    ws->outbb = apr_brigade_create(r->pool, ws->c->bucket_alloc);
+    ws->inbb = apr_brigade_create(pool, ws->c->bucket_alloc);
+    ws->outbb = apr_brigade_create(pool, ws->c->bucket_alloc);
     ws->out_alloc = ws->c->bucket_alloc;
     ws->client_fd = socketio_req_client_fd(ws->c);
     sio_ws_parser_init(&ws->parser, 1, ws->max_payload);
-    apr_pool_cleanup_register(r->pool, ws, ws_cleanup, apr_pool_cleanup_null);
+    apr_pool_cleanup_register(pool, ws, ws_cleanup, apr_pool_cleanup_null);
     return ws;
 }
 
@@ -642,14 +644,15 @@ int socketio_ws_handle(socketio_req *sr)
     reactor = socketio_reactor_accepts(r->connection);
     if (!reactor && !socketio_ws_thread_acquire(r))
         return refuse_busy(sr);
-    ws = ws_create(sr);
+    ws = ws_create(sr, reactor ? r->connection->pool : r->pool);
     if (ws->client_fd < 0) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "mod_socketio: cannot set up a WebSocket");
         return socketio_respond(sr, HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, 0);
     }
     r->connection->keepalive = AP_CONN_CLOSE;
-    rv = socketio_waiter_create(sr->sconf->link, r->pool,
+    rv = socketio_waiter_create(sr->sconf->link,
+                                reactor ? r->connection->pool : r->pool,
                                 socketio_config_ws_queue(sr->dconf) +
                                 WS_WAITER_SLACK, &ws->w);
     if (rv != APR_SUCCESS)

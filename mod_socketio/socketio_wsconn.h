@@ -17,8 +17,8 @@
 #include "socketio_link.h"
 
 typedef struct socketio_ws {
-    socketio_req *sr;
-    request_rec *r;
+    socketio_req *sr;              /* the handshake's; NULL, like r, once */
+    request_rec *r;                /* the reactor has finished the request */
     conn_rec *c;
     socketio_waiter *w;
     char sid[SIO_SID_LEN];
