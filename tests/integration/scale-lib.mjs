@@ -68,7 +68,12 @@ export async function settledThreads(inst, gapMs = 500, ms = 10000) {
 
 /** `apache2 -f <conf> -k graceful` for the instance (signals its parent). */
 export function graceful(inst) {
-  execFileSync(HTTPD, ['-f', inst.paths.CONF, '-k', 'graceful'], { stdio: 'pipe' });
+  const env = { ...process.env };
+  if (process.env.SAN === '1') { // the sanitizer-built module needs ASan's runtime first
+    env.LD_PRELOAD = execFileSync(process.env.CC || 'gcc', ['-print-file-name=libasan.so'], { encoding: 'utf8' }).trim();
+    env.ASAN_OPTIONS = 'detect_leaks=0';
+  }
+  execFileSync(HTTPD, ['-f', inst.paths.CONF, '-k', 'graceful'], { stdio: 'pipe', env });
 }
 
 /** error_log lines matching re. */
