@@ -116,6 +116,7 @@ struct socketio_waiter {
     int registered;
     int failed;                    /* link dropped */
     int overflow;
+    apr_size_t vol_dropped;        /* volatile WS_SENDs it had no room for */
     apr_size_t queued, max_queued; /* bytes the queued frames carry */
     unsigned frames;               /* frames queued */
     socketio_frame *head, *tail;
@@ -556,13 +557,19 @@ static void link_down(socketio_link *link, unsigned gen, apr_status_t rv,
 
 #define FRAME_HDR APR_ALIGN_DEFAULT(sizeof(socketio_frame))
 
-/* Returns w if it may take cost more bytes; marks it overflowed (and wakes
- * it) when it may not. mutex held. */
-static socketio_waiter *admit_locked(socketio_waiter *w, apr_size_t cost)
+/* Returns w if it may take cost more bytes; when it may not, a volatile
+ * frame is dropped (counted), any other marks w overflowed (and wakes
+ * it). mutex held. */
+static socketio_waiter *admit_locked(socketio_waiter *w, apr_size_t cost,
+                                     int volatile_)
 {
     if (!w || w->failed || w->overflow || w->owner)
         return NULL;
     if (w->queued + cost > w->max_queued || w->frames >= WAITER_MAX_FRAMES) {
+        if (volatile_) {
+            w->vol_dropped++;
+            return NULL;
+        }
         w->overflow = 1;
         wake(w);
         return NULL;
@@ -573,6 +580,13 @@ static socketio_waiter *admit_locked(socketio_waiter *w, apr_size_t cost)
 static socketio_waiter *waiter_locked(socketio_link *link, apr_uint64_t conn)
 {
     return apr_hash_get(link->waiters, &conn, sizeof(conn));
+}
+
+/* Is the frame whose header starts at raw a WS_SEND siod marked
+ * volatile? */
+static int raw_volatile(const unsigned char *raw)
+{
+    return raw[4] == SIO_R_WS_SEND && (raw[5] & SIO_RF_VOLATILE);
 }
 
 /* Returns a node with room for a frame record and rawlen raw bytes (at
@@ -601,7 +615,10 @@ static void enqueue_locked(socketio_link *link, apr_memnode_t *node,
                            size_t rawlen, apr_uint64_t conn)
 {
     apr_size_t cost = FRAME_HDR + rawlen;
-    socketio_waiter *w = admit_locked(waiter_locked(link, conn), cost);
+    socketio_waiter *w = admit_locked(waiter_locked(link, conn), cost,
+                                      raw_volatile((unsigned char *)
+                                                   node->first_avail +
+                                                   FRAME_HDR));
     socketio_frame *fr;
     size_t used;
 
@@ -624,7 +641,7 @@ static void deliver_copy_locked(socketio_link *link, const unsigned char *raw,
                                 size_t rawlen, apr_uint64_t conn)
 {
     socketio_waiter *w = admit_locked(waiter_locked(link, conn),
-                                      FRAME_HDR + rawlen);
+                                      FRAME_HDR + rawlen, raw_volatile(raw));
     apr_memnode_t *node;
 
     if (!w)
@@ -648,7 +665,7 @@ static void enqueue_send_locked(socketio_link *link, socketio_waiter *w,
     apr_memnode_t *node;
     socketio_frame *fr;
 
-    if (!admit_locked(w, FRAME_HDR + len))
+    if (!admit_locked(w, FRAME_HDR + len, (flags & SIO_RF_VOLATILE) != 0))
         return;
     if (!(node = frame_node(link, len))) {
         w->overflow = 1;
@@ -683,7 +700,7 @@ static int type_from_siod(int type)
 static apr_status_t fanout(socketio_link *link, const sio_relay_frame *f)
 {
     const unsigned char *conns = f->body + 4, *msg;
-    int flags = f->flags & SIO_RF_BINARY;
+    int flags = f->flags & (SIO_RF_BINARY | SIO_RF_VOLATILE);
     apr_uint32_t count, i;
     void *handle = NULL;
     size_t mlen;
@@ -852,7 +869,8 @@ static apr_status_t link_pump(socketio_link *link, int fd, int budget,
                     apr_thread_mutex_lock(link->mutex);
                     w = waiter_locked(link, conn);
                     known = w && ((w->owner && !w->failed) ||
-                                  admit_locked(w, FRAME_HDR + total));
+                                  admit_locked(w, FRAME_HDR + total,
+                                               raw_volatile(buf + off)));
                     apr_thread_mutex_unlock(link->mutex);
                 }
                 if (known)

@@ -42,7 +42,8 @@ typedef struct socketio_link_sink {
     /* link locked: one frame (WS_SEND, WS_CLOSE, ...) for the bound
      * waiter whose owner is owner; f->body is valid during the call. */
     void (*frame)(void *owner, const sio_relay_frame *f);
-    /* link locked: a WS_FANOUT message (flags SIO_RF_BINARY) for some
+    /* link locked: a WS_FANOUT message (flags SIO_RF_BINARY,
+     * SIO_RF_VOLATILE) for some
      * bound waiters: begin returns a handle (NULL: not delivered), add
      * is called per recipient, end once. msg is valid until end. */
     void *(*fanout_begin)(void *ctx, int flags, const unsigned char *msg,

@@ -18,8 +18,9 @@
  * bytes, without FLUSH, only while nothing is pending, then re-drive the
  * core output filter with a NULL brigade; POLLOUT is watched while
  * c->data_in_output_filters. Messages waiting to be written are bounded
- * per WebSocket (SocketIOWebSocketQueue): a client that stops reading is
- * closed (1008) and dropped after CLOSE_TIMEOUT.
+ * per WebSocket (SocketIOWebSocketQueue): volatile messages are dropped
+ * first (socketio_ws.c); a client that stops reading is closed (1008) and
+ * dropped after CLOSE_TIMEOUT.
  *
  * Memory: POOL_MIN_AGE after the hand-off (or at the end, if sooner) the
  * upgrade request is finished with ap_process_request_after_handler (the
@@ -753,6 +754,7 @@ static void sink_frame(void *owner, const sio_relay_frame *f)
 typedef struct fan_block {
     apr_size_t refs;
     apr_size_t len;
+    int volatile_;                 /* SIO_RF_VOLATILE */
 } fan_block;
 
 #define FAN_HDR APR_ALIGN_DEFAULT(sizeof(fan_block))
@@ -763,6 +765,12 @@ static void fan_unref(void *data)
 
     if (--b->refs == 0)
         apr_bucket_free(b);
+}
+
+/* See socketio_reactor.h. */
+void socketio_reactor_fan_vol_free(void *data)
+{
+    fan_unref(data);
 }
 
 static void *sink_fanout_begin(void *ctx, int flags, const unsigned char *msg,
@@ -780,6 +788,7 @@ static void *sink_fanout_begin(void *ctx, int flags, const unsigned char *msg,
         return NULL;
     b->refs = 1;
     b->len = hl + len;
+    b->volatile_ = (flags & SIO_RF_VOLATILE) != 0;
     memcpy((char *)b + FAN_HDR, hdr, hl);
     if (len)
         memcpy((char *)b + FAN_HDR + hl, msg, len);
@@ -795,9 +804,11 @@ static void sink_fanout_add(void *handle, void *owner)
     if (rc->phase != RC_WS || !rc->ws || rc->ws->closed)
         return;
     b->refs++;
-    bk = apr_bucket_heap_create((char *)b + FAN_HDR, b->len, fan_unref,
+    bk = apr_bucket_heap_create((char *)b + FAN_HDR, b->len,
+                                b->volatile_ ? socketio_reactor_fan_vol_free
+                                             : fan_unref,
                                 rc->c->bucket_alloc);
-    socketio_ws_queue_bucket(rc->ws, bk, b->len);
+    socketio_ws_queue_bucket(rc->ws, bk, b->len, b->volatile_);
     mark_dirty(rc);
 }
 

@@ -34,6 +34,10 @@ int socketio_reactor_handoff(socketio_ws *ws);
 
 /* suspend_connection hook (worker thread): queues a connection marked by
  * socketio_reactor_handoff for the reactor and wakes it. */
+/* Frees a volatile fan-out block reference: the heap-bucket free function
+ * that marks a queued fan-out frame volatile (socketio_ws_queue_bucket). */
+void socketio_reactor_fan_vol_free(void *data);
+
 void socketio_reactor_suspend_connection(conn_rec *c, request_rec *r);
 
 #endif

@@ -84,15 +84,83 @@ static int over_limit(socketio_ws *ws, apr_size_t len)
     return 1;
 }
 
+/* Frees a volatile frame's bytes; as a heap bucket's free function it is
+ * what marks the frame volatile. */
+static void vol_free(void *data)
+{
+    apr_bucket_free(data);
+}
+
+/* Is b a whole volatile frame nothing of which has been written? The
+ * writer splits a frame only when it passes the front part on. */
+static int vol_unstarted(const apr_bucket *b)
+{
+    const apr_bucket_heap *h;
+
+    if (!APR_BUCKET_IS_HEAP(b))
+        return 0;
+    h = b->data;
+    return (h->free_func == vol_free ||
+            h->free_func == socketio_reactor_fan_vol_free) &&
+           b->start == 0 && b->length == h->alloc_len;
+}
+
+/* Counts one dropped volatile message, logged at debug on the 1st, 2nd,
+ * 4th, 8th, ... so a client that stays slow costs no log flood. */
+static void vol_count(socketio_ws *ws)
+{
+    ws->vol_dropped++;
+    if ((ws->vol_dropped & (ws->vol_dropped - 1)) == 0)
+        ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, ws->c,
+                      "mod_socketio: WebSocket %.*s not reading: %"
+                      APR_SIZE_T_FMT " volatile message(s) dropped so far "
+                      "(SocketIOWebSocketQueue %" APR_SIZE_T_FMT " bytes)",
+                      SIO_SID_LEN, ws->sid, ws->vol_dropped, ws->out_limit);
+}
+
+/* Can a message of len bytes be queued? A volatile one over the bound is
+ * dropped; any other drops queued, unstarted volatile frames until it
+ * fits, else sets overflow. Returns 1 to queue it, 0 to drop it. */
+static int make_room(socketio_ws *ws, apr_size_t len, int volatile_)
+{
+    apr_bucket *b, *next;
+
+    if (!ws->out_limit || ws->out_bytes + len <= ws->out_limit)
+        return 1;
+    if (volatile_) {
+        vol_count(ws);
+        return 0;
+    }
+    for (b = APR_BRIGADE_FIRST(ws->outbb);
+         b != APR_BRIGADE_SENTINEL(ws->outbb) &&
+         ws->out_bytes + len > ws->out_limit; b = next) {
+        next = APR_BUCKET_NEXT(b);
+        if (!vol_unstarted(b))
+            continue;
+        ws->out_bytes -= b->length < ws->out_bytes ? b->length
+                                                   : ws->out_bytes;
+        apr_bucket_delete(b);
+        vol_count(ws);
+    }
+    return !over_limit(ws, len);
+}
+
 /* See socketio_wsconn.h. */
 void socketio_ws_queue(socketio_ws *ws, int opcode, const void *payload,
                        apr_size_t len)
+{
+    socketio_ws_queue_msg(ws, opcode, payload, len, 0);
+}
+
+/* See socketio_wsconn.h. */
+void socketio_ws_queue_msg(socketio_ws *ws, int opcode, const void *payload,
+                           apr_size_t len, int volatile_)
 {
     unsigned char hdr[SIO_WS_MAX_HEADER];
     apr_size_t hl = sio_ws_write_header(hdr, 1, opcode, len, NULL);
     char *buf;
 
-    if (ws->lost || over_limit(ws, hl + len))
+    if (ws->lost || !make_room(ws, hl + len, volatile_))
         return;
     buf = apr_bucket_alloc(hl + len, ws->out_alloc);
     if (!buf) {
@@ -103,15 +171,17 @@ void socketio_ws_queue(socketio_ws *ws, int opcode, const void *payload,
     if (len)
         memcpy(buf + hl, payload, len);
     APR_BRIGADE_INSERT_TAIL(ws->outbb,
-        apr_bucket_heap_create(buf, hl + len, apr_bucket_free,
+        apr_bucket_heap_create(buf, hl + len,
+                               volatile_ ? vol_free : apr_bucket_free,
                                ws->c->bucket_alloc));
     ws->out_bytes += hl + len;
 }
 
 /* See socketio_wsconn.h. */
-void socketio_ws_queue_bucket(socketio_ws *ws, apr_bucket *b, apr_size_t len)
+void socketio_ws_queue_bucket(socketio_ws *ws, apr_bucket *b, apr_size_t len,
+                              int volatile_)
 {
-    if (ws->lost || ws->closed || over_limit(ws, len)) {
+    if (ws->lost || ws->closed || !make_room(ws, len, volatile_)) {
         apr_bucket_destroy(b);
         return;
     }
@@ -446,9 +516,10 @@ void socketio_ws_siod_frame(socketio_ws *ws, const sio_relay_frame *f)
     switch (f->type) {
     case SIO_R_WS_SEND:
         if (!ws->closed)
-            socketio_ws_queue(ws, (f->flags & SIO_RF_BINARY) ? SIO_WS_BINARY
-                                                             : SIO_WS_TEXT,
-                              f->body, f->len);
+            socketio_ws_queue_msg(ws, (f->flags & SIO_RF_BINARY)
+                                          ? SIO_WS_BINARY : SIO_WS_TEXT,
+                                  f->body, f->len,
+                                  (f->flags & SIO_RF_VOLATILE) != 0);
         return;
     case SIO_R_WS_CLOSE:
         code = f->status >= 1000 && f->status <= 4999 ? f->status
@@ -479,8 +550,9 @@ void socketio_ws_finish(socketio_ws *ws)
     ws->in_node = NULL;
     msg_free(ws);
     ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, ws->c,
-                  "mod_socketio: WebSocket %.*s closed (%d)", SIO_SID_LEN,
-                  ws->sid, ws->close_code);
+                  "mod_socketio: WebSocket %.*s closed (%d, %" APR_SIZE_T_FMT
+                  " volatile message(s) dropped)", SIO_SID_LEN,
+                  ws->sid, ws->close_code, ws->vol_dropped);
 }
 
 /* Frees the input memory if the WebSocket ends without finishing (the

@@ -39,6 +39,7 @@ typedef struct socketio_ws {
     int lost;                      /* client gone: nothing can be written */
     int close_code;                /* told to siod in WS_CLOSED */
     int overflow;                  /* out_limit was crossed */
+    apr_size_t vol_dropped;        /* volatile messages dropped so far */
     int finished;                  /* WS_CLOSED sent, waiter gone */
 } socketio_ws;
 
@@ -51,10 +52,19 @@ void socketio_ws_child_init(apr_pool_t *pchild);
 void socketio_ws_queue(socketio_ws *ws, int opcode, const void *payload,
                        apr_size_t len);
 
-/* Queues bucket b (made on ws->c->bucket_alloc) holding len bytes of
- * whole frames; same bound as socketio_ws_queue (b is destroyed when
- * dropped). */
-void socketio_ws_queue_bucket(socketio_ws *ws, apr_bucket *b, apr_size_t len);
+/* socketio_ws_queue for a message siod marked SIO_RF_VOLATILE when
+ * volatile_ is set: over out_limit a volatile message is dropped (counted
+ * in ws->vol_dropped); a message that is not first makes room by dropping
+ * queued volatile frames not yet started, and only then sets overflow. */
+void socketio_ws_queue_msg(socketio_ws *ws, int opcode, const void *payload,
+                           apr_size_t len, int volatile_);
+
+/* Queues bucket b (made on ws->c->bucket_alloc) holding len bytes of one
+ * whole frame; same bound as socketio_ws_queue_msg (b is destroyed when
+ * dropped). volatile_ says b's frame is volatile: b must then be a heap
+ * bucket whose free function is socketio_reactor_fan_vol_free. */
+void socketio_ws_queue_bucket(socketio_ws *ws, apr_bucket *b, apr_size_t len,
+                              int volatile_);
 
 /* Ends the WebSocket: queues a close frame with code and reason (code
  * 1006: the client is gone, nothing is sent) and records report for

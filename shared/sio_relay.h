@@ -61,7 +61,9 @@ enum sio_relay_type {
 enum sio_relay_flag {
     SIO_RF_WEBSOCKET = 0x01, /* OPEN: transport=websocket */
     SIO_RF_BINARY = 0x02,    /* WS_MSG / WS_SEND: binary message, else text */
-    SIO_RF_JSON = 0x04       /* RESPONSE: body is JSON */
+    SIO_RF_JSON = 0x04,      /* RESPONSE: body is JSON */
+    SIO_RF_VOLATILE = 0x08   /* WS_SEND / WS_FANOUT: the message may be
+                              * dropped if the client cannot take it */
 };
 
 typedef struct sio_relay_frame {

@@ -70,7 +70,15 @@ typedef struct siod_shared_msg {
 } siod_shared_msg;
 
 /* siod_session_send_multi flags. */
-#define SIOD_SEND_VOLATILE 0x01   /* skip sessions not writable now */
+#define SIOD_SEND_VOLATILE 0x01   /* skip sessions not writable now; mark
+                                   * WebSocket frames SIO_RF_VOLATILE */
+
+/* siod_session_send_shared with flags: SIOD_SEND_VOLATILE marks the
+ * packet volatile on a WebSocket (its WS_SEND carries SIO_RF_VOLATILE, so
+ * the module may drop it for a client that cannot take it). The caller
+ * checks siod_session_writable first. Returns as siod_session_send_shared. */
+int siod_session_send_shared_ex(siod_session *s, siod_buf *b, int binary,
+                                unsigned flags);
 
 /* Sends the nmsg message packets msgs, in order and as one unit (a
  * Socket.IO packet and its binary attachments), to each open session of

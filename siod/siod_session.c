@@ -364,9 +364,9 @@ static size_t ws_body_len(const siod_buf *buf, int binary)
 }
 
 /* Sends the message packet in shared buffer buf as its own WebSocket
- * message on b. Returns 0 or -1. */
+ * message on b; volatile_ marks it SIO_RF_VOLATILE. Returns 0 or -1. */
 static int ws_send_shared(siod_session *s, struct binding *b, siod_buf *buf,
-                          int binary)
+                          int binary, int volatile_)
 {
     sio_relay_frame f;
     siod_peer *p = b->peer;
@@ -375,7 +375,8 @@ static int ws_send_shared(siod_session *s, struct binding *b, siod_buf *buf,
         return -1;
     memset(&f, 0, sizeof f);
     f.type = SIO_R_WS_SEND;
-    f.flags = binary ? SIO_RF_BINARY : 0;
+    f.flags = (binary ? SIO_RF_BINARY : 0) |
+              (volatile_ ? SIO_RF_VOLATILE : 0);
     f.conn = b->conn;
     memcpy(f.sid, s->sid, SIO_SID_LEN);
     if (buf->len + 1 > UINT32_MAX)
@@ -411,16 +412,19 @@ static void upgrade_check_cb(evutil_socket_t fd, short what, void *arg);
 /* Sends a packet on the current transport: at once on a WebSocket, else
  * through the polling queue. shared, if not NULL, is a message packet's
  * buffer (data and len are then its payload) that is referenced rather
- * than copied. Returns 0, or -1 if the session is closed or had to be
- * closed (queue overflow, broken link). */
-static int send_packet_ex(siod_session *s, int type, int binary,
-                          const void *data, size_t len, siod_buf *shared)
+ * than copied; volatile_ marks such a packet's WS_SEND SIO_RF_VOLATILE.
+ * Returns 0, or -1 if the session is closed or had to be closed (queue
+ * overflow, broken link). */
+static int send_packet_vol(siod_session *s, int type, int binary,
+                           const void *data, size_t len, siod_buf *shared,
+                           int volatile_)
 {
     if (s->state == ST_CLOSED)
         return -1;
     if (s->state == ST_WEBSOCKET) {
         if (s->ws != NULL &&
-            (shared != NULL ? ws_send_shared(s, s->ws, shared, binary)
+            (shared != NULL ? ws_send_shared(s, s->ws, shared, binary,
+                                             volatile_)
                             : ws_send_packet(s, s->ws, type, binary, data,
                                              len)) == 0)
             return 0;
@@ -458,6 +462,13 @@ static int send_packet_ex(siod_session *s, int type, int binary,
     if (s->get != NULL)
         schedule_flush(s);
     return 0;
+}
+
+/* send_packet_vol for a packet that is not volatile. */
+static int send_packet_ex(siod_session *s, int type, int binary,
+                          const void *data, size_t len, siod_buf *shared)
+{
+    return send_packet_vol(s, type, binary, data, len, shared, 0);
 }
 
 static int send_packet(siod_session *s, int type, int binary,
@@ -1307,7 +1318,7 @@ static void put_be64(unsigned char *d, uint64_t v)
  * asks for it. fan_eligible has checked that each message fits with one
  * conn. Returns 0, or -1 if the link refused a frame. */
 static int fan_send(const struct fan_group *g, const siod_shared_msg *msgs,
-                    size_t nmsg)
+                    size_t nmsg, int volatile_)
 {
     siod_peer *p = g->peer;
 
@@ -1330,7 +1341,8 @@ static int fan_send(const struct fan_group *g, const siod_shared_msg *msgs,
             put_be32(count, (uint32_t)k);
             memset(&f, 0, sizeof f);
             f.type = SIO_R_WS_FANOUT;
-            f.flags = binary ? SIO_RF_BINARY : 0;
+            f.flags = (binary ? SIO_RF_BINARY : 0) |
+                      (volatile_ ? SIO_RF_VOLATILE : 0);
             f.len = (uint32_t)(sizeof count + k * 8 + mlen);
             if (p->ops->send_shared(p->ctx, &f, pre, 2, msgs[m].buf,
                                     ws_body_off(binary)) < 0)
@@ -1354,8 +1366,8 @@ static int send_one(siod_session *s, const siod_shared_msg *msgs, size_t nmsg,
     for (size_t m = 0; m < nmsg; m++) {
         siod_buf *b = msgs[m].buf;
         /* a failed send closes s: the rest is not sent */
-        if (send_packet_ex(s, SIO_EIO_MESSAGE, msgs[m].binary ? 1 : 0,
-                           siod_buf_data(b), b->len, b) < 0)
+        if (send_packet_vol(s, SIO_EIO_MESSAGE, msgs[m].binary ? 1 : 0,
+                            siod_buf_data(b), b->len, b, volatile_) < 0)
             return -1;
     }
     return 0;
@@ -1444,6 +1456,14 @@ int siod_session_send_shared(siod_session *s, siod_buf *b, int binary)
                           siod_buf_data(b), b->len, b);
 }
 
+int siod_session_send_shared_ex(siod_session *s, siod_buf *b, int binary,
+                                unsigned flags)
+{
+    return send_packet_vol(s, SIO_EIO_MESSAGE, binary ? 1 : 0,
+                           siod_buf_data(b), b->len, b,
+                           (flags & SIOD_SEND_VOLATILE) != 0);
+}
+
 size_t siod_session_send_multi(siod_session *const *v, size_t n,
                                const siod_shared_msg *msgs, size_t nmsg,
                                unsigned flags)
@@ -1469,7 +1489,7 @@ size_t siod_session_send_multi(siod_session *const *v, size_t n,
     for (size_t k = 0; k < ng; k++) {
         if (groups[k].conns == NULL)
             continue;
-        groups[k].failed = fan_send(&groups[k], msgs, nmsg) < 0;
+        groups[k].failed = fan_send(&groups[k], msgs, nmsg, volatile_) < 0;
         if (groups[k].failed)
             failed = 1;
         else

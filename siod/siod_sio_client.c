@@ -98,6 +98,7 @@ int siod_sio_client_write(siod_sio_client *c, const siod_sio_out *o,
                           unsigned flags)
 {
     int rc = SIOD_OK;
+    unsigned sflags = (flags & SIOD_EMIT_VOLATILE) ? SIOD_SEND_VOLATILE : 0;
 
     if (c == NULL || c->s == NULL)
         return SIOD_ECLOSED;
@@ -108,10 +109,11 @@ int siod_sio_client_write(siod_sio_client *c, const siod_sio_out *o,
     }
     c->refs++;
     /* a failed send has closed the session: c->s is NULL from then on */
-    if (siod_session_send_shared(c->s, o->head, 0) < 0)
+    if (siod_session_send_shared_ex(c->s, o->head, 0, sflags) < 0)
         rc = SIOD_ECLOSED;
     for (unsigned i = 0; i < o->natts && rc == SIOD_OK; i++)
-        if (c->s == NULL || siod_session_send_shared(c->s, o->atts[i], 1) < 0)
+        if (c->s == NULL ||
+            siod_session_send_shared_ex(c->s, o->atts[i], 1, sflags) < 0)
             rc = SIOD_ECLOSED;
     client_unref(c);
     return rc;
