@@ -133,6 +133,21 @@ static size_t output_memory(const siod_link *l)
     return evbuffer_get_length(l->out) - l->ref_bytes +
            l->ref_count * REF_COST;
 }
+/* Called after output was queued on l: drops the link if its backlog is
+ * over OUTPUT_MAX, else makes sure the write event is armed. Returns 0, or
+ * -1 if the link was dropped. */
+static int output_queued(siod_link *l)
+{
+    if (output_memory(l) > OUTPUT_MAX) {
+        link_break(l, SIOD_LOG_ERROR, "output backlog over 512 MiB (module "
+                   "not reading)");
+        return -1;
+    }
+    if (!event_pending(l->wev, EV_WRITE, NULL))
+        event_add(l->wev, NULL);
+    return 0;
+}
+
 
 static int link_send(void *ctx, const sio_relay_frame *f,
                      const struct iovec *iov, int iovcnt)
@@ -161,14 +176,7 @@ static int link_send(void *ctx, const sio_relay_frame *f,
     for (int i = 0; i < iovcnt; i++)
         if (evbuffer_add(l->out, iov[i].iov_base, iov[i].iov_len) < 0)
             goto fail;
-    if (output_memory(l) > OUTPUT_MAX) {
-        link_break(l, SIOD_LOG_ERROR, "output backlog over 512 MiB (module "
-                   "not reading)");
-        return -1;
-    }
-    if (!event_pending(l->wev, EV_WRITE, NULL))
-        event_add(l->wev, NULL);
-    return 0;
+    return output_queued(l);
 fail:
     link_break(l, SIOD_LOG_ERROR, "out of memory queueing output");
     return -1;
@@ -288,14 +296,7 @@ static int link_send_shared(void *ctx, const sio_relay_frame *f,
     }
     if (add_body_ref(l, r, b, off, blen) < 0)
         return -1;
-    if (output_memory(l) > OUTPUT_MAX) {
-        link_break(l, SIOD_LOG_ERROR, "output backlog over 512 MiB (module "
-                   "not reading)");
-        return -1;
-    }
-    if (!event_pending(l->wev, EV_WRITE, NULL))
-        event_add(l->wev, NULL);
-    return 0;
+    return output_queued(l);
 }
 
 static size_t link_backlog(void *ctx)

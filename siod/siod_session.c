@@ -283,55 +283,75 @@ static void queue_clear(siod_session *s)
     s->q_bytes = 0;
 }
 
+/* Encodes a polling payload: the queued packets (if with_queue; the queue
+ * is then cleared) followed by one packet of type extra (-1: none).
+ * Returns a malloc'd buffer with *len set (NULL with *len 0 when there is
+ * nothing to encode), or NULL with *len 1 when memory runs out. */
+static unsigned char *payload_encode(siod_session *s, int with_queue,
+                                     int extra, size_t *len)
+{
+    sio_eio_packet pkt;
+    size_t total = 0, n = 0, off = 0;
+
+    if (with_queue) {
+        for (struct qpkt *q = s->q_head; q != NULL; q = q->next) {
+            pkt = (sio_eio_packet){ q->type, q->binary, q->ptr, q->len };
+            total += sio_eio_encoded_len(&pkt, 1) + (n++ > 0);
+        }
+    }
+    if (extra >= 0) {
+        pkt = (sio_eio_packet){ extra, 0, NULL, 0 };
+        total += sio_eio_encoded_len(&pkt, 1) + (n > 0);
+    }
+    *len = 0;
+    if (total == 0)
+        return NULL;
+    unsigned char *buf = malloc(total);
+    if (buf == NULL) {
+        *len = 1;
+        return NULL;
+    }
+    n = 0;
+    if (with_queue) {
+        for (struct qpkt *q = s->q_head; q != NULL; q = q->next) {
+            if (n++ > 0)
+                buf[off++] = SIO_EIO_SEPARATOR;
+            pkt = (sio_eio_packet){ q->type, q->binary, q->ptr, q->len };
+            off += sio_eio_encode(buf + off, &pkt, 1);
+        }
+        queue_clear(s);
+    }
+    if (extra >= 0) {
+        if (n > 0)
+            buf[off++] = SIO_EIO_SEPARATOR;
+        pkt = (sio_eio_packet){ extra, 0, NULL, 0 };
+        off += sio_eio_encode(buf + off, &pkt, 1);
+    }
+    *len = off;
+    return buf;
+}
+
 /* Answers the held GET with the queued packets (if with_queue) followed
  * by one packet of type extra (-1: none; a noop if nothing else), and
  * forgets the GET. */
 static void answer_get(siod_session *s, int with_queue, int extra)
 {
     struct binding *b = s->get;
-    sio_eio_packet pkt;
-    size_t len = 0, n = 0;
+    size_t len;
 
     if (b == NULL)
         return;
-    if (with_queue) {
-        for (struct qpkt *q = s->q_head; q != NULL; q = q->next) {
-            pkt = (sio_eio_packet){ q->type, q->binary, q->ptr, q->len };
-            len += sio_eio_encoded_len(&pkt, 1) + (n++ > 0);
-        }
-    }
-    if (n == 0 && extra < 0)
+    if (extra < 0 && (!with_queue || s->q_head == NULL))
         extra = SIO_EIO_NOOP;
-    if (extra >= 0) {
-        pkt = (sio_eio_packet){ extra, 0, NULL, 0 };
-        len += sio_eio_encoded_len(&pkt, 1) + (n > 0);
-    }
-    unsigned char *buf = malloc(len);
+    unsigned char *buf = payload_encode(s, with_queue, extra, &len);
     if (buf == NULL) {
         siod_log(SIOD_LOG_ERROR, "session %s: out of memory answering a poll",
                  s->sid);
         peer_send(b->peer, SIO_R_RESPONSE, 0, 500, b->conn, s->sid, NULL, 0,
                   NULL, 0);
     } else {
-        size_t off = 0;
-        n = 0;
-        if (with_queue) {
-            for (struct qpkt *q = s->q_head; q != NULL; q = q->next) {
-                if (n++ > 0)
-                    buf[off++] = SIO_EIO_SEPARATOR;
-                pkt = (sio_eio_packet){ q->type, q->binary, q->ptr, q->len };
-                off += sio_eio_encode(buf + off, &pkt, 1);
-            }
-            queue_clear(s);
-        }
-        if (extra >= 0) {
-            if (n > 0)
-                buf[off++] = SIO_EIO_SEPARATOR;
-            pkt = (sio_eio_packet){ extra, 0, NULL, 0 };
-            off += sio_eio_encode(buf + off, &pkt, 1);
-        }
         if (peer_send(b->peer, SIO_R_RESPONSE, 0, 200, b->conn, s->sid, buf,
-                      off, NULL, 0) < 0 && !b->peer->dead)
+                      len, NULL, 0) < 0 && !b->peer->dead)
             /* too big for the module: the request must still end */
             peer_send(b->peer, SIO_R_RESPONSE, 0, 500, b->conn, s->sid, NULL,
                       0, NULL, 0);
@@ -572,33 +592,6 @@ static int closed_answer(siod_peer *p, const sio_relay_frame *f)
     return 0;
 }
 
-/* Encodes the polling queue as one payload (malloc'd, *len set) and clears
- * it; returns NULL if the queue is empty or memory runs out. */
-static unsigned char *queue_take_payload(siod_session *s, size_t *len)
-{
-    sio_eio_packet pkt;
-    size_t n = 0, total = 0, off = 0;
-
-    for (struct qpkt *q = s->q_head; q != NULL; q = q->next) {
-        pkt = (sio_eio_packet){ q->type, q->binary, q->ptr, q->len };
-        total += sio_eio_encoded_len(&pkt, 1) + (n++ > 0);
-    }
-    if (n == 0)
-        return NULL;
-    unsigned char *buf = malloc(total);
-    if (buf != NULL) {
-        n = 0;
-        for (struct qpkt *q = s->q_head; q != NULL; q = q->next) {
-            if (n++ > 0)
-                buf[off++] = SIO_EIO_SEPARATOR;
-            pkt = (sio_eio_packet){ q->type, q->binary, q->ptr, q->len };
-            off += sio_eio_encode(buf + off, &pkt, 1);
-        }
-    }
-    queue_clear(s);
-    *len = off;
-    return buf;
-}
 
 static void session_close_ex(siod_session *s, const char *reason,
                              const char *detail, int client_side,
@@ -1536,7 +1529,7 @@ void siod_session_close(siod_session *s, const char *reason)
             closed_remember(s, CLOSED_CLOSE, NULL, 0);
         } else {
             size_t len = 0;
-            unsigned char *payload = queue_take_payload(s, &len);
+            unsigned char *payload = payload_encode(s, 1, -1, &len);
             if (payload != NULL)
                 closed_remember(s, CLOSED_PAYLOAD, payload, len);
         }
