@@ -27,7 +27,14 @@ typedef struct siod_engine_config {
 /* An upper layer. Every callback is optional (NULL: not called). A
  * session passed to a callback stays valid until that callback returns;
  * after on_close it must not be used again. Data passed to on_message
- * lives only during the call. */
+ * lives only during the call.
+ * Closing never calls back into the upper layer: a session closed from
+ * inside a siod_session_* call (a send that overflows its queue or finds
+ * its link broken, siod_session_close) or by a relay frame is closed at
+ * once (siod_session_is_open says 0, sends fail) but stays allocated, and
+ * on_close runs later from the event loop, outside every other callback.
+ * So an upper layer's objects are only torn down from on_close, never
+ * under a caller that still uses them. */
 typedef struct siod_engine_app {
     const char *name;
     /* Called once at startup; returns 0 or a negative errno. *app becomes
@@ -38,7 +45,8 @@ typedef struct siod_engine_app {
     /* One Engine.IO message packet (binary: 1 for binary data). */
     void (*on_message)(void *app, siod_session *s, const unsigned char *data,
                        size_t len, int binary);
-    /* The session is gone; reason is an engine.io reason string
+    /* The session is gone (called from the loop, see above); reason is
+     * an engine.io reason string
      * ("transport close", "ping timeout", "transport error", "parse error",
      * "forced close", "server shutting down", ...). */
     void (*on_close)(void *app, siod_session *s, const char *reason);
@@ -51,7 +59,7 @@ extern const siod_engine_app siod_app_echo_engine; /* "echo-engine" */
 
 /* Queues one message packet for the client (copies data). Returns 0, or -1
  * if the session is closed (or was just closed because its outbound queue
- * overflowed). */
+ * overflowed; on_close then runs later, from the loop). */
 int siod_session_send_message(siod_session *s, const void *data, size_t len,
                               int binary);
 
@@ -106,8 +114,10 @@ size_t siod_session_send_multi(siod_session *const *v, size_t n,
 int siod_session_writable(const siod_session *s);
 
 /* Closes the session from the server side: a held poll gets the queued
- * packets and a close packet, a WebSocket gets close code 1000. on_close is
- * called with reason before this returns. No-op if already closed. */
+ * packets and a close packet, a WebSocket gets close code 1000. reason
+ * (NULL: "forced close") must outlive the session, a string literal; the
+ * loop calls on_close with it after the current callback returns. No-op if
+ * already closed. */
 void siod_session_close(siod_session *s, const char *reason);
 
 /* Returns the session id, NUL-terminated; owned by the session. */

@@ -84,7 +84,8 @@ struct siod_session {
     siod_session *prev, *next;       /* open sessions */
     siod_session *flush_next;        /* sessions whose held GET to answer */
     int flush_pending;
-    siod_session *dead_next;         /* closed, to free */
+    siod_session *dead_next;         /* closed: on_close, then free */
+    const char *close_reason;        /* for on_close (a string literal) */
     struct event *heartbeat;         /* ping interval, then ping timeout */
     int awaiting_pong;
     struct event *upgrade_timer;     /* created on first upgrade */
@@ -514,11 +515,6 @@ static void session_free(siod_session *s)
     free(s);
 }
 
-/* The one close path. client_side: the client asked (a held GET gets a
- * noop, as the reference's polling onClose); otherwise the held GET gets
- * the queue and a close packet. ws_code: close code for a bound
- * WebSocket. The session is unreachable when this returns and is freed by
- * the loop after the current callback. */
 /* Recently closed polling sessions whose next GET still has an answer.
  * - NOOP: the client closed with a close packet while no GET was held. Its
  *   GET and POST travel through different httpd children, so the GET that
@@ -593,6 +589,12 @@ static int closed_answer(siod_peer *p, const sio_relay_frame *f)
 }
 
 
+/* The one close path. client_side: the client asked (a held GET gets a
+ * noop, as the reference's polling onClose); otherwise the held GET gets
+ * the queue and a close packet. ws_code: close code for a bound
+ * WebSocket. reason must be a string literal (on_close gets it later).
+ * The session is unreachable and closed when this returns; the loop then
+ * calls on_close and frees it (deferred_cb). */
 static void session_close_ex(siod_session *s, const char *reason,
                              const char *detail, int client_side,
                              unsigned ws_code)
@@ -642,16 +644,33 @@ static void session_close_ex(siod_session *s, const char *reason,
     }
     queue_clear(s);
 
-    if (reg.app->on_close != NULL)
-        reg.app->on_close(reg.app_state, s, reason);
-
+    /* The upper layer hears of it from the loop (deferred_cb), never from
+     * inside this call: a close can start inside any write the upper layer
+     * or an application makes, and tearing down its objects there would
+     * free what its callers still use. */
+    s->close_reason = reason;
     s->dead_next = reg.dead_list;
     reg.dead_list = s;
     schedule_deferred();
 }
 
+/* Runs from the loop after the callbacks that queued work: the upper
+ * layer's on_close for every session closed since (its teardown may close
+ * more, which are handled in the same pass), then the held GETs to answer,
+ * then frees the closed sessions. No session is freed while a callback
+ * that may hold it runs, and none is freed while still on the flush list. */
 static void deferred_cb(evutil_socket_t fd, short what, void *arg)
 {
+    siod_session *done = NULL;
+
+    while (reg.dead_list != NULL) {
+        siod_session *s = reg.dead_list;
+        reg.dead_list = s->dead_next;
+        if (reg.app->on_close != NULL)
+            reg.app->on_close(reg.app_state, s, s->close_reason);
+        s->dead_next = done;
+        done = s;
+    }
     while (reg.flush_list != NULL) {
         siod_session *s = reg.flush_list;
         reg.flush_list = s->flush_next;
@@ -659,9 +678,9 @@ static void deferred_cb(evutil_socket_t fd, short what, void *arg)
         if (s->state != ST_CLOSED && s->get != NULL && s->q_head != NULL)
             answer_get(s, 1, -1);
     }
-    while (reg.dead_list != NULL) {
-        siod_session *s = reg.dead_list;
-        reg.dead_list = s->dead_next;
+    while (done != NULL) {
+        siod_session *s = done;
+        done = s->dead_next;
         session_free(s);
     }
 }

@@ -44,7 +44,9 @@ int siod_sessions_init(struct event_base *base, const siod_engine_config *cfg,
                        const siod_engine_app *app);
 
 /* Closes every session (held polls get a close packet, WebSockets close
- * code ws_code, e.g. 1001 at shutdown) with reason. */
+ * code ws_code, e.g. 1001 at shutdown) with reason (a string literal); the
+ * upper layer's on_close runs from the loop, or from
+ * siod_sessions_cleanup. */
 void siod_sessions_close_all(const char *reason, unsigned ws_code);
 
 /* Frees everything the registry holds (closed sessions, timers) and calls

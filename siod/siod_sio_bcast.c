@@ -236,8 +236,8 @@ size_t siod_sio_sockets_write(siod_socket *const *v, size_t n,
             continue;
         sess[k++] = es;
     }
-    /* sessions it closes stay allocated until the loop runs again, so
-     * sess stays valid whatever their on_close callbacks do */
+    /* sessions it closes stay allocated, and their sockets connected,
+     * until the loop runs on_close (siod_engine.h), so sess stays valid */
     sent = siod_session_send_multi(sess, k, msgs, nmsg,
                                    (flags & SIOD_EMIT_VOLATILE)
                                        ? SIOD_SEND_VOLATILE : 0);

@@ -155,14 +155,18 @@ static void fail_acks(siod_socket *s)
 
 /* ---- connecting ---------------------------------------------------------- */
 
-/* Ends the pending state of s: connected (err NULL) or refused. */
+/* Ends the pending state of s: connected (err NULL) or refused. The
+ * caller holds a reference to s. Writing the answer cannot tear s or its
+ * client down (a session closed by a write reaches this layer later, from
+ * the loop: siod_engine.h), but the application callbacks can drop the
+ * layer's reference, which is why the caller's is needed. */
 static void connect_finish(siod_socket *s, const siod_error *err)
 {
     siod_sio_client *c = s->client;
     siod_nsp *nsp = s->nsp;
     siod_sio_out o;
 
-    if (s->state != SOCK_PENDING)
+    if (s->state != SOCK_PENDING || c == NULL)
         return;  /* the client left meanwhile */
     nsp->pending--;
     if (err != NULL) {
@@ -259,18 +263,19 @@ void siod_sio_socket_connect(siod_sio_client *c, siod_nsp *nsp,
     siod_sio_client_link(c, s);
     nsp->pending++;
 
+    /* s->refs is the layer's; this call holds one more until it returns */
+    siod_socket_ref(s);
     if (mod_of(s)->connect_mw == NULL) {
         connect_finish(s, NULL);
-        return;
-    }
-    siod_error err = { NULL, NULL };
-    siod_socket_ref(s);
-    int r = mod_of(s)->connect_mw(state_of(s), s, &err);
-    if (r == SIOD_MW_PENDING) {
-        s->mw_pending = 1;
-        s->refs++;   /* released by siod_connect_resume */
     } else {
-        connect_finish(s, r == SIOD_MW_REJECT ? &err : NULL);
+        siod_error err = { NULL, NULL };
+        int r = mod_of(s)->connect_mw(state_of(s), s, &err);
+        if (r == SIOD_MW_PENDING) {
+            s->mw_pending = 1;
+            s->refs++;   /* released by siod_connect_resume */
+        } else {
+            connect_finish(s, r == SIOD_MW_REJECT ? &err : NULL);
+        }
     }
     siod_socket_unref(s);
     return;
@@ -298,7 +303,7 @@ void siod_connect_resume(siod_socket *s, const siod_error *err)
     if (s == NULL || !s->mw_pending)
         return;
     s->mw_pending = 0;
-    connect_finish(s, err);
+    connect_finish(s, err);   /* under the reference mw_pending held */
     siod_socket_unref(s);
 }
 
@@ -501,7 +506,10 @@ static void on_ack(siod_socket *s, const struct sio_packet *p,
     if (e->w != NULL) {
         struct siod_sio_ackwait *w = e->w;
         ackent_free(e);
+        /* the last answer runs the application's callback */
+        siod_socket_ref(s);
         siod_sio_ackwait_answer(w, &a);
+        siod_socket_unref(s);
     } else {
         siod_ack_cb cb = e->cb;
         void *ud = e->ud;
