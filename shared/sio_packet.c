@@ -40,6 +40,27 @@ static int reserved_span(const struct sio_json_span *name)
            && sio_packet_reserved_event(buf, len);
 }
 
+static int hex_zero4(const char *p)
+{
+    return p[0] == '0' && p[1] == '0' && p[2] == '0' && p[3] == '0';
+}
+
+/* Whether the JSON string span *str (valid, quotes included) holds the
+ * escape of U+0000: a name with it cannot be a C string, and a NUL read
+ * as its end would make "disconnect\u0000" the reserved "disconnect". A
+ * raw NUL cannot be inside a valid JSON string. */
+static int span_has_nul(const struct sio_json_span *str)
+{
+    const char *p = str->ptr + 1, *end = str->ptr + str->len - 1;
+
+    while ((p = memchr(p, '\\', (size_t)(end - p))) != NULL) {
+        if (p[1] == 'u' && end - p >= 6 && hex_zero4(p + 2))
+            return 1;
+        p += 2;   /* past the escaped character, e.g. the second '\' */
+    }
+    return 0;
+}
+
 /* Checks the data against the packet type, as the reference's
  * isPayloadValid (plus: data required where the protocol requires it). */
 static int check_payload(struct sio_packet *out)
@@ -78,6 +99,8 @@ static int check_payload(struct sio_packet *out)
         if (out->event.type != SIO_JSON_STRING)
             return fail(out, SIO_EPROTO,
                         "event name must be a string or a number");
+        if (span_has_nul(&out->event))
+            return fail(out, SIO_EPROTO, "event name contains U+0000");
         if (reserved_span(&out->event))
             return fail(out, SIO_EPROTO, "reserved event name");
         return SIO_OK;
@@ -135,6 +158,8 @@ int sio_packet_parse(const char *s, size_t n,
         out->nsp_len = comma ? (size_t)(comma - (s + i)) : n - i;
         if (!sio_utf8_valid((const unsigned char *)out->nsp, out->nsp_len))
             return fail(out, SIO_EUTF8, "namespace is not UTF-8");
+        if (memchr(out->nsp, '\0', out->nsp_len))
+            return fail(out, SIO_EPROTO, "namespace contains U+0000");
         i = comma ? (size_t)(comma - s) + 1 : n;
     }
 

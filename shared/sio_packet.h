@@ -70,6 +70,9 @@ struct sio_placeholder {
  * absent or an object; DISCONNECT has none; (BINARY_)EVENT is a non-empty
  * array whose first element is a number or a string other than a reserved
  * event name; (BINARY_)ACK an array; CONNECT_ERROR an object or a string.
+ * Stricter than the reference: an event name or a namespace holding
+ * U+0000 is SIO_EPROTO (C applications could not tell "a\u0000b" from
+ * "a", nor "disconnect\u0000" from a reserved name).
  * Stricter than the reference: data is required for all types but CONNECT
  * and DISCONNECT (the protocol says so); counts and ids are plain ASCII
  * digits (the reference's Number() also takes "", " ", "1e1"), ids at most

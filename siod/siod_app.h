@@ -315,7 +315,8 @@ int siod_arg_type(const siod_args *a, size_t i);
  * SIOD_EINVAL (no such argument). */
 int siod_arg_raw(const siod_args *a, size_t i, const char **json, size_t *len);
 /* Returns string argument i decoded, NUL-terminated, malloc'd (free it),
- * or NULL if it is not a string. */
+ * or NULL if it is not a string or holds U+0000 (a C string cannot: cut
+ * at it, "room\u0000x" would name room "room"). */
 char *siod_arg_string(const siod_args *a, size_t i);
 /* Reads number argument i. Returns SIOD_OK or SIOD_EINVAL. */
 int siod_arg_number(const siod_args *a, size_t i, double *out);
@@ -326,7 +327,7 @@ int siod_arg_bin(const siod_args *a, size_t i, siod_bin *out);
 int siod_arg_member(const siod_args *a, size_t i, const char *key,
                     const char **json, size_t *len);
 /* Decodes a JSON string value json[0..len) into a malloc'd NUL-terminated
- * string (free it); NULL if it is not a string. */
+ * string (free it); NULL if it is not a string or holds U+0000. */
 char *siod_json_string_dup(const char *json, size_t len);
 
 /* Formats JSON: like printf with %s %d %i %u %ld %lu %lld %llu %zu %g %f

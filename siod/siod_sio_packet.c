@@ -374,7 +374,10 @@ char *siod_json_string_dup(const char *json, size_t len)
     char *out = malloc(v.len);
     if (out == NULL)
         return NULL;
-    if (sio_json_string_decode(&v, out, v.len, &n) != SIO_OK) {
+    /* a string holding U+0000 has no C form: cut at the NUL it would
+     * name another room or event ("a\u0000b" as "a") */
+    if (sio_json_string_decode(&v, out, v.len, &n) != SIO_OK ||
+        memchr(out, '\0', n) != NULL) {
         free(out);
         return NULL;
     }

@@ -205,6 +205,28 @@ static void test_reserved(void)
     CHECK(!sio_packet_reserved_event(NULL, 0));
 }
 
+/* U+0000 in an event name or a namespace is a protocol error: a C
+ * application would read "disconnect\u0000" as the reserved "disconnect". */
+static void test_nul_names(void)
+{
+    struct sio_packet pk;
+    static const char nsp_nul[] = "0/a\0b,";
+
+    bad("2[\"disconnect\\u0000\"]", SIO_EPROTO);
+    bad("2[\"\\u0000\",1]", SIO_EPROTO);
+    bad("2[\"echo\\u0000x\",\"a\"]", SIO_EPROTO);
+    bad("51-[\"e\\u0000\",{\"_placeholder\":true,\"num\":0}]", SIO_EPROTO);
+    CHECK_EQ(sio_packet_parse(nsp_nul, sizeof nsp_nul - 1, NULL, &pk),
+             SIO_EPROTO);
+    /* an escaped backslash before "u0000" is no NUL; NUL in arguments is
+     * data, as in acks */
+    pk = ok("2[\"a\\\\u0000\"]");
+    CHECK_EQ(pk.event.len, 10);
+    ok("2[\"echo\",\"\\u0000\"]");
+    ok("3[\"\\u0000\"]");
+    ok("2[\"\\u0001\\u1000\\u0100\"]");
+}
+
 static void test_ack_and_error(void)
 {
     struct sio_packet pk;
@@ -693,6 +715,7 @@ int main(void)
     RUN(test_connect_disconnect);
     RUN(test_event);
     RUN(test_reserved);
+    RUN(test_nul_names);
     RUN(test_ack_and_error);
     RUN(test_binary);
     RUN(test_type_and_args);
