@@ -60,7 +60,8 @@ APP_SO     := $(APP_SRC:siod/apps/%.c=$(BUILD)/apps/%.so)
 TESTAPP_SO := $(TESTAPP_SRC:tests/apps/%.c=$(BUILD)/apps/%.so)
 # siod's own objects that its unit tests (tests/unit/test_siod_*.c) link;
 # never siod_main.o, the tests have their own main.
-SIOD_UNIT_OBJ := $(BUILD)/obj/siod/siod_hash.o $(BUILD)/obj/siod/siod_sid.o
+SIOD_UNIT_OBJ := $(BUILD)/obj/siod/siod_hash.o $(BUILD)/obj/siod/siod_sid.o \
+                 $(BUILD)/obj/siod/siod_closed.o
 
 .PHONY: all clean setup test unit integration fuzz serve run e2e install conformance bench
 

@@ -5,6 +5,7 @@
  * and leave through each peer's siod_peer_ops; the upper layer is reached
  * through the siod_engine_app callbacks. */
 #include "siod_session.h"
+#include "siod_closed.h"
 #include "siod_hash.h"
 #include "siod_log.h"
 #include "siod_sid.h"
@@ -120,6 +121,7 @@ static struct {
     siod_session *flush_list;
     siod_session *dead_list;
     struct event *deferred;
+    siod_closed_ring *closed;        /* answers for just-closed sessions */
     const struct timeval *tv_interval;
     const struct timeval *tv_timeout;
     const struct timeval *tv_upgrade;
@@ -515,7 +517,8 @@ static void session_free(siod_session *s)
     free(s);
 }
 
-/* Recently closed polling sessions whose next GET still has an answer.
+/* Recently closed polling sessions whose next GET still has an answer
+ * (siod_closed.c holds them).
  * - NOOP: the client closed with a close packet while no GET was held. Its
  *   GET and POST travel through different httpd children, so the GET that
  *   was in flight may reach siod after the close: it gets the noop it would
@@ -527,15 +530,6 @@ static void session_free(siod_session *s)
  * Each entry answers its GETs within a short grace, then is forgotten. */
 #define CLOSED_RING 256
 #define CLOSED_GRACE_MS 1000
-enum closed_kind { CLOSED_NOOP, CLOSED_PAYLOAD, CLOSED_CLOSE };
-static struct closed_entry {
-    char sid[SIO_SID_LEN];
-    uint64_t until_ms;
-    enum closed_kind kind;
-    unsigned char *payload;          /* CLOSED_PAYLOAD: owned, malloc'd */
-    size_t len;
-} closed_ring[CLOSED_RING];
-static unsigned closed_next;
 
 static uint64_t loop_now_ms(void)
 {
@@ -545,56 +539,36 @@ static uint64_t loop_now_ms(void)
 }
 
 /* Remembers s; takes ownership of payload (may be NULL). */
-static void closed_remember(const siod_session *s, enum closed_kind kind,
+static void closed_remember(const siod_session *s, enum siod_closed_kind kind,
                             unsigned char *payload, size_t len)
 {
-    struct closed_entry *e = &closed_ring[closed_next++ % CLOSED_RING];
-    free(e->payload);
-    memcpy(e->sid, s->sid, SIO_SID_LEN);
-    e->until_ms = loop_now_ms() + CLOSED_GRACE_MS;
-    e->kind = kind;
-    e->payload = payload;
-    e->len = len;
+    siod_closed_remember(reg.closed, s->sid, kind, payload, len,
+                         loop_now_ms());
 }
 
 /* Answers a GET for a session that is no longer registered if the ring
  * remembers it; returns 1 if it did, 0 if sid is simply unknown. */
 static int closed_answer(siod_peer *p, const sio_relay_frame *f)
 {
-    uint64_t now = loop_now_ms();
-    for (unsigned i = 0; i < CLOSED_RING; i++) {
-        struct closed_entry *e = &closed_ring[i];
-        if (e->until_ms < now || memcmp(e->sid, f->sid, SIO_SID_LEN) != 0)
-            continue;
-        switch (e->kind) {
-        case CLOSED_NOOP:
-            respond_str(p, f, 200, 0, "6");
-            e->until_ms = 0;
-            break;
-        case CLOSED_PAYLOAD:
-            respond(p, f, 200, 0, (const char *)e->payload, e->len);
-            free(e->payload);
-            e->payload = NULL;
-            e->kind = CLOSED_CLOSE;
-            e->until_ms = now + CLOSED_GRACE_MS;
-            break;
-        case CLOSED_CLOSE:
-            respond_str(p, f, 200, 0, "1");
-            e->until_ms = 0;
-            break;
-        }
-        return 1;
+    siod_closed_answer a;
+
+    if (!siod_closed_take(reg.closed, f->sid, loop_now_ms(), &a))
+        return 0;
+    switch (a.kind) {
+    case SIOD_CLOSED_NOOP:
+        respond_str(p, f, 200, 0, "6");
+        break;
+    case SIOD_CLOSED_PAYLOAD:
+        respond(p, f, 200, 0, (const char *)a.payload, a.len);
+        free(a.payload);
+        break;
+    case SIOD_CLOSED_CLOSE:
+        respond_str(p, f, 200, 0, "1");
+        break;
     }
-    return 0;
+    return 1;
 }
 
-
-/* The one close path. client_side: the client asked (a held GET gets a
- * noop, as the reference's polling onClose); otherwise the held GET gets
- * the queue and a close packet. ws_code: close code for a bound
- * WebSocket. reason must be a string literal (on_close gets it later).
- * The session is unreachable and closed when this returns; the loop then
- * calls on_close and frees it (deferred_cb). */
 static void session_close_ex(siod_session *s, const char *reason,
                              const char *detail, int client_side,
                              unsigned ws_code)
@@ -623,7 +597,7 @@ static void session_close_ex(siod_session *s, const char *reason,
         event_del(s->check_timer);
 
     if (client_side && s->get == NULL && !s->websocket)
-        closed_remember(s, CLOSED_NOOP, NULL, 0);
+        closed_remember(s, SIOD_CLOSED_NOOP, NULL, 0);
     if (s->get != NULL) {
         if (client_side)
             answer_get(s, 0, SIO_EIO_NOOP);
@@ -1234,13 +1208,14 @@ int siod_sessions_init(struct event_base *base, const siod_engine_config *cfg,
     siod_hash_init(&reg.sessions, session_eq);
     siod_hash_init(&reg.conns, binding_eq);
     reg.deferred = event_new(base, -1, 0, deferred_cb, NULL);
+    reg.closed = siod_closed_new(CLOSED_RING, CLOSED_GRACE_MS, SIZE_MAX);
     reg.tv_interval = common_timeout(cfg->ping_interval_ms);
     reg.tv_timeout = common_timeout(cfg->ping_timeout_ms);
     reg.tv_upgrade = common_timeout(UPGRADE_TIMEOUT_MS);
     reg.tv_check = common_timeout(UPGRADE_CHECK_MS);
-    if (reg.deferred == NULL || reg.tv_interval == NULL ||
-        reg.tv_timeout == NULL || reg.tv_upgrade == NULL ||
-        reg.tv_check == NULL)
+    if (reg.deferred == NULL || reg.closed == NULL ||
+        reg.tv_interval == NULL || reg.tv_timeout == NULL ||
+        reg.tv_upgrade == NULL || reg.tv_check == NULL)
         return -ENOMEM;
     if (app->init != NULL) {
         int rc = app->init(&reg.cfg, &reg.app_state);
@@ -1265,10 +1240,8 @@ void siod_sessions_cleanup(void)
         event_free(reg.deferred);
         reg.deferred = NULL;
     }
-    for (unsigned i = 0; i < CLOSED_RING; i++) {
-        free(closed_ring[i].payload);
-        closed_ring[i].payload = NULL;
-    }
+    siod_closed_free(reg.closed);
+    reg.closed = NULL;
     siod_hash_destroy(&reg.sessions);
     siod_hash_destroy(&reg.conns);
     if (reg.app_ready && reg.app->destroy != NULL)
@@ -1545,12 +1518,12 @@ void siod_session_close(siod_session *s, const char *reason)
     if (s->state == ST_POLLING && s->q_head != NULL) {
         if (s->get != NULL) {
             answer_get(s, 1, -1);
-            closed_remember(s, CLOSED_CLOSE, NULL, 0);
+            closed_remember(s, SIOD_CLOSED_CLOSE, NULL, 0);
         } else {
             size_t len = 0;
             unsigned char *payload = payload_encode(s, 1, -1, &len);
             if (payload != NULL)
-                closed_remember(s, CLOSED_PAYLOAD, payload, len);
+                closed_remember(s, SIOD_CLOSED_PAYLOAD, payload, len);
         }
     }
     session_close_ex(s, reason != NULL ? reason : "forced close", NULL, 0,
