@@ -144,6 +144,7 @@ integration: all
 serve: all
 	BUILD=$(abspath $(BUILD)) PORT=$(PORT) APP="$(APP)" PING_INTERVAL="$(PING_INTERVAL)" \
 	PING_TIMEOUT="$(PING_TIMEOUT)" MAX_PAYLOAD="$(MAX_PAYLOAD)" \
+	CLOSED_BYTES="$(CLOSED_BYTES)" \
 	CONNECT_TIMEOUT="$(CONNECT_TIMEOUT)" CORS="$(CORS)" MPM="$(MPM)" SAN=$(SAN) \
 	scripts/serve.sh
 

@@ -7,6 +7,7 @@
 # Environment: BUILD (default <repo>/build), PORT (8080), BIND_ADDR
 # (127.0.0.1), APP (siod application; siod's default when empty),
 # PING_INTERVAL, PING_TIMEOUT, CONNECT_TIMEOUT (ms), MAX_PAYLOAD (bytes),
+# CLOSED_BYTES (siod -R),
 # CORS (origins or '*'), MPM (event|worker|prefork), TRANSPORTS, UPGRADES,
 # LOGLEVEL (httpd, default info), VERBOSE=1 (siod -v), SAN=1 (httpd under
 # ASan: LD_PRELOAD libasan), TLS_PORT (also serve https), RUNDIR (default
@@ -106,6 +107,7 @@ siod_args=(-s "$SIOD_SOCKET" -u "$SIOD_UIDS" -p "$RUNDIR/run/siod.pid")
 [ -n "${PING_TIMEOUT:-}" ] && siod_args+=(-t "$PING_TIMEOUT")
 [ -n "${CONNECT_TIMEOUT:-}" ] && siod_args+=(-c "$CONNECT_TIMEOUT")
 [ -n "${MAX_PAYLOAD:-}" ] && siod_args+=(-m "$MAX_PAYLOAD")
+[ -n "${CLOSED_BYTES:-}" ] && siod_args+=(-R "$CLOSED_BYTES")
 [ -n "${APP:-}" ] && siod_args+=(-a "$APP")
 [ "${VERBOSE:-0}" = 1 ] && siod_args+=(-v)
 

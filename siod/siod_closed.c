@@ -1,5 +1,8 @@
 /* The closed-session ring (siod_closed.h): a fixed array of entries reused
- * oldest first, searched by session id. */
+ * oldest first, searched by session id. Expired entries are emptied by
+ * siod_closed_expire (the session layer runs it from a timer, so their
+ * payloads go back without further traffic), and the payloads held
+ * together never pass the ring's byte bound. */
 #include "siod_closed.h"
 
 #include <stdlib.h>
@@ -63,15 +66,51 @@ void siod_closed_free(siod_closed_ring *r)
     free(r);
 }
 
-void siod_closed_remember(siod_closed_ring *r, const char sid[SIO_SID_LEN],
-                          enum siod_closed_kind kind, unsigned char *payload,
-                          size_t len, uint64_t now)
+/* Drops payloads, oldest entry first, until extra more bytes fit within
+ * the bound; their entries stay and answer with the close packet. Returns
+ * the number of payloads dropped. */
+static unsigned make_room(siod_closed_ring *r, size_t extra)
+{
+    unsigned dropped = 0;
+    for (unsigned k = 0; k < r->slots && r->bytes > r->max_bytes - extra;
+         k++) {
+        struct entry *e = &r->v[(r->next + k) % r->slots];
+        if (!e->used || e->payload == NULL)
+            continue;
+        free(e->payload);
+        r->bytes -= e->len;
+        e->payload = NULL;
+        e->len = 0;
+        e->kind = SIOD_CLOSED_CLOSE;
+        dropped++;
+    }
+    return dropped;
+}
+
+unsigned siod_closed_remember(siod_closed_ring *r,
+                              const char sid[SIO_SID_LEN],
+                              enum siod_closed_kind kind,
+                              unsigned char *payload, size_t len,
+                              uint64_t now)
 {
     struct entry *e = &r->v[r->next];
+    unsigned dropped = 0;
+
     r->next = (r->next + 1) % r->slots;
     entry_clear(r, e);
     if (payload == NULL)
         len = 0;
+    if (payload != NULL && len > r->max_bytes) {
+        /* more than the whole ring may hold: the next GET gets the close
+         * packet without the packets queued before it */
+        free(payload);
+        payload = NULL;
+        len = 0;
+        kind = SIOD_CLOSED_CLOSE;
+        dropped++;
+    } else if (payload != NULL) {
+        dropped += make_room(r, len);
+    }
     memcpy(e->sid, sid, SIO_SID_LEN);
     e->used = 1;
     e->until_ms = now + r->grace_ms;
@@ -80,6 +119,7 @@ void siod_closed_remember(siod_closed_ring *r, const char sid[SIO_SID_LEN],
     e->len = len;
     r->bytes += len;
     r->count++;
+    return dropped;
 }
 
 int siod_closed_take(siod_closed_ring *r, const char sid[SIO_SID_LEN],
@@ -102,7 +142,7 @@ int siod_closed_take(siod_closed_ring *r, const char sid[SIO_SID_LEN],
             e->kind = SIOD_CLOSED_CLOSE;
             e->until_ms = now + r->grace_ms;
         } else {
-            e->until_ms = 0;   /* answered once */
+            entry_clear(r, e);   /* answered once */
         }
         return 1;
     }
@@ -111,8 +151,17 @@ int siod_closed_take(siod_closed_ring *r, const char sid[SIO_SID_LEN],
 
 uint64_t siod_closed_expire(siod_closed_ring *r, uint64_t now)
 {
-    (void)now;
-    return 0;
+    uint64_t next = 0;
+    for (unsigned i = 0; i < r->slots && r->count > 0; i++) {
+        struct entry *e = &r->v[i];
+        if (!e->used)
+            continue;
+        if (e->until_ms < now)
+            entry_clear(r, e);
+        else if (next == 0 || e->until_ms < next)
+            next = e->until_ms;
+    }
+    return next;
 }
 
 size_t siod_closed_bytes(const siod_closed_ring *r)

@@ -35,10 +35,16 @@ siod_closed_ring *siod_closed_new(unsigned slots, unsigned grace_ms,
 void siod_closed_free(siod_closed_ring *r);
 
 /* Remembers session sid at time now (ms), reusing the oldest slot. Takes
- * ownership of payload (may be NULL; only for SIOD_CLOSED_PAYLOAD). */
-void siod_closed_remember(siod_closed_ring *r, const char sid[SIO_SID_LEN],
-                          enum siod_closed_kind kind, unsigned char *payload,
-                          size_t len, uint64_t now);
+ * ownership of payload (may be NULL; only for SIOD_CLOSED_PAYLOAD). To
+ * stay within the byte bound, older entries' payloads are dropped first
+ * (they then answer with the close packet alone), and a payload larger
+ * than the bound is not kept (the entry answers with the close packet).
+ * Returns the number of payloads so dropped (0 normally). */
+unsigned siod_closed_remember(siod_closed_ring *r,
+                              const char sid[SIO_SID_LEN],
+                              enum siod_closed_kind kind,
+                              unsigned char *payload, size_t len,
+                              uint64_t now);
 
 /* A GET for sid at time now: returns 1 and fills *out if an entry still
  * answers for it (a PAYLOAD entry hands its payload to the caller and
@@ -47,7 +53,8 @@ int siod_closed_take(siod_closed_ring *r, const char sid[SIO_SID_LEN],
                      uint64_t now, siod_closed_answer *out);
 
 /* Forgets entries whose grace ended before now, freeing their payloads.
- * Returns the time the next entry ends (0: none left). */
+ * Returns the time (ms) the first remaining entry ends, 0 if none is
+ * left: call it again then. */
 uint64_t siod_closed_expire(siod_closed_ring *r, uint64_t now);
 
 /* Returns the payload bytes the ring holds, and its live entries. */

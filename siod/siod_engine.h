@@ -22,6 +22,7 @@ typedef struct siod_engine_config {
     unsigned ping_timeout_ms;
     unsigned connect_timeout_ms;   /* Socket.IO connectTimeout; unused below */
     size_t max_payload;            /* default when OPEN info has none */
+    size_t closed_max_bytes;       /* payloads kept for closed sessions */
 } siod_engine_config;
 
 /* An upper layer. Every callback is optional (NULL: not called). A

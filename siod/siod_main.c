@@ -43,14 +43,16 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: siod -s SOCKET [-u UID[,UID...]] [-i PING_INTERVAL_MS]\n"
         "            [-t PING_TIMEOUT_MS] [-c CONNECT_TIMEOUT_MS]\n"
-        "            [-m MAX_PAYLOAD] [-n NSP=APP]... [-a APP]... [-A APPDIR]\n"
-        "            [-l LOGFILE] [-p PIDFILE] [-v]\n"
+        "            [-m MAX_PAYLOAD] [-R CLOSED_BYTES] [-n NSP=APP]...\n"
+        "            [-a APP]... [-A APPDIR] [-l LOGFILE] [-p PIDFILE] [-v]\n"
         "  -s  Unix socket to listen on (its directory must exist)\n"
         "  -u  uids (or user names) allowed to connect besides root and siod's own\n"
         "  -i  ping interval, ms (default 25000)\n"
         "  -t  ping timeout, ms (default 20000)\n"
         "  -c  Socket.IO connect timeout, ms (default 45000)\n"
         "  -m  max payload, bytes, when the module does not say (default 1000000)\n"
+        "  -R  bytes of queued packets kept for the next poll of sessions the\n"
+        "      server just closed, all together (default 16777216)\n"
         "  -n  namespace NSP (or ~REGEX for dynamic ones) served by application\n"
         "      APP (a .so path, or a name: APPDIR/APP.so); repeatable\n"
         "  -a  application APP serves the namespaces it declares; repeatable;\n"
@@ -120,7 +122,8 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->engine.ping_timeout_ms = 20000;
     o->engine.connect_timeout_ms = 45000;
     o->engine.max_payload = 1000000;
-    while ((c = getopt(argc, argv, "s:u:i:t:c:m:n:a:A:l:p:vh")) != -1) {
+    o->engine.closed_max_bytes = 16u * 1024u * 1024u;
+    while ((c = getopt(argc, argv, "s:u:i:t:c:m:R:n:a:A:l:p:vh")) != -1) {
         switch (c) {
         case 's':
             o->socket_path = optarg;
@@ -149,6 +152,13 @@ static int parse_args(int argc, char **argv, struct options *o)
                 return -1;
             }
             o->engine.max_payload = (size_t)v;
+            break;
+        case 'R':
+            if (parse_num(optarg, 0, 1ull << 40, &v) < 0) {
+                fprintf(stderr, "siod: -R: expected a byte count\n");
+                return -1;
+            }
+            o->engine.closed_max_bytes = (size_t)v;
             break;
         case 'n':
             if (siod_sio_conf_nsp(optarg) < 0)

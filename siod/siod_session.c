@@ -122,6 +122,9 @@ static struct {
     siod_session *dead_list;
     struct event *deferred;
     siod_closed_ring *closed;        /* answers for just-closed sessions */
+    struct event *closed_timer;      /* empties its expired entries */
+    uint64_t closed_warned_ms;       /* last "payload dropped" warning */
+    unsigned closed_dropped;         /* payloads dropped since then */
     const struct timeval *tv_interval;
     const struct timeval *tv_timeout;
     const struct timeval *tv_upgrade;
@@ -538,12 +541,50 @@ static uint64_t loop_now_ms(void)
     return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
 }
 
+/* Runs the ring's expiry at the loop's ms time next (an entry's end). */
+static void closed_arm(uint64_t now, uint64_t next)
+{
+    /* +1: an entry ends once the clock is past its time */
+    uint64_t ms = next > now ? next - now + 1 : 1;
+    struct timeval tv = { (time_t)(ms / 1000),
+                          (suseconds_t)(ms % 1000) * 1000 };
+    evtimer_add(reg.closed_timer, &tv);
+}
+
+/* Frees what expired entries hold as soon as they expire, whatever the
+ * traffic (a slot was otherwise emptied only when reused). */
+static void closed_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    uint64_t now = loop_now_ms();
+    uint64_t next = siod_closed_expire(reg.closed, now);
+    siod_log_debug("closed sessions: %zu answers held, %zu bytes",
+                   siod_closed_count(reg.closed),
+                   siod_closed_bytes(reg.closed));
+    if (next != 0)
+        closed_arm(now, next);
+}
+
 /* Remembers s; takes ownership of payload (may be NULL). */
 static void closed_remember(const siod_session *s, enum siod_closed_kind kind,
                             unsigned char *payload, size_t len)
 {
-    siod_closed_remember(reg.closed, s->sid, kind, payload, len,
-                         loop_now_ms());
+    uint64_t now = loop_now_ms();
+    unsigned dropped = siod_closed_remember(reg.closed, s->sid, kind, payload,
+                                            len, now);
+    if (dropped > 0) {
+        /* one line per 10 s at most: a client can cause this at will */
+        reg.closed_dropped += dropped;
+        if (reg.closed_warned_ms == 0 || now - reg.closed_warned_ms >= 10000) {
+            siod_log(SIOD_LOG_WARN, "closed sessions: %u queued payload(s) "
+                     "dropped to keep within -R %zu bytes (their clients get "
+                     "the close packet alone)", reg.closed_dropped,
+                     reg.cfg.closed_max_bytes);
+            reg.closed_warned_ms = now;
+            reg.closed_dropped = 0;
+        }
+    }
+    if (!evtimer_pending(reg.closed_timer, NULL))
+        closed_arm(now, now + CLOSED_GRACE_MS);
 }
 
 /* Answers a GET for a session that is no longer registered if the ring
@@ -1208,12 +1249,15 @@ int siod_sessions_init(struct event_base *base, const siod_engine_config *cfg,
     siod_hash_init(&reg.sessions, session_eq);
     siod_hash_init(&reg.conns, binding_eq);
     reg.deferred = event_new(base, -1, 0, deferred_cb, NULL);
-    reg.closed = siod_closed_new(CLOSED_RING, CLOSED_GRACE_MS, SIZE_MAX);
+    reg.closed = siod_closed_new(CLOSED_RING, CLOSED_GRACE_MS,
+                                 cfg->closed_max_bytes);
+    reg.closed_timer = evtimer_new(base, closed_timer_cb, NULL);
     reg.tv_interval = common_timeout(cfg->ping_interval_ms);
     reg.tv_timeout = common_timeout(cfg->ping_timeout_ms);
     reg.tv_upgrade = common_timeout(UPGRADE_TIMEOUT_MS);
     reg.tv_check = common_timeout(UPGRADE_CHECK_MS);
     if (reg.deferred == NULL || reg.closed == NULL ||
+        reg.closed_timer == NULL ||
         reg.tv_interval == NULL || reg.tv_timeout == NULL ||
         reg.tv_upgrade == NULL || reg.tv_check == NULL)
         return -ENOMEM;
@@ -1242,6 +1286,9 @@ void siod_sessions_cleanup(void)
     }
     siod_closed_free(reg.closed);
     reg.closed = NULL;
+    if (reg.closed_timer != NULL)
+        event_free(reg.closed_timer);
+    reg.closed_timer = NULL;
     siod_hash_destroy(&reg.sessions);
     siod_hash_destroy(&reg.conns);
     if (reg.app_ready && reg.app->destroy != NULL)
