@@ -117,9 +117,34 @@ $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libsio.a
 	$(CC) $(ALLCFLAGS) -o $@ $< $(BUILD)/libsio.a $(SIOD_LIBS)
 
 # libFuzzer targets always build with clang + ASan/UBSan.
+FUZZ_FLAGS := -g -O1 -Ishared -fsanitize=address,undefined
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(SHARED_SRC) $(wildcard shared/*.h)
 	@mkdir -p $(dir $@)
-	clang -g -O1 -Ishared -fsanitize=fuzzer,address,undefined -o $@ $< $(SHARED_SRC)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(SHARED_SRC)
+
+# fuzz_siod runs siod whole: every siod object but siod_main.c, built with
+# clang for the fuzzer, and two applications linked in under their own
+# module names (tests/apps/testkit.c, siod/apps/chat.c).
+FUZZ_SIOD_SRC := $(filter-out siod/siod_main.c,$(SIOD_SRC))
+FUZZ_SIOD_OBJ := $(FUZZ_SIOD_SRC:%.c=$(BUILD)/fuzz/obj/%.o) \
+                 $(SHARED_SRC:%.c=$(BUILD)/fuzz/obj/%.o) \
+                 $(BUILD)/fuzz/obj/app_testkit.o $(BUILD)/fuzz/obj/app_chat.o
+$(BUILD)/fuzz/obj/%.o: %.c $(wildcard siod/*.h shared/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -D_GNU_SOURCE $(SIOD_INC) \
+	  -Isiod -c -o $@ $<
+$(BUILD)/fuzz/obj/app_testkit.o: tests/apps/testkit.c siod/siod_app.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -Isiod \
+	  -Dsiod_app_module_v1=siod_fuzz_app_testkit -c -o $@ $<
+$(BUILD)/fuzz/obj/app_chat.o: siod/apps/chat.c siod/siod_app.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -Isiod \
+	  -Dsiod_app_module_v1=siod_fuzz_app_chat -c -o $@ $<
+$(BUILD)/fuzz/fuzz_siod: tests/fuzz/fuzz_siod.c $(FUZZ_SIOD_OBJ)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -D_GNU_SOURCE $(SIOD_INC) -Isiod \
+	  -o $@ $< $(FUZZ_SIOD_OBJ) $(SIOD_LIBS) -ldl
 
 setup:
 	scripts/setup.sh
@@ -127,10 +152,19 @@ setup:
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
+# New inputs go to $(BUILD)/fuzz/corpus-NAME; tests/fuzz/corpus/NAME (kept
+# in the repository, minimized) seeds it. A crash fails the run (its log is
+# $(BUILD)/fuzz/NAME.log, the input crash-* in the current directory).
 fuzz: $(FUZZ_BIN)
-	@set -e; for f in $(FUZZ_BIN); do echo "== $$f ($(FUZZ_SECONDS)s)"; \
-	  mkdir -p $(BUILD)/fuzz/corpus-$$(basename $$f); \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 $(BUILD)/fuzz/corpus-$$(basename $$f) 2>&1 | tail -n 3; done
+	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); \
+	  echo "== $$f ($(FUZZ_SECONDS)s)"; mkdir -p $(BUILD)/fuzz/corpus-$$n; \
+	  seeds=; [ -d tests/fuzz/corpus/$$n ] && seeds=tests/fuzz/corpus/$$n; \
+	  opts=; [ $$n = fuzz_siod ] && opts=-max_len=65536; \
+	  if ! $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 $$opts \
+	      $(BUILD)/fuzz/corpus-$$n $$seeds > $(BUILD)/fuzz/$$n.log 2>&1; then \
+	    tail -n 40 $(BUILD)/fuzz/$$n.log; exit 1; fi; \
+	  tail -n 3 $(BUILD)/fuzz/$$n.log; \
+	done
 
 # The README's test command: installs what is missing, builds, runs all.
 test:

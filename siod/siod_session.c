@@ -1527,7 +1527,8 @@ size_t siod_session_send_multi(siod_session *const *v, size_t n,
         else
             sent += groups[k].count;
     }
-    /* then whatever may close sessions and so call the upper layer */
+    /* then the per-session sends, which may close sessions (their
+     * on_close runs later, from the loop) */
     for (size_t i = 0; (singles > 0 || failed) && i < n; i++) {
         size_t m = mode != NULL ? mode[i] : FAN_SINGLE;
         if (m == FAN_SINGLE) {

@@ -229,6 +229,9 @@ void siod_sio_nsp_check_empty(siod_nsp *nsp);
 int siod_sio_conf_nsp(const char *spec);     /* -n NSP=APP */
 int siod_sio_conf_app(const char *app);      /* -a APP */
 void siod_sio_conf_appdir(const char *dir);  /* -A DIR */
+/* Makes module mod (linked in; it stays valid) loadable as mod->name.
+ * Returns 0, or -1 if it is invalid or too many are registered. */
+int siod_sio_conf_builtin(const siod_app_module *mod);
 int siod_sio_conf_empty(void);
 /* Loads the applications and creates the namespaces. Returns 0, or -1
  * after logging why. */

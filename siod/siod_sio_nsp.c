@@ -136,13 +136,54 @@ static char *default_appdir(void)
     return strdup(dir);
 }
 
-/* Returns the loaded application named spec (a path if it has a '/',
- * else <appdir>/<spec>.so), loading it once. NULL after logging why. */
+/* Application modules linked into the program (the fuzz target links
+ * its applications in), found by name before the application directory. */
+#define BUILTIN_MAX 8
+static const siod_app_module *builtins[BUILTIN_MAX];
+static size_t n_builtins;
+
+int siod_sio_conf_builtin(const siod_app_module *mod)
+{
+    if (mod == NULL || mod->abi != SIOD_APP_ABI || mod->name == NULL ||
+        n_builtins == BUILTIN_MAX)
+        return -1;
+    builtins[n_builtins++] = mod;
+    return 0;
+}
+
+/* Returns the application for built-in module mod, created once; NULL if
+ * memory runs out. */
+static siod_sio_app *builtin_app(const siod_app_module *mod)
+{
+    siod_sio_app *a;
+
+    for (a = R.apps; a != NULL; a = a->next)
+        if (a->mod == mod)
+            return a;
+    a = calloc(1, sizeof *a);
+    if (a == NULL || (a->path = strdup(mod->name)) == NULL) {
+        free(a);
+        return NULL;
+    }
+    a->mod = mod;
+    siod_sio_app **tail = &R.apps;
+    while (*tail != NULL)
+        tail = &(*tail)->next;
+    *tail = a;
+    return a;
+}
+
+/* Returns the loaded application named spec (a built-in module's name, a
+ * path if it has a '/', else <appdir>/<spec>.so), loading it once. NULL
+ * after logging why. */
 static siod_sio_app *load_app(const char *spec)
 {
     char path[PATH_MAX], real[PATH_MAX];
     siod_sio_app *a;
 
+    for (size_t i = 0; i < n_builtins; i++)
+        if (strcmp(builtins[i]->name, spec) == 0)
+            return builtin_app(builtins[i]);
     if (strchr(spec, '/') != NULL) {
         snprintf(path, sizeof path, "%s", spec);
     } else {

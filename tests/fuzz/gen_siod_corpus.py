@@ -1,0 +1,254 @@
+#!/usr/bin/env python3
+"""Writes seed scripts for tests/fuzz/fuzz_siod.c (its input format: an op
+byte, then the op's arguments) into the directory given: realistic relay
+frame sequences (polling and WebSocket sessions, upgrades, namespaces,
+rooms, broadcasts, acks, binary packets, middleware, disconnects, a full
+polling queue, garbage). Usage: gen_siod_corpus.py DIR"""
+import os
+import struct
+import sys
+
+OPEN, GET, POST, UPGRADE, WSMSG, WSCLOSED, CANCEL, ABORT, RAW, CLOSE, TICK, LOOP = \
+    0, 1, 2, 4, 5, 7, 8, 9, 10, 11, 12, 13
+INFO_POLL = 0x0001 | 0x0002 | 0x0004 | 0x0008 | 0x0010 | 0x0020  # addr url query cookie ua upgrades
+INFO_WS = 0x0001 | 0x0002 | 0x0008 | 0x0080                      # addr url cookie user
+
+
+class Script:
+    def __init__(self):
+        self.b = bytearray()
+        self.open_links = set()
+        self.nsids = 0
+
+    def link(self, i, how=0x04):
+        self.b.append(i)
+        if i not in self.open_links:
+            self.b.append(how)
+            self.open_links.add(i)
+
+    def body(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.b += struct.pack('>H', len(data)) + data
+
+    def open(self, link=0, conn=1, ws=False, info=INFO_POLL):
+        self.b.append(OPEN)
+        self.link(link)
+        self.b += bytes([1 if ws else 0, conn])
+        self.b += struct.pack('>H', info)
+        self.nsids += 1
+        return self.nsids - 1
+
+    def get(self, sid, link=0, conn=2):
+        self.b.append(GET)
+        self.link(link)
+        self.b += bytes([conn, sid])
+
+    def post(self, sid, packets, link=0, conn=3):
+        self.b.append(POST)
+        self.link(link)
+        self.b += bytes([conn, sid])
+        self.body('\x1e'.join(packets) if isinstance(packets, list) else packets)
+
+    def upgrade(self, sid, link=0, conn=4):
+        self.b.append(UPGRADE)
+        self.link(link)
+        self.b += bytes([conn, sid])
+        self.b += struct.pack('>H', INFO_WS)
+
+    def ws(self, msg, link=0, conn=1, binary=False, sid=0):
+        self.b.append(WSMSG)
+        self.link(link)
+        self.b += bytes([2 if binary else 0, conn, sid])
+        self.body(msg)
+
+    def ws_closed(self, link=0, conn=1):
+        self.b.append(WSCLOSED)
+        self.link(link)
+        self.b.append(conn)
+
+    def cancel(self, link=0, conn=2):
+        self.b.append(CANCEL)
+        self.link(link)
+        self.b.append(conn)
+
+    def abort(self, sid, link=0):
+        self.b.append(ABORT)
+        self.link(link)
+        self.b.append(sid)
+
+    def raw(self, data, link=0):
+        self.b.append(RAW)
+        self.link(link)
+        self.body(data)
+
+    def close(self, link=0):
+        self.b += bytes([CLOSE, link])
+        self.open_links.discard(link)
+
+    def tick(self):
+        self.b.append(TICK)
+
+    def loop(self):
+        self.b.append(LOOP)
+
+
+def seeds():
+    out = {}
+
+    s = Script()          # polling: connect, events, acks, close
+    a = s.open()
+    s.get(a)
+    s.post(a, ['40'])
+    s.get(a)
+    s.post(a, ['42["echo","hi"]', '421["echo",1,{"a":[true,null]}]', '3'])
+    s.get(a)
+    s.post(a, ['421["rooms"]', '422["join",["r1","r2"]]', '423["whoami",{"headers":["cookie"],"query":["token"]}]'])
+    s.get(a)
+    s.post(a, ['1'])
+    s.get(a)
+    out['polling'] = s
+
+    s = Script()          # websocket from the start; rooms, broadcasts, binary
+    a = s.open(conn=1, ws=True, info=INFO_WS)
+    s.ws('40', sid=a)
+    s.ws('40/a,', sid=a)
+    s.ws('421["join","r"]', sid=a)
+    s.ws('422["to",{"rooms":"r","event":"x","args":[1]}]', sid=a)
+    s.ws('451-["echo",{"_placeholder":true,"num":0}]', sid=a)
+    s.ws(b'\x01\x02\x03', binary=True, sid=a)
+    s.ws('4262["bin-gen"]', sid=a)
+    s.ws('42/a,["bcast-except-me",{"event":"y","args":["z"]}]', sid=a)
+    s.ws('41/a,', sid=a)
+    s.ws('3', sid=a)
+    s.ws_closed(conn=1)
+    out['websocket'] = s
+
+    s = Script()          # polling -> websocket upgrade
+    a = s.open(conn=1)
+    s.post(a, ['40'], conn=2)
+    s.get(a, conn=3)
+    s.upgrade(a, conn=4)
+    s.ws('2probe', conn=4, sid=a)
+    s.get(a, conn=5)
+    s.ws('5', conn=4, sid=a)
+    s.ws('42["echo","after"]', conn=4, sid=a)
+    s.ws('427["server-ack",{"timeout":1,"args":[1]}]', conn=4, sid=a)
+    s.tick()
+    s.ws('1', conn=4, sid=a)
+    out['upgrade'] = s
+
+    s = Script()          # two links, one taking WS_FANOUT; chat broadcasts
+    a = s.open(link=0, conn=1, ws=True, info=INFO_WS)
+    b = s.open(link=1, conn=1, ws=True, info=INFO_WS)
+    c = s.open(link=1, conn=2)
+    s.ws('40/chat,', link=0, conn=1, sid=a)
+    s.ws('40/chat,', link=1, conn=1, sid=b)
+    s.post(c, ['40/chat,'], link=1, conn=3)
+    s.ws('42/chat,["chat message","hello"]', link=0, conn=1, sid=a)
+    s.ws('42/chat,1["join","room"]', link=1, conn=1, sid=b)
+    s.ws('42/chat,["room message",{"room":"room","text":"t"}]', link=0, conn=1, sid=a)
+    s.ws('42/chat,["typing"]', link=1, conn=1, sid=b)
+    s.get(c, link=1, conn=4)
+    s.ws('40', link=0, conn=1, sid=a)
+    s.ws('429["volatile-burst",{"n":5,"bcast":true}]', link=0, conn=1, sid=a)
+    s.ws('42["bcast-ack",{"timeout":2,"args":[1]}]', link=0, conn=1, sid=a)
+    s.tick()
+    s.close(link=1)
+    out['fanout'] = s
+
+    s = Script()          # connect middleware: refusal, delay, dynamic namespaces
+    a = s.open(conn=1, ws=True, info=INFO_WS)
+    s.ws('40{"token":"bad"}', sid=a)
+    s.ws('40/a,{"delay":1}', sid=a)
+    s.ws('40/b,{"delay":1,"reject":true}', sid=a)
+    s.ws('40/dyn-1,', sid=a)
+    s.ws('40/dyn-x,', sid=a)
+    s.tick()
+    s.ws('42/dyn-1,["dyn-all",{"event":"d","args":[2]}]', sid=a)
+    s.ws('42/dyn-1,["forbidden"]', sid=a)
+    s.ws('42/dyn-1,1["kick-me",{"close":false}]', sid=a)
+    s.ws('42/a,["kick-room","a"]', sid=a)
+    out['middleware'] = s
+
+    s = Script()          # a full polling queue, then connects and kicks
+    a = s.open(conn=1)
+    s.post(a, ['40/nope,'] * 4096 + ['40'], conn=2)
+    b = s.open(conn=3)
+    s.post(b, ['40/nope,'] * 4096 + ['40{"token":"bad"}'], conn=4)
+    c = s.open(conn=5)
+    s.post(c, ['40'], conn=6)
+    s.post(c, ['40/nope,'] * 4095 + ['421["kick-me",{"close":true}]'], conn=7)
+    s.get(c, conn=8)
+    out['overflow'] = s
+
+    s = Script()          # server closes with packets queued; the ring answers
+    a = s.open(conn=1)
+    s.post(a, ['40'], conn=2)
+    s.get(a, conn=3)
+    s.post(a, ['421["kick-me",{"close":true}]'], conn=4)
+    s.get(a, conn=5)
+    s.get(a, conn=6)
+    s.get(a, conn=7)
+    b = s.open(conn=8)
+    s.post(b, ['1'], conn=9)
+    s.get(b, conn=10)
+    s.tick()
+    s.get(b, conn=11)
+    out['closed'] = s
+
+    s = Script()          # overlapping polls, cancels, aborts, pings
+    a = s.open(conn=1)
+    s.get(a, conn=2)
+    s.cancel(conn=2)
+    b = s.open(conn=3)
+    s.get(b, conn=4)
+    s.get(b, conn=5)
+    c = s.open(conn=6)
+    s.post(c, ['2', '3', '6', '5'], conn=7)
+    d = s.open(conn=8)
+    s.abort(d)
+    s.post(d, 'garbage', conn=9)
+    s.tick()
+    s.tick()
+    out['polls'] = s
+
+    s = Script()          # protocol errors on the Socket.IO layer
+    a = s.open(conn=1, ws=True, info=INFO_WS)
+    s.ws('40', sid=a)
+    s.ws('452-["x",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]', sid=a)
+    s.ws(b'\x00', binary=True, sid=a)
+    s.ws('42["echo"]', sid=a)
+    b = s.open(conn=2, ws=True, info=INFO_WS)
+    s.ws('40', conn=2, sid=b)
+    s.ws('42["disconnect\\u0000"]', conn=2, sid=b)
+    c = s.open(conn=3, ws=True, info=INFO_WS)
+    s.ws('47', conn=3, sid=c)
+    out['sio-errors'] = s
+
+    s = Script()          # garbage on links: before HELLO, a bad frame, a split frame
+    s.b += bytes([RAW, 0, 0x84])
+    s.body(b'\x00' * 40)
+    s.b += bytes([RAW, 1, 0x04])
+    s.body(b'\x52\x4f\x49\x53' + b'\xff' * 40)
+    a = s.open(link=2, conn=1)
+    hdr = bytearray(36)
+    hdr[0] = POST + 3  # frame type 5 = POLL_POST
+    s.raw(bytes(hdr[:10]), link=2)
+    s.loop()
+    s.raw(bytes(hdr[10:]), link=2)
+    out['garbage'] = s
+    return out
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    os.makedirs(sys.argv[1], exist_ok=True)
+    for name, s in seeds().items():
+        with open(os.path.join(sys.argv[1], f'seed-{name}'), 'wb') as f:
+            f.write(bytes(s.b))
+
+
+if __name__ == '__main__':
+    main()
