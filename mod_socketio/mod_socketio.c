@@ -28,6 +28,11 @@ static const command_rec socketio_cmds[] = {
     AP_INIT_RAW_ARGS("SocketIOCorsOrigin", socketio_cmd_cors_origin, NULL,
                      RSRC_CONF | ACCESS_CONF,
                      "'*' or the origins allowed to connect cross-origin"),
+    AP_INIT_FLAG("SocketIOCorsCredentials", socketio_cmd_cors_credentials,
+                 NULL, RSRC_CONF | ACCESS_CONF,
+                 "On to send Access-Control-Allow-Credentials: true to "
+                 "allowed cross-origin requests (default: On for a list of "
+                 "origins, Off for '*')"),
     AP_INIT_TAKE1("SocketIOMaxPayload", socketio_cmd_max_payload, NULL,
                   RSRC_CONF | ACCESS_CONF,
                   "Largest POST body / WebSocket message in bytes"),

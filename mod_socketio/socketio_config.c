@@ -24,6 +24,7 @@ void *socketio_config_create_dir(apr_pool_t *p, char *dir)
     d->max_payload = -1;
     d->serve_client = -1;
     d->ws_queue = -1;
+    d->cors_credentials = -1;
     return d;
 }
 
@@ -46,6 +47,9 @@ void *socketio_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
         d->cors_any = base->cors_any;
         d->cors_origins = base->cors_origins;
     }
+    d->cors_credentials = add->cors_credentials != -1
+                              ? add->cors_credentials
+                              : base->cors_credentials;
     d->max_payload = add->max_payload != -1 ? add->max_payload
                                             : base->max_payload;
     d->serve_client = add->serve_client != -1 ? add->serve_client
@@ -202,6 +206,14 @@ const char *socketio_cmd_cors_origin(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+/* SocketIOCorsCredentials On|Off */
+const char *socketio_cmd_cors_credentials(cmd_parms *cmd, void *dconf,
+                                          int on)
+{
+    ((socketio_dir_conf *)dconf)->cors_credentials = on ? 1 : 0;
+    return NULL;
+}
+
 /* SocketIOMaxPayload bytes */
 const char *socketio_cmd_max_payload(cmd_parms *cmd, void *dconf,
                                      const char *bytes)
@@ -316,18 +328,18 @@ int socketio_config_post_config(apr_pool_t *pconf, server_rec *s)
         socketio_server_conf *sc =
             ap_get_module_config(v->module_config, &socketio_module);
 
-        if (sc->daemon_socket)
-            continue;
-        if (!def) {
-            def = ap_runtime_dir_relative(pconf, SOCKETIO_DEFAULT_SOCKET);
-            if (!def || (err = check_socket_path(pconf, def)) != NULL) {
-                ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                             "mod_socketio: no usable default daemon socket "
-                             "path; set SocketIODaemonSocket");
-                return HTTP_INTERNAL_SERVER_ERROR;
+        if (!sc->daemon_socket) {
+            if (!def) {
+                def = ap_runtime_dir_relative(pconf, SOCKETIO_DEFAULT_SOCKET);
+                if (!def || (err = check_socket_path(pconf, def)) != NULL) {
+                    ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                                 "mod_socketio: no usable default daemon "
+                                 "socket path; set SocketIODaemonSocket");
+                    return HTTP_INTERNAL_SERVER_ERROR;
+                }
             }
+            sc->daemon_socket = def;
         }
-        sc->daemon_socket = def;
     }
     return OK;
 }
@@ -380,6 +392,16 @@ apr_interval_time_t socketio_config_reply_timeout(const socketio_server_conf *s)
 int socketio_config_serve_client(const socketio_dir_conf *d)
 {
     return d->serve_client != 0;
+}
+
+/* Returns 1 if allowed cross-origin requests get
+ * Access-Control-Allow-Credentials: true. Unset: On for an explicit
+ * SocketIOCorsOrigin list, Off for '*'. */
+int socketio_config_cors_credentials(const socketio_dir_conf *d)
+{
+    if (d->cors_credentials != -1)
+        return d->cors_credentials;
+    return !d->cors_any;
 }
 
 /* Returns the bound on a WebSocket's unsent bytes: SocketIOWebSocketQueue,

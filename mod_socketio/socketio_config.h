@@ -33,6 +33,7 @@ typedef struct socketio_dir_conf {
     int cors_set;                     /* SocketIOCorsOrigin seen */
     int cors_any;                     /* "*" */
     apr_array_header_t *cors_origins; /* const char *, exact origins */
+    int cors_credentials;             /* SocketIOCorsCredentials, -1 */
     apr_off_t max_payload;            /* SocketIOMaxPayload */
     int serve_client;                 /* SocketIOServeClient */
     apr_off_t ws_queue;               /* SocketIOWebSocketQueue */
@@ -64,6 +65,8 @@ const char *socketio_cmd_transports(cmd_parms *cmd, void *dconf,
 const char *socketio_cmd_allow_upgrades(cmd_parms *cmd, void *dconf, int on);
 const char *socketio_cmd_cors_origin(cmd_parms *cmd, void *dconf,
                                      const char *args);
+const char *socketio_cmd_cors_credentials(cmd_parms *cmd, void *dconf,
+                                          int on);
 const char *socketio_cmd_max_payload(cmd_parms *cmd, void *dconf,
                                      const char *bytes);
 const char *socketio_cmd_reply_timeout(cmd_parms *cmd, void *dconf,
@@ -89,6 +92,7 @@ int socketio_config_allow_upgrades(const socketio_dir_conf *d);
 apr_off_t socketio_config_max_payload(const socketio_dir_conf *d);
 apr_interval_time_t socketio_config_reply_timeout(const socketio_server_conf *s);
 int socketio_config_serve_client(const socketio_dir_conf *d);
+int socketio_config_cors_credentials(const socketio_dir_conf *d);
 apr_size_t socketio_config_ws_queue(const socketio_dir_conf *d);
 
 #endif
