@@ -76,6 +76,8 @@ void *socketio_config_merge_server(apr_pool_t *p, void *basev, void *addv)
 
     sc->daemon_socket = add->daemon_socket ? add->daemon_socket
                                            : base->daemon_socket;
+    sc->daemon_secret = add->daemon_secret ? add->daemon_secret
+                                           : base->daemon_secret;
     sc->reply_timeout = add->reply_timeout != -1 ? add->reply_timeout
                                                  : base->reply_timeout;
     sc->client_script = add->client_script ? add->client_script
@@ -214,6 +216,27 @@ const char *socketio_cmd_cors_credentials(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+/* SocketIODaemonSecret path (relative paths are under the runtime dir) */
+const char *socketio_cmd_daemon_secret(cmd_parms *cmd, void *dconf,
+                                       const char *path)
+{
+    socketio_server_conf *sc =
+        ap_get_module_config(cmd->server->module_config, &socketio_module);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    const char *full;
+
+    if (err)
+        return err;
+    if (!*path)
+        return "SocketIODaemonSecret: empty path";
+    full = ap_runtime_dir_relative(cmd->pool, path);
+    if (!full)
+        return apr_pstrcat(cmd->pool, "SocketIODaemonSecret: invalid path ",
+                           path, NULL);
+    sc->daemon_secret = full;
+    return NULL;
+}
+
 /* SocketIOMaxPayload bytes */
 const char *socketio_cmd_max_payload(cmd_parms *cmd, void *dconf,
                                      const char *bytes)
@@ -318,7 +341,8 @@ const char *socketio_cmd_ws_queue(cmd_parms *cmd, void *dconf,
 }
 
 /* Returns OK, or HTTP_INTERNAL_SERVER_ERROR (startup fails) when the
- * default socket path does not fit a Unix socket address. */
+ * default socket path does not fit a Unix socket address. Fills in the
+ * default daemon socket and secret paths. */
 int socketio_config_post_config(apr_pool_t *pconf, server_rec *s)
 {
     const char *def = NULL, *err;
@@ -340,6 +364,10 @@ int socketio_config_post_config(apr_pool_t *pconf, server_rec *s)
             }
             sc->daemon_socket = def;
         }
+        /* Beside the socket, as siod's default (-k) is. */
+        if (!sc->daemon_secret)
+            sc->daemon_secret = apr_pstrcat(pconf, sc->daemon_socket,
+                                            SOCKETIO_SECRET_SUFFIX, NULL);
     }
     return OK;
 }
