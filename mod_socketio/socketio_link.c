@@ -372,7 +372,8 @@ static apr_status_t connect_hello(socketio_link *link, int *fdp,
     struct sockaddr_un sun;
     unsigned char out[SIO_RELAY_HDR_LEN + SIO_RELAY_HELLO_LEN];
     unsigned char in[SIO_RELAY_HDR_LEN + SIO_RELAY_HELLO_LEN];
-    unsigned char nonce[SIO_RELAY_NONCE_LEN];
+    unsigned char nonce[SIO_RELAY_NONCE_LEN];      /* ours */
+    unsigned char peer_nonce[SIO_RELAY_NONCE_LEN]; /* siod's */
     unsigned char proof[SIO_RELAY_PROOF_LEN];
     apr_time_t deadline = apr_time_now() +
                           apr_time_from_msec(LINK_OPEN_TIMEOUT_MS);
@@ -461,14 +462,14 @@ static apr_status_t connect_hello(socketio_link *link, int *fdp,
     }
     *peer_max = h.max_body && h.max_body < SIO_RELAY_MAX_BODY
                     ? h.max_body : SIO_RELAY_MAX_BODY;
-    memcpy(out, h.nonce, SIO_RELAY_NONCE_LEN);   /* siod's nonce */
+    memcpy(peer_nonce, h.nonce, sizeof(peer_nonce));
 
     if ((rv = read_handshake_frame(fd, in, SIO_R_AUTH, SIO_RELAY_PROOF_LEN,
                                    SIO_RELAY_PROOF_LEN, deadline, &f, why))
         != APR_SUCCESS)
         goto fail;
     sio_relay_proof(link->secret->key, link->secret->len, SIO_RELAY_ROLE_SIOD,
-                    nonce, out, proof);
+                    nonce, peer_nonce, proof);
     if (!sio_relay_proof_ok(f.body, proof)) {
         rv = APR_EGENERAL;
         apr_snprintf(whybuf, whylen, "siod does not prove the relay secret "
@@ -488,7 +489,7 @@ static apr_status_t connect_hello(socketio_link *link, int *fdp,
     }
 
     sio_relay_proof(link->secret->key, link->secret->len,
-                    SIO_RELAY_ROLE_MODULE, nonce, out, proof);
+                    SIO_RELAY_ROLE_MODULE, nonce, peer_nonce, proof);
     memset(&f, 0, sizeof(f));
     f.type = SIO_R_AUTH;
     f.len = SIO_RELAY_PROOF_LEN;
