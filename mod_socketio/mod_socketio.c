@@ -11,6 +11,7 @@
 #include "socketio_handler.h"
 #include "socketio_link.h"
 #include "socketio_reactor.h"
+#include "socketio_secret.h"
 #include "socketio_ws_thread.h"
 #include "socketio_wsconn.h"
 
@@ -19,6 +20,9 @@ static const command_rec socketio_cmds[] = {
                  "On to serve Engine.IO / Socket.IO here"),
     AP_INIT_TAKE1("SocketIODaemonSocket", socketio_cmd_daemon_socket, NULL,
                   RSRC_CONF, "Unix socket of the Socket.IO daemon (siod)"),
+    AP_INIT_TAKE1("SocketIODaemonSecret", socketio_cmd_daemon_secret, NULL,
+                  RSRC_CONF, "File holding the secret httpd proves to siod "
+                  "(default: the daemon socket's path + .secret)"),
     AP_INIT_RAW_ARGS("SocketIOTransports", socketio_cmd_transports, NULL,
                      RSRC_CONF | ACCESS_CONF,
                      "Allowed transports: polling and/or websocket"),
@@ -28,6 +32,11 @@ static const command_rec socketio_cmds[] = {
     AP_INIT_RAW_ARGS("SocketIOCorsOrigin", socketio_cmd_cors_origin, NULL,
                      RSRC_CONF | ACCESS_CONF,
                      "'*' or the origins allowed to connect cross-origin"),
+    AP_INIT_FLAG("SocketIOCorsCredentials", socketio_cmd_cors_credentials,
+                 NULL, RSRC_CONF | ACCESS_CONF,
+                 "On to send Access-Control-Allow-Credentials: true to "
+                 "allowed cross-origin requests (default: On for a list of "
+                 "origins, Off for '*')"),
     AP_INIT_TAKE1("SocketIOMaxPayload", socketio_cmd_max_payload, NULL,
                   RSRC_CONF | ACCESS_CONF,
                   "Largest POST body / WebSocket message in bytes"),
@@ -55,6 +64,9 @@ static int socketio_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     int rc = socketio_config_post_config(pconf, s);
 
     if (rc != OK)
+        return rc;
+    /* Still root here: children inherit the secret, never read it. */
+    if ((rc = socketio_secret_post_config(pconf, s)) != OK)
         return rc;
     if ((rc = socketio_ws_thread_post_config(pconf, s)) != OK)
         return rc;

@@ -24,6 +24,7 @@ void *socketio_config_create_dir(apr_pool_t *p, char *dir)
     d->max_payload = -1;
     d->serve_client = -1;
     d->ws_queue = -1;
+    d->cors_credentials = -1;
     return d;
 }
 
@@ -46,6 +47,9 @@ void *socketio_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
         d->cors_any = base->cors_any;
         d->cors_origins = base->cors_origins;
     }
+    d->cors_credentials = add->cors_credentials != -1
+                              ? add->cors_credentials
+                              : base->cors_credentials;
     d->max_payload = add->max_payload != -1 ? add->max_payload
                                             : base->max_payload;
     d->serve_client = add->serve_client != -1 ? add->serve_client
@@ -72,6 +76,8 @@ void *socketio_config_merge_server(apr_pool_t *p, void *basev, void *addv)
 
     sc->daemon_socket = add->daemon_socket ? add->daemon_socket
                                            : base->daemon_socket;
+    sc->daemon_secret = add->daemon_secret ? add->daemon_secret
+                                           : base->daemon_secret;
     sc->reply_timeout = add->reply_timeout != -1 ? add->reply_timeout
                                                  : base->reply_timeout;
     sc->client_script = add->client_script ? add->client_script
@@ -202,6 +208,35 @@ const char *socketio_cmd_cors_origin(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+/* SocketIOCorsCredentials On|Off */
+const char *socketio_cmd_cors_credentials(cmd_parms *cmd, void *dconf,
+                                          int on)
+{
+    ((socketio_dir_conf *)dconf)->cors_credentials = on ? 1 : 0;
+    return NULL;
+}
+
+/* SocketIODaemonSecret path (relative paths are under the runtime dir) */
+const char *socketio_cmd_daemon_secret(cmd_parms *cmd, void *dconf,
+                                       const char *path)
+{
+    socketio_server_conf *sc =
+        ap_get_module_config(cmd->server->module_config, &socketio_module);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    const char *full;
+
+    if (err)
+        return err;
+    if (!*path)
+        return "SocketIODaemonSecret: empty path";
+    full = ap_runtime_dir_relative(cmd->pool, path);
+    if (!full)
+        return apr_pstrcat(cmd->pool, "SocketIODaemonSecret: invalid path ",
+                           path, NULL);
+    sc->daemon_secret = full;
+    return NULL;
+}
+
 /* SocketIOMaxPayload bytes */
 const char *socketio_cmd_max_payload(cmd_parms *cmd, void *dconf,
                                      const char *bytes)
@@ -306,7 +341,8 @@ const char *socketio_cmd_ws_queue(cmd_parms *cmd, void *dconf,
 }
 
 /* Returns OK, or HTTP_INTERNAL_SERVER_ERROR (startup fails) when the
- * default socket path does not fit a Unix socket address. */
+ * default socket path does not fit a Unix socket address. Fills in the
+ * default daemon socket and secret paths. */
 int socketio_config_post_config(apr_pool_t *pconf, server_rec *s)
 {
     const char *def = NULL, *err;
@@ -316,18 +352,22 @@ int socketio_config_post_config(apr_pool_t *pconf, server_rec *s)
         socketio_server_conf *sc =
             ap_get_module_config(v->module_config, &socketio_module);
 
-        if (sc->daemon_socket)
-            continue;
-        if (!def) {
-            def = ap_runtime_dir_relative(pconf, SOCKETIO_DEFAULT_SOCKET);
-            if (!def || (err = check_socket_path(pconf, def)) != NULL) {
-                ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                             "mod_socketio: no usable default daemon socket "
-                             "path; set SocketIODaemonSocket");
-                return HTTP_INTERNAL_SERVER_ERROR;
+        if (!sc->daemon_socket) {
+            if (!def) {
+                def = ap_runtime_dir_relative(pconf, SOCKETIO_DEFAULT_SOCKET);
+                if (!def || (err = check_socket_path(pconf, def)) != NULL) {
+                    ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                                 "mod_socketio: no usable default daemon "
+                                 "socket path; set SocketIODaemonSocket");
+                    return HTTP_INTERNAL_SERVER_ERROR;
+                }
             }
+            sc->daemon_socket = def;
         }
-        sc->daemon_socket = def;
+        /* Beside the socket, as siod's default (-k) is. */
+        if (!sc->daemon_secret)
+            sc->daemon_secret = apr_pstrcat(pconf, sc->daemon_socket,
+                                            SOCKETIO_SECRET_SUFFIX, NULL);
     }
     return OK;
 }
@@ -380,6 +420,16 @@ apr_interval_time_t socketio_config_reply_timeout(const socketio_server_conf *s)
 int socketio_config_serve_client(const socketio_dir_conf *d)
 {
     return d->serve_client != 0;
+}
+
+/* Returns 1 if allowed cross-origin requests get
+ * Access-Control-Allow-Credentials: true. Unset: On for an explicit
+ * SocketIOCorsOrigin list, Off for '*'. */
+int socketio_config_cors_credentials(const socketio_dir_conf *d)
+{
+    if (d->cors_credentials != -1)
+        return d->cors_credentials;
+    return !d->cors_any;
 }
 
 /* Returns the bound on a WebSocket's unsent bytes: SocketIOWebSocketQueue,

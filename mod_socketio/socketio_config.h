@@ -16,6 +16,8 @@ extern module AP_MODULE_DECLARE_DATA socketio_module;
 #define SOCKETIO_DEFAULT_MAX_PAYLOAD 1000000
 #define SOCKETIO_DEFAULT_REPLY_TIMEOUT apr_time_from_sec(60)
 #define SOCKETIO_DEFAULT_SOCKET "socketio/siod.sock"
+/* SocketIODaemonSecret unset: the socket's path with this appended. */
+#define SOCKETIO_SECRET_SUFFIX ".secret"
 /* A WebSocket's unsent messages may reach SocketIOMaxPayload plus this
  * before the client is dropped (SocketIOWebSocketQueue unset). */
 #define SOCKETIO_DEFAULT_QUEUE_EXTRA (1024 * 1024)
@@ -33,6 +35,7 @@ typedef struct socketio_dir_conf {
     int cors_set;                     /* SocketIOCorsOrigin seen */
     int cors_any;                     /* "*" */
     apr_array_header_t *cors_origins; /* const char *, exact origins */
+    int cors_credentials;             /* SocketIOCorsCredentials, -1 */
     apr_off_t max_payload;            /* SocketIOMaxPayload */
     int serve_client;                 /* SocketIOServeClient */
     apr_off_t ws_queue;               /* SocketIOWebSocketQueue */
@@ -41,6 +44,10 @@ typedef struct socketio_dir_conf {
 /* Per virtual host. */
 typedef struct socketio_server_conf {
     const char *daemon_socket;          /* filled in post_config if unset */
+    const char *daemon_secret;          /* SocketIODaemonSecret; post_config
+                                         * fills it in if unset */
+    const struct socketio_secret *secret; /* loaded in post_config (pconf);
+                                           * NULL if it could not be */
     apr_interval_time_t reply_timeout;  /* -1 while unset */
     const char *client_script;          /* SocketIOClientScript, or NULL */
     int ws_threads;                     /* SocketIOWebSocketThreads, -1 */
@@ -64,6 +71,10 @@ const char *socketio_cmd_transports(cmd_parms *cmd, void *dconf,
 const char *socketio_cmd_allow_upgrades(cmd_parms *cmd, void *dconf, int on);
 const char *socketio_cmd_cors_origin(cmd_parms *cmd, void *dconf,
                                      const char *args);
+const char *socketio_cmd_cors_credentials(cmd_parms *cmd, void *dconf,
+                                          int on);
+const char *socketio_cmd_daemon_secret(cmd_parms *cmd, void *dconf,
+                                       const char *path);
 const char *socketio_cmd_max_payload(cmd_parms *cmd, void *dconf,
                                      const char *bytes);
 const char *socketio_cmd_reply_timeout(cmd_parms *cmd, void *dconf,
@@ -77,7 +88,10 @@ const char *socketio_cmd_ws_queue(cmd_parms *cmd, void *dconf,
                                   const char *bytes);
 
 /* post_config: gives every server without SocketIODaemonSocket the default
- * path under the runtime directory. Returns OK. */
+ * path under the runtime directory, and every server without
+ * SocketIODaemonSecret "<socket path>.secret". Returns OK, or
+ * HTTP_INTERNAL_SERVER_ERROR (logged) when the default socket path is
+ * unusable. */
 int socketio_config_post_config(apr_pool_t *pconf, server_rec *s);
 
 /* Accessors applying defaults; the records belong to the configuration. */
@@ -89,6 +103,7 @@ int socketio_config_allow_upgrades(const socketio_dir_conf *d);
 apr_off_t socketio_config_max_payload(const socketio_dir_conf *d);
 apr_interval_time_t socketio_config_reply_timeout(const socketio_server_conf *s);
 int socketio_config_serve_client(const socketio_dir_conf *d);
+int socketio_config_cors_credentials(const socketio_dir_conf *d);
 apr_size_t socketio_config_ws_queue(const socketio_dir_conf *d);
 
 #endif

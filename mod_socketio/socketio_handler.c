@@ -26,7 +26,6 @@ APLOG_USE_MODULE(socketio);
 
 #define CT_JSON "application/json"
 #define CT_TEXT "text/plain; charset=UTF-8"
-#define CORS_METHODS "GET,HEAD,PUT,PATCH,POST,DELETE"
 /* Initial POST buffer when the body's length is not announced. */
 #define BODY_CHUNK 8192
 
@@ -38,16 +37,7 @@ static const char *const error_messages[] = {
 /* See the header. */
 void socketio_add_cors_headers(socketio_req *sr)
 {
-    apr_table_t *h = sr->r->headers_out;
-
-    if (!sr->dconf->cors_set)
-        return;
-    apr_table_mergen(h, "Vary", "Origin");
-    if (sr->cors_origin) {
-        apr_table_setn(h, "Access-Control-Allow-Origin", sr->cors_origin);
-        if (strcmp(sr->cors_origin, "*") != 0)
-            apr_table_setn(h, "Access-Control-Allow-Credentials", "true");
-    }
+    socketio_cors_headers(&sr->cors, sr->r->headers_out);
 }
 
 /* See the header. */
@@ -300,52 +290,23 @@ static int origin_invalid(const char *origin)
     return 0;
 }
 
-/* Sets sr->cors_origin. Returns 1 when CORS is configured with a list,
- * the request has an Origin and it is not on the list. */
-static int cors_check(socketio_req *sr)
-{
-    const socketio_dir_conf *d = sr->dconf;
-    const char *origin = apr_table_get(sr->r->headers_in, "Origin");
-    int i;
-
-    sr->cors_origin = NULL;
-    if (!d->cors_set)
-        return 0;
-    if (d->cors_any) {
-        sr->cors_origin = origin ? origin : "*";
-        return 0;
-    }
-    if (!origin)
-        return 0;
-    for (i = 0; d->cors_origins && i < d->cors_origins->nelts; i++) {
-        if (!strcasecmp(APR_ARRAY_IDX(d->cors_origins, i, const char *),
-                        origin)) {
-            sr->cors_origin = origin;
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/* CORS preflight: 204 with the cors package's headers; a forbidden origin
- * gets the 204 without them, as the reference does. */
+/* CORS preflight: 204 with the cors package's headers. */
 static int preflight(socketio_req *sr)
 {
-    request_rec *r = sr->r;
-    const char *hdrs;
-
-    if (sr->cors_origin) {
-        apr_table_setn(r->headers_out, "Access-Control-Allow-Methods",
-                       CORS_METHODS);
-        hdrs = apr_table_get(r->headers_in, "Access-Control-Request-Headers");
-        if (hdrs) {
-            apr_table_setn(r->headers_out, "Access-Control-Allow-Headers",
-                           hdrs);
-            apr_table_mergen(r->headers_out, "Vary",
-                             "Access-Control-Request-Headers");
-        }
-    }
+    socketio_cors_preflight_headers(&sr->cors, sr->r);
     return socketio_respond(sr, HTTP_NO_CONTENT, NULL, NULL, 0);
+}
+
+/* A request from an Origin that may not use the endpoint: 403 with the
+ * Engine.IO "Forbidden" error, for polling and WebSocket handshakes alike
+ * (an upgrade is answered as plain HTTP and its connection closed). */
+static int refuse_origin(socketio_req *sr)
+{
+    socketio_cors_log_refused(sr->r, sr->dconf);
+    if (sr->upgrade)
+        sr->r->connection->keepalive = AP_CONN_CLOSE;
+    sr->upgrade = 0;
+    return socketio_respond_error(sr, SOCKETIO_ERR_FORBIDDEN);
 }
 
 /* Registers a waiter for this request (r->pool). Returns it, or NULL when
@@ -521,7 +482,7 @@ int socketio_handler(request_rec *r)
     socketio_dir_conf *d;
     socketio_req *sr;
     const char *origin;
-    int forbidden, is_get, rc;
+    int allowed, is_get, rc;
 
     if (r->main)
         return DECLINED;
@@ -535,9 +496,13 @@ int socketio_handler(request_rec *r)
     sr->sconf = socketio_config_server(r->server);
     sr->max_payload = socketio_config_max_payload(d);
     sr->upgrade = is_upgrade(r);
-    forbidden = cors_check(sr);
+    allowed = socketio_cors_check(r, d, &sr->cors);
     if ((rc = socketio_client_serve(sr)) != DECLINED)
         return rc;
+    /* Before anything else, as the reference's cors middleware runs first;
+     * the client bundle above is a public file any page may load. */
+    if (!allowed)
+        return refuse_origin(sr);
     if (!sr->sconf->link) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "mod_socketio: no relay link for this server");
@@ -566,8 +531,6 @@ int socketio_handler(request_rec *r)
     is_get = !strcmp(r->method, "GET");
 
     if (sr->sid) {
-        if (forbidden)
-            return socketio_respond_error(sr, SOCKETIO_ERR_FORBIDDEN);
         if (strlen(sr->sid) != SIO_SID_LEN)
             return socketio_respond_error(sr, SOCKETIO_ERR_UNKNOWN_SID);
         if (sr->transport_bit == SOCKETIO_T_WEBSOCKET)
@@ -585,8 +548,6 @@ int socketio_handler(request_rec *r)
         return socketio_respond_error(sr, SOCKETIO_ERR_BAD_HANDSHAKE_METHOD);
     if (sr->transport_bit == SOCKETIO_T_WEBSOCKET && !sr->upgrade)
         return socketio_respond_error(sr, SOCKETIO_ERR_BAD_REQUEST);
-    if (forbidden)
-        return socketio_respond_error(sr, SOCKETIO_ERR_FORBIDDEN);
     if (!sr->eio || strcmp(sr->eio, "4") != 0)
         return socketio_respond_error(sr,
                                       SOCKETIO_ERR_UNSUPPORTED_PROTOCOL);

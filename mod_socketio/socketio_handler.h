@@ -7,6 +7,7 @@
 #include "httpd.h"
 
 #include "socketio_config.h"
+#include "socketio_cors.h"
 #include "socketio_link.h"
 
 /* Engine.IO error codes (the reference server's Server.errors) */
@@ -27,7 +28,7 @@ typedef struct socketio_req {
     const char *sid;
     int transport_bit;          /* SOCKETIO_T_* of transport, 0 if unknown */
     int upgrade;                /* Upgrade + Connection: upgrade present */
-    const char *cors_origin;    /* Origin to echo, "*" or NULL */
+    socketio_cors cors;         /* CORS headers to send */
     apr_off_t max_payload;
 } socketio_req;
 

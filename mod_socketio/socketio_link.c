@@ -1,6 +1,6 @@
 /* The per-child relay link: one Unix-socket connection to siod per daemon
- * socket path and httpd child, opened lazily, checked with HELLO, re-opened
- * after a failure, and shared by every request and WebSocket thread of the
+ * socket path and httpd child, opened lazily, checked with HELLO and a
+ * mutual proof of the relay secret (AUTH), re-opened after a failure, and shared by every request and WebSocket thread of the
  * child through waiters (frame queue + eventfd) keyed by conn.
  *
  * Who reads: a reader thread per link, except under mpm_event, where the
@@ -53,6 +53,7 @@
 #include "sio_relay.h"
 #include "socketio_config.h"
 #include "socketio_link.h"
+#include "socketio_secret.h"
 
 APLOG_USE_MODULE(socketio);
 
@@ -63,6 +64,8 @@ APLOG_USE_MODULE(socketio);
 #define LINK_OPEN_HOLDOFF apr_time_from_msec(1000)
 #define LINK_OPEN_SLOW apr_time_from_msec(100)
 #define LINK_WRITE_TIMEOUT_MS 10000
+/* At most one "siod does not prove the secret" error per child this often. */
+#define LINK_PROOF_LOG_EVERY apr_time_from_sec(60)
 #define LINK_READ_BUF (64 * 1024)
 /* Memory the frame allocator keeps for reuse. */
 #define LINK_ALLOC_MAX_FREE (4 * 1024 * 1024)
@@ -81,6 +84,8 @@ struct socketio_link {
     apr_pool_t *pool;
     server_rec *s;
     const char *path;
+    const socketio_secret *secret; /* NULL: unusable, never opened */
+    apr_time_t proof_logged_at;    /* open_mutex: last wrong-proof error */
     apr_thread_mutex_t *open_mutex;
     apr_thread_mutex_t *write_mutex;
     apr_thread_mutex_t *mutex;
@@ -315,9 +320,51 @@ static apr_status_t read_exact(int fd, unsigned char *buf, size_t len,
     return APR_SUCCESS;
 }
 
-/* Connects to siod and exchanges HELLO. Returns APR_SUCCESS with *fdp (a
- * non-blocking socket the caller owns) and *peer_max, or an error with a
- * short reason in *why. */
+/* Reads one handshake frame of type want whose body is min_len to
+ * max_len bytes into buf (header included) before deadline, and nothing
+ * after it. Returns APR_SUCCESS with *f parsed, or an error with *why. */
+static apr_status_t read_handshake_frame(int fd, unsigned char *buf,
+                                         int want, size_t min_len,
+                                         size_t max_len, apr_time_t deadline,
+                                         sio_relay_frame *f, const char **why)
+{
+    size_t blen, used;
+    apr_status_t rv;
+
+    if ((rv = read_exact(fd, buf, SIO_RELAY_HDR_LEN, deadline))
+        != APR_SUCCESS) {
+        *why = rv == APR_EOF ? (want == SIO_R_HELLO
+                                    ? "siod closed the link before HELLO "
+                                      "(refused?)"
+                                    : "siod closed the link during the "
+                                      "handshake (refused?)")
+                             : "no handshake answer from siod";
+        return rv;
+    }
+    blen = get32(buf);
+    if (buf[4] != want || blen < min_len || blen > max_len) {
+        *why = want == SIO_R_HELLO ? "siod's first frame is not a HELLO"
+                                   : "siod's second frame is not an AUTH";
+        return APR_EGENERAL;
+    }
+    if ((rv = read_exact(fd, buf + SIO_RELAY_HDR_LEN, blen, deadline))
+        != APR_SUCCESS) {
+        *why = "truncated handshake frame from siod";
+        return rv;
+    }
+    if (sio_relay_parse(buf, SIO_RELAY_HDR_LEN + blen, max_len, &used, f)
+        != SIO_OK) {
+        *why = "malformed handshake frame from siod";
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
+/* Connects to siod and runs the handshake: HELLO each way (each with a
+ * fresh nonce), siod's proof of the relay secret, checked here, then ours.
+ * Checking siod's first means the secret never serves a process that only
+ * poses as siod. Returns APR_SUCCESS with *fdp (a non-blocking socket the
+ * caller owns) and *peer_max, or an error with a short reason in *why. */
 static apr_status_t connect_hello(socketio_link *link, int *fdp,
                                   apr_size_t *peer_max, const char **why,
                                   char *whybuf, apr_size_t whylen)
@@ -325,16 +372,28 @@ static apr_status_t connect_hello(socketio_link *link, int *fdp,
     struct sockaddr_un sun;
     unsigned char out[SIO_RELAY_HDR_LEN + SIO_RELAY_HELLO_LEN];
     unsigned char in[SIO_RELAY_HDR_LEN + SIO_RELAY_HELLO_LEN];
+    unsigned char nonce[SIO_RELAY_NONCE_LEN];      /* ours */
+    unsigned char peer_nonce[SIO_RELAY_NONCE_LEN]; /* siod's */
+    unsigned char proof[SIO_RELAY_PROOF_LEN];
     apr_time_t deadline = apr_time_now() +
                           apr_time_from_msec(LINK_OPEN_TIMEOUT_MS);
     sio_relay_frame f;
     sio_relay_hello h;
     struct iovec iov;
     socklen_t elen;
-    size_t used, blen;
     int fd, err;
     apr_status_t rv;
 
+    if (!link->secret) {
+        *why = "no relay secret (SocketIODaemonSecret could not be read at "
+               "startup; see the error log then)";
+        return APR_EGENERAL;
+    }
+    if ((rv = apr_generate_random_bytes(nonce, sizeof(nonce)))
+        != APR_SUCCESS) {
+        *why = "no random bytes for the handshake";
+        return rv;
+    }
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         *why = "socket() failed";
@@ -365,12 +424,14 @@ static apr_status_t connect_hello(socketio_link *link, int *fdp,
     f.type = SIO_R_HELLO;
     f.len = SIO_RELAY_HELLO_LEN;
     sio_relay_write_header(out, &f);
+    memset(&h, 0, sizeof(h));
     h.magic = SIO_RELAY_MAGIC;
     h.version = SIO_RELAY_VERSION;
     h.pid = (uint32_t)getpid();
     h.max_body = SIO_RELAY_MAX_BODY;
     /* The module delivers WS_FANOUT on both the reactor and thread paths. */
     h.caps = SIO_RELAY_CAP_FANOUT;
+    memcpy(h.nonce, nonce, sizeof(nonce));
     sio_relay_hello_encode(out + SIO_RELAY_HDR_LEN, &h);
     iov.iov_base = out;
     iov.iov_len = sizeof(out);
@@ -379,26 +440,14 @@ static apr_status_t connect_hello(socketio_link *link, int *fdp,
         goto fail;
     }
 
-    /* Read exactly one frame so nothing after the HELLO is consumed. */
-    if ((rv = read_exact(fd, in, SIO_RELAY_HDR_LEN, deadline)) != APR_SUCCESS) {
-        *why = rv == APR_EOF ? "siod closed the link before HELLO (refused?)"
-                             : "no HELLO from siod";
+    /* Read exactly the two frames so nothing after them is consumed. A
+     * version 1 siod's shorter HELLO still decodes, to name its version. */
+    if ((rv = read_handshake_frame(fd, in, SIO_R_HELLO,
+                                   SIO_RELAY_HELLO_V1_LEN,
+                                   SIO_RELAY_HELLO_LEN, deadline, &f, why))
+        != APR_SUCCESS)
         goto fail;
-    }
-    blen = get32(in);
-    if (in[4] != SIO_R_HELLO || blen != SIO_RELAY_HELLO_LEN) {
-        rv = APR_EGENERAL;
-        *why = "siod's first frame is not a HELLO";
-        goto fail;
-    }
-    if ((rv = read_exact(fd, in + SIO_RELAY_HDR_LEN, blen, deadline))
-        != APR_SUCCESS) {
-        *why = "truncated HELLO from siod";
-        goto fail;
-    }
-    if (sio_relay_parse(in, sizeof(in), SIO_RELAY_HELLO_LEN, &used, &f)
-            != SIO_OK ||
-        sio_relay_hello_decode(f.body, f.len, &h) != SIO_OK) {
+    if (sio_relay_hello_decode(f.body, f.len, &h) != SIO_OK) {
         rv = APR_EGENERAL;
         *why = "malformed HELLO from siod";
         goto fail;
@@ -413,10 +462,51 @@ static apr_status_t connect_hello(socketio_link *link, int *fdp,
     }
     *peer_max = h.max_body && h.max_body < SIO_RELAY_MAX_BODY
                     ? h.max_body : SIO_RELAY_MAX_BODY;
+    memcpy(peer_nonce, h.nonce, sizeof(peer_nonce));
+
+    if ((rv = read_handshake_frame(fd, in, SIO_R_AUTH, SIO_RELAY_PROOF_LEN,
+                                   SIO_RELAY_PROOF_LEN, deadline, &f, why))
+        != APR_SUCCESS)
+        goto fail;
+    sio_relay_proof(link->secret->key, link->secret->len, SIO_RELAY_ROLE_SIOD,
+                    nonce, peer_nonce, proof);
+    if (!sio_relay_proof_ok(f.body, proof)) {
+        rv = APR_EGENERAL;
+        apr_snprintf(whybuf, whylen, "siod does not prove the relay secret "
+                     "in %s (siod -k names another file, or it changed "
+                     "since httpd started: restart httpd)",
+                     link->secret->path);
+        *why = whybuf;
+        /* A configuration error, not an outage: said even while an
+         * outage is already logged, once a minute per child. */
+        if (apr_time_now() - link->proof_logged_at >= LINK_PROOF_LOG_EVERY) {
+            link->proof_logged_at = apr_time_now();
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, link->s,
+                         "mod_socketio: relay link to %s refused: %s",
+                         link->path, whybuf);
+        }
+        goto fail;
+    }
+
+    sio_relay_proof(link->secret->key, link->secret->len,
+                    SIO_RELAY_ROLE_MODULE, nonce, peer_nonce, proof);
+    memset(&f, 0, sizeof(f));
+    f.type = SIO_R_AUTH;
+    f.len = SIO_RELAY_PROOF_LEN;
+    sio_relay_write_header(in, &f);
+    memcpy(in + SIO_RELAY_HDR_LEN, proof, sizeof(proof));
+    iov.iov_base = in;
+    iov.iov_len = SIO_RELAY_HDR_LEN + SIO_RELAY_PROOF_LEN;
+    if ((rv = write_all(fd, &iov, 1, deadline)) != APR_SUCCESS) {
+        *why = "sending AUTH failed";
+        goto fail;
+    }
+    memset(proof, 0, sizeof(proof));
     *fdp = fd;
     return APR_SUCCESS;
 
 fail:
+    memset(proof, 0, sizeof(proof));
     close(fd);
     return rv;
 }
@@ -1053,6 +1143,8 @@ void socketio_link_child_init(apr_pool_t *pchild, server_rec *s)
                              "for %s", sc->daemon_socket);
                 continue;
             }
+            /* The secret of the first server naming this socket. */
+            link->secret = sc->secret;
             apr_hash_set(by_path, link->path, APR_HASH_KEY_STRING, link);
             APR_ARRAY_PUSH(child_links, socketio_link *) = link;
         }

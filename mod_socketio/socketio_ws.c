@@ -630,7 +630,6 @@ static int ws_switch(socketio_ws *ws, const char *key)
 {
     request_rec *r = ws->r;
     conn_rec *c = ws->c;
-    const char *origin = ws->sr->cors_origin;
 
     /* A bidirectional stream would trip mod_reqtimeout's limits. */
     ap_remove_input_filter_byhandle(c->input_filters, "reqtimeout");
@@ -641,12 +640,7 @@ static int ws_switch(socketio_ws *ws, const char *key)
     apr_table_setn(r->headers_out, "Connection", "Upgrade");
     apr_table_setn(r->headers_out, "Sec-WebSocket-Accept",
                    ws_accept_key(r->pool, key));
-    if (ws->sr->dconf->cors_set && origin) {
-        apr_table_setn(r->headers_out, "Access-Control-Allow-Origin", origin);
-        if (strcmp(origin, "*") != 0)
-            apr_table_setn(r->headers_out, "Access-Control-Allow-Credentials",
-                           "true");
-    }
+    socketio_cors_headers(&ws->sr->cors, r->headers_out);
     ap_send_interim_response(r, 1);
     c->keepalive = AP_CONN_CLOSE;
     /* mod_ssl would hold small frames back until a later write. */

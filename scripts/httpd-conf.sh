@@ -14,6 +14,8 @@
 #   SIOD_SOCKET      siod's Unix socket (default $RUNDIR/siod/siod.sock, or a
 #                    short directory under /tmp when that path is too long or
 #                    not reachable by www-data)
+#   SIOD_SECRET      the relay secret file (SocketIODaemonSecret, siod -k;
+#                    default $SIOD_SOCKET.secret; siod creates it)
 #   CORS             SocketIOCorsOrigin value(s), e.g. '*' (default: unset)
 #   MAX_PAYLOAD      SocketIOMaxPayload bytes (default: module default)
 #   TRANSPORTS       SocketIOTransports value, e.g. 'polling websocket'
@@ -35,7 +37,8 @@
 #   EXTRA_CONF_FILE  file Included at the end of the configuration
 #
 # Output: the generated files, and on stdout shell assignments (KEY='value')
-# for CONF, PIDFILE, ERROR_LOG, ACCESS_LOG, SIOD_SOCKET, SIOD_UIDS, HTDOCS,
+# for CONF, PIDFILE, ERROR_LOG, ACCESS_LOG, SIOD_SOCKET, SIOD_SECRET,
+# SIOD_UIDS, HTDOCS,
 # RUNDIR, RUN_USER and CLIENT_SCRIPT, for the caller to eval or parse.
 set -euo pipefail
 
@@ -108,6 +111,9 @@ if [ "$reachable" = 0 ] || [ ${#sockdir_default} -gt 90 ]; then
 fi
 SIOD_SOCKET=${SIOD_SOCKET:-$sockdir_default/siod.sock}
 sockdir=$(dirname "$SIOD_SOCKET")
+# Beside the socket: readable by root (as root) or by you only, never by
+# httpd's children (docs/security.md).
+SIOD_SECRET=${SIOD_SECRET:-$SIOD_SOCKET.secret}
 [ ${#SIOD_SOCKET} -lt 104 ] || die "socket path too long: $SIOD_SOCKET"
 
 HTDOCS=$wwwdir/htdocs
@@ -300,6 +306,7 @@ DirectoryIndex index.html
 </Directory>
 
 SocketIODaemonSocket "$SIOD_SOCKET"
+SocketIODaemonSecret "$SIOD_SECRET"
 EOF
     [ -n "$CLIENT_SCRIPT" ] && echo "SocketIOClientScript \"$CLIENT_SCRIPT\""
     cat <<EOF
@@ -358,6 +365,7 @@ q PIDFILE "$PIDFILE"
 q ERROR_LOG "$ERROR_LOG"
 q ACCESS_LOG "$ACCESS_LOG"
 q SIOD_SOCKET "$SIOD_SOCKET"
+q SIOD_SECRET "$SIOD_SECRET"
 q SIOD_UIDS "$SIOD_UIDS"
 q HTDOCS "$HTDOCS"
 q RUNDIR "$RUNDIR"

@@ -102,7 +102,8 @@ conf_vars=$(RUNDIR=$RUNDIR PORT=$PORT MPM=$MPM BUILD=$BUILD BIND_ADDR=${BIND_ADD
     || die "httpd-conf.sh failed"
 eval "$conf_vars"
 
-siod_args=(-s "$SIOD_SOCKET" -u "$SIOD_UIDS" -p "$RUNDIR/run/siod.pid")
+# siod creates the relay secret at its first start; httpd's parent reads it.
+siod_args=(-s "$SIOD_SOCKET" -k "$SIOD_SECRET" -u "$SIOD_UIDS" -p "$RUNDIR/run/siod.pid")
 [ -n "${PING_INTERVAL:-}" ] && siod_args+=(-i "$PING_INTERVAL")
 [ -n "${PING_TIMEOUT:-}" ] && siod_args+=(-t "$PING_TIMEOUT")
 [ -n "${CONNECT_TIMEOUT:-}" ] && siod_args+=(-c "$CONNECT_TIMEOUT")

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "sio_relay.h"
+#include "sio_sha256.h"
 
 static uint16_t get16(const unsigned char *p)
 {
@@ -43,7 +44,7 @@ static void put64(unsigned char *p, uint64_t v)
 
 static int type_known(unsigned t)
 {
-    return (t >= SIO_R_HELLO && t <= SIO_R_ABORT) ||
+    return (t >= SIO_R_HELLO && t <= SIO_R_AUTH) ||
            (t >= SIO_R_RESPONSE && t <= SIO_R_WS_FANOUT);
 }
 
@@ -102,24 +103,92 @@ void sio_relay_hello_encode(unsigned char *out, const sio_relay_hello *h)
     put16(out + 6, h->caps);
     put32(out + 8, h->pid);
     put32(out + 12, h->max_body);
+    memcpy(out + SIO_RELAY_HELLO_V1_LEN, h->nonce, SIO_RELAY_NONCE_LEN);
 }
 
-/* Returns SIO_OK, or SIO_EPROTO for a body that is not 16 bytes or lacks the
- * magic. Every caps bit is passed on; the caller ignores those it does not
- * know. */
+/* Returns SIO_OK or SIO_EPROTO (see the header). Every caps bit is passed
+ * on; the caller ignores those it does not know. */
 int sio_relay_hello_decode(const unsigned char *buf, size_t len,
                            sio_relay_hello *out)
 {
-    if (buf == NULL || len != SIO_RELAY_HELLO_LEN)
+    uint16_t version;
+
+    if (buf == NULL ||
+        (len != SIO_RELAY_HELLO_LEN && len != SIO_RELAY_HELLO_V1_LEN))
         return SIO_EPROTO;
     if (get32(buf) != SIO_RELAY_MAGIC)
         return SIO_EPROTO;
+    version = get16(buf + 4);
+    /* The nonce came with version 2: a body must match its version. */
+    if ((len == SIO_RELAY_HELLO_LEN) != (version >= 2))
+        return SIO_EPROTO;
     out->magic = SIO_RELAY_MAGIC;
-    out->version = get16(buf + 4);
+    out->version = version;
     out->caps = get16(buf + 6);
     out->pid = get32(buf + 8);
     out->max_body = get32(buf + 12);
+    memset(out->nonce, 0, SIO_RELAY_NONCE_LEN);
+    if (len == SIO_RELAY_HELLO_LEN)
+        memcpy(out->nonce, buf + SIO_RELAY_HELLO_V1_LEN, SIO_RELAY_NONCE_LEN);
     return SIO_OK;
+}
+
+/* Labels that keep the two roles' proofs apart (never a prefix of one
+ * another, so no proof of one role is one of the other). */
+static const char label_module[] = "SIOR relay v2 proof: module";
+static const char label_siod[] = "SIOR relay v2 proof: siod";
+
+/* Writes SIO_RELAY_PROOF_LEN bytes; an unknown role gets the siod label,
+ * which only siod sends. */
+void sio_relay_proof(const unsigned char *key, size_t key_len, int role,
+                     const unsigned char *nonce_module,
+                     const unsigned char *nonce_siod,
+                     unsigned char out[SIO_RELAY_PROOF_LEN])
+{
+    const char *label = role == SIO_RELAY_ROLE_MODULE ? label_module
+                                                      : label_siod;
+    const void *parts[3];
+    size_t lens[3];
+
+    parts[0] = label;
+    lens[0] = strlen(label) + 1;   /* the NUL ends the label */
+    parts[1] = nonce_module;
+    lens[1] = SIO_RELAY_NONCE_LEN;
+    parts[2] = nonce_siod;
+    lens[2] = SIO_RELAY_NONCE_LEN;
+    sio_hmac_sha256(key, key_len, parts, lens, 3, out);
+}
+
+/* Returns 1 or 0 without an early exit. */
+int sio_relay_proof_ok(const unsigned char *got, const unsigned char *expected)
+{
+    return sio_equal_ct(got, expected, SIO_RELAY_PROOF_LEN);
+}
+
+/* Returns SIO_OK or SIO_EPROTO (see the header). */
+int sio_relay_secret_parse(const unsigned char *buf, size_t len,
+                           size_t *key_len)
+{
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' ||
+                       buf[len - 1] == ' ' || buf[len - 1] == '\t'))
+        len--;
+    if (len < SIO_RELAY_SECRET_MIN || len > SIO_RELAY_SECRET_MAX)
+        return SIO_EPROTO;
+    *key_len = len;
+    return SIO_OK;
+}
+
+/* Writes SIO_RELAY_SECRET_GEN_LEN + 1 bytes. */
+void sio_relay_secret_format(const unsigned char *raw, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i;
+
+    for (i = 0; i < SIO_RELAY_SECRET_RAW_LEN; i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 15];
+    }
+    out[SIO_RELAY_SECRET_GEN_LEN] = '\n';
 }
 
 #define KV_HDR 6
@@ -205,6 +274,7 @@ const char *sio_relay_type_name(int type)
 {
     switch (type) {
     case SIO_R_HELLO:     return "HELLO";
+    case SIO_R_AUTH:      return "AUTH";
     case SIO_R_OPEN:      return "OPEN";
     case SIO_R_UPGRADE:   return "UPGRADE";
     case SIO_R_POLL_GET:  return "POLL_GET";

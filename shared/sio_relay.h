@@ -9,7 +9,7 @@
 #include "sio.h"
 
 #define SIO_RELAY_MAGIC 0x53494f52u /* "SIOR" */
-#define SIO_RELAY_VERSION 1
+#define SIO_RELAY_VERSION 2
 #define SIO_RELAY_HDR_LEN 36
 /* Largest body either side will ever send or accept. */
 #define SIO_RELAY_MAX_BODY (64u * 1024u * 1024u)
@@ -20,6 +20,10 @@
 enum sio_relay_type {
     /* both ways, first frame on a link: body = sio_relay_hello */
     SIO_R_HELLO = 1,
+    /* both ways, second frame on a link (siod's right after its HELLO):
+     * body = the sender's SIO_RELAY_PROOF_LEN-byte proof of the shared
+     * secret (sio_relay_proof) */
+    SIO_R_AUTH = 10,
 
     /* module -> siod */
     SIO_R_OPEN = 2,      /* handshake without sid; flags SIO_RF_WEBSOCKET for
@@ -76,8 +80,12 @@ typedef struct sio_relay_frame {
     const unsigned char *body;   /* parse: points into the caller's buffer */
 } sio_relay_frame;
 
-/* HELLO body: u32 magic | u16 version | u16 caps | u32 pid | u32 max body */
-#define SIO_RELAY_HELLO_LEN 16
+/* HELLO body: u32 magic | u16 version | u16 caps | u32 pid | u32 max body
+ * | nonce[32]. Version 1 had no nonce (16 bytes); its HELLO still decodes
+ * so that a peer can say which version it met. */
+#define SIO_RELAY_NONCE_LEN 32
+#define SIO_RELAY_HELLO_V1_LEN 16
+#define SIO_RELAY_HELLO_LEN (SIO_RELAY_HELLO_V1_LEN + SIO_RELAY_NONCE_LEN)
 
 /* Capability bits in HELLO's caps field: what the sender can take. Unknown
  * bits are ignored; a sender sets only the bits it implements. */
@@ -89,6 +97,8 @@ typedef struct sio_relay_hello {
     uint32_t pid;
     uint32_t max_body;
     uint16_t caps;               /* SIO_RELAY_CAP_* bits; set it (0: none) */
+    unsigned char nonce[SIO_RELAY_NONCE_LEN]; /* fresh random bytes per link
+                                               * (zeros from a v1 HELLO) */
 } sio_relay_hello;
 
 /* Parses one frame from buf[0..len). Returns SIO_OK with *used set to the
@@ -102,11 +112,57 @@ int sio_relay_parse(const unsigned char *buf, size_t len, size_t max_body,
  * the caller will send right after it) into hdr. */
 void sio_relay_write_header(unsigned char *hdr, const sio_relay_frame *f);
 
-/* HELLO body: encode into out[SIO_RELAY_HELLO_LEN]; decode returns SIO_OK or
- * SIO_EPROTO (wrong length or magic; the version is the caller's to check). */
+/* HELLO body: encode into out[SIO_RELAY_HELLO_LEN]; decode returns SIO_OK,
+ * or SIO_EPROTO for a body without the magic, of another length than
+ * SIO_RELAY_HELLO_LEN, or SIO_RELAY_HELLO_V1_LEN with a version below 2 (the
+ * caller then refuses the version by number), or a length that does not
+ * match its version. */
 void sio_relay_hello_encode(unsigned char *out, const sio_relay_hello *h);
 int sio_relay_hello_decode(const unsigned char *buf, size_t len,
                            sio_relay_hello *out);
+
+/* Proof of the shared secret (AUTH body): HMAC-SHA-256 under the secret of
+ * a label naming the sender's role, the module's HELLO nonce and siod's.
+ * Each side sends its own and checks the other's, so a process that can
+ * reach the socket but not read the secret can neither open a link nor pose
+ * as siod, and a proof seen on one link is useless on any other. */
+#define SIO_RELAY_PROOF_LEN 32
+enum sio_relay_role {
+    SIO_RELAY_ROLE_MODULE = 1,
+    SIO_RELAY_ROLE_SIOD = 2
+};
+
+/* Writes the SIO_RELAY_PROOF_LEN-byte proof of role (SIO_RELAY_ROLE_*)
+ * for the link whose HELLOs carried nonce_module and nonce_siod, under
+ * key[0..key_len). */
+void sio_relay_proof(const unsigned char *key, size_t key_len, int role,
+                     const unsigned char *nonce_module,
+                     const unsigned char *nonce_siod,
+                     unsigned char out[SIO_RELAY_PROOF_LEN]);
+
+/* Returns 1 when the proof got (SIO_RELAY_PROOF_LEN bytes) is the one
+ * expected, 0 otherwise, in constant time. */
+int sio_relay_proof_ok(const unsigned char *got, const unsigned char *expected);
+
+/* The secret file: its bytes, less trailing whitespace (so an editor's or
+ * `openssl rand -hex 32`'s newline does not count), are the key; it must
+ * be SIO_RELAY_SECRET_MIN to SIO_RELAY_SECRET_MAX bytes long. A generated
+ * file holds SIO_RELAY_SECRET_GEN_LEN lower-case hex digits and a newline. */
+#define SIO_RELAY_SECRET_MIN 32
+#define SIO_RELAY_SECRET_MAX 1024
+#define SIO_RELAY_SECRET_RAW_LEN 32
+#define SIO_RELAY_SECRET_GEN_LEN (2 * SIO_RELAY_SECRET_RAW_LEN)
+
+/* Finds the key in a secret file's content buf[0..len). Returns SIO_OK
+ * with *key_len (the key is buf[0..*key_len)), or SIO_EPROTO when it is
+ * shorter than SIO_RELAY_SECRET_MIN or longer than SIO_RELAY_SECRET_MAX. */
+int sio_relay_secret_parse(const unsigned char *buf, size_t len,
+                           size_t *key_len);
+
+/* Writes the content of a new secret file for raw[SIO_RELAY_SECRET_RAW_LEN]
+ * (random bytes) into out: SIO_RELAY_SECRET_GEN_LEN hex digits and '\n'
+ * (out holds SIO_RELAY_SECRET_GEN_LEN + 1 bytes, no terminator). */
+void sio_relay_secret_format(const unsigned char *raw, char *out);
 
 /* Key/value lists (OPEN and UPGRADE bodies): a sequence of
  *   u16 key length | u32 value length | key bytes | value bytes

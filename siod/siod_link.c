@@ -1,7 +1,7 @@
 /* Relay link I/O: reads frames into a growing buffer, parses them with the
  * shared relay codec, enforces the handshake (HELLO first, right magic and
- * version) and the direction of every frame, and dispatches to the session
- * layer. Output goes into an evbuffer drained by a write event. A broken
+ * version, then the module's AUTH proving it holds the relay secret) and
+ * the direction of every frame, and dispatches to the session layer. Output goes into an evbuffer drained by a write event. A broken
  * link is closed from the loop (a reap event), never from inside a send. */
 #include "siod_link.h"
 #include "siod_log.h"
@@ -9,6 +9,8 @@
 #include "sio_relay.h"
 
 #include <errno.h>
+#include <time.h>
+#include <sys/random.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <stdio.h>
@@ -26,9 +28,13 @@
 #define REF_COST 2200u
 /* Shared frame bodies shorter than this are copied, not referenced. */
 #define SHARED_COPY_MAX 2048u
+/* At most one warning per this many seconds for links refused during the
+ * handshake; the others are logged at debug and counted. */
+#define REFUSE_LOG_INTERVAL 10
 
 enum link_state {
     L_HELLO,     /* waiting for the module's HELLO */
+    L_AUTH,      /* HELLO and proof sent; waiting for the module's AUTH */
     L_READY,     /* exchanging frames */
     L_DRAINING,  /* shutdown: writing what is left, reading nothing */
     L_BROKEN     /* waiting for the reaper */
@@ -45,6 +51,12 @@ typedef struct siod_link {
     size_t in_len, in_cap;
     siod_peer *peer;
     uint32_t peer_max_body;
+    uint16_t peer_caps;                  /* from the module's HELLO */
+    uint32_t peer_pid;
+    uid_t uid;                           /* SO_PEERCRED, for the logs */
+    pid_t pid;
+    unsigned char nonce_module[SIO_RELAY_NONCE_LEN];
+    unsigned char nonce_siod[SIO_RELAY_NONCE_LEN];
     struct siod_link *prev, *next;       /* all links */
     struct siod_link *reap_next;
     int reap_pending;
@@ -58,6 +70,11 @@ static unsigned link_serial;
 static siod_link *reap_list;
 static struct event *reap_ev;
 static void (*drain_done)(void);
+/* The relay secret (siod_link_set_secret); no link is accepted without. */
+static unsigned char secret[SIO_RELAY_SECRET_MAX];
+static size_t secret_len;
+static time_t refused_logged_at;
+static unsigned refused_unlogged;
 
 static int link_send(void *ctx, const sio_relay_frame *f,
                      const struct iovec *iov, int iovcnt);
@@ -92,6 +109,7 @@ static void link_free(siod_link *l)
     if (l->fd >= 0)
         close(l->fd);
     free(l->in);
+    memset(l->nonce_siod, 0, sizeof l->nonce_siod);
     free(l);
     if (drain_done != NULL && links == NULL) {
         void (*done)(void) = drain_done;
@@ -180,6 +198,22 @@ static int link_send(void *ctx, const sio_relay_frame *f,
 fail:
     link_break(l, SIOD_LOG_ERROR, "out of memory queueing output");
     return -1;
+}
+
+/* Queues a handshake frame (link_send serves only ready links). Returns 0,
+ * or -1 after breaking the link. */
+static int handshake_send(siod_link *l, const sio_relay_frame *f,
+                          const struct iovec *iov)
+{
+    unsigned char hdr[SIO_RELAY_HDR_LEN];
+
+    sio_relay_write_header(hdr, f);
+    if (evbuffer_add(l->out, hdr, sizeof hdr) < 0 ||
+        evbuffer_add(l->out, iov->iov_base, iov->iov_len) < 0) {
+        link_break(l, SIOD_LOG_ERROR, "out of memory queueing output");
+        return -1;
+    }
+    return output_queued(l);
 }
 
 /* A frame with a referenced body: its header, the buffer it holds, the
@@ -326,48 +360,146 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
         link_break(l, SIOD_LOG_INFO, "shutdown, output flushed");
 }
 
+static time_t now_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec;
+}
+
+/* Closes a link that failed the handshake. A process of an allowed uid
+ * can retry at will, so one warning per REFUSE_LOG_INTERVAL says who (uid
+ * and pid from SO_PEERCRED) and how many more were refused since. */
+static void link_refuse(siod_link *l, const char *why)
+{
+    time_t now = now_seconds();
+    char msg[256];
+
+    if (refused_logged_at == 0 || now - refused_logged_at >=
+                                      REFUSE_LOG_INTERVAL) {
+        snprintf(msg, sizeof msg, "refused (peer uid %ld, pid %ld): %s; %u "
+                 "more refused since the last such message", (long)l->uid,
+                 (long)l->pid, why, refused_unlogged);
+        refused_logged_at = now ? now : 1;
+        refused_unlogged = 0;
+        link_break(l, SIOD_LOG_WARN, msg);
+        return;
+    }
+    refused_unlogged++;
+    snprintf(msg, sizeof msg, "refused (peer uid %ld, pid %ld): %s",
+             (long)l->uid, (long)l->pid, why);
+    link_break(l, SIOD_LOG_DEBUG, msg);
+}
+
+/* Fills buf with n random bytes; returns 0 or -1. */
+static int random_bytes(unsigned char *buf, size_t n)
+{
+    while (n > 0) {
+        ssize_t got = getrandom(buf, n, 0);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return -1;
+        buf += got;
+        n -= (size_t)got;
+    }
+    return 0;
+}
+
+/* The module's HELLO: answered with siod's HELLO (a fresh nonce) and siod's
+ * proof of the secret over both nonces; the link then waits for the
+ * module's proof. Returns 0, or -1 after closing the link. */
 static int handle_hello(siod_link *l, const sio_relay_frame *f)
 {
     sio_relay_hello h;
     unsigned char body[SIO_RELAY_HELLO_LEN];
+    unsigned char proof[SIO_RELAY_PROOF_LEN];
 
     if (sio_relay_hello_decode(f->body, f->len, &h) != SIO_OK) {
-        link_break(l, SIOD_LOG_WARN, "invalid HELLO");
+        link_refuse(l, "invalid HELLO");
         return -1;
     }
     if (h.version != SIO_RELAY_VERSION) {
         char why[64];
         snprintf(why, sizeof why, "relay version %u, expected %u",
                  (unsigned)h.version, (unsigned)SIO_RELAY_VERSION);
-        link_break(l, SIOD_LOG_WARN, why);
+        link_refuse(l, why);
         return -1;
     }
+    if (secret_len == 0) {
+        link_refuse(l, "siod has no relay secret");
+        return -1;
+    }
+    if (random_bytes(l->nonce_siod, sizeof l->nonce_siod) < 0) {
+        link_break(l, SIOD_LOG_ERROR, "no random bytes for the handshake");
+        return -1;
+    }
+    memcpy(l->nonce_module, h.nonce, sizeof l->nonce_module);
     l->peer_max_body = h.max_body < SIO_RELAY_MAX_BODY ? h.max_body
                                                         : SIO_RELAY_MAX_BODY;
-    /* WS_FANOUT only to a module that said it takes it */
-    l->peer = siod_peer_new(&link_ops, l, l->name,
-                            h.caps & SIO_RELAY_CAP_FANOUT, l->peer_max_body);
-    if (l->peer == NULL) {
-        link_break(l, SIOD_LOG_ERROR, "out of memory");
-        return -1;
-    }
-    l->state = L_READY;
-    siod_log(SIOD_LOG_INFO, "link %s ready (module pid %u, max body %u%s)",
-             l->name, (unsigned)h.pid, (unsigned)l->peer_max_body,
-             (h.caps & SIO_RELAY_CAP_FANOUT) ? ", fan-out" : "");
+    l->peer_caps = h.caps;
+    l->peer_pid = h.pid;
+    l->state = L_AUTH;
+
     /* siod takes none of the capabilities a module may offer */
     h.magic = SIO_RELAY_MAGIC;
     h.version = SIO_RELAY_VERSION;
     h.caps = 0;
     h.pid = (uint32_t)getpid();
     h.max_body = SIO_RELAY_MAX_BODY;
+    memcpy(h.nonce, l->nonce_siod, sizeof h.nonce);
     sio_relay_hello_encode(body, &h);
+    sio_relay_proof(secret, secret_len, SIO_RELAY_ROLE_SIOD, l->nonce_module,
+                    l->nonce_siod, proof);
     sio_relay_frame r;
     memset(&r, 0, sizeof r);
     r.type = SIO_R_HELLO;
-    struct iovec iov = { body, sizeof body };
     r.len = sizeof body;
-    link_send(l, &r, &iov, 1);
+    struct iovec iov = { body, sizeof body };
+    if (handshake_send(l, &r, &iov) < 0)
+        return -1;
+    r.type = SIO_R_AUTH;
+    r.len = sizeof proof;
+    iov.iov_base = proof;
+    iov.iov_len = sizeof proof;
+    return handshake_send(l, &r, &iov);
+}
+
+/* The module's AUTH: its proof over both nonces. Only now does the link
+ * get a peer and carry sessions. Returns 0, or -1 after closing it. */
+static int handle_auth(siod_link *l, const sio_relay_frame *f)
+{
+    unsigned char want[SIO_RELAY_PROOF_LEN];
+    int ok;
+
+    if (f->type != SIO_R_AUTH || f->len != SIO_RELAY_PROOF_LEN) {
+        char why[96];
+        snprintf(why, sizeof why, "%s frame before a proof of the relay "
+                 "secret (AUTH)", sio_relay_type_name(f->type));
+        link_refuse(l, why);
+        return -1;
+    }
+    sio_relay_proof(secret, secret_len, SIO_RELAY_ROLE_MODULE,
+                    l->nonce_module, l->nonce_siod, want);
+    ok = sio_relay_proof_ok(f->body, want);
+    memset(want, 0, sizeof want);
+    if (!ok) {
+        link_refuse(l, "wrong proof of the relay secret (AUTH)");
+        return -1;
+    }
+    /* WS_FANOUT only to a module that said it takes it */
+    l->peer = siod_peer_new(&link_ops, l, l->name,
+                            l->peer_caps & SIO_RELAY_CAP_FANOUT,
+                            l->peer_max_body);
+    if (l->peer == NULL) {
+        link_break(l, SIOD_LOG_ERROR, "out of memory");
+        return -1;
+    }
+    l->state = L_READY;
+    siod_log(SIOD_LOG_INFO, "link %s ready (module pid %u, max body %u%s)",
+             l->name, (unsigned)l->peer_pid, (unsigned)l->peer_max_body,
+             (l->peer_caps & SIO_RELAY_CAP_FANOUT) ? ", fan-out" : "");
     return 0;
 }
 
@@ -385,11 +517,13 @@ static int dispatch(siod_link *l, const sio_relay_frame *f,
                  (unsigned)f->status, (unsigned)f->len);
     if (l->state == L_HELLO) {
         if (f->type != SIO_R_HELLO) {
-            link_break(l, SIOD_LOG_WARN, "first frame is not HELLO");
+            link_refuse(l, "first frame is not HELLO");
             return -1;
         }
         return handle_hello(l, f);
     }
+    if (l->state == L_AUTH)
+        return handle_auth(l, f);
     switch (f->type) {
     case SIO_R_OPEN:
         rc = siod_session_relay_open(l->peer, f);
@@ -436,7 +570,8 @@ static int dispatch(siod_link *l, const sio_relay_frame *f,
 static void parse_input(siod_link *l)
 {
     size_t off = 0;
-    while (l->state == L_HELLO || l->state == L_READY) {
+    while (l->state == L_HELLO || l->state == L_AUTH ||
+           l->state == L_READY) {
         sio_relay_frame f;
         size_t used;
         int rc = sio_relay_parse(l->in + off, l->in_len - off,
@@ -515,6 +650,8 @@ int siod_link_adopt(struct event_base *base, int fd, uid_t uid, pid_t pid)
     }
     l->fd = fd;
     l->state = L_HELLO;
+    l->uid = uid;
+    l->pid = pid;
     snprintf(l->name, sizeof l->name, "%u(pid %ld)", ++link_serial,
              (long)pid);
     if (reap_ev == NULL)
@@ -551,7 +688,7 @@ void siod_links_drain(void (*done)(void))
     for (siod_link *l = links; l != NULL; l = l->next) {
         if (l->state == L_BROKEN)
             continue;
-        if (l->state == L_HELLO) {
+        if (l->state == L_HELLO || l->state == L_AUTH) {
             link_break(l, SIOD_LOG_INFO, "shutdown");
             continue;
         }
@@ -576,6 +713,15 @@ void siod_links_free_all(void)
         event_free(reap_ev);
         reap_ev = NULL;
     }
+}
+
+int siod_link_set_secret(const unsigned char *key, size_t len)
+{
+    if (len < SIO_RELAY_SECRET_MIN || len > sizeof secret)
+        return -EINVAL;
+    memcpy(secret, key, len);
+    secret_len = len;
+    return 0;
 }
 
 unsigned siod_links_count(void)

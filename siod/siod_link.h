@@ -1,10 +1,12 @@
 /* Relay links: one per httpd child connected to siod's Unix socket. A link
- * reads and validates frames (HELLO first, then module -> siod types only),
+ * reads and validates frames (HELLO, then the module's proof of the relay
+ * secret (AUTH), then module -> siod types only),
  * dispatches them to the session layer, and writes siod's frames through a
  * non-blocking output buffer. A link that sends garbage is dropped alone. */
 #ifndef SIOD_LINK_H
 #define SIOD_LINK_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 struct event_base;
@@ -20,6 +22,12 @@ void siod_links_drain(void (*done)(void));
 
 /* Closes and frees every link at once (unwritten output is lost). */
 void siod_links_free_all(void);
+
+/* Sets the relay secret every link's module must prove it holds (copied;
+ * the caller may clear its buffer). Until it is set, every link is
+ * refused. Returns 0, or -EINVAL for a key outside SIO_RELAY_SECRET_MIN..
+ * SIO_RELAY_SECRET_MAX bytes. */
+int siod_link_set_secret(const unsigned char *key, size_t len);
 
 /* Returns the number of links. */
 unsigned siod_links_count(void);

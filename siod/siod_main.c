@@ -5,6 +5,7 @@
 #include "siod_link.h"
 #include "siod_listen.h"
 #include "siod_log.h"
+#include "siod_secret.h"
 #include "siod_session.h"
 #include "siod_sio.h"
 
@@ -24,6 +25,7 @@
 
 struct options {
     const char *socket_path;
+    const char *secret_path;    /* -k; default <socket>.secret */
     uid_t uids[MAX_UIDS];
     size_t n_uids;
     siod_engine_config engine;
@@ -41,11 +43,13 @@ static int stopping;
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: siod -s SOCKET [-u UID[,UID...]] [-i PING_INTERVAL_MS]\n"
+        "usage: siod -s SOCKET [-k SECRETFILE] [-u UID[,UID...]] [-i PING_INTERVAL_MS]\n"
         "            [-t PING_TIMEOUT_MS] [-c CONNECT_TIMEOUT_MS]\n"
         "            [-m MAX_PAYLOAD] [-R CLOSED_BYTES] [-n NSP=APP]...\n"
         "            [-a APP]... [-A APPDIR] [-l LOGFILE] [-p PIDFILE] [-v]\n"
         "  -s  Unix socket to listen on (its directory must exist)\n"
+        "  -k  relay secret file the module must prove it knows (default\n"
+        "      SOCKET.secret; created, mode 0600, if absent)\n"
         "  -u  uids (or user names) allowed to connect besides root and siod's own\n"
         "  -i  ping interval, ms (default 25000)\n"
         "  -t  ping timeout, ms (default 20000)\n"
@@ -123,10 +127,13 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->engine.connect_timeout_ms = 45000;
     o->engine.max_payload = 1000000;
     o->engine.closed_max_bytes = 16u * 1024u * 1024u;
-    while ((c = getopt(argc, argv, "s:u:i:t:c:m:R:n:a:A:l:p:vh")) != -1) {
+    while ((c = getopt(argc, argv, "s:k:u:i:t:c:m:R:n:a:A:l:p:vh")) != -1) {
         switch (c) {
         case 's':
             o->socket_path = optarg;
+            break;
+        case 'k':
+            o->secret_path = optarg;
             break;
         case 'u':
             if (parse_uids(optarg, o) < 0)
@@ -198,6 +205,15 @@ static int parse_args(int argc, char **argv, struct options *o)
         usage(stderr);
         return -1;
     }
+    if (o->secret_path == NULL) {
+        static char def[4096];
+        if (snprintf(def, sizeof def, "%s.secret", o->socket_path) >=
+            (int)sizeof def) {
+            fprintf(stderr, "siod: -s: path too long\n");
+            return -1;
+        }
+        o->secret_path = def;
+    }
     if (o->echo_engine && o->sio_options) {
         fprintf(stderr, "siod: -a echo-engine serves no Socket.IO "
                 "namespaces: it cannot be combined with -n or other -a\n");
@@ -219,6 +235,27 @@ static int write_pidfile(const char *path)
     int rc = write(fd, buf, (size_t)n) == n ? 0 : -EIO;
     close(fd);
     return rc;
+}
+
+/* Reads (or creates) the relay secret and hands it to the links. Returns
+ * 0, or -1 after logging why siod cannot start. */
+static int load_secret(const char *path)
+{
+    unsigned char key[SIO_RELAY_SECRET_MAX];
+    size_t len = 0;
+    char err[256] = "";
+    int rc = siod_secret_load(path, key, &len, err, sizeof err);
+
+    if (rc == 0)
+        rc = siod_link_set_secret(key, len);
+    memset(key, 0, sizeof key);
+    if (rc < 0) {
+        siod_log(SIOD_LOG_ERROR, "relay secret %s: %s", path,
+                 rc == -EINVAL && err[0] == '\0' ? strerror(-rc) : err);
+        return -1;
+    }
+    siod_log(SIOD_LOG_INFO, "relay secret %s: %zu bytes", path, len);
+    return 0;
 }
 
 static void drained(void)
@@ -302,6 +339,8 @@ int main(int argc, char **argv)
                  strerror(-rc));
         goto out;
     }
+    if (load_secret(o.secret_path) < 0)
+        goto out;
     if (siod_listen_open(base, o.socket_path, o.uids, o.n_uids) < 0)
         goto out;
     if (o.pid_path != NULL) {

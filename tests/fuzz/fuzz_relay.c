@@ -1,6 +1,7 @@
 /* libFuzzer target for shared/sio_relay.c: parses a stream of relay frames
- * and the key/value lists and HELLO bodies inside them, checking that every
- * result stays within the input and re-encodes to the same bytes. */
+ * and the key/value lists, HELLO and AUTH bodies inside them, checking that
+ * every result stays within the input and re-encodes to the same bytes;
+ * the whole input is also read as a secret file. */
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,18 +64,34 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
             if (sio_relay_hello_decode(f.body, f.len, &h) == SIO_OK) {
                 unsigned char again[SIO_RELAY_HELLO_LEN];
 
-                assert(f.len == SIO_RELAY_HELLO_LEN);
+                assert(f.len == SIO_RELAY_HELLO_LEN ||
+                       f.len == SIO_RELAY_HELLO_V1_LEN);
+                assert((f.len == SIO_RELAY_HELLO_LEN) == (h.version >= 2));
                 sio_relay_hello_encode(again, &h);
-                assert(memcmp(again, f.body, 4) == 0 &&
-                       memcmp(again + 8, f.body + 8, 8) == 0);
+                /* a v1 body re-encodes as its first 16 bytes */
+                assert(memcmp(again, f.body, f.len) == 0);
+            }
+        } else if (f.type == SIO_R_AUTH) {
+            unsigned char want[SIO_RELAY_PROOF_LEN];
+
+            if (f.len == SIO_RELAY_PROOF_LEN) {
+                /* a proof made from the frame's own bytes as key */
+                sio_relay_proof(f.body, f.len, f.flags & 1 ?
+                                SIO_RELAY_ROLE_MODULE : SIO_RELAY_ROLE_SIOD,
+                                buf, buf + off, want);
+                assert(sio_relay_proof_ok(want, want));
+                (void)sio_relay_proof_ok(f.body, want);
             }
         } else {
             check_kv(f.body, f.len);
         }
         off += used;
     }
-    /* the whole input as one list, too */
+    /* the whole input as one list, and as a secret file, too */
     check_kv(buf, size);
+    if (sio_relay_secret_parse(buf, size, &used) == SIO_OK)
+        assert(used >= SIO_RELAY_SECRET_MIN && used <= SIO_RELAY_SECRET_MAX &&
+               used <= size);
     free(buf);
     return 0;
 }

@@ -210,7 +210,7 @@ export class Instance {
 
   siodArgs() {
     const o = this.opts;
-    const a = ['-s', this.paths.SIOD_SOCKET, '-u', this.paths.SIOD_UIDS,
+    const a = ['-s', this.paths.SIOD_SOCKET, '-k', this.paths.SIOD_SECRET, '-u', this.paths.SIOD_UIDS,
       '-l', this.siodLogFile, '-p', path.join(this.rundir, 'run', 'siod.pid')];
     if (o.pingInterval) a.push('-i', String(o.pingInterval));
     if (o.pingTimeout) a.push('-t', String(o.pingTimeout));

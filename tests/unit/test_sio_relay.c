@@ -1,12 +1,14 @@
 /* Unit tests for shared/sio_relay.c: frame header round trips, truncation
- * at every length, size limits, unknown types, HELLO and key/value lists. */
+ * at every length, size limits, unknown types, HELLO (v2 with its nonce, v1
+ * still decoded for its version), AUTH proofs, secret files and key/value
+ * lists. */
 #include <string.h>
 
 #include "check.h"
 #include "sio_relay.h"
 
 static const int all_types[] = {
-    SIO_R_HELLO, SIO_R_OPEN, SIO_R_UPGRADE, SIO_R_POLL_GET, SIO_R_POLL_POST,
+    SIO_R_HELLO, SIO_R_AUTH, SIO_R_OPEN, SIO_R_UPGRADE, SIO_R_POLL_GET, SIO_R_POLL_POST,
     SIO_R_CANCEL, SIO_R_WS_MSG, SIO_R_WS_CLOSED, SIO_R_ABORT, SIO_R_RESPONSE,
     SIO_R_WS_ACCEPT, SIO_R_WS_SEND, SIO_R_WS_CLOSE, SIO_R_WS_FANOUT
 };
@@ -175,31 +177,125 @@ static void test_hello(void)
 {
     unsigned char b[SIO_RELAY_HELLO_LEN + 1];
     sio_relay_hello h = { SIO_RELAY_MAGIC, SIO_RELAY_VERSION, 4242,
-                          SIO_RELAY_MAX_BODY, 0 }, o;
-    static const unsigned char want[SIO_RELAY_HELLO_LEN] = {
-        'S', 'I', 'O', 'R', 0, 1, 0, 0, 0, 0, 0x10, 0x92, 0x04, 0, 0, 0
+                          SIO_RELAY_MAX_BODY, 0, { 0 } }, o;
+    static const unsigned char want[SIO_RELAY_HELLO_V1_LEN] = {
+        'S', 'I', 'O', 'R', 0, 2, 0, 0, 0, 0, 0x10, 0x92, 0x04, 0, 0, 0
     };
     size_t n;
 
+    CHECK_EQ(SIO_RELAY_HELLO_LEN, 48);
+    for (n = 0; n < SIO_RELAY_NONCE_LEN; n++)
+        h.nonce[n] = (unsigned char)(0xa0 + n);
     sio_relay_hello_encode(b, &h);
     CHECK(memcmp(b, want, sizeof(want)) == 0);
+    CHECK(memcmp(b + SIO_RELAY_HELLO_V1_LEN, h.nonce, SIO_RELAY_NONCE_LEN)
+          == 0);
     memset(&o, 0, sizeof(o));
     CHECK_EQ(sio_relay_hello_decode(b, SIO_RELAY_HELLO_LEN, &o), SIO_OK);
     CHECK_EQ(o.magic, SIO_RELAY_MAGIC);
     CHECK_EQ(o.version, SIO_RELAY_VERSION);
     CHECK_EQ(o.pid, 4242);
     CHECK_EQ(o.max_body, SIO_RELAY_MAX_BODY);
+    CHECK(memcmp(o.nonce, h.nonce, SIO_RELAY_NONCE_LEN) == 0);
     for (n = 0; n < SIO_RELAY_HELLO_LEN; n++)
         CHECK_EQ(sio_relay_hello_decode(b, n, &o), SIO_EPROTO);
     CHECK_EQ(sio_relay_hello_decode(b, SIO_RELAY_HELLO_LEN + 1, &o),
              SIO_EPROTO);
     CHECK_EQ(sio_relay_hello_decode(NULL, SIO_RELAY_HELLO_LEN, &o), SIO_EPROTO);
-    /* a different version decodes; checking it is the caller's job */
+    /* a later version decodes; checking it is the caller's job */
     b[5] = 9;
     CHECK_EQ(sio_relay_hello_decode(b, SIO_RELAY_HELLO_LEN, &o), SIO_OK);
     CHECK_EQ(o.version, 9);
+    /* a version 1 body is 16 bytes: it decodes, nonce zero, so the peer
+     * can be told which version it met; a length not matching the version
+     * is malformed */
+    b[5] = 1;
+    CHECK_EQ(sio_relay_hello_decode(b, SIO_RELAY_HELLO_V1_LEN, &o), SIO_OK);
+    CHECK_EQ(o.version, 1);
+    CHECK_EQ(o.nonce[0], 0);
+    CHECK_EQ(sio_relay_hello_decode(b, SIO_RELAY_HELLO_LEN, &o), SIO_EPROTO);
+    b[5] = 2;
+    CHECK_EQ(sio_relay_hello_decode(b, SIO_RELAY_HELLO_V1_LEN, &o),
+             SIO_EPROTO);
     b[0] = 'X';
     CHECK_EQ(sio_relay_hello_decode(b, SIO_RELAY_HELLO_LEN, &o), SIO_EPROTO);
+}
+
+/* Proofs: fixed vector (so both sides of any build agree), each role,
+ * nonce and key byte matters, and the comparison. */
+static void test_proof(void)
+{
+    unsigned char key[40], nm[SIO_RELAY_NONCE_LEN], ns[SIO_RELAY_NONCE_LEN];
+    unsigned char pm[SIO_RELAY_PROOF_LEN], ps[SIO_RELAY_PROOF_LEN];
+    unsigned char x[SIO_RELAY_PROOF_LEN];
+    /* HMAC-SHA-256(key = "k" x 40, "SIOR relay v2 proof: module\0" |
+     * 32 x 0x01 | 32 x 0x02), computed independently with Python's hmac */
+    static const unsigned char want_module[SIO_RELAY_PROOF_LEN] = {
+        0xce, 0x24, 0x78, 0x0f, 0x60, 0x96, 0xde, 0x2a, 0x8a, 0x7b, 0x86,
+        0x15, 0x5e, 0xc7, 0xc1, 0xfd, 0xbc, 0x13, 0x96, 0x54, 0x2a, 0x6f,
+        0x30, 0xa8, 0xeb, 0x9c, 0x70, 0x3b, 0x93, 0x8c, 0xa4, 0xc3
+    };
+    size_t i;
+
+    memset(key, 'k', sizeof(key));
+    memset(nm, 1, sizeof(nm));
+    memset(ns, 2, sizeof(ns));
+    sio_relay_proof(key, sizeof(key), SIO_RELAY_ROLE_MODULE, nm, ns, pm);
+    CHECK(memcmp(pm, want_module, sizeof(pm)) == 0);
+    sio_relay_proof(key, sizeof(key), SIO_RELAY_ROLE_SIOD, nm, ns, ps);
+    CHECK(memcmp(pm, ps, sizeof(pm)) != 0);
+    CHECK(sio_relay_proof_ok(pm, pm));
+    CHECK(!sio_relay_proof_ok(pm, ps));
+    /* swapping the nonces gives another proof (no reflection) */
+    sio_relay_proof(key, sizeof(key), SIO_RELAY_ROLE_MODULE, ns, nm, x);
+    CHECK(!sio_relay_proof_ok(x, pm));
+    for (i = 0; i < sizeof(key); i += 13) {
+        key[i] ^= 1;
+        sio_relay_proof(key, sizeof(key), SIO_RELAY_ROLE_MODULE, nm, ns, x);
+        CHECK(!sio_relay_proof_ok(x, pm));
+        key[i] ^= 1;
+    }
+    nm[31] ^= 0x80;
+    sio_relay_proof(key, sizeof(key), SIO_RELAY_ROLE_MODULE, nm, ns, x);
+    CHECK(!sio_relay_proof_ok(x, pm));
+    for (i = 0; i < SIO_RELAY_PROOF_LEN; i++) {
+        memcpy(x, pm, sizeof(x));
+        x[i] ^= 0x10;
+        CHECK(!sio_relay_proof_ok(x, pm));
+    }
+}
+
+static void test_secret_file(void)
+{
+    unsigned char buf[SIO_RELAY_SECRET_MAX + 8];
+    unsigned char raw[SIO_RELAY_SECRET_RAW_LEN];
+    char gen[SIO_RELAY_SECRET_GEN_LEN + 1];
+    size_t len = 0, i;
+
+    for (i = 0; i < sizeof(raw); i++)
+        raw[i] = (unsigned char)(i * 37 + 5);
+    sio_relay_secret_format(raw, gen);
+    CHECK(memcmp(gen, "052a4f7499bee3082d52779cc1e60b30", 32) == 0);
+    CHECK_EQ(gen[SIO_RELAY_SECRET_GEN_LEN], '\n');
+    CHECK_EQ(sio_relay_secret_parse((unsigned char *)gen, sizeof(gen), &len),
+             SIO_OK);
+    CHECK_EQ(len, SIO_RELAY_SECRET_GEN_LEN);
+    /* trailing whitespace is not key; leading and inner bytes are */
+    memset(buf, 'a', sizeof(buf));
+    memcpy(buf + 32, " \t\r\n\n", 5);
+    CHECK_EQ(sio_relay_secret_parse(buf, 37, &len), SIO_OK);
+    CHECK_EQ(len, 32);
+    buf[0] = ' ';
+    CHECK_EQ(sio_relay_secret_parse(buf, 37, &len), SIO_OK);
+    CHECK_EQ(len, 32);
+    CHECK_EQ(sio_relay_secret_parse(buf, 31, &len), SIO_EPROTO);
+    memcpy(buf + 31, "\n\n", 2);
+    CHECK_EQ(sio_relay_secret_parse(buf, 33, &len), SIO_EPROTO);
+    CHECK_EQ(sio_relay_secret_parse(buf, 0, &len), SIO_EPROTO);
+    memset(buf, 'b', sizeof(buf));
+    CHECK_EQ(sio_relay_secret_parse(buf, SIO_RELAY_SECRET_MAX, &len), SIO_OK);
+    CHECK_EQ(sio_relay_secret_parse(buf, SIO_RELAY_SECRET_MAX + 1, &len),
+             SIO_EPROTO);
 }
 
 /* The caps field (bytes 6-7): zero encodes as before, it round-trips, and
@@ -207,7 +303,8 @@ static void test_hello(void)
 static void test_hello_caps(void)
 {
     unsigned char b[SIO_RELAY_HELLO_LEN];
-    sio_relay_hello h = { SIO_RELAY_MAGIC, SIO_RELAY_VERSION, 1, 4096, 0 }, o;
+    sio_relay_hello h = { SIO_RELAY_MAGIC, SIO_RELAY_VERSION, 1, 4096, 0,
+                          { 0 } }, o;
 
     sio_relay_hello_encode(b, &h);
     CHECK_EQ(b[6], 0);
@@ -315,6 +412,8 @@ int main(void)
     RUN(test_size_limits);
     RUN(test_hello);
     RUN(test_hello_caps);
+    RUN(test_proof);
+    RUN(test_secret_file);
     RUN(test_kv);
     RUN(test_kv_huge_lengths);
     RUN(test_strerror);
