@@ -24,4 +24,10 @@ void siod_links_free_all(void);
 /* Returns the number of links. */
 unsigned siod_links_count(void);
 
+/* Sets the output a link may hold (--max-link-output, bytes; default 64
+ * MiB): past half of it the link's input waits until writing brings it
+ * under a quarter; past all of it the link is closed, logged at error.
+ * Call before links are adopted. */
+void siod_links_set_output_max(size_t bytes);
+
 #endif
