@@ -19,8 +19,8 @@
 #define READ_MIN_ROOM (16u * 1024u)
 #define READ_INIT_CAP (64u * 1024u)
 #define READ_MAX_CAP ((size_t)SIO_RELAY_HDR_LEN + SIO_RELAY_MAX_BODY + READ_INIT_CAP)
-/* What one frame with a referenced body is counted as against the output
- * cap (two chains and the header). */
+/* What a frame with a referenced body costs besides its bytes (two chains
+ * and the header's reference). */
 #define REF_COST 2200u
 /* Shared frame bodies shorter than this are copied, not referenced. */
 #define SHARED_COPY_MAX 2048u
@@ -46,8 +46,7 @@ typedef struct siod_link {
     struct siod_link *prev, *next;       /* all links */
     struct siod_link *reap_next;
     int reap_pending;
-    size_t ref_bytes;                    /* referenced (shared) output */
-    size_t ref_count;
+    size_t ref_count;                    /* referenced (shared) bodies */
     int paused;                          /* input held back: output backlog */
 } siod_link;
 
@@ -131,12 +130,13 @@ static void link_break(siod_link *l, int level, const char *why)
     }
 }
 
-/* Memory the pending output costs: copied bytes, plus a chain for each
- * referenced body (whose bytes are shared, not owned). */
+/* Memory the pending output costs: its bytes, plus the chains of each
+ * referenced body. A referenced body counts in full: its buffer may be
+ * shared, but while this link's frame waits the link alone may keep it
+ * alive (a broadcast that every other link has written). */
 static size_t output_memory(const siod_link *l)
 {
-    return evbuffer_get_length(l->out) - l->ref_bytes +
-           l->ref_count * REF_COST;
+    return evbuffer_get_length(l->out) + l->ref_count * REF_COST;
 }
 /* Called after output was queued on l. Over output_max the link is
  * dropped (its sessions close: polls it held end, its WebSockets close,
@@ -240,7 +240,6 @@ static void header_done(const void *data, size_t len, void *arg)
 static void body_done(const void *data, size_t len, void *arg)
 {
     struct out_ref *r = arg;
-    r->l->ref_bytes -= len;
     r->l->ref_count--;
     siod_buf_unref(r->b);
     r->b = NULL;
@@ -264,7 +263,6 @@ static int add_body_ref(siod_link *l, struct out_ref *r, siod_buf *b,
         link_break(l, SIOD_LOG_ERROR, "out of memory queueing output");
         return -1;
     }
-    l->ref_bytes += len;
     l->ref_count++;
     return 0;
 }
