@@ -20,6 +20,10 @@ before(async () => {
   inst = await startInstance('siod-linkcap', {
     app: 'testkit', pingInterval: 20000, pingTimeout: 20000,
     siodExtraArgs: [`--max-link-output=${CAP}`],
+    // under ASan freed buffers wait in a quarantine (256 MB by default),
+    // which would hide what siod really keeps: a small one here
+    siodEnv: process.env.SAN === '1'
+      ? { ASAN_OPTIONS: [process.env.ASAN_OPTIONS, 'quarantine_size_mb=1'].filter(Boolean).join(':') } : {},
   });
 });
 after(async () => { await sleep(200); await inst?.stop(); });
