@@ -184,6 +184,22 @@ static struct addr_key open_addr(const sio_relay_frame *f)
     return k;
 }
 
+/* Is k a loopback address (127.0.0.0/8, ::1, or 127.x mapped to IPv6)?
+ * Those are not limited per address: they are this host's own processes,
+ * or a reverse proxy on it through which every client would share one. */
+static int addr_is_loopback(const struct addr_key *k)
+{
+    static const char *const prefixes[] = { "127.", "::ffff:127." };
+    if (k->len == 3 && memcmp(k->addr, "::1", 3) == 0)
+        return 1;
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        size_t n = strlen(prefixes[i]);
+        if (k->len > n && memcmp(k->addr, prefixes[i], n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 static struct addr_count *addr_find(const struct addr_key *k)
 {
     return siod_hash_find(&reg.addrs, siod_hash_bytes(k->addr, k->len), k);
@@ -891,7 +907,7 @@ static int open_refused(siod_peer *p, const sio_relay_frame *f,
     }
     a = addr_find(addr);
     if (c->max_sessions_per_addr > 0 && a != NULL &&
-        a->count >= c->max_sessions_per_addr) {
+        a->count >= c->max_sessions_per_addr && !addr_is_loopback(addr)) {
         siod_log_throttled(&reg.refusals, SIOD_LOG_INFO, "handshake from %.*s "
                            "refused: %zu sessions open from that address "
                            "(--max-sessions-per-address)", alen, addr->addr,

@@ -1,11 +1,11 @@
 // siod's limits, each configured small, with the exact answer a client gets
 // over it and proof that the same request under it is served: sessions in
-// all (503) and per client address (429; addresses come from
-// X-Forwarded-For through mod_remoteip, as behind a proxy), handshake bytes
-// (431), rooms per socket (the app's join fails with SIOD_ELIMIT, the client
-// stays), dynamic namespaces and namespaces per session (CONNECT_ERROR),
-// attachments and binary bytes per packet (the session closes, the cause is
-// logged).
+// all (503) and per client address (429, loopback not counted; addresses
+// come from X-Forwarded-For through mod_remoteip, as behind a proxy),
+// handshake bytes (431), rooms per socket (the app's join fails with
+// SIOD_ELIMIT, the client stays), dynamic namespaces and namespaces per
+// session (CONNECT_ERROR), attachments and binary bytes per packet (the
+// session closes, the cause is logged).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
@@ -116,6 +116,24 @@ test(`--max-sessions-per-address ${PER_ADDR}: the next handshake from that addre
       assert.match(hs.siodLog(), /handshake from 198\.51\.100\.1 refused: 3 sessions open from that address \(--max-sessions-per-address\)/);
     } finally {
       await closeSessions([...a, ...b]);
+    }
+  });
+
+test(`--max-sessions-per-address ${PER_ADDR} does not count loopback clients (this host, a proxy on it)`,
+  { timeout: 20000 }, async () => {
+    const sids = [];
+    try {
+      for (const addr of ['127.0.0.1', '::1']) {
+        for (let i = 0; i <= PER_ADDR; i++) {
+          const r = await request('GET', hs.eioUrl({ EIO: '4', transport: 'polling' }),
+            addr === '127.0.0.1' ? {} : { headers: { 'X-Forwarded-For': addr } });
+          assert.equal(r.status, 200, `${addr} #${i + 1}: ${r.status} ${r.body}`);
+          sids.push(parseOpen(decodePayload(r.body)[0]).sid);
+        }
+        await closeSessions(sids.splice(0));
+      }
+    } finally {
+      await closeSessions(sids);
     }
   });
 
