@@ -3,6 +3,8 @@
 // siod pauses that link's input at half the cap and closes the link over
 // it, logged; its memory stays bounded; a client on another child receives
 // every broadcast, in order; once the child runs again, new clients work.
+// A child stopped only until its link is paused catches up afterwards: its
+// client gets every broadcast and its link is read again.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -106,6 +108,42 @@ test(`${MPM}: a child that stops reading its link is cut off at --max-link-outpu
       for (const s of again) assert.deepEqual(await ackOf(s, 'echo', ['ok']), ['ok']);
       closeAll(again);
       assert.ok(inst.httpdChildren().includes(pid), 'the stopped child lives on');
+    } finally {
+      closeAll(victim, sender, bystander);
+    }
+  });
+
+test(`${MPM}: a child that falls behind has its input paused past half of --max-link-output and resumed once it catches up; nothing lost`,
+  { timeout: 60000 }, async () => {
+    const { victim, sender, bystander } = await placeClients();
+    const pid = victim.linkPid;
+    const paused = new RegExp(`link \\d+\\(pid ${pid}\\): output backlog of \\d+ bytes over half of --max-link-output; input paused`);
+    const from = inst.siodLog().length;
+    const newLog = () => inst.siodLog().slice(from);
+    const pad = 'q'.repeat(100 * 1024);
+    let sent = 0;
+    process.kill(pid, 'SIGSTOP');
+    try {
+      // past half the cap, not past all of it: one broadcast at a time
+      while (!paused.test(newLog())) {
+        assert.ok(sent < 40, `no pause logged after ${sent} broadcasts\n${inst.logs()}`);
+        assert.deepEqual(await ackOf(sender, 'bcast-except-me', [{ event: 'mid', args: [sent, pad] }], 10000), [true]);
+        sent++;
+      }
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    try {
+      // the child catches up: every broadcast arrives, in order, and its
+      // link is read again (the victim's own events are answered)
+      for (const s of [victim, bystander]) {
+        const got = await s.rec.count('mid', sent, 20000);
+        assert.deepEqual(got.map((a) => a[0]), Array.from({ length: sent }, (_, i) => i));
+        assert.ok(got.every((a) => a[1] === pad), 'every payload intact');
+      }
+      assert.deepEqual(await ackOf(victim, 'echo', ['after'], 10000), ['after']);
+      assert.ok(victim.connected);
+      assert.doesNotMatch(newLog(), new RegExp(`pid ${pid}\\) closed`));
     } finally {
       closeAll(victim, sender, bystander);
     }
