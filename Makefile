@@ -180,7 +180,7 @@ serve: all
 	PING_TIMEOUT="$(PING_TIMEOUT)" MAX_PAYLOAD="$(MAX_PAYLOAD)" \
 	CLOSED_BYTES="$(CLOSED_BYTES)" \
 	CONNECT_TIMEOUT="$(CONNECT_TIMEOUT)" CORS="$(CORS)" MPM="$(MPM)" SAN=$(SAN) \
-	scripts/serve.sh
+	SIOD_ARGS="$(SIOD_ARGS)" scripts/serve.sh
 
 # The demo: siod's chat application, the pages of conf/demo (copied into
 # the document root), the socket.io.js bundle setup.sh installs served at

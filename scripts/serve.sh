@@ -9,7 +9,8 @@
 # PING_INTERVAL, PING_TIMEOUT, CONNECT_TIMEOUT (ms), MAX_PAYLOAD (bytes),
 # CLOSED_BYTES (siod -R),
 # CORS (origins or '*'), MPM (event|worker|prefork), TRANSPORTS, UPGRADES,
-# LOGLEVEL (httpd, default info), VERBOSE=1 (siod -v), SAN=1 (httpd under
+# LOGLEVEL (httpd, default info), VERBOSE=1 (siod -v), SIOD_ARGS (more siod
+# options, split at spaces: limits, docs/limits.md), SAN=1 (httpd under
 # ASan: LD_PRELOAD libasan), TLS_PORT (also serve https), RUNDIR (default
 # $BUILD/serve), and for the demo (`make run`): SITE_DIR (files for the
 # document root), CLIENT_SCRIPT (socket.io.js the module serves),
@@ -111,6 +112,10 @@ siod_args=(-s "$SIOD_SOCKET" -k "$SIOD_SECRET" -u "$SIOD_UIDS" -p "$RUNDIR/run/s
 [ -n "${CLOSED_BYTES:-}" ] && siod_args+=(-R "$CLOSED_BYTES")
 [ -n "${APP:-}" ] && siod_args+=(-a "$APP")
 [ "${VERBOSE:-0}" = 1 ] && siod_args+=(-v)
+if [ -n "${SIOD_ARGS:-}" ]; then
+    read -r -a extra <<<"$SIOD_ARGS"
+    siod_args+=("${extra[@]}")
+fi
 
 rm -f "$SIOD_SOCKET"
 say "starting siod: $SIOD ${siod_args[*]}"

@@ -27,6 +27,8 @@ extern "C" {
 #define SIOD_ENOMEM (-3)        /* out of memory */
 #define SIOD_ERESERVED (-4)     /* reserved event name ("connect", ...) */
 #define SIOD_EALREADY (-5)      /* ack already sent */
+#define SIOD_ELIMIT (-6)        /* a limit siod enforces is reached
+                                 * (--max-rooms-per-socket, ...) */
 /* Errors an acknowledgement callback can get. */
 #define SIOD_ETIMEDOUT (-10)    /* no answer within the timeout */
 #define SIOD_EDISCONNECTED (-11)/* the socket went away before answering */
@@ -174,7 +176,10 @@ int siod_emit_ex(siod_socket *s, const char *event, const siod_args *args,
                  const siod_emit_opts *opts);
 
 /* Joins / leaves a room (a name; rooms exist while they have members).
- * Returns SIOD_OK, SIOD_ECLOSED or SIOD_ENOMEM. */
+ * Returns SIOD_OK, SIOD_ECLOSED or SIOD_ENOMEM; siod_join also
+ * SIOD_ELIMIT when the socket is already in --max-rooms-per-socket rooms
+ * besides its own (it stays in those; joining one of them again is
+ * SIOD_OK). */
 int siod_join(siod_socket *s, const char *room);
 int siod_leave(siod_socket *s, const char *room);
 /* Returns 1 if the socket is in room. */

@@ -23,6 +23,16 @@ typedef struct siod_engine_config {
     unsigned connect_timeout_ms;   /* Socket.IO connectTimeout; unused below */
     size_t max_payload;            /* default when OPEN info has none */
     size_t closed_max_bytes;       /* payloads kept for closed sessions */
+    /* Limits (docs/limits.md); 0 means none where the option allows it. */
+    size_t max_sessions;           /* open sessions in all: 503 */
+    size_t max_sessions_per_addr;  /* per remote_addr: 429 */
+    size_t max_handshake_bytes;    /* OPEN info kept per session: 431 */
+    /* Limits the Socket.IO layer enforces (unused below it). */
+    size_t max_rooms_per_socket;   /* rooms besides its own: SIOD_ELIMIT */
+    size_t max_dynamic_nsps;       /* live children of ~patterns */
+    size_t max_nsps_per_session;   /* sockets of one session at once */
+    unsigned max_attachments;      /* per binary packet, 1.. */
+    size_t max_binary_bytes;       /* attachment bytes buffered per session */
 } siod_engine_config;
 
 /* An upper layer. Every callback is optional (NULL: not called). A

@@ -21,10 +21,8 @@
 #define READ_MIN_ROOM (16u * 1024u)
 #define READ_INIT_CAP (64u * 1024u)
 #define READ_MAX_CAP ((size_t)SIO_RELAY_HDR_LEN + SIO_RELAY_MAX_BODY + READ_INIT_CAP)
-/* The module is expected to keep reading; past this, it is stuck. */
-#define OUTPUT_MAX ((size_t)512u * 1024u * 1024u)
-/* What one frame with a referenced body is counted as against OUTPUT_MAX
- * (two chains and the header). */
+/* What a frame with a referenced body costs besides its bytes (two chains
+ * and the header's reference). */
 #define REF_COST 2200u
 /* Shared frame bodies shorter than this are copied, not referenced. */
 #define SHARED_COPY_MAX 2048u
@@ -60,8 +58,8 @@ typedef struct siod_link {
     struct siod_link *prev, *next;       /* all links */
     struct siod_link *reap_next;
     int reap_pending;
-    size_t ref_bytes;                    /* referenced (shared) output */
-    size_t ref_count;
+    size_t ref_count;                    /* referenced (shared) bodies */
+    int paused;                          /* input held back: output backlog */
 } siod_link;
 
 static siod_link *links;
@@ -75,6 +73,12 @@ static unsigned char secret[SIO_RELAY_SECRET_MAX];
 static size_t secret_len;
 static time_t refused_logged_at;
 static unsigned refused_unlogged;
+/* Output a link may hold (--max-link-output): past half of it the link's
+ * input waits, past all of it the link is closed. */
+static size_t output_max = 64u * 1024u * 1024u;
+static siod_log_throttle pause_log;
+
+static void parse_input(siod_link *l);
 
 static int link_send(void *ctx, const sio_relay_frame *f,
                      const struct iovec *iov, int iovcnt);
@@ -144,26 +148,57 @@ static void link_break(siod_link *l, int level, const char *why)
     }
 }
 
-/* Memory the pending output costs: copied bytes, plus a chain for each
- * referenced body (whose bytes are shared, not owned). */
+/* Memory the pending output costs: its bytes, plus the chains of each
+ * referenced body. A referenced body counts in full: its buffer may be
+ * shared, but while this link's frame waits the link alone may keep it
+ * alive (a broadcast that every other link has written). */
 static size_t output_memory(const siod_link *l)
 {
-    return evbuffer_get_length(l->out) - l->ref_bytes +
-           l->ref_count * REF_COST;
+    return evbuffer_get_length(l->out) + l->ref_count * REF_COST;
 }
-/* Called after output was queued on l: drops the link if its backlog is
- * over OUTPUT_MAX, else makes sure the write event is armed. Returns 0, or
- * -1 if the link was dropped. */
+/* Called after output was queued on l. Over output_max the link is
+ * dropped (its sessions close: polls it held end, its WebSockets close,
+ * the module reconnects); over half of it l's input waits (no read, no
+ * frame dispatched) until writing brings the backlog under a quarter, so
+ * the child that does not keep up stops adding work of its own. Else the
+ * write event is armed. Returns 0, or -1 if the link was dropped. */
 static int output_queued(siod_link *l)
 {
-    if (output_memory(l) > OUTPUT_MAX) {
-        link_break(l, SIOD_LOG_ERROR, "output backlog over 512 MiB (module "
-                   "not reading)");
+    size_t mem = output_memory(l);
+
+    if (mem > output_max) {
+        char why[160];
+        snprintf(why, sizeof why, "output backlog of %zu bytes over "
+                 "--max-link-output %zu (module not reading); its sessions "
+                 "close", mem, output_max);
+        link_break(l, SIOD_LOG_ERROR, why);
         return -1;
+    }
+    if (!l->paused && l->state == L_READY && mem > output_max / 2) {
+        l->paused = 1;
+        event_del(l->rev);
+        siod_log_throttled(&pause_log, SIOD_LOG_WARN, "link %s: output "
+                           "backlog of %zu bytes over half of "
+                           "--max-link-output; input paused", l->name, mem);
     }
     if (!event_pending(l->wev, EV_WRITE, NULL))
         event_add(l->wev, NULL);
     return 0;
+}
+
+/* After a write: a paused link whose backlog fell under a quarter of the
+ * cap reads again, starting with the frames it already holds. */
+static void maybe_resume(siod_link *l)
+{
+    if (!l->paused || output_memory(l) > output_max / 4)
+        return;
+    l->paused = 0;
+    if (l->state != L_READY)
+        return;
+    siod_log_debug("link %s: output backlog down to %zu bytes; input "
+                   "resumed", l->name, output_memory(l));
+    event_add(l->rev, NULL);
+    parse_input(l);
 }
 
 
@@ -239,7 +274,6 @@ static void header_done(const void *data, size_t len, void *arg)
 static void body_done(const void *data, size_t len, void *arg)
 {
     struct out_ref *r = arg;
-    r->l->ref_bytes -= len;
     r->l->ref_count--;
     siod_buf_unref(r->b);
     r->b = NULL;
@@ -263,7 +297,6 @@ static int add_body_ref(siod_link *l, struct out_ref *r, siod_buf *b,
         link_break(l, SIOD_LOG_ERROR, "out of memory queueing output");
         return -1;
     }
-    l->ref_bytes += len;
     l->ref_count++;
     return 0;
 }
@@ -346,18 +379,23 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
         int n = evbuffer_write(l->out, fd);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-                return;
+                break;
             char why[96];
             snprintf(why, sizeof why, "write: %s", strerror(errno));
             link_break(l, SIOD_LOG_WARN, why);
             return;
         }
         if (n == 0)
-            return;
+            break;
     }
-    event_del(l->wev);
-    if (l->state == L_DRAINING)
-        link_break(l, SIOD_LOG_INFO, "shutdown, output flushed");
+    if (evbuffer_get_length(l->out) == 0) {
+        event_del(l->wev);
+        if (l->state == L_DRAINING) {
+            link_break(l, SIOD_LOG_INFO, "shutdown, output flushed");
+            return;
+        }
+    }
+    maybe_resume(l);
 }
 
 static time_t now_seconds(void)
@@ -570,8 +608,8 @@ static int dispatch(siod_link *l, const sio_relay_frame *f,
 static void parse_input(siod_link *l)
 {
     size_t off = 0;
-    while (l->state == L_HELLO || l->state == L_AUTH ||
-           l->state == L_READY) {
+    while ((l->state == L_HELLO || l->state == L_AUTH ||
+            l->state == L_READY) && !l->paused) {
         sio_relay_frame f;
         size_t used;
         int rc = sio_relay_parse(l->in + off, l->in_len - off,
@@ -727,4 +765,9 @@ int siod_link_set_secret(const unsigned char *key, size_t len)
 unsigned siod_links_count(void)
 {
     return link_count;
+}
+
+void siod_links_set_output_max(size_t bytes)
+{
+    output_max = bytes;
 }

@@ -32,4 +32,10 @@ int siod_link_set_secret(const unsigned char *key, size_t len);
 /* Returns the number of links. */
 unsigned siod_links_count(void);
 
+/* Sets the output a link may hold (--max-link-output, bytes; default 64
+ * MiB): past half of it the link's input waits until writing brings it
+ * under a quarter; past all of it the link is closed, logged at error.
+ * Call before links are adopted. */
+void siod_links_set_output_max(size_t bytes);
+
 #endif

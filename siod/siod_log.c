@@ -73,7 +73,10 @@ int siod_log_verbose(void)
     return log_verbose;
 }
 
-void siod_log(int level, const char *fmt, ...)
+/* Writes one line; dropped > 0 appends how many similar lines a throttle
+ * left out before it. */
+static void log_v(int level, unsigned long dropped, const char *fmt,
+                  va_list ap)
 {
     char line[2048];
     struct timeval tv;
@@ -91,13 +94,16 @@ void siod_log(int level, const char *fmt, ...)
     if (n < 0)
         return;
     size_t len = (size_t)n;
-    va_list ap;
-    va_start(ap, fmt);
     int m = vsnprintf(line + len, sizeof line - len - 1, fmt, ap);
-    va_end(ap);
     if (m < 0)
         m = 0;
     len += (size_t)m;
+    if (dropped > 0 && len < sizeof line - 2) {
+        m = snprintf(line + len, sizeof line - len - 1,
+                     " (%lu similar lines not logged)", dropped);
+        if (m > 0)
+            len += (size_t)m;
+    }
     if (len > sizeof line - 2)
         len = sizeof line - 2; /* truncated: keep the line a line */
     /* control characters from peers must not forge extra log lines */
@@ -109,4 +115,33 @@ void siod_log(int level, const char *fmt, ...)
     do
         w = write(log_fd, line, len);
     while (w < 0 && errno == EINTR);
+}
+
+void siod_log(int level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_v(level, 0, fmt, ap);
+    va_end(ap);
+}
+
+void siod_log_throttled(siod_log_throttle *t, int level, const char *fmt, ...)
+{
+    struct timespec now;
+    va_list ap;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if ((long long)now.tv_sec != t->second) {
+        t->second = (long long)now.tv_sec;
+        t->lines = 0;
+    }
+    if (t->lines >= SIOD_LOG_BURST) {
+        t->dropped++;
+        return;
+    }
+    t->lines++;
+    va_start(ap, fmt);
+    log_v(level, t->dropped, fmt, ap);
+    va_end(ap);
+    t->dropped = 0;
 }

@@ -29,6 +29,21 @@ int siod_log_verbose(void);
 void siod_log(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* A throttle for lines that clients can cause again and again (refusals at
+ * a limit, ...): at most SIOD_LOG_BURST lines per second go through it; the
+ * next line it lets through says how many similar ones were left out.
+ * Zero-initialise one per kind of line; it belongs to its caller. */
+#define SIOD_LOG_BURST 5
+typedef struct siod_log_throttle {
+    long long second;
+    unsigned lines;
+    unsigned long dropped;
+} siod_log_throttle;
+
+/* siod_log through throttle t. */
+void siod_log_throttled(siod_log_throttle *t, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #define siod_log_debug(...) \
     do { if (siod_log_verbose()) siod_log(SIOD_LOG_DEBUG, __VA_ARGS__); } while (0)
 

@@ -23,6 +23,51 @@
 #define MAX_UIDS 32
 #define SHUTDOWN_FLUSH_SECONDS 5
 
+/* Limit defaults (docs/limits.md says why each is what it is). */
+#define DEF_MAX_SESSIONS 100000
+#define DEF_MAX_SESSIONS_PER_ADDR 1000
+#define DEF_MAX_HANDSHAKE_BYTES (64u * 1024u)
+#define DEF_MAX_ROOMS_PER_SOCKET 1000
+#define DEF_MAX_DYNAMIC_NSPS 10000
+#define DEF_MAX_NSPS_PER_SESSION 100
+#define DEF_MAX_ATTACHMENTS 10
+#define MAX_MAX_ATTACHMENTS 1000
+#define DEF_MAX_BINARY_BYTES (16u * 1024u * 1024u)
+#define DEF_MAX_LINK_OUTPUT (64u * 1024u * 1024u)
+#define MIN_MAX_LINK_OUTPUT (1024u * 1024u)
+
+/* Long options (limits) have no short letter: ids past any character. */
+enum {
+    OPT_MAX_SESSIONS = 256,
+    OPT_MAX_SESSIONS_PER_ADDR,
+    OPT_MAX_HANDSHAKE_BYTES,
+    OPT_MAX_ROOMS_PER_SOCKET,
+    OPT_MAX_DYNAMIC_NSPS,
+    OPT_MAX_NSPS_PER_SESSION,
+    OPT_MAX_ATTACHMENTS,
+    OPT_MAX_BINARY_BYTES,
+    OPT_MAX_LINK_OUTPUT
+};
+
+static const struct option long_opts[] = {
+    { "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
+    { "max-sessions-per-address", required_argument, NULL,
+      OPT_MAX_SESSIONS_PER_ADDR },
+    { "max-handshake-bytes", required_argument, NULL,
+      OPT_MAX_HANDSHAKE_BYTES },
+    { "max-rooms-per-socket", required_argument, NULL,
+      OPT_MAX_ROOMS_PER_SOCKET },
+    { "max-dynamic-namespaces", required_argument, NULL,
+      OPT_MAX_DYNAMIC_NSPS },
+    { "max-namespaces-per-session", required_argument, NULL,
+      OPT_MAX_NSPS_PER_SESSION },
+    { "max-attachments", required_argument, NULL, OPT_MAX_ATTACHMENTS },
+    { "max-binary-bytes", required_argument, NULL, OPT_MAX_BINARY_BYTES },
+    { "max-link-output", required_argument, NULL, OPT_MAX_LINK_OUTPUT },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 }
+};
+
 struct options {
     const char *socket_path;
     const char *secret_path;    /* -k; default <socket>.secret */
@@ -34,6 +79,7 @@ struct options {
     const char *log_path;
     const char *pid_path;
     int verbose;
+    size_t max_link_output;     /* --max-link-output */
 };
 
 static struct event_base *base;
@@ -47,6 +93,7 @@ static void usage(FILE *f)
         "            [-t PING_TIMEOUT_MS] [-c CONNECT_TIMEOUT_MS]\n"
         "            [-m MAX_PAYLOAD] [-R CLOSED_BYTES] [-n NSP=APP]...\n"
         "            [-a APP]... [-A APPDIR] [-l LOGFILE] [-p PIDFILE] [-v]\n"
+        "            [--max-...=N]...\n"
         "  -s  Unix socket to listen on (its directory must exist)\n"
         "  -k  relay secret file the module must prove it knows (default\n"
         "      SOCKET.secret; created, mode 0600, if absent)\n"
@@ -65,7 +112,30 @@ static void usage(FILE *f)
         "  -A  application directory (default: <siod's directory>/apps)\n"
         "  -l  log file (default: stderr); SIGHUP reopens it\n"
         "  -p  pid file\n"
-        "  -v  debug logging\n");
+        "  -v  debug logging\n"
+        "limits (0: none, where allowed; docs/limits.md):\n"
+        "  --max-sessions=N                open sessions in all (default %u);\n"
+        "                                  a handshake past it gets 503\n"
+        "  --max-sessions-per-address=N    per client address (default %u); 429\n"
+        "  --max-handshake-bytes=N         handshake info kept per session\n"
+        "                                  (default %u); 431\n"
+        "  --max-rooms-per-socket=N        rooms a socket joins besides its own\n"
+        "                                  (default %u); the join fails\n"
+        "  --max-dynamic-namespaces=N      live namespaces made by ~patterns\n"
+        "                                  (default %u); CONNECT_ERROR\n"
+        "  --max-namespaces-per-session=N  namespaces one session is on at once\n"
+        "                                  (default %u); CONNECT_ERROR\n"
+        "  --max-attachments=N             per binary packet, 1..%u (default\n"
+        "                                  %u); more closes the session\n"
+        "  --max-binary-bytes=N            bytes buffered for a binary packet\n"
+        "                                  (default %u); more closes the session\n"
+        "  --max-link-output=N             output queued to one httpd child, at\n"
+        "                                  least %u (default %u); its input\n"
+        "                                  waits past half, it closes past all\n",
+        DEF_MAX_SESSIONS, DEF_MAX_SESSIONS_PER_ADDR, DEF_MAX_HANDSHAKE_BYTES,
+        DEF_MAX_ROOMS_PER_SOCKET, DEF_MAX_DYNAMIC_NSPS,
+        DEF_MAX_NSPS_PER_SESSION, MAX_MAX_ATTACHMENTS, DEF_MAX_ATTACHMENTS,
+        DEF_MAX_BINARY_BYTES, MIN_MAX_LINK_OUTPUT, DEF_MAX_LINK_OUTPUT);
 }
 
 /* Parses a decimal in [min, max]; returns 0 or -1. */
@@ -116,6 +186,64 @@ static int parse_uids(const char *arg, struct options *o)
     return rc;
 }
 
+/* Parses the value of limit option name into *out within [min, max].
+ * Returns 0, or -1 after saying what was expected. */
+static int parse_limit(const char *name, const char *arg,
+                       unsigned long long min, unsigned long long max,
+                       size_t *out)
+{
+    unsigned long long v;
+    if (parse_num(arg, min, max, &v) < 0) {
+        fprintf(stderr, "siod: --%s: expected %llu..%llu\n", name, min, max);
+        return -1;
+    }
+    *out = (size_t)v;
+    return 0;
+}
+
+/* One of the limit options (c, an OPT_* id) with its argument. Returns 0 or
+ * -1 after saying why. */
+static int parse_limit_opt(int c, const char *arg, struct options *o)
+{
+    siod_engine_config *e = &o->engine;
+    const unsigned long long big = 1ull << 40;
+    size_t v;
+
+    switch (c) {
+    case OPT_MAX_SESSIONS:
+        return parse_limit("max-sessions", arg, 0, big, &e->max_sessions);
+    case OPT_MAX_SESSIONS_PER_ADDR:
+        return parse_limit("max-sessions-per-address", arg, 0, big,
+                           &e->max_sessions_per_addr);
+    case OPT_MAX_HANDSHAKE_BYTES:
+        return parse_limit("max-handshake-bytes", arg, 0, SIO_RELAY_MAX_BODY,
+                           &e->max_handshake_bytes);
+    case OPT_MAX_ROOMS_PER_SOCKET:
+        return parse_limit("max-rooms-per-socket", arg, 0, big,
+                           &e->max_rooms_per_socket);
+    case OPT_MAX_DYNAMIC_NSPS:
+        return parse_limit("max-dynamic-namespaces", arg, 0, big,
+                           &e->max_dynamic_nsps);
+    case OPT_MAX_NSPS_PER_SESSION:
+        return parse_limit("max-namespaces-per-session", arg, 0, big,
+                           &e->max_nsps_per_session);
+    case OPT_MAX_ATTACHMENTS:
+        if (parse_limit("max-attachments", arg, 1, MAX_MAX_ATTACHMENTS,
+                        &v) < 0)
+            return -1;
+        e->max_attachments = (unsigned)v;
+        return 0;
+    case OPT_MAX_BINARY_BYTES:
+        return parse_limit("max-binary-bytes", arg, 0, big,
+                           &e->max_binary_bytes);
+    case OPT_MAX_LINK_OUTPUT:
+        return parse_limit("max-link-output", arg, MIN_MAX_LINK_OUTPUT, big,
+                           &o->max_link_output);
+    default:
+        return -1;
+    }
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
     unsigned long long v;
@@ -127,7 +255,22 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->engine.connect_timeout_ms = 45000;
     o->engine.max_payload = 1000000;
     o->engine.closed_max_bytes = 16u * 1024u * 1024u;
-    while ((c = getopt(argc, argv, "s:k:u:i:t:c:m:R:n:a:A:l:p:vh")) != -1) {
+    o->engine.max_sessions = DEF_MAX_SESSIONS;
+    o->engine.max_sessions_per_addr = DEF_MAX_SESSIONS_PER_ADDR;
+    o->engine.max_handshake_bytes = DEF_MAX_HANDSHAKE_BYTES;
+    o->engine.max_rooms_per_socket = DEF_MAX_ROOMS_PER_SOCKET;
+    o->engine.max_dynamic_nsps = DEF_MAX_DYNAMIC_NSPS;
+    o->engine.max_nsps_per_session = DEF_MAX_NSPS_PER_SESSION;
+    o->engine.max_attachments = DEF_MAX_ATTACHMENTS;
+    o->engine.max_binary_bytes = DEF_MAX_BINARY_BYTES;
+    o->max_link_output = DEF_MAX_LINK_OUTPUT;
+    while ((c = getopt_long(argc, argv, "s:k:u:i:t:c:m:R:n:a:A:l:p:vh", long_opts,
+                            NULL)) != -1) {
+        if (c >= OPT_MAX_SESSIONS) {
+            if (parse_limit_opt(c, optarg, o) < 0)
+                return -1;
+            continue;
+        }
         switch (c) {
         case 's':
             o->socket_path = optarg;
@@ -341,6 +484,7 @@ int main(int argc, char **argv)
     }
     if (load_secret(o.secret_path) < 0)
         goto out;
+    siod_links_set_output_max(o.max_link_output);
     if (siod_listen_open(base, o.socket_path, o.uids, o.n_uids) < 0)
         goto out;
     if (o.pid_path != NULL) {
@@ -358,6 +502,14 @@ int main(int argc, char **argv)
              o.engine.ping_timeout_ms, o.engine.connect_timeout_ms,
              o.engine.max_payload, event_get_version(),
              event_base_get_method(base));
+    siod_log(SIOD_LOG_INFO, "limits (0: none): sessions %zu, per address %zu, "
+             "handshake bytes %zu, rooms per socket %zu, dynamic namespaces "
+             "%zu, namespaces per session %zu, attachments %u, binary bytes "
+             "%zu, link output %zu", o.engine.max_sessions,
+             o.engine.max_sessions_per_addr, o.engine.max_handshake_bytes,
+             o.engine.max_rooms_per_socket, o.engine.max_dynamic_nsps,
+             o.engine.max_nsps_per_session, o.engine.max_attachments,
+             o.engine.max_binary_bytes, o.max_link_output);
 
     if (event_base_dispatch(base) < 0)
         siod_log(SIOD_LOG_ERROR, "event loop failed");

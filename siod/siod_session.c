@@ -101,11 +101,27 @@ struct siod_session {
     size_t max_payload;
     void *data;                      /* upper layer's */
     int websocket;                   /* 1 once on a WebSocket */
+    struct addr_count *addr;         /* its client address's count */
 };
 
 struct conn_key {
     uint64_t peer;
     uint64_t conn;
+};
+
+/* Open sessions of one client address (--max-sessions-per-address); freed
+ * when its last session closes. */
+#define ADDR_KEY_MAX 64
+struct addr_count {
+    uint64_t hash;
+    size_t count;
+    size_t len;
+    char addr[ADDR_KEY_MAX];
+};
+
+struct addr_key {
+    const char *addr;
+    size_t len;
 };
 
 static struct {
@@ -116,6 +132,8 @@ static struct {
     int app_ready;
     siod_hash sessions;              /* sid -> session */
     siod_hash conns;                 /* (peer, conn) -> binding */
+    siod_hash addrs;                 /* client address -> addr_count */
+    siod_log_throttle refusals;      /* handshakes refused at a limit */
     siod_session *open_list;
     size_t count;
     siod_session *flush_list;
@@ -136,12 +154,92 @@ static struct {
 
 static const char json_unknown_sid[] = "{\"code\":1,\"message\":\"Session ID unknown\"}";
 static const char json_bad_request[] = "{\"code\":3,\"message\":\"Bad request\"}";
+/* Handshakes refused at a limit: code 4 as the reference answers one its
+ * allowRequest refuses, code 3 for a request too large to take. */
+static const char json_too_many[] =
+    "{\"code\":4,\"message\":\"Too many sessions\"}";
+static const char json_too_many_addr[] =
+    "{\"code\":4,\"message\":\"Too many sessions from this address\"}";
+static const char json_hs_too_large[] =
+    "{\"code\":3,\"message\":\"Handshake headers too large\"}";
 
 /* ---- helpers ----------------------------------------------------------- */
 
 static int session_eq(const void *item, const void *key)
 {
     return memcmp(((const siod_session *)item)->sid, key, SIO_SID_LEN) == 0;
+}
+
+static int addr_eq(const void *item, const void *key)
+{
+    const struct addr_count *a = item;
+    const struct addr_key *k = key;
+    return a->len == k->len && memcmp(a->addr, k->addr, k->len) == 0;
+}
+
+/* The client address an OPEN names (its "remote_addr", at most
+ * ADDR_KEY_MAX bytes of it; empty if absent). */
+static struct addr_key open_addr(const sio_relay_frame *f)
+{
+    sio_relay_kv kv;
+    struct addr_key k = { "", 0 };
+    if (sio_relay_kv_find(f->body, f->len, "remote_addr", &kv) == SIO_OK) {
+        k.addr = kv.val;
+        k.len = kv.val_len < ADDR_KEY_MAX ? kv.val_len : ADDR_KEY_MAX;
+    }
+    return k;
+}
+
+/* Is k a loopback address (127.0.0.0/8, ::1, or 127.x mapped to IPv6)?
+ * Those are not limited per address: they are this host's own processes,
+ * or a reverse proxy on it through which every client would share one. */
+static int addr_is_loopback(const struct addr_key *k)
+{
+    static const char *const prefixes[] = { "127.", "::ffff:127." };
+    if (k->len == 3 && memcmp(k->addr, "::1", 3) == 0)
+        return 1;
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        size_t n = strlen(prefixes[i]);
+        if (k->len > n && memcmp(k->addr, prefixes[i], n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static struct addr_count *addr_find(const struct addr_key *k)
+{
+    return siod_hash_find(&reg.addrs, siod_hash_bytes(k->addr, k->len), k);
+}
+
+/* Counts one more session for address k. Returns its entry, or NULL if
+ * memory runs out. */
+static struct addr_count *addr_acquire(const struct addr_key *k)
+{
+    struct addr_count *a = addr_find(k);
+    if (a == NULL) {
+        a = calloc(1, sizeof *a);
+        if (a == NULL)
+            return NULL;
+        a->hash = siod_hash_bytes(k->addr, k->len);
+        a->len = k->len;
+        memcpy(a->addr, k->addr, k->len);
+        if (siod_hash_insert(&reg.addrs, a->hash, a) < 0) {
+            free(a);
+            return NULL;
+        }
+    }
+    a->count++;
+    return a;
+}
+
+/* One session of a's address closed; NULL is a no-op. */
+static void addr_release(struct addr_count *a)
+{
+    if (a == NULL || --a->count > 0)
+        return;
+    struct addr_key k = { a->addr, a->len };
+    siod_hash_remove(&reg.addrs, a->hash, &k);
+    free(a);
 }
 
 static int binding_eq(const void *item, const void *key)
@@ -630,6 +728,8 @@ static void session_close_ex(siod_session *s, const char *reason,
         s->next->prev = s->prev;
     s->prev = s->next = NULL;
     reg.count--;
+    addr_release(s->addr);
+    s->addr = NULL;
 
     event_del(s->heartbeat);
     if (s->upgrade_timer != NULL)
@@ -736,9 +836,11 @@ static size_t info_max_payload(const sio_relay_frame *f)
     return v;
 }
 
-/* Creates a registered session in state st from an OPEN frame. Returns it,
- * or NULL (logged) if memory or randomness runs out. */
-static siod_session *session_new(const sio_relay_frame *f, enum sess_state st)
+/* Creates a registered session in state st from an OPEN frame, counted
+ * under client address addr. Returns it, or NULL (logged) if memory or
+ * randomness runs out. */
+static siod_session *session_new(const sio_relay_frame *f, enum sess_state st,
+                                 const struct addr_key *addr)
 {
     siod_session *s = calloc(1, sizeof *s);
     if (s == NULL)
@@ -770,6 +872,9 @@ static siod_session *session_new(const sio_relay_frame *f, enum sess_state st)
     }
     s->sid[SIO_SID_LEN] = '\0';
     s->hash = siod_hash_bytes(s->sid, SIO_SID_LEN);
+    s->addr = addr_acquire(addr);
+    if (s->addr == NULL)
+        goto fail;
     if (siod_hash_insert(&reg.sessions, s->hash, s) < 0)
         goto fail;
     s->next = reg.open_list;
@@ -780,6 +885,8 @@ static siod_session *session_new(const sio_relay_frame *f, enum sess_state st)
     return s;
 fail:
     siod_log(SIOD_LOG_ERROR, "cannot create a session (out of resources)");
+    if (s != NULL)
+        addr_release(s->addr);
     session_free(s);
     return NULL;
 }
@@ -807,6 +914,44 @@ static void log_open(const siod_session *s, const siod_peer *p)
              p->name, (int)(alen > 64 ? 64 : alen), addr);
 }
 
+/* Answers an OPEN that a limit refuses (the handshake's size, sessions in
+ * all, sessions of its client address) and logs it, throttled. Returns 1
+ * if it was refused, 0 if the session may open. */
+static int open_refused(siod_peer *p, const sio_relay_frame *f,
+                        const struct addr_key *addr)
+{
+    const struct addr_count *a;
+    const siod_engine_config *c = &reg.cfg;
+    int alen = (int)addr->len;
+
+    if (c->max_handshake_bytes > 0 && f->len > c->max_handshake_bytes) {
+        siod_log_throttled(&reg.refusals, SIOD_LOG_INFO, "handshake from %.*s "
+                           "refused: %u bytes of headers and query over "
+                           "--max-handshake-bytes %zu", alen, addr->addr,
+                           (unsigned)f->len, c->max_handshake_bytes);
+        respond_str(p, f, 431, 1, json_hs_too_large);
+        return 1;
+    }
+    if (c->max_sessions > 0 && reg.count >= c->max_sessions) {
+        siod_log_throttled(&reg.refusals, SIOD_LOG_WARN, "handshake from %.*s "
+                           "refused: %zu sessions open (--max-sessions)",
+                           alen, addr->addr, reg.count);
+        respond_str(p, f, 503, 1, json_too_many);
+        return 1;
+    }
+    a = addr_find(addr);
+    if (c->max_sessions_per_addr > 0 && a != NULL &&
+        a->count >= c->max_sessions_per_addr && !addr_is_loopback(addr)) {
+        siod_log_throttled(&reg.refusals, SIOD_LOG_INFO, "handshake from %.*s "
+                           "refused: %zu sessions open from that address "
+                           "(--max-sessions-per-address)", alen, addr->addr,
+                           a->count);
+        respond_str(p, f, 429, 1, json_too_many_addr);
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- frame handlers ---------------------------------------------------- */
 
 int siod_session_relay_open(siod_peer *p, const sio_relay_frame *f)
@@ -824,7 +969,11 @@ int siod_session_relay_open(siod_peer *p, const sio_relay_frame *f)
                  (unsigned long long)f->conn);
         return -1;
     }
-    siod_session *s = session_new(f, websocket ? ST_WEBSOCKET : ST_POLLING);
+    struct addr_key addr = open_addr(f);
+    if (open_refused(p, f, &addr))
+        return 0;
+    siod_session *s = session_new(f, websocket ? ST_WEBSOCKET : ST_POLLING,
+                                  &addr);
     if (s == NULL) {
         respond_str(p, f, 500, 0, "Internal Server Error");
         return 0;
@@ -1248,6 +1397,7 @@ int siod_sessions_init(struct event_base *base, const siod_engine_config *cfg,
     siod_hash_seed();
     siod_hash_init(&reg.sessions, session_eq);
     siod_hash_init(&reg.conns, binding_eq);
+    siod_hash_init(&reg.addrs, addr_eq);
     reg.deferred = event_new(base, -1, 0, deferred_cb, NULL);
     reg.closed = siod_closed_new(CLOSED_RING, CLOSED_GRACE_MS,
                                  cfg->closed_max_bytes);
@@ -1291,6 +1441,7 @@ void siod_sessions_cleanup(void)
     reg.closed_timer = NULL;
     siod_hash_destroy(&reg.sessions);
     siod_hash_destroy(&reg.conns);
+    siod_hash_destroy(&reg.addrs);
     if (reg.app_ready && reg.app->destroy != NULL)
         reg.app->destroy(reg.app_state);
     reg.app_ready = 0;

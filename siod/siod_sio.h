@@ -215,10 +215,12 @@ void siod_sio_ackwait_count(struct siod_sio_ackwait *w, size_t n);
 
 /* ---- siod_sio_nsp.c ----------------------------------------------------- */
 
-/* Returns the namespace a client may join under name[0..len): configured,
- * a live dynamic child, or a new child of the first pattern that matches;
- * NULL if none (or memory ran out). */
-siod_nsp *siod_sio_nsp_resolve(const char *name, size_t len);
+/* Finds the namespace a client may join under name[0..len): configured,
+ * a live dynamic child, or a new child of the first pattern that matches.
+ * Returns 0 with *out set (the registry keeps its reference), else *out is
+ * NULL and it returns -ENOENT (no such namespace), -ENOSPC (a new child
+ * would pass --max-dynamic-namespaces; logged, throttled) or -ENOMEM. */
+int siod_sio_nsp_resolve(const char *name, size_t len, siod_nsp **out);
 siod_nsp *siod_sio_nsp_ref(siod_nsp *nsp);
 void siod_sio_nsp_unref(siod_nsp *nsp);
 /* A socket left nsp (or its middleware refused it): an empty dynamic

@@ -25,15 +25,19 @@ struct siod_sio_client {
     char *rx_text;
     size_t rx_len;
     unsigned rx_want, rx_n;
-    siod_bin rx_bins[SIO_PACKET_DEFAULT_MAX_ATTACHMENTS];
+    siod_bin *rx_bins;               /* rx_want slots, malloc'd */
+    size_t rx_bytes;                 /* text and attachments buffered */
 };
 
 static siod_engine_config layer_cfg;
 
-static const struct sio_packet_opts parse_opts = {
+/* max_attachments is --max-attachments (set by sio_init). */
+static struct sio_packet_opts parse_opts = {
     SIO_PACKET_DEFAULT_MAX_ATTACHMENTS, SIOD_SIO_MAX_DEPTH,
     SIO_JSON_LONE_SURROGATES,
 };
+
+static siod_log_throttle refusal_log;
 
 const siod_engine_config *siod_sio_config(void)
 {
@@ -44,10 +48,13 @@ static void rx_clear(siod_sio_client *c)
 {
     for (unsigned i = 0; i < c->rx_n; i++)
         free((void *)c->rx_bins[i].data);
+    free(c->rx_bins);
+    c->rx_bins = NULL;
     free(c->rx_text);
     c->rx_text = NULL;
     c->rx_n = c->rx_want = 0;
     c->rx_len = 0;
+    c->rx_bytes = 0;
     c->rx_active = 0;
 }
 
@@ -196,6 +203,15 @@ static siod_socket *find_socket(siod_sio_client *c, const char *nsp,
     return NULL;
 }
 
+/* Returns the sockets (connected or in middleware) c has. */
+static size_t socket_count(const siod_sio_client *c)
+{
+    size_t n = 0;
+    for (const siod_socket *s = c->sockets; s != NULL; s = s->cnext)
+        n++;
+    return n;
+}
+
 /* One whole packet (attachments gathered) from the client. */
 static void dispatch(siod_sio_client *c, const struct sio_packet *p,
                      const siod_bin *bins, unsigned nbins)
@@ -203,8 +219,27 @@ static void dispatch(siod_sio_client *c, const struct sio_packet *p,
     siod_socket *s = find_socket(c, p->nsp, p->nsp_len);
 
     if (s == NULL && p->type == SIO_PACKET_CONNECT) {
-        siod_nsp *nsp = siod_sio_nsp_resolve(p->nsp, p->nsp_len);
-        if (nsp == NULL) {
+        siod_nsp *nsp;
+        size_t max = layer_cfg.max_nsps_per_session;
+        if (max > 0 && socket_count(c) >= max) {
+            siod_log_throttled(&refusal_log, SIOD_LOG_INFO, "session %s: "
+                               "CONNECT to %.*s refused: %zu namespaces "
+                               "joined (--max-namespaces-per-session)",
+                               siod_session_sid(c->s),
+                               (int)(p->nsp_len > 200 ? 200 : p->nsp_len),
+                               p->nsp, socket_count(c));
+            send_raw(c, SIO_PACKET_CONNECT_ERROR, p->nsp, p->nsp_len,
+                     "{\"message\":\"Too many namespaces on this "
+                     "connection\"}");
+            return;
+        }
+        int rc = siod_sio_nsp_resolve(p->nsp, p->nsp_len, &nsp);
+        if (rc == -ENOSPC) {
+            send_raw(c, SIO_PACKET_CONNECT_ERROR, p->nsp, p->nsp_len,
+                     "{\"message\":\"Too many dynamic namespaces\"}");
+            return;
+        }
+        if (rc < 0) {
             siod_log_debug("session %s: CONNECT to unknown namespace %.*s",
                            siod_session_sid(c->s),
                            (int)(p->nsp_len > 200 ? 200 : p->nsp_len),
@@ -230,6 +265,22 @@ static void dispatch(siod_sio_client *c, const struct sio_packet *p,
     close_session(c);
 }
 
+/* Would n more bytes take what c buffers for one binary packet past
+ * --max-binary-bytes? Then that is a protocol error (c's session closes)
+ * and it returns 1; else 0. */
+static int binary_over(siod_sio_client *c, size_t n)
+{
+    size_t max = layer_cfg.max_binary_bytes;
+    char why[128];
+
+    if (max == 0 || (c->rx_bytes <= max && n <= max - c->rx_bytes))
+        return 0;
+    snprintf(why, sizeof why, "a binary packet of more than %zu bytes "
+             "(--max-binary-bytes)", max);
+    protocol_error(c, why);
+    return 1;
+}
+
 static void on_text(siod_sio_client *c, const char *data, size_t len)
 {
     struct sio_packet p;
@@ -241,6 +292,14 @@ static void on_text(siod_sio_client *c, const char *data, size_t len)
     }
     rc = sio_packet_parse(data, len, &parse_opts, &p);
     if (rc != SIO_OK) {
+        char why[96];
+        /* the codec's reason, with the option that sets the limit */
+        if (rc == SIO_ETOOBIG && p.why != NULL &&
+            strcmp(p.why, "too many attachments") == 0) {
+            snprintf(why, sizeof why, "more than %u attachments "
+                     "(--max-attachments)", parse_opts.max_attachments);
+            p.why = why;
+        }
         protocol_error(c, p.why != NULL ? p.why : sio_strerror(rc));
         return;
     }
@@ -252,11 +311,19 @@ static void on_text(siod_sio_client *c, const char *data, size_t len)
             protocol_error(c, "illegal attachments");
             return;
         }
+        if (binary_over(c, len))
+            return;
         c->rx_text = malloc(len);
-        if (c->rx_text == NULL) {
+        c->rx_bins = calloc(p.attachments, sizeof *c->rx_bins);
+        if (c->rx_text == NULL || c->rx_bins == NULL) {
+            free(c->rx_text);
+            c->rx_text = NULL;
+            free(c->rx_bins);
+            c->rx_bins = NULL;
             protocol_error(c, "out of memory");
             return;
         }
+        c->rx_bytes = len;
         memcpy(c->rx_text, data, len);
         c->rx_len = len;
         c->rx_want = p.attachments;
@@ -270,7 +337,7 @@ static void on_binary(siod_sio_client *c, const unsigned char *data,
                       size_t len)
 {
     struct sio_packet p;
-    siod_bin bins[SIO_PACKET_DEFAULT_MAX_ATTACHMENTS];
+    siod_bin *bins;
     unsigned n;
     char *text;
 
@@ -278,6 +345,8 @@ static void on_binary(siod_sio_client *c, const unsigned char *data,
         protocol_error(c, "got binary data when not reconstructing a packet");
         return;
     }
+    if (binary_over(c, len))
+        return;
     void *copy = malloc(len ? len : 1);
     if (copy == NULL) {
         protocol_error(c, "out of memory");
@@ -286,20 +355,24 @@ static void on_binary(siod_sio_client *c, const unsigned char *data,
     memcpy(copy, data, len);
     c->rx_bins[c->rx_n].data = copy;
     c->rx_bins[c->rx_n++].len = len;
+    c->rx_bytes += len;
     if (c->rx_n < c->rx_want)
         return;
     /* whole: take the state off the client (callbacks may decode more) */
     n = c->rx_n;
-    memcpy(bins, c->rx_bins, n * sizeof bins[0]);
+    bins = c->rx_bins;
     text = c->rx_text;
     size_t tlen = c->rx_len;
+    c->rx_bins = NULL;
     c->rx_text = NULL;
     c->rx_n = c->rx_want = 0;
+    c->rx_bytes = 0;
     c->rx_active = 0;
     if (sio_packet_parse(text, tlen, &parse_opts, &p) == SIO_OK)
         dispatch(c, &p, bins, n);
     for (unsigned i = 0; i < n; i++)
         free((void *)bins[i].data);
+    free(bins);
     free(text);
 }
 
@@ -322,6 +395,8 @@ static void connect_timeout_cb(evutil_socket_t fd, short what, void *arg)
 static int sio_init(const siod_engine_config *cfg, void **app)
 {
     layer_cfg = *cfg;
+    if (cfg->max_attachments > 0)
+        parse_opts.max_attachments = cfg->max_attachments;
     *app = NULL;
     return siod_sio_apps_init() < 0 ? -EINVAL : 0;
 }

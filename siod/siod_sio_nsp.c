@@ -8,6 +8,7 @@
 #include "siod_log.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,8 @@ static struct {
     int hash_ready;
     siod_nsp *all;                   /* configured, in order */
     siod_nsp **all_tail;
+    size_t dynamic;                  /* live children of every pattern */
+    siod_log_throttle refusals;      /* children refused at the limit */
 } R = { .conf_tail = &R.conf, .all_tail = &R.all };
 
 struct name_key {
@@ -420,19 +423,34 @@ int siod_sio_load(void)
     return rc;
 }
 
-siod_nsp *siod_sio_nsp_resolve(const char *name, size_t len)
+int siod_sio_nsp_resolve(const char *name, size_t len, siod_nsp **out)
 {
+    size_t max = siod_sio_config()->max_dynamic_nsps;
     siod_nsp *nsp = nsp_lookup(name, len);
-    if (nsp != NULL)
-        return nsp->is_parent ? NULL : nsp;
+    int rc = -ENOENT;
+
+    *out = NULL;
+    if (nsp != NULL) {
+        *out = nsp->is_parent ? NULL : nsp;
+        return *out != NULL ? 0 : -ENOENT;
+    }
     if (len == 0 || name[0] != '/' || memchr(name, '\0', len) != NULL)
-        return NULL;
+        return -ENOENT;
     char *z = strndup(name, len);
     if (z == NULL)
-        return NULL;
+        return -ENOMEM;
     for (siod_nsp *p = R.all; p != NULL; p = p->all_next) {
         if (!p->is_parent || regexec(&p->re, z, 0, NULL, 0) != 0)
             continue;
+        if (max > 0 && R.dynamic >= max) {
+            siod_log_throttled(&R.refusals, SIOD_LOG_WARN, "namespace %.200s "
+                               "(pattern %s) not created: %zu dynamic "
+                               "namespaces live (--max-dynamic-namespaces)",
+                               z, p->name, R.dynamic);
+            rc = -ENOSPC;
+            break;
+        }
+        rc = -ENOMEM;
         nsp = nsp_new(z, p->app);
         if (nsp != NULL && nsp_register(nsp) < 0) {
             siod_sio_nsp_unref(nsp);
@@ -444,12 +462,15 @@ siod_nsp *siod_sio_nsp_resolve(const char *name, size_t len)
             if (p->children != NULL)
                 p->children->sib_prev = nsp;
             p->children = nsp;
+            R.dynamic++;
             siod_log_debug("namespace %s created (pattern %s)", z, p->name);
+            *out = nsp;
+            rc = 0;
         }
         break;
     }
     free(z);
-    return nsp;
+    return rc;
 }
 
 void siod_sio_nsp_check_empty(siod_nsp *nsp)
@@ -467,6 +488,7 @@ void siod_sio_nsp_check_empty(siod_nsp *nsp)
         nsp->sib_next->sib_prev = nsp->sib_prev;
     nsp->sib_prev = nsp->sib_next = NULL;
     nsp->parent = NULL;
+    R.dynamic--;
     siod_sio_nsp_unref(nsp);   /* the registry's */
 }
 
@@ -484,6 +506,7 @@ void siod_sio_apps_destroy(void)
             nsp_unregister(c);
             p->children = c->sib_next;
             c->parent = NULL;
+            R.dynamic--;
             siod_sio_nsp_unref(c);
         }
     while (R.all != NULL) {

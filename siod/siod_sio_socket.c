@@ -713,12 +713,27 @@ const char *siod_socket_data_json(const siod_socket *s)
 
 int siod_join(siod_socket *s, const char *room)
 {
+    static siod_log_throttle refusals;
+    size_t max = siod_sio_config()->max_rooms_per_socket;
+
     if (s == NULL || room == NULL)
         return SIOD_EINVAL;
     if (s->state == SOCK_CLOSED)
         return SIOD_ECLOSED;
-    return s->nsp->aops->add(s->nsp->adapter, s, room) < 0 ? SIOD_ENOMEM
-                                                          : SIOD_OK;
+    const siod_adapter_ops *a = s->nsp->aops;
+    if (max > 0 && !a->has(s->nsp->adapter, s, room)) {
+        /* its own room (joined at connect) is not counted */
+        size_t n = a->socket_rooms(s->nsp->adapter, s, NULL, NULL) -
+                   (size_t)(a->has(s->nsp->adapter, s, s->id) != 0);
+        if (n >= max) {
+            siod_log_throttled(&refusals, SIOD_LOG_INFO, "socket %s: join "
+                               "refused: in %zu rooms on %s "
+                               "(--max-rooms-per-socket)", s->id, n,
+                               s->nsp->name);
+            return SIOD_ELIMIT;
+        }
+    }
+    return a->add(s->nsp->adapter, s, room) < 0 ? SIOD_ENOMEM : SIOD_OK;
 }
 
 int siod_leave(siod_socket *s, const char *room)

@@ -11,6 +11,7 @@
  *   bin-gen                   emits "bin" with nested server-made buffers
  *                             (and acks with them when asked)
  *   join / leave room|[rooms] ack true (false for a malformed argument)
+ *   join-rc room              ack: siod_join's return code (SIOD_ELIMIT, ...)
  *   rooms                     ack: the socket's rooms
  *   to {rooms,except,event,args,exceptMe,volatile}
  *                             broadcast in the namespace; ack true
@@ -708,6 +709,13 @@ static void tk_event(void *app, siod_socket *s, const char *event,
         bin_gen(s, ack);
     } else if (strcmp(event, "join") == 0) {
         room_change(s, args, ack, 1);
+    } else if (strcmp(event, "join-rc") == 0) {
+        char *room = siod_arg_string(args, 0);
+        char *res = siod_json_fmt("[%d]", room != NULL ? siod_join(s, room)
+                                                       : SIOD_EINVAL);
+        ack_json(ack, res);
+        free(res);
+        free(room);
     } else if (strcmp(event, "leave") == 0) {
         room_change(s, args, ack, 0);
     } else if (strcmp(event, "rooms") == 0) {

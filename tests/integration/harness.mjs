@@ -236,7 +236,8 @@ export class Instance {
     if (this.siod && !exited(this.siod)) throw new Error('siod already running');
     try { fs.unlinkSync(this.paths.SIOD_SOCKET); } catch { /* absent */ }
     const outFd = fs.openSync(this.siodOutFile, 'a');
-    const child = spawn(path.join(BUILD, 'siod'), this.siodArgs(), { stdio: ['ignore', outFd, outFd] });
+    const env = { ...process.env, ...(this.opts.siodEnv || {}) };
+    const child = spawn(path.join(BUILD, 'siod'), this.siodArgs(), { stdio: ['ignore', outFd, outFd], env });
     fs.closeSync(outFd);
     this.siod = child;
     this.siodGeneration++;
@@ -389,7 +390,8 @@ export class Instance {
 /**
  * Starts an instance. opts: siod's pingInterval, pingTimeout,
  * connectTimeout, maxPayload; its applications app / apps (-a), nsps (-n:
- * ['NSP=APP'] or {NSP: APP}), appDir (-A), siodExtraArgs, verbose; httpd's
+ * ['NSP=APP'] or {NSP: APP}), appDir (-A), siodExtraArgs (more options, e.g.
+ * limits), siodEnv (variables added to siod's environment), verbose; httpd's
  * mpm, cors, transports, upgrades, replyTimeout, logLevel, tls, extraConf
  * (text appended to httpd.conf) and extraConfFile (Included).
  */
