@@ -42,11 +42,16 @@ extern const siod_app_module siod_fuzz_app_chat;
 
 struct hside {
     int fd;                          /* httpd's end, -1 when closed */
+    unsigned char nonce[SIO_RELAY_NONCE_LEN];      /* the module's HELLO */
+    unsigned char peer_nonce[SIO_RELAY_NONCE_LEN]; /* siod's HELLO */
+    int got_hello;                   /* siod's HELLO arrived */
     unsigned char *in;               /* what siod wrote, not yet parsed */
     size_t in_len, in_cap;
 };
 
 static struct event_base *base;
+/* The relay secret siod is given; links prove it as the module does. */
+static const unsigned char fuzz_secret[32] = "fuzz-relay-secret-0123456789abcd";
 static struct hside links[MAX_LINKS];
 static char sids[MAX_SIDS][SIO_SID_LEN];
 static size_t nsids;
@@ -131,6 +136,12 @@ static void drain(int i)
                            &used, &f) == SIO_OK) {
         if (f.type == SIO_R_RESPONSE || f.type == SIO_R_WS_ACCEPT)
             remember_sid(f.sid);
+        sio_relay_hello hh;
+        if (f.type == SIO_R_HELLO &&
+            sio_relay_hello_decode(f.body, f.len, &hh) == SIO_OK) {
+            memcpy(h->peer_nonce, hh.nonce, SIO_RELAY_NONCE_LEN);
+            h->got_hello = 1;
+        }
         off += used;
     }
     memmove(h->in, h->in + off, h->in_len - off);
@@ -193,6 +204,7 @@ static int link_get(struct script *s)
         abort();
     links[i].fd = sv[1];
     links[i].in_len = 0;
+    links[i].got_hello = 0;
     if (siod_link_adopt(base, sv[0], getuid(), getpid()) < 0)
         abort();
     uint8_t how = u8(s);
@@ -200,12 +212,28 @@ static int link_get(struct script *s)
                                             60 };
     sio_relay_hello h = { SIO_RELAY_MAGIC, SIO_RELAY_VERSION, 4242,
                           max_bodies[how & 3],
-                          (how & 4) ? SIO_RELAY_CAP_FANOUT : 0 };
+                          (how & 4) ? SIO_RELAY_CAP_FANOUT : 0, { 0 } };
+    for (size_t k = 0; k < SIO_RELAY_NONCE_LEN; k++)
+        h.nonce[k] = (unsigned char)(i * 31 + k);
+    memcpy(links[i].nonce, h.nonce, SIO_RELAY_NONCE_LEN);
     unsigned char body[SIO_RELAY_HELLO_LEN];
     sio_relay_hello_encode(body, &h);
     sio_relay_frame f = { .type = SIO_R_HELLO, .len = sizeof body };
-    if (!(how & 0x80))           /* else the link's first frame is another */
-        send_frame(i, &f, body);
+    if (how & 0x80)              /* the link's first frame is another */
+        return i;
+    send_frame(i, &f, body);
+    /* siod answers with its HELLO and proof; the module's proof follows
+     * (a wrong one when the script says so, to reach the refusal) */
+    pump();
+    if (!links[i].got_hello)
+        return i;
+    unsigned char proof[SIO_RELAY_PROOF_LEN];
+    sio_relay_proof(fuzz_secret, sizeof fuzz_secret, SIO_RELAY_ROLE_MODULE,
+                    links[i].nonce, links[i].peer_nonce, proof);
+    if (how & 0x40)
+        proof[0] ^= 1;
+    sio_relay_frame a = { .type = SIO_R_AUTH, .len = sizeof proof };
+    send_frame(i, &a, proof);
     return i;
 }
 
@@ -234,7 +262,7 @@ static void pick_sid(struct script *s, char out[SIO_SID_LEN])
 static size_t info_of(struct script *s, unsigned char *buf, size_t cap)
 {
     static const char *const kv[][2] = {
-        { "remote_addr", "127.0.0.1" },
+        { "remote_addr", "192.0.2.1" },
         { "url", "/socket.io/?EIO=4&transport=polling&x=%41+b" },
         { "query", "EIO=4&transport=polling&token=abc&x=%zz" },
         { "h:cookie", "a=b" },
@@ -383,13 +411,24 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         siod_sio_conf_nsp("/chat=chat") < 0 || siod_sio_load() < 0)
         abort();
     base = event_base_new();
-    if (base == NULL)
+    if (base == NULL || siod_link_set_secret(fuzz_secret,
+                                             sizeof fuzz_secret) < 0)
         abort();
     cfg.ping_interval_ms = PING_MS;
     cfg.ping_timeout_ms = PING_MS;
     cfg.connect_timeout_ms = CONNECT_MS;
     cfg.max_payload = 100000;
     cfg.closed_max_bytes = 64 * 1024;
+    /* small limits, so that scripts reach them */
+    cfg.max_sessions = 12;
+    cfg.max_sessions_per_addr = 8;
+    cfg.max_handshake_bytes = 4096;
+    cfg.max_rooms_per_socket = 4;
+    cfg.max_dynamic_nsps = 3;
+    cfg.max_nsps_per_session = 3;
+    cfg.max_attachments = 4;
+    cfg.max_binary_bytes = 64 * 1024;
+    siod_links_set_output_max(1024 * 1024);
     if (siod_sessions_init(base, &cfg, &siod_app_socketio) < 0)
         abort();
     return 0;
