@@ -36,6 +36,8 @@ APLOG_USE_MODULE(socketio);
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 /* Memory the input allocator keeps for reuse. */
 #define WS_IN_MAX_FREE (4 * 1024 * 1024)
+/* Smallest buffer for a partial frame (the allocator's smallest node). */
+#define IN_MIN_NODE (8 * 1024)
 /* Frames siod queued for a WebSocket before the reactor or the thread
  * takes them may exceed the send queue bound by this much (node sizes). */
 #define WS_WAITER_SLACK (1024 * 1024)
@@ -405,6 +407,17 @@ static int ws_take_input(socketio_ws *ws, unsigned char *buf,
     return eof;
 }
 
+/* Room for a partial frame of len bytes whose whole size is need: twice
+ * what has arrived (at least IN_MIN_NODE), never more than need, so a
+ * client that declares a big frame and sends little of it costs little;
+ * the buffer doubles as the bytes come (a logarithmic number of copies). */
+static apr_size_t input_room(apr_size_t len, apr_size_t need)
+{
+    apr_size_t want = len > IN_MIN_NODE / 2 ? len * 2 : IN_MIN_NODE;
+
+    return need > len && want > need ? need : want;
+}
+
 /* Moves len bytes at buf into a node of at least want bytes (the input
  * kept for the next read). Returns the node, or NULL out of memory (the
  * WebSocket is closed). */
@@ -425,8 +438,9 @@ static apr_memnode_t *keep_input(socketio_ws *ws, const unsigned char *buf,
 }
 
 /* See socketio_wsconn.h. Input is read into scratch, or into ws->in_node
- * while a partial frame is kept (grown to fit the frame under way); what
- * is left unparsed when the read ends moves to a node. */
+ * while a partial frame is kept; that node grows with the bytes that
+ * arrive (input_room), never straight to the length the frame declares;
+ * what is left unparsed when the read ends moves to a node. */
 int socketio_ws_read(socketio_ws *ws, unsigned char *scratch,
                      apr_size_t cap, int budget)
 {
@@ -444,6 +458,18 @@ int socketio_ws_read(socketio_ws *ws, unsigned char *scratch,
         if (budget-- <= 0) {
             more = 1;
             break;
+        }
+        if (len == cap) {
+            /* A partial frame fills its node: double it (see above). */
+            bigger = keep_input(ws, buf, len,
+                                input_room(len, frame_size(buf, len)));
+            if (node)
+                apr_allocator_free(in_alloc, node);
+            node = bigger;
+            if (!node)
+                break;
+            buf = (unsigned char *)node->first_avail;
+            cap = node_cap(node);
         }
         rv = ap_get_brigade(ws->c->input_filters, ws->inbb, AP_MODE_READBYTES,
                             APR_NONBLOCK_READ, cap - len);
@@ -472,9 +498,9 @@ int socketio_ws_read(socketio_ws *ws, unsigned char *scratch,
                 cap = scap;
             }
             need = frame_size(buf, len);
-            if (!ws->closed && need > cap) {
-                /* The frame under way is bigger than the buffer. */
-                bigger = keep_input(ws, buf, len, need);
+            if (!ws->closed && need > cap && !node) {
+                /* The frame under way is bigger than scratch. */
+                bigger = keep_input(ws, buf, len, input_room(len, need));
                 if (node)
                     apr_allocator_free(in_alloc, node);
                 node = bigger;
@@ -497,7 +523,7 @@ int socketio_ws_read(socketio_ws *ws, unsigned char *scratch,
         return 0;
     }
     if (!node) {
-        node = keep_input(ws, buf, len, frame_size(buf, len));
+        node = keep_input(ws, buf, len, input_room(len, frame_size(buf, len)));
         if (!node)
             return 0;
     }
