@@ -324,7 +324,13 @@ static void on_siod_wake(socketio_ws *ws)
     flush_blocking(ws);
     if (ws->closed)
         return;
-    if (rv == APR_ECONNRESET) {
+    if (ws->oom) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, ws->r,
+                      "mod_socketio: WebSocket message could not be queued "
+                      "(out of memory); closing the client (1011)");
+        socketio_ws_close(ws, SIO_WS_CLOSE_INTERNAL, "Out of memory",
+                          SIO_WS_CLOSE_INTERNAL);
+    } else if (rv == APR_ECONNRESET) {
         socketio_ws_close(ws, SIO_WS_CLOSE_INTERNAL,
                           "Socket.IO daemon unavailable",
                           SIO_WS_CLOSE_INTERNAL);
