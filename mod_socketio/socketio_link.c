@@ -119,14 +119,15 @@ struct socketio_waiter {
     int failed;                    /* link dropped */
     int overflow;
     apr_size_t vol_dropped;        /* volatile WS_SENDs it had no room for */
-    apr_size_t queued, max_queued; /* memory the queued frames hold */
+    apr_size_t queued, max_queued; /* bytes the queued frames carry */
     unsigned frames;               /* frames queued */
     socketio_frame *head, *tail;
 };
 
-/* A waiter's queue is bounded by the memory its frames hold (max_queued;
- * each frame holds a whole allocator node, at least 8 KB: node_cost) and
- * by a frame count. */
+/* A waiter's queue is bounded by the bytes its frames carry (max_queued)
+ * and by a frame count: each queued frame holds at least one allocator
+ * node (8 KB), so the count bounds the memory a burst of small frames to
+ * one thread-served WebSocket can pin. */
 #define WAITER_MAX_FRAMES 4096
 
 /* Outage flags shared by all children (anonymous shm from post_config),
@@ -590,16 +591,6 @@ static int raw_volatile(const unsigned char *raw)
     return raw[4] == SIO_R_WS_SEND && (raw[5] & SIO_RF_VOLATILE);
 }
 
-/* Returns the memory a queued frame of rawlen raw bytes really holds: the
- * whole allocator node (at least 8 KB, then 4 KB steps), which is what a
- * waiter's bound counts. */
-static apr_size_t node_cost(size_t rawlen)
-{
-    apr_size_t n = APR_ALIGN(FRAME_HDR + rawlen + APR_MEMNODE_T_SIZE, 4096);
-
-    return n < 8192 ? 8192 : n;
-}
-
 /* Returns a node with room for a frame record and rawlen raw bytes (at
  * FRAME_HDR), or NULL. */
 static apr_memnode_t *frame_node(socketio_link *link, size_t rawlen)
@@ -625,7 +616,7 @@ static void queue_locked(socketio_waiter *w, socketio_frame *fr)
 static void enqueue_locked(socketio_link *link, apr_memnode_t *node,
                            size_t rawlen, apr_uint64_t conn)
 {
-    apr_size_t cost = node_cost(rawlen);
+    apr_size_t cost = FRAME_HDR + rawlen;
     socketio_waiter *w = admit_locked(waiter_locked(link, conn), cost,
                                       raw_volatile((unsigned char *)
                                                    node->first_avail +
@@ -652,7 +643,7 @@ static void deliver_copy_locked(socketio_link *link, const unsigned char *raw,
                                 size_t rawlen, apr_uint64_t conn)
 {
     socketio_waiter *w = admit_locked(waiter_locked(link, conn),
-                                      node_cost(rawlen), raw_volatile(raw));
+                                      FRAME_HDR + rawlen, raw_volatile(raw));
     apr_memnode_t *node;
 
     if (!w)
@@ -676,7 +667,7 @@ static void enqueue_send_locked(socketio_link *link, socketio_waiter *w,
     apr_memnode_t *node;
     socketio_frame *fr;
 
-    if (!admit_locked(w, node_cost(len), (flags & SIO_RF_VOLATILE) != 0))
+    if (!admit_locked(w, FRAME_HDR + len, (flags & SIO_RF_VOLATILE) != 0))
         return;
     if (!(node = frame_node(link, len))) {
         w->overflow = 1;
@@ -687,7 +678,7 @@ static void enqueue_send_locked(socketio_link *link, socketio_waiter *w,
     memset(fr, 0, sizeof(*fr));
     fr->node = node;
     fr->alloc = link->alloc;
-    fr->cost = node_cost(len);
+    fr->cost = FRAME_HDR + len;
     fr->f.type = SIO_R_WS_SEND;
     fr->f.flags = (uint8_t)flags;
     fr->f.conn = w->conn;
@@ -913,7 +904,7 @@ static apr_status_t link_pump(socketio_link *link, int fd, int budget,
                     apr_thread_mutex_lock(link->mutex);
                     w = waiter_locked(link, conn);
                     known = w && ((w->owner && !w->failed) ||
-                                  admit_locked(w, node_cost(total),
+                                  admit_locked(w, FRAME_HDR + total,
                                                raw_volatile(buf + off)));
                     apr_thread_mutex_unlock(link->mutex);
                 }
