@@ -183,7 +183,9 @@ static void log_slow(socketio_ws *ws, apr_interval_time_t limit)
     if (!warn) {
         apr_atomic_inc32(&slow_since);
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, ws->r,
-                      "mod_socketio: WebSocket client too slow: dropped");
+                      "mod_socketio: WebSocket client too slow: it did not "
+                      "take its messages within SocketIOWebSocketWriteTimeout; "
+                      "dropped");
         return;
     }
     n = apr_atomic_xchg32(&slow_since, 0);
