@@ -55,6 +55,10 @@ static const command_rec socketio_cmds[] = {
                   RSRC_CONF | ACCESS_CONF,
                   "Bytes a WebSocket may have waiting to be sent before its "
                   "client is dropped"),
+    AP_INIT_TAKE1("SocketIOWebSocketWriteTimeout",
+                  socketio_cmd_ws_write_timeout, NULL, RSRC_CONF,
+                  "Seconds a WebSocket client holding a worker thread "
+                  "(prefork, worker) gets to take one batch of messages"),
     { NULL }
 };
 

@@ -65,6 +65,7 @@ void *socketio_config_create_server(apr_pool_t *p, server_rec *s)
 
     sc->reply_timeout = -1;
     sc->ws_threads = -1;
+    sc->ws_write_timeout = -1;
     return sc;
 }
 
@@ -84,6 +85,9 @@ void *socketio_config_merge_server(apr_pool_t *p, void *basev, void *addv)
                                            : base->client_script;
     sc->ws_threads = add->ws_threads != -1 ? add->ws_threads
                                            : base->ws_threads;
+    sc->ws_write_timeout = add->ws_write_timeout != -1
+                               ? add->ws_write_timeout
+                               : base->ws_write_timeout;
     return sc;
 }
 
@@ -340,6 +344,27 @@ const char *socketio_cmd_ws_queue(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+/* SocketIOWebSocketWriteTimeout seconds */
+const char *socketio_cmd_ws_write_timeout(cmd_parms *cmd, void *dconf,
+                                          const char *secs)
+{
+    socketio_server_conf *sc =
+        ap_get_module_config(cmd->server->module_config, &socketio_module);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    char *end;
+    long n;
+
+    if (err)
+        return err;
+    n = strtol(secs, &end, 10);
+    if (end == secs || *end || n < 1 || n > 3600)
+        return apr_pstrcat(cmd->pool, "SocketIOWebSocketWriteTimeout: "
+                           "expected seconds from 1 to 3600, got '", secs,
+                           "'", NULL);
+    sc->ws_write_timeout = apr_time_from_sec(n);
+    return NULL;
+}
+
 /* Returns OK, or HTTP_INTERNAL_SERVER_ERROR (startup fails) when the
  * default socket path does not fit a Unix socket address. Fills in the
  * default daemon socket and secret paths. */
@@ -442,4 +467,13 @@ apr_size_t socketio_config_ws_queue(const socketio_dir_conf *d)
     if (d->ws_queue <= 0)
         return (apr_size_t)max + SOCKETIO_DEFAULT_QUEUE_EXTRA;
     return (apr_size_t)(d->ws_queue > max ? d->ws_queue : max);
+}
+
+/* Returns the time a thread-served WebSocket client gets to take one
+ * batch of frames (default 10 s). */
+apr_interval_time_t
+socketio_config_ws_write_timeout(const socketio_server_conf *s)
+{
+    return s->ws_write_timeout > 0 ? s->ws_write_timeout
+                                   : SOCKETIO_DEFAULT_WS_WRITE_TIMEOUT;
 }

@@ -21,6 +21,9 @@ extern module AP_MODULE_DECLARE_DATA socketio_module;
 /* A WebSocket's unsent messages may reach SocketIOMaxPayload plus this
  * before the client is dropped (SocketIOWebSocketQueue unset). */
 #define SOCKETIO_DEFAULT_QUEUE_EXTRA (1024 * 1024)
+/* SocketIOWebSocketWriteTimeout unset: a thread-served WebSocket client
+ * must take each batch of queued frames within this. */
+#define SOCKETIO_DEFAULT_WS_WRITE_TIMEOUT apr_time_from_sec(10)
 /* SocketIOWebSocketThreads unset: this share of MaxRequestWorkers. */
 #define SOCKETIO_DEFAULT_THREADS_DIVISOR 4
 
@@ -51,6 +54,8 @@ typedef struct socketio_server_conf {
     apr_interval_time_t reply_timeout;  /* -1 while unset */
     const char *client_script;          /* SocketIOClientScript, or NULL */
     int ws_threads;                     /* SocketIOWebSocketThreads, -1 */
+    apr_interval_time_t ws_write_timeout;/* SocketIOWebSocketWriteTimeout,
+                                          * -1 while unset */
     struct socketio_link *link;         /* this child's link, child_init */
 } socketio_server_conf;
 
@@ -86,6 +91,8 @@ const char *socketio_cmd_ws_threads(cmd_parms *cmd, void *dconf,
                                     const char *n);
 const char *socketio_cmd_ws_queue(cmd_parms *cmd, void *dconf,
                                   const char *bytes);
+const char *socketio_cmd_ws_write_timeout(cmd_parms *cmd, void *dconf,
+                                          const char *secs);
 
 /* post_config: gives every server without SocketIODaemonSocket the default
  * path under the runtime directory, and every server without
@@ -105,5 +112,7 @@ apr_interval_time_t socketio_config_reply_timeout(const socketio_server_conf *s)
 int socketio_config_serve_client(const socketio_dir_conf *d);
 int socketio_config_cors_credentials(const socketio_dir_conf *d);
 apr_size_t socketio_config_ws_queue(const socketio_dir_conf *d);
+apr_interval_time_t
+socketio_config_ws_write_timeout(const socketio_server_conf *s);
 
 #endif

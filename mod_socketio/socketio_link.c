@@ -72,12 +72,14 @@ APLOG_USE_MODULE(socketio);
 #define SEND_MAX_PARTS 4
 
 /* Reading state: a partial frame in rbuf, or a big one assembled in node,
- * or the bytes of an unwanted big one still to skip. Reading thread only. */
+ * or the bytes of an unwanted big one still to skip. A big frame's node
+ * has room for cap bytes: it grows as the bytes arrive (doubling), never
+ * straight to the length the header declares. Reading thread only. */
 typedef struct link_rstate {
     size_t have, skip;
     apr_memnode_t *node;
     unsigned char *big;
-    size_t need, got;
+    size_t need, got, cap;
 } link_rstate;
 
 struct socketio_link {
@@ -814,6 +816,8 @@ static apr_status_t fanout(socketio_link *link, const sio_relay_frame *f)
                                                   mlen);
             if (handle)
                 link->sink->fanout_add(handle, w->owner);
+            else if (!(flags & SIO_RF_VOLATILE))
+                link->sink->undelivered(w->owner);
         } else {
             enqueue_send_locked(link, w, flags, msg, mlen);
         }
@@ -860,6 +864,33 @@ static apr_status_t dispatch(socketio_link *link, const unsigned char *raw,
     return rv;
 }
 
+/* Room for a big frame of which got bytes are in: twice that (at least
+ * twice the read buffer), at most need. */
+static size_t big_room(size_t got, size_t need)
+{
+    size_t want = got > LINK_READ_BUF ? got * 2 : LINK_READ_BUF * 2;
+
+    return want < need ? want : need;
+}
+
+/* The big frame under way filled its node: moves it to one twice as big
+ * (at most rs->need). Returns 0, or -1 out of memory. */
+static int big_grow(socketio_link *link, link_rstate *rs)
+{
+    size_t cap = big_room(rs->got, rs->need);
+    apr_memnode_t *bigger = frame_node(link, cap);
+
+    if (!bigger)
+        return -1;
+    memcpy((unsigned char *)bigger->first_avail + FRAME_HDR, rs->big,
+           rs->got);
+    apr_allocator_free(link->alloc, rs->node);
+    rs->node = bigger;
+    rs->big = (unsigned char *)bigger->first_avail + FRAME_HDR;
+    rs->cap = cap;
+    return 0;
+}
+
 /* Forgets a partly read frame (new connection, or the reader stops). */
 static void rstate_reset(socketio_link *link)
 {
@@ -884,8 +915,12 @@ static apr_status_t link_pump(socketio_link *link, int fd, int budget,
     int rc;
 
     while (budget-- > 0) {
+        if (rs->big && rs->got == rs->cap && big_grow(link, rs) != 0) {
+            *why = "out of memory reading a frame from siod";
+            return APR_ENOMEM;
+        }
         if (rs->big)
-            n = recv(fd, rs->big + rs->got, rs->need - rs->got, 0);
+            n = recv(fd, rs->big + rs->got, rs->cap - rs->got, 0);
         else if (rs->skip)
             n = recv(fd, buf, rs->skip < LINK_READ_BUF ? rs->skip
                                                        : LINK_READ_BUF, 0);
@@ -964,12 +999,14 @@ static apr_status_t link_pump(socketio_link *link, int fd, int budget,
                     apr_thread_mutex_unlock(link->mutex);
                 }
                 if (known)
-                    rs->node = frame_node(link, total);
+                    rs->node = frame_node(link, big_room(rs->have - off,
+                                                         total));
                 if (rs->node) {
                     rs->big = (unsigned char *)rs->node->first_avail +
                               FRAME_HDR;
                     rs->need = total;
                     rs->got = rs->have - off;
+                    rs->cap = big_room(rs->got, total);
                     memcpy(rs->big, buf + off, rs->got);
                 } else {
                     rs->skip = total - (rs->have - off);

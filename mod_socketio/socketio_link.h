@@ -54,6 +54,10 @@ typedef struct socketio_link_sink {
     void (*failed)(void *owner);
     /* any thread, no lock: a link (re)opened; poll its new socket. */
     void (*link_up)(void *ctx);
+    /* link locked: a message for owner that is not volatile could not be
+     * delivered (out of memory): owner must not go on as if it had been
+     * (the reactor closes the WebSocket with 1011; the client reconnects). */
+    void (*undelivered)(void *owner);
 } socketio_link_sink;
 
 /* post_config (parent): sets up the shared outage flags so that a siod

@@ -256,7 +256,6 @@ static void write_out(rconn *rc)
     socketio_ws *ws = rc->ws;
     conn_rec *c = rc->c;
     apr_bucket *after;
-    apr_off_t len;
     apr_status_t rv;
 
     if (ws->lost)
@@ -275,12 +274,10 @@ static void write_out(rconn *rc)
     while (!APR_BRIGADE_EMPTY(ws->outbb) && !c->data_in_output_filters) {
         apr_brigade_partition(ws->outbb, WRITE_CHUNK, &after);
         apr_brigade_split_ex(ws->outbb, after, rc->tmpbb);
-        apr_brigade_length(ws->outbb, 0, &len);
+        socketio_ws_dequeued(ws, ws->outbb);
         rv = ap_pass_brigade(c->output_filters, ws->outbb);
         apr_brigade_cleanup(ws->outbb);
         APR_BRIGADE_CONCAT(ws->outbb, rc->tmpbb);
-        ws->out_bytes -= (apr_size_t)len < ws->out_bytes ? (apr_size_t)len
-                                                         : ws->out_bytes;
         if (rv == APR_SUCCESS && !c->aborted)
             rv = redrive(c);
         if (rv != APR_SUCCESS || c->aborted) {
@@ -452,6 +449,15 @@ static void process(rconn *rc)
         if (rc->link_failed) {
             socketio_ws_close(ws, SIO_WS_CLOSE_INTERNAL,
                               "Socket.IO daemon unavailable",
+                              SIO_WS_CLOSE_INTERNAL);
+        } else if (ws->oom) {
+            /* A message it should have had is lost: it must not go on as
+             * if nothing were missing; it reconnects (and recovers). */
+            log_drop(rc, "WebSocket message could not be queued (out of "
+                     "memory); closing the client (1011)");
+            apr_brigade_cleanup(ws->outbb);
+            ws->out_bytes = 0;
+            socketio_ws_close(ws, SIO_WS_CLOSE_INTERNAL, "Out of memory",
                               SIO_WS_CLOSE_INTERNAL);
         } else if (ws->overflow) {
             log_drop(rc, apr_psprintf(rc->c->pool, "WebSocket client not "
@@ -758,6 +764,10 @@ typedef struct fan_block {
 } fan_block;
 
 #define FAN_HDR APR_ALIGN_DEFAULT(sizeof(fan_block))
+/* A fan-out message up to this long is copied into each recipient's
+ * queue (socketio_ws_queue_copy) rather than shared through a bucket of
+ * its own: the bucket would cost more than the copy. */
+#define FAN_COPY_MAX 1024
 
 static void fan_unref(void *data)
 {
@@ -803,6 +813,11 @@ static void sink_fanout_add(void *handle, void *owner)
 
     if (rc->phase != RC_WS || !rc->ws || rc->ws->closed)
         return;
+    if (!b->volatile_ && b->len <= FAN_COPY_MAX) {
+        socketio_ws_queue_copy(rc->ws, (char *)b + FAN_HDR, b->len);
+        mark_dirty(rc);
+        return;
+    }
     b->refs++;
     bk = apr_bucket_heap_create((char *)b + FAN_HDR, b->len,
                                 b->volatile_ ? socketio_reactor_fan_vol_free
@@ -835,9 +850,19 @@ static void sink_link_up(void *ctx)
     wake(re);
 }
 
+static void sink_undelivered(void *owner)
+{
+    rconn *rc = owner;
+
+    if (rc->phase != RC_WS || !rc->ws)
+        return;
+    rc->ws->oom = 1;
+    mark_dirty(rc);
+}
+
 static const socketio_link_sink reactor_sink = {
     sink_frame, sink_fanout_begin, sink_fanout_add, sink_fanout_end,
-    sink_failed, sink_link_up
+    sink_failed, sink_link_up, sink_undelivered
 };
 
 /* ---- life cycle --------------------------------------------------- */

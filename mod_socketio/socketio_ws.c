@@ -36,6 +36,8 @@ APLOG_USE_MODULE(socketio);
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 /* Memory the input allocator keeps for reuse. */
 #define WS_IN_MAX_FREE (4 * 1024 * 1024)
+/* Smallest buffer for a partial frame (the allocator's smallest node). */
+#define IN_MIN_NODE (8 * 1024)
 /* Frames siod queued for a WebSocket before the reactor or the thread
  * takes them may exceed the send queue bound by this much (node sizes). */
 #define WS_WAITER_SLACK (1024 * 1024)
@@ -76,12 +78,151 @@ static apr_size_t node_cap(const apr_memnode_t *n)
 
 /* ---- writing to the client ---------------------------------------- */
 
-static int over_limit(socketio_ws *ws, apr_size_t len)
+/* What queued output really holds. ws->out_bytes counts memory, not
+ * payload: every bucket costs two small blocks of the bucket allocator
+ * (the bucket and its heap record), and a block over the allocator's
+ * small size takes a whole node (at least 8 KB). So non-volatile frames
+ * are not given a block each: their bytes are appended to chunks, heap
+ * buckets of about one node whose whole size is counted when the chunk is
+ * made and released when its last byte leaves the queue. A volatile frame
+ * keeps a bucket of its own (it may be dropped alone), counted with what
+ * its block really takes; a fan-out frame shared with other WebSockets
+ * costs its bucket and is counted at its full length. */
+#define BA_SMALL 128                 /* apr_bucket_alloc's small blocks */
+#define BA_HDR 32                    /* its header in every block */
+#define BUCKET_COST (2 * BA_SMALL)   /* apr_bucket + apr_bucket_heap */
+#define NODE_MIN 8192                /* apr_allocator's smallest node */
+#define NODE_STEP 4096
+
+typedef struct ws_chunk {
+    apr_size_t used;                 /* bytes written into data */
+    apr_size_t cap;                  /* room for data */
+    apr_size_t held;                 /* memory counted for the chunk */
+    int sealed;                      /* its last byte left the queue */
+} ws_chunk;
+
+#define CHUNK_HDR APR_ALIGN_DEFAULT(sizeof(ws_chunk))
+
+/* Returns the memory apr_bucket_alloc takes for a block of n bytes. */
+static apr_size_t held_size(apr_size_t n)
 {
-    if (!ws->out_limit || ws->out_bytes + len <= ws->out_limit)
+    n += BA_HDR;
+    if (n <= BA_SMALL)
+        return BA_SMALL;
+    n = APR_ALIGN(n + APR_MEMNODE_T_SIZE, NODE_STEP);
+    return n < NODE_MIN ? NODE_MIN : n;
+}
+
+static void chunk_free(void *data)
+{
+    apr_bucket_free((char *)data - CHUNK_HDR);
+}
+
+/* The chunk a bucket writes from, or NULL for any other bucket. */
+static ws_chunk *chunk_of(const apr_bucket *b)
+{
+    const apr_bucket_heap *h;
+
+    if (!APR_BUCKET_IS_HEAP(b))
+        return NULL;
+    h = b->data;
+    return h->free_func == chunk_free ? (ws_chunk *)(h->base - CHUNK_HDR)
+                                      : NULL;
+}
+
+/* Room left in the queue's last chunk for appending, 0 if the last bucket
+ * is not an open chunk. */
+static apr_size_t tail_room(socketio_ws *ws)
+{
+    apr_bucket *b;
+    ws_chunk *ch;
+
+    if (APR_BRIGADE_EMPTY(ws->outbb))
         return 0;
-    ws->overflow = 1;
-    return 1;
+    b = APR_BRIGADE_LAST(ws->outbb);
+    ch = chunk_of(b);
+    if (!ch || ch->sealed ||
+        b->start + b->length != ch->used)
+        return 0;
+    return ch->cap - ch->used;
+}
+
+/* The room of a new chunk for at least n bytes: whole allocator nodes
+ * (at least one), all of them usable. */
+static apr_size_t chunk_cap(apr_size_t n)
+{
+    apr_size_t over = BA_HDR + APR_MEMNODE_T_SIZE + CHUNK_HDR;
+    apr_size_t node = APR_ALIGN(n + over, NODE_STEP);
+
+    return (node < NODE_MIN ? NODE_MIN : node) - over;
+}
+
+/* Returns the memory appending n bytes would add (0 when they fit the
+ * open chunk). */
+static apr_size_t append_cost(socketio_ws *ws, apr_size_t n)
+{
+    apr_size_t room = tail_room(ws);
+
+    if (n <= room)
+        return 0;
+    return held_size(CHUNK_HDR + chunk_cap(n - room)) + BUCKET_COST;
+}
+
+/* Appends a frame made of two parts (a then b) to the queue's chunks,
+ * whole or not at all. Returns 0, or -1 out of memory (ws->oom is set:
+ * the WebSocket is then closed with 1011). */
+static int append(socketio_ws *ws, const void *a, apr_size_t an,
+                  const void *b, apr_size_t bn)
+{
+    const char *part[2] = { a, b };
+    apr_size_t left[2] = { an, bn };
+    apr_size_t room = tail_room(ws), cap = 0, k;
+    apr_bucket *tail = room ? APR_BRIGADE_LAST(ws->outbb) : NULL;
+    apr_bucket *fresh = NULL;
+    ws_chunk *ch = NULL, *nch = NULL;
+    char *mem;
+    int i;
+
+    if (an + bn > room) {
+        cap = chunk_cap(an + bn - room);
+        mem = apr_bucket_alloc(CHUNK_HDR + cap, ws->out_alloc);
+        if (!mem) {
+            ws->oom = 1;
+            return -1;
+        }
+        nch = (ws_chunk *)mem;
+        nch->used = 0;
+        nch->cap = cap;
+        nch->held = held_size(CHUNK_HDR + cap) + BUCKET_COST;
+        nch->sealed = 0;
+        fresh = apr_bucket_heap_create(mem + CHUNK_HDR, cap, chunk_free,
+                                       ws->c->bucket_alloc);
+        fresh->length = 0;
+    }
+    if (tail)
+        ch = chunk_of(tail);
+    for (i = 0; i < 2; i++) {
+        while (left[i] > 0) {
+            apr_bucket *into = room ? tail : fresh;
+            ws_chunk *c = room ? ch : nch;
+
+            k = room ? room : c->cap - c->used;
+            if (k > left[i])
+                k = left[i];
+            memcpy((char *)c + CHUNK_HDR + c->used, part[i], k);
+            c->used += k;
+            into->length += k;
+            part[i] += k;
+            left[i] -= k;
+            if (room)
+                room -= k;
+        }
+    }
+    if (fresh) {
+        APR_BRIGADE_INSERT_TAIL(ws->outbb, fresh);
+        ws->out_bytes += nch->held;
+    }
+    return 0;
 }
 
 /* Frees a volatile frame's bytes; as a heap bucket's free function it is
@@ -89,6 +230,51 @@ static int over_limit(socketio_ws *ws, apr_size_t len)
 static void vol_free(void *data)
 {
     apr_bucket_free(data);
+}
+
+/* Returns the memory bucket b stands for in ws->out_bytes when the whole
+ * of it leaves the queue, or, with whole unset, when this piece of it
+ * leaves (the writer passes buckets split at any byte). */
+static apr_size_t piece_cost(apr_bucket *b)
+{
+    ws_chunk *ch = chunk_of(b);
+    const apr_bucket_heap *h;
+
+    if (ch) {
+        /* A chunk was counted whole when made: its last piece releases
+         * it, and it takes no more bytes. */
+        if (ch->sealed || b->start + b->length != ch->used)
+            return 0;
+        ch->sealed = 1;
+        return ch->held;
+    }
+    if (!APR_BUCKET_IS_HEAP(b))
+        return b->length;
+    h = b->data;
+    if (b->start + b->length != h->alloc_len)
+        return 0;
+    return (h->free_func == vol_free ? held_size(h->alloc_len)
+                                     : h->alloc_len) + BUCKET_COST;
+}
+
+/* See socketio_wsconn.h. */
+void socketio_ws_dequeued(socketio_ws *ws, apr_bucket_brigade *bb)
+{
+    apr_bucket *b;
+    apr_size_t n = 0;
+
+    for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
+         b = APR_BUCKET_NEXT(b))
+        n += piece_cost(b);
+    ws->out_bytes -= n < ws->out_bytes ? n : ws->out_bytes;
+}
+
+static int over_limit(socketio_ws *ws, apr_size_t cost)
+{
+    if (!ws->out_limit || ws->out_bytes + cost <= ws->out_limit)
+        return 0;
+    ws->overflow = 1;
+    return 1;
 }
 
 /* Is b a whole volatile frame nothing of which has been written? The
@@ -118,14 +304,16 @@ static void vol_count(socketio_ws *ws)
                       SIO_SID_LEN, ws->sid, ws->vol_dropped, ws->out_limit);
 }
 
-/* Can a message of len bytes be queued? A volatile one over the bound is
- * dropped; any other drops queued, unstarted volatile frames until it
- * fits, else sets overflow. Returns 1 to queue it, 0 to drop it. */
-static int make_room(socketio_ws *ws, apr_size_t len, int volatile_)
+/* Can a message costing cost bytes of memory be queued? A volatile one
+ * over the bound is dropped; any other drops queued, unstarted volatile
+ * frames until it fits, else sets overflow. Returns 1 to queue it, 0 to
+ * drop it. */
+static int make_room(socketio_ws *ws, apr_size_t cost, int volatile_)
 {
     apr_bucket *b, *next;
+    apr_size_t c;
 
-    if (!ws->out_limit || ws->out_bytes + len <= ws->out_limit)
+    if (!ws->out_limit || ws->out_bytes + cost <= ws->out_limit)
         return 1;
     if (volatile_) {
         vol_count(ws);
@@ -133,16 +321,16 @@ static int make_room(socketio_ws *ws, apr_size_t len, int volatile_)
     }
     for (b = APR_BRIGADE_FIRST(ws->outbb);
          b != APR_BRIGADE_SENTINEL(ws->outbb) &&
-         ws->out_bytes + len > ws->out_limit; b = next) {
+         ws->out_bytes + cost > ws->out_limit; b = next) {
         next = APR_BUCKET_NEXT(b);
         if (!vol_unstarted(b))
             continue;
-        ws->out_bytes -= b->length < ws->out_bytes ? b->length
-                                                   : ws->out_bytes;
+        c = piece_cost(b);
+        ws->out_bytes -= c < ws->out_bytes ? c : ws->out_bytes;
         apr_bucket_delete(b);
         vol_count(ws);
     }
-    return !over_limit(ws, len);
+    return !over_limit(ws, cost);
 }
 
 /* See socketio_wsconn.h. */
@@ -160,33 +348,50 @@ void socketio_ws_queue_msg(socketio_ws *ws, int opcode, const void *payload,
     apr_size_t hl = sio_ws_write_header(hdr, 1, opcode, len, NULL);
     char *buf;
 
-    if (ws->lost || !make_room(ws, hl + len, volatile_))
+    if (ws->lost)
+        return;
+    if (!volatile_) {
+        if (make_room(ws, append_cost(ws, hl + len), 0))
+            append(ws, hdr, hl, payload, len);
+        return;
+    }
+    if (!make_room(ws, held_size(hl + len) + BUCKET_COST, 1))
         return;
     buf = apr_bucket_alloc(hl + len, ws->out_alloc);
     if (!buf) {
-        ws->overflow = 1;
+        ws->oom = 1;
         return;
     }
     memcpy(buf, hdr, hl);
     if (len)
         memcpy(buf + hl, payload, len);
     APR_BRIGADE_INSERT_TAIL(ws->outbb,
-        apr_bucket_heap_create(buf, hl + len,
-                               volatile_ ? vol_free : apr_bucket_free,
-                               ws->c->bucket_alloc));
-    ws->out_bytes += hl + len;
+        apr_bucket_heap_create(buf, hl + len, vol_free, ws->c->bucket_alloc));
+    ws->out_bytes += held_size(hl + len) + BUCKET_COST;
+}
+
+/* See socketio_wsconn.h. */
+int socketio_ws_queue_copy(socketio_ws *ws, const void *frame,
+                           apr_size_t len)
+{
+    if (ws->lost || ws->closed)
+        return 1;
+    if (make_room(ws, append_cost(ws, len), 0))
+        append(ws, frame, len, NULL, 0);
+    return 1;
 }
 
 /* See socketio_wsconn.h. */
 void socketio_ws_queue_bucket(socketio_ws *ws, apr_bucket *b, apr_size_t len,
                               int volatile_)
 {
-    if (ws->lost || ws->closed || !make_room(ws, len, volatile_)) {
+    if (ws->lost || ws->closed ||
+        !make_room(ws, len + BUCKET_COST, volatile_)) {
         apr_bucket_destroy(b);
         return;
     }
     APR_BRIGADE_INSERT_TAIL(ws->outbb, b);
-    ws->out_bytes += len;
+    ws->out_bytes += len + BUCKET_COST;
 }
 
 /* See socketio_wsconn.h. */
@@ -405,6 +610,17 @@ static int ws_take_input(socketio_ws *ws, unsigned char *buf,
     return eof;
 }
 
+/* Room for a partial frame of len bytes whose whole size is need: twice
+ * what has arrived (at least IN_MIN_NODE), never more than need, so a
+ * client that declares a big frame and sends little of it costs little;
+ * the buffer doubles as the bytes come (a logarithmic number of copies). */
+static apr_size_t input_room(apr_size_t len, apr_size_t need)
+{
+    apr_size_t want = len > IN_MIN_NODE / 2 ? len * 2 : IN_MIN_NODE;
+
+    return need > len && want > need ? need : want;
+}
+
 /* Moves len bytes at buf into a node of at least want bytes (the input
  * kept for the next read). Returns the node, or NULL out of memory (the
  * WebSocket is closed). */
@@ -425,8 +641,9 @@ static apr_memnode_t *keep_input(socketio_ws *ws, const unsigned char *buf,
 }
 
 /* See socketio_wsconn.h. Input is read into scratch, or into ws->in_node
- * while a partial frame is kept (grown to fit the frame under way); what
- * is left unparsed when the read ends moves to a node. */
+ * while a partial frame is kept; that node grows with the bytes that
+ * arrive (input_room), never straight to the length the frame declares;
+ * what is left unparsed when the read ends moves to a node. */
 int socketio_ws_read(socketio_ws *ws, unsigned char *scratch,
                      apr_size_t cap, int budget)
 {
@@ -444,6 +661,18 @@ int socketio_ws_read(socketio_ws *ws, unsigned char *scratch,
         if (budget-- <= 0) {
             more = 1;
             break;
+        }
+        if (len == cap) {
+            /* A partial frame fills its node: double it (see above). */
+            bigger = keep_input(ws, buf, len,
+                                input_room(len, frame_size(buf, len)));
+            if (node)
+                apr_allocator_free(in_alloc, node);
+            node = bigger;
+            if (!node)
+                break;
+            buf = (unsigned char *)node->first_avail;
+            cap = node_cap(node);
         }
         rv = ap_get_brigade(ws->c->input_filters, ws->inbb, AP_MODE_READBYTES,
                             APR_NONBLOCK_READ, cap - len);
@@ -472,9 +701,9 @@ int socketio_ws_read(socketio_ws *ws, unsigned char *scratch,
                 cap = scap;
             }
             need = frame_size(buf, len);
-            if (!ws->closed && need > cap) {
-                /* The frame under way is bigger than the buffer. */
-                bigger = keep_input(ws, buf, len, need);
+            if (!ws->closed && need > cap && !node) {
+                /* The frame under way is bigger than scratch. */
+                bigger = keep_input(ws, buf, len, input_room(len, need));
                 if (node)
                     apr_allocator_free(in_alloc, node);
                 node = bigger;
@@ -497,7 +726,7 @@ int socketio_ws_read(socketio_ws *ws, unsigned char *scratch,
         return 0;
     }
     if (!node) {
-        node = keep_input(ws, buf, len, frame_size(buf, len));
+        node = keep_input(ws, buf, len, input_room(len, frame_size(buf, len)));
         if (!node)
             return 0;
     }

@@ -167,6 +167,35 @@ static void log_refusal(request_rec *r, apr_uint32_t held)
                   n);
 }
 
+static volatile apr_uint32_t slow_since;
+static volatile apr_uint32_t slow_log_sec;
+
+/* Logs a client dropped for not taking its data within limit: at most
+ * one warning per child per REFUSAL_LOG_SECS, the others at debug and
+ * counted in the next warning. */
+static void log_slow(socketio_ws *ws, apr_interval_time_t limit)
+{
+    apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
+    apr_uint32_t prev = apr_atomic_read32(&slow_log_sec), n;
+    int warn = (!prev || now - prev >= REFUSAL_LOG_SECS) &&
+               apr_atomic_cas32(&slow_log_sec, now, prev) == prev;
+
+    if (!warn) {
+        apr_atomic_inc32(&slow_since);
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, ws->r,
+                      "mod_socketio: WebSocket client too slow: it did not "
+                      "take its messages within SocketIOWebSocketWriteTimeout; "
+                      "dropped");
+        return;
+    }
+    n = apr_atomic_xchg32(&slow_since, 0);
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, ws->r,
+                  "mod_socketio: WebSocket client too slow: it did not take "
+                  "its messages within SocketIOWebSocketWriteTimeout (%d s); "
+                  "dropping it (%u more dropped since the last such message)",
+                  (int)apr_time_sec(limit), n);
+}
+
 /* See the header. */
 int socketio_ws_thread_acquire(request_rec *r)
 {
@@ -191,40 +220,90 @@ int socketio_ws_thread_acquire(request_rec *r)
     return 1;
 }
 
-/* A thread-served client whose TCP window stays full this long while we
- * have data for it has stopped reading: it is dropped. (The thread cannot
- * see its queue overflow while it blocks in the write.) */
-#define WS_WRITE_STALL apr_time_from_sec(5)
+/* Bytes passed to the filters at once, and only while nothing is pending
+ * in them: below the core output filter's FlushMaxThreshold (64 KB), so a
+ * pass on the non-blocking socket never turns into a blocking one. */
+#define WS_WRITE_CHUNK (16 * 1024)
 
-/* Writes what is queued, blocking for at most WS_WRITE_STALL without
- * progress (or the connection's Timeout if shorter). */
+/* Pushes what the core output filter holds (it sends without waiting). */
+static apr_status_t redrive(conn_rec *c)
+{
+    ap_filter_t *f = c->output_filters;
+
+    while (f->next)
+        f = f->next;
+    return f->frec->filter_func.out_func(f, NULL);
+}
+
+/* Writes everything queued before a deadline on the whole write
+ * (SocketIOWebSocketWriteTimeout from the first byte), however the client
+ * trickles: the socket is made non-blocking for the write, chunks are
+ * passed only while the filters hold nothing, and the thread waits for
+ * writability with what is left of the deadline. A client that misses it
+ * is dropped and logged (at most once a minute per child at warn). */
 static void flush_blocking(socketio_ws *ws)
 {
-    apr_socket_t *sock = ap_get_conn_socket(ws->c);
-    apr_interval_time_t saved = -1;
-    apr_status_t rv;
+    conn_rec *c = ws->c;
+    apr_socket_t *sock = ap_get_conn_socket(c);
+    apr_interval_time_t saved = -1, limit;
+    apr_bucket_brigade *rest;
+    apr_bucket *after;
+    apr_time_t deadline;
+    apr_status_t rv = APR_SUCCESS;
+    struct pollfd pfd;
+    int ms;
 
-    if (ws->lost || APR_BRIGADE_EMPTY(ws->outbb))
+    if (ws->lost || (APR_BRIGADE_EMPTY(ws->outbb) &&
+                     !c->data_in_output_filters))
         return;
-    if (sock && apr_socket_timeout_get(sock, &saved) == APR_SUCCESS &&
-        (saved < 0 || saved > WS_WRITE_STALL))
-        apr_socket_timeout_set(sock, WS_WRITE_STALL);
-    APR_BRIGADE_INSERT_TAIL(ws->outbb,
-                            apr_bucket_flush_create(ws->c->bucket_alloc));
-    rv = ap_pass_brigade(ws->c->output_filters, ws->outbb);
-    apr_brigade_cleanup(ws->outbb);
-    if (sock && saved != -1)
-        apr_socket_timeout_set(sock, saved);
+    limit = socketio_config_ws_write_timeout(ws->sr->sconf);
+    deadline = apr_time_now() + limit;
+    if (!sock || apr_socket_timeout_get(sock, &saved) != APR_SUCCESS) {
+        socketio_ws_lost(ws, APR_ENOTSOCK, "has no socket");
+        return;
+    }
+    apr_socket_timeout_set(sock, 0);
+    rest = apr_brigade_create(ws->r->pool, c->bucket_alloc);
+    for (;;) {
+        if (c->data_in_output_filters)
+            rv = redrive(c);
+        while (rv == APR_SUCCESS && !c->aborted &&
+               !APR_BRIGADE_EMPTY(ws->outbb) && !c->data_in_output_filters) {
+            apr_brigade_partition(ws->outbb, WS_WRITE_CHUNK, &after);
+            apr_brigade_split_ex(ws->outbb, after, rest);
+            rv = ap_pass_brigade(c->output_filters, ws->outbb);
+            apr_brigade_cleanup(ws->outbb);
+            APR_BRIGADE_CONCAT(ws->outbb, rest);
+            if (rv == APR_SUCCESS && !c->aborted)
+                rv = redrive(c);
+        }
+        if (rv == APR_SUCCESS && c->aborted)
+            rv = APR_ECONNABORTED;
+        if (rv != APR_SUCCESS || (APR_BRIGADE_EMPTY(ws->outbb) &&
+                                  !c->data_in_output_filters))
+            break;
+        ms = (int)apr_time_as_msec(deadline - apr_time_now());
+        if (ms <= 0) {
+            rv = APR_TIMEUP;
+            break;
+        }
+        pfd.fd = ws->client_fd;
+        pfd.events = POLLOUT;
+        pfd.revents = 0;
+        if (poll(&pfd, 1, ms) < 0 && errno != EINTR) {
+            rv = errno;
+            break;
+        }
+    }
+    apr_brigade_destroy(rest);
+    apr_socket_timeout_set(sock, saved);
     ws->out_bytes = 0;
-    if (rv == APR_SUCCESS && ws->c->aborted)
-        rv = APR_ECONNABORTED;
     if (APR_STATUS_IS_TIMEUP(rv))
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, ws->r,
-                      "mod_socketio: WebSocket client too slow: it stopped "
-                      "reading (no write progress for %d s); dropping it",
-                      (int)apr_time_sec(WS_WRITE_STALL));
-    if (rv != APR_SUCCESS)
+        log_slow(ws, limit);
+    if (rv != APR_SUCCESS) {
+        apr_brigade_cleanup(ws->outbb);
         socketio_ws_lost(ws, rv, "write failed");
+    }
 }
 
 /* Event: the waiter's wake fd fired (or might have). Writes what siod
@@ -247,7 +326,13 @@ static void on_siod_wake(socketio_ws *ws)
     flush_blocking(ws);
     if (ws->closed)
         return;
-    if (rv == APR_ECONNRESET) {
+    if (ws->oom) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, ws->r,
+                      "mod_socketio: WebSocket message could not be queued "
+                      "(out of memory); closing the client (1011)");
+        socketio_ws_close(ws, SIO_WS_CLOSE_INTERNAL, "Out of memory",
+                          SIO_WS_CLOSE_INTERNAL);
+    } else if (rv == APR_ECONNRESET) {
         socketio_ws_close(ws, SIO_WS_CLOSE_INTERNAL,
                           "Socket.IO daemon unavailable",
                           SIO_WS_CLOSE_INTERNAL);

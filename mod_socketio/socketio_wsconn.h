@@ -25,8 +25,10 @@ typedef struct socketio_ws {
     sio_ws_parser parser;
     apr_bucket_brigade *inbb;      /* ap_get_brigade's */
     apr_bucket_brigade *outbb;     /* frames not yet passed to the filters */
-    apr_size_t out_bytes;          /* their bytes */
-    apr_size_t out_limit;          /* 0: unbounded (the waiter bounds it) */
+    apr_size_t out_bytes;          /* the memory they hold (see
+                                    * socketio_ws.c), not their length */
+    apr_size_t out_limit;          /* bound on out_bytes; 0: unbounded
+                                    * (the waiter bounds it) */
     apr_bucket_alloc_t *out_alloc; /* where queued frames' bytes live */
     apr_memnode_t *in_node;        /* unparsed input kept between reads */
     apr_size_t in_len;
@@ -39,6 +41,8 @@ typedef struct socketio_ws {
     int lost;                      /* client gone: nothing can be written */
     int close_code;                /* told to siod in WS_CLOSED */
     int overflow;                  /* out_limit was crossed */
+    int oom;                       /* a message could not be queued for
+                                    * want of memory: closed with 1011 */
     apr_size_t vol_dropped;        /* volatile messages dropped so far */
     int finished;                  /* WS_CLOSED sent, waiter gone */
 } socketio_ws;
@@ -46,9 +50,9 @@ typedef struct socketio_ws {
 /* child_init: sets up the memory WebSockets keep input in. */
 void socketio_ws_child_init(apr_pool_t *pchild);
 
-/* Queues one frame to the client; header and payload are copied into one
- * bucket whose bytes come from ws->out_alloc. Over out_limit the frame is
- * dropped and ws->overflow set. */
+/* Queues one frame to the client; header and payload are copied into
+ * the queue's chunks (memory from ws->out_alloc). When the memory queued
+ * would go over out_limit the frame is dropped and ws->overflow set. */
 void socketio_ws_queue(socketio_ws *ws, int opcode, const void *payload,
                        apr_size_t len);
 
@@ -58,6 +62,18 @@ void socketio_ws_queue(socketio_ws *ws, int opcode, const void *payload,
  * queued volatile frames not yet started, and only then sets overflow. */
 void socketio_ws_queue_msg(socketio_ws *ws, int opcode, const void *payload,
                            apr_size_t len, int volatile_);
+
+/* Queues a copy of one whole frame (header and payload, len bytes) that
+ * is not volatile, appended to the queue's chunks: for a small fan-out
+ * message a copy costs less than a bucket of its own. Same bound as
+ * socketio_ws_queue_msg. Returns 1 (the frame is queued or dropped). */
+int socketio_ws_queue_copy(socketio_ws *ws, const void *frame,
+                           apr_size_t len);
+
+/* The buckets of bb, just taken from the front of ws->outbb, are leaving
+ * the queue (passed to the filters): takes the memory they stand for off
+ * ws->out_bytes. Call before passing them. */
+void socketio_ws_dequeued(socketio_ws *ws, apr_bucket_brigade *bb);
 
 /* Queues bucket b (made on ws->c->bucket_alloc) holding len bytes of one
  * whole frame; same bound as socketio_ws_queue_msg (b is destroyed when
