@@ -83,7 +83,8 @@ static size_t secret_len;
 static unsigned links_max = SIOD_LINKS_MAX_DEFAULT;
 /* Lines a process that may connect can repeat (the module's ready links
  * log unthrottled: their lines come once per httpd child). */
-static siod_log_throttle refuse_log = SIOD_LOG_THROTTLE(REFUSE_LOG_INTERVAL, 1);
+static siod_log_throttle refuse_log =
+    SIOD_LOG_THROTTLE(REFUSE_LOG_INTERVAL, 1);
 static siod_log_throttle unready_close_log;
 static siod_log_throttle connected_log;
 static siod_log_throttle over_max_log;
@@ -243,10 +244,10 @@ static int link_send(void *ctx, const sio_relay_frame *f,
     if (l->state != L_READY && l->state != L_DRAINING)
         return -1;
     if (f->len > l->peer_max_body) {
-        siod_log_limited(SIOD_LOG_ERROR, "link %s: %s frame of %u bytes is over the "
-                 "module's limit (%u); not sent", l->name,
-                 sio_relay_type_name(f->type), (unsigned)f->len,
-                 (unsigned)l->peer_max_body);
+        siod_log_limited(SIOD_LOG_ERROR, "link %s: %s frame of %u bytes is "
+                         "over the module's limit (%u); not sent", l->name,
+                         sio_relay_type_name(f->type), (unsigned)f->len,
+                         (unsigned)l->peer_max_body);
         return -1;
     }
     sio_relay_write_header(hdr, f);

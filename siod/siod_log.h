@@ -40,7 +40,7 @@ void siod_log(int level, const char *fmt, ...)
 #define SIOD_LOG_BURST 5
 typedef struct siod_log_throttle {
     unsigned interval;               /* seconds; 0: 1 */
-    unsigned burst;                  /* lines per interval; 0: SIOD_LOG_BURST */
+    unsigned burst;                  /* lines per interval; 0: the default */
     long long window;                /* when the current interval began */
     unsigned lines;                  /* lines let through in it */
     unsigned long dropped;           /* held back since the last one */
