@@ -10,11 +10,11 @@
 #include "http_core.h"
 #include "http_log.h"
 #include "http_protocol.h"
-#include "apr_atomic.h"
 #include "apr_strings.h"
 #include "apr_uri.h"
 
 #include "socketio_cors.h"
+#include "socketio_log.h"
 
 APLOG_USE_MODULE(socketio);
 
@@ -22,10 +22,9 @@ APLOG_USE_MODULE(socketio);
 /* Longest Origin value quoted in the log. */
 #define LOG_ORIGIN_MAX 200
 
-/* Per child: when the last refusal warning was written (seconds since the
- * epoch) and how many refusals went unlogged since. */
-static volatile apr_uint32_t refused_logged_at;
-static volatile apr_uint32_t refused_unlogged;
+/* Per child: one refusal warning per SOCKETIO_CORS_LOG_INTERVAL. */
+static socketio_log_throttle refused_log =
+    SOCKETIO_LOG_THROTTLE(SOCKETIO_CORS_LOG_INTERVAL, 1);
 
 /* Drops the brackets of an IPv6 literal ("[::1]" -> "::1"). */
 static const char *bare_host(apr_pool_t *p, const char *host)
@@ -154,9 +153,8 @@ static const char *own_origin(request_rec *r)
 void socketio_cors_log_refused(request_rec *r, const socketio_dir_conf *d)
 {
     const char *origin = apr_table_get(r->headers_in, "Origin");
-    apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
-    apr_uint32_t last = apr_atomic_read32(&refused_logged_at);
     apr_size_t olen = origin ? strlen(origin) : 0;
+    apr_uint32_t unlogged;
     const char *shown;
 
     /* The Origin is the client's: quoted escaped and cut short. */
@@ -164,8 +162,8 @@ void socketio_cors_log_refused(request_rec *r, const socketio_dir_conf *d)
                               apr_pstrmemdup(r->pool, origin ? origin : "",
                                              olen > LOG_ORIGIN_MAX
                                                  ? LOG_ORIGIN_MAX : olen));
-    if (now - last >= SOCKETIO_CORS_LOG_INTERVAL &&
-        apr_atomic_cas32(&refused_logged_at, now, last) == last) {
+    if (socketio_log_level(&refused_log, APLOG_WARNING, &unlogged) ==
+        APLOG_WARNING) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                       "mod_socketio: refused a request from Origin '%s%s': "
                       "not this server's origin (%s)%s; %u more refused "
@@ -173,10 +171,9 @@ void socketio_cors_log_refused(request_rec *r, const socketio_dir_conf *d)
                       olen > LOG_ORIGIN_MAX ? "..." : "", own_origin(r),
                       d->cors_set ? " nor allowed by SocketIOCorsOrigin"
                                   : " and SocketIOCorsOrigin is not set",
-                      apr_atomic_xchg32(&refused_unlogged, 0));
+                      unlogged);
         return;
     }
-    apr_atomic_inc32(&refused_unlogged);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   "mod_socketio: refused a request from Origin '%s'", shown);
 }

@@ -20,6 +20,7 @@
 #include "socketio_config.h"
 #include "socketio_handler.h"
 #include "socketio_link.h"
+#include "socketio_log.h"
 #include "socketio_ws.h"
 
 APLOG_USE_MODULE(socketio);
@@ -79,9 +80,14 @@ int socketio_respond_error(socketio_req *sr, int code)
 int socketio_respond_frame(socketio_req *sr, const sio_relay_frame *f)
 {
     if (f->type != SIO_R_RESPONSE || f->status < 200 || f->status > 599) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, sr->r,
-                      "mod_socketio: unexpected %s (status %u) from siod",
-                      sio_relay_type_name(f->type), (unsigned)f->status);
+        static socketio_log_throttle t;
+        apr_uint32_t n;
+        int level = socketio_log_level(&t, APLOG_ERR, &n);
+
+        ap_log_rerror(APLOG_MARK, level, 0, sr->r,
+                      "mod_socketio: unexpected %s (status %u) from siod%s",
+                      sio_relay_type_name(f->type), (unsigned)f->status,
+                      socketio_log_dropped_note(sr->r->pool, n));
         return socketio_respond(sr, HTTP_BAD_GATEWAY, CT_TEXT,
                                 "Bad answer from the Socket.IO daemon\n", 37);
     }
@@ -111,14 +117,19 @@ int socketio_respond_wait_error(socketio_req *sr, socketio_waiter *w,
                                 apr_status_t rv)
 {
     static const char slow[] = "Socket.IO daemon did not answer in time\n";
+    static socketio_log_throttle slow_log;
+    apr_uint32_t n;
+    int level;
 
     switch (rv) {
     case APR_TIMEUP:
         send_cancel(sr, w);
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, sr->r,
+        level = socketio_log_level(&slow_log, APLOG_WARNING, &n);
+        ap_log_rerror(APLOG_MARK, level, 0, sr->r,
                       "mod_socketio: no answer from siod within "
-                      "SocketIOReplyTimeout (%" APR_TIME_T_FMT " s)",
-                      apr_time_sec(socketio_config_reply_timeout(sr->sconf)));
+                      "SocketIOReplyTimeout (%" APR_TIME_T_FMT " s)%s",
+                      apr_time_sec(socketio_config_reply_timeout(sr->sconf)),
+                      socketio_log_dropped_note(sr->r->pool, n));
         return socketio_respond(sr, HTTP_GATEWAY_TIME_OUT, CT_TEXT, slow,
                                 sizeof(slow) - 1);
     case APR_ECONNABORTED:
@@ -446,12 +457,16 @@ static int polling_post(socketio_req *sr)
     }
     rc = read_body(r, (apr_size_t)sr->max_payload, &body, &len);
     if (rc == HTTP_REQUEST_ENTITY_TOO_LARGE) {
+        static socketio_log_throttle too_large_log;
+        apr_uint32_t n;
+        int level = socketio_log_level(&too_large_log, APLOG_INFO, &n);
+
         /* Part of the body is unread: this connection cannot be reused. */
         r->connection->keepalive = AP_CONN_CLOSE;
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+        ap_log_rerror(APLOG_MARK, level, 0, r,
                       "mod_socketio: POST body over SocketIOMaxPayload (%"
-                      APR_OFF_T_FMT " bytes); closing the session",
-                      sr->max_payload);
+                      APR_OFF_T_FMT " bytes); closing the session%s",
+                      sr->max_payload, socketio_log_dropped_note(r->pool, n));
         return abort_session(sr, HTTP_REQUEST_ENTITY_TOO_LARGE,
                              "Payload too large: over the server's "
                              "maxPayload\n");
@@ -504,8 +519,13 @@ int socketio_handler(request_rec *r)
     if (!allowed)
         return refuse_origin(sr);
     if (!sr->sconf->link) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "mod_socketio: no relay link for this server");
+        static socketio_log_throttle no_link_log;
+        apr_uint32_t n;
+        int level = socketio_log_level(&no_link_log, APLOG_ERR, &n);
+
+        ap_log_rerror(APLOG_MARK, level, 0, r,
+                      "mod_socketio: no relay link for this server%s",
+                      socketio_log_dropped_note(r->pool, n));
         return socketio_respond_unavailable(sr);
     }
 

@@ -353,7 +353,9 @@ int64_t siod_now_ms(void);
 #define SIOD_APP_LOG_WARN 1
 #define SIOD_APP_LOG_INFO 2
 #define SIOD_APP_LOG_DEBUG 3 /* written only with siod -v */
-/* Writes one line to siod's log. */
+/* Writes one line to siod's log. Lines below debug are throttled per
+ * format string (at most 5 a second each; the next one says how many were
+ * left out, and siod -v shows them at debug), as clients can repeat them. */
 void siod_app_log(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -6,6 +6,7 @@
 
 #include <event2/event.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -29,6 +30,12 @@ int64_t siod_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Applications log per client too: each format string (one per call site
+ * of the application, in practice) has its own budget of SIOD_LOG_BURST
+ * lines a second; formats whose addresses share a slot share one. */
+#define APP_LOG_SLOTS 64
+static siod_log_throttle app_log_throttles[APP_LOG_SLOTS];
+
 void siod_app_log(int level, const char *fmt, ...)
 {
     char buf[1024];
@@ -38,10 +45,14 @@ void siod_app_log(int level, const char *fmt, ...)
     va_end(ap);
     if (level < SIOD_APP_LOG_ERROR)
         level = SIOD_APP_LOG_ERROR;
-    if (level >= SIOD_APP_LOG_DEBUG)
+    if (level >= SIOD_APP_LOG_DEBUG) {
         siod_log_debug("app: %s", buf);
-    else
-        siod_log(level, "app: %s", buf);
+        return;
+    }
+    uintptr_t site = (uintptr_t)fmt;
+    siod_log_throttled(&app_log_throttles[(site ^ (site >> 7)) %
+                                          APP_LOG_SLOTS],
+                       level, "app: %s", buf);
 }
 
 static void timer_unlink_free(siod_timer *t)

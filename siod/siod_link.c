@@ -1,15 +1,18 @@
 /* Relay link I/O: reads frames into a growing buffer, parses them with the
  * shared relay codec, enforces the handshake (HELLO first, right magic and
  * version, then the module's AUTH proving it holds the relay secret) and
- * the direction of every frame, and dispatches to the session layer. Output goes into an evbuffer drained by a write event. A broken
- * link is closed from the loop (a reap event), never from inside a send. */
+ * the direction of every frame, and dispatches to the session layer.
+ * Output goes into an evbuffer drained by a write event. A broken link is
+ * closed from the loop (a reap event), never from inside a send. Links are
+ * bounded in number (--max-links) and in handshake time (5 s to a valid
+ * AUTH); what a link not yet proven can repeat is logged throttled. */
 #include "siod_link.h"
 #include "siod_log.h"
 #include "siod_session.h"
 #include "sio_relay.h"
 
 #include <errno.h>
-#include <time.h>
+#include <sys/time.h>
 #include <sys/random.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -29,6 +32,10 @@
 /* At most one warning per this many seconds for links refused during the
  * handshake; the others are logged at debug and counted. */
 #define REFUSE_LOG_INTERVAL 10
+/* A link must have proven the relay secret (AUTH) this many seconds after
+ * it was accepted, or it is closed: a process that connects and says
+ * nothing holds no descriptor for long. */
+#define HANDSHAKE_SECONDS 5
 
 enum link_state {
     L_HELLO,     /* waiting for the module's HELLO */
@@ -44,6 +51,7 @@ typedef struct siod_link {
     char name[40];
     struct event *rev;
     struct event *wev;
+    struct event *hs_timer;              /* HANDSHAKE_SECONDS deadline */
     struct evbuffer *out;
     unsigned char *in;
     size_t in_len, in_cap;
@@ -71,8 +79,15 @@ static void (*drain_done)(void);
 /* The relay secret (siod_link_set_secret); no link is accepted without. */
 static unsigned char secret[SIO_RELAY_SECRET_MAX];
 static size_t secret_len;
-static time_t refused_logged_at;
-static unsigned refused_unlogged;
+/* Links at once (--max-links; 0: no bound). */
+static unsigned links_max = SIOD_LINKS_MAX_DEFAULT;
+/* Lines a process that may connect can repeat (the module's ready links
+ * log unthrottled: their lines come once per httpd child). */
+static siod_log_throttle refuse_log =
+    SIOD_LOG_THROTTLE(REFUSE_LOG_INTERVAL, 1);
+static siod_log_throttle unready_close_log;
+static siod_log_throttle connected_log;
+static siod_log_throttle over_max_log;
 /* Output a link may hold (--max-link-output): past half of it the link's
  * input waits, past all of it the link is closed. */
 static size_t output_max = 64u * 1024u * 1024u;
@@ -108,6 +123,8 @@ static void link_free(siod_link *l)
         event_free(l->rev);
     if (l->wev != NULL)
         event_free(l->wev);
+    if (l->hs_timer != NULL)
+        event_free(l->hs_timer);
     if (l->out != NULL)
         evbuffer_free(l->out);
     if (l->fd >= 0)
@@ -131,21 +148,37 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* Marks l broken and has the loop free it after the current callback. */
-static void link_break(siod_link *l, int level, const char *why)
+/* Marks l broken and has the loop free it after the current callback;
+ * logs why through t (NULL: unthrottled). */
+static void link_break_via(siod_link *l, siod_log_throttle *t, int level,
+                           const char *why)
 {
     if (l->state == L_BROKEN)
         return;
-    siod_log(level, "link %s closed: %s", l->name, why);
+    if (t != NULL)
+        siod_log_throttled(t, level, "link %s closed: %s", l->name, why);
+    else
+        siod_log(level, "link %s closed: %s", l->name, why);
     l->state = L_BROKEN;
     event_del(l->rev);
     event_del(l->wev);
+    if (l->hs_timer != NULL)
+        event_del(l->hs_timer);
     if (!l->reap_pending) {
         l->reap_pending = 1;
         l->reap_next = reap_list;
         reap_list = l;
         event_active(reap_ev, EV_WRITE, 0);
     }
+}
+
+/* link_break_via; a link that has not proven the relay secret may be any
+ * process of an allowed uid, which can repeat it at will: its lines are
+ * throttled. */
+static void link_break(siod_link *l, int level, const char *why)
+{
+    link_break_via(l, l->state == L_HELLO || l->state == L_AUTH
+                          ? &unready_close_log : NULL, level, why);
 }
 
 /* Memory the pending output costs: its bytes, plus the chains of each
@@ -211,10 +244,10 @@ static int link_send(void *ctx, const sio_relay_frame *f,
     if (l->state != L_READY && l->state != L_DRAINING)
         return -1;
     if (f->len > l->peer_max_body) {
-        siod_log(SIOD_LOG_ERROR, "link %s: %s frame of %u bytes is over the "
-                 "module's limit (%u); not sent", l->name,
-                 sio_relay_type_name(f->type), (unsigned)f->len,
-                 (unsigned)l->peer_max_body);
+        siod_log_limited(SIOD_LOG_ERROR, "link %s: %s frame of %u bytes is "
+                         "over the module's limit (%u); not sent", l->name,
+                         sio_relay_type_name(f->type), (unsigned)f->len,
+                         (unsigned)l->peer_max_body);
         return -1;
     }
     sio_relay_write_header(hdr, f);
@@ -398,36 +431,28 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
     maybe_resume(l);
 }
 
-static time_t now_seconds(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec;
-}
-
 /* Closes a link that failed the handshake. A process of an allowed uid
  * can retry at will, so one warning per REFUSE_LOG_INTERVAL says who (uid
- * and pid from SO_PEERCRED) and how many more were refused since. */
+ * and pid from SO_PEERCRED), counting the others (at debug with -v). */
 static void link_refuse(siod_link *l, const char *why)
 {
-    time_t now = now_seconds();
     char msg[256];
 
-    if (refused_logged_at == 0 || now - refused_logged_at >=
-                                      REFUSE_LOG_INTERVAL) {
-        snprintf(msg, sizeof msg, "refused (peer uid %ld, pid %ld): %s; %u "
-                 "more refused since the last such message", (long)l->uid,
-                 (long)l->pid, why, refused_unlogged);
-        refused_logged_at = now ? now : 1;
-        refused_unlogged = 0;
-        link_break(l, SIOD_LOG_WARN, msg);
-        return;
-    }
-    refused_unlogged++;
     snprintf(msg, sizeof msg, "refused (peer uid %ld, pid %ld): %s",
              (long)l->uid, (long)l->pid, why);
-    link_break(l, SIOD_LOG_DEBUG, msg);
+    link_break_via(l, &refuse_log, SIOD_LOG_WARN, msg);
+}
+
+/* The handshake deadline: a link still without a valid AUTH is refused. */
+static void handshake_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    siod_link *l = arg;
+
+    if (l->state == L_HELLO || l->state == L_AUTH)
+        link_refuse(l, l->state == L_HELLO
+                           ? "no HELLO within the handshake deadline (5 s)"
+                           : "no proof of the relay secret (AUTH) within the "
+                             "handshake deadline (5 s)");
 }
 
 /* Fills buf with n random bytes; returns 0 or -1. */
@@ -535,6 +560,7 @@ static int handle_auth(siod_link *l, const sio_relay_frame *f)
         return -1;
     }
     l->state = L_READY;
+    event_del(l->hs_timer);
     siod_log(SIOD_LOG_INFO, "link %s ready (module pid %u, max body %u%s)",
              l->name, (unsigned)l->peer_pid, (unsigned)l->peer_max_body,
              (l->peer_caps & SIO_RELAY_CAP_FANOUT) ? ", fan-out" : "");
@@ -681,6 +707,13 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 
 int siod_link_adopt(struct event_base *base, int fd, uid_t uid, pid_t pid)
 {
+    if (links_max > 0 && link_count >= links_max) {
+        siod_log_throttled(&over_max_log, SIOD_LOG_WARN, "refused a "
+                           "connection from uid %ld (pid %ld): %u links open "
+                           "(--max-links)", (long)uid, (long)pid, link_count);
+        close(fd);
+        return -1;
+    }
     siod_link *l = calloc(1, sizeof *l);
     if (l == NULL) {
         close(fd);
@@ -699,9 +732,13 @@ int siod_link_adopt(struct event_base *base, int fd, uid_t uid, pid_t pid)
     l->out = evbuffer_new();
     l->rev = event_new(base, fd, EV_READ | EV_PERSIST, read_cb, l);
     l->wev = event_new(base, fd, EV_WRITE | EV_PERSIST, write_cb, l);
+    l->hs_timer = evtimer_new(base, handshake_timeout_cb, l);
+    struct timeval deadline = { HANDSHAKE_SECONDS, 0 };
     if (reap_ev == NULL || l->in == NULL || l->out == NULL ||
-        l->rev == NULL || l->wev == NULL || event_add(l->rev, NULL) < 0) {
-        siod_log(SIOD_LOG_ERROR, "link %s: out of memory", l->name);
+        l->rev == NULL || l->wev == NULL || l->hs_timer == NULL ||
+        event_add(l->rev, NULL) < 0 ||
+        evtimer_add(l->hs_timer, &deadline) < 0) {
+        siod_log_limited(SIOD_LOG_ERROR, "link %s: out of memory", l->name);
         l->state = L_BROKEN;
         l->next = links;
         if (links != NULL)
@@ -716,7 +753,8 @@ int siod_link_adopt(struct event_base *base, int fd, uid_t uid, pid_t pid)
         links->prev = l;
     links = l;
     link_count++;
-    siod_log(SIOD_LOG_INFO, "link %s connected (uid %ld)", l->name, (long)uid);
+    siod_log_throttled(&connected_log, SIOD_LOG_INFO, "link %s connected "
+                       "(uid %ld)", l->name, (long)uid);
     return 0;
 }
 
@@ -770,4 +808,9 @@ unsigned siod_links_count(void)
 void siod_links_set_output_max(size_t bytes)
 {
     output_max = bytes;
+}
+
+void siod_links_set_max(unsigned n)
+{
+    links_max = n;
 }

@@ -38,4 +38,13 @@ unsigned siod_links_count(void);
  * Call before links are adopted. */
 void siod_links_set_output_max(size_t bytes);
 
+/* Default of --max-links. */
+#define SIOD_LINKS_MAX_DEFAULT 1024u
+
+/* Sets how many links may be open at once (--max-links; 0: no bound): a
+ * connection past it is closed at once, logged at warn (throttled). Every
+ * link, ready or still in its handshake, counts; one still without a proof
+ * of the relay secret 5 s after it was accepted is closed. */
+void siod_links_set_max(unsigned n);
+
 #endif

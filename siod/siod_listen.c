@@ -49,14 +49,15 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
                 errno == ENOMEM) {
-                siod_log(SIOD_LOG_ERROR, "accept: %s; pausing for 1 s",
-                         strerror(errno));
+                siod_log_limited(SIOD_LOG_ERROR, "accept: %s; pausing for "
+                                 "1 s", strerror(errno));
                 struct timeval tv = { 1, 0 };
                 event_del(accept_ev);
                 event_add(pause_ev, &tv);
             } else if (errno != EAGAIN && errno != EWOULDBLOCK &&
                        errno != EINTR && errno != ECONNABORTED) {
-                siod_log(SIOD_LOG_ERROR, "accept: %s", strerror(errno));
+                siod_log_limited(SIOD_LOG_ERROR, "accept: %s",
+                                 strerror(errno));
             }
             return;
         }
@@ -64,15 +65,15 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
         socklen_t len = sizeof cred;
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
             len != sizeof cred) {
-            siod_log(SIOD_LOG_WARN, "refused a connection: no peer "
-                     "credentials (%s)", strerror(errno));
+            siod_log_limited(SIOD_LOG_WARN, "refused a connection: no "
+                             "peer credentials (%s)", strerror(errno));
             close(fd);
             continue;
         }
         if (!uid_allowed(cred.uid)) {
-            siod_log(SIOD_LOG_WARN, "refused a connection from uid %ld "
-                     "(pid %ld): uid not allowed", (long)cred.uid,
-                     (long)cred.pid);
+            siod_log_limited(SIOD_LOG_WARN, "refused a connection from "
+                             "uid %ld (pid %ld): uid not allowed",
+                             (long)cred.uid, (long)cred.pid);
             close(fd);
             continue;
         }

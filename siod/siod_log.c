@@ -128,20 +128,25 @@ void siod_log(int level, const char *fmt, ...)
 void siod_log_throttled(siod_log_throttle *t, int level, const char *fmt, ...)
 {
     struct timespec now;
+    unsigned interval = t->interval ? t->interval : 1;
+    unsigned burst = t->burst ? t->burst : SIOD_LOG_BURST;
     va_list ap;
 
     clock_gettime(CLOCK_MONOTONIC, &now);
-    if ((long long)now.tv_sec != t->second) {
-        t->second = (long long)now.tv_sec;
+    if ((long long)now.tv_sec - t->window >= (long long)interval ||
+        (long long)now.tv_sec < t->window) {
+        t->window = (long long)now.tv_sec;
         t->lines = 0;
     }
-    if (t->lines >= SIOD_LOG_BURST) {
-        t->dropped++;
-        return;
-    }
-    t->lines++;
     va_start(ap, fmt);
-    log_v(level, t->dropped, fmt, ap);
+    if (t->lines >= burst) {
+        t->dropped++;
+        if (log_verbose)
+            log_v(SIOD_LOG_DEBUG, 0, fmt, ap);
+    } else {
+        t->lines++;
+        log_v(level, t->dropped, fmt, ap);
+        t->dropped = 0;
+    }
     va_end(ap);
-    t->dropped = 0;
 }

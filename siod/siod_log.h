@@ -29,20 +29,37 @@ int siod_log_verbose(void);
 void siod_log(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* A throttle for lines that clients can cause again and again (refusals at
- * a limit, ...): at most SIOD_LOG_BURST lines per second go through it; the
- * next line it lets through says how many similar ones were left out.
- * Zero-initialise one per kind of line; it belongs to its caller. */
+/* A throttle for lines that clients (or processes that may connect to the
+ * relay socket) can cause again and again: at most `burst` lines per
+ * `interval` seconds go through it; the next line it lets through ends with
+ * "(N similar lines not logged)"; the lines it holds back are still written
+ * at debug level when debug lines are on (-v). Zero-initialised it lets
+ * SIOD_LOG_BURST lines a second through; SIOD_LOG_THROTTLE(interval, burst)
+ * initialises another budget. One per call site (siod_log_limited declares
+ * one), owned by its caller; used on siod's thread only. */
 #define SIOD_LOG_BURST 5
 typedef struct siod_log_throttle {
-    long long second;
-    unsigned lines;
-    unsigned long dropped;
+    unsigned interval;               /* seconds; 0: 1 */
+    unsigned burst;                  /* lines per interval; 0: the default */
+    long long window;                /* when the current interval began */
+    unsigned lines;                  /* lines let through in it */
+    unsigned long dropped;           /* held back since the last one */
 } siod_log_throttle;
+
+#define SIOD_LOG_THROTTLE(interval_s, lines_per_interval) \
+    { (interval_s), (lines_per_interval), 0, 0, 0 }
 
 /* siod_log through throttle t. */
 void siod_log_throttled(siod_log_throttle *t, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* siod_log through a throttle of this call site's own (SIOD_LOG_BURST
+ * lines a second): for every line a client can repeat. */
+#define siod_log_limited(level, ...) \
+    do { \
+        static siod_log_throttle siod_log_site_; \
+        siod_log_throttled(&siod_log_site_, (level), __VA_ARGS__); \
+    } while (0)
 
 #define siod_log_debug(...) \
     do { if (siod_log_verbose()) siod_log(SIOD_LOG_DEBUG, __VA_ARGS__); } while (0)

@@ -46,7 +46,8 @@ enum {
     OPT_MAX_NSPS_PER_SESSION,
     OPT_MAX_ATTACHMENTS,
     OPT_MAX_BINARY_BYTES,
-    OPT_MAX_LINK_OUTPUT
+    OPT_MAX_LINK_OUTPUT,
+    OPT_MAX_LINKS
 };
 
 static const struct option long_opts[] = {
@@ -64,6 +65,7 @@ static const struct option long_opts[] = {
     { "max-attachments", required_argument, NULL, OPT_MAX_ATTACHMENTS },
     { "max-binary-bytes", required_argument, NULL, OPT_MAX_BINARY_BYTES },
     { "max-link-output", required_argument, NULL, OPT_MAX_LINK_OUTPUT },
+    { "max-links", required_argument, NULL, OPT_MAX_LINKS },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 }
 };
@@ -80,6 +82,7 @@ struct options {
     const char *pid_path;
     int verbose;
     size_t max_link_output;     /* --max-link-output */
+    size_t max_links;           /* --max-links */
 };
 
 static struct event_base *base;
@@ -131,11 +134,14 @@ static void usage(FILE *f)
         "                                  (default %u); more closes the session\n"
         "  --max-link-output=N             output queued to one httpd child, at\n"
         "                                  least %u (default %u); its input\n"
-        "                                  waits past half, it closes past all\n",
+        "                                  waits past half, it closes past all\n"
+        "  --max-links=N                   relay links open at once (default\n"
+        "                                  %u); more connections are closed\n",
         DEF_MAX_SESSIONS, DEF_MAX_SESSIONS_PER_ADDR, DEF_MAX_HANDSHAKE_BYTES,
         DEF_MAX_ROOMS_PER_SOCKET, DEF_MAX_DYNAMIC_NSPS,
         DEF_MAX_NSPS_PER_SESSION, MAX_MAX_ATTACHMENTS, DEF_MAX_ATTACHMENTS,
-        DEF_MAX_BINARY_BYTES, MIN_MAX_LINK_OUTPUT, DEF_MAX_LINK_OUTPUT);
+        DEF_MAX_BINARY_BYTES, MIN_MAX_LINK_OUTPUT, DEF_MAX_LINK_OUTPUT,
+        SIOD_LINKS_MAX_DEFAULT);
 }
 
 /* Parses a decimal in [min, max]; returns 0 or -1. */
@@ -239,6 +245,8 @@ static int parse_limit_opt(int c, const char *arg, struct options *o)
     case OPT_MAX_LINK_OUTPUT:
         return parse_limit("max-link-output", arg, MIN_MAX_LINK_OUTPUT, big,
                            &o->max_link_output);
+    case OPT_MAX_LINKS:
+        return parse_limit("max-links", arg, 0, 1u << 20, &o->max_links);
     default:
         return -1;
     }
@@ -264,6 +272,7 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->engine.max_attachments = DEF_MAX_ATTACHMENTS;
     o->engine.max_binary_bytes = DEF_MAX_BINARY_BYTES;
     o->max_link_output = DEF_MAX_LINK_OUTPUT;
+    o->max_links = SIOD_LINKS_MAX_DEFAULT;
     while ((c = getopt_long(argc, argv, "s:k:u:i:t:c:m:R:n:a:A:l:p:vh", long_opts,
                             NULL)) != -1) {
         if (c >= OPT_MAX_SESSIONS) {
@@ -485,6 +494,7 @@ int main(int argc, char **argv)
     if (load_secret(o.secret_path) < 0)
         goto out;
     siod_links_set_output_max(o.max_link_output);
+    siod_links_set_max((unsigned)o.max_links);
     if (siod_listen_open(base, o.socket_path, o.uids, o.n_uids) < 0)
         goto out;
     if (o.pid_path != NULL) {
@@ -505,11 +515,11 @@ int main(int argc, char **argv)
     siod_log(SIOD_LOG_INFO, "limits (0: none): sessions %zu, per address %zu, "
              "handshake bytes %zu, rooms per socket %zu, dynamic namespaces "
              "%zu, namespaces per session %zu, attachments %u, binary bytes "
-             "%zu, link output %zu", o.engine.max_sessions,
+             "%zu, link output %zu, links %zu", o.engine.max_sessions,
              o.engine.max_sessions_per_addr, o.engine.max_handshake_bytes,
              o.engine.max_rooms_per_socket, o.engine.max_dynamic_nsps,
              o.engine.max_nsps_per_session, o.engine.max_attachments,
-             o.engine.max_binary_bytes, o.max_link_output);
+             o.engine.max_binary_bytes, o.max_link_output, o.max_links);
 
     if (event_base_dispatch(base) < 0)
         siod_log(SIOD_LOG_ERROR, "event loop failed");

@@ -449,8 +449,8 @@ static void answer_get(siod_session *s, int with_queue, int extra)
         extra = SIO_EIO_NOOP;
     unsigned char *buf = payload_encode(s, with_queue, extra, &len);
     if (buf == NULL) {
-        siod_log(SIOD_LOG_ERROR, "session %s: out of memory answering a poll",
-                 s->sid);
+        siod_log_limited(SIOD_LOG_ERROR, "session %s: out of memory "
+                         "answering a poll", s->sid);
         peer_send(b->peer, SIO_R_RESPONSE, 0, 500, b->conn, s->sid, NULL, 0,
                   NULL, 0);
     } else {
@@ -715,9 +715,9 @@ static void session_close_ex(siod_session *s, const char *reason,
     if (s->state == ST_CLOSED)
         return;
     transit(s, ST_CLOSED, detail != NULL ? detail : reason);
-    siod_log(SIOD_LOG_INFO, "session %s closed: %s%s%s%s", s->sid, reason,
-             detail != NULL ? " (" : "", detail != NULL ? detail : "",
-             detail != NULL ? ")" : "");
+    siod_log_limited(SIOD_LOG_INFO, "session %s closed: %s%s%s%s", s->sid,
+                     reason, detail != NULL ? " (" : "",
+                     detail != NULL ? detail : "", detail != NULL ? ")" : "");
 
     siod_hash_remove(&reg.sessions, s->hash, s->sid);
     if (s->prev != NULL)
@@ -861,8 +861,8 @@ static siod_session *session_new(const sio_relay_frame *f, enum sess_state st,
     for (int i = 0;; i++) {
         int rc = siod_sid_generate(s->sid);
         if (rc < 0) {
-            siod_log(SIOD_LOG_ERROR, "session id generation failed: %s",
-                     strerror(-rc));
+            siod_log_limited(SIOD_LOG_ERROR, "session id generation "
+                             "failed: %s", strerror(-rc));
             goto fail;
         }
         if (find_session(s->sid) == NULL)
@@ -884,7 +884,8 @@ static siod_session *session_new(const sio_relay_frame *f, enum sess_state st,
     reg.count++;
     return s;
 fail:
-    siod_log(SIOD_LOG_ERROR, "cannot create a session (out of resources)");
+    siod_log_limited(SIOD_LOG_ERROR, "cannot create a session (out of "
+                     "resources)");
     if (s != NULL)
         addr_release(s->addr);
     session_free(s);
@@ -909,9 +910,10 @@ static void log_open(const siod_session *s, const siod_peer *p)
     const char *addr = "?";
     size_t alen = 1;
     siod_session_info(s, "remote_addr", &addr, &alen);
-    siod_log(SIOD_LOG_INFO, "session %s open: %s, link %s, client %.*s",
-             s->sid, s->state == ST_WEBSOCKET ? "websocket" : "polling",
-             p->name, (int)(alen > 64 ? 64 : alen), addr);
+    siod_log_limited(SIOD_LOG_INFO, "session %s open: %s, link %s, client "
+                     "%.*s", s->sid,
+                     s->state == ST_WEBSOCKET ? "websocket" : "polling",
+                     p->name, (int)(alen > 64 ? 64 : alen), addr);
 }
 
 /* Answers an OPEN that a limit refuses (the handshake's size, sessions in
@@ -960,13 +962,13 @@ int siod_session_relay_open(siod_peer *p, const sio_relay_frame *f)
     int websocket = (f->flags & SIO_RF_WEBSOCKET) != 0;
 
     if (!info_valid(f)) {
-        siod_log(SIOD_LOG_WARN, "link %s: OPEN with a malformed info list",
-                 p->name);
+        siod_log_limited(SIOD_LOG_WARN, "link %s: OPEN with a malformed "
+                         "info list", p->name);
         return -1;
     }
     if (websocket && find_binding(p, f->conn) != NULL) {
-        siod_log(SIOD_LOG_WARN, "link %s: OPEN reuses conn %llu", p->name,
-                 (unsigned long long)f->conn);
+        siod_log_limited(SIOD_LOG_WARN, "link %s: OPEN reuses conn %llu",
+                         p->name, (unsigned long long)f->conn);
         return -1;
     }
     struct addr_key addr = open_addr(f);
@@ -1007,13 +1009,13 @@ int siod_session_relay_open(siod_peer *p, const sio_relay_frame *f)
 int siod_session_relay_upgrade(siod_peer *p, const sio_relay_frame *f)
 {
     if (!info_valid(f)) {
-        siod_log(SIOD_LOG_WARN, "link %s: UPGRADE with a malformed info list",
-                 p->name);
+        siod_log_limited(SIOD_LOG_WARN, "link %s: UPGRADE with a malformed "
+                         "info list", p->name);
         return -1;
     }
     if (find_binding(p, f->conn) != NULL) {
-        siod_log(SIOD_LOG_WARN, "link %s: UPGRADE reuses conn %llu", p->name,
-                 (unsigned long long)f->conn);
+        siod_log_limited(SIOD_LOG_WARN, "link %s: UPGRADE reuses conn %llu",
+                         p->name, (unsigned long long)f->conn);
         return -1;
     }
     siod_session *s = find_session(f->sid);
@@ -1073,8 +1075,8 @@ int siod_session_relay_poll_get(siod_peer *p, const sio_relay_frame *f)
         return 0;
     }
     if (find_binding(p, f->conn) != NULL) {
-        siod_log(SIOD_LOG_WARN, "link %s: POLL_GET reuses conn %llu", p->name,
-                 (unsigned long long)f->conn);
+        siod_log_limited(SIOD_LOG_WARN, "link %s: POLL_GET reuses conn "
+                         "%llu", p->name, (unsigned long long)f->conn);
         return -1;
     }
     if (s->get != NULL) {
@@ -1217,8 +1219,8 @@ static void complete_upgrade(siod_session *s)
     s->probe = NULL;
     transit(s, ST_WEBSOCKET, "upgrade packet");
     s->websocket = 1;
-    siod_log(SIOD_LOG_INFO, "session %s upgraded to websocket, link %s",
-             s->sid, s->ws->peer->name);
+    siod_log_limited(SIOD_LOG_INFO, "session %s upgraded to websocket, "
+                     "link %s", s->sid, s->ws->peer->name);
     while (s->q_head != NULL && s->state == ST_WEBSOCKET) {
         struct qpkt *q = s->q_head;
         s->q_head = q->next;

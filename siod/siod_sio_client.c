@@ -183,8 +183,8 @@ static void protocol_error(siod_sio_client *c, const char *why)
     size_t n;
     if (c->s == NULL)
         return;
-    siod_log(SIOD_LOG_INFO, "session %s: invalid Socket.IO packet (%s), "
-             "closing", siod_session_sid(c->s), why);
+    siod_log_limited(SIOD_LOG_INFO, "session %s: invalid Socket.IO packet "
+                     "(%s), closing", siod_session_sid(c->s), why);
     siod_socket **v = connected_sockets(c, &n);
     for (size_t i = 0; i < n; i++) {
         siod_sio_socket_error(v[i], why);
@@ -258,10 +258,10 @@ static void dispatch(siod_sio_client *c, const struct sio_packet *p,
     }
     /* as the reference: a packet for a namespace not joined, a second
      * CONNECT, or CONNECT_ERROR from a client closes the connection */
-    siod_log(SIOD_LOG_INFO, "session %s: %s for namespace %.*s in a wrong "
-             "state, closing", siod_session_sid(c->s),
-             sio_packet_type_name(p->type),
-             (int)(p->nsp_len > 200 ? 200 : p->nsp_len), p->nsp);
+    siod_log_limited(SIOD_LOG_INFO, "session %s: %s for namespace %.*s in "
+                     "a wrong state, closing", siod_session_sid(c->s),
+                     sio_packet_type_name(p->type),
+                     (int)(p->nsp_len > 200 ? 200 : p->nsp_len), p->nsp);
     close_session(c);
 }
 
@@ -385,9 +385,9 @@ static void connect_timeout_cb(evutil_socket_t fd, short what, void *arg)
         if (s->state == SOCK_CONNECTED)
             return;
     if (c->s != NULL) {
-        siod_log(SIOD_LOG_INFO, "session %s: no namespace joined within "
-                 "connectTimeout (%u ms), closing", siod_session_sid(c->s),
-                 layer_cfg.connect_timeout_ms);
+        siod_log_limited(SIOD_LOG_INFO, "session %s: no namespace joined "
+                         "within connectTimeout (%u ms), closing",
+                         siod_session_sid(c->s), layer_cfg.connect_timeout_ms);
         close_session(c);
     }
 }
@@ -424,7 +424,8 @@ static void sio_on_open(void *app, siod_session *s)
     siod_session_set_data(s, c);
     return;
 fail:
-    siod_log(SIOD_LOG_ERROR, "session %s: out of memory", siod_session_sid(s));
+    siod_log_limited(SIOD_LOG_ERROR, "session %s: out of memory",
+                     siod_session_sid(s));
     if (c != NULL)
         client_unref(c);
     siod_session_close(s, "forced close");

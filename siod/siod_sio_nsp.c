@@ -310,7 +310,8 @@ static siod_nsp *nsp_new(const char *name, siod_sio_app *app)
     siod_nsp *nsp = calloc(1, sizeof *nsp);
     if (nsp == NULL || (nsp->name = strdup(name)) == NULL) {
         free(nsp);
-        siod_log(SIOD_LOG_ERROR, "out of memory creating namespace %s", name);
+        siod_log_limited(SIOD_LOG_ERROR, "out of memory creating namespace "
+                         "%.200s", name);
         return NULL;
     }
     nsp->refs = 1;
@@ -334,7 +335,8 @@ static siod_nsp *nsp_new(const char *name, siod_sio_app *app)
     if (nsp->adapter == NULL) {
         nsp->aops = NULL;
         siod_sio_nsp_unref(nsp);
-        siod_log(SIOD_LOG_ERROR, "out of memory creating namespace %s", name);
+        siod_log_limited(SIOD_LOG_ERROR, "out of memory creating namespace "
+                         "%.200s", name);
         return NULL;
     }
     return nsp;

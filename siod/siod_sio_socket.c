@@ -186,8 +186,8 @@ static void connect_finish(siod_socket *s, const siod_error *err)
                 if (rc == SIOD_OK)
                     rc = siod_sio_text_add(&t, err->data, strlen(err->data));
             } else {
-                siod_log(SIOD_LOG_WARN, "app %s: connect error data is not "
-                         "JSON; left out", mod_of(s)->name);
+                siod_log_limited(SIOD_LOG_WARN, "app %s: connect error data "
+                                 "is not JSON; left out", mod_of(s)->name);
             }
         }
         if (rc == SIOD_OK)
@@ -217,8 +217,8 @@ static void connect_finish(siod_socket *s, const siod_error *err)
     nsp->count++;
     siod_sio_client_connected(c);
     if (nsp->aops->add(nsp->adapter, s, s->id) < 0)
-        siod_log(SIOD_LOG_ERROR, "socket %s: out of memory joining its room",
-                 s->id);
+        siod_log_limited(SIOD_LOG_ERROR, "socket %s: out of memory joining "
+                         "its room", s->id);
     char data[64];
     int n = snprintf(data, sizeof data, "{\"sid\":\"%s\"}", s->id);
     if (siod_sio_encode_raw(&o, SIO_PACKET_CONNECT, nsp->name, nsp->name_len,
@@ -280,8 +280,9 @@ void siod_sio_socket_connect(siod_sio_client *c, siod_nsp *nsp,
     siod_socket_unref(s);
     return;
 oom:
-    siod_log(SIOD_LOG_ERROR, "session %s: out of memory connecting to %s",
-             sess != NULL ? siod_session_sid(sess) : "?", nsp->name);
+    siod_log_limited(SIOD_LOG_ERROR, "session %s: out of memory connecting "
+                     "to %s", sess != NULL ? siod_session_sid(sess) : "?",
+                     nsp->name);
 }
 
 void siod_sio_socket_abandon(siod_socket *s)
@@ -447,8 +448,8 @@ static void on_event(siod_socket *s, const struct sio_packet *p,
     name[nlen] = '\0';
     args = args_text(p, 1, &alen);
     if (args == NULL || (p->has_id && (ack = ack_new(s, p->id)) == NULL)) {
-        siod_log(SIOD_LOG_ERROR, "socket %s: out of memory for an event",
-                 s->id);
+        siod_log_limited(SIOD_LOG_ERROR, "socket %s: out of memory for an "
+                         "event", s->id);
         goto out;
     }
     siod_args a = { args, alen, nbins > 0 ? bins : NULL, nbins };

@@ -21,6 +21,9 @@ let inst;
 before(async () => {
   inst = await startInstance('siod-linkcap', {
     app: 'testkit', pingInterval: 20000, pingTimeout: 20000,
+    // -v: session open lines past the log throttle (5 a second) are still
+    // written, at debug; linkPidOf reads them
+    verbose: true,
     siodExtraArgs: [`--max-link-output=${CAP}`],
     // under ASan freed buffers wait in a quarantine (256 MB by default),
     // which would hide what siod really keeps: a small one here
