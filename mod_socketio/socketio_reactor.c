@@ -54,6 +54,7 @@
 #include "sio_ws.h"
 #include "socketio_config.h"
 #include "socketio_link.h"
+#include "socketio_log.h"
 #include "socketio_reactor.h"
 #include "socketio_wsconn.h"
 
@@ -578,10 +579,16 @@ static void adopt(socketio_reactor *re, rconn *rc)
     ev.events = EPOLLIN;
     ev.data.ptr = rc;
     if (epoll_ctl(re->epfd, EPOLL_CTL_ADD, rc->fd, &ev) != 0) {
-        ap_log_cerror(APLOG_MARK, APLOG_ERR, errno, rc->c,
+        static socketio_log_throttle poll_log;
+        int err = errno;
+        apr_uint32_t n;
+        int level = socketio_log_level(&poll_log, APLOG_ERR, &n);
+
+        ap_log_cerror(APLOG_MARK, level, err, rc->c,
                       "mod_socketio: reactor cannot poll a WebSocket; "
-                      "closing it");
-        socketio_ws_lost(ws, errno, "not pollable");
+                      "closing it%s",
+                      socketio_log_dropped_note(rc->c->pool, n));
+        socketio_ws_lost(ws, err, "not pollable");
     } else {
         rc->events = EPOLLIN;
     }

@@ -26,6 +26,7 @@
 #include "sio_ws.h"
 #include "socketio_handler.h"
 #include "socketio_link.h"
+#include "socketio_log.h"
 #include "socketio_reactor.h"
 #include "socketio_ws.h"
 #include "socketio_ws_thread.h"
@@ -941,8 +942,13 @@ int socketio_ws_handle(socketio_req *sr)
         return refuse_busy(sr);
     ws = ws_create(sr, reactor ? r->connection->pool : r->pool);
     if (ws->client_fd < 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "mod_socketio: cannot set up a WebSocket");
+        static socketio_log_throttle setup_log;
+        apr_uint32_t n;
+        int level = socketio_log_level(&setup_log, APLOG_ERR, &n);
+
+        ap_log_rerror(APLOG_MARK, level, 0, r,
+                      "mod_socketio: cannot set up a WebSocket%s",
+                      socketio_log_dropped_note(r->pool, n));
         return socketio_respond(sr, HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, 0);
     }
     r->connection->keepalive = AP_CONN_CLOSE;
