@@ -253,7 +253,17 @@ for (const transports of [['websocket'], ['polling']]) {
       try {
         const bufs = (n) => Array.from({ length: n }, (_, i) => Buffer.from([i, 1, 2]));
         assert.equal(await echoOrDisconnect(s, bufs(ATTACHMENTS)), 'ack');
-        assert.equal(await echoOrDisconnect(s, bufs(ATTACHMENTS + 1)), 'transport close');
+        const reason = await echoOrDisconnect(s, bufs(ATTACHMENTS + 1));
+        if (transports[0] === 'websocket') {
+          assert.equal(reason, 'transport close');
+        } else {
+          // Over polling the client sends the packet's header in one POST and
+          // its attachments in the next; the header closes the session, so
+          // the close packet on the held GET and the 400 that answers the
+          // second POST race (as with the reference server): either way the
+          // session is gone, which is what is asserted.
+          assert.ok(['transport close', 'transport error'].includes(reason), reason);
+        }
         await waitFor(() => /invalid Socket\.IO packet \(more than 3 attachments \(--max-attachments\)\), closing/.test(sio.siodLog()),
           5000, 'the logged cause');
       } finally {
