@@ -59,6 +59,10 @@ static const command_rec socketio_cmds[] = {
                   socketio_cmd_ws_write_timeout, NULL, RSRC_CONF,
                   "Seconds a WebSocket client holding a worker thread "
                   "(prefork, worker) gets to take one batch of messages"),
+    AP_INIT_TAKE1("SocketIOPollReleaseTimeout",
+                  socketio_cmd_poll_release_timeout, NULL, RSRC_CONF,
+                  "How long a held long-poll GET that a stopping child ends "
+                  "waits for siod's answer (seconds, or e.g. 500ms)"),
     { NULL }
 };
 

@@ -66,6 +66,7 @@ void *socketio_config_create_server(apr_pool_t *p, server_rec *s)
     sc->reply_timeout = -1;
     sc->ws_threads = -1;
     sc->ws_write_timeout = -1;
+    sc->poll_release_timeout = -1;
     return sc;
 }
 
@@ -88,6 +89,9 @@ void *socketio_config_merge_server(apr_pool_t *p, void *basev, void *addv)
     sc->ws_write_timeout = add->ws_write_timeout != -1
                                ? add->ws_write_timeout
                                : base->ws_write_timeout;
+    sc->poll_release_timeout = add->poll_release_timeout != -1
+                                   ? add->poll_release_timeout
+                                   : base->poll_release_timeout;
     return sc;
 }
 
@@ -365,6 +369,26 @@ const char *socketio_cmd_ws_write_timeout(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+/* SocketIOPollReleaseTimeout time (seconds, or with a unit: 500ms) */
+const char *socketio_cmd_poll_release_timeout(cmd_parms *cmd, void *dconf,
+                                              const char *time)
+{
+    socketio_server_conf *sc =
+        ap_get_module_config(cmd->server->module_config, &socketio_module);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    apr_interval_time_t t;
+
+    if (err)
+        return err;
+    if (ap_timeout_parameter_parse(time, &t, "s") != APR_SUCCESS ||
+        t < apr_time_from_msec(10) || t > apr_time_from_sec(60))
+        return apr_pstrcat(cmd->pool, "SocketIOPollReleaseTimeout: expected "
+                           "a time from 10ms to 60 (seconds), got '", time,
+                           "'", NULL);
+    sc->poll_release_timeout = t;
+    return NULL;
+}
+
 /* Returns OK, or HTTP_INTERNAL_SERVER_ERROR (startup fails) when the
  * default socket path does not fit a Unix socket address. Fills in the
  * default daemon socket and secret paths. */
@@ -476,4 +500,13 @@ socketio_config_ws_write_timeout(const socketio_server_conf *s)
 {
     return s->ws_write_timeout > 0 ? s->ws_write_timeout
                                    : SOCKETIO_DEFAULT_WS_WRITE_TIMEOUT;
+}
+
+/* Returns how long a held GET that a stopping child releases waits for
+ * siod's answer (default 1 s). */
+apr_interval_time_t
+socketio_config_poll_release_timeout(const socketio_server_conf *s)
+{
+    return s->poll_release_timeout > 0 ? s->poll_release_timeout
+                                       : SOCKETIO_DEFAULT_POLL_RELEASE_TIMEOUT;
 }

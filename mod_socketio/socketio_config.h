@@ -24,6 +24,9 @@ extern module AP_MODULE_DECLARE_DATA socketio_module;
 /* SocketIOWebSocketWriteTimeout unset: a thread-served WebSocket client
  * must take each batch of queued frames within this. */
 #define SOCKETIO_DEFAULT_WS_WRITE_TIMEOUT apr_time_from_sec(10)
+/* SocketIOPollReleaseTimeout: how long a held GET that a stopping child
+ * ends waits for siod's answer to the release. */
+#define SOCKETIO_DEFAULT_POLL_RELEASE_TIMEOUT apr_time_from_sec(1)
 /* SocketIOWebSocketThreads unset: this share of MaxRequestWorkers. */
 #define SOCKETIO_DEFAULT_THREADS_DIVISOR 4
 
@@ -56,6 +59,8 @@ typedef struct socketio_server_conf {
     int ws_threads;                     /* SocketIOWebSocketThreads, -1 */
     apr_interval_time_t ws_write_timeout;/* SocketIOWebSocketWriteTimeout,
                                           * -1 while unset */
+    apr_interval_time_t poll_release_timeout; /* SocketIOPollReleaseTimeout,
+                                               * -1 while unset */
     struct socketio_link *link;         /* this child's link, child_init */
 } socketio_server_conf;
 
@@ -93,6 +98,8 @@ const char *socketio_cmd_ws_queue(cmd_parms *cmd, void *dconf,
                                   const char *bytes);
 const char *socketio_cmd_ws_write_timeout(cmd_parms *cmd, void *dconf,
                                           const char *secs);
+const char *socketio_cmd_poll_release_timeout(cmd_parms *cmd, void *dconf,
+                                              const char *time);
 
 /* post_config: gives every server without SocketIODaemonSocket the default
  * path under the runtime directory, and every server without
@@ -114,5 +121,7 @@ int socketio_config_cors_credentials(const socketio_dir_conf *d);
 apr_size_t socketio_config_ws_queue(const socketio_dir_conf *d);
 apr_interval_time_t
 socketio_config_ws_write_timeout(const socketio_server_conf *s);
+apr_interval_time_t
+socketio_config_poll_release_timeout(const socketio_server_conf *s);
 
 #endif

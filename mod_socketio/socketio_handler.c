@@ -12,6 +12,7 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "http_ssl.h"
+#include "apr_atomic.h"
 #include "apr_lib.h"
 #include "apr_strings.h"
 
@@ -370,14 +371,80 @@ static int polling_open(socketio_req *sr)
     return relay_and_answer(sr, w, SIO_R_OPEN, 0, &iov, 1);
 }
 
-/* A held GET: siod answers when it has packets or at the next ping. */
+/* The child is stopping while this GET is held: asks siod to release it
+ * (CANCEL + SIO_RF_KEEP: the session stays, queued packets wait for the
+ * client's next GET) and answers with what siod answers, or with a noop
+ * if siod is silent for SocketIOPollReleaseTimeout. siod answers a GET
+ * once: either that answer was already on its way (it is the one waited
+ * for here) or siod answers the release with a noop. Only an answer
+ * siod sent and that arrives after the wait can be lost; without the
+ * wait, every answer in flight would be. Connection: close, so the
+ * client's next GET reaches a child that is not stopping. */
+static int release_held_get(socketio_req *sr, socketio_waiter *w)
+{
+    static volatile apr_uint32_t slow_logged;
+    socketio_frame *f = NULL;
+    apr_status_t rv;
+    int status, level;
+
+    sr->r->connection->keepalive = AP_CONN_CLOSE;
+    rv = socketio_waiter_send(w, SIO_R_CANCEL, SIO_RF_KEEP, 0, sr->sid, NULL,
+                              0);
+    if (rv == APR_SUCCESS)
+        rv = socketio_waiter_wait(w,
+                                  socketio_config_poll_release_timeout(
+                                      sr->sconf),
+                                  socketio_req_client_fd(sr->r->connection),
+                                  &f);
+    if (rv == APR_SUCCESS) {
+        status = socketio_respond_frame(sr, &f->f);
+        socketio_frame_release(f);
+        return status;
+    }
+    if (rv == APR_TIMEUP) {
+        /* Once per child: a stopping child may hold many polls. (The
+         * level is worked out first: ap_log_rerror evaluates it twice.) */
+        level = apr_atomic_cas32(&slow_logged, 1, 0) == 0 ? APLOG_WARNING
+                                                          : APLOG_DEBUG;
+        ap_log_rerror(APLOG_MARK, level, 0, sr->r,
+                      "mod_socketio: child stopping: siod did not answer the "
+                      "release of a held poll within "
+                      "SocketIOPollReleaseTimeout; answering a noop");
+        return socketio_respond(sr, HTTP_OK, CT_TEXT, "6", 1);
+    }
+    if (rv == APR_ECONNABORTED) {
+        sr->r->connection->aborted = 1;
+        return DONE;
+    }
+    return socketio_respond_unavailable(sr);
+}
+
+/* A held GET: siod answers when it has packets or at the next ping, or
+ * releases it when the child stops. */
 static int polling_get(socketio_req *sr)
 {
     socketio_waiter *w = waiter_for(sr, SIO_RELAY_MAX_BODY + 65536);
+    socketio_frame *f = NULL;
+    apr_status_t rv;
+    int status;
 
     if (!w)
         return socketio_respond_unavailable(sr);
-    return relay_and_answer(sr, w, SIO_R_POLL_GET, 0, NULL, 0);
+    if (!socketio_waiter_can_release(w))
+        return relay_and_answer(sr, w, SIO_R_POLL_GET, 0, NULL, 0);
+    rv = socketio_waiter_send(w, SIO_R_POLL_GET, 0, 0, sr->sid, NULL, 0);
+    if (rv != APR_SUCCESS)
+        return socketio_respond_unavailable(sr);
+    rv = socketio_waiter_wait_held(w, socketio_config_reply_timeout(sr->sconf),
+                                   socketio_req_client_fd(sr->r->connection),
+                                   &f);
+    if (rv == APR_INCOMPLETE)
+        return release_held_get(sr, w);
+    if (rv != APR_SUCCESS)
+        return socketio_respond_wait_error(sr, w, rv);
+    status = socketio_respond_frame(sr, &f->f);
+    socketio_frame_release(f);
+    return status;
 }
 
 /* Closes the session for a rule the module enforces, and answers. */

@@ -49,6 +49,7 @@
 #include "apr_thread_cond.h"
 #include "apr_thread_mutex.h"
 #include "apr_thread_proc.h"
+#include "mpm_common.h"
 
 #include "sio_relay.h"
 #include "socketio_config.h"
@@ -101,6 +102,7 @@ struct socketio_link {
     unsigned gen;                  /* bumped per successful open */
     apr_uint64_t next_conn;
     apr_size_t peer_max_body;
+    unsigned peer_caps;            /* SIO_RELAY_CAP_* of siod's HELLO */
     apr_time_t slow_fail_at;       /* open_mutex: last slow failed open */
     apr_status_t slow_fail_rv;
     volatile apr_uint32_t *outage; /* 1 while an outage is logged */
@@ -119,6 +121,7 @@ struct socketio_waiter {
     void *owner;                   /* bound to the reactor: its record */
     apr_uint64_t conn;
     unsigned gen;
+    unsigned peer_caps;            /* siod's, on the link of gen */
     int wakefd;
     int registered;
     int failed;                    /* link dropped */
@@ -366,10 +369,12 @@ static apr_status_t read_handshake_frame(int fd, unsigned char *buf,
  * fresh nonce), siod's proof of the relay secret, checked here, then ours.
  * Checking siod's first means the secret never serves a process that only
  * poses as siod. Returns APR_SUCCESS with *fdp (a non-blocking socket the
- * caller owns) and *peer_max, or an error with a short reason in *why. */
+ * caller owns), *peer_max and *peer_caps, or an error with a short reason
+ * in *why. */
 static apr_status_t connect_hello(socketio_link *link, int *fdp,
-                                  apr_size_t *peer_max, const char **why,
-                                  char *whybuf, apr_size_t whylen)
+                                  apr_size_t *peer_max, unsigned *peer_caps,
+                                  const char **why, char *whybuf,
+                                  apr_size_t whylen)
 {
     struct sockaddr_un sun;
     unsigned char out[SIO_RELAY_HDR_LEN + SIO_RELAY_HELLO_LEN];
@@ -464,6 +469,7 @@ static apr_status_t connect_hello(socketio_link *link, int *fdp,
     }
     *peer_max = h.max_body && h.max_body < SIO_RELAY_MAX_BODY
                     ? h.max_body : SIO_RELAY_MAX_BODY;
+    *peer_caps = h.caps;
     memcpy(peer_nonce, h.nonce, sizeof(peer_nonce));
 
     if ((rv = read_handshake_frame(fd, in, SIO_R_AUTH, SIO_RELAY_PROOF_LEN,
@@ -537,6 +543,7 @@ static apr_status_t ensure_open(socketio_link *link)
 {
     apr_status_t rv = APR_SUCCESS;
     apr_size_t peer_max = 0;
+    unsigned peer_caps = 0;
     const char *why = NULL;
     char whybuf[96];
     apr_time_t start;
@@ -562,7 +569,8 @@ static apr_status_t ensure_open(socketio_link *link)
         rv = link->slow_fail_rv;
         goto out;
     }
-    rv = connect_hello(link, &fd, &peer_max, &why, whybuf, sizeof(whybuf));
+    rv = connect_hello(link, &fd, &peer_max, &peer_caps, &why, whybuf,
+                       sizeof(whybuf));
     if (rv != APR_SUCCESS) {
         if (apr_time_now() - start >= LINK_OPEN_SLOW) {
             link->slow_fail_at = apr_time_now();
@@ -585,6 +593,7 @@ static apr_status_t ensure_open(socketio_link *link)
     }
     link->fd = fd;
     link->peer_max_body = peer_max;
+    link->peer_caps = peer_caps;
     link->gen++;
     link->up = 1;
     apr_thread_cond_signal(link->cond);
@@ -1283,6 +1292,7 @@ apr_status_t socketio_waiter_create(socketio_link *link, apr_pool_t *pool,
         return APR_ECONNRESET;
     }
     w->gen = link->gen;
+    w->peer_caps = link->peer_caps;
     w->conn = ++link->next_conn;
     apr_hash_set(link->waiters, &w->conn, sizeof(w->conn), w);
     w->registered = 1;
@@ -1441,6 +1451,68 @@ apr_status_t socketio_waiter_wait(socketio_waiter *w,
             (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR)))
             return APR_ECONNABORTED;
     }
+}
+
+/* See the header. */
+int socketio_waiter_can_release(const socketio_waiter *w)
+{
+    return (w->peer_caps & SIO_RELAY_CAP_RELEASE) != 0;
+}
+
+/* See the header. prefork tells a busy child of a graceful restart only
+ * with AP_SIG_GRACEFUL, caught by its one thread: the signal is blocked
+ * here except inside ppoll, so one that arrives between the stop check
+ * and the wait still ends the wait at once. Threaded MPMs keep it blocked
+ * in their workers; child_stopping wakes those through the wake fd. */
+apr_status_t socketio_waiter_wait_held(socketio_waiter *w,
+                                       apr_interval_time_t timeout,
+                                       int client_fd, socketio_frame **out)
+{
+    apr_time_t deadline = apr_time_now() + timeout;
+    struct pollfd pfd[2];
+    struct timespec ts;
+    sigset_t graceful, old;
+    apr_status_t rv;
+    int n, ms;
+
+    sigemptyset(&graceful);
+    sigaddset(&graceful, AP_SIG_GRACEFUL);
+    pthread_sigmask(SIG_BLOCK, &graceful, &old);
+    for (;;) {
+        socketio_waiter_clear_wake(w);
+        rv = socketio_waiter_take(w, out);
+        if (rv != APR_EAGAIN)
+            break;
+        if (socketio_link_child_is_stopping()) {
+            rv = APR_INCOMPLETE;
+            break;
+        }
+        ms = ms_left(deadline);
+        if (ms == 0) {
+            rv = APR_TIMEUP;
+            break;
+        }
+        pfd[0].fd = w->wakefd;
+        pfd[0].events = POLLIN;
+        pfd[0].revents = 0;
+        pfd[1].fd = client_fd;
+        pfd[1].events = POLLRDHUP;
+        pfd[1].revents = 0;
+        ts.tv_sec = ms / 1000;
+        ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+        n = ppoll(pfd, client_fd >= 0 ? 2 : 1, &ts, &old);
+        if (n < 0 && errno != EINTR) {
+            rv = errno;
+            break;
+        }
+        if (n > 0 && client_fd >= 0 &&
+            (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+            rv = APR_ECONNABORTED;
+            break;
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rv;
 }
 
 /* See the header. */

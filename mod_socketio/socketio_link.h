@@ -71,7 +71,8 @@ int socketio_link_post_config(apr_pool_t *pconf, server_rec *s);
 void socketio_link_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* child_stopping: marks the child as stopping and wakes every waiter so
- * WebSocket threads can close their clients (1001). */
+ * WebSocket threads can close their clients (1001) and held long-polls
+ * end (socketio_waiter_wait_held). */
 void socketio_link_child_stopping(apr_pool_t *pchild, int graceful);
 
 /* Returns 1 once the child is stopping (child_stopping ran, or the MPM
@@ -123,6 +124,19 @@ void socketio_waiter_clear_wake(socketio_waiter *w);
 apr_status_t socketio_waiter_wait(socketio_waiter *w,
                                   apr_interval_time_t timeout,
                                   int client_fd, socketio_frame **out);
+
+/* Returns 1 when siod, on the link w was registered on, takes the release
+ * of a held GET (CANCEL with SIO_RF_KEEP: SIO_RELAY_CAP_RELEASE). */
+int socketio_waiter_can_release(const socketio_waiter *w);
+
+/* Request thread, for a held long-poll GET: as socketio_waiter_wait, and
+ * also returns APR_INCOMPLETE, with nothing taken, as soon as the child is
+ * stopping (socketio_link_child_stopping woke it, or prefork got its
+ * graceful signal), even before the first wait: the caller then releases
+ * the GET instead of holding the child until siod answers. */
+apr_status_t socketio_waiter_wait_held(socketio_waiter *w,
+                                       apr_interval_time_t timeout,
+                                       int client_fd, socketio_frame **out);
 
 /* Unregisters w now (instead of when its pool goes): frames siod still
  * sends to its conn are dropped. NULL is a no-op. */

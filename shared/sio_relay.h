@@ -35,7 +35,11 @@ enum sio_relay_type {
     SIO_R_POLL_GET = 4,  /* long-poll GET. Reply: RESPONSE, possibly later. */
     SIO_R_POLL_POST = 5, /* POST, body = the raw request body. Reply: RESPONSE */
     SIO_R_CANCEL = 6,    /* the request named by conn is gone (client left,
-                          * module timed out); no reply */
+                          * module timed out); no reply. With SIO_RF_KEEP
+                          * (only to a siod whose HELLO set
+                          * SIO_RELAY_CAP_RELEASE), for a held POLL_GET:
+                          * end that GET, keep the session; siod answers it
+                          * (a noop) unless it already had. */
     SIO_R_WS_MSG = 7,    /* one complete WebSocket message; SIO_RF_BINARY */
     SIO_R_WS_CLOSED = 8, /* the WebSocket named by conn is gone; status =
                           * close code seen or sent (1006 if none); no reply */
@@ -66,8 +70,10 @@ enum sio_relay_flag {
     SIO_RF_WEBSOCKET = 0x01, /* OPEN: transport=websocket */
     SIO_RF_BINARY = 0x02,    /* WS_MSG / WS_SEND: binary message, else text */
     SIO_RF_JSON = 0x04,      /* RESPONSE: body is JSON */
-    SIO_RF_VOLATILE = 0x08   /* WS_SEND / WS_FANOUT: the message may be
+    SIO_RF_VOLATILE = 0x08,  /* WS_SEND / WS_FANOUT: the message may be
                               * dropped if the client cannot take it */
+    SIO_RF_KEEP = 0x10       /* CANCEL: release a held GET, keep the
+                              * session (its queue waits for the next GET) */
 };
 
 typedef struct sio_relay_frame {
@@ -90,6 +96,7 @@ typedef struct sio_relay_frame {
 /* Capability bits in HELLO's caps field: what the sender can take. Unknown
  * bits are ignored; a sender sets only the bits it implements. */
 #define SIO_RELAY_CAP_FANOUT 0x0001u /* module: accepts WS_FANOUT frames */
+#define SIO_RELAY_CAP_RELEASE 0x0002u /* siod: takes CANCEL + SIO_RF_KEEP */
 
 typedef struct sio_relay_hello {
     uint32_t magic;

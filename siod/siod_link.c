@@ -505,10 +505,10 @@ static int handle_hello(siod_link *l, const sio_relay_frame *f)
     l->peer_pid = h.pid;
     l->state = L_AUTH;
 
-    /* siod takes none of the capabilities a module may offer */
+    /* siod takes the release of a held GET (CANCEL + SIO_RF_KEEP) */
     h.magic = SIO_RELAY_MAGIC;
     h.version = SIO_RELAY_VERSION;
-    h.caps = 0;
+    h.caps = SIO_RELAY_CAP_RELEASE;
     h.pid = (uint32_t)getpid();
     h.max_body = SIO_RELAY_MAX_BODY;
     memcpy(h.nonce, l->nonce_siod, sizeof h.nonce);

@@ -1308,8 +1308,19 @@ int siod_session_relay_cancel(siod_peer *p, const sio_relay_frame *f)
 {
     struct binding *b = find_binding(p, f->conn);
     if (b == NULL) {
+        /* also a released GET that was answered before the release came:
+         * that answer is the one the module waits for */
         siod_log_debug("link %s: CANCEL for unknown conn %llu", p->name,
                        (unsigned long long)f->conn);
+        return 0;
+    }
+    if ((f->flags & SIO_RF_KEEP) && b->kind == B_GET) {
+        /* The module's child is stopping: end the GET with a bare noop
+         * and keep the session. Queued packets stay for the client's next
+         * GET, so an answer the module can no longer deliver loses none. */
+        siod_log_debug("session %s: held GET released by link %s",
+                       b->s->sid, p->name);
+        answer_get(b->s, 0, SIO_EIO_NOOP);
         return 0;
     }
     handle_gone(b, NULL);

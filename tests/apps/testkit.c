@@ -13,8 +13,10 @@
  *   join / leave room|[rooms] ack true (false for a malformed argument)
  *   join-rc room              ack: siod_join's return code (SIOD_ELIMIT, ...)
  *   rooms                     ack: the socket's rooms
- *   to {rooms,except,event,args,exceptMe,volatile}
- *                             broadcast in the namespace; ack true
+ *   to {rooms,except,event,args,exceptMe,volatile,pad}
+ *                             broadcast in the namespace; ack true. pad: n
+ *                             sends one string of n 'x' instead of args
+ *                             (a big message from a small request)
  *   bcast-except-me {event,args}  everyone in the namespace but the sender
  *   volatile-burst {n,bcast}  n x (volatile "vol" i, then "nonvol" i), then
  *                             "burst-done" n; to the sender or (bcast) all
@@ -133,6 +135,7 @@ static unsigned opt_uint(const siod_args *a, const char *key, unsigned dflt,
 
 #define MAX_MS 600000u       /* timeouts and delays: ten minutes at most */
 #define MAX_BURST 100000u
+#define MAX_PAD (60u * 1024u * 1024u)
 
 static int opt_true(const siod_args *a, const char *key)
 {
@@ -274,8 +277,23 @@ static void to_event(siod_socket *s, const siod_args *args, siod_ack *ack,
 {
     char *event = opt_string(args, "event");
     siod_args out = opt_args(args);
+    unsigned pad = opt_uint(args, "pad", 0, MAX_PAD);
+    char *padded = NULL;
     int rc = SIOD_EINVAL;
 
+    if (pad > 0) {
+        /* ["xxx...x"] */
+        padded = malloc((size_t)pad + 4);
+        if (padded == NULL) {
+            free(event);
+            event = NULL;
+        } else {
+            memcpy(padded, "[\"", 2);
+            memset(padded + 2, 'x', pad);
+            memcpy(padded + 2 + pad, "\"]", 2);
+            out = (siod_args){ padded, (size_t)pad + 4, NULL, 0 };
+        }
+    }
     if (event != NULL) {
         siod_bcast *b = except_me || opt_true(args, "exceptMe")
                             ? siod_socket_broadcast(s)
@@ -286,6 +304,7 @@ static void to_event(siod_socket *s, const siod_args *args, siod_ack *ack,
         rc = b != NULL ? siod_bcast_emit(b, event, &out) : SIOD_ENOMEM;
     }
     free(event);
+    free(padded);
     char *res = siod_json_fmt("[%s]", rc == SIOD_OK ? "true" : "false");
     ack_json(ack, res);
     free(res);

@@ -322,6 +322,45 @@ static void test_hello_caps(void)
     CHECK_EQ(sio_relay_hello_decode(b, SIO_RELAY_HELLO_LEN, &o), SIO_OK);
     CHECK_EQ(o.caps, 0x8003);
     CHECK(o.caps & SIO_RELAY_CAP_FANOUT);
+    CHECK(o.caps & SIO_RELAY_CAP_RELEASE);
+    /* siod's HELLO: the release bit alone, at bit 1 of byte 7 */
+    h.caps = SIO_RELAY_CAP_RELEASE;
+    sio_relay_hello_encode(b, &h);
+    CHECK_EQ(b[6], 0);
+    CHECK_EQ(b[7], 2);
+    CHECK_EQ(sio_relay_hello_decode(b, SIO_RELAY_HELLO_LEN, &o), SIO_OK);
+    CHECK_EQ(o.caps, SIO_RELAY_CAP_RELEASE);
+    CHECK(!(o.caps & SIO_RELAY_CAP_FANOUT));
+}
+
+/* A held GET's release: CANCEL with SIO_RF_KEEP (0x10, header byte 5),
+ * bodiless, naming conn and sid; the flag survives the round trip and is
+ * told apart from a plain CANCEL. */
+static void test_cancel_keep(void)
+{
+    unsigned char buf[SIO_RELAY_HDR_LEN];
+    sio_relay_frame f, g;
+    size_t used;
+
+    memset(&f, 0, sizeof(f));
+    f.type = SIO_R_CANCEL;
+    f.flags = SIO_RF_KEEP;
+    f.conn = 0x0102030405060708ull;
+    memcpy(f.sid, "abcdefghijklmnopqrst", SIO_SID_LEN);
+    sio_relay_write_header(buf, &f);
+    CHECK_EQ(buf[4], SIO_R_CANCEL);
+    CHECK_EQ(buf[5], 0x10);
+    CHECK_EQ(sio_relay_parse(buf, sizeof(buf), 0, &used, &g), SIO_OK);
+    CHECK_EQ(used, SIO_RELAY_HDR_LEN);
+    CHECK_EQ(g.type, SIO_R_CANCEL);
+    CHECK_EQ(g.flags, SIO_RF_KEEP);
+    CHECK_EQ(g.len, 0);
+    CHECK_EQ(g.conn, 0x0102030405060708ull);
+    CHECK(memcmp(g.sid, "abcdefghijklmnopqrst", SIO_SID_LEN) == 0);
+    f.flags = 0;
+    sio_relay_write_header(buf, &f);
+    CHECK_EQ(sio_relay_parse(buf, sizeof(buf), 0, &used, &g), SIO_OK);
+    CHECK(!(g.flags & SIO_RF_KEEP));
 }
 
 static size_t put_str(unsigned char *d, const char *k, const char *v)
@@ -412,6 +451,7 @@ int main(void)
     RUN(test_size_limits);
     RUN(test_hello);
     RUN(test_hello_caps);
+    RUN(test_cancel_keep);
     RUN(test_proof);
     RUN(test_secret_file);
     RUN(test_kv);
