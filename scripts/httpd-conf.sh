@@ -309,6 +309,8 @@ SocketIODaemonSocket "$SIOD_SOCKET"
 SocketIODaemonSecret "$SIOD_SECRET"
 EOF
     [ -n "$CLIENT_SCRIPT" ] && echo "SocketIOClientScript \"$CLIENT_SCRIPT\""
+    # a server-wide directive: outside <Location>
+    [ -n "${REPLY_TIMEOUT:-}" ] && echo "SocketIOReplyTimeout $REPLY_TIMEOUT"
     cat <<EOF
 <Location /socket.io/>
     SocketIO On
@@ -318,7 +320,6 @@ EOF
     [ -n "${UPGRADES:-}" ] && echo "    SocketIOAllowUpgrades $UPGRADES"
     [ -n "${CORS:-}" ] && echo "    SocketIOCorsOrigin $CORS"
     [ -n "${MAX_PAYLOAD:-}" ] && echo "    SocketIOMaxPayload $MAX_PAYLOAD"
-    [ -n "${REPLY_TIMEOUT:-}" ] && echo "    SocketIOReplyTimeout $REPLY_TIMEOUT"
     echo "</Location>"
     if [ "${CGI:-0}" = 1 ]; then
         cat <<'EOF'
