@@ -359,10 +359,12 @@ static int run_op(struct script *s, int *ticks)
         f.status = 1006;
         send_frame(i, &f, NULL);
         break;
-    case 8:   /* CANCEL */
+    case 8:   /* CANCEL, or (SIO_RF_KEEP) the release of a held GET */
         i = link_get(s);
         f.type = SIO_R_CANCEL;
         f.conn = u8(s) % 16;
+        f.flags = u8(s) & SIO_RF_KEEP;
+        pick_sid(s, f.sid);
         send_frame(i, &f, NULL);
         break;
     case 9:   /* ABORT */

@@ -67,10 +67,11 @@ class Script:
         self.link(link)
         self.b.append(conn)
 
-    def cancel(self, link=0, conn=2):
+    def cancel(self, link=0, conn=2, sid=0, keep=False):
+        """CANCEL of a request; keep: the release of a held GET of sid."""
         self.b.append(CANCEL)
         self.link(link)
-        self.b.append(conn)
+        self.b += bytes([conn, 0x10 if keep else 0, sid])
 
     def abort(self, sid, link=0):
         self.b.append(ABORT)
@@ -200,7 +201,10 @@ def seeds():
     s = Script()          # overlapping polls, cancels, aborts, pings
     a = s.open(conn=1)
     s.get(a, conn=2)
-    s.cancel(conn=2)
+    s.cancel(conn=2, sid=a)
+    s.get(a, conn=12)
+    s.cancel(conn=12, sid=a, keep=True)
+    s.get(a, conn=13)
     b = s.open(conn=3)
     s.get(b, conn=4)
     s.get(b, conn=5)
