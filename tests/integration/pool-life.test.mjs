@@ -8,6 +8,9 @@
 //   few concurrent clients: no sanitizer report, no crashed child; under
 //   mpm_event every adopted connection's pool is freed or set aside as soon
 //   as it closes, and at most one per worker thread waits for its thread.
+// - The same burst across a graceful restart: the old children exit
+//   promptly (a pool waiting for an idle worker must not keep the MPM's
+//   connection count up), with no crash.
 // - SAN builds (fault injection): every worker stalls 1.5 s right after the
 //   hand-off, then stores to the connection as the MPM does. A fixed delay
 //   (the former 1 s) frees the pool under it: ASan reports the use after
@@ -17,7 +20,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import WebSocket from 'ws';
 import { MPM, startInstance, sleep, waitFor, request } from './harness.mjs';
-import { logLines } from './scale-lib.mjs';
+import { logLines, graceful, pidAlive } from './scale-lib.mjs';
 
 const CLIENTS = 4;
 const PER_CLIENT = 100;
@@ -106,6 +109,23 @@ test(`${MPM}: ${CLIENTS * PER_CLIENT} WebSockets closed or aborted right after t
       assert.equal(logLines(inst, PARKED_FREED).length, logLines(inst, PARKED).length,
         'every set-aside pool freed by the time the child exits');
     }
+  });
+
+test(`${MPM}: a graceful restart in the middle of the burst: old children exit promptly, no crash`,
+  { timeout: 120000 }, async () => {
+    const inst = await startInstance('pool-life-graceful', { logLevel: 'warn socketio:trace2' });
+    insts.push(inst);
+    const old = inst.httpdChildren();
+    const b = burst(inst);
+    await sleep(500);
+    graceful(inst);
+    await b;
+    await waitFor(() => old.every((p) => !pidAlive(p)), 15000, 'the old children to exit');
+    await waitFor(() => inst.httpdChildren().length > 0, 5000, 'a new generation of children');
+    assert.equal((await request('GET', inst.url('/health.txt'))).status, 200);
+    assert.ok(await burst(inst) > 0, 'the new generation takes WebSockets');
+    assert.deepEqual(logLines(inst, CRASH), [], 'no crashed child, no error');
+    inst.checkSanitizers();
   });
 
 test(`${MPM}: a worker that stalls after the hand-off keeps its connection's memory alive`,
