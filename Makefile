@@ -19,9 +19,12 @@ FUZZ_SECONDS ?= 20
 ifeq ($(SAN),1)
 BUILD    ?= build-san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# The module's fault-injection points (tests only, never in a plain build).
+MODFAULTS := -DSOCKETIO_FAULT_INJECTION
 else
 BUILD    ?= build
 SANFLAGS :=
+MODFAULTS :=
 endif
 
 WARN     := -Wall -Wextra -Wstrict-prototypes -Wwrite-strings -Wshadow -Wno-unused-parameter
@@ -36,7 +39,7 @@ LDSAN    := $(SANFLAGS)
 APXS_INC  := $(shell $(APXS) -q INCLUDEDIR 2>/dev/null)
 APR_FLAGS := $(shell apr-1-config --cflags --cppflags --includes 2>/dev/null) \
              $(shell apu-1-config --includes 2>/dev/null)
-MODCFLAGS := $(ALLCFLAGS) -I$(APXS_INC) $(APR_FLAGS) -Wno-strict-prototypes
+MODCFLAGS := $(ALLCFLAGS) $(MODFAULTS) -I$(APXS_INC) $(APR_FLAGS) -Wno-strict-prototypes
 
 SIOD_LIBS := $(shell pkg-config --libs libevent json-c 2>/dev/null) -lm
 SIOD_INC  := $(shell pkg-config --cflags libevent json-c 2>/dev/null)

@@ -3,6 +3,7 @@
  * record, the directive table and the hook registration. */
 #include "httpd.h"
 #include "http_config.h"
+#include "http_connection.h"
 #include "http_protocol.h"
 #include "http_request.h"
 #include "mpm_common.h"
@@ -102,8 +103,12 @@ static void socketio_register_hooks(apr_pool_t *p)
                            APR_HOOK_MIDDLE);
     ap_hook_child_status(socketio_ws_thread_child_status, NULL, NULL,
                          APR_HOOK_MIDDLE);
+    /* Last: the reactor may free the request once this hook has run;
+     * checked in child_init. */
     ap_hook_suspend_connection(socketio_reactor_suspend_connection, NULL,
-                               NULL, APR_HOOK_MIDDLE);
+                               NULL, APR_HOOK_REALLY_LAST);
+    ap_hook_process_connection(socketio_reactor_process_connection, NULL,
+                               NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_handler(socketio_handler, NULL, NULL, APR_HOOK_FIRST);
 }
 

@@ -22,17 +22,52 @@
  * first (socketio_ws.c); a client that stops reading is closed (1008) and
  * dropped after CLOSE_TIMEOUT.
  *
- * Memory: POOL_MIN_AGE after the hand-off (or at the end, if sooner) the
- * upgrade request is finished with ap_process_request_after_handler (the
- * access log line, then r->pool goes) and CONN_STATE_SUSPENDED restored;
- * the WebSocket's state lives in c->pool, so a held client keeps only
- * c->pool and the connection's bucket allocator. The end: close frame,
- * WS_CLOSED to siod, the request finished if still held, a non-blocking
- * lingering close, and the pool destroyed no sooner than POOL_MIN_AGE
- * after the hand-off (the worker may still be in the MPM's code right
- * after the hook). */
+ * Memory: on adoption the upgrade request is finished with
+ * ap_process_request_after_handler (the access log line, then r->pool
+ * goes) and CONN_STATE_SUSPENDED restored; the WebSocket's state lives in
+ * c->pool, so a held client keeps only c->pool and the connection's bucket
+ * allocator. The end: close frame, WS_CLOSED to siod, a non-blocking
+ * lingering close, then c->pool is destroyed, or its memory set aside
+ * until the worker that handed it off has moved on (below).
+ *
+ * Pool lifetime after SUSPENDED. The worker W that suspended the
+ * connection runs the suspend_connection hooks, then the MPM stores to
+ * the connection's memory (httpd 2.4 event.c notify_suspend:
+ * c->sbh = NULL, cs->suspended = 1, both in c->pool) and returns from
+ * process_socket; nothing in 2.4 tells a module when that is done (there
+ * is no resume call for a suspended connection). So no fixed delay is
+ * trusted; instead:
+ * 1. Our suspend_connection hook must be the last one (checked in
+ *    child_init, else no reactor: WebSockets hold threads). After it W
+ *    runs no module code with c or r, only the MPM's stores above, which
+ *    touch c->pool's memory but never r, never allocate and never call the
+ *    pool API. Hence r->pool may go at adoption.
+ * 2. Each thread that hands a connection off has a worker_mark whose
+ *    units count the process_connection hooks it has begun (our hook runs
+ *    REALLY_FIRST; the count is bumped only by the thread owning the mark,
+ *    through thread-local storage). The hook records W's count under the
+ *    hand-off mutex. W begins another process_connection only in a later
+ *    process_socket call, after the one that suspended this connection has
+ *    returned, so a count seen different (atomics: W's increment is a full
+ *    barrier, the reactor's read follows it) proves W has left the MPM's
+ *    code for this connection, whatever the scheduling. The counter is 64
+ *    bits: it cannot wrap back to the recorded value.
+ * 3. When the connection ends and W has moved on, c->pool is destroyed.
+ *    Otherwise its cleanups must still run now (the MPM's graceful stop
+ *    waits for its connection count, so waiting for an idle W could hang
+ *    the child): the reactor takes c->pool's allocator (the MPM gives each
+ *    connection pool its own, owned by that pool; socketio_reactor_accepts
+ *    checks it), makes it keep every block, destroys the pool (cleanups
+ *    run, counts settle) and sets the allocator aside. W's stores land in
+ *    memory still allocated and never reused. The allocator is destroyed
+ *    once W's count moves (W wakes the reactor then, as asked by
+ *    worker_mark.awaited) or, at the latest, in the pchild pre-cleanup,
+ *    after the MPM has joined its workers. W's next connection proves every
+ *    earlier hand-off of W, so at most one allocator per worker thread is
+ *    set aside at any time. No time is involved anywhere. */
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/epoll.h>
@@ -45,7 +80,9 @@
 #include "http_log.h"
 #include "http_request.h"
 #include "ap_mpm.h"
+#include "mpm_common.h"
 #include "util_filter.h"
+#include "apr_atomic.h"
 #include "apr_buckets.h"
 #include "apr_thread_mutex.h"
 #include "apr_strings.h"
@@ -72,9 +109,6 @@ APLOG_USE_MODULE(socketio);
 #define CLOSE_TIMEOUT apr_time_from_sec(5)
 /* Lingering close: read until EOF, at most this long. */
 #define LINGER_TIMEOUT apr_time_from_sec(2)
-/* Neither r->pool nor c->pool is destroyed sooner than this after the
- * hand-off. */
-#define POOL_MIN_AGE apr_time_from_sec(1)
 /* Timer resolution while some connection has a deadline. */
 #define TICK_MS 250
 /* At most one "dropped a client" warning per reactor this often. */
@@ -94,6 +128,23 @@ typedef struct rlink {
 
 typedef enum { RC_WS, RC_LINGER, RC_DEAD } rc_phase;
 
+/* A worker thread that handed connections off (see the opening comment):
+ * units counts the process_connection hooks it has begun, bumped by that
+ * thread only; awaited asks it to wake the reactor when it bumps. Lives
+ * until pchild goes. */
+typedef struct worker_mark {
+    volatile apr_uint64_t units;
+    volatile apr_uint32_t awaited;
+} worker_mark;
+
+/* The memory of a closed connection's pool, kept until its worker moves. */
+typedef struct set_aside {
+    apr_allocator_t *alloc;
+    worker_mark *worker;
+    apr_uint64_t units;
+    struct set_aside *next;
+} set_aside;
+
 /* One adopted connection, allocated from c->pool. */
 typedef struct rconn {
     ev_kind kind;
@@ -108,14 +159,14 @@ typedef struct rconn {
     int read_more;             /* input may be waiting: read it */
     int link_failed;
     int dirty;
-    apr_time_t adopted_at;
+    worker_mark *worker;       /* the thread that handed it off */
+    apr_uint64_t worker_units; /* its units at the hand-off */
     apr_time_t deadline;       /* 0: none */
     apr_time_t pending_since;  /* output continuously pending since */
     apr_time_t closed_at;
     apr_bucket_brigade *tmpbb;
     struct rconn *prev, *next; /* all connections, or the grave */
     struct rconn *dirty_next;
-    struct rconn *yprev, *ynext; /* on the young list while r is held */
 } rconn;
 
 struct socketio_reactor {
@@ -126,6 +177,7 @@ struct socketio_reactor {
     int wakefd;
     ev_kind wake_kind;
     apr_thread_mutex_t *mutex;   /* guards the fields down to exiting */
+    apr_pool_t *marks;           /* worker_marks come from here */
     rconn *incoming;             /* handed off, not yet adopted */
     int links_changed;
     int exiting;
@@ -135,8 +187,9 @@ struct socketio_reactor {
     rconn *conns;                /* RC_WS and RC_LINGER */
     rconn *grave;                /* closed, pool not yet destroyed */
     rconn *dirty;
-    rconn *young, *young_tail;   /* adopted, request not yet finished;
-                                  * oldest first */
+    set_aside *aside;            /* pools' memory waiting for a worker */
+    set_aside *aside_free;       /* spare records, from own */
+    apr_pool_t *own;             /* reactor thread only */
     int nconns;
     int ntimed;
     rlink *links;
@@ -153,6 +206,17 @@ struct socketio_reactor {
 #define STOP_NOW 2
 
 static socketio_reactor *child_reactor;
+
+/* The calling thread's mark, valid for the reactor it was made for. */
+static __thread worker_mark *my_mark;
+static __thread socketio_reactor *my_mark_re;
+
+#ifdef SOCKETIO_FAULT_INJECTION
+/* Tests only (SAN builds): SOCKETIO_FI_HANDOFF_DELAY_MS in httpd's
+ * environment makes every worker stall that long right after a hand-off,
+ * then store to c as the MPM does once the hooks return. */
+static apr_interval_time_t fi_handoff_delay;
+#endif
 
 /* ---- small helpers ------------------------------------------------ */
 
@@ -290,46 +354,16 @@ static void write_out(rconn *rc)
 
 /* ---- the end of the upgrade request ------------------------------ */
 
-static void young_add(rconn *rc)
-{
-    socketio_reactor *re = rc->re;
-
-    rc->ynext = NULL;
-    rc->yprev = re->young_tail;
-    if (re->young_tail)
-        re->young_tail->ynext = rc;
-    else
-        re->young = rc;
-    re->young_tail = rc;
-}
-
-static void young_remove(rconn *rc)
-{
-    socketio_reactor *re = rc->re;
-
-    if (rc->yprev)
-        rc->yprev->ynext = rc->ynext;
-    else
-        re->young = rc->ynext;
-    if (rc->ynext)
-        rc->ynext->yprev = rc->yprev;
-    else
-        re->young_tail = rc->yprev;
-    rc->yprev = rc->ynext = NULL;
-}
-
 /* Finishes the upgrade request: the EOR bucket logs the access line and
  * destroys r->pool, so a held WebSocket keeps only c->pool (its state and
- * waiter live there). Not sooner than POOL_MIN_AGE after the hand-off:
- * the worker that suspended the connection may still be running the
- * suspend_connection hooks with r. Later calls do nothing. */
+ * waiter live there). Safe at adoption: no hook runs after ours with r
+ * (see the opening comment). Later calls do nothing. */
 static void release_request(rconn *rc)
 {
     request_rec *r = rc->r;
 
     if (!r)
         return;
-    young_remove(rc);
     rc->r = NULL;
     if (rc->ws) {
         rc->ws->r = NULL;
@@ -342,7 +376,90 @@ static void release_request(rconn *rc)
 
 /* ---- the end of a connection -------------------------------------- */
 
-/* Closes the socket; the pool goes once POOL_MIN_AGE has passed. */
+/* Returns 1 once the worker that recorded units has begun other work, so
+ * it has left the MPM's code for the connections it handed off before. */
+static int worker_moved(const worker_mark *m, apr_uint64_t units)
+{
+    return apr_atomic_read64((volatile apr_uint64_t *)&m->units) != units;
+}
+
+/* Destroys c->pool if its worker has moved on (or force: the workers are
+ * joined); otherwise runs its cleanups now and sets its memory aside (see
+ * the opening comment). rc, which lives in that pool, is gone after. */
+static void free_conn_pool(socketio_reactor *re, rconn *rc, int force)
+{
+    apr_pool_t *p = rc->c->pool;
+    worker_mark *m = rc->worker;
+    apr_uint64_t units = rc->worker_units;
+    apr_allocator_t *alloc;
+    set_aside *sa;
+
+    if (force || worker_moved(m, units)) {
+        ap_log_cerror(APLOG_MARK, APLOG_TRACE2, 0, rc->c,
+                      "mod_socketio: reactor: pool freed");
+        apr_pool_destroy(p);
+        return;
+    }
+    ap_log_cerror(APLOG_MARK, APLOG_TRACE2, 0, rc->c,
+                  "mod_socketio: reactor: pool set aside until its worker "
+                  "thread moves on");
+    if ((sa = re->aside_free) != NULL)
+        re->aside_free = sa->next;
+    else
+        sa = apr_palloc(re->own, sizeof(*sa));
+    alloc = apr_pool_allocator_get(p);
+    apr_allocator_owner_set(alloc, NULL);
+    /* Keep every block: the worker may still store to them. */
+    apr_allocator_max_free_set(alloc, 0);
+    apr_pool_destroy(p);
+    sa->alloc = alloc;
+    sa->worker = m;
+    sa->units = units;
+    sa->next = re->aside;
+    re->aside = sa;
+    /* Dekker with socketio_reactor_process_connection: set the flag, then
+     * look at units (release_aside, next); it bumps units, then looks at
+     * the flag. One of the two sees the other. */
+    apr_atomic_xchg32(&m->awaited, 1);
+}
+
+/* Frees the memory set aside for workers that have moved on (all: every
+ * worker is joined). */
+static void release_aside(socketio_reactor *re, int all)
+{
+    set_aside **pp = &re->aside, *sa;
+
+    while ((sa = *pp) != NULL) {
+        if (!all && !worker_moved(sa->worker, sa->units)) {
+            pp = &sa->next;
+            continue;
+        }
+        *pp = sa->next;
+        apr_allocator_destroy(sa->alloc);
+        ap_log_error(APLOG_MARK, APLOG_TRACE2, 0, re->s,
+                     "mod_socketio: reactor: set-aside pool freed");
+        sa->next = re->aside_free;
+        re->aside_free = sa;
+    }
+}
+
+/* The pools of closed connections: each goes (or is set aside) once no
+ * record of it is on the dirty list; force: all, the workers are joined. */
+static void bury(socketio_reactor *re, int force)
+{
+    rconn *rc, *next;
+
+    for (rc = re->grave; rc; rc = next) {
+        next = rc->next;
+        if (rc->dirty && !force)
+            continue;
+        list_remove(&re->grave, rc);
+        free_conn_pool(re, rc, force);
+    }
+    release_aside(re, force);
+}
+
+/* Closes the socket; bury() then frees the pool. */
 static void close_now(rconn *rc)
 {
     socketio_reactor *re = rc->re;
@@ -372,8 +489,6 @@ static void finish(rconn *rc, int linger)
     if (ws->lost || !linger)
         c->aborted = 1;
     apr_brigade_cleanup(ws->outbb);
-    /* If still held: the access log line, then r->pool goes. */
-    release_request(rc);
     rc->ws = NULL;
     set_deadline(rc, 0);
     if (c->aborted || ap_start_lingering_close(c)) {
@@ -501,8 +616,7 @@ static void process_dirty(socketio_reactor *re)
 }
 
 /* Deadlines: closing clients that do not drain, stalled clients,
- * lingering closes; upgrade requests old enough to finish; and pools old
- * enough to destroy. */
+ * lingering closes. */
 static void run_timers(socketio_reactor *re, int force)
 {
     apr_time_t now = apr_time_now();
@@ -530,19 +644,6 @@ static void run_timers(socketio_reactor *re, int force)
         socketio_ws_lost(rc->ws, APR_TIMEUP, "timed out");
         finish(rc, 0);
     }
-    while ((rc = re->young) != NULL &&
-           (re->exiting || now - rc->adopted_at >= POOL_MIN_AGE ||
-            now < rc->adopted_at)) {
-        release_request(rc);
-        mark_dirty(rc);   /* the EOR may have written or failed */
-    }
-    for (rc = re->grave; rc; rc = next) {
-        next = rc->next;
-        if (!re->exiting && (rc->dirty || now - rc->adopted_at < POOL_MIN_AGE))
-            continue;
-        list_remove(&re->grave, rc);
-        apr_pool_destroy(rc->c->pool);
-    }
 }
 
 /* ---- taking connections over -------------------------------------- */
@@ -559,11 +660,11 @@ static void adopt(socketio_reactor *re, rconn *rc)
      * connection's own free list (MaxMemFree would let it keep 2 MB). */
     apr_allocator_max_free_set(apr_pool_allocator_get(rc->c->pool), 1);
     rc->re = re;
-    rc->adopted_at = apr_time_now();
     rc->phase = RC_WS;
     list_add(&re->conns, rc);
     re->nconns++;
-    young_add(rc);
+    ap_log_cerror(APLOG_MARK, APLOG_TRACE2, 0, rc->c,
+                  "mod_socketio: reactor: adopted a WebSocket");
     ws->out_alloc = re->ba;
     rv = socketio_waiter_bind(ws->w, rc, &queued);
     while ((f = queued) != NULL) {
@@ -592,8 +693,10 @@ static void adopt(socketio_reactor *re, rconn *rc)
     } else {
         rc->events = EPOLLIN;
     }
+    /* The access log line, then r->pool goes. */
+    release_request(rc);
     rc->read_more = 1;
-    mark_dirty(rc);
+    mark_dirty(rc);   /* the EOR may have written or failed */
 }
 
 /* Polls the sockets of links that (re)opened. */
@@ -713,7 +816,7 @@ static void *APR_THREAD_FUNC reactor_main(apr_thread_t *t, void *data)
     for (;;) {
         if (re->dirty)
             timeout = 0;
-        else if (re->ntimed || re->grave || re->young)
+        else if (re->ntimed)
             timeout = TICK_MS;
         else
             timeout = -1;
@@ -738,11 +841,14 @@ static void *APR_THREAD_FUNC reactor_main(apr_thread_t *t, void *data)
         }
         process_dirty(re);
         run_timers(re, 0);
+        bury(re, 0);
         if (re->stopping == STOP_NOW && exiting(re) && !re->conns) {
             on_wake(re);
             process_dirty(re);
             if (!re->conns) {
                 run_timers(re, 1);
+                /* The MPM has joined its workers (reactor_cleanup). */
+                bury(re, 1);
                 break;
             }
         }
@@ -908,6 +1014,19 @@ static apr_status_t fds_cleanup(void *data)
     return APR_SUCCESS;
 }
 
+/* Returns 1 if no other module's suspend_connection hook runs after
+ * ours (the opening comment's first point). */
+static int suspend_hook_last(void)
+{
+    apr_array_header_t *hooks = ap_hook_get_suspend_connection();
+    ap_LINK_suspend_connection_t *l;
+
+    if (!hooks || hooks->nelts < 1)
+        return 0;
+    l = (ap_LINK_suspend_connection_t *)hooks->elts;
+    return l[hooks->nelts - 1].pFunc == socketio_reactor_suspend_connection;
+}
+
 /* See the header. */
 void socketio_reactor_child_init(apr_pool_t *pchild, server_rec *s)
 {
@@ -920,6 +1039,21 @@ void socketio_reactor_child_init(apr_pool_t *pchild, server_rec *s)
     child_reactor = NULL;
     if (ap_mpm_query(AP_MPMQ_IS_ASYNC, &async) != APR_SUCCESS || !async)
         return;
+    if (!suspend_hook_last()) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                     "mod_socketio: another module's suspend_connection "
+                     "hook runs after mod_socketio's, so a suspended "
+                     "connection cannot be handed over safely; WebSockets "
+                     "will hold worker threads (SocketIOWebSocketThreads)");
+        return;
+    }
+#ifdef SOCKETIO_FAULT_INJECTION
+    {
+        const char *d = getenv("SOCKETIO_FI_HANDOFF_DELAY_MS");
+
+        fi_handoff_delay = d ? apr_time_from_msec(atoi(d)) : 0;
+    }
+#endif
     re = apr_pcalloc(pchild, sizeof(*re));
     re->pool = pchild;
     re->s = s;
@@ -930,6 +1064,8 @@ void socketio_reactor_child_init(apr_pool_t *pchild, server_rec *s)
     if (re->epfd < 0 || re->wakefd < 0 ||
         apr_thread_mutex_create(&re->mutex, APR_THREAD_MUTEX_DEFAULT,
                                 pchild) != APR_SUCCESS ||
+        apr_pool_create(&re->marks, pchild) != APR_SUCCESS ||
+        apr_pool_create(&re->own, pchild) != APR_SUCCESS ||
         apr_allocator_create(&re->alloc) != APR_SUCCESS)
         goto fail;
     apr_allocator_max_free_set(re->alloc, 4 * 1024 * 1024);
@@ -993,8 +1129,12 @@ int socketio_reactor_accepts(conn_rec *c)
 {
     socketio_reactor *re = child_reactor;
 
+    /* The pool must own its allocator to be set aside (see the opening
+     * comment); the event MPM gives each connection one. */
     return re && !re->stop_mode && c->cs && !c->master &&
-           ap_get_conn_socket(c);
+           ap_get_conn_socket(c) &&
+           apr_allocator_owner_get(apr_pool_allocator_get(c->pool)) ==
+               c->pool;
 }
 
 /* See the header. */
@@ -1034,8 +1174,34 @@ void socketio_reactor_suspend_connection(conn_rec *c, request_rec *r)
     }
     c->sbh = NULL;
     apr_thread_mutex_lock(re->mutex);
+    if (my_mark_re != re) {
+        my_mark = apr_pcalloc(re->marks, sizeof(*my_mark));
+        my_mark_re = re;
+    }
+    rc->worker = my_mark;
+    rc->worker_units = apr_atomic_read64(&my_mark->units);
     rc->next = re->incoming;
     re->incoming = rc;
     apr_thread_mutex_unlock(re->mutex);
     wake(re);
+#ifdef SOCKETIO_FAULT_INJECTION
+    if (fi_handoff_delay > 0) {
+        apr_sleep(fi_handoff_delay);
+        c->sbh = NULL;
+    }
+#endif
+}
+
+/* See the header. */
+int socketio_reactor_process_connection(conn_rec *c)
+{
+    worker_mark *m = my_mark;
+    socketio_reactor *re = child_reactor;
+
+    if (!m || my_mark_re != re)
+        return DECLINED;
+    apr_atomic_inc64(&m->units);
+    if (apr_atomic_read32(&m->awaited) && apr_atomic_xchg32(&m->awaited, 0))
+        wake(re);
+    return DECLINED;
 }

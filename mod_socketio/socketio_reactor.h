@@ -32,12 +32,20 @@ int socketio_reactor_accepts(conn_rec *c);
  * suspend_connection hook, once the MPM has let go of the connection. */
 int socketio_reactor_handoff(socketio_ws *ws);
 
-/* suspend_connection hook (worker thread): queues a connection marked by
- * socketio_reactor_handoff for the reactor and wakes it. */
 /* Frees a volatile fan-out block reference: the heap-bucket free function
  * that marks a queued fan-out frame volatile (socketio_ws_queue_bucket). */
 void socketio_reactor_fan_vol_free(void *data);
 
+/* suspend_connection hook (worker thread), registered
+ * APR_HOOK_REALLY_LAST and required to be the last one: queues a
+ * connection marked by socketio_reactor_handoff for the reactor, with the
+ * calling thread's count of units of work, and wakes it. */
 void socketio_reactor_suspend_connection(conn_rec *c, request_rec *r);
+
+/* process_connection hook (any thread), registered APR_HOOK_REALLY_FIRST:
+ * counts a unit of work begun by a thread that handed connections off,
+ * which proves it has left the MPM's code for them (wakes the reactor if
+ * it waits for that). Returns DECLINED. */
+int socketio_reactor_process_connection(conn_rec *c);
 
 #endif

@@ -293,7 +293,7 @@ export class Instance {
   get httpdPid() { return this.httpd && !exited(this.httpd) ? this.httpd.pid : null; }
 
   async startHttpd() {
-    const env = { ...process.env };
+    const env = { ...process.env, ...(this.opts.httpdEnv || {}) };
     if (process.env.SAN === '1') {
       env.LD_PRELOAD = execFileSync(process.env.CC || 'gcc', ['-print-file-name=libasan.so'], { encoding: 'utf8' }).trim();
       env.ASAN_OPTIONS = 'detect_leaks=0';
@@ -393,7 +393,9 @@ export class Instance {
  * ['NSP=APP'] or {NSP: APP}), appDir (-A), siodExtraArgs (more options, e.g.
  * limits), siodEnv (variables added to siod's environment), verbose; httpd's
  * mpm, cors, transports, upgrades, replyTimeout, logLevel, tls, extraConf
- * (text appended to httpd.conf) and extraConfFile (Included).
+ * (text appended to httpd.conf), extraConfFile (Included) and httpdEnv
+ * (variables added to httpd's environment, e.g. the module's
+ * fault-injection settings in SAN builds).
  */
 export async function startInstance(name, opts = {}) {
   const inst = new Instance(name, opts);
