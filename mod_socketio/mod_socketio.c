@@ -59,6 +59,9 @@ static const command_rec socketio_cmds[] = {
                   socketio_cmd_ws_write_timeout, NULL, RSRC_CONF,
                   "Seconds a WebSocket client holding a worker thread "
                   "(prefork, worker) gets to take one batch of messages"),
+    AP_INIT_TAKE1("SocketIORelayQueue", socketio_cmd_relay_queue, NULL,
+                  RSRC_CONF, "Bytes of WebSocket messages a child may hold "
+                  "for siod before it stops reading the senders (mpm_event)"),
     { NULL }
 };
 
