@@ -505,7 +505,7 @@ socketio_config_ws_write_timeout(const socketio_server_conf *s)
 }
 
 /* Returns the memory the reactor may hold in frames queued for one relay
- * link (default 8 MiB). */
+ * link (default 1 MiB). */
 apr_size_t socketio_config_relay_queue(const socketio_server_conf *s)
 {
     return s->relay_queue > 0 ? (apr_size_t)s->relay_queue

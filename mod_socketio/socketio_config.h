@@ -28,8 +28,8 @@ extern module AP_MODULE_DECLARE_DATA socketio_module;
 #define SOCKETIO_DEFAULT_THREADS_DIVISOR 4
 /* SocketIORelayQueue unset: memory the reactor may hold in frames siod has
  * not taken yet, per relay link (one link per child and daemon socket). */
-#define SOCKETIO_DEFAULT_RELAY_QUEUE (8 * 1024 * 1024)
-#define SOCKETIO_MIN_RELAY_QUEUE (1024 * 1024)
+#define SOCKETIO_DEFAULT_RELAY_QUEUE (1024 * 1024)
+#define SOCKETIO_MIN_RELAY_QUEUE (256 * 1024)
 
 struct socketio_link;
 

@@ -19,7 +19,7 @@ import { httpdMem, memGrowth } from './mem-lib.mjs';
 process.env.MALLOC_ARENA_MAX = '1';
 
 const NOT_EVENT = MPM !== 'event';
-const QUEUE = 1024 * 1024;       // SocketIORelayQueue: the smallest allowed
+const QUEUE = 1024 * 1024;       // SocketIORelayQueue (its default, said explicitly)
 const PAD = 8 * 1024;
 const FLOOD = 800;               // 6.5 MB: far past the link's socket buffers and QUEUE
 const STOPPED_MS = 11000;        // past the 10 s the reactor used to wait before dropping the link
