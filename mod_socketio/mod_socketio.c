@@ -64,6 +64,9 @@ static const command_rec socketio_cmds[] = {
                   socketio_cmd_poll_release_timeout, NULL, RSRC_CONF,
                   "How long a held long-poll GET that a stopping child ends "
                   "waits for siod's answer (seconds, or e.g. 500ms)"),
+    AP_INIT_TAKE1("SocketIORelayQueue", socketio_cmd_relay_queue, NULL,
+                  RSRC_CONF, "Bytes of WebSocket messages a child may hold "
+                  "for siod before it stops reading the senders (mpm_event)"),
     { NULL }
 };
 

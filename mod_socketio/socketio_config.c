@@ -67,6 +67,7 @@ void *socketio_config_create_server(apr_pool_t *p, server_rec *s)
     sc->ws_threads = -1;
     sc->ws_write_timeout = -1;
     sc->poll_release_timeout = -1;
+    sc->relay_queue = -1;
     return sc;
 }
 
@@ -92,6 +93,8 @@ void *socketio_config_merge_server(apr_pool_t *p, void *basev, void *addv)
     sc->poll_release_timeout = add->poll_release_timeout != -1
                                    ? add->poll_release_timeout
                                    : base->poll_release_timeout;
+    sc->relay_queue = add->relay_queue != -1 ? add->relay_queue
+                                             : base->relay_queue;
     return sc;
 }
 
@@ -389,6 +392,29 @@ const char *socketio_cmd_poll_release_timeout(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+/* SocketIORelayQueue bytes: one value for the whole server (every link of
+ * a child takes it). */
+const char *socketio_cmd_relay_queue(cmd_parms *cmd, void *dconf,
+                                     const char *bytes)
+{
+    socketio_server_conf *sc =
+        ap_get_module_config(cmd->server->module_config, &socketio_module);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    apr_off_t n;
+    char *end;
+
+    if (err)
+        return err;
+    if (apr_strtoff(&n, bytes, &end, 10) != APR_SUCCESS || *end ||
+        n < SOCKETIO_MIN_RELAY_QUEUE || n > (apr_off_t)1024 * 1024 * 1024)
+        return apr_psprintf(cmd->pool, "SocketIORelayQueue: expected a "
+                            "number of bytes from %d to %d, got '%s'",
+                            SOCKETIO_MIN_RELAY_QUEUE, 1024 * 1024 * 1024,
+                            bytes);
+    sc->relay_queue = n;
+    return NULL;
+}
+
 /* Returns OK, or HTTP_INTERNAL_SERVER_ERROR (startup fails) when the
  * default socket path does not fit a Unix socket address. Fills in the
  * default daemon socket and secret paths. */
@@ -509,4 +535,12 @@ socketio_config_poll_release_timeout(const socketio_server_conf *s)
 {
     return s->poll_release_timeout > 0 ? s->poll_release_timeout
                                        : SOCKETIO_DEFAULT_POLL_RELEASE_TIMEOUT;
+}
+
+/* Returns the memory the reactor may hold in frames queued for one relay
+ * link (default 1 MiB). */
+apr_size_t socketio_config_relay_queue(const socketio_server_conf *s)
+{
+    return s->relay_queue > 0 ? (apr_size_t)s->relay_queue
+                              : SOCKETIO_DEFAULT_RELAY_QUEUE;
 }

@@ -29,6 +29,10 @@ extern module AP_MODULE_DECLARE_DATA socketio_module;
 #define SOCKETIO_DEFAULT_POLL_RELEASE_TIMEOUT apr_time_from_sec(1)
 /* SocketIOWebSocketThreads unset: this share of MaxRequestWorkers. */
 #define SOCKETIO_DEFAULT_THREADS_DIVISOR 4
+/* SocketIORelayQueue unset: memory the reactor may hold in frames siod has
+ * not taken yet, per relay link (one link per child and daemon socket). */
+#define SOCKETIO_DEFAULT_RELAY_QUEUE (1024 * 1024)
+#define SOCKETIO_MIN_RELAY_QUEUE (256 * 1024)
 
 struct socketio_link;
 
@@ -61,6 +65,8 @@ typedef struct socketio_server_conf {
                                           * -1 while unset */
     apr_interval_time_t poll_release_timeout; /* SocketIOPollReleaseTimeout,
                                                * -1 while unset */
+    apr_off_t relay_queue;              /* SocketIORelayQueue, -1 while
+                                         * unset (main server only) */
     struct socketio_link *link;         /* this child's link, child_init */
 } socketio_server_conf;
 
@@ -100,6 +106,8 @@ const char *socketio_cmd_ws_write_timeout(cmd_parms *cmd, void *dconf,
                                           const char *secs);
 const char *socketio_cmd_poll_release_timeout(cmd_parms *cmd, void *dconf,
                                               const char *time);
+const char *socketio_cmd_relay_queue(cmd_parms *cmd, void *dconf,
+                                     const char *bytes);
 
 /* post_config: gives every server without SocketIODaemonSocket the default
  * path under the runtime directory, and every server without
@@ -123,5 +131,6 @@ apr_interval_time_t
 socketio_config_ws_write_timeout(const socketio_server_conf *s);
 apr_interval_time_t
 socketio_config_poll_release_timeout(const socketio_server_conf *s);
+apr_size_t socketio_config_relay_queue(const socketio_server_conf *s);
 
 #endif

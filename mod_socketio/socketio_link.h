@@ -58,6 +58,10 @@ typedef struct socketio_link_sink {
      * delivered (out of memory): owner must not go on as if it had been
      * (the reactor closes the WebSocket with 1011; the client reconnects). */
     void (*undelivered)(void *owner);
+    /* any thread, no lock: a thread that wrote to the link let go of it
+     * while frames the reactor queued are still unsent, or a client waits
+     * for room: the reactor should flush (socketio_link_reactor_flush). */
+    void (*output)(void *ctx);
 } socketio_link_sink;
 
 /* post_config (parent): sets up the shared outage flags so that a siod
@@ -99,12 +103,13 @@ int socketio_waiter_wakefd(const socketio_waiter *w);
 /* Returns siod's maximum frame body for this waiter's link. */
 apr_size_t socketio_waiter_max_body(const socketio_waiter *w);
 
-/* Sends one frame named by this waiter's conn: type, flags, status, sid
- * (SIO_SID_LEN bytes, or NULL for none) and a body made of iovcnt parts
- * (at most 4). Blocks until written, bounded by the link's write timeout.
- * Returns APR_SUCCESS, APR_ECONNRESET if the link this waiter was
- * registered on is gone (a write failure also takes the link down), or
- * SOCKETIO_EMSGSIZE if the body is over siod's maximum. */
+/* Request/WebSocket thread (never the reactor): sends one frame named by
+ * this waiter's conn: type, flags, status, sid (SIO_SID_LEN bytes, or
+ * NULL for none) and a body made of iovcnt parts (at most 4). Blocks until
+ * written (after the frames the reactor queued before it), bounded by the
+ * link's write timeout. Returns APR_SUCCESS, APR_ECONNRESET if the link
+ * this waiter was registered on is gone (a write failure also takes the
+ * link down), or SOCKETIO_EMSGSIZE if the body is over siod's maximum. */
 apr_status_t socketio_waiter_send(socketio_waiter *w, int type, int flags,
                                   int status, const char *sid,
                                   const struct iovec *iov, int iovcnt);
@@ -150,6 +155,28 @@ void socketio_waiter_destroy(socketio_waiter *w);
 apr_status_t socketio_waiter_bind(socketio_waiter *w, void *owner,
                                   socketio_frame **queued);
 
+/* Reactor thread, for a waiter bound to it: is there room in its link's
+ * output queue for a frame of len body bytes? Returns 1 if it may be
+ * queued now (always when the queue is empty, so one message of any size
+ * fits, or when the link is gone: the send then fails), or 0: the queue is
+ * at SocketIORelayQueue; the caller takes no more input from that client
+ * until socketio_link_reactor_drained says so (logged, throttled). */
+int socketio_waiter_reactor_room(socketio_waiter *w, apr_size_t len);
+
+/* Reactor thread, for a waiter bound to it: queues one frame as
+ * socketio_waiter_send describes, copied into the link's output queue;
+ * never blocks (socketio_link_reactor_flush sends it). A message must
+ * fit SocketIORelayQueue (ask socketio_waiter_reactor_room first); with
+ * control set (WS_CLOSED) a frame may use 1 MiB more, and past that the
+ * link is dropped (logged at error), for siod has stopped taking frames.
+ * Returns APR_SUCCESS, APR_ECONNRESET (the link is gone or was dropped),
+ * SOCKETIO_EMSGSIZE, APR_ENOSPC (no room) or APR_ENOMEM. */
+apr_status_t socketio_waiter_reactor_send(socketio_waiter *w, int type,
+                                          int flags, int status,
+                                          const char *sid,
+                                          const struct iovec *iov, int iovcnt,
+                                          int control);
+
 /* child_init, after socketio_link_child_init and before any link opens:
  * the reactor will read every link of this child. */
 void socketio_link_set_sink(const socketio_link_sink *sink, void *ctx);
@@ -167,6 +194,18 @@ int socketio_link_reactor_fd(socketio_link *link, unsigned *gen);
  * or an error after taking the link down (every bound waiter's owner got
  * the failed callback; the socket is closed). */
 apr_status_t socketio_link_reactor_read(socketio_link *link, unsigned gen);
+
+/* Reactor: sends what the output queue of the link's generation gen
+ * holds, without blocking. Returns APR_SUCCESS (all sent), APR_EAGAIN
+ * (the socket is full: poll it for POLLOUT), APR_EBUSY (another thread is
+ * writing; the sink's output callback comes when it is done), or
+ * APR_ECONNRESET (the link is gone, or a write failed and the link was
+ * shut down: the read side takes it down). */
+apr_status_t socketio_link_reactor_flush(socketio_link *link, unsigned gen);
+
+/* Reactor: returns 1 once the link's output queue holds no more than half
+ * of SocketIORelayQueue (clients paused for room may be read again). */
+int socketio_link_reactor_drained(socketio_link *link);
 
 /* Gives a frame's memory back to the link's allocator. NULL is a no-op. */
 void socketio_frame_release(socketio_frame *f);

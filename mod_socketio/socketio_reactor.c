@@ -11,6 +11,13 @@
  * WebSockets reach them with no thread hop; frames for request threads
  * (long-polls, handshakes) are queued for them as before.
  *
+ * Nor does it ever wait for siod: its WebSockets' frames for siod go to
+ * the link's output queue (socketio_waiter_reactor_send), sent when the
+ * link's socket takes them (POLLOUT is watched while some are left). When
+ * the queue is at SocketIORelayQueue a client's next message waits, and
+ * that client's socket is not read (back-pressure) until the queue is
+ * down to half; pings and closes of other clients are still answered.
+ *
  * I/O follows what httpd 2.4's core filters allow on a non-blocking
  * socket: reads with ap_get_brigade(APR_NONBLOCK_READ), re-driven after
  * adopting a connection and whenever its output drains (mod_ssl may hold
@@ -124,6 +131,7 @@ typedef struct rlink {
     socketio_link *link;
     int fd;                    /* registered socket, -1 if none */
     unsigned gen;
+    unsigned events;           /* registered epoll events */
 } rlink;
 
 typedef enum { RC_WS, RC_LINGER, RC_DEAD } rc_phase;
@@ -157,6 +165,7 @@ typedef struct rconn {
     rc_phase phase;
     unsigned events;           /* registered epoll events, 0: none */
     int read_more;             /* input may be waiting: read it */
+    int paused;                /* not read: waits for the relay queue */
     int link_failed;
     int dirty;
     worker_mark *worker;       /* the thread that handed it off */
@@ -180,6 +189,7 @@ struct socketio_reactor {
     apr_pool_t *marks;           /* worker_marks come from here */
     rconn *incoming;             /* handed off, not yet adopted */
     int links_changed;
+    int links_output;            /* a link's queue needs the reactor */
     int exiting;
     volatile int stop_mode;      /* 0, STOP_GRACEFUL, STOP_NOW */
     /* reactor thread only: */
@@ -192,6 +202,8 @@ struct socketio_reactor {
     apr_pool_t *own;             /* reactor thread only */
     int nconns;
     int ntimed;
+    int npaused;                 /* connections with paused set */
+    int want_flush;              /* frames may have been queued for siod */
     rlink *links;
     int nlinks;
     apr_allocator_t *alloc;
@@ -486,6 +498,11 @@ static void finish(rconn *rc, int linger)
     conn_rec *c = rc->c;
 
     socketio_ws_finish(ws);
+    rc->re->want_flush = 1;
+    if (rc->paused) {
+        rc->paused = 0;
+        rc->re->npaused--;
+    }
     if (ws->lost || !linger)
         c->aborted = 1;
     apr_brigade_cleanup(ws->outbb);
@@ -543,9 +560,13 @@ static void update_waits(rconn *rc)
     } else {
         set_deadline(rc, 0);
     }
-    want = (ws->closed ? 0 : EPOLLIN) |
+    want = (ws->closed || ws->relay_wait ? 0 : EPOLLIN) |
            (c->data_in_output_filters ? EPOLLOUT : 0);
-    set_events(rc, want ? want : EPOLLIN);
+    /* Paused for the relay queue: only a hang-up or an error (epoll
+     * reports them whatever is asked) wakes it. */
+    if (!want)
+        want = ws->relay_wait && !ws->closed ? EPOLLERR : EPOLLIN;
+    set_events(rc, want);
 }
 
 static void process(rconn *rc)
@@ -555,11 +576,16 @@ static void process(rconn *rc)
 
     if (rc->phase != RC_WS)
         return;
-    if (rc->read_more && !ws->closed) {
+    if (rc->read_more && !ws->closed && !ws->relay_wait) {
         rc->read_more = socketio_ws_read(ws, re->scratch, SCRATCH_SIZE,
                                          READ_BUDGET);
         if (rc->read_more)
             mark_dirty(rc);
+        re->want_flush = 1;
+    }
+    if (ws->relay_wait && !rc->paused) {
+        rc->paused = 1;
+        re->npaused++;
     }
     if (!ws->closed) {
         if (rc->link_failed) {
@@ -666,6 +692,7 @@ static void adopt(socketio_reactor *re, rconn *rc)
     ap_log_cerror(APLOG_MARK, APLOG_TRACE2, 0, rc->c,
                   "mod_socketio: reactor: adopted a WebSocket");
     ws->out_alloc = re->ba;
+    ws->on_reactor = 1;
     rv = socketio_waiter_bind(ws->w, rc, &queued);
     while ((f = queued) != NULL) {
         queued = f->next;
@@ -725,7 +752,58 @@ static void refresh_links(socketio_reactor *re)
         }
         rl->fd = fd;
         rl->gen = gen;
+        rl->events = EPOLLIN;
     }
+}
+
+/* The relay queues have room again: reads the clients paused for it
+ * (each pauses again if its link is still full). */
+static void resume_paused(socketio_reactor *re)
+{
+    rconn *rc;
+
+    for (rc = re->conns; rc && re->npaused; rc = rc->next) {
+        if (!rc->paused)
+            continue;
+        rc->paused = 0;
+        re->npaused--;
+        if (rc->ws)
+            rc->ws->relay_wait = 0;
+        rc->read_more = 1;
+        mark_dirty(rc);
+    }
+}
+
+/* Sends what the link's queue holds without blocking; watches POLLOUT
+ * while some is left. */
+static void flush_link(socketio_reactor *re, rlink *rl)
+{
+    struct epoll_event ev;
+    apr_status_t rv;
+    unsigned want;
+
+    if (rl->fd < 0)
+        return;
+    rv = socketio_link_reactor_flush(rl->link, rl->gen);
+    want = EPOLLIN | (APR_STATUS_IS_EAGAIN(rv) ? EPOLLOUT : 0);
+    if (want != rl->events) {
+        memset(&ev, 0, sizeof(ev));
+        ev.events = want;
+        ev.data.ptr = rl;
+        if (epoll_ctl(re->epfd, EPOLL_CTL_MOD, rl->fd, &ev) == 0)
+            rl->events = want;
+    }
+    if (re->npaused && socketio_link_reactor_drained(rl->link))
+        resume_paused(re);
+}
+
+static void flush_links(socketio_reactor *re)
+{
+    int i;
+
+    re->want_flush = 0;
+    for (i = 0; i < re->nlinks; i++)
+        flush_link(re, &re->links[i]);
 }
 
 static void apply_stop(socketio_reactor *re, int mode)
@@ -751,7 +829,7 @@ static void on_wake(socketio_reactor *re)
 {
     rconn *list, *rc;
     uint64_t v;
-    int mode, links;
+    int mode, links, output;
 
     while (read(re->wakefd, &v, sizeof(v)) < 0 && errno == EINTR)
         ;
@@ -760,10 +838,14 @@ static void on_wake(socketio_reactor *re)
     re->incoming = NULL;
     links = re->links_changed;
     re->links_changed = 0;
+    output = re->links_output;
+    re->links_output = 0;
     mode = re->stop_mode;
     apr_thread_mutex_unlock(re->mutex);
     if (links)
         refresh_links(re);
+    if (output)
+        re->want_flush = 1;
     while ((rc = list) != NULL) {
         list = rc->next;
         rc->next = NULL;
@@ -772,11 +854,13 @@ static void on_wake(socketio_reactor *re)
     apply_stop(re, mode);
 }
 
-static void on_link(socketio_reactor *re, rlink *rl)
+static void on_link(socketio_reactor *re, rlink *rl, unsigned events)
 {
     apr_status_t rv;
 
-    if (rl->fd < 0)
+    if (events & EPOLLOUT)
+        flush_link(re, rl);
+    if (rl->fd < 0 || !(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
         return;
     rv = socketio_link_reactor_read(rl->link, rl->gen);
     if (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv))
@@ -791,6 +875,8 @@ static void on_conn(rconn *rc, unsigned events)
     }
     if (rc->phase != RC_WS)
         return;
+    if (rc->ws->relay_wait && (events & (EPOLLHUP | EPOLLERR)))
+        socketio_ws_lost(rc->ws, APR_ECONNRESET, "reset while paused");
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
         rc->read_more = 1;
     mark_dirty(rc);
@@ -816,7 +902,7 @@ static void *APR_THREAD_FUNC reactor_main(apr_thread_t *t, void *data)
     for (;;) {
         if (re->dirty)
             timeout = 0;
-        else if (re->ntimed)
+        else if (re->ntimed || re->npaused)
             timeout = TICK_MS;
         else
             timeout = -1;
@@ -835,13 +921,17 @@ static void *APR_THREAD_FUNC reactor_main(apr_thread_t *t, void *data)
             if (*kind == EV_WAKE)
                 on_wake(re);
             else if (*kind == EV_LINK)
-                on_link(re, (rlink *)kind);
+                on_link(re, (rlink *)kind, evs[i].events);
             else
                 on_conn((rconn *)kind, evs[i].events);
         }
         process_dirty(re);
         run_timers(re, 0);
         bury(re, 0);
+        /* Queued frames go out once per turn, many in one write; while
+         * clients are paused the queues are tried every tick as well. */
+        if (re->want_flush || (re->npaused && timeout != 0))
+            flush_links(re);
         if (re->stopping == STOP_NOW && exiting(re) && !re->conns) {
             on_wake(re);
             process_dirty(re);
@@ -849,6 +939,7 @@ static void *APR_THREAD_FUNC reactor_main(apr_thread_t *t, void *data)
                 run_timers(re, 1);
                 /* The MPM has joined its workers (reactor_cleanup). */
                 bury(re, 1);
+                flush_links(re);
                 break;
             }
         }
@@ -963,6 +1054,16 @@ static void sink_link_up(void *ctx)
     wake(re);
 }
 
+static void sink_output(void *ctx)
+{
+    socketio_reactor *re = ctx;
+
+    apr_thread_mutex_lock(re->mutex);
+    re->links_output = 1;
+    apr_thread_mutex_unlock(re->mutex);
+    wake(re);
+}
+
 static void sink_undelivered(void *owner)
 {
     rconn *rc = owner;
@@ -975,7 +1076,7 @@ static void sink_undelivered(void *owner)
 
 static const socketio_link_sink reactor_sink = {
     sink_frame, sink_fanout_begin, sink_fanout_add, sink_fanout_end,
-    sink_failed, sink_link_up, sink_undelivered
+    sink_failed, sink_link_up, sink_undelivered, sink_output
 };
 
 /* ---- life cycle --------------------------------------------------- */

@@ -436,8 +436,14 @@ static void ws_send_msg(socketio_ws *ws, const unsigned char *data,
 
     iov.iov_base = (void *)data;
     iov.iov_len = len;
-    rv = socketio_waiter_send(ws->w, SIO_R_WS_MSG, binary ? SIO_RF_BINARY : 0,
-                              0, ws->sid, &iov, len ? 1 : 0);
+    if (ws->on_reactor)
+        rv = socketio_waiter_reactor_send(ws->w, SIO_R_WS_MSG,
+                                          binary ? SIO_RF_BINARY : 0, 0,
+                                          ws->sid, &iov, len ? 1 : 0, 0);
+    else
+        rv = socketio_waiter_send(ws->w, SIO_R_WS_MSG,
+                                  binary ? SIO_RF_BINARY : 0, 0, ws->sid,
+                                  &iov, len ? 1 : 0);
     if (rv == SOCKETIO_EMSGSIZE)
         socketio_ws_close(ws, SIO_WS_CLOSE_TOO_BIG, "Message too big",
                           SIO_WS_CLOSE_TOO_BIG);
@@ -550,6 +556,25 @@ static void ws_on_frame(socketio_ws *ws, const sio_ws_frame *f)
     }
 }
 
+/* Reactor: may the frame at buf (len bytes in) be handled now? A whole
+ * final data frame ends a message for siod: it needs room in the relay
+ * queue for what the message may hold (the fragments before it and its
+ * own bytes). Returns 1, or 0 to leave it for later. */
+static int relay_room(socketio_ws *ws, const unsigned char *buf,
+                      apr_size_t len)
+{
+    apr_size_t need = frame_size(buf, len);
+    int opcode;
+
+    if (!need || need > len || !(buf[0] & 0x80))
+        return 1;
+    opcode = buf[0] & 0x0f;
+    if (opcode != SIO_WS_CONT && opcode != SIO_WS_TEXT &&
+        opcode != SIO_WS_BINARY)
+        return 1;
+    return socketio_waiter_reactor_room(ws->w, need + ws->msg_len);
+}
+
 /* Handles every whole frame in buf[0..len). Returns the bytes used. */
 static apr_size_t ws_parse(socketio_ws *ws, unsigned char *buf,
                            apr_size_t len)
@@ -559,6 +584,10 @@ static apr_size_t ws_parse(socketio_ws *ws, unsigned char *buf,
     int rc;
 
     while (!ws->closed) {
+        if (ws->on_reactor && !relay_room(ws, buf + off, len - off)) {
+            ws->relay_wait = 1;
+            break;
+        }
         rc = sio_ws_parse(&ws->parser, buf + off, len - off, &used, &f);
         if (rc == SIO_AGAIN)
             break;
@@ -658,7 +687,23 @@ int socketio_ws_read(socketio_ws *ws, unsigned char *scratch,
         cap = node_cap(node);
     ws->in_node = NULL;
     ws->in_len = 0;
-    while (!ws->closed) {
+    if (len && ws->on_reactor && !ws->closed) {
+        /* Whole frames may be waiting since the relay queue was full. */
+        used = ws_parse(ws, buf, len);
+        if (used) {
+            memmove(buf, buf + used, len - used);
+            len -= used;
+        }
+        if (node && len == 0) {
+            apr_allocator_free(in_alloc, node);
+            node = NULL;
+            buf = scratch;
+            cap = scap;
+        }
+        if (ws->in_eof && !ws->relay_wait && !ws->closed)
+            socketio_ws_lost(ws, APR_EOF, "closed by the client");
+    }
+    while (!ws->closed && !ws->relay_wait && !ws->in_eof) {
         if (budget-- <= 0) {
             more = 1;
             break;
@@ -714,6 +759,11 @@ int socketio_ws_read(socketio_ws *ws, unsigned char *scratch,
                 cap = node_cap(node);
             }
         }
+        if (eof && ws->relay_wait) {
+            /* The messages before the end go first. */
+            ws->in_eof = 1;
+            break;
+        }
         if (eof) {
             socketio_ws_lost(ws, APR_EOF, "closed by the client");
             break;
@@ -727,7 +777,11 @@ int socketio_ws_read(socketio_ws *ws, unsigned char *scratch,
         return 0;
     }
     if (!node) {
-        node = keep_input(ws, buf, len, input_room(len, frame_size(buf, len)));
+        /* Input held back for the relay queue is kept as it is. */
+        node = keep_input(ws, buf, len,
+                          ws->relay_wait ? len
+                                         : input_room(len,
+                                                      frame_size(buf, len)));
         if (!node)
             return 0;
     }
@@ -769,10 +823,16 @@ void socketio_ws_finish(socketio_ws *ws)
     if (ws->finished)
         return;
     ws->finished = 1;
-    socketio_waiter_send(ws->w, SIO_R_WS_CLOSED, 0,
-                         ws->close_code ? ws->close_code
-                                        : SIO_WS_CLOSE_ABNORMAL,
-                         ws->sid, NULL, 0);
+    if (ws->on_reactor)
+        socketio_waiter_reactor_send(ws->w, SIO_R_WS_CLOSED, 0,
+                                     ws->close_code ? ws->close_code
+                                                    : SIO_WS_CLOSE_ABNORMAL,
+                                     ws->sid, NULL, 0, 1);
+    else
+        socketio_waiter_send(ws->w, SIO_R_WS_CLOSED, 0,
+                             ws->close_code ? ws->close_code
+                                            : SIO_WS_CLOSE_ABNORMAL,
+                             ws->sid, NULL, 0);
     socketio_waiter_destroy(ws->w);
     ws->w = NULL;
     if (ws->in_node)

@@ -45,6 +45,13 @@ typedef struct socketio_ws {
                                     * want of memory: closed with 1011 */
     apr_size_t vol_dropped;        /* volatile messages dropped so far */
     int finished;                  /* WS_CLOSED sent, waiter gone */
+    int on_reactor;                /* the reactor drives it: frames for
+                                    * siod are queued, never waited for */
+    int relay_wait;                /* reactor: a message waits for room in
+                                    * the relay queue; no input is read
+                                    * until the driver clears this */
+    int in_eof;                    /* the client's input ended behind
+                                    * input held for the relay queue */
 } socketio_ws;
 
 /* child_init: sets up the memory WebSockets keep input in. */
@@ -96,7 +103,10 @@ void socketio_ws_lost(socketio_ws *ws, apr_status_t rv, const char *what);
  * filters may hold data). Reads without blocking through scratch (cap
  * bytes, the reading thread's), at most budget reads; handles every whole
  * frame (messages go to siod, pings are answered, a close is echoed).
- * Returns 1 when the budget ran out with input possibly left, else 0. */
+ * On the reactor a message that finds no room in the relay queue is left
+ * unparsed, with the input after it, and ws->relay_wait set: the next
+ * call (once the driver clears it) starts with that input. Returns 1 when
+ * the budget ran out with input possibly left, else 0. */
 int socketio_ws_read(socketio_ws *ws, unsigned char *scratch,
                      apr_size_t cap, int budget);
 
