@@ -162,16 +162,32 @@ struct socketio_waiter {
     int failed;                    /* link dropped */
     int overflow;
     apr_size_t vol_dropped;        /* volatile WS_SENDs it had no room for */
-    apr_size_t queued, max_queued; /* bytes the queued frames carry */
+    apr_size_t queued, max_queued; /* memory the queued frames hold */
     unsigned frames;               /* frames queued */
     socketio_frame *head, *tail;
+    struct socketio_frame_chunk *open; /* where small frames go next */
 };
 
-/* A waiter's queue is bounded by the bytes its frames carry (max_queued)
- * and by a frame count: each queued frame holds at least one allocator
- * node (8 KB), so the count bounds the memory a burst of small frames to
- * one thread-served WebSocket can pin. */
+/* A waiter's queue (a thread-served WebSocket's, or a request's) is
+ * bounded by the memory its frames hold (max_queued) and by a frame
+ * count. A frame of up to CHUNK_PACK_MAX bytes (record included) is packed
+ * with the waiter's next ones into a shared chunk of CHUNK_SIZE and counted
+ * at the bytes it takes there; a bigger one has a node of its own, counted
+ * at the node's full size. Besides what is counted, a waiter holds at most
+ * the unused end of its open chunk and the taken start of its oldest one:
+ * two chunks. */
 #define WAITER_MAX_FRAMES 4096
+#define CHUNK_SIZE (16 * 1024)
+#define CHUNK_PACK_MAX (4 * 1024)
+
+/* A node shared by small frames: freed when its last frame is released
+ * and its waiter appends no more to it (refs: frames in it, +1 while it is
+ * the waiter's open chunk). Released on any thread. */
+typedef struct socketio_frame_chunk {
+    apr_memnode_t *node;
+    apr_allocator_t *alloc;
+    volatile apr_uint32_t refs;
+} frame_chunk;
 
 /* Outage flags shared by all children (anonymous shm from post_config),
  * one per daemon socket path; and this child's links. */
@@ -902,6 +918,73 @@ static void link_down(socketio_link *link, unsigned gen, apr_status_t rv,
 }
 
 #define FRAME_HDR APR_ALIGN_DEFAULT(sizeof(socketio_frame))
+#define CHUNK_HDR APR_ALIGN_DEFAULT(sizeof(frame_chunk))
+
+/* Memory a node holds, header included. */
+static apr_size_t node_size(const apr_memnode_t *node)
+{
+    return (apr_size_t)(node->endp - (const char *)node);
+}
+
+/* Drops one reference to c; the last one frees its node. Any thread. */
+static void chunk_unref(frame_chunk *c)
+{
+    if (apr_atomic_dec32(&c->refs) == 0)
+        apr_allocator_free(c->alloc, c->node);
+}
+
+/* Appends no more to w's open chunk. mutex held. */
+static void chunk_close_locked(socketio_waiter *w)
+{
+    if (w->open) {
+        chunk_unref(w->open);
+        w->open = NULL;
+    }
+}
+
+/* Returns a zeroed frame record with rawlen bytes of room after it (at
+ * FRAME_HDR) in w's open chunk, opening a new chunk when it is full, with
+ * fr->chunk and fr->cost set; NULL when no memory is left. mutex held. */
+static socketio_frame *chunk_frame_locked(socketio_link *link,
+                                          socketio_waiter *w, size_t rawlen)
+{
+    apr_size_t need = FRAME_HDR + APR_ALIGN_DEFAULT(rawlen);
+    frame_chunk *c = w->open;
+    socketio_frame *fr;
+
+    if (!c || (apr_size_t)(c->node->endp - c->node->first_avail) < need) {
+        apr_memnode_t *node = apr_allocator_alloc(link->alloc, CHUNK_SIZE -
+                                                  APR_MEMNODE_T_SIZE);
+
+        if (!node)
+            return NULL;
+        chunk_close_locked(w);
+        c = (frame_chunk *)node->first_avail;
+        c->node = node;
+        c->alloc = link->alloc;
+        c->refs = 1;
+        node->first_avail += CHUNK_HDR;
+        w->open = c;
+    }
+    fr = (socketio_frame *)c->node->first_avail;
+    c->node->first_avail += need;
+    apr_atomic_inc32(&c->refs);
+    memset(fr, 0, sizeof(*fr));
+    fr->node = c->node;
+    fr->alloc = link->alloc;
+    fr->chunk = c;
+    fr->cost = need;
+    return fr;
+}
+
+/* Frees fr's memory (its node, or its share of a chunk). Any thread. */
+static void frame_free(socketio_frame *fr)
+{
+    if (fr->chunk)
+        chunk_unref(fr->chunk);
+    else
+        apr_allocator_free(fr->alloc, fr->node);
+}
 
 /* Returns w if it may take cost more bytes; when it may not, a volatile
  * frame is dropped (counted), any other marks w overflowed (and wakes
@@ -960,7 +1043,7 @@ static void queue_locked(socketio_waiter *w, socketio_frame *fr)
 static void enqueue_locked(socketio_link *link, apr_memnode_t *node,
                            size_t rawlen, apr_uint64_t conn)
 {
-    apr_size_t cost = FRAME_HDR + rawlen;
+    apr_size_t cost = node_size(node);
     socketio_waiter *w = admit_locked(waiter_locked(link, conn), cost,
                                       raw_volatile((unsigned char *)
                                                    node->first_avail +
@@ -982,16 +1065,35 @@ static void enqueue_locked(socketio_link *link, apr_memnode_t *node,
     queue_locked(w, fr);
 }
 
-/* Queues a copy of one whole frame from the read buffer. mutex held. */
+/* Queues a copy of one whole frame from the read buffer: packed into the
+ * waiter's open chunk when small. mutex held. */
 static void deliver_copy_locked(socketio_link *link, const unsigned char *raw,
                                 size_t rawlen, apr_uint64_t conn)
 {
+    int packed = FRAME_HDR + rawlen <= CHUNK_PACK_MAX;
     socketio_waiter *w = admit_locked(waiter_locked(link, conn),
-                                      FRAME_HDR + rawlen, raw_volatile(raw));
+                                      packed ? FRAME_HDR + rawlen
+                                             : FRAME_HDR + rawlen +
+                                               APR_MEMNODE_T_SIZE,
+                                      raw_volatile(raw));
     apr_memnode_t *node;
+    socketio_frame *fr;
+    size_t used;
 
     if (!w)
         return;
+    if (packed) {
+        if (!(fr = chunk_frame_locked(link, w, rawlen))) {
+            w->overflow = 1;
+            wake(w);
+            return;
+        }
+        memcpy((unsigned char *)fr + FRAME_HDR, raw, rawlen);
+        sio_relay_parse((unsigned char *)fr + FRAME_HDR, rawlen,
+                        SIO_RELAY_MAX_BODY, &used, &fr->f);
+        queue_locked(w, fr);
+        return;
+    }
     node = frame_node(link, rawlen);
     if (!node) {
         w->overflow = 1;
@@ -1008,21 +1110,30 @@ static void enqueue_send_locked(socketio_link *link, socketio_waiter *w,
                                 int flags, const unsigned char *body,
                                 size_t len)
 {
+    int packed = FRAME_HDR + len <= CHUNK_PACK_MAX;
     apr_memnode_t *node;
     socketio_frame *fr;
 
-    if (!admit_locked(w, FRAME_HDR + len, (flags & SIO_RF_VOLATILE) != 0))
+    if (!admit_locked(w, packed ? FRAME_HDR + len
+                                : FRAME_HDR + len + APR_MEMNODE_T_SIZE,
+                      (flags & SIO_RF_VOLATILE) != 0))
         return;
-    if (!(node = frame_node(link, len))) {
+    if (packed) {
+        fr = chunk_frame_locked(link, w, len);
+    } else if ((node = frame_node(link, len)) != NULL) {
+        fr = (socketio_frame *)node->first_avail;
+        memset(fr, 0, sizeof(*fr));
+        fr->node = node;
+        fr->alloc = link->alloc;
+        fr->cost = node_size(node);
+    } else {
+        fr = NULL;
+    }
+    if (!fr) {
         w->overflow = 1;
         wake(w);
         return;
     }
-    fr = (socketio_frame *)node->first_avail;
-    memset(fr, 0, sizeof(*fr));
-    fr->node = node;
-    fr->alloc = link->alloc;
-    fr->cost = FRAME_HDR + len;
     fr->f.type = SIO_R_WS_SEND;
     fr->f.flags = (uint8_t)flags;
     fr->f.conn = w->conn;
@@ -1484,11 +1595,12 @@ static void free_queue_locked(socketio_waiter *w)
 
     for (; f; f = next) {
         next = f->next;
-        apr_allocator_free(f->alloc, f->node);
+        frame_free(f);
     }
     w->head = w->tail = NULL;
     w->queued = 0;
     w->frames = 0;
+    chunk_close_locked(w);
 }
 
 /* Cleanup on the waiter owner's pool. */
@@ -1904,6 +2016,7 @@ apr_status_t socketio_waiter_bind(socketio_waiter *w, void *owner,
     w->head = w->tail = NULL;
     w->queued = 0;
     w->frames = 0;
+    chunk_close_locked(w);  /* the reactor takes the frames from here on */
     rv = w->failed ? APR_ECONNRESET : w->overflow ? APR_ENOSPC : APR_SUCCESS;
     w->owner = owner;
     fd = w->wakefd;
@@ -2025,5 +2138,5 @@ int socketio_link_reactor_drained(socketio_link *link)
 void socketio_frame_release(socketio_frame *f)
 {
     if (f)
-        apr_allocator_free(f->alloc, f->node);
+        frame_free(f);
 }

@@ -22,12 +22,15 @@ typedef struct socketio_link socketio_link;
 typedef struct socketio_waiter socketio_waiter;
 
 /* One frame from siod, queued for a waiter. The struct and the frame's
- * bytes live in one memory node of the link's thread-safe allocator; the
+ * bytes live in a memory node of the link's thread-safe allocator, their
+ * own or (small frames) one shared with the waiter's next frames; the
  * thread that took it owns it until socketio_frame_release. */
 typedef struct socketio_frame {
     struct socketio_frame *next;   /* queue order, link-internal */
     apr_memnode_t *node;           /* the memory holding all of this */
     apr_allocator_t *alloc;        /* where node goes back to */
+    struct socketio_frame_chunk *chunk; /* node shared by small frames
+                                         * (link-internal), else NULL */
     apr_size_t cost;               /* bytes counted against the queue */
     sio_relay_frame f;             /* f.body points into node */
 } socketio_frame;

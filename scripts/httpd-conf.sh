@@ -192,7 +192,19 @@ image/svg+xml svg
 image/x-icon ico
 EOF
 
-builtin=$("$HTTPD" -l 2>/dev/null || true)
+# The modules compiled into httpd. Asked again a few times before giving
+# up: on a loaded machine the command can fail to start (fork), and an
+# empty list would be taken for "nothing compiled in".
+builtin=
+for _ in 1 2 3 4 5; do
+    builtin=$("$HTTPD" -l 2>/dev/null || true)
+    case $builtin in *core.c*) break ;; esac
+    sleep 1
+done
+case $builtin in
+    *core.c*) ;;
+    *) die "'$HTTPD -l' did not list httpd's compiled-in modules" ;;
+esac
 load() { # load NAME FILE: LoadModule unless compiled in
     if printf '%s\n' "$builtin" | grep -qx "  $2.c"; then return; fi
     [ -f "$MODDIR/$2.so" ] || die "$MODDIR/$2.so missing"
