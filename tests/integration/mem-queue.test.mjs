@@ -73,7 +73,10 @@ before(async () => {
     extraConf: [
       `SocketIOWebSocketQueue ${QUEUE}`,
       'SendBufferSize 16384',
-      MPM === 'prefork' ? '' : 'StartServers 1\nServerLimit 1\nMaxRequestWorkers 25\nMinSpareThreads 1\nMaxSpareThreads 50',
+      // prefork: the children that will serve the clients exist before the
+      // baseline, so that what is measured is their queues, not new processes
+      MPM === 'prefork' ? `StartServers ${CLIENTS + 4}\nMinSpareServers ${CLIENTS + 4}\nMaxSpareServers ${CLIENTS + 8}`
+        : 'StartServers 1\nServerLimit 1\nMaxRequestWorkers 25\nMinSpareThreads 1\nMaxSpareThreads 50',
       MPM === 'event' ? '' : `SocketIOWebSocketThreads ${CLIENTS + 2}`,
     ].join('\n'),
   });
