@@ -12,7 +12,6 @@
 #include "sio_eio.h"
 #include "sio_ws.h"
 
-#include <endian.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <stdio.h>
@@ -1473,12 +1472,15 @@ struct fan_group {
     siod_peer *peer;
     size_t count;                    /* sessions */
     size_t fill;
-    unsigned char *conns;            /* count x u64 conn, big-endian */
+    uint64_t *conns;                 /* count conns, then room for one
+                                      * frame's body prefix (wire) */
+    unsigned char *wire;
     int failed;                      /* a frame could not be queued */
 };
 
 /* A WS_FANOUT body around the message: u32 count and at least one conn. */
-#define FAN_MIN_OVERHEAD 12u
+#define FAN_MIN_OVERHEAD \
+    (SIO_RELAY_FANOUT_COUNT_LEN + SIO_RELAY_FANOUT_CONN_LEN)
 /* Per-session modes of a multi-send besides a group index. */
 #define FAN_SINGLE ((size_t)-1)      /* its own sends, as one recipient */
 #define FAN_SKIP ((size_t)-2)        /* closed, or volatile and not writable */
@@ -1497,18 +1499,6 @@ static int fan_eligible(const siod_session *s, size_t max_msg)
            max_msg <= p->max_body && p->max_body - max_msg >= FAN_MIN_OVERHEAD;
 }
 
-static void put_be32(unsigned char *d, uint32_t v)
-{
-    v = htobe32(v);
-    memcpy(d, &v, sizeof v);
-}
-
-static void put_be64(unsigned char *d, uint64_t v)
-{
-    v = htobe64(v);
-    memcpy(d, &v, sizeof v);
-}
-
 /* Queues every message of msgs on g's link as WS_FANOUT frames naming g's
  * conns: one frame per message, more only where the module's frame limit
  * asks for it. fan_eligible has checked that each message fits with one
@@ -1521,26 +1511,24 @@ static int fan_send(const struct fan_group *g, const siod_shared_msg *msgs,
     for (size_t m = 0; m < nmsg; m++) {
         int binary = msgs[m].binary != 0;
         size_t mlen = ws_body_len(msgs[m].buf, binary);
-        size_t per = (p->max_body - mlen - 4) / 8;
+        size_t per = (p->max_body - mlen - SIO_RELAY_FANOUT_COUNT_LEN) /
+                     SIO_RELAY_FANOUT_CONN_LEN;
 
         for (size_t i = 0; i < g->count; i += per) {
             size_t k = g->count - i < per ? g->count - i : per;
-            unsigned char count[4];
-            struct iovec pre[2] = {
-                { count, sizeof count },
-                { g->conns + i * 8, k * 8 },
-            };
             sio_relay_frame f;
+            struct iovec pre;
 
             if (p->dead)
                 return -1;
-            put_be32(count, (uint32_t)k);
-            memset(&f, 0, sizeof f);
-            f.type = SIO_R_WS_FANOUT;
-            f.flags = (binary ? SIO_RF_BINARY : 0) |
-                      (volatile_ ? SIO_RF_VOLATILE : 0);
-            f.len = (uint32_t)(sizeof count + k * 8 + mlen);
-            if (p->ops->send_shared(p->ctx, &f, pre, 2, msgs[m].buf,
+            /* the link copies the prefix: wire is free again after */
+            pre.iov_base = g->wire;
+            pre.iov_len = sio_relay_fanout_encode(
+                &f, g->wire, g->conns + i, k, mlen,
+                (binary ? SIO_RF_BINARY : 0) |
+                    (volatile_ ? SIO_RF_VOLATILE : 0));
+            if (pre.iov_len == 0 ||
+                p->ops->send_shared(p->ctx, &f, &pre, 1, msgs[m].buf,
                                     ws_body_off(binary)) < 0)
                 return -1;
         }
@@ -1615,13 +1603,17 @@ static size_t fan_sort(siod_session *const *v, size_t n, size_t *mode,
             }
             p->fan_gen = gen;
             p->fan_idx = ng;
-            g[ng++] = (struct fan_group){ p, 0, 0, NULL, 0 };
+            g[ng++] = (struct fan_group){ p, 0, 0, NULL, NULL, 0 };
         }
         g[p->fan_idx].count++;
         mode[i] = p->fan_idx;
     }
-    for (size_t k = 0; k < ng; k++)
-        g[k].conns = malloc(g[k].count * 8);
+    for (size_t k = 0; k < ng; k++) {
+        g[k].conns = malloc(g[k].count * sizeof *g[k].conns +
+                            sio_relay_fanout_prefix_len(g[k].count));
+        if (g[k].conns != NULL)
+            g[k].wire = (unsigned char *)(g[k].conns + g[k].count);
+    }
     for (size_t i = 0; i < n; i++) {
         if (mode[i] >= ng)
             continue;
@@ -1630,7 +1622,7 @@ static size_t fan_sort(siod_session *const *v, size_t n, size_t *mode,
             mode[i] = FAN_SINGLE;
             ns++;
         } else {
-            put_be64(gi->conns + 8 * gi->fill++, v[i]->ws->conn);
+            gi->conns[gi->fill++] = v[i]->ws->conn;
         }
     }
     *groups = g;
