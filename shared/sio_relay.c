@@ -1,46 +1,12 @@
-/* The relay protocol codec (module <-> siod): frame headers, the HELLO body
- * and the key/value lists of OPEN and UPGRADE. Integers are big-endian and
- * read byte by byte, so nothing depends on the caller's buffer alignment. */
+/* The relay protocol codec (module <-> siod): frame headers, the HELLO
+ * body, the key/value lists of OPEN and UPGRADE and the WS_FANOUT body.
+ * Integers are big-endian and read byte by byte (sio_be.h), so nothing
+ * depends on the caller's buffer alignment. */
 #include <string.h>
 
+#include "sio_be.h"
 #include "sio_relay.h"
 #include "sio_sha256.h"
-
-static uint16_t get16(const unsigned char *p)
-{
-    return (uint16_t)((unsigned)p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-           (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-static uint64_t get64(const unsigned char *p)
-{
-    return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
-
-static void put16(unsigned char *p, uint16_t v)
-{
-    p[0] = (unsigned char)(v >> 8);
-    p[1] = (unsigned char)v;
-}
-
-static void put32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-}
-
-static void put64(unsigned char *p, uint64_t v)
-{
-    put32(p, (uint32_t)(v >> 32));
-    put32(p + 4, (uint32_t)v);
-}
 
 static int type_known(unsigned t)
 {
@@ -62,7 +28,7 @@ int sio_relay_parse(const unsigned char *buf, size_t len, size_t max_body,
         return SIO_EINVAL;
     if (len < SIO_RELAY_HDR_LEN)
         return SIO_AGAIN;
-    blen = get32(buf);
+    blen = sio_be32_get(buf);
     type = buf[4];
     if (!type_known(type))
         return SIO_EPROTO;
@@ -75,8 +41,8 @@ int sio_relay_parse(const unsigned char *buf, size_t len, size_t max_body,
 
     out->type = (uint8_t)type;
     out->flags = buf[5];
-    out->status = get16(buf + 6);
-    out->conn = get64(buf + 8);
+    out->status = sio_be16_get(buf + 6);
+    out->conn = sio_be64_get(buf + 8);
     memcpy(out->sid, buf + 16, SIO_SID_LEN);
     out->len = blen;
     out->body = buf + SIO_RELAY_HDR_LEN;
@@ -87,22 +53,22 @@ int sio_relay_parse(const unsigned char *buf, size_t len, size_t max_body,
 /* Writes exactly SIO_RELAY_HDR_LEN bytes; f->body is not looked at. */
 void sio_relay_write_header(unsigned char *hdr, const sio_relay_frame *f)
 {
-    put32(hdr, f->len);
+    sio_be32_put(hdr, f->len);
     hdr[4] = f->type;
     hdr[5] = f->flags;
-    put16(hdr + 6, f->status);
-    put64(hdr + 8, f->conn);
+    sio_be16_put(hdr + 6, f->status);
+    sio_be64_put(hdr + 8, f->conn);
     memcpy(hdr + 16, f->sid, SIO_SID_LEN);
 }
 
 /* Writes exactly SIO_RELAY_HELLO_LEN bytes. */
 void sio_relay_hello_encode(unsigned char *out, const sio_relay_hello *h)
 {
-    put32(out, h->magic);
-    put16(out + 4, h->version);
-    put16(out + 6, h->caps);
-    put32(out + 8, h->pid);
-    put32(out + 12, h->max_body);
+    sio_be32_put(out, h->magic);
+    sio_be16_put(out + 4, h->version);
+    sio_be16_put(out + 6, h->caps);
+    sio_be32_put(out + 8, h->pid);
+    sio_be32_put(out + 12, h->max_body);
     memcpy(out + SIO_RELAY_HELLO_V1_LEN, h->nonce, SIO_RELAY_NONCE_LEN);
 }
 
@@ -116,17 +82,17 @@ int sio_relay_hello_decode(const unsigned char *buf, size_t len,
     if (buf == NULL ||
         (len != SIO_RELAY_HELLO_LEN && len != SIO_RELAY_HELLO_V1_LEN))
         return SIO_EPROTO;
-    if (get32(buf) != SIO_RELAY_MAGIC)
+    if (sio_be32_get(buf) != SIO_RELAY_MAGIC)
         return SIO_EPROTO;
-    version = get16(buf + 4);
+    version = sio_be16_get(buf + 4);
     /* The nonce came with version 2: a body must match its version. */
     if ((len == SIO_RELAY_HELLO_LEN) != (version >= 2))
         return SIO_EPROTO;
     out->magic = SIO_RELAY_MAGIC;
     out->version = version;
-    out->caps = get16(buf + 6);
-    out->pid = get32(buf + 8);
-    out->max_body = get32(buf + 12);
+    out->caps = sio_be16_get(buf + 6);
+    out->pid = sio_be32_get(buf + 8);
+    out->max_body = sio_be32_get(buf + 12);
     memset(out->nonce, 0, SIO_RELAY_NONCE_LEN);
     if (len == SIO_RELAY_HELLO_LEN)
         memcpy(out->nonce, buf + SIO_RELAY_HELLO_V1_LEN, SIO_RELAY_NONCE_LEN);
@@ -215,8 +181,8 @@ size_t sio_relay_kv_put(unsigned char *dst, const char *key, size_t key_len,
         key_len = KV_KEY_MAX;
     if (val_len > KV_VAL_MAX)
         val_len = KV_VAL_MAX;
-    put16(dst, (uint16_t)key_len);
-    put32(dst + 2, (uint32_t)val_len);
+    sio_be16_put(dst, (uint16_t)key_len);
+    sio_be32_put(dst + 2, (uint32_t)val_len);
     if (key_len)
         memcpy(dst + KV_HDR, key, key_len);
     if (val_len)
@@ -239,8 +205,8 @@ int sio_relay_kv_next(const unsigned char *buf, size_t len, size_t *off,
     rest = len - *off;
     if (rest < KV_HDR)
         return SIO_EPROTO;
-    klen = get16(buf + *off);
-    vlen = get32(buf + *off + 2);
+    klen = sio_be16_get(buf + *off);
+    vlen = sio_be32_get(buf + *off + 2);
     if (klen + vlen > (uint64_t)(rest - KV_HDR))
         return SIO_EPROTO;
     out->key = (const char *)buf + *off + KV_HDR;
@@ -270,6 +236,57 @@ int sio_relay_kv_find(const unsigned char *buf, size_t len, const char *key,
 }
 
 /* Returns a static name; "?" for a type the protocol does not define. */
+size_t sio_relay_fanout_prefix_len(size_t count)
+{
+    return SIO_RELAY_FANOUT_COUNT_LEN + count * SIO_RELAY_FANOUT_CONN_LEN;
+}
+
+size_t sio_relay_fanout_encode(sio_relay_frame *f, unsigned char *out,
+                               const uint64_t *conns, size_t count,
+                               size_t msg_len, unsigned flags)
+{
+    size_t pre;
+
+    if (count == 0 ||
+        count > (UINT32_MAX - SIO_RELAY_FANOUT_COUNT_LEN) /
+                    SIO_RELAY_FANOUT_CONN_LEN)
+        return 0;
+    pre = sio_relay_fanout_prefix_len(count);
+    if (msg_len > UINT32_MAX - pre)
+        return 0;
+    memset(f, 0, sizeof *f);
+    f->type = SIO_R_WS_FANOUT;
+    f->flags = (uint8_t)(flags & (SIO_RF_BINARY | SIO_RF_VOLATILE));
+    f->len = (uint32_t)(pre + msg_len);
+    sio_be32_put(out, (uint32_t)count);
+    for (size_t i = 0; i < count; i++)
+        sio_be64_put(out + SIO_RELAY_FANOUT_COUNT_LEN +
+                     i * SIO_RELAY_FANOUT_CONN_LEN, conns[i]);
+    return pre;
+}
+
+int sio_relay_fanout_decode(const unsigned char *buf, size_t len,
+                            sio_relay_fanout *out)
+{
+    uint32_t count;
+
+    if (len < SIO_RELAY_FANOUT_COUNT_LEN)
+        return SIO_EPROTO;
+    count = sio_be32_get(buf);
+    if (count > (len - SIO_RELAY_FANOUT_COUNT_LEN) / SIO_RELAY_FANOUT_CONN_LEN)
+        return SIO_EPROTO;
+    out->count = count;
+    out->conns = buf + SIO_RELAY_FANOUT_COUNT_LEN;
+    out->msg = out->conns + (size_t)count * SIO_RELAY_FANOUT_CONN_LEN;
+    out->msg_len = len - sio_relay_fanout_prefix_len(count);
+    return SIO_OK;
+}
+
+uint64_t sio_relay_fanout_conn(const sio_relay_fanout *fo, size_t i)
+{
+    return sio_be64_get(fo->conns + i * SIO_RELAY_FANOUT_CONN_LEN);
+}
+
 const char *sio_relay_type_name(int type)
 {
     switch (type) {

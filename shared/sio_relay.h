@@ -203,6 +203,42 @@ int sio_relay_kv_next(const unsigned char *buf, size_t len, size_t *off,
 int sio_relay_kv_find(const unsigned char *buf, size_t len, const char *key,
                       sio_relay_kv *out);
 
+/* WS_FANOUT body: u32 count | count x u64 conn | message bytes (the rest
+ * of the body, possibly empty). */
+#define SIO_RELAY_FANOUT_COUNT_LEN 4u
+#define SIO_RELAY_FANOUT_CONN_LEN 8u
+
+/* Bytes of a WS_FANOUT body before its message, for count conns. */
+size_t sio_relay_fanout_prefix_len(size_t count);
+
+/* Encodes a WS_FANOUT frame naming conns[0..count) for a message of
+ * msg_len bytes: fills *f (type, flags = the SIO_RF_BINARY and
+ * SIO_RF_VOLATILE bits of flags, len; conn, status and sid zero) and writes
+ * the body up to the message (u32 count | the conns) into out, which has
+ * room for sio_relay_fanout_prefix_len(count) bytes; the caller sends the
+ * message right after it. Returns the bytes written to out, or 0 (nothing
+ * written) when count is 0 or the body would not fit a u32 length. */
+size_t sio_relay_fanout_encode(sio_relay_frame *f, unsigned char *out,
+                               const uint64_t *conns, size_t count,
+                               size_t msg_len, unsigned flags);
+
+/* A decoded WS_FANOUT body; its pointers point into the body. */
+typedef struct sio_relay_fanout {
+    uint32_t count;
+    const unsigned char *conns;  /* count x u64 big-endian: read them with
+                                  * sio_relay_fanout_conn */
+    const unsigned char *msg;
+    size_t msg_len;
+} sio_relay_fanout;
+
+/* Decodes a WS_FANOUT body buf[0..len). Returns SIO_OK with *out filled, or
+ * SIO_EPROTO when the body is shorter than its count or its conn list. */
+int sio_relay_fanout_decode(const unsigned char *buf, size_t len,
+                            sio_relay_fanout *out);
+
+/* Conn i (< fo->count) of a decoded WS_FANOUT body. */
+uint64_t sio_relay_fanout_conn(const sio_relay_fanout *fo, size_t i);
+
 /* Name of a frame type for logs ("OPEN", ...), "?" if unknown. */
 const char *sio_relay_type_name(int type);
 

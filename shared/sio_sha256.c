@@ -4,6 +4,7 @@
  * by byte, so no alignment or host byte order is assumed. */
 #include <string.h>
 
+#include "sio_be.h"
 #include "sio_sha256.h"
 
 static const uint32_t K[64] = {
@@ -42,8 +43,7 @@ static void compress(uint32_t h[8], const unsigned char *p)
     int i;
 
     for (i = 0; i < 16; i++)
-        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
-               (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
+        w[i] = sio_be32_get(p + 4 * i);
     for (i = 16; i < 64; i++) {
         uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^
                       (w[i - 15] >> 3);
@@ -120,15 +120,10 @@ void sio_sha256_final(sio_sha256 *c, unsigned char out[SIO_SHA256_LEN])
         c->used = 0;
     }
     memset(c->buf + c->used, 0, SIO_SHA256_BLOCK - 8 - c->used);
-    for (i = 0; i < 8; i++)
-        c->buf[SIO_SHA256_BLOCK - 1 - i] = (unsigned char)(bits >> (8 * i));
+    sio_be64_put(c->buf + SIO_SHA256_BLOCK - 8, bits);
     compress(c->h, c->buf);
-    for (i = 0; i < 8; i++) {
-        out[4 * i] = (unsigned char)(c->h[i] >> 24);
-        out[4 * i + 1] = (unsigned char)(c->h[i] >> 16);
-        out[4 * i + 2] = (unsigned char)(c->h[i] >> 8);
-        out[4 * i + 3] = (unsigned char)c->h[i];
-    }
+    for (i = 0; i < 8; i++)
+        sio_be32_put(out + 4 * i, c->h[i]);
     wipe(c, sizeof(*c));
 }
 

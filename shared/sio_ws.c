@@ -5,6 +5,7 @@
  * header alone and never buffered. */
 #include <string.h>
 
+#include "sio_be.h"
 #include "sio_utf8.h"
 #include "sio_ws.h"
 
@@ -95,7 +96,7 @@ int sio_ws_parse(sio_ws_parser *p, unsigned char *buf, size_t len,
             return fail(p, SIO_EPROTO);
         if (len < 4)
             return SIO_AGAIN;
-        plen = (uint64_t)buf[2] << 8 | buf[3];
+        plen = sio_be16_get(buf + 2);
         hdr = 4;
     } else if (plen == 127) {
         if (is_control(op))
@@ -104,9 +105,7 @@ int sio_ws_parse(sio_ws_parser *p, unsigned char *buf, size_t len,
             return SIO_AGAIN;
         if (buf[2] & 0x80)
             return fail(p, SIO_EPROTO);
-        plen = 0;
-        for (i = 2; i < 10; i++)
-            plen = plen << 8 | buf[i];
+        plen = sio_be64_get(buf + 2);
         hdr = 10;
     }
     if (!is_control(op)) {
@@ -129,7 +128,7 @@ int sio_ws_parse(sio_ws_parser *p, unsigned char *buf, size_t len,
     if (op == SIO_WS_CLOSE && plen > 0) {
         if (plen == 1)
             return fail(p, SIO_EPROTO);
-        if (!close_code_ok((unsigned)payload[0] << 8 | payload[1]))
+        if (!close_code_ok(sio_be16_get(payload)))
             return fail(p, SIO_EPROTO);
         if (!sio_utf8_valid(payload + 2, (size_t)plen - 2))
             return fail(p, SIO_EUTF8);
@@ -184,7 +183,7 @@ size_t sio_ws_header_len(uint64_t len, int masked)
 size_t sio_ws_write_header(unsigned char *dst, int fin, int opcode,
                            uint64_t len, const unsigned char *mask)
 {
-    size_t n, i;
+    size_t n;
     unsigned char mbit = mask ? 0x80 : 0;
 
     dst[0] = (unsigned char)((fin ? 0x80 : 0) | (opcode & 0x0f));
@@ -193,13 +192,11 @@ size_t sio_ws_write_header(unsigned char *dst, int fin, int opcode,
         n = 2;
     } else if (len <= 0xffff) {
         dst[1] = mbit | 126;
-        dst[2] = (unsigned char)(len >> 8);
-        dst[3] = (unsigned char)len;
+        sio_be16_put(dst + 2, (uint16_t)len);
         n = 4;
     } else {
         dst[1] = mbit | 127;
-        for (i = 0; i < 8; i++)
-            dst[2 + i] = (unsigned char)(len >> (56 - 8 * i));
+        sio_be64_put(dst + 2, len);
         n = 10;
     }
     if (mask) {
@@ -235,8 +232,7 @@ size_t sio_ws_close_payload(unsigned char *dst, uint16_t code,
         while (rlen > 0 && ((unsigned char)reason[rlen] & 0xc0) == 0x80)
             rlen--;
     }
-    dst[0] = (unsigned char)(code >> 8);
-    dst[1] = (unsigned char)code;
+    sio_be16_put(dst, code);
     if (rlen)
         memcpy(dst + 2, reason, rlen);
     return 2 + rlen;
@@ -248,5 +244,5 @@ int sio_ws_close_payload_code(const unsigned char *payload, uint64_t len)
 {
     if (len < 2)
         return SIO_WS_CLOSE_NO_STATUS;
-    return payload[0] << 8 | payload[1];
+    return sio_be16_get(payload);
 }

@@ -1,6 +1,6 @@
 /* Answers for the polls of recently closed polling sessions: a ring of
  * entries, each the answer its session's next GET still gets for a short
- * grace (see siod_session.c: a noop, or the packets the server queued
+ * grace (see siod_poll.c: a noop, or the packets the server queued
  * before closing and then the close packet). A plain data structure with
  * the clock passed in (ms), so its lifetime rules are testable alone; the
  * session layer drives it from the loop. */

@@ -1,4 +1,4 @@
-/* The contract between Engine.IO sessions (siod_session.c) and the layer
+/* The contract between Engine.IO sessions (siod_session*.c) and the layer
  * above them (the Socket.IO layer in siod_sio_*.c, or the built-in
  * echo-engine).
  * Inbound data flows up through the callbacks an upper layer registers;

@@ -1,19 +1,21 @@
 /* Relay link I/O: reads frames into a growing buffer, parses them with the
  * shared relay codec, enforces the handshake (HELLO first, right magic and
- * version, then the module's AUTH proving it holds the relay secret) and
- * the direction of every frame, and dispatches to the session layer.
+ * version, then the module's AUTH proving it holds the relay secret: the
+ * checks and the secret live in siod_link_auth.c, which calls nothing
+ * back) and the direction of every frame, and dispatches to the session
+ * layer.
  * Output goes into an evbuffer drained by a write event. A broken link is
  * closed from the loop (a reap event), never from inside a send. Links are
  * bounded in number (--max-links) and in handshake time (5 s to a valid
  * AUTH); what a link not yet proven can repeat is logged throttled. */
 #include "siod_link.h"
+#include "siod_link_auth.h"
 #include "siod_log.h"
 #include "siod_session.h"
 #include "sio_relay.h"
 
 #include <errno.h>
 #include <sys/time.h>
-#include <sys/random.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <stdio.h>
@@ -56,13 +58,10 @@ typedef struct siod_link {
     unsigned char *in;
     size_t in_len, in_cap;
     siod_peer *peer;
-    uint32_t peer_max_body;
-    uint16_t peer_caps;                  /* from the module's HELLO */
-    uint32_t peer_pid;
     uid_t uid;                           /* SO_PEERCRED, for the logs */
     pid_t pid;
-    unsigned char nonce_module[SIO_RELAY_NONCE_LEN];
-    unsigned char nonce_siod[SIO_RELAY_NONCE_LEN];
+    siod_link_auth auth;                 /* the handshake's nonces, and
+                                          * the module's HELLO */
     struct siod_link *prev, *next;       /* all links */
     struct siod_link *reap_next;
     int reap_pending;
@@ -76,9 +75,6 @@ static unsigned link_serial;
 static siod_link *reap_list;
 static struct event *reap_ev;
 static void (*drain_done)(void);
-/* The relay secret (siod_link_set_secret); no link is accepted without. */
-static unsigned char secret[SIO_RELAY_SECRET_MAX];
-static size_t secret_len;
 /* Links at once (--max-links; 0: no bound). */
 static unsigned links_max = SIOD_LINKS_MAX_DEFAULT;
 /* Lines a process that may connect can repeat (the module's ready links
@@ -130,7 +126,7 @@ static void link_free(siod_link *l)
     if (l->fd >= 0)
         close(l->fd);
     free(l->in);
-    memset(l->nonce_siod, 0, sizeof l->nonce_siod);
+    siod_link_auth_clear(&l->auth);
     free(l);
     if (drain_done != NULL && links == NULL) {
         void (*done)(void) = drain_done;
@@ -243,11 +239,11 @@ static int link_send(void *ctx, const sio_relay_frame *f,
 
     if (l->state != L_READY && l->state != L_DRAINING)
         return -1;
-    if (f->len > l->peer_max_body) {
+    if (f->len > l->auth.max_body) {
         siod_log_limited(SIOD_LOG_ERROR, "link %s: %s frame of %u bytes is "
                          "over the module's limit (%u); not sent", l->name,
                          sio_relay_type_name(f->type), (unsigned)f->len,
-                         (unsigned)l->peer_max_body);
+                         (unsigned)l->auth.max_body);
         return -1;
     }
     sio_relay_write_header(hdr, f);
@@ -356,7 +352,7 @@ static int link_send_shared(void *ctx, const sio_relay_frame *f,
     if (pre_len > f->len)
         return -1;
     size_t blen = f->len - pre_len;
-    if (blen < SHARED_COPY_MAX || f->len > l->peer_max_body ||
+    if (blen < SHARED_COPY_MAX || f->len > l->auth.max_body ||
         (l->state != L_READY && l->state != L_DRAINING)) {
         /* link_send copies, or refuses and logs */
         struct iovec iov[SIOD_PEER_PRE_MAX + 1];
@@ -455,66 +451,26 @@ static void handshake_timeout_cb(evutil_socket_t fd, short what, void *arg)
                              "handshake deadline (5 s)");
 }
 
-/* Fills buf with n random bytes; returns 0 or -1. */
-static int random_bytes(unsigned char *buf, size_t n)
-{
-    while (n > 0) {
-        ssize_t got = getrandom(buf, n, 0);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            return -1;
-        buf += got;
-        n -= (size_t)got;
-    }
-    return 0;
-}
-
 /* The module's HELLO: answered with siod's HELLO (a fresh nonce) and siod's
  * proof of the secret over both nonces; the link then waits for the
  * module's proof. Returns 0, or -1 after closing the link. */
 static int handle_hello(siod_link *l, const sio_relay_frame *f)
 {
-    sio_relay_hello h;
     unsigned char body[SIO_RELAY_HELLO_LEN];
     unsigned char proof[SIO_RELAY_PROOF_LEN];
+    char why[96];
+    int rc = siod_link_auth_hello(&l->auth, f, body, proof, why, sizeof why);
 
-    if (sio_relay_hello_decode(f->body, f->len, &h) != SIO_OK) {
-        link_refuse(l, "invalid HELLO");
+    if (rc == SIOD_LINK_AUTH_FAILED) {
+        link_break(l, SIOD_LOG_ERROR, why);
         return -1;
     }
-    if (h.version != SIO_RELAY_VERSION) {
-        char why[64];
-        snprintf(why, sizeof why, "relay version %u, expected %u",
-                 (unsigned)h.version, (unsigned)SIO_RELAY_VERSION);
+    if (rc < 0) {
         link_refuse(l, why);
         return -1;
     }
-    if (secret_len == 0) {
-        link_refuse(l, "siod has no relay secret");
-        return -1;
-    }
-    if (random_bytes(l->nonce_siod, sizeof l->nonce_siod) < 0) {
-        link_break(l, SIOD_LOG_ERROR, "no random bytes for the handshake");
-        return -1;
-    }
-    memcpy(l->nonce_module, h.nonce, sizeof l->nonce_module);
-    l->peer_max_body = h.max_body < SIO_RELAY_MAX_BODY ? h.max_body
-                                                        : SIO_RELAY_MAX_BODY;
-    l->peer_caps = h.caps;
-    l->peer_pid = h.pid;
     l->state = L_AUTH;
 
-    /* siod takes the release of a held GET (CANCEL + SIO_RF_KEEP) */
-    h.magic = SIO_RELAY_MAGIC;
-    h.version = SIO_RELAY_VERSION;
-    h.caps = SIO_RELAY_CAP_RELEASE;
-    h.pid = (uint32_t)getpid();
-    h.max_body = SIO_RELAY_MAX_BODY;
-    memcpy(h.nonce, l->nonce_siod, sizeof h.nonce);
-    sio_relay_hello_encode(body, &h);
-    sio_relay_proof(secret, secret_len, SIO_RELAY_ROLE_SIOD, l->nonce_module,
-                    l->nonce_siod, proof);
     sio_relay_frame r;
     memset(&r, 0, sizeof r);
     r.type = SIO_R_HELLO;
@@ -533,28 +489,16 @@ static int handle_hello(siod_link *l, const sio_relay_frame *f)
  * get a peer and carry sessions. Returns 0, or -1 after closing it. */
 static int handle_auth(siod_link *l, const sio_relay_frame *f)
 {
-    unsigned char want[SIO_RELAY_PROOF_LEN];
-    int ok;
+    char why[96];
 
-    if (f->type != SIO_R_AUTH || f->len != SIO_RELAY_PROOF_LEN) {
-        char why[96];
-        snprintf(why, sizeof why, "%s frame before a proof of the relay "
-                 "secret (AUTH)", sio_relay_type_name(f->type));
+    if (siod_link_auth_check(&l->auth, f, why, sizeof why) < 0) {
         link_refuse(l, why);
-        return -1;
-    }
-    sio_relay_proof(secret, secret_len, SIO_RELAY_ROLE_MODULE,
-                    l->nonce_module, l->nonce_siod, want);
-    ok = sio_relay_proof_ok(f->body, want);
-    memset(want, 0, sizeof want);
-    if (!ok) {
-        link_refuse(l, "wrong proof of the relay secret (AUTH)");
         return -1;
     }
     /* WS_FANOUT only to a module that said it takes it */
     l->peer = siod_peer_new(&link_ops, l, l->name,
-                            l->peer_caps & SIO_RELAY_CAP_FANOUT,
-                            l->peer_max_body);
+                            l->auth.caps & SIO_RELAY_CAP_FANOUT,
+                            l->auth.max_body);
     if (l->peer == NULL) {
         link_break(l, SIOD_LOG_ERROR, "out of memory");
         return -1;
@@ -562,8 +506,8 @@ static int handle_auth(siod_link *l, const sio_relay_frame *f)
     l->state = L_READY;
     event_del(l->hs_timer);
     siod_log(SIOD_LOG_INFO, "link %s ready (module pid %u, max body %u%s)",
-             l->name, (unsigned)l->peer_pid, (unsigned)l->peer_max_body,
-             (l->peer_caps & SIO_RELAY_CAP_FANOUT) ? ", fan-out" : "");
+             l->name, (unsigned)l->auth.pid, (unsigned)l->auth.max_body,
+             (l->auth.caps & SIO_RELAY_CAP_FANOUT) ? ", fan-out" : "");
     return 0;
 }
 
@@ -789,15 +733,6 @@ void siod_links_free_all(void)
         event_free(reap_ev);
         reap_ev = NULL;
     }
-}
-
-int siod_link_set_secret(const unsigned char *key, size_t len)
-{
-    if (len < SIO_RELAY_SECRET_MIN || len > sizeof secret)
-        return -EINVAL;
-    memcpy(secret, key, len);
-    secret_len = len;
-    return 0;
 }
 
 unsigned siod_links_count(void)

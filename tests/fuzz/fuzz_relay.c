@@ -1,5 +1,6 @@
 /* libFuzzer target for shared/sio_relay.c: parses a stream of relay frames
- * and the key/value lists, HELLO and AUTH bodies inside them, checking that
+ * and the key/value lists, HELLO, AUTH and WS_FANOUT bodies inside them
+ * (every body is also read as a WS_FANOUT body), checking that
  * every result stays within the input and re-encodes to the same bytes;
  * the whole input is also read as a secret file. */
 #include <assert.h>
@@ -27,6 +28,37 @@ static void check_kv(const unsigned char *body, size_t len)
     assert(rc == SIO_OK || rc == SIO_DONE || rc == SIO_EPROTO);
     if (rc == SIO_OK)
         assert(kv.key_len == 3 && memcmp(kv.key, "url", 3) == 0);
+}
+
+/* A WS_FANOUT body decodes within its bytes and, when its count is not 0,
+ * re-encodes to the same bytes. */
+static void check_fanout(const unsigned char *body, size_t len)
+{
+    sio_relay_fanout fo;
+    sio_relay_frame f;
+    uint64_t *conns;
+    unsigned char *again;
+
+    if (sio_relay_fanout_decode(body, len, &fo) != SIO_OK)
+        return;
+    assert(fo.conns == body + SIO_RELAY_FANOUT_COUNT_LEN);
+    assert(fo.msg + fo.msg_len == body + len);
+    assert(sio_relay_fanout_prefix_len(fo.count) + fo.msg_len == len);
+    if (fo.count == 0)
+        return;
+    conns = malloc(fo.count * sizeof(*conns));
+    again = malloc(sio_relay_fanout_prefix_len(fo.count));
+    if (conns != NULL && again != NULL) {
+        for (size_t i = 0; i < fo.count; i++)
+            conns[i] = sio_relay_fanout_conn(&fo, i);
+        assert(sio_relay_fanout_encode(&f, again, conns, fo.count, fo.msg_len,
+                                       SIO_RF_BINARY) ==
+               sio_relay_fanout_prefix_len(fo.count));
+        assert(f.len == len && f.type == SIO_R_WS_FANOUT);
+        assert(memcmp(again, body, len - fo.msg_len) == 0);
+    }
+    free(conns);
+    free(again);
 }
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
@@ -84,11 +116,13 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
             }
         } else {
             check_kv(f.body, f.len);
+            check_fanout(f.body, f.len);
         }
         off += used;
     }
     /* the whole input as one list, and as a secret file, too */
     check_kv(buf, size);
+    check_fanout(buf, size);
     if (sio_relay_secret_parse(buf, size, &used) == SIO_OK)
         assert(used >= SIO_RELAY_SECRET_MIN && used <= SIO_RELAY_SECRET_MAX &&
                used <= size);

@@ -13,7 +13,7 @@ import {
   sioConnect, closeAll,
 } from './harness.mjs';
 
-// siod's polling queue holds at most this many packets (siod_session.c)
+// siod's polling queue holds at most this many packets (siod_poll.c)
 const QUEUE_MAX_PACKETS = 4096;
 
 let inst;

@@ -1,7 +1,7 @@
 /* Unit tests for shared/sio_relay.c: frame header round trips, truncation
  * at every length, size limits, unknown types, HELLO (v2 with its nonce, v1
- * still decoded for its version), AUTH proofs, secret files and key/value
- * lists. */
+ * still decoded for its version), AUTH proofs, secret files, key/value
+ * lists and WS_FANOUT bodies. */
 #include <string.h>
 
 #include "check.h"
@@ -363,6 +363,70 @@ static void test_cancel_keep(void)
     CHECK(!(g.flags & SIO_RF_KEEP));
 }
 
+static void test_fanout(void)
+{
+    static const uint64_t conns[2] = { 0x0102030405060708ull, 7 };
+    static const unsigned char want[20] = {
+        0, 0, 0, 2,
+        0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+        0, 0, 0, 0, 0, 0, 0, 7
+    };
+    unsigned char body[20 + 3], wire[SIO_RELAY_HDR_LEN + 23];
+    sio_relay_frame f, g;
+    sio_relay_fanout fo;
+    size_t used;
+
+    CHECK_EQ(sio_relay_fanout_prefix_len(2), 20);
+    memset(&f, 0xff, sizeof(f));
+    CHECK_EQ(sio_relay_fanout_encode(&f, body, conns, 2, 3,
+                                     SIO_RF_BINARY | SIO_RF_VOLATILE |
+                                     SIO_RF_JSON), 20);
+    CHECK(memcmp(body, want, sizeof(want)) == 0);
+    CHECK_EQ(f.type, SIO_R_WS_FANOUT);
+    CHECK_EQ(f.flags, SIO_RF_BINARY | SIO_RF_VOLATILE);
+    CHECK_EQ(f.len, 23);
+    CHECK_EQ(f.conn, 0);
+    CHECK_EQ(f.status, 0);
+    CHECK(memcmp(f.sid, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+                 SIO_SID_LEN) == 0);
+    CHECK_EQ(sio_relay_fanout_encode(&f, body, conns, 1, 0, 0), 12);
+    CHECK_EQ(f.flags, 0);
+    CHECK_EQ(f.len, 12);
+    /* nothing to name, or a body over a u32 length */
+    CHECK_EQ(sio_relay_fanout_encode(&f, body, conns, 0, 3, 0), 0);
+    CHECK_EQ(sio_relay_fanout_encode(&f, body, conns, 1, UINT32_MAX - 11, 0),
+             0);
+
+    /* the header and body as sent parse and decode back */
+    sio_relay_fanout_encode(&f, body, conns, 2, 3, SIO_RF_BINARY);
+    memcpy(body + 20, "abc", 3);
+    sio_relay_write_header(wire, &f);
+    memcpy(wire + SIO_RELAY_HDR_LEN, body, sizeof(body));
+    CHECK_EQ(sio_relay_parse(wire, sizeof(wire), 64, &used, &g), SIO_OK);
+    CHECK_EQ(used, sizeof(wire));
+    CHECK_EQ(g.type, SIO_R_WS_FANOUT);
+    CHECK_EQ(g.flags, SIO_RF_BINARY);
+    CHECK_EQ(sio_relay_fanout_decode(g.body, g.len, &fo), SIO_OK);
+    CHECK(fo.msg == wire + SIO_RELAY_HDR_LEN + 20);
+    CHECK_EQ(sio_relay_fanout_decode(body, sizeof(body), &fo), SIO_OK);
+    CHECK_EQ(fo.count, 2);
+    CHECK_EQ(sio_relay_fanout_conn(&fo, 0), conns[0]);
+    CHECK_EQ(sio_relay_fanout_conn(&fo, 1), conns[1]);
+    CHECK(fo.msg == body + 20);
+    CHECK_EQ(fo.msg_len, 3);
+    /* an empty message, a count the body cannot hold, a short body */
+    CHECK_EQ(sio_relay_fanout_decode(body, 20, &fo), SIO_OK);
+    CHECK_EQ(fo.msg_len, 0);
+    CHECK_EQ(sio_relay_fanout_decode(body, 19, &fo), SIO_EPROTO);
+    CHECK_EQ(sio_relay_fanout_decode(body, 3, &fo), SIO_EPROTO);
+    body[0] = 0xff;
+    CHECK_EQ(sio_relay_fanout_decode(body, sizeof(body), &fo), SIO_EPROTO);
+    memcpy(body, "\0\0\0\0", 4);
+    CHECK_EQ(sio_relay_fanout_decode(body, 4, &fo), SIO_OK);
+    CHECK_EQ(fo.count, 0);
+    CHECK_EQ(fo.msg_len, 0);
+}
+
 static size_t put_str(unsigned char *d, const char *k, const char *v)
 {
     return sio_relay_kv_put(d, k, strlen(k), v, strlen(v));
@@ -452,6 +516,7 @@ int main(void)
     RUN(test_hello);
     RUN(test_hello_caps);
     RUN(test_cancel_keep);
+    RUN(test_fanout);
     RUN(test_proof);
     RUN(test_secret_file);
     RUN(test_kv);

@@ -1,0 +1,110 @@
+/* The relay link's handshake (siod_link_auth.h): the relay secret set at
+ * startup, siod's answer to a module's HELLO, and the check of the
+ * module's proof of the secret. No I/O: siod_link.c sends what this
+ * writes and refuses the link when this says so. */
+#include "siod_link.h"
+#include "siod_link_auth.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+/* The relay secret (siod_link_set_secret); no link is accepted without. */
+static unsigned char secret[SIO_RELAY_SECRET_MAX];
+static size_t secret_len;
+
+int siod_link_set_secret(const unsigned char *key, size_t len)
+{
+    if (len < SIO_RELAY_SECRET_MIN || len > sizeof secret)
+        return -EINVAL;
+    memcpy(secret, key, len);
+    secret_len = len;
+    return 0;
+}
+
+/* Fills buf with n random bytes; returns 0 or -1. */
+static int random_bytes(unsigned char *buf, size_t n)
+{
+    while (n > 0) {
+        ssize_t got = getrandom(buf, n, 0);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return -1;
+        buf += got;
+        n -= (size_t)got;
+    }
+    return 0;
+}
+
+int siod_link_auth_hello(siod_link_auth *a, const sio_relay_frame *f,
+                         unsigned char hello[SIO_RELAY_HELLO_LEN],
+                         unsigned char proof[SIO_RELAY_PROOF_LEN],
+                         char *why, size_t cap)
+{
+    sio_relay_hello h;
+
+    if (sio_relay_hello_decode(f->body, f->len, &h) != SIO_OK) {
+        snprintf(why, cap, "invalid HELLO");
+        return SIOD_LINK_AUTH_REFUSED;
+    }
+    if (h.version != SIO_RELAY_VERSION) {
+        snprintf(why, cap, "relay version %u, expected %u",
+                 (unsigned)h.version, (unsigned)SIO_RELAY_VERSION);
+        return SIOD_LINK_AUTH_REFUSED;
+    }
+    if (secret_len == 0) {
+        snprintf(why, cap, "siod has no relay secret");
+        return SIOD_LINK_AUTH_REFUSED;
+    }
+    if (random_bytes(a->nonce_siod, sizeof a->nonce_siod) < 0) {
+        snprintf(why, cap, "no random bytes for the handshake");
+        return SIOD_LINK_AUTH_FAILED;
+    }
+    memcpy(a->nonce_module, h.nonce, sizeof a->nonce_module);
+    a->max_body = h.max_body < SIO_RELAY_MAX_BODY ? h.max_body
+                                                   : SIO_RELAY_MAX_BODY;
+    a->caps = h.caps;
+    a->pid = h.pid;
+
+    /* siod takes the release of a held GET (CANCEL + SIO_RF_KEEP) */
+    h.magic = SIO_RELAY_MAGIC;
+    h.version = SIO_RELAY_VERSION;
+    h.caps = SIO_RELAY_CAP_RELEASE;
+    h.pid = (uint32_t)getpid();
+    h.max_body = SIO_RELAY_MAX_BODY;
+    memcpy(h.nonce, a->nonce_siod, sizeof h.nonce);
+    sio_relay_hello_encode(hello, &h);
+    sio_relay_proof(secret, secret_len, SIO_RELAY_ROLE_SIOD, a->nonce_module,
+                    a->nonce_siod, proof);
+    return 0;
+}
+
+int siod_link_auth_check(const siod_link_auth *a, const sio_relay_frame *f,
+                         char *why, size_t cap)
+{
+    unsigned char want[SIO_RELAY_PROOF_LEN];
+    int ok;
+
+    if (f->type != SIO_R_AUTH || f->len != SIO_RELAY_PROOF_LEN) {
+        snprintf(why, cap, "%s frame before a proof of the relay secret "
+                 "(AUTH)", sio_relay_type_name(f->type));
+        return SIOD_LINK_AUTH_REFUSED;
+    }
+    sio_relay_proof(secret, secret_len, SIO_RELAY_ROLE_MODULE,
+                    a->nonce_module, a->nonce_siod, want);
+    ok = sio_relay_proof_ok(f->body, want);
+    memset(want, 0, sizeof want);
+    if (!ok) {
+        snprintf(why, cap, "wrong proof of the relay secret (AUTH)");
+        return SIOD_LINK_AUTH_REFUSED;
+    }
+    return 0;
+}
+
+void siod_link_auth_clear(siod_link_auth *a)
+{
+    memset(a, 0, sizeof *a);
+}

@@ -1,0 +1,297 @@
+/* The Engine.IO session layer's private view, shared by its files and by
+ * nothing else: the session, peer and binding structs and the functions
+ * one file of the layer offers another. Who calls whom (never back up):
+ *   siod_session_relay.c  (frame handlers, siod_peer_free)
+ *     -> siod_session_api.c (siod_engine.h: sends, multi-send, accessors)
+ *     -> siod_session.c     (state machine, transit(), lifecycle, upgrade)
+ *     -> siod_poll.c        (polling queue, payloads, held GETs, the
+ *                            answers of just-closed sessions)
+ *     -> siod_peer.c, siod_addr.c (peers and their bindings; sessions per
+ *                            client address)
+ * A file may skip a level downwards. Single-threaded (event loop). */
+#ifndef SIOD_SESSION_INT_H
+#define SIOD_SESSION_INT_H
+
+#include "siod_closed.h"
+#include "siod_session.h"
+#include "sio_eio.h"
+#include "sio_relay.h"
+
+#include <event2/event.h>
+#include <stdint.h>
+
+/* WebSocket close code of a normal closure. */
+#define SIOD_CLOSE_NORMAL 1000
+
+enum siod_sess_state {
+    ST_POLLING,        /* long-polling */
+    ST_UPGRADE_PROBE,  /* polling; a probe WebSocket is bound, no "2probe"
+                        * yet */
+    ST_UPGRADE_WAIT,   /* polling paused; "3probe" sent, waiting for "5" */
+    ST_WEBSOCKET,      /* on a WebSocket (upgraded or from the start) */
+    ST_CLOSED
+};
+
+enum siod_bind_kind { B_GET, B_WS, B_PROBE };
+
+/* One module-side handle (held GET, WebSocket, probe WebSocket) that a
+ * session is using on one peer; indexed by (peer id, conn). */
+struct siod_binding {
+    siod_peer *peer;
+    uint64_t conn;
+    uint64_t hash;
+    siod_session *s;
+    enum siod_bind_kind kind;
+    struct siod_binding *pnext, *pprev;   /* the peer's list */
+};
+
+struct siod_peer {
+    const siod_peer_ops *ops;
+    void *ctx;
+    uint64_t id;
+    int dead;                        /* being freed: send nothing */
+    unsigned caps;                   /* SIO_RELAY_CAP_* from the HELLO */
+    uint32_t max_body;               /* the module's largest frame body */
+    char name[32];
+    struct siod_binding *bindings;
+    uint64_t fan_gen;                /* multi-send that last grouped it */
+    size_t fan_idx;                  /* its group in that multi-send */
+};
+
+/* One packet in a polling session's queue. */
+struct siod_qpkt {
+    struct siod_qpkt *next;
+    int type;
+    int binary;
+    size_t len;
+    const unsigned char *ptr;        /* data, or the shared buffer's payload */
+    siod_buf *ref;                   /* shared buffer held, or NULL */
+    unsigned char data[];
+};
+
+struct siod_addr_count;
+
+struct siod_session {
+    char sid[SIO_SID_LEN + 1];
+    uint64_t hash;
+    enum siod_sess_state state;
+    siod_session *prev, *next;       /* open sessions */
+    siod_session *flush_next;        /* sessions whose held GET to answer */
+    int flush_pending;
+    siod_session *dead_next;         /* closed: on_close, then free */
+    const char *close_reason;        /* for on_close (a string literal) */
+    struct event *heartbeat;         /* ping interval, then ping timeout */
+    int awaiting_pong;
+    struct event *upgrade_timer;     /* created on first upgrade */
+    struct event *check_timer;       /* upgrade-wait: ends a held GET */
+    struct siod_binding *get;
+    struct siod_binding *ws;
+    struct siod_binding *probe;
+    struct siod_qpkt *q_head, *q_tail;
+    size_t q_count, q_bytes;
+    unsigned char *info;             /* copy of the OPEN key/values */
+    size_t info_len;
+    size_t max_payload;
+    void *data;                      /* upper layer's */
+    int websocket;                   /* 1 once on a WebSocket */
+    struct siod_addr_count *addr;    /* its client address's count */
+};
+
+/* A message packet in a shared buffer as a WebSocket message: text is "4"
+ * and the payload, from the headroom byte; binary is the payload alone.
+ * These give that message's offset in the buffer and its length. */
+static inline size_t siod_ws_body_off(int binary)
+{
+    return binary ? 1 : 0;
+}
+
+static inline size_t siod_ws_body_len(const siod_buf *buf, int binary)
+{
+    return binary ? buf->len : buf->len + 1;
+}
+
+/* ---- siod_addr.c: open sessions per client address ---------------------- */
+
+/* Open sessions of one client address (--max-sessions-per-address); freed
+ * when its last session closes. */
+#define SIOD_ADDR_KEY_MAX 64
+struct siod_addr_count {
+    uint64_t hash;
+    size_t count;
+    size_t len;
+    char addr[SIOD_ADDR_KEY_MAX];
+};
+
+/* A client address as a key (not NUL-terminated). */
+struct siod_addr_key {
+    const char *addr;
+    size_t len;
+};
+
+/* Sets up / frees the address table. */
+void siod_addrs_init(void);
+void siod_addrs_cleanup(void);
+
+/* The client address an OPEN names (its "remote_addr", at most
+ * SIOD_ADDR_KEY_MAX bytes of it, pointing into f's body; empty if
+ * absent). */
+struct siod_addr_key siod_addr_from_open(const sio_relay_frame *f);
+
+/* Is k a loopback address (not limited per address)? Returns 1 or 0. */
+int siod_addr_is_loopback(const struct siod_addr_key *k);
+
+/* Returns k's entry, or NULL if no session of k is open. */
+struct siod_addr_count *siod_addr_find(const struct siod_addr_key *k);
+
+/* Counts one more session for address k. Returns its entry, or NULL if
+ * memory runs out. */
+struct siod_addr_count *siod_addr_acquire(const struct siod_addr_key *k);
+
+/* One session of a's address closed; NULL is a no-op. */
+void siod_addr_release(struct siod_addr_count *a);
+
+/* ---- siod_peer.c: peers, bindings, frames to the module ----------------- */
+
+/* Sets up / frees the (peer, conn) -> binding index. */
+void siod_peers_init(void);
+void siod_peers_cleanup(void);
+
+/* Returns the number of peers whose HELLO set SIO_RELAY_CAP_FANOUT. */
+size_t siod_peers_fanout_count(void);
+
+/* Frees p itself, once it is marked dead and holds no binding. */
+void siod_peer_destroy(siod_peer *p);
+
+/* Returns p's binding for conn, or NULL. */
+struct siod_binding *siod_binding_find(const siod_peer *p, uint64_t conn);
+
+/* Binds conn of p to s as kind. Returns the new binding (freed with
+ * siod_binding_free), or NULL if memory runs out. */
+struct siod_binding *siod_binding_new(siod_peer *p, uint64_t conn,
+                                      siod_session *s,
+                                      enum siod_bind_kind kind);
+void siod_binding_free(struct siod_binding *b);
+
+/* Queues one frame on p with body a then b (either may be empty); sid may
+ * be NULL (zeros). Returns 0, or -1 if p is NULL, dead or broken. */
+int siod_peer_send(siod_peer *p, uint8_t type, uint8_t flags,
+                   uint16_t status, uint64_t conn, const char *sid,
+                   const void *a, size_t alen, const void *b, size_t blen);
+
+/* Answers the request req with a RESPONSE of status and body (JSON if
+ * json, else text). */
+void siod_peer_respond(siod_peer *p, const sio_relay_frame *req,
+                       uint16_t status, int json, const char *body,
+                       size_t len);
+void siod_peer_respond_str(siod_peer *p, const sio_relay_frame *req,
+                           uint16_t status, int json, const char *body);
+
+/* Sends the message packet in shared buffer buf as its own WebSocket
+ * message on b for session sid; volatile_ marks it SIO_RF_VOLATILE.
+ * Returns 0 or -1. */
+int siod_peer_ws_send_shared(const char *sid, struct siod_binding *b,
+                             siod_buf *buf, int binary, int volatile_);
+
+/* Sends one packet as its own WebSocket message on b for session sid.
+ * Returns 0 or -1. */
+int siod_peer_ws_send_packet(const char *sid, struct siod_binding *b,
+                             int type, int binary, const void *data,
+                             size_t len);
+
+/* ---- siod_poll.c: polling queue, payloads, held GETs -------------------- */
+
+/* Sets up the answers of just-closed sessions (on base, within
+ * closed_max_bytes). Returns 0 or -ENOMEM. */
+int siod_poll_init(struct event_base *base, size_t closed_max_bytes);
+void siod_poll_cleanup(void);
+
+/* Appends a packet to s's queue (shared, if not NULL, is referenced rather
+ * than data copied). Returns 0, or -1 with *why set when the queue is full
+ * or memory runs out (the caller closes s). */
+int siod_poll_enqueue(siod_session *s, int type, int binary,
+                      const void *data, size_t len, siod_buf *shared,
+                      const char **why);
+
+/* Removes and returns the head of s's queue (NULL if empty); the caller
+ * frees it with siod_poll_pkt_free. */
+struct siod_qpkt *siod_poll_take(siod_session *s);
+void siod_poll_pkt_free(struct siod_qpkt *q);
+
+/* Empties s's queue. */
+void siod_poll_clear(siod_session *s);
+
+/* Encodes a polling payload: the queued packets (if with_queue; the queue
+ * is then cleared) followed by one packet of type extra (-1: none).
+ * Returns a malloc'd buffer with *len set (NULL with *len 0 when there is
+ * nothing to encode), or NULL with *len 1 when memory runs out. */
+unsigned char *siod_poll_payload(siod_session *s, int with_queue, int extra,
+                                 size_t *len);
+
+/* Answers the held GET with the queued packets (if with_queue) followed
+ * by one packet of type extra (-1: none; a noop if nothing else), and
+ * forgets the GET. No-op without a held GET. */
+void siod_poll_answer(siod_session *s, int with_queue, int extra);
+
+/* Remembers closed session s's answer for its next GET; takes ownership
+ * of payload (may be NULL). */
+void siod_poll_closed_remember(const siod_session *s,
+                               enum siod_closed_kind kind,
+                               unsigned char *payload, size_t len);
+
+/* Answers a GET for a session that is no longer registered if it is
+ * remembered; returns 1 if it did, 0 if sid is simply unknown. */
+int siod_poll_closed_answer(siod_peer *p, const sio_relay_frame *f);
+
+/* ---- siod_session.c: the state machine ---------------------------------- */
+
+/* The registry's settings and upper layer. */
+const siod_engine_config *siod_sessions_cfg(void);
+
+/* Returns the open session named sid, or NULL. */
+siod_session *siod_session_find(const char sid[SIO_SID_LEN]);
+
+/* Creates a registered session in state st from an OPEN frame, counted
+ * under client address addr. Returns it, or NULL (logged) if memory or
+ * randomness runs out. */
+siod_session *siod_session_new(const sio_relay_frame *f,
+                               enum siod_sess_state st,
+                               const struct siod_addr_key *addr);
+
+/* s's handshake has been answered: starts its heartbeat and tells the
+ * upper layer. */
+void siod_session_start(siod_session *s);
+
+/* The one close path: reason for the upper layer, detail for the log;
+ * client_side when the client sent a close packet; ws_code for its
+ * WebSockets. The upper layer's on_close runs later, from the loop. */
+void siod_session_close_ex(siod_session *s, const char *reason,
+                           const char *detail, int client_side,
+                           unsigned ws_code);
+
+/* Sends a packet on s's current transport: at once on a WebSocket, else
+ * through the polling queue. shared, if not NULL, is a message packet's
+ * buffer (data and len are then its payload) that is referenced rather
+ * than copied; volatile_ marks such a packet's WS_SEND SIO_RF_VOLATILE.
+ * Returns 0, or -1 if the session is closed or had to be closed (queue
+ * overflow, broken link). */
+int siod_session_send_packet(siod_session *s, int type, int binary,
+                             const void *data, size_t len, siod_buf *shared,
+                             int volatile_);
+
+/* A packet that arrived on s's current transport. */
+void siod_session_handle_packet(siod_session *s, const sio_eio_packet *pkt);
+
+/* Begins the upgrade of s to the WebSocket conn of p (or refuses it as
+ * the reference does when s is not plain polling). Returns 0, or -1 if
+ * memory runs out (nothing was sent: the caller answers 500). */
+int siod_session_upgrade_begin(siod_session *s, siod_peer *p, uint64_t conn);
+
+/* A packet (rc from the decoder, pkt if SIO_OK) on s's probe WebSocket. */
+void siod_session_probe_packet(siod_session *s, int rc,
+                               const sio_eio_packet *pkt);
+
+/* b's module-side handle is gone (cancelled poll, closed WebSocket); why
+ * may be NULL. */
+void siod_session_binding_gone(struct siod_binding *b, const char *why);
+
+#endif

@@ -1,0 +1,357 @@
+/* The session layer's entry points for the relay link: one handler per
+ * module -> siod frame type (siod_session.h), which checks the frame,
+ * answers refusals and hands the rest to the state machine; the limits on
+ * new sessions; and siod_peer_free. Calls down into siod_session.c,
+ * siod_session_api.c, siod_poll.c, siod_peer.c and siod_addr.c; nothing in
+ * the layer calls back into it. */
+#include "siod_log.h"
+#include "siod_session_int.h"
+#include "sio_ws.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char json_unknown_sid[] =
+    "{\"code\":1,\"message\":\"Session ID unknown\"}";
+static const char json_bad_request[] =
+    "{\"code\":3,\"message\":\"Bad request\"}";
+/* Handshakes refused at a limit: code 4 as the reference answers one its
+ * allowRequest refuses, code 3 for a request too large to take. */
+static const char json_too_many[] =
+    "{\"code\":4,\"message\":\"Too many sessions\"}";
+static const char json_too_many_addr[] =
+    "{\"code\":4,\"message\":\"Too many sessions from this address\"}";
+static const char json_hs_too_large[] =
+    "{\"code\":3,\"message\":\"Handshake headers too large\"}";
+
+static siod_log_throttle refusals;   /* handshakes refused at a limit */
+
+static void sid_text(const sio_relay_frame *f, char out[SIO_SID_LEN + 1])
+{
+    for (size_t i = 0; i < SIO_SID_LEN; i++) {
+        unsigned char c = (unsigned char)f->sid[i];
+        out[i] = (c > 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    out[SIO_SID_LEN] = '\0';
+}
+
+/* Checks that an OPEN/UPGRADE body is a well-formed key/value list. */
+static int info_valid(const sio_relay_frame *f)
+{
+    size_t off = 0;
+    sio_relay_kv kv;
+    int rc;
+    while ((rc = sio_relay_kv_next(f->body, f->len, &off, &kv)) == SIO_OK)
+        ;
+    return rc == SIO_DONE;
+}
+
+/* Writes the handshake packet ("0{...}") into buf; returns its length. */
+static size_t handshake_packet(const siod_session *s, int upgrades,
+                               char *buf, size_t cap)
+{
+    const siod_engine_config *cfg = siod_sessions_cfg();
+    int n = snprintf(buf, cap,
+                     "0{\"sid\":\"%s\",\"upgrades\":[%s],\"pingInterval\":%u,"
+                     "\"pingTimeout\":%u,\"maxPayload\":%zu}",
+                     s->sid, upgrades ? "\"websocket\"" : "",
+                     cfg->ping_interval_ms, cfg->ping_timeout_ms,
+                     s->max_payload);
+    return n < 0 ? 0 : (size_t)n >= cap ? cap - 1 : (size_t)n;
+}
+
+static void log_open(const siod_session *s, const siod_peer *p)
+{
+    const char *addr = "?";
+    size_t alen = 1;
+    siod_session_info(s, "remote_addr", &addr, &alen);
+    siod_log_limited(SIOD_LOG_INFO, "session %s open: %s, link %s, client "
+                     "%.*s", s->sid,
+                     s->state == ST_WEBSOCKET ? "websocket" : "polling",
+                     p->name, (int)(alen > 64 ? 64 : alen), addr);
+}
+
+/* Answers an OPEN that a limit refuses (the handshake's size, sessions in
+ * all, sessions of its client address) and logs it, throttled. Returns 1
+ * if it was refused, 0 if the session may open. */
+static int open_refused(siod_peer *p, const sio_relay_frame *f,
+                        const struct siod_addr_key *addr)
+{
+    const struct siod_addr_count *a;
+    const siod_engine_config *c = siod_sessions_cfg();
+    int alen = (int)addr->len;
+
+    if (c->max_handshake_bytes > 0 && f->len > c->max_handshake_bytes) {
+        siod_log_throttled(&refusals, SIOD_LOG_INFO, "handshake from %.*s "
+                           "refused: %u bytes of headers and query over "
+                           "--max-handshake-bytes %zu", alen, addr->addr,
+                           (unsigned)f->len, c->max_handshake_bytes);
+        siod_peer_respond_str(p, f, 431, 1, json_hs_too_large);
+        return 1;
+    }
+    if (c->max_sessions > 0 && siod_sessions_count() >= c->max_sessions) {
+        siod_log_throttled(&refusals, SIOD_LOG_WARN, "handshake from %.*s "
+                           "refused: %zu sessions open (--max-sessions)",
+                           alen, addr->addr, siod_sessions_count());
+        siod_peer_respond_str(p, f, 503, 1, json_too_many);
+        return 1;
+    }
+    a = siod_addr_find(addr);
+    if (c->max_sessions_per_addr > 0 && a != NULL &&
+        a->count >= c->max_sessions_per_addr && !siod_addr_is_loopback(addr)) {
+        siod_log_throttled(&refusals, SIOD_LOG_INFO, "handshake from %.*s "
+                           "refused: %zu sessions open from that address "
+                           "(--max-sessions-per-address)", alen, addr->addr,
+                           a->count);
+        siod_peer_respond_str(p, f, 429, 1, json_too_many_addr);
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- frame handlers ---------------------------------------------------- */
+
+int siod_session_relay_open(siod_peer *p, const sio_relay_frame *f)
+{
+    char hs[256];
+    int websocket = (f->flags & SIO_RF_WEBSOCKET) != 0;
+
+    if (!info_valid(f)) {
+        siod_log_limited(SIOD_LOG_WARN, "link %s: OPEN with a malformed "
+                         "info list", p->name);
+        return -1;
+    }
+    if (websocket && siod_binding_find(p, f->conn) != NULL) {
+        siod_log_limited(SIOD_LOG_WARN, "link %s: OPEN reuses conn %llu",
+                         p->name, (unsigned long long)f->conn);
+        return -1;
+    }
+    struct siod_addr_key addr = siod_addr_from_open(f);
+    if (open_refused(p, f, &addr))
+        return 0;
+    siod_session *s = siod_session_new(f,
+                                       websocket ? ST_WEBSOCKET : ST_POLLING,
+                                       &addr);
+    if (s == NULL) {
+        siod_peer_respond_str(p, f, 500, 0, "Internal Server Error");
+        return 0;
+    }
+    if (websocket) {
+        s->ws = siod_binding_new(p, f->conn, s, B_WS);
+        if (s->ws == NULL) {
+            siod_peer_respond_str(p, f, 500, 0, "Internal Server Error");
+            siod_session_close_ex(s, "transport error", "out of memory", 0,
+                                  SIOD_CLOSE_NORMAL);
+            return 0;
+        }
+        siod_peer_send(p, SIO_R_WS_ACCEPT, 0, 0, f->conn, s->sid, NULL, 0,
+                       NULL, 0);
+        size_t n = handshake_packet(s, 0, hs, sizeof hs);
+        siod_peer_send(p, SIO_R_WS_SEND, 0, 0, f->conn, s->sid, hs, n, NULL,
+                       0);
+    } else {
+        sio_relay_kv up;
+        int upgrades = sio_relay_kv_find(f->body, f->len, "upgrades", &up) ==
+                           SIO_OK && up.val_len == 9 &&
+                       memcmp(up.val, "websocket", 9) == 0;
+        size_t n = handshake_packet(s, upgrades, hs, sizeof hs);
+        siod_peer_send(p, SIO_R_RESPONSE, 0, 200, f->conn, s->sid, hs, n,
+                       NULL, 0);
+    }
+    log_open(s, p);
+    siod_session_start(s);
+    return 0;
+}
+
+int siod_session_relay_upgrade(siod_peer *p, const sio_relay_frame *f)
+{
+    if (!info_valid(f)) {
+        siod_log_limited(SIOD_LOG_WARN, "link %s: UPGRADE with a malformed "
+                         "info list", p->name);
+        return -1;
+    }
+    if (siod_binding_find(p, f->conn) != NULL) {
+        siod_log_limited(SIOD_LOG_WARN, "link %s: UPGRADE reuses conn %llu",
+                         p->name, (unsigned long long)f->conn);
+        return -1;
+    }
+    siod_session *s = siod_session_find(f->sid);
+    if (s == NULL) {
+        char sid[SIO_SID_LEN + 1];
+        sid_text(f, sid);
+        siod_log_debug("UPGRADE for unknown session %s", sid);
+        siod_peer_respond_str(p, f, 400, 0, "Session ID unknown");
+        return 0;
+    }
+    if (siod_session_upgrade_begin(s, p, f->conn) < 0)
+        siod_peer_respond_str(p, f, 500, 0, "Internal Server Error");
+    return 0;
+}
+
+int siod_session_relay_poll_get(siod_peer *p, const sio_relay_frame *f)
+{
+    siod_session *s = siod_session_find(f->sid);
+    if (s == NULL) {
+        char sid[SIO_SID_LEN + 1];
+        sid_text(f, sid);
+        if (siod_poll_closed_answer(p, f)) {
+            siod_log_debug("GET for just-closed session %s answered", sid);
+            return 0;
+        }
+        siod_log_debug("GET for unknown session %s", sid);
+        siod_peer_respond_str(p, f, 400, 1, json_unknown_sid);
+        return 0;
+    }
+    if (s->state == ST_WEBSOCKET) {
+        siod_log_debug("session %s: GET on a websocket session", s->sid);
+        siod_peer_respond_str(p, f, 400, 1, json_bad_request);
+        return 0;
+    }
+    if (siod_binding_find(p, f->conn) != NULL) {
+        siod_log_limited(SIOD_LOG_WARN, "link %s: POLL_GET reuses conn "
+                         "%llu", p->name, (unsigned long long)f->conn);
+        return -1;
+    }
+    if (s->get != NULL) {
+        /* as the reference: the session ends, the new poll gets a 400 */
+        siod_session_close_ex(s, "transport error", "overlap from client", 0,
+                              SIOD_CLOSE_NORMAL);
+        siod_peer_respond_str(p, f, 400, 1, json_bad_request);
+        return 0;
+    }
+    s->get = siod_binding_new(p, f->conn, s, B_GET);
+    if (s->get == NULL) {
+        siod_peer_respond_str(p, f, 500, 0, "Internal Server Error");
+        return 0;
+    }
+    /* In upgrade-wait an empty poll is ended by upgrade_check_cb. */
+    if (s->q_head != NULL)
+        siod_poll_answer(s, 1, -1);
+    return 0;
+}
+
+int siod_session_relay_poll_post(siod_peer *p, const sio_relay_frame *f,
+                                 unsigned char *body)
+{
+    siod_session *s = siod_session_find(f->sid);
+    if (s == NULL) {
+        char sid[SIO_SID_LEN + 1];
+        sid_text(f, sid);
+        siod_log_debug("POST for unknown session %s", sid);
+        siod_peer_respond_str(p, f, 400, 1, json_unknown_sid);
+        return 0;
+    }
+    if (s->state == ST_WEBSOCKET) {
+        siod_log_debug("session %s: POST on a websocket session", s->sid);
+        siod_peer_respond_str(p, f, 400, 1, json_bad_request);
+        return 0;
+    }
+    sio_eio_payload_iter it;
+    sio_eio_packet pkt;
+    int rc = SIO_DONE;
+    sio_eio_payload_init(&it, body, f->len);
+    while (s->state != ST_CLOSED &&
+           (rc = sio_eio_payload_next(&it, &pkt)) == SIO_OK)
+        siod_session_handle_packet(s, &pkt);
+    if (s->state != ST_CLOSED && rc != SIO_DONE) {
+        siod_session_close_ex(s, "parse error", sio_strerror(rc), 0,
+                              SIOD_CLOSE_NORMAL);
+        siod_peer_respond_str(p, f, 400, 1, json_bad_request);
+        return 0;
+    }
+    siod_peer_respond_str(p, f, 200, 0, "ok");
+    return 0;
+}
+
+int siod_session_relay_ws_msg(siod_peer *p, const sio_relay_frame *f)
+{
+    struct siod_binding *b = siod_binding_find(p, f->conn);
+    if (b == NULL || b->kind == B_GET) {
+        siod_log_debug("link %s: WS_MSG for unknown conn %llu", p->name,
+                       (unsigned long long)f->conn);
+        return 0;
+    }
+    siod_session *s = b->s;
+    sio_eio_packet pkt;
+    int rc = sio_eio_decode_ws(f->body, f->len,
+                               (f->flags & SIO_RF_BINARY) != 0, &pkt);
+    if (b->kind == B_PROBE) {
+        siod_session_probe_packet(s, rc, &pkt);
+        return 0;
+    }
+    if (rc != SIO_OK) {
+        siod_session_close_ex(s, "parse error", sio_strerror(rc), 0,
+                              SIOD_CLOSE_NORMAL);
+        return 0;
+    }
+    siod_session_handle_packet(s, &pkt);
+    return 0;
+}
+
+int siod_session_relay_cancel(siod_peer *p, const sio_relay_frame *f)
+{
+    struct siod_binding *b = siod_binding_find(p, f->conn);
+    if (b == NULL) {
+        /* also a released GET that was answered before the release came:
+         * that answer is the one the module waits for */
+        siod_log_debug("link %s: CANCEL for unknown conn %llu", p->name,
+                       (unsigned long long)f->conn);
+        return 0;
+    }
+    if ((f->flags & SIO_RF_KEEP) && b->kind == B_GET) {
+        /* The module's child is stopping: end the GET with a bare noop
+         * and keep the session. Queued packets stay for the client's next
+         * GET, so an answer the module can no longer deliver loses none. */
+        siod_log_debug("session %s: held GET released by link %s",
+                       b->s->sid, p->name);
+        siod_poll_answer(b->s, 0, SIO_EIO_NOOP);
+        return 0;
+    }
+    siod_session_binding_gone(b, NULL);
+    return 0;
+}
+
+int siod_session_relay_ws_closed(siod_peer *p, const sio_relay_frame *f)
+{
+    struct siod_binding *b = siod_binding_find(p, f->conn);
+    if (b == NULL) {
+        siod_log_debug("link %s: WS_CLOSED for unknown conn %llu", p->name,
+                       (unsigned long long)f->conn);
+        return 0;
+    }
+    if (b->kind == B_WS)
+        siod_log_debug("session %s: websocket closed, code %u", b->s->sid,
+                       (unsigned)f->status);
+    siod_session_binding_gone(b, NULL);
+    return 0;
+}
+
+int siod_session_relay_abort(siod_peer *p, const sio_relay_frame *f)
+{
+    siod_session *s = siod_session_find(f->sid);
+    if (s == NULL) {
+        char sid[SIO_SID_LEN + 1];
+        sid_text(f, sid);
+        siod_log_debug("ABORT for unknown session %s", sid);
+        return 0;
+    }
+    char detail[64];
+    snprintf(detail, sizeof detail, "aborted by the module, status %u",
+             (unsigned)f->status);
+    siod_session_close_ex(s, "transport error", detail, 0, SIOD_CLOSE_NORMAL);
+    return 0;
+}
+
+/* ---- peers ------------------------------------------------------------- */
+
+void siod_peer_free(siod_peer *p)
+{
+    if (p == NULL)
+        return;
+    p->dead = 1;
+    /* each step unbinds at least the head, so this terminates */
+    while (p->bindings != NULL)
+        siod_session_binding_gone(p->bindings, "relay link closed");
+    siod_peer_destroy(p);
+}
