@@ -27,7 +27,7 @@
  * core output filter with a NULL brigade; POLLOUT is watched while
  * c->data_in_output_filters. Messages waiting to be written are bounded
  * per WebSocket (SocketIOWebSocketQueue): volatile messages are dropped
- * first (socketio_ws.c); a client that stops reading is closed (1008) and
+ * first (socketio_ws_out.c); a client that stops reading is closed (1008) and
  * dropped after CLOSE_TIMEOUT.
  *
  * The reactor is three files sharing socketio_reactor_int.h (its structs,
