@@ -16,8 +16,9 @@
  *   and WS_FANOUT; calls back here only for socketio_link_down and
  *   socketio_waiter_wake.
  * - socketio_link_waiter.c: the waiter registry and the threads' own
- *   writes; calls here (ensure_open, write_all, wake) and into the queue
- *   (oq_send, oq_notify).
+ *   writes; calls here (ensure_open, ms_left, write_all, wake,
+ *   socketio_link_child_is_stopping) and into the queue (oq_send,
+ *   oq_notify).
  * - socketio_link_oq.c: the reactor's output queue and its sink calls;
  *   calls here (wait_fd, socketio_link_down) and the waiter file's
  *   socketio_waiter_frame_parts.
@@ -217,6 +218,8 @@ apr_status_t socketio_link_write_all(int fd, struct iovec *iov, int iovcnt,
     return APR_SUCCESS;
 }
 
+/* Reads exactly len bytes before deadline. Returns APR_SUCCESS, APR_EOF,
+ * APR_TIMEUP or an errno status. */
 static apr_status_t read_exact(int fd, unsigned char *buf, size_t len,
                                apr_time_t deadline)
 {
@@ -583,6 +586,8 @@ void socketio_link_down(socketio_link *link, unsigned gen, apr_status_t rv,
         note_outage(link, rv, why);
 }
 
+/* Pre-cleanup of a link's pool: wakes and joins the reader, closes the
+ * socket. Runs at child exit, after the MPM has joined its workers. */
 static apr_status_t link_cleanup(void *data)
 {
     socketio_link *link = data;
@@ -720,6 +725,7 @@ int socketio_link_child_is_stopping(void)
     return 0;
 }
 
+/* See the header. */
 void socketio_link_set_sink(const socketio_link_sink *sink, void *ctx)
 {
     int i;
@@ -743,5 +749,3 @@ socketio_link *socketio_link_at(int i)
 {
     return APR_ARRAY_IDX(child_links, i, socketio_link *);
 }
-
-/* See the header. */

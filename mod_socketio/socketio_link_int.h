@@ -179,8 +179,8 @@ apr_status_t socketio_waiter_frame_parts(socketio_waiter *w, int type,
                                          struct iovec *parts,
                                          apr_size_t *total);
 
-/* socketio_link_oq.c (link->mutex held for _locked; write_mutex held for
- * oq_send). */
+/* socketio_link_oq.c: _locked with link->mutex held (or no other thread
+ * left); oq_send with write_mutex held; oq_notify with no lock held. */
 void socketio_link_oq_free_locked(socketio_link *link);
 apr_status_t socketio_link_oq_send(socketio_link *link, int fd,
                                    apr_size_t max, apr_time_t deadline);

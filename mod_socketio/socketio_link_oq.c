@@ -3,10 +3,10 @@
  * the link's allocator, sent without blocking when write_mutex is free,
  * bounded by SocketIORelayQueue (socketio_waiter_reactor_room), and the
  * reactor-only entry points that poll and flush a link. The socketio_*
- * reactor_* functions run on the reactor thread only; oq_send and
- * oq_notify are also called by threads that hold write_mutex (from
- * socketio_link_waiter.c). Calls socketio_link.c (wait_fd,
- * socketio_link_down) and socketio_waiter_frame_parts. */
+ * reactor_* functions run on the reactor thread only; request and
+ * WebSocket threads (socketio_link_waiter.c) call oq_send with write_mutex
+ * held and oq_notify once they have let go of it. Calls socketio_link.c
+ * (wait_fd, socketio_link_down) and socketio_waiter_frame_parts. */
 #include "socketio_link_int.h"
 
 APLOG_USE_MODULE(socketio);
@@ -214,8 +214,9 @@ void socketio_link_oq_notify(socketio_link *link)
         link->sink->output(link->sink_ctx);
 }
 
-/* Reads exactly len bytes before deadline. Returns APR_SUCCESS, APR_EOF,
- * APR_TIMEUP or an errno status. */
+/* Logs that clients' input is paused for room: at most once per
+ * OQ_LOG_EVERY per link at warn, the others at debug and counted.
+ * Reactor thread, no lock held. */
 static void oq_log_pause(socketio_link *link, apr_size_t held)
 {
     apr_time_t now = apr_time_now();
@@ -321,9 +322,8 @@ int socketio_link_reactor_fd(socketio_link *link, unsigned *gen)
     return fd;
 }
 
-/* See the header. Only the reactor reads a link that has a sink, so fd
- * cannot be closed under it: only socketio_link_down, called here, closes
- * it. */
+/* See the header. The lock is only tried: its holder may be a thread
+ * waiting on siod, and it calls sink->output once it lets go. */
 apr_status_t socketio_link_reactor_flush(socketio_link *link, unsigned gen)
 {
     apr_status_t rv;
@@ -366,5 +366,3 @@ int socketio_link_reactor_drained(socketio_link *link)
     apr_thread_mutex_unlock(link->mutex);
     return drained;
 }
-
-/* See the header. */

@@ -9,7 +9,6 @@
 
 APLOG_USE_MODULE(socketio);
 
-
 /* Returns w if it may take cost more bytes; when it may not, a volatile
  * frame is dropped (counted), any other marks w overflowed (and wakes
  * it). mutex held. */
@@ -448,8 +447,9 @@ void *APR_THREAD_FUNC socketio_link_reader_main(apr_thread_t *t,
     return NULL;
 }
 
-/* Pre-cleanup of a link's pool: wakes and joins the reader, closes the
- * socket. Runs at child exit, after the MPM has joined its workers. */
+/* See the header. Only the reactor reads a link that has a sink, so fd
+ * cannot be closed under it: only socketio_link_down, called here, closes
+ * it. */
 apr_status_t socketio_link_reactor_read(socketio_link *link, unsigned gen)
 {
     const char *why = NULL;
@@ -473,8 +473,7 @@ apr_status_t socketio_link_reactor_read(socketio_link *link, unsigned gen)
     return rv == APR_EGENERAL ? APR_ECONNRESET : rv;
 }
 
-/* See the header. The lock is only tried: its holder may be a thread
- * waiting on siod, and it calls sink->output once it lets go. */
+/* See the header. */
 void socketio_frame_release(socketio_frame *f)
 {
     if (f)

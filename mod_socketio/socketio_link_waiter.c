@@ -3,7 +3,7 @@
  * fd, and the frames request and WebSocket threads write themselves under
  * write_mutex (sending the reactor's queued bytes first). Any thread that
  * owns the waiter; the reader thread touches only its queue with
- * link->mutex held. Calls socketio_link.c (open, write, wake) and
+ * link->mutex held. Calls socketio_link.c (open, write, wake, stopping) and
  * socketio_link_oq.c (oq_send, oq_notify). */
 #include "socketio_link_int.h"
 
@@ -188,9 +188,7 @@ apr_status_t socketio_waiter_send(socketio_waiter *w, int type, int flags,
     return rv;
 }
 
-/* Logs that clients' input is paused for room: at most once per
- * OQ_LOG_EVERY per link at warn, the others at debug and counted.
- * Reactor thread, no lock held. */
+/* See the header. */
 apr_status_t socketio_waiter_take(socketio_waiter *w, socketio_frame **out)
 {
     socketio_link *link = w->link;
@@ -353,5 +351,3 @@ apr_status_t socketio_waiter_bind(socketio_waiter *w, void *owner,
         close(fd);
     return rv;
 }
-
-/* See the header. */

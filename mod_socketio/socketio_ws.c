@@ -81,6 +81,7 @@ static apr_size_t node_cap(const apr_memnode_t *n)
     return (apr_size_t)(n->endp - n->first_avail);
 }
 
+/* See socketio_wsconn.h. */
 void socketio_ws_close(socketio_ws *ws, int code, const char *reason,
                        int report)
 {

@@ -350,5 +350,3 @@ void socketio_ws_queue_bucket(socketio_ws *ws, apr_bucket *b, apr_size_t len,
     APR_BRIGADE_INSERT_TAIL(ws->outbb, b);
     ws->out_bytes += len + BUCKET_COST;
 }
-
-/* See socketio_wsconn.h. */
