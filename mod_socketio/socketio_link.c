@@ -19,9 +19,10 @@
  *   writes; calls here (ensure_open, ms_left, write_all, wake,
  *   socketio_link_child_is_stopping) and into the queue (oq_send,
  *   oq_notify).
- * - socketio_link_oq.c: the reactor's output queue and its sink calls;
- *   calls here (wait_fd, socketio_link_down) and the waiter file's
- *   socketio_waiter_frame_parts.
+ * - socketio_link_oq.c: the reactor's output queue and its sink calls,
+ *   and the frame building both writers share
+ *   (socketio_waiter_frame_parts); calls here (wait_fd,
+ *   socketio_link_down) and no other link file.
  *
  * Who reads: a reader thread per link, except under mpm_event, where the
  * child's reactor (socketio_reactor.c) registers a sink and reads every

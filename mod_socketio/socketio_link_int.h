@@ -169,8 +169,8 @@ void socketio_link_down(socketio_link *link, unsigned gen, apr_status_t rv,
 void *APR_THREAD_FUNC socketio_link_reader_main(apr_thread_t *t,
                                                 void *data);
 
-/* socketio_link_waiter.c: builds the header and parts of one frame for w
- * (see there). */
+/* socketio_link_oq.c: builds the header and parts of one frame for w
+ * (see there); the thread that owns w. */
 apr_status_t socketio_waiter_frame_parts(socketio_waiter *w, int type,
                                          int flags, int status,
                                          const char *sid,

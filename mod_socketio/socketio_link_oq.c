@@ -5,8 +5,9 @@
  * reactor-only entry points that poll and flush a link. The socketio_*
  * reactor_* functions run on the reactor thread only; request and
  * WebSocket threads (socketio_link_waiter.c) call oq_send with write_mutex
- * held and oq_notify once they have let go of it. Calls socketio_link.c
- * (wait_fd, socketio_link_down) and socketio_waiter_frame_parts. */
+ * held and oq_notify once they have let go of it, and build their frames
+ * with socketio_waiter_frame_parts, as the reactor does. Calls
+ * socketio_link.c (wait_fd, socketio_link_down), no other link file. */
 #include "socketio_link_int.h"
 
 APLOG_USE_MODULE(socketio);
@@ -212,6 +213,44 @@ void socketio_link_oq_notify(socketio_link *link)
     apr_thread_mutex_unlock(link->mutex);
     if (tell)
         link->sink->output(link->sink_ctx);
+}
+
+/* Fills hdr and parts[0..iovcnt] (parts[0] is the header) for one frame
+ * named by w's conn. Returns APR_SUCCESS with the body length in *total,
+ * APR_EINVAL or SOCKETIO_EMSGSIZE. */
+apr_status_t socketio_waiter_frame_parts(socketio_waiter *w, int type,
+                                         int flags, int status,
+                                         const char *sid,
+                                         const struct iovec *iov, int iovcnt,
+                                         unsigned char *hdr,
+                                         struct iovec *parts,
+                                         apr_size_t *total)
+{
+    sio_relay_frame f;
+    apr_uint64_t sum = 0;
+    int i;
+
+    if (iovcnt < 0 || iovcnt > SEND_MAX_PARTS)
+        return APR_EINVAL;
+    for (i = 0; i < iovcnt; i++) {
+        sum += iov[i].iov_len;
+        parts[i + 1] = iov[i];
+    }
+    if (sum > w->link->peer_max_body)
+        return SOCKETIO_EMSGSIZE;
+    memset(&f, 0, sizeof(f));
+    f.type = (uint8_t)type;
+    f.flags = (uint8_t)flags;
+    f.status = (uint16_t)status;
+    f.conn = w->conn;
+    if (sid)
+        memcpy(f.sid, sid, SIO_SID_LEN);
+    f.len = (uint32_t)sum;
+    sio_relay_write_header(hdr, &f);
+    parts[0].iov_base = hdr;
+    parts[0].iov_len = SIO_RELAY_HDR_LEN;
+    *total = (apr_size_t)sum;
+    return APR_SUCCESS;
 }
 
 /* Logs that clients' input is paused for room: at most once per

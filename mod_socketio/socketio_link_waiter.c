@@ -4,7 +4,8 @@
  * write_mutex (sending the reactor's queued bytes first). Any thread that
  * owns the waiter; the reader thread touches only its queue with
  * link->mutex held. Calls socketio_link.c (open, write, wake, stopping) and
- * socketio_link_oq.c (oq_send, oq_notify). */
+ * socketio_link_oq.c (frame_parts, oq_send, oq_notify); neither calls
+ * back. */
 #include "socketio_link_int.h"
 
 APLOG_USE_MODULE(socketio);
@@ -95,44 +96,6 @@ int socketio_waiter_wakefd(const socketio_waiter *w)
 apr_size_t socketio_waiter_max_body(const socketio_waiter *w)
 {
     return w->link->peer_max_body;
-}
-
-/* Fills hdr and parts[0..iovcnt] (parts[0] is the header) for one frame
- * named by w's conn. Returns APR_SUCCESS with the body length in *total,
- * APR_EINVAL or SOCKETIO_EMSGSIZE. */
-apr_status_t socketio_waiter_frame_parts(socketio_waiter *w, int type,
-                                         int flags, int status,
-                                         const char *sid,
-                                         const struct iovec *iov, int iovcnt,
-                                         unsigned char *hdr,
-                                         struct iovec *parts,
-                                         apr_size_t *total)
-{
-    sio_relay_frame f;
-    apr_uint64_t sum = 0;
-    int i;
-
-    if (iovcnt < 0 || iovcnt > SEND_MAX_PARTS)
-        return APR_EINVAL;
-    for (i = 0; i < iovcnt; i++) {
-        sum += iov[i].iov_len;
-        parts[i + 1] = iov[i];
-    }
-    if (sum > w->link->peer_max_body)
-        return SOCKETIO_EMSGSIZE;
-    memset(&f, 0, sizeof(f));
-    f.type = (uint8_t)type;
-    f.flags = (uint8_t)flags;
-    f.status = (uint16_t)status;
-    f.conn = w->conn;
-    if (sid)
-        memcpy(f.sid, sid, SIO_SID_LEN);
-    f.len = (uint32_t)sum;
-    sio_relay_write_header(hdr, &f);
-    parts[0].iov_base = hdr;
-    parts[0].iov_len = SIO_RELAY_HDR_LEN;
-    *total = (apr_size_t)sum;
-    return APR_SUCCESS;
 }
 
 /* See the header. The reactor's frames queued before this one are sent
