@@ -17,12 +17,16 @@
  *   socketio_waiter_wake.
  * - socketio_link_waiter.c: the waiter registry and the threads' own
  *   writes; calls here (ensure_open, ms_left, write_all, wake,
- *   socketio_link_child_is_stopping) and into the queue (oq_send,
- *   oq_notify).
+ *   socketio_link_child_is_stopping) and into the queue (frame_parts,
+ *   oq_send, oq_notify).
  * - socketio_link_oq.c: the reactor's output queue and its sink calls,
  *   and the frame building both writers share
  *   (socketio_waiter_frame_parts); calls here (wait_fd,
  *   socketio_link_down) and no other link file.
+ * So two pairs call each other, both through the link's life: this file
+ * starts the reader thread and empties the queue when the link goes
+ * down, and the reader and the queue take the link down through
+ * socketio_link_down. Nothing here calls the waiter file.
  *
  * Who reads: a reader thread per link, except under mpm_event, where the
  * child's reactor (socketio_reactor.c) registers a sink and reads every
