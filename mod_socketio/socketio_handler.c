@@ -1,8 +1,9 @@
 /* The Engine.IO HTTP side: validates each request exactly as the reference
  * engine.io server does (query, method, transport, Origin), answers CORS
  * preflights, and turns long-polling GETs and POSTs into relay frames whose
- * answers it writes back. WebSocket upgrades go on to socketio_ws.c. The
- * module keeps no session state: siod answers for every sid. */
+ * answers it writes back. WebSocket upgrades go on to
+ * socketio_ws_handshake.c. The module keeps no session state: siod answers
+ * for every sid. */
 #include <string.h>
 
 #include "httpd.h"

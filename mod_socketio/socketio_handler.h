@@ -1,6 +1,6 @@
 /* The Engine.IO request handler: one parsed request (query, transport,
- * CORS) and the response helpers that socketio_ws.c shares with the
- * long-polling code. */
+ * CORS) and the response helpers that the WebSocket handshake
+ * (socketio_ws_handshake.c) shares with the long-polling code. */
 #ifndef SOCKETIO_HANDLER_H
 #define SOCKETIO_HANDLER_H
 

@@ -2,7 +2,19 @@
  * socket path and httpd child, shared by every thread of the child. Request
  * and WebSocket threads register a waiter (a frame queue plus a wake-up fd),
  * send frames under the link's write lock, and receive the frames siod
- * addresses to their conn from the link's reader thread. */
+ * addresses to their conn from the link's reader thread.
+ *
+ * Who may call (the code is in socketio_link.c and its socketio_link_*.c
+ * files, see there):
+ * - socketio_link_post_config, _child_init, _child_stopping: httpd's
+ *   hooks (parent or the child's main thread).
+ * - socketio_link_set_sink, _count, _at: the reactor's set-up in
+ *   child_init, before its thread runs (and set_sink(NULL) if that fails).
+ * - socketio_link_reactor_*, socketio_waiter_reactor_*: the reactor thread
+ *   only (mpm_event).
+ * - socketio_waiter_*: the thread that owns the waiter (a request thread,
+ *   a WebSocket thread, or the reactor for waiters bound to it).
+ * - socketio_frame_release, socketio_link_child_is_stopping: any thread. */
 #ifndef SOCKETIO_LINK_H
 #define SOCKETIO_LINK_H
 

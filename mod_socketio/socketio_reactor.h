@@ -1,7 +1,17 @@
 /* The per-child reactor (mpm_event): after the WebSocket handshake the
  * handler returns SUSPENDED and one thread per child owns the connection
  * from then on, multiplexing all its WebSockets and the child's relay
- * links with epoll, so idle clients cost no worker thread. */
+ * links with epoll, so idle clients cost no worker thread.
+ *
+ * Who may call (the code is in socketio_reactor.c and its
+ * socketio_reactor_*.c files, see there):
+ * - socketio_reactor_child_init: the child_init hook.
+ * - socketio_reactor_handoff, _suspend_connection: the worker thread that
+ *   runs the upgrade request (handler, then the MPM's hook).
+ * - socketio_reactor_process_connection: any worker thread (a hook).
+ * - socketio_reactor_child_stopping, _running, _accepts: any thread.
+ * - socketio_reactor_fan_vol_free: the reactor thread only (a bucket free
+ *   function; the block's count is not atomic). */
 #ifndef SOCKETIO_REACTOR_H
 #define SOCKETIO_REACTOR_H
 

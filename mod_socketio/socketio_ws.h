@@ -1,6 +1,8 @@
 /* The WebSocket transport: the RFC 6455 upgrade handshake (asked of siod
- * first), then the WebSocket is handed to the per-child reactor (mpm_event)
- * or run on the worker thread (other MPMs, within SocketIOWebSocketThreads). */
+ * first; socketio_ws_handshake.c), then the WebSocket is handed to the
+ * per-child reactor (mpm_event) or run on the worker thread (other MPMs,
+ * within SocketIOWebSocketThreads). Both functions: the worker thread of
+ * the request (the handler). */
 #ifndef SOCKETIO_WS_H
 #define SOCKETIO_WS_H
 

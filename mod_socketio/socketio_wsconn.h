@@ -3,7 +3,18 @@
  * (socketio_ws_thread.c) and the per-child reactor (socketio_reactor.c).
  * The functions here never wait for the client: they read what is there
  * and queue frames in ws->outbb; the driver writes them out its own way.
- * Only the thread that owns the WebSocket may call them. */
+ * Only the thread that owns the WebSocket may call them.
+ *
+ * Who may call (the code is in socketio_ws.c, protocol and close, and
+ * socketio_ws_out.c, the output queue):
+ * - socketio_ws_child_init: the child_init hook.
+ * - everything else: the WebSocket's owner only, which is the reactor
+ *   thread once ws->on_reactor is set, else the worker thread running
+ *   socketio_ws_thread_run (and, before either, the handshake on the
+ *   request's worker thread).
+ * - socketio_ws_queue_copy, _queue_bucket, _dequeued: today the reactor
+ *   only (fan-out and its writer); a volatile bucket's free function is
+ *   the reactor's, so _queue_bucket must stay reactor-only. */
 #ifndef SOCKETIO_WSCONN_H
 #define SOCKETIO_WSCONN_H
 
@@ -26,7 +37,7 @@ typedef struct socketio_ws {
     apr_bucket_brigade *inbb;      /* ap_get_brigade's */
     apr_bucket_brigade *outbb;     /* frames not yet passed to the filters */
     apr_size_t out_bytes;          /* the memory they hold (see
-                                    * socketio_ws.c), not their length */
+                                    * socketio_ws_out.c), not their length */
     apr_size_t out_limit;          /* bound on out_bytes; 0: unbounded
                                     * (the waiter bounds it) */
     apr_bucket_alloc_t *out_alloc; /* where queued frames' bytes live */

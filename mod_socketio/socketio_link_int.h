@@ -1,0 +1,211 @@
+/* Private to the relay link's files (socketio_link.c, socketio_link_read.c,
+ * socketio_link_waiter.c, socketio_link_oq.c): the link and waiter structs,
+ * their limits, and the functions one of these files calls in another.
+ * Nothing outside the link includes it; see socketio_link.c for the thread
+ * rules and lock order. */
+#ifndef SOCKETIO_LINK_INT_H
+#define SOCKETIO_LINK_INT_H
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "ap_mpm.h"
+#include "apr_atomic.h"
+#include "apr_hash.h"
+#include "apr_shm.h"
+#include "apr_strings.h"
+#include "apr_thread_cond.h"
+#include "apr_thread_mutex.h"
+#include "apr_thread_proc.h"
+#include "mpm_common.h"
+
+#include "sio_relay.h"
+#include "socketio_config.h"
+#include "socketio_link.h"
+#include "socketio_secret.h"
+
+/* Bound on connect + HELLO, and on writing one frame to siod. */
+#define LINK_OPEN_TIMEOUT_MS 3000
+/* After an open attempt that failed slowly (siod hung), others fail at
+ * once for this long instead of queueing behind new attempts. */
+#define LINK_OPEN_HOLDOFF apr_time_from_msec(1000)
+#define LINK_OPEN_SLOW apr_time_from_msec(100)
+#define LINK_WRITE_TIMEOUT_MS 10000
+/* At most one "siod does not prove the secret" error per child this often. */
+#define LINK_PROOF_LOG_EVERY apr_time_from_sec(60)
+#define LINK_READ_BUF (64 * 1024)
+/* Memory the frame allocator keeps for reuse. */
+#define LINK_ALLOC_MAX_FREE (4 * 1024 * 1024)
+#define SEND_MAX_PARTS 4
+/* The reactor's output queue is made of chunks that are whole 64 KiB
+ * allocator nodes, recycled by the link's allocator (no allocation per
+ * message, never a size malloc would map), sent up to OQ_IOV at once. */
+#define OQ_NODE (64 * 1024)
+#define OQ_DATA (OQ_NODE - APR_MEMNODE_T_SIZE)
+#define OQ_IOV 32
+/* Control frames (WS_CLOSED) may go this far past SocketIORelayQueue. */
+#define OQ_CONTROL_RESERVE (1024 * 1024)
+/* At most one "input paused" warning per link this often. */
+#define OQ_LOG_EVERY apr_time_from_sec(10)
+
+/* Reading state: a partial frame in rbuf, or a big one assembled in node,
+ * or the bytes of an unwanted big one still to skip. A big frame's node
+ * has room for cap bytes: it grows as the bytes arrive (doubling), never
+ * straight to the length the header declares. Reading thread only. */
+typedef struct link_rstate {
+    size_t have, skip;
+    apr_memnode_t *node;
+    unsigned char *big;
+    size_t need, got, cap;
+} link_rstate;
+
+struct socketio_link {
+    apr_pool_t *pool;
+    server_rec *s;
+    const char *path;
+    const socketio_secret *secret; /* NULL: unusable, never opened */
+    apr_time_t proof_logged_at;    /* open_mutex: last wrong-proof error */
+    apr_thread_mutex_t *open_mutex;
+    apr_thread_mutex_t *write_mutex;
+    apr_thread_mutex_t *mutex;
+    apr_thread_cond_t *cond;       /* reader waits here while down */
+    apr_thread_t *reader;
+    apr_allocator_t *alloc;        /* frames; thread-safe */
+    apr_hash_t *waiters;           /* &conn -> socketio_waiter */
+    int fd;                        /* -1 while down */
+    int up;
+    int exiting;
+    unsigned gen;                  /* bumped per successful open */
+    apr_uint64_t next_conn;
+    apr_size_t peer_max_body;
+    unsigned peer_caps;            /* SIO_RELAY_CAP_* of siod's HELLO */
+    apr_time_t slow_fail_at;       /* open_mutex: last slow failed open */
+    apr_status_t slow_fail_rv;
+    volatile apr_uint32_t *outage; /* 1 while an outage is logged */
+    volatile apr_uint32_t local_outage;
+    unsigned char *rbuf;           /* reading thread only */
+    link_rstate rs;                /* reading thread only */
+    unsigned rs_gen;               /* the generation rs belongs to */
+    unsigned wfail_gen;            /* write_mutex: write failure logged */
+    const socketio_link_sink *sink;/* set: the reactor reads the link */
+    void *sink_ctx;
+    /* The reactor's output queue (mutex; sent from under write_mutex):
+     * chunks linked by node->next, each written up to first_avail. */
+    apr_memnode_t *oq_head, *oq_tail;
+    char *oq_rd;                   /* first unsent byte in oq_head */
+    apr_size_t oq_len;             /* unsent bytes */
+    apr_size_t oq_held;            /* memory of the chunks */
+    apr_size_t oq_limit;           /* SocketIORelayQueue */
+    int oq_paused;                 /* a client waits for room */
+    apr_time_t oq_logged_at;       /* reactor: last "input paused" line */
+    unsigned oq_unlogged;          /* reactor: pauses since that line */
+};
+
+struct socketio_waiter {
+    socketio_link *link;
+    apr_pool_t *pool;
+    void *owner;                   /* bound to the reactor: its record */
+    apr_uint64_t conn;
+    unsigned gen;
+    unsigned peer_caps;            /* siod's, on the link of gen */
+    int wakefd;
+    int registered;
+    int failed;                    /* link dropped */
+    int overflow;
+    apr_size_t vol_dropped;        /* volatile WS_SENDs it had no room for */
+    apr_size_t queued, max_queued; /* memory the queued frames hold */
+    unsigned frames;               /* frames queued */
+    socketio_frame *head, *tail;
+    struct socketio_frame_chunk *open; /* where small frames go next */
+};
+
+/* A waiter's queue (a thread-served WebSocket's, or a request's) is
+ * bounded by the memory its frames hold (max_queued) and by a frame
+ * count. A frame of up to CHUNK_PACK_MAX bytes (record included) is packed
+ * with the waiter's next ones into a shared chunk of CHUNK_SIZE and counted
+ * at the bytes it takes there; a bigger one has a node of its own, counted
+ * at the node's full size. Besides what is counted, a waiter holds at most
+ * the unused end of its open chunk and the taken start of its oldest one:
+ * two chunks. */
+#define WAITER_MAX_FRAMES 4096
+#define CHUNK_SIZE (16 * 1024)
+#define CHUNK_PACK_MAX (4 * 1024)
+#define FRAME_HDR APR_ALIGN_DEFAULT(sizeof(socketio_frame))
+
+/* A node shared by small frames: freed when its last frame is released
+ * and its waiter appends no more to it (refs: frames in it, +1 while it is
+ * the waiter's open chunk). Released on any thread. */
+typedef struct socketio_frame_chunk {
+    apr_memnode_t *node;
+    apr_allocator_t *alloc;
+    volatile apr_uint32_t refs;
+} frame_chunk;
+
+/* Frees fr's memory (its node, or its share of a chunk). Any thread. */
+void socketio_frame_free(socketio_frame *fr);
+
+/* Appends no more to w's open chunk. mutex held. */
+void socketio_waiter_chunk_close_locked(socketio_waiter *w);
+
+/* Big-endian reads of relay frame fields (handshake and WS_FANOUT). */
+static inline apr_uint32_t get32(const unsigned char *p)
+{
+    return (apr_uint32_t)p[0] << 24 | (apr_uint32_t)p[1] << 16 |
+           (apr_uint32_t)p[2] << 8 | p[3];
+}
+
+static inline apr_uint64_t get64(const unsigned char *p)
+{
+    return (apr_uint64_t)get32(p) << 32 | get32(p + 4);
+}
+
+/* socketio_link.c */
+/* Milliseconds left until deadline, rounded up; 0 once it has passed. */
+int socketio_link_ms_left(apr_time_t deadline);
+/* Polls fd for events until deadline. Returns APR_SUCCESS, APR_TIMEUP or
+ * an errno status. */
+apr_status_t socketio_link_wait_fd(int fd, short events,
+                                   apr_time_t deadline);
+/* Writes every byte of iov before deadline (iov is consumed). Returns
+ * APR_SUCCESS, APR_TIMEUP or an errno status. */
+apr_status_t socketio_link_write_all(int fd, struct iovec *iov, int iovcnt,
+                                     apr_time_t deadline);
+/* Opens the link unless it is up. Returns APR_SUCCESS or why not. */
+apr_status_t socketio_link_ensure_open(socketio_link *link);
+/* Wakes w's owner through its eventfd (any thread). */
+void socketio_waiter_wake(socketio_waiter *w);
+/* Takes the link down if it is still generation gen (see the file). */
+void socketio_link_down(socketio_link *link, unsigned gen, apr_status_t rv,
+                        const char *why);
+
+/* socketio_link_read.c: the reader thread's body (link->pool's thread). */
+void *APR_THREAD_FUNC socketio_link_reader_main(apr_thread_t *t,
+                                                void *data);
+
+/* socketio_link_oq.c: builds the header and parts of one frame for w
+ * (see there); the thread that owns w. */
+apr_status_t socketio_waiter_frame_parts(socketio_waiter *w, int type,
+                                         int flags, int status,
+                                         const char *sid,
+                                         const struct iovec *iov, int iovcnt,
+                                         unsigned char *hdr,
+                                         struct iovec *parts,
+                                         apr_size_t *total);
+
+/* socketio_link_oq.c: _locked with link->mutex held (or no other thread
+ * left); oq_send with write_mutex held; oq_notify with no lock held. */
+void socketio_link_oq_free_locked(socketio_link *link);
+apr_status_t socketio_link_oq_send(socketio_link *link, int fd,
+                                   apr_size_t max, apr_time_t deadline);
+void socketio_link_oq_notify(socketio_link *link);
+
+#endif

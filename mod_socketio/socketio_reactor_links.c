@@ -1,0 +1,234 @@
+/* The relay links on the reactor (see socketio_reactor.c for the whole
+ * reactor): the links' sockets in the epoll set, flushing the links'
+ * output queues, resuming clients paused for room, and the callbacks of
+ * the sink the reactor registers with the links (reactor thread, link
+ * locked: they only mark connections for later). Calls no other reactor
+ * file; socketio_reactor.c calls in (refresh, flush, on_link) and
+ * socketio_reactor_handoff.c registers socketio_reactor_sink. */
+#include "socketio_reactor_int.h"
+
+APLOG_USE_MODULE(socketio);
+
+/* Polls the sockets of links that (re)opened. */
+void socketio_reactor_refresh_links(socketio_reactor *re)
+{
+    struct epoll_event ev;
+    unsigned gen;
+    int i, fd;
+
+    for (i = 0; i < re->nlinks; i++) {
+        rlink *rl = &re->links[i];
+
+        fd = socketio_link_reactor_fd(rl->link, &gen);
+        if (fd < 0 || (rl->fd >= 0 && rl->gen == gen))
+            continue;
+        if (rl->fd >= 0)
+            epoll_ctl(re->epfd, EPOLL_CTL_DEL, rl->fd, NULL);
+        memset(&ev, 0, sizeof(ev));
+        ev.events = EPOLLIN;
+        ev.data.ptr = rl;
+        rl->fd = -1;
+        if (epoll_ctl(re->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, errno, re->s,
+                         "mod_socketio: reactor cannot poll the relay link");
+            continue;
+        }
+        rl->fd = fd;
+        rl->gen = gen;
+        rl->events = EPOLLIN;
+    }
+}
+
+/* The relay queues have room again: reads the clients paused for it
+ * (each pauses again if its link is still full). */
+static void resume_paused(socketio_reactor *re)
+{
+    rconn *rc;
+
+    for (rc = re->conns; rc && re->npaused; rc = rc->next) {
+        if (!rc->paused)
+            continue;
+        rc->paused = 0;
+        re->npaused--;
+        if (rc->ws)
+            rc->ws->relay_wait = 0;
+        rc->read_more = 1;
+        mark_dirty(rc);
+    }
+}
+
+/* Sends what the link's queue holds without blocking; watches POLLOUT
+ * while some is left. */
+static void flush_link(socketio_reactor *re, rlink *rl)
+{
+    struct epoll_event ev;
+    apr_status_t rv;
+    unsigned want;
+
+    if (rl->fd < 0)
+        return;
+    rv = socketio_link_reactor_flush(rl->link, rl->gen);
+    want = EPOLLIN | (APR_STATUS_IS_EAGAIN(rv) ? EPOLLOUT : 0);
+    if (want != rl->events) {
+        memset(&ev, 0, sizeof(ev));
+        ev.events = want;
+        ev.data.ptr = rl;
+        if (epoll_ctl(re->epfd, EPOLL_CTL_MOD, rl->fd, &ev) == 0)
+            rl->events = want;
+    }
+    if (re->npaused && socketio_link_reactor_drained(rl->link))
+        resume_paused(re);
+}
+
+void socketio_reactor_flush_links(socketio_reactor *re)
+{
+    int i;
+
+    re->want_flush = 0;
+    for (i = 0; i < re->nlinks; i++)
+        flush_link(re, &re->links[i]);
+}
+void socketio_reactor_on_link(socketio_reactor *re, rlink *rl, unsigned events)
+{
+    apr_status_t rv;
+
+    if (events & EPOLLOUT)
+        flush_link(re, rl);
+    if (rl->fd < 0 || !(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+        return;
+    rv = socketio_link_reactor_read(rl->link, rl->gen);
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv))
+        rl->fd = -1;   /* closed by the link; epoll forgot it */
+}
+
+/* ---- sink callbacks (reactor thread, link locked) ------------------ */
+
+static void sink_frame(void *owner, const sio_relay_frame *f)
+{
+    rconn *rc = owner;
+
+    if (rc->phase != RC_WS || !rc->ws)
+        return;
+    socketio_ws_siod_frame(rc->ws, f);
+    mark_dirty(rc);
+}
+
+/* A fan-out message: one reference-counted block (WebSocket header and
+ * payload) shared by every recipient's heap bucket. */
+typedef struct fan_block {
+    apr_size_t refs;
+    apr_size_t len;
+    int volatile_;                 /* SIO_RF_VOLATILE */
+} fan_block;
+
+#define FAN_HDR APR_ALIGN_DEFAULT(sizeof(fan_block))
+/* A fan-out message up to this long is copied into each recipient's
+ * queue (socketio_ws_queue_copy) rather than shared through a bucket of
+ * its own: the bucket would cost more than the copy. */
+#define FAN_COPY_MAX 1024
+
+static void fan_unref(void *data)
+{
+    fan_block *b = (fan_block *)((char *)data - FAN_HDR);
+
+    if (--b->refs == 0)
+        apr_bucket_free(b);
+}
+
+/* See socketio_reactor.h. */
+void socketio_reactor_fan_vol_free(void *data)
+{
+    fan_unref(data);
+}
+
+static void *sink_fanout_begin(void *ctx, int flags, const unsigned char *msg,
+                               apr_size_t len)
+{
+    socketio_reactor *re = ctx;
+    unsigned char hdr[SIO_WS_MAX_HEADER];
+    apr_size_t hl = sio_ws_write_header(hdr, 1, (flags & SIO_RF_BINARY)
+                                                    ? SIO_WS_BINARY
+                                                    : SIO_WS_TEXT,
+                                        len, NULL);
+    fan_block *b = apr_bucket_alloc(FAN_HDR + hl + len, re->ba);
+
+    if (!b)
+        return NULL;
+    b->refs = 1;
+    b->len = hl + len;
+    b->volatile_ = (flags & SIO_RF_VOLATILE) != 0;
+    memcpy((char *)b + FAN_HDR, hdr, hl);
+    if (len)
+        memcpy((char *)b + FAN_HDR + hl, msg, len);
+    return b;
+}
+
+static void sink_fanout_add(void *handle, void *owner)
+{
+    fan_block *b = handle;
+    rconn *rc = owner;
+    apr_bucket *bk;
+
+    if (rc->phase != RC_WS || !rc->ws || rc->ws->closed)
+        return;
+    if (!b->volatile_ && b->len <= FAN_COPY_MAX) {
+        socketio_ws_queue_copy(rc->ws, (char *)b + FAN_HDR, b->len);
+        mark_dirty(rc);
+        return;
+    }
+    b->refs++;
+    bk = apr_bucket_heap_create((char *)b + FAN_HDR, b->len,
+                                b->volatile_ ? socketio_reactor_fan_vol_free
+                                             : fan_unref,
+                                rc->c->bucket_alloc);
+    socketio_ws_queue_bucket(rc->ws, bk, b->len, b->volatile_);
+    mark_dirty(rc);
+}
+
+static void sink_fanout_end(void *handle)
+{
+    fan_unref((char *)handle + FAN_HDR);
+}
+
+static void sink_failed(void *owner)
+{
+    rconn *rc = owner;
+
+    rc->link_failed = 1;
+    mark_dirty(rc);
+}
+
+static void sink_link_up(void *ctx)
+{
+    socketio_reactor *re = ctx;
+
+    apr_thread_mutex_lock(re->mutex);
+    re->links_changed = 1;
+    apr_thread_mutex_unlock(re->mutex);
+    wake(re);
+}
+
+static void sink_output(void *ctx)
+{
+    socketio_reactor *re = ctx;
+
+    apr_thread_mutex_lock(re->mutex);
+    re->links_output = 1;
+    apr_thread_mutex_unlock(re->mutex);
+    wake(re);
+}
+
+static void sink_undelivered(void *owner)
+{
+    rconn *rc = owner;
+
+    if (rc->phase != RC_WS || !rc->ws)
+        return;
+    rc->ws->oom = 1;
+    mark_dirty(rc);
+}
+
+const socketio_link_sink socketio_reactor_sink = {
+    sink_frame, sink_fanout_begin, sink_fanout_add, sink_fanout_end,
+    sink_failed, sink_link_up, sink_undelivered, sink_output
+};

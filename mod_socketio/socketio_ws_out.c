@@ -1,0 +1,352 @@
+/* The queue of frames a WebSocket sends to its client (ws->outbb): what
+ * the queued output really holds in memory, chunks that small frames
+ * share, volatile frames dropped first when the queue is at its bound,
+ * and the fan-out buckets the reactor shares between WebSockets. Only the
+ * thread that owns the WebSocket; called by socketio_ws.c and by the
+ * drivers, calls no other WebSocket file. */
+#include <string.h>
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_connection.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "util_filter.h"
+#include "apr_base64.h"
+#include "apr_buckets.h"
+#include "apr_sha1.h"
+#include "apr_strings.h"
+#include "apr_thread_mutex.h"
+
+#include "sio_base64.h"
+#include "sio_relay.h"
+#include "sio_ws.h"
+#include "socketio_handler.h"
+#include "socketio_link.h"
+#include "socketio_log.h"
+#include "socketio_reactor.h"
+#include "socketio_ws.h"
+#include "socketio_ws_thread.h"
+#include "socketio_wsconn.h"
+
+APLOG_USE_MODULE(socketio);
+
+/* ---- writing to the client ---------------------------------------- */
+
+/* What queued output really holds. ws->out_bytes counts memory, not
+ * payload: every bucket costs two small blocks of the bucket allocator
+ * (the bucket and its heap record), and a block over the allocator's
+ * small size takes a whole node (at least 8 KB). So non-volatile frames
+ * are not given a block each: their bytes are appended to chunks, heap
+ * buckets of about one node whose whole size is counted when the chunk is
+ * made and released when its last byte leaves the queue. A volatile frame
+ * keeps a bucket of its own (it may be dropped alone), counted with what
+ * its block really takes; a fan-out frame shared with other WebSockets
+ * costs its bucket and is counted at its full length. */
+#define BA_SMALL 128                 /* apr_bucket_alloc's small blocks */
+#define BA_HDR 32                    /* its header in every block */
+#define BUCKET_COST (2 * BA_SMALL)   /* apr_bucket + apr_bucket_heap */
+#define NODE_MIN 8192                /* apr_allocator's smallest node */
+#define NODE_STEP 4096
+
+typedef struct ws_chunk {
+    apr_size_t used;                 /* bytes written into data */
+    apr_size_t cap;                  /* room for data */
+    apr_size_t held;                 /* memory counted for the chunk */
+    int sealed;                      /* its last byte left the queue */
+} ws_chunk;
+
+#define CHUNK_HDR APR_ALIGN_DEFAULT(sizeof(ws_chunk))
+
+/* Returns the memory apr_bucket_alloc takes for a block of n bytes. */
+static apr_size_t held_size(apr_size_t n)
+{
+    n += BA_HDR;
+    if (n <= BA_SMALL)
+        return BA_SMALL;
+    n = APR_ALIGN(n + APR_MEMNODE_T_SIZE, NODE_STEP);
+    return n < NODE_MIN ? NODE_MIN : n;
+}
+
+static void chunk_free(void *data)
+{
+    apr_bucket_free((char *)data - CHUNK_HDR);
+}
+
+/* The chunk a bucket writes from, or NULL for any other bucket. */
+static ws_chunk *chunk_of(const apr_bucket *b)
+{
+    const apr_bucket_heap *h;
+
+    if (!APR_BUCKET_IS_HEAP(b))
+        return NULL;
+    h = b->data;
+    return h->free_func == chunk_free ? (ws_chunk *)(h->base - CHUNK_HDR)
+                                      : NULL;
+}
+
+/* Room left in the queue's last chunk for appending, 0 if the last bucket
+ * is not an open chunk. */
+static apr_size_t tail_room(socketio_ws *ws)
+{
+    apr_bucket *b;
+    ws_chunk *ch;
+
+    if (APR_BRIGADE_EMPTY(ws->outbb))
+        return 0;
+    b = APR_BRIGADE_LAST(ws->outbb);
+    ch = chunk_of(b);
+    if (!ch || ch->sealed ||
+        b->start + b->length != ch->used)
+        return 0;
+    return ch->cap - ch->used;
+}
+
+/* The room of a new chunk for at least n bytes: whole allocator nodes
+ * (at least one), all of them usable. */
+static apr_size_t chunk_cap(apr_size_t n)
+{
+    apr_size_t over = BA_HDR + APR_MEMNODE_T_SIZE + CHUNK_HDR;
+    apr_size_t node = APR_ALIGN(n + over, NODE_STEP);
+
+    return (node < NODE_MIN ? NODE_MIN : node) - over;
+}
+
+/* Returns the memory appending n bytes would add (0 when they fit the
+ * open chunk). */
+static apr_size_t append_cost(socketio_ws *ws, apr_size_t n)
+{
+    apr_size_t room = tail_room(ws);
+
+    if (n <= room)
+        return 0;
+    return held_size(CHUNK_HDR + chunk_cap(n - room)) + BUCKET_COST;
+}
+
+/* Appends a frame made of two parts (a then b) to the queue's chunks,
+ * whole or not at all. Returns 0, or -1 out of memory (ws->oom is set:
+ * the WebSocket is then closed with 1011). */
+static int append(socketio_ws *ws, const void *a, apr_size_t an,
+                  const void *b, apr_size_t bn)
+{
+    const char *part[2] = { a, b };
+    apr_size_t left[2] = { an, bn };
+    apr_size_t room = tail_room(ws), cap = 0, k;
+    apr_bucket *tail = room ? APR_BRIGADE_LAST(ws->outbb) : NULL;
+    apr_bucket *fresh = NULL;
+    ws_chunk *ch = NULL, *nch = NULL;
+    char *mem;
+    int i;
+
+    if (an + bn > room) {
+        cap = chunk_cap(an + bn - room);
+        mem = apr_bucket_alloc(CHUNK_HDR + cap, ws->out_alloc);
+        if (!mem) {
+            ws->oom = 1;
+            return -1;
+        }
+        nch = (ws_chunk *)mem;
+        nch->used = 0;
+        nch->cap = cap;
+        nch->held = held_size(CHUNK_HDR + cap) + BUCKET_COST;
+        nch->sealed = 0;
+        fresh = apr_bucket_heap_create(mem + CHUNK_HDR, cap, chunk_free,
+                                       ws->c->bucket_alloc);
+        fresh->length = 0;
+    }
+    if (tail)
+        ch = chunk_of(tail);
+    for (i = 0; i < 2; i++) {
+        while (left[i] > 0) {
+            apr_bucket *into = room ? tail : fresh;
+            ws_chunk *c = room ? ch : nch;
+
+            k = room ? room : c->cap - c->used;
+            if (k > left[i])
+                k = left[i];
+            memcpy((char *)c + CHUNK_HDR + c->used, part[i], k);
+            c->used += k;
+            into->length += k;
+            part[i] += k;
+            left[i] -= k;
+            if (room)
+                room -= k;
+        }
+    }
+    if (fresh) {
+        APR_BRIGADE_INSERT_TAIL(ws->outbb, fresh);
+        ws->out_bytes += nch->held;
+    }
+    return 0;
+}
+
+/* Frees a volatile frame's bytes; as a heap bucket's free function it is
+ * what marks the frame volatile. */
+static void vol_free(void *data)
+{
+    apr_bucket_free(data);
+}
+
+/* Returns the memory bucket b stands for in ws->out_bytes when the whole
+ * of it leaves the queue, or, with whole unset, when this piece of it
+ * leaves (the writer passes buckets split at any byte). */
+static apr_size_t piece_cost(apr_bucket *b)
+{
+    ws_chunk *ch = chunk_of(b);
+    const apr_bucket_heap *h;
+
+    if (ch) {
+        /* A chunk was counted whole when made: its last piece releases
+         * it, and it takes no more bytes. */
+        if (ch->sealed || b->start + b->length != ch->used)
+            return 0;
+        ch->sealed = 1;
+        return ch->held;
+    }
+    if (!APR_BUCKET_IS_HEAP(b))
+        return b->length;
+    h = b->data;
+    if (b->start + b->length != h->alloc_len)
+        return 0;
+    return (h->free_func == vol_free ? held_size(h->alloc_len)
+                                     : h->alloc_len) + BUCKET_COST;
+}
+
+/* See socketio_wsconn.h. */
+void socketio_ws_dequeued(socketio_ws *ws, apr_bucket_brigade *bb)
+{
+    apr_bucket *b;
+    apr_size_t n = 0;
+
+    for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
+         b = APR_BUCKET_NEXT(b))
+        n += piece_cost(b);
+    ws->out_bytes -= n < ws->out_bytes ? n : ws->out_bytes;
+}
+
+static int over_limit(socketio_ws *ws, apr_size_t cost)
+{
+    if (!ws->out_limit || ws->out_bytes + cost <= ws->out_limit)
+        return 0;
+    ws->overflow = 1;
+    return 1;
+}
+
+/* Is b a whole volatile frame nothing of which has been written? The
+ * writer splits a frame only when it passes the front part on. */
+static int vol_unstarted(const apr_bucket *b)
+{
+    const apr_bucket_heap *h;
+
+    if (!APR_BUCKET_IS_HEAP(b))
+        return 0;
+    h = b->data;
+    return (h->free_func == vol_free ||
+            h->free_func == socketio_reactor_fan_vol_free) &&
+           b->start == 0 && b->length == h->alloc_len;
+}
+
+/* Counts one dropped volatile message, logged at debug on the 1st, 2nd,
+ * 4th, 8th, ... so a client that stays slow costs no log flood. */
+static void vol_count(socketio_ws *ws)
+{
+    ws->vol_dropped++;
+    if ((ws->vol_dropped & (ws->vol_dropped - 1)) == 0)
+        ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, ws->c,
+                      "mod_socketio: WebSocket %.*s not reading: %"
+                      APR_SIZE_T_FMT " volatile message(s) dropped so far "
+                      "(SocketIOWebSocketQueue %" APR_SIZE_T_FMT " bytes)",
+                      SIO_SID_LEN, ws->sid, ws->vol_dropped, ws->out_limit);
+}
+
+/* Can a message costing cost bytes of memory be queued? A volatile one
+ * over the bound is dropped; any other drops queued, unstarted volatile
+ * frames until it fits, else sets overflow. Returns 1 to queue it, 0 to
+ * drop it. */
+static int make_room(socketio_ws *ws, apr_size_t cost, int volatile_)
+{
+    apr_bucket *b, *next;
+    apr_size_t c;
+
+    if (!ws->out_limit || ws->out_bytes + cost <= ws->out_limit)
+        return 1;
+    if (volatile_) {
+        vol_count(ws);
+        return 0;
+    }
+    for (b = APR_BRIGADE_FIRST(ws->outbb);
+         b != APR_BRIGADE_SENTINEL(ws->outbb) &&
+         ws->out_bytes + cost > ws->out_limit; b = next) {
+        next = APR_BUCKET_NEXT(b);
+        if (!vol_unstarted(b))
+            continue;
+        c = piece_cost(b);
+        ws->out_bytes -= c < ws->out_bytes ? c : ws->out_bytes;
+        apr_bucket_delete(b);
+        vol_count(ws);
+    }
+    return !over_limit(ws, cost);
+}
+
+/* See socketio_wsconn.h. */
+void socketio_ws_queue(socketio_ws *ws, int opcode, const void *payload,
+                       apr_size_t len)
+{
+    socketio_ws_queue_msg(ws, opcode, payload, len, 0);
+}
+
+/* See socketio_wsconn.h. */
+void socketio_ws_queue_msg(socketio_ws *ws, int opcode, const void *payload,
+                           apr_size_t len, int volatile_)
+{
+    unsigned char hdr[SIO_WS_MAX_HEADER];
+    apr_size_t hl = sio_ws_write_header(hdr, 1, opcode, len, NULL);
+    char *buf;
+
+    if (ws->lost)
+        return;
+    if (!volatile_) {
+        if (make_room(ws, append_cost(ws, hl + len), 0))
+            append(ws, hdr, hl, payload, len);
+        return;
+    }
+    if (!make_room(ws, held_size(hl + len) + BUCKET_COST, 1))
+        return;
+    buf = apr_bucket_alloc(hl + len, ws->out_alloc);
+    if (!buf) {
+        ws->oom = 1;
+        return;
+    }
+    memcpy(buf, hdr, hl);
+    if (len)
+        memcpy(buf + hl, payload, len);
+    APR_BRIGADE_INSERT_TAIL(ws->outbb,
+        apr_bucket_heap_create(buf, hl + len, vol_free, ws->c->bucket_alloc));
+    ws->out_bytes += held_size(hl + len) + BUCKET_COST;
+}
+
+/* See socketio_wsconn.h. */
+int socketio_ws_queue_copy(socketio_ws *ws, const void *frame,
+                           apr_size_t len)
+{
+    if (ws->lost || ws->closed)
+        return 1;
+    if (make_room(ws, append_cost(ws, len), 0))
+        append(ws, frame, len, NULL, 0);
+    return 1;
+}
+
+/* See socketio_wsconn.h. */
+void socketio_ws_queue_bucket(socketio_ws *ws, apr_bucket *b, apr_size_t len,
+                              int volatile_)
+{
+    if (ws->lost || ws->closed ||
+        !make_room(ws, len + BUCKET_COST, volatile_)) {
+        apr_bucket_destroy(b);
+        return;
+    }
+    APR_BRIGADE_INSERT_TAIL(ws->outbb, b);
+    ws->out_bytes += len + BUCKET_COST;
+}
