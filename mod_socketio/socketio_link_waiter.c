@@ -191,6 +191,19 @@ void socketio_waiter_clear_wake(socketio_waiter *w)
     } while (n < 0 && errno == EINTR);
 }
 
+/* Fills pfd[0] (w's wake-up) and pfd[1] (the client's hang-up) for a
+ * wait of w's owner thread. */
+static void wait_fds(struct pollfd *pfd, const socketio_waiter *w,
+                     int client_fd)
+{
+    pfd[0].fd = w->wakefd;
+    pfd[0].events = POLLIN;
+    pfd[0].revents = 0;
+    pfd[1].fd = client_fd;
+    pfd[1].events = POLLRDHUP;
+    pfd[1].revents = 0;
+}
+
 /* See the header. */
 apr_status_t socketio_waiter_wait(socketio_waiter *w,
                                   apr_interval_time_t timeout,
@@ -209,12 +222,7 @@ apr_status_t socketio_waiter_wait(socketio_waiter *w,
         ms = socketio_link_ms_left(deadline);
         if (ms == 0)
             return APR_TIMEUP;
-        pfd[0].fd = w->wakefd;
-        pfd[0].events = POLLIN;
-        pfd[0].revents = 0;
-        pfd[1].fd = client_fd;
-        pfd[1].events = POLLRDHUP;
-        pfd[1].revents = 0;
+        wait_fds(pfd, w, client_fd);
         n = poll(pfd, client_fd >= 0 ? 2 : 1, ms);
         if (n < 0 && errno != EINTR)
             return errno;
@@ -263,12 +271,7 @@ apr_status_t socketio_waiter_wait_held(socketio_waiter *w,
             rv = APR_TIMEUP;
             break;
         }
-        pfd[0].fd = w->wakefd;
-        pfd[0].events = POLLIN;
-        pfd[0].revents = 0;
-        pfd[1].fd = client_fd;
-        pfd[1].events = POLLRDHUP;
-        pfd[1].revents = 0;
+        wait_fds(pfd, w, client_fd);
         ts.tv_sec = ms / 1000;
         ts.tv_nsec = (long)(ms % 1000) * 1000000L;
         n = ppoll(pfd, client_fd >= 0 ? 2 : 1, &ts, &old);
