@@ -1,13 +1,10 @@
 /* siod's entry point: command line, logging, pid file, signals, and the
  * order of startup and shutdown around the libevent loop. siod always runs
  * in the foreground; scripts or systemd supervise it. */
-#include "siod_engine.h"
-#include "siod_link.h"
-#include "siod_listen.h"
-#include "siod_log.h"
-#include "siod_secret.h"
-#include "siod_session.h"
-#include "siod_sio.h"
+#include "engine/siod_engine.h"
+#include "relay/siod_relay.h"
+#include "core/siod_core.h"
+#include "sio/siod_sio.h"
 
 #include <errno.h>
 #include <event2/event.h>

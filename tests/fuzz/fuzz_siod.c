@@ -22,11 +22,10 @@
 #include <unistd.h>
 
 #include "sio_relay.h"
-#include "siod_engine.h"
-#include "siod_link.h"
-#include "siod_log.h"
-#include "siod_session.h"
-#include "siod_sio.h"
+#include "core/siod_core.h"
+#include "engine/siod_engine.h"
+#include "relay/siod_relay.h"
+#include "sio/siod_sio.h"
 
 /* The applications, compiled with siod_app_module_v1 renamed. */
 extern const siod_app_module siod_fuzz_app_testkit;

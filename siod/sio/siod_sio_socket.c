@@ -5,9 +5,8 @@
  * rooms, disconnects, and the socket half of the public API. A socket
  * object is reference-counted: the layer holds one while it is pending or
  * connected, callbacks and applications hold others. */
-#include "siod_sio.h"
-#include "siod_log.h"
-#include "siod_sid.h"
+#include "siod_sio_int.h"
+#include "core/siod_core.h"
 #include "sio_json.h"
 
 #include <event2/event.h>

@@ -1,21 +1,21 @@
-/* Internals of siod's Socket.IO v5 layer, shared by its files: the client
- * (one per Engine.IO session: decoder, namespaces joined), sockets (one per
- * client and namespace), namespaces with their application and adapter,
- * outbound packets encoded once, and acknowledgements both ways. The layer
- * sits on siod_engine.h and serves the public API in siod_app.h. Single
- * event-loop thread throughout. */
-#ifndef SIOD_SIO_H
-#define SIOD_SIO_H
+/* Internals of siod's Socket.IO v5 layer (sio/), shared by its files: the
+ * client (one per Engine.IO session: decoder, namespaces joined), sockets
+ * (one per client and namespace), namespaces with their application and
+ * adapter, outbound packets encoded once, and acknowledgements both ways.
+ * The layer sits on engine/siod_engine.h and adapter/siod_adapter.h and
+ * serves the public API in siod_app.h. Single event-loop thread. */
+#ifndef SIOD_SIO_INT_H
+#define SIOD_SIO_INT_H
 
 #include <regex.h>
 #include <stdint.h>
 
+#include "adapter/siod_adapter.h"
+#include "core/siod_core.h"
+#include "engine/siod_engine.h"
 #include "sio.h"
 #include "sio_packet.h"
-#include "siod_adapter.h"
-#include "siod_app.h"
-#include "siod_buf.h"
-#include "siod_engine.h"
+#include "siod_sio.h"
 
 struct event;
 
@@ -92,9 +92,6 @@ struct siod_nsp {
 };
 
 /* ---- siod_sio_client.c -------------------------------------------------- */
-
-/* The "socketio" upper layer. */
-extern const siod_engine_app siod_app_socketio;
 
 /* Returns the loop and settings the layer runs with. */
 const siod_engine_config *siod_sio_config(void);
@@ -227,23 +224,10 @@ void siod_sio_nsp_unref(siod_nsp *nsp);
  * child is forgotten. */
 void siod_sio_nsp_check_empty(siod_nsp *nsp);
 
-/* Configuration from the command line, then loading (siod_main.c). */
-int siod_sio_conf_nsp(const char *spec);     /* -n NSP=APP */
-int siod_sio_conf_app(const char *app);      /* -a APP */
-void siod_sio_conf_appdir(const char *dir);  /* -A DIR */
-/* Makes module mod (linked in; it stays valid) loadable as mod->name.
- * Returns 0, or -1 if it is invalid or too many are registered. */
-int siod_sio_conf_builtin(const siod_app_module *mod);
-int siod_sio_conf_empty(void);
-/* Loads the applications and creates the namespaces. Returns 0, or -1
- * after logging why. */
-int siod_sio_load(void);
 /* Calls every application's init (0, or -1 after logging). */
 int siod_sio_apps_init(void);
-/* At exit: applications' destroy, namespaces freed, modules unloaded. */
-void siod_sio_apps_destroy(void);
 
-/* ---- siod_app_util.c ---------------------------------------------------- */
+/* ---- siod_sio_util.c ---------------------------------------------------- */
 
 /* Stops every timer applications left running. */
 void siod_app_timers_stop_all(void);

@@ -3,9 +3,8 @@
  * with dlopen, the registry of namespaces by name, pattern namespaces
  * ('~' + POSIX extended regex, the reference's parent namespaces) and the
  * dynamic children they create, which are forgotten again once empty. */
-#include "siod_sio.h"
-#include "siod_hash.h"
-#include "siod_log.h"
+#include "siod_sio_int.h"
+#include "core/siod_core.h"
 
 #include <dlfcn.h>
 #include <errno.h>

@@ -6,8 +6,8 @@
  * with a generation number, so a socket in several rooms is sent to once
  * and excluded rooms cost one pass. */
 #include "siod_adapter.h"
-#include "siod_hash.h"
-#include "siod_sio.h"
+#include "core/siod_core.h"
+#include "sio/siod_sio_int.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -8,10 +8,10 @@
  * closed from the loop (a reap event), never from inside a send. Links are
  * bounded in number (--max-links) and in handshake time (5 s to a valid
  * AUTH); what a link not yet proven can repeat is logged throttled. */
-#include "siod_link.h"
+#include "siod_relay.h"
 #include "siod_link_auth.h"
-#include "siod_log.h"
-#include "siod_session.h"
+#include "core/siod_core.h"
+#include "engine/siod_engine.h"
 #include "sio_relay.h"
 
 #include <errno.h>

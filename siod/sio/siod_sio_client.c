@@ -5,8 +5,8 @@
  * the session on a protocol error, and enforces connectTimeout. It is also
  * the "socketio" siod_engine_app. A client lives while its session does
  * and while a callback runs on it (a reference count). */
-#include "siod_sio.h"
-#include "siod_log.h"
+#include "siod_sio_int.h"
+#include "core/siod_core.h"
 #include "sio_packet.h"
 
 #include <errno.h>

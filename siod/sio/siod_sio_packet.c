@@ -3,7 +3,7 @@
  * (placeholders renumbered in text order, as the reference's
  * deconstructPacket numbers buffers), reading arguments by index, and a
  * printf-like JSON formatter. Built on the pure codecs in shared/. */
-#include "siod_sio.h"
+#include "siod_sio_int.h"
 #include "sio_json.h"
 #include "sio_packet.h"
 

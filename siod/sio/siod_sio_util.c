@@ -1,8 +1,8 @@
 /* Utilities the public application API offers besides Socket.IO itself:
  * the wall clock, logging into siod's log, and timers on siod's event loop
  * (tracked so that none outlives its application at exit). */
-#include "siod_sio.h"
-#include "siod_log.h"
+#include "siod_sio_int.h"
+#include "core/siod_core.h"
 
 #include <event2/event.h>
 #include <stdarg.h>

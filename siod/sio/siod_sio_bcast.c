@@ -4,8 +4,8 @@
  * gather every client's first answer argument until all answered, left,
  * or the timeout fired. A pattern namespace acts on each of its live
  * children. Also the namespace-level calls of the public API. */
-#include "siod_sio.h"
-#include "siod_log.h"
+#include "siod_sio_int.h"
+#include "core/siod_core.h"
 
 #include <event2/event.h>
 #include <stdlib.h>
