@@ -26,7 +26,7 @@ struct resp {
     unsigned nbins;
 };
 
-struct siod_sio_ackwait {
+struct siod_ackwait {
     siod_bcast_ack_cb cb;
     void *ud;
     struct event *timer;
@@ -249,7 +249,7 @@ size_t siod_sio_sockets_write(siod_socket *const *v, size_t n,
 
 /* ---- broadcasts with acknowledgements ------------------------------------ */
 
-static void ackwait_free(struct siod_sio_ackwait *w)
+static void ackwait_free(siod_ackwait *w)
 {
     for (size_t i = 0; i < w->nresp; i++) {
         free(w->resps[i].json);
@@ -264,7 +264,7 @@ static void ackwait_free(struct siod_sio_ackwait *w)
     free(w);
 }
 
-static void ackwait_finish(struct siod_sio_ackwait *w, int err)
+static void ackwait_finish(siod_ackwait *w, int err)
 {
     siod_sio_text t = { NULL, 0, 0 };
     siod_bin *bins = NULL;
@@ -306,7 +306,7 @@ static void ackwait_finish(struct siod_sio_ackwait *w, int err)
     ackwait_free(w);
 }
 
-static void ackwait_check(struct siod_sio_ackwait *w)
+static void ackwait_check(siod_ackwait *w)
 {
     if (!w->done && w->servers_reported >= w->servers_expected &&
         w->received + w->gone >= w->expected)
@@ -315,13 +315,13 @@ static void ackwait_check(struct siod_sio_ackwait *w)
 
 static void ackwait_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
-    struct siod_sio_ackwait *w = arg;
+    siod_ackwait *w = arg;
     siod_log_debug("broadcast with ack timed out: %zu of %zu answered",
                    w->received, w->expected);
     ackwait_finish(w, SIOD_ETIMEDOUT);
 }
 
-int siod_sio_ackwait_target(struct siod_sio_ackwait *w, siod_socket *s)
+int siod_sio_ackwait_target(siod_ackwait *w, siod_socket *s)
 {
     if (w->ntargets == w->targets_cap) {
         size_t cap = w->targets_cap ? w->targets_cap * 2 : 16;
@@ -335,7 +335,7 @@ int siod_sio_ackwait_target(struct siod_sio_ackwait *w, siod_socket *s)
     return 0;
 }
 
-void siod_sio_ackwait_answer(struct siod_sio_ackwait *w, const siod_args *args)
+void siod_sio_ackwait_answer(siod_ackwait *w, const siod_args *args)
 {
     const char *json;
     size_t len;
@@ -386,7 +386,7 @@ out:
     ackwait_check(w);
 }
 
-void siod_sio_ackwait_gone(struct siod_sio_ackwait *w)
+void siod_sio_ackwait_gone(siod_ackwait *w)
 {
     if (w->done)
         return;
@@ -394,7 +394,7 @@ void siod_sio_ackwait_gone(struct siod_sio_ackwait *w)
     ackwait_check(w);
 }
 
-void siod_sio_ackwait_count(struct siod_sio_ackwait *w, size_t n)
+void siod_sio_ackwait_count(siod_ackwait *w, size_t n)
 {
     w->expected += n;
     w->servers_reported++;
@@ -404,7 +404,7 @@ void siod_sio_ackwait_count(struct siod_sio_ackwait *w, size_t n)
 int siod_bcast_emit_ack(siod_bcast *b, const char *event,
                         const siod_args *args, siod_bcast_ack_cb cb, void *ud)
 {
-    struct siod_sio_ackwait *w = NULL;
+    siod_ackwait *w = NULL;
     siod_nsp **v = NULL;
     ssize_t n;
     siod_sio_out o;

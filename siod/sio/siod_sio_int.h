@@ -36,13 +36,8 @@ typedef struct siod_sio_app {
     struct siod_sio_app *next;
 } siod_sio_app;
 
-/* An encoded outbound packet: the Socket.IO text (its buffer's headroom
- * makes it an Engine.IO message) and its binary attachments. */
-typedef struct siod_sio_out {
-    siod_buf *head;
-    siod_buf **atts;
-    unsigned natts;
-} siod_sio_out;
+/* Outbound packets are siod_sio_out (adapter/siod_adapter.h): encoded
+ * once, handed to the adapter and back. */
 
 enum siod_sock_state { SOCK_PENDING, SOCK_CONNECTED, SOCK_CLOSED };
 
@@ -65,8 +60,7 @@ struct siod_socket {
     siod_sio_ackent *acks;           /* server -> client acks awaited */
     int mw_pending;                  /* connect_mw said SIOD_MW_PENDING */
     int closing;                     /* on_disconnecting is running */
-    void *aslot;                     /* the adapter's per-socket state */
-    uint64_t mark, except_mark;      /* broadcast selection (adapter) */
+    void *aslot;                     /* the adapter's (siod_adapter_host) */
 };
 
 struct siod_nsp {
@@ -182,11 +176,10 @@ int siod_sio_socket_write(siod_socket *s, const siod_sio_out *o,
                           unsigned flags);
 
 /* Broadcast acks: registers that s owes an answer for id to wait w. */
-struct siod_sio_ackwait;
 int siod_sio_socket_expect(siod_socket *s, uint64_t id,
-                           struct siod_sio_ackwait *w);
+                           siod_ackwait *w);
 /* Drops s's entry for wait w, if any (w timed out). */
-void siod_sio_socket_forget(siod_socket *s, struct siod_sio_ackwait *w);
+void siod_sio_socket_forget(siod_socket *s, siod_ackwait *w);
 
 /* ---- siod_sio_bcast.c --------------------------------------------------- */
 
@@ -201,14 +194,14 @@ size_t siod_sio_sockets_write(siod_socket *const *v, size_t n,
 
 /* Adapter side: s is sent a broadcast whose answers w gathers (w keeps a
  * reference to forget s on timeout). Returns 0 or -1 (memory). */
-int siod_sio_ackwait_target(struct siod_sio_ackwait *w, siod_socket *s);
+int siod_sio_ackwait_target(siod_ackwait *w, siod_socket *s);
 /* A client answered a broadcast ack (args: its ACK data). */
-void siod_sio_ackwait_answer(struct siod_sio_ackwait *w,
+void siod_sio_ackwait_answer(siod_ackwait *w,
                              const siod_args *args);
 /* A client owing an answer disconnected. */
-void siod_sio_ackwait_gone(struct siod_sio_ackwait *w);
+void siod_sio_ackwait_gone(siod_ackwait *w);
 /* Adapter callback: n clients were sent the packet. */
-void siod_sio_ackwait_count(struct siod_sio_ackwait *w, size_t n);
+void siod_sio_ackwait_count(siod_ackwait *w, size_t n);
 
 /* ---- siod_sio_nsp.c ----------------------------------------------------- */
 
@@ -226,6 +219,11 @@ void siod_sio_nsp_check_empty(siod_nsp *nsp);
 
 /* Calls every application's init (0, or -1 after logging). */
 int siod_sio_apps_init(void);
+
+/* ---- siod_sio_host.c --------------------------------------------------- */
+
+/* The ops every adapter of this layer is created with. */
+extern const siod_adapter_host siod_sio_adapter_host;
 
 /* ---- siod_sio_util.c ---------------------------------------------------- */
 

@@ -330,7 +330,8 @@ static siod_nsp *nsp_new(const char *name, siod_sio_app *app)
         nsp->is_parent = 1;
     }
     nsp->aops = &siod_adapter_mem;
-    nsp->adapter = nsp->aops->create(nsp);
+    nsp->adapter = nsp->aops->create(&siod_sio_adapter_host, nsp,
+                                     nsp->name);
     if (nsp->adapter == NULL) {
         nsp->aops = NULL;
         siod_sio_nsp_unref(nsp);

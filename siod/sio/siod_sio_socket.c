@@ -20,7 +20,7 @@ struct siod_sio_ackent {
     siod_ack_cb cb;                  /* a single emit's callback, or */
     void *ud;
     struct event *timer;
-    struct siod_sio_ackwait *w;      /* a broadcast waiting for answers */
+    siod_ackwait *w;      /* a broadcast waiting for answers */
 };
 
 struct siod_ack {
@@ -108,7 +108,7 @@ static void ack_timeout_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 int siod_sio_socket_expect(siod_socket *s, uint64_t id,
-                           struct siod_sio_ackwait *w)
+                           siod_ackwait *w)
 {
     siod_sio_ackent *e = calloc(1, sizeof *e);
     if (e == NULL)
@@ -123,7 +123,7 @@ int siod_sio_socket_expect(siod_socket *s, uint64_t id,
     return 0;
 }
 
-void siod_sio_socket_forget(siod_socket *s, struct siod_sio_ackwait *w)
+void siod_sio_socket_forget(siod_socket *s, siod_ackwait *w)
 {
     for (siod_sio_ackent *e = s->acks; e != NULL; e = e->next)
         if (e->w == w) {
@@ -140,7 +140,7 @@ static void fail_acks(siod_socket *s)
         siod_sio_ackent *e = s->acks;
         ackent_unlink(e);
         if (e->w != NULL) {
-            struct siod_sio_ackwait *w = e->w;
+            siod_ackwait *w = e->w;
             ackent_free(e);
             siod_sio_ackwait_gone(w);
         } else {
@@ -504,7 +504,7 @@ static void on_ack(siod_socket *s, const struct sio_packet *p,
     siod_args a = { args, alen, nbins > 0 ? bins : NULL, nbins };
     ackent_unlink(e);
     if (e->w != NULL) {
-        struct siod_sio_ackwait *w = e->w;
+        siod_ackwait *w = e->w;
         ackent_free(e);
         /* the last answer runs the application's callback */
         siod_socket_ref(s);
