@@ -51,7 +51,7 @@ SHARED_SRC := $(wildcard shared/*.c)
 # and their own layer's headers by bare name.
 SIOD_LAYERS := core relay engine adapter sio app
 SIOD_SRC   := $(wildcard siod/*.c $(SIOD_LAYERS:%=siod/%/*.c))
-SIOD_HDR   := $(wildcard $(SIOD_LAYERS:%=siod/%/*.h))
+SIOD_HDR   := $(wildcard siod/*.h $(SIOD_LAYERS:%=siod/%/*.h))
 # The application ABI, the one header applications include (installed).
 SIOD_APP_H := siod/sio/siod_app.h
 MOD_SRC    := $(wildcard mod_socketio/*.c)

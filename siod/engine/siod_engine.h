@@ -74,9 +74,6 @@ typedef struct siod_engine_app {
     void (*destroy)(void *app);
 } siod_engine_app;
 
-/* Built-in upper layers. */
-extern const siod_engine_app siod_app_echo_engine; /* "echo-engine" */
-
 /* Queues one message packet for the client (copies data). Returns 0, or -1
  * if the session is closed (or was just closed because its outbound queue
  * overflowed; on_close then runs later, from the loop). */

@@ -1,40 +1,25 @@
-/* Namespaces and the applications that serve them: the command-line
- * configuration (-n NSP=APP, -a APP, -A DIR), loading application modules
- * with dlopen, the registry of namespaces by name, pattern namespaces
- * ('~' + POSIX extended regex, the reference's parent namespaces) and the
- * dynamic children they create, which are forgotten again once empty. */
+/* Namespaces: the ones bound to applications at startup, the registry of
+ * namespaces by name, pattern namespaces ('~' + POSIX extended regex, the
+ * reference's parent namespaces) and the dynamic children they create,
+ * which are forgotten again once empty. Each namespace has its adapter.
+ * Calls nothing of the layer but its settings (siod_sio_util.c). */
 #include "siod_sio_int.h"
 #include "core/siod_core.h"
 
-#include <dlfcn.h>
 #include <errno.h>
-#include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-enum conf_kind { CONF_NSP, CONF_APP };
-
-struct conf {
-    enum conf_kind kind;
-    char *nsp;                       /* CONF_NSP */
-    char *app;
-    struct conf *next;
-};
 
 static struct {
-    struct conf *conf, **conf_tail;
-    char *appdir;
-    siod_sio_app *apps;
     siod_hash by_name;               /* registered namespaces */
     int hash_ready;
-    siod_nsp *all;                   /* configured, in order */
+    siod_nsp *all;                   /* bound at startup, in order */
     siod_nsp **all_tail;
     size_t dynamic;                  /* live children of every pattern */
     siod_log_throttle refusals;      /* children refused at the limit */
-} R = { .conf_tail = &R.conf, .all_tail = &R.all };
+    const siod_adapter_ops *aops;    /* set by siod_sio_nsps_start */
+    const siod_adapter_host *ahost;
+} R = { .all_tail = &R.all };
 
 struct name_key {
     const char *name;
@@ -46,210 +31,6 @@ static int nsp_eq(const void *item, const void *key)
     const siod_nsp *n = item;
     const struct name_key *k = key;
     return n->name_len == k->len && memcmp(n->name, k->name, k->len) == 0;
-}
-
-/* ---- configuration -------------------------------------------------------- */
-
-static int conf_add(enum conf_kind kind, const char *nsp, size_t nsp_len,
-                    const char *app)
-{
-    struct conf *c = calloc(1, sizeof *c);
-    if (c == NULL)
-        return -1;
-    c->kind = kind;
-    c->app = strdup(app);
-    c->nsp = nsp != NULL ? strndup(nsp, nsp_len) : NULL;
-    if (c->app == NULL || (nsp != NULL && c->nsp == NULL)) {
-        free(c->app);
-        free(c->nsp);
-        free(c);
-        return -1;
-    }
-    *R.conf_tail = c;
-    R.conf_tail = &c->next;
-    return 0;
-}
-
-int siod_sio_conf_nsp(const char *spec)
-{
-    const char *eq = strrchr(spec, '=');
-    if (eq == NULL || eq == spec || eq[1] == '\0') {
-        fprintf(stderr, "siod: -n %s: expected NSP=APP\n", spec);
-        return -1;
-    }
-    return conf_add(CONF_NSP, spec, (size_t)(eq - spec), eq + 1);
-}
-
-int siod_sio_conf_app(const char *app)
-{
-    if (*app == '\0') {
-        fprintf(stderr, "siod: -a: empty application name\n");
-        return -1;
-    }
-    return conf_add(CONF_APP, NULL, 0, app);
-}
-
-void siod_sio_conf_appdir(const char *dir)
-{
-    free(R.appdir);
-    R.appdir = strdup(dir);
-}
-
-int siod_sio_conf_empty(void)
-{
-    return R.conf == NULL;
-}
-
-static void conf_free(void)
-{
-    while (R.conf != NULL) {
-        struct conf *c = R.conf;
-        R.conf = c->next;
-        free(c->nsp);
-        free(c->app);
-        free(c);
-    }
-    R.conf_tail = &R.conf;
-    free(R.appdir);
-    R.appdir = NULL;
-}
-
-/* ---- applications --------------------------------------------------------- */
-
-/* The default application directory: <directory of siod>/apps (a build
- * tree), else <directory of siod>/../lib/siod/apps (an installed siod). */
-static char *default_appdir(void)
-{
-    char exe[PATH_MAX], dir[PATH_MAX + 32];
-    struct stat st;
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0)
-        return strdup("apps");
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash != NULL)
-        *slash = '\0';
-    snprintf(dir, sizeof dir, "%s/apps", exe);
-    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-        snprintf(dir, sizeof dir, "%s/../lib/siod/apps", exe);
-        if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
-            snprintf(dir, sizeof dir, "%s/apps", exe);
-    }
-    return strdup(dir);
-}
-
-/* Application modules linked into the program (the fuzz target links
- * its applications in), found by name before the application directory. */
-#define BUILTIN_MAX 8
-static const siod_app_module *builtins[BUILTIN_MAX];
-static size_t n_builtins;
-
-int siod_sio_conf_builtin(const siod_app_module *mod)
-{
-    if (mod == NULL || mod->abi != SIOD_APP_ABI || mod->name == NULL ||
-        n_builtins == BUILTIN_MAX)
-        return -1;
-    builtins[n_builtins++] = mod;
-    return 0;
-}
-
-/* Returns the application for built-in module mod, created once; NULL if
- * memory runs out. */
-static siod_sio_app *builtin_app(const siod_app_module *mod)
-{
-    siod_sio_app *a;
-
-    for (a = R.apps; a != NULL; a = a->next)
-        if (a->mod == mod)
-            return a;
-    a = calloc(1, sizeof *a);
-    if (a == NULL || (a->path = strdup(mod->name)) == NULL) {
-        free(a);
-        return NULL;
-    }
-    a->mod = mod;
-    siod_sio_app **tail = &R.apps;
-    while (*tail != NULL)
-        tail = &(*tail)->next;
-    *tail = a;
-    return a;
-}
-
-/* Returns the loaded application named spec (a built-in module's name, a
- * path if it has a '/', else <appdir>/<spec>.so), loading it once. NULL
- * after logging why. */
-static siod_sio_app *load_app(const char *spec)
-{
-    char path[PATH_MAX], real[PATH_MAX];
-    siod_sio_app *a;
-
-    for (size_t i = 0; i < n_builtins; i++)
-        if (strcmp(builtins[i]->name, spec) == 0)
-            return builtin_app(builtins[i]);
-    if (strchr(spec, '/') != NULL) {
-        snprintf(path, sizeof path, "%s", spec);
-    } else {
-        if (R.appdir == NULL && (R.appdir = default_appdir()) == NULL)
-            return NULL;
-        snprintf(path, sizeof path, "%s/%s.so", R.appdir, spec);
-    }
-    if (realpath(path, real) == NULL) {
-        siod_log(SIOD_LOG_ERROR, "application %s: cannot find %s", spec,
-                 path);
-        return NULL;
-    }
-    for (a = R.apps; a != NULL; a = a->next)
-        if (strcmp(a->path, real) == 0)
-            return a;
-    void *dl = dlopen(real, RTLD_NOW | RTLD_LOCAL);
-    if (dl == NULL) {
-        siod_log(SIOD_LOG_ERROR, "application %s: %s", spec, dlerror());
-        return NULL;
-    }
-    const siod_app_module *mod = dlsym(dl, SIOD_APP_SYMBOL);
-    if (mod == NULL || mod->abi != SIOD_APP_ABI || mod->name == NULL) {
-        siod_log(SIOD_LOG_ERROR, "application %s: %s", real,
-                 mod == NULL ? "no " SIOD_APP_SYMBOL " symbol"
-                 : mod->abi != SIOD_APP_ABI ? "built for another siod_app.h "
-                                              "version"
-                                            : "module record has no name");
-        dlclose(dl);
-        return NULL;
-    }
-    a = calloc(1, sizeof *a);
-    if (a == NULL || (a->path = strdup(real)) == NULL) {
-        free(a);
-        dlclose(dl);
-        return NULL;
-    }
-    a->mod = mod;
-    a->dl = dl;
-    siod_sio_app **tail = &R.apps;
-    while (*tail != NULL)
-        tail = &(*tail)->next;
-    *tail = a;
-    siod_log(SIOD_LOG_INFO, "loaded application %s from %s", mod->name, real);
-    return a;
-}
-
-static int nsp_register(siod_nsp *nsp);
-
-int siod_sio_apps_init(void)
-{
-    for (siod_nsp *n = R.all; n != NULL; n = n->all_next)
-        if (nsp_register(n) < 0) {
-            siod_log(SIOD_LOG_ERROR, "out of memory registering namespaces");
-            return -1;
-        }
-    for (siod_sio_app *a = R.apps; a != NULL; a = a->next) {
-        if (a->mod->init != NULL && a->mod->init(&a->state) != 0) {
-            siod_log(SIOD_LOG_ERROR, "application %s: init failed",
-                     a->mod->name);
-            return -1;
-        }
-        a->ready = 1;
-    }
-    return 0;
 }
 
 /* ---- namespaces ----------------------------------------------------------- */
@@ -302,8 +83,9 @@ static siod_nsp *nsp_lookup(const char *name, size_t len)
     return siod_hash_find(&R.by_name, siod_hash_bytes(name, len), &k);
 }
 
-/* Creates a namespace (a pattern if name starts with '~') served by app.
- * Returns it with one reference, or NULL after logging why. */
+/* Creates a namespace (a pattern if name starts with '~') served by app,
+ * without its adapter yet. Returns it with one reference, or NULL after
+ * logging why. */
 static siod_nsp *nsp_new(const char *name, siod_sio_app *app)
 {
     siod_nsp *nsp = calloc(1, sizeof *nsp);
@@ -329,17 +111,21 @@ static siod_nsp *nsp_new(const char *name, siod_sio_app *app)
         }
         nsp->is_parent = 1;
     }
-    nsp->aops = &siod_adapter_mem;
-    nsp->adapter = nsp->aops->create(&siod_sio_adapter_host, nsp,
-                                     nsp->name);
-    if (nsp->adapter == NULL) {
-        nsp->aops = NULL;
-        siod_sio_nsp_unref(nsp);
-        siod_log_limited(SIOD_LOG_ERROR, "out of memory creating namespace "
-                         "%.200s", name);
-        return NULL;
-    }
     return nsp;
+}
+
+/* Gives nsp its adapter (R.aops). Returns 0, or -1 after logging. */
+static int nsp_attach(siod_nsp *nsp)
+{
+    void *a = R.aops->create(R.ahost, nsp, nsp->name);
+    if (a == NULL) {
+        siod_log_limited(SIOD_LOG_ERROR, "out of memory creating namespace "
+                         "%.200s", nsp->name);
+        return -1;
+    }
+    nsp->aops = R.aops;
+    nsp->adapter = a;
+    return 0;
 }
 
 static int valid_name(const char *name)
@@ -349,9 +135,7 @@ static int valid_name(const char *name)
     return name[0] == '/' && strchr(name, ',') == NULL;
 }
 
-/* Binds name to app (explicit: from -n, which overrides what an -a
- * application declares). Returns 0 or -1 after logging why. */
-static int bind_nsp(const char *name, siod_sio_app *app, int explicit)
+int siod_sio_nsp_bind(const char *name, siod_sio_app *app, int explicit)
 {
     siod_nsp *nsp;
 
@@ -360,7 +144,7 @@ static int bind_nsp(const char *name, siod_sio_app *app, int explicit)
                  "have no ',') or be '~' and a regular expression", name);
         return -1;
     }
-    /* the name table is built once siod's hash seed is set (apps_init) */
+    /* the name table is built once siod's hash seed is set (nsps_start) */
     for (nsp = R.all; nsp != NULL; nsp = nsp->all_next)
         if (strcmp(nsp->name, name) == 0)
             break;
@@ -388,41 +172,6 @@ static int bind_nsp(const char *name, siod_sio_app *app, int explicit)
     *R.all_tail = nsp;
     R.all_tail = &nsp->all_next;
     return 0;
-}
-
-int siod_sio_load(void)
-{
-    int rc = 0;
-    /* explicit bindings are recorded after the -a ones so that they win */
-    for (int pass = 0; pass < 2 && rc == 0; pass++) {
-        for (struct conf *c = R.conf; c != NULL && rc == 0; c = c->next) {
-            if ((pass == 0) != (c->kind == CONF_APP))
-                continue;
-            siod_sio_app *a = load_app(c->app);
-            if (a == NULL) {
-                rc = -1;
-                break;
-            }
-            if (c->kind == CONF_NSP) {
-                rc = bind_nsp(c->nsp, a, 1);
-                continue;
-            }
-            if (a->mod->namespaces == NULL || a->mod->namespaces[0] == NULL) {
-                siod_log(SIOD_LOG_ERROR, "application %s declares no "
-                         "namespaces: use -n NSP=%s", a->mod->name, c->app);
-                rc = -1;
-                break;
-            }
-            for (size_t i = 0; a->mod->namespaces[i] != NULL && rc == 0; i++)
-                rc = bind_nsp(a->mod->namespaces[i], a, 0);
-        }
-    }
-    conf_free();
-    if (rc == 0)
-        for (siod_nsp *n = R.all; n != NULL; n = n->all_next)
-            siod_log(SIOD_LOG_INFO, "namespace %s: application %s", n->name,
-                     n->app->mod->name);
-    return rc;
 }
 
 int siod_sio_nsp_resolve(const char *name, size_t len, siod_nsp **out)
@@ -454,7 +203,7 @@ int siod_sio_nsp_resolve(const char *name, size_t len, siod_nsp **out)
         }
         rc = -ENOMEM;
         nsp = nsp_new(z, p->app);
-        if (nsp != NULL && nsp_register(nsp) < 0) {
+        if (nsp != NULL && (nsp_attach(nsp) < 0 || nsp_register(nsp) < 0)) {
             siod_sio_nsp_unref(nsp);
             nsp = NULL;
         }
@@ -494,13 +243,31 @@ void siod_sio_nsp_check_empty(siod_nsp *nsp)
     siod_sio_nsp_unref(nsp);   /* the registry's */
 }
 
-void siod_sio_apps_destroy(void)
+int siod_sio_nsps_start(const siod_adapter_ops *aops,
+                        const siod_adapter_host *host)
 {
-    for (siod_sio_app *a = R.apps; a != NULL; a = a->next)
-        if (a->ready && a->mod->destroy != NULL)
-            a->mod->destroy(a->state);
-    /* timers applications left running (the loop has stopped: none fires) */
-    siod_app_timers_stop_all();
+    R.aops = aops;
+    R.ahost = host;
+    for (siod_nsp *n = R.all; n != NULL; n = n->all_next) {
+        if (nsp_attach(n) < 0)
+            return -1;
+        if (nsp_register(n) < 0) {
+            siod_log(SIOD_LOG_ERROR, "out of memory registering namespaces");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void siod_sio_nsps_log(void)
+{
+    for (siod_nsp *n = R.all; n != NULL; n = n->all_next)
+        siod_log(SIOD_LOG_INFO, "namespace %s: application %s", n->name,
+                 n->app->mod->name);
+}
+
+void siod_sio_nsps_free(void)
+{
     /* children left (sockets an application never released) go first */
     for (siod_nsp *p = R.all; p != NULL; p = p->all_next)
         while (p->is_parent && p->children != NULL) {
@@ -522,15 +289,6 @@ void siod_sio_apps_destroy(void)
         siod_hash_destroy(&R.by_name);
         R.hash_ready = 0;
     }
-    while (R.apps != NULL) {
-        siod_sio_app *a = R.apps;
-        R.apps = a->next;
-        if (a->dl != NULL)
-            dlclose(a->dl);
-        free(a->path);
-        free(a);
-    }
-    conf_free();
 }
 
 /* ---- public API ------------------------------------------------------------ */

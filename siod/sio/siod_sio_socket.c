@@ -1,35 +1,16 @@
 /* Sockets: one client's membership of one namespace (the reference's
- * socket.ts). Connecting through the namespace's middleware, events to the
- * application (catch-all, event middleware, handler) with the client's
- * acks, server emits with acks awaited (timeouts, failure on disconnect),
- * rooms, disconnects, and the socket half of the public API. A socket
- * object is reference-counted: the layer holds one while it is pending or
- * connected, callbacks and applications hold others. */
+ * socket.ts), through its states: connecting through the namespace's
+ * middleware, events to the application (catch-all, event middleware,
+ * handler) with the client's acks, server emits (with acks awaited through
+ * siod_sio_ack.c), and disconnects. The socket object itself (references,
+ * properties, rooms) is siod_sio_socket_base.c's. */
 #include "siod_sio_int.h"
 #include "core/siod_core.h"
 #include "sio_json.h"
 
-#include <event2/event.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct siod_sio_ackent {
-    siod_sio_ackent *prev, *next;    /* the socket's list */
-    uint64_t id;
-    siod_socket *sock;
-    siod_ack_cb cb;                  /* a single emit's callback, or */
-    void *ud;
-    struct event *timer;
-    siod_ackwait *w;      /* a broadcast waiting for answers */
-};
-
-struct siod_ack {
-    siod_socket *sock;               /* holds a reference */
-    uint64_t id;
-    int sent;
-    int held;
-    int in_dispatch;
-};
 
 static const siod_app_module *mod_of(const siod_socket *s)
 {
@@ -39,117 +20,6 @@ static const siod_app_module *mod_of(const siod_socket *s)
 static void *state_of(const siod_socket *s)
 {
     return s->nsp->app->state;
-}
-
-/* ---- references ---------------------------------------------------------- */
-
-siod_socket *siod_socket_ref(siod_socket *s)
-{
-    s->refs++;
-    return s;
-}
-
-void siod_socket_unref(siod_socket *s)
-{
-    if (s == NULL || --s->refs > 0)
-        return;
-    if (s->data_free != NULL)
-        s->data_free(s->data);
-    free(s->auth);
-    free(s->hs_json);
-    free(s->data_json);
-    siod_sio_hs_unref(s->hs);
-    siod_sio_nsp_unref(s->nsp);
-    free(s);
-}
-
-/* ---- acks the server waits for ------------------------------------------- */
-
-static void ackent_unlink(siod_sio_ackent *e)
-{
-    if (e->prev != NULL)
-        e->prev->next = e->next;
-    else
-        e->sock->acks = e->next;
-    if (e->next != NULL)
-        e->next->prev = e->prev;
-    e->prev = e->next = NULL;
-}
-
-static void ackent_push(siod_socket *s, siod_sio_ackent *e)
-{
-    e->sock = s;
-    e->next = s->acks;
-    if (s->acks != NULL)
-        s->acks->prev = e;
-    s->acks = e;
-}
-
-static void ackent_free(siod_sio_ackent *e)
-{
-    if (e->timer != NULL)
-        event_free(e->timer);
-    free(e);
-}
-
-static void ack_timeout_cb(evutil_socket_t fd, short what, void *arg)
-{
-    siod_sio_ackent *e = arg;
-    siod_socket *s = siod_socket_ref(e->sock);
-    siod_ack_cb cb = e->cb;
-    void *ud = e->ud;
-
-    siod_log_debug("socket %s: ack %llu timed out", s->id,
-                   (unsigned long long)e->id);
-    ackent_unlink(e);
-    ackent_free(e);
-    cb(ud, s, SIOD_ETIMEDOUT, NULL);
-    siod_socket_unref(s);
-}
-
-int siod_sio_socket_expect(siod_socket *s, uint64_t id,
-                           siod_ackwait *w)
-{
-    siod_sio_ackent *e = calloc(1, sizeof *e);
-    if (e == NULL)
-        return -1;
-    e->id = id;
-    e->w = w;
-    if (siod_sio_ackwait_target(w, s) < 0) {
-        free(e);
-        return -1;
-    }
-    ackent_push(s, e);
-    return 0;
-}
-
-void siod_sio_socket_forget(siod_socket *s, siod_ackwait *w)
-{
-    for (siod_sio_ackent *e = s->acks; e != NULL; e = e->next)
-        if (e->w == w) {
-            ackent_unlink(e);
-            ackent_free(e);
-            return;
-        }
-}
-
-/* Fails every ack s awaits (s is disconnected). */
-static void fail_acks(siod_socket *s)
-{
-    while (s->acks != NULL) {
-        siod_sio_ackent *e = s->acks;
-        ackent_unlink(e);
-        if (e->w != NULL) {
-            siod_ackwait *w = e->w;
-            ackent_free(e);
-            siod_sio_ackwait_gone(w);
-        } else {
-            siod_ack_cb cb = e->cb;
-            void *ud = e->ud;
-            ackent_free(e);
-            cb(ud, s, SIOD_EDISCONNECTED, NULL);
-        }
-    }
 }
 
 /* ---- connecting ---------------------------------------------------------- */
@@ -333,7 +203,7 @@ void siod_sio_socket_closed(siod_socket *s, const char *reason)
     if (s->client != NULL)
         siod_sio_client_unlink(s->client, s);
     s->client = NULL;
-    fail_acks(s);
+    siod_sio_acks_fail(s);
     if (mod_of(s)->on_disconnect != NULL)
         mod_of(s)->on_disconnect(state_of(s), s, reason);
     siod_sio_nsp_check_empty(nsp);
@@ -349,6 +219,39 @@ void siod_sio_socket_error(siod_socket *s, const char *why)
     }
 }
 
+siod_socket **siod_sio_client_sockets(siod_sio_client *c, size_t *n)
+{
+    size_t k = 0;
+    *n = 0;
+    for (siod_socket *s = c->sockets; s != NULL; s = s->cnext)
+        k += s->state == SOCK_CONNECTED;
+    if (k == 0)
+        return NULL;
+    siod_socket **v = malloc(k * sizeof *v);
+    if (v == NULL)
+        return NULL;
+    for (siod_socket *s = c->sockets; s != NULL; s = s->cnext)
+        if (s->state == SOCK_CONNECTED)
+            v[(*n)++] = siod_socket_ref(s);
+    return v;
+}
+
+/* Closes c's whole connection: every connected socket gets DISCONNECT and
+ * "server namespace disconnect", then the session closes. */
+static void disconnect_all(siod_sio_client *c)
+{
+    size_t n;
+    c->refs++;
+    siod_socket **v = siod_sio_client_sockets(c, &n);
+    for (size_t i = 0; i < n; i++) {
+        siod_disconnect(v[i], 0);
+        siod_socket_unref(v[i]);
+    }
+    free(v);
+    siod_sio_client_close(c);
+    siod_sio_client_unref(c);
+}
+
 void siod_disconnect(siod_socket *s, int close)
 {
     siod_sio_out o;
@@ -356,7 +259,7 @@ void siod_disconnect(siod_socket *s, int close)
     if (s == NULL || s->state != SOCK_CONNECTED)
         return;
     if (close) {
-        siod_sio_client_disconnect_all(s->client);
+        disconnect_all(s->client);
         return;
     }
     if (siod_sio_encode_raw(&o, SIO_PACKET_DISCONNECT, s->nsp->name,
@@ -368,55 +271,6 @@ void siod_disconnect(siod_socket *s, int close)
 }
 
 /* ---- packets from the client --------------------------------------------- */
-
-static siod_ack *ack_new(siod_socket *s, uint64_t id)
-{
-    siod_ack *a = calloc(1, sizeof *a);
-    if (a == NULL)
-        return NULL;
-    a->sock = siod_socket_ref(s);
-    a->id = id;
-    a->in_dispatch = 1;
-    return a;
-}
-
-static void ack_free(siod_ack *a)
-{
-    siod_socket_unref(a->sock);
-    free(a);
-}
-
-/* Copies the packet's data as the args array: without the event name for
- * an event (skip_first), NUL-terminated. Returns a malloc'd string. */
-static char *args_text(const struct sio_packet *p, int skip_first,
-                       size_t *len)
-{
-    const char *b = p->data.ptr, *e = p->data.ptr + p->data.len;
-    char *out;
-
-    if (skip_first) {
-        b = p->event.ptr + p->event.len;
-        while (b < e && (*b == ' ' || *b == '\t' || *b == '\r' || *b == '\n'))
-            b++;
-        /* b is at ',' (more arguments) or at the closing ']' */
-        if (b < e && *b == ',')
-            b++;
-        *len = (size_t)(e - b) + 1;
-        out = malloc(*len + 1);
-        if (out == NULL)
-            return NULL;
-        out[0] = '[';
-        memcpy(out + 1, b, (size_t)(e - b));
-    } else {
-        *len = p->data.len;
-        out = malloc(*len + 1);
-        if (out == NULL)
-            return NULL;
-        memcpy(out, b, *len);
-    }
-    out[*len] = '\0';
-    return out;
-}
 
 static void on_event(siod_socket *s, const struct sio_packet *p,
                      const siod_bin *bins, unsigned nbins)
@@ -445,8 +299,8 @@ static void on_event(siod_socket *s, const struct sio_packet *p,
         nlen = p->event.len;
     }
     name[nlen] = '\0';
-    args = args_text(p, 1, &alen);
-    if (args == NULL || (p->has_id && (ack = ack_new(s, p->id)) == NULL)) {
+    args = siod_sio_args_text(p, 1, &alen);
+    if (args == NULL || (p->has_id && (ack = siod_sio_ack_new(s, p->id)) == NULL)) {
         siod_log_limited(SIOD_LOG_ERROR, "socket %s: out of memory for an "
                          "event", s->id);
         goto out;
@@ -472,53 +326,12 @@ static void on_event(siod_socket *s, const struct sio_packet *p,
         m->on_event(state_of(s), s, name, &a, ack);
 done:
     siod_socket_unref(s);
-    if (ack != NULL) {
-        ack->in_dispatch = 0;
-        if (!ack->held)
-            ack_free(ack);
-    }
+    if (ack != NULL)
+        siod_sio_ack_dispatched(ack);
 out:
     free(args);
     if (name != small)
         free(name);
-}
-
-static void on_ack(siod_socket *s, const struct sio_packet *p,
-                   const siod_bin *bins, unsigned nbins)
-{
-    siod_sio_ackent *e;
-    size_t alen;
-    char *args;
-
-    for (e = s->acks; e != NULL; e = e->next)
-        if (e->id == p->id)
-            break;
-    if (e == NULL) {
-        siod_log_debug("socket %s: ack %llu not awaited (ignored)", s->id,
-                       (unsigned long long)p->id);
-        return;
-    }
-    args = args_text(p, 0, &alen);
-    if (args == NULL)
-        return;   /* e stays: its timeout or the disconnect will report */
-    siod_args a = { args, alen, nbins > 0 ? bins : NULL, nbins };
-    ackent_unlink(e);
-    if (e->w != NULL) {
-        siod_ackwait *w = e->w;
-        ackent_free(e);
-        /* the last answer runs the application's callback */
-        siod_socket_ref(s);
-        siod_sio_ackwait_answer(w, &a);
-        siod_socket_unref(s);
-    } else {
-        siod_ack_cb cb = e->cb;
-        void *ud = e->ud;
-        ackent_free(e);
-        siod_socket_ref(s);
-        cb(ud, s, 0, &a);
-        siod_socket_unref(s);
-    }
-    free(args);
 }
 
 void siod_sio_socket_packet(siod_socket *s, const struct sio_packet *p,
@@ -532,7 +345,7 @@ void siod_sio_socket_packet(siod_socket *s, const struct sio_packet *p,
     case SIO_PACKET_ACK:
     case SIO_PACKET_BINARY_ACK:
         if (p->has_id)
-            on_ack(s, p, bins, nbins);
+            siod_sio_ack_answer(s, p, bins, nbins);
         break;
     case SIO_PACKET_DISCONNECT:
         siod_sio_socket_closed(s, "client namespace disconnect");
@@ -542,21 +355,12 @@ void siod_sio_socket_packet(siod_socket *s, const struct sio_packet *p,
     }
 }
 
-int siod_sio_socket_write(siod_socket *s, const siod_sio_out *o,
-                          unsigned flags)
-{
-    if (s->state != SOCK_CONNECTED || s->client == NULL)
-        return SIOD_ECLOSED;
-    return siod_sio_client_write(s->client, o, flags);
-}
-
-/* ---- public API: emitting and acks --------------------------------------- */
+/* ---- public API: emitting ---------------------------------------------- */
 
 int siod_emit_ex(siod_socket *s, const char *event, const siod_args *args,
                  const siod_emit_opts *opts)
 {
     siod_sio_out o;
-    siod_sio_ackent *e = NULL;
     unsigned flags = opts != NULL ? opts->flags : 0;
     int has_id = opts != NULL && opts->ack != NULL;
     uint64_t id = 0;
@@ -572,28 +376,13 @@ int siod_emit_ex(siod_socket *s, const char *event, const siod_args *args,
     if (rc != SIOD_OK)
         return rc;
     if (has_id) {
-        e = calloc(1, sizeof *e);
-        if (e == NULL) {
+        rc = siod_sio_ack_await(s, id, opts->ack, opts->ack_ud,
+                                opts->timeout_ms);
+        if (rc != SIOD_OK) {
             siod_sio_out_clear(&o);
-            return SIOD_ENOMEM;
+            return rc;
         }
         s->nsp->next_id++;
-        e->id = id;
-        e->cb = opts->ack;
-        e->ud = opts->ack_ud;
-        if (opts->timeout_ms > 0) {
-            struct timeval tv = { (time_t)(opts->timeout_ms / 1000),
-                                  (suseconds_t)(opts->timeout_ms % 1000) *
-                                      1000 };
-            e->timer = evtimer_new(siod_sio_config()->base, ack_timeout_cb, e);
-            if (e->timer == NULL) {
-                free(e);
-                siod_sio_out_clear(&o);
-                return SIOD_ENOMEM;
-            }
-            evtimer_add(e->timer, &tv);
-        }
-        ackent_push(s, e);
     }
     rc = siod_sio_socket_write(s, &o, flags);
     siod_sio_out_clear(&o);
@@ -604,159 +393,4 @@ int siod_emit_ex(siod_socket *s, const char *event, const siod_args *args,
 int siod_emit(siod_socket *s, const char *event, const siod_args *args)
 {
     return siod_emit_ex(s, event, args, NULL);
-}
-
-int siod_ack_send(siod_ack *ack, const siod_args *args)
-{
-    siod_socket *s;
-    siod_sio_out o;
-    int rc;
-
-    if (ack == NULL)
-        return SIOD_EINVAL;
-    if (ack->sent)
-        return SIOD_EALREADY;
-    s = ack->sock;
-    if (s->state != SOCK_CONNECTED) {
-        rc = SIOD_ECLOSED;
-    } else {
-        rc = siod_sio_encode(&o, 1, s->nsp->name, 1, ack->id, NULL, args);
-        if (rc != SIOD_OK)
-            return rc;
-        rc = siod_sio_socket_write(s, &o, 0);
-        siod_sio_out_clear(&o);
-    }
-    ack->sent = 1;
-    if (ack->held) {
-        ack->held = 0;
-        if (!ack->in_dispatch)
-            ack_free(ack);
-    }
-    return rc;
-}
-
-siod_ack *siod_ack_hold(siod_ack *ack)
-{
-    if (ack != NULL)
-        ack->held = 1;
-    return ack;
-}
-
-void siod_ack_release(siod_ack *ack)
-{
-    if (ack == NULL || !ack->held)
-        return;
-    ack->held = 0;
-    if (!ack->in_dispatch)
-        ack_free(ack);
-}
-
-/* ---- public API: the socket ---------------------------------------------- */
-
-const char *siod_socket_id(const siod_socket *s)
-{
-    return s->id;
-}
-
-int siod_socket_connected(const siod_socket *s)
-{
-    return s->state == SOCK_CONNECTED;
-}
-
-siod_nsp *siod_socket_nsp(const siod_socket *s)
-{
-    return s->nsp;
-}
-
-const char *siod_socket_transport(const siod_socket *s)
-{
-    siod_session *sess = s->client != NULL
-                             ? siod_sio_client_session(s->client) : NULL;
-    return sess != NULL ? siod_session_transport(sess) : NULL;
-}
-
-void siod_socket_set_data(siod_socket *s, void *data, void (*free_fn)(void *))
-{
-    if (s->data_free != NULL && s->data != data)
-        s->data_free(s->data);
-    s->data = data;
-    s->data_free = free_fn;
-}
-
-void *siod_socket_data(const siod_socket *s)
-{
-    return s->data;
-}
-
-int siod_socket_set_data_json(siod_socket *s, const char *json, size_t len)
-{
-    char *copy = NULL;
-    if (json != NULL) {
-        if (len == 0)
-            len = strlen(json);
-        if (sio_json_validate(json, len, SIOD_SIO_MAX_DEPTH,
-                              SIO_JSON_LONE_SURROGATES, NULL) != SIO_OK)
-            return SIOD_EINVAL;
-        copy = strndup(json, len);
-        if (copy == NULL)
-            return SIOD_ENOMEM;
-    }
-    free(s->data_json);
-    s->data_json = copy;
-    return SIOD_OK;
-}
-
-const char *siod_socket_data_json(const siod_socket *s)
-{
-    return s->data_json;
-}
-
-int siod_join(siod_socket *s, const char *room)
-{
-    static siod_log_throttle refusals;
-    size_t max = siod_sio_config()->max_rooms_per_socket;
-
-    if (s == NULL || room == NULL)
-        return SIOD_EINVAL;
-    if (s->state == SOCK_CLOSED)
-        return SIOD_ECLOSED;
-    const siod_adapter_ops *a = s->nsp->aops;
-    if (max > 0 && !a->has(s->nsp->adapter, s, room)) {
-        /* its own room (joined at connect) is not counted */
-        size_t n = a->socket_rooms(s->nsp->adapter, s, NULL, NULL) -
-                   (size_t)(a->has(s->nsp->adapter, s, s->id) != 0);
-        if (n >= max) {
-            siod_log_throttled(&refusals, SIOD_LOG_INFO, "socket %s: join "
-                               "refused: in %zu rooms on %s "
-                               "(--max-rooms-per-socket)", s->id, n,
-                               s->nsp->name);
-            return SIOD_ELIMIT;
-        }
-    }
-    return a->add(s->nsp->adapter, s, room) < 0 ? SIOD_ENOMEM : SIOD_OK;
-}
-
-int siod_leave(siod_socket *s, const char *room)
-{
-    if (s == NULL || room == NULL)
-        return SIOD_EINVAL;
-    if (s->state == SOCK_CLOSED)
-        return SIOD_ECLOSED;
-    s->nsp->aops->del(s->nsp->adapter, s, room);
-    return SIOD_OK;
-}
-
-int siod_in_room(const siod_socket *s, const char *room)
-{
-    if (s == NULL || room == NULL || s->state == SOCK_CLOSED)
-        return 0;
-    return s->nsp->aops->has(s->nsp->adapter, s, room);
-}
-
-size_t siod_socket_rooms(const siod_socket *s,
-                         void (*fn)(void *ud, const char *room), void *ud)
-{
-    if (s == NULL || s->state == SOCK_CLOSED)
-        return 0;
-    return s->nsp->aops->socket_rooms(s->nsp->adapter, s, fn, ud);
 }
