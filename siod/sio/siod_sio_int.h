@@ -50,6 +50,7 @@ typedef struct siod_sio_ackent siod_sio_ackent;
 /* Outbound packets are siod_sio_out (adapter/siod_adapter.h): encoded
  * once, handed to the adapter and back. */
 
+/* A socket's states; only transit() in siod_sio_socket.c changes them. */
 enum siod_sock_state { SOCK_PENDING, SOCK_CONNECTED, SOCK_CLOSED };
 
 struct siod_socket {

@@ -12,6 +12,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const char *const state_names[] = {
+    "pending", "connected", "closed"
+};
+
+/* The one place a socket's state changes: logs old -> new and why at
+ * debug level. */
+static void transit(siod_socket *s, enum siod_sock_state to, const char *why)
+{
+    siod_log_debug("socket %s on %s: %s -> %s (%s)", s->id, s->nsp->name,
+                   state_names[s->state], state_names[to], why);
+    s->state = to;
+}
+
 static const siod_app_module *mod_of(const siod_socket *s)
 {
     return s->nsp->app->mod;
@@ -61,7 +74,6 @@ static void connect_finish(siod_socket *s, const siod_error *err)
         }
         if (rc == SIOD_OK)
             rc = siod_sio_text_add(&t, "}", 1);
-        siod_log_debug("socket %s: refused on %s: %s", s->id, nsp->name, msg);
         if (rc == SIOD_OK &&
             siod_sio_encode_raw(&o, SIO_PACKET_CONNECT_ERROR, nsp->name,
                                 nsp->name_len, t.p, t.len) == SIOD_OK) {
@@ -69,7 +81,9 @@ static void connect_finish(siod_socket *s, const siod_error *err)
             siod_sio_out_clear(&o);
         }
         free(t.p);
-        s->state = SOCK_CLOSED;
+        char why[160];
+        snprintf(why, sizeof why, "refused: %s", msg);
+        transit(s, SOCK_CLOSED, why);
         if (s->client != NULL)
             siod_sio_client_unlink(s->client, s);
         s->client = NULL;
@@ -78,7 +92,7 @@ static void connect_finish(siod_socket *s, const siod_error *err)
         siod_socket_unref(s);
         return;
     }
-    s->state = SOCK_CONNECTED;
+    transit(s, SOCK_CONNECTED, "connect accepted");
     s->nnext = nsp->sockets;
     if (nsp->sockets != NULL)
         nsp->sockets->nprev = s;
@@ -95,7 +109,6 @@ static void connect_finish(siod_socket *s, const siod_error *err)
         siod_sio_client_write(c, &o, 0);
         siod_sio_out_clear(&o);
     }
-    siod_log_debug("socket %s connected to %s", s->id, nsp->name);
     if (s->state == SOCK_CONNECTED && mod_of(s)->on_connection != NULL) {
         siod_socket_ref(s);
         mod_of(s)->on_connection(state_of(s), s);
@@ -112,7 +125,7 @@ void siod_sio_socket_connect(siod_sio_client *c, siod_nsp *nsp,
     if (s == NULL)
         goto oom;
     s->refs = 1;
-    s->state = SOCK_PENDING;
+    s->state = SOCK_PENDING;         /* the initial state */
     s->nsp = siod_sio_nsp_ref(nsp);
     s->client = c;
     s->hs = siod_sio_hs_ref(siod_sio_client_hs(c));
@@ -158,7 +171,7 @@ void siod_sio_socket_abandon(siod_socket *s)
 {
     if (s->state != SOCK_PENDING)
         return;
-    s->state = SOCK_CLOSED;
+    transit(s, SOCK_CLOSED, "the client left during connect middleware");
     if (s->client != NULL)
         siod_sio_client_unlink(s->client, s);
     s->client = NULL;
@@ -189,8 +202,7 @@ void siod_sio_socket_closed(siod_socket *s, const char *reason)
     siod_socket_ref(s);
     if (mod_of(s)->on_disconnecting != NULL)
         mod_of(s)->on_disconnecting(state_of(s), s, reason);
-    s->state = SOCK_CLOSED;
-    siod_log_debug("socket %s left %s: %s", s->id, nsp->name, reason);
+    transit(s, SOCK_CLOSED, reason);
     nsp->aops->del_all(nsp->adapter, s);
     if (s->nprev != NULL)
         s->nprev->nnext = s->nnext;
