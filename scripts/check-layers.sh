@@ -28,7 +28,7 @@ siod/relay        | siod_relay.h      | siod/engine siod/core shared
 siod/engine       | siod_engine.h     | siod/core shared
 siod/adapter      | siod_adapter.h    | siod/core shared
 siod/sio          | siod_sio.h siod_app.h | siod/engine siod/adapter siod/core shared
-siod/app          | siod_app_loader.h | siod/sio shared
+siod/app          | siod_app_loader.h | siod/sio siod/core shared
 siod/apps         |                   | siod/sio:siod_app.h
 mod_socketio      |                   | mod_socketio/http mod_socketio/ws mod_socketio/link mod_socketio/core shared
 mod_socketio/http | socketio_http.h   | mod_socketio/ws mod_socketio/link mod_socketio/core shared
