@@ -190,7 +190,7 @@ static size_t output_memory(const siod_link *l)
  * the module reconnects); over half of it l's input waits (no read, no
  * frame dispatched) until writing brings the backlog under a quarter, so
  * the child that does not keep up stops adding work of its own. Else the
- * write event is armed. Returns 0, or -1 if the link was dropped. */
+ * write event is armed. Returns 0, or -ENOBUFS if the link was dropped. */
 static int output_queued(siod_link *l)
 {
     size_t mem = output_memory(l);
@@ -201,7 +201,7 @@ static int output_queued(siod_link *l)
                  "--max-link-output %zu (module not reading); its sessions "
                  "close", mem, output_max);
         link_break(l, SIOD_LOG_ERROR, why);
-        return -1;
+        return -ENOBUFS;
     }
     if (!l->paused && l->state == L_READY && mem > output_max / 2) {
         l->paused = 1;
@@ -231,6 +231,9 @@ static void maybe_resume(siod_link *l)
 }
 
 
+/* siod_peer_ops.send (siod_engine.h): returns 0, -EPIPE (not ready, or
+ * broken), -EMSGSIZE (over the module's frame limit: nothing queued, the
+ * caller reports it), or -ENOMEM / -ENOBUFS after breaking the link. */
 static int link_send(void *ctx, const sio_relay_frame *f,
                      const struct iovec *iov, int iovcnt)
 {
@@ -238,14 +241,9 @@ static int link_send(void *ctx, const sio_relay_frame *f,
     unsigned char hdr[SIO_RELAY_HDR_LEN];
 
     if (l->state != L_READY && l->state != L_DRAINING)
-        return -1;
-    if (f->len > l->auth.max_body) {
-        siod_log_limited(SIOD_LOG_ERROR, "link %s: %s frame of %u bytes is "
-                         "over the module's limit (%u); not sent", l->name,
-                         sio_relay_type_name(f->type), (unsigned)f->len,
-                         (unsigned)l->auth.max_body);
-        return -1;
-    }
+        return -EPIPE;
+    if (f->len > l->auth.max_body)
+        return -EMSGSIZE;
     sio_relay_write_header(hdr, f);
     /* room for what is copied first: after a reference chain, evbuffer_add
      * alone would allocate a new chain as large as that reference */
@@ -261,11 +259,11 @@ static int link_send(void *ctx, const sio_relay_frame *f,
     return output_queued(l);
 fail:
     link_break(l, SIOD_LOG_ERROR, "out of memory queueing output");
-    return -1;
+    return -ENOMEM;
 }
 
 /* Queues a handshake frame (link_send serves only ready links). Returns 0,
- * or -1 after breaking the link. */
+ * or -ENOMEM / -ENOBUFS after breaking the link. */
 static int handshake_send(siod_link *l, const sio_relay_frame *f,
                           const struct iovec *iov)
 {
@@ -275,7 +273,7 @@ static int handshake_send(siod_link *l, const sio_relay_frame *f,
     if (evbuffer_add(l->out, hdr, sizeof hdr) < 0 ||
         evbuffer_add(l->out, iov->iov_base, iov->iov_len) < 0) {
         link_break(l, SIOD_LOG_ERROR, "out of memory queueing output");
-        return -1;
+        return -ENOMEM;
     }
     return output_queued(l);
 }
@@ -310,8 +308,8 @@ static void body_done(const void *data, size_t len, void *arg)
 }
 
 /* Appends b->bytes[off..off + len) to l's output by reference, r (whose
- * count this takes one of) releasing it. Returns 0, or -1 after breaking
- * the link (the caller's frame is then incomplete). */
+ * count this takes one of) releasing it. Returns 0, or -ENOMEM after
+ * breaking the link (the caller's frame is then incomplete). */
 static int add_body_ref(siod_link *l, struct out_ref *r, siod_buf *b,
                         size_t off, size_t len)
 {
@@ -324,7 +322,7 @@ static int add_body_ref(siod_link *l, struct out_ref *r, siod_buf *b,
         out_ref_release(r);
         /* a header without its body: the link is unusable */
         link_break(l, SIOD_LOG_ERROR, "out of memory queueing output");
-        return -1;
+        return -ENOMEM;
     }
     l->ref_count++;
     return 0;
@@ -337,7 +335,8 @@ static int add_body_ref(siod_link *l, struct out_ref *r, siod_buf *b,
  * it would cost a chain sized after that one), so below SHARED_COPY_MAX a
  * copy is the cheaper of the two. A frame with a copied prefix (a
  * WS_FANOUT's conn list) copies header and prefix together into room made
- * first, then references the message. */
+ * first, then references the message. siod_peer_ops.send_shared: returns
+ * as link_send does, or -EINVAL for a prefix out of range. */
 static int link_send_shared(void *ctx, const sio_relay_frame *f,
                             const struct iovec *pre, int npre, siod_buf *b,
                             size_t off)
@@ -346,15 +345,15 @@ static int link_send_shared(void *ctx, const sio_relay_frame *f,
     size_t pre_len = 0;
 
     if (npre < 0 || npre > SIOD_PEER_PRE_MAX)
-        return -1;
+        return -EINVAL;
     for (int i = 0; i < npre; i++)
         pre_len += pre[i].iov_len;
     if (pre_len > f->len)
-        return -1;
+        return -EINVAL;
     size_t blen = f->len - pre_len;
     if (blen < SHARED_COPY_MAX || f->len > l->auth.max_body ||
         (l->state != L_READY && l->state != L_DRAINING)) {
-        /* link_send copies, or refuses and logs */
+        /* link_send copies, or refuses */
         struct iovec iov[SIOD_PEER_PRE_MAX + 1];
         for (int i = 0; i < npre; i++)
             iov[i] = pre[i];
@@ -365,7 +364,7 @@ static int link_send_shared(void *ctx, const sio_relay_frame *f,
     struct out_ref *r = malloc(sizeof *r);
     if (r == NULL) {
         link_break(l, SIOD_LOG_ERROR, "out of memory queueing output");
-        return -1;
+        return -ENOMEM;
     }
     r->refs = 1;
     r->l = l;
@@ -376,7 +375,7 @@ static int link_send_shared(void *ctx, const sio_relay_frame *f,
                                    header_done, r) < 0) {
             free(r);
             link_break(l, SIOD_LOG_ERROR, "out of memory queueing output");
-            return -1;
+            return -ENOMEM;
         }
     } else {
         int bad = evbuffer_expand(l->out, sizeof r->hdr + pre_len) < 0 ||
@@ -387,11 +386,12 @@ static int link_send_shared(void *ctx, const sio_relay_frame *f,
         if (bad) {
             free(r);
             link_break(l, SIOD_LOG_ERROR, "out of memory queueing output");
-            return -1;
+            return -ENOMEM;
         }
     }
-    if (add_body_ref(l, r, b, off, blen) < 0)
-        return -1;
+    int rc = add_body_ref(l, r, b, off, blen);
+    if (rc < 0)
+        return rc;
     return output_queued(l);
 }
 
@@ -511,11 +511,17 @@ static int handle_auth(siod_link *l, const sio_relay_frame *f)
     return 0;
 }
 
-/* Dispatches one parsed frame; body is the mutable view of f->body.
- * Returns 0, or -1 after breaking the link. */
+/* Dispatches one parsed frame; body is the mutable view of f->body. The
+ * boundary of the engine's frame handlers: what they return is logged
+ * here, once. A frame invalid for the relay protocol (-EPROTO) breaks the
+ * link; another failure (siod could not serve the request, which was
+ * answered 500) is logged, throttled, and the link goes on. Returns 0, or
+ * a negative code after breaking the link. */
 static int dispatch(siod_link *l, const sio_relay_frame *f,
                     unsigned char *body)
 {
+    char why[192] = "";
+    char msg[256];
     int rc;
 
     if (siod_log_verbose())
@@ -526,7 +532,7 @@ static int dispatch(siod_link *l, const sio_relay_frame *f,
     if (l->state == L_HELLO) {
         if (f->type != SIO_R_HELLO) {
             link_refuse(l, "first frame is not HELLO");
-            return -1;
+            return -EPROTO;
         }
         return handle_hello(l, f);
     }
@@ -534,44 +540,43 @@ static int dispatch(siod_link *l, const sio_relay_frame *f,
         return handle_auth(l, f);
     switch (f->type) {
     case SIO_R_OPEN:
-        rc = siod_session_relay_open(l->peer, f);
+        rc = siod_session_relay_open(l->peer, f, why, sizeof why);
         break;
     case SIO_R_UPGRADE:
-        rc = siod_session_relay_upgrade(l->peer, f);
+        rc = siod_session_relay_upgrade(l->peer, f, why, sizeof why);
         break;
     case SIO_R_POLL_GET:
-        rc = siod_session_relay_poll_get(l->peer, f);
+        rc = siod_session_relay_poll_get(l->peer, f, why, sizeof why);
         break;
     case SIO_R_POLL_POST:
-        rc = siod_session_relay_poll_post(l->peer, f, body);
+        rc = siod_session_relay_poll_post(l->peer, f, body, why, sizeof why);
         break;
     case SIO_R_CANCEL:
-        rc = siod_session_relay_cancel(l->peer, f);
+        rc = siod_session_relay_cancel(l->peer, f, why, sizeof why);
         break;
     case SIO_R_WS_MSG:
-        rc = siod_session_relay_ws_msg(l->peer, f);
+        rc = siod_session_relay_ws_msg(l->peer, f, why, sizeof why);
         break;
     case SIO_R_WS_CLOSED:
-        rc = siod_session_relay_ws_closed(l->peer, f);
+        rc = siod_session_relay_ws_closed(l->peer, f, why, sizeof why);
         break;
     case SIO_R_ABORT:
-        rc = siod_session_relay_abort(l->peer, f);
+        rc = siod_session_relay_abort(l->peer, f, why, sizeof why);
         break;
-    default: {
-        char why[64];
-        snprintf(why, sizeof why, "unexpected %s frame",
+    default:
+        snprintf(msg, sizeof msg, "unexpected %s frame",
                  sio_relay_type_name(f->type));
-        link_break(l, SIOD_LOG_WARN, why);
-        return -1;
+        link_break(l, SIOD_LOG_WARN, msg);
+        return -EPROTO;
     }
+    if (rc == -EPROTO) {
+        snprintf(msg, sizeof msg, "invalid %s frame (%s)",
+                 sio_relay_type_name(f->type), why);
+        link_break(l, SIOD_LOG_WARN, msg);
+        return rc;
     }
-    if (rc < 0) {
-        char why[64];
-        snprintf(why, sizeof why, "invalid %s frame",
-                 sio_relay_type_name(f->type));
-        link_break(l, SIOD_LOG_WARN, why);
-        return -1;
-    }
+    if (rc < 0)
+        siod_log_limited(SIOD_LOG_ERROR, "link %s: %s", l->name, why);
     return 0;
 }
 
