@@ -453,6 +453,7 @@ int main(int argc, char **argv)
     static const int signums[3] = { SIGTERM, SIGINT, SIGHUP };
     const siod_engine_app *app = NULL;
     int status = 1, sessions_up = 0, pid_written = 0;
+    char why[512];
 
     if (parse_args(argc, argv, &o) < 0) {
         siod_sio_apps_destroy();
@@ -492,8 +493,13 @@ int main(int argc, char **argv)
         goto out;
     siod_links_set_output_max(o.max_link_output);
     siod_links_set_max((unsigned)o.max_links);
-    if (siod_listen_open(base, o.socket_path, o.uids, o.n_uids) < 0)
+    rc = siod_listen_open(base, o.socket_path, o.uids, o.n_uids, why,
+                          sizeof why);
+    if (rc < 0) {
+        siod_log(SIOD_LOG_ERROR, "%s", why);
         goto out;
+    }
+    siod_log(SIOD_LOG_INFO, "listening on %s", o.socket_path);
     if (o.pid_path != NULL) {
         rc = write_pidfile(o.pid_path);
         if (rc < 0) {

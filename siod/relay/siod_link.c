@@ -4,10 +4,11 @@
  * checks and the secret live in siod_link_auth.c, which calls nothing
  * back) and the direction of every frame, and dispatches to the session
  * layer.
- * Output goes into an evbuffer drained by a write event. A broken link is
- * closed from the loop (a reap event), never from inside a send. Links are
- * bounded in number (--max-links) and in handshake time (5 s to a valid
- * AUTH); what a link not yet proven can repeat is logged throttled. */
+ * Output goes into an evbuffer drained by a write event. A broken link
+ * keeps why it broke; the loop (a reap event) closes it and logs why,
+ * never from inside a send. Links are bounded in number (--max-links) and
+ * in handshake time (5 s to a valid AUTH); what a link not yet proven can
+ * repeat is logged throttled. */
 #include "siod_relay.h"
 #include "siod_link_auth.h"
 #include "core/siod_core.h"
@@ -67,6 +68,10 @@ typedef struct siod_link {
     int reap_pending;
     size_t ref_count;                    /* referenced (shared) bodies */
     int paused;                          /* input held back: output backlog */
+    /* Why the link broke, logged when it is closed (link_log_closed). */
+    char why[256];
+    int why_level;
+    siod_log_throttle *why_log;          /* its throttle, NULL: none */
 } siod_link;
 
 static siod_link *links;
@@ -83,7 +88,6 @@ static siod_log_throttle refuse_log =
     SIOD_LOG_THROTTLE(REFUSE_LOG_INTERVAL, 1);
 static siod_log_throttle unready_close_log;
 static siod_log_throttle connected_log;
-static siod_log_throttle over_max_log;
 /* Output a link may hold (--max-link-output): past half of it the link's
  * input waits, past all of it the link is closed. */
 static size_t output_max = 64u * 1024u * 1024u;
@@ -101,8 +105,22 @@ static size_t link_backlog(void *ctx);
 static const siod_peer_ops link_ops = { link_send, link_send_shared,
                                         link_backlog };
 
+/* Logs why l broke, once: the line of the loop pass that closes it. */
+static void link_log_closed(siod_link *l)
+{
+    if (l->why[0] == '\0')
+        return;
+    if (l->why_log != NULL)
+        siod_log_throttled(l->why_log, l->why_level, "link %s closed: %s",
+                           l->name, l->why);
+    else
+        siod_log(l->why_level, "link %s closed: %s", l->name, l->why);
+    l->why[0] = '\0';
+}
+
 static void link_free(siod_link *l)
 {
+    link_log_closed(l);
     if (l->prev != NULL)
         l->prev->next = l->next;
     else
@@ -144,17 +162,17 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* Marks l broken and has the loop free it after the current callback;
- * logs why through t (NULL: unthrottled). */
+/* Marks l broken and has the loop free it after the current callback; l
+ * keeps why, which the loop logs at level through t (NULL: unthrottled)
+ * as it closes l. The first reason stands. */
 static void link_break_via(siod_link *l, siod_log_throttle *t, int level,
                            const char *why)
 {
     if (l->state == L_BROKEN)
         return;
-    if (t != NULL)
-        siod_log_throttled(t, level, "link %s closed: %s", l->name, why);
-    else
-        siod_log(level, "link %s closed: %s", l->name, why);
+    snprintf(l->why, sizeof l->why, "%s", why);
+    l->why_level = level;
+    l->why_log = t;
     l->state = L_BROKEN;
     event_del(l->rev);
     event_del(l->wev);
@@ -453,7 +471,8 @@ static void handshake_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 /* The module's HELLO: answered with siod's HELLO (a fresh nonce) and siod's
  * proof of the secret over both nonces; the link then waits for the
- * module's proof. Returns 0, or -1 after closing the link. */
+ * module's proof. Returns 0, or after breaking the link a refusal's code
+ * (siod_link_auth_hello), siod's own failure's, or handshake_send's. */
 static int handle_hello(siod_link *l, const sio_relay_frame *f)
 {
     unsigned char body[SIO_RELAY_HELLO_LEN];
@@ -461,13 +480,12 @@ static int handle_hello(siod_link *l, const sio_relay_frame *f)
     char why[96];
     int rc = siod_link_auth_hello(&l->auth, f, body, proof, why, sizeof why);
 
-    if (rc == SIOD_LINK_AUTH_FAILED) {
-        link_break(l, SIOD_LOG_ERROR, why);
-        return -1;
-    }
     if (rc < 0) {
-        link_refuse(l, why);
-        return -1;
+        if (siod_link_auth_refused(rc))
+            link_refuse(l, why);
+        else
+            link_break(l, SIOD_LOG_ERROR, why);
+        return rc;
     }
     l->state = L_AUTH;
 
@@ -476,8 +494,9 @@ static int handle_hello(siod_link *l, const sio_relay_frame *f)
     r.type = SIO_R_HELLO;
     r.len = sizeof body;
     struct iovec iov = { body, sizeof body };
-    if (handshake_send(l, &r, &iov) < 0)
-        return -1;
+    rc = handshake_send(l, &r, &iov);
+    if (rc < 0)
+        return rc;
     r.type = SIO_R_AUTH;
     r.len = sizeof proof;
     iov.iov_base = proof;
@@ -486,14 +505,16 @@ static int handle_hello(siod_link *l, const sio_relay_frame *f)
 }
 
 /* The module's AUTH: its proof over both nonces. Only now does the link
- * get a peer and carry sessions. Returns 0, or -1 after closing it. */
+ * get a peer and carry sessions. Returns 0, or after breaking the link
+ * siod_link_auth_check's code or -ENOMEM. */
 static int handle_auth(siod_link *l, const sio_relay_frame *f)
 {
     char why[96];
+    int rc = siod_link_auth_check(&l->auth, f, why, sizeof why);
 
-    if (siod_link_auth_check(&l->auth, f, why, sizeof why) < 0) {
+    if (rc < 0) {
         link_refuse(l, why);
-        return -1;
+        return rc;
     }
     /* WS_FANOUT only to a module that said it takes it */
     l->peer = siod_peer_new(&link_ops, l, l->name,
@@ -501,7 +522,7 @@ static int handle_auth(siod_link *l, const sio_relay_frame *f)
                             l->auth.max_body);
     if (l->peer == NULL) {
         link_break(l, SIOD_LOG_ERROR, "out of memory");
-        return -1;
+        return -ENOMEM;
     }
     l->state = L_READY;
     event_del(l->hs_timer);
@@ -654,19 +675,18 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
     parse_input(l);
 }
 
-int siod_link_adopt(struct event_base *base, int fd, uid_t uid, pid_t pid)
+int siod_link_adopt(struct event_base *base, int fd, uid_t uid, pid_t pid,
+                    char *why, size_t cap)
 {
     if (links_max > 0 && link_count >= links_max) {
-        siod_log_throttled(&over_max_log, SIOD_LOG_WARN, "refused a "
-                           "connection from uid %ld (pid %ld): %u links open "
-                           "(--max-links)", (long)uid, (long)pid, link_count);
         close(fd);
-        return -1;
+        return siod_err_set(why, cap, -EMFILE, "%u links open (--max-links)",
+                            link_count);
     }
     siod_link *l = calloc(1, sizeof *l);
     if (l == NULL) {
         close(fd);
-        return -1;
+        return siod_err_set(why, cap, -ENOMEM, "out of memory");
     }
     l->fd = fd;
     l->state = L_HELLO;
@@ -687,7 +707,7 @@ int siod_link_adopt(struct event_base *base, int fd, uid_t uid, pid_t pid)
         l->rev == NULL || l->wev == NULL || l->hs_timer == NULL ||
         event_add(l->rev, NULL) < 0 ||
         evtimer_add(l->hs_timer, &deadline) < 0) {
-        siod_log_limited(SIOD_LOG_ERROR, "link %s: out of memory", l->name);
+        siod_err_set(why, cap, -ENOMEM, "out of memory");
         l->state = L_BROKEN;
         l->next = links;
         if (links != NULL)
@@ -695,7 +715,7 @@ int siod_link_adopt(struct event_base *base, int fd, uid_t uid, pid_t pid)
         links = l;
         link_count++;
         link_free(l);
-        return -1;
+        return -ENOMEM;
     }
     l->next = links;
     if (links != NULL)
