@@ -1,6 +1,8 @@
 /* siod's entry point: command line, logging, pid file, signals, and the
  * order of startup and shutdown around the libevent loop. siod always runs
- * in the foreground; scripts or systemd supervise it. */
+ * in the foreground; scripts or systemd supervise it. main is where
+ * startup failures are logged (to stderr for the command line, to the log
+ * after it is open): the layers return a code and the detail. */
 #include "app/siod_app_loader.h"
 #include "core/siod_core.h"
 #include "engine/siod_engine.h"
@@ -143,26 +145,34 @@ static void usage(FILE *f)
         SIOD_LINKS_MAX_DEFAULT);
 }
 
-/* Parses a decimal in [min, max]; returns 0 or -1. */
+/* Parses a decimal in [min, max]; returns 0, -EINVAL (not a decimal) or
+ * -ERANGE (outside [min, max]). Says nothing: the caller knows the
+ * option. */
 static int parse_num(const char *s, unsigned long long min,
                      unsigned long long max, unsigned long long *out)
 {
     char *end;
     if (*s < '0' || *s > '9')
-        return -1;
+        return -EINVAL;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < min || v > max)
-        return -1;
+    if (*end != '\0')
+        return -EINVAL;
+    if (errno != 0 || v < min || v > max)
+        return -ERANGE;
     *out = v;
     return 0;
 }
 
+/* -u: a comma-separated list of uids or user names, added to o->uids.
+ * Returns 0, or -EINVAL / -ENOMEM after saying why on stderr. */
 static int parse_uids(const char *arg, struct options *o)
 {
     char *copy = strdup(arg);
-    if (copy == NULL)
-        return -1;
+    if (copy == NULL) {
+        fprintf(stderr, "siod: -u: %s\n", siod_strerror(-ENOMEM));
+        return -ENOMEM;
+    }
     int rc = 0;
     char *save = NULL;
     for (char *t = strtok_r(copy, ",", &save); t != NULL;
@@ -175,14 +185,14 @@ static int parse_uids(const char *arg, struct options *o)
             struct passwd *pw = getpwnam(t);
             if (pw == NULL) {
                 fprintf(stderr, "siod: -u: unknown user %s\n", t);
-                rc = -1;
+                rc = -EINVAL;
                 break;
             }
             uid = pw->pw_uid;
         }
         if (o->n_uids == MAX_UIDS) {
             fprintf(stderr, "siod: -u: at most %d uids\n", MAX_UIDS);
-            rc = -1;
+            rc = -EINVAL;
             break;
         }
         o->uids[o->n_uids++] = uid;
@@ -192,22 +202,23 @@ static int parse_uids(const char *arg, struct options *o)
 }
 
 /* Parses the value of limit option name into *out within [min, max].
- * Returns 0, or -1 after saying what was expected. */
+ * Returns 0, or parse_num's code after saying what was expected. */
 static int parse_limit(const char *name, const char *arg,
                        unsigned long long min, unsigned long long max,
                        size_t *out)
 {
     unsigned long long v;
-    if (parse_num(arg, min, max, &v) < 0) {
+    int rc = parse_num(arg, min, max, &v);
+    if (rc < 0) {
         fprintf(stderr, "siod: --%s: expected %llu..%llu\n", name, min, max);
-        return -1;
+        return rc;
     }
     *out = (size_t)v;
     return 0;
 }
 
-/* One of the limit options (c, an OPT_* id) with its argument. Returns 0 or
- * -1 after saying why. */
+/* One of the limit options (c, an OPT_* id) with its argument. Returns 0,
+ * or a negative code after saying why. */
 static int parse_limit_opt(int c, const char *arg, struct options *o)
 {
     siod_engine_config *e = &o->engine;
@@ -232,12 +243,14 @@ static int parse_limit_opt(int c, const char *arg, struct options *o)
     case OPT_MAX_NSPS_PER_SESSION:
         return parse_limit("max-namespaces-per-session", arg, 0, big,
                            &e->max_nsps_per_session);
-    case OPT_MAX_ATTACHMENTS:
-        if (parse_limit("max-attachments", arg, 1, MAX_MAX_ATTACHMENTS,
-                        &v) < 0)
-            return -1;
+    case OPT_MAX_ATTACHMENTS: {
+        int rc = parse_limit("max-attachments", arg, 1, MAX_MAX_ATTACHMENTS,
+                             &v);
+        if (rc < 0)
+            return rc;
         e->max_attachments = (unsigned)v;
         return 0;
+    }
     case OPT_MAX_BINARY_BYTES:
         return parse_limit("max-binary-bytes", arg, 0, big,
                            &e->max_binary_bytes);
@@ -247,10 +260,12 @@ static int parse_limit_opt(int c, const char *arg, struct options *o)
     case OPT_MAX_LINKS:
         return parse_limit("max-links", arg, 0, 1u << 20, &o->max_links);
     default:
-        return -1;
+        return -EINVAL;
     }
 }
 
+/* Fills o from the command line. Returns 0, or -EINVAL after saying why
+ * on stderr (a usage error). */
 static int parse_args(int argc, char **argv, struct options *o)
 {
     unsigned long long v;
@@ -276,7 +291,7 @@ static int parse_args(int argc, char **argv, struct options *o)
                             NULL)) != -1) {
         if (c >= OPT_MAX_SESSIONS) {
             if (parse_limit_opt(c, optarg, o) < 0)
-                return -1;
+                return -EINVAL;
             continue;
         }
         switch (c) {
@@ -288,14 +303,14 @@ static int parse_args(int argc, char **argv, struct options *o)
             break;
         case 'u':
             if (parse_uids(optarg, o) < 0)
-                return -1;
+                return -EINVAL;
             break;
         case 'i':
         case 't':
         case 'c':
             if (parse_num(optarg, 1, 86400000, &v) < 0) {
                 fprintf(stderr, "siod: -%c: expected 1..86400000 ms\n", c);
-                return -1;
+                return -EINVAL;
             }
             if (c == 'i')
                 o->engine.ping_interval_ms = (unsigned)v;
@@ -307,20 +322,20 @@ static int parse_args(int argc, char **argv, struct options *o)
         case 'm':
             if (parse_num(optarg, 1, 1ull << 40, &v) < 0) {
                 fprintf(stderr, "siod: -m: expected a byte count\n");
-                return -1;
+                return -EINVAL;
             }
             o->engine.max_payload = (size_t)v;
             break;
         case 'R':
             if (parse_num(optarg, 0, 1ull << 40, &v) < 0) {
                 fprintf(stderr, "siod: -R: expected a byte count\n");
-                return -1;
+                return -EINVAL;
             }
             o->engine.closed_max_bytes = (size_t)v;
             break;
         case 'n':
             if (siod_app_loader_conf_nsp(optarg) < 0)
-                return -1;
+                return -EINVAL;
             o->sio_options = 1;
             break;
         case 'a':
@@ -328,7 +343,7 @@ static int parse_args(int argc, char **argv, struct options *o)
                 o->echo_engine = 1;
             } else {
                 if (siod_app_loader_conf_app(optarg) < 0)
-                    return -1;
+                    return -EINVAL;
                 o->sio_options = 1;
             }
             break;
@@ -349,33 +364,34 @@ static int parse_args(int argc, char **argv, struct options *o)
             exit(0);
         default:
             usage(stderr);
-            return -1;
+            return -EINVAL;
         }
     }
     if (optind != argc || o->socket_path == NULL) {
         usage(stderr);
-        return -1;
+        return -EINVAL;
     }
     if (o->secret_path == NULL) {
         static char def[4096];
         if (snprintf(def, sizeof def, "%s.secret", o->socket_path) >=
             (int)sizeof def) {
             fprintf(stderr, "siod: -s: path too long\n");
-            return -1;
+            return -EINVAL;
         }
         o->secret_path = def;
     }
     if (o->echo_engine && o->sio_options) {
         fprintf(stderr, "siod: -a echo-engine serves no Socket.IO "
                 "namespaces: it cannot be combined with -n or other -a\n");
-        return -1;
+        return -EINVAL;
     }
     if (!o->echo_engine && siod_app_loader_conf_empty() &&
         siod_app_loader_conf_app("echo") < 0)
-        return -1;
+        return -EINVAL;
     return 0;
 }
 
+/* Writes siod's pid to path. Returns 0 or a negative errno. */
 static int write_pidfile(const char *path)
 {
     char buf[32];
@@ -388,25 +404,20 @@ static int write_pidfile(const char *path)
     return rc;
 }
 
-/* Reads (or creates) the relay secret and hands it to the links. Returns
- * 0, or -1 after logging why siod cannot start. */
-static int load_secret(const char *path)
+/* Reads (or creates) the relay secret and hands it to the links; *len
+ * is its length. Returns 0, or a negative errno with why[0..cap) set. */
+static int load_secret(const char *path, size_t *len, char *why, size_t cap)
 {
     unsigned char key[SIO_RELAY_SECRET_MAX];
-    size_t len = 0;
-    char err[256] = "";
-    int rc = siod_secret_load(path, key, &len, err, sizeof err);
+    int rc = siod_secret_load(path, key, len, why, cap);
 
-    if (rc == 0)
-        rc = siod_link_set_secret(key, len);
-    memset(key, 0, sizeof key);
-    if (rc < 0) {
-        siod_log(SIOD_LOG_ERROR, "relay secret %s: %s", path,
-                 rc == -EINVAL && err[0] == '\0' ? strerror(-rc) : err);
-        return -1;
+    if (rc == 0) {
+        rc = siod_link_set_secret(key, *len);
+        if (rc < 0)
+            siod_err_set(why, cap, rc, "%s", siod_strerror(rc));
     }
-    siod_log(SIOD_LOG_INFO, "relay secret %s: %zu bytes", path, len);
-    return 0;
+    memset(key, 0, sizeof key);
+    return rc;
 }
 
 static void drained(void)
@@ -426,7 +437,8 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     if (sig == SIGHUP) {
         int rc = siod_log_reopen();
         if (rc < 0)
-            siod_log(SIOD_LOG_ERROR, "reopening the log: %s", strerror(-rc));
+            siod_log(SIOD_LOG_ERROR, "reopening the log: %s",
+                     siod_strerror(rc));
         else
             siod_log(SIOD_LOG_INFO, "log reopened");
         return;
@@ -455,6 +467,8 @@ int main(int argc, char **argv)
     static const int signums[3] = { SIGTERM, SIGINT, SIGHUP };
     const siod_engine_app *app = NULL;
     int status = 1, sessions_up = 0, pid_written = 0;
+    char why[512];
+    size_t secret_len = 0;
 
     if (parse_args(argc, argv, &o) < 0) {
         siod_app_loader_destroy();
@@ -463,7 +477,7 @@ int main(int argc, char **argv)
     app = o.echo_engine ? &siod_app_echo_engine : &siod_app_socketio;
     int rc = siod_log_open(o.log_path, o.verbose);
     if (rc < 0) {
-        fprintf(stderr, "siod: -l %s: %s\n", o.log_path, strerror(-rc));
+        fprintf(stderr, "siod: -l %s: %s\n", o.log_path, siod_strerror(rc));
         siod_app_loader_destroy();
         return 1;
     }
@@ -487,20 +501,30 @@ int main(int argc, char **argv)
     sessions_up = 1;
     if (rc < 0) {
         siod_log(SIOD_LOG_ERROR, "cannot start %s: %s", app->name,
-                 strerror(-rc));
+                 siod_strerror(rc));
         goto out;
     }
-    if (load_secret(o.secret_path) < 0)
+    rc = load_secret(o.secret_path, &secret_len, why, sizeof why);
+    if (rc < 0) {
+        siod_log(SIOD_LOG_ERROR, "relay secret %s: %s", o.secret_path, why);
         goto out;
+    }
+    siod_log(SIOD_LOG_INFO, "relay secret %s: %zu bytes", o.secret_path,
+             secret_len);
     siod_links_set_output_max(o.max_link_output);
     siod_links_set_max((unsigned)o.max_links);
-    if (siod_listen_open(base, o.socket_path, o.uids, o.n_uids) < 0)
+    rc = siod_listen_open(base, o.socket_path, o.uids, o.n_uids, why,
+                          sizeof why);
+    if (rc < 0) {
+        siod_log(SIOD_LOG_ERROR, "%s", why);
         goto out;
+    }
+    siod_log(SIOD_LOG_INFO, "listening on %s", o.socket_path);
     if (o.pid_path != NULL) {
         rc = write_pidfile(o.pid_path);
         if (rc < 0) {
             siod_log(SIOD_LOG_ERROR, "pid file %s: %s", o.pid_path,
-                     strerror(-rc));
+                     siod_strerror(rc));
             goto out;
         }
         pid_written = 1;

@@ -3,6 +3,7 @@
  * 100k+ entries; it also shrinks when mostly empty. Plus seeded hashes. */
 #include "siod_hash.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -71,11 +72,13 @@ static void place(struct siod_hash_slot *slots, size_t cap, uint64_t h,
     slots[i].item = item;
 }
 
+/* Moves every item into a new slot array of cap slots. Returns 0, or
+ * -ENOMEM (the table is unchanged). */
 static int resize(siod_hash *t, size_t cap)
 {
     struct siod_hash_slot *slots = calloc(cap, sizeof *slots);
     if (slots == NULL)
-        return -1;
+        return -ENOMEM;
     for (size_t i = 0; i < t->cap; i++)
         if (t->slots[i].item != NULL)
             place(slots, cap, t->slots[i].hash, t->slots[i].item);
@@ -103,7 +106,7 @@ int siod_hash_insert(siod_hash *t, uint64_t h, void *item)
 {
     if ((t->count + 1) * 2 > t->cap &&
         resize(t, t->cap ? t->cap * 2 : MIN_CAP) < 0)
-        return -1;
+        return -ENOMEM;
     place(t->slots, t->cap, h, item);
     t->count++;
     return 0;

@@ -31,7 +31,7 @@ void siod_hash_destroy(siod_hash *t);
 void *siod_hash_find(const siod_hash *t, uint64_t h, const void *key);
 
 /* Adds item under hash h (the caller has checked the key is not present).
- * Returns 0, or -1 if memory runs out (the table is unchanged). */
+ * Returns 0, or -ENOMEM (the table is unchanged). */
 int siod_hash_insert(siod_hash *t, uint64_t h, void *item);
 
 /* Removes and returns the item whose key equals key, or NULL. */

@@ -74,17 +74,19 @@ typedef struct siod_engine_app {
     void (*destroy)(void *app);
 } siod_engine_app;
 
-/* Queues one message packet for the client (copies data). Returns 0, or -1
- * if the session is closed (or was just closed because its outbound queue
- * overflowed; on_close then runs later, from the loop). */
+/* Queues one message packet for the client (copies data). Returns 0, or a
+ * negative code after which the session is closed (on_close runs later,
+ * from the loop): -EPIPE (it was closed already, or its relay link is
+ * broken), -ENOSPC (its polling queue overflowed), -EMSGSIZE (the packet
+ * is more than its link's module takes in one frame), -ENOMEM or -ENOBUFS
+ * (memory, or its link's output over --max-link-output). */
 int siod_session_send_message(siod_session *s, const void *data, size_t len,
                               int binary);
 
 /* Queues one message packet whose payload is b's (see siod_buf.h) without
  * copying it: the session, or the relay link for a WebSocket, takes its own
  * reference, so a broadcast encoded once is shared by every recipient. The
- * caller keeps its reference. Returns 0, or -1 as siod_session_send_message
- * does. */
+ * caller keeps its reference. Returns as siod_session_send_message does. */
 int siod_session_send_shared(siod_session *s, siod_buf *b, int binary);
 
 /* One message packet of a multi-send: a shared buffer (see siod_buf.h)
@@ -148,8 +150,8 @@ const char *siod_session_transport(const siod_session *s);
 
 /* Looks key up in the handshake (OPEN) info the module sent ("query",
  * "remote_addr", "user", "h:cookie", ...). Returns 0 and sets *val and *len
- * (pointing into the session's copy, valid while the session lives), or -1
- * if absent. */
+ * (pointing into the session's copy, valid while the session lives), or
+ * -ENOENT if absent. */
 int siod_session_info(const siod_session *s, const char *key,
                       const char **val, size_t *len);
 
@@ -168,14 +170,18 @@ void *siod_session_get_data(const siod_session *s);
 typedef struct siod_peer_ops {
     /* Queues one frame on the link: header fields from f (f->len is the sum
      * of the iov lengths, f->body is ignored), body from iov. Returns 0, or
-     * -1 if the link is broken (it is then closed later by the loop, never
-     * from inside this call). */
+     * -EMSGSIZE when f->len is over the module's frame limit (nothing is
+     * queued; the link stays), -EPIPE when the link is not ready or is
+     * broken, -ENOMEM or -ENOBUFS when queueing broke it (out of memory;
+     * output over --max-link-output). A broken link keeps why and is
+     * closed (and logged) later by the loop, never from inside this call. */
     int (*send)(void *ctx, const sio_relay_frame *f, const struct iovec *iov,
                 int iovcnt);
     /* Queues one frame whose body is the npre (at most
      * SIOD_PEER_PRE_MAX) pre buffers, copied, followed by the rest of
      * f->len from b->bytes + off, for which the link takes a reference to
-     * b rather than a copy where that is cheaper. Returns as send does. */
+     * b rather than a copy where that is cheaper. Returns as send does, or
+     * -EINVAL for npre out of range or longer than f->len. */
     int (*send_shared)(void *ctx, const sio_relay_frame *f,
                        const struct iovec *pre, int npre, siod_buf *b,
                        size_t off);
@@ -221,18 +227,32 @@ siod_peer *siod_peer_new(const siod_peer_ops *ops, void *ctx,
 void siod_peer_free(siod_peer *p);
 
 /* Frame handlers, one per module -> siod frame type (f was validated by
- * sio_relay_parse). Each returns 0, or -1 when the frame is invalid for the
- * relay protocol (malformed info list, a conn already in use): the caller
- * then drops the link. Refusals the client should see (unknown sid, ...)
- * are answered on the link and return 0. poll_post may modify body. */
-int siod_session_relay_open(siod_peer *p, const sio_relay_frame *f);
-int siod_session_relay_upgrade(siod_peer *p, const sio_relay_frame *f);
-int siod_session_relay_poll_get(siod_peer *p, const sio_relay_frame *f);
+ * sio_relay_parse); poll_post may modify body. They log no failure: the
+ * caller (the link's dispatch) logs what they return. Each returns
+ * - 0: the frame was handled, refusals the client should see included
+ *   (unknown sid, a limit reached: answered on the link; the handler
+ *   logs a refusal at a limit as an event);
+ * - -EPROTO: the frame is invalid for the relay protocol (a malformed
+ *   info list, a conn already in use); the caller drops the link;
+ * - another negative code: siod failed to serve the request (-ENOMEM, or
+ *   -EMSGSIZE for an answer over the module's frame limit); it was
+ *   answered 500 where the link still takes it, and the link stays.
+ * On failure why[0..cap) says what failed (without the link's name). */
+int siod_session_relay_open(siod_peer *p, const sio_relay_frame *f,
+                            char *why, size_t cap);
+int siod_session_relay_upgrade(siod_peer *p, const sio_relay_frame *f,
+                               char *why, size_t cap);
+int siod_session_relay_poll_get(siod_peer *p, const sio_relay_frame *f,
+                                char *why, size_t cap);
 int siod_session_relay_poll_post(siod_peer *p, const sio_relay_frame *f,
-                                 unsigned char *body);
-int siod_session_relay_cancel(siod_peer *p, const sio_relay_frame *f);
-int siod_session_relay_ws_msg(siod_peer *p, const sio_relay_frame *f);
-int siod_session_relay_ws_closed(siod_peer *p, const sio_relay_frame *f);
-int siod_session_relay_abort(siod_peer *p, const sio_relay_frame *f);
+                                 unsigned char *body, char *why, size_t cap);
+int siod_session_relay_cancel(siod_peer *p, const sio_relay_frame *f,
+                              char *why, size_t cap);
+int siod_session_relay_ws_msg(siod_peer *p, const sio_relay_frame *f,
+                              char *why, size_t cap);
+int siod_session_relay_ws_closed(siod_peer *p, const sio_relay_frame *f,
+                                 char *why, size_t cap);
+int siod_session_relay_abort(siod_peer *p, const sio_relay_frame *f,
+                             char *why, size_t cap);
 
 #endif

@@ -173,27 +173,30 @@ struct siod_binding *siod_binding_new(siod_peer *p, uint64_t conn,
 void siod_binding_free(struct siod_binding *b);
 
 /* Queues one frame on p with body a then b (either may be empty); sid may
- * be NULL (zeros). Returns 0, or -1 if p is NULL, dead or broken. */
+ * be NULL (zeros). Returns 0, -EPIPE if p is NULL or dead, or what p's
+ * send op returns (siod_peer_ops: -EMSGSIZE, -EPIPE, -ENOMEM, -ENOBUFS). */
 int siod_peer_send(siod_peer *p, uint8_t type, uint8_t flags,
                    uint16_t status, uint64_t conn, const char *sid,
                    const void *a, size_t alen, const void *b, size_t blen);
 
 /* Answers the request req with a RESPONSE of status and body (JSON if
- * json, else text). */
-void siod_peer_respond(siod_peer *p, const sio_relay_frame *req,
-                       uint16_t status, int json, const char *body,
-                       size_t len);
-void siod_peer_respond_str(siod_peer *p, const sio_relay_frame *req,
-                           uint16_t status, int json, const char *body);
+ * json, else text). Returns as siod_peer_send (callers answering with a
+ * short body may ignore it: a broken link reports itself). */
+int siod_peer_respond(siod_peer *p, const sio_relay_frame *req,
+                      uint16_t status, int json, const char *body,
+                      size_t len);
+int siod_peer_respond_str(siod_peer *p, const sio_relay_frame *req,
+                          uint16_t status, int json, const char *body);
 
 /* Sends the message packet in shared buffer buf as its own WebSocket
  * message on b for session sid; volatile_ marks it SIO_RF_VOLATILE.
- * Returns 0 or -1. */
+ * Returns 0, -EPIPE if b's peer is dead, -EMSGSIZE if the message cannot
+ * be one frame, or what the peer's send_shared op returns. */
 int siod_peer_ws_send_shared(const char *sid, struct siod_binding *b,
                              siod_buf *buf, int binary, int volatile_);
 
 /* Sends one packet as its own WebSocket message on b for session sid.
- * Returns 0 or -1. */
+ * Returns 0, -ENOMEM, or what siod_peer_send returns. */
 int siod_peer_ws_send_packet(const char *sid, struct siod_binding *b,
                              int type, int binary, const void *data,
                              size_t len);
@@ -206,11 +209,10 @@ int siod_poll_init(struct event_base *base, size_t closed_max_bytes);
 void siod_poll_cleanup(void);
 
 /* Appends a packet to s's queue (shared, if not NULL, is referenced rather
- * than data copied). Returns 0, or -1 with *why set when the queue is full
- * or memory runs out (the caller closes s). */
+ * than data copied). Returns 0, or -ENOSPC when the queue is full (its
+ * packet or byte bound) or -ENOMEM; the caller then closes s. */
 int siod_poll_enqueue(siod_session *s, int type, int binary,
-                      const void *data, size_t len, siod_buf *shared,
-                      const char **why);
+                      const void *data, size_t len, siod_buf *shared);
 
 /* Removes and returns the head of s's queue (NULL if empty); the caller
  * frees it with siod_poll_pkt_free. */
@@ -221,16 +223,21 @@ void siod_poll_pkt_free(struct siod_qpkt *q);
 void siod_poll_clear(siod_session *s);
 
 /* Encodes a polling payload: the queued packets (if with_queue; the queue
- * is then cleared) followed by one packet of type extra (-1: none).
- * Returns a malloc'd buffer with *len set (NULL with *len 0 when there is
- * nothing to encode), or NULL with *len 1 when memory runs out. */
-unsigned char *siod_poll_payload(siod_session *s, int with_queue, int extra,
-                                 size_t *len);
+ * is then cleared) followed by one packet of type extra (-1: none) into
+ * *out (malloc'd, the caller's; NULL with *len 0 when there is nothing to
+ * encode). Returns 0, or -ENOMEM (the queue is kept). */
+int siod_poll_payload(siod_session *s, int with_queue, int extra,
+                      unsigned char **out, size_t *len);
 
 /* Answers the held GET with the queued packets (if with_queue) followed
  * by one packet of type extra (-1: none; a noop if nothing else), and
- * forgets the GET. No-op without a held GET. */
-void siod_poll_answer(siod_session *s, int with_queue, int extra);
+ * forgets the GET. No-op without a held GET. Returns 0 (also when the
+ * link refuses the answer because it is broken: the link reports that
+ * itself), or -ENOMEM / -EMSGSIZE when the answer could not be built or
+ * is over the module's frame limit: the GET then got a 500, and
+ * why[0..cap) (may be NULL) says what. */
+int siod_poll_answer(siod_session *s, int with_queue, int extra, char *why,
+                     size_t cap);
 
 /* Remembers closed session s's answer for its next GET; takes ownership
  * of payload (may be NULL). */
@@ -239,8 +246,11 @@ void siod_poll_closed_remember(const siod_session *s,
                                unsigned char *payload, size_t len);
 
 /* Answers a GET for a session that is no longer registered if it is
- * remembered; returns 1 if it did, 0 if sid is simply unknown. */
-int siod_poll_closed_answer(siod_peer *p, const sio_relay_frame *f);
+ * remembered. Returns 1 if it did, 0 if sid is simply unknown, or
+ * -EMSGSIZE with why[0..cap) set when the remembered payload is over the
+ * module's frame limit (it is dropped, the GET not answered). */
+int siod_poll_closed_answer(siod_peer *p, const sio_relay_frame *f,
+                            char *why, size_t cap);
 
 /* ---- siod_session.c: the state machine ---------------------------------- */
 
@@ -251,11 +261,10 @@ const siod_engine_config *siod_sessions_cfg(void);
 siod_session *siod_session_find(const char sid[SIO_SID_LEN]);
 
 /* Creates a registered session in state st from an OPEN frame, counted
- * under client address addr. Returns it, or NULL (logged) if memory or
- * randomness runs out. */
-siod_session *siod_session_new(const sio_relay_frame *f,
-                               enum siod_sess_state st,
-                               const struct siod_addr_key *addr);
+ * under client address addr, into *out. Returns 0, or -ENOMEM, -EEXIST
+ * (no unused session id in a few tries) or the random source's errno. */
+int siod_session_new(const sio_relay_frame *f, enum siod_sess_state st,
+                     const struct siod_addr_key *addr, siod_session **out);
 
 /* s's handshake has been answered: starts its heartbeat and tells the
  * upper layer. */
@@ -272,8 +281,9 @@ void siod_session_close_ex(siod_session *s, const char *reason,
  * through the polling queue. shared, if not NULL, is a message packet's
  * buffer (data and len are then its payload) that is referenced rather
  * than copied; volatile_ marks such a packet's WS_SEND SIO_RF_VOLATILE.
- * Returns 0, or -1 if the session is closed or had to be closed (queue
- * overflow, broken link). */
+ * Returns 0, or a negative code after which s is closed (the codes of
+ * siod_session_send_message: -EPIPE if it was closed already, else why
+ * this send had to close it). */
 int siod_session_send_packet(siod_session *s, int type, int binary,
                              const void *data, size_t len, siod_buf *shared,
                              int volatile_);
@@ -282,8 +292,8 @@ int siod_session_send_packet(siod_session *s, int type, int binary,
 void siod_session_handle_packet(siod_session *s, const sio_eio_packet *pkt);
 
 /* Begins the upgrade of s to the WebSocket conn of p (or refuses it as
- * the reference does when s is not plain polling). Returns 0, or -1 if
- * memory runs out (nothing was sent: the caller answers 500). */
+ * the reference does when s is not plain polling). Returns 0, or -ENOMEM
+ * (nothing was sent: the caller answers 500). */
 int siod_session_upgrade_begin(siod_session *s, siod_peer *p, uint64_t conn);
 
 /* A packet (rc from the decoder, pkt if SIO_OK) on s's probe WebSocket. */

@@ -7,6 +7,7 @@
 #include "core/siod_core.h"
 #include "siod_engine_int.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +80,7 @@ int siod_peer_send(siod_peer *p, uint8_t type, uint8_t flags,
     int n = 0;
 
     if (p == NULL || p->dead)
-        return -1;
+        return -EPIPE;
     memset(&f, 0, sizeof f);
     f.type = type;
     f.flags = flags;
@@ -99,22 +100,23 @@ int siod_peer_send(siod_peer *p, uint8_t type, uint8_t flags,
     return p->ops->send(p->ctx, &f, iov, n);
 }
 
-void siod_peer_respond(siod_peer *p, const sio_relay_frame *req,
-                       uint16_t status, int json, const char *body,
-                       size_t len)
+int siod_peer_respond(siod_peer *p, const sio_relay_frame *req,
+                      uint16_t status, int json, const char *body,
+                      size_t len)
 {
-    siod_peer_send(p, SIO_R_RESPONSE, json ? SIO_RF_JSON : 0, status,
+    return siod_peer_send(p, SIO_R_RESPONSE, json ? SIO_RF_JSON : 0, status,
                    req->conn, req->sid, body, len, NULL, 0);
 }
 
-void siod_peer_respond_str(siod_peer *p, const sio_relay_frame *req,
-                           uint16_t status, int json, const char *body)
+int siod_peer_respond_str(siod_peer *p, const sio_relay_frame *req,
+                          uint16_t status, int json, const char *body)
 {
-    siod_peer_respond(p, req, status, json, body, strlen(body));
+    return siod_peer_respond(p, req, status, json, body, strlen(body));
 }
 
 /* Sends the message packet in shared buffer buf as its own WebSocket
- * message on b; volatile_ marks it SIO_RF_VOLATILE. Returns 0 or -1. */
+ * message on b; volatile_ marks it SIO_RF_VOLATILE. Returns 0, -EPIPE,
+ * -EMSGSIZE or the send_shared op's code. */
 int siod_peer_ws_send_shared(const char *sid, struct siod_binding *b,
                              siod_buf *buf, int binary, int volatile_)
 {
@@ -122,7 +124,7 @@ int siod_peer_ws_send_shared(const char *sid, struct siod_binding *b,
     siod_peer *p = b->peer;
 
     if (p->dead)
-        return -1;
+        return -EPIPE;
     memset(&f, 0, sizeof f);
     f.type = SIO_R_WS_SEND;
     f.flags = (binary ? SIO_RF_BINARY : 0) |
@@ -130,13 +132,14 @@ int siod_peer_ws_send_shared(const char *sid, struct siod_binding *b,
     f.conn = b->conn;
     memcpy(f.sid, sid, SIO_SID_LEN);
     if (buf->len + 1 > UINT32_MAX)
-        return -1;
+        return -EMSGSIZE;
     f.len = (uint32_t)siod_ws_body_len(buf, binary);
     return p->ops->send_shared(p->ctx, &f, NULL, 0, buf,
                                siod_ws_body_off(binary));
 }
 
-/* Sends one packet as its own WebSocket message on b. Returns 0 or -1. */
+/* Sends one packet as its own WebSocket message on b. Returns 0, -ENOMEM
+ * or siod_peer_send's code. */
 int siod_peer_ws_send_packet(const char *sid, struct siod_binding *b, int type,
                              int binary, const void *data, size_t len)
 {
@@ -145,7 +148,7 @@ int siod_peer_ws_send_packet(const char *sid, struct siod_binding *b, int type,
     unsigned char small[64];
     unsigned char *buf = n <= sizeof small ? small : malloc(n);
     if (buf == NULL)
-        return -1;
+        return -ENOMEM;
     n = sio_eio_encode(buf, &pkt, 0);
     int rc = siod_peer_send(b->peer, SIO_R_WS_SEND,
                             binary ? SIO_RF_BINARY : 0, 0, b->conn, sid, buf,

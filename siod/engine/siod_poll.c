@@ -39,19 +39,14 @@ static unsigned closed_dropped;      /* payloads dropped since then */
 /* ---- outbound queue ---------------------------------------------------- */
 
 int siod_poll_enqueue(siod_session *s, int type, int binary,
-                      const void *data, size_t len, siod_buf *shared,
-                      const char **why)
+                      const void *data, size_t len, siod_buf *shared)
 {
     if (s->q_count >= QUEUE_MAX_PACKETS || len > QUEUE_MAX_BYTES ||
-        s->q_bytes + len > QUEUE_MAX_BYTES) {
-        *why = "polling queue full";
-        return -1;
-    }
+        s->q_bytes + len > QUEUE_MAX_BYTES)
+        return -ENOSPC;
     struct siod_qpkt *q = malloc(sizeof *q + (shared != NULL ? 0 : len));
-    if (q == NULL) {
-        *why = "out of memory";
-        return -1;
-    }
+    if (q == NULL)
+        return -ENOMEM;
     q->next = NULL;
     q->type = type;
     q->binary = binary;
@@ -106,15 +101,16 @@ void siod_poll_clear(siod_session *s)
 }
 
 /* Encodes a polling payload: the queued packets (if with_queue; the queue
- * is then cleared) followed by one packet of type extra (-1: none).
- * Returns a malloc'd buffer with *len set (NULL with *len 0 when there is
- * nothing to encode), or NULL with *len 1 when memory runs out. */
-unsigned char *siod_poll_payload(siod_session *s, int with_queue,
-                                 int extra, size_t *len)
+ * is then cleared) followed by one packet of type extra (-1: none) into
+ * *out (NULL with *len 0 when there is nothing to encode). Returns 0 or
+ * -ENOMEM. */
+int siod_poll_payload(siod_session *s, int with_queue, int extra,
+                      unsigned char **out, size_t *len)
 {
     sio_eio_packet pkt;
     size_t total = 0, n = 0, off = 0;
 
+    *out = NULL;
     if (with_queue) {
         for (struct siod_qpkt *q = s->q_head; q != NULL; q = q->next) {
             pkt = (sio_eio_packet){ q->type, q->binary, q->ptr, q->len };
@@ -127,12 +123,10 @@ unsigned char *siod_poll_payload(siod_session *s, int with_queue,
     }
     *len = 0;
     if (total == 0)
-        return NULL;
+        return 0;
     unsigned char *buf = malloc(total);
-    if (buf == NULL) {
-        *len = 1;
-        return NULL;
-    }
+    if (buf == NULL)
+        return -ENOMEM;
     n = 0;
     if (with_queue) {
         for (struct siod_qpkt *q = s->q_head; q != NULL; q = q->next) {
@@ -150,37 +144,46 @@ unsigned char *siod_poll_payload(siod_session *s, int with_queue,
         off += sio_eio_encode(buf + off, &pkt, 1);
     }
     *len = off;
-    return buf;
+    *out = buf;
+    return 0;
 }
 
 /* Answers the held GET with the queued packets (if with_queue) followed
  * by one packet of type extra (-1: none; a noop if nothing else), and
- * forgets the GET. */
-void siod_poll_answer(siod_session *s, int with_queue, int extra)
+ * forgets the GET. Returns 0, -ENOMEM or -EMSGSIZE (answered 500). */
+int siod_poll_answer(siod_session *s, int with_queue, int extra, char *why,
+                     size_t cap)
 {
     struct siod_binding *b = s->get;
+    unsigned char *buf;
     size_t len;
+    int rc;
 
     if (b == NULL)
-        return;
+        return 0;
     if (extra < 0 && (!with_queue || s->q_head == NULL))
         extra = SIO_EIO_NOOP;
-    unsigned char *buf = siod_poll_payload(s, with_queue, extra, &len);
-    if (buf == NULL) {
-        siod_log_limited(SIOD_LOG_ERROR, "session %s: out of memory "
-                         "answering a poll", s->sid);
+    rc = siod_poll_payload(s, with_queue, extra, &buf, &len);
+    if (rc < 0) {
+        siod_err_set(why, cap, rc, "out of memory answering a poll");
+    } else {
+        rc = siod_peer_send(b->peer, SIO_R_RESPONSE, 0, 200, b->conn, s->sid,
+                            buf, len, NULL, 0);
+        free(buf);
+        if (rc == -EMSGSIZE)
+            siod_err_set(why, cap, rc, "a poll answer of %zu bytes is over "
+                         "the module's frame limit (%u); not sent", len,
+                         (unsigned)b->peer->max_body);
+        else
+            rc = 0;    /* a broken link says why itself */
+    }
+    if (rc < 0)
+        /* the request must still end */
         siod_peer_send(b->peer, SIO_R_RESPONSE, 0, 500, b->conn, s->sid,
                        NULL, 0, NULL, 0);
-    } else {
-        if (siod_peer_send(b->peer, SIO_R_RESPONSE, 0, 200, b->conn, s->sid,
-                           buf, len, NULL, 0) < 0 && !b->peer->dead)
-            /* too big for the module: the request must still end */
-            siod_peer_send(b->peer, SIO_R_RESPONSE, 0, 500, b->conn, s->sid,
-                           NULL, 0, NULL, 0);
-        free(buf);
-    }
     siod_binding_free(b);
     s->get = NULL;
+    return rc;
 }
 
 /* ---- answers for just-closed sessions ---------------------------------- */
@@ -240,10 +243,13 @@ void siod_poll_closed_remember(const siod_session *s,
 }
 
 /* Answers a GET for a session that is no longer registered if the ring
- * remembers it; returns 1 if it did, 0 if sid is simply unknown. */
-int siod_poll_closed_answer(siod_peer *p, const sio_relay_frame *f)
+ * remembers it. Returns 1 if it did, 0 if sid is simply unknown, or
+ * -EMSGSIZE (why set) for a payload over the module's frame limit. */
+int siod_poll_closed_answer(siod_peer *p, const sio_relay_frame *f,
+                            char *why, size_t cap)
 {
     siod_closed_answer a;
+    int rc;
 
     if (!siod_closed_take(closed, f->sid, loop_now_ms(), &a))
         return 0;
@@ -252,8 +258,13 @@ int siod_poll_closed_answer(siod_peer *p, const sio_relay_frame *f)
         siod_peer_respond_str(p, f, 200, 0, "6");
         break;
     case SIOD_CLOSED_PAYLOAD:
-        siod_peer_respond(p, f, 200, 0, (const char *)a.payload, a.len);
+        rc = siod_peer_respond(p, f, 200, 0, (const char *)a.payload, a.len);
         free(a.payload);
+        if (rc == -EMSGSIZE)
+            return siod_err_set(why, cap, rc, "the %zu-byte answer of a "
+                                "closed session is over the module's frame "
+                                "limit (%u); not sent", a.len,
+                                (unsigned)p->max_body);
         break;
     case SIOD_CLOSED_CLOSE:
         siod_peer_respond_str(p, f, 200, 0, "1");

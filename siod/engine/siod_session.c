@@ -90,32 +90,41 @@ static void schedule_flush(siod_session *s)
  * through the polling queue. shared, if not NULL, is a message packet's
  * buffer (data and len are then its payload) that is referenced rather
  * than copied; volatile_ marks such a packet's WS_SEND SIO_RF_VOLATILE.
- * Returns 0, or -1 if the session is closed or had to be closed (queue
- * overflow, broken link). */
+ * Returns 0, or a negative code after which s is closed: -EPIPE (closed
+ * already, or its link broken), -ENOSPC (queue overflow), -EMSGSIZE,
+ * -ENOMEM, -ENOBUFS. The close line logs why. */
 int siod_session_send_packet(siod_session *s, int type, int binary,
                              const void *data, size_t len, siod_buf *shared,
                              int volatile_)
 {
-    const char *why;
+    int rc;
 
     if (s->state == ST_CLOSED)
-        return -1;
+        return -EPIPE;
     if (s->state == ST_WEBSOCKET) {
-        if (s->ws != NULL &&
-            (shared != NULL
-                 ? siod_peer_ws_send_shared(s->sid, s->ws, shared, binary,
-                                            volatile_)
-                 : siod_peer_ws_send_packet(s->sid, s->ws, type, binary,
-                                            data, len)) == 0)
+        if (s->ws == NULL)
+            rc = -EPIPE;
+        else if (shared != NULL)
+            rc = siod_peer_ws_send_shared(s->sid, s->ws, shared, binary,
+                                          volatile_);
+        else
+            rc = siod_peer_ws_send_packet(s->sid, s->ws, type, binary, data,
+                                          len);
+        if (rc == 0)
             return 0;
-        siod_session_close_ex(s, "transport error", "websocket write failed",
+        siod_session_close_ex(s, "transport error", rc == -EMSGSIZE
+                              ? "websocket message over the module's frame "
+                                "limit"
+                              : "websocket write failed",
                               0, SIOD_CLOSE_NORMAL);
-        return -1;
+        return rc;
     }
-    if (siod_poll_enqueue(s, type, binary, data, len, shared, &why) < 0) {
-        siod_session_close_ex(s, "transport error", why, 0,
+    rc = siod_poll_enqueue(s, type, binary, data, len, shared);
+    if (rc < 0) {
+        siod_session_close_ex(s, "transport error", rc == -ENOSPC
+                              ? "polling queue full" : "out of memory", 0,
                               SIOD_CLOSE_NORMAL);
-        return -1;
+        return rc;
     }
     if (s->get != NULL)
         schedule_flush(s);
@@ -170,11 +179,13 @@ void siod_session_close_ex(siod_session *s, const char *reason,
 
     if (client_side && s->get == NULL && !s->websocket)
         siod_poll_closed_remember(s, SIOD_CLOSED_NOOP, NULL, 0);
+    /* the session is closing: a GET whose answer fails gets a 500, and
+     * nothing more is owed to it */
     if (s->get != NULL) {
         if (client_side)
-            siod_poll_answer(s, 0, SIO_EIO_NOOP);
+            siod_poll_answer(s, 0, SIO_EIO_NOOP, NULL, 0);
         else
-            siod_poll_answer(s, 1, SIO_EIO_CLOSE);
+            siod_poll_answer(s, 1, SIO_EIO_CLOSE, NULL, 0);
     }
     if (s->probe != NULL) {
         siod_peer_send(s->probe->peer, SIO_R_WS_CLOSE, 0, (uint16_t)ws_code,
@@ -200,6 +211,16 @@ void siod_session_close_ex(siod_session *s, const char *reason,
     schedule_deferred();
 }
 
+/* siod_poll_answer from a loop callback: the boundary that logs its
+ * failure (the GET got a 500), throttled (a client can cause it). */
+static void answer_logged(siod_session *s, int with_queue, int extra)
+{
+    char why[128];
+
+    if (siod_poll_answer(s, with_queue, extra, why, sizeof why) < 0)
+        siod_log_limited(SIOD_LOG_ERROR, "session %s: %s", s->sid, why);
+}
+
 /* Runs from the loop after the callbacks that queued work: the upper
  * layer's on_close for every session closed since (its teardown may close
  * more, which are handled in the same pass), then the held GETs to answer,
@@ -222,7 +243,7 @@ static void deferred_cb(evutil_socket_t fd, short what, void *arg)
         reg.flush_list = s->flush_next;
         s->flush_pending = 0;
         if (s->state != ST_CLOSED && s->get != NULL && s->q_head != NULL)
-            siod_poll_answer(s, 1, -1);
+            answer_logged(s, 1, -1);
     }
     while (done != NULL) {
         siod_session *s = done;
@@ -268,13 +289,15 @@ static size_t info_max_payload(const sio_relay_frame *f)
 }
 
 /* Creates a registered session in state st from an OPEN frame, counted
- * under client address addr. Returns it, or NULL (logged) if memory or
- * randomness runs out. */
-siod_session *siod_session_new(const sio_relay_frame *f,
-                               enum siod_sess_state st,
-                               const struct siod_addr_key *addr)
+ * under client address addr, into *out. Returns 0, -ENOMEM, -EEXIST (no
+ * unused id in SID_TRIES tries) or the random source's errno. */
+int siod_session_new(const sio_relay_frame *f, enum siod_sess_state st,
+                     const struct siod_addr_key *addr, siod_session **out)
 {
+    int rc = -ENOMEM;
     siod_session *s = calloc(1, sizeof *s);
+
+    *out = NULL;
     if (s == NULL)
         goto fail;
     s->state = st;
@@ -291,17 +314,17 @@ siod_session *siod_session_new(const sio_relay_frame *f,
     if (s->heartbeat == NULL)
         goto fail;
     for (int i = 0;; i++) {
-        int rc = siod_sid_generate(s->sid);
-        if (rc < 0) {
-            siod_log_limited(SIOD_LOG_ERROR, "session id generation "
-                             "failed: %s", strerror(-rc));
+        rc = siod_sid_generate(s->sid);
+        if (rc < 0)
             goto fail;
-        }
         if (siod_session_find(s->sid) == NULL)
             break;
-        if (i == SID_TRIES)
+        if (i == SID_TRIES) {
+            rc = -EEXIST;
             goto fail;
+        }
     }
+    rc = -ENOMEM;
     s->sid[SIO_SID_LEN] = '\0';
     s->hash = siod_hash_bytes(s->sid, SIO_SID_LEN);
     s->addr = siod_addr_acquire(addr);
@@ -314,14 +337,13 @@ siod_session *siod_session_new(const sio_relay_frame *f,
         reg.open_list->prev = s;
     reg.open_list = s;
     reg.count++;
-    return s;
+    *out = s;
+    return 0;
 fail:
-    siod_log_limited(SIOD_LOG_ERROR, "cannot create a session (out of "
-                     "resources)");
     if (s != NULL)
         siod_addr_release(s->addr);
     session_free(s);
-    return NULL;
+    return rc;
 }
 
 /* ---- packets and the upgrade -------------------------------------------- */
@@ -386,7 +408,7 @@ static void upgrade_check_cb(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (s->get != NULL)
-        siod_poll_answer(s, 1, s->q_head != NULL ? -1 : SIO_EIO_NOOP);
+        answer_logged(s, 1, s->q_head != NULL ? -1 : SIO_EIO_NOOP);
 }
 
 static void upgrade_timeout_cb(evutil_socket_t fd, short what, void *arg)
@@ -480,7 +502,7 @@ int siod_session_upgrade_begin(siod_session *s, siod_peer *p, uint64_t conn)
                    ? siod_binding_new(p, conn, s, B_PROBE)
                    : NULL;
     if (s->probe == NULL)
-        return -1;
+        return -ENOMEM;
     siod_peer_send(p, SIO_R_WS_ACCEPT, 0, 0, conn, s->sid, NULL, 0, NULL, 0);
     transit(s, ST_UPGRADE_PROBE, "websocket probe accepted");
     evtimer_add(s->upgrade_timer, reg.tv_upgrade);

@@ -7,6 +7,7 @@
 #include "core/siod_core.h"
 #include "siod_engine_int.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,7 +55,9 @@ static int fan_eligible(const siod_session *s, size_t max_msg)
 /* Queues every message of msgs on g's link as WS_FANOUT frames naming g's
  * conns: one frame per message, more only where the module's frame limit
  * asks for it. fan_eligible has checked that each message fits with one
- * conn. Returns 0, or -1 if the link refused a frame. */
+ * conn. Returns 0, -EPIPE if the link is dead, -EMSGSIZE if a frame
+ * cannot be encoded, or the code of the send_shared op that refused a
+ * frame. */
 static int fan_send(const struct fan_group *g, const siod_shared_msg *msgs,
                     size_t nmsg, int volatile_)
 {
@@ -71,42 +74,49 @@ static int fan_send(const struct fan_group *g, const siod_shared_msg *msgs,
             sio_relay_frame f;
             struct iovec pre;
 
+            int rc;
+
             if (p->dead)
-                return -1;
+                return -EPIPE;
             /* the link copies the prefix: wire is free again after */
             pre.iov_base = g->wire;
             pre.iov_len = sio_relay_fanout_encode(
                 &f, g->wire, g->conns + i, k, mlen,
                 (binary ? SIO_RF_BINARY : 0) |
                     (volatile_ ? SIO_RF_VOLATILE : 0));
-            if (pre.iov_len == 0 ||
-                p->ops->send_shared(p->ctx, &f, &pre, 1, msgs[m].buf,
-                                    siod_ws_body_off(binary)) < 0)
-                return -1;
+            if (pre.iov_len == 0)
+                return -EMSGSIZE;
+            rc = p->ops->send_shared(p->ctx, &f, &pre, 1, msgs[m].buf,
+                                     siod_ws_body_off(binary));
+            if (rc < 0)
+                return rc;
         }
     }
     return 0;
 }
 
 /* The per-session path: msgs to s alone, checked for volatility now.
- * Returns 0 if s was sent (or queued) every message, else -1. */
+ * Returns 0 if s was sent (or queued) every message, -EAGAIN if they were
+ * volatile and s not writable, or siod_session_send_packet's code (-EPIPE
+ * for a session closed already). */
 static int send_one(siod_session *s, const siod_shared_msg *msgs, size_t nmsg,
                     int volatile_)
 {
     if (s->state == ST_CLOSED)
-        return -1;
+        return -EPIPE;
     if (volatile_ && !siod_session_writable(s)) {
         siod_log_debug("session %s: volatile packet dropped", s->sid);
-        return -1;
+        return -EAGAIN;
     }
     for (size_t m = 0; m < nmsg; m++) {
         siod_buf *b = msgs[m].buf;
         /* a failed send closes s: the rest is not sent */
-        if (siod_session_send_packet(s, SIO_EIO_MESSAGE,
-                                     msgs[m].binary ? 1 : 0,
-                                     siod_buf_data(b), b->len, b,
-                                     volatile_) < 0)
-            return -1;
+        int rc = siod_session_send_packet(s, SIO_EIO_MESSAGE,
+                                          msgs[m].binary ? 1 : 0,
+                                          siod_buf_data(b), b->len, b,
+                                          volatile_);
+        if (rc < 0)
+            return rc;
     }
     return 0;
 }
@@ -278,12 +288,17 @@ void siod_session_close(siod_session *s, const char *reason)
      * out first, the close packet after them (see siod_poll_closed_answer). */
     if (s->state == ST_POLLING && s->q_head != NULL) {
         if (s->get != NULL) {
-            siod_poll_answer(s, 1, -1);
+            /* a failed answer ends the GET with a 500: the session closes
+             * either way */
+            siod_poll_answer(s, 1, -1, NULL, 0);
             siod_poll_closed_remember(s, SIOD_CLOSED_CLOSE, NULL, 0);
         } else {
             size_t len = 0;
-            unsigned char *payload = siod_poll_payload(s, 1, -1, &len);
-            if (payload != NULL)
+            unsigned char *payload;
+            /* out of memory, nothing is remembered: the next GET finds
+             * no session, as after any close */
+            if (siod_poll_payload(s, 1, -1, &payload, &len) == 0 &&
+                payload != NULL)
                 siod_poll_closed_remember(s, SIOD_CLOSED_PAYLOAD, payload,
                                           len);
         }
@@ -313,7 +328,7 @@ int siod_session_info(const siod_session *s, const char *key,
     sio_relay_kv kv;
     if (s->info == NULL ||
         sio_relay_kv_find(s->info, s->info_len, key, &kv) != SIO_OK)
-        return -1;
+        return -ENOENT;
     *val = kv.val;
     *len = kv.val_len;
     return 0;

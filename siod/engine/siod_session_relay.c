@@ -1,13 +1,17 @@
 /* The engine layer's entry points for the relay link: one handler per
  * module -> siod frame type (siod_engine.h, relay-facing section), which
  * checks the frame, answers refusals and hands the rest to the state
- * machine; the limits on new sessions; and siod_peer_free. Calls down
+ * machine; the limits on new sessions; and siod_peer_free. A handler logs
+ * events (sessions opening, refusals at a limit) but no failure: it
+ * returns the failure with its detail to the link's dispatch, which logs
+ * it. Calls down
  * into siod_session.c, siod_session_api.c, siod_poll.c, siod_peer.c and
  * siod_addr.c; nothing in the layer calls back into it. */
 #include "core/siod_core.h"
 #include "siod_engine_int.h"
 #include "sio_ws.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,30 +116,28 @@ static int open_refused(siod_peer *p, const sio_relay_frame *f,
 
 /* ---- frame handlers ---------------------------------------------------- */
 
-int siod_session_relay_open(siod_peer *p, const sio_relay_frame *f)
+int siod_session_relay_open(siod_peer *p, const sio_relay_frame *f,
+                            char *why, size_t cap)
 {
     char hs[256];
     int websocket = (f->flags & SIO_RF_WEBSOCKET) != 0;
+    siod_session *s;
+    int rc;
 
-    if (!info_valid(f)) {
-        siod_log_limited(SIOD_LOG_WARN, "link %s: OPEN with a malformed "
-                         "info list", p->name);
-        return -1;
-    }
-    if (websocket && siod_binding_find(p, f->conn) != NULL) {
-        siod_log_limited(SIOD_LOG_WARN, "link %s: OPEN reuses conn %llu",
-                         p->name, (unsigned long long)f->conn);
-        return -1;
-    }
+    if (!info_valid(f))
+        return siod_err_set(why, cap, -EPROTO, "malformed info list");
+    if (websocket && siod_binding_find(p, f->conn) != NULL)
+        return siod_err_set(why, cap, -EPROTO, "reuses conn %llu",
+                            (unsigned long long)f->conn);
     struct siod_addr_key addr = siod_addr_from_open(f);
     if (open_refused(p, f, &addr))
         return 0;
-    siod_session *s = siod_session_new(f,
-                                       websocket ? ST_WEBSOCKET : ST_POLLING,
-                                       &addr);
-    if (s == NULL) {
+    rc = siod_session_new(f, websocket ? ST_WEBSOCKET : ST_POLLING, &addr,
+                          &s);
+    if (rc < 0) {
         siod_peer_respond_str(p, f, 500, 0, "Internal Server Error");
-        return 0;
+        return siod_err_set(why, cap, rc, "cannot create a session: %s",
+                            siod_strerror(rc));
     }
     if (websocket) {
         s->ws = siod_binding_new(p, f->conn, s, B_WS);
@@ -143,7 +145,8 @@ int siod_session_relay_open(siod_peer *p, const sio_relay_frame *f)
             siod_peer_respond_str(p, f, 500, 0, "Internal Server Error");
             siod_session_close_ex(s, "transport error", "out of memory", 0,
                                   SIOD_CLOSE_NORMAL);
-            return 0;
+            return siod_err_set(why, cap, -ENOMEM, "session %s: out of "
+                                "memory binding its websocket", s->sid);
         }
         siod_peer_send(p, SIO_R_WS_ACCEPT, 0, 0, f->conn, s->sid, NULL, 0,
                        NULL, 0);
@@ -164,18 +167,14 @@ int siod_session_relay_open(siod_peer *p, const sio_relay_frame *f)
     return 0;
 }
 
-int siod_session_relay_upgrade(siod_peer *p, const sio_relay_frame *f)
+int siod_session_relay_upgrade(siod_peer *p, const sio_relay_frame *f,
+                               char *why, size_t cap)
 {
-    if (!info_valid(f)) {
-        siod_log_limited(SIOD_LOG_WARN, "link %s: UPGRADE with a malformed "
-                         "info list", p->name);
-        return -1;
-    }
-    if (siod_binding_find(p, f->conn) != NULL) {
-        siod_log_limited(SIOD_LOG_WARN, "link %s: UPGRADE reuses conn %llu",
-                         p->name, (unsigned long long)f->conn);
-        return -1;
-    }
+    if (!info_valid(f))
+        return siod_err_set(why, cap, -EPROTO, "malformed info list");
+    if (siod_binding_find(p, f->conn) != NULL)
+        return siod_err_set(why, cap, -EPROTO, "reuses conn %llu",
+                            (unsigned long long)f->conn);
     siod_session *s = siod_session_find(f->sid);
     if (s == NULL) {
         char sid[SIO_SID_LEN + 1];
@@ -184,20 +183,41 @@ int siod_session_relay_upgrade(siod_peer *p, const sio_relay_frame *f)
         siod_peer_respond_str(p, f, 400, 0, "Session ID unknown");
         return 0;
     }
-    if (siod_session_upgrade_begin(s, p, f->conn) < 0)
+    int rc = siod_session_upgrade_begin(s, p, f->conn);
+    if (rc < 0) {
         siod_peer_respond_str(p, f, 500, 0, "Internal Server Error");
+        return siod_err_set(why, cap, rc, "session %s: out of memory "
+                            "beginning its upgrade", s->sid);
+    }
     return 0;
 }
 
-int siod_session_relay_poll_get(siod_peer *p, const sio_relay_frame *f)
+/* siod_poll_answer for a frame handler: a failure's detail, with the
+ * session's id, goes to why. Returns as siod_poll_answer. */
+static int answer(siod_session *s, int with_queue, int extra, char *why,
+                  size_t cap)
+{
+    char detail[128];
+    int rc = siod_poll_answer(s, with_queue, extra, detail, sizeof detail);
+
+    if (rc < 0)
+        return siod_err_set(why, cap, rc, "session %s: %s", s->sid, detail);
+    return 0;
+}
+
+int siod_session_relay_poll_get(siod_peer *p, const sio_relay_frame *f,
+                                char *why, size_t cap)
 {
     siod_session *s = siod_session_find(f->sid);
     if (s == NULL) {
         char sid[SIO_SID_LEN + 1];
         sid_text(f, sid);
-        if (siod_poll_closed_answer(p, f)) {
-            siod_log_debug("GET for just-closed session %s answered", sid);
-            return 0;
+        int rc = siod_poll_closed_answer(p, f, why, cap);
+        if (rc != 0) {
+            if (rc > 0)
+                siod_log_debug("GET for just-closed session %s answered",
+                               sid);
+            return rc < 0 ? rc : 0;
         }
         siod_log_debug("GET for unknown session %s", sid);
         siod_peer_respond_str(p, f, 400, 1, json_unknown_sid);
@@ -208,11 +228,9 @@ int siod_session_relay_poll_get(siod_peer *p, const sio_relay_frame *f)
         siod_peer_respond_str(p, f, 400, 1, json_bad_request);
         return 0;
     }
-    if (siod_binding_find(p, f->conn) != NULL) {
-        siod_log_limited(SIOD_LOG_WARN, "link %s: POLL_GET reuses conn "
-                         "%llu", p->name, (unsigned long long)f->conn);
-        return -1;
-    }
+    if (siod_binding_find(p, f->conn) != NULL)
+        return siod_err_set(why, cap, -EPROTO, "reuses conn %llu",
+                            (unsigned long long)f->conn);
     if (s->get != NULL) {
         /* as the reference: the session ends, the new poll gets a 400 */
         siod_session_close_ex(s, "transport error", "overlap from client", 0,
@@ -223,16 +241,17 @@ int siod_session_relay_poll_get(siod_peer *p, const sio_relay_frame *f)
     s->get = siod_binding_new(p, f->conn, s, B_GET);
     if (s->get == NULL) {
         siod_peer_respond_str(p, f, 500, 0, "Internal Server Error");
-        return 0;
+        return siod_err_set(why, cap, -ENOMEM, "session %s: out of memory "
+                            "holding a poll", s->sid);
     }
     /* In upgrade-wait an empty poll is ended by upgrade_check_cb. */
     if (s->q_head != NULL)
-        siod_poll_answer(s, 1, -1);
+        return answer(s, 1, -1, why, cap);
     return 0;
 }
 
 int siod_session_relay_poll_post(siod_peer *p, const sio_relay_frame *f,
-                                 unsigned char *body)
+                                 unsigned char *body, char *why, size_t cap)
 {
     siod_session *s = siod_session_find(f->sid);
     if (s == NULL) {
@@ -264,7 +283,8 @@ int siod_session_relay_poll_post(siod_peer *p, const sio_relay_frame *f,
     return 0;
 }
 
-int siod_session_relay_ws_msg(siod_peer *p, const sio_relay_frame *f)
+int siod_session_relay_ws_msg(siod_peer *p, const sio_relay_frame *f,
+                              char *why, size_t cap)
 {
     struct siod_binding *b = siod_binding_find(p, f->conn);
     if (b == NULL || b->kind == B_GET) {
@@ -289,7 +309,8 @@ int siod_session_relay_ws_msg(siod_peer *p, const sio_relay_frame *f)
     return 0;
 }
 
-int siod_session_relay_cancel(siod_peer *p, const sio_relay_frame *f)
+int siod_session_relay_cancel(siod_peer *p, const sio_relay_frame *f,
+                              char *why, size_t cap)
 {
     struct siod_binding *b = siod_binding_find(p, f->conn);
     if (b == NULL) {
@@ -305,14 +326,14 @@ int siod_session_relay_cancel(siod_peer *p, const sio_relay_frame *f)
          * GET, so an answer the module can no longer deliver loses none. */
         siod_log_debug("session %s: held GET released by link %s",
                        b->s->sid, p->name);
-        siod_poll_answer(b->s, 0, SIO_EIO_NOOP);
-        return 0;
+        return answer(b->s, 0, SIO_EIO_NOOP, why, cap);
     }
     siod_session_binding_gone(b, NULL);
     return 0;
 }
 
-int siod_session_relay_ws_closed(siod_peer *p, const sio_relay_frame *f)
+int siod_session_relay_ws_closed(siod_peer *p, const sio_relay_frame *f,
+                                 char *why, size_t cap)
 {
     struct siod_binding *b = siod_binding_find(p, f->conn);
     if (b == NULL) {
@@ -327,7 +348,8 @@ int siod_session_relay_ws_closed(siod_peer *p, const sio_relay_frame *f)
     return 0;
 }
 
-int siod_session_relay_abort(siod_peer *p, const sio_relay_frame *f)
+int siod_session_relay_abort(siod_peer *p, const sio_relay_frame *f,
+                             char *why, size_t cap)
 {
     siod_session *s = siod_session_find(f->sid);
     if (s == NULL) {

@@ -4,10 +4,11 @@
  * checks and the secret live in siod_link_auth.c, which calls nothing
  * back) and the direction of every frame, and dispatches to the session
  * layer.
- * Output goes into an evbuffer drained by a write event. A broken link is
- * closed from the loop (a reap event), never from inside a send. Links are
- * bounded in number (--max-links) and in handshake time (5 s to a valid
- * AUTH); what a link not yet proven can repeat is logged throttled. */
+ * Output goes into an evbuffer drained by a write event. A broken link
+ * keeps why it broke; the loop (a reap event) closes it and logs why,
+ * never from inside a send. Links are bounded in number (--max-links) and
+ * in handshake time (5 s to a valid AUTH); what a link not yet proven can
+ * repeat is logged throttled. */
 #include "siod_relay.h"
 #include "siod_link_auth.h"
 #include "core/siod_core.h"
@@ -68,6 +69,10 @@ typedef struct siod_link {
     int reap_pending;
     size_t ref_count;                    /* referenced (shared) bodies */
     int paused;                          /* input held back: output backlog */
+    /* Why the link broke, logged when it is closed (link_log_closed). */
+    char why[256];
+    int why_level;
+    siod_log_throttle *why_log;          /* its throttle, NULL: none */
 } siod_link;
 
 static siod_link *links;
@@ -84,7 +89,6 @@ static siod_log_throttle refuse_log =
     SIOD_LOG_THROTTLE(REFUSE_LOG_INTERVAL, 1);
 static siod_log_throttle unready_close_log;
 static siod_log_throttle connected_log;
-static siod_log_throttle over_max_log;
 /* Output a link may hold (--max-link-output): past half of it the link's
  * input waits, past all of it the link is closed. */
 static size_t output_max = 64u * 1024u * 1024u;
@@ -125,8 +129,22 @@ static size_t link_backlog(void *ctx);
 static const siod_peer_ops link_ops = { link_send, link_send_shared,
                                         link_backlog };
 
+/* Logs why l broke, once: the line of the loop pass that closes it. */
+static void link_log_closed(siod_link *l)
+{
+    if (l->why[0] == '\0')
+        return;
+    if (l->why_log != NULL)
+        siod_log_throttled(l->why_log, l->why_level, "link %s closed: %s",
+                           l->name, l->why);
+    else
+        siod_log(l->why_level, "link %s closed: %s", l->name, l->why);
+    l->why[0] = '\0';
+}
+
 static void link_free(siod_link *l)
 {
+    link_log_closed(l);
     if (l->prev != NULL)
         l->prev->next = l->next;
     else
@@ -168,17 +186,17 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* Marks l broken and has the loop free it after the current callback;
- * logs why through t (NULL: unthrottled). */
+/* Marks l broken and has the loop free it after the current callback; l
+ * keeps why, which the loop logs at level through t (NULL: unthrottled)
+ * as it closes l. The first reason stands. */
 static void link_break_via(siod_link *l, siod_log_throttle *t, int level,
                            const char *why)
 {
     if (l->state == L_BROKEN)
         return;
-    if (t != NULL)
-        siod_log_throttled(t, level, "link %s closed: %s", l->name, why);
-    else
-        siod_log(level, "link %s closed: %s", l->name, why);
+    snprintf(l->why, sizeof l->why, "%s", why);
+    l->why_level = level;
+    l->why_log = t;
     transit(l, L_BROKEN, why);
     event_del(l->rev);
     event_del(l->wev);
@@ -214,7 +232,7 @@ static size_t output_memory(const siod_link *l)
  * the module reconnects); over half of it l's input waits (no read, no
  * frame dispatched) until writing brings the backlog under a quarter, so
  * the child that does not keep up stops adding work of its own. Else the
- * write event is armed. Returns 0, or -1 if the link was dropped. */
+ * write event is armed. Returns 0, or -ENOBUFS if the link was dropped. */
 static int output_queued(siod_link *l)
 {
     size_t mem = output_memory(l);
@@ -225,7 +243,7 @@ static int output_queued(siod_link *l)
                  "--max-link-output %zu (module not reading); its sessions "
                  "close", mem, output_max);
         link_break(l, SIOD_LOG_ERROR, why);
-        return -1;
+        return -ENOBUFS;
     }
     if (!l->paused && l->state == L_READY && mem > output_max / 2) {
         l->paused = 1;
@@ -255,6 +273,9 @@ static void maybe_resume(siod_link *l)
 }
 
 
+/* siod_peer_ops.send (siod_engine.h): returns 0, -EPIPE (not ready, or
+ * broken), -EMSGSIZE (over the module's frame limit: nothing queued, the
+ * caller reports it), or -ENOMEM / -ENOBUFS after breaking the link. */
 static int link_send(void *ctx, const sio_relay_frame *f,
                      const struct iovec *iov, int iovcnt)
 {
@@ -262,14 +283,9 @@ static int link_send(void *ctx, const sio_relay_frame *f,
     unsigned char hdr[SIO_RELAY_HDR_LEN];
 
     if (l->state != L_READY && l->state != L_DRAINING)
-        return -1;
-    if (f->len > l->auth.max_body) {
-        siod_log_limited(SIOD_LOG_ERROR, "link %s: %s frame of %u bytes is "
-                         "over the module's limit (%u); not sent", l->name,
-                         sio_relay_type_name(f->type), (unsigned)f->len,
-                         (unsigned)l->auth.max_body);
-        return -1;
-    }
+        return -EPIPE;
+    if (f->len > l->auth.max_body)
+        return -EMSGSIZE;
     sio_relay_write_header(hdr, f);
     /* room for what is copied first: after a reference chain, evbuffer_add
      * alone would allocate a new chain as large as that reference */
@@ -285,11 +301,11 @@ static int link_send(void *ctx, const sio_relay_frame *f,
     return output_queued(l);
 fail:
     link_break(l, SIOD_LOG_ERROR, "out of memory queueing output");
-    return -1;
+    return -ENOMEM;
 }
 
 /* Queues a handshake frame (link_send serves only ready links). Returns 0,
- * or -1 after breaking the link. */
+ * or -ENOMEM / -ENOBUFS after breaking the link. */
 static int handshake_send(siod_link *l, const sio_relay_frame *f,
                           const struct iovec *iov)
 {
@@ -299,7 +315,7 @@ static int handshake_send(siod_link *l, const sio_relay_frame *f,
     if (evbuffer_add(l->out, hdr, sizeof hdr) < 0 ||
         evbuffer_add(l->out, iov->iov_base, iov->iov_len) < 0) {
         link_break(l, SIOD_LOG_ERROR, "out of memory queueing output");
-        return -1;
+        return -ENOMEM;
     }
     return output_queued(l);
 }
@@ -334,8 +350,8 @@ static void body_done(const void *data, size_t len, void *arg)
 }
 
 /* Appends b->bytes[off..off + len) to l's output by reference, r (whose
- * count this takes one of) releasing it. Returns 0, or -1 after breaking
- * the link (the caller's frame is then incomplete). */
+ * count this takes one of) releasing it. Returns 0, or -ENOMEM after
+ * breaking the link (the caller's frame is then incomplete). */
 static int add_body_ref(siod_link *l, struct out_ref *r, siod_buf *b,
                         size_t off, size_t len)
 {
@@ -348,7 +364,7 @@ static int add_body_ref(siod_link *l, struct out_ref *r, siod_buf *b,
         out_ref_release(r);
         /* a header without its body: the link is unusable */
         link_break(l, SIOD_LOG_ERROR, "out of memory queueing output");
-        return -1;
+        return -ENOMEM;
     }
     l->ref_count++;
     return 0;
@@ -361,7 +377,8 @@ static int add_body_ref(siod_link *l, struct out_ref *r, siod_buf *b,
  * it would cost a chain sized after that one), so below SHARED_COPY_MAX a
  * copy is the cheaper of the two. A frame with a copied prefix (a
  * WS_FANOUT's conn list) copies header and prefix together into room made
- * first, then references the message. */
+ * first, then references the message. siod_peer_ops.send_shared: returns
+ * as link_send does, or -EINVAL for a prefix out of range. */
 static int link_send_shared(void *ctx, const sio_relay_frame *f,
                             const struct iovec *pre, int npre, siod_buf *b,
                             size_t off)
@@ -370,15 +387,15 @@ static int link_send_shared(void *ctx, const sio_relay_frame *f,
     size_t pre_len = 0;
 
     if (npre < 0 || npre > SIOD_PEER_PRE_MAX)
-        return -1;
+        return -EINVAL;
     for (int i = 0; i < npre; i++)
         pre_len += pre[i].iov_len;
     if (pre_len > f->len)
-        return -1;
+        return -EINVAL;
     size_t blen = f->len - pre_len;
     if (blen < SHARED_COPY_MAX || f->len > l->auth.max_body ||
         (l->state != L_READY && l->state != L_DRAINING)) {
-        /* link_send copies, or refuses and logs */
+        /* link_send copies, or refuses */
         struct iovec iov[SIOD_PEER_PRE_MAX + 1];
         for (int i = 0; i < npre; i++)
             iov[i] = pre[i];
@@ -389,7 +406,7 @@ static int link_send_shared(void *ctx, const sio_relay_frame *f,
     struct out_ref *r = malloc(sizeof *r);
     if (r == NULL) {
         link_break(l, SIOD_LOG_ERROR, "out of memory queueing output");
-        return -1;
+        return -ENOMEM;
     }
     r->refs = 1;
     r->l = l;
@@ -400,7 +417,7 @@ static int link_send_shared(void *ctx, const sio_relay_frame *f,
                                    header_done, r) < 0) {
             free(r);
             link_break(l, SIOD_LOG_ERROR, "out of memory queueing output");
-            return -1;
+            return -ENOMEM;
         }
     } else {
         int bad = evbuffer_expand(l->out, sizeof r->hdr + pre_len) < 0 ||
@@ -411,11 +428,12 @@ static int link_send_shared(void *ctx, const sio_relay_frame *f,
         if (bad) {
             free(r);
             link_break(l, SIOD_LOG_ERROR, "out of memory queueing output");
-            return -1;
+            return -ENOMEM;
         }
     }
-    if (add_body_ref(l, r, b, off, blen) < 0)
-        return -1;
+    int rc = add_body_ref(l, r, b, off, blen);
+    if (rc < 0)
+        return rc;
     return output_queued(l);
 }
 
@@ -477,7 +495,8 @@ static void handshake_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 /* The module's HELLO: answered with siod's HELLO (a fresh nonce) and siod's
  * proof of the secret over both nonces; the link then waits for the
- * module's proof. Returns 0, or -1 after closing the link. */
+ * module's proof. Returns 0, or after breaking the link a refusal's code
+ * (siod_link_auth_hello), siod's own failure's, or handshake_send's. */
 static int handle_hello(siod_link *l, const sio_relay_frame *f)
 {
     unsigned char body[SIO_RELAY_HELLO_LEN];
@@ -485,13 +504,12 @@ static int handle_hello(siod_link *l, const sio_relay_frame *f)
     char why[96];
     int rc = siod_link_auth_hello(&l->auth, f, body, proof, why, sizeof why);
 
-    if (rc == SIOD_LINK_AUTH_FAILED) {
-        link_break(l, SIOD_LOG_ERROR, why);
-        return -1;
-    }
     if (rc < 0) {
-        link_refuse(l, why);
-        return -1;
+        if (siod_link_auth_refused(rc))
+            link_refuse(l, why);
+        else
+            link_break(l, SIOD_LOG_ERROR, why);
+        return rc;
     }
     transit(l, L_AUTH, "HELLO answered with siod's HELLO and proof");
 
@@ -500,8 +518,9 @@ static int handle_hello(siod_link *l, const sio_relay_frame *f)
     r.type = SIO_R_HELLO;
     r.len = sizeof body;
     struct iovec iov = { body, sizeof body };
-    if (handshake_send(l, &r, &iov) < 0)
-        return -1;
+    rc = handshake_send(l, &r, &iov);
+    if (rc < 0)
+        return rc;
     r.type = SIO_R_AUTH;
     r.len = sizeof proof;
     iov.iov_base = proof;
@@ -510,14 +529,16 @@ static int handle_hello(siod_link *l, const sio_relay_frame *f)
 }
 
 /* The module's AUTH: its proof over both nonces. Only now does the link
- * get a peer and carry sessions. Returns 0, or -1 after closing it. */
+ * get a peer and carry sessions. Returns 0, or after breaking the link
+ * siod_link_auth_check's code or -ENOMEM. */
 static int handle_auth(siod_link *l, const sio_relay_frame *f)
 {
     char why[96];
+    int rc = siod_link_auth_check(&l->auth, f, why, sizeof why);
 
-    if (siod_link_auth_check(&l->auth, f, why, sizeof why) < 0) {
+    if (rc < 0) {
         link_refuse(l, why);
-        return -1;
+        return rc;
     }
     /* WS_FANOUT only to a module that said it takes it */
     l->peer = siod_peer_new(&link_ops, l, l->name,
@@ -525,7 +546,7 @@ static int handle_auth(siod_link *l, const sio_relay_frame *f)
                             l->auth.max_body);
     if (l->peer == NULL) {
         link_break(l, SIOD_LOG_ERROR, "out of memory");
-        return -1;
+        return -ENOMEM;
     }
     transit(l, L_READY, "the module proved the relay secret");
     event_del(l->hs_timer);
@@ -535,11 +556,17 @@ static int handle_auth(siod_link *l, const sio_relay_frame *f)
     return 0;
 }
 
-/* Dispatches one parsed frame; body is the mutable view of f->body.
- * Returns 0, or -1 after breaking the link. */
+/* Dispatches one parsed frame; body is the mutable view of f->body. The
+ * boundary of the engine's frame handlers: what they return is logged
+ * here, once. A frame invalid for the relay protocol (-EPROTO) breaks the
+ * link; another failure (siod could not serve the request, which was
+ * answered 500) is logged, throttled, and the link goes on. Returns 0, or
+ * a negative code after breaking the link. */
 static int dispatch(siod_link *l, const sio_relay_frame *f,
                     unsigned char *body)
 {
+    char why[192] = "";
+    char msg[256];
     int rc;
 
     if (siod_log_verbose())
@@ -550,7 +577,7 @@ static int dispatch(siod_link *l, const sio_relay_frame *f,
     if (l->state == L_HELLO) {
         if (f->type != SIO_R_HELLO) {
             link_refuse(l, "first frame is not HELLO");
-            return -1;
+            return -EPROTO;
         }
         return handle_hello(l, f);
     }
@@ -558,44 +585,43 @@ static int dispatch(siod_link *l, const sio_relay_frame *f,
         return handle_auth(l, f);
     switch (f->type) {
     case SIO_R_OPEN:
-        rc = siod_session_relay_open(l->peer, f);
+        rc = siod_session_relay_open(l->peer, f, why, sizeof why);
         break;
     case SIO_R_UPGRADE:
-        rc = siod_session_relay_upgrade(l->peer, f);
+        rc = siod_session_relay_upgrade(l->peer, f, why, sizeof why);
         break;
     case SIO_R_POLL_GET:
-        rc = siod_session_relay_poll_get(l->peer, f);
+        rc = siod_session_relay_poll_get(l->peer, f, why, sizeof why);
         break;
     case SIO_R_POLL_POST:
-        rc = siod_session_relay_poll_post(l->peer, f, body);
+        rc = siod_session_relay_poll_post(l->peer, f, body, why, sizeof why);
         break;
     case SIO_R_CANCEL:
-        rc = siod_session_relay_cancel(l->peer, f);
+        rc = siod_session_relay_cancel(l->peer, f, why, sizeof why);
         break;
     case SIO_R_WS_MSG:
-        rc = siod_session_relay_ws_msg(l->peer, f);
+        rc = siod_session_relay_ws_msg(l->peer, f, why, sizeof why);
         break;
     case SIO_R_WS_CLOSED:
-        rc = siod_session_relay_ws_closed(l->peer, f);
+        rc = siod_session_relay_ws_closed(l->peer, f, why, sizeof why);
         break;
     case SIO_R_ABORT:
-        rc = siod_session_relay_abort(l->peer, f);
+        rc = siod_session_relay_abort(l->peer, f, why, sizeof why);
         break;
-    default: {
-        char why[64];
-        snprintf(why, sizeof why, "unexpected %s frame",
+    default:
+        snprintf(msg, sizeof msg, "unexpected %s frame",
                  sio_relay_type_name(f->type));
-        link_break(l, SIOD_LOG_WARN, why);
-        return -1;
+        link_break(l, SIOD_LOG_WARN, msg);
+        return -EPROTO;
     }
+    if (rc == -EPROTO) {
+        snprintf(msg, sizeof msg, "invalid %s frame (%s)",
+                 sio_relay_type_name(f->type), why);
+        link_break(l, SIOD_LOG_WARN, msg);
+        return rc;
     }
-    if (rc < 0) {
-        char why[64];
-        snprintf(why, sizeof why, "invalid %s frame",
-                 sio_relay_type_name(f->type));
-        link_break(l, SIOD_LOG_WARN, why);
-        return -1;
-    }
+    if (rc < 0)
+        siod_log_limited(SIOD_LOG_ERROR, "link %s: %s", l->name, why);
     return 0;
 }
 
@@ -673,19 +699,18 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
     parse_input(l);
 }
 
-int siod_link_adopt(struct event_base *base, int fd, uid_t uid, pid_t pid)
+int siod_link_adopt(struct event_base *base, int fd, uid_t uid, pid_t pid,
+                    char *why, size_t cap)
 {
     if (links_max > 0 && link_count >= links_max) {
-        siod_log_throttled(&over_max_log, SIOD_LOG_WARN, "refused a "
-                           "connection from uid %ld (pid %ld): %u links open "
-                           "(--max-links)", (long)uid, (long)pid, link_count);
         close(fd);
-        return -1;
+        return siod_err_set(why, cap, -EMFILE, "%u links open (--max-links)",
+                            link_count);
     }
     siod_link *l = calloc(1, sizeof *l);
     if (l == NULL) {
         close(fd);
-        return -1;
+        return siod_err_set(why, cap, -ENOMEM, "out of memory");
     }
     l->fd = fd;
     l->state = L_HELLO;                  /* the initial state */
@@ -706,7 +731,7 @@ int siod_link_adopt(struct event_base *base, int fd, uid_t uid, pid_t pid)
         l->rev == NULL || l->wev == NULL || l->hs_timer == NULL ||
         event_add(l->rev, NULL) < 0 ||
         evtimer_add(l->hs_timer, &deadline) < 0) {
-        siod_log_limited(SIOD_LOG_ERROR, "link %s: out of memory", l->name);
+        siod_err_set(why, cap, -ENOMEM, "out of memory");
         transit(l, L_BROKEN, "out of memory");
         l->next = links;
         if (links != NULL)
@@ -714,7 +739,7 @@ int siod_link_adopt(struct event_base *base, int fd, uid_t uid, pid_t pid)
         links = l;
         link_count++;
         link_free(l);
-        return -1;
+        return -ENOMEM;
     }
     l->next = links;
     if (links != NULL)

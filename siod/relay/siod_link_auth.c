@@ -4,6 +4,7 @@
  * writes and refuses the link when this says so. */
 #include "siod_relay.h"
 #include "siod_link_auth.h"
+#include "core/siod_core.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -24,7 +25,7 @@ int siod_link_set_secret(const unsigned char *key, size_t len)
     return 0;
 }
 
-/* Fills buf with n random bytes; returns 0 or -1. */
+/* Fills buf with n random bytes; returns 0 or getrandom's -errno. */
 static int random_bytes(unsigned char *buf, size_t n)
 {
     while (n > 0) {
@@ -32,11 +33,16 @@ static int random_bytes(unsigned char *buf, size_t n)
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0)
-            return -1;
+            return errno ? -errno : -EIO;
         buf += got;
         n -= (size_t)got;
     }
     return 0;
+}
+
+int siod_link_auth_refused(int rc)
+{
+    return rc == -EPROTO || rc == -EPROTONOSUPPORT || rc == -EACCES;
 }
 
 int siod_link_auth_hello(siod_link_auth *a, const sio_relay_frame *f,
@@ -45,24 +51,21 @@ int siod_link_auth_hello(siod_link_auth *a, const sio_relay_frame *f,
                          char *why, size_t cap)
 {
     sio_relay_hello h;
+    int rc;
 
-    if (sio_relay_hello_decode(f->body, f->len, &h) != SIO_OK) {
-        snprintf(why, cap, "invalid HELLO");
-        return SIOD_LINK_AUTH_REFUSED;
-    }
-    if (h.version != SIO_RELAY_VERSION) {
-        snprintf(why, cap, "relay version %u, expected %u",
-                 (unsigned)h.version, (unsigned)SIO_RELAY_VERSION);
-        return SIOD_LINK_AUTH_REFUSED;
-    }
-    if (secret_len == 0) {
-        snprintf(why, cap, "siod has no relay secret");
-        return SIOD_LINK_AUTH_REFUSED;
-    }
-    if (random_bytes(a->nonce_siod, sizeof a->nonce_siod) < 0) {
-        snprintf(why, cap, "no random bytes for the handshake");
-        return SIOD_LINK_AUTH_FAILED;
-    }
+    if (sio_relay_hello_decode(f->body, f->len, &h) != SIO_OK)
+        return siod_err_set(why, cap, -EPROTO, "invalid HELLO");
+    if (h.version != SIO_RELAY_VERSION)
+        return siod_err_set(why, cap, -EPROTONOSUPPORT,
+                            "relay version %u, expected %u",
+                            (unsigned)h.version,
+                            (unsigned)SIO_RELAY_VERSION);
+    if (secret_len == 0)
+        return siod_err_set(why, cap, -EACCES, "siod has no relay secret");
+    rc = random_bytes(a->nonce_siod, sizeof a->nonce_siod);
+    if (rc < 0)
+        return siod_err_set(why, cap, rc, "no random bytes for the "
+                            "handshake: %s", siod_strerror(rc));
     memcpy(a->nonce_module, h.nonce, sizeof a->nonce_module);
     a->max_body = h.max_body < SIO_RELAY_MAX_BODY ? h.max_body
                                                    : SIO_RELAY_MAX_BODY;
@@ -88,19 +91,17 @@ int siod_link_auth_check(const siod_link_auth *a, const sio_relay_frame *f,
     unsigned char want[SIO_RELAY_PROOF_LEN];
     int ok;
 
-    if (f->type != SIO_R_AUTH || f->len != SIO_RELAY_PROOF_LEN) {
-        snprintf(why, cap, "%s frame before a proof of the relay secret "
-                 "(AUTH)", sio_relay_type_name(f->type));
-        return SIOD_LINK_AUTH_REFUSED;
-    }
+    if (f->type != SIO_R_AUTH || f->len != SIO_RELAY_PROOF_LEN)
+        return siod_err_set(why, cap, -EPROTO, "%s frame before a proof of "
+                            "the relay secret (AUTH)",
+                            sio_relay_type_name(f->type));
     sio_relay_proof(secret, secret_len, SIO_RELAY_ROLE_MODULE,
                     a->nonce_module, a->nonce_siod, want);
     ok = sio_relay_proof_ok(f->body, want);
     memset(want, 0, sizeof want);
-    if (!ok) {
-        snprintf(why, cap, "wrong proof of the relay secret (AUTH)");
-        return SIOD_LINK_AUTH_REFUSED;
-    }
+    if (!ok)
+        return siod_err_set(why, cap, -EACCES, "wrong proof of the relay "
+                            "secret (AUTH)");
     return 0;
 }
 

@@ -19,23 +19,25 @@ typedef struct siod_link_auth {
     uint32_t pid;
 } siod_link_auth;
 
-/* Return values besides 0: the module broke the handshake (why says how;
- * the link refuses it), or siod itself failed (no random bytes). */
-#define SIOD_LINK_AUTH_REFUSED (-1)
-#define SIOD_LINK_AUTH_FAILED (-2)
+/* Is rc, a failure of the two calls below, a refusal (the module broke
+ * the handshake or cannot be trusted; the link refuses it) rather than
+ * siod's own failure? Returns 1 or 0. */
+int siod_link_auth_refused(int rc);
 
 /* Takes the module's HELLO f into a and writes siod's answer: its HELLO
  * body into hello and its proof of the secret over both nonces into
- * proof. Returns 0, SIOD_LINK_AUTH_REFUSED with why[0..cap) set (bad
- * HELLO or version, no secret set), or SIOD_LINK_AUTH_FAILED with why
- * set. */
+ * proof. Returns 0, or with why[0..cap) set a refusal: -EPROTO (not a
+ * valid HELLO), -EPROTONOSUPPORT (another relay version), -EACCES (siod
+ * has no secret); or siod's own failure: the errno of getrandom(2)
+ * (negative) when it gives no random bytes for the nonce. */
 int siod_link_auth_hello(siod_link_auth *a, const sio_relay_frame *f,
                          unsigned char hello[SIO_RELAY_HELLO_LEN],
                          unsigned char proof[SIO_RELAY_PROOF_LEN],
                          char *why, size_t cap);
 
 /* Checks the module's AUTH f against a (in constant time). Returns 0 when
- * it proves the secret, else SIOD_LINK_AUTH_REFUSED with why set. */
+ * it proves the secret, else with why set -EPROTO (not an AUTH frame of
+ * the proof's length) or -EACCES (a wrong proof); both are refusals. */
 int siod_link_auth_check(const siod_link_auth *a, const sio_relay_frame *f,
                          char *why, size_t cap);
 

@@ -1,7 +1,9 @@
 /* The listening Unix socket: created with a restrictive umask, then mode
  * 0660 (and chowned to the first allowed uid when siod runs as root); every
  * accepted connection's SO_PEERCRED uid is checked before it is handed to
- * the link code. Out of descriptors, accepting pauses for a second. */
+ * the link code. Out of descriptors, accepting pauses for a second. The
+ * accept callback is a boundary of the error model: it logs (throttled)
+ * the connections it or the link code refuses. */
 #include "siod_relay.h"
 #include "core/siod_core.h"
 
@@ -76,7 +78,17 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
             close(fd);
             continue;
         }
-        siod_link_adopt(base, fd, cred.uid, cred.pid);
+        char why[128];
+        int rc = siod_link_adopt(base, fd, cred.uid, cred.pid, why,
+                                 sizeof why);
+        if (rc == -EMFILE)
+            siod_log_limited(SIOD_LOG_WARN, "refused a connection from uid "
+                             "%ld (pid %ld): %s", (long)cred.uid,
+                             (long)cred.pid, why);
+        else if (rc < 0)
+            siod_log_limited(SIOD_LOG_ERROR, "refused a connection from uid "
+                             "%ld (pid %ld): %s", (long)cred.uid,
+                             (long)cred.pid, why);
     }
 }
 
@@ -107,32 +119,33 @@ static int clear_stale(const char *path)
 }
 
 int siod_listen_open(struct event_base *base, const char *path,
-                     const uid_t *uids, size_t n_uids)
+                     const uid_t *uids, size_t n_uids, char *why,
+                     size_t cap)
 {
     struct sockaddr_un sa;
     int rc;
 
-    if (strlen(path) >= sizeof sa.sun_path) {
-        siod_log(SIOD_LOG_ERROR, "socket path too long: %s", path);
-        return -ENAMETOOLONG;
-    }
+    if (strlen(path) >= sizeof sa.sun_path)
+        return siod_err_set(why, cap, -ENAMETOOLONG,
+                            "socket path too long: %s", path);
     if (n_uids > 0) {
         allowed = malloc(n_uids * sizeof *allowed);
         if (allowed == NULL)
-            return -ENOMEM;
+            return siod_err_set(why, cap, -ENOMEM, "socket %s: %s", path,
+                                siod_strerror(-ENOMEM));
         memcpy(allowed, uids, n_uids * sizeof *allowed);
         n_allowed = n_uids;
     }
     rc = clear_stale(path);
     if (rc < 0) {
-        siod_log(SIOD_LOG_ERROR, "socket %s: %s", path, rc == -EADDRINUSE ?
-                 "another server is listening on it" : strerror(-rc));
+        siod_err_set(why, cap, rc, "socket %s: %s", path,
+                     rc == -EADDRINUSE ? "another server is listening on it"
+                                       : siod_strerror(rc));
         goto fail;
     }
     listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (listen_fd < 0) {
-        rc = -errno;
-        siod_log(SIOD_LOG_ERROR, "socket: %s", strerror(errno));
+        rc = siod_err_set(why, cap, -errno, "socket: %s", strerror(errno));
         goto fail;
     }
     memset(&sa, 0, sizeof sa);
@@ -144,28 +157,27 @@ int siod_listen_open(struct event_base *base, const char *path,
     int err = errno;
     umask(old);
     if (rc < 0) {
-        rc = -err;
-        siod_log(SIOD_LOG_ERROR, "bind %s: %s", path, strerror(err));
+        rc = siod_err_set(why, cap, -err, "bind %s: %s", path, strerror(err));
         goto fail;
     }
     listen_path = strdup(path);
     struct stat st;
     if (listen_path == NULL || chmod(path, 0660) < 0 || lstat(path, &st) < 0) {
         rc = listen_path == NULL ? -ENOMEM : -errno;
-        siod_log(SIOD_LOG_ERROR, "socket %s: %s", path, strerror(-rc));
+        siod_err_set(why, cap, rc, "socket %s: %s", path, siod_strerror(rc));
         goto fail;
     }
     listen_dev = st.st_dev;
     listen_ino = st.st_ino;
     if (geteuid() == 0 && n_allowed > 0 &&
         chown(path, allowed[0], (gid_t)-1) < 0) {
-        rc = -errno;
-        siod_log(SIOD_LOG_ERROR, "chown %s: %s", path, strerror(errno));
+        rc = siod_err_set(why, cap, -errno, "chown %s: %s", path,
+                          strerror(errno));
         goto fail;
     }
     if (listen(listen_fd, 511) < 0) {
-        rc = -errno;
-        siod_log(SIOD_LOG_ERROR, "listen %s: %s", path, strerror(errno));
+        rc = siod_err_set(why, cap, -errno, "listen %s: %s", path,
+                          strerror(errno));
         goto fail;
     }
     accept_ev = event_new(base, listen_fd, EV_READ | EV_PERSIST, accept_cb,
@@ -173,10 +185,10 @@ int siod_listen_open(struct event_base *base, const char *path,
     pause_ev = evtimer_new(base, resume_cb, NULL);
     if (accept_ev == NULL || pause_ev == NULL ||
         event_add(accept_ev, NULL) < 0) {
-        rc = -ENOMEM;
+        rc = siod_err_set(why, cap, -ENOMEM, "socket %s: cannot watch it: "
+                          "%s", path, siod_strerror(-ENOMEM));
         goto fail;
     }
-    siod_log(SIOD_LOG_INFO, "listening on %s", path);
     return 0;
 fail:
     siod_listen_close();

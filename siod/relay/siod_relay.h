@@ -17,9 +17,10 @@
 struct event_base;
 
 /* Adopts fd (an accepted, non-blocking connection whose peer credentials
- * were checked) as a new link on base. Returns 0, or -1 if memory runs out
- * (fd is then closed). */
-int siod_link_adopt(struct event_base *base, int fd, uid_t uid, pid_t pid);
+ * were checked) as a new link on base. Returns 0, or with fd closed and
+ * why[0..cap) set -EMFILE (--max-links links are open) or -ENOMEM. */
+int siod_link_adopt(struct event_base *base, int fd, uid_t uid, pid_t pid,
+                    char *why, size_t cap);
 
 /* Shutdown: stops reading every link and closes each once its output is
  * written; done() is called when no link is left (at once if none). */
@@ -47,21 +48,23 @@ void siod_links_set_output_max(size_t bytes);
 #define SIOD_LINKS_MAX_DEFAULT 1024u
 
 /* Sets how many links may be open at once (--max-links; 0: no bound): a
- * connection past it is closed at once, logged at warn (throttled). Every
+ * connection past it is closed at once (siod_link_adopt: -EMFILE). Every
  * link, ready or still in its handshake, counts; one still without a proof
  * of the relay secret 5 s after it was accepted is closed. */
 void siod_links_set_max(unsigned n);
 
 /* ---- the listening socket (siod_listen.c) ---- */
 
-
-
 /* Creates the socket at path (replacing a stale socket nobody listens on)
  * and starts accepting on base. Connections whose peer uid is root, siod's
  * own uid or one of uids[0..n_uids) become relay links; others are logged
- * and closed. Returns 0 or a negative errno (logged). */
+ * (by the accept callback, throttled) and closed. Returns 0, or a negative
+ * errno with why[0..cap) saying what failed, naming path: -ENAMETOOLONG,
+ * -EADDRINUSE (another server listens on it), -EEXIST (path is no
+ * socket), -ENOMEM, or the errno of socket, bind, chmod, chown or listen. */
 int siod_listen_open(struct event_base *base, const char *path,
-                     const uid_t *uids, size_t n_uids);
+                     const uid_t *uids, size_t n_uids, char *why,
+                     size_t cap);
 
 /* Stops accepting, closes the socket and removes its path if it is still
  * ours. Safe to call when not open. */

@@ -204,7 +204,7 @@ static int link_get(struct script *s)
     links[i].fd = sv[1];
     links[i].in_len = 0;
     links[i].got_hello = 0;
-    if (siod_link_adopt(base, sv[0], getuid(), getpid()) < 0)
+    if (siod_link_adopt(base, sv[0], getuid(), getpid(), NULL, 0) < 0)
         abort();
     uint8_t how = u8(s);
     static const uint32_t max_bodies[4] = { SIO_RELAY_MAX_BODY, 65536, 600,
