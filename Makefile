@@ -46,7 +46,11 @@ SIOD_INC  := $(shell pkg-config --cflags libevent json-c 2>/dev/null)
 
 SHARED_SRC := $(wildcard shared/*.c)
 SIOD_SRC   := $(wildcard siod/*.c)
-MOD_SRC    := $(wildcard mod_socketio/*.c)
+# The module is one folder per layer (mod_socketio.c on top, then http/,
+# ws/, link/, core/); its sources are found per folder.
+MOD_LAYERS := http ws link core
+MOD_SRC    := $(wildcard mod_socketio/*.c $(MOD_LAYERS:%=mod_socketio/%/*.c))
+MOD_HDR    := $(wildcard $(MOD_LAYERS:%=mod_socketio/%/*.h))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 TOOL_SRC   := $(wildcard tests/tools/*.c)
@@ -79,9 +83,11 @@ $(BUILD)/obj/siod/%.o: siod/%.c $(wildcard siod/*.h shared/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) $(SIOD_INC) -Isiod -c -o $@ $<
 
-$(BUILD)/obj/mod_socketio/%.o: mod_socketio/%.c $(wildcard mod_socketio/*.h shared/*.h)
+MOD_INC := $(MOD_LAYERS:%=-Imod_socketio/%)
+
+$(BUILD)/obj/mod_socketio/%.o: mod_socketio/%.c $(MOD_HDR) $(wildcard shared/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(MODCFLAGS) -Imod_socketio -c -o $@ $<
+	$(CC) $(MODCFLAGS) $(MOD_INC) -c -o $@ $<
 
 $(BUILD)/libsio.a: $(SHARED_OBJ)
 	@mkdir -p $(dir $@)
