@@ -1,7 +1,7 @@
 /* The per-child reactor (mpm_event only). After the WebSocket handshake the
  * handler returns SUSPENDED; the suspend_connection hook, which runs on the
  * worker once the MPM has let go of the connection, queues it for the
- * reactor thread and wakes it (socketio_reactor_handoff.c). From then on
+ * reactor thread and wakes it (this file). From then on
  * that thread alone touches the connection (pools, buckets, filters,
  * mod_ssl state) until it destroys c->pool, which also settles the MPM's
  * connection counts.
@@ -30,445 +30,270 @@
  * first (socketio_ws_out.c); a client that stops reading is closed (1008) and
  * dropped after CLOSE_TIMEOUT.
  *
- * The reactor is three files sharing socketio_reactor_int.h (its structs,
- * limits, small list helpers and the functions one file calls in another):
- * - socketio_reactor.c (this one): the event loop (socketio_reactor_main),
+ * The reactor is four files sharing socketio_reactor_int.h (its structs,
+ * limits, small list helpers and the functions one file calls in another),
+ * calling one way, top first:
+ * - socketio_reactor.c (this one): the entry points, on other threads:
+ *   start and stop in the child, the handler's hand-off and the
+ *   suspend_connection / process_connection hooks (worker threads; the
+ *   worker marks). Starts the thread on socketio_reactor_main and
+ *   registers the link sink (socketio_reactor_sink).
+ * - socketio_reactor_loop.c: the event loop (socketio_reactor_main),
  *   reading, writing, timers, the per-connection state machine and the
- *   close and lingering close. Calls socketio_reactor_handoff.c to adopt
- *   handed-off connections and free closed ones (socketio_reactor_adopt,
- *   socketio_reactor_bury), and socketio_reactor_links.c for the links.
- * - socketio_reactor_handoff.c: the reactor's start and stop, the hand-off
- *   hooks, adoption and the pool lifetime after SUSPENDED (worker marks,
- *   set-aside allocators). It starts the thread on socketio_reactor_main
- *   (the one call back into this file) and registers the link sink.
+ *   close and lingering close. Calls the two files below.
+ * - socketio_reactor_adopt.c: adoption of handed-off connections and the
+ *   freeing of closed ones' pools (the pool lifetime after SUSPENDED,
+ *   explained there).
  * - socketio_reactor_links.c: the relay links' sockets on the epoll set,
- *   flushing their output queues, and the link sink's callbacks. Calls no
- *   other reactor file.
- * Every function in the three files runs on the reactor thread, except the
- * hooks and entry points of socketio_reactor.h (see the naming block
- * there) and what they call. */
+ *   flushing their output queues, and the link sink's callbacks.
+ * The last two call no reactor file. Every function of the loop, adopt
+ * and links files runs on the reactor thread; this file's run where their
+ * naming block (socketio_ws.h, socketio_reactor.h) says. */
 #include "socketio_reactor_int.h"
+#include "socketio_ws.h"
 
 APLOG_USE_MODULE(socketio);
 
-/* ---- small helpers ------------------------------------------------ */
+static socketio_reactor *child_reactor;
 
-static void set_deadline(rconn *rc, apr_time_t when)
-{
-    if (!rc->deadline && when)
-        rc->re->ntimed++;
-    else if (rc->deadline && !when)
-        rc->re->ntimed--;
-    rc->deadline = when;
-}
+/* The calling thread's mark, valid for the reactor it was made for. */
+static __thread worker_mark *my_mark;
+static __thread socketio_reactor *my_mark_re;
 
-/* Logs why a client was dropped: at most one warning per interval per
- * child, the others at debug and counted. */
-static void log_drop(rconn *rc, const char *msg)
-{
-    socketio_reactor *re = rc->re;
-    apr_time_t now = apr_time_now();
+#ifdef SOCKETIO_FAULT_INJECTION
+/* Tests only (SAN builds): SOCKETIO_FI_HANDOFF_DELAY_MS in httpd's
+ * environment makes every worker stall that long right after a hand-off,
+ * then store to c as the MPM does once the hooks return. */
+static apr_interval_time_t fi_handoff_delay;
+#endif
 
-    if (now - re->drop_logged_at >= DROP_LOG_INTERVAL) {
-        ap_log_cerror(APLOG_MARK, APLOG_WARNING, 0, rc->c,
-                      "mod_socketio: %s (%u more dropped since the last "
-                      "such message)", msg, re->drops_unlogged);
-        re->drop_logged_at = now;
-        re->drops_unlogged = 0;
-    } else {
-        re->drops_unlogged++;
-        ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, rc->c, "mod_socketio: %s",
-                      msg);
-    }
-}
+/* ---- life cycle --------------------------------------------------- */
 
-static void set_events(rconn *rc, unsigned want)
-{
-    struct epoll_event ev;
-
-    if (rc->events == want || !rc->events)
-        return;
-    memset(&ev, 0, sizeof(ev));
-    ev.events = want;
-    ev.data.ptr = rc;
-    if (epoll_ctl(rc->re->epfd, EPOLL_CTL_MOD, rc->fd, &ev) == 0)
-        rc->events = want;
-}
-
-/* ---- writing ------------------------------------------------------ */
-
-/* Pushes what the core output filter holds (it sends without waiting). */
-static apr_status_t redrive(conn_rec *c)
-{
-    ap_filter_t *f = c->output_filters;
-
-    while (f->next)
-        f = f->next;
-    return f->frec->filter_func.out_func(f, NULL);
-}
-
-/* Writes queued frames while the socket takes them. */
-static void write_out(rconn *rc)
-{
-    socketio_ws *ws = rc->ws;
-    conn_rec *c = rc->c;
-    apr_bucket *after;
-    apr_status_t rv;
-
-    if (ws->lost)
-        return;
-    if (c->data_in_output_filters) {
-        rv = redrive(c);
-        if (rv != APR_SUCCESS || c->aborted) {
-            socketio_ws_lost(ws, rv, "write failed");
-            return;
-        }
-        if (c->data_in_output_filters)
-            return;
-        /* Drained: filters may hold input the socket will not signal. */
-        rc->read_more = 1;
-    }
-    while (!APR_BRIGADE_EMPTY(ws->outbb) && !c->data_in_output_filters) {
-        apr_brigade_partition(ws->outbb, WRITE_CHUNK, &after);
-        apr_brigade_split_ex(ws->outbb, after, rc->tmpbb);
-        socketio_ws_dequeued(ws, ws->outbb);
-        rv = ap_pass_brigade(c->output_filters, ws->outbb);
-        apr_brigade_cleanup(ws->outbb);
-        APR_BRIGADE_CONCAT(ws->outbb, rc->tmpbb);
-        if (rv == APR_SUCCESS && !c->aborted)
-            rv = redrive(c);
-        if (rv != APR_SUCCESS || c->aborted) {
-            socketio_ws_lost(ws, rv, "write failed");
-            return;
-        }
-    }
-}
-
-/* Closes the socket; socketio_reactor_bury() then frees the pool. */
-static void close_now(rconn *rc)
-{
-    socketio_reactor *re = rc->re;
-
-    if (rc->phase == RC_DEAD)
-        return;
-    if (rc->events)
-        epoll_ctl(re->epfd, EPOLL_CTL_DEL, rc->fd, NULL);
-    rc->events = 0;
-    apr_socket_close(rc->csd);
-    set_deadline(rc, 0);
-    list_remove(&re->conns, rc);
-    re->nconns--;
-    rc->phase = RC_DEAD;
-    list_add(&re->grave, rc);
-}
-
-/* The WebSocket is over: tells siod, logs the request, starts the
- * lingering close (or closes at once when the client is gone or linger
- * is 0). */
-static void finish(rconn *rc, int linger)
-{
-    socketio_ws *ws = rc->ws;
-    conn_rec *c = rc->c;
-
-    socketio_ws_finish(ws);
-    rc->re->want_flush = 1;
-    if (rc->paused) {
-        rc->paused = 0;
-        rc->re->npaused--;
-    }
-    if (ws->lost || !linger)
-        c->aborted = 1;
-    apr_brigade_cleanup(ws->outbb);
-    rc->ws = NULL;
-    set_deadline(rc, 0);
-    if (c->aborted || ap_start_lingering_close(c)) {
-        close_now(rc);
-        return;
-    }
-    rc->phase = RC_LINGER;
-    set_deadline(rc, apr_time_now() + LINGER_TIMEOUT);
-    set_events(rc, EPOLLIN);
-}
-
-/* Lingering close: discards input until EOF, an error or the deadline. */
-static void linger_read(rconn *rc)
-{
-    apr_size_t n;
-    apr_status_t rv;
-
-    for (;;) {
-        n = SCRATCH_SIZE;
-        rv = apr_socket_recv(rc->csd, (char *)rc->re->scratch, &n);
-        if (rv == APR_SUCCESS && n > 0)
-            continue;
-        if (APR_STATUS_IS_EAGAIN(rv))
-            return;
-        close_now(rc);
-        return;
-    }
-}
-
-/* ---- the state machine -------------------------------------------- */
-
-/* Brings the timers and the polled events in line with the state. */
-static void update_waits(rconn *rc)
-{
-    socketio_ws *ws = rc->ws;
-    conn_rec *c = rc->c;
-    apr_time_t now = apr_time_now();
-    unsigned want;
-
-    if (c->data_in_output_filters) {
-        if (!rc->pending_since)
-            rc->pending_since = now;
-    } else {
-        rc->pending_since = 0;
-    }
-    if (ws->closed) {
-        if (!rc->closed_at)
-            rc->closed_at = now;
-        set_deadline(rc, rc->closed_at + CLOSE_TIMEOUT);
-    } else if (rc->pending_since) {
-        set_deadline(rc, rc->pending_since + c->base_server->timeout);
-    } else {
-        set_deadline(rc, 0);
-    }
-    want = (ws->closed || ws->relay_wait ? 0 : EPOLLIN) |
-           (c->data_in_output_filters ? EPOLLOUT : 0);
-    /* Paused for the relay queue: only a hang-up or an error (epoll
-     * reports them whatever is asked) wakes it. */
-    if (!want)
-        want = ws->relay_wait && !ws->closed ? EPOLLERR : EPOLLIN;
-    set_events(rc, want);
-}
-
-static void process(rconn *rc)
-{
-    socketio_ws *ws = rc->ws;
-    socketio_reactor *re = rc->re;
-
-    if (rc->phase != RC_WS)
-        return;
-    if (rc->read_more && !ws->closed && !ws->relay_wait) {
-        rc->read_more = socketio_ws_read(ws, re->scratch, SCRATCH_SIZE,
-                                         READ_BUDGET);
-        if (rc->read_more)
-            mark_dirty(rc);
-        re->want_flush = 1;
-    }
-    if (ws->relay_wait && !rc->paused) {
-        rc->paused = 1;
-        re->npaused++;
-    }
-    if (!ws->closed) {
-        if (rc->link_failed) {
-            socketio_ws_close(ws, SIO_WS_CLOSE_INTERNAL,
-                              "Socket.IO daemon unavailable",
-                              SIO_WS_CLOSE_INTERNAL);
-        } else if (ws->oom) {
-            /* A message it should have had is lost: it must not go on as
-             * if nothing were missing; it reconnects (and recovers). */
-            log_drop(rc, "WebSocket message could not be queued (out of "
-                     "memory); closing the client (1011)");
-            apr_brigade_cleanup(ws->outbb);
-            ws->out_bytes = 0;
-            socketio_ws_close(ws, SIO_WS_CLOSE_INTERNAL, "Out of memory",
-                              SIO_WS_CLOSE_INTERNAL);
-        } else if (ws->overflow) {
-            log_drop(rc, apr_psprintf(rc->c->pool, "WebSocket client not "
-                     "reading: a message would put it over "
-                     "SocketIOWebSocketQueue (%" APR_SIZE_T_FMT " bytes, %"
-                     APR_SIZE_T_FMT " waiting); closing it (1008)",
-                     ws->out_limit, ws->out_bytes));
-            apr_brigade_cleanup(ws->outbb);
-            ws->out_bytes = 0;
-            socketio_ws_close(ws, SIO_WS_CLOSE_POLICY, "Send queue overflow",
-                              SIO_WS_CLOSE_POLICY);
-        } else if (re->stopping) {
-            socketio_ws_close(ws, SIO_WS_CLOSE_GOING_AWAY,
-                              "Server restarting", SIO_WS_CLOSE_GOING_AWAY);
-        }
-    }
-    write_out(rc);
-    /* Done once the close frame is out; when stopping at once, after one
-     * attempt to send it. */
-    if (ws->lost || (ws->closed && ((APR_BRIGADE_EMPTY(ws->outbb) &&
-                                     !rc->c->data_in_output_filters) ||
-                                    re->stopping == STOP_NOW))) {
-        finish(rc, re->stopping != STOP_NOW);
-        return;
-    }
-    update_waits(rc);
-}
-
-static void process_dirty(socketio_reactor *re)
-{
-    rconn *list = re->dirty, *rc;
-
-    re->dirty = NULL;
-    while ((rc = list) != NULL) {
-        list = rc->dirty_next;
-        rc->dirty = 0;
-        rc->dirty_next = NULL;
-        process(rc);
-    }
-}
-
-/* Deadlines: closing clients that do not drain, stalled clients,
- * lingering closes. */
-static void run_timers(socketio_reactor *re, int force)
-{
-    apr_time_t now = apr_time_now();
-    rconn *rc, *next;
-
-    if (!force && now < re->next_tick)
-        return;
-    re->next_tick = now + apr_time_from_msec(TICK_MS);
-    for (rc = re->conns; re->ntimed && rc; rc = next) {
-        next = rc->next;
-        if (!rc->deadline || rc->deadline > now)
-            continue;
-        if (rc->phase == RC_LINGER) {
-            close_now(rc);
-            continue;
-        }
-        if (rc->ws->closed)
-            log_drop(rc, apr_psprintf(rc->c->pool, "WebSocket client did not "
-                     "take its close frame within %d s; dropping it",
-                     (int)apr_time_sec(CLOSE_TIMEOUT)));
-        else
-            log_drop(rc, apr_psprintf(rc->c->pool, "WebSocket client took "
-                     "no data for %d s (Timeout); dropping it",
-                     (int)apr_time_sec(rc->c->base_server->timeout)));
-        socketio_ws_lost(rc->ws, APR_TIMEUP, "timed out");
-        finish(rc, 0);
-    }
-}
-
-static void apply_stop(socketio_reactor *re, int mode)
-{
-    rconn *rc, *next;
-
-    if (mode <= re->stopping)
-        return;
-    re->stopping = mode;
-    for (rc = re->conns; rc; rc = next) {
-        next = rc->next;
-        if (mode == STOP_NOW && rc->phase == RC_LINGER) {
-            close_now(rc);
-            continue;
-        }
-        if (rc->phase == RC_WS)
-            mark_dirty(rc);
-    }
-}
-
-/* The wake fd fired: hand-offs, link changes, stop requests. */
-static void on_wake(socketio_reactor *re)
-{
-    rconn *list, *rc;
-    uint64_t v;
-    int mode, links, output;
-
-    while (read(re->wakefd, &v, sizeof(v)) < 0 && errno == EINTR)
-        ;
-    apr_thread_mutex_lock(re->mutex);
-    list = re->incoming;
-    re->incoming = NULL;
-    links = re->links_changed;
-    re->links_changed = 0;
-    output = re->links_output;
-    re->links_output = 0;
-    mode = re->stop_mode;
-    apr_thread_mutex_unlock(re->mutex);
-    if (links)
-        socketio_reactor_refresh_links(re);
-    if (output)
-        re->want_flush = 1;
-    while ((rc = list) != NULL) {
-        list = rc->next;
-        rc->next = NULL;
-        socketio_reactor_adopt(re, rc);
-    }
-    apply_stop(re, mode);
-}
-
-static void on_conn(rconn *rc, unsigned events)
-{
-    if (rc->phase == RC_LINGER) {
-        linger_read(rc);
-        return;
-    }
-    if (rc->phase != RC_WS)
-        return;
-    if (rc->ws->relay_wait && (events & (EPOLLHUP | EPOLLERR)))
-        socketio_ws_lost(rc->ws, APR_ECONNRESET, "reset while paused");
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-        rc->read_more = 1;
-    mark_dirty(rc);
-}
-
-static int exiting(socketio_reactor *re)
-{
-    int x;
-
-    apr_thread_mutex_lock(re->mutex);
-    x = re->exiting && !re->incoming;
-    apr_thread_mutex_unlock(re->mutex);
-    return x;
-}
-
-void *APR_THREAD_FUNC socketio_reactor_main(apr_thread_t *t, void *data)
+/* Pre-cleanup of pchild (the MPM has joined its workers): stops the
+ * reactor, which closes what is left, and joins it. */
+static apr_status_t reactor_cleanup(void *data)
 {
     socketio_reactor *re = data;
-    struct epoll_event evs[MAX_EVENTS];
-    int i, n, timeout;
+    apr_status_t trv;
 
-    socketio_reactor_refresh_links(re);
-    for (;;) {
-        if (re->dirty)
-            timeout = 0;
-        else if (re->ntimed || re->npaused)
-            timeout = TICK_MS;
-        else
-            timeout = -1;
-        n = epoll_wait(re->epfd, evs, MAX_EVENTS, timeout);
-        if (n < 0) {
-            if (errno != EINTR) {
-                ap_log_error(APLOG_MARK, APLOG_ERR, errno, re->s,
-                             "mod_socketio: reactor: epoll_wait failed");
-                apr_sleep(apr_time_from_msec(100));
-            }
-            n = 0;
-        }
-        for (i = 0; i < n; i++) {
-            ev_kind *kind = evs[i].data.ptr;
+    apr_thread_mutex_lock(re->mutex);
+    re->exiting = 1;
+    re->stop_mode = STOP_NOW;
+    apr_thread_mutex_unlock(re->mutex);
+    wake(re);
+    if (re->thread)
+        apr_thread_join(&trv, re->thread);
+    re->thread = NULL;
+    child_reactor = NULL;
+    return APR_SUCCESS;
+}
 
-            if (*kind == EV_WAKE)
-                on_wake(re);
-            else if (*kind == EV_LINK)
-                socketio_reactor_on_link(re, (rlink *)kind, evs[i].events);
-            else
-                on_conn((rconn *)kind, evs[i].events);
-        }
-        process_dirty(re);
-        run_timers(re, 0);
-        socketio_reactor_bury(re, 0);
-        /* Queued frames go out once per turn, many in one write; while
-         * clients are paused the queues are tried every tick as well. */
-        if (re->want_flush || (re->npaused && timeout != 0))
-            socketio_reactor_flush_links(re);
-        if (re->stopping == STOP_NOW && exiting(re) && !re->conns) {
-            on_wake(re);
-            process_dirty(re);
-            if (!re->conns) {
-                run_timers(re, 1);
-                /* The MPM has joined its workers (reactor_cleanup). */
-                socketio_reactor_bury(re, 1);
-                socketio_reactor_flush_links(re);
-                break;
-            }
-        }
+static apr_status_t fds_cleanup(void *data)
+{
+    socketio_reactor *re = data;
+
+    if (re->epfd >= 0)
+        close(re->epfd);
+    if (re->wakefd >= 0)
+        close(re->wakefd);
+    re->epfd = re->wakefd = -1;
+    if (re->alloc)
+        apr_allocator_destroy(re->alloc);
+    re->alloc = NULL;
+    return APR_SUCCESS;
+}
+
+/* Returns 1 if no other module's suspend_connection hook runs after
+ * ours (socketio_reactor_adopt.c, its opening comment's first point). */
+static int suspend_hook_last(void)
+{
+    apr_array_header_t *hooks = ap_hook_get_suspend_connection();
+    ap_LINK_suspend_connection_t *l;
+
+    if (!hooks || hooks->nelts < 1)
+        return 0;
+    l = (ap_LINK_suspend_connection_t *)hooks->elts;
+    return l[hooks->nelts - 1].pFunc == socketio_reactor_suspend_connection;
+}
+
+/* See socketio_ws.h. */
+void socketio_reactor_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    socketio_reactor *re;
+    struct epoll_event ev;
+    sigset_t all, old;
+    apr_status_t rv;
+    int async = 0, i;
+
+    child_reactor = NULL;
+    if (ap_mpm_query(AP_MPMQ_IS_ASYNC, &async) != APR_SUCCESS || !async)
+        return;
+    if (!suspend_hook_last()) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                     "mod_socketio: another module's suspend_connection "
+                     "hook runs after mod_socketio's, so a suspended "
+                     "connection cannot be handed over safely; WebSockets "
+                     "will hold worker threads (SocketIOWebSocketThreads)");
+        return;
     }
-    return NULL;
+#ifdef SOCKETIO_FAULT_INJECTION
+    {
+        const char *d = getenv("SOCKETIO_FI_HANDOFF_DELAY_MS");
+
+        fi_handoff_delay = d ? apr_time_from_msec(atoi(d)) : 0;
+    }
+#endif
+    re = apr_pcalloc(pchild, sizeof(*re));
+    re->pool = pchild;
+    re->s = s;
+    re->wake_kind = EV_WAKE;
+    re->epfd = epoll_create1(EPOLL_CLOEXEC);
+    re->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    apr_pool_cleanup_register(pchild, re, fds_cleanup, apr_pool_cleanup_null);
+    if (re->epfd < 0 || re->wakefd < 0 ||
+        apr_thread_mutex_create(&re->mutex, APR_THREAD_MUTEX_DEFAULT,
+                                pchild) != APR_SUCCESS ||
+        apr_pool_create(&re->marks, pchild) != APR_SUCCESS ||
+        apr_pool_create(&re->own, pchild) != APR_SUCCESS ||
+        apr_allocator_create(&re->alloc) != APR_SUCCESS)
+        goto fail;
+    apr_allocator_max_free_set(re->alloc, 4 * 1024 * 1024);
+    re->ba = apr_bucket_alloc_create_ex(re->alloc);
+    re->scratch = apr_palloc(pchild, SCRATCH_SIZE);
+    memset(&ev, 0, sizeof(ev));
+    ev.events = EPOLLIN;
+    ev.data.ptr = &re->wake_kind;
+    if (!re->ba || epoll_ctl(re->epfd, EPOLL_CTL_ADD, re->wakefd, &ev) != 0)
+        goto fail;
+    re->nlinks = socketio_link_count();
+    re->links = apr_pcalloc(pchild, sizeof(rlink) * (re->nlinks + 1));
+    for (i = 0; i < re->nlinks; i++) {
+        re->links[i].kind = EV_LINK;
+        re->links[i].link = socketio_link_at(i);
+        re->links[i].fd = -1;
+    }
+    socketio_link_set_sink(&socketio_reactor_sink, re);
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    rv = apr_thread_create(&re->thread, NULL, socketio_reactor_main, re,
+                           pchild);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rv != APR_SUCCESS) {
+        socketio_link_set_sink(NULL, NULL);
+        goto fail;
+    }
+    apr_pool_pre_cleanup_register(pchild, re, reactor_cleanup);
+    child_reactor = re;
+    return;
+fail:
+    ap_log_error(APLOG_MARK, APLOG_ERR, errno, s,
+                 "mod_socketio: cannot start the WebSocket reactor; "
+                 "WebSockets will hold worker threads "
+                 "(SocketIOWebSocketThreads)");
+}
+
+/* See socketio_ws.h. */
+void socketio_reactor_child_stopping(int graceful)
+{
+    socketio_reactor *re = child_reactor;
+
+    if (!re)
+        return;
+    apr_thread_mutex_lock(re->mutex);
+    if (re->stop_mode < (graceful ? STOP_GRACEFUL : STOP_NOW))
+        re->stop_mode = graceful ? STOP_GRACEFUL : STOP_NOW;
+    apr_thread_mutex_unlock(re->mutex);
+    wake(re);
+}
+
+/* See socketio_reactor.h. */
+int socketio_reactor_running(void)
+{
+    socketio_reactor *re = child_reactor;
+
+    return re && !re->stop_mode;
+}
+
+/* See socketio_reactor.h. */
+int socketio_reactor_accepts(conn_rec *c)
+{
+    socketio_reactor *re = child_reactor;
+
+    /* The pool must own its allocator to be set aside (see
+     * socketio_reactor_adopt.c); the event MPM gives each connection
+     * one. */
+    return re && !re->stop_mode && c->cs && !c->master &&
+           ap_get_conn_socket(c) &&
+           apr_allocator_owner_get(apr_pool_allocator_get(c->pool)) ==
+               c->pool;
+}
+
+/* See socketio_reactor.h. */
+int socketio_reactor_handoff(socketio_ws *ws)
+{
+    conn_rec *c = ws->c;
+    rconn *rc = apr_pcalloc(c->pool, sizeof(*rc));
+
+    rc->kind = EV_CONN;
+    rc->ws = ws;
+    rc->c = c;
+    rc->r = ws->r;
+    rc->csd = ap_get_conn_socket(c);
+    rc->fd = ws->client_fd;
+    rc->tmpbb = apr_brigade_create(c->pool, c->bucket_alloc);
+    apr_socket_timeout_set(rc->csd, 0);
+    ap_set_module_config(c->conn_config, &socketio_module, rc);
+    return SUSPENDED;
+}
+
+/* See socketio_ws.h. The hand-off rules are in socketio_reactor_adopt.c
+ * (its opening comment, points 1 and 2). */
+void socketio_reactor_suspend_connection(conn_rec *c, request_rec *r)
+{
+    socketio_reactor *re = child_reactor;
+    rconn *rc = ap_get_module_config(c->conn_config, &socketio_module);
+
+    if (!rc)
+        return;
+    ap_set_module_config(c->conn_config, &socketio_module, NULL);
+    if (!re || !c->cs || c->cs->state != CONN_STATE_SUSPENDED) {
+        /* Cannot happen: the handler returned SUSPENDED on a live
+         * connection of an async MPM. */
+        ap_log_cerror(APLOG_MARK, APLOG_CRIT, 0, c,
+                      "mod_socketio: WebSocket not suspended as expected; "
+                      "its connection is lost");
+        return;
+    }
+    c->sbh = NULL;
+    apr_thread_mutex_lock(re->mutex);
+    if (my_mark_re != re) {
+        my_mark = apr_pcalloc(re->marks, sizeof(*my_mark));
+        my_mark_re = re;
+    }
+    rc->worker = my_mark;
+    rc->worker_units = apr_atomic_read64(&my_mark->units);
+    rc->next = re->incoming;
+    re->incoming = rc;
+    apr_thread_mutex_unlock(re->mutex);
+    wake(re);
+#ifdef SOCKETIO_FAULT_INJECTION
+    if (fi_handoff_delay > 0) {
+        apr_sleep(fi_handoff_delay);
+        c->sbh = NULL;
+    }
+#endif
+}
+
+/* See socketio_ws.h. */
+int socketio_reactor_process_connection(conn_rec *c)
+{
+    worker_mark *m = my_mark;
+    socketio_reactor *re = child_reactor;
+
+    if (!m || my_mark_re != re)
+        return DECLINED;
+    apr_atomic_inc64(&m->units);
+    if (apr_atomic_read32(&m->awaited) && apr_atomic_xchg32(&m->awaited, 0))
+        wake(re);
+    return DECLINED;
 }

@@ -2,9 +2,10 @@
  * WebSocket can be held (reactor, or a free thread slot), asks siod (OPEN
  * or UPGRADE) before answering 101, then hands the connection to the
  * reactor (socketio_reactor.c, mpm_event) or runs it on this worker thread
- * (socketio_ws_thread.c). Worker thread of the upgrade request only.
- * Calls socketio_ws.c for the state's pool cleanup
- * (socketio_ws_pool_cleanup) and to end a WebSocket (_lost, _finish). */
+ * (socketio_ws_thread.c). What it cannot serve it reports to the HTTP
+ * layer (socketio_ws_outcome), which answers. Worker thread of the upgrade
+ * request only. Calls the drivers and the connection (socketio_wsconn.h);
+ * nothing in ws/ calls it. */
 #include <string.h>
 
 #include "httpd.h"
@@ -16,22 +17,17 @@
 #include "http_request.h"
 #include "util_filter.h"
 #include "apr_base64.h"
-#include "apr_buckets.h"
 #include "apr_sha1.h"
 #include "apr_strings.h"
-#include "apr_thread_mutex.h"
 
 #include "sio_base64.h"
 #include "sio_relay.h"
-#include "sio_ws.h"
-#include "socketio_handler.h"
+#include "socketio_core.h"
 #include "socketio_link.h"
-#include "socketio_log.h"
 #include "socketio_reactor.h"
 #include "socketio_ws.h"
 #include "socketio_ws_thread.h"
 #include "socketio_wsconn.h"
-#include "socketio_ws_int.h"
 
 APLOG_USE_MODULE(socketio);
 
@@ -42,11 +38,10 @@ APLOG_USE_MODULE(socketio);
 
 /* ---- the handshake ------------------------------------------------ */
 
-/* Returns 1 if the RFC 6455 request headers are acceptable; else answers
- * (400) and returns 0 with *status set. */
-static int ws_valid_request(socketio_req *sr, const char **key, int *status)
+/* Checks the RFC 6455 request headers. Returns SOCKETIO_WS_SERVED with
+ * *key set when they are acceptable, else what the caller answers. */
+static socketio_ws_outcome ws_valid_request(request_rec *r, const char **key)
 {
-    request_rec *r = sr->r;
     const char *up = apr_table_get(r->headers_in, "Upgrade");
     const char *ver = apr_table_get(r->headers_in, "Sec-WebSocket-Version");
     const char *k = apr_table_get(r->headers_in, "Sec-WebSocket-Key");
@@ -58,27 +53,21 @@ static int ws_valid_request(socketio_req *sr, const char **key, int *status)
          * long-polling. */
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       "mod_socketio: WebSocket over HTTP/2 not supported");
-        *status = socketio_respond_error(sr, SOCKETIO_ERR_BAD_REQUEST);
-        return 0;
+        return SOCKETIO_WS_BAD_REQUEST;
     }
-    if (strcmp(r->method, "GET") != 0) {
-        *status = socketio_respond_error(sr, SOCKETIO_ERR_BAD_HANDSHAKE_METHOD);
-        return 0;
-    }
+    if (strcmp(r->method, "GET") != 0)
+        return SOCKETIO_WS_BAD_METHOD;
     if (r->proto_num < HTTP_VERSION(1, 1) || !up ||
         !ap_find_token(r->pool, up, "websocket") ||
         !k || strlen(k) != 24 ||
-        sio_base64_decode(raw, k, 24, &rawlen) != SIO_OK || rawlen != 16) {
-        *status = socketio_respond_error(sr, SOCKETIO_ERR_BAD_REQUEST);
-        return 0;
-    }
+        sio_base64_decode(raw, k, 24, &rawlen) != SIO_OK || rawlen != 16)
+        return SOCKETIO_WS_BAD_REQUEST;
     if (!ver || strcmp(ver, "13") != 0) {
         apr_table_setn(r->headers_out, "Sec-WebSocket-Version", "13");
-        *status = socketio_respond_error(sr, SOCKETIO_ERR_BAD_REQUEST);
-        return 0;
+        return SOCKETIO_WS_BAD_REQUEST;
     }
     *key = k;
-    return 1;
+    return SOCKETIO_WS_SERVED;
 }
 
 static const char *ws_accept_key(apr_pool_t *p, const char *key)
@@ -96,9 +85,16 @@ static const char *ws_accept_key(apr_pool_t *p, const char *key)
     return out;
 }
 
-/* Sends 101 and turns the connection into a WebSocket. Returns 0, or -1
- * when the client is already gone. */
-static int ws_switch(socketio_ws *ws, const char *key)
+/* apr_table_do callback: adds one of the caller's headers to the 101. */
+static int add_header(void *data, const char *key, const char *val)
+{
+    apr_table_addn(data, key, val);
+    return 1;
+}
+
+/* Sends 101 (with the caller's extra headers) and turns the connection
+ * into a WebSocket. Returns 0, or -1 when the client is already gone. */
+static int ws_switch(socketio_ws *ws, const char *key, apr_table_t *headers)
 {
     request_rec *r = ws->r;
     conn_rec *c = ws->c;
@@ -112,7 +108,8 @@ static int ws_switch(socketio_ws *ws, const char *key)
     apr_table_setn(r->headers_out, "Connection", "Upgrade");
     apr_table_setn(r->headers_out, "Sec-WebSocket-Accept",
                    ws_accept_key(r->pool, key));
-    socketio_cors_headers(&ws->sr->cors, r->headers_out);
+    if (headers)
+        apr_table_do(add_header, r->headers_out, headers, NULL);
     ap_send_interim_response(r, 1);
     c->keepalive = AP_CONN_CLOSE;
     /* mod_ssl would hold small frames back until a later write. */
@@ -125,66 +122,68 @@ static int ws_switch(socketio_ws *ws, const char *key)
     return c->aborted ? -1 : 0;
 }
 
-/* Creates the WebSocket's state in pool: r->pool for a WebSocket that
- * holds its thread; c->pool for one the reactor takes, which finishes the
- * request (and frees r->pool) soon after the hand-off. No subpool: every
- * pool costs at least one 8 KB allocator node. */
-static socketio_ws *ws_create(socketio_req *sr, apr_pool_t *pool)
-{
-    request_rec *r = sr->r;
-    socketio_ws *ws = apr_pcalloc(pool, sizeof(*ws));
-
-    ws->sr = sr;
-    ws->r = r;
-    ws->c = r->connection;
-    ws->max_payload = (apr_size_t)sr->max_payload;
-    ws->inbb = apr_brigade_create(pool, ws->c->bucket_alloc);
-    ws->outbb = apr_brigade_create(pool, ws->c->bucket_alloc);
-    ws->out_alloc = ws->c->bucket_alloc;
-    ws->client_fd = socketio_req_client_fd(ws->c);
-    sio_ws_parser_init(&ws->parser, 1, ws->max_payload);
-    apr_pool_cleanup_register(pool, ws, socketio_ws_pool_cleanup,
-                              apr_pool_cleanup_null);
-    return ws;
-}
-
-/* See the header. */
+/* See socketio_ws.h. */
 int socketio_ws_available(conn_rec *c)
 {
     return socketio_reactor_running() || socketio_ws_thread_cap() > 0;
 }
 
-/* Over the thread cap: 503, so a client upgrading from polling stays on
- * polling and a WebSocket-only client gets an error. */
-static int refuse_busy(socketio_req *sr)
+/* Asks siod for the WebSocket (OPEN, or UPGRADE of req->sid) and waits
+ * for its answer. Returns SOCKETIO_WS_SERVED with ws->sid set on
+ * WS_ACCEPT, else what the caller answers, with res filled. */
+static socketio_ws_outcome ask_siod(const socketio_ws_request *req,
+                                    socketio_ws *ws, socketio_ws_result *res)
 {
-    static const char msg[] = "No WebSocket capacity left; use long-polling\n";
+    socketio_frame *f = NULL;
+    struct iovec iov;
+    apr_status_t rv;
 
-    sr->r->connection->keepalive = AP_CONN_CLOSE;
-    return socketio_respond(sr, HTTP_SERVICE_UNAVAILABLE,
-                            "text/plain; charset=UTF-8", msg,
-                            sizeof(msg) - 1);
+    iov.iov_base = (void *)req->info;
+    iov.iov_len = req->info_len;
+    if (req->sid)
+        rv = socketio_waiter_send(ws->w, SIO_R_UPGRADE, 0, 0, req->sid, &iov,
+                                  1);
+    else
+        rv = socketio_waiter_send(ws->w, SIO_R_OPEN, SIO_RF_WEBSOCKET, 0, NULL,
+                                  &iov, 1);
+    if (rv == APR_SUCCESS)
+        rv = socketio_waiter_wait(ws->w,
+                                  socketio_config_reply_timeout(req->sconf),
+                                  ws->client_fd, &f);
+    if (rv != APR_SUCCESS) {
+        res->rv = rv;
+        res->w = ws->w;
+        return rv == APR_ECONNRESET || rv == SOCKETIO_EMSGSIZE
+                   ? SOCKETIO_WS_UNAVAILABLE : SOCKETIO_WS_WAIT_FAILED;
+    }
+    if (f->f.type != SIO_R_WS_ACCEPT) {
+        res->w = ws->w;
+        res->frame = f;
+        return SOCKETIO_WS_REFUSED;
+    }
+    memcpy(ws->sid, f->f.sid, SIO_SID_LEN);
+    socketio_frame_release(f);
+    return SOCKETIO_WS_SERVED;
 }
 
-/* See the header. */
-int socketio_ws_handle(socketio_req *sr)
+/* See socketio_ws.h. */
+socketio_ws_outcome socketio_ws_upgrade(const socketio_ws_request *req,
+                                        socketio_ws_result *res)
 {
-    request_rec *r = sr->r;
-    socketio_frame *f = NULL;
+    request_rec *r = req->r;
     const char *key = NULL;
-    struct iovec iov;
-    apr_size_t len;
+    socketio_ws_outcome out;
     apr_status_t rv;
     socketio_ws *ws;
-    int status, reactor;
+    int reactor;
 
-    if (!ws_valid_request(sr, &key, &status))
-        return status;
+    memset(res, 0, sizeof(*res));
+    if ((out = ws_valid_request(r, &key)) != SOCKETIO_WS_SERVED)
+        return out;
     reactor = socketio_reactor_accepts(r->connection);
     if (!reactor && !socketio_ws_thread_acquire(r))
-        return refuse_busy(sr);
-    ws = ws_create(sr, reactor ? r->connection->pool : r->pool);
-    if (ws->client_fd < 0) {
+        return SOCKETIO_WS_BUSY;
+    if (req->client_fd < 0) {
         static socketio_log_throttle setup_log;
         apr_uint32_t n;
         int level = socketio_log_level(&setup_log, APLOG_ERR, &n);
@@ -192,51 +191,34 @@ int socketio_ws_handle(socketio_req *sr)
         ap_log_rerror(APLOG_MARK, level, 0, r,
                       "mod_socketio: cannot set up a WebSocket%s",
                       socketio_log_dropped_note(r->pool, n));
-        return socketio_respond(sr, HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, 0);
+        return SOCKETIO_WS_NO_SOCKET;
     }
+    /* The state lives in r->pool for a WebSocket that holds its thread, in
+     * c->pool for one the reactor takes (it finishes the request, and
+     * frees r->pool, soon after the hand-off). */
+    ws = socketio_ws_create(r, req->dconf, req->sconf, req->client_fd,
+                            reactor ? r->connection->pool : r->pool);
     r->connection->keepalive = AP_CONN_CLOSE;
-    rv = socketio_waiter_create(sr->sconf->link,
+    rv = socketio_waiter_create(req->sconf->link,
                                 reactor ? r->connection->pool : r->pool,
-                                socketio_config_ws_queue(sr->dconf) +
+                                socketio_config_ws_queue(req->dconf) +
                                 WS_WAITER_SLACK, &ws->w);
     if (rv != APR_SUCCESS)
-        return socketio_respond_unavailable(sr);
-    iov.iov_base = socketio_req_info(sr, r->pool, &len);
-    iov.iov_len = len;
-    if (sr->sid)
-        rv = socketio_waiter_send(ws->w, SIO_R_UPGRADE, 0, 0, sr->sid, &iov, 1);
-    else
-        rv = socketio_waiter_send(ws->w, SIO_R_OPEN, SIO_RF_WEBSOCKET, 0, NULL,
-                                  &iov, 1);
-    if (rv == APR_SUCCESS)
-        rv = socketio_waiter_wait(ws->w,
-                                  socketio_config_reply_timeout(sr->sconf),
-                                  ws->client_fd, &f);
-    if (rv != APR_SUCCESS) {
-        status = rv == APR_ECONNRESET || rv == SOCKETIO_EMSGSIZE
-                     ? socketio_respond_unavailable(sr)
-                     : socketio_respond_wait_error(sr, ws->w, rv);
-        socketio_waiter_destroy(ws->w);
-        return status;
-    }
-    if (f->f.type != SIO_R_WS_ACCEPT) {
-        status = socketio_respond_frame(sr, &f->f);
-        socketio_frame_release(f);
-        socketio_waiter_destroy(ws->w);
-        return status;
-    }
-    memcpy(ws->sid, f->f.sid, SIO_SID_LEN);
-    socketio_frame_release(f);
+        return SOCKETIO_WS_UNAVAILABLE;
+    if ((out = ask_siod(req, ws, res)) != SOCKETIO_WS_SERVED)
+        return out;
 
-    if (ws_switch(ws, key) != 0) {
+    res->status = DONE;
+    if (ws_switch(ws, key, req->headers) != 0) {
         socketio_ws_lost(ws, APR_ECONNABORTED,
                          "client left during the handshake");
     } else if (reactor) {
-        ws->out_limit = socketio_config_ws_queue(sr->dconf);
-        return socketio_reactor_handoff(ws);
+        ws->out_limit = socketio_config_ws_queue(req->dconf);
+        res->status = socketio_reactor_handoff(ws);
+        return SOCKETIO_WS_SERVED;
     } else {
         socketio_ws_thread_run(ws);
     }
     socketio_ws_finish(ws);
-    return DONE;
+    return SOCKETIO_WS_SERVED;
 }

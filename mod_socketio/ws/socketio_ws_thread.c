@@ -20,9 +20,10 @@
 #include "apr_atomic.h"
 #include "apr_shm.h"
 
-#include "socketio_config.h"
+#include "sio_ws.h"
+#include "socketio_core.h"
 #include "socketio_link.h"
-#include "socketio_log.h"
+#include "socketio_ws.h"
 #include "socketio_ws_thread.h"
 #include "socketio_wsconn.h"
 
@@ -53,7 +54,7 @@ static cap_counts *counts(void)
     return cap_shm ? apr_shm_baseaddr_get(cap_shm) : NULL;
 }
 
-/* See the header. */
+/* See socketio_ws.h. */
 int socketio_ws_thread_post_config(apr_pool_t *pconf, server_rec *s)
 {
     socketio_server_conf *sc = socketio_config_server(s);
@@ -89,7 +90,7 @@ int socketio_ws_thread_post_config(apr_pool_t *pconf, server_rec *s)
     return OK;
 }
 
-/* See the header. */
+/* See socketio_ws.h. */
 void socketio_ws_thread_child_status(server_rec *s, pid_t pid,
                                      ap_generation_t gen, int slot,
                                      mpm_child_status state)
@@ -257,7 +258,7 @@ static void flush_blocking(socketio_ws *ws)
     if (ws->lost || (APR_BRIGADE_EMPTY(ws->outbb) &&
                      !c->data_in_output_filters))
         return;
-    limit = socketio_config_ws_write_timeout(ws->sr->sconf);
+    limit = socketio_config_ws_write_timeout(ws->sconf);
     deadline = apr_time_now() + limit;
     if (!sock || apr_socket_timeout_get(sock, &saved) != APR_SUCCESS) {
         socketio_ws_lost(ws, APR_ENOTSOCK, "has no socket");

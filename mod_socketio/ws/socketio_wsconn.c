@@ -1,17 +1,13 @@
-/* WebSocket protocol (RFC 6455) for one upgraded connection, shared by
- * both drivers: client frames are parsed with sio_ws_parser and each
- * whole message goes to siod as WS_MSG; pings are answered, a close is
- * echoed; siod's WS_SEND/WS_CLOSE become frames queued for the client;
- * the close policy (socketio_ws_close, _lost, _finish) and the input
- * memory. The functions never wait for the client: the reactor
- * (socketio_reactor.c, mpm_event) or the worker thread
- * (socketio_ws_thread.c) writes the queued frames and waits for events;
- * only the thread that owns the WebSocket calls them.
- *
- * The WebSocket is three files: this one; socketio_ws_out.c, the queue of
- * frames for the client (called from here, calls neither other file);
- * socketio_ws_handshake.c, the upgrade (calls here for the state's pool
- * cleanup, socketio_ws_pool_cleanup, and for _lost and _finish). */
+/* One WebSocket connection (RFC 6455), shared by both drivers: client
+ * frames are parsed with sio_ws_parser and each whole message goes to
+ * siod as WS_MSG; pings are answered, a close is echoed; siod's
+ * WS_SEND/WS_CLOSE become frames queued for the client; the close policy
+ * (socketio_ws_close, _lost, _finish) and the input memory. The functions
+ * never wait for the client: the reactor (socketio_reactor*.c, mpm_event)
+ * or the worker thread (socketio_ws_thread.c) writes the queued frames and
+ * waits for events; only the thread that owns the WebSocket calls them.
+ * Calls socketio_ws_out.c (the output queue) and link/ (the waiter); no
+ * other file of ws/. */
 #include <string.h>
 
 #include "httpd.h"
@@ -19,26 +15,16 @@
 #include "http_connection.h"
 #include "http_core.h"
 #include "http_log.h"
-#include "http_protocol.h"
-#include "http_request.h"
 #include "util_filter.h"
-#include "apr_base64.h"
 #include "apr_buckets.h"
-#include "apr_sha1.h"
-#include "apr_strings.h"
 #include "apr_thread_mutex.h"
 
-#include "sio_base64.h"
 #include "sio_relay.h"
 #include "sio_ws.h"
-#include "socketio_handler.h"
+#include "socketio_core.h"
 #include "socketio_link.h"
-#include "socketio_log.h"
-#include "socketio_reactor.h"
 #include "socketio_ws.h"
-#include "socketio_ws_thread.h"
 #include "socketio_wsconn.h"
-#include "socketio_ws_int.h"
 
 APLOG_USE_MODULE(socketio);
 
@@ -59,7 +45,7 @@ static apr_status_t in_alloc_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-/* See socketio_wsconn.h. */
+/* See socketio_ws.h. */
 void socketio_ws_child_init(apr_pool_t *pchild)
 {
     apr_thread_mutex_t *m;
@@ -533,7 +519,7 @@ void socketio_ws_finish(socketio_ws *ws)
 
 /* Frees the input memory if the WebSocket ends without finishing (the
  * pool holding it goes). */
-apr_status_t socketio_ws_pool_cleanup(void *data)
+static apr_status_t ws_pool_cleanup(void *data)
 {
     socketio_ws *ws = data;
 
@@ -542,4 +528,26 @@ apr_status_t socketio_ws_pool_cleanup(void *data)
     ws->in_node = NULL;
     msg_free(ws);
     return APR_SUCCESS;
+}
+
+/* See socketio_wsconn.h. */
+socketio_ws *socketio_ws_create(request_rec *r,
+                                const socketio_dir_conf *dconf,
+                                const socketio_server_conf *sconf,
+                                int client_fd, apr_pool_t *pool)
+{
+    socketio_ws *ws = apr_pcalloc(pool, sizeof(*ws));
+
+    ws->r = r;
+    ws->sconf = sconf;
+    ws->c = r->connection;
+    ws->max_payload = (apr_size_t)socketio_config_max_payload(dconf);
+    ws->inbb = apr_brigade_create(pool, ws->c->bucket_alloc);
+    ws->outbb = apr_brigade_create(pool, ws->c->bucket_alloc);
+    ws->out_alloc = ws->c->bucket_alloc;
+    ws->client_fd = client_fd;
+    sio_ws_parser_init(&ws->parser, 1, ws->max_payload);
+    apr_pool_cleanup_register(pool, ws, ws_pool_cleanup,
+                              apr_pool_cleanup_null);
+    return ws;
 }
