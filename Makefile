@@ -83,11 +83,17 @@ $(BUILD)/obj/siod/%.o: siod/%.c $(wildcard siod/*.h shared/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) $(SIOD_INC) -Isiod -c -o $@ $<
 
-MOD_INC := $(MOD_LAYERS:%=-Imod_socketio/%)
+# A module file sees the headers of its own folder and of the layers below
+# it only, so an include that runs upward fails to build.
+MOD_INC_core := -Imod_socketio/core
+MOD_INC_link := -Imod_socketio/link $(MOD_INC_core)
+MOD_INC_ws   := -Imod_socketio/ws $(MOD_INC_link)
+MOD_INC_http := -Imod_socketio/http $(MOD_INC_ws)
+MOD_INC_mod_socketio := $(MOD_INC_http)
 
 $(BUILD)/obj/mod_socketio/%.o: mod_socketio/%.c $(MOD_HDR) $(wildcard shared/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(MODCFLAGS) $(MOD_INC) -c -o $@ $<
+	$(CC) $(MODCFLAGS) $(MOD_INC_$(firstword $(subst /, ,$*))) -c -o $@ $<
 
 $(BUILD)/libsio.a: $(SHARED_OBJ)
 	@mkdir -p $(dir $@)

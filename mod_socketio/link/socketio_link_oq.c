@@ -7,7 +7,7 @@
  * WebSocket threads (socketio_link_waiter.c) call oq_send with write_mutex
  * held and oq_notify once they have let go of it, and build their frames
  * with socketio_waiter_frame_parts, as the reactor does. Calls
- * socketio_link.c (wait_fd, socketio_link_down), no other link file. */
+ * socketio_link_fd.c (wait_fd), no other link file. */
 #include "socketio_link_int.h"
 
 APLOG_USE_MODULE(socketio);

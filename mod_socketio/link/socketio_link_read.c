@@ -4,7 +4,8 @@
  * socketio_link_reactor_read), dispatch to waiters and the split of
  * WS_FANOUT. Runs on the reading thread (the link's reader, or the reactor
  * when a sink is set); touches waiters only with link->mutex held. Calls
- * socketio_link.c for socketio_link_down and socketio_waiter_wake. */
+ * socketio_link_state.c (socketio_link_down) and socketio_link_fd.c
+ * (socketio_waiter_wake) only. */
 #include "socketio_link_int.h"
 
 APLOG_USE_MODULE(socketio);

@@ -3,9 +3,10 @@
  * fd, and the frames request and WebSocket threads write themselves under
  * write_mutex (sending the reactor's queued bytes first). Any thread that
  * owns the waiter; the reader thread touches only its queue with
- * link->mutex held. Calls socketio_link.c (open, write, wake, stopping) and
- * socketio_link_oq.c (frame_parts, oq_send, oq_notify); neither calls
- * back. */
+ * link->mutex held. Calls socketio_link.c (open, stopping), the frame
+ * memory of socketio_link_read.c, socketio_link_oq.c (frame_parts,
+ * oq_send, oq_notify) and socketio_link_fd.c (write, wake); none of them
+ * calls back. */
 #include "socketio_link_int.h"
 
 APLOG_USE_MODULE(socketio);

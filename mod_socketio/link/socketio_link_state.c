@@ -1,0 +1,86 @@
+/* The relay link's state (see socketio_link.c for the whole link): taking
+ * it down when the socket fails, and the outage lines, logged once across
+ * the children. Any thread (the reading thread takes the link down); calls
+ * the output queue (socketio_link_oq.c, to free it) and the descriptor
+ * helpers, no other link file. */
+#include "socketio_link_int.h"
+
+APLOG_USE_MODULE(socketio);
+
+/* See socketio_link_int.h. Once across the children when the shared
+ * flags exist. */
+void socketio_link_note_outage(socketio_link *link, apr_status_t rv,
+                        const char *what)
+{
+    /* Protocol failures carry no errno worth printing. */
+    if (rv == APR_EGENERAL || rv == APR_EOF)
+        rv = APR_SUCCESS;
+    if (apr_atomic_cas32(link->outage, 1, 0) == 0) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, link->s,
+                     "mod_socketio: Socket.IO daemon unavailable at %s: %s "
+                     "(answering 503 until it is back)", link->path, what);
+    } else {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, rv, link->s,
+                     "mod_socketio: siod at %s still unavailable: %s",
+                     link->path, what);
+    }
+}
+
+/* See socketio_link_int.h. */
+void socketio_link_note_connected(socketio_link *link)
+{
+    if (apr_atomic_xchg32(link->outage, 0) == 1) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, link->s,
+                     "mod_socketio: Socket.IO daemon at %s is back",
+                     link->path);
+    } else {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, link->s,
+                     "mod_socketio: relay link to %s open (pid %" APR_PID_T_FMT
+                     ")", link->path, getpid());
+    }
+}
+
+/* Takes the link down if it is still generation gen: fails every waiter
+ * registered on it (a waiter bound to the reactor through the sink) and
+ * closes the socket (reader thread or reactor). */
+void socketio_link_down(socketio_link *link, unsigned gen, apr_status_t rv,
+                        const char *why)
+{
+    apr_hash_index_t *hi;
+    int fd = -1, was_up = 0;
+
+    /* A thread blocked writing to siod holds write_mutex: its write fails
+     * at once on a shut socket, so the reactor never waits here for a
+     * write deadline. */
+    apr_thread_mutex_lock(link->mutex);
+    if (link->up && link->gen == gen)
+        shutdown(link->fd, SHUT_RDWR);
+    apr_thread_mutex_unlock(link->mutex);
+    apr_thread_mutex_lock(link->write_mutex);
+    apr_thread_mutex_lock(link->mutex);
+    if (link->up && link->gen == gen) {
+        was_up = 1;
+        fd = link->fd;
+        link->fd = -1;
+        link->up = 0;
+        socketio_link_oq_free_locked(link);
+        for (hi = apr_hash_first(NULL, link->waiters); hi;
+             hi = apr_hash_next(hi)) {
+            socketio_waiter *w = apr_hash_this_val(hi);
+
+            if (w->gen != gen || w->failed)
+                continue;
+            w->failed = 1;
+            if (w->owner)
+                link->sink->failed(w->owner);
+            else
+                socketio_waiter_wake(w);
+        }
+    }
+    apr_thread_mutex_unlock(link->mutex);
+    apr_thread_mutex_unlock(link->write_mutex);
+    if (fd >= 0)
+        close(fd);
+    if (was_up && !link->exiting)
+        socketio_link_note_outage(link, rv, why);
+}
