@@ -41,7 +41,8 @@ static apr_status_t read_handshake_frame(int fd, unsigned char *buf,
                                          size_t max_len, apr_time_t deadline,
                                          sio_relay_frame *f, const char **why)
 {
-    size_t blen, used;
+    sio_relay_frame h;
+    size_t used;
     apr_status_t rv;
 
     if ((rv = read_exact(fd, buf, SIO_RELAY_HDR_LEN, deadline))
@@ -54,18 +55,18 @@ static apr_status_t read_handshake_frame(int fd, unsigned char *buf,
                              : "no handshake answer from siod";
         return rv;
     }
-    blen = get32(buf);
-    if (buf[4] != want || blen < min_len || blen > max_len) {
+    if (sio_relay_parse_header(buf, SIO_RELAY_HDR_LEN, max_len, &h) != SIO_OK
+        || h.type != want || h.len < min_len) {
         *why = want == SIO_R_HELLO ? "siod's first frame is not a HELLO"
                                    : "siod's second frame is not an AUTH";
         return APR_EGENERAL;
     }
-    if ((rv = read_exact(fd, buf + SIO_RELAY_HDR_LEN, blen, deadline))
+    if ((rv = read_exact(fd, buf + SIO_RELAY_HDR_LEN, h.len, deadline))
         != APR_SUCCESS) {
         *why = "truncated handshake frame from siod";
         return rv;
     }
-    if (sio_relay_parse(buf, SIO_RELAY_HDR_LEN + blen, max_len, &used, f)
+    if (sio_relay_parse(buf, SIO_RELAY_HDR_LEN + h.len, max_len, &used, f)
         != SIO_OK) {
         *why = "malformed handshake frame from siod";
         return APR_EGENERAL;

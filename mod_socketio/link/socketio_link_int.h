@@ -155,18 +155,6 @@ typedef struct socketio_frame_chunk {
 void socketio_frame_free(socketio_frame *fr);
 void socketio_waiter_chunk_close_locked(socketio_waiter *w);
 
-/* Big-endian reads of relay frame fields (handshake and WS_FANOUT). */
-static inline apr_uint32_t get32(const unsigned char *p)
-{
-    return (apr_uint32_t)p[0] << 24 | (apr_uint32_t)p[1] << 16 |
-           (apr_uint32_t)p[2] << 8 | p[3];
-}
-
-static inline apr_uint64_t get64(const unsigned char *p)
-{
-    return (apr_uint64_t)get32(p) << 32 | get32(p + 4);
-}
-
 /* The files call one way; below, each one's functions that others call,
  * from the top down (see socketio_link.c for the whole link). */
 

@@ -19,6 +19,7 @@
 #include "apr_buckets.h"
 #include "apr_thread_mutex.h"
 
+#include "sio_be.h"
 #include "sio_relay.h"
 #include "sio_ws.h"
 #include "socketio_core.h"
@@ -174,7 +175,7 @@ static int ws_append(socketio_ws *ws, const unsigned char *data,
 static apr_size_t frame_size(const unsigned char *buf, apr_size_t len)
 {
     apr_uint64_t plen;
-    apr_size_t hdr = 2, i;
+    apr_size_t hdr = 2;
 
     if (len < 2)
         return 0;
@@ -182,13 +183,12 @@ static apr_size_t frame_size(const unsigned char *buf, apr_size_t len)
     if (plen == 126) {
         if (len < 4)
             return 0;
-        plen = (apr_uint64_t)buf[2] << 8 | buf[3];
+        plen = sio_be16_get(buf + 2);
         hdr = 4;
     } else if (plen == 127) {
         if (len < 10)
             return 0;
-        for (plen = 0, i = 2; i < 10; i++)
-            plen = plen << 8 | buf[i];
+        plen = sio_be64_get(buf + 2);
         hdr = 10;
     }
     if (buf[1] & 0x80)
