@@ -244,7 +244,8 @@ int socketio_polling_post(socketio_req *sr)
         r->connection->keepalive = AP_CONN_CLOSE;
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       "mod_socketio: cannot read the POST body (%d)", rc);
-        return socketio_respond(sr, rc, SOCKETIO_CT_TEXT, "Bad request body\n", 17);
+        return socketio_respond(sr, rc, SOCKETIO_CT_TEXT,
+                                "Bad request body\n", 17);
     }
     if (!(w = waiter_for(sr, SIO_RELAY_MAX_BODY + 65536)))
         return socketio_respond_unavailable(sr);
@@ -252,7 +253,8 @@ int socketio_polling_post(socketio_req *sr)
         r->connection->keepalive = AP_CONN_CLOSE;
         socketio_waiter_send(w, SIO_R_ABORT, 0, HTTP_REQUEST_ENTITY_TOO_LARGE,
                              sr->sid, NULL, 0);
-        return socketio_respond(sr, HTTP_REQUEST_ENTITY_TOO_LARGE, SOCKETIO_CT_TEXT,
+        return socketio_respond(sr, HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                SOCKETIO_CT_TEXT,
                                 "Payload too large\n", 18);
     }
     iov.iov_base = body;

@@ -79,7 +79,8 @@ int socketio_respond_frame(socketio_req *sr, const sio_relay_frame *f)
     if (f->status == HTTP_NO_CONTENT || f->status == HTTP_NOT_MODIFIED)
         return socketio_respond(sr, f->status, NULL, NULL, 0);
     return socketio_respond(sr, f->status,
-                            (f->flags & SIO_RF_JSON) ? SOCKETIO_CT_JSON : SOCKETIO_CT_TEXT,
+                            (f->flags & SIO_RF_JSON) ? SOCKETIO_CT_JSON
+                                                     : SOCKETIO_CT_TEXT,
                             (const char *)f->body, f->len);
 }
 
@@ -88,8 +89,8 @@ int socketio_respond_unavailable(socketio_req *sr)
 {
     static const char msg[] = "Socket.IO daemon unavailable\n";
 
-    return socketio_respond(sr, HTTP_SERVICE_UNAVAILABLE, SOCKETIO_CT_TEXT, msg,
-                            sizeof(msg) - 1);
+    return socketio_respond(sr, HTTP_SERVICE_UNAVAILABLE, SOCKETIO_CT_TEXT,
+                            msg, sizeof(msg) - 1);
 }
 
 static void send_cancel(socketio_req *sr, socketio_waiter *w)
@@ -115,8 +116,8 @@ int socketio_respond_wait_error(socketio_req *sr, socketio_waiter *w,
                       "SocketIOReplyTimeout (%" APR_TIME_T_FMT " s)%s",
                       apr_time_sec(socketio_config_reply_timeout(sr->sconf)),
                       socketio_log_dropped_note(sr->r->pool, n));
-        return socketio_respond(sr, HTTP_GATEWAY_TIME_OUT, SOCKETIO_CT_TEXT, slow,
-                                sizeof(slow) - 1);
+        return socketio_respond(sr, HTTP_GATEWAY_TIME_OUT, SOCKETIO_CT_TEXT,
+                                slow, sizeof(slow) - 1);
     case APR_ECONNABORTED:
         /* The client left: tell siod, close without an answer. */
         send_cancel(sr, w);

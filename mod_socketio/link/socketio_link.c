@@ -50,7 +50,9 @@
  * - The reader and socket fds are raw descriptors closed by cleanups.
  * Locks, always taken in this order: open_mutex (one connect at a time),
  * write_mutex (whole frames, guards the fd for writing), mutex (state,
- * waiters, queues). fd/up/gen change only with write_mutex and mutex held.
+ * waiters, queues). fd, gen and the state (socketio_link_transit: down,
+ * up, and closing / exited at the child's exit) change only with mutex
+ * held, fd, gen and down <-> up with write_mutex too.
  *
  * Writing: request and WebSocket threads write their frames themselves,
  * blocking under write_mutex up to LINK_WRITE_TIMEOUT_MS. The reactor never
@@ -142,15 +144,15 @@ apr_status_t socketio_link_ensure_open(socketio_link *link)
     int fd = -1, up;
 
     apr_thread_mutex_lock(link->mutex);
-    up = link->up;
+    up = link_up(link);
     apr_thread_mutex_unlock(link->mutex);
     if (up)
         return APR_SUCCESS;
 
     apr_thread_mutex_lock(link->open_mutex);
     apr_thread_mutex_lock(link->mutex);
-    up = link->up;
-    if (link->exiting)
+    up = link_up(link);
+    if (link_exiting(link))
         rv = APR_EOF;
     apr_thread_mutex_unlock(link->mutex);
     if (up || rv != APR_SUCCESS)
@@ -187,7 +189,7 @@ apr_status_t socketio_link_ensure_open(socketio_link *link)
     link->peer_max_body = peer_max;
     link->peer_caps = peer_caps;
     link->gen++;
-    link->up = 1;
+    socketio_link_transit(link, LINK_UP, "HELLO and AUTH done");
     apr_thread_cond_signal(link->cond);
     apr_thread_mutex_unlock(link->mutex);
     apr_thread_mutex_unlock(link->write_mutex);
@@ -207,19 +209,25 @@ static apr_status_t link_cleanup(void *data)
     apr_status_t trv;
 
     apr_thread_mutex_lock(link->mutex);
-    link->exiting = 1;
     if (link->fd >= 0)
         shutdown(link->fd, SHUT_RDWR);
+    socketio_link_transit(link, link->state == LINK_UP ? LINK_CLOSING
+                                                       : LINK_EXITED,
+                          "child exiting");
     apr_thread_cond_broadcast(link->cond);
     apr_thread_mutex_unlock(link->mutex);
     if (link->reader) {
         apr_thread_join(&trv, link->reader);
         link->reader = NULL;
     }
+    /* No other thread is left (the reactor stopped first); a link the
+     * reactor read is still closing here. */
     if (link->fd >= 0) {
         close(link->fd);
         link->fd = -1;
     }
+    if (link->state != LINK_EXITED)
+        socketio_link_transit(link, LINK_EXITED, "socket closed at exit");
     socketio_link_oq_free_locked(link);
     return APR_SUCCESS;
 }

@@ -67,6 +67,19 @@ typedef struct link_rstate {
     size_t need, got, cap;
 } link_rstate;
 
+/* A link's state (link->state): changed by socketio_link_transit only,
+ * with link->mutex held, and with write_mutex too where the socket comes
+ * or goes (DOWN <-> UP, and the exit's last step). */
+typedef enum socketio_link_state {
+    LINK_DOWN,      /* no socket: never opened, or taken down; the next
+                     * waiter opens it */
+    LINK_UP,        /* connected, HELLO and AUTH done: fd, gen and peer_*
+                     * belong to this open */
+    LINK_CLOSING,   /* the child exits while the link is up: the socket is
+                     * shut down, its reader finishing; never reopened */
+    LINK_EXITED     /* the child exits, no socket: never reopened */
+} socketio_link_state;
+
 struct socketio_link {
     apr_pool_t *pool;
     server_rec *s;
@@ -81,8 +94,7 @@ struct socketio_link {
     apr_allocator_t *alloc;        /* frames; thread-safe */
     apr_hash_t *waiters;           /* &conn -> socketio_waiter */
     int fd;                        /* -1 while down */
-    int up;
-    int exiting;
+    socketio_link_state state;     /* see socketio_link_transit */
     unsigned gen;                  /* bumped per successful open */
     apr_uint64_t next_conn;
     apr_size_t peer_max_body;
@@ -155,6 +167,19 @@ typedef struct socketio_frame_chunk {
 void socketio_frame_free(socketio_frame *fr);
 void socketio_waiter_chunk_close_locked(socketio_waiter *w);
 
+/* Is the link's socket open (up, or closing at the child's exit)? mutex
+ * held. */
+static inline int link_up(const socketio_link *link)
+{
+    return link->state == LINK_UP || link->state == LINK_CLOSING;
+}
+
+/* Is the child exiting (the link never opens again)? */
+static inline int link_exiting(const socketio_link *link)
+{
+    return link->state == LINK_CLOSING || link->state == LINK_EXITED;
+}
+
 /* The files call one way; below, each one's functions that others call,
  * from the top down (see socketio_link.c for the whole link). */
 
@@ -180,6 +205,11 @@ apr_status_t socketio_link_connect(socketio_link *link, int *fdp,
                                    apr_size_t whylen);
 
 /* socketio_link_state.c (called by socketio_link.c and the reader file). */
+/* Moves link to state to, logging old -> new and why (a static string)
+ * at debug level; the one place link->state changes. mutex held (see
+ * socketio_link_state for write_mutex). */
+void socketio_link_transit(socketio_link *link, socketio_link_state to,
+                           const char *why);
 /* Logs that link cannot be opened or went down (rv, what): the start of
  * an outage at error level, once across the children, later lines at
  * debug. */
@@ -187,10 +217,11 @@ void socketio_link_note_outage(socketio_link *link, apr_status_t rv,
                                const char *what);
 /* Logs that link opened: the end of an outage at notice level. */
 void socketio_link_note_connected(socketio_link *link);
-/* Takes the link down if it is still generation gen: fails every waiter
- * registered on it (a waiter bound to the reactor through the sink),
- * frees the output queue and closes the socket (reader thread or
- * reactor); logs the outage (rv, why) unless the child is exiting. */
+/* Takes the link down if it is still generation gen (LINK_UP -> DOWN, or
+ * CLOSING -> EXITED): fails every waiter registered on it (a waiter bound
+ * to the reactor through the sink), frees the output queue and closes the
+ * socket (reader thread or reactor); logs the outage (rv, why) unless the
+ * child is exiting. */
 void socketio_link_down(socketio_link *link, unsigned gen, apr_status_t rv,
                         const char *why);
 

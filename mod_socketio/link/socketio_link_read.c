@@ -520,9 +520,9 @@ void *APR_THREAD_FUNC socketio_link_reader_main(apr_thread_t *t,
 
     for (;;) {
         apr_thread_mutex_lock(link->mutex);
-        while (!link->up && !link->exiting)
+        while (link->state == LINK_DOWN)
             apr_thread_cond_wait(link->cond, link->mutex);
-        if (link->exiting && !link->up) {
+        if (link->state == LINK_EXITED) {
             apr_thread_mutex_unlock(link->mutex);
             break;
         }
@@ -533,7 +533,7 @@ void *APR_THREAD_FUNC socketio_link_reader_main(apr_thread_t *t,
         rv = reader_loop(link, fd, &why);
         socketio_link_down(link, gen, rv == APR_EGENERAL ? APR_SUCCESS : rv,
                            why);
-        if (link->exiting)
+        if (link_exiting(link))
             break;
     }
     return NULL;
@@ -553,7 +553,7 @@ apr_status_t socketio_link_reactor_read(socketio_link *link, unsigned gen)
         link->rs_gen = gen;
     }
     apr_thread_mutex_lock(link->mutex);
-    fd = link->up && link->gen == gen ? link->fd : -1;
+    fd = link_up(link) && link->gen == gen ? link->fd : -1;
     apr_thread_mutex_unlock(link->mutex);
     if (fd < 0)
         return APR_ECONNRESET;

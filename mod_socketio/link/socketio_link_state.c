@@ -1,11 +1,27 @@
-/* The relay link's state (see socketio_link.c for the whole link): taking
- * it down when the socket fails, and the outage lines, logged once across
- * the children. Any thread (the reading thread takes the link down); calls
- * the output queue (socketio_link_oq.c, to free it) and the descriptor
- * helpers, no other link file. */
+/* The relay link's state (see socketio_link.c for the whole link): its
+ * one transition function, taking it down when the socket fails, and the
+ * outage lines, logged once across the children. Any thread (the reading
+ * thread takes the link down); calls the output queue
+ * (socketio_link_oq.c, to free it) and the descriptor helpers, no other
+ * link file. */
 #include "socketio_link_int.h"
 
 APLOG_USE_MODULE(socketio);
+
+static const char *const state_names[] = {
+    "down", "up", "closing", "exited"
+};
+
+/* See socketio_link_int.h. */
+void socketio_link_transit(socketio_link *link, socketio_link_state to,
+                           const char *why)
+{
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, link->s,
+                 "mod_socketio: relay link to %s (pid %" APR_PID_T_FMT
+                 ", generation %u): %s -> %s (%s)", link->path, getpid(),
+                 link->gen, state_names[link->state], state_names[to], why);
+    link->state = to;
+}
 
 /* See socketio_link_int.h. Once across the children when the shared
  * flags exist. */
@@ -26,23 +42,17 @@ void socketio_link_note_outage(socketio_link *link, apr_status_t rv,
     }
 }
 
-/* See socketio_link_int.h. */
+/* See socketio_link_int.h. (An open outside an outage is logged by
+ * socketio_link_transit only.) */
 void socketio_link_note_connected(socketio_link *link)
 {
-    if (apr_atomic_xchg32(link->outage, 0) == 1) {
+    if (apr_atomic_xchg32(link->outage, 0) == 1)
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, link->s,
                      "mod_socketio: Socket.IO daemon at %s is back",
                      link->path);
-    } else {
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, link->s,
-                     "mod_socketio: relay link to %s open (pid %" APR_PID_T_FMT
-                     ")", link->path, getpid());
-    }
 }
 
-/* Takes the link down if it is still generation gen: fails every waiter
- * registered on it (a waiter bound to the reactor through the sink) and
- * closes the socket (reader thread or reactor). */
+/* See socketio_link_int.h. */
 void socketio_link_down(socketio_link *link, unsigned gen, apr_status_t rv,
                         const char *why)
 {
@@ -53,16 +63,16 @@ void socketio_link_down(socketio_link *link, unsigned gen, apr_status_t rv,
      * at once on a shut socket, so the reactor never waits here for a
      * write deadline. */
     apr_thread_mutex_lock(link->mutex);
-    if (link->up && link->gen == gen)
+    if (link_up(link) && link->gen == gen)
         shutdown(link->fd, SHUT_RDWR);
     apr_thread_mutex_unlock(link->mutex);
     apr_thread_mutex_lock(link->write_mutex);
     apr_thread_mutex_lock(link->mutex);
-    if (link->up && link->gen == gen) {
-        was_up = 1;
+    if (link_up(link) && link->gen == gen) {
+        was_up = link->state == LINK_UP;
         fd = link->fd;
         link->fd = -1;
-        link->up = 0;
+        socketio_link_transit(link, was_up ? LINK_DOWN : LINK_EXITED, why);
         socketio_link_oq_free_locked(link);
         for (hi = apr_hash_first(NULL, link->waiters); hi;
              hi = apr_hash_next(hi)) {
@@ -81,6 +91,6 @@ void socketio_link_down(socketio_link *link, unsigned gen, apr_status_t rv,
     apr_thread_mutex_unlock(link->write_mutex);
     if (fd >= 0)
         close(fd);
-    if (was_up && !link->exiting)
+    if (was_up)
         socketio_link_note_outage(link, rv, why);
 }

@@ -68,7 +68,7 @@ apr_status_t socketio_waiter_create(socketio_link *link, apr_pool_t *pool,
     apr_pool_cleanup_register(pool, w, waiter_cleanup, apr_pool_cleanup_null);
 
     apr_thread_mutex_lock(link->mutex);
-    if (!link->up) {
+    if (!link_up(link)) {
         apr_thread_mutex_unlock(link->mutex);
         return APR_ECONNRESET;
     }
@@ -121,7 +121,7 @@ apr_status_t socketio_waiter_send(socketio_waiter *w, int type, int flags,
 
     apr_thread_mutex_lock(link->write_mutex);
     apr_thread_mutex_lock(link->mutex);
-    ok = link->up && link->gen == w->gen && !w->failed;
+    ok = link_up(link) && link->gen == w->gen && !w->failed;
     fd = link->fd;
     backlog = link->oq_len;
     apr_thread_mutex_unlock(link->mutex);

@@ -125,7 +125,7 @@ static void sink_fanout_add(void *handle, void *owner)
 {
     rconn *rc = owner;
 
-    if (rc->phase != RC_WS || !rc->ws || rc->ws->closed)
+    if (rc->phase != RC_WS || !rc->ws || socketio_ws_is_closed(rc->ws))
         return;
     socketio_ws_fan_queue(rc->ws, handle);
     mark_dirty(rc);

@@ -74,7 +74,7 @@ static void write_out(rconn *rc)
     apr_bucket *after;
     apr_status_t rv;
 
-    if (ws->lost)
+    if (socketio_ws_is_lost(ws))
         return;
     if (c->data_in_output_filters) {
         rv = redrive(c);
@@ -129,14 +129,14 @@ static void finish(rconn *rc, int linger)
     socketio_ws *ws = rc->ws;
     conn_rec *c = rc->c;
 
+    if (socketio_ws_is_lost(ws) || !linger)
+        c->aborted = 1;
     socketio_ws_finish(ws);
     rc->re->want_flush = 1;
     if (rc->paused) {
         rc->paused = 0;
         rc->re->npaused--;
     }
-    if (ws->lost || !linger)
-        c->aborted = 1;
     apr_brigade_cleanup(ws->outbb);
     rc->ws = NULL;
     set_deadline(rc, 0);
@@ -183,7 +183,7 @@ static void update_waits(rconn *rc)
     } else {
         rc->pending_since = 0;
     }
-    if (ws->closed) {
+    if (socketio_ws_is_closed(ws)) {
         if (!rc->closed_at)
             rc->closed_at = now;
         set_deadline(rc, rc->closed_at + CLOSE_TIMEOUT);
@@ -192,12 +192,13 @@ static void update_waits(rconn *rc)
     } else {
         set_deadline(rc, 0);
     }
-    want = (ws->closed || ws->relay_wait ? 0 : EPOLLIN) |
+    want = (socketio_ws_is_closed(ws) || ws->relay_wait ? 0 : EPOLLIN) |
            (c->data_in_output_filters ? EPOLLOUT : 0);
     /* Paused for the relay queue: only a hang-up or an error (epoll
      * reports them whatever is asked) wakes it. */
     if (!want)
-        want = ws->relay_wait && !ws->closed ? EPOLLERR : EPOLLIN;
+        want = ws->relay_wait && !socketio_ws_is_closed(ws) ? EPOLLERR
+                                                            : EPOLLIN;
     set_events(rc, want);
 }
 
@@ -208,7 +209,7 @@ static void process(rconn *rc)
 
     if (rc->phase != RC_WS)
         return;
-    if (rc->read_more && !ws->closed && !ws->relay_wait) {
+    if (rc->read_more && !socketio_ws_is_closed(ws) && !ws->relay_wait) {
         rc->read_more = socketio_ws_read(ws, re->scratch, SCRATCH_SIZE,
                                          READ_BUDGET);
         if (rc->read_more)
@@ -219,7 +220,7 @@ static void process(rconn *rc)
         rc->paused = 1;
         re->npaused++;
     }
-    if (!ws->closed) {
+    if (!socketio_ws_is_closed(ws)) {
         if (rc->link_failed) {
             socketio_ws_close(ws, SIO_WS_CLOSE_INTERNAL,
                               "Socket.IO daemon unavailable",
@@ -251,9 +252,10 @@ static void process(rconn *rc)
     write_out(rc);
     /* Done once the close frame is out; when stopping at once, after one
      * attempt to send it. */
-    if (ws->lost || (ws->closed && ((APR_BRIGADE_EMPTY(ws->outbb) &&
-                                     !rc->c->data_in_output_filters) ||
-                                    re->stopping == STOP_NOW))) {
+    if (socketio_ws_is_lost(ws) ||
+        (socketio_ws_is_closed(ws) &&
+         ((APR_BRIGADE_EMPTY(ws->outbb) && !rc->c->data_in_output_filters) ||
+          re->stopping == STOP_NOW))) {
         finish(rc, re->stopping != STOP_NOW);
         return;
     }
@@ -291,7 +293,7 @@ static void run_timers(socketio_reactor *re, int force)
             close_now(rc);
             continue;
         }
-        if (rc->ws->closed)
+        if (socketio_ws_is_closed(rc->ws))
             log_drop(rc, apr_psprintf(rc->c->pool, "WebSocket client did not "
                      "take its close frame within %d s; dropping it",
                      (int)apr_time_sec(CLOSE_TIMEOUT)));

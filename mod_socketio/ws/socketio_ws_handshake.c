@@ -212,13 +212,16 @@ socketio_ws_outcome socketio_ws_upgrade(const socketio_ws_request *req,
     if (ws_switch(ws, key, req->headers) != 0) {
         socketio_ws_lost(ws, APR_ECONNABORTED,
                          "client left during the handshake");
-    } else if (reactor) {
+        socketio_ws_finish(ws);
+        return SOCKETIO_WS_SERVED;
+    }
+    socketio_ws_opened(ws);
+    if (reactor) {
         ws->out_limit = socketio_config_ws_queue(req->dconf);
         res->status = socketio_reactor_handoff(ws);
         return SOCKETIO_WS_SERVED;
-    } else {
-        socketio_ws_thread_run(ws);
     }
+    socketio_ws_thread_run(ws);
     socketio_ws_finish(ws);
     return SOCKETIO_WS_SERVED;
 }

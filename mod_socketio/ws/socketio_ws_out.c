@@ -318,7 +318,7 @@ void socketio_ws_queue_msg(socketio_ws *ws, int opcode, const void *payload,
     apr_size_t hl = sio_ws_write_header(hdr, 1, opcode, len, NULL);
     char *buf;
 
-    if (ws->lost)
+    if (socketio_ws_is_lost(ws))
         return;
     if (!volatile_) {
         if (make_room(ws, append_cost(ws, hl + len), 0))
@@ -392,7 +392,7 @@ void socketio_ws_fan_queue(socketio_ws *ws, socketio_ws_fan *fan)
 {
     apr_bucket *bk;
 
-    if (ws->lost || ws->closed)
+    if (socketio_ws_is_closed(ws))
         return;
     if (!fan->volatile_ && fan->len <= FAN_COPY_MAX) {
         queue_copy(ws, (char *)fan + FAN_HDR, fan->len);

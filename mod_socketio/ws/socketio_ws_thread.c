@@ -255,7 +255,7 @@ static void flush_blocking(socketio_ws *ws)
     struct pollfd pfd;
     int ms;
 
-    if (ws->lost || (APR_BRIGADE_EMPTY(ws->outbb) &&
+    if (socketio_ws_is_lost(ws) || (APR_BRIGADE_EMPTY(ws->outbb) &&
                      !c->data_in_output_filters))
         return;
     limit = socketio_config_ws_write_timeout(ws->sconf);
@@ -316,7 +316,7 @@ static void on_siod_wake(socketio_ws *ws)
     apr_status_t rv = APR_SUCCESS;
 
     socketio_waiter_clear_wake(ws->w);
-    while (!ws->closed) {
+    while (!socketio_ws_is_closed(ws)) {
         rv = socketio_waiter_take(ws->w, &f);
         if (rv != APR_SUCCESS)
             break;
@@ -326,7 +326,7 @@ static void on_siod_wake(socketio_ws *ws)
             flush_blocking(ws);
     }
     flush_blocking(ws);
-    if (ws->closed)
+    if (socketio_ws_is_closed(ws))
         return;
     if (ws->oom) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, ws->r,
@@ -362,9 +362,9 @@ void socketio_ws_thread_run(socketio_ws *ws)
     while (socketio_ws_read(ws, scratch, WS_SCRATCH, 64))
         flush_blocking(ws);
     flush_blocking(ws);
-    while (!ws->closed) {
+    while (!socketio_ws_is_closed(ws)) {
         on_siod_wake(ws);
-        if (ws->closed)
+        if (socketio_ws_is_closed(ws))
             break;
         if (socketio_link_child_is_stopping()) {
             socketio_ws_close(ws, SIO_WS_CLOSE_GOING_AWAY,

@@ -68,6 +68,31 @@ static apr_size_t node_cap(const apr_memnode_t *n)
     return (apr_size_t)(n->endp - n->first_avail);
 }
 
+/* ---- the WebSocket's state ---------------------------------------- */
+
+static const char *const state_names[] = {
+    "handshake", "open", "closing", "lost", "finished"
+};
+
+/* Moves ws forward to state to (a state it has passed is kept), logging
+ * old -> new and why at trace1. The one place ws->state changes. */
+static void transit(socketio_ws *ws, socketio_ws_state to, const char *why)
+{
+    if (to <= ws->state)
+        return;
+    ap_log_cerror(APLOG_MARK, APLOG_TRACE1, 0, ws->c,
+                  "mod_socketio: WebSocket %.*s: %s -> %s (%s)", SIO_SID_LEN,
+                  ws->sid, state_names[ws->state], state_names[to],
+                  why ? why : "");
+    ws->state = to;
+}
+
+/* See socketio_wsconn.h. */
+void socketio_ws_opened(socketio_ws *ws)
+{
+    transit(ws, SOCKETIO_WS_OPEN, "101 sent");
+}
+
 /* See socketio_wsconn.h. */
 void socketio_ws_close(socketio_ws *ws, int code, const char *reason,
                        int report)
@@ -75,9 +100,9 @@ void socketio_ws_close(socketio_ws *ws, int code, const char *reason,
     unsigned char payload[SIO_WS_MAX_CONTROL];
     apr_size_t len;
 
-    if (ws->closed)
+    if (socketio_ws_is_closed(ws))
         return;
-    ws->closed = 1;
+    transit(ws, SOCKETIO_WS_CLOSING, reason && *reason ? reason : "close");
     ws->close_code = report;
     if (code == SIO_WS_CLOSE_ABNORMAL)
         return;
@@ -93,8 +118,10 @@ void socketio_ws_lost(socketio_ws *ws, apr_status_t rv, const char *what)
 {
     ap_log_cerror(APLOG_MARK, APLOG_DEBUG, rv, ws->c,
                   "mod_socketio: WebSocket %s", what);
-    socketio_ws_close(ws, SIO_WS_CLOSE_ABNORMAL, NULL, SIO_WS_CLOSE_ABNORMAL);
-    ws->lost = 1;
+    /* Gone without a close: siod hears 1006. */
+    if (!socketio_ws_is_closed(ws))
+        ws->close_code = SIO_WS_CLOSE_ABNORMAL;
+    transit(ws, SOCKETIO_WS_LOST, what);
     apr_brigade_cleanup(ws->outbb);
     ws->out_bytes = 0;
 }
@@ -255,7 +282,7 @@ static apr_size_t ws_parse(socketio_ws *ws, unsigned char *buf,
     sio_ws_frame f;
     int rc;
 
-    while (!ws->closed) {
+    while (!socketio_ws_is_closed(ws)) {
         if (ws->on_reactor && !relay_room(ws, buf + off, len - off)) {
             ws->relay_wait = 1;
             break;
@@ -359,7 +386,7 @@ int socketio_ws_read(socketio_ws *ws, unsigned char *scratch,
         cap = node_cap(node);
     ws->in_node = NULL;
     ws->in_len = 0;
-    if (len && ws->on_reactor && !ws->closed) {
+    if (len && ws->on_reactor && !socketio_ws_is_closed(ws)) {
         /* Whole frames may be waiting since the relay queue was full. */
         used = ws_parse(ws, buf, len);
         if (used) {
@@ -372,10 +399,10 @@ int socketio_ws_read(socketio_ws *ws, unsigned char *scratch,
             buf = scratch;
             cap = scap;
         }
-        if (ws->in_eof && !ws->relay_wait && !ws->closed)
+        if (ws->in_eof && !ws->relay_wait && !socketio_ws_is_closed(ws))
             socketio_ws_lost(ws, APR_EOF, "closed by the client");
     }
-    while (!ws->closed && !ws->relay_wait && !ws->in_eof) {
+    while (!socketio_ws_is_closed(ws) && !ws->relay_wait && !ws->in_eof) {
         if (budget-- <= 0) {
             more = 1;
             break;
@@ -419,7 +446,7 @@ int socketio_ws_read(socketio_ws *ws, unsigned char *scratch,
                 cap = scap;
             }
             need = frame_size(buf, len);
-            if (!ws->closed && need > cap && !node) {
+            if (!socketio_ws_is_closed(ws) && need > cap && !node) {
                 /* The frame under way is bigger than scratch. */
                 bigger = keep_input(ws, buf, len, input_room(len, need));
                 if (node)
@@ -443,7 +470,7 @@ int socketio_ws_read(socketio_ws *ws, unsigned char *scratch,
         if (!got)
             break;
     }
-    if (ws->closed || len == 0) {
+    if (socketio_ws_is_closed(ws) || len == 0) {
         if (node)
             apr_allocator_free(in_alloc, node);
         return 0;
@@ -471,7 +498,7 @@ void socketio_ws_siod_frame(socketio_ws *ws, const sio_relay_frame *f)
 
     switch (f->type) {
     case SIO_R_WS_SEND:
-        if (!ws->closed)
+        if (!socketio_ws_is_closed(ws))
             socketio_ws_queue_msg(ws, (f->flags & SIO_RF_BINARY)
                                           ? SIO_WS_BINARY : SIO_WS_TEXT,
                                   f->body, f->len,
@@ -492,9 +519,9 @@ void socketio_ws_siod_frame(socketio_ws *ws, const sio_relay_frame *f)
 /* See socketio_wsconn.h. */
 void socketio_ws_finish(socketio_ws *ws)
 {
-    if (ws->finished)
+    if (ws->state == SOCKETIO_WS_FINISHED)
         return;
-    ws->finished = 1;
+    transit(ws, SOCKETIO_WS_FINISHED, "WS_CLOSED to siod");
     if (ws->on_reactor)
         socketio_waiter_reactor_send(ws->w, SIO_R_WS_CLOSED, 0,
                                      ws->close_code ? ws->close_code

@@ -28,6 +28,22 @@
 #include "socketio_core.h"
 #include "socketio_link.h"
 
+/* A WebSocket's life (ws->state), changed only by the functions below
+ * (one transition function in socketio_wsconn.c logs old -> new and why
+ * at trace1). Forward only: handshake -> open -> closing -> lost ->
+ * finished, any step but the last may be skipped. */
+typedef enum socketio_ws_state {
+    SOCKETIO_WS_HANDSHAKE, /* created: siod asked, no 101 yet */
+    SOCKETIO_WS_OPEN,      /* 101 sent (socketio_ws_opened): frames flow */
+    SOCKETIO_WS_CLOSING,   /* closed (socketio_ws_close): a close frame is
+                            * queued, or none is due; input is no longer
+                            * processed, queued output still goes out */
+    SOCKETIO_WS_LOST,      /* the client is gone (socketio_ws_lost):
+                            * nothing can be written */
+    SOCKETIO_WS_FINISHED   /* WS_CLOSED sent, waiter gone
+                            * (socketio_ws_finish) */
+} socketio_ws_state;
+
 typedef struct socketio_ws {
     request_rec *r;                /* the upgrade request; NULL once the
                                     * reactor has finished it */
@@ -49,15 +65,12 @@ typedef struct socketio_ws {
     apr_size_t msg_len;
     apr_size_t max_payload;
     int client_fd;
-    int closed;                    /* close frame queued or client gone:
-                                    * input is no longer processed */
-    int lost;                      /* client gone: nothing can be written */
+    socketio_ws_state state;       /* see socketio_ws_state */
     int close_code;                /* told to siod in WS_CLOSED */
     int overflow;                  /* out_limit was crossed */
     int oom;                       /* a message could not be queued for
                                     * want of memory: closed with 1011 */
     apr_size_t vol_dropped;        /* volatile messages dropped so far */
-    int finished;                  /* WS_CLOSED sent, waiter gone */
     int on_reactor;                /* the reactor drives it: frames for
                                     * siod are queued, never waited for */
     int relay_wait;                /* reactor: a message waits for room in
@@ -66,6 +79,20 @@ typedef struct socketio_ws {
     int in_eof;                    /* the client's input ended behind
                                     * input held for the relay queue */
 } socketio_ws;
+
+/* Closed: a close frame queued (or none due), the client gone, or
+ * finished; input is no longer processed. */
+static inline int socketio_ws_is_closed(const socketio_ws *ws)
+{
+    return ws->state >= SOCKETIO_WS_CLOSING;
+}
+
+/* The client is gone (and the WebSocket not yet finished): nothing can be
+ * written. */
+static inline int socketio_ws_is_lost(const socketio_ws *ws)
+{
+    return ws->state == SOCKETIO_WS_LOST;
+}
 
 /* Creates a WebSocket's state for upgrade request r (dconf and sconf its
  * configuration, client_fd its socket) in pool: r->pool for a WebSocket
@@ -95,6 +122,10 @@ void socketio_ws_queue_msg(socketio_ws *ws, int opcode, const void *payload,
  * the queue (passed to the filters): takes the memory they stand for off
  * ws->out_bytes. Call before passing them. */
 void socketio_ws_dequeued(socketio_ws *ws, apr_bucket_brigade *bb);
+
+/* The upgrade sent the 101: the WebSocket is open (from the handshake;
+ * a WebSocket already lost stays so). */
+void socketio_ws_opened(socketio_ws *ws);
 
 /* One message for many WebSockets (WS_FANOUT on the reactor): its frame,
  * header and payload, built once in a reference-counted block that the
