@@ -2,7 +2,9 @@
  * the configuration records every layer reads and the directive handlers
  * that fill them (socketio_config.h), throttled logging for lines clients
  * can repeat (socketio_log.h) and the relay secret loaded in the parent
- * (socketio_secret.h). core/ depends on httpd, APR and shared/ only.
+ * (socketio_secret.h). core/ depends on httpd, APR and shared/ only; of
+ * its files only socketio_secret.c calls another (the configuration's
+ * accessors).
  *
  * Who may call:
  * - the directive handlers, socketio_config_create_* / _merge_*: httpd's
