@@ -80,6 +80,8 @@ static void flush_link(socketio_reactor *re, rlink *rl)
         resume_paused(re);
 }
 
+/* Sends what every link's output queue holds (see flush_link) and
+ * clears want_flush. */
 void socketio_reactor_flush_links(socketio_reactor *re)
 {
     int i;
@@ -88,7 +90,11 @@ void socketio_reactor_flush_links(socketio_reactor *re)
     for (i = 0; i < re->nlinks; i++)
         flush_link(re, &re->links[i]);
 }
-void socketio_reactor_on_link(socketio_reactor *re, rlink *rl, unsigned events)
+
+/* Events on link rl's socket: flushes on POLLOUT, reads on input or
+ * hang-up; forgets the socket when the read took the link down. */
+void socketio_reactor_on_link(socketio_reactor *re, rlink *rl,
+                              unsigned events)
 {
     apr_status_t rv;
 
