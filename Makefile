@@ -45,7 +45,15 @@ SIOD_LIBS := $(shell pkg-config --libs libevent json-c 2>/dev/null) -lm
 SIOD_INC  := $(shell pkg-config --cflags libevent json-c 2>/dev/null)
 
 SHARED_SRC := $(wildcard shared/*.c)
-SIOD_SRC   := $(wildcard siod/*.c)
+# siod's layers, one folder each (docs/siod.md): core, relay, engine,
+# adapter, sio, app, with siod_main.c and the built-in echo-engine on top.
+# Files include another layer's public header as "layer/header.h" (-Isiod)
+# and their own layer's headers by bare name.
+SIOD_LAYERS := core relay engine adapter sio app
+SIOD_SRC   := $(wildcard siod/*.c $(SIOD_LAYERS:%=siod/%/*.c))
+SIOD_HDR   := $(wildcard siod/*.h $(SIOD_LAYERS:%=siod/%/*.h))
+# The application ABI, the one header applications include (installed).
+SIOD_APP_H := siod/sio/siod_app.h
 # The module is one folder per layer (mod_socketio.c on top, then http/,
 # ws/, link/, core/); its sources are found per folder.
 MOD_LAYERS := http ws link core
@@ -67,8 +75,8 @@ APP_SO     := $(APP_SRC:siod/apps/%.c=$(BUILD)/apps/%.so)
 TESTAPP_SO := $(TESTAPP_SRC:tests/apps/%.c=$(BUILD)/apps/%.so)
 # siod's own objects that its unit tests (tests/unit/test_siod_*.c) link;
 # never siod_main.o, the tests have their own main.
-SIOD_UNIT_OBJ := $(BUILD)/obj/siod/siod_hash.o $(BUILD)/obj/siod/siod_sid.o \
-                 $(BUILD)/obj/siod/siod_closed.o
+SIOD_UNIT_OBJ := $(BUILD)/obj/siod/core/siod_hash.o $(BUILD)/obj/siod/core/siod_sid.o \
+                 $(BUILD)/obj/siod/engine/siod_closed.o
 
 .PHONY: all clean setup test unit integration fuzz serve run e2e install conformance bench
 
@@ -79,7 +87,7 @@ $(BUILD)/obj/shared/%.o: shared/%.c $(wildcard shared/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -c -o $@ $<
 
-$(BUILD)/obj/siod/%.o: siod/%.c $(wildcard siod/*.h shared/*.h)
+$(BUILD)/obj/siod/%.o: siod/%.c $(SIOD_HDR) $(wildcard shared/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) $(SIOD_INC) -Isiod -c -o $@ $<
 
@@ -104,15 +112,15 @@ $(BUILD)/siod: $(SIOD_OBJ) $(BUILD)/libsio.a
 
 # Applications siod loads (dlopen): they call back into siod, which exports
 # its symbols (-rdynamic), so they link nothing of siod's.
-$(BUILD)/apps/%.so: siod/apps/%.c siod/siod_app.h
+$(BUILD)/apps/%.so: siod/apps/%.c $(SIOD_APP_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) -Isiod -shared -o $@ $<
+	$(CC) $(ALLCFLAGS) -Isiod/sio -shared -o $@ $<
 
 # Test-only applications (tests/apps, used by the integration tests) build
 # beside the shipped ones; make install leaves them out.
-$(BUILD)/apps/%.so: tests/apps/%.c siod/siod_app.h
+$(BUILD)/apps/%.so: tests/apps/%.c $(SIOD_APP_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) -Isiod -shared -o $@ $<
+	$(CC) $(ALLCFLAGS) -Isiod/sio -shared -o $@ $<
 
 # The module links the codecs in; httpd provides APR and its own symbols.
 $(BUILD)/mod_socketio.so: $(MOD_OBJ) $(SHARED_OBJ)
@@ -144,17 +152,17 @@ FUZZ_SIOD_SRC := $(filter-out siod/siod_main.c,$(SIOD_SRC))
 FUZZ_SIOD_OBJ := $(FUZZ_SIOD_SRC:%.c=$(BUILD)/fuzz/obj/%.o) \
                  $(SHARED_SRC:%.c=$(BUILD)/fuzz/obj/%.o) \
                  $(BUILD)/fuzz/obj/app_testkit.o $(BUILD)/fuzz/obj/app_chat.o
-$(BUILD)/fuzz/obj/%.o: %.c $(wildcard siod/*.h shared/*.h)
+$(BUILD)/fuzz/obj/%.o: %.c $(SIOD_HDR) $(wildcard shared/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -D_GNU_SOURCE $(SIOD_INC) \
 	  -Isiod -c -o $@ $<
-$(BUILD)/fuzz/obj/app_testkit.o: tests/apps/testkit.c siod/siod_app.h
+$(BUILD)/fuzz/obj/app_testkit.o: tests/apps/testkit.c $(SIOD_APP_H)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -Isiod \
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -Isiod/sio \
 	  -Dsiod_app_module_v1=siod_fuzz_app_testkit -c -o $@ $<
-$(BUILD)/fuzz/obj/app_chat.o: siod/apps/chat.c siod/siod_app.h
+$(BUILD)/fuzz/obj/app_chat.o: siod/apps/chat.c $(SIOD_APP_H)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -Isiod \
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -Isiod/sio \
 	  -Dsiod_app_module_v1=siod_fuzz_app_chat -c -o $@ $<
 $(BUILD)/fuzz/fuzz_siod: tests/fuzz/fuzz_siod.c $(FUZZ_SIOD_OBJ)
 	@mkdir -p $(dir $@)
@@ -232,7 +240,7 @@ install: all
 	install -m 0755 $(BUILD)/siod /usr/local/sbin/siod
 	install -d /usr/local/lib/siod/apps
 	install -m 0644 $(APP_SO) /usr/local/lib/siod/apps/
-	install -m 0644 siod/siod_app.h /usr/local/include/siod_app.h
+	install -m 0644 $(SIOD_APP_H) /usr/local/include/siod_app.h
 
 clean:
 	rm -rf build build-san

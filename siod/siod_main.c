@@ -1,13 +1,12 @@
 /* siod's entry point: command line, logging, pid file, signals, and the
  * order of startup and shutdown around the libevent loop. siod always runs
  * in the foreground; scripts or systemd supervise it. */
-#include "siod_engine.h"
-#include "siod_link.h"
-#include "siod_listen.h"
-#include "siod_log.h"
-#include "siod_secret.h"
-#include "siod_session.h"
-#include "siod_sio.h"
+#include "app/siod_app_loader.h"
+#include "core/siod_core.h"
+#include "engine/siod_engine.h"
+#include "relay/siod_relay.h"
+#include "sio/siod_sio.h"
+#include "siod_echo_engine.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -320,7 +319,7 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->engine.closed_max_bytes = (size_t)v;
             break;
         case 'n':
-            if (siod_sio_conf_nsp(optarg) < 0)
+            if (siod_app_loader_conf_nsp(optarg) < 0)
                 return -1;
             o->sio_options = 1;
             break;
@@ -328,13 +327,13 @@ static int parse_args(int argc, char **argv, struct options *o)
             if (strcmp(optarg, siod_app_echo_engine.name) == 0) {
                 o->echo_engine = 1;
             } else {
-                if (siod_sio_conf_app(optarg) < 0)
+                if (siod_app_loader_conf_app(optarg) < 0)
                     return -1;
                 o->sio_options = 1;
             }
             break;
         case 'A':
-            siod_sio_conf_appdir(optarg);
+            siod_app_loader_conf_appdir(optarg);
             break;
         case 'l':
             o->log_path = optarg;
@@ -371,8 +370,8 @@ static int parse_args(int argc, char **argv, struct options *o)
                 "namespaces: it cannot be combined with -n or other -a\n");
         return -1;
     }
-    if (!o->echo_engine && siod_sio_conf_empty() &&
-        siod_sio_conf_app("echo") < 0)
+    if (!o->echo_engine && siod_app_loader_conf_empty() &&
+        siod_app_loader_conf_app("echo") < 0)
         return -1;
     return 0;
 }
@@ -458,19 +457,19 @@ int main(int argc, char **argv)
     int status = 1, sessions_up = 0, pid_written = 0;
 
     if (parse_args(argc, argv, &o) < 0) {
-        siod_sio_apps_destroy();
+        siod_app_loader_destroy();
         return 2;
     }
     app = o.echo_engine ? &siod_app_echo_engine : &siod_app_socketio;
     int rc = siod_log_open(o.log_path, o.verbose);
     if (rc < 0) {
         fprintf(stderr, "siod: -l %s: %s\n", o.log_path, strerror(-rc));
-        siod_sio_apps_destroy();
+        siod_app_loader_destroy();
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
 
-    if (!o.echo_engine && siod_sio_load() < 0)
+    if (!o.echo_engine && siod_app_loader_load() < 0)
         goto out;
     base = event_base_new();
     if (base == NULL) {
@@ -533,7 +532,7 @@ out:
     siod_links_free_all();
     if (sessions_up)
         siod_sessions_cleanup();
-    siod_sio_apps_destroy();   /* if the layer never started */
+    siod_app_loader_destroy();   /* if the layer never started */
     if (flush_timer != NULL)
         event_free(flush_timer);
     for (int i = 0; i < 3; i++)

@@ -22,11 +22,10 @@
 #include <unistd.h>
 
 #include "sio_relay.h"
-#include "siod_engine.h"
-#include "siod_link.h"
-#include "siod_log.h"
-#include "siod_session.h"
-#include "siod_sio.h"
+#include "app/siod_app_loader.h"
+#include "core/siod_core.h"
+#include "engine/siod_engine.h"
+#include "relay/siod_relay.h"
 
 /* The applications, compiled with siod_app_module_v1 renamed. */
 extern const siod_app_module siod_fuzz_app_testkit;
@@ -407,10 +406,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     /* debug lines too, formatted and thrown away */
     if (siod_log_open("/dev/null", 1) < 0)
         abort();
-    if (siod_sio_conf_builtin(&siod_fuzz_app_testkit) < 0 ||
-        siod_sio_conf_builtin(&siod_fuzz_app_chat) < 0 ||
-        siod_sio_conf_app("testkit") < 0 ||
-        siod_sio_conf_nsp("/chat=chat") < 0 || siod_sio_load() < 0)
+    if (siod_app_loader_conf_builtin(&siod_fuzz_app_testkit) < 0 ||
+        siod_app_loader_conf_builtin(&siod_fuzz_app_chat) < 0 ||
+        siod_app_loader_conf_app("testkit") < 0 ||
+        siod_app_loader_conf_nsp("/chat=chat") < 0 ||
+        siod_app_loader_load() < 0)
         abort();
     base = event_base_new();
     if (base == NULL || siod_link_set_secret(fuzz_secret,

@@ -1,4 +1,4 @@
-/* Unit tests for siod/siod_closed.c, the answers for recently closed
+/* Unit tests for siod/engine/siod_closed.c, the answers for recently closed
  * polling sessions: each kind answers as documented, within its grace
  * only; expired entries give their payloads back at once (siod_closed_bytes
  * falls to 0 without any further lookup); the bytes held stay within the
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "siod_closed.h"
+#include "engine/siod_closed.h"
 
 static void sid_of(unsigned i, char sid[SIO_SID_LEN])
 {

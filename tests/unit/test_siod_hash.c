@@ -1,4 +1,4 @@
-/* Unit tests for siod/siod_hash.c: the open-addressing table against a
+/* Unit tests for siod/core/siod_hash.c: the open-addressing table against a
  * plain model (random operations, whole-table collisions, probe runs that
  * wrap around the end of the slot array, growth and shrinking) and the
  * seeded hash functions. */
@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "siod_hash.h"
+#include "core/siod_core.h"
 
 struct item {
     uint64_t key;

@@ -1,4 +1,4 @@
-/* Unit tests for siod/siod_sid.c: session ids are 20 URL-safe characters
+/* Unit tests for siod/core/siod_sid.c: session ids are 20 URL-safe characters
  * that decode to 15 random bytes, unique over many draws (across the
  * generator's batch refills), every symbol equally likely at every
  * position, and unrelated from one id to the next. */
@@ -8,8 +8,7 @@
 
 #include "check.h"
 #include "sio_base64.h"
-#include "siod_hash.h"
-#include "siod_sid.h"
+#include "core/siod_core.h"
 
 enum { N = 200000 };
 

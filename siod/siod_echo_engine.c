@@ -1,8 +1,9 @@
 /* The "echo-engine" upper layer: echoes every Engine.IO message packet back
  * to its sender with the same binary flag. Useful to test the engine layer
- * on its own, below Socket.IO. */
-#include "siod_engine.h"
-#include "siod_log.h"
+ * on its own, below Socket.IO; a sibling of the Socket.IO layer, so it sits
+ * at the top beside siod_main.c. */
+#include "siod_echo_engine.h"
+#include "core/siod_core.h"
 
 static void echo_on_open(void *app, siod_session *s)
 {

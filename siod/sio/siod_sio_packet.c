@@ -1,9 +1,10 @@
 /* Outbound Socket.IO packets and the JSON helpers of the public API:
  * encoding an event or ack from siod_args once into shared buffers
  * (placeholders renumbered in text order, as the reference's
- * deconstructPacket numbers buffers), reading arguments by index, and a
- * printf-like JSON formatter. Built on the pure codecs in shared/. */
-#include "siod_sio.h"
+ * deconstructPacket numbers buffers), an inbound packet's data as args,
+ * reading arguments by index, and a printf-like JSON formatter. Built on
+ * the pure codecs in shared/; calls nothing else of the layer. */
+#include "siod_sio_int.h"
 #include "sio_json.h"
 #include "sio_packet.h"
 
@@ -272,6 +273,38 @@ int siod_sio_encode(siod_sio_out *o, int ack, const char *nsp, int has_id,
     if (rc != SIOD_OK)
         siod_sio_out_clear(o);
     return rc;
+}
+
+/* ---- inbound: a decoded packet's data as args ------------------------------ */
+
+char *siod_sio_args_text(const struct sio_packet *p, int skip_first,
+                         size_t *len)
+{
+    const char *b = p->data.ptr, *e = p->data.ptr + p->data.len;
+    char *out;
+
+    if (skip_first) {
+        b = p->event.ptr + p->event.len;
+        while (b < e && (*b == ' ' || *b == '\t' || *b == '\r' || *b == '\n'))
+            b++;
+        /* b is at ',' (more arguments) or at the closing ']' */
+        if (b < e && *b == ',')
+            b++;
+        *len = (size_t)(e - b) + 1;
+        out = malloc(*len + 1);
+        if (out == NULL)
+            return NULL;
+        out[0] = '[';
+        memcpy(out + 1, b, (size_t)(e - b));
+    } else {
+        *len = p->data.len;
+        out = malloc(*len + 1);
+        if (out == NULL)
+            return NULL;
+        memcpy(out, b, *len);
+    }
+    out[*len] = '\0';
+    return out;
 }
 
 /* ---- reading arguments (public API) ---------------------------------------- */

@@ -2,9 +2,8 @@
  * 0660 (and chowned to the first allowed uid when siod runs as root); every
  * accepted connection's SO_PEERCRED uid is checked before it is handed to
  * the link code. Out of descriptors, accepting pauses for a second. */
-#include "siod_listen.h"
-#include "siod_link.h"
-#include "siod_log.h"
+#include "siod_relay.h"
+#include "core/siod_core.h"
 
 #include <errno.h>
 #include <event2/event.h>

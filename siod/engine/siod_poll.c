@@ -4,8 +4,8 @@
  * siod_session.c, siod_session_api.c and siod_session_relay.c; calls only
  * siod_peer.c (and siod_closed.c). */
 #include "siod_closed.h"
-#include "siod_log.h"
-#include "siod_session_int.h"
+#include "core/siod_core.h"
+#include "siod_engine_int.h"
 
 #include <errno.h>
 #include <stdlib.h>

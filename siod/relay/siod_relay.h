@@ -1,10 +1,15 @@
-/* Relay links: one per httpd child connected to siod's Unix socket. A link
- * reads and validates frames (HELLO, then the module's proof of the relay
- * secret (AUTH), then module -> siod types only),
- * dispatches them to the session layer, and writes siod's frames through a
- * non-blocking output buffer. A link that sends garbage is dropped alone. */
-#ifndef SIOD_LINK_H
-#define SIOD_LINK_H
+/* The relay layer's public header: what siod_main.c needs to run the
+ * relay side of siod. The listening Unix socket (siod_listen.c: creation,
+ * accepting, the SO_PEERCRED check before a byte is read) and the relay
+ * links (siod_link.c, one per httpd child: reads and validates frames
+ * (HELLO, then the module's proof of the relay secret (AUTH), then module
+ * -> siod types only), dispatches them to the engine layer, and writes
+ * siod's frames through a non-blocking output buffer; a link that sends
+ * garbage is dropped alone). The relay layer sits on the engine layer
+ * (engine/siod_engine.h) and core; nothing below calls it except through
+ * the siod_peer_ops it registers. */
+#ifndef SIOD_RELAY_H
+#define SIOD_RELAY_H
 
 #include <stddef.h>
 #include <sys/types.h>
@@ -46,5 +51,20 @@ void siod_links_set_output_max(size_t bytes);
  * link, ready or still in its handshake, counts; one still without a proof
  * of the relay secret 5 s after it was accepted is closed. */
 void siod_links_set_max(unsigned n);
+
+/* ---- the listening socket (siod_listen.c) ---- */
+
+
+
+/* Creates the socket at path (replacing a stale socket nobody listens on)
+ * and starts accepting on base. Connections whose peer uid is root, siod's
+ * own uid or one of uids[0..n_uids) become relay links; others are logged
+ * and closed. Returns 0 or a negative errno (logged). */
+int siod_listen_open(struct event_base *base, const char *path,
+                     const uid_t *uids, size_t n_uids);
+
+/* Stops accepting, closes the socket and removes its path if it is still
+ * ours. Safe to call when not open. */
+void siod_listen_close(void);
 
 #endif

@@ -1,8 +1,8 @@
 /* Open sessions per client address (--max-sessions-per-address): a count
  * per address, created with its first session and freed with its last.
  * Called by the session layer's files; calls none of them. */
-#include "siod_hash.h"
-#include "siod_session_int.h"
+#include "core/siod_core.h"
+#include "siod_engine_int.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -4,8 +4,8 @@
  * siod_peer_ops its link registered. Called by the session layer's files;
  * calls none of them (siod_peer_free, which ends the sessions a peer
  * holds, lives in siod_session_relay.c). */
-#include "siod_hash.h"
-#include "siod_session_int.h"
+#include "core/siod_core.h"
+#include "siod_engine_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>

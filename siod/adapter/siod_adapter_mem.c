@@ -4,10 +4,10 @@
  * reached through the socket's adapter slot); a (room, socket) hash makes
  * join and leave O(1). Selecting the targets of a broadcast marks sockets
  * with a generation number, so a socket in several rooms is sent to once
- * and excluded rooms cost one pass. */
+ * and excluded rooms cost one pass. Sockets are the host's opaque handles:
+ * everything about them goes through the siod_adapter_host ops. */
 #include "siod_adapter.h"
-#include "siod_hash.h"
-#include "siod_sio.h"
+#include "core/siod_core.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -24,21 +24,23 @@ struct room {
 
 struct member {
     struct room *room;
-    siod_socket *sock;
+    struct msock *ms;                /* its socket */
     uint64_t hash;
     struct member *rprev, *rnext;    /* the room's members */
     struct member *sprev, *snext;    /* the socket's rooms */
 };
 
-/* A socket known to the adapter (the reference's sids entry). */
+/* A socket known to the adapter (the reference's sids entry), its slot
+ * in the host's socket. */
 struct msock {
     siod_socket *sock;
     struct member *rooms;
     struct msock *prev, *next;
+    uint64_t mark, except_mark;      /* broadcast selection generations */
 };
 
 struct mem {
-    siod_nsp *nsp;
+    const siod_adapter_host *host;
     siod_hash rooms;                 /* name -> room */
     siod_hash members;               /* (room, socket) -> member */
     struct msock *socks;
@@ -67,7 +69,7 @@ static int member_eq(const void *item, const void *key)
 {
     const struct member *m = item;
     const struct member_key *k = key;
-    return m->room == k->room && m->sock == k->sock;
+    return m->room == k->room && m->ms->sock == k->sock;
 }
 
 static uint64_t member_hash(const struct room *r, const siod_socket *s)
@@ -88,12 +90,13 @@ static struct member *find_member(const struct mem *m, const struct room *r,
     return siod_hash_find(&m->members, member_hash(r, s), &k);
 }
 
-static void *mem_create(siod_nsp *nsp)
+static void *mem_create(const siod_adapter_host *host, siod_nsp *nsp,
+                        const char *name)
 {
     struct mem *m = calloc(1, sizeof *m);
     if (m == NULL)
         return NULL;
-    m->nsp = nsp;
+    m->host = host;
     siod_hash_init(&m->rooms, room_eq);
     siod_hash_init(&m->members, member_eq);
     return m;
@@ -102,8 +105,8 @@ static void *mem_create(siod_nsp *nsp)
 static void unlink_member(struct mem *m, struct member *mb)
 {
     struct room *r = mb->room;
-    struct msock *ms = mb->sock->aslot;
-    struct member_key k = { r, mb->sock };
+    struct msock *ms = mb->ms;
+    struct member_key k = { r, ms->sock };
 
     siod_hash_remove(&m->members, mb->hash, &k);
     if (mb->rprev != NULL)
@@ -137,7 +140,7 @@ static void drop_msock(struct mem *m, struct msock *ms)
         m->socks = ms->next;
     if (ms->next != NULL)
         ms->next->prev = ms->prev;
-    ms->sock->aslot = NULL;
+    m->host->set_slot(ms->sock, NULL);
     free(ms);
 }
 
@@ -156,7 +159,7 @@ static void mem_destroy(void *a)
 static int mem_add(void *a, siod_socket *s, const char *room)
 {
     struct mem *m = a;
-    struct msock *ms = s->aslot;
+    struct msock *ms = m->host->slot(s);
     struct room *r;
     struct member *mb;
     int new_room = 0;
@@ -170,7 +173,7 @@ static int mem_add(void *a, siod_socket *s, const char *room)
         if (m->socks != NULL)
             m->socks->prev = ms;
         m->socks = ms;
-        s->aslot = ms;
+        m->host->set_slot(s, ms);
     }
     r = find_room(m, room);
     if (r != NULL && find_member(m, r, s) != NULL)
@@ -197,7 +200,7 @@ static int mem_add(void *a, siod_socket *s, const char *room)
     mb = calloc(1, sizeof *mb);
     if (mb != NULL) {
         mb->room = r;
-        mb->sock = s;
+        mb->ms = ms;
         mb->hash = member_hash(r, s);
         if (siod_hash_insert(&m->members, mb->hash, mb) < 0) {
             free(mb);
@@ -231,7 +234,7 @@ static void mem_del(void *a, siod_socket *s, const char *room)
     struct room *r;
     struct member *mb;
 
-    if (s->aslot == NULL || (r = find_room(m, room)) == NULL ||
+    if (m->host->slot(s) == NULL || (r = find_room(m, room)) == NULL ||
         (mb = find_member(m, r, s)) == NULL)
         return;
     unlink_member(m, mb);
@@ -239,8 +242,10 @@ static void mem_del(void *a, siod_socket *s, const char *room)
 
 static void mem_del_all(void *a, siod_socket *s)
 {
-    if (s->aslot != NULL)
-        drop_msock(a, s->aslot);
+    struct mem *m = a;
+    struct msock *ms = m->host->slot(s);
+    if (ms != NULL)
+        drop_msock(m, ms);
 }
 
 static int mem_has(void *a, const siod_socket *s, const char *room)
@@ -248,7 +253,7 @@ static int mem_has(void *a, const siod_socket *s, const char *room)
     struct mem *m = a;
     struct room *r;
 
-    if (s->aslot == NULL || (r = find_room(m, room)) == NULL)
+    if (m->host->slot(s) == NULL || (r = find_room(m, room)) == NULL)
         return 0;
     return find_member(m, r, s) != NULL;
 }
@@ -257,7 +262,8 @@ static size_t mem_socket_rooms(void *a, const siod_socket *s,
                                void (*fn)(void *ud, const char *room),
                                void *ud)
 {
-    const struct msock *ms = s->aslot;
+    const struct mem *m = a;
+    const struct msock *ms = m->host->slot(s);
     size_t n = 0;
 
     for (const struct member *mb = ms != NULL ? ms->rooms : NULL; mb != NULL;
@@ -268,16 +274,18 @@ static size_t mem_socket_rooms(void *a, const siod_socket *s,
 }
 
 struct sel {
+    const siod_adapter_host *host;
     siod_socket **v;
     size_t n, cap;
     int failed;
 };
 
-static void sel_push(struct sel *sel, siod_socket *s, uint64_t gen)
+static void sel_push(struct sel *sel, struct msock *ms, uint64_t gen)
 {
-    if (s->mark == gen || s->except_mark == gen || s->state != SOCK_CONNECTED)
+    if (ms->mark == gen || ms->except_mark == gen ||
+        !sel->host->connected(ms->sock))
         return;
-    s->mark = gen;
+    ms->mark = gen;
     if (sel->n == sel->cap) {
         size_t cap = sel->cap ? sel->cap * 2 : 16;
         siod_socket **v = realloc(sel->v, cap * sizeof *v);
@@ -288,35 +296,35 @@ static void sel_push(struct sel *sel, siod_socket *s, uint64_t gen)
         sel->v = v;
         sel->cap = cap;
     }
-    sel->v[sel->n++] = siod_socket_ref(s);
+    sel->v[sel->n++] = sel->host->ref(ms->sock);
 }
 
 static ssize_t mem_select(void *a, const siod_bcast_opts *o, siod_socket ***out)
 {
     struct mem *m = a;
-    struct sel sel = { NULL, 0, 0, 0 };
+    struct sel sel = { m->host, NULL, 0, 0, 0 };
     uint64_t gen = ++mark_gen;
 
     for (size_t i = 0; i < o->nexcept; i++) {
         struct room *r = find_room(m, o->except[i]);
         for (struct member *mb = r != NULL ? r->head : NULL; mb != NULL;
              mb = mb->rnext)
-            mb->sock->except_mark = gen;
+            mb->ms->except_mark = gen;
     }
     if (o->nrooms > 0) {
         for (size_t i = 0; i < o->nrooms; i++) {
             struct room *r = find_room(m, o->rooms[i]);
             for (struct member *mb = r != NULL ? r->head : NULL; mb != NULL;
                  mb = mb->rnext)
-                sel_push(&sel, mb->sock, gen);
+                sel_push(&sel, mb->ms, gen);
         }
     } else {
         for (struct msock *ms = m->socks; ms != NULL; ms = ms->next)
-            sel_push(&sel, ms->sock, gen);
+            sel_push(&sel, ms, gen);
     }
     if (sel.failed) {
         for (size_t i = 0; i < sel.n; i++)
-            siod_socket_unref(sel.v[i]);
+            m->host->unref(sel.v[i]);
         free(sel.v);
         return -1;
     }
@@ -324,78 +332,85 @@ static ssize_t mem_select(void *a, const siod_bcast_opts *o, siod_socket ***out)
     return (ssize_t)sel.n;
 }
 
-static void release(siod_socket **v, ssize_t n)
+static void release(const struct mem *m, siod_socket **v, ssize_t n)
 {
     for (ssize_t i = 0; i < n; i++)
-        siod_socket_unref(v[i]);
+        m->host->unref(v[i]);
     free(v);
 }
 
 /* Sending can close a session and so run disconnect callbacks that change
  * rooms: the targets are selected first, then written, all in one
  * multi-send (one frame per relay link where the module fans out). */
-static void mem_broadcast(void *a, const struct siod_sio_out *pkt,
+static void mem_broadcast(void *a, const siod_sio_out *pkt,
                           const siod_bcast_opts *o)
 {
+    struct mem *m = a;
     siod_socket **v = NULL;
     ssize_t n = mem_select(a, o, &v);
     if (n > 0)
-        siod_sio_sockets_write(v, (size_t)n, pkt, o->flags);
-    release(v, n);
+        m->host->write(v, (size_t)n, pkt, o->flags);
+    release(m, v, n);
 }
 
 /* Every recipient is told to expect the answer before the one multi-send;
  * a socket that cannot be (memory) is not sent the packet. As the
  * reference, the count includes volatile drops and clients lost while
  * sending (those report as gone). */
-static void mem_broadcast_with_ack(void *a, const struct siod_sio_out *pkt,
+static void mem_broadcast_with_ack(void *a, const siod_sio_out *pkt,
                                    uint64_t id, const siod_bcast_opts *o,
-                                   struct siod_sio_ackwait *w)
+                                   siod_ackwait *w)
 {
+    struct mem *m = a;
+    const siod_adapter_host *host = m->host;
     siod_socket **v = NULL;
     ssize_t n = mem_select(a, o, &v);
     size_t sent = 0;
     for (ssize_t i = 0; i < n; i++) {
-        if (siod_sio_socket_expect(v[i], id, w) < 0) {
-            siod_socket_unref(v[i]);
+        if (host->expect(v[i], id, w) < 0) {
+            host->unref(v[i]);
             continue;
         }
         v[sent++] = v[i];
     }
     if (sent > 0)
-        siod_sio_sockets_write(v, sent, pkt, o->flags);
-    release(v, (ssize_t)sent);
-    siod_sio_ackwait_count(w, sent);
+        host->write(v, sent, pkt, o->flags);
+    release(m, v, (ssize_t)sent);
+    /* last: it may finish w and run the application's callback */
+    host->ack_count(w, sent);
 }
 
 static void mem_add_sockets(void *a, const siod_bcast_opts *o,
                             const char *room)
 {
+    struct mem *m = a;
     siod_socket **v = NULL;
     ssize_t n = mem_select(a, o, &v);
     for (ssize_t i = 0; i < n; i++)
-        siod_join(v[i], room);
-    release(v, n);
+        m->host->join(v[i], room);
+    release(m, v, n);
 }
 
 static void mem_del_sockets(void *a, const siod_bcast_opts *o,
                             const char *room)
 {
+    struct mem *m = a;
     siod_socket **v = NULL;
     ssize_t n = mem_select(a, o, &v);
     for (ssize_t i = 0; i < n; i++)
-        siod_leave(v[i], room);
-    release(v, n);
+        m->host->leave(v[i], room);
+    release(m, v, n);
 }
 
 static void mem_disconnect_sockets(void *a, const siod_bcast_opts *o,
                                    int close)
 {
+    struct mem *m = a;
     siod_socket **v = NULL;
     ssize_t n = mem_select(a, o, &v);
     for (ssize_t i = 0; i < n; i++)
-        siod_disconnect(v[i], close);
-    release(v, n);
+        m->host->disconnect(v[i], close);
+    release(m, v, n);
 }
 
 static unsigned mem_server_count(void *a)

@@ -1,13 +1,13 @@
 /* Broadcasts (the reference's broadcast-operator.ts): a builder of rooms,
  * exceptions and flags; the packet is encoded once per namespace and
- * handed to the namespace's adapter. Broadcasts with an acknowledgement
- * gather every client's first answer argument until all answered, left,
- * or the timeout fired. A pattern namespace acts on each of its live
- * children. Also the namespace-level calls of the public API. */
-#include "siod_sio.h"
-#include "siod_log.h"
+ * handed to the namespace's adapter, which hands the selected sockets back
+ * to siod_sio_sockets_write (one multi-send). Broadcasts with an
+ * acknowledgement wait for the answers through siod_sio_ack.c. A pattern
+ * namespace acts on each of its live children. Also the namespace-level
+ * calls of the public API. */
+#include "siod_sio_int.h"
+#include "core/siod_core.h"
 
-#include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,26 +17,6 @@ struct siod_bcast {
     size_t rooms_cap, except_cap;
     unsigned timeout_ms;
     int failed;
-};
-
-struct resp {
-    char *json;                      /* the first ack argument, or "null" */
-    size_t len;
-    siod_bin *bins;
-    unsigned nbins;
-};
-
-struct siod_sio_ackwait {
-    siod_bcast_ack_cb cb;
-    void *ud;
-    struct event *timer;
-    unsigned servers_expected, servers_reported;
-    size_t expected, received, gone;
-    struct resp *resps;
-    size_t nresp, resp_cap;
-    siod_socket **targets;           /* with references, to forget them */
-    size_t ntargets, targets_cap;
-    int done;
 };
 
 /* ---- the builder --------------------------------------------------------- */
@@ -247,164 +227,10 @@ size_t siod_sio_sockets_write(siod_socket *const *v, size_t n,
     return sent;
 }
 
-/* ---- broadcasts with acknowledgements ------------------------------------ */
-
-static void ackwait_free(struct siod_sio_ackwait *w)
-{
-    for (size_t i = 0; i < w->nresp; i++) {
-        free(w->resps[i].json);
-        for (unsigned k = 0; k < w->resps[i].nbins; k++)
-            free((void *)w->resps[i].bins[k].data);
-        free(w->resps[i].bins);
-    }
-    free(w->resps);
-    free(w->targets);
-    if (w->timer != NULL)
-        event_free(w->timer);
-    free(w);
-}
-
-static void ackwait_finish(struct siod_sio_ackwait *w, int err)
-{
-    siod_sio_text t = { NULL, 0, 0 };
-    siod_bin *bins = NULL;
-    unsigned nbins = 0;
-    int rc;
-
-    w->done = 1;
-    if (w->timer != NULL)
-        event_del(w->timer);
-    for (size_t i = 0; i < w->ntargets; i++) {
-        siod_sio_socket_forget(w->targets[i], w);
-        siod_socket_unref(w->targets[i]);
-    }
-    w->ntargets = 0;
-    for (size_t i = 0; i < w->nresp; i++)
-        nbins += w->resps[i].nbins;
-    if (nbins > 0 && (bins = calloc(nbins, sizeof *bins)) == NULL)
-        nbins = 0;
-    rc = siod_sio_text_add(&t, "[", 1);
-    unsigned off = 0;
-    for (size_t i = 0; i < w->nresp && rc == SIOD_OK; i++) {
-        const struct resp *r = &w->resps[i];
-        unsigned rb = bins != NULL ? r->nbins : 0;
-        if (i > 0)
-            rc = siod_sio_text_add(&t, ",", 1);
-        if (rc == SIOD_OK)
-            rc = siod_sio_text_add_renumbered(&t, r->json, r->len, rb, off);
-        for (unsigned k = 0; k < rb; k++)
-            bins[off + k] = r->bins[k];
-        off += rb;
-    }
-    if (rc == SIOD_OK)
-        rc = siod_sio_text_add(&t, "]", 1);
-    siod_args a = { rc == SIOD_OK ? t.p : "[]", rc == SIOD_OK ? t.len : 2,
-                    bins, rc == SIOD_OK ? off : 0 };
-    w->cb(w->ud, err, &a, rc == SIOD_OK ? w->nresp : 0);
-    free(bins);
-    free(t.p);
-    ackwait_free(w);
-}
-
-static void ackwait_check(struct siod_sio_ackwait *w)
-{
-    if (!w->done && w->servers_reported >= w->servers_expected &&
-        w->received + w->gone >= w->expected)
-        ackwait_finish(w, w->gone > 0 ? SIOD_EDISCONNECTED : SIOD_OK);
-}
-
-static void ackwait_timeout_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct siod_sio_ackwait *w = arg;
-    siod_log_debug("broadcast with ack timed out: %zu of %zu answered",
-                   w->received, w->expected);
-    ackwait_finish(w, SIOD_ETIMEDOUT);
-}
-
-int siod_sio_ackwait_target(struct siod_sio_ackwait *w, siod_socket *s)
-{
-    if (w->ntargets == w->targets_cap) {
-        size_t cap = w->targets_cap ? w->targets_cap * 2 : 16;
-        siod_socket **v = realloc(w->targets, cap * sizeof *v);
-        if (v == NULL)
-            return -1;
-        w->targets = v;
-        w->targets_cap = cap;
-    }
-    w->targets[w->ntargets++] = siod_socket_ref(s);
-    return 0;
-}
-
-void siod_sio_ackwait_answer(struct siod_sio_ackwait *w, const siod_args *args)
-{
-    const char *json;
-    size_t len;
-    struct resp r = { NULL, 0, NULL, 0 };
-
-    if (w->done)
-        return;
-    w->received++;
-    if (w->nresp == w->resp_cap) {
-        size_t cap = w->resp_cap ? w->resp_cap * 2 : 16;
-        struct resp *v = realloc(w->resps, cap * sizeof *v);
-        if (v == NULL)
-            goto out;
-        w->resps = v;
-        w->resp_cap = cap;
-    }
-    /* the reference keeps the first argument; none is undefined -> null */
-    if (siod_arg_raw(args, 0, &json, &len) != SIOD_OK) {
-        json = "null";
-        len = 4;
-    }
-    r.json = strndup(json, len);
-    r.len = len;
-    if (r.json == NULL)
-        goto out;
-    if (args->nbins > 0) {
-        r.bins = calloc(args->nbins, sizeof *r.bins);
-        if (r.bins == NULL)
-            goto fail;
-        for (unsigned k = 0; k < args->nbins; k++) {
-            void *copy = malloc(args->bins[k].len ? args->bins[k].len : 1);
-            if (copy == NULL)
-                goto fail;
-            memcpy(copy, args->bins[k].data, args->bins[k].len);
-            r.bins[k].data = copy;
-            r.bins[k].len = args->bins[k].len;
-            r.nbins++;
-        }
-    }
-    w->resps[w->nresp++] = r;
-    goto out;
-fail:
-    for (unsigned k = 0; k < r.nbins; k++)
-        free((void *)r.bins[k].data);
-    free(r.bins);
-    free(r.json);
-out:
-    ackwait_check(w);
-}
-
-void siod_sio_ackwait_gone(struct siod_sio_ackwait *w)
-{
-    if (w->done)
-        return;
-    w->gone++;
-    ackwait_check(w);
-}
-
-void siod_sio_ackwait_count(struct siod_sio_ackwait *w, size_t n)
-{
-    w->expected += n;
-    w->servers_reported++;
-    ackwait_check(w);
-}
-
 int siod_bcast_emit_ack(siod_bcast *b, const char *event,
                         const siod_args *args, siod_bcast_ack_cb cb, void *ud)
 {
-    struct siod_sio_ackwait *w = NULL;
+    siod_ackwait *w = NULL;
     siod_nsp **v = NULL;
     ssize_t n;
     siod_sio_out o;
@@ -425,32 +251,20 @@ int siod_bcast_emit_ack(siod_bcast *b, const char *event,
         return rc;
     }
     n = targets_of(b->nsp, &v);
-    w = n >= 0 ? calloc(1, sizeof *w) : NULL;
+    if (n >= 0) {
+        unsigned servers = 0;
+        for (ssize_t i = 0; i < n; i++)
+            servers += v[i]->aops->server_count(v[i]->adapter);
+        w = siod_sio_ackwait_new(cb, ud, servers, b->timeout_ms);
+    }
     if (w == NULL) {
         if (n >= 0)
             release_targets(v, n);
         siod_bcast_free(b);
         return SIOD_ENOMEM;
     }
-    w->cb = cb;
-    w->ud = ud;
-    for (ssize_t i = 0; i < n; i++)
-        w->servers_expected += v[i]->aops->server_count(v[i]->adapter);
-    if (b->timeout_ms > 0) {
-        struct timeval tv = { (time_t)(b->timeout_ms / 1000),
-                              (suseconds_t)(b->timeout_ms % 1000) * 1000 };
-        w->timer = evtimer_new(siod_sio_config()->base, ackwait_timeout_cb, w);
-        if (w->timer == NULL) {
-            release_targets(v, n);
-            ackwait_free(w);
-            siod_bcast_free(b);
-            return SIOD_ENOMEM;
-        }
-        evtimer_add(w->timer, &tv);
-    }
-    if (n == 0) {
-        ackwait_check(w);   /* nobody to ask: answered at once */
-    }
+    /* with no target namespace, w finishes here */
+    siod_sio_ackwait_start(w);
     for (ssize_t i = 0; i < n; i++) {
         uint64_t id = v[i]->next_id++;
         /* the last report may finish (and free) w */

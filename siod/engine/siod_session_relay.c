@@ -1,11 +1,11 @@
-/* The session layer's entry points for the relay link: one handler per
- * module -> siod frame type (siod_session.h), which checks the frame,
- * answers refusals and hands the rest to the state machine; the limits on
- * new sessions; and siod_peer_free. Calls down into siod_session.c,
- * siod_session_api.c, siod_poll.c, siod_peer.c and siod_addr.c; nothing in
- * the layer calls back into it. */
-#include "siod_log.h"
-#include "siod_session_int.h"
+/* The engine layer's entry points for the relay link: one handler per
+ * module -> siod frame type (siod_engine.h, relay-facing section), which
+ * checks the frame, answers refusals and hands the rest to the state
+ * machine; the limits on new sessions; and siod_peer_free. Calls down
+ * into siod_session.c, siod_session_api.c, siod_poll.c, siod_peer.c and
+ * siod_addr.c; nothing in the layer calls back into it. */
+#include "core/siod_core.h"
+#include "siod_engine_int.h"
 #include "sio_ws.h"
 
 #include <stdio.h>

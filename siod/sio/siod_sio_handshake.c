@@ -4,7 +4,7 @@
  * each socket adds its auth payload and creation time. Values are kept
  * NUL-terminated and valid UTF-8 so that applications can use them as C
  * strings and the JSON form needs no checks. */
-#include "siod_sio.h"
+#include "siod_sio_int.h"
 #include "sio_json.h"
 #include "sio_relay.h"
 #include "sio_utf8.h"

@@ -1,35 +1,19 @@
-/* The Socket.IO client: one per Engine.IO session (the reference's
- * client.ts). It decodes every message (text packets with the shared
- * codec, binary attachments gathered until the packet is whole), routes
- * packets to the socket of their namespace or connects a new one, closes
- * the session on a protocol error, and enforces connectTimeout. It is also
- * the "socketio" siod_engine_app. A client lives while its session does
- * and while a callback runs on it (a reference count). */
-#include "siod_sio.h"
-#include "siod_log.h"
+/* The Socket.IO client, top of the layer: one per Engine.IO session (the
+ * reference's client.ts). It decodes every message (text packets with the
+ * shared codec, binary attachments gathered until the packet is whole),
+ * routes packets to the socket of their namespace or connects a new one,
+ * closes the session on a protocol error, and enforces connectTimeout. It
+ * is also the "socketio" siod_engine_app, which starts the layer (its
+ * settings, the namespaces' adapters, the applications' hooks) and stops
+ * it. The client object's connection side is siod_sio_conn.c's. */
+#include "siod_sio_int.h"
+#include "core/siod_core.h"
 #include "sio_packet.h"
 
 #include <errno.h>
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct siod_sio_client {
-    unsigned refs;
-    siod_session *s;                 /* NULL once the session closed */
-    struct event *connect_timer;
-    siod_socket *sockets;            /* connected and pending */
-    siod_sio_hs *hs;
-    /* a binary packet waiting for its attachments */
-    int rx_active;
-    char *rx_text;
-    size_t rx_len;
-    unsigned rx_want, rx_n;
-    siod_bin *rx_bins;               /* rx_want slots, malloc'd */
-    size_t rx_bytes;                 /* text and attachments buffered */
-};
-
-static siod_engine_config layer_cfg;
 
 /* max_attachments is --max-attachments (set by sio_init). */
 static struct sio_packet_opts parse_opts = {
@@ -39,92 +23,8 @@ static struct sio_packet_opts parse_opts = {
 
 static siod_log_throttle refusal_log;
 
-const siod_engine_config *siod_sio_config(void)
-{
-    return &layer_cfg;
-}
-
-static void rx_clear(siod_sio_client *c)
-{
-    for (unsigned i = 0; i < c->rx_n; i++)
-        free((void *)c->rx_bins[i].data);
-    free(c->rx_bins);
-    c->rx_bins = NULL;
-    free(c->rx_text);
-    c->rx_text = NULL;
-    c->rx_n = c->rx_want = 0;
-    c->rx_len = 0;
-    c->rx_bytes = 0;
-    c->rx_active = 0;
-}
-
-static void client_unref(siod_sio_client *c)
-{
-    if (--c->refs > 0)
-        return;
-    rx_clear(c);
-    if (c->connect_timer != NULL)
-        event_free(c->connect_timer);
-    siod_sio_hs_unref(c->hs);
-    free(c);
-}
-
-siod_session *siod_sio_client_session(const siod_sio_client *c)
-{
-    return c->s;
-}
-
-siod_sio_hs *siod_sio_client_hs(const siod_sio_client *c)
-{
-    return c->hs;
-}
-
-void siod_sio_client_link(siod_sio_client *c, siod_socket *s)
-{
-    s->cnext = c->sockets;
-    c->sockets = s;
-}
-
-void siod_sio_client_unlink(siod_sio_client *c, siod_socket *s)
-{
-    for (siod_socket **pp = &c->sockets; *pp != NULL; pp = &(*pp)->cnext)
-        if (*pp == s) {
-            *pp = s->cnext;
-            s->cnext = NULL;
-            return;
-        }
-}
-
-void siod_sio_client_connected(siod_sio_client *c)
-{
-    if (c->connect_timer != NULL)
-        event_del(c->connect_timer);
-}
-
-int siod_sio_client_write(siod_sio_client *c, const siod_sio_out *o,
-                          unsigned flags)
-{
-    int rc = SIOD_OK;
-    unsigned sflags = (flags & SIOD_EMIT_VOLATILE) ? SIOD_SEND_VOLATILE : 0;
-
-    if (c == NULL || c->s == NULL)
-        return SIOD_ECLOSED;
-    if ((flags & SIOD_EMIT_VOLATILE) && !siod_session_writable(c->s)) {
-        siod_log_debug("session %s: volatile packet dropped",
-                       siod_session_sid(c->s));
-        return SIOD_OK;
-    }
-    c->refs++;
-    /* a failed send has closed the session: c->s is NULL from then on */
-    if (siod_session_send_shared_ex(c->s, o->head, 0, sflags) < 0)
-        rc = SIOD_ECLOSED;
-    for (unsigned i = 0; i < o->natts && rc == SIOD_OK; i++)
-        if (c->s == NULL ||
-            siod_session_send_shared_ex(c->s, o->atts[i], 1, sflags) < 0)
-            rc = SIOD_ECLOSED;
-    client_unref(c);
-    return rc;
-}
+/* The applications' start and stop (siod_sio_set_apps). */
+static const siod_sio_apps *apps_ops;
 
 /* Sends a CONNECT_ERROR (or other raw packet) to c on namespace nsp. */
 static void send_raw(siod_sio_client *c, int type, const char *nsp,
@@ -137,45 +37,6 @@ static void send_raw(siod_sio_client *c, int type, const char *nsp,
     siod_sio_out_clear(&o);
 }
 
-/* Returns a snapshot of c's connected sockets, each with a reference;
- * *n is set (0 and NULL when there are none or memory runs out). */
-static siod_socket **connected_sockets(siod_sio_client *c, size_t *n)
-{
-    size_t k = 0;
-    *n = 0;
-    for (siod_socket *s = c->sockets; s != NULL; s = s->cnext)
-        k += s->state == SOCK_CONNECTED;
-    if (k == 0)
-        return NULL;
-    siod_socket **v = malloc(k * sizeof *v);
-    if (v == NULL)
-        return NULL;
-    for (siod_socket *s = c->sockets; s != NULL; s = s->cnext)
-        if (s->state == SOCK_CONNECTED)
-            v[(*n)++] = siod_socket_ref(s);
-    return v;
-}
-
-static void close_session(siod_sio_client *c)
-{
-    if (c->s != NULL)
-        siod_session_close(c->s, "forced close");
-}
-
-void siod_sio_client_disconnect_all(siod_sio_client *c)
-{
-    size_t n;
-    c->refs++;
-    siod_socket **v = connected_sockets(c, &n);
-    for (size_t i = 0; i < n; i++) {
-        siod_disconnect(v[i], 0);
-        siod_socket_unref(v[i]);
-    }
-    free(v);
-    close_session(c);
-    client_unref(c);
-}
-
 /* The client broke the protocol: every socket hears about it (the
  * reference's onerror), then the connection closes. */
 static void protocol_error(siod_sio_client *c, const char *why)
@@ -185,13 +46,13 @@ static void protocol_error(siod_sio_client *c, const char *why)
         return;
     siod_log_limited(SIOD_LOG_INFO, "session %s: invalid Socket.IO packet "
                      "(%s), closing", siod_session_sid(c->s), why);
-    siod_socket **v = connected_sockets(c, &n);
+    siod_socket **v = siod_sio_client_sockets(c, &n);
     for (size_t i = 0; i < n; i++) {
         siod_sio_socket_error(v[i], why);
         siod_socket_unref(v[i]);
     }
     free(v);
-    close_session(c);
+    siod_sio_client_close(c);
 }
 
 static siod_socket *find_socket(siod_sio_client *c, const char *nsp,
@@ -220,7 +81,7 @@ static void dispatch(siod_sio_client *c, const struct sio_packet *p,
 
     if (s == NULL && p->type == SIO_PACKET_CONNECT) {
         siod_nsp *nsp;
-        size_t max = layer_cfg.max_nsps_per_session;
+        size_t max = siod_sio_config()->max_nsps_per_session;
         if (max > 0 && socket_count(c) >= max) {
             siod_log_throttled(&refusal_log, SIOD_LOG_INFO, "session %s: "
                                "CONNECT to %.*s refused: %zu namespaces "
@@ -262,7 +123,7 @@ static void dispatch(siod_sio_client *c, const struct sio_packet *p,
                      "a wrong state, closing", siod_session_sid(c->s),
                      sio_packet_type_name(p->type),
                      (int)(p->nsp_len > 200 ? 200 : p->nsp_len), p->nsp);
-    close_session(c);
+    siod_sio_client_close(c);
 }
 
 /* Would n more bytes take what c buffers for one binary packet past
@@ -270,7 +131,7 @@ static void dispatch(siod_sio_client *c, const struct sio_packet *p,
  * and it returns 1; else 0. */
 static int binary_over(siod_sio_client *c, size_t n)
 {
-    size_t max = layer_cfg.max_binary_bytes;
+    size_t max = siod_sio_config()->max_binary_bytes;
     char why[128];
 
     if (max == 0 || (c->rx_bytes <= max && n <= max - c->rx_bytes))
@@ -387,38 +248,50 @@ static void connect_timeout_cb(evutil_socket_t fd, short what, void *arg)
     if (c->s != NULL) {
         siod_log_limited(SIOD_LOG_INFO, "session %s: no namespace joined "
                          "within connectTimeout (%u ms), closing",
-                         siod_session_sid(c->s), layer_cfg.connect_timeout_ms);
-        close_session(c);
+                         siod_session_sid(c->s),
+                         siod_sio_config()->connect_timeout_ms);
+        siod_sio_client_close(c);
     }
+}
+
+void siod_sio_set_apps(const siod_sio_apps *ops)
+{
+    apps_ops = ops;
 }
 
 static int sio_init(const siod_engine_config *cfg, void **app)
 {
-    layer_cfg = *cfg;
+    siod_sio_set_config(cfg);
     if (cfg->max_attachments > 0)
         parse_opts.max_attachments = cfg->max_attachments;
     *app = NULL;
-    return siod_sio_apps_init() < 0 ? -EINVAL : 0;
+    if (siod_sio_nsps_start(&siod_adapter_mem, &siod_sio_adapter_host) < 0)
+        return -EINVAL;
+    if (apps_ops != NULL && apps_ops->init() < 0)
+        return -EINVAL;
+    return 0;
 }
 
 static void sio_destroy(void *app)
 {
-    siod_sio_apps_destroy();
+    if (apps_ops != NULL)
+        apps_ops->destroy();
 }
 
 static void sio_on_open(void *app, siod_session *s)
 {
+    const siod_engine_config *cfg = siod_sio_config();
     siod_sio_client *c = calloc(1, sizeof *c);
     if (c == NULL)
         goto fail;
     c->refs = 1;
     c->s = s;
     c->hs = siod_sio_hs_new(s);
-    c->connect_timer = evtimer_new(layer_cfg.base, connect_timeout_cb, c);
+    c->connect_timer = evtimer_new(cfg->base, connect_timeout_cb, c);
     if (c->hs == NULL || c->connect_timer == NULL)
         goto fail;
-    struct timeval tv = { (time_t)(layer_cfg.connect_timeout_ms / 1000),
-                          (suseconds_t)(layer_cfg.connect_timeout_ms % 1000) *
+    struct timeval tv = { (time_t)(cfg->connect_timeout_ms / 1000),
+                          (suseconds_t)(cfg->connect_timeout_ms % 1000) *
                               1000 };
     evtimer_add(c->connect_timer, &tv);
     siod_session_set_data(s, c);
@@ -427,7 +300,7 @@ fail:
     siod_log_limited(SIOD_LOG_ERROR, "session %s: out of memory",
                      siod_session_sid(s));
     if (c != NULL)
-        client_unref(c);
+        siod_sio_client_unref(c);
     siod_session_close(s, "forced close");
 }
 
@@ -442,7 +315,7 @@ static void sio_on_message(void *app, siod_session *s,
         on_binary(c, data, len);
     else
         on_text(c, (const char *)data, len);
-    client_unref(c);
+    siod_sio_client_unref(c);
 }
 
 static void sio_on_close(void *app, siod_session *s, const char *reason)
@@ -453,7 +326,7 @@ static void sio_on_close(void *app, siod_session *s, const char *reason)
     siod_session_set_data(s, NULL);
     c->s = NULL;
     event_del(c->connect_timer);
-    rx_clear(c);
+    siod_sio_client_rx_clear(c);
     while (c->sockets != NULL) {
         siod_socket *k = c->sockets;
         c->sockets = k->cnext;
@@ -466,7 +339,7 @@ static void sio_on_close(void *app, siod_session *s, const char *reason)
         else
             siod_sio_socket_abandon(k);
     }
-    client_unref(c);
+    siod_sio_client_unref(c);
 }
 
 const siod_engine_app siod_app_socketio = {

@@ -1,15 +1,24 @@
-/* The contract between Engine.IO sessions (siod_session*.c) and the layer
- * above them (the Socket.IO layer in siod_sio_*.c, or the built-in
- * echo-engine).
- * Inbound data flows up through the callbacks an upper layer registers;
- * the upper layer answers through the siod_session_* calls declared here.
- * Everything runs on siod's single event-loop thread. */
+/* The engine layer's public header: Engine.IO v4 sessions (siod_session*.c,
+ * siod_poll.c, siod_peer.c, siod_addr.c, siod_closed.c). Two sections:
+ * - upward: the contract with the layer above (the Socket.IO layer in
+ *   sio/, or the built-in echo-engine). Inbound data flows up through the
+ *   callbacks an upper layer registers (siod_engine_app); the upper layer
+ *   answers through the siod_session_* calls declared here.
+ * - relay-facing: the session registry and one siod_peer per relay link,
+ *   with one entry point per inbound frame type; outbound frames go back
+ *   through the siod_peer_ops the relay layer registers, so this layer
+ *   never includes the relay code.
+ * The engine sits on core and shared/ only. Everything runs on siod's
+ * single event-loop thread. */
 #ifndef SIOD_ENGINE_H
 #define SIOD_ENGINE_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
 
-#include "siod_buf.h"
+#include "core/siod_core.h"
+#include "sio_relay.h"
 
 typedef struct siod_session siod_session;
 struct event_base;
@@ -64,9 +73,6 @@ typedef struct siod_engine_app {
     /* Called once at exit, after every session is closed. */
     void (*destroy)(void *app);
 } siod_engine_app;
-
-/* Built-in upper layers. */
-extern const siod_engine_app siod_app_echo_engine; /* "echo-engine" */
 
 /* Queues one message packet for the client (copies data). Returns 0, or -1
  * if the session is closed (or was just closed because its outbound queue
@@ -155,5 +161,78 @@ void siod_session_info_raw(const siod_session *s, const unsigned char **buf,
 /* One pointer of upper-layer data per session (NULL at first). */
 void siod_session_set_data(siod_session *s, void *data);
 void *siod_session_get_data(const siod_session *s);
+
+/* ==== relay-facing: sessions as the relay layer sees them ============== */
+
+/* How a session reaches its relay link. */
+typedef struct siod_peer_ops {
+    /* Queues one frame on the link: header fields from f (f->len is the sum
+     * of the iov lengths, f->body is ignored), body from iov. Returns 0, or
+     * -1 if the link is broken (it is then closed later by the loop, never
+     * from inside this call). */
+    int (*send)(void *ctx, const sio_relay_frame *f, const struct iovec *iov,
+                int iovcnt);
+    /* Queues one frame whose body is the npre (at most
+     * SIOD_PEER_PRE_MAX) pre buffers, copied, followed by the rest of
+     * f->len from b->bytes + off, for which the link takes a reference to
+     * b rather than a copy where that is cheaper. Returns as send does. */
+    int (*send_shared)(void *ctx, const sio_relay_frame *f,
+                       const struct iovec *pre, int npre, siod_buf *b,
+                       size_t off);
+    /* Returns the bytes queued on the link and not yet written. */
+    size_t (*backlog)(void *ctx);
+} siod_peer_ops;
+
+#define SIOD_PEER_PRE_MAX 4
+
+typedef struct siod_peer siod_peer;
+
+/* Sets up the session registry on base with cfg and the upper layer app
+ * (its init is called here). Returns 0 or a negative errno. */
+int siod_sessions_init(struct event_base *base, const siod_engine_config *cfg,
+                       const siod_engine_app *app);
+
+/* Closes every session (held polls get a close packet, WebSockets close
+ * code ws_code, e.g. 1001 at shutdown) with reason (a string literal); the
+ * upper layer's on_close runs from the loop, or from
+ * siod_sessions_cleanup. */
+void siod_sessions_close_all(const char *reason, unsigned ws_code);
+
+/* Frees everything the registry holds (closed sessions, timers) and calls
+ * the upper layer's destroy. Call after the loop has stopped and every
+ * peer is freed. */
+void siod_sessions_cleanup(void);
+
+/* Returns the number of open sessions. */
+size_t siod_sessions_count(void);
+
+/* Creates the session layer's view of one relay link; ctx is passed to
+ * ops->send. caps are the SIO_RELAY_CAP_* bits of the module's HELLO
+ * (SIO_RELAY_CAP_FANOUT: broadcasts to its WebSockets leave as WS_FANOUT
+ * frames), max_body the largest frame body the module takes. Returns the
+ * peer (owned by the caller, freed with siod_peer_free) or NULL if memory
+ * runs out. */
+siod_peer *siod_peer_new(const siod_peer_ops *ops, void *ctx,
+                         const char *name, unsigned caps, uint32_t max_body);
+
+/* The link is gone: every poll it held is treated as cancelled and every
+ * WebSocket as closed (nothing more is sent to it), then p is freed.
+ * NULL is a no-op. */
+void siod_peer_free(siod_peer *p);
+
+/* Frame handlers, one per module -> siod frame type (f was validated by
+ * sio_relay_parse). Each returns 0, or -1 when the frame is invalid for the
+ * relay protocol (malformed info list, a conn already in use): the caller
+ * then drops the link. Refusals the client should see (unknown sid, ...)
+ * are answered on the link and return 0. poll_post may modify body. */
+int siod_session_relay_open(siod_peer *p, const sio_relay_frame *f);
+int siod_session_relay_upgrade(siod_peer *p, const sio_relay_frame *f);
+int siod_session_relay_poll_get(siod_peer *p, const sio_relay_frame *f);
+int siod_session_relay_poll_post(siod_peer *p, const sio_relay_frame *f,
+                                 unsigned char *body);
+int siod_session_relay_cancel(siod_peer *p, const sio_relay_frame *f);
+int siod_session_relay_ws_msg(siod_peer *p, const sio_relay_frame *f);
+int siod_session_relay_ws_closed(siod_peer *p, const sio_relay_frame *f);
+int siod_session_relay_abort(siod_peer *p, const sio_relay_frame *f);
 
 #endif

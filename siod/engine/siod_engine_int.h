@@ -1,4 +1,4 @@
-/* The Engine.IO session layer's private view, shared by its files and by
+/* The engine layer's private view (engine/), shared by its files and by
  * nothing else: the session, peer and binding structs and the functions
  * one file of the layer offers another. Who calls whom (never back up):
  *   siod_session_relay.c  (frame handlers, siod_peer_free)
@@ -9,11 +9,11 @@
  *     -> siod_peer.c, siod_addr.c (peers and their bindings; sessions per
  *                            client address)
  * A file may skip a level downwards. Single-threaded (event loop). */
-#ifndef SIOD_SESSION_INT_H
-#define SIOD_SESSION_INT_H
+#ifndef SIOD_ENGINE_INT_H
+#define SIOD_ENGINE_INT_H
 
 #include "siod_closed.h"
-#include "siod_session.h"
+#include "siod_engine.h"
 #include "sio_eio.h"
 #include "sio_relay.h"
 

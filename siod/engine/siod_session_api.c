@@ -4,8 +4,8 @@
  * a link takes them), writability, close and the accessors. Calls down
  * into siod_session.c, siod_poll.c and siod_peer.c; called by the upper
  * layer and by siod_session_relay.c (siod_session_info). */
-#include "siod_log.h"
-#include "siod_session_int.h"
+#include "core/siod_core.h"
+#include "siod_engine_int.h"
 
 #include <stdlib.h>
 #include <string.h>

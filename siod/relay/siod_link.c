@@ -8,10 +8,10 @@
  * closed from the loop (a reap event), never from inside a send. Links are
  * bounded in number (--max-links) and in handshake time (5 s to a valid
  * AUTH); what a link not yet proven can repeat is logged throttled. */
-#include "siod_link.h"
+#include "siod_relay.h"
 #include "siod_link_auth.h"
-#include "siod_log.h"
-#include "siod_session.h"
+#include "core/siod_core.h"
+#include "engine/siod_engine.h"
 #include "sio_relay.h"
 
 #include <errno.h>
@@ -39,6 +39,7 @@
  * nothing holds no descriptor for long. */
 #define HANDSHAKE_SECONDS 5
 
+/* A link's states; only transit() changes them. */
 enum link_state {
     L_HELLO,     /* waiting for the module's HELLO */
     L_AUTH,      /* HELLO and proof sent; waiting for the module's AUTH */
@@ -88,8 +89,31 @@ static siod_log_throttle over_max_log;
  * input waits, past all of it the link is closed. */
 static size_t output_max = 64u * 1024u * 1024u;
 static siod_log_throttle pause_log;
+static siod_log_throttle unready_transit_log;
+
+static const char *const state_names[] = {
+    "hello", "auth", "ready", "draining", "broken"
+};
 
 static void parse_input(siod_link *l);
+
+/* The one place a link's state changes: logs old -> new and why at debug
+ * level, throttled while the link has not proven the relay secret (any
+ * process of an allowed uid can repeat those transitions; proving it
+ * cannot be). */
+static void transit(siod_link *l, enum link_state to, const char *why)
+{
+    if (siod_log_verbose()) {
+        if ((l->state == L_HELLO || l->state == L_AUTH) && to != L_READY)
+            siod_log_throttled(&unready_transit_log, SIOD_LOG_DEBUG,
+                               "link %s: %s -> %s (%s)", l->name,
+                               state_names[l->state], state_names[to], why);
+        else
+            siod_log(SIOD_LOG_DEBUG, "link %s: %s -> %s (%s)", l->name,
+                     state_names[l->state], state_names[to], why);
+    }
+    l->state = to;
+}
 
 static int link_send(void *ctx, const sio_relay_frame *f,
                      const struct iovec *iov, int iovcnt);
@@ -155,7 +179,7 @@ static void link_break_via(siod_link *l, siod_log_throttle *t, int level,
         siod_log_throttled(t, level, "link %s closed: %s", l->name, why);
     else
         siod_log(level, "link %s closed: %s", l->name, why);
-    l->state = L_BROKEN;
+    transit(l, L_BROKEN, why);
     event_del(l->rev);
     event_del(l->wev);
     if (l->hs_timer != NULL)
@@ -469,7 +493,7 @@ static int handle_hello(siod_link *l, const sio_relay_frame *f)
         link_refuse(l, why);
         return -1;
     }
-    l->state = L_AUTH;
+    transit(l, L_AUTH, "HELLO answered with siod's HELLO and proof");
 
     sio_relay_frame r;
     memset(&r, 0, sizeof r);
@@ -503,7 +527,7 @@ static int handle_auth(siod_link *l, const sio_relay_frame *f)
         link_break(l, SIOD_LOG_ERROR, "out of memory");
         return -1;
     }
-    l->state = L_READY;
+    transit(l, L_READY, "the module proved the relay secret");
     event_del(l->hs_timer);
     siod_log(SIOD_LOG_INFO, "link %s ready (module pid %u, max body %u%s)",
              l->name, (unsigned)l->auth.pid, (unsigned)l->auth.max_body,
@@ -664,7 +688,7 @@ int siod_link_adopt(struct event_base *base, int fd, uid_t uid, pid_t pid)
         return -1;
     }
     l->fd = fd;
-    l->state = L_HELLO;
+    l->state = L_HELLO;                  /* the initial state */
     l->uid = uid;
     l->pid = pid;
     snprintf(l->name, sizeof l->name, "%u(pid %ld)", ++link_serial,
@@ -683,7 +707,7 @@ int siod_link_adopt(struct event_base *base, int fd, uid_t uid, pid_t pid)
         event_add(l->rev, NULL) < 0 ||
         evtimer_add(l->hs_timer, &deadline) < 0) {
         siod_log_limited(SIOD_LOG_ERROR, "link %s: out of memory", l->name);
-        l->state = L_BROKEN;
+        transit(l, L_BROKEN, "out of memory");
         l->next = links;
         if (links != NULL)
             links->prev = l;
@@ -712,7 +736,7 @@ void siod_links_drain(void (*done)(void))
             link_break(l, SIOD_LOG_INFO, "shutdown");
             continue;
         }
-        l->state = L_DRAINING;
+        transit(l, L_DRAINING, "shutdown");
         event_del(l->rev);
         if (evbuffer_get_length(l->out) == 0)
             link_break(l, SIOD_LOG_INFO, "shutdown");

@@ -1,8 +1,10 @@
-/* Utilities the public application API offers besides Socket.IO itself:
- * the wall clock, logging into siod's log, and timers on siod's event loop
- * (tracked so that none outlives its application at exit). */
-#include "siod_sio.h"
-#include "siod_log.h"
+/* The bottom of the Socket.IO layer: the settings and event loop it runs
+ * with, and the utilities the public application API offers besides
+ * Socket.IO itself: the wall clock, logging into siod's log, and timers on
+ * siod's event loop (tracked so that none outlives its application at
+ * exit). Calls nothing else of the layer. */
+#include "siod_sio_int.h"
+#include "core/siod_core.h"
 
 #include <event2/event.h>
 #include <stdarg.h>
@@ -22,6 +24,18 @@ struct siod_timer {
 };
 
 static siod_timer *timers;
+
+static siod_engine_config layer_cfg;
+
+const siod_engine_config *siod_sio_config(void)
+{
+    return &layer_cfg;
+}
+
+void siod_sio_set_config(const siod_engine_config *cfg)
+{
+    layer_cfg = *cfg;
+}
 
 int64_t siod_now_ms(void)
 {
@@ -114,7 +128,7 @@ void siod_timer_stop(siod_timer *t)
         timer_unlink_free(t);
 }
 
-void siod_app_timers_stop_all(void)
+void siod_sio_timers_stop_all(void)
 {
     while (timers != NULL)
         timer_unlink_free(timers);

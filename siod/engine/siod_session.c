@@ -6,10 +6,8 @@
  * (siod_session_api.c) call in here; this file calls only siod_poll.c,
  * siod_peer.c and siod_addr.c, and the upper layer through the
  * siod_engine_app callbacks. */
-#include "siod_hash.h"
-#include "siod_log.h"
-#include "siod_session_int.h"
-#include "siod_sid.h"
+#include "core/siod_core.h"
+#include "siod_engine_int.h"
 #include "sio_ws.h"
 
 #include <errno.h>

@@ -2,7 +2,7 @@
  * startup, siod's answer to a module's HELLO, and the check of the
  * module's proof of the secret. No I/O: siod_link.c sends what this
  * writes and refuses the link when this says so. */
-#include "siod_link.h"
+#include "siod_relay.h"
 #include "siod_link_auth.h"
 
 #include <errno.h>

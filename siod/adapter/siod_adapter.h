@@ -1,0 +1,125 @@
+/* The adapter layer's public header: what a namespace asks of whoever
+ * knows its rooms and, in a cluster, the other servers (the reference's
+ * socket.io-adapter), and what an adapter may ask of its host in return.
+ * One adapter instance per namespace. The in-process adapter
+ * (siod_adapter_mem.c) keeps a two-way room index; a cluster adapter
+ * (Redis) would forward broadcasts and answer for remote sockets through
+ * the same operations.
+ *
+ * Dependencies: an adapter includes core and this header only. Sockets,
+ * namespaces and broadcast waits are the host's (the Socket.IO layer's)
+ * opaque handles: an adapter never looks inside them, and reaches the
+ * host only through the siod_adapter_host ops it is given at create. */
+#ifndef SIOD_ADAPTER_H
+#define SIOD_ADAPTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/siod_core.h"
+
+/* The host's handles, opaque here. */
+typedef struct siod_socket siod_socket;
+typedef struct siod_nsp siod_nsp;
+typedef struct siod_ackwait siod_ackwait;   /* a broadcast's wait for acks */
+
+/* An encoded outbound Socket.IO packet, built once for every recipient:
+ * the text in head (its buffer's headroom makes it an Engine.IO message)
+ * and its binary attachments. An adapter hands it back to the host's
+ * write; a cluster adapter would also publish its bytes. */
+typedef struct siod_sio_out {
+    siod_buf *head;
+    siod_buf **atts;
+    unsigned natts;
+} siod_sio_out;
+
+/* Which sockets an operation targets (the reference's BroadcastOptions):
+ * sockets in any of rooms (all sockets when nrooms is 0) and in none of
+ * except. flags are the host's emit flags (SIOD_EMIT_VOLATILE,
+ * SIOD_EMIT_NO_COMPRESS), passed back to its write untouched. */
+typedef struct siod_bcast_opts {
+    char **rooms;
+    size_t nrooms;
+    char **except;
+    size_t nexcept;
+    unsigned flags;
+} siod_bcast_opts;
+
+/* What the host gives every adapter it creates: the adapter's upward
+ * calls, all of them. Every op is set. Sockets passed in stay valid for
+ * the call; an adapter that keeps one takes a reference (ref/unref). */
+typedef struct siod_adapter_host {
+    /* The adapter's per-socket pointer, kept by the host in each socket
+     * (NULL at first; the host never touches it). */
+    void *(*slot)(const siod_socket *s);
+    void (*set_slot)(siod_socket *s, void *slot);
+    /* Returns 1 if s is connected (a socket still in connect middleware
+     * may be in rooms but is sent nothing and selected by nothing). */
+    int (*connected)(const siod_socket *s);
+    siod_socket *(*ref)(siod_socket *s);
+    void (*unref)(siod_socket *s);
+    /* Sends pkt to the clients of sockets v[0..n) (flags: o->flags of the
+     * operation) as one multi-send. Returns the number it was sent or
+     * queued to. A send that fails closes its session; the socket leaves
+     * later, from the event loop. */
+    size_t (*write)(siod_socket *const *v, size_t n, const siod_sio_out *pkt,
+                    unsigned flags);
+    /* Broadcast acks: s owes w an answer for ack id (to be sent pkt next).
+     * Returns 0, or -1 (memory: s is then not sent the packet). */
+    int (*expect)(siod_socket *s, uint64_t id, siod_ackwait *w);
+    /* n clients of this server were sent w's packet (once per server and
+     * broadcast; may finish w and run the application's callback). */
+    void (*ack_count)(siod_ackwait *w, size_t n);
+    /* The socket-level operations of the public API, with their checks:
+     * s joins / leaves room, or is disconnected (close: the whole
+     * connection). They run application callbacks. */
+    int (*join)(siod_socket *s, const char *room);
+    int (*leave)(siod_socket *s, const char *room);
+    void (*disconnect)(siod_socket *s, int close);
+} siod_adapter_host;
+
+typedef struct siod_adapter_ops {
+    const char *name;
+    /* Returns the adapter state for namespace nsp (named name, kept by the
+     * caller while the adapter lives) of host (static, outlives the
+     * adapter), or NULL if memory runs out. */
+    void *(*create)(const siod_adapter_host *host, siod_nsp *nsp,
+                    const char *name);
+    /* Frees the state (every socket has left). */
+    void (*destroy)(void *a);
+    /* Socket s joins room. Returns 0 or -1 (memory). */
+    int (*add)(void *a, siod_socket *s, const char *room);
+    /* Socket s leaves room (no-op if not in it). */
+    void (*del)(void *a, siod_socket *s, const char *room);
+    /* Socket s leaves every room. */
+    void (*del_all)(void *a, siod_socket *s);
+    /* Returns 1 if s is in room. */
+    int (*has)(void *a, const siod_socket *s, const char *room);
+    /* Calls fn for every room of s; returns how many. */
+    size_t (*socket_rooms)(void *a, const siod_socket *s,
+                           void (*fn)(void *ud, const char *room), void *ud);
+    /* Returns the local connected sockets o selects in *out (malloc'd
+     * array, each with a reference the caller drops), count as return, or
+     * -1 if memory runs out. */
+    ssize_t (*select)(void *a, const siod_bcast_opts *o, siod_socket ***out);
+    /* Sends the encoded packet to every socket o selects. */
+    void (*broadcast)(void *a, const siod_sio_out *pkt,
+                      const siod_bcast_opts *o);
+    /* The same for a packet carrying ack id: every recipient owes w an
+     * answer (host->expect); reports the number of recipients with
+     * host->ack_count (once per server). */
+    void (*broadcast_with_ack)(void *a, const siod_sio_out *pkt, uint64_t id,
+                               const siod_bcast_opts *o, siod_ackwait *w);
+    /* Sockets o selects join / leave room; or are disconnected. */
+    void (*add_sockets)(void *a, const siod_bcast_opts *o, const char *room);
+    void (*del_sockets)(void *a, const siod_bcast_opts *o, const char *room);
+    void (*disconnect_sockets)(void *a, const siod_bcast_opts *o, int close);
+    /* Returns the number of servers sharing the namespace (1 here). */
+    unsigned (*server_count)(void *a);
+} siod_adapter_ops;
+
+/* The in-process adapter. */
+extern const siod_adapter_ops siod_adapter_mem;
+
+#endif

@@ -1,0 +1,59 @@
+/* The Socket.IO layer's public header, for siod_main.c and the
+ * application loader (app/): the "socketio" upper layer of the engine,
+ * namespaces bound to applications, and the hooks through which the
+ * loader's applications are started and stopped with the layer. It
+ * includes siod_app.h, the application ABI (installed alone by make
+ * install) that applications (apps/) are written against. The layer sits
+ * on the engine, the adapter and core. Single event-loop thread.
+ *
+ * Inside the layer, calls go one way (siod_sio_int.h shows the order); no
+ * two of its files call each other. */
+#ifndef SIOD_SIO_H
+#define SIOD_SIO_H
+
+#include "engine/siod_engine.h"
+#include "siod_app.h"
+
+/* The "socketio" upper layer. */
+extern const siod_engine_app siod_app_socketio;
+
+/* An application as the namespaces it serves see it: its module and the
+ * state its init gave. Owned by whoever loaded it (the loader), and kept
+ * until after siod_sio_nsps_free. */
+typedef struct siod_sio_app {
+    const siod_app_module *mod;
+    void *state;
+} siod_sio_app;
+
+/* What the layer above registers so that its applications start and stop
+ * with the layer: init runs from the engine app's init, once the layer's
+ * settings are in place and the namespaces are findable (it returns 0, or
+ * -1 after logging: the layer then fails to start); destroy runs from the
+ * engine app's destroy, after every session is closed. */
+typedef struct siod_sio_apps {
+    int (*init)(void);
+    void (*destroy)(void);
+} siod_sio_apps;
+
+/* Registers ops (static; NULL: none). Call before siod_sessions_init. */
+void siod_sio_set_apps(const siod_sio_apps *ops);
+
+/* Binds namespace name ('/...' without ',', or '~' and a POSIX extended
+ * regex: a pattern) to app. explicit: named on the command line (-n),
+ * which overrides what an application declares; two explicit bindings of
+ * one name, or two applications declaring it, are refused. Returns 0, or
+ * -1 after logging why. Before siod_sessions_init only. */
+int siod_sio_nsp_bind(const char *name, siod_sio_app *app, int explicit);
+
+/* Logs every bound namespace and its application (at info). */
+void siod_sio_nsps_log(void);
+
+/* At exit (after the applications' destroy): frees every namespace, the
+ * dynamic children left first. Safe to call more than once. */
+void siod_sio_nsps_free(void);
+
+/* At exit: stops every timer applications left running (the loop has
+ * stopped: none fires). */
+void siod_sio_timers_stop_all(void);
+
+#endif

@@ -1,0 +1,313 @@
+/* Internals of siod's Socket.IO v5 layer (sio/), shared by its files: the
+ * client (one per Engine.IO session: decoder, namespaces joined), sockets
+ * (one per client and namespace), namespaces with their application and
+ * adapter, outbound packets encoded once, and acknowledgements both ways.
+ * The layer sits on engine/siod_engine.h and adapter/siod_adapter.h and
+ * serves the public API in siod_app.h. Single event-loop thread.
+ *
+ * Who calls whom inside the layer (never back up; a file may skip levels
+ * downwards; the sections below follow this order from the bottom):
+ *   siod_sio_client.c       the "socketio" engine app: decoding, dispatch,
+ *                           connectTimeout, starting and stopping the layer
+ *     -> siod_sio_host.c    the ops adapters are created with
+ *     -> siod_sio_socket.c  a socket's states: connect (middleware),
+ *                           events in, emits out, disconnects; beside it
+ *        siod_sio_bcast.c   broadcasts and the namespace-level API (the
+ *                           two never call each other)
+ *     -> siod_sio_ack.c     acks: awaited by the server (one emit's, a
+ *                           broadcast's) and owed to a client
+ *     -> siod_sio_socket_base.c  the socket object: references,
+ *                           properties, data, rooms, writing to it
+ *     -> siod_sio_conn.c    the client's connection: its session, writes,
+ *                           its list of sockets
+ *     -> siod_sio_nsp.c     namespaces: registry, patterns and children
+ *     -> siod_sio_handshake.c, siod_sio_packet.c, siod_sio_util.c
+ *                           (handshake data, encoding, config, timers)
+ * Upward calls go only through ops: the adapter's host (siod_sio_host.c)
+ * and the applications hooks (siod_sio_set_apps). */
+#ifndef SIOD_SIO_INT_H
+#define SIOD_SIO_INT_H
+
+#include <regex.h>
+#include <stdint.h>
+
+#include "adapter/siod_adapter.h"
+#include "core/siod_core.h"
+#include "engine/siod_engine.h"
+#include "sio.h"
+#include "sio_packet.h"
+#include "siod_sio.h"
+
+struct event;
+
+typedef struct siod_sio_client siod_sio_client;
+typedef struct siod_sio_hs siod_sio_hs;
+typedef struct siod_sio_ackent siod_sio_ackent;
+
+/* Default JSON nesting accepted in packets from clients and applications. */
+#define SIOD_SIO_MAX_DEPTH 128
+
+/* Outbound packets are siod_sio_out (adapter/siod_adapter.h): encoded
+ * once, handed to the adapter and back. */
+
+/* A socket's states; only transit() in siod_sio_socket.c changes them. */
+enum siod_sock_state { SOCK_PENDING, SOCK_CONNECTED, SOCK_CLOSED };
+
+struct siod_socket {
+    unsigned refs;
+    enum siod_sock_state state;
+    char id[SIO_SID_LEN + 1];
+    siod_nsp *nsp;                   /* holds a reference */
+    siod_sio_client *client;         /* NULL once disconnected */
+    siod_socket *cnext;              /* the client's sockets */
+    siod_socket *nprev, *nnext;      /* the namespace's connected sockets */
+    siod_sio_hs *hs;                 /* shared with the client */
+    char *auth;                      /* JSON object text */
+    int64_t issued;
+    char time[80];
+    char *hs_json;                   /* built on first request */
+    void *data;
+    void (*data_free)(void *);
+    char *data_json;
+    siod_sio_ackent *acks;           /* server -> client acks awaited */
+    int mw_pending;                  /* connect_mw said SIOD_MW_PENDING */
+    int closing;                     /* on_disconnecting is running */
+    void *aslot;                     /* the adapter's (siod_adapter_host) */
+};
+
+/* The client: one per Engine.IO session (siod_sio_conn.c has its
+ * connection side, siod_sio_client.c decodes what arrives). It lives while
+ * its session does and while a callback runs on it (refs). */
+struct siod_sio_client {
+    unsigned refs;
+    siod_session *s;                 /* NULL once the session closed */
+    struct event *connect_timer;
+    siod_socket *sockets;            /* connected and pending */
+    siod_sio_hs *hs;
+    /* a binary packet waiting for its attachments */
+    int rx_active;
+    char *rx_text;
+    size_t rx_len;
+    unsigned rx_want, rx_n;
+    siod_bin *rx_bins;               /* rx_want slots, malloc'd */
+    size_t rx_bytes;                 /* text and attachments buffered */
+};
+
+struct siod_nsp {
+    unsigned refs;
+    char *name;
+    size_t name_len;
+    uint64_t hash;
+    siod_sio_app *app;
+    int is_parent;                   /* a pattern: '~' + regex */
+    regex_t re;
+    siod_nsp *parent;                /* a dynamic child's pattern */
+    siod_nsp *children;              /* a pattern's live children */
+    siod_nsp *sib_prev, *sib_next;
+    int registered;                  /* findable by name */
+    const siod_adapter_ops *aops;
+    void *adapter;
+    siod_socket *sockets;            /* connected */
+    size_t count;
+    size_t pending;                  /* sockets in connect middleware */
+    uint64_t next_id;                /* ack ids (the reference's _ids) */
+    siod_nsp *all_next;              /* configured namespaces */
+    int explicit;                    /* bound by name (-n) */
+};
+
+/* ---- siod_sio_util.c ---------------------------------------------------- */
+
+/* Returns the loop and settings the layer runs with (set once by the
+ * engine app's init through siod_sio_set_config). */
+const siod_engine_config *siod_sio_config(void);
+void siod_sio_set_config(const siod_engine_config *cfg);
+
+/* ---- siod_sio_packet.c -------------------------------------------------- */
+
+/* Encodes an EVENT (event != NULL) or ACK packet for namespace nsp with
+ * optional ack id into *o (binary type and attachments when args has
+ * placeholders). Returns SIOD_OK or a SIOD_E* code. */
+int siod_sio_encode(siod_sio_out *o, int ack, const char *nsp, int has_id,
+                    uint64_t id, const char *event, const siod_args *args);
+
+/* Encodes a packet whose data is JSON text data[0..len) (len 0: none) for
+ * CONNECT, DISCONNECT, CONNECT_ERROR. Returns SIOD_OK or SIOD_ENOMEM. */
+int siod_sio_encode_raw(siod_sio_out *o, int type, const char *nsp,
+                        size_t nsp_len, const char *data, size_t len);
+
+/* Releases what *o holds; *o may be reused. */
+void siod_sio_out_clear(siod_sio_out *o);
+
+/* Appends JSON text t[0..len) whose placeholders point into nbins buffers
+ * to a growing text, renumbered by offset (canonical form). Returns
+ * SIOD_OK, SIOD_EINVAL or SIOD_ENOMEM. */
+typedef struct siod_sio_text {
+    char *p;
+    size_t len, cap;
+} siod_sio_text;
+int siod_sio_text_add(siod_sio_text *t, const char *s, size_t n);
+int siod_sio_text_add_renumbered(siod_sio_text *t, const char *s, size_t n,
+                                 unsigned nbins, unsigned offset);
+
+/* Copies the data of a decoded packet p as an args array, without the
+ * event name for an event (skip_first), NUL-terminated; *len is its
+ * length. Returns a malloc'd string, or NULL if memory runs out. */
+char *siod_sio_args_text(const struct sio_packet *p, int skip_first,
+                         size_t *len);
+
+/* ---- siod_sio_handshake.c ----------------------------------------------- */
+
+/* Builds the connection's shared handshake from session s's OPEN info.
+ * Returns it (one reference), or NULL if memory runs out. */
+siod_sio_hs *siod_sio_hs_new(siod_session *s);
+siod_sio_hs *siod_sio_hs_ref(siod_sio_hs *hs);
+void siod_sio_hs_unref(siod_sio_hs *hs);
+/* Writes ms since the epoch as JavaScript's Date string (UTC) into buf. */
+void siod_sio_format_time(int64_t ms, char *buf, size_t cap);
+
+/* ---- siod_sio_nsp.c ----------------------------------------------------- */
+
+/* Makes the configured namespaces findable by name (siod's hash seed is
+ * set by now) and gives each an adapter of aops created with host (both
+ * static; dynamic children get theirs too). Returns 0, or -1 after
+ * logging why. */
+int siod_sio_nsps_start(const siod_adapter_ops *aops,
+                        const siod_adapter_host *host);
+
+/* Finds the namespace a client may join under name[0..len): configured,
+ * a live dynamic child, or a new child of the first pattern that matches.
+ * Returns 0 with *out set (the registry keeps its reference), else *out is
+ * NULL and it returns -ENOENT (no such namespace), -ENOSPC (a new child
+ * would pass --max-dynamic-namespaces; logged, throttled) or -ENOMEM. */
+int siod_sio_nsp_resolve(const char *name, size_t len, siod_nsp **out);
+siod_nsp *siod_sio_nsp_ref(siod_nsp *nsp);
+void siod_sio_nsp_unref(siod_nsp *nsp);
+/* A socket left nsp (or its middleware refused it): an empty dynamic
+ * child is forgotten. */
+void siod_sio_nsp_check_empty(siod_nsp *nsp);
+
+/* ---- siod_sio_conn.c ---------------------------------------------------- */
+
+/* Drops a reference to c; the last frees it (its decoder state, timer and
+ * handshake). */
+void siod_sio_client_unref(siod_sio_client *c);
+
+/* Drops a binary packet c was gathering, if any. */
+void siod_sio_client_rx_clear(siod_sio_client *c);
+
+/* Sends o to client c (flags: SIOD_EMIT_VOLATILE drops it when the
+ * transport cannot take it now). Returns SIOD_OK or SIOD_ECLOSED. */
+int siod_sio_client_write(siod_sio_client *c, const siod_sio_out *o,
+                          unsigned flags);
+
+/* Closes c's session ("forced close"); no-op once it is closed. */
+void siod_sio_client_close(siod_sio_client *c);
+
+/* Returns c's Engine.IO session, or NULL once it is closed. */
+siod_session *siod_sio_client_session(const siod_sio_client *c);
+
+/* Returns c's handshake (shared by its sockets). */
+siod_sio_hs *siod_sio_client_hs(const siod_sio_client *c);
+
+/* Adds socket s to c's list, or removes it (c keeps no reference). */
+void siod_sio_client_link(siod_sio_client *c, siod_socket *s);
+void siod_sio_client_unlink(siod_sio_client *c, siod_socket *s);
+
+/* The namespace's first socket joined: the connect timeout stops. */
+void siod_sio_client_connected(siod_sio_client *c);
+
+/* ---- siod_sio_socket_base.c --------------------------------------------- */
+
+/* Writes o to socket s's client. Returns SIOD_OK or SIOD_ECLOSED. */
+int siod_sio_socket_write(siod_socket *s, const siod_sio_out *o,
+                          unsigned flags);
+
+/* (references, properties, data and rooms: the siod_socket_* and
+ * siod_join/leave/in_room calls of siod_app.h) */
+
+/* ---- siod_sio_ack.c ----------------------------------------------------- */
+
+/* A single emit's ack: s awaits the answer to id; cb(ud, ...) runs once,
+ * with the answer, SIOD_ETIMEDOUT after timeout_ms (0: never) or
+ * SIOD_EDISCONNECTED. Returns SIOD_OK or SIOD_ENOMEM. */
+int siod_sio_ack_await(siod_socket *s, uint64_t id, siod_ack_cb cb, void *ud,
+                       unsigned timeout_ms);
+
+/* Broadcast acks (an adapter host op): s owes wait w an answer for id.
+ * Returns 0 or -1 (memory). */
+int siod_sio_socket_expect(siod_socket *s, uint64_t id, siod_ackwait *w);
+
+/* An ACK packet p (with an id) from s's client: the awaited entry gets
+ * its answer (bins: its attachments, owned by the caller); one not
+ * awaited is ignored. */
+void siod_sio_ack_answer(siod_socket *s, const struct sio_packet *p,
+                         const siod_bin *bins, unsigned nbins);
+
+/* s disconnected: every ack it awaits fails (SIOD_EDISCONNECTED, or the
+ * broadcast counts it as gone). */
+void siod_sio_acks_fail(siod_socket *s);
+
+/* An event from s's client asks for ack id: returns the siod_ack handed
+ * to the application (NULL if memory runs out). After the application's
+ * callbacks return, siod_sio_ack_dispatched ends the dispatch (the ack is
+ * freed unless the application holds it). */
+siod_ack *siod_sio_ack_new(siod_socket *s, uint64_t id);
+void siod_sio_ack_dispatched(siod_ack *a);
+
+/* A broadcast with an ack: a wait for the answers, cb(ud, ...) run once
+ * when every server reported and every recipient answered or left, or
+ * after timeout_ms (0: never). servers: how many adapter reports (the
+ * sum of server_count) it waits for. Returns NULL if memory runs out. */
+siod_ackwait *siod_sio_ackwait_new(siod_bcast_ack_cb cb, void *ud,
+                                   unsigned servers, unsigned timeout_ms);
+/* Every broadcast of w is handed to its adapters: with no server to wait
+ * for, w finishes now (the callback runs, w is freed). */
+void siod_sio_ackwait_start(siod_ackwait *w);
+/* An adapter host op: n clients were sent w's packet (one server's
+ * report). May finish w. */
+void siod_sio_ackwait_count(siod_ackwait *w, size_t n);
+
+/* ---- siod_sio_socket.c -------------------------------------------------- */
+
+/* A CONNECT for nsp (auth: the packet's data span, type NONE if absent)
+ * from client c: creates the socket, runs the middleware, answers. */
+void siod_sio_socket_connect(siod_sio_client *c, siod_nsp *nsp,
+                             const struct sio_json_span *auth);
+
+/* A packet for connected socket s: (BINARY_)EVENT, (BINARY_)ACK or
+ * DISCONNECT; bins are its attachments (owned by the caller). */
+void siod_sio_socket_packet(siod_socket *s, const struct sio_packet *p,
+                            const siod_bin *bins, unsigned nbins);
+
+/* The connection under s went away (reason as the engine gave it), or s
+ * is being disconnected by the server. Runs on_disconnect once. */
+void siod_sio_socket_closed(siod_socket *s, const char *reason);
+
+/* A protocol error on s's connection: on_error with message why. */
+void siod_sio_socket_error(siod_socket *s, const char *why);
+
+/* The client left while s was pending in connect middleware. */
+void siod_sio_socket_abandon(siod_socket *s);
+
+/* Returns a snapshot of c's connected sockets, each with a reference the
+ * caller drops; *n is set (0 and NULL when there are none or memory runs
+ * out). */
+siod_socket **siod_sio_client_sockets(siod_sio_client *c, size_t *n);
+
+/* ---- siod_sio_bcast.c --------------------------------------------------- */
+
+/* Sends o to the clients of sockets v[0..n) (those not connected are
+ * skipped) as one multi-send (siod_session_send_multi): the packet and its
+ * attachments are shared by every recipient, and the WebSocket clients of
+ * a link that takes WS_FANOUT are named in one frame per link. flags:
+ * SIOD_EMIT_VOLATILE. The caller keeps its references to v's sockets.
+ * Returns the number of clients the packet was sent or queued to. */
+size_t siod_sio_sockets_write(siod_socket *const *v, size_t n,
+                              const siod_sio_out *o, unsigned flags);
+
+/* ---- siod_sio_host.c ---------------------------------------------------- */
+
+/* The ops every adapter of this layer is created with. */
+extern const siod_adapter_host siod_sio_adapter_host;
+
+#endif

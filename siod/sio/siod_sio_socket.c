@@ -1,0 +1,408 @@
+/* Sockets: one client's membership of one namespace (the reference's
+ * socket.ts), through its states: connecting through the namespace's
+ * middleware, events to the application (catch-all, event middleware,
+ * handler) with the client's acks, server emits (with acks awaited through
+ * siod_sio_ack.c), and disconnects. The socket object itself (references,
+ * properties, rooms) is siod_sio_socket_base.c's. */
+#include "siod_sio_int.h"
+#include "core/siod_core.h"
+#include "sio_json.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const state_names[] = {
+    "pending", "connected", "closed"
+};
+
+/* The one place a socket's state changes: logs old -> new and why at
+ * debug level. */
+static void transit(siod_socket *s, enum siod_sock_state to, const char *why)
+{
+    siod_log_debug("socket %s on %s: %s -> %s (%s)", s->id, s->nsp->name,
+                   state_names[s->state], state_names[to], why);
+    s->state = to;
+}
+
+static const siod_app_module *mod_of(const siod_socket *s)
+{
+    return s->nsp->app->mod;
+}
+
+static void *state_of(const siod_socket *s)
+{
+    return s->nsp->app->state;
+}
+
+/* ---- connecting ---------------------------------------------------------- */
+
+/* Ends the pending state of s: connected (err NULL) or refused. The
+ * caller holds a reference to s. Writing the answer cannot tear s or its
+ * client down (a session closed by a write reaches this layer later, from
+ * the loop: siod_engine.h), but the application callbacks can drop the
+ * layer's reference, which is why the caller's is needed. */
+static void connect_finish(siod_socket *s, const siod_error *err)
+{
+    siod_sio_client *c = s->client;
+    siod_nsp *nsp = s->nsp;
+    siod_sio_out o;
+
+    if (s->state != SOCK_PENDING || c == NULL)
+        return;  /* the client left meanwhile */
+    nsp->pending--;
+    if (err != NULL) {
+        siod_sio_text t = { NULL, 0, 0 };
+        const char *msg = err->message != NULL ? err->message : "";
+        char *quoted = siod_json_fmt("{\"message\":%Q", msg);
+        /* a message that is not UTF-8 cannot be JSON: sent empty */
+        int rc = quoted != NULL ? siod_sio_text_add(&t, quoted, strlen(quoted))
+                                : siod_sio_text_add(&t, "{\"message\":\"\"",
+                                                    13);
+        free(quoted);
+        if (rc == SIOD_OK && err->data != NULL) {
+            if (sio_json_validate(err->data, strlen(err->data),
+                                  SIOD_SIO_MAX_DEPTH,
+                                  SIO_JSON_LONE_SURROGATES, NULL) == SIO_OK) {
+                rc = siod_sio_text_add(&t, ",\"data\":", 8);
+                if (rc == SIOD_OK)
+                    rc = siod_sio_text_add(&t, err->data, strlen(err->data));
+            } else {
+                siod_log_limited(SIOD_LOG_WARN, "app %s: connect error data "
+                                 "is not JSON; left out", mod_of(s)->name);
+            }
+        }
+        if (rc == SIOD_OK)
+            rc = siod_sio_text_add(&t, "}", 1);
+        if (rc == SIOD_OK &&
+            siod_sio_encode_raw(&o, SIO_PACKET_CONNECT_ERROR, nsp->name,
+                                nsp->name_len, t.p, t.len) == SIOD_OK) {
+            siod_sio_client_write(c, &o, 0);
+            siod_sio_out_clear(&o);
+        }
+        free(t.p);
+        char why[160];
+        snprintf(why, sizeof why, "refused: %s", msg);
+        transit(s, SOCK_CLOSED, why);
+        if (s->client != NULL)
+            siod_sio_client_unlink(s->client, s);
+        s->client = NULL;
+        nsp->aops->del_all(nsp->adapter, s);
+        siod_sio_nsp_check_empty(nsp);
+        siod_socket_unref(s);
+        return;
+    }
+    transit(s, SOCK_CONNECTED, "connect accepted");
+    s->nnext = nsp->sockets;
+    if (nsp->sockets != NULL)
+        nsp->sockets->nprev = s;
+    nsp->sockets = s;
+    nsp->count++;
+    siod_sio_client_connected(c);
+    if (nsp->aops->add(nsp->adapter, s, s->id) < 0)
+        siod_log_limited(SIOD_LOG_ERROR, "socket %s: out of memory joining "
+                         "its room", s->id);
+    char data[64];
+    int n = snprintf(data, sizeof data, "{\"sid\":\"%s\"}", s->id);
+    if (siod_sio_encode_raw(&o, SIO_PACKET_CONNECT, nsp->name, nsp->name_len,
+                            data, (size_t)n) == SIOD_OK) {
+        siod_sio_client_write(c, &o, 0);
+        siod_sio_out_clear(&o);
+    }
+    if (s->state == SOCK_CONNECTED && mod_of(s)->on_connection != NULL) {
+        siod_socket_ref(s);
+        mod_of(s)->on_connection(state_of(s), s);
+        siod_socket_unref(s);
+    }
+}
+
+void siod_sio_socket_connect(siod_sio_client *c, siod_nsp *nsp,
+                             const struct sio_json_span *auth)
+{
+    siod_socket *s = calloc(1, sizeof *s);
+    siod_session *sess = siod_sio_client_session(c);
+
+    if (s == NULL)
+        goto oom;
+    s->refs = 1;
+    s->state = SOCK_PENDING;         /* the initial state */
+    s->nsp = siod_sio_nsp_ref(nsp);
+    s->client = c;
+    s->hs = siod_sio_hs_ref(siod_sio_client_hs(c));
+    if (siod_sid_generate(s->id) < 0) {
+        siod_socket_unref(s);
+        goto oom;
+    }
+    s->id[SIO_SID_LEN] = '\0';
+    s->auth = auth->ptr != NULL ? strndup(auth->ptr, auth->len)
+                                : strdup("{}");
+    if (s->auth == NULL) {
+        siod_socket_unref(s);
+        goto oom;
+    }
+    s->issued = siod_now_ms();
+    siod_sio_format_time(s->issued, s->time, sizeof s->time);
+    siod_sio_client_link(c, s);
+    nsp->pending++;
+
+    /* s->refs is the layer's; this call holds one more until it returns */
+    siod_socket_ref(s);
+    if (mod_of(s)->connect_mw == NULL) {
+        connect_finish(s, NULL);
+    } else {
+        siod_error err = { NULL, NULL };
+        int r = mod_of(s)->connect_mw(state_of(s), s, &err);
+        if (r == SIOD_MW_PENDING) {
+            s->mw_pending = 1;
+            s->refs++;   /* released by siod_connect_resume */
+        } else {
+            connect_finish(s, r == SIOD_MW_REJECT ? &err : NULL);
+        }
+    }
+    siod_socket_unref(s);
+    return;
+oom:
+    siod_log_limited(SIOD_LOG_ERROR, "session %s: out of memory connecting "
+                     "to %s", sess != NULL ? siod_session_sid(sess) : "?",
+                     nsp->name);
+}
+
+void siod_sio_socket_abandon(siod_socket *s)
+{
+    if (s->state != SOCK_PENDING)
+        return;
+    transit(s, SOCK_CLOSED, "the client left during connect middleware");
+    if (s->client != NULL)
+        siod_sio_client_unlink(s->client, s);
+    s->client = NULL;
+    s->nsp->pending--;
+    s->nsp->aops->del_all(s->nsp->adapter, s);
+    siod_sio_nsp_check_empty(s->nsp);
+    siod_socket_unref(s);
+}
+
+void siod_connect_resume(siod_socket *s, const siod_error *err)
+{
+    if (s == NULL || !s->mw_pending)
+        return;
+    s->mw_pending = 0;
+    connect_finish(s, err);   /* under the reference mw_pending held */
+    siod_socket_unref(s);
+}
+
+/* ---- leaving ------------------------------------------------------------- */
+
+void siod_sio_socket_closed(siod_socket *s, const char *reason)
+{
+    siod_nsp *nsp = s->nsp;
+
+    if (s->state != SOCK_CONNECTED || s->closing)
+        return;
+    s->closing = 1;
+    siod_socket_ref(s);
+    if (mod_of(s)->on_disconnecting != NULL)
+        mod_of(s)->on_disconnecting(state_of(s), s, reason);
+    transit(s, SOCK_CLOSED, reason);
+    nsp->aops->del_all(nsp->adapter, s);
+    if (s->nprev != NULL)
+        s->nprev->nnext = s->nnext;
+    else
+        nsp->sockets = s->nnext;
+    if (s->nnext != NULL)
+        s->nnext->nprev = s->nprev;
+    s->nprev = s->nnext = NULL;
+    nsp->count--;
+    if (s->client != NULL)
+        siod_sio_client_unlink(s->client, s);
+    s->client = NULL;
+    siod_sio_acks_fail(s);
+    if (mod_of(s)->on_disconnect != NULL)
+        mod_of(s)->on_disconnect(state_of(s), s, reason);
+    siod_sio_nsp_check_empty(nsp);
+    siod_socket_unref(s);   /* the layer's */
+    siod_socket_unref(s);
+}
+
+void siod_sio_socket_error(siod_socket *s, const char *why)
+{
+    if (mod_of(s)->on_error != NULL) {
+        siod_error err = { why, NULL };
+        mod_of(s)->on_error(state_of(s), s, &err);
+    }
+}
+
+siod_socket **siod_sio_client_sockets(siod_sio_client *c, size_t *n)
+{
+    size_t k = 0;
+    *n = 0;
+    for (siod_socket *s = c->sockets; s != NULL; s = s->cnext)
+        k += s->state == SOCK_CONNECTED;
+    if (k == 0)
+        return NULL;
+    siod_socket **v = malloc(k * sizeof *v);
+    if (v == NULL)
+        return NULL;
+    for (siod_socket *s = c->sockets; s != NULL; s = s->cnext)
+        if (s->state == SOCK_CONNECTED)
+            v[(*n)++] = siod_socket_ref(s);
+    return v;
+}
+
+/* Closes c's whole connection: every connected socket gets DISCONNECT and
+ * "server namespace disconnect", then the session closes. */
+static void disconnect_all(siod_sio_client *c)
+{
+    size_t n;
+    c->refs++;
+    siod_socket **v = siod_sio_client_sockets(c, &n);
+    for (size_t i = 0; i < n; i++) {
+        siod_disconnect(v[i], 0);
+        siod_socket_unref(v[i]);
+    }
+    free(v);
+    siod_sio_client_close(c);
+    siod_sio_client_unref(c);
+}
+
+void siod_disconnect(siod_socket *s, int close)
+{
+    siod_sio_out o;
+
+    if (s == NULL || s->state != SOCK_CONNECTED)
+        return;
+    if (close) {
+        disconnect_all(s->client);
+        return;
+    }
+    if (siod_sio_encode_raw(&o, SIO_PACKET_DISCONNECT, s->nsp->name,
+                            s->nsp->name_len, NULL, 0) == SIOD_OK) {
+        siod_sio_client_write(s->client, &o, 0);
+        siod_sio_out_clear(&o);
+    }
+    siod_sio_socket_closed(s, "server namespace disconnect");
+}
+
+/* ---- packets from the client --------------------------------------------- */
+
+static void on_event(siod_socket *s, const struct sio_packet *p,
+                     const siod_bin *bins, unsigned nbins)
+{
+    const siod_app_module *m = mod_of(s);
+    char small[128], *name = small;
+    size_t nlen, alen;
+    char *args;
+    siod_ack *ack = NULL;
+
+    if (p->event.type == SIO_JSON_STRING) {
+        if (p->event.len > sizeof small && (name = malloc(p->event.len)) ==
+                                               NULL)
+            return;
+        if (sio_json_string_decode(&p->event, name, p->event.len, &nlen) !=
+            SIO_OK) {
+            if (name != small)
+                free(name);
+            return;
+        }
+    } else {
+        if (p->event.len >= sizeof small &&
+            (name = malloc(p->event.len + 1)) == NULL)
+            return;
+        memcpy(name, p->event.ptr, p->event.len);
+        nlen = p->event.len;
+    }
+    name[nlen] = '\0';
+    args = siod_sio_args_text(p, 1, &alen);
+    if (args == NULL || (p->has_id && (ack = siod_sio_ack_new(s, p->id)) == NULL)) {
+        siod_log_limited(SIOD_LOG_ERROR, "socket %s: out of memory for an "
+                         "event", s->id);
+        goto out;
+    }
+    siod_args a = { args, alen, nbins > 0 ? bins : NULL, nbins };
+    siod_socket_ref(s);
+    if (m->on_any != NULL)
+        m->on_any(state_of(s), s, name, &a, ack);
+    if (s->state == SOCK_CONNECTED && m->event_mw != NULL) {
+        siod_error err = { NULL, NULL };
+        if (m->event_mw(state_of(s), s, name, &a, &err) != 0) {
+            siod_log_debug("socket %s: event %s dropped by middleware",
+                           s->id, name);
+            if (m->on_error != NULL && s->state == SOCK_CONNECTED) {
+                if (err.message == NULL)
+                    err.message = "";
+                m->on_error(state_of(s), s, &err);
+            }
+            goto done;
+        }
+    }
+    if (s->state == SOCK_CONNECTED && m->on_event != NULL)
+        m->on_event(state_of(s), s, name, &a, ack);
+done:
+    siod_socket_unref(s);
+    if (ack != NULL)
+        siod_sio_ack_dispatched(ack);
+out:
+    free(args);
+    if (name != small)
+        free(name);
+}
+
+void siod_sio_socket_packet(siod_socket *s, const struct sio_packet *p,
+                            const siod_bin *bins, unsigned nbins)
+{
+    switch (p->type) {
+    case SIO_PACKET_EVENT:
+    case SIO_PACKET_BINARY_EVENT:
+        on_event(s, p, bins, nbins);
+        break;
+    case SIO_PACKET_ACK:
+    case SIO_PACKET_BINARY_ACK:
+        if (p->has_id)
+            siod_sio_ack_answer(s, p, bins, nbins);
+        break;
+    case SIO_PACKET_DISCONNECT:
+        siod_sio_socket_closed(s, "client namespace disconnect");
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- public API: emitting ---------------------------------------------- */
+
+int siod_emit_ex(siod_socket *s, const char *event, const siod_args *args,
+                 const siod_emit_opts *opts)
+{
+    siod_sio_out o;
+    unsigned flags = opts != NULL ? opts->flags : 0;
+    int has_id = opts != NULL && opts->ack != NULL;
+    uint64_t id = 0;
+    int rc;
+
+    if (s == NULL || event == NULL)
+        return SIOD_EINVAL;
+    if (s->state != SOCK_CONNECTED || s->client == NULL)
+        return SIOD_ECLOSED;
+    if (has_id)
+        id = s->nsp->next_id;
+    rc = siod_sio_encode(&o, 0, s->nsp->name, has_id, id, event, args);
+    if (rc != SIOD_OK)
+        return rc;
+    if (has_id) {
+        rc = siod_sio_ack_await(s, id, opts->ack, opts->ack_ud,
+                                opts->timeout_ms);
+        if (rc != SIOD_OK) {
+            siod_sio_out_clear(&o);
+            return rc;
+        }
+        s->nsp->next_id++;
+    }
+    rc = siod_sio_socket_write(s, &o, flags);
+    siod_sio_out_clear(&o);
+    /* with an ack, the callback reports a connection that failed */
+    return has_id ? SIOD_OK : rc;
+}
+
+int siod_emit(siod_socket *s, const char *event, const siod_args *args)
+{
+    return siod_emit_ex(s, event, args, NULL);
+}
