@@ -54,7 +54,11 @@ SIOD_SRC   := $(wildcard siod/*.c $(SIOD_LAYERS:%=siod/%/*.c))
 SIOD_HDR   := $(wildcard siod/*.h $(SIOD_LAYERS:%=siod/%/*.h))
 # The application ABI, the one header applications include (installed).
 SIOD_APP_H := siod/sio/siod_app.h
-MOD_SRC    := $(wildcard mod_socketio/*.c)
+# The module is one folder per layer (mod_socketio.c on top, then http/,
+# ws/, link/, core/); its sources are found per folder.
+MOD_LAYERS := http ws link core
+MOD_SRC    := $(wildcard mod_socketio/*.c $(MOD_LAYERS:%=mod_socketio/%/*.c))
+MOD_HDR    := $(wildcard $(MOD_LAYERS:%=mod_socketio/%/*.h))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 TOOL_SRC   := $(wildcard tests/tools/*.c)
@@ -87,9 +91,17 @@ $(BUILD)/obj/siod/%.o: siod/%.c $(SIOD_HDR) $(wildcard shared/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) $(SIOD_INC) -Isiod -c -o $@ $<
 
-$(BUILD)/obj/mod_socketio/%.o: mod_socketio/%.c $(wildcard mod_socketio/*.h shared/*.h)
+# A module file sees the headers of its own folder and of the layers below
+# it only, so an include that runs upward fails to build.
+MOD_INC_core := -Imod_socketio/core
+MOD_INC_link := -Imod_socketio/link $(MOD_INC_core)
+MOD_INC_ws   := -Imod_socketio/ws $(MOD_INC_link)
+MOD_INC_http := -Imod_socketio/http $(MOD_INC_ws)
+MOD_INC_mod_socketio := $(MOD_INC_http)
+
+$(BUILD)/obj/mod_socketio/%.o: mod_socketio/%.c $(MOD_HDR) $(wildcard shared/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(MODCFLAGS) -Imod_socketio -c -o $@ $<
+	$(CC) $(MODCFLAGS) $(MOD_INC_$(firstword $(subst /, ,$*))) -c -o $@ $<
 
 $(BUILD)/libsio.a: $(SHARED_OBJ)
 	@mkdir -p $(dir $@)

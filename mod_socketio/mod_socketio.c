@@ -8,13 +8,10 @@
 #include "http_request.h"
 #include "mpm_common.h"
 
-#include "socketio_config.h"
-#include "socketio_handler.h"
+#include "socketio_core.h"
+#include "socketio_http.h"
 #include "socketio_link.h"
-#include "socketio_reactor.h"
-#include "socketio_secret.h"
-#include "socketio_ws_thread.h"
-#include "socketio_wsconn.h"
+#include "socketio_ws.h"
 
 static const command_rec socketio_cmds[] = {
     AP_INIT_FLAG("SocketIO", socketio_cmd_enable, NULL, ACCESS_CONF,

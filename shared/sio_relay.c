@@ -15,11 +15,9 @@ static int type_known(unsigned t)
 }
 
 /* Returns SIO_OK, SIO_AGAIN, SIO_EPROTO or SIO_ETOOBIG (see the header).
- * The header is validated as soon as its 36 bytes are in, so an oversized or
- * garbage frame is refused before the caller buffers its body. max_body is
- * capped at SIO_RELAY_MAX_BODY. out->body points into buf. */
-int sio_relay_parse(const unsigned char *buf, size_t len, size_t max_body,
-                    size_t *used, sio_relay_frame *out)
+ * max_body is capped at SIO_RELAY_MAX_BODY. */
+int sio_relay_parse_header(const unsigned char *buf, size_t len,
+                           size_t max_body, sio_relay_frame *out)
 {
     uint32_t blen;
     unsigned type;
@@ -36,17 +34,33 @@ int sio_relay_parse(const unsigned char *buf, size_t len, size_t max_body,
         max_body = SIO_RELAY_MAX_BODY;
     if (blen > max_body)
         return SIO_ETOOBIG;
-    if (len - SIO_RELAY_HDR_LEN < blen)
-        return SIO_AGAIN;
-
     out->type = (uint8_t)type;
     out->flags = buf[5];
     out->status = sio_be16_get(buf + 6);
     out->conn = sio_be64_get(buf + 8);
     memcpy(out->sid, buf + 16, SIO_SID_LEN);
     out->len = blen;
+    out->body = NULL;
+    return SIO_OK;
+}
+
+/* Returns SIO_OK, SIO_AGAIN, SIO_EPROTO or SIO_ETOOBIG (see the header).
+ * The header is validated as soon as its 36 bytes are in, so an oversized or
+ * garbage frame is refused before the caller buffers its body. out->body
+ * points into buf. */
+int sio_relay_parse(const unsigned char *buf, size_t len, size_t max_body,
+                    size_t *used, sio_relay_frame *out)
+{
+    sio_relay_frame h;
+    int rc = sio_relay_parse_header(buf, len, max_body, &h);
+
+    if (rc != SIO_OK)
+        return rc;
+    if (len - SIO_RELAY_HDR_LEN < h.len)
+        return SIO_AGAIN;
+    *out = h;
     out->body = buf + SIO_RELAY_HDR_LEN;
-    *used = SIO_RELAY_HDR_LEN + (size_t)blen;
+    *used = SIO_RELAY_HDR_LEN + (size_t)h.len;
     return SIO_OK;
 }
 
@@ -235,7 +249,6 @@ int sio_relay_kv_find(const unsigned char *buf, size_t len, const char *key,
     return rc;
 }
 
-/* Returns a static name; "?" for a type the protocol does not define. */
 size_t sio_relay_fanout_prefix_len(size_t count)
 {
     return SIO_RELAY_FANOUT_COUNT_LEN + count * SIO_RELAY_FANOUT_CONN_LEN;
@@ -287,6 +300,7 @@ uint64_t sio_relay_fanout_conn(const sio_relay_fanout *fo, size_t i)
     return sio_be64_get(fo->conns + i * SIO_RELAY_FANOUT_CONN_LEN);
 }
 
+/* Returns a static name; "?" for a type the protocol does not define. */
 const char *sio_relay_type_name(int type)
 {
     switch (type) {

@@ -115,6 +115,14 @@ typedef struct sio_relay_hello {
 int sio_relay_parse(const unsigned char *buf, size_t len, size_t max_body,
                     size_t *used, sio_relay_frame *out);
 
+/* Parses the header of the frame at buf[0..len), whose body need not be
+ * in yet (a reader sizes the buffer for a big frame from it). Returns
+ * SIO_OK with *out filled but out->body NULL (out->len is the body
+ * length), SIO_AGAIN when buf holds less than SIO_RELAY_HDR_LEN bytes,
+ * and SIO_EPROTO or SIO_ETOOBIG as sio_relay_parse does. */
+int sio_relay_parse_header(const unsigned char *buf, size_t len,
+                           size_t max_body, sio_relay_frame *out);
+
 /* Writes the SIO_RELAY_HDR_LEN-byte header of f (f->len is the body length
  * the caller will send right after it) into hdr. */
 void sio_relay_write_header(unsigned char *hdr, const sio_relay_frame *f);

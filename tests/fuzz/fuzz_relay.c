@@ -1,8 +1,9 @@
 /* libFuzzer target for shared/sio_relay.c: parses a stream of relay frames
  * and the key/value lists, HELLO, AUTH and WS_FANOUT bodies inside them
  * (every body is also read as a WS_FANOUT body), checking that
- * every result stays within the input and re-encodes to the same bytes;
- * the whole input is also read as a secret file. */
+ * every result stays within the input and re-encodes to the same bytes,
+ * and that a header parsed alone agrees with its frame; the whole input
+ * is also read as a secret file. */
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,9 +66,9 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
     unsigned char *buf, hdr[SIO_RELAY_HDR_LEN];
     size_t off = 0, used, max_body;
-    sio_relay_frame f;
+    sio_relay_frame f, g;
     sio_relay_hello h;
-    int rc;
+    int rc, hrc;
 
     if (size < 1)
         return 0;
@@ -81,10 +82,16 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     for (;;) {
         used = 0;
         rc = sio_relay_parse(buf + off, size - off, max_body, &used, &f);
+        /* the header alone agrees with the whole frame */
+        hrc = sio_relay_parse_header(buf + off, size - off, max_body, &g);
+        assert(hrc == rc || (hrc == SIO_OK && rc == SIO_AGAIN));
         if (rc != SIO_OK) {
             assert(rc == SIO_AGAIN || rc == SIO_EPROTO || rc == SIO_ETOOBIG);
             break;
         }
+        assert(g.type == f.type && g.flags == f.flags && g.len == f.len &&
+               g.conn == f.conn && g.status == f.status && g.body == NULL &&
+               memcmp(g.sid, f.sid, SIO_SID_LEN) == 0);
         assert(used >= SIO_RELAY_HDR_LEN && used <= size - off);
         assert(used == SIO_RELAY_HDR_LEN + (size_t)f.len);
         assert(f.len <= max_body);

@@ -1,7 +1,7 @@
 /* Unit tests for shared/sio_relay.c: frame header round trips, truncation
  * at every length, size limits, unknown types, HELLO (v2 with its nonce, v1
  * still decoded for its version), AUTH proofs, secret files, key/value
- * lists and WS_FANOUT bodies. */
+ * lists, WS_FANOUT bodies, and a header parsed before its body is in. */
 #include <string.h>
 
 #include "check.h"
@@ -171,6 +171,41 @@ static void test_size_limits(void)
     buf[4] = 0;
     CHECK_EQ(sio_relay_parse(buf, sizeof(buf), (size_t)-1, &used, &g),
              SIO_EPROTO);
+}
+
+/* The header alone: everything but the body, from the first 36 bytes,
+ * with the same refusals as a whole frame. */
+static void test_header_only(void)
+{
+    unsigned char buf[SIO_RELAY_HDR_LEN];
+    sio_relay_frame f, g;
+    size_t n;
+
+    memset(&f, 0, sizeof(f));
+    f.type = SIO_R_WS_SEND;
+    f.flags = SIO_RF_VOLATILE | SIO_RF_BINARY;
+    f.status = 1001;
+    f.conn = 0x0102030405060708ull;
+    memcpy(f.sid, "abcdefghijklmnopqrst", SIO_SID_LEN);
+    f.len = 5000;
+    sio_relay_write_header(buf, &f);
+    for (n = 0; n < sizeof(buf); n++)
+        CHECK_EQ(sio_relay_parse_header(buf, n, 10000, &g), SIO_AGAIN);
+    memset(&g, 0xff, sizeof(g));
+    CHECK_EQ(sio_relay_parse_header(buf, sizeof(buf), 10000, &g), SIO_OK);
+    CHECK_EQ(g.type, SIO_R_WS_SEND);
+    CHECK_EQ(g.flags, SIO_RF_VOLATILE | SIO_RF_BINARY);
+    CHECK_EQ(g.status, 1001);
+    CHECK(g.conn == 0x0102030405060708ull);
+    CHECK(memcmp(g.sid, "abcdefghijklmnopqrst", SIO_SID_LEN) == 0);
+    CHECK_EQ(g.len, 5000);
+    CHECK(g.body == NULL);
+    CHECK_EQ(sio_relay_parse_header(buf, sizeof(buf), 4999, &g), SIO_ETOOBIG);
+    CHECK_EQ(sio_relay_parse_header(buf, sizeof(buf), (size_t)-1, &g),
+             SIO_OK);
+    buf[4] = 0;
+    CHECK_EQ(sio_relay_parse_header(buf, sizeof(buf), 10000, &g), SIO_EPROTO);
+    CHECK_EQ(sio_relay_parse_header(NULL, 0, 10000, &g), SIO_AGAIN);
 }
 
 static void test_hello(void)
@@ -513,6 +548,7 @@ int main(void)
     RUN(test_two_frames_in_one_buffer);
     RUN(test_unknown_types);
     RUN(test_size_limits);
+    RUN(test_header_only);
     RUN(test_hello);
     RUN(test_hello_caps);
     RUN(test_cancel_keep);

@@ -13,8 +13,8 @@
 #include "apr_strings.h"
 #include "apr_uri.h"
 
+#include "socketio_core.h"
 #include "socketio_cors.h"
-#include "socketio_log.h"
 
 APLOG_USE_MODULE(socketio);
 

@@ -3,8 +3,8 @@
  * output queues, resuming clients paused for room, and the callbacks of
  * the sink the reactor registers with the links (reactor thread, link
  * locked: they only mark connections for later). Calls no other reactor
- * file; socketio_reactor.c calls in (refresh, flush, on_link) and
- * socketio_reactor_handoff.c registers socketio_reactor_sink. */
+ * file; socketio_reactor_loop.c calls in (refresh, flush, on_link) and
+ * socketio_reactor.c registers socketio_reactor_sink. */
 #include "socketio_reactor_int.h"
 
 APLOG_USE_MODULE(socketio);
@@ -80,6 +80,8 @@ static void flush_link(socketio_reactor *re, rlink *rl)
         resume_paused(re);
 }
 
+/* Sends what every link's output queue holds (see flush_link) and
+ * clears want_flush. */
 void socketio_reactor_flush_links(socketio_reactor *re)
 {
     int i;
@@ -88,7 +90,11 @@ void socketio_reactor_flush_links(socketio_reactor *re)
     for (i = 0; i < re->nlinks; i++)
         flush_link(re, &re->links[i]);
 }
-void socketio_reactor_on_link(socketio_reactor *re, rlink *rl, unsigned events)
+
+/* Events on link rl's socket: flushes on POLLOUT, reads on input or
+ * hang-up; forgets the socket when the read took the link down. */
+void socketio_reactor_on_link(socketio_reactor *re, rlink *rl,
+                              unsigned events)
 {
     apr_status_t rv;
 
@@ -113,81 +119,27 @@ static void sink_frame(void *owner, const sio_relay_frame *f)
     mark_dirty(rc);
 }
 
-/* A fan-out message: one reference-counted block (WebSocket header and
- * payload) shared by every recipient's heap bucket. */
-typedef struct fan_block {
-    apr_size_t refs;
-    apr_size_t len;
-    int volatile_;                 /* SIO_RF_VOLATILE */
-} fan_block;
-
-#define FAN_HDR APR_ALIGN_DEFAULT(sizeof(fan_block))
-/* A fan-out message up to this long is copied into each recipient's
- * queue (socketio_ws_queue_copy) rather than shared through a bucket of
- * its own: the bucket would cost more than the copy. */
-#define FAN_COPY_MAX 1024
-
-static void fan_unref(void *data)
-{
-    fan_block *b = (fan_block *)((char *)data - FAN_HDR);
-
-    if (--b->refs == 0)
-        apr_bucket_free(b);
-}
-
-/* See socketio_reactor.h. */
-void socketio_reactor_fan_vol_free(void *data)
-{
-    fan_unref(data);
-}
-
 static void *sink_fanout_begin(void *ctx, int flags, const unsigned char *msg,
                                apr_size_t len)
 {
     socketio_reactor *re = ctx;
-    unsigned char hdr[SIO_WS_MAX_HEADER];
-    apr_size_t hl = sio_ws_write_header(hdr, 1, (flags & SIO_RF_BINARY)
-                                                    ? SIO_WS_BINARY
-                                                    : SIO_WS_TEXT,
-                                        len, NULL);
-    fan_block *b = apr_bucket_alloc(FAN_HDR + hl + len, re->ba);
 
-    if (!b)
-        return NULL;
-    b->refs = 1;
-    b->len = hl + len;
-    b->volatile_ = (flags & SIO_RF_VOLATILE) != 0;
-    memcpy((char *)b + FAN_HDR, hdr, hl);
-    if (len)
-        memcpy((char *)b + FAN_HDR + hl, msg, len);
-    return b;
+    return socketio_ws_fan_create(re->ba, flags, msg, len);
 }
 
 static void sink_fanout_add(void *handle, void *owner)
 {
-    fan_block *b = handle;
     rconn *rc = owner;
-    apr_bucket *bk;
 
-    if (rc->phase != RC_WS || !rc->ws || rc->ws->closed)
+    if (rc->phase != RC_WS || !rc->ws || socketio_ws_is_closed(rc->ws))
         return;
-    if (!b->volatile_ && b->len <= FAN_COPY_MAX) {
-        socketio_ws_queue_copy(rc->ws, (char *)b + FAN_HDR, b->len);
-        mark_dirty(rc);
-        return;
-    }
-    b->refs++;
-    bk = apr_bucket_heap_create((char *)b + FAN_HDR, b->len,
-                                b->volatile_ ? socketio_reactor_fan_vol_free
-                                             : fan_unref,
-                                rc->c->bucket_alloc);
-    socketio_ws_queue_bucket(rc->ws, bk, b->len, b->volatile_);
+    socketio_ws_fan_queue(rc->ws, handle);
     mark_dirty(rc);
 }
 
 static void sink_fanout_end(void *handle)
 {
-    fan_unref((char *)handle + FAN_HDR);
+    socketio_ws_fan_release(handle);
 }
 
 static void sink_failed(void *owner)

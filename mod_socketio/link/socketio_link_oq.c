@@ -7,7 +7,7 @@
  * WebSocket threads (socketio_link_waiter.c) call oq_send with write_mutex
  * held and oq_notify once they have let go of it, and build their frames
  * with socketio_waiter_frame_parts, as the reactor does. Calls
- * socketio_link.c (wait_fd, socketio_link_down), no other link file. */
+ * socketio_link_fd.c (wait_fd), no other link file. */
 #include "socketio_link_int.h"
 
 APLOG_USE_MODULE(socketio);
@@ -288,7 +288,8 @@ int socketio_waiter_reactor_room(socketio_waiter *w, apr_size_t len)
 
     apr_thread_mutex_lock(link->mutex);
     /* A link that is gone fails the send, which closes the client. */
-    ok = !link->up || link->gen != w->gen || w->failed || !link->oq_head ||
+    ok = !link_up(link) || link->gen != w->gen || w->failed ||
+         !link->oq_head ||
          link->oq_held + oq_cost_locked(link, SIO_RELAY_HDR_LEN + len) <=
              link->oq_limit;
     held = link->oq_held;
@@ -319,7 +320,7 @@ apr_status_t socketio_waiter_reactor_send(socketio_waiter *w, int type,
     if (rv != APR_SUCCESS)
         return rv;
     apr_thread_mutex_lock(link->mutex);
-    if (!link->up || link->gen != w->gen || w->failed) {
+    if (!link_up(link) || link->gen != w->gen || w->failed) {
         rv = APR_ECONNRESET;
     } else if (link->oq_head &&
                link->oq_held + oq_cost_locked(link, SIO_RELAY_HDR_LEN + total)
@@ -355,7 +356,7 @@ int socketio_link_reactor_fd(socketio_link *link, unsigned *gen)
     int fd;
 
     apr_thread_mutex_lock(link->mutex);
-    fd = link->up ? link->fd : -1;
+    fd = link_up(link) ? link->fd : -1;
     *gen = link->gen;
     apr_thread_mutex_unlock(link->mutex);
     return fd;
@@ -371,7 +372,7 @@ apr_status_t socketio_link_reactor_flush(socketio_link *link, unsigned gen)
     if (apr_thread_mutex_trylock(link->write_mutex) != APR_SUCCESS)
         return APR_EBUSY;
     apr_thread_mutex_lock(link->mutex);
-    fd = link->up && link->gen == gen ? link->fd : -1;
+    fd = link_up(link) && link->gen == gen ? link->fd : -1;
     apr_thread_mutex_unlock(link->mutex);
     if (fd < 0) {
         apr_thread_mutex_unlock(link->write_mutex);

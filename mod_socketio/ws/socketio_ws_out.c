@@ -1,34 +1,18 @@
 /* The queue of frames a WebSocket sends to its client (ws->outbb): what
  * the queued output really holds in memory, chunks that small frames
  * share, volatile frames dropped first when the queue is at its bound,
- * and the fan-out buckets the reactor shares between WebSockets. Only the
- * thread that owns the WebSocket; called by socketio_ws.c and by the
- * drivers, calls no other WebSocket file. */
+ * and the fan-out blocks the reactor shares between WebSockets. Only the
+ * thread that owns the WebSocket; called by socketio_wsconn.c and by the
+ * drivers, calls no other file of ws/. */
 #include <string.h>
 
 #include "httpd.h"
 #include "http_config.h"
-#include "http_connection.h"
-#include "http_core.h"
 #include "http_log.h"
-#include "http_protocol.h"
-#include "http_request.h"
-#include "util_filter.h"
-#include "apr_base64.h"
 #include "apr_buckets.h"
-#include "apr_sha1.h"
-#include "apr_strings.h"
-#include "apr_thread_mutex.h"
 
-#include "sio_base64.h"
 #include "sio_relay.h"
 #include "sio_ws.h"
-#include "socketio_handler.h"
-#include "socketio_link.h"
-#include "socketio_log.h"
-#include "socketio_reactor.h"
-#include "socketio_ws.h"
-#include "socketio_ws_thread.h"
 #include "socketio_wsconn.h"
 
 APLOG_USE_MODULE(socketio);
@@ -189,6 +173,36 @@ static void vol_free(void *data)
     apr_bucket_free(data);
 }
 
+/* A fan-out message's frame: one reference-counted block (WebSocket
+ * header and payload) shared by every recipient's heap bucket. The count
+ * is not atomic: one thread (the reactor) queues and writes them all. */
+struct socketio_ws_fan {
+    apr_size_t refs;
+    apr_size_t len;
+    int volatile_;                 /* SIO_RF_VOLATILE */
+};
+
+#define FAN_HDR APR_ALIGN_DEFAULT(sizeof(socketio_ws_fan))
+/* A fan-out message up to this long is copied into each recipient's
+ * queue rather than shared through a bucket of its own: the bucket would
+ * cost more than the copy. */
+#define FAN_COPY_MAX 1024
+
+static void fan_unref(void *data)
+{
+    socketio_ws_fan *b = (socketio_ws_fan *)((char *)data - FAN_HDR);
+
+    if (--b->refs == 0)
+        apr_bucket_free(b);
+}
+
+/* The free function of a shared fan-out bucket whose frame is volatile:
+ * as fan_unref, and it is what marks the frame volatile. */
+static void fan_vol_free(void *data)
+{
+    fan_unref(data);
+}
+
 /* Returns the memory bucket b stands for in ws->out_bytes when the whole
  * of it leaves the queue, or, with whole unset, when this piece of it
  * leaves (the writer passes buckets split at any byte). */
@@ -243,8 +257,7 @@ static int vol_unstarted(const apr_bucket *b)
     if (!APR_BUCKET_IS_HEAP(b))
         return 0;
     h = b->data;
-    return (h->free_func == vol_free ||
-            h->free_func == socketio_reactor_fan_vol_free) &&
+    return (h->free_func == vol_free || h->free_func == fan_vol_free) &&
            b->start == 0 && b->length == h->alloc_len;
 }
 
@@ -305,7 +318,7 @@ void socketio_ws_queue_msg(socketio_ws *ws, int opcode, const void *payload,
     apr_size_t hl = sio_ws_write_header(hdr, 1, opcode, len, NULL);
     char *buf;
 
-    if (ws->lost)
+    if (socketio_ws_is_lost(ws))
         return;
     if (!volatile_) {
         if (make_room(ws, append_cost(ws, hl + len), 0))
@@ -327,26 +340,73 @@ void socketio_ws_queue_msg(socketio_ws *ws, int opcode, const void *payload,
     ws->out_bytes += held_size(hl + len) + BUCKET_COST;
 }
 
-/* See socketio_wsconn.h. */
-int socketio_ws_queue_copy(socketio_ws *ws, const void *frame,
-                           apr_size_t len)
+/* Queues a copy of one whole frame (header and payload, len bytes) that
+ * is not volatile, appended to the queue's chunks. Same bound as
+ * socketio_ws_queue_msg. */
+static void queue_copy(socketio_ws *ws, const void *frame, apr_size_t len)
 {
-    if (ws->lost || ws->closed)
-        return 1;
     if (make_room(ws, append_cost(ws, len), 0))
         append(ws, frame, len, NULL, 0);
-    return 1;
 }
 
-/* See socketio_wsconn.h. */
-void socketio_ws_queue_bucket(socketio_ws *ws, apr_bucket *b, apr_size_t len,
-                              int volatile_)
+/* Queues bucket b (made on ws->c->bucket_alloc) holding len bytes of one
+ * whole frame; same bound as socketio_ws_queue_msg (b is destroyed when
+ * dropped). volatile_ says b's frame is volatile (b's free function is
+ * then fan_vol_free). */
+static void queue_bucket(socketio_ws *ws, apr_bucket *b, apr_size_t len,
+                         int volatile_)
 {
-    if (ws->lost || ws->closed ||
-        !make_room(ws, len + BUCKET_COST, volatile_)) {
+    if (!make_room(ws, len + BUCKET_COST, volatile_)) {
         apr_bucket_destroy(b);
         return;
     }
     APR_BRIGADE_INSERT_TAIL(ws->outbb, b);
     ws->out_bytes += len + BUCKET_COST;
+}
+
+/* See socketio_wsconn.h. */
+socketio_ws_fan *socketio_ws_fan_create(apr_bucket_alloc_t *ba, int flags,
+                                        const unsigned char *msg,
+                                        apr_size_t len)
+{
+    unsigned char hdr[SIO_WS_MAX_HEADER];
+    apr_size_t hl = sio_ws_write_header(hdr, 1, (flags & SIO_RF_BINARY)
+                                                    ? SIO_WS_BINARY
+                                                    : SIO_WS_TEXT,
+                                        len, NULL);
+    socketio_ws_fan *b = apr_bucket_alloc(FAN_HDR + hl + len, ba);
+
+    if (!b)
+        return NULL;
+    b->refs = 1;
+    b->len = hl + len;
+    b->volatile_ = (flags & SIO_RF_VOLATILE) != 0;
+    memcpy((char *)b + FAN_HDR, hdr, hl);
+    if (len)
+        memcpy((char *)b + FAN_HDR + hl, msg, len);
+    return b;
+}
+
+/* See socketio_wsconn.h. */
+void socketio_ws_fan_queue(socketio_ws *ws, socketio_ws_fan *fan)
+{
+    apr_bucket *bk;
+
+    if (socketio_ws_is_closed(ws))
+        return;
+    if (!fan->volatile_ && fan->len <= FAN_COPY_MAX) {
+        queue_copy(ws, (char *)fan + FAN_HDR, fan->len);
+        return;
+    }
+    fan->refs++;
+    bk = apr_bucket_heap_create((char *)fan + FAN_HDR, fan->len,
+                                fan->volatile_ ? fan_vol_free : fan_unref,
+                                ws->c->bucket_alloc);
+    queue_bucket(ws, bk, fan->len, fan->volatile_);
+}
+
+/* See socketio_wsconn.h. */
+void socketio_ws_fan_release(socketio_ws_fan *fan)
+{
+    fan_unref((char *)fan + FAN_HDR);
 }

@@ -4,7 +4,8 @@
  * socketio_link_reactor_read), dispatch to waiters and the split of
  * WS_FANOUT. Runs on the reading thread (the link's reader, or the reactor
  * when a sink is set); touches waiters only with link->mutex held. Calls
- * socketio_link.c for socketio_link_down and socketio_waiter_wake. */
+ * socketio_link_state.c (socketio_link_down) and socketio_link_fd.c
+ * (socketio_waiter_wake) only. */
 #include "socketio_link_int.h"
 
 APLOG_USE_MODULE(socketio);
@@ -34,11 +35,10 @@ static socketio_waiter *waiter_locked(socketio_link *link, apr_uint64_t conn)
     return apr_hash_get(link->waiters, &conn, sizeof(conn));
 }
 
-/* Is the frame whose header starts at raw a WS_SEND siod marked
- * volatile? */
-static int raw_volatile(const unsigned char *raw)
+/* Is f (its header at least) a WS_SEND siod marked volatile? */
+static int frame_volatile(const sio_relay_frame *f)
 {
-    return raw[4] == SIO_R_WS_SEND && (raw[5] & SIO_RF_VOLATILE);
+    return f->type == SIO_R_WS_SEND && (f->flags & SIO_RF_VOLATILE);
 }
 
 /* Returns a node with room for a frame record and rawlen raw bytes (at
@@ -128,17 +128,15 @@ static void queue_locked(socketio_waiter *w, socketio_frame *fr)
     socketio_waiter_wake(w);
 }
 
-/* Queues the frame whose raw bytes (already validated by sio_relay_parse)
- * sit at FRAME_HDR in node for the waiter of conn; frees the node if that
- * waiter is gone or full. mutex held. */
+/* Queues frame f, whose raw bytes (already validated by sio_relay_parse)
+ * sit at FRAME_HDR in node, for the waiter of its conn; frees the node if
+ * that waiter is gone or full. mutex held. */
 static void enqueue_locked(socketio_link *link, apr_memnode_t *node,
-                           size_t rawlen, apr_uint64_t conn)
+                           size_t rawlen, const sio_relay_frame *f)
 {
     apr_size_t cost = node_size(node);
-    socketio_waiter *w = admit_locked(waiter_locked(link, conn), cost,
-                                      raw_volatile((unsigned char *)
-                                                   node->first_avail +
-                                                   FRAME_HDR));
+    socketio_waiter *w = admit_locked(waiter_locked(link, f->conn), cost,
+                                      frame_volatile(f));
     socketio_frame *fr;
     size_t used;
 
@@ -156,17 +154,18 @@ static void enqueue_locked(socketio_link *link, apr_memnode_t *node,
     queue_locked(w, fr);
 }
 
-/* Queues a copy of one whole frame from the read buffer: packed into the
- * waiter's open chunk when small. mutex held. */
+/* Queues a copy of frame f, whole in the read buffer (raw, rawlen bytes),
+ * for the waiter of its conn: packed into the waiter's open chunk when
+ * small. mutex held. */
 static void deliver_copy_locked(socketio_link *link, const unsigned char *raw,
-                                size_t rawlen, apr_uint64_t conn)
+                                size_t rawlen, const sio_relay_frame *f)
 {
     int packed = FRAME_HDR + rawlen <= CHUNK_PACK_MAX;
-    socketio_waiter *w = admit_locked(waiter_locked(link, conn),
+    socketio_waiter *w = admit_locked(waiter_locked(link, f->conn),
                                       packed ? FRAME_HDR + rawlen
                                              : FRAME_HDR + rawlen +
                                                APR_MEMNODE_T_SIZE,
-                                      raw_volatile(raw));
+                                      frame_volatile(f));
     apr_memnode_t *node;
     socketio_frame *fr;
     size_t used;
@@ -192,7 +191,7 @@ static void deliver_copy_locked(socketio_link *link, const unsigned char *raw,
         return;
     }
     memcpy(node->first_avail + FRAME_HDR, raw, rawlen);
-    enqueue_locked(link, node, rawlen, conn);
+    enqueue_locked(link, node, rawlen, f);
 }
 
 /* Queues a WS_SEND of body for w (one fan-out recipient served by a
@@ -242,40 +241,36 @@ static int type_from_siod(int type)
            type == SIO_R_WS_FANOUT;
 }
 
-/* WS_FANOUT: the message goes to every listed conn this link knows, once
- * encoded for all the reactor's WebSockets, copied for each thread-served
- * one. Returns APR_SUCCESS, or APR_EGENERAL for a malformed body. */
+/* WS_FANOUT (its body decoded by shared/): the message goes to every
+ * listed conn this link knows, once encoded for all the reactor's
+ * WebSockets, copied for each thread-served one. Returns APR_SUCCESS, or
+ * APR_EGENERAL for a malformed body. */
 static apr_status_t fanout(socketio_link *link, const sio_relay_frame *f)
 {
-    const unsigned char *conns = f->body + 4, *msg;
     int flags = f->flags & (SIO_RF_BINARY | SIO_RF_VOLATILE);
-    apr_uint32_t count, i;
+    sio_relay_fanout fo;
     void *handle = NULL;
-    size_t mlen;
+    apr_uint32_t i;
 
-    if (f->len < 4)
+    if (sio_relay_fanout_decode(f->body, f->len, &fo) != SIO_OK)
         return APR_EGENERAL;
-    count = get32(f->body);
-    if (count > (f->len - 4) / 8)
-        return APR_EGENERAL;
-    msg = conns + (size_t)count * 8;
-    mlen = f->len - 4 - (size_t)count * 8;
     apr_thread_mutex_lock(link->mutex);
-    for (i = 0; i < count; i++) {
-        socketio_waiter *w = waiter_locked(link, get64(conns + 8 * i));
+    for (i = 0; i < fo.count; i++) {
+        socketio_waiter *w = waiter_locked(link,
+                                           sio_relay_fanout_conn(&fo, i));
 
         if (!w || w->failed)
             continue;
         if (w->owner) {
             if (!handle)
-                handle = link->sink->fanout_begin(link->sink_ctx, flags, msg,
-                                                  mlen);
+                handle = link->sink->fanout_begin(link->sink_ctx, flags,
+                                                  fo.msg, fo.msg_len);
             if (handle)
                 link->sink->fanout_add(handle, w->owner);
             else if (!(flags & SIO_RF_VOLATILE))
                 link->sink->undelivered(w->owner);
         } else {
-            enqueue_send_locked(link, w, flags, msg, mlen);
+            enqueue_send_locked(link, w, flags, fo.msg, fo.msg_len);
         }
     }
     if (handle)
@@ -308,10 +303,10 @@ static apr_status_t dispatch(socketio_link *link, const unsigned char *raw,
             if (!w->failed)
                 link->sink->frame(w->owner, &f);
         } else if (node) {
-            enqueue_locked(link, node, rawlen, f.conn);
+            enqueue_locked(link, node, rawlen, &f);
             node = NULL;
         } else {
-            deliver_copy_locked(link, raw, rawlen, f.conn);
+            deliver_copy_locked(link, raw, rawlen, &f);
         }
         apr_thread_mutex_unlock(link->mutex);
     }
@@ -428,30 +423,31 @@ static apr_status_t link_pump(socketio_link *link, int fd, int budget,
                 off += used;
                 continue;
             }
-            if (rc == SIO_AGAIN && rs->have - off >= SIO_RELAY_HDR_LEN) {
+            if (rc == SIO_AGAIN &&
+                sio_relay_parse_header(buf + off, rs->have - off,
+                                       SIO_RELAY_MAX_BODY, &f) == SIO_OK) {
                 /* Header valid, body incomplete: a frame that cannot fit
                  * the buffer is assembled in its own node, or skipped when
                  * nobody waits for it. */
-                size_t total = SIO_RELAY_HDR_LEN + get32(buf + off);
-                apr_uint64_t conn = get64(buf + off + 8);
-                int type = buf[off + 4], known;
+                size_t total = SIO_RELAY_HDR_LEN + (size_t)f.len;
+                int known;
 
-                if (!type_from_siod(type)) {
+                if (!type_from_siod(f.type)) {
                     rc = SIO_EPROTO;
                     break;
                 }
                 if (total <= LINK_READ_BUF)
                     break;
-                if (type == SIO_R_WS_FANOUT) {
+                if (f.type == SIO_R_WS_FANOUT) {
                     known = 1;
                 } else {
                     socketio_waiter *w;
 
                     apr_thread_mutex_lock(link->mutex);
-                    w = waiter_locked(link, conn);
+                    w = waiter_locked(link, f.conn);
                     known = w && ((w->owner && !w->failed) ||
                                   admit_locked(w, FRAME_HDR + total,
-                                               raw_volatile(buf + off)));
+                                               frame_volatile(&f)));
                     apr_thread_mutex_unlock(link->mutex);
                 }
                 if (known)
@@ -524,9 +520,9 @@ void *APR_THREAD_FUNC socketio_link_reader_main(apr_thread_t *t,
 
     for (;;) {
         apr_thread_mutex_lock(link->mutex);
-        while (!link->up && !link->exiting)
+        while (link->state == LINK_DOWN)
             apr_thread_cond_wait(link->cond, link->mutex);
-        if (link->exiting && !link->up) {
+        if (link->state == LINK_EXITED) {
             apr_thread_mutex_unlock(link->mutex);
             break;
         }
@@ -537,7 +533,7 @@ void *APR_THREAD_FUNC socketio_link_reader_main(apr_thread_t *t,
         rv = reader_loop(link, fd, &why);
         socketio_link_down(link, gen, rv == APR_EGENERAL ? APR_SUCCESS : rv,
                            why);
-        if (link->exiting)
+        if (link_exiting(link))
             break;
     }
     return NULL;
@@ -557,7 +553,7 @@ apr_status_t socketio_link_reactor_read(socketio_link *link, unsigned gen)
         link->rs_gen = gen;
     }
     apr_thread_mutex_lock(link->mutex);
-    fd = link->up && link->gen == gen ? link->fd : -1;
+    fd = link_up(link) && link->gen == gen ? link->fd : -1;
     apr_thread_mutex_unlock(link->mutex);
     if (fd < 0)
         return APR_ECONNRESET;

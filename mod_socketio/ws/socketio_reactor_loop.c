@@ -1,52 +1,11 @@
-/* The per-child reactor (mpm_event only). After the WebSocket handshake the
- * handler returns SUSPENDED; the suspend_connection hook, which runs on the
- * worker once the MPM has let go of the connection, queues it for the
- * reactor thread and wakes it (socketio_reactor_handoff.c). From then on
- * that thread alone touches the connection (pools, buckets, filters,
- * mod_ssl state) until it destroys c->pool, which also settles the MPM's
- * connection counts.
- *
- * One epoll set holds every WebSocket's socket, an eventfd for wake-ups and
- * the sockets of this child's relay links: while the reactor runs it is the
- * links' only reader (no reader thread), so siod's frames for its
- * WebSockets reach them with no thread hop; frames for request threads
- * (long-polls, handshakes) are queued for them as before.
- *
- * Nor does it ever wait for siod: its WebSockets' frames for siod go to
- * the link's output queue (socketio_waiter_reactor_send), sent when the
- * link's socket takes them (POLLOUT is watched while some are left). When
- * the queue is at SocketIORelayQueue a client's next message waits, and
- * that client's socket is not read (back-pressure) until the queue is
- * down to half; pings and closes of other clients are still answered.
- *
- * I/O follows what httpd 2.4's core filters allow on a non-blocking
- * socket: reads with ap_get_brigade(APR_NONBLOCK_READ), re-driven after
- * adopting a connection and whenever its output drains (mod_ssl may hold
- * input the socket will never signal); writes pass at most WRITE_CHUNK
- * bytes, without FLUSH, only while nothing is pending, then re-drive the
- * core output filter with a NULL brigade; POLLOUT is watched while
- * c->data_in_output_filters. Messages waiting to be written are bounded
- * per WebSocket (SocketIOWebSocketQueue): volatile messages are dropped
- * first (socketio_ws_out.c); a client that stops reading is closed (1008) and
- * dropped after CLOSE_TIMEOUT.
- *
- * The reactor is three files sharing socketio_reactor_int.h (its structs,
- * limits, small list helpers and the functions one file calls in another):
- * - socketio_reactor.c (this one): the event loop (socketio_reactor_main),
- *   reading, writing, timers, the per-connection state machine and the
- *   close and lingering close. Calls socketio_reactor_handoff.c to adopt
- *   handed-off connections and free closed ones (socketio_reactor_adopt,
- *   socketio_reactor_bury), and socketio_reactor_links.c for the links.
- * - socketio_reactor_handoff.c: the reactor's start and stop, the hand-off
- *   hooks, adoption and the pool lifetime after SUSPENDED (worker marks,
- *   set-aside allocators). It starts the thread on socketio_reactor_main
- *   (the one call back into this file) and registers the link sink.
- * - socketio_reactor_links.c: the relay links' sockets on the epoll set,
- *   flushing their output queues, and the link sink's callbacks. Calls no
- *   other reactor file.
- * Every function in the three files runs on the reactor thread, except the
- * hooks and entry points of socketio_reactor.h (see the naming block
- * there) and what they call. */
+/* The reactor's event loop (see socketio_reactor.c for the whole
+ * reactor): one epoll set of WebSockets, relay links and a wake fd;
+ * reading, writing, timers, the per-connection state machine and the
+ * close and lingering close. Runs on the reactor thread only. Calls
+ * socketio_reactor_adopt.c to take handed-off connections over and free
+ * closed ones, socketio_reactor_links.c for the links, and the connection
+ * (socketio_wsconn.h); nothing in the reactor calls back here but the
+ * thread start (socketio_reactor_main). */
 #include "socketio_reactor_int.h"
 
 APLOG_USE_MODULE(socketio);
@@ -115,7 +74,7 @@ static void write_out(rconn *rc)
     apr_bucket *after;
     apr_status_t rv;
 
-    if (ws->lost)
+    if (socketio_ws_is_lost(ws))
         return;
     if (c->data_in_output_filters) {
         rv = redrive(c);
@@ -170,14 +129,14 @@ static void finish(rconn *rc, int linger)
     socketio_ws *ws = rc->ws;
     conn_rec *c = rc->c;
 
+    if (socketio_ws_is_lost(ws) || !linger)
+        c->aborted = 1;
     socketio_ws_finish(ws);
     rc->re->want_flush = 1;
     if (rc->paused) {
         rc->paused = 0;
         rc->re->npaused--;
     }
-    if (ws->lost || !linger)
-        c->aborted = 1;
     apr_brigade_cleanup(ws->outbb);
     rc->ws = NULL;
     set_deadline(rc, 0);
@@ -224,7 +183,7 @@ static void update_waits(rconn *rc)
     } else {
         rc->pending_since = 0;
     }
-    if (ws->closed) {
+    if (socketio_ws_is_closed(ws)) {
         if (!rc->closed_at)
             rc->closed_at = now;
         set_deadline(rc, rc->closed_at + CLOSE_TIMEOUT);
@@ -233,12 +192,13 @@ static void update_waits(rconn *rc)
     } else {
         set_deadline(rc, 0);
     }
-    want = (ws->closed || ws->relay_wait ? 0 : EPOLLIN) |
+    want = (socketio_ws_is_closed(ws) || ws->relay_wait ? 0 : EPOLLIN) |
            (c->data_in_output_filters ? EPOLLOUT : 0);
     /* Paused for the relay queue: only a hang-up or an error (epoll
      * reports them whatever is asked) wakes it. */
     if (!want)
-        want = ws->relay_wait && !ws->closed ? EPOLLERR : EPOLLIN;
+        want = ws->relay_wait && !socketio_ws_is_closed(ws) ? EPOLLERR
+                                                            : EPOLLIN;
     set_events(rc, want);
 }
 
@@ -249,7 +209,7 @@ static void process(rconn *rc)
 
     if (rc->phase != RC_WS)
         return;
-    if (rc->read_more && !ws->closed && !ws->relay_wait) {
+    if (rc->read_more && !socketio_ws_is_closed(ws) && !ws->relay_wait) {
         rc->read_more = socketio_ws_read(ws, re->scratch, SCRATCH_SIZE,
                                          READ_BUDGET);
         if (rc->read_more)
@@ -260,7 +220,7 @@ static void process(rconn *rc)
         rc->paused = 1;
         re->npaused++;
     }
-    if (!ws->closed) {
+    if (!socketio_ws_is_closed(ws)) {
         if (rc->link_failed) {
             socketio_ws_close(ws, SIO_WS_CLOSE_INTERNAL,
                               "Socket.IO daemon unavailable",
@@ -292,9 +252,10 @@ static void process(rconn *rc)
     write_out(rc);
     /* Done once the close frame is out; when stopping at once, after one
      * attempt to send it. */
-    if (ws->lost || (ws->closed && ((APR_BRIGADE_EMPTY(ws->outbb) &&
-                                     !rc->c->data_in_output_filters) ||
-                                    re->stopping == STOP_NOW))) {
+    if (socketio_ws_is_lost(ws) ||
+        (socketio_ws_is_closed(ws) &&
+         ((APR_BRIGADE_EMPTY(ws->outbb) && !rc->c->data_in_output_filters) ||
+          re->stopping == STOP_NOW))) {
         finish(rc, re->stopping != STOP_NOW);
         return;
     }
@@ -332,7 +293,7 @@ static void run_timers(socketio_reactor *re, int force)
             close_now(rc);
             continue;
         }
-        if (rc->ws->closed)
+        if (socketio_ws_is_closed(rc->ws))
             log_drop(rc, apr_psprintf(rc->c->pool, "WebSocket client did not "
                      "take its close frame within %d s; dropping it",
                      (int)apr_time_sec(CLOSE_TIMEOUT)));
@@ -418,6 +379,7 @@ static int exiting(socketio_reactor *re)
     return x;
 }
 
+/* See socketio_reactor_int.h. */
 void *APR_THREAD_FUNC socketio_reactor_main(apr_thread_t *t, void *data)
 {
     socketio_reactor *re = data;

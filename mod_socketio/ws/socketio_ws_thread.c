@@ -20,9 +20,10 @@
 #include "apr_atomic.h"
 #include "apr_shm.h"
 
-#include "socketio_config.h"
+#include "sio_ws.h"
+#include "socketio_core.h"
 #include "socketio_link.h"
-#include "socketio_log.h"
+#include "socketio_ws.h"
 #include "socketio_ws_thread.h"
 #include "socketio_wsconn.h"
 
@@ -53,7 +54,7 @@ static cap_counts *counts(void)
     return cap_shm ? apr_shm_baseaddr_get(cap_shm) : NULL;
 }
 
-/* See the header. */
+/* See socketio_ws.h. */
 int socketio_ws_thread_post_config(apr_pool_t *pconf, server_rec *s)
 {
     socketio_server_conf *sc = socketio_config_server(s);
@@ -89,7 +90,7 @@ int socketio_ws_thread_post_config(apr_pool_t *pconf, server_rec *s)
     return OK;
 }
 
-/* See the header. */
+/* See socketio_ws.h. */
 void socketio_ws_thread_child_status(server_rec *s, pid_t pid,
                                      ap_generation_t gen, int slot,
                                      mpm_child_status state)
@@ -254,10 +255,10 @@ static void flush_blocking(socketio_ws *ws)
     struct pollfd pfd;
     int ms;
 
-    if (ws->lost || (APR_BRIGADE_EMPTY(ws->outbb) &&
+    if (socketio_ws_is_lost(ws) || (APR_BRIGADE_EMPTY(ws->outbb) &&
                      !c->data_in_output_filters))
         return;
-    limit = socketio_config_ws_write_timeout(ws->sr->sconf);
+    limit = socketio_config_ws_write_timeout(ws->sconf);
     deadline = apr_time_now() + limit;
     if (!sock || apr_socket_timeout_get(sock, &saved) != APR_SUCCESS) {
         socketio_ws_lost(ws, APR_ENOTSOCK, "has no socket");
@@ -315,7 +316,7 @@ static void on_siod_wake(socketio_ws *ws)
     apr_status_t rv = APR_SUCCESS;
 
     socketio_waiter_clear_wake(ws->w);
-    while (!ws->closed) {
+    while (!socketio_ws_is_closed(ws)) {
         rv = socketio_waiter_take(ws->w, &f);
         if (rv != APR_SUCCESS)
             break;
@@ -325,7 +326,7 @@ static void on_siod_wake(socketio_ws *ws)
             flush_blocking(ws);
     }
     flush_blocking(ws);
-    if (ws->closed)
+    if (socketio_ws_is_closed(ws))
         return;
     if (ws->oom) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, ws->r,
@@ -361,9 +362,9 @@ void socketio_ws_thread_run(socketio_ws *ws)
     while (socketio_ws_read(ws, scratch, WS_SCRATCH, 64))
         flush_blocking(ws);
     flush_blocking(ws);
-    while (!ws->closed) {
+    while (!socketio_ws_is_closed(ws)) {
         on_siod_wake(ws);
-        if (ws->closed)
+        if (socketio_ws_is_closed(ws))
             break;
         if (socketio_link_child_is_stopping()) {
             socketio_ws_close(ws, SIO_WS_CLOSE_GOING_AWAY,

@@ -18,9 +18,7 @@
 #include "apr_lib.h"
 #include "apr_strings.h"
 
-#include "socketio_client.h"
-#include "socketio_config.h"
-#include "socketio_handler.h"
+#include "socketio_http_int.h"
 
 APLOG_USE_MODULE(socketio);
 
@@ -114,11 +112,11 @@ static int not_found(socketio_req *sr, const char *why, const char *path)
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, sr->r,
                   "mod_socketio: client file not served: %s%s%s", why,
                   path ? ": " : "", path ? path : "");
-    return socketio_respond(sr, HTTP_NOT_FOUND, "text/plain; charset=UTF-8",
+    return socketio_respond(sr, HTTP_NOT_FOUND, SOCKETIO_CT_TEXT,
                             msg, sizeof(msg) - 1);
 }
 
-/* See the header. */
+/* See socketio_http_int.h. */
 int socketio_client_serve(socketio_req *sr)
 {
     request_rec *r = sr->r;

@@ -8,7 +8,7 @@
 
 #include "httpd.h"
 
-#include "socketio_config.h"
+#include "socketio_core.h"
 
 /* At most one "refused Origin" warning per child in this many seconds;
  * the others are logged at debug and counted in the next warning. */

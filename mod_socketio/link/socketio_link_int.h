@@ -29,9 +29,8 @@
 #include "mpm_common.h"
 
 #include "sio_relay.h"
-#include "socketio_config.h"
+#include "socketio_core.h"
 #include "socketio_link.h"
-#include "socketio_secret.h"
 
 /* Bound on connect + HELLO, and on writing one frame to siod. */
 #define LINK_OPEN_TIMEOUT_MS 3000
@@ -68,6 +67,19 @@ typedef struct link_rstate {
     size_t need, got, cap;
 } link_rstate;
 
+/* A link's state (link->state): changed by socketio_link_transit only,
+ * with link->mutex held, and with write_mutex too where the socket comes
+ * or goes (DOWN <-> UP, and the exit's last step). */
+typedef enum socketio_link_state {
+    LINK_DOWN,      /* no socket: never opened, or taken down; the next
+                     * waiter opens it */
+    LINK_UP,        /* connected, HELLO and AUTH done: fd, gen and peer_*
+                     * belong to this open */
+    LINK_CLOSING,   /* the child exits while the link is up: the socket is
+                     * shut down, its reader finishing; never reopened */
+    LINK_EXITED     /* the child exits, no socket: never reopened */
+} socketio_link_state;
+
 struct socketio_link {
     apr_pool_t *pool;
     server_rec *s;
@@ -82,8 +94,7 @@ struct socketio_link {
     apr_allocator_t *alloc;        /* frames; thread-safe */
     apr_hash_t *waiters;           /* &conn -> socketio_waiter */
     int fd;                        /* -1 while down */
-    int up;
-    int exiting;
+    socketio_link_state state;     /* see socketio_link_transit */
     unsigned gen;                  /* bumped per successful open */
     apr_uint64_t next_conn;
     apr_size_t peer_max_body;
@@ -150,25 +161,88 @@ typedef struct socketio_frame_chunk {
     volatile apr_uint32_t refs;
 } frame_chunk;
 
-/* Frees fr's memory (its node, or its share of a chunk). Any thread. */
+/* socketio_link_read.c, for the waiter file: frees fr's memory (its
+ * node, or its share of a chunk), any thread; appends no more to w's open
+ * chunk, mutex held. */
 void socketio_frame_free(socketio_frame *fr);
-
-/* Appends no more to w's open chunk. mutex held. */
 void socketio_waiter_chunk_close_locked(socketio_waiter *w);
 
-/* Big-endian reads of relay frame fields (handshake and WS_FANOUT). */
-static inline apr_uint32_t get32(const unsigned char *p)
+/* Is the link's socket open (up, or closing at the child's exit)? mutex
+ * held. */
+static inline int link_up(const socketio_link *link)
 {
-    return (apr_uint32_t)p[0] << 24 | (apr_uint32_t)p[1] << 16 |
-           (apr_uint32_t)p[2] << 8 | p[3];
+    return link->state == LINK_UP || link->state == LINK_CLOSING;
 }
 
-static inline apr_uint64_t get64(const unsigned char *p)
+/* Is the child exiting (the link never opens again)? */
+static inline int link_exiting(const socketio_link *link)
 {
-    return (apr_uint64_t)get32(p) << 32 | get32(p + 4);
+    return link->state == LINK_CLOSING || link->state == LINK_EXITED;
 }
 
-/* socketio_link.c */
+/* The files call one way; below, each one's functions that others call,
+ * from the top down (see socketio_link.c for the whole link). */
+
+/* socketio_link.c (called by the waiter file). */
+/* Opens the link unless it is up. Returns APR_SUCCESS or why not. */
+apr_status_t socketio_link_ensure_open(socketio_link *link);
+
+/* socketio_link_read.c (called by socketio_link.c and the waiter file). */
+/* The reader thread's body (link->pool's thread). */
+void *APR_THREAD_FUNC socketio_link_reader_main(apr_thread_t *t,
+                                                void *data);
+
+/* socketio_link_hello.c (called by socketio_link.c). */
+/* Connects to siod and runs the handshake: HELLO each way (each with a
+ * fresh nonce), siod's proof of the relay secret, checked here, then ours.
+ * Checking siod's first means the secret never serves a process that only
+ * poses as siod. Returns APR_SUCCESS with *fdp (a non-blocking socket the
+ * caller owns), *peer_max and *peer_caps, or an error with a short reason
+ * in *why (which may point into whybuf, whylen bytes). open_mutex held. */
+apr_status_t socketio_link_connect(socketio_link *link, int *fdp,
+                                   apr_size_t *peer_max, unsigned *peer_caps,
+                                   const char **why, char *whybuf,
+                                   apr_size_t whylen);
+
+/* socketio_link_state.c (called by socketio_link.c and the reader file). */
+/* Moves link to state to, logging old -> new and why (a static string)
+ * at debug level; the one place link->state changes. mutex held (see
+ * socketio_link_state for write_mutex). */
+void socketio_link_transit(socketio_link *link, socketio_link_state to,
+                           const char *why);
+/* Logs that link cannot be opened or went down (rv, what): the start of
+ * an outage at error level, once across the children, later lines at
+ * debug. */
+void socketio_link_note_outage(socketio_link *link, apr_status_t rv,
+                               const char *what);
+/* Logs that link opened: the end of an outage at notice level. */
+void socketio_link_note_connected(socketio_link *link);
+/* Takes the link down if it is still generation gen (LINK_UP -> DOWN, or
+ * CLOSING -> EXITED): fails every waiter registered on it (a waiter bound
+ * to the reactor through the sink), frees the output queue and closes the
+ * socket (reader thread or reactor); logs the outage (rv, why) unless the
+ * child is exiting. */
+void socketio_link_down(socketio_link *link, unsigned gen, apr_status_t rv,
+                        const char *why);
+
+/* socketio_link_oq.c (called by the waiter, link and state files). */
+/* Builds the header and parts of one frame for w (see there); the
+ * thread that owns w. */
+apr_status_t socketio_waiter_frame_parts(socketio_waiter *w, int type,
+                                         int flags, int status,
+                                         const char *sid,
+                                         const struct iovec *iov, int iovcnt,
+                                         unsigned char *hdr,
+                                         struct iovec *parts,
+                                         apr_size_t *total);
+/* _locked with link->mutex held (or no other thread left); oq_send with
+ * write_mutex held; oq_notify with no lock held. */
+void socketio_link_oq_free_locked(socketio_link *link);
+apr_status_t socketio_link_oq_send(socketio_link *link, int fd,
+                                   apr_size_t max, apr_time_t deadline);
+void socketio_link_oq_notify(socketio_link *link);
+
+/* socketio_link_fd.c (called by the files above). */
 /* Milliseconds left until deadline, rounded up; 0 once it has passed. */
 int socketio_link_ms_left(apr_time_t deadline);
 /* Polls fd for events until deadline. Returns APR_SUCCESS, APR_TIMEUP or
@@ -179,33 +253,7 @@ apr_status_t socketio_link_wait_fd(int fd, short events,
  * APR_SUCCESS, APR_TIMEUP or an errno status. */
 apr_status_t socketio_link_write_all(int fd, struct iovec *iov, int iovcnt,
                                      apr_time_t deadline);
-/* Opens the link unless it is up. Returns APR_SUCCESS or why not. */
-apr_status_t socketio_link_ensure_open(socketio_link *link);
 /* Wakes w's owner through its eventfd (any thread). */
 void socketio_waiter_wake(socketio_waiter *w);
-/* Takes the link down if it is still generation gen (see the file). */
-void socketio_link_down(socketio_link *link, unsigned gen, apr_status_t rv,
-                        const char *why);
-
-/* socketio_link_read.c: the reader thread's body (link->pool's thread). */
-void *APR_THREAD_FUNC socketio_link_reader_main(apr_thread_t *t,
-                                                void *data);
-
-/* socketio_link_oq.c: builds the header and parts of one frame for w
- * (see there); the thread that owns w. */
-apr_status_t socketio_waiter_frame_parts(socketio_waiter *w, int type,
-                                         int flags, int status,
-                                         const char *sid,
-                                         const struct iovec *iov, int iovcnt,
-                                         unsigned char *hdr,
-                                         struct iovec *parts,
-                                         apr_size_t *total);
-
-/* socketio_link_oq.c: _locked with link->mutex held (or no other thread
- * left); oq_send with write_mutex held; oq_notify with no lock held. */
-void socketio_link_oq_free_locked(socketio_link *link);
-apr_status_t socketio_link_oq_send(socketio_link *link, int fd,
-                                   apr_size_t max, apr_time_t deadline);
-void socketio_link_oq_notify(socketio_link *link);
 
 #endif

@@ -1,5 +1,6 @@
 /* Private to the reactor's files (socketio_reactor.c,
- * socketio_reactor_handoff.c, socketio_reactor_links.c): the reactor, its
+ * socketio_reactor_loop.c, socketio_reactor_adopt.c,
+ * socketio_reactor_links.c): the reactor, its
  * connection and link records, its limits, small helpers, and the
  * functions one of these files calls in another. See socketio_reactor.c
  * for the design and thread rules. */
@@ -30,9 +31,8 @@
 #include "apr_thread_proc.h"
 
 #include "sio_ws.h"
-#include "socketio_config.h"
+#include "socketio_core.h"
 #include "socketio_link.h"
-#include "socketio_log.h"
 #include "socketio_reactor.h"
 #include "socketio_wsconn.h"
 
@@ -69,7 +69,7 @@ typedef struct rlink {
 typedef enum { RC_WS, RC_LINGER, RC_DEAD } rc_phase;
 
 /* A worker thread that handed connections off (see the opening comment
- * of socketio_reactor_handoff.c):
+ * of socketio_reactor_adopt.c):
  * units counts the process_connection hooks it has begun, bumped by that
  * thread only; awaited asks it to wake the reactor when it bumps. Lives
  * until pchild goes. */
@@ -198,10 +198,11 @@ static inline void list_add(rconn **head, rconn *rc)
 
 /* Reactor thread only, unless said otherwise. */
 
-/* socketio_reactor.c: the thread's body (started by child_init). */
+/* socketio_reactor_loop.c: the thread's body (started by child_init in
+ * socketio_reactor.c). */
 void *APR_THREAD_FUNC socketio_reactor_main(apr_thread_t *t, void *data);
 
-/* socketio_reactor_handoff.c: takes a handed-off connection over; frees
+/* socketio_reactor_adopt.c: takes a handed-off connection over; frees
  * the pools of buried connections whose workers moved on (all: force). */
 void socketio_reactor_adopt(socketio_reactor *re, rconn *rc);
 void socketio_reactor_bury(socketio_reactor *re, int force);

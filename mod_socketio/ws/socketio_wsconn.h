@@ -1,20 +1,21 @@
-/* One WebSocket's protocol state and the event functions that drive it,
- * shared by its two drivers: the thread-per-WebSocket loop
- * (socketio_ws_thread.c) and the per-child reactor (socketio_reactor.c).
- * The functions here never wait for the client: they read what is there
- * and queue frames in ws->outbb; the driver writes them out its own way.
- * Only the thread that owns the WebSocket may call them.
+/* One WebSocket connection: its protocol state and the event functions
+ * that drive it, shared by its two drivers, the thread-per-WebSocket loop
+ * (socketio_ws_thread.c) and the per-child reactor (socketio_reactor*.c),
+ * and called by the upgrade (socketio_ws_handshake.c). The functions here
+ * never wait for the client: they read what is there and queue frames in
+ * ws->outbb; the driver writes them out its own way. They call link/ (the
+ * WebSocket's waiter) and nothing else in ws/. Private to ws/.
  *
- * Who may call (the code is in socketio_ws.c, protocol and close, and
+ * Who may call (the code is in socketio_wsconn.c, protocol and close, and
  * socketio_ws_out.c, the output queue):
- * - socketio_ws_child_init: the child_init hook.
+ * - socketio_ws_create: the worker thread of the upgrade request.
  * - everything else: the WebSocket's owner only, which is the reactor
  *   thread once ws->on_reactor is set, else the worker thread running
- *   socketio_ws_thread_run (and, before either, the handshake on the
+ *   socketio_ws_thread_run (and, before either, the upgrade on the
  *   request's worker thread).
- * - socketio_ws_queue_copy, _queue_bucket, _dequeued: today the reactor
- *   only (fan-out and its writer); a volatile bucket's free function is
- *   the reactor's, so _queue_bucket must stay reactor-only. */
+ * - socketio_ws_dequeued and the fan-out functions (socketio_ws_fan_*):
+ *   today the reactor only (its writer and WS_FANOUT); a fan-out block's
+ *   count is not atomic, so they must stay on one thread. */
 #ifndef SOCKETIO_WSCONN_H
 #define SOCKETIO_WSCONN_H
 
@@ -24,12 +25,29 @@
 
 #include "sio_relay.h"
 #include "sio_ws.h"
-#include "socketio_handler.h"
+#include "socketio_core.h"
 #include "socketio_link.h"
 
+/* A WebSocket's life (ws->state), changed only by the functions below
+ * (one transition function in socketio_wsconn.c logs old -> new and why
+ * at trace1). Forward only: handshake -> open -> closing -> lost ->
+ * finished, any step but the last may be skipped. */
+typedef enum socketio_ws_state {
+    SOCKETIO_WS_HANDSHAKE, /* created: siod asked, no 101 yet */
+    SOCKETIO_WS_OPEN,      /* 101 sent (socketio_ws_opened): frames flow */
+    SOCKETIO_WS_CLOSING,   /* closed (socketio_ws_close): a close frame is
+                            * queued, or none is due; input is no longer
+                            * processed, queued output still goes out */
+    SOCKETIO_WS_LOST,      /* the client is gone (socketio_ws_lost):
+                            * nothing can be written */
+    SOCKETIO_WS_FINISHED   /* WS_CLOSED sent, waiter gone
+                            * (socketio_ws_finish) */
+} socketio_ws_state;
+
 typedef struct socketio_ws {
-    socketio_req *sr;              /* the handshake's; NULL, like r, once */
-    request_rec *r;                /* the reactor has finished the request */
+    request_rec *r;                /* the upgrade request; NULL once the
+                                    * reactor has finished it */
+    const socketio_server_conf *sconf; /* its server's configuration */
     conn_rec *c;
     socketio_waiter *w;
     char sid[SIO_SID_LEN];
@@ -47,15 +65,12 @@ typedef struct socketio_ws {
     apr_size_t msg_len;
     apr_size_t max_payload;
     int client_fd;
-    int closed;                    /* close frame queued or client gone:
-                                    * input is no longer processed */
-    int lost;                      /* client gone: nothing can be written */
+    socketio_ws_state state;       /* see socketio_ws_state */
     int close_code;                /* told to siod in WS_CLOSED */
     int overflow;                  /* out_limit was crossed */
     int oom;                       /* a message could not be queued for
                                     * want of memory: closed with 1011 */
     apr_size_t vol_dropped;        /* volatile messages dropped so far */
-    int finished;                  /* WS_CLOSED sent, waiter gone */
     int on_reactor;                /* the reactor drives it: frames for
                                     * siod are queued, never waited for */
     int relay_wait;                /* reactor: a message waits for room in
@@ -65,8 +80,30 @@ typedef struct socketio_ws {
                                     * input held for the relay queue */
 } socketio_ws;
 
-/* child_init: sets up the memory WebSockets keep input in. */
-void socketio_ws_child_init(apr_pool_t *pchild);
+/* Closed: a close frame queued (or none due), the client gone, or
+ * finished; input is no longer processed. */
+static inline int socketio_ws_is_closed(const socketio_ws *ws)
+{
+    return ws->state >= SOCKETIO_WS_CLOSING;
+}
+
+/* The client is gone (and the WebSocket not yet finished): nothing can be
+ * written. */
+static inline int socketio_ws_is_lost(const socketio_ws *ws)
+{
+    return ws->state == SOCKETIO_WS_LOST;
+}
+
+/* Creates a WebSocket's state for upgrade request r (dconf and sconf its
+ * configuration, client_fd its socket) in pool: r->pool for a WebSocket
+ * that holds its thread, c->pool for one the reactor takes. No subpool:
+ * every pool costs at least one 8 KB allocator node. A cleanup on pool
+ * frees the input memory if the WebSocket ends without socketio_ws_finish.
+ * Returns the state; ws->w (its waiter) is the caller's to set. */
+socketio_ws *socketio_ws_create(request_rec *r,
+                                const socketio_dir_conf *dconf,
+                                const socketio_server_conf *sconf,
+                                int client_fd, apr_pool_t *pool);
 
 /* Queues one frame to the client; header and payload are copied into
  * the queue's chunks (memory from ws->out_alloc). When the memory queued
@@ -81,24 +118,37 @@ void socketio_ws_queue(socketio_ws *ws, int opcode, const void *payload,
 void socketio_ws_queue_msg(socketio_ws *ws, int opcode, const void *payload,
                            apr_size_t len, int volatile_);
 
-/* Queues a copy of one whole frame (header and payload, len bytes) that
- * is not volatile, appended to the queue's chunks: for a small fan-out
- * message a copy costs less than a bucket of its own. Same bound as
- * socketio_ws_queue_msg. Returns 1 (the frame is queued or dropped). */
-int socketio_ws_queue_copy(socketio_ws *ws, const void *frame,
-                           apr_size_t len);
-
 /* The buckets of bb, just taken from the front of ws->outbb, are leaving
  * the queue (passed to the filters): takes the memory they stand for off
  * ws->out_bytes. Call before passing them. */
 void socketio_ws_dequeued(socketio_ws *ws, apr_bucket_brigade *bb);
 
-/* Queues bucket b (made on ws->c->bucket_alloc) holding len bytes of one
- * whole frame; same bound as socketio_ws_queue_msg (b is destroyed when
- * dropped). volatile_ says b's frame is volatile: b must then be a heap
- * bucket whose free function is socketio_reactor_fan_vol_free. */
-void socketio_ws_queue_bucket(socketio_ws *ws, apr_bucket *b, apr_size_t len,
-                              int volatile_);
+/* The upgrade sent the 101: the WebSocket is open (from the handshake;
+ * a WebSocket already lost stays so). */
+void socketio_ws_opened(socketio_ws *ws);
+
+/* One message for many WebSockets (WS_FANOUT on the reactor): its frame,
+ * header and payload, built once in a reference-counted block that the
+ * recipients' queues share. */
+typedef struct socketio_ws_fan socketio_ws_fan;
+
+/* Builds the frame of a fan-out message (flags: SIO_RF_BINARY,
+ * SIO_RF_VOLATILE; msg[0..len) is copied) in memory from ba, the
+ * allocator of the WebSockets' queued frames (ws->out_alloc). Returns the
+ * block, holding the caller's reference, or NULL out of memory. */
+socketio_ws_fan *socketio_ws_fan_create(apr_bucket_alloc_t *ba, int flags,
+                                        const unsigned char *msg,
+                                        apr_size_t len);
+
+/* Queues fan's frame for ws (nothing once ws is closed): a small one that
+ * is not volatile is copied into the queue's chunks (cheaper than a bucket
+ * of its own), any other shares the block through a bucket. Same bound as
+ * socketio_ws_queue_msg. */
+void socketio_ws_fan_queue(socketio_ws *ws, socketio_ws_fan *fan);
+
+/* Gives back the creator's reference; the block goes with the last
+ * queued frame that shares it. */
+void socketio_ws_fan_release(socketio_ws_fan *fan);
 
 /* Ends the WebSocket: queues a close frame with code and reason (code
  * 1006: the client is gone, nothing is sent) and records report for

@@ -1,17 +1,13 @@
-/* WebSocket protocol (RFC 6455) for one upgraded connection, shared by
- * both drivers: client frames are parsed with sio_ws_parser and each
- * whole message goes to siod as WS_MSG; pings are answered, a close is
- * echoed; siod's WS_SEND/WS_CLOSE become frames queued for the client;
- * the close policy (socketio_ws_close, _lost, _finish) and the input
- * memory. The functions never wait for the client: the reactor
- * (socketio_reactor.c, mpm_event) or the worker thread
- * (socketio_ws_thread.c) writes the queued frames and waits for events;
- * only the thread that owns the WebSocket calls them.
- *
- * The WebSocket is three files: this one; socketio_ws_out.c, the queue of
- * frames for the client (called from here, calls neither other file);
- * socketio_ws_handshake.c, the upgrade (calls here for the state's pool
- * cleanup, socketio_ws_pool_cleanup, and for _lost and _finish). */
+/* One WebSocket connection (RFC 6455), shared by both drivers: client
+ * frames are parsed with sio_ws_parser and each whole message goes to
+ * siod as WS_MSG; pings are answered, a close is echoed; siod's
+ * WS_SEND/WS_CLOSE become frames queued for the client; the close policy
+ * (socketio_ws_close, _lost, _finish) and the input memory. The functions
+ * never wait for the client: the reactor (socketio_reactor*.c, mpm_event)
+ * or the worker thread (socketio_ws_thread.c) writes the queued frames and
+ * waits for events; only the thread that owns the WebSocket calls them.
+ * Calls socketio_ws_out.c (the output queue) and link/ (the waiter); no
+ * other file of ws/. */
 #include <string.h>
 
 #include "httpd.h"
@@ -19,26 +15,17 @@
 #include "http_connection.h"
 #include "http_core.h"
 #include "http_log.h"
-#include "http_protocol.h"
-#include "http_request.h"
 #include "util_filter.h"
-#include "apr_base64.h"
 #include "apr_buckets.h"
-#include "apr_sha1.h"
-#include "apr_strings.h"
 #include "apr_thread_mutex.h"
 
-#include "sio_base64.h"
+#include "sio_be.h"
 #include "sio_relay.h"
 #include "sio_ws.h"
-#include "socketio_handler.h"
+#include "socketio_core.h"
 #include "socketio_link.h"
-#include "socketio_log.h"
-#include "socketio_reactor.h"
 #include "socketio_ws.h"
-#include "socketio_ws_thread.h"
 #include "socketio_wsconn.h"
-#include "socketio_ws_int.h"
 
 APLOG_USE_MODULE(socketio);
 
@@ -59,7 +46,7 @@ static apr_status_t in_alloc_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-/* See socketio_wsconn.h. */
+/* See socketio_ws.h. */
 void socketio_ws_child_init(apr_pool_t *pchild)
 {
     apr_thread_mutex_t *m;
@@ -81,6 +68,31 @@ static apr_size_t node_cap(const apr_memnode_t *n)
     return (apr_size_t)(n->endp - n->first_avail);
 }
 
+/* ---- the WebSocket's state ---------------------------------------- */
+
+static const char *const state_names[] = {
+    "handshake", "open", "closing", "lost", "finished"
+};
+
+/* Moves ws forward to state to (a state it has passed is kept), logging
+ * old -> new and why at trace1. The one place ws->state changes. */
+static void transit(socketio_ws *ws, socketio_ws_state to, const char *why)
+{
+    if (to <= ws->state)
+        return;
+    ap_log_cerror(APLOG_MARK, APLOG_TRACE1, 0, ws->c,
+                  "mod_socketio: WebSocket %.*s: %s -> %s (%s)", SIO_SID_LEN,
+                  ws->sid, state_names[ws->state], state_names[to],
+                  why ? why : "");
+    ws->state = to;
+}
+
+/* See socketio_wsconn.h. */
+void socketio_ws_opened(socketio_ws *ws)
+{
+    transit(ws, SOCKETIO_WS_OPEN, "101 sent");
+}
+
 /* See socketio_wsconn.h. */
 void socketio_ws_close(socketio_ws *ws, int code, const char *reason,
                        int report)
@@ -88,9 +100,9 @@ void socketio_ws_close(socketio_ws *ws, int code, const char *reason,
     unsigned char payload[SIO_WS_MAX_CONTROL];
     apr_size_t len;
 
-    if (ws->closed)
+    if (socketio_ws_is_closed(ws))
         return;
-    ws->closed = 1;
+    transit(ws, SOCKETIO_WS_CLOSING, reason && *reason ? reason : "close");
     ws->close_code = report;
     if (code == SIO_WS_CLOSE_ABNORMAL)
         return;
@@ -106,8 +118,10 @@ void socketio_ws_lost(socketio_ws *ws, apr_status_t rv, const char *what)
 {
     ap_log_cerror(APLOG_MARK, APLOG_DEBUG, rv, ws->c,
                   "mod_socketio: WebSocket %s", what);
-    socketio_ws_close(ws, SIO_WS_CLOSE_ABNORMAL, NULL, SIO_WS_CLOSE_ABNORMAL);
-    ws->lost = 1;
+    /* Gone without a close: siod hears 1006. */
+    if (!socketio_ws_is_closed(ws))
+        ws->close_code = SIO_WS_CLOSE_ABNORMAL;
+    transit(ws, SOCKETIO_WS_LOST, what);
     apr_brigade_cleanup(ws->outbb);
     ws->out_bytes = 0;
 }
@@ -188,7 +202,7 @@ static int ws_append(socketio_ws *ws, const unsigned char *data,
 static apr_size_t frame_size(const unsigned char *buf, apr_size_t len)
 {
     apr_uint64_t plen;
-    apr_size_t hdr = 2, i;
+    apr_size_t hdr = 2;
 
     if (len < 2)
         return 0;
@@ -196,13 +210,12 @@ static apr_size_t frame_size(const unsigned char *buf, apr_size_t len)
     if (plen == 126) {
         if (len < 4)
             return 0;
-        plen = (apr_uint64_t)buf[2] << 8 | buf[3];
+        plen = sio_be16_get(buf + 2);
         hdr = 4;
     } else if (plen == 127) {
         if (len < 10)
             return 0;
-        for (plen = 0, i = 2; i < 10; i++)
-            plen = plen << 8 | buf[i];
+        plen = sio_be64_get(buf + 2);
         hdr = 10;
     }
     if (buf[1] & 0x80)
@@ -269,7 +282,7 @@ static apr_size_t ws_parse(socketio_ws *ws, unsigned char *buf,
     sio_ws_frame f;
     int rc;
 
-    while (!ws->closed) {
+    while (!socketio_ws_is_closed(ws)) {
         if (ws->on_reactor && !relay_room(ws, buf + off, len - off)) {
             ws->relay_wait = 1;
             break;
@@ -373,7 +386,7 @@ int socketio_ws_read(socketio_ws *ws, unsigned char *scratch,
         cap = node_cap(node);
     ws->in_node = NULL;
     ws->in_len = 0;
-    if (len && ws->on_reactor && !ws->closed) {
+    if (len && ws->on_reactor && !socketio_ws_is_closed(ws)) {
         /* Whole frames may be waiting since the relay queue was full. */
         used = ws_parse(ws, buf, len);
         if (used) {
@@ -386,10 +399,10 @@ int socketio_ws_read(socketio_ws *ws, unsigned char *scratch,
             buf = scratch;
             cap = scap;
         }
-        if (ws->in_eof && !ws->relay_wait && !ws->closed)
+        if (ws->in_eof && !ws->relay_wait && !socketio_ws_is_closed(ws))
             socketio_ws_lost(ws, APR_EOF, "closed by the client");
     }
-    while (!ws->closed && !ws->relay_wait && !ws->in_eof) {
+    while (!socketio_ws_is_closed(ws) && !ws->relay_wait && !ws->in_eof) {
         if (budget-- <= 0) {
             more = 1;
             break;
@@ -433,7 +446,7 @@ int socketio_ws_read(socketio_ws *ws, unsigned char *scratch,
                 cap = scap;
             }
             need = frame_size(buf, len);
-            if (!ws->closed && need > cap && !node) {
+            if (!socketio_ws_is_closed(ws) && need > cap && !node) {
                 /* The frame under way is bigger than scratch. */
                 bigger = keep_input(ws, buf, len, input_room(len, need));
                 if (node)
@@ -457,7 +470,7 @@ int socketio_ws_read(socketio_ws *ws, unsigned char *scratch,
         if (!got)
             break;
     }
-    if (ws->closed || len == 0) {
+    if (socketio_ws_is_closed(ws) || len == 0) {
         if (node)
             apr_allocator_free(in_alloc, node);
         return 0;
@@ -485,7 +498,7 @@ void socketio_ws_siod_frame(socketio_ws *ws, const sio_relay_frame *f)
 
     switch (f->type) {
     case SIO_R_WS_SEND:
-        if (!ws->closed)
+        if (!socketio_ws_is_closed(ws))
             socketio_ws_queue_msg(ws, (f->flags & SIO_RF_BINARY)
                                           ? SIO_WS_BINARY : SIO_WS_TEXT,
                                   f->body, f->len,
@@ -506,9 +519,9 @@ void socketio_ws_siod_frame(socketio_ws *ws, const sio_relay_frame *f)
 /* See socketio_wsconn.h. */
 void socketio_ws_finish(socketio_ws *ws)
 {
-    if (ws->finished)
+    if (ws->state == SOCKETIO_WS_FINISHED)
         return;
-    ws->finished = 1;
+    transit(ws, SOCKETIO_WS_FINISHED, "WS_CLOSED to siod");
     if (ws->on_reactor)
         socketio_waiter_reactor_send(ws->w, SIO_R_WS_CLOSED, 0,
                                      ws->close_code ? ws->close_code
@@ -533,7 +546,7 @@ void socketio_ws_finish(socketio_ws *ws)
 
 /* Frees the input memory if the WebSocket ends without finishing (the
  * pool holding it goes). */
-apr_status_t socketio_ws_pool_cleanup(void *data)
+static apr_status_t ws_pool_cleanup(void *data)
 {
     socketio_ws *ws = data;
 
@@ -542,4 +555,26 @@ apr_status_t socketio_ws_pool_cleanup(void *data)
     ws->in_node = NULL;
     msg_free(ws);
     return APR_SUCCESS;
+}
+
+/* See socketio_wsconn.h. */
+socketio_ws *socketio_ws_create(request_rec *r,
+                                const socketio_dir_conf *dconf,
+                                const socketio_server_conf *sconf,
+                                int client_fd, apr_pool_t *pool)
+{
+    socketio_ws *ws = apr_pcalloc(pool, sizeof(*ws));
+
+    ws->r = r;
+    ws->sconf = sconf;
+    ws->c = r->connection;
+    ws->max_payload = (apr_size_t)socketio_config_max_payload(dconf);
+    ws->inbb = apr_brigade_create(pool, ws->c->bucket_alloc);
+    ws->outbb = apr_brigade_create(pool, ws->c->bucket_alloc);
+    ws->out_alloc = ws->c->bucket_alloc;
+    ws->client_fd = client_fd;
+    sio_ws_parser_init(&ws->parser, 1, ws->max_payload);
+    apr_pool_cleanup_register(pool, ws, ws_pool_cleanup,
+                              apr_pool_cleanup_null);
+    return ws;
 }

@@ -3,9 +3,10 @@
  * fd, and the frames request and WebSocket threads write themselves under
  * write_mutex (sending the reactor's queued bytes first). Any thread that
  * owns the waiter; the reader thread touches only its queue with
- * link->mutex held. Calls socketio_link.c (open, write, wake, stopping) and
- * socketio_link_oq.c (frame_parts, oq_send, oq_notify); neither calls
- * back. */
+ * link->mutex held. Calls socketio_link.c (open, stopping), the frame
+ * memory of socketio_link_read.c, socketio_link_oq.c (frame_parts,
+ * oq_send, oq_notify) and socketio_link_fd.c (write, wake); none of them
+ * calls back. */
 #include "socketio_link_int.h"
 
 APLOG_USE_MODULE(socketio);
@@ -67,7 +68,7 @@ apr_status_t socketio_waiter_create(socketio_link *link, apr_pool_t *pool,
     apr_pool_cleanup_register(pool, w, waiter_cleanup, apr_pool_cleanup_null);
 
     apr_thread_mutex_lock(link->mutex);
-    if (!link->up) {
+    if (!link_up(link)) {
         apr_thread_mutex_unlock(link->mutex);
         return APR_ECONNRESET;
     }
@@ -120,7 +121,7 @@ apr_status_t socketio_waiter_send(socketio_waiter *w, int type, int flags,
 
     apr_thread_mutex_lock(link->write_mutex);
     apr_thread_mutex_lock(link->mutex);
-    ok = link->up && link->gen == w->gen && !w->failed;
+    ok = link_up(link) && link->gen == w->gen && !w->failed;
     fd = link->fd;
     backlog = link->oq_len;
     apr_thread_mutex_unlock(link->mutex);

@@ -2,7 +2,14 @@
  * socket path and httpd child, shared by every thread of the child. Request
  * and WebSocket threads register a waiter (a frame queue plus a wake-up fd),
  * send frames under the link's write lock, and receive the frames siod
- * addresses to their conn from the link's reader thread.
+ * addresses to their conn from the link's reader thread (or, under
+ * mpm_event, through the sink the reactor registers).
+ *
+ * This is the module's relay-link layer, the one header the layers above
+ * include for it. link/ calls core/ and shared/ (every relay frame is
+ * encoded and decoded there); it calls nothing above it but the sink's
+ * callbacks. Its files call one way (listed in socketio_link.c); no two of
+ * them call each other.
  *
  * Who may call (the code is in socketio_link.c and its socketio_link_*.c
  * files, see there):

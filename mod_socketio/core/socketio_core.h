@@ -1,0 +1,22 @@
+/* The module's bottom layer, the one header other layers include for it:
+ * the configuration records every layer reads and the directive handlers
+ * that fill them (socketio_config.h), throttled logging for lines clients
+ * can repeat (socketio_log.h) and the relay secret loaded in the parent
+ * (socketio_secret.h). core/ depends on httpd, APR and shared/ only; of
+ * its files only socketio_secret.c calls another (the configuration's
+ * accessors).
+ *
+ * Who may call:
+ * - the directive handlers, socketio_config_create_* / _merge_*: httpd's
+ *   configuration phase (the module record, mod_socketio.c).
+ * - socketio_config_post_config, socketio_secret_post_config: the
+ *   post_config hook (parent, still root).
+ * - the socketio_config_* accessors and socketio_log_*: any thread. */
+#ifndef SOCKETIO_CORE_H
+#define SOCKETIO_CORE_H
+
+#include "socketio_config.h"
+#include "socketio_log.h"
+#include "socketio_secret.h"
+
+#endif

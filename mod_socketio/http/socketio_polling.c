@@ -1,0 +1,263 @@
+/* Long-polling: the handshake over polling (OPEN), held GETs (released
+ * when the child stops) and POSTs of packets, each turned into a relay
+ * frame whose answer from siod is written back. The module keeps no
+ * session state: siod answers for every sid. */
+#include <string.h>
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "apr_atomic.h"
+#include "apr_strings.h"
+
+#include "sio_relay.h"
+#include "socketio_http_int.h"
+
+APLOG_USE_MODULE(socketio);
+
+/* Initial POST buffer when the body's length is not announced. */
+#define BODY_CHUNK 8192
+
+/* Registers a waiter for this request (r->pool). Returns it, or NULL when
+ * siod is unreachable. */
+static socketio_waiter *waiter_for(socketio_req *sr, apr_size_t max_queued)
+{
+    socketio_waiter *w = NULL;
+    apr_status_t rv;
+
+    rv = socketio_waiter_create(sr->sconf->link, sr->r->pool, max_queued, &w);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, sr->r,
+                      "mod_socketio: relay link unavailable");
+        return NULL;
+    }
+    return w;
+}
+
+/* Sends one request frame and answers with siod's reply. */
+static int relay_and_answer(socketio_req *sr, socketio_waiter *w, int type,
+                            int flags, const struct iovec *iov, int iovcnt)
+{
+    socketio_frame *f = NULL;
+    apr_status_t rv;
+    int status;
+
+    rv = socketio_waiter_send(w, type, flags, 0, sr->sid, iov, iovcnt);
+    if (rv != APR_SUCCESS)
+        return socketio_respond_unavailable(sr);
+    rv = socketio_waiter_wait(w, socketio_config_reply_timeout(sr->sconf),
+                              socketio_req_client_fd(sr->r->connection), &f);
+    if (rv != APR_SUCCESS)
+        return socketio_respond_wait_error(sr, w, rv);
+    status = socketio_respond_frame(sr, &f->f);
+    socketio_frame_release(f);
+    return status;
+}
+
+/* See socketio_http_int.h. The handshake over long-polling: OPEN with the
+ * request's info. */
+int socketio_polling_open(socketio_req *sr)
+{
+    socketio_waiter *w = waiter_for(sr, SIO_RELAY_MAX_BODY + 65536);
+    struct iovec iov;
+    apr_size_t len;
+
+    if (!w)
+        return socketio_respond_unavailable(sr);
+    iov.iov_base = socketio_req_info(sr, sr->r->pool, &len);
+    iov.iov_len = len;
+    return relay_and_answer(sr, w, SIO_R_OPEN, 0, &iov, 1);
+}
+
+/* The child is stopping while this GET is held: asks siod to release it
+ * (CANCEL + SIO_RF_KEEP: the session stays, queued packets wait for the
+ * client's next GET) and answers with what siod answers, or with a noop
+ * if siod is silent for SocketIOPollReleaseTimeout. siod answers a GET
+ * once: either that answer was already on its way (it is the one waited
+ * for here) or siod answers the release with a noop. Only an answer
+ * siod sent and that arrives after the wait can be lost; without the
+ * wait, every answer in flight would be. Connection: close, so the
+ * client's next GET reaches a child that is not stopping. */
+static int release_held_get(socketio_req *sr, socketio_waiter *w)
+{
+    static volatile apr_uint32_t slow_logged;
+    socketio_frame *f = NULL;
+    apr_status_t rv;
+    int status, level;
+
+    sr->r->connection->keepalive = AP_CONN_CLOSE;
+    rv = socketio_waiter_send(w, SIO_R_CANCEL, SIO_RF_KEEP, 0, sr->sid, NULL,
+                              0);
+    if (rv == APR_SUCCESS)
+        rv = socketio_waiter_wait(w,
+                                  socketio_config_poll_release_timeout(
+                                      sr->sconf),
+                                  socketio_req_client_fd(sr->r->connection),
+                                  &f);
+    if (rv == APR_SUCCESS) {
+        status = socketio_respond_frame(sr, &f->f);
+        socketio_frame_release(f);
+        return status;
+    }
+    if (rv == APR_TIMEUP) {
+        /* Once per child: a stopping child may hold many polls. (The
+         * level is worked out first: ap_log_rerror evaluates it twice.) */
+        level = apr_atomic_cas32(&slow_logged, 1, 0) == 0 ? APLOG_WARNING
+                                                          : APLOG_DEBUG;
+        ap_log_rerror(APLOG_MARK, level, 0, sr->r,
+                      "mod_socketio: child stopping: siod did not answer the "
+                      "release of a held poll within "
+                      "SocketIOPollReleaseTimeout; answering a noop");
+        return socketio_respond(sr, HTTP_OK, SOCKETIO_CT_TEXT, "6", 1);
+    }
+    if (rv == APR_ECONNABORTED) {
+        sr->r->connection->aborted = 1;
+        return DONE;
+    }
+    return socketio_respond_unavailable(sr);
+}
+
+/* See socketio_http_int.h. A held GET: siod answers when it has packets
+ * or at the next ping, or releases it when the child stops. */
+int socketio_polling_get(socketio_req *sr)
+{
+    socketio_waiter *w = waiter_for(sr, SIO_RELAY_MAX_BODY + 65536);
+    socketio_frame *f = NULL;
+    apr_status_t rv;
+    int status;
+
+    if (!w)
+        return socketio_respond_unavailable(sr);
+    if (!socketio_waiter_can_release(w))
+        return relay_and_answer(sr, w, SIO_R_POLL_GET, 0, NULL, 0);
+    rv = socketio_waiter_send(w, SIO_R_POLL_GET, 0, 0, sr->sid, NULL, 0);
+    if (rv != APR_SUCCESS)
+        return socketio_respond_unavailable(sr);
+    rv = socketio_waiter_wait_held(w, socketio_config_reply_timeout(sr->sconf),
+                                   socketio_req_client_fd(sr->r->connection),
+                                   &f);
+    if (rv == APR_INCOMPLETE)
+        return release_held_get(sr, w);
+    if (rv != APR_SUCCESS)
+        return socketio_respond_wait_error(sr, w, rv);
+    status = socketio_respond_frame(sr, &f->f);
+    socketio_frame_release(f);
+    return status;
+}
+
+/* Closes the session for a rule the module enforces, and answers. */
+static int abort_session(socketio_req *sr, int status, const char *msg)
+{
+    socketio_waiter *w = waiter_for(sr, 65536);
+
+    if (w)
+        socketio_waiter_send(w, SIO_R_ABORT, 0, status, sr->sid, NULL, 0);
+    return socketio_respond(sr, status, SOCKETIO_CT_TEXT, msg, strlen(msg));
+}
+
+/* Reads the request body into r->pool, up to limit bytes. Returns OK with
+ * *body and *len, HTTP_REQUEST_ENTITY_TOO_LARGE when it is longer (not all
+ * read), or another HTTP status when the body cannot be read. A body of
+ * announced length is read into one buffer of that size; a chunked one
+ * into a buffer that doubles up to limit + 1 bytes. */
+static int read_body(request_rec *r, apr_size_t limit, char **body,
+                     apr_size_t *len)
+{
+    apr_size_t cap, have = 0;
+    char *buf, *bigger;
+    int known, rc;
+    long n;
+
+    *body = NULL;
+    *len = 0;
+    if ((rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK)
+        return rc;
+    if (!ap_should_client_block(r))
+        return OK;
+    if (r->remaining > (apr_off_t)limit)
+        return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    known = r->remaining > 0;
+    cap = known ? (apr_size_t)r->remaining : BODY_CHUNK;
+    buf = apr_palloc(r->pool, cap);
+    while (!known || have < cap) {
+        if (have == cap) {
+            if (cap > limit)
+                return HTTP_REQUEST_ENTITY_TOO_LARGE;
+            cap = cap * 2 > limit + 1 ? limit + 1 : cap * 2;
+            bigger = apr_palloc(r->pool, cap);
+            memcpy(bigger, buf, have);
+            buf = bigger;
+        }
+        n = ap_get_client_block(r, buf + have, cap - have);
+        if (n == 0)
+            break;
+        if (n < 0)
+            return HTTP_BAD_REQUEST;
+        have += (apr_size_t)n;
+        if (have > limit)
+            return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
+    *body = buf;
+    *len = have;
+    return OK;
+}
+
+/* See socketio_http_int.h. A POST of packets: the body goes to siod as
+ * is. */
+int socketio_polling_post(socketio_req *sr)
+{
+    request_rec *r = sr->r;
+    const char *ctype = apr_table_get(r->headers_in, "Content-Type");
+    socketio_waiter *w;
+    struct iovec iov;
+    apr_size_t len;
+    char *body;
+    int rc;
+
+    if (ctype && !strcasecmp(ctype, "application/octet-stream")) {
+        /* Binary bodies are Engine.IO v3 only: the reference closes the
+         * session and answers 400. */
+        r->connection->keepalive = AP_CONN_CLOSE;
+        return abort_session(sr, HTTP_BAD_REQUEST, "Bad request: binary "
+                             "content is not Engine.IO v4\n");
+    }
+    rc = read_body(r, (apr_size_t)sr->max_payload, &body, &len);
+    if (rc == HTTP_REQUEST_ENTITY_TOO_LARGE) {
+        static socketio_log_throttle too_large_log;
+        apr_uint32_t n;
+        int level = socketio_log_level(&too_large_log, APLOG_INFO, &n);
+
+        /* Part of the body is unread: this connection cannot be reused. */
+        r->connection->keepalive = AP_CONN_CLOSE;
+        ap_log_rerror(APLOG_MARK, level, 0, r,
+                      "mod_socketio: POST body over SocketIOMaxPayload (%"
+                      APR_OFF_T_FMT " bytes); closing the session%s",
+                      sr->max_payload, socketio_log_dropped_note(r->pool, n));
+        return abort_session(sr, HTTP_REQUEST_ENTITY_TOO_LARGE,
+                             "Payload too large: over the server's "
+                             "maxPayload\n");
+    }
+    if (rc != OK) {
+        r->connection->keepalive = AP_CONN_CLOSE;
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      "mod_socketio: cannot read the POST body (%d)", rc);
+        return socketio_respond(sr, rc, SOCKETIO_CT_TEXT,
+                                "Bad request body\n", 17);
+    }
+    if (!(w = waiter_for(sr, SIO_RELAY_MAX_BODY + 65536)))
+        return socketio_respond_unavailable(sr);
+    if (len > socketio_waiter_max_body(w)) {
+        r->connection->keepalive = AP_CONN_CLOSE;
+        socketio_waiter_send(w, SIO_R_ABORT, 0, HTTP_REQUEST_ENTITY_TOO_LARGE,
+                             sr->sid, NULL, 0);
+        return socketio_respond(sr, HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                SOCKETIO_CT_TEXT,
+                                "Payload too large\n", 18);
+    }
+    iov.iov_base = body;
+    iov.iov_len = len;
+    return relay_and_answer(sr, w, SIO_R_POLL_POST, 0, &iov, len ? 1 : 0);
+}

@@ -1,0 +1,372 @@
+/* The per-child relay link: one Unix-socket connection to siod per daemon
+ * socket path and httpd child, opened lazily, checked with HELLO and a
+ * mutual proof of the relay secret (AUTH), re-opened after a failure, and
+ * shared by every request and WebSocket thread of the child through
+ * waiters (frame queue + eventfd) keyed by conn. This file holds the
+ * link's life: opening it (socketio_link_ensure_open), the outage flags in
+ * shared memory, its creation, the child's list of links and the hooks.
+ *
+ * The link is seven files sharing socketio_link_int.h (the structs, the
+ * limits and the cross-file functions); they call one way, top first:
+ * - socketio_link_waiter.c: the waiter registry and the threads' own
+ *   writes and waits. Calls this file (ensure_open, child_is_stopping),
+ *   the reader's frame memory, the output queue and the fd helpers.
+ * - socketio_link.c (this one): open, create, child init/stopping.
+ *   Starts the reader thread, connects through socketio_link_hello.c and
+ *   notes the link up or failed through socketio_link_state.c.
+ * - socketio_link_read.c: the reader thread, frame reassembly, dispatch
+ *   and WS_FANOUT (decoded by shared/). Takes the link down through
+ *   socketio_link_state.c.
+ * - socketio_link_hello.c: connect, HELLO and AUTH.
+ * - socketio_link_state.c: taking the link down (it frees the output
+ *   queue) and the outage lines.
+ * - socketio_link_oq.c: the reactor's output queue and its sink calls,
+ *   and the frame building both writers share
+ *   (socketio_waiter_frame_parts).
+ * - socketio_link_fd.c: deadline polls, whole writes, waiter wake-ups.
+ * No two files of the link call each other.
+ *
+ * Who reads: a reader thread per link, except under mpm_event, where the
+ * child's reactor (socketio_reactor.c) registers a sink and reads every
+ * link itself (socketio_link_reactor_read): frames for waiters bound to
+ * it (its WebSockets) go straight to the sink's callbacks, frames for
+ * request threads are queued for them as usual. Both readers share
+ * link_pump, which never blocks. WS_FANOUT is split there: one call per
+ * bound recipient on a message encoded once, a copy per thread waiter.
+ *
+ * Threads and memory (APR pools are not thread-safe, so who allocates where
+ * is fixed):
+ * - link->pool (a subpool of pchild) is allocated from in child_init and
+ *   afterwards only with link->mutex held (the waiter hash grows there, the
+ *   reader thread is created there). Its pre-cleanup stops the reader.
+ * - Frames from siod are copied by the reading thread into memory nodes of
+ *   link->alloc, an apr_allocator with its own mutex, so any thread may
+ *   allocate or free them; the consumer frees each with
+ *   socketio_frame_release. A waiter's queued bytes are bounded.
+ * - A waiter is allocated from its owner's pool (r->pool or a WebSocket's
+ *   pool) by the owning thread; the reader thread only touches its queue,
+ *   flags and wake fd with link->mutex held, and a cleanup on the owner's
+ *   pool unregisters it (under the mutex) before that memory goes away.
+ * - The reader and socket fds are raw descriptors closed by cleanups.
+ * Locks, always taken in this order: open_mutex (one connect at a time),
+ * write_mutex (whole frames, guards the fd for writing), mutex (state,
+ * waiters, queues). fd, gen and the state (socketio_link_transit: down,
+ * up, and closing / exited at the child's exit) change only with mutex
+ * held, fd, gen and down <-> up with write_mutex too.
+ *
+ * Writing: request and WebSocket threads write their frames themselves,
+ * blocking under write_mutex up to LINK_WRITE_TIMEOUT_MS. The reactor never
+ * waits on siod: it appends whole frames to the link's output queue (oq_*,
+ * chunks of link->alloc, guarded by mutex) and sends from it without
+ * blocking when it gets write_mutex with trylock (socketio_link_reactor_
+ * flush, again when the socket is writable). The queue's memory is
+ * bounded (SocketIORelayQueue): the reactor asks for room before it takes
+ * a client's message and stops reading that client when there is none
+ * (socketio_waiter_reactor_room). A thread that takes write_mutex first
+ * sends every byte queued before it (so frames never interleave on the
+ * stream), then its own frame, and after letting go of the lock tells the
+ * reactor (sink->output) if queued bytes or paused clients are left.
+ * socketio_link_down shuts the socket down before it takes write_mutex, so a
+ * writer blocked on siod lets go at once.
+ */
+#include "socketio_link_int.h"
+
+APLOG_USE_MODULE(socketio);
+/* Outage flags shared by all children (anonymous shm from post_config),
+ * one per daemon socket path; and this child's links. */
+static apr_shm_t *outage_shm;
+static apr_hash_t *outage_slots;   /* path -> int index, in pconf */
+static apr_array_header_t *child_links;
+static volatile int child_stopping_mode;
+
+/* Returns OK; without shared memory each child logs its own outages. */
+int socketio_link_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    apr_hash_t *slots = apr_hash_make(pconf);
+    server_rec *v;
+    int n = 0;
+    apr_status_t rv;
+
+    for (v = s; v; v = v->next) {
+        socketio_server_conf *sc = socketio_config_server(v);
+        int *idx;
+
+        if (!sc->daemon_socket ||
+            apr_hash_get(slots, sc->daemon_socket, APR_HASH_KEY_STRING))
+            continue;
+        idx = apr_palloc(pconf, sizeof(*idx));
+        *idx = n++;
+        apr_hash_set(slots, sc->daemon_socket, APR_HASH_KEY_STRING, idx);
+    }
+    outage_shm = NULL;
+    outage_slots = slots;
+    rv = apr_shm_create(&outage_shm, sizeof(apr_uint32_t) * (n ? n : 1),
+                        NULL, pconf);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s,
+                     "mod_socketio: no shared memory for outage flags; each "
+                     "child will log siod outages itself");
+        outage_shm = NULL;
+    } else {
+        memset(apr_shm_baseaddr_get(outage_shm), 0,
+               sizeof(apr_uint32_t) * (n ? n : 1));
+    }
+    return OK;
+}
+
+/* Starts the reader thread (link->mutex held). Signals are blocked in it
+ * so the MPM's handlers (prefork's SIGTERM/graceful) never run there. */
+static apr_status_t start_reader_locked(socketio_link *link)
+{
+    sigset_t all, old;
+    apr_status_t rv;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    rv = apr_thread_create(&link->reader, NULL, socketio_link_reader_main,
+                           link,
+                           link->pool);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rv != APR_SUCCESS)
+        link->reader = NULL;
+    return rv;
+}
+
+/* Opens the link if it is down. Returns APR_SUCCESS when it is up. */
+apr_status_t socketio_link_ensure_open(socketio_link *link)
+{
+    apr_status_t rv = APR_SUCCESS;
+    apr_size_t peer_max = 0;
+    unsigned peer_caps = 0;
+    const char *why = NULL;
+    char whybuf[96];
+    apr_time_t start;
+    int fd = -1, up;
+
+    apr_thread_mutex_lock(link->mutex);
+    up = link_up(link);
+    apr_thread_mutex_unlock(link->mutex);
+    if (up)
+        return APR_SUCCESS;
+
+    apr_thread_mutex_lock(link->open_mutex);
+    apr_thread_mutex_lock(link->mutex);
+    up = link_up(link);
+    if (link_exiting(link))
+        rv = APR_EOF;
+    apr_thread_mutex_unlock(link->mutex);
+    if (up || rv != APR_SUCCESS)
+        goto out;
+
+    start = apr_time_now();
+    if (start - link->slow_fail_at < LINK_OPEN_HOLDOFF) {
+        rv = link->slow_fail_rv;
+        goto out;
+    }
+    rv = socketio_link_connect(link, &fd, &peer_max, &peer_caps, &why,
+                               whybuf, sizeof(whybuf));
+    if (rv != APR_SUCCESS) {
+        if (apr_time_now() - start >= LINK_OPEN_SLOW) {
+            link->slow_fail_at = apr_time_now();
+            link->slow_fail_rv = rv;
+        }
+        socketio_link_note_outage(link, rv, why);
+        goto out;
+    }
+    link->slow_fail_at = 0;
+    apr_thread_mutex_lock(link->write_mutex);
+    apr_thread_mutex_lock(link->mutex);
+    if (!link->sink && !link->reader &&
+        (rv = start_reader_locked(link)) != APR_SUCCESS) {
+        apr_thread_mutex_unlock(link->mutex);
+        apr_thread_mutex_unlock(link->write_mutex);
+        close(fd);
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, link->s,
+                     "mod_socketio: cannot start the relay reader thread");
+        goto out;
+    }
+    link->fd = fd;
+    link->peer_max_body = peer_max;
+    link->peer_caps = peer_caps;
+    link->gen++;
+    socketio_link_transit(link, LINK_UP, "HELLO and AUTH done");
+    apr_thread_cond_signal(link->cond);
+    apr_thread_mutex_unlock(link->mutex);
+    apr_thread_mutex_unlock(link->write_mutex);
+    socketio_link_note_connected(link);
+    if (link->sink)
+        link->sink->link_up(link->sink_ctx);
+out:
+    apr_thread_mutex_unlock(link->open_mutex);
+    return rv;
+}
+
+/* Pre-cleanup of a link's pool: wakes and joins the reader, closes the
+ * socket. Runs at child exit, after the MPM has joined its workers. */
+static apr_status_t link_cleanup(void *data)
+{
+    socketio_link *link = data;
+    apr_status_t trv;
+
+    apr_thread_mutex_lock(link->mutex);
+    if (link->fd >= 0)
+        shutdown(link->fd, SHUT_RDWR);
+    socketio_link_transit(link, link->state == LINK_UP ? LINK_CLOSING
+                                                       : LINK_EXITED,
+                          "child exiting");
+    apr_thread_cond_broadcast(link->cond);
+    apr_thread_mutex_unlock(link->mutex);
+    if (link->reader) {
+        apr_thread_join(&trv, link->reader);
+        link->reader = NULL;
+    }
+    /* No other thread is left (the reactor stopped first); a link the
+     * reactor read is still closing here. */
+    if (link->fd >= 0) {
+        close(link->fd);
+        link->fd = -1;
+    }
+    if (link->state != LINK_EXITED)
+        socketio_link_transit(link, LINK_EXITED, "socket closed at exit");
+    socketio_link_oq_free_locked(link);
+    return APR_SUCCESS;
+}
+
+static apr_status_t alloc_cleanup(void *data)
+{
+    apr_allocator_destroy(data);
+    return APR_SUCCESS;
+}
+
+static socketio_link *link_create(apr_pool_t *pchild, server_rec *s,
+                                  const char *path)
+{
+    socketio_link *link;
+    apr_thread_mutex_t *amutex;
+    apr_pool_t *p;
+    int *idx;
+
+    if (apr_pool_create(&p, pchild) != APR_SUCCESS)
+        return NULL;
+    apr_pool_tag(p, "socketio_link");
+    link = apr_pcalloc(p, sizeof(*link));
+    link->pool = p;
+    link->s = s;
+    link->path = apr_pstrdup(p, path);
+    link->fd = -1;
+    link->rbuf = apr_palloc(p, LINK_READ_BUF);
+    link->waiters = apr_hash_make(p);
+    link->outage = &link->local_outage;
+    link->oq_limit = socketio_config_relay_queue(socketio_config_server(s));
+    idx = outage_slots ? apr_hash_get(outage_slots, path, APR_HASH_KEY_STRING)
+                       : NULL;
+    if (outage_shm && idx)
+        link->outage = (apr_uint32_t *)apr_shm_baseaddr_get(outage_shm) + *idx;
+    if (apr_thread_mutex_create(&link->open_mutex, APR_THREAD_MUTEX_DEFAULT, p)
+        || apr_thread_mutex_create(&link->write_mutex,
+                                   APR_THREAD_MUTEX_DEFAULT, p)
+        || apr_thread_mutex_create(&link->mutex, APR_THREAD_MUTEX_DEFAULT, p)
+        || apr_thread_mutex_create(&amutex, APR_THREAD_MUTEX_DEFAULT, p)
+        || apr_thread_cond_create(&link->cond, p)
+        || apr_allocator_create(&link->alloc) != APR_SUCCESS) {
+        apr_pool_destroy(p);
+        return NULL;
+    }
+    apr_allocator_mutex_set(link->alloc, amutex);
+    apr_allocator_max_free_set(link->alloc, LINK_ALLOC_MAX_FREE);
+    /* Registered before the link cleanup so it runs after it (LIFO). */
+    apr_pool_cleanup_register(p, link->alloc, alloc_cleanup,
+                              apr_pool_cleanup_null);
+    apr_pool_pre_cleanup_register(p, link, link_cleanup);
+    return link;
+}
+
+/* See the header. Links are keyed by socket path. */
+void socketio_link_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apr_hash_t *by_path = apr_hash_make(pchild);
+    server_rec *v;
+
+    child_stopping_mode = 0;
+    child_links = apr_array_make(pchild, 2, sizeof(socketio_link *));
+    for (v = s; v; v = v->next) {
+        socketio_server_conf *sc = socketio_config_server(v);
+        socketio_link *link;
+
+        if (!sc->daemon_socket)
+            continue;
+        link = apr_hash_get(by_path, sc->daemon_socket, APR_HASH_KEY_STRING);
+        if (!link) {
+            link = link_create(pchild, s, sc->daemon_socket);
+            if (!link) {
+                ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                             "mod_socketio: cannot set up the relay link "
+                             "for %s", sc->daemon_socket);
+                continue;
+            }
+            /* The secret of the first server naming this socket. */
+            link->secret = sc->secret;
+            apr_hash_set(by_path, link->path, APR_HASH_KEY_STRING, link);
+            APR_ARRAY_PUSH(child_links, socketio_link *) = link;
+        }
+        sc->link = link;
+    }
+}
+
+/* See the header. Runs on an MPM thread; wakes everyone. */
+void socketio_link_child_stopping(apr_pool_t *pchild, int graceful)
+{
+    apr_hash_index_t *hi;
+    int i;
+
+    child_stopping_mode = graceful ? 1 : 2;
+    if (!child_links)
+        return;
+    for (i = 0; i < child_links->nelts; i++) {
+        socketio_link *link = APR_ARRAY_IDX(child_links, i, socketio_link *);
+
+        apr_thread_mutex_lock(link->mutex);
+        for (hi = apr_hash_first(NULL, link->waiters); hi;
+             hi = apr_hash_next(hi))
+            socketio_waiter_wake(apr_hash_this_val(hi));
+        apr_thread_mutex_unlock(link->mutex);
+    }
+}
+
+/* See the header. */
+int socketio_link_child_is_stopping(void)
+{
+    int state = 0;
+
+    if (child_stopping_mode)
+        return 1;
+    if (ap_mpm_query(AP_MPMQ_MPM_STATE, &state) == APR_SUCCESS &&
+        state == AP_MPMQ_STOPPING)
+        return 1;
+    return 0;
+}
+
+/* See the header. */
+void socketio_link_set_sink(const socketio_link_sink *sink, void *ctx)
+{
+    int i;
+
+    for (i = 0; child_links && i < child_links->nelts; i++) {
+        socketio_link *link = APR_ARRAY_IDX(child_links, i, socketio_link *);
+
+        link->sink = sink;
+        link->sink_ctx = ctx;
+    }
+}
+
+/* See the header. */
+int socketio_link_count(void)
+{
+    return child_links ? child_links->nelts : 0;
+}
+
+/* See the header. */
+socketio_link *socketio_link_at(int i)
+{
+    return APR_ARRAY_IDX(child_links, i, socketio_link *);
+}
