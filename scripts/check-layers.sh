@@ -5,9 +5,16 @@
 #     and only to another layer's public header(s); shared/ includes only
 #     shared/ and the C library;
 #  c. docs/architecture.md names every product source file by its path, and
-#     every source file it names exists.
+#     every source file it names exists;
+#  d. every C name the document writes in backticks stands where it says:
+#     declared at file scope in a file named beside it (the same table
+#     cell, else the cell's column header, else its row; the same
+#     paragraph), or, for a name no product file declares (libevent, APR,
+#     httpd, struct members), used in one; with no file named, present
+#     somewhere in the sources (see the document's last section).
 # Prints one line per problem and exits 1, or a summary line and exits 0.
-# Plain bash, find, grep, sed and wc; run from anywhere: scripts/check-layers.sh
+# Plain bash, find, grep, sed, wc and awk; run from anywhere:
+# scripts/check-layers.sh
 set -u
 set -f                           # no globbing: the table holds a literal '*'
 cd "$(dirname "$0")/.." || exit 2
@@ -166,8 +173,183 @@ else
     done
 fi
 
+# ---- d. the C names the document cites ----------------------------------
+# One awk pass: the sources (comments and literals stripped; what stands at
+# brace depth 0, and enum constants, is "declared"; everything is "used"),
+# then the document's table rows and paragraphs (fenced blocks skipped).
+IFS= read -r -d '' CITES_AWK <<'AWK' || true
+function bad(msg) { print "check-layers: " msg; nbad++ }
+# A source line without its comments and string and character literals
+# (incom carries a comment over lines).
+function strip(s,   out, tok, p) {
+    out = ""
+    while (s != "") {
+        if (incom) {
+            if (!(p = index(s, "*/"))) return out
+            s = substr(s, p + 2); incom = 0; out = out " "
+            continue
+        }
+        if (!match(s, /"([^"\\]|\\.)*"|'([^'\\]|\\.)*'|\/\*|\/\//)) return out s
+        out = out substr(s, 1, RSTART - 1)
+        tok = substr(s, RSTART, RLENGTH)
+        s = substr(s, RSTART + RLENGTH)
+        if (tok == "//") return out
+        if (tok == "/*") incom = 1
+        else out = out " "
+    }
+    return out
+}
+# Records the identifiers of code text seg: as declared in the current
+# file (decl) when decl_it, as used in it (used) always.
+function note(seg, decl_it,   n, i, a) {
+    n = split(seg, a, /[^A-Za-z0-9_]+/)
+    for (i = 1; i <= n; i++) {
+        if (a[i] !~ /^[A-Za-z_]/) continue
+        used[cur SUBSEP a[i]] = 1
+        if (decl_it) { decl[cur SUBSEP a[i]] = 1; declared[a[i]] = 1 }
+    }
+}
+# Declared: what stands at file scope (functions, prototypes, variables,
+# types, macros, with their parameter lists) and an enum's constants.
+function scan(s,   seg, c) {
+    while (s != "") {
+        if (match(s, /[{}]/)) {
+            seg = substr(s, 1, RSTART - 1); c = substr(s, RSTART, 1)
+            s = substr(s, RSTART + 1)
+        } else { seg = s; c = ""; s = "" }
+        note(seg, depth == 0 || (depth == 1 && inenum))
+        if (depth == 0) { head = head " " seg; sub(/.*;/, "", head) }
+        if (c == "{") {
+            if (depth == 0)
+                inenum = (head ~ /(^|[^A-Za-z0-9_])enum([^A-Za-z0-9_]|$)/)
+            depth++; head = ""
+        } else if (c == "}") {
+            depth--; head = ""
+            if (depth == 0) inenum = 0
+        }
+    }
+}
+function endfile() {
+    if (cur != "" && depth != 0)
+        bad(cur ": braces do not balance (depth " depth " at the end); its declarations were misread")
+}
+# The files text names in backticks (a path, a folder such as
+# `siod/sio/`, or a file name that is unique in the product), appended to
+# the space-separated list L.
+function files_of(text, L,   t, span, f) {
+    t = text
+    while (match(t, /`[^`]+`/)) {
+        span = substr(t, RSTART + 1, RLENGTH - 2)
+        t = substr(t, RSTART + RLENGTH)
+        if (span in isfile) f = span
+        else if (span in isdir) f = span
+        else if (span !~ /\// && (span in bybase) && bybase[span] != "?") f = bybase[span]
+        else continue
+        if (index(L " ", " " f " ") == 0) L = L " " f
+    }
+    return L
+}
+# 1 if file or folder f declares id (kind "decl") or uses it ("used").
+function has(f, id, kind,   k) {
+    if (f !~ /\/$/) return kind == "decl" ? ((f SUBSEP id) in decl) : ((f SUBSEP id) in used)
+    for (k in isfile)
+        if (index(k, f) == 1 && has(k, id, kind)) return 1
+    return 0
+}
+function in_any(L, id, kind,   m, F, j) {
+    m = split(L, F, / /)
+    for (j = 1; j <= m; j++)
+        if (F[j] != "" && has(F[j], id, kind)) return 1
+    return 0
+}
+# Checks every C name text cites in backticks (`name`, `name()`,
+# `name(&other)`, `name.member` / `name->member`: the name) against the
+# files L: declared in one of them; a name no product file declares
+# (libevent's, APR's, httpd's) used in one of them. L empty: declared or
+# used somewhere in the product.
+function check(text, L, line,   t, span, n, i, a, id, ok) {
+    t = text
+    while (match(t, /`[^`]+`/)) {
+        span = substr(t, RSTART + 1, RLENGTH - 2)
+        t = substr(t, RSTART + RLENGTH)
+        if (span ~ /\.[ch]$/) continue
+        if (span !~ /^[A-Za-z_][A-Za-z0-9_]*((\.|->)[A-Za-z_][A-Za-z0-9_]*)*(\([&* ,A-Za-z0-9_]*\))?$/)
+            continue
+        sub(/(\.|->)[A-Za-z0-9_.>-]*/, "", span)
+        n = split(span, a, /[^A-Za-z0-9_]+/)
+        for (i = 1; i <= n; i++) {
+            if ((id = a[i]) == "") continue
+            cited++
+            if (L == "") ok = (id in declared) || in_any(allfiles, id, "used")
+            else if (id in declared) ok = in_any(L, id, "decl")
+            else ok = in_any(L, id, "used")
+            if (!ok)
+                bad(doc ":" line ": `" id "` is " (L == "" ? "in no source file" \
+                    : (id in declared ? "not declared in" : "not in the code of") L))
+        }
+    }
+}
+# A table row: a cell's names against the files that cell names, else
+# the files its column's header names, else those of the whole row.
+function row(line,   n, c, i, R, L) {
+    if (line ~ /^\|[-| :]+$/) { header = 0; return }
+    sub(/^\|/, "", line); sub(/\|[ \t]*$/, "", line)
+    n = split(line, c, /\|/)
+    if (header) { for (i = 1; i <= n; i++) colfiles[i] = files_of(c[i], "") }
+    R = ""
+    for (i = 1; i <= n; i++) R = files_of(c[i], R)
+    for (i = 1; i <= n; i++) {
+        L = files_of(c[i], "")
+        if (L == "" && !header) L = colfiles[i]
+        check(c[i], L == "" ? R : L, FNR)
+    }
+}
+function flush() {
+    if (para != "") check(para, files_of(para, ""), pline)
+    para = ""
+}
+FILENAME != doc {
+    if (FILENAME != cur) {
+        endfile()
+        cur = FILENAME; depth = 0; incom = 0; cxx = 0; head = ""; inenum = 0
+        isfile[cur] = 1; allfiles = allfiles " " cur
+        d = cur; sub(/[^\/]*$/, "", d); isdir[d] = 1
+        b = cur; sub(/.*\//, "", b)
+        if (b in bybase) bybase[b] = "?"
+        else bybase[b] = cur
+    }
+    # C++ guards (extern "C" {) are not scopes of C code
+    if ($0 ~ /^[ \t]*#[ \t]*ifdef[ \t]+__cplusplus/) { cxx = 1; next }
+    if (cxx) { if ($0 ~ /^[ \t]*#[ \t]*endif/) cxx = 0; next }
+    scan(strip($0))
+    next
+}
+FNR == 1 { endfile(); cur = "" }
+/^```/ { flush(); fence = !fence; next }
+fence { next }
+/^\|/ { flush(); if (!intable) { intable = 1; header = 1 }; row($0); next }
+{ intable = 0 }
+/^[ \t]*$/ || /^#/ { flush(); next }
+{ if (para == "") pline = FNR; para = para " " $0 }
+END {
+    flush()
+    print "cited " cited
+    exit nbad ? 1 : 0
+}
+AWK
+cited=
+if [ -f "$DOC" ]; then
+    while IFS= read -r line; do
+        case $line in
+        "cited "*) cited=${line#cited } ;;
+        *) echo "$line"; problems=$((problems + 1)) ;;
+        esac
+    done < <(awk -v doc="$DOC" "$CITES_AWK" "${FILES[@]}" "$DOC")
+    [ -n "$cited" ] || fail "the check of the names in $DOC did not run (awk failed)"
+fi
+
 if [ "$problems" -gt 0 ]; then
     echo "check-layers: $problems problem(s)"
     exit 1
 fi
-echo "check-layers: ok: ${#FILES[@]} source files, none over $MAX_LINES lines, $includes includes checked against the layer table, all named in $DOC"
+echo "check-layers: ok: ${#FILES[@]} source files, none over $MAX_LINES lines, $includes includes checked against the layer table, all named in $DOC, $cited C names it cites found where it says"
