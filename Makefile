@@ -2,7 +2,7 @@
 #   make            build shared/ codecs, siod and mod_socketio.so (into build/)
 #   make SAN=1      the same with AddressSanitizer + UBSan (into build-san/)
 #   make test       set up what is missing, build, run unit + integration tests
-#   make unit       unit tests only        make fuzz   every fuzz target, bounded
+#   make unit       layer check + unit tests    make fuzz   every fuzz target, bounded
 #   make serve      private httpd + siod in the foreground (see README)
 #   make run        the demo: chat app + demo site (conf/demo) on PORT
 #   make e2e        browser check of the demo (chromium; not in make test)

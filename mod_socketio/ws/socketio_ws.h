@@ -14,7 +14,9 @@
  *   socketio_ws_thread.h). Neither calls the other.
  * - the connection (socketio_wsconn.c, its protocol and close policy,
  *   and socketio_ws_out.c, its output queue; socketio_wsconn.h): called
- *   by the drivers and the upgrade; calls only link/.
+ *   by the drivers and the upgrade; socketio_wsconn.c calls
+ *   socketio_ws_out.c (which uses only the inline state accessors of
+ *   socketio_wsconn.h), and both call link/.
  * No two files of ws/ call each other.
  *
  * Who may call:

@@ -3,8 +3,11 @@
  * (socketio_ws_thread.c) and the per-child reactor (socketio_reactor*.c),
  * and called by the upgrade (socketio_ws_handshake.c). The functions here
  * never wait for the client: they read what is there and queue frames in
- * ws->outbb; the driver writes them out its own way. They call link/ (the
- * WebSocket's waiter) and nothing else in ws/. Private to ws/.
+ * ws->outbb; the driver writes them out its own way. Besides link/ (the
+ * WebSocket's waiter) they call only each other one way: the protocol
+ * (socketio_wsconn.c) queues through the output queue
+ * (socketio_ws_out.c), which reads the state through the inline
+ * accessors below and calls nothing in socketio_wsconn.c. Private to ws/.
  *
  * Who may call (the code is in socketio_wsconn.c, protocol and close, and
  * socketio_ws_out.c, the output queue):
