@@ -1,16 +1,15 @@
-/* Relay link I/O: reads frames into a growing buffer, parses them with the
- * shared relay codec, enforces the handshake (HELLO first, right magic and
- * version, then the module's AUTH proving it holds the relay secret: the
- * checks and the secret live in siod_link_auth.c, which calls nothing
+/* Relay link input: reads frames into a growing buffer, parses them with
+ * the shared relay codec, enforces the handshake (HELLO first, right magic
+ * and version, then the module's AUTH proving it holds the relay secret:
+ * the checks and the secret live in siod_link_auth.c, which calls nothing
  * back) and the direction of every frame, and dispatches to the session
- * layer.
- * Output goes into an evbuffer drained by a write event. A broken link
- * keeps why it broke; the loop (a reap event) closes it and logs why,
- * never from inside a send. Links are bounded in number (--max-links) and
- * in handshake time (5 s to a valid AUTH); what a link not yet proven can
- * repeat is logged throttled. */
+ * layer; adopts new links. Output is siod_link_output.c's, a link's
+ * lifecycle siod_link_base.c's (siod_link_int.h). Links are bounded in
+ * number (--max-links) and in handshake time (5 s to a valid AUTH); what a
+ * link not yet proven can repeat is logged throttled. */
 #include "siod_relay.h"
 #include "siod_link_auth.h"
+#include "siod_link_int.h"
 #include "core/siod_core.h"
 #include "engine/siod_engine.h"
 #include "sio_relay.h"
@@ -26,12 +25,8 @@
 
 #define READ_MIN_ROOM (16u * 1024u)
 #define READ_INIT_CAP (64u * 1024u)
-#define READ_MAX_CAP ((size_t)SIO_RELAY_HDR_LEN + SIO_RELAY_MAX_BODY + READ_INIT_CAP)
-/* What a frame with a referenced body costs besides its bytes (two chains
- * and the header's reference). */
-#define REF_COST 2200u
-/* Shared frame bodies shorter than this are copied, not referenced. */
-#define SHARED_COPY_MAX 2048u
+#define READ_MAX_CAP ((size_t)SIO_RELAY_HDR_LEN + SIO_RELAY_MAX_BODY + \
+                      READ_INIT_CAP)
 /* At most one warning per this many seconds for links refused during the
  * handshake; the others are logged at debug and counted. */
 #define REFUSE_LOG_INTERVAL 10
@@ -40,434 +35,14 @@
  * nothing holds no descriptor for long. */
 #define HANDSHAKE_SECONDS 5
 
-/* A link's states; only transit() changes them. */
-enum link_state {
-    L_HELLO,     /* waiting for the module's HELLO */
-    L_AUTH,      /* HELLO and proof sent; waiting for the module's AUTH */
-    L_READY,     /* exchanging frames */
-    L_DRAINING,  /* shutdown: writing what is left, reading nothing */
-    L_BROKEN     /* waiting for the reaper */
-};
-
-typedef struct siod_link {
-    int fd;
-    enum link_state state;
-    char name[40];
-    struct event *rev;
-    struct event *wev;
-    struct event *hs_timer;              /* HANDSHAKE_SECONDS deadline */
-    struct evbuffer *out;
-    unsigned char *in;
-    size_t in_len, in_cap;
-    siod_peer *peer;
-    uid_t uid;                           /* SO_PEERCRED, for the logs */
-    pid_t pid;
-    siod_link_auth auth;                 /* the handshake's nonces, and
-                                          * the module's HELLO */
-    struct siod_link *prev, *next;       /* all links */
-    struct siod_link *reap_next;
-    int reap_pending;
-    size_t ref_count;                    /* referenced (shared) bodies */
-    int paused;                          /* input held back: output backlog */
-    /* Why the link broke, logged when it is closed (link_log_closed). */
-    char why[256];
-    int why_level;
-    siod_log_throttle *why_log;          /* its throttle, NULL: none */
-} siod_link;
-
-static siod_link *links;
-static unsigned link_count;
 static unsigned link_serial;
-static siod_link *reap_list;
-static struct event *reap_ev;
-static void (*drain_done)(void);
 /* Links at once (--max-links; 0: no bound). */
 static unsigned links_max = SIOD_LINKS_MAX_DEFAULT;
 /* Lines a process that may connect can repeat (the module's ready links
  * log unthrottled: their lines come once per httpd child). */
 static siod_log_throttle refuse_log =
     SIOD_LOG_THROTTLE(REFUSE_LOG_INTERVAL, 1);
-static siod_log_throttle unready_close_log;
 static siod_log_throttle connected_log;
-/* Output a link may hold (--max-link-output): past half of it the link's
- * input waits, past all of it the link is closed. */
-static size_t output_max = 64u * 1024u * 1024u;
-static siod_log_throttle pause_log;
-static siod_log_throttle unready_transit_log;
-
-static const char *const state_names[] = {
-    "hello", "auth", "ready", "draining", "broken"
-};
-
-static void parse_input(siod_link *l);
-
-/* The one place a link's state changes: logs old -> new and why at debug
- * level, throttled while the link has not proven the relay secret (any
- * process of an allowed uid can repeat those transitions; proving it
- * cannot be). */
-static void transit(siod_link *l, enum link_state to, const char *why)
-{
-    if (siod_log_verbose()) {
-        if ((l->state == L_HELLO || l->state == L_AUTH) && to != L_READY)
-            siod_log_throttled(&unready_transit_log, SIOD_LOG_DEBUG,
-                               "link %s: %s -> %s (%s)", l->name,
-                               state_names[l->state], state_names[to], why);
-        else
-            siod_log(SIOD_LOG_DEBUG, "link %s: %s -> %s (%s)", l->name,
-                     state_names[l->state], state_names[to], why);
-    }
-    l->state = to;
-}
-
-static int link_send(void *ctx, const sio_relay_frame *f,
-                     const struct iovec *iov, int iovcnt);
-static int link_send_shared(void *ctx, const sio_relay_frame *f,
-                            const struct iovec *pre, int npre, siod_buf *b,
-                            size_t off);
-static size_t link_backlog(void *ctx);
-
-static const siod_peer_ops link_ops = { link_send, link_send_shared,
-                                        link_backlog };
-
-/* Logs why l broke, once: the line of the loop pass that closes it. */
-static void link_log_closed(siod_link *l)
-{
-    if (l->why[0] == '\0')
-        return;
-    if (l->why_log != NULL)
-        siod_log_throttled(l->why_log, l->why_level, "link %s closed: %s",
-                           l->name, l->why);
-    else
-        siod_log(l->why_level, "link %s closed: %s", l->name, l->why);
-    l->why[0] = '\0';
-}
-
-static void link_free(siod_link *l)
-{
-    link_log_closed(l);
-    if (l->prev != NULL)
-        l->prev->next = l->next;
-    else
-        links = l->next;
-    if (l->next != NULL)
-        l->next->prev = l->prev;
-    link_count--;
-    /* the peer goes first: its sessions may still try to send (they are
-     * told the link is dead, so nothing reaches this link) */
-    siod_peer *p = l->peer;
-    l->peer = NULL;
-    siod_peer_free(p);
-    if (l->rev != NULL)
-        event_free(l->rev);
-    if (l->wev != NULL)
-        event_free(l->wev);
-    if (l->hs_timer != NULL)
-        event_free(l->hs_timer);
-    if (l->out != NULL)
-        evbuffer_free(l->out);
-    if (l->fd >= 0)
-        close(l->fd);
-    free(l->in);
-    siod_link_auth_clear(&l->auth);
-    free(l);
-    if (drain_done != NULL && links == NULL) {
-        void (*done)(void) = drain_done;
-        drain_done = NULL;
-        done();
-    }
-}
-
-static void reap_cb(evutil_socket_t fd, short what, void *arg)
-{
-    while (reap_list != NULL) {
-        siod_link *l = reap_list;
-        reap_list = l->reap_next;
-        link_free(l);
-    }
-}
-
-/* Marks l broken and has the loop free it after the current callback; l
- * keeps why, which the loop logs at level through t (NULL: unthrottled)
- * as it closes l. The first reason stands. */
-static void link_break_via(siod_link *l, siod_log_throttle *t, int level,
-                           const char *why)
-{
-    if (l->state == L_BROKEN)
-        return;
-    snprintf(l->why, sizeof l->why, "%s", why);
-    l->why_level = level;
-    l->why_log = t;
-    transit(l, L_BROKEN, why);
-    event_del(l->rev);
-    event_del(l->wev);
-    if (l->hs_timer != NULL)
-        event_del(l->hs_timer);
-    if (!l->reap_pending) {
-        l->reap_pending = 1;
-        l->reap_next = reap_list;
-        reap_list = l;
-        event_active(reap_ev, EV_WRITE, 0);
-    }
-}
-
-/* link_break_via; a link that has not proven the relay secret may be any
- * process of an allowed uid, which can repeat it at will: its lines are
- * throttled. */
-static void link_break(siod_link *l, int level, const char *why)
-{
-    link_break_via(l, l->state == L_HELLO || l->state == L_AUTH
-                          ? &unready_close_log : NULL, level, why);
-}
-
-/* Memory the pending output costs: its bytes, plus the chains of each
- * referenced body. A referenced body counts in full: its buffer may be
- * shared, but while this link's frame waits the link alone may keep it
- * alive (a broadcast that every other link has written). */
-static size_t output_memory(const siod_link *l)
-{
-    return evbuffer_get_length(l->out) + l->ref_count * REF_COST;
-}
-/* Called after output was queued on l. Over output_max the link is
- * dropped (its sessions close: polls it held end, its WebSockets close,
- * the module reconnects); over half of it l's input waits (no read, no
- * frame dispatched) until writing brings the backlog under a quarter, so
- * the child that does not keep up stops adding work of its own. Else the
- * write event is armed. Returns 0, or -ENOBUFS if the link was dropped. */
-static int output_queued(siod_link *l)
-{
-    size_t mem = output_memory(l);
-
-    if (mem > output_max) {
-        char why[160];
-        snprintf(why, sizeof why, "output backlog of %zu bytes over "
-                 "--max-link-output %zu (module not reading); its sessions "
-                 "close", mem, output_max);
-        link_break(l, SIOD_LOG_ERROR, why);
-        return -ENOBUFS;
-    }
-    if (!l->paused && l->state == L_READY && mem > output_max / 2) {
-        l->paused = 1;
-        event_del(l->rev);
-        siod_log_throttled(&pause_log, SIOD_LOG_WARN, "link %s: output "
-                           "backlog of %zu bytes over half of "
-                           "--max-link-output; input paused", l->name, mem);
-    }
-    if (!event_pending(l->wev, EV_WRITE, NULL))
-        event_add(l->wev, NULL);
-    return 0;
-}
-
-/* After a write: a paused link whose backlog fell under a quarter of the
- * cap reads again, starting with the frames it already holds. */
-static void maybe_resume(siod_link *l)
-{
-    if (!l->paused || output_memory(l) > output_max / 4)
-        return;
-    l->paused = 0;
-    if (l->state != L_READY)
-        return;
-    siod_log_debug("link %s: output backlog down to %zu bytes; input "
-                   "resumed", l->name, output_memory(l));
-    event_add(l->rev, NULL);
-    parse_input(l);
-}
-
-
-/* siod_peer_ops.send (siod_engine.h): returns 0, -EPIPE (not ready, or
- * broken), -EMSGSIZE (over the module's frame limit: nothing queued, the
- * caller reports it), or -ENOMEM / -ENOBUFS after breaking the link. */
-static int link_send(void *ctx, const sio_relay_frame *f,
-                     const struct iovec *iov, int iovcnt)
-{
-    siod_link *l = ctx;
-    unsigned char hdr[SIO_RELAY_HDR_LEN];
-
-    if (l->state != L_READY && l->state != L_DRAINING)
-        return -EPIPE;
-    if (f->len > l->auth.max_body)
-        return -EMSGSIZE;
-    sio_relay_write_header(hdr, f);
-    /* room for what is copied first: after a reference chain, evbuffer_add
-     * alone would allocate a new chain as large as that reference */
-    size_t copied = sizeof hdr;
-    for (int i = 0; i < iovcnt; i++)
-        copied += iov[i].iov_len;
-    if (evbuffer_expand(l->out, copied) < 0 ||
-        evbuffer_add(l->out, hdr, sizeof hdr) < 0)
-        goto fail;
-    for (int i = 0; i < iovcnt; i++)
-        if (evbuffer_add(l->out, iov[i].iov_base, iov[i].iov_len) < 0)
-            goto fail;
-    return output_queued(l);
-fail:
-    link_break(l, SIOD_LOG_ERROR, "out of memory queueing output");
-    return -ENOMEM;
-}
-
-/* Queues a handshake frame (link_send serves only ready links). Returns 0,
- * or -ENOMEM / -ENOBUFS after breaking the link. */
-static int handshake_send(siod_link *l, const sio_relay_frame *f,
-                          const struct iovec *iov)
-{
-    unsigned char hdr[SIO_RELAY_HDR_LEN];
-
-    sio_relay_write_header(hdr, f);
-    if (evbuffer_add(l->out, hdr, sizeof hdr) < 0 ||
-        evbuffer_add(l->out, iov->iov_base, iov->iov_len) < 0) {
-        link_break(l, SIOD_LOG_ERROR, "out of memory queueing output");
-        return -ENOMEM;
-    }
-    return output_queued(l);
-}
-
-/* A frame with a referenced body: its header, the buffer it holds, the
- * link that counts it; released by both chains' cleanups. */
-struct out_ref {
-    unsigned refs;
-    siod_link *l;
-    siod_buf *b;
-    unsigned char hdr[SIO_RELAY_HDR_LEN];
-};
-
-static void out_ref_release(struct out_ref *r)
-{
-    if (--r->refs == 0)
-        free(r);
-}
-
-static void header_done(const void *data, size_t len, void *arg)
-{
-    out_ref_release(arg);
-}
-
-static void body_done(const void *data, size_t len, void *arg)
-{
-    struct out_ref *r = arg;
-    r->l->ref_count--;
-    siod_buf_unref(r->b);
-    r->b = NULL;
-    out_ref_release(r);
-}
-
-/* Appends b->bytes[off..off + len) to l's output by reference, r (whose
- * count this takes one of) releasing it. Returns 0, or -ENOMEM after
- * breaking the link (the caller's frame is then incomplete). */
-static int add_body_ref(siod_link *l, struct out_ref *r, siod_buf *b,
-                        size_t off, size_t len)
-{
-    r->refs++;
-    r->b = siod_buf_ref(b);
-    if (evbuffer_add_reference(l->out, b->bytes + off, len, body_done,
-                               r) < 0) {
-        siod_buf_unref(b);
-        r->b = NULL;
-        out_ref_release(r);
-        /* a header without its body: the link is unusable */
-        link_break(l, SIOD_LOG_ERROR, "out of memory queueing output");
-        return -ENOMEM;
-    }
-    l->ref_count++;
-    return 0;
-}
-
-/* Shared bodies: small ones are copied, larger ones are referenced, so a
- * broadcast's bytes are written from the one encoded buffer to every
- * recipient's frame. A libevent reference costs a chain of about 1 KiB,
- * and the header is referenced too (copied right after a reference chain
- * it would cost a chain sized after that one), so below SHARED_COPY_MAX a
- * copy is the cheaper of the two. A frame with a copied prefix (a
- * WS_FANOUT's conn list) copies header and prefix together into room made
- * first, then references the message. siod_peer_ops.send_shared: returns
- * as link_send does, or -EINVAL for a prefix out of range. */
-static int link_send_shared(void *ctx, const sio_relay_frame *f,
-                            const struct iovec *pre, int npre, siod_buf *b,
-                            size_t off)
-{
-    siod_link *l = ctx;
-    size_t pre_len = 0;
-
-    if (npre < 0 || npre > SIOD_PEER_PRE_MAX)
-        return -EINVAL;
-    for (int i = 0; i < npre; i++)
-        pre_len += pre[i].iov_len;
-    if (pre_len > f->len)
-        return -EINVAL;
-    size_t blen = f->len - pre_len;
-    if (blen < SHARED_COPY_MAX || f->len > l->auth.max_body ||
-        (l->state != L_READY && l->state != L_DRAINING)) {
-        /* link_send copies, or refuses */
-        struct iovec iov[SIOD_PEER_PRE_MAX + 1];
-        for (int i = 0; i < npre; i++)
-            iov[i] = pre[i];
-        iov[npre].iov_base = b->bytes + off;
-        iov[npre].iov_len = blen;
-        return link_send(l, f, iov, npre + 1);
-    }
-    struct out_ref *r = malloc(sizeof *r);
-    if (r == NULL) {
-        link_break(l, SIOD_LOG_ERROR, "out of memory queueing output");
-        return -ENOMEM;
-    }
-    r->refs = 1;
-    r->l = l;
-    r->b = NULL;
-    sio_relay_write_header(r->hdr, f);
-    if (npre == 0) {
-        if (evbuffer_add_reference(l->out, r->hdr, sizeof r->hdr,
-                                   header_done, r) < 0) {
-            free(r);
-            link_break(l, SIOD_LOG_ERROR, "out of memory queueing output");
-            return -ENOMEM;
-        }
-    } else {
-        int bad = evbuffer_expand(l->out, sizeof r->hdr + pre_len) < 0 ||
-                  evbuffer_add(l->out, r->hdr, sizeof r->hdr) < 0;
-        for (int i = 0; i < npre && !bad; i++)
-            bad = evbuffer_add(l->out, pre[i].iov_base, pre[i].iov_len) < 0;
-        r->refs = 0;   /* the header is copied: only the body holds r */
-        if (bad) {
-            free(r);
-            link_break(l, SIOD_LOG_ERROR, "out of memory queueing output");
-            return -ENOMEM;
-        }
-    }
-    int rc = add_body_ref(l, r, b, off, blen);
-    if (rc < 0)
-        return rc;
-    return output_queued(l);
-}
-
-static size_t link_backlog(void *ctx)
-{
-    siod_link *l = ctx;
-    return evbuffer_get_length(l->out);
-}
-
-static void write_cb(evutil_socket_t fd, short what, void *arg)
-{
-    siod_link *l = arg;
-    while (evbuffer_get_length(l->out) > 0) {
-        int n = evbuffer_write(l->out, fd);
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-                break;
-            char why[96];
-            snprintf(why, sizeof why, "write: %s", strerror(errno));
-            link_break(l, SIOD_LOG_WARN, why);
-            return;
-        }
-        if (n == 0)
-            break;
-    }
-    if (evbuffer_get_length(l->out) == 0) {
-        event_del(l->wev);
-        if (l->state == L_DRAINING) {
-            link_break(l, SIOD_LOG_INFO, "shutdown, output flushed");
-            return;
-        }
-    }
-    maybe_resume(l);
-}
 
 /* Closes a link that failed the handshake. A process of an allowed uid
  * can retry at will, so one warning per REFUSE_LOG_INTERVAL says who (uid
@@ -478,7 +53,7 @@ static void link_refuse(siod_link *l, const char *why)
 
     snprintf(msg, sizeof msg, "refused (peer uid %ld, pid %ld): %s",
              (long)l->uid, (long)l->pid, why);
-    link_break_via(l, &refuse_log, SIOD_LOG_WARN, msg);
+    siod_link_break_via(l, &refuse_log, SIOD_LOG_WARN, msg);
 }
 
 /* The handshake deadline: a link still without a valid AUTH is refused. */
@@ -496,7 +71,8 @@ static void handshake_timeout_cb(evutil_socket_t fd, short what, void *arg)
 /* The module's HELLO: answered with siod's HELLO (a fresh nonce) and siod's
  * proof of the secret over both nonces; the link then waits for the
  * module's proof. Returns 0, or after breaking the link a refusal's code
- * (siod_link_auth_hello), siod's own failure's, or handshake_send's. */
+ * (siod_link_auth_hello), siod's own failure's, or
+ * siod_link_handshake_send's. */
 static int handle_hello(siod_link *l, const sio_relay_frame *f)
 {
     unsigned char body[SIO_RELAY_HELLO_LEN];
@@ -508,24 +84,24 @@ static int handle_hello(siod_link *l, const sio_relay_frame *f)
         if (siod_link_auth_refused(rc))
             link_refuse(l, why);
         else
-            link_break(l, SIOD_LOG_ERROR, why);
+            siod_link_break(l, SIOD_LOG_ERROR, why);
         return rc;
     }
-    transit(l, L_AUTH, "HELLO answered with siod's HELLO and proof");
+    siod_link_transit(l, L_AUTH, "HELLO answered with siod's HELLO and proof");
 
     sio_relay_frame r;
     memset(&r, 0, sizeof r);
     r.type = SIO_R_HELLO;
     r.len = sizeof body;
     struct iovec iov = { body, sizeof body };
-    rc = handshake_send(l, &r, &iov);
+    rc = siod_link_handshake_send(l, &r, &iov);
     if (rc < 0)
         return rc;
     r.type = SIO_R_AUTH;
     r.len = sizeof proof;
     iov.iov_base = proof;
     iov.iov_len = sizeof proof;
-    return handshake_send(l, &r, &iov);
+    return siod_link_handshake_send(l, &r, &iov);
 }
 
 /* The module's AUTH: its proof over both nonces. Only now does the link
@@ -541,14 +117,14 @@ static int handle_auth(siod_link *l, const sio_relay_frame *f)
         return rc;
     }
     /* WS_FANOUT only to a module that said it takes it */
-    l->peer = siod_peer_new(&link_ops, l, l->name,
+    l->peer = siod_peer_new(&siod_link_peer_ops, l, l->name,
                             l->auth.caps & SIO_RELAY_CAP_FANOUT,
                             l->auth.max_body);
     if (l->peer == NULL) {
-        link_break(l, SIOD_LOG_ERROR, "out of memory");
+        siod_link_break(l, SIOD_LOG_ERROR, "out of memory");
         return -ENOMEM;
     }
-    transit(l, L_READY, "the module proved the relay secret");
+    siod_link_transit(l, L_READY, "the module proved the relay secret");
     event_del(l->hs_timer);
     siod_log(SIOD_LOG_INFO, "link %s ready (module pid %u, max body %u%s)",
              l->name, (unsigned)l->auth.pid, (unsigned)l->auth.max_body,
@@ -611,13 +187,13 @@ static int dispatch(siod_link *l, const sio_relay_frame *f,
     default:
         snprintf(msg, sizeof msg, "unexpected %s frame",
                  sio_relay_type_name(f->type));
-        link_break(l, SIOD_LOG_WARN, msg);
+        siod_link_break(l, SIOD_LOG_WARN, msg);
         return -EPROTO;
     }
     if (rc == -EPROTO) {
         snprintf(msg, sizeof msg, "invalid %s frame (%s)",
                  sio_relay_type_name(f->type), why);
-        link_break(l, SIOD_LOG_WARN, msg);
+        siod_link_break(l, SIOD_LOG_WARN, msg);
         return rc;
     }
     if (rc < 0)
@@ -639,7 +215,7 @@ static void parse_input(siod_link *l)
         if (rc != SIO_OK) {
             char why[64];
             snprintf(why, sizeof why, "bad frame: %s", sio_strerror(rc));
-            link_break(l, SIOD_LOG_WARN, why);
+            siod_link_break(l, SIOD_LOG_WARN, why);
             return;
         }
         unsigned char *body = l->in + off + SIO_RELAY_HDR_LEN;
@@ -670,12 +246,12 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
         if (cap > READ_MAX_CAP)
             cap = READ_MAX_CAP;
         if (cap - l->in_len < READ_MIN_ROOM && cap == l->in_cap) {
-            link_break(l, SIOD_LOG_WARN, "input over the frame limit");
+            siod_link_break(l, SIOD_LOG_WARN, "input over the frame limit");
             return;
         }
         unsigned char *p = realloc(l->in, cap);
         if (p == NULL) {
-            link_break(l, SIOD_LOG_ERROR, "out of memory reading");
+            siod_link_break(l, SIOD_LOG_ERROR, "out of memory reading");
             return;
         }
         l->in = p;
@@ -687,11 +263,11 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
             return;
         char why[96];
         snprintf(why, sizeof why, "read: %s", strerror(errno));
-        link_break(l, SIOD_LOG_WARN, why);
+        siod_link_break(l, SIOD_LOG_WARN, why);
         return;
     }
     if (n == 0) {
-        link_break(l, SIOD_LOG_INFO, l->in_len > 0 ?
+        siod_link_break(l, SIOD_LOG_INFO, l->in_len > 0 ?
                    "closed by the module mid-frame" : "closed by the module");
         return;
     }
@@ -699,13 +275,21 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
     parse_input(l);
 }
 
+static void write_cb(evutil_socket_t fd, short what, void *arg)
+{
+    siod_link *l = arg;
+
+    if (siod_link_output_write(l, fd))
+        parse_input(l);
+}
+
 int siod_link_adopt(struct event_base *base, int fd, uid_t uid, pid_t pid,
                     char *why, size_t cap)
 {
-    if (links_max > 0 && link_count >= links_max) {
+    if (links_max > 0 && siod_links_count() >= links_max) {
         close(fd);
         return siod_err_set(why, cap, -EMFILE, "%u links open (--max-links)",
-                            link_count);
+                            siod_links_count());
     }
     siod_link *l = calloc(1, sizeof *l);
     if (l == NULL) {
@@ -718,8 +302,7 @@ int siod_link_adopt(struct event_base *base, int fd, uid_t uid, pid_t pid,
     l->pid = pid;
     snprintf(l->name, sizeof l->name, "%u(pid %ld)", ++link_serial,
              (long)pid);
-    if (reap_ev == NULL)
-        reap_ev = event_new(base, -1, 0, reap_cb, NULL);
+    struct event *reaper = siod_link_reaper(base);
     l->in = malloc(READ_INIT_CAP);
     l->in_cap = READ_INIT_CAP;
     l->out = evbuffer_new();
@@ -727,71 +310,20 @@ int siod_link_adopt(struct event_base *base, int fd, uid_t uid, pid_t pid,
     l->wev = event_new(base, fd, EV_WRITE | EV_PERSIST, write_cb, l);
     l->hs_timer = evtimer_new(base, handshake_timeout_cb, l);
     struct timeval deadline = { HANDSHAKE_SECONDS, 0 };
-    if (reap_ev == NULL || l->in == NULL || l->out == NULL ||
+    if (reaper == NULL || l->in == NULL || l->out == NULL ||
         l->rev == NULL || l->wev == NULL || l->hs_timer == NULL ||
         event_add(l->rev, NULL) < 0 ||
         evtimer_add(l->hs_timer, &deadline) < 0) {
         siod_err_set(why, cap, -ENOMEM, "out of memory");
-        transit(l, L_BROKEN, "out of memory");
-        l->next = links;
-        if (links != NULL)
-            links->prev = l;
-        links = l;
-        link_count++;
-        link_free(l);
+        siod_link_transit(l, L_BROKEN, "out of memory");
+        siod_link_insert(l);
+        siod_link_free(l);
         return -ENOMEM;
     }
-    l->next = links;
-    if (links != NULL)
-        links->prev = l;
-    links = l;
-    link_count++;
+    siod_link_insert(l);
     siod_log_throttled(&connected_log, SIOD_LOG_INFO, "link %s connected "
                        "(uid %ld)", l->name, (long)uid);
     return 0;
-}
-
-void siod_links_drain(void (*done)(void))
-{
-    drain_done = done;
-    for (siod_link *l = links; l != NULL; l = l->next) {
-        if (l->state == L_BROKEN)
-            continue;
-        if (l->state == L_HELLO || l->state == L_AUTH) {
-            link_break(l, SIOD_LOG_INFO, "shutdown");
-            continue;
-        }
-        transit(l, L_DRAINING, "shutdown");
-        event_del(l->rev);
-        if (evbuffer_get_length(l->out) == 0)
-            link_break(l, SIOD_LOG_INFO, "shutdown");
-    }
-    if (links == NULL && drain_done != NULL) {
-        drain_done = NULL;
-        done();
-    }
-}
-
-void siod_links_free_all(void)
-{
-    drain_done = NULL;
-    reap_list = NULL;
-    while (links != NULL)
-        link_free(links);
-    if (reap_ev != NULL) {
-        event_free(reap_ev);
-        reap_ev = NULL;
-    }
-}
-
-unsigned siod_links_count(void)
-{
-    return link_count;
-}
-
-void siod_links_set_output_max(size_t bytes)
-{
-    output_max = bytes;
 }
 
 void siod_links_set_max(unsigned n)

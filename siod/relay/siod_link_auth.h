@@ -1,7 +1,8 @@
 /* The relay link's handshake, apart from the link's I/O: the relay secret,
  * the answer to the module's HELLO (siod's HELLO with a fresh nonce and
  * siod's proof of the secret) and the check of the module's AUTH proof.
- * Used by siod_link.c only; it calls nothing of the link back. */
+ * Used by siod_link.c (siod_link_base.c clears it); it calls nothing of
+ * the link back. */
 #ifndef SIOD_LINK_AUTH_H
 #define SIOD_LINK_AUTH_H
 

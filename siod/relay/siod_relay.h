@@ -1,7 +1,7 @@
 /* The relay layer's public header: what siod_main.c needs to run the
  * relay side of siod. The listening Unix socket (siod_listen.c: creation,
  * accepting, the SO_PEERCRED check before a byte is read) and the relay
- * links (siod_link.c, one per httpd child: reads and validates frames
+ * links (siod_link*.c, one per httpd child: reads and validates frames
  * (HELLO, then the module's proof of the relay secret (AUTH), then module
  * -> siod types only), dispatches them to the engine layer, and writes
  * siod's frames through a non-blocking output buffer; a link that sends
