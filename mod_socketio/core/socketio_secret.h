@@ -1,7 +1,11 @@
 /* The relay secret on the module's side: read from SocketIODaemonSecret in
  * post_config, while httpd's parent still runs as root, and kept in memory
  * that every child inherits; a child proves with it that it is httpd when
- * it opens a relay link (docs/security.md). */
+ * it opens a relay link (docs/security.md).
+ *
+ * Who may call: socketio_secret_post_config runs in httpd's parent only
+ * (the post_config hook, as root); afterwards the loaded key is read-only
+ * and any thread of a child may read it. */
 #ifndef SOCKETIO_SECRET_H
 #define SOCKETIO_SECRET_H
 
