@@ -8,6 +8,7 @@
 #include "siod_sio_int.h"
 #include "core/siod_core.h"
 
+#include <errno.h>
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,14 +181,14 @@ static void ackwait_timeout_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* s is sent a broadcast whose answers w gathers (w keeps a reference to
- * forget s when it finishes). Returns 0 or -1 (memory). */
+ * forget s when it finishes). Returns 0 or -ENOMEM. */
 static int ackwait_target(siod_ackwait *w, siod_socket *s)
 {
     if (w->ntargets == w->targets_cap) {
         size_t cap = w->targets_cap ? w->targets_cap * 2 : 16;
         siod_socket **v = realloc(w->targets, cap * sizeof *v);
         if (v == NULL)
-            return -1;
+            return -ENOMEM;
         w->targets = v;
         w->targets_cap = cap;
     }
@@ -318,13 +319,15 @@ int siod_sio_ack_await(siod_socket *s, uint64_t id, siod_ack_cb cb, void *ud,
 int siod_sio_socket_expect(siod_socket *s, uint64_t id, siod_ackwait *w)
 {
     siod_sio_ackent *e = calloc(1, sizeof *e);
+    int rc;
     if (e == NULL)
-        return -1;
+        return -ENOMEM;
     e->id = id;
     e->w = w;
-    if (ackwait_target(w, s) < 0) {
+    rc = ackwait_target(w, s);
+    if (rc < 0) {
         free(e);
-        return -1;
+        return rc;
     }
     ackent_push(s, e);
     return 0;

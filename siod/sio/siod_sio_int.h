@@ -234,7 +234,7 @@ int siod_sio_ack_await(siod_socket *s, uint64_t id, siod_ack_cb cb, void *ud,
                        unsigned timeout_ms);
 
 /* Broadcast acks (an adapter host op): s owes wait w an answer for id.
- * Returns 0 or -1 (memory). */
+ * Returns 0 or -ENOMEM. */
 int siod_sio_socket_expect(siod_socket *s, uint64_t id, siod_ackwait *w);
 
 /* An ACK packet p (with an id) from s's client: the awaited entry gets
