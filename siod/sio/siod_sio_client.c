@@ -282,8 +282,8 @@ void siod_sio_set_apps(const siod_sio_apps *ops)
 }
 
 /* The layer's start. A failure is logged here with its detail (which
- * namespace): the engine hands main only the code, which main logs as
- * "cannot start socketio: ...". */
+ * namespace, which application): the engine hands main only the code,
+ * which main logs as "cannot start socketio: ...". */
 static int sio_init(const siod_engine_config *cfg, void **app)
 {
     char why[512];
@@ -299,8 +299,13 @@ static int sio_init(const siod_engine_config *cfg, void **app)
         siod_log(SIOD_LOG_ERROR, "%s", why);
         return rc;
     }
-    if (apps_ops != NULL && apps_ops->init() < 0)
-        return -EINVAL;
+    if (apps_ops != NULL) {
+        rc = apps_ops->init(why, sizeof why);
+        if (rc < 0) {
+            siod_log(SIOD_LOG_ERROR, "%s", why);
+            return rc;
+        }
+    }
     return 0;
 }
 

@@ -137,41 +137,38 @@ static int valid_name(const char *name)
     return name[0] == '/' && strchr(name, ',') == NULL;
 }
 
-int siod_sio_nsp_bind(const char *name, siod_sio_app *app, int explicit)
+int siod_sio_nsp_bind(const char *name, siod_sio_app *app, int explicit,
+                      char *why, size_t cap)
 {
     siod_nsp *nsp;
+    int rc;
 
-    if (!valid_name(name)) {
-        siod_log(SIOD_LOG_ERROR, "namespace %s: must start with '/' (and "
-                 "have no ',') or be '~' and a regular expression", name);
-        return -1;
-    }
+    if (!valid_name(name))
+        return siod_err_set(why, cap, -EINVAL, "namespace %s: must start "
+                            "with '/' (and have no ',') or be '~' and a "
+                            "regular expression", name);
     /* the name table is built once siod's hash seed is set (nsps_start) */
     for (nsp = R.all; nsp != NULL; nsp = nsp->all_next)
         if (strcmp(nsp->name, name) == 0)
             break;
     if (nsp != NULL) {
-        if (explicit && nsp->explicit) {
-            siod_log(SIOD_LOG_ERROR, "namespace %s given twice with -n", name);
-            return -1;
-        }
-        if (!explicit && !nsp->explicit && nsp->app != app) {
-            siod_log(SIOD_LOG_ERROR, "namespace %s is declared by both %s "
-                     "and %s; choose one with -n", name, nsp->app->mod->name,
-                     app->mod->name);
-            return -1;
-        }
+        if (explicit && nsp->explicit)
+            return siod_err_set(why, cap, -EINVAL, "namespace %s given "
+                                "twice with -n", name);
+        if (!explicit && !nsp->explicit && nsp->app != app)
+            return siod_err_set(why, cap, -EINVAL, "namespace %s is "
+                                "declared by both %s and %s; choose one "
+                                "with -n", name, nsp->app->mod->name,
+                                app->mod->name);
         if (explicit) {
             nsp->app = app;
             nsp->explicit = 1;
         }
         return 0;
     }
-    char why[256];
-    if (nsp_new(name, app, &nsp, why, sizeof why) < 0) {
-        siod_log(SIOD_LOG_ERROR, "%s", why);
-        return -1;
-    }
+    rc = nsp_new(name, app, &nsp, why, cap);
+    if (rc < 0)
+        return rc;
     nsp->explicit = explicit;
     *R.all_tail = nsp;
     R.all_tail = &nsp->all_next;
