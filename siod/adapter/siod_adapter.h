@@ -100,9 +100,8 @@ typedef struct siod_adapter_ops {
     /* Frees the state (every socket has left). */
     void (*destroy)(void *a);
     /* Socket s joins room (0 if it is in it already). Returns 0, or
-     * -ENOMEM (s is then not in room; rooms it was in are kept). A cluster
-     * adapter that must tell other servers may also return what its link
-     * reports (-EPIPE: it is down). */
+     * -ENOMEM (s is then not in room; rooms it was in are kept). Rooms
+     * are local to each server, so this needs no other server. */
     int (*add)(void *a, siod_socket *s, const char *room);
     /* Socket s leaves room (no-op if not in it). */
     void (*del)(void *a, siod_socket *s, const char *room);
