@@ -9,7 +9,16 @@
  * Dependencies: an adapter includes core and this header only. Sockets,
  * namespaces and broadcast waits are the host's (the Socket.IO layer's)
  * opaque handles: an adapter never looks inside them, and reaches the
- * host only through the siod_adapter_host ops it is given at create. */
+ * host only through the siod_adapter_host ops it is given at create.
+ *
+ * Errors follow siod's model (core/siod_core.h): an operation that can
+ * fail returns 0 (or a count) or a negative errno code named in its
+ * contract, and logs nothing it reports; one that returns a pointer
+ * returns NULL only when memory runs out. Operations without a result
+ * report no failure: what they cannot do for a socket (memory) is skipped
+ * for it, as for a client that cannot take a packet; a cluster adapter
+ * logs its own connection's failures where they happen (its connection's
+ * callbacks), not through these. */
 #ifndef SIOD_ADAPTER_H
 #define SIOD_ADAPTER_H
 
@@ -66,16 +75,18 @@ typedef struct siod_adapter_host {
     size_t (*write)(siod_socket *const *v, size_t n, const siod_sio_out *pkt,
                     unsigned flags);
     /* Broadcast acks: s owes w an answer for ack id (to be sent pkt next).
-     * Returns 0, or -1 (memory: s is then not sent the packet). */
+     * Returns 0, or -ENOMEM (s is then not to be sent the packet). */
     int (*expect)(siod_socket *s, uint64_t id, siod_ackwait *w);
     /* n clients of this server were sent w's packet (once per server and
      * broadcast; may finish w and run the application's callback). */
     void (*ack_count)(siod_ackwait *w, size_t n);
     /* The socket-level operations of the public API, with their checks:
      * s joins / leaves room, or is disconnected (close: the whole
-     * connection). They run application callbacks. */
-    int (*join)(siod_socket *s, const char *room);
-    int (*leave)(siod_socket *s, const char *room);
+     * connection). They run application callbacks. A join or leave the
+     * host refuses (a closed socket, its limit on rooms, memory) is the
+     * host's to report: the adapter has nothing to do about it. */
+    void (*join)(siod_socket *s, const char *room);
+    void (*leave)(siod_socket *s, const char *room);
     void (*disconnect)(siod_socket *s, int close);
 } siod_adapter_host;
 
@@ -88,7 +99,9 @@ typedef struct siod_adapter_ops {
                     const char *name);
     /* Frees the state (every socket has left). */
     void (*destroy)(void *a);
-    /* Socket s joins room. Returns 0 or -1 (memory). */
+    /* Socket s joins room (0 if it is in it already). Returns 0, or
+     * -ENOMEM (s is then not in room; rooms it was in are kept). Rooms
+     * are local to each server, so this needs no other server. */
     int (*add)(void *a, siod_socket *s, const char *room);
     /* Socket s leaves room (no-op if not in it). */
     void (*del)(void *a, siod_socket *s, const char *room);
@@ -99,9 +112,9 @@ typedef struct siod_adapter_ops {
     /* Calls fn for every room of s; returns how many. */
     size_t (*socket_rooms)(void *a, const siod_socket *s,
                            void (*fn)(void *ud, const char *room), void *ud);
-    /* Returns the local connected sockets o selects in *out (malloc'd
-     * array, each with a reference the caller drops), count as return, or
-     * -1 if memory runs out. */
+    /* Returns the number of local connected sockets o selects, with them
+     * in *out (malloc'd array, each with a reference the caller drops), or
+     * -ENOMEM (*out untouched, no reference taken). */
     ssize_t (*select)(void *a, const siod_bcast_opts *o, siod_socket ***out);
     /* Sends the encoded packet to every socket o selects. */
     void (*broadcast)(void *a, const siod_sio_out *pkt,

@@ -9,6 +9,7 @@
 #include "siod_adapter.h"
 #include "core/siod_core.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -167,7 +168,7 @@ static int mem_add(void *a, siod_socket *s, const char *room)
     if (ms == NULL) {
         ms = calloc(1, sizeof *ms);
         if (ms == NULL)
-            return -1;
+            return -ENOMEM;
         ms->sock = s;
         ms->next = m->socks;
         if (m->socks != NULL)
@@ -181,19 +182,19 @@ static int mem_add(void *a, siod_socket *s, const char *room)
     if (r == NULL) {
         r = calloc(1, sizeof *r);
         if (r == NULL)
-            return -1;
+            return -ENOMEM;
         r->len = strlen(room);
         r->name = malloc(r->len + 1);
         if (r->name == NULL) {
             free(r);
-            return -1;
+            return -ENOMEM;
         }
         memcpy(r->name, room, r->len + 1);
         r->hash = siod_hash_bytes(r->name, r->len);
         if (siod_hash_insert(&m->rooms, r->hash, r) < 0) {
             free(r->name);
             free(r);
-            return -1;
+            return -ENOMEM;
         }
         new_room = 1;
     }
@@ -214,7 +215,7 @@ static int mem_add(void *a, siod_socket *s, const char *room)
             free(r->name);
             free(r);
         }
-        return -1;
+        return -ENOMEM;
     }
     mb->rnext = r->head;
     if (r->head != NULL)
@@ -326,7 +327,7 @@ static ssize_t mem_select(void *a, const siod_bcast_opts *o, siod_socket ***out)
         for (size_t i = 0; i < sel.n; i++)
             m->host->unref(sel.v[i]);
         free(sel.v);
-        return -1;
+        return -ENOMEM;
     }
     *out = sel.v;
     return (ssize_t)sel.n;

@@ -3,11 +3,14 @@
  * modules with dlopen, binding their namespaces in the Socket.IO layer,
  * and starting and stopping the applications with that layer (through the
  * siod_sio_apps hooks it registers). Everything here runs before the
- * event loop or after it. */
+ * event loop or after it. Its helpers return negative errno codes with
+ * the detail in a caller's buffer; the command-line calls say why on
+ * stderr and siod_app_loader_load logs, as main's startup does. */
 #include "siod_app_loader.h"
 #include "core/siod_core.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,12 +44,13 @@ static struct {
 
 /* ---- configuration -------------------------------------------------------- */
 
+/* Records one -n or -a. Returns 0 or -ENOMEM. */
 static int conf_add(enum conf_kind kind, const char *nsp, size_t nsp_len,
                     const char *app)
 {
     struct conf *c = calloc(1, sizeof *c);
     if (c == NULL)
-        return -1;
+        return -ENOMEM;
     c->kind = kind;
     c->app = strdup(app);
     c->nsp = nsp != NULL ? strndup(nsp, nsp_len) : NULL;
@@ -54,7 +58,7 @@ static int conf_add(enum conf_kind kind, const char *nsp, size_t nsp_len,
         free(c->app);
         free(c->nsp);
         free(c);
-        return -1;
+        return -ENOMEM;
     }
     *R.conf_tail = c;
     R.conf_tail = &c->next;
@@ -64,20 +68,28 @@ static int conf_add(enum conf_kind kind, const char *nsp, size_t nsp_len,
 int siod_app_loader_conf_nsp(const char *spec)
 {
     const char *eq = strrchr(spec, '=');
+    int rc;
     if (eq == NULL || eq == spec || eq[1] == '\0') {
         fprintf(stderr, "siod: -n %s: expected NSP=APP\n", spec);
-        return -1;
+        return -EINVAL;
     }
-    return conf_add(CONF_NSP, spec, (size_t)(eq - spec), eq + 1);
+    rc = conf_add(CONF_NSP, spec, (size_t)(eq - spec), eq + 1);
+    if (rc < 0)
+        fprintf(stderr, "siod: -n %s: %s\n", spec, siod_strerror(rc));
+    return rc;
 }
 
 int siod_app_loader_conf_app(const char *app)
 {
+    int rc;
     if (*app == '\0') {
         fprintf(stderr, "siod: -a: empty application name\n");
-        return -1;
+        return -EINVAL;
     }
-    return conf_add(CONF_APP, NULL, 0, app);
+    rc = conf_add(CONF_APP, NULL, 0, app);
+    if (rc < 0)
+        fprintf(stderr, "siod: -a %s: %s\n", app, siod_strerror(rc));
+    return rc;
 }
 
 void siod_app_loader_conf_appdir(const char *dir)
@@ -137,11 +149,21 @@ static size_t n_builtins;
 
 int siod_app_loader_conf_builtin(const siod_app_module *mod)
 {
-    if (mod == NULL || mod->abi != SIOD_APP_ABI || mod->name == NULL ||
-        n_builtins == BUILTIN_MAX)
-        return -1;
+    if (mod == NULL || mod->abi != SIOD_APP_ABI || mod->name == NULL)
+        return -EINVAL;
+    if (n_builtins == BUILTIN_MAX)
+        return -ENOSPC;
     builtins[n_builtins++] = mod;
     return 0;
+}
+
+/* Appends a to the loaded applications. */
+static void app_append(struct app *a)
+{
+    struct app **tail = &R.apps;
+    while (*tail != NULL)
+        tail = &(*tail)->next;
+    *tail = a;
 }
 
 /* Returns the application for built-in module mod, created once; NULL if
@@ -159,81 +181,87 @@ static struct app *builtin_app(const siod_app_module *mod)
         return NULL;
     }
     a->a.mod = mod;
-    struct app **tail = &R.apps;
-    while (*tail != NULL)
-        tail = &(*tail)->next;
-    *tail = a;
+    app_append(a);
     return a;
 }
 
-/* Returns the loaded application named spec (a built-in module's name, a
- * path if it has a '/', else <appdir>/<spec>.so), loading it once. NULL
- * after logging why. */
-static struct app *load_app(const char *spec)
+/* Loads the application named spec (a built-in module's name, a path if
+ * it has a '/', else <appdir>/<spec>.so) once, into *out. Returns 0, or
+ * with why[0..cap) set: realpath's errno (-ENOENT: cannot find it),
+ * -EINVAL (dlopen failed, or the module is not a siod application of this
+ * ABI) or -ENOMEM. */
+static int load_app(const char *spec, struct app **out, char *why,
+                    size_t cap)
 {
     char path[PATH_MAX], real[PATH_MAX];
     struct app *a;
 
     for (size_t i = 0; i < n_builtins; i++)
-        if (strcmp(builtins[i]->name, spec) == 0)
-            return builtin_app(builtins[i]);
+        if (strcmp(builtins[i]->name, spec) == 0) {
+            *out = builtin_app(builtins[i]);
+            if (*out == NULL)
+                return siod_err_set(why, cap, -ENOMEM, "application %s: "
+                                    "out of memory", spec);
+            return 0;
+        }
     if (strchr(spec, '/') != NULL) {
         snprintf(path, sizeof path, "%s", spec);
     } else {
         if (R.appdir == NULL && (R.appdir = default_appdir()) == NULL)
-            return NULL;
+            return siod_err_set(why, cap, -ENOMEM, "application %s: out of "
+                                "memory", spec);
         snprintf(path, sizeof path, "%s/%s.so", R.appdir, spec);
     }
     if (realpath(path, real) == NULL) {
-        siod_log(SIOD_LOG_ERROR, "application %s: cannot find %s", spec,
-                 path);
-        return NULL;
+        int err = errno;
+        return siod_err_set(why, cap, -err, "application %s: cannot find "
+                            "%s", spec, path);
     }
     for (a = R.apps; a != NULL; a = a->next)
-        if (strcmp(a->path, real) == 0)
-            return a;
+        if (strcmp(a->path, real) == 0) {
+            *out = a;
+            return 0;
+        }
     void *dl = dlopen(real, RTLD_NOW | RTLD_LOCAL);
-    if (dl == NULL) {
-        siod_log(SIOD_LOG_ERROR, "application %s: %s", spec, dlerror());
-        return NULL;
-    }
+    if (dl == NULL)
+        return siod_err_set(why, cap, -EINVAL, "application %s: %s", spec,
+                            dlerror());
     const siod_app_module *mod = dlsym(dl, SIOD_APP_SYMBOL);
     if (mod == NULL || mod->abi != SIOD_APP_ABI || mod->name == NULL) {
-        siod_log(SIOD_LOG_ERROR, "application %s: %s", real,
-                 mod == NULL ? "no " SIOD_APP_SYMBOL " symbol"
-                 : mod->abi != SIOD_APP_ABI ? "built for another siod_app.h "
-                                              "version"
-                                            : "module record has no name");
+        siod_err_set(why, cap, -EINVAL, "application %s: %s", real,
+                     mod == NULL ? "no " SIOD_APP_SYMBOL " symbol"
+                     : mod->abi != SIOD_APP_ABI ? "built for another "
+                                                  "siod_app.h version"
+                                                : "module record has no "
+                                                  "name");
         dlclose(dl);
-        return NULL;
+        return -EINVAL;
     }
     a = calloc(1, sizeof *a);
     if (a == NULL || (a->path = strdup(real)) == NULL) {
         free(a);
         dlclose(dl);
-        return NULL;
+        return siod_err_set(why, cap, -ENOMEM, "application %s: out of "
+                            "memory", spec);
     }
     a->a.mod = mod;
     a->dl = dl;
-    struct app **tail = &R.apps;
-    while (*tail != NULL)
-        tail = &(*tail)->next;
-    *tail = a;
+    app_append(a);
     siod_log(SIOD_LOG_INFO, "loaded application %s from %s", mod->name, real);
-    return a;
+    *out = a;
+    return 0;
 }
 
 /* ---- starting and stopping ------------------------------------------------- */
 
-/* Calls every application's init (0, or -1 after logging). */
-static int apps_init(void)
+/* Calls every application's init (the siod_sio_apps hook). Returns 0, or
+ * -ECANCELED with why[0..cap) naming the application that refused. */
+static int apps_init(char *why, size_t cap)
 {
     for (struct app *a = R.apps; a != NULL; a = a->next) {
-        if (a->a.mod->init != NULL && a->a.mod->init(&a->a.state) != 0) {
-            siod_log(SIOD_LOG_ERROR, "application %s: init failed",
-                     a->a.mod->name);
-            return -1;
-        }
+        if (a->a.mod->init != NULL && a->a.mod->init(&a->a.state) != 0)
+            return siod_err_set(why, cap, -ECANCELED, "application %s: init "
+                                "failed", a->a.mod->name);
         a->ready = 1;
     }
     return 0;
@@ -244,40 +272,55 @@ static const siod_sio_apps loader_apps = {
     .destroy = siod_app_loader_destroy,
 };
 
-int siod_app_loader_load(void)
+/* Loads every configured application and binds its namespaces. Returns 0,
+ * or a negative code with why[0..cap) set. */
+static int load_all(char *why, size_t cap)
 {
-    int rc = 0;
     /* explicit bindings are recorded after the -a ones so that they win */
-    for (int pass = 0; pass < 2 && rc == 0; pass++) {
-        for (struct conf *c = R.conf; c != NULL && rc == 0; c = c->next) {
+    for (int pass = 0; pass < 2; pass++) {
+        for (struct conf *c = R.conf; c != NULL; c = c->next) {
+            struct app *a;
+            int rc;
             if ((pass == 0) != (c->kind == CONF_APP))
                 continue;
-            struct app *a = load_app(c->app);
-            if (a == NULL) {
-                rc = -1;
-                break;
-            }
+            rc = load_app(c->app, &a, why, cap);
+            if (rc < 0)
+                return rc;
             if (c->kind == CONF_NSP) {
-                rc = siod_sio_nsp_bind(c->nsp, &a->a, 1);
+                rc = siod_sio_nsp_bind(c->nsp, &a->a, 1, why, cap);
+                if (rc < 0)
+                    return rc;
                 continue;
             }
             const siod_app_module *mod = a->a.mod;
-            if (mod->namespaces == NULL || mod->namespaces[0] == NULL) {
-                siod_log(SIOD_LOG_ERROR, "application %s declares no "
-                         "namespaces: use -n NSP=%s", mod->name, c->app);
-                rc = -1;
-                break;
+            if (mod->namespaces == NULL || mod->namespaces[0] == NULL)
+                return siod_err_set(why, cap, -EINVAL, "application %s "
+                                    "declares no namespaces: use -n NSP=%s",
+                                    mod->name, c->app);
+            for (size_t i = 0; mod->namespaces[i] != NULL; i++) {
+                rc = siod_sio_nsp_bind(mod->namespaces[i], &a->a, 0, why,
+                                       cap);
+                if (rc < 0)
+                    return rc;
             }
-            for (size_t i = 0; mod->namespaces[i] != NULL && rc == 0; i++)
-                rc = siod_sio_nsp_bind(mod->namespaces[i], &a->a, 0);
         }
     }
+    return 0;
+}
+
+int siod_app_loader_load(void)
+{
+    char why[PATH_MAX + 256];
+    int rc = load_all(why, sizeof why);
+
     conf_free();
-    if (rc == 0) {
-        siod_sio_nsps_log();
-        siod_sio_set_apps(&loader_apps);
+    if (rc < 0) {
+        siod_log(SIOD_LOG_ERROR, "%s", why);
+        return rc;
     }
-    return rc;
+    siod_sio_nsps_log();
+    siod_sio_set_apps(&loader_apps);
+    return 0;
 }
 
 void siod_app_loader_destroy(void)

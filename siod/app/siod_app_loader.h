@@ -10,15 +10,17 @@
 
 #include "sio/siod_sio.h"
 
-/* Records -n NSP=APP (spec), -a APP, -A DIR. Return 0, or -1 after
- * printing why to stderr (-n, -a) or when memory runs out. */
+/* Records -n NSP=APP (spec), -a APP, -A DIR. Return 0, or -EINVAL (not
+ * NSP=APP, an empty name) or -ENOMEM after printing why to stderr (-n,
+ * -a; -A, which returns nothing, leaves the default directory in use when
+ * memory runs out). */
 int siod_app_loader_conf_nsp(const char *spec);
 int siod_app_loader_conf_app(const char *app);
 void siod_app_loader_conf_appdir(const char *dir);
 
 /* Makes module mod (linked in; it stays valid) loadable as mod->name,
- * found before the application directory. Returns 0, or -1 if it is
- * invalid or too many are registered. */
+ * found before the application directory. Returns 0, -EINVAL (no module
+ * of this ABI, or no name) or -ENOSPC (too many are registered). */
 int siod_app_loader_conf_builtin(const siod_app_module *mod);
 
 /* Returns 1 if neither -n nor -a was given. */
@@ -27,7 +29,11 @@ int siod_app_loader_conf_empty(void);
 /* Loads the configured applications, binds their namespaces (-n wins over
  * what an -a application declares) and registers the applications' start
  * and stop with the Socket.IO layer. Call before siod_sessions_init.
- * Returns 0, or -1 after logging why. */
+ * Returns 0, or a negative code after logging why (this is where startup
+ * logs it): -ENOENT or another errno of realpath (an application not
+ * found), -EINVAL (not a siod application, a namespace refused), -ENOMEM.
+ * An application's init runs later, with the layer's start, which logs
+ * its refusal. */
 int siod_app_loader_load(void);
 
 /* At exit: every started application's destroy, the timers they left,

@@ -27,11 +27,12 @@ typedef struct siod_sio_app {
 
 /* What the layer above registers so that its applications start and stop
  * with the layer: init runs from the engine app's init, once the layer's
- * settings are in place and the namespaces are findable (it returns 0, or
- * -1 after logging: the layer then fails to start); destroy runs from the
- * engine app's destroy, after every session is closed. */
+ * settings are in place and the namespaces are findable; it returns 0, or
+ * a negative errno code with why[0..cap) set, which the layer logs before
+ * it fails to start. destroy runs from the engine app's destroy, after
+ * every session is closed. */
 typedef struct siod_sio_apps {
-    int (*init)(void);
+    int (*init)(char *why, size_t cap);
     void (*destroy)(void);
 } siod_sio_apps;
 
@@ -42,8 +43,10 @@ void siod_sio_set_apps(const siod_sio_apps *ops);
  * regex: a pattern) to app. explicit: named on the command line (-n),
  * which overrides what an application declares; two explicit bindings of
  * one name, or two applications declaring it, are refused. Returns 0, or
- * -1 after logging why. Before siod_sessions_init only. */
-int siod_sio_nsp_bind(const char *name, siod_sio_app *app, int explicit);
+ * -EINVAL (a bad name or pattern, a binding refused) or -ENOMEM with
+ * why[0..cap) set. Before siod_sessions_init only. */
+int siod_sio_nsp_bind(const char *name, siod_sio_app *app, int explicit,
+                      char *why, size_t cap);
 
 /* Logs every bound namespace and its application (at info). */
 void siod_sio_nsps_log(void);

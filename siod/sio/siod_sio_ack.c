@@ -8,6 +8,7 @@
 #include "siod_sio_int.h"
 #include "core/siod_core.h"
 
+#include <errno.h>
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +91,7 @@ static void ack_timeout_cb(evutil_socket_t fd, short what, void *arg)
                    (unsigned long long)e->id);
     ackent_unlink(e);
     ackent_free(e);
-    cb(ud, s, SIOD_ETIMEDOUT, NULL);
+    cb(ud, s, siod_sio_app_err(-ETIMEDOUT), NULL);
     siod_socket_unref(s);
 }
 
@@ -122,6 +123,9 @@ static void ackwait_free(siod_ackwait *w)
     free(w);
 }
 
+/* Ends w: the application's callback gets the answers gathered and err
+ * (0, -ETIMEDOUT or -ECONNRESET: some recipients left), then w is
+ * freed. */
 static void ackwait_finish(siod_ackwait *w, int err)
 {
     siod_sio_text t = { NULL, 0, 0 };
@@ -143,22 +147,23 @@ static void ackwait_finish(siod_ackwait *w, int err)
         nbins = 0;
     rc = siod_sio_text_add(&t, "[", 1);
     unsigned off = 0;
-    for (size_t i = 0; i < w->nresp && rc == SIOD_OK; i++) {
+    for (size_t i = 0; i < w->nresp && rc == 0; i++) {
         const struct resp *r = &w->resps[i];
         unsigned rb = bins != NULL ? r->nbins : 0;
         if (i > 0)
             rc = siod_sio_text_add(&t, ",", 1);
-        if (rc == SIOD_OK)
+        if (rc == 0)
             rc = siod_sio_text_add_renumbered(&t, r->json, r->len, rb, off);
         for (unsigned k = 0; k < rb; k++)
             bins[off + k] = r->bins[k];
         off += rb;
     }
-    if (rc == SIOD_OK)
+    if (rc == 0)
         rc = siod_sio_text_add(&t, "]", 1);
-    siod_args a = { rc == SIOD_OK ? t.p : "[]", rc == SIOD_OK ? t.len : 2,
-                    bins, rc == SIOD_OK ? off : 0 };
-    w->cb(w->ud, err, &a, rc == SIOD_OK ? w->nresp : 0);
+    /* no memory for the answers: the callback still runs, with none */
+    siod_args a = { rc == 0 ? t.p : "[]", rc == 0 ? t.len : 2,
+                    bins, rc == 0 ? off : 0 };
+    w->cb(w->ud, siod_sio_app_err(err), &a, rc == 0 ? w->nresp : 0);
     free(bins);
     free(t.p);
     ackwait_free(w);
@@ -168,7 +173,7 @@ static void ackwait_check(siod_ackwait *w)
 {
     if (!w->done && w->servers_reported >= w->servers_expected &&
         w->received + w->gone >= w->expected)
-        ackwait_finish(w, w->gone > 0 ? SIOD_EDISCONNECTED : SIOD_OK);
+        ackwait_finish(w, w->gone > 0 ? -ECONNRESET : 0);
 }
 
 static void ackwait_timeout_cb(evutil_socket_t fd, short what, void *arg)
@@ -176,18 +181,18 @@ static void ackwait_timeout_cb(evutil_socket_t fd, short what, void *arg)
     siod_ackwait *w = arg;
     siod_log_debug("broadcast with ack timed out: %zu of %zu answered",
                    w->received, w->expected);
-    ackwait_finish(w, SIOD_ETIMEDOUT);
+    ackwait_finish(w, -ETIMEDOUT);
 }
 
 /* s is sent a broadcast whose answers w gathers (w keeps a reference to
- * forget s when it finishes). Returns 0 or -1 (memory). */
+ * forget s when it finishes). Returns 0 or -ENOMEM. */
 static int ackwait_target(siod_ackwait *w, siod_socket *s)
 {
     if (w->ntargets == w->targets_cap) {
         size_t cap = w->targets_cap ? w->targets_cap * 2 : 16;
         siod_socket **v = realloc(w->targets, cap * sizeof *v);
         if (v == NULL)
-            return -1;
+            return -ENOMEM;
         w->targets = v;
         w->targets_cap = cap;
     }
@@ -297,7 +302,7 @@ int siod_sio_ack_await(siod_socket *s, uint64_t id, siod_ack_cb cb, void *ud,
 {
     siod_sio_ackent *e = calloc(1, sizeof *e);
     if (e == NULL)
-        return SIOD_ENOMEM;
+        return -ENOMEM;
     e->id = id;
     e->cb = cb;
     e->ud = ud;
@@ -307,24 +312,26 @@ int siod_sio_ack_await(siod_socket *s, uint64_t id, siod_ack_cb cb, void *ud,
         e->timer = evtimer_new(siod_sio_config()->base, ack_timeout_cb, e);
         if (e->timer == NULL) {
             free(e);
-            return SIOD_ENOMEM;
+            return -ENOMEM;
         }
         evtimer_add(e->timer, &tv);
     }
     ackent_push(s, e);
-    return SIOD_OK;
+    return 0;
 }
 
 int siod_sio_socket_expect(siod_socket *s, uint64_t id, siod_ackwait *w)
 {
     siod_sio_ackent *e = calloc(1, sizeof *e);
+    int rc;
     if (e == NULL)
-        return -1;
+        return -ENOMEM;
     e->id = id;
     e->w = w;
-    if (ackwait_target(w, s) < 0) {
+    rc = ackwait_target(w, s);
+    if (rc < 0) {
         free(e);
-        return -1;
+        return rc;
     }
     ackent_push(s, e);
     return 0;
@@ -343,7 +350,7 @@ void siod_sio_acks_fail(siod_socket *s)
             siod_ack_cb cb = e->cb;
             void *ud = e->ud;
             ackent_free(e);
-            cb(ud, s, SIOD_EDISCONNECTED, NULL);
+            cb(ud, s, siod_sio_app_err(-ECONNRESET), NULL);
         }
     }
 }
@@ -405,8 +412,6 @@ static void ack_free(siod_ack *a)
     free(a);
 }
 
-/* Copies the packet's data as the args array: without the event name for
- * an event (skip_first), NUL-terminated. Returns a malloc'd string. */
 void siod_sio_ack_dispatched(siod_ack *a)
 {
     a->in_dispatch = 0;
@@ -421,16 +426,16 @@ int siod_ack_send(siod_ack *ack, const siod_args *args)
     int rc;
 
     if (ack == NULL)
-        return SIOD_EINVAL;
+        return siod_sio_app_err(-EINVAL);
     if (ack->sent)
-        return SIOD_EALREADY;
+        return siod_sio_app_err(-EALREADY);
     s = ack->sock;
     if (s->state != SOCK_CONNECTED) {
-        rc = SIOD_ECLOSED;
+        rc = -EPIPE;
     } else {
         rc = siod_sio_encode(&o, 1, s->nsp->name, 1, ack->id, NULL, args);
-        if (rc != SIOD_OK)
-            return rc;
+        if (rc < 0)
+            return siod_sio_app_err(rc);   /* the ack may be sent again */
         rc = siod_sio_socket_write(s, &o, 0);
         siod_sio_out_clear(&o);
     }
@@ -440,7 +445,7 @@ int siod_ack_send(siod_ack *ack, const siod_args *args)
         if (!ack->in_dispatch)
             ack_free(ack);
     }
-    return rc;
+    return siod_sio_app_err(rc);
 }
 
 siod_ack *siod_ack_hold(siod_ack *ack)

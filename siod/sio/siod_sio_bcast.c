@@ -8,6 +8,7 @@
 #include "siod_sio_int.h"
 #include "core/siod_core.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,14 +121,14 @@ siod_bcast *siod_bcast_timeout(siod_bcast *b, unsigned ms)
 
 /* The namespaces a broadcast acts on: nsp itself, or a pattern's live
  * children; each with a reference. Returns the count (*out malloc'd), or
- * -1 if memory runs out. */
+ * -ENOMEM. */
 static ssize_t targets_of(siod_nsp *nsp, siod_nsp ***out)
 {
     size_t n = 0, k = 0;
     if (!nsp->is_parent) {
         *out = malloc(sizeof **out);
         if (*out == NULL)
-            return -1;
+            return -ENOMEM;
         (*out)[0] = siod_sio_nsp_ref(nsp);
         return 1;
     }
@@ -135,7 +136,7 @@ static ssize_t targets_of(siod_nsp *nsp, siod_nsp ***out)
         n++;
     *out = malloc((n ? n : 1) * sizeof **out);
     if (*out == NULL)
-        return -1;
+        return -ENOMEM;
     for (siod_nsp *c = nsp->children; c != NULL && k < n; c = c->sib_next)
         (*out)[k++] = siod_sio_nsp_ref(c);
     return (ssize_t)k;
@@ -148,38 +149,45 @@ static void release_targets(siod_nsp **v, ssize_t n)
     free(v);
 }
 
-int siod_bcast_emit(siod_bcast *b, const char *event, const siod_args *args)
+/* siod_bcast_emit without the translation: 0, -EINVAL, -EPERM or
+ * -ENOMEM (a builder that ran out of memory too). */
+static int bcast_emit(siod_bcast *b, const char *event, const siod_args *args)
 {
     siod_nsp **v = NULL;
     ssize_t n;
-    int rc = SIOD_OK;
+    int rc = 0;
 
     if (b == NULL)
-        return SIOD_ENOMEM;
+        return -ENOMEM;
     if (b->failed || event == NULL) {
-        rc = b->failed ? SIOD_ENOMEM : SIOD_EINVAL;
+        rc = b->failed ? -ENOMEM : -EINVAL;
         siod_bcast_free(b);
         return rc;
     }
     n = targets_of(b->nsp, &v);
     if (n < 0)
-        rc = SIOD_ENOMEM;
+        rc = (int)n;
     if (n == 0) {
         /* no child: still report a bad argument */
         siod_sio_out o;
         rc = siod_sio_encode(&o, 0, "/", 0, 0, event, args);
         siod_sio_out_clear(&o);
     }
-    for (ssize_t i = 0; i < n && rc == SIOD_OK; i++) {
+    for (ssize_t i = 0; i < n && rc == 0; i++) {
         siod_sio_out o;
         rc = siod_sio_encode(&o, 0, v[i]->name, 0, 0, event, args);
-        if (rc == SIOD_OK)
+        if (rc == 0)
             v[i]->aops->broadcast(v[i]->adapter, &o, &b->o);
         siod_sio_out_clear(&o);
     }
     release_targets(v, n);
     siod_bcast_free(b);
     return rc;
+}
+
+int siod_bcast_emit(siod_bcast *b, const char *event, const siod_args *args)
+{
+    return siod_sio_app_err(bcast_emit(b, event, args));
 }
 
 /* ---- writing one packet to many sockets ---------------------------------- */
@@ -200,7 +208,7 @@ size_t siod_sio_sockets_write(siod_socket *const *v, size_t n,
     if (sess == NULL) {
         /* no memory to gather them: one client at a time */
         for (size_t i = 0; i < n; i++)
-            if (siod_sio_socket_write(v[i], o, flags) == SIOD_OK)
+            if (siod_sio_socket_write(v[i], o, flags) == 0)
                 sent++;
         if (msgs != small)
             free(msgs);
@@ -227,8 +235,11 @@ size_t siod_sio_sockets_write(siod_socket *const *v, size_t n,
     return sent;
 }
 
-int siod_bcast_emit_ack(siod_bcast *b, const char *event,
-                        const siod_args *args, siod_bcast_ack_cb cb, void *ud)
+/* siod_bcast_emit_ack without the translation: 0, -EINVAL, -EPERM or
+ * -ENOMEM. */
+static int bcast_emit_ack(siod_bcast *b, const char *event,
+                          const siod_args *args, siod_bcast_ack_cb cb,
+                          void *ud)
 {
     siod_ackwait *w = NULL;
     siod_nsp **v = NULL;
@@ -237,16 +248,16 @@ int siod_bcast_emit_ack(siod_bcast *b, const char *event,
     int rc;
 
     if (b == NULL)
-        return SIOD_ENOMEM;
+        return -ENOMEM;
     if (b->failed || event == NULL || cb == NULL) {
-        rc = b->failed ? SIOD_ENOMEM : SIOD_EINVAL;
+        rc = b->failed ? -ENOMEM : -EINVAL;
         siod_bcast_free(b);
         return rc;
     }
     /* check the arguments before anything is sent */
     rc = siod_sio_encode(&o, 0, "/", 1, 0, event, args);
     siod_sio_out_clear(&o);
-    if (rc != SIOD_OK) {
+    if (rc < 0) {
         siod_bcast_free(b);
         return rc;
     }
@@ -261,15 +272,15 @@ int siod_bcast_emit_ack(siod_bcast *b, const char *event,
         if (n >= 0)
             release_targets(v, n);
         siod_bcast_free(b);
-        return SIOD_ENOMEM;
+        return -ENOMEM;
     }
     /* with no target namespace, w finishes here */
     siod_sio_ackwait_start(w);
     for (ssize_t i = 0; i < n; i++) {
         uint64_t id = v[i]->next_id++;
-        /* the last report may finish (and free) w */
-        if (siod_sio_encode(&o, 0, v[i]->name, 1, id, event, args) !=
-            SIOD_OK) {
+        /* the last report may finish (and free) w; a namespace whose
+         * packet cannot be encoded (memory) reports no recipient */
+        if (siod_sio_encode(&o, 0, v[i]->name, 1, id, event, args) < 0) {
             for (unsigned k = v[i]->aops->server_count(v[i]->adapter); k > 0;
                  k--)
                 siod_sio_ackwait_count(w, 0);
@@ -280,7 +291,13 @@ int siod_bcast_emit_ack(siod_bcast *b, const char *event,
     }
     release_targets(v, n);
     siod_bcast_free(b);
-    return SIOD_OK;
+    return 0;
+}
+
+int siod_bcast_emit_ack(siod_bcast *b, const char *event,
+                        const siod_args *args, siod_bcast_ack_cb cb, void *ud)
+{
+    return siod_sio_app_err(bcast_emit_ack(b, event, args, cb, ud));
 }
 
 /* ---- acting on the selected sockets -------------------------------------- */
@@ -374,6 +391,6 @@ size_t siod_bcast_sockets(siod_bcast *b,
 int siod_nsp_emit(siod_nsp *nsp, const char *event, const siod_args *args)
 {
     if (nsp == NULL)
-        return SIOD_EINVAL;
+        return siod_sio_app_err(-EINVAL);
     return siod_bcast_emit(siod_bcast_new(nsp), event, args);
 }

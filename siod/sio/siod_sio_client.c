@@ -21,7 +21,10 @@ static struct sio_packet_opts parse_opts = {
     SIO_JSON_LONE_SURROGATES,
 };
 
-static siod_log_throttle refusal_log;
+/* Refusals at a limit a client can repeat: CONNECTs past
+ * --max-namespaces-per-session, new dynamic namespaces past
+ * --max-dynamic-namespaces. */
+static siod_log_throttle refusal_log, dynamic_refusal_log;
 
 /* The applications' start and stop (siod_sio_set_apps). */
 static const siod_sio_apps *apps_ops;
@@ -32,7 +35,7 @@ static void send_raw(siod_sio_client *c, int type, const char *nsp,
 {
     siod_sio_out o;
     if (siod_sio_encode_raw(&o, type, nsp, nsp_len, data,
-                            data != NULL ? strlen(data) : 0) == SIOD_OK)
+                            data != NULL ? strlen(data) : 0) == 0)
         siod_sio_client_write(c, &o, 0);
     siod_sio_out_clear(&o);
 }
@@ -73,11 +76,14 @@ static size_t socket_count(const siod_sio_client *c)
     return n;
 }
 
-/* One whole packet (attachments gathered) from the client. */
+/* One whole packet (attachments gathered) from the client. The failures
+ * of what it calls stop here (the engine's on_message): it logs them. */
 static void dispatch(siod_sio_client *c, const struct sio_packet *p,
                      const siod_bin *bins, unsigned nbins)
 {
     siod_socket *s = find_socket(c, p->nsp, p->nsp_len);
+    char why[512];
+    int rc;
 
     if (s == NULL && p->type == SIO_PACKET_CONNECT) {
         siod_nsp *nsp;
@@ -94,27 +100,43 @@ static void dispatch(siod_sio_client *c, const struct sio_packet *p,
                      "connection\"}");
             return;
         }
-        int rc = siod_sio_nsp_resolve(p->nsp, p->nsp_len, &nsp);
+        rc = siod_sio_nsp_resolve(p->nsp, p->nsp_len, &nsp, why,
+                                  sizeof why);
         if (rc == -ENOSPC) {
+            siod_log_throttled(&dynamic_refusal_log, SIOD_LOG_WARN, "%s",
+                               why);
             send_raw(c, SIO_PACKET_CONNECT_ERROR, p->nsp, p->nsp_len,
                      "{\"message\":\"Too many dynamic namespaces\"}");
             return;
         }
         if (rc < 0) {
-            siod_log_debug("session %s: CONNECT to unknown namespace %.*s",
-                           siod_session_sid(c->s),
-                           (int)(p->nsp_len > 200 ? 200 : p->nsp_len),
-                           p->nsp);
+            if (rc == -ENOENT)
+                siod_log_debug("session %s: CONNECT to unknown namespace "
+                               "%.*s", siod_session_sid(c->s),
+                               (int)(p->nsp_len > 200 ? 200 : p->nsp_len),
+                               p->nsp);
+            else
+                siod_log_limited(SIOD_LOG_ERROR, "%s", why);
             send_raw(c, SIO_PACKET_CONNECT_ERROR, p->nsp, p->nsp_len,
                      "{\"message\":\"Invalid namespace\"}");
             return;
         }
-        siod_sio_socket_connect(c, nsp, &p->data);
+        rc = siod_sio_socket_connect(c, nsp, &p->data);
+        if (rc < 0)
+            siod_log_limited(SIOD_LOG_ERROR, "session %s: cannot connect to "
+                             "%s: %s", siod_session_sid(c->s), nsp->name,
+                             siod_strerror(rc));
         return;
     }
     if (s != NULL && s->state == SOCK_CONNECTED &&
         p->type != SIO_PACKET_CONNECT && p->type != SIO_PACKET_CONNECT_ERROR) {
-        siod_sio_socket_packet(s, p, bins, nbins);
+        /* a reference: the application may let s go while it runs */
+        siod_socket_ref(s);
+        rc = siod_sio_socket_packet(s, p, bins, nbins);
+        if (rc < 0)   /* -ENOMEM: the event was dropped */
+            siod_log_limited(SIOD_LOG_ERROR, "socket %s: out of memory for "
+                             "an event", s->id);
+        siod_socket_unref(s);
         return;
     }
     /* as the reference: a packet for a namespace not joined, a second
@@ -259,16 +281,31 @@ void siod_sio_set_apps(const siod_sio_apps *ops)
     apps_ops = ops;
 }
 
+/* The layer's start. A failure is logged here with its detail (which
+ * namespace, which application): the engine hands main only the code,
+ * which main logs as "cannot start socketio: ...". */
 static int sio_init(const siod_engine_config *cfg, void **app)
 {
+    char why[512];
+    int rc;
+
     siod_sio_set_config(cfg);
     if (cfg->max_attachments > 0)
         parse_opts.max_attachments = cfg->max_attachments;
     *app = NULL;
-    if (siod_sio_nsps_start(&siod_adapter_mem, &siod_sio_adapter_host) < 0)
-        return -EINVAL;
-    if (apps_ops != NULL && apps_ops->init() < 0)
-        return -EINVAL;
+    rc = siod_sio_nsps_start(&siod_adapter_mem, &siod_sio_adapter_host, why,
+                             sizeof why);
+    if (rc < 0) {
+        siod_log(SIOD_LOG_ERROR, "%s", why);
+        return rc;
+    }
+    if (apps_ops != NULL) {
+        rc = apps_ops->init(why, sizeof why);
+        if (rc < 0) {
+            siod_log(SIOD_LOG_ERROR, "%s", why);
+            return rc;
+        }
+    }
     return 0;
 }
 

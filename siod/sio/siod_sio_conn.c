@@ -6,6 +6,7 @@
 #include "siod_sio_int.h"
 #include "core/siod_core.h"
 
+#include <errno.h>
 #include <event2/event.h>
 #include <stdlib.h>
 
@@ -75,24 +76,26 @@ void siod_sio_client_close(siod_sio_client *c)
 int siod_sio_client_write(siod_sio_client *c, const siod_sio_out *o,
                           unsigned flags)
 {
-    int rc = SIOD_OK;
+    int rc = 0;
     unsigned sflags = (flags & SIOD_EMIT_VOLATILE) ? SIOD_SEND_VOLATILE : 0;
 
     if (c == NULL || c->s == NULL)
-        return SIOD_ECLOSED;
+        return -EPIPE;
     if ((flags & SIOD_EMIT_VOLATILE) && !siod_session_writable(c->s)) {
         siod_log_debug("session %s: volatile packet dropped",
                        siod_session_sid(c->s));
-        return SIOD_OK;
+        return 0;
     }
     c->refs++;
-    /* a failed send has closed the session: c->s is NULL from then on */
+    /* a failed send, whatever its code, has closed the session (the layer
+     * hears of it in on_close, from the loop): to this caller the socket
+     * is closed, and the packet's other parts are not sent */
     if (siod_session_send_shared_ex(c->s, o->head, 0, sflags) < 0)
-        rc = SIOD_ECLOSED;
-    for (unsigned i = 0; i < o->natts && rc == SIOD_OK; i++)
+        rc = -EPIPE;
+    for (unsigned i = 0; i < o->natts && rc == 0; i++)
         if (c->s == NULL ||
             siod_session_send_shared_ex(c->s, o->atts[i], 1, sflags) < 0)
-            rc = SIOD_ECLOSED;
+            rc = -EPIPE;
     siod_sio_client_unref(c);
     return rc;
 }

@@ -9,6 +9,7 @@
 #include "sio_relay.h"
 #include "sio_utf8.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,8 @@ static char *unescape(const char *s, size_t n)
     return out;
 }
 
+/* The helpers that build the handshake return 0 or -ENOMEM. They take
+ * k and val (malloc'd; NULL when a copy ran out of memory) in any case. */
 static int kv_push(struct kv **v, size_t *n, char *k, char *val)
 {
     struct kv *nv = realloc(*v, (*n + 1) * sizeof **v);
@@ -103,7 +106,7 @@ static int kv_push(struct kv **v, size_t *n, char *k, char *val)
             *v = nv;
         free(k);
         free(val);
-        return -1;
+        return -ENOMEM;
     }
     *v = nv;
     nv[*n].k = k;
@@ -123,9 +126,10 @@ static int parse_query(siod_sio_hs *hs, const char *q, size_t n)
             size_t klen = eq != NULL ? (size_t)(eq - (q + i)) : end - i;
             const char *v = eq != NULL ? eq + 1 : q + end;
             size_t vlen = (size_t)(q + end - v);
-            if (kv_push(&hs->query, &hs->nquery, unescape(q + i, klen),
-                        unescape(v, vlen)) < 0)
-                return -1;
+            int rc = kv_push(&hs->query, &hs->nquery, unescape(q + i, klen),
+                             unescape(v, vlen));
+            if (rc < 0)
+                return rc;
         }
         i = end + 1;
     }
@@ -141,12 +145,12 @@ static int add_header(siod_sio_hs *hs, const char *k, size_t klen,
             memcmp(hs->headers[i].k, k, klen) == 0) {
             char *add = dup_utf8(v, vlen);
             if (add == NULL)
-                return -1;
+                return -ENOMEM;
             size_t old = strlen(hs->headers[i].v), an = strlen(add);
             char *joined = realloc(hs->headers[i].v, old + 2 + an + 1);
             if (joined == NULL) {
                 free(add);
-                return -1;
+                return -ENOMEM;
             }
             memcpy(joined + old, ", ", 2);
             memcpy(joined + old + 2, add, an + 1);
@@ -297,17 +301,19 @@ const char *siod_handshake_time(const siod_socket *s)
     return s->time;
 }
 
+/* The JSON form's helpers append to t and return 0, -ENOMEM, or -EINVAL
+ * (a string that is not UTF-8: none is, they were copied as UTF-8). */
 static int add_quoted(siod_sio_text *t, const char *s)
 {
     size_t n = strlen(s), need = sio_json_string_size(s, n), w;
     char small[256], *buf = need <= sizeof small ? small : malloc(need);
-    int rc = SIOD_ENOMEM;
+    int rc;
     if (buf == NULL)
-        return rc;
+        return -ENOMEM;
     if (sio_json_write_string(s, n, buf, need, &w) == SIO_OK)
         rc = siod_sio_text_add(t, buf, w);
     else
-        rc = SIOD_EINVAL;
+        rc = -EINVAL;
     if (buf != small)
         free(buf);
     return rc;
@@ -319,7 +325,7 @@ static int add_object(siod_sio_text *t, const struct kv *v, size_t n)
 {
     int rc = siod_sio_text_add(t, "{", 1);
     size_t written = 0;
-    for (size_t i = 0; i < n && rc == SIOD_OK; i++) {
+    for (size_t i = 0; i < n && rc == 0; i++) {
         size_t first = 0, count = 0;
         for (size_t j = 0; j < n; j++)
             if (strcmp(v[j].k, v[i].k) == 0) {
@@ -330,24 +336,24 @@ static int add_object(siod_sio_text *t, const struct kv *v, size_t n)
             continue;
         if (written++ > 0)
             rc = siod_sio_text_add(t, ",", 1);
-        if (rc == SIOD_OK)
+        if (rc == 0)
             rc = add_quoted(t, v[i].k);
-        if (rc == SIOD_OK)
+        if (rc == 0)
             rc = siod_sio_text_add(t, ":", 1);
-        if (rc == SIOD_OK && count > 1)
+        if (rc == 0 && count > 1)
             rc = siod_sio_text_add(t, "[", 1);
-        for (size_t j = i, k = 0; j < n && rc == SIOD_OK; j++) {
+        for (size_t j = i, k = 0; j < n && rc == 0; j++) {
             if (strcmp(v[j].k, v[i].k) != 0)
                 continue;
             if (k++ > 0)
                 rc = siod_sio_text_add(t, ",", 1);
-            if (rc == SIOD_OK)
+            if (rc == 0)
                 rc = add_quoted(t, v[j].v);
         }
-        if (rc == SIOD_OK && count > 1)
+        if (rc == 0 && count > 1)
             rc = siod_sio_text_add(t, "]", 1);
     }
-    if (rc == SIOD_OK)
+    if (rc == 0)
         rc = siod_sio_text_add(t, "}", 1);
     return rc;
 }
@@ -362,49 +368,49 @@ const char *siod_handshake_json(const siod_socket *s)
     if (s->hs_json != NULL)
         return s->hs_json;
     rc = siod_sio_text_add(&t, "{\"headers\":", 11);
-    if (rc == SIOD_OK)
+    if (rc == 0)
         rc = add_object(&t, hs->headers, hs->nheaders);
-    if (rc == SIOD_OK)
+    if (rc == 0)
         rc = siod_sio_text_add(&t, ",\"time\":", 8);
-    if (rc == SIOD_OK)
+    if (rc == 0)
         rc = add_quoted(&t, s->time);
-    if (rc == SIOD_OK)
+    if (rc == 0)
         rc = siod_sio_text_add(&t, ",\"address\":", 11);
-    if (rc == SIOD_OK)
+    if (rc == 0)
         rc = add_quoted(&t, hs->address);
-    if (rc == SIOD_OK)
+    if (rc == 0)
         rc = siod_sio_text_add(&t, hs->xdomain ? ",\"xdomain\":true"
                                                : ",\"xdomain\":false",
                                hs->xdomain ? 15 : 16);
-    if (rc == SIOD_OK)
+    if (rc == 0)
         rc = siod_sio_text_add(&t, hs->secure ? ",\"secure\":true"
                                               : ",\"secure\":false",
                                hs->secure ? 14 : 15);
     snprintf(num, sizeof num, ",\"issued\":%lld", (long long)s->issued);
-    if (rc == SIOD_OK)
+    if (rc == 0)
         rc = siod_sio_text_add(&t, num, strlen(num));
-    if (rc == SIOD_OK)
+    if (rc == 0)
         rc = siod_sio_text_add(&t, ",\"url\":", 7);
-    if (rc == SIOD_OK)
+    if (rc == 0)
         rc = add_quoted(&t, hs->url);
-    if (rc == SIOD_OK)
+    if (rc == 0)
         rc = siod_sio_text_add(&t, ",\"query\":", 9);
-    if (rc == SIOD_OK)
+    if (rc == 0)
         rc = add_object(&t, hs->query, hs->nquery);
-    if (rc == SIOD_OK)
+    if (rc == 0)
         rc = siod_sio_text_add(&t, ",\"auth\":", 8);
-    if (rc == SIOD_OK) {
+    if (rc == 0) {
         const char *auth = siod_handshake_auth(s);
         rc = siod_sio_text_add(&t, auth, strlen(auth));
     }
-    if (rc == SIOD_OK && hs->user != NULL) {
+    if (rc == 0 && hs->user != NULL) {
         rc = siod_sio_text_add(&t, ",\"user\":", 8);
-        if (rc == SIOD_OK)
+        if (rc == 0)
             rc = add_quoted(&t, hs->user);
     }
-    if (rc == SIOD_OK)
+    if (rc == 0)
         rc = siod_sio_text_add(&t, "}", 1);
-    if (rc != SIOD_OK) {
+    if (rc != 0) {
         free(t.p);
         return NULL;
     }

@@ -15,6 +15,20 @@ static void host_set_slot(siod_socket *s, void *slot)
     s->aslot = slot;
 }
 
+/* A broadcast's join or leave (siod_bcast_join, a cluster's remote
+ * request) is the application's siod_join / siod_leave for each socket:
+ * those log what the operator should see (a join past
+ * --max-rooms-per-socket); nobody above waits for the result. */
+static void host_join(siod_socket *s, const char *room)
+{
+    (void)siod_join(s, room);
+}
+
+static void host_leave(siod_socket *s, const char *room)
+{
+    (void)siod_leave(s, room);
+}
+
 const siod_adapter_host siod_sio_adapter_host = {
     .slot = host_slot,
     .set_slot = host_set_slot,
@@ -24,7 +38,7 @@ const siod_adapter_host siod_sio_adapter_host = {
     .write = siod_sio_sockets_write,
     .expect = siod_sio_socket_expect,
     .ack_count = siod_sio_ackwait_count,
-    .join = siod_join,
-    .leave = siod_leave,
+    .join = host_join,
+    .leave = host_leave,
     .disconnect = siod_disconnect,
 };

@@ -24,10 +24,22 @@
  *     -> siod_sio_handshake.c, siod_sio_packet.c, siod_sio_util.c
  *                           (handshake data, encoding, config, timers)
  * Upward calls go only through ops: the adapter's host (siod_sio_host.c)
- * and the applications hooks (siod_sio_set_apps). */
+ * and the applications hooks (siod_sio_set_apps).
+ *
+ * Errors: inside the layer, siod's model (core/siod_core.h): 0 or a
+ * negative errno code, detail in a caller's buffer, nothing logged by a
+ * function that returns a failure. The application ABI's codes (SIOD_OK,
+ * SIOD_E* in siod_app.h) appear only where a public API function returns
+ * or an application's ack callback is called, translated by
+ * siod_sio_app_err below. A failure is logged where it stops: the engine
+ * callbacks (sio_on_open, the dispatch of sio_on_message), timers, the
+ * layer's start, and an API function for what the operator should see
+ * that the application gets only as a code (a join refused at
+ * --max-rooms-per-socket, throttled). */
 #ifndef SIOD_SIO_INT_H
 #define SIOD_SIO_INT_H
 
+#include <errno.h>
 #include <regex.h>
 #include <stdint.h>
 
@@ -43,6 +55,46 @@ struct event;
 typedef struct siod_sio_client siod_sio_client;
 typedef struct siod_sio_hs siod_sio_hs;
 typedef struct siod_sio_ackent siod_sio_ackent;
+
+/* The application ABI's code for code, a negative errno code of this
+ * layer (0 and positive values are returned as they are):
+ *   -EINVAL     SIOD_EINVAL         a bad argument
+ *   -EPIPE      SIOD_ECLOSED        the socket (or its client's session)
+ *                                   is closed
+ *   -ENOMEM     SIOD_ENOMEM
+ *   -EPERM      SIOD_ERESERVED      a reserved event name
+ *   -EALREADY   SIOD_EALREADY       an ack already sent
+ *   -ENOSPC, -ENOBUFS, -EMFILE, -EBUSY
+ *               SIOD_ELIMIT         a limit siod enforces
+ *   -ETIMEDOUT  SIOD_ETIMEDOUT      (ack callbacks) no answer in time
+ *   -ECONNRESET SIOD_EDISCONNECTED  (ack callbacks) the socket left first
+ * Any other code (none is expected) becomes SIOD_EINVAL. */
+static inline int siod_sio_app_err(int code)
+{
+    switch (code) {
+    case -EINVAL:
+        return SIOD_EINVAL;
+    case -EPIPE:
+        return SIOD_ECLOSED;
+    case -ENOMEM:
+        return SIOD_ENOMEM;
+    case -EPERM:
+        return SIOD_ERESERVED;
+    case -EALREADY:
+        return SIOD_EALREADY;
+    case -ENOSPC:
+    case -ENOBUFS:
+    case -EMFILE:
+    case -EBUSY:
+        return SIOD_ELIMIT;
+    case -ETIMEDOUT:
+        return SIOD_ETIMEDOUT;
+    case -ECONNRESET:
+        return SIOD_EDISCONNECTED;
+    default:
+        return code >= 0 ? code : SIOD_EINVAL;
+    }
+}
 
 /* Default JSON nesting accepted in packets from clients and applications. */
 #define SIOD_SIO_MAX_DEPTH 128
@@ -126,21 +178,28 @@ void siod_sio_set_config(const siod_engine_config *cfg);
 
 /* Encodes an EVENT (event != NULL) or ACK packet for namespace nsp with
  * optional ack id into *o (binary type and attachments when args has
- * placeholders). Returns SIOD_OK or a SIOD_E* code. */
+ * placeholders). Returns 0, or -EINVAL (args not a JSON array, a
+ * placeholder beyond nbins, no event name for an event, an event name
+ * that is not UTF-8), -EPERM (a reserved event name) or -ENOMEM; *o then
+ * holds nothing. */
 int siod_sio_encode(siod_sio_out *o, int ack, const char *nsp, int has_id,
                     uint64_t id, const char *event, const siod_args *args);
 
 /* Encodes a packet whose data is JSON text data[0..len) (len 0: none) for
- * CONNECT, DISCONNECT, CONNECT_ERROR. Returns SIOD_OK or SIOD_ENOMEM. */
+ * CONNECT, DISCONNECT, CONNECT_ERROR. Returns 0, -ENOMEM, or -EINVAL (the
+ * codec refused the header: a namespace it cannot encode). */
 int siod_sio_encode_raw(siod_sio_out *o, int type, const char *nsp,
                         size_t nsp_len, const char *data, size_t len);
 
 /* Releases what *o holds; *o may be reused. */
 void siod_sio_out_clear(siod_sio_out *o);
 
-/* Appends JSON text t[0..len) whose placeholders point into nbins buffers
- * to a growing text, renumbered by offset (canonical form). Returns
- * SIOD_OK, SIOD_EINVAL or SIOD_ENOMEM. */
+/* A growing NUL-terminated text (zero-initialised: empty; p is the
+ * caller's to free). siod_sio_text_add appends s[0..n) and returns 0 or
+ * -ENOMEM; siod_sio_text_add_renumbered appends JSON text s[0..n) whose
+ * placeholders point into nbins buffers, renumbered by offset (canonical
+ * form), and returns 0, -EINVAL (not JSON, a bad placeholder) or
+ * -ENOMEM. */
 typedef struct siod_sio_text {
     char *p;
     size_t len, cap;
@@ -169,17 +228,19 @@ void siod_sio_format_time(int64_t ms, char *buf, size_t cap);
 
 /* Makes the configured namespaces findable by name (siod's hash seed is
  * set by now) and gives each an adapter of aops created with host (both
- * static; dynamic children get theirs too). Returns 0, or -1 after
- * logging why. */
+ * static; dynamic children get theirs too). Returns 0, or -ENOMEM with
+ * why[0..cap) set. */
 int siod_sio_nsps_start(const siod_adapter_ops *aops,
-                        const siod_adapter_host *host);
+                        const siod_adapter_host *host, char *why, size_t cap);
 
 /* Finds the namespace a client may join under name[0..len): configured,
  * a live dynamic child, or a new child of the first pattern that matches.
  * Returns 0 with *out set (the registry keeps its reference), else *out is
  * NULL and it returns -ENOENT (no such namespace), -ENOSPC (a new child
- * would pass --max-dynamic-namespaces; logged, throttled) or -ENOMEM. */
-int siod_sio_nsp_resolve(const char *name, size_t len, siod_nsp **out);
+ * would pass --max-dynamic-namespaces) or -ENOMEM; for those two
+ * why[0..cap) says which namespace and why (the caller logs it). */
+int siod_sio_nsp_resolve(const char *name, size_t len, siod_nsp **out,
+                         char *why, size_t cap);
 siod_nsp *siod_sio_nsp_ref(siod_nsp *nsp);
 void siod_sio_nsp_unref(siod_nsp *nsp);
 /* A socket left nsp (or its middleware refused it): an empty dynamic
@@ -196,7 +257,9 @@ void siod_sio_client_unref(siod_sio_client *c);
 void siod_sio_client_rx_clear(siod_sio_client *c);
 
 /* Sends o to client c (flags: SIOD_EMIT_VOLATILE drops it when the
- * transport cannot take it now). Returns SIOD_OK or SIOD_ECLOSED. */
+ * transport cannot take it now: that is 0). Returns 0, or -EPIPE when c's
+ * session is closed, or was closed by this send (any failure of the
+ * engine's send closes the session). */
 int siod_sio_client_write(siod_sio_client *c, const siod_sio_out *o,
                           unsigned flags);
 
@@ -218,7 +281,8 @@ void siod_sio_client_connected(siod_sio_client *c);
 
 /* ---- siod_sio_socket_base.c --------------------------------------------- */
 
-/* Writes o to socket s's client. Returns SIOD_OK or SIOD_ECLOSED. */
+/* Writes o to socket s's client. Returns 0, or -EPIPE (s is not
+ * connected, or its client's session is or got closed). */
 int siod_sio_socket_write(siod_socket *s, const siod_sio_out *o,
                           unsigned flags);
 
@@ -229,12 +293,12 @@ int siod_sio_socket_write(siod_socket *s, const siod_sio_out *o,
 
 /* A single emit's ack: s awaits the answer to id; cb(ud, ...) runs once,
  * with the answer, SIOD_ETIMEDOUT after timeout_ms (0: never) or
- * SIOD_EDISCONNECTED. Returns SIOD_OK or SIOD_ENOMEM. */
+ * SIOD_EDISCONNECTED. Returns 0 or -ENOMEM (cb will not run). */
 int siod_sio_ack_await(siod_socket *s, uint64_t id, siod_ack_cb cb, void *ud,
                        unsigned timeout_ms);
 
 /* Broadcast acks (an adapter host op): s owes wait w an answer for id.
- * Returns 0 or -1 (memory). */
+ * Returns 0 or -ENOMEM. */
 int siod_sio_socket_expect(siod_socket *s, uint64_t id, siod_ackwait *w);
 
 /* An ACK packet p (with an id) from s's client: the awaited entry gets
@@ -270,14 +334,18 @@ void siod_sio_ackwait_count(siod_ackwait *w, size_t n);
 /* ---- siod_sio_socket.c -------------------------------------------------- */
 
 /* A CONNECT for nsp (auth: the packet's data span, type NONE if absent)
- * from client c: creates the socket, runs the middleware, answers. */
-void siod_sio_socket_connect(siod_sio_client *c, siod_nsp *nsp,
-                             const struct sio_json_span *auth);
+ * from client c: creates the socket, runs the middleware, answers.
+ * Returns 0, or -ENOMEM or the random source's errno (no socket was
+ * created: the client is not answered; the caller logs it). */
+int siod_sio_socket_connect(siod_sio_client *c, siod_nsp *nsp,
+                            const struct sio_json_span *auth);
 
 /* A packet for connected socket s: (BINARY_)EVENT, (BINARY_)ACK or
- * DISCONNECT; bins are its attachments (owned by the caller). */
-void siod_sio_socket_packet(siod_socket *s, const struct sio_packet *p,
-                            const siod_bin *bins, unsigned nbins);
+ * DISCONNECT; bins are its attachments (owned by the caller). Returns 0,
+ * or -ENOMEM when an event could not be handed to the application (it is
+ * dropped; the caller logs it). */
+int siod_sio_socket_packet(siod_socket *s, const struct sio_packet *p,
+                           const siod_bin *bins, unsigned nbins);
 
 /* The connection under s went away (reason as the engine gave it), or s
  * is being disconnected by the server. Runs on_disconnect once. */

@@ -16,7 +16,6 @@ static struct {
     siod_nsp *all;                   /* bound at startup, in order */
     siod_nsp **all_tail;
     size_t dynamic;                  /* live children of every pattern */
-    siod_log_throttle refusals;      /* children refused at the limit */
     const siod_adapter_ops *aops;    /* set by siod_sio_nsps_start */
     const siod_adapter_host *ahost;
 } R = { .all_tail = &R.all };
@@ -53,15 +52,18 @@ void siod_sio_nsp_unref(siod_nsp *nsp)
     free(nsp);
 }
 
+/* Makes nsp findable by name. Returns 0 or -ENOMEM. */
 static int nsp_register(siod_nsp *nsp)
 {
+    int rc;
     if (!R.hash_ready) {
         siod_hash_init(&R.by_name, nsp_eq);
         R.hash_ready = 1;
     }
     nsp->hash = siod_hash_bytes(nsp->name, nsp->name_len);
-    if (siod_hash_insert(&R.by_name, nsp->hash, nsp) < 0)
-        return -1;
+    rc = siod_hash_insert(&R.by_name, nsp->hash, nsp);
+    if (rc < 0)
+        return rc;
     nsp->registered = 1;
     return 0;
 }
@@ -84,16 +86,17 @@ static siod_nsp *nsp_lookup(const char *name, size_t len)
 }
 
 /* Creates a namespace (a pattern if name starts with '~') served by app,
- * without its adapter yet. Returns it with one reference, or NULL after
- * logging why. */
-static siod_nsp *nsp_new(const char *name, siod_sio_app *app)
+ * without its adapter yet, into *out (one reference). Returns 0, or
+ * -ENOMEM or -EINVAL (a pattern that is no regular expression) with
+ * why[0..cap) set. */
+static int nsp_new(const char *name, siod_sio_app *app, siod_nsp **out,
+                   char *why, size_t cap)
 {
     siod_nsp *nsp = calloc(1, sizeof *nsp);
     if (nsp == NULL || (nsp->name = strdup(name)) == NULL) {
         free(nsp);
-        siod_log_limited(SIOD_LOG_ERROR, "out of memory creating namespace "
-                         "%.200s", name);
-        return NULL;
+        return siod_err_set(why, cap, -ENOMEM, "out of memory creating "
+                            "namespace %.200s", name);
     }
     nsp->refs = 1;
     nsp->name_len = strlen(name);
@@ -101,28 +104,27 @@ static siod_nsp *nsp_new(const char *name, siod_sio_app *app)
     if (name[0] == '~') {
         int rc = regcomp(&nsp->re, name + 1, REG_EXTENDED | REG_NOSUB);
         if (rc != 0) {
-            char why[128];
-            regerror(rc, &nsp->re, why, sizeof why);
-            siod_log(SIOD_LOG_ERROR, "namespace pattern %s: %s", name + 1,
-                     why);
+            char re_why[128];
+            regerror(rc, &nsp->re, re_why, sizeof re_why);
             free(nsp->name);
             free(nsp);
-            return NULL;
+            return siod_err_set(why, cap, -EINVAL, "namespace pattern %s: "
+                                "%s", name + 1, re_why);
         }
         nsp->is_parent = 1;
     }
-    return nsp;
+    *out = nsp;
+    return 0;
 }
 
-/* Gives nsp its adapter (R.aops). Returns 0, or -1 after logging. */
-static int nsp_attach(siod_nsp *nsp)
+/* Gives nsp its adapter (R.aops). Returns 0, or -ENOMEM with why[0..cap)
+ * set. */
+static int nsp_attach(siod_nsp *nsp, char *why, size_t cap)
 {
     void *a = R.aops->create(R.ahost, nsp, nsp->name);
-    if (a == NULL) {
-        siod_log_limited(SIOD_LOG_ERROR, "out of memory creating namespace "
-                         "%.200s", nsp->name);
-        return -1;
-    }
+    if (a == NULL)
+        return siod_err_set(why, cap, -ENOMEM, "out of memory creating "
+                            "namespace %.200s", nsp->name);
     nsp->aops = R.aops;
     nsp->adapter = a;
     return 0;
@@ -135,46 +137,46 @@ static int valid_name(const char *name)
     return name[0] == '/' && strchr(name, ',') == NULL;
 }
 
-int siod_sio_nsp_bind(const char *name, siod_sio_app *app, int explicit)
+int siod_sio_nsp_bind(const char *name, siod_sio_app *app, int explicit,
+                      char *why, size_t cap)
 {
     siod_nsp *nsp;
+    int rc;
 
-    if (!valid_name(name)) {
-        siod_log(SIOD_LOG_ERROR, "namespace %s: must start with '/' (and "
-                 "have no ',') or be '~' and a regular expression", name);
-        return -1;
-    }
+    if (!valid_name(name))
+        return siod_err_set(why, cap, -EINVAL, "namespace %s: must start "
+                            "with '/' (and have no ',') or be '~' and a "
+                            "regular expression", name);
     /* the name table is built once siod's hash seed is set (nsps_start) */
     for (nsp = R.all; nsp != NULL; nsp = nsp->all_next)
         if (strcmp(nsp->name, name) == 0)
             break;
     if (nsp != NULL) {
-        if (explicit && nsp->explicit) {
-            siod_log(SIOD_LOG_ERROR, "namespace %s given twice with -n", name);
-            return -1;
-        }
-        if (!explicit && !nsp->explicit && nsp->app != app) {
-            siod_log(SIOD_LOG_ERROR, "namespace %s is declared by both %s "
-                     "and %s; choose one with -n", name, nsp->app->mod->name,
-                     app->mod->name);
-            return -1;
-        }
+        if (explicit && nsp->explicit)
+            return siod_err_set(why, cap, -EINVAL, "namespace %s given "
+                                "twice with -n", name);
+        if (!explicit && !nsp->explicit && nsp->app != app)
+            return siod_err_set(why, cap, -EINVAL, "namespace %s is "
+                                "declared by both %s and %s; choose one "
+                                "with -n", name, nsp->app->mod->name,
+                                app->mod->name);
         if (explicit) {
             nsp->app = app;
             nsp->explicit = 1;
         }
         return 0;
     }
-    nsp = nsp_new(name, app);
-    if (nsp == NULL)
-        return -1;
+    rc = nsp_new(name, app, &nsp, why, cap);
+    if (rc < 0)
+        return rc;
     nsp->explicit = explicit;
     *R.all_tail = nsp;
     R.all_tail = &nsp->all_next;
     return 0;
 }
 
-int siod_sio_nsp_resolve(const char *name, size_t len, siod_nsp **out)
+int siod_sio_nsp_resolve(const char *name, size_t len, siod_nsp **out,
+                         char *why, size_t cap)
 {
     size_t max = siod_sio_config()->max_dynamic_nsps;
     siod_nsp *nsp = nsp_lookup(name, len);
@@ -189,25 +191,30 @@ int siod_sio_nsp_resolve(const char *name, size_t len, siod_nsp **out)
         return -ENOENT;
     char *z = strndup(name, len);
     if (z == NULL)
-        return -ENOMEM;
+        return siod_err_set(why, cap, -ENOMEM, "out of memory creating "
+                            "namespace %.*s", (int)(len > 200 ? 200 : len),
+                            name);
     for (siod_nsp *p = R.all; p != NULL; p = p->all_next) {
         if (!p->is_parent || regexec(&p->re, z, 0, NULL, 0) != 0)
             continue;
         if (max > 0 && R.dynamic >= max) {
-            siod_log_throttled(&R.refusals, SIOD_LOG_WARN, "namespace %.200s "
-                               "(pattern %s) not created: %zu dynamic "
-                               "namespaces live (--max-dynamic-namespaces)",
-                               z, p->name, R.dynamic);
-            rc = -ENOSPC;
+            rc = siod_err_set(why, cap, -ENOSPC, "namespace %.200s (pattern "
+                              "%s) not created: %zu dynamic namespaces live "
+                              "(--max-dynamic-namespaces)", z, p->name,
+                              R.dynamic);
             break;
         }
-        rc = -ENOMEM;
-        nsp = nsp_new(z, p->app);
-        if (nsp != NULL && (nsp_attach(nsp) < 0 || nsp_register(nsp) < 0)) {
-            siod_sio_nsp_unref(nsp);
-            nsp = NULL;
+        /* a child's name is no pattern: only memory can fail here */
+        rc = nsp_new(z, p->app, &nsp, why, cap);
+        if (rc == 0) {
+            rc = nsp_attach(nsp, why, cap);
+            if (rc == 0 && nsp_register(nsp) < 0)
+                rc = siod_err_set(why, cap, -ENOMEM, "out of memory "
+                                  "creating namespace %.200s", z);
+            if (rc < 0)
+                siod_sio_nsp_unref(nsp);
         }
-        if (nsp != NULL) {
+        if (rc == 0) {
             nsp->parent = p;
             nsp->sib_next = p->children;
             if (p->children != NULL)
@@ -216,7 +223,6 @@ int siod_sio_nsp_resolve(const char *name, size_t len, siod_nsp **out)
             R.dynamic++;
             siod_log_debug("namespace %s created (pattern %s)", z, p->name);
             *out = nsp;
-            rc = 0;
         }
         break;
     }
@@ -244,17 +250,18 @@ void siod_sio_nsp_check_empty(siod_nsp *nsp)
 }
 
 int siod_sio_nsps_start(const siod_adapter_ops *aops,
-                        const siod_adapter_host *host)
+                        const siod_adapter_host *host, char *why, size_t cap)
 {
     R.aops = aops;
     R.ahost = host;
     for (siod_nsp *n = R.all; n != NULL; n = n->all_next) {
-        if (nsp_attach(n) < 0)
-            return -1;
-        if (nsp_register(n) < 0) {
-            siod_log(SIOD_LOG_ERROR, "out of memory registering namespaces");
-            return -1;
-        }
+        int rc = nsp_attach(n, why, cap);
+        if (rc < 0)
+            return rc;
+        rc = nsp_register(n);
+        if (rc < 0)
+            return siod_err_set(why, cap, rc, "out of memory registering "
+                                "namespaces");
     }
     return 0;
 }

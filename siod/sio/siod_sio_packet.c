@@ -8,6 +8,7 @@
 #include "sio_json.h"
 #include "sio_packet.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,58 +16,60 @@
 
 /* ---- growing text --------------------------------------------------------- */
 
+/* Makes room for more bytes and a NUL after t's text. Returns 0 or
+ * -ENOMEM. */
 static int text_reserve(siod_sio_text *t, size_t more)
 {
     if (t->cap - t->len > more)
-        return SIOD_OK;
+        return 0;
     size_t cap = t->cap ? t->cap : 256;
     while (cap - t->len <= more) {
         if (cap > ((size_t)-1) / 2)
-            return SIOD_ENOMEM;
+            return -ENOMEM;
         cap *= 2;
     }
     char *p = realloc(t->p, cap);
     if (p == NULL)
-        return SIOD_ENOMEM;
+        return -ENOMEM;
     t->p = p;
     t->cap = cap;
-    return SIOD_OK;
+    return 0;
 }
 
 int siod_sio_text_add(siod_sio_text *t, const char *s, size_t n)
 {
     if (text_reserve(t, n) < 0)
-        return SIOD_ENOMEM;
+        return -ENOMEM;
     if (n > 0)
         memcpy(t->p + t->len, s, n);
     t->len += n;
     t->p[t->len] = '\0';
-    return SIOD_OK;
+    return 0;
 }
 
 /* Finds the placeholders of span for nbins buffers into *ph (malloc'd when
- * more than fit in local[cap]). Returns SIOD_OK with *found, or SIOD_EINVAL
- * / SIOD_ENOMEM. */
+ * more than fit in local[cap]). Returns 0 with *found, or -EINVAL (not
+ * placeholders for nbins buffers) / -ENOMEM. */
 static int find_placeholders(const struct sio_json_span *span, unsigned nbins,
                              struct sio_placeholder *local, size_t cap,
                              struct sio_placeholder **ph, size_t *found)
 {
     *ph = local;
     if (sio_packet_scan_placeholders(span, nbins, local, cap, found) != SIO_OK)
-        return SIOD_EINVAL;
+        return -EINVAL;
     if (*found <= cap)
-        return SIOD_OK;
+        return 0;
     *ph = malloc(*found * sizeof **ph);
     if (*ph == NULL)
-        return SIOD_ENOMEM;
+        return -ENOMEM;
     size_t again;
     if (sio_packet_scan_placeholders(span, nbins, *ph, *found, &again) !=
         SIO_OK) {
         free(*ph);
         *ph = local;
-        return SIOD_EINVAL;
+        return -EINVAL;
     }
-    return SIOD_OK;
+    return 0;
 }
 
 int siod_sio_text_add_renumbered(siod_sio_text *t, const char *s, size_t n,
@@ -82,20 +85,20 @@ int siod_sio_text_add_renumbered(siod_sio_text *t, const char *s, size_t n,
         return siod_sio_text_add(t, s, n);
     if (sio_json_validate(s, n, SIOD_SIO_MAX_DEPTH, SIO_JSON_LONE_SURROGATES,
                           &span) != SIO_OK)
-        return SIOD_EINVAL;
+        return -EINVAL;
     rc = find_placeholders(&span, nbins, local, 16, &ph, &found);
     if (rc < 0)
         return rc;
-    for (size_t i = 0; i < found && rc == SIOD_OK; i++) {
+    for (size_t i = 0; i < found && rc == 0; i++) {
         size_t off = (size_t)(span.ptr - s) + ph[i].off, len;
         rc = siod_sio_text_add(t, s + at, off - at);
         sio_packet_write_placeholder(ph[i].num + offset, tmp, sizeof tmp,
                                      &len);
-        if (rc == SIOD_OK)
+        if (rc == 0)
             rc = siod_sio_text_add(t, tmp, len);
         at = off + ph[i].len;
     }
-    if (rc == SIOD_OK)
+    if (rc == 0)
         rc = siod_sio_text_add(t, s + at, n - at);
     if (ph != local)
         free(ph);
@@ -113,23 +116,24 @@ void siod_sio_out_clear(siod_sio_out *o)
     memset(o, 0, sizeof *o);
 }
 
-/* Fills *o->head with the packet header for p followed by data[0..len). */
+/* Fills *o->head with the packet header for p followed by data[0..len).
+ * Returns 0, -ENOMEM, or -EINVAL if the codec cannot encode p. */
 static int build_head(siod_sio_out *o, const struct sio_packet *p,
                       const char *data, size_t len)
 {
     size_t hlen = sio_packet_encoded_size(p), n;
     o->head = siod_buf_new(hlen + len);
     if (o->head == NULL)
-        return SIOD_ENOMEM;
+        return -ENOMEM;
     char *dst = (char *)siod_buf_data(o->head);
     if (sio_packet_encode(p, dst, hlen, &n) != SIO_OK || n != hlen) {
         siod_buf_unref(o->head);
         o->head = NULL;
-        return SIOD_EINVAL;
+        return -EINVAL;
     }
     if (len > 0)
         memcpy(dst + hlen, data, len);
-    return SIOD_OK;
+    return 0;
 }
 
 int siod_sio_encode_raw(siod_sio_out *o, int type, const char *nsp,
@@ -178,13 +182,13 @@ int siod_sio_encode(siod_sio_out *o, int ack, const char *nsp, int has_id,
     if (sio_json_validate(json, len, SIOD_SIO_MAX_DEPTH,
                           SIO_JSON_LONE_SURROGATES, &span) != SIO_OK ||
         span.type != SIO_JSON_ARRAY)
-        return SIOD_EINVAL;
+        return -EINVAL;
     if (!ack) {
         if (event == NULL)
-            return SIOD_EINVAL;
+            return -EINVAL;
         ev_len = strlen(event);
         if (sio_packet_reserved_event(event, ev_len))
-            return SIOD_ERESERVED;
+            return -EPERM;
     }
     if (nbins > 0) {
         rc = find_placeholders(&span, nbins, local, 16, &ph, &found);
@@ -204,49 +208,49 @@ int siod_sio_encode(siod_sio_out *o, int ack, const char *nsp, int has_id,
     size_t b = 1, e = span.len - 1;
     trim(span.ptr, &b, &e);
     rc = siod_sio_text_add(&t, "[", 1);
-    if (!ack && rc == SIOD_OK) {
+    if (!ack && rc == 0) {
         size_t need = sio_json_string_size(event, ev_len), n;
         rc = text_reserve(&t, need);
-        if (rc == SIOD_OK &&
+        if (rc == 0 &&
             sio_json_write_string(event, ev_len, t.p + t.len, need, &n) !=
                 SIO_OK)
-            rc = SIOD_EINVAL;
-        if (rc == SIOD_OK) {
+            rc = -EINVAL;
+        if (rc == 0) {
             t.len += n;
             if (e > b)
                 rc = siod_sio_text_add(&t, ",", 1);
         }
     }
-    if (rc == SIOD_OK) {
+    if (rc == 0) {
         if (canonical || found == 0) {
             rc = siod_sio_text_add(&t, span.ptr + b, e - b);
         } else {
             size_t at = b;
             char tmp[SIO_PACKET_PLACEHOLDER_MAX];
-            for (size_t i = 0; i < found && rc == SIOD_OK; i++) {
+            for (size_t i = 0; i < found && rc == 0; i++) {
                 size_t n;
                 rc = siod_sio_text_add(&t, span.ptr + at, ph[i].off - at);
                 sio_packet_write_placeholder((unsigned)i, tmp, sizeof tmp, &n);
-                if (rc == SIOD_OK)
+                if (rc == 0)
                     rc = siod_sio_text_add(&t, tmp, n);
                 at = ph[i].off + ph[i].len;
             }
-            if (rc == SIOD_OK)
+            if (rc == 0)
                 rc = siod_sio_text_add(&t, span.ptr + at, e - at);
         }
     }
-    if (rc == SIOD_OK)
+    if (rc == 0)
         rc = siod_sio_text_add(&t, "]", 1);
 
-    if (rc == SIOD_OK && found > 0) {
+    if (rc == 0 && found > 0) {
         o->atts = calloc(found, sizeof *o->atts);
         if (o->atts == NULL)
-            rc = SIOD_ENOMEM;
-        for (size_t i = 0; i < found && rc == SIOD_OK; i++) {
+            rc = -ENOMEM;
+        for (size_t i = 0; i < found && rc == 0; i++) {
             const siod_bin *bin = &args->bins[ph[i].num];
             o->atts[i] = siod_buf_new(bin->len);
             if (o->atts[i] == NULL) {
-                rc = SIOD_ENOMEM;
+                rc = -ENOMEM;
                 break;
             }
             o->natts++;
@@ -254,7 +258,7 @@ int siod_sio_encode(siod_sio_out *o, int ack, const char *nsp, int has_id,
                 memcpy(siod_buf_data(o->atts[i]), bin->data, bin->len);
         }
     }
-    if (rc == SIOD_OK) {
+    if (rc == 0) {
         memset(&p, 0, sizeof p);
         if (found > 0)
             p.type = ack ? SIO_PACKET_BINARY_ACK : SIO_PACKET_BINARY_EVENT;
@@ -270,7 +274,7 @@ int siod_sio_encode(siod_sio_out *o, int ack, const char *nsp, int has_id,
     if (ph != local)
         free(ph);
     free(t.p);
-    if (rc != SIOD_OK)
+    if (rc != 0)
         siod_sio_out_clear(o);
     return rc;
 }
@@ -319,34 +323,38 @@ _Static_assert((int)SIO_JSON_OBJECT == SIOD_JSON_OBJECT &&
                (int)SIO_JSON_NULL == SIOD_JSON_NULL,
                "siod_json_type mirrors sio_json_type");
 
+/* The array a's JSON holds: 0 with *span set, or -EINVAL (no JSON, not
+ * an array). */
 static int args_span(const siod_args *a, struct sio_json_span *span)
 {
     if (a == NULL || a->json == NULL)
-        return SIOD_EINVAL;
+        return -EINVAL;
     size_t len = a->len ? a->len : strlen(a->json);
     if (sio_json_validate(a->json, len, SIOD_SIO_MAX_DEPTH,
                           SIO_JSON_LONE_SURROGATES, span) != SIO_OK ||
         span->type != SIO_JSON_ARRAY)
-        return SIOD_EINVAL;
-    return SIOD_OK;
+        return -EINVAL;
+    return 0;
 }
 
+/* Argument i of a: 0 with *out set, or -EINVAL (no such argument). */
 static int arg_span(const siod_args *a, size_t i, struct sio_json_span *out)
 {
     struct sio_json_span span;
     struct sio_json_iter it;
 
     if (args_span(a, &span) < 0 || sio_json_iter_init(&it, &span) != SIO_OK)
-        return SIOD_EINVAL;
+        return -EINVAL;
     for (size_t k = 0;; k++) {
         if (sio_json_array_next(&it, out) != SIO_OK)
-            return SIOD_EINVAL;
+            return -EINVAL;
         if (k == i)
-            return SIOD_OK;
+            return 0;
     }
 }
 
-/* Returns the attachment index if span is a placeholder for a's bins. */
+/* Returns the attachment index if v is a placeholder for a's bins, else
+ * -ENOENT. */
 static int placeholder_num(const siod_args *a, const struct sio_json_span *v)
 {
     struct sio_placeholder ph;
@@ -355,7 +363,7 @@ static int placeholder_num(const siod_args *a, const struct sio_json_span *v)
     if (v->type != SIO_JSON_OBJECT || a->bins == NULL || a->nbins == 0 ||
         sio_packet_scan_placeholders(v, a->nbins, &ph, 1, &found) != SIO_OK ||
         found != 1 || ph.off != 0 || ph.len != v->len)
-        return -1;
+        return -ENOENT;
     return (int)ph.num;
 }
 
@@ -387,11 +395,12 @@ int siod_arg_type(const siod_args *a, size_t i)
 int siod_arg_raw(const siod_args *a, size_t i, const char **json, size_t *len)
 {
     struct sio_json_span v;
-    if (arg_span(a, i, &v) < 0)
-        return SIOD_EINVAL;
-    *json = v.ptr;
-    *len = v.len;
-    return SIOD_OK;
+    int rc = arg_span(a, i, &v);
+    if (rc == 0) {
+        *json = v.ptr;
+        *len = v.len;
+    }
+    return siod_sio_app_err(rc);
 }
 
 char *siod_json_string_dup(const char *json, size_t len)
@@ -426,59 +435,73 @@ char *siod_arg_string(const siod_args *a, size_t i)
     return siod_json_string_dup(v.ptr, v.len);
 }
 
-int siod_arg_number(const siod_args *a, size_t i, double *out)
+/* Reads number argument i into *out. Returns 0, -EINVAL or -ENOMEM. */
+static int arg_number(const siod_args *a, size_t i, double *out)
 {
     struct sio_json_span v;
     char tmp[64];
 
     if (arg_span(a, i, &v) < 0 || v.type != SIO_JSON_NUMBER)
-        return SIOD_EINVAL;
+        return -EINVAL;
     if (v.len >= sizeof tmp) {
         /* very long numbers: strtod needs the text NUL-terminated */
         char *copy = strndup(v.ptr, v.len);
         if (copy == NULL)
-            return SIOD_ENOMEM;
+            return -ENOMEM;
         *out = strtod(copy, NULL);
         free(copy);
-        return SIOD_OK;
+        return 0;
     }
     memcpy(tmp, v.ptr, v.len);
     tmp[v.len] = '\0';
     *out = strtod(tmp, NULL);
-    return SIOD_OK;
+    return 0;
+}
+
+int siod_arg_number(const siod_args *a, size_t i, double *out)
+{
+    return siod_sio_app_err(arg_number(a, i, out));
 }
 
 int siod_arg_bin(const siod_args *a, size_t i, siod_bin *out)
 {
     struct sio_json_span v;
-    int num;
-    if (arg_span(a, i, &v) < 0 || (num = placeholder_num(a, &v)) < 0)
-        return SIOD_EINVAL;
-    *out = a->bins[num];
-    return SIOD_OK;
+    int rc = arg_span(a, i, &v), num;
+    if (rc == 0 && (num = placeholder_num(a, &v)) >= 0)
+        *out = a->bins[num];
+    else
+        rc = -EINVAL;
+    return siod_sio_app_err(rc);
 }
 
 int siod_arg_member(const siod_args *a, size_t i, const char *key,
                     const char **json, size_t *len)
 {
     struct sio_json_span v, m;
-    if (key == NULL || arg_span(a, i, &v) < 0 || v.type != SIO_JSON_OBJECT ||
-        sio_json_object_get(&v, key, strlen(key), &m) != SIO_OK)
-        return SIOD_EINVAL;
-    *json = m.ptr;
-    *len = m.len;
-    return SIOD_OK;
+    int rc = -EINVAL;
+    if (key != NULL && arg_span(a, i, &v) == 0 &&
+        v.type == SIO_JSON_OBJECT &&
+        sio_json_object_get(&v, key, strlen(key), &m) == SIO_OK) {
+        *json = m.ptr;
+        *len = m.len;
+        rc = 0;
+    }
+    return siod_sio_app_err(rc);
 }
 
 /* ---- JSON formatting (public API) ------------------------------------------ */
 
+/* The helpers of siod_json_fmt append one conversion to t and return 0,
+ * -ENOMEM, or -EINVAL (a %Q string that is not UTF-8, a number that does
+ * not fit its buffer). */
 static int fmt_quoted(siod_sio_text *t, const char *s, size_t n)
 {
     size_t need = sio_json_string_size(s, n), w;
-    if (text_reserve(t, need) < 0)
-        return -1;
+    int rc = text_reserve(t, need);
+    if (rc < 0)
+        return rc;
     if (sio_json_write_string(s, n, t->p + t->len, need, &w) != SIO_OK)
-        return -1;
+        return -EINVAL;
     t->len += w;
     t->p[t->len] = '\0';
     return 0;
@@ -495,8 +518,8 @@ static int fmt_printf(siod_sio_text *t, const char *spec, ...)
     int n = vsnprintf(tmp, sizeof tmp, spec, ap);
     va_end(ap);
     if (n < 0 || (size_t)n >= sizeof tmp)
-        return -1;
-    return siod_sio_text_add(t, tmp, (size_t)n) == SIOD_OK ? 0 : -1;
+        return -EINVAL;
+    return siod_sio_text_add(t, tmp, (size_t)n);
 }
 
 /* The shortest %g form that reads back as d (as JavaScript prints). */
@@ -505,14 +528,14 @@ static int fmt_shortest(siod_sio_text *t, double d)
     char tmp[40];
     if (d < 1e18 && d > -1e18 && d == (double)(long long)d) {
         snprintf(tmp, sizeof tmp, "%lld", (long long)d);
-        return siod_sio_text_add(t, tmp, strlen(tmp)) == SIOD_OK ? 0 : -1;
+        return siod_sio_text_add(t, tmp, strlen(tmp));
     }
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(tmp, sizeof tmp, "%.*g", prec, d);
         if (strtod(tmp, NULL) == d || prec == 17)
             break;
     }
-    return siod_sio_text_add(t, tmp, strlen(tmp)) == SIOD_OK ? 0 : -1;
+    return siod_sio_text_add(t, tmp, strlen(tmp));
 }
 
 char *siod_json_fmt(const char *fmt, ...)
@@ -550,9 +573,9 @@ char *siod_json_fmt(const char *fmt, ...)
                 bad = fmt_quoted(&t, s, (size_t)n) < 0;
             p += 2;
         } else if (*p == 'd' || *p == 'i') {
-            bad = fmt_printf(&t, "%d", va_arg(ap, int));
+            bad = fmt_printf(&t, "%d", va_arg(ap, int)) < 0;
         } else if (*p == 'u') {
-            bad = fmt_printf(&t, "%u", va_arg(ap, unsigned));
+            bad = fmt_printf(&t, "%u", va_arg(ap, unsigned)) < 0;
         } else if (*p == 'g' || *p == 'f') {
             double d = va_arg(ap, double);
             /* JSON has no NaN or Infinity; JSON.stringify writes null */
@@ -560,23 +583,24 @@ char *siod_json_fmt(const char *fmt, ...)
                 d < -1.7976931348623157e308)
                 bad = siod_sio_text_add(&t, "null", 4) < 0;
             else if (*p == 'f')
-                bad = fmt_printf(&t, "%f", d);
+                bad = fmt_printf(&t, "%f", d) < 0;
             else
-                bad = fmt_shortest(&t, d);
+                bad = fmt_shortest(&t, d) < 0;
         } else if (p[0] == 'z' && p[1] == 'u') {
-            bad = fmt_printf(&t, "%zu", va_arg(ap, size_t));
+            bad = fmt_printf(&t, "%zu", va_arg(ap, size_t)) < 0;
             p++;
         } else if (p[0] == 'l' && (p[1] == 'd' || p[1] == 'u')) {
             if (p[1] == 'd')
-                bad = fmt_printf(&t, "%ld", va_arg(ap, long));
+                bad = fmt_printf(&t, "%ld", va_arg(ap, long)) < 0;
             else
-                bad = fmt_printf(&t, "%lu", va_arg(ap, unsigned long));
+                bad = fmt_printf(&t, "%lu", va_arg(ap, unsigned long)) < 0;
             p++;
         } else if (p[0] == 'l' && p[1] == 'l' && (p[2] == 'd' || p[2] == 'u')) {
             if (p[2] == 'd')
-                bad = fmt_printf(&t, "%lld", va_arg(ap, long long));
+                bad = fmt_printf(&t, "%lld", va_arg(ap, long long)) < 0;
             else
-                bad = fmt_printf(&t, "%llu", va_arg(ap, unsigned long long));
+                bad = fmt_printf(&t, "%llu",
+                                 va_arg(ap, unsigned long long)) < 0;
             p += 2;
         } else {
             bad = 1;

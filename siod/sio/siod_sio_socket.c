@@ -8,6 +8,7 @@
 #include "core/siod_core.h"
 #include "sio_json.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,23 +61,24 @@ static void connect_finish(siod_socket *s, const siod_error *err)
                                 : siod_sio_text_add(&t, "{\"message\":\"\"",
                                                     13);
         free(quoted);
-        if (rc == SIOD_OK && err->data != NULL) {
+        if (rc == 0 && err->data != NULL) {
             if (sio_json_validate(err->data, strlen(err->data),
                                   SIOD_SIO_MAX_DEPTH,
                                   SIO_JSON_LONE_SURROGATES, NULL) == SIO_OK) {
                 rc = siod_sio_text_add(&t, ",\"data\":", 8);
-                if (rc == SIOD_OK)
+                if (rc == 0)
                     rc = siod_sio_text_add(&t, err->data, strlen(err->data));
             } else {
                 siod_log_limited(SIOD_LOG_WARN, "app %s: connect error data "
                                  "is not JSON; left out", mod_of(s)->name);
             }
         }
-        if (rc == SIOD_OK)
+        if (rc == 0)
             rc = siod_sio_text_add(&t, "}", 1);
-        if (rc == SIOD_OK &&
+        /* without memory for the answer the client is refused unanswered */
+        if (rc == 0 &&
             siod_sio_encode_raw(&o, SIO_PACKET_CONNECT_ERROR, nsp->name,
-                                nsp->name_len, t.p, t.len) == SIOD_OK) {
+                                nsp->name_len, t.p, t.len) == 0) {
             siod_sio_client_write(c, &o, 0);
             siod_sio_out_clear(&o);
         }
@@ -105,7 +107,7 @@ static void connect_finish(siod_socket *s, const siod_error *err)
     char data[64];
     int n = snprintf(data, sizeof data, "{\"sid\":\"%s\"}", s->id);
     if (siod_sio_encode_raw(&o, SIO_PACKET_CONNECT, nsp->name, nsp->name_len,
-                            data, (size_t)n) == SIOD_OK) {
+                            data, (size_t)n) == 0) {
         siod_sio_client_write(c, &o, 0);
         siod_sio_out_clear(&o);
     }
@@ -116,29 +118,30 @@ static void connect_finish(siod_socket *s, const siod_error *err)
     }
 }
 
-void siod_sio_socket_connect(siod_sio_client *c, siod_nsp *nsp,
-                             const struct sio_json_span *auth)
+int siod_sio_socket_connect(siod_sio_client *c, siod_nsp *nsp,
+                            const struct sio_json_span *auth)
 {
     siod_socket *s = calloc(1, sizeof *s);
-    siod_session *sess = siod_sio_client_session(c);
+    int rc;
 
     if (s == NULL)
-        goto oom;
+        return -ENOMEM;
     s->refs = 1;
     s->state = SOCK_PENDING;         /* the initial state */
     s->nsp = siod_sio_nsp_ref(nsp);
     s->client = c;
     s->hs = siod_sio_hs_ref(siod_sio_client_hs(c));
-    if (siod_sid_generate(s->id) < 0) {
+    rc = siod_sid_generate(s->id);
+    if (rc < 0) {
         siod_socket_unref(s);
-        goto oom;
+        return rc;
     }
     s->id[SIO_SID_LEN] = '\0';
     s->auth = auth->ptr != NULL ? strndup(auth->ptr, auth->len)
                                 : strdup("{}");
     if (s->auth == NULL) {
         siod_socket_unref(s);
-        goto oom;
+        return -ENOMEM;
     }
     s->issued = siod_now_ms();
     siod_sio_format_time(s->issued, s->time, sizeof s->time);
@@ -160,11 +163,7 @@ void siod_sio_socket_connect(siod_sio_client *c, siod_nsp *nsp,
         }
     }
     siod_socket_unref(s);
-    return;
-oom:
-    siod_log_limited(SIOD_LOG_ERROR, "session %s: out of memory connecting "
-                     "to %s", sess != NULL ? siod_session_sid(sess) : "?",
-                     nsp->name);
+    return 0;
 }
 
 void siod_sio_socket_abandon(siod_socket *s)
@@ -275,7 +274,7 @@ void siod_disconnect(siod_socket *s, int close)
         return;
     }
     if (siod_sio_encode_raw(&o, SIO_PACKET_DISCONNECT, s->nsp->name,
-                            s->nsp->name_len, NULL, 0) == SIOD_OK) {
+                            s->nsp->name_len, NULL, 0) == 0) {
         siod_sio_client_write(s->client, &o, 0);
         siod_sio_out_clear(&o);
     }
@@ -284,37 +283,41 @@ void siod_disconnect(siod_socket *s, int close)
 
 /* ---- packets from the client --------------------------------------------- */
 
-static void on_event(siod_socket *s, const struct sio_packet *p,
-                     const siod_bin *bins, unsigned nbins)
+/* An event for the application. Returns 0, or -ENOMEM (the event is
+ * dropped). */
+static int on_event(siod_socket *s, const struct sio_packet *p,
+                    const siod_bin *bins, unsigned nbins)
 {
     const siod_app_module *m = mod_of(s);
     char small[128], *name = small;
     size_t nlen, alen;
     char *args;
     siod_ack *ack = NULL;
+    int rc = 0;
 
     if (p->event.type == SIO_JSON_STRING) {
         if (p->event.len > sizeof small && (name = malloc(p->event.len)) ==
                                                NULL)
-            return;
+            return -ENOMEM;
+        /* the codec validated the string: this does not fail */
         if (sio_json_string_decode(&p->event, name, p->event.len, &nlen) !=
             SIO_OK) {
             if (name != small)
                 free(name);
-            return;
+            return 0;
         }
     } else {
         if (p->event.len >= sizeof small &&
             (name = malloc(p->event.len + 1)) == NULL)
-            return;
+            return -ENOMEM;
         memcpy(name, p->event.ptr, p->event.len);
         nlen = p->event.len;
     }
     name[nlen] = '\0';
     args = siod_sio_args_text(p, 1, &alen);
-    if (args == NULL || (p->has_id && (ack = siod_sio_ack_new(s, p->id)) == NULL)) {
-        siod_log_limited(SIOD_LOG_ERROR, "socket %s: out of memory for an "
-                         "event", s->id);
+    if (args == NULL ||
+        (p->has_id && (ack = siod_sio_ack_new(s, p->id)) == NULL)) {
+        rc = -ENOMEM;
         goto out;
     }
     siod_args a = { args, alen, nbins > 0 ? bins : NULL, nbins };
@@ -344,16 +347,16 @@ out:
     free(args);
     if (name != small)
         free(name);
+    return rc;
 }
 
-void siod_sio_socket_packet(siod_socket *s, const struct sio_packet *p,
-                            const siod_bin *bins, unsigned nbins)
+int siod_sio_socket_packet(siod_socket *s, const struct sio_packet *p,
+                           const siod_bin *bins, unsigned nbins)
 {
     switch (p->type) {
     case SIO_PACKET_EVENT:
     case SIO_PACKET_BINARY_EVENT:
-        on_event(s, p, bins, nbins);
-        break;
+        return on_event(s, p, bins, nbins);
     case SIO_PACKET_ACK:
     case SIO_PACKET_BINARY_ACK:
         if (p->has_id)
@@ -365,12 +368,15 @@ void siod_sio_socket_packet(siod_socket *s, const struct sio_packet *p,
     default:
         break;
     }
+    return 0;
 }
 
 /* ---- public API: emitting ---------------------------------------------- */
 
-int siod_emit_ex(siod_socket *s, const char *event, const siod_args *args,
-                 const siod_emit_opts *opts)
+/* siod_emit_ex without the translation: 0, -EINVAL, -EPERM, -EPIPE or
+ * -ENOMEM. */
+static int emit(siod_socket *s, const char *event, const siod_args *args,
+                const siod_emit_opts *opts)
 {
     siod_sio_out o;
     unsigned flags = opts != NULL ? opts->flags : 0;
@@ -379,18 +385,18 @@ int siod_emit_ex(siod_socket *s, const char *event, const siod_args *args,
     int rc;
 
     if (s == NULL || event == NULL)
-        return SIOD_EINVAL;
+        return -EINVAL;
     if (s->state != SOCK_CONNECTED || s->client == NULL)
-        return SIOD_ECLOSED;
+        return -EPIPE;
     if (has_id)
         id = s->nsp->next_id;
     rc = siod_sio_encode(&o, 0, s->nsp->name, has_id, id, event, args);
-    if (rc != SIOD_OK)
+    if (rc < 0)
         return rc;
     if (has_id) {
         rc = siod_sio_ack_await(s, id, opts->ack, opts->ack_ud,
                                 opts->timeout_ms);
-        if (rc != SIOD_OK) {
+        if (rc < 0) {
             siod_sio_out_clear(&o);
             return rc;
         }
@@ -399,7 +405,13 @@ int siod_emit_ex(siod_socket *s, const char *event, const siod_args *args,
     rc = siod_sio_socket_write(s, &o, flags);
     siod_sio_out_clear(&o);
     /* with an ack, the callback reports a connection that failed */
-    return has_id ? SIOD_OK : rc;
+    return has_id ? 0 : rc;
+}
+
+int siod_emit_ex(siod_socket *s, const char *event, const siod_args *args,
+                 const siod_emit_opts *opts)
+{
+    return siod_sio_app_err(emit(s, event, args, opts));
 }
 
 int siod_emit(siod_socket *s, const char *event, const siod_args *args)

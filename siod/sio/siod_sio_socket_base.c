@@ -9,6 +9,7 @@
 #include "core/siod_core.h"
 #include "sio_json.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,7 +41,7 @@ int siod_sio_socket_write(siod_socket *s, const siod_sio_out *o,
                           unsigned flags)
 {
     if (s->state != SOCK_CONNECTED || s->client == NULL)
-        return SIOD_ECLOSED;
+        return -EPIPE;
     return siod_sio_client_write(s->client, o, flags);
 }
 
@@ -84,19 +85,21 @@ void *siod_socket_data(const siod_socket *s)
 int siod_socket_set_data_json(siod_socket *s, const char *json, size_t len)
 {
     char *copy = NULL;
+    int rc = 0;
     if (json != NULL) {
         if (len == 0)
             len = strlen(json);
         if (sio_json_validate(json, len, SIOD_SIO_MAX_DEPTH,
                               SIO_JSON_LONE_SURROGATES, NULL) != SIO_OK)
-            return SIOD_EINVAL;
-        copy = strndup(json, len);
-        if (copy == NULL)
-            return SIOD_ENOMEM;
+            rc = -EINVAL;
+        else if ((copy = strndup(json, len)) == NULL)
+            rc = -ENOMEM;
     }
-    free(s->data_json);
-    s->data_json = copy;
-    return SIOD_OK;
+    if (rc == 0) {
+        free(s->data_json);
+        s->data_json = copy;
+    }
+    return siod_sio_app_err(rc);
 }
 
 const char *siod_socket_data_json(const siod_socket *s)
@@ -104,39 +107,54 @@ const char *siod_socket_data_json(const siod_socket *s)
     return s->data_json;
 }
 
-int siod_join(siod_socket *s, const char *room)
+/* s joins room, within --max-rooms-per-socket. Returns 0, -EINVAL,
+ * -EPIPE (s is closed), -ENOMEM, or -ENOSPC at the limit with
+ * why[0..cap) saying so. */
+static int join_room(siod_socket *s, const char *room, char *why, size_t cap)
 {
-    static siod_log_throttle refusals;
     size_t max = siod_sio_config()->max_rooms_per_socket;
 
     if (s == NULL || room == NULL)
-        return SIOD_EINVAL;
+        return -EINVAL;
     if (s->state == SOCK_CLOSED)
-        return SIOD_ECLOSED;
+        return -EPIPE;
     const siod_adapter_ops *a = s->nsp->aops;
     if (max > 0 && !a->has(s->nsp->adapter, s, room)) {
         /* its own room (joined at connect) is not counted */
         size_t n = a->socket_rooms(s->nsp->adapter, s, NULL, NULL) -
                    (size_t)(a->has(s->nsp->adapter, s, s->id) != 0);
-        if (n >= max) {
-            siod_log_throttled(&refusals, SIOD_LOG_INFO, "socket %s: join "
-                               "refused: in %zu rooms on %s "
-                               "(--max-rooms-per-socket)", s->id, n,
-                               s->nsp->name);
-            return SIOD_ELIMIT;
-        }
+        if (n >= max)
+            return siod_err_set(why, cap, -ENOSPC, "socket %s: join "
+                                "refused: in %zu rooms on %s "
+                                "(--max-rooms-per-socket)", s->id, n,
+                                s->nsp->name);
     }
-    return a->add(s->nsp->adapter, s, room) < 0 ? SIOD_ENOMEM : SIOD_OK;
+    return a->add(s->nsp->adapter, s, room);
+}
+
+/* A refusal at the limit is logged here, where it leaves siod: the
+ * application gets only SIOD_ELIMIT (and a broadcast's join nothing). */
+int siod_join(siod_socket *s, const char *room)
+{
+    static siod_log_throttle refusals;
+    char why[256];
+    int rc = join_room(s, room, why, sizeof why);
+
+    if (rc == -ENOSPC)
+        siod_log_throttled(&refusals, SIOD_LOG_INFO, "%s", why);
+    return siod_sio_app_err(rc);
 }
 
 int siod_leave(siod_socket *s, const char *room)
 {
+    int rc = 0;
     if (s == NULL || room == NULL)
-        return SIOD_EINVAL;
-    if (s->state == SOCK_CLOSED)
-        return SIOD_ECLOSED;
-    s->nsp->aops->del(s->nsp->adapter, s, room);
-    return SIOD_OK;
+        rc = -EINVAL;
+    else if (s->state == SOCK_CLOSED)
+        rc = -EPIPE;
+    else
+        s->nsp->aops->del(s->nsp->adapter, s, room);
+    return siod_sio_app_err(rc);
 }
 
 int siod_in_room(const siod_socket *s, const char *room)
