@@ -1,0 +1,215 @@
+// Directive parsing: httpd's configtest (httpd -t) on the generated
+// configuration plus a few lines per case. Every directive given a value
+// below or above its range, no number, no argument, or the wrong context
+// must fail with exactly its message of today, on the right line; one
+// configuration with every directive at both ends of its range must pass.
+// Nothing is started: no siod, no listening httpd.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { REPO, BUILD, MPM } from './harness.mjs';
+
+const HTTPD = process.env.HTTPD || '/usr/sbin/apache2';
+const rundir = path.join(BUILD, 'itest', `directives-${MPM}`);
+const caseFile = path.join(rundir, 'case.conf');
+let conf;
+const env = { ...process.env };
+
+const MAX_BODY = 64 * 1024 * 1024;            // SIO_RELAY_MAX_BODY
+const LONG = 'x'.repeat(5000);                // over PATH_MAX: no path
+
+before(() => {
+  fs.rmSync(rundir, { recursive: true, force: true });
+  fs.mkdirSync(rundir, { recursive: true });
+  // The port is never bound: configtest only reads the files.
+  const out = execFileSync(path.join(REPO, 'scripts', 'httpd-conf.sh'), [], {
+    env: { ...process.env, RUNDIR: rundir, PORT: '9', MPM, BUILD },
+    encoding: 'utf8',
+  });
+  conf = /^CONF='(.*)'$/m.exec(out)[1];
+  if (process.env.SAN === '1') {
+    env.LD_PRELOAD = execFileSync(process.env.CC || 'gcc', ['-print-file-name=libasan.so'],
+      { encoding: 'utf8' }).trim();
+    env.ASAN_OPTIONS = 'detect_leaks=0';
+  }
+});
+
+after(() => {
+  const www = path.join(rundir, '.wwwdir');
+  if (fs.existsSync(www)) {
+    fs.rmSync(fs.readFileSync(www, 'utf8').trim(), { recursive: true, force: true });
+  }
+});
+
+/** Runs httpd -t on the configuration plus lines; resolves {code, stderr}. */
+function configtest(lines) {
+  fs.writeFileSync(caseFile, [`Include "${conf}"`, ...lines, ''].join('\n'));
+  return new Promise((resolve) => {
+    execFile(HTTPD, ['-t', '-f', caseFile], { env, encoding: 'utf8' }, (err, stdout, stderr) => {
+      resolve({ code: err ? err.code : 0, stderr: stdout + stderr });
+    });
+  });
+}
+
+const loc = (line) => ['<Location /t/>', line, '</Location>'];
+const vhost = (line) => ['<VirtualHost 127.0.0.1:9>', line, '</VirtualHost>'];
+const top = (line) => [line];
+/** How a case's name says where its line stands. */
+const where = (wrap) => (wrap === loc ? ' in <Location>' : wrap === vhost ? ' in <VirtualHost>' : '');
+
+/**
+ * The cases: [what, lines, message]. The message is httpd's whole error;
+ * it must be reported for the first line that opens no section.
+ */
+const bad = [];
+function number(name, wrap, values, expected) {
+  for (const v of values) {
+    bad.push([`${name} ${v}${where(wrap)}`, wrap(`${name} ${v}`), `${name}: expected ${expected}, got '${v}'`]);
+  }
+}
+function takesOne(name, help, wrap = top) {
+  bad.push([`${name} without a value${where(wrap)}`, wrap(name), `${name} takes one argument, ${help}`]);
+}
+function notIn(name, value, wrap) {
+  if (wrap === loc) {
+    bad.push([`${name} ${value} in <Location>`, loc(`${name} ${value}`), `${name} not allowed in <Location> context`]);
+  } else {
+    bad.push([`${name} ${value} in <VirtualHost>`, vhost(`${name} ${value}`),
+      `${name} cannot occur within <VirtualHost> section`]);
+  }
+}
+
+// SocketIO On|Off: per directory only.
+bad.push(['SocketIO maybe', loc('SocketIO maybe'), 'SocketIO must be On or Off']);
+bad.push(['SocketIO at server level', ['SocketIO On'], 'SocketIO not allowed here']);
+for (const name of ['SocketIOAllowUpgrades', 'SocketIOCorsCredentials', 'SocketIOServeClient']) {
+  bad.push([`${name} maybe`, loc(`${name} maybe`), `${name} must be On or Off`]);
+  bad.push([`${name} yes (server)`, [`${name} yes`], `${name} must be On or Off`]);
+}
+
+// Paths.
+bad.push(['SocketIODaemonSocket too long (absolute)', [`SocketIODaemonSocket /tmp/${'s'.repeat(200)}`],
+  `SocketIODaemonSocket: path longer than 107 bytes: /tmp/${'s'.repeat(200)}`]);
+bad.push(['SocketIODaemonSocket too long (under the runtime directory)', [`SocketIODaemonSocket ${'s'.repeat(120)}`],
+  `SocketIODaemonSocket: path longer than 107 bytes: ${rundir}/run/${'s'.repeat(120)}`]);
+for (const name of ['SocketIODaemonSocket', 'SocketIODaemonSecret', 'SocketIOClientScript']) {
+  bad.push([`${name} beyond PATH_MAX`, [`${name} ${LONG}`], `${name}: invalid path ${LONG}`]);
+  bad.push([`${name} beyond PATH_MAX (absolute)`, [`${name} /${LONG}`], `${name}: invalid path /${LONG}`]);
+  notIn(name, 'x', loc);
+}
+takesOne('SocketIODaemonSocket', 'Unix socket of the Socket.IO daemon (siod)');
+takesOne('SocketIODaemonSecret', 'File holding the secret httpd proves to siod '
+  + '(default: the daemon socket\'s path + .secret)');
+takesOne('SocketIOClientScript', 'The socket.io.js file to serve; its siblings '
+  + '(socket.io.min.js, .map) are served from its directory');
+bad.push(['SocketIODaemonSocket ""', ['SocketIODaemonSocket ""'],
+  'SocketIODaemonSocket takes one argument, Unix socket of the Socket.IO daemon (siod)']);
+
+// Lists.
+bad.push(['SocketIOTransports carrier-pigeon', loc('SocketIOTransports polling carrier-pigeon'),
+  "SocketIOTransports: unknown transport 'carrier-pigeon' (polling, websocket)"]);
+bad.push(['SocketIOTransports without a value', ['SocketIOTransports'],
+  'SocketIOTransports: name at least one transport']);
+bad.push(['SocketIOCorsOrigin without a value', loc('SocketIOCorsOrigin'),
+  "SocketIOCorsOrigin: name '*' or at least one origin"]);
+bad.push(['SocketIOCorsOrigin * and a list', ['SocketIOCorsOrigin * https://a.example'],
+  "SocketIOCorsOrigin: '*' allows every origin; list no others"]);
+bad.push(['SocketIOCorsOrigin with a space', loc('SocketIOCorsOrigin "https://a .example"'),
+  "SocketIOCorsOrigin: invalid origin 'https://a .example'"]);
+bad.push(['SocketIOCorsOrigin with a comma', ['SocketIOCorsOrigin https://a.example,https://b.example'],
+  "SocketIOCorsOrigin: invalid origin 'https://a.example,https://b.example'"]);
+bad.push(['SocketIOCorsOrigin without a scheme', ['SocketIOCorsOrigin a.example'],
+  "SocketIOCorsOrigin: 'a.example' is not an origin (scheme://host[:port])"]);
+bad.push(['SocketIOCorsOrigin with a trailing slash', ['SocketIOCorsOrigin https://a.example/'],
+  "SocketIOCorsOrigin: 'https://a.example/' must not end with '/'"]);
+
+// Numbers per directory (server level or <Location>).
+number('SocketIOMaxPayload', top, ['0', String(MAX_BODY + 1), 'abc', '1k', '-1', '0x10'],
+  `a number of bytes from 1 to ${MAX_BODY}`);
+number('SocketIOMaxPayload', loc, ['0', '99999999999999999999'], `a number of bytes from 1 to ${MAX_BODY}`);
+takesOne('SocketIOMaxPayload', 'Largest POST body / WebSocket message in bytes', loc);
+number('SocketIOWebSocketQueue', top, ['1023', String(4 * MAX_BODY + 1), 'abc', '-1'],
+  `a number of bytes from 1024 to ${4 * MAX_BODY}`);
+number('SocketIOWebSocketQueue', loc, ['0'], `a number of bytes from 1024 to ${4 * MAX_BODY}`);
+takesOne('SocketIOWebSocketQueue', 'Bytes a WebSocket may have waiting to be sent before its client is dropped');
+
+// Numbers per server.
+for (const name of ['SocketIOReplyTimeout', 'SocketIOWebSocketWriteTimeout']) {
+  number(name, top, ['0', '3601', 'abc', '5s', '-1', '1.5'], 'seconds from 1 to 3600');
+  number(name, vhost, ['0'], 'seconds from 1 to 3600');
+  notIn(name, '5', loc);
+}
+takesOne('SocketIOReplyTimeout', "Seconds a request waits for siod's answer");
+takesOne('SocketIOWebSocketWriteTimeout', 'Seconds a WebSocket client holding a worker thread '
+  + '(prefork, worker) gets to take one batch of messages');
+number('SocketIOPollReleaseTimeout', top, ['9ms', '0', '61', '60001ms', '2min', 'abc', '5x', '-1'],
+  'a time from 10ms to 60 (seconds)');
+number('SocketIOPollReleaseTimeout', vhost, ['9ms'], 'a time from 10ms to 60 (seconds)');
+notIn('SocketIOPollReleaseTimeout', '1', loc);
+takesOne('SocketIOPollReleaseTimeout', 'How long a held long-poll GET that a stopping child ends '
+  + "waits for siod's answer (seconds, or e.g. 500ms)");
+number('SocketIOWebSocketThreads', top, ['-1', '1000001', 'abc'], 'a number of threads from 0 to 1000000');
+notIn('SocketIOWebSocketThreads', '5', vhost);
+// The context is checked before the value.
+notIn('SocketIOWebSocketThreads', 'abc', vhost);
+notIn('SocketIOWebSocketThreads', '5', loc);
+takesOne('SocketIOWebSocketThreads', 'Most worker threads WebSockets may hold where '
+  + 'connections cannot be suspended (0: none)');
+number('SocketIORelayQueue', top, ['262143', '1073741825', 'abc', '1M'], 'a number of bytes from 262144 to 1073741824');
+notIn('SocketIORelayQueue', '1048576', vhost);
+notIn('SocketIORelayQueue', '0', vhost);
+notIn('SocketIORelayQueue', '1048576', loc);
+takesOne('SocketIORelayQueue', 'Bytes of WebSocket messages a child may hold '
+  + 'for siod before it stops reading the senders (mpm_event)');
+
+for (const [what, lines, message] of bad) {
+  test(`refused: ${what}`, async () => {
+    const { code, stderr } = await configtest(lines);
+    const line = 2 + lines.findIndex((l) => !l.startsWith('<'));
+    assert.notEqual(code, 0, `httpd -t accepted it:\n${stderr}`);
+    assert.equal(stderr, `AH00526: Syntax error on line ${line} of ${caseFile}:\n${message}\n`);
+  });
+}
+
+test('accepted: every directive at both ends of its range', async () => {
+  const { code, stderr } = await configtest([
+    'SocketIODaemonSocket siod-test.sock',
+    `SocketIODaemonSocket /tmp/${'s'.repeat(102)}`,
+    'SocketIODaemonSecret siod-test.secret',
+    'SocketIODaemonSecret /tmp/siod-test.secret',
+    'SocketIOClientScript client/socket.io.js',
+    'SocketIOClientScript /tmp/socket.io.js',
+    'SocketIOReplyTimeout 1', 'SocketIOReplyTimeout 3600', 'SocketIOReplyTimeout "+5"',
+    'SocketIOReplyTimeout " 7"',
+    'SocketIOWebSocketWriteTimeout 1', 'SocketIOWebSocketWriteTimeout 3600',
+    'SocketIOPollReleaseTimeout 10ms', 'SocketIOPollReleaseTimeout 60',
+    'SocketIOPollReleaseTimeout 60s', 'SocketIOPollReleaseTimeout 1min',
+    'SocketIOPollReleaseTimeout 500ms', 'SocketIOPollReleaseTimeout 60000ms',
+    'SocketIOWebSocketThreads 0', 'SocketIOWebSocketThreads 1000000',
+    'SocketIORelayQueue 262144', 'SocketIORelayQueue 1073741824',
+    'SocketIOMaxPayload 1', `SocketIOMaxPayload ${MAX_BODY}`, 'SocketIOMaxPayload +9',
+    'SocketIOWebSocketQueue 1024', `SocketIOWebSocketQueue ${4 * MAX_BODY}`,
+    'SocketIOTransports polling', 'SocketIOAllowUpgrades off',
+    'SocketIOCorsOrigin *', 'SocketIOCorsCredentials On', 'SocketIOServeClient Off',
+    '<VirtualHost 127.0.0.1:9>',
+    'SocketIODaemonSocket vhost.sock', 'SocketIODaemonSecret vhost.secret',
+    'SocketIOClientScript vhost.js', 'SocketIOReplyTimeout 30',
+    'SocketIOWebSocketWriteTimeout 30', 'SocketIOPollReleaseTimeout 2',
+    'SocketIOMaxPayload 5000',
+    '<Location /v/>', 'SocketIO On', 'SocketIOMaxPayload 1000', '</Location>',
+    '</VirtualHost>',
+    '<Location /t/>',
+    'SocketIO On', 'SocketIO off',
+    'SocketIOTransports websocket POLLING', 'SocketIOAllowUpgrades On',
+    'SocketIOCorsOrigin https://a.example http://b.example:8080',
+    'SocketIOCorsCredentials off', 'SocketIOServeClient on',
+    'SocketIOMaxPayload 1', `SocketIOMaxPayload ${MAX_BODY}`,
+    'SocketIOWebSocketQueue 1024', `SocketIOWebSocketQueue ${4 * MAX_BODY}`,
+    '</Location>',
+    '<Directory /tmp/>', 'SocketIO On', 'SocketIOMaxPayload 64', '</Directory>',
+  ]);
+  assert.equal(stderr, 'Syntax OK\n');
+  assert.equal(code, 0);
+});
