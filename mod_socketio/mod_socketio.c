@@ -13,56 +13,80 @@
 #include "socketio_link.h"
 #include "socketio_ws.h"
 
+/* A directive with one value names its kind's handler and, as cmd_data,
+ * the descriptor of the field it fills and the values it takes
+ * (socketio_config.c); the list directives have handlers of their own. */
 static const command_rec socketio_cmds[] = {
-    AP_INIT_FLAG("SocketIO", socketio_cmd_enable, NULL, ACCESS_CONF,
+    AP_INIT_FLAG("SocketIO", socketio_cmd_flag,
+                 SOCKETIO_CONF_INFO(socketio_field_enable),
+                 ACCESS_CONF,
                  "On to serve Engine.IO / Socket.IO here"),
-    AP_INIT_TAKE1("SocketIODaemonSocket", socketio_cmd_daemon_socket, NULL,
-                  RSRC_CONF, "Unix socket of the Socket.IO daemon (siod)"),
-    AP_INIT_TAKE1("SocketIODaemonSecret", socketio_cmd_daemon_secret, NULL,
-                  RSRC_CONF, "File holding the secret httpd proves to siod "
+    AP_INIT_TAKE1("SocketIODaemonSocket", socketio_cmd_path,
+                  SOCKETIO_CONF_INFO(socketio_field_daemon_socket),
+                  RSRC_CONF,
+                  "Unix socket of the Socket.IO daemon (siod)"),
+    AP_INIT_TAKE1("SocketIODaemonSecret", socketio_cmd_path,
+                  SOCKETIO_CONF_INFO(socketio_field_daemon_secret),
+                  RSRC_CONF,
+                  "File holding the secret httpd proves to siod "
                   "(default: the daemon socket's path + .secret)"),
     AP_INIT_RAW_ARGS("SocketIOTransports", socketio_cmd_transports, NULL,
                      RSRC_CONF | ACCESS_CONF,
                      "Allowed transports: polling and/or websocket"),
-    AP_INIT_FLAG("SocketIOAllowUpgrades", socketio_cmd_allow_upgrades, NULL,
+    AP_INIT_FLAG("SocketIOAllowUpgrades", socketio_cmd_flag,
+                 SOCKETIO_CONF_INFO(socketio_field_allow_upgrades),
                  RSRC_CONF | ACCESS_CONF,
                  "On to let polling sessions upgrade to WebSocket"),
     AP_INIT_RAW_ARGS("SocketIOCorsOrigin", socketio_cmd_cors_origin, NULL,
                      RSRC_CONF | ACCESS_CONF,
                      "'*' or the origins allowed to connect cross-origin"),
-    AP_INIT_FLAG("SocketIOCorsCredentials", socketio_cmd_cors_credentials,
-                 NULL, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_FLAG("SocketIOCorsCredentials", socketio_cmd_flag,
+                 SOCKETIO_CONF_INFO(socketio_field_cors_credentials),
+                 RSRC_CONF | ACCESS_CONF,
                  "On to send Access-Control-Allow-Credentials: true to "
                  "allowed cross-origin requests (default: On for a list of "
                  "origins, Off for '*')"),
-    AP_INIT_TAKE1("SocketIOMaxPayload", socketio_cmd_max_payload, NULL,
+    AP_INIT_TAKE1("SocketIOMaxPayload", socketio_cmd_number,
+                  SOCKETIO_CONF_INFO(socketio_field_max_payload),
                   RSRC_CONF | ACCESS_CONF,
                   "Largest POST body / WebSocket message in bytes"),
-    AP_INIT_TAKE1("SocketIOReplyTimeout", socketio_cmd_reply_timeout, NULL,
-                  RSRC_CONF, "Seconds a request waits for siod's answer"),
-    AP_INIT_FLAG("SocketIOServeClient", socketio_cmd_serve_client, NULL,
+    AP_INIT_TAKE1("SocketIOReplyTimeout", socketio_cmd_number,
+                  SOCKETIO_CONF_INFO(socketio_field_reply_timeout),
+                  RSRC_CONF,
+                  "Seconds a request waits for siod's answer"),
+    AP_INIT_FLAG("SocketIOServeClient", socketio_cmd_flag,
+                 SOCKETIO_CONF_INFO(socketio_field_serve_client),
                  RSRC_CONF | ACCESS_CONF,
                  "On to serve the Socket.IO client bundle (socket.io.js)"),
-    AP_INIT_TAKE1("SocketIOClientScript", socketio_cmd_client_script, NULL,
-                  RSRC_CONF, "The socket.io.js file to serve; its siblings "
+    AP_INIT_TAKE1("SocketIOClientScript", socketio_cmd_path,
+                  SOCKETIO_CONF_INFO(socketio_field_client_script),
+                  RSRC_CONF,
+                  "The socket.io.js file to serve; its siblings "
                   "(socket.io.min.js, .map) are served from its directory"),
-    AP_INIT_TAKE1("SocketIOWebSocketThreads", socketio_cmd_ws_threads, NULL,
-                  RSRC_CONF, "Most worker threads WebSockets may hold where "
+    AP_INIT_TAKE1("SocketIOWebSocketThreads", socketio_cmd_number,
+                  SOCKETIO_CONF_INFO(socketio_field_ws_threads),
+                  RSRC_CONF,
+                  "Most worker threads WebSockets may hold where "
                   "connections cannot be suspended (0: none)"),
-    AP_INIT_TAKE1("SocketIOWebSocketQueue", socketio_cmd_ws_queue, NULL,
+    AP_INIT_TAKE1("SocketIOWebSocketQueue", socketio_cmd_number,
+                  SOCKETIO_CONF_INFO(socketio_field_ws_queue),
                   RSRC_CONF | ACCESS_CONF,
                   "Bytes a WebSocket may have waiting to be sent before its "
                   "client is dropped"),
-    AP_INIT_TAKE1("SocketIOWebSocketWriteTimeout",
-                  socketio_cmd_ws_write_timeout, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("SocketIOWebSocketWriteTimeout", socketio_cmd_number,
+                  SOCKETIO_CONF_INFO(socketio_field_ws_write_timeout),
+                  RSRC_CONF,
                   "Seconds a WebSocket client holding a worker thread "
                   "(prefork, worker) gets to take one batch of messages"),
-    AP_INIT_TAKE1("SocketIOPollReleaseTimeout",
-                  socketio_cmd_poll_release_timeout, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("SocketIOPollReleaseTimeout", socketio_cmd_time,
+                  SOCKETIO_CONF_INFO(socketio_field_poll_release_timeout),
+                  RSRC_CONF,
                   "How long a held long-poll GET that a stopping child ends "
                   "waits for siod's answer (seconds, or e.g. 500ms)"),
-    AP_INIT_TAKE1("SocketIORelayQueue", socketio_cmd_relay_queue, NULL,
-                  RSRC_CONF, "Bytes of WebSocket messages a child may hold "
+    AP_INIT_TAKE1("SocketIORelayQueue", socketio_cmd_number,
+                  SOCKETIO_CONF_INFO(socketio_field_relay_queue),
+                  RSRC_CONF,
+                  "Bytes of WebSocket messages a child may hold "
                   "for siod before it stops reading the senders (mpm_event)"),
     { NULL }
 };

@@ -1,6 +1,10 @@
 /* mod_socketio configuration records: creation, merging, the directive
- * handlers and the accessors that apply each directive's default. Nothing
- * here runs per request except the accessors. */
+ * handlers and the accessors that apply each directive's default. A
+ * directive whose value is one number, time, path or On/Off is described
+ * by a socketio_conf_field below and parsed by its kind's handler; lists
+ * have handlers of their own. Nothing here runs per request except the
+ * accessors. */
+#include <errno.h>
 #include <string.h>
 #include <sys/un.h>
 
@@ -13,6 +17,9 @@
 #include "socketio_config.h"
 
 APLOG_USE_MODULE(socketio);
+
+/* The longest path a Unix socket address holds. */
+#define SOCKET_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 
 /* Returns a fresh per-directory record, everything unset. */
 void *socketio_config_create_dir(apr_pool_t *p, char *dir)
@@ -98,43 +105,204 @@ void *socketio_config_merge_server(apr_pool_t *p, void *basev, void *addv)
     return sc;
 }
 
-/* SocketIO On|Off */
-const char *socketio_cmd_enable(cmd_parms *cmd, void *dconf, int on)
+/* Every directive whose value is one number, time, path or On/Off: the
+ * record and field it fills, its range and the words its error uses.
+ * IN_DIR(field, KIND) and IN_SERVER(field, KIND) name the field and its
+ * socketio_conf_type (SOCKETIO_CONF_KIND), and do not compile unless the
+ * field has the C type that kind's handler writes. */
+#define CTYPE_FLAG int
+#define CTYPE_COUNT int
+#define CTYPE_BYTES apr_off_t
+#define CTYPE_SECONDS apr_interval_time_t
+#define CTYPE_TIME apr_interval_time_t
+#define CTYPE_ROOT_PATH const char *
+#define CTYPE_RUNTIME_PATH const char *
+#define TYPED_OFFSET(rec, field, ctype) \
+    (APR_OFFSETOF(rec, field) + 0 * sizeof(char[ \
+        __builtin_types_compatible_p(__typeof__(((rec *)0)->field), ctype) \
+            ? 1 : -1]))
+#define IN_REC(which, rec, field, kind) \
+    .record = which, .offset = TYPED_OFFSET(rec, field, CTYPE_##kind), \
+    .type = SOCKETIO_CONF_##kind
+#define IN_DIR(field, kind) \
+    IN_REC(SOCKETIO_CONF_DIR, socketio_dir_conf, field, kind)
+#define IN_SERVER(field, kind) \
+    IN_REC(SOCKETIO_CONF_SERVER, socketio_server_conf, field, kind)
+
+const socketio_conf_field socketio_field_enable = {
+    IN_DIR(enabled, FLAG) };
+const socketio_conf_field socketio_field_allow_upgrades = {
+    IN_DIR(allow_upgrades, FLAG) };
+const socketio_conf_field socketio_field_cors_credentials = {
+    IN_DIR(cors_credentials, FLAG) };
+const socketio_conf_field socketio_field_serve_client = {
+    IN_DIR(serve_client, FLAG) };
+const socketio_conf_field socketio_field_max_payload = {
+    IN_DIR(max_payload, BYTES),
+    .min = 1, .max = SIO_RELAY_MAX_BODY, .unit = "a number of bytes" };
+const socketio_conf_field socketio_field_ws_queue = {
+    IN_DIR(ws_queue, BYTES),
+    .min = 1024, .max = 4 * (apr_int64_t)SIO_RELAY_MAX_BODY,
+    .unit = "a number of bytes" };
+const socketio_conf_field socketio_field_daemon_socket = {
+    IN_SERVER(daemon_socket, RUNTIME_PATH),
+    .context = NOT_IN_DIR_CONTEXT, .max = SOCKET_PATH_MAX };
+const socketio_conf_field socketio_field_daemon_secret = {
+    IN_SERVER(daemon_secret, RUNTIME_PATH),
+    .context = NOT_IN_DIR_CONTEXT };
+const socketio_conf_field socketio_field_client_script = {
+    IN_SERVER(client_script, ROOT_PATH),
+    .context = NOT_IN_DIR_CONTEXT };
+const socketio_conf_field socketio_field_reply_timeout = {
+    IN_SERVER(reply_timeout, SECONDS),
+    .context = NOT_IN_DIR_CONTEXT, .min = 1, .max = 3600, .unit = "seconds" };
+const socketio_conf_field socketio_field_ws_write_timeout = {
+    IN_SERVER(ws_write_timeout, SECONDS),
+    .context = NOT_IN_DIR_CONTEXT, .min = 1, .max = 3600, .unit = "seconds" };
+const socketio_conf_field socketio_field_poll_release_timeout = {
+    IN_SERVER(poll_release_timeout, TIME),
+    .context = NOT_IN_DIR_CONTEXT, .min = apr_time_from_msec(10),
+    .max = apr_time_from_sec(60), .unit = "a time" };
+/* One value for the whole server. */
+const socketio_conf_field socketio_field_ws_threads = {
+    IN_SERVER(ws_threads, COUNT),
+    .context = GLOBAL_ONLY, .min = 0, .max = 1000000,
+    .unit = "a number of threads" };
+/* One value for the whole server: every link of a child takes it. */
+const socketio_conf_field socketio_field_relay_queue = {
+    IN_SERVER(relay_queue, BYTES),
+    .context = GLOBAL_ONLY, .min = SOCKETIO_MIN_RELAY_QUEUE,
+    .max = 1024 * 1024 * 1024, .unit = "a number of bytes" };
+
+/* Finds the field cmd's descriptor names, if the descriptor is of one of
+ * the types in kinds (SOCKETIO_CONF_KIND bits), and checks the directive's
+ * context; returns NULL with *f and *field set, or the error. */
+static const char *field_of(cmd_parms *cmd, void *dconf, unsigned kinds,
+                            const socketio_conf_field **f, void **field)
 {
-    ((socketio_dir_conf *)dconf)->enabled = on ? 1 : 0;
+    char *rec;
+
+    *f = cmd->info;
+    /* A descriptor handed to another kind's handler: the table's bug. */
+    if (!*f || !(kinds & SOCKETIO_CONF_KIND((*f)->type)))
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": no handler for "
+                           "this kind of value", NULL);
+    if ((*f)->context) {
+        const char *err = ap_check_cmd_context(cmd, (*f)->context);
+
+        if (err)
+            return err;
+    }
+    rec = (*f)->record == SOCKETIO_CONF_DIR
+              ? dconf
+              : ap_get_module_config(cmd->server->module_config,
+                                     &socketio_module);
+    *field = rec + (*f)->offset;
     return NULL;
 }
 
-static const char *check_socket_path(apr_pool_t *p, const char *path)
+/* See the header. */
+const char *socketio_cmd_flag(cmd_parms *cmd, void *dconf, int on)
 {
-    struct sockaddr_un sun;
+    const socketio_conf_field *f;
+    void *field;
+    const char *err = field_of(cmd, dconf,
+                               SOCKETIO_CONF_KIND(SOCKETIO_CONF_FLAG), &f,
+                               &field);
 
-    if (strlen(path) >= sizeof(sun.sun_path))
-        return apr_psprintf(p, "SocketIODaemonSocket: path longer than %d "
-                            "bytes: %s", (int)sizeof(sun.sun_path) - 1, path);
+    if (err)
+        return err;
+    *(int *)field = on ? 1 : 0;
     return NULL;
 }
 
-/* SocketIODaemonSocket path (relative paths are under the runtime dir) */
-const char *socketio_cmd_daemon_socket(cmd_parms *cmd, void *dconf,
-                                       const char *path)
+/* See the header. */
+const char *socketio_cmd_number(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    socketio_server_conf *sc =
-        ap_get_module_config(cmd->server->module_config, &socketio_module);
-    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    const socketio_conf_field *f;
+    void *field;
+    const char *err = field_of(cmd, dconf,
+                               SOCKETIO_CONF_KIND(SOCKETIO_CONF_COUNT) |
+                               SOCKETIO_CONF_KIND(SOCKETIO_CONF_BYTES) |
+                               SOCKETIO_CONF_KIND(SOCKETIO_CONF_SECONDS),
+                               &f, &field);
+    char *end;
+    apr_int64_t n;
+
+    if (err)
+        return err;
+    n = apr_strtoi64(arg, &end, 10);
+    if (end == arg || *end || errno == ERANGE || n < f->min || n > f->max)
+        return apr_psprintf(cmd->pool, "%s: expected %s from %"
+                            APR_INT64_T_FMT " to %" APR_INT64_T_FMT
+                            ", got '%s'", cmd->cmd->name, f->unit, f->min,
+                            f->max, arg);
+    if (f->type == SOCKETIO_CONF_COUNT)
+        *(int *)field = (int)n;
+    else if (f->type == SOCKETIO_CONF_BYTES)
+        *(apr_off_t *)field = (apr_off_t)n;
+    else
+        *(apr_interval_time_t *)field = apr_time_from_sec(n);
+    return NULL;
+}
+
+/* A time in an error: whole seconds as the bare number a value means,
+ * anything shorter in milliseconds. */
+static const char *time_text(apr_pool_t *p, apr_int64_t t)
+{
+    if (t % APR_USEC_PER_SEC == 0)
+        return apr_psprintf(p, "%" APR_INT64_T_FMT " (seconds)",
+                            t / APR_USEC_PER_SEC);
+    return apr_psprintf(p, "%" APR_INT64_T_FMT "ms", t / 1000);
+}
+
+/* See the header. */
+const char *socketio_cmd_time(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    const socketio_conf_field *f;
+    void *field;
+    const char *err = field_of(cmd, dconf,
+                               SOCKETIO_CONF_KIND(SOCKETIO_CONF_TIME), &f,
+                               &field);
+    apr_interval_time_t t;
+
+    if (err)
+        return err;
+    if (ap_timeout_parameter_parse(arg, &t, "s") != APR_SUCCESS ||
+        t < f->min || t > f->max)
+        return apr_psprintf(cmd->pool, "%s: expected %s from %s to %s, got "
+                            "'%s'", cmd->cmd->name, f->unit,
+                            time_text(cmd->pool, f->min),
+                            time_text(cmd->pool, f->max), arg);
+    *(apr_interval_time_t *)field = t;
+    return NULL;
+}
+
+/* See the header. */
+const char *socketio_cmd_path(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    const socketio_conf_field *f;
+    void *field;
+    const char *err = field_of(cmd, dconf,
+                               SOCKETIO_CONF_KIND(SOCKETIO_CONF_ROOT_PATH) |
+                               SOCKETIO_CONF_KIND(SOCKETIO_CONF_RUNTIME_PATH),
+                               &f, &field);
     const char *full;
 
     if (err)
         return err;
-    if (!*path)
-        return "SocketIODaemonSocket: empty path";
-    full = ap_runtime_dir_relative(cmd->pool, path);
+    if (!*arg)
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": empty path", NULL);
+    full = f->type == SOCKETIO_CONF_ROOT_PATH
+               ? ap_server_root_relative(cmd->pool, arg)
+               : ap_runtime_dir_relative(cmd->pool, arg);
     if (!full)
-        return apr_pstrcat(cmd->pool, "SocketIODaemonSocket: invalid path ",
-                           path, NULL);
-    if ((err = check_socket_path(cmd->pool, full)) != NULL)
-        return err;
-    sc->daemon_socket = full;
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": invalid path ", arg,
+                           NULL);
+    if (f->max && (apr_int64_t)strlen(full) > f->max)
+        return apr_psprintf(cmd->pool, "%s: path longer than %d bytes: %s",
+                            cmd->cmd->name, (int)f->max, full);
+    *(const char **)field = full;
     return NULL;
 }
 
@@ -160,13 +328,6 @@ const char *socketio_cmd_transports(cmd_parms *cmd, void *dconf,
     if (!set)
         return "SocketIOTransports: name at least one transport";
     d->transports = set;
-    return NULL;
-}
-
-/* SocketIOAllowUpgrades On|Off */
-const char *socketio_cmd_allow_upgrades(cmd_parms *cmd, void *dconf, int on)
-{
-    ((socketio_dir_conf *)dconf)->allow_upgrades = on ? 1 : 0;
     return NULL;
 }
 
@@ -219,208 +380,13 @@ const char *socketio_cmd_cors_origin(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
-/* SocketIOCorsCredentials On|Off */
-const char *socketio_cmd_cors_credentials(cmd_parms *cmd, void *dconf,
-                                          int on)
-{
-    ((socketio_dir_conf *)dconf)->cors_credentials = on ? 1 : 0;
-    return NULL;
-}
-
-/* SocketIODaemonSecret path (relative paths are under the runtime dir) */
-const char *socketio_cmd_daemon_secret(cmd_parms *cmd, void *dconf,
-                                       const char *path)
-{
-    socketio_server_conf *sc =
-        ap_get_module_config(cmd->server->module_config, &socketio_module);
-    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
-    const char *full;
-
-    if (err)
-        return err;
-    if (!*path)
-        return "SocketIODaemonSecret: empty path";
-    full = ap_runtime_dir_relative(cmd->pool, path);
-    if (!full)
-        return apr_pstrcat(cmd->pool, "SocketIODaemonSecret: invalid path ",
-                           path, NULL);
-    sc->daemon_secret = full;
-    return NULL;
-}
-
-/* SocketIOMaxPayload bytes */
-const char *socketio_cmd_max_payload(cmd_parms *cmd, void *dconf,
-                                     const char *bytes)
-{
-    socketio_dir_conf *d = dconf;
-    apr_off_t n;
-    char *end;
-
-    if (apr_strtoff(&n, bytes, &end, 10) != APR_SUCCESS || *end || n < 1 ||
-        n > (apr_off_t)SIO_RELAY_MAX_BODY)
-        return apr_psprintf(cmd->pool, "SocketIOMaxPayload: expected a number "
-                            "of bytes from 1 to %u, got '%s'",
-                            SIO_RELAY_MAX_BODY, bytes);
-    d->max_payload = n;
-    return NULL;
-}
-
-/* SocketIOReplyTimeout seconds */
-const char *socketio_cmd_reply_timeout(cmd_parms *cmd, void *dconf,
-                                       const char *secs)
-{
-    socketio_server_conf *sc =
-        ap_get_module_config(cmd->server->module_config, &socketio_module);
-    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
-    char *end;
-    long n;
-
-    if (err)
-        return err;
-    n = strtol(secs, &end, 10);
-    if (end == secs || *end || n < 1 || n > 3600)
-        return apr_pstrcat(cmd->pool, "SocketIOReplyTimeout: expected seconds "
-                           "from 1 to 3600, got '", secs, "'", NULL);
-    sc->reply_timeout = apr_time_from_sec(n);
-    return NULL;
-}
-
-/* SocketIOServeClient On|Off */
-const char *socketio_cmd_serve_client(cmd_parms *cmd, void *dconf, int on)
-{
-    ((socketio_dir_conf *)dconf)->serve_client = on ? 1 : 0;
-    return NULL;
-}
-
-/* SocketIOClientScript path (relative paths are under ServerRoot) */
-const char *socketio_cmd_client_script(cmd_parms *cmd, void *dconf,
-                                       const char *path)
-{
-    socketio_server_conf *sc =
-        ap_get_module_config(cmd->server->module_config, &socketio_module);
-    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
-    const char *full;
-
-    if (err)
-        return err;
-    if (!*path)
-        return "SocketIOClientScript: empty path";
-    full = ap_server_root_relative(cmd->pool, path);
-    if (!full)
-        return apr_pstrcat(cmd->pool, "SocketIOClientScript: invalid path ",
-                           path, NULL);
-    sc->client_script = full;
-    return NULL;
-}
-
-/* SocketIOWebSocketThreads n: one value for the whole server. */
-const char *socketio_cmd_ws_threads(cmd_parms *cmd, void *dconf,
-                                    const char *n)
-{
-    socketio_server_conf *sc =
-        ap_get_module_config(cmd->server->module_config, &socketio_module);
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    char *end;
-    long v;
-
-    if (err)
-        return err;
-    v = strtol(n, &end, 10);
-    if (end == n || *end || v < 0 || v > 1000000)
-        return apr_pstrcat(cmd->pool, "SocketIOWebSocketThreads: expected a "
-                           "number of threads from 0 to 1000000, got '", n,
-                           "'", NULL);
-    sc->ws_threads = (int)v;
-    return NULL;
-}
-
-/* SocketIOWebSocketQueue bytes */
-const char *socketio_cmd_ws_queue(cmd_parms *cmd, void *dconf,
-                                  const char *bytes)
-{
-    socketio_dir_conf *d = dconf;
-    apr_off_t n;
-    char *end;
-
-    if (apr_strtoff(&n, bytes, &end, 10) != APR_SUCCESS || *end ||
-        n < 1024 || n > (apr_off_t)4 * SIO_RELAY_MAX_BODY)
-        return apr_psprintf(cmd->pool, "SocketIOWebSocketQueue: expected a "
-                            "number of bytes from 1024 to %u, got '%s'",
-                            4 * SIO_RELAY_MAX_BODY, bytes);
-    d->ws_queue = n;
-    return NULL;
-}
-
-/* SocketIOWebSocketWriteTimeout seconds */
-const char *socketio_cmd_ws_write_timeout(cmd_parms *cmd, void *dconf,
-                                          const char *secs)
-{
-    socketio_server_conf *sc =
-        ap_get_module_config(cmd->server->module_config, &socketio_module);
-    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
-    char *end;
-    long n;
-
-    if (err)
-        return err;
-    n = strtol(secs, &end, 10);
-    if (end == secs || *end || n < 1 || n > 3600)
-        return apr_pstrcat(cmd->pool, "SocketIOWebSocketWriteTimeout: "
-                           "expected seconds from 1 to 3600, got '", secs,
-                           "'", NULL);
-    sc->ws_write_timeout = apr_time_from_sec(n);
-    return NULL;
-}
-
-/* SocketIOPollReleaseTimeout time (seconds, or with a unit: 500ms) */
-const char *socketio_cmd_poll_release_timeout(cmd_parms *cmd, void *dconf,
-                                              const char *time)
-{
-    socketio_server_conf *sc =
-        ap_get_module_config(cmd->server->module_config, &socketio_module);
-    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
-    apr_interval_time_t t;
-
-    if (err)
-        return err;
-    if (ap_timeout_parameter_parse(time, &t, "s") != APR_SUCCESS ||
-        t < apr_time_from_msec(10) || t > apr_time_from_sec(60))
-        return apr_pstrcat(cmd->pool, "SocketIOPollReleaseTimeout: expected "
-                           "a time from 10ms to 60 (seconds), got '", time,
-                           "'", NULL);
-    sc->poll_release_timeout = t;
-    return NULL;
-}
-
-/* SocketIORelayQueue bytes: one value for the whole server (every link of
- * a child takes it). */
-const char *socketio_cmd_relay_queue(cmd_parms *cmd, void *dconf,
-                                     const char *bytes)
-{
-    socketio_server_conf *sc =
-        ap_get_module_config(cmd->server->module_config, &socketio_module);
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    apr_off_t n;
-    char *end;
-
-    if (err)
-        return err;
-    if (apr_strtoff(&n, bytes, &end, 10) != APR_SUCCESS || *end ||
-        n < SOCKETIO_MIN_RELAY_QUEUE || n > (apr_off_t)1024 * 1024 * 1024)
-        return apr_psprintf(cmd->pool, "SocketIORelayQueue: expected a "
-                            "number of bytes from %d to %d, got '%s'",
-                            SOCKETIO_MIN_RELAY_QUEUE, 1024 * 1024 * 1024,
-                            bytes);
-    sc->relay_queue = n;
-    return NULL;
-}
 
 /* Returns OK, or HTTP_INTERNAL_SERVER_ERROR (startup fails) when the
  * default socket path does not fit a Unix socket address. Fills in the
  * default daemon socket and secret paths. */
 int socketio_config_post_config(apr_pool_t *pconf, server_rec *s)
 {
-    const char *def = NULL, *err;
+    const char *def = NULL;
     server_rec *v;
 
     for (v = s; v; v = v->next) {
@@ -430,7 +396,7 @@ int socketio_config_post_config(apr_pool_t *pconf, server_rec *s)
         if (!sc->daemon_socket) {
             if (!def) {
                 def = ap_runtime_dir_relative(pconf, SOCKETIO_DEFAULT_SOCKET);
-                if (!def || (err = check_socket_path(pconf, def)) != NULL) {
+                if (!def || strlen(def) > SOCKET_PATH_MAX) {
                     ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                                  "mod_socketio: no usable default daemon "
                                  "socket path; set SocketIODaemonSocket");

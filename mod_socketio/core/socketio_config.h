@@ -1,6 +1,7 @@
 /* mod_socketio configuration: the per-directory and per-server records, the
- * directive handlers that fill them and accessors that apply the defaults.
- * The command table itself lives in mod_socketio.c. */
+ * directive handlers that fill them (one per kind of value, each driven by
+ * a descriptor of the field it fills) and accessors that apply the
+ * defaults. The command table itself lives in mod_socketio.c. */
 #ifndef SOCKETIO_CONFIG_H
 #define SOCKETIO_CONFIG_H
 
@@ -77,37 +78,87 @@ void *socketio_config_merge_dir(apr_pool_t *p, void *basev, void *addv);
 void *socketio_config_create_server(apr_pool_t *p, server_rec *s);
 void *socketio_config_merge_server(apr_pool_t *p, void *basev, void *addv);
 
+/* Which record a directive fills. */
+typedef enum socketio_conf_record {
+    SOCKETIO_CONF_DIR,              /* socketio_dir_conf */
+    SOCKETIO_CONF_SERVER            /* socketio_server_conf */
+} socketio_conf_record;
+
+/* The field's C type, how a value becomes it and which handler parses it. */
+typedef enum socketio_conf_type {
+    SOCKETIO_CONF_FLAG,             /* int 1/0 from On/Off: socketio_cmd_flag */
+    SOCKETIO_CONF_COUNT,            /* int: socketio_cmd_number */
+    SOCKETIO_CONF_BYTES,            /* apr_off_t: socketio_cmd_number */
+    SOCKETIO_CONF_SECONDS,          /* apr_interval_time_t, given in whole
+                                     * seconds: socketio_cmd_number */
+    SOCKETIO_CONF_TIME,             /* apr_interval_time_t, given in seconds
+                                     * or with a unit (500ms):
+                                     * socketio_cmd_time */
+    SOCKETIO_CONF_ROOT_PATH,        /* const char *, relative to ServerRoot:
+                                     * socketio_cmd_path */
+    SOCKETIO_CONF_RUNTIME_PATH      /* const char *, relative to
+                                     * DefaultRuntimeDir: socketio_cmd_path */
+} socketio_conf_type;
+
+/* A socketio_conf_type as a bit, for the set of types a handler takes. */
+#define SOCKETIO_CONF_KIND(type) (1u << (type))
+
+/* What a directive with one value fills and accepts. Each is the cmd_data
+ * of its directive in the command table (SOCKETIO_CONF_INFO) and reaches
+ * its handler as cmd->info. A number or time out of range or malformed is
+ * refused with "<directive>: expected <unit> from <min> to <max>, got
+ * '<value>'". */
+typedef struct socketio_conf_field {
+    socketio_conf_record record;
+    apr_size_t offset;              /* APR_OFFSETOF the field in the record */
+    socketio_conf_type type;
+    unsigned context;               /* forbidden contexts, checked with
+                                     * ap_check_cmd_context (0: none) */
+    apr_int64_t min, max;           /* the range (times: microseconds);
+                                     * paths: max is the longest, 0: any */
+    const char *unit;               /* "a number of bytes", "seconds", ... */
+} socketio_conf_field;
+
+/* A descriptor as command_rec's cmd_data, which is not const: the handlers
+ * only read it. */
+#define SOCKETIO_CONF_INFO(field) ((void *)&(field))
+
+/* The descriptors (socketio_config.c), one per directive with one value. */
+extern const socketio_conf_field
+    socketio_field_enable,                  /* SocketIO */
+    socketio_field_allow_upgrades,          /* SocketIOAllowUpgrades */
+    socketio_field_cors_credentials,        /* SocketIOCorsCredentials */
+    socketio_field_serve_client,            /* SocketIOServeClient */
+    socketio_field_max_payload,             /* SocketIOMaxPayload */
+    socketio_field_ws_queue,                /* SocketIOWebSocketQueue */
+    socketio_field_daemon_socket,           /* SocketIODaemonSocket */
+    socketio_field_daemon_secret,           /* SocketIODaemonSecret */
+    socketio_field_client_script,           /* SocketIOClientScript */
+    socketio_field_reply_timeout,           /* SocketIOReplyTimeout */
+    socketio_field_ws_write_timeout,        /* SocketIOWebSocketWriteTimeout */
+    socketio_field_poll_release_timeout,    /* SocketIOPollReleaseTimeout */
+    socketio_field_ws_threads,              /* SocketIOWebSocketThreads */
+    socketio_field_relay_queue;             /* SocketIORelayQueue */
+
 /* Directive handlers: each returns NULL or an error message allocated from
- * cmd->pool. */
-const char *socketio_cmd_enable(cmd_parms *cmd, void *dconf, int on);
-const char *socketio_cmd_daemon_socket(cmd_parms *cmd, void *dconf,
-                                       const char *path);
+ * cmd->pool. The first four take the socketio_conf_field in cmd->info and
+ * check its context first:
+ * - socketio_cmd_flag: On/Off (FLAG).
+ * - socketio_cmd_number: a decimal integer within the range (TAKE1).
+ * - socketio_cmd_time: a time within the range, in seconds unless the
+ *   value names a unit, as in 500ms (TAKE1).
+ * - socketio_cmd_path: a non-empty path, made absolute against ServerRoot
+ *   or the runtime directory, no longer than max (TAKE1).
+ * The list directives have their own (RAW_ARGS; each line replaces the
+ * list an outer section set). */
+const char *socketio_cmd_flag(cmd_parms *cmd, void *dconf, int on);
+const char *socketio_cmd_number(cmd_parms *cmd, void *dconf, const char *arg);
+const char *socketio_cmd_time(cmd_parms *cmd, void *dconf, const char *arg);
+const char *socketio_cmd_path(cmd_parms *cmd, void *dconf, const char *arg);
 const char *socketio_cmd_transports(cmd_parms *cmd, void *dconf,
                                     const char *args);
-const char *socketio_cmd_allow_upgrades(cmd_parms *cmd, void *dconf, int on);
 const char *socketio_cmd_cors_origin(cmd_parms *cmd, void *dconf,
                                      const char *args);
-const char *socketio_cmd_cors_credentials(cmd_parms *cmd, void *dconf,
-                                          int on);
-const char *socketio_cmd_daemon_secret(cmd_parms *cmd, void *dconf,
-                                       const char *path);
-const char *socketio_cmd_max_payload(cmd_parms *cmd, void *dconf,
-                                     const char *bytes);
-const char *socketio_cmd_reply_timeout(cmd_parms *cmd, void *dconf,
-                                       const char *secs);
-const char *socketio_cmd_serve_client(cmd_parms *cmd, void *dconf, int on);
-const char *socketio_cmd_client_script(cmd_parms *cmd, void *dconf,
-                                       const char *path);
-const char *socketio_cmd_ws_threads(cmd_parms *cmd, void *dconf,
-                                    const char *n);
-const char *socketio_cmd_ws_queue(cmd_parms *cmd, void *dconf,
-                                  const char *bytes);
-const char *socketio_cmd_ws_write_timeout(cmd_parms *cmd, void *dconf,
-                                          const char *secs);
-const char *socketio_cmd_poll_release_timeout(cmd_parms *cmd, void *dconf,
-                                              const char *time);
-const char *socketio_cmd_relay_queue(cmd_parms *cmd, void *dconf,
-                                     const char *bytes);
 
 /* post_config: gives every server without SocketIODaemonSocket the default
  * path under the runtime directory, and every server without
