@@ -5,6 +5,8 @@
 #ifndef SOCKETIO_LOG_H
 #define SOCKETIO_LOG_H
 
+#include "httpd.h"
+#include "http_log.h"
 #include "apr_pools.h"
 
 /* Lines a second a zero-initialised throttle lets through. */
@@ -35,5 +37,29 @@ int socketio_log_level(socketio_log_throttle *t, int level,
 /* " (N similar lines not logged)" for dropped > 0, else "" (a constant);
  * allocated from p. */
 const char *socketio_log_dropped_note(apr_pool_t *p, apr_uint32_t dropped);
+
+/* ap_log_rerror / ap_log_cerror through a throttle of this call site's
+ * own (a zero-initialised static: SOCKETIO_LOG_BURST lines a second in
+ * this child), the note of the lines it held back appended: for a line a
+ * client can repeat. fmt must be a string literal; r (c) is evaluated
+ * twice. Safe on any thread. */
+#define socketio_log_rerror_limited(level, status, r, ...) \
+    socketio_log_limited_(ap_log_rerror, level, status, r, __VA_ARGS__)
+#define socketio_log_cerror_limited(level, status, c, ...) \
+    socketio_log_limited_(ap_log_cerror, level, status, c, __VA_ARGS__)
+
+/* The two above; obj is the request or connection whose pool holds the
+ * note. */
+#define socketio_log_limited_(log, level, status, obj, fmt, ...) \
+    do { \
+        static socketio_log_throttle socketio_log_site_; \
+        apr_uint32_t socketio_log_held_; \
+        int socketio_log_at_ = socketio_log_level(&socketio_log_site_, \
+                                                  (level), \
+                                                  &socketio_log_held_); \
+        log(APLOG_MARK, socketio_log_at_, (status), (obj), fmt "%s", \
+            ##__VA_ARGS__, \
+            socketio_log_dropped_note((obj)->pool, socketio_log_held_)); \
+    } while (0)
 
 #endif

@@ -125,13 +125,9 @@ int socketio_handler(request_rec *r)
     if (!allowed)
         return refuse_origin(sr);
     if (!sr->sconf->link) {
-        static socketio_log_throttle no_link_log;
-        apr_uint32_t n;
-        int level = socketio_log_level(&no_link_log, APLOG_ERR, &n);
-
-        ap_log_rerror(APLOG_MARK, level, 0, r,
-                      "mod_socketio: no relay link for this server%s",
-                      socketio_log_dropped_note(r->pool, n));
+        socketio_log_rerror_limited(APLOG_ERR, 0, r,
+                                    "mod_socketio: no relay link for this "
+                                    "server");
         return socketio_respond_unavailable(sr);
     }
 

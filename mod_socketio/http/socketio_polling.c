@@ -226,16 +226,13 @@ int socketio_polling_post(socketio_req *sr)
     }
     rc = read_body(r, (apr_size_t)sr->max_payload, &body, &len);
     if (rc == HTTP_REQUEST_ENTITY_TOO_LARGE) {
-        static socketio_log_throttle too_large_log;
-        apr_uint32_t n;
-        int level = socketio_log_level(&too_large_log, APLOG_INFO, &n);
-
         /* Part of the body is unread: this connection cannot be reused. */
         r->connection->keepalive = AP_CONN_CLOSE;
-        ap_log_rerror(APLOG_MARK, level, 0, r,
-                      "mod_socketio: POST body over SocketIOMaxPayload (%"
-                      APR_OFF_T_FMT " bytes); closing the session%s",
-                      sr->max_payload, socketio_log_dropped_note(r->pool, n));
+        socketio_log_rerror_limited(APLOG_INFO, 0, r,
+                                    "mod_socketio: POST body over "
+                                    "SocketIOMaxPayload (%" APR_OFF_T_FMT
+                                    " bytes); closing the session",
+                                    sr->max_payload);
         return abort_session(sr, HTTP_REQUEST_ENTITY_TOO_LARGE,
                              "Payload too large: over the server's "
                              "maxPayload\n");

@@ -65,14 +65,11 @@ int socketio_respond_error(socketio_req *sr, int code)
 int socketio_respond_frame(socketio_req *sr, const sio_relay_frame *f)
 {
     if (f->type != SIO_R_RESPONSE || f->status < 200 || f->status > 599) {
-        static socketio_log_throttle t;
-        apr_uint32_t n;
-        int level = socketio_log_level(&t, APLOG_ERR, &n);
-
-        ap_log_rerror(APLOG_MARK, level, 0, sr->r,
-                      "mod_socketio: unexpected %s (status %u) from siod%s",
-                      sio_relay_type_name(f->type), (unsigned)f->status,
-                      socketio_log_dropped_note(sr->r->pool, n));
+        socketio_log_rerror_limited(APLOG_ERR, 0, sr->r,
+                                    "mod_socketio: unexpected %s (status "
+                                    "%u) from siod",
+                                    sio_relay_type_name(f->type),
+                                    (unsigned)f->status);
         return socketio_respond(sr, HTTP_BAD_GATEWAY, SOCKETIO_CT_TEXT,
                                 "Bad answer from the Socket.IO daemon\n", 37);
     }
@@ -103,19 +100,15 @@ int socketio_respond_wait_error(socketio_req *sr, socketio_waiter *w,
                                 apr_status_t rv)
 {
     static const char slow[] = "Socket.IO daemon did not answer in time\n";
-    static socketio_log_throttle slow_log;
-    apr_uint32_t n;
-    int level;
+    apr_time_t limit = apr_time_sec(socketio_config_reply_timeout(sr->sconf));
 
     switch (rv) {
     case APR_TIMEUP:
         send_cancel(sr, w);
-        level = socketio_log_level(&slow_log, APLOG_WARNING, &n);
-        ap_log_rerror(APLOG_MARK, level, 0, sr->r,
-                      "mod_socketio: no answer from siod within "
-                      "SocketIOReplyTimeout (%" APR_TIME_T_FMT " s)%s",
-                      apr_time_sec(socketio_config_reply_timeout(sr->sconf)),
-                      socketio_log_dropped_note(sr->r->pool, n));
+        socketio_log_rerror_limited(APLOG_WARNING, 0, sr->r,
+                                    "mod_socketio: no answer from siod "
+                                    "within SocketIOReplyTimeout (%"
+                                    APR_TIME_T_FMT " s)", limit);
         return socketio_respond(sr, HTTP_GATEWAY_TIME_OUT, SOCKETIO_CT_TEXT,
                                 slow, sizeof(slow) - 1);
     case APR_ECONNABORTED:

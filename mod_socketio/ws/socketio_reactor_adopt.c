@@ -192,15 +192,11 @@ void socketio_reactor_adopt(socketio_reactor *re, rconn *rc)
     ev.events = EPOLLIN;
     ev.data.ptr = rc;
     if (epoll_ctl(re->epfd, EPOLL_CTL_ADD, rc->fd, &ev) != 0) {
-        static socketio_log_throttle poll_log;
         int err = errno;
-        apr_uint32_t n;
-        int level = socketio_log_level(&poll_log, APLOG_ERR, &n);
 
-        ap_log_cerror(APLOG_MARK, level, err, rc->c,
-                      "mod_socketio: reactor cannot poll a WebSocket; "
-                      "closing it%s",
-                      socketio_log_dropped_note(rc->c->pool, n));
+        socketio_log_cerror_limited(APLOG_ERR, err, rc->c,
+                                    "mod_socketio: reactor cannot poll a "
+                                    "WebSocket; closing it");
         socketio_ws_lost(ws, err, "not pollable");
     } else {
         rc->events = EPOLLIN;

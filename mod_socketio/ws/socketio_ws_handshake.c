@@ -184,13 +184,9 @@ socketio_ws_outcome socketio_ws_upgrade(const socketio_ws_request *req,
     if (!reactor && !socketio_ws_thread_acquire(r))
         return SOCKETIO_WS_BUSY;
     if (req->client_fd < 0) {
-        static socketio_log_throttle setup_log;
-        apr_uint32_t n;
-        int level = socketio_log_level(&setup_log, APLOG_ERR, &n);
-
-        ap_log_rerror(APLOG_MARK, level, 0, r,
-                      "mod_socketio: cannot set up a WebSocket%s",
-                      socketio_log_dropped_note(r->pool, n));
+        socketio_log_rerror_limited(APLOG_ERR, 0, r,
+                                    "mod_socketio: cannot set up a "
+                                    "WebSocket");
         return SOCKETIO_WS_NO_SOCKET;
     }
     /* The state lives in r->pool for a WebSocket that holds its thread, in

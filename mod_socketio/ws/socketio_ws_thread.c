@@ -339,14 +339,10 @@ static void on_siod_wake(socketio_ws *ws)
                           "Socket.IO daemon unavailable",
                           SIO_WS_CLOSE_INTERNAL);
     } else if (rv == APR_ENOSPC) {
-        static socketio_log_throttle overflow_log;
-        apr_uint32_t n;
-        int level = socketio_log_level(&overflow_log, APLOG_WARNING, &n);
-
-        ap_log_rerror(APLOG_MARK, level, 0, ws->r,
-                      "mod_socketio: WebSocket client too slow: its send "
-                      "queue overflowed (SocketIOWebSocketQueue); closing "
-                      "it%s", socketio_log_dropped_note(ws->r->pool, n));
+        socketio_log_rerror_limited(APLOG_WARNING, 0, ws->r,
+                                    "mod_socketio: WebSocket client too "
+                                    "slow: its send queue overflowed "
+                                    "(SocketIOWebSocketQueue); closing it");
         socketio_ws_close(ws, SIO_WS_CLOSE_POLICY, "Send queue overflow",
                           SIO_WS_CLOSE_POLICY);
     }
