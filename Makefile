@@ -61,7 +61,10 @@ MOD_SRC    := $(wildcard mod_socketio/*.c $(MOD_LAYERS:%=mod_socketio/%/*.c))
 MOD_HDR    := $(wildcard $(MOD_LAYERS:%=mod_socketio/%/*.h))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+# A tool is one file (tests/tools/NAME.c) or a folder of files making one
+# program (tests/tools/NAME/*.c, as siobench).
 TOOL_SRC   := $(wildcard tests/tools/*.c)
+TOOL_DIRS  := $(sort $(patsubst tests/tools/%/,%,$(dir $(wildcard tests/tools/*/*.c))))
 APP_SRC    := $(wildcard siod/apps/*.c)
 TESTAPP_SRC := $(wildcard tests/apps/*.c)
 
@@ -70,7 +73,7 @@ SIOD_OBJ   := $(SIOD_SRC:%.c=$(BUILD)/obj/%.o)
 MOD_OBJ    := $(MOD_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
-TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
+TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%) $(TOOL_DIRS:%=$(BUILD)/tools/%)
 APP_SO     := $(APP_SRC:siod/apps/%.c=$(BUILD)/apps/%.so)
 TESTAPP_SO := $(TESTAPP_SRC:tests/apps/%.c=$(BUILD)/apps/%.so)
 # siod's own objects that its unit tests (tests/unit/test_siod_*.c) link;
@@ -138,6 +141,14 @@ $(BUILD)/tests/test_siod_%: tests/unit/test_siod_%.c $(SIOD_UNIT_OBJ) $(BUILD)/l
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libsio.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -o $@ $< $(BUILD)/libsio.a $(SIOD_LIBS)
+
+# A folder tool: all its files in one compile, rebuilt when any changes.
+define TOOL_DIR_RULE
+$(BUILD)/tools/$(1): $(wildcard tests/tools/$(1)/*.c tests/tools/$(1)/*.h) $(BUILD)/libsio.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALLCFLAGS) -o $$@ $(wildcard tests/tools/$(1)/*.c) $(BUILD)/libsio.a $$(SIOD_LIBS)
+endef
+$(foreach d,$(TOOL_DIRS),$(eval $(call TOOL_DIR_RULE,$(d))))
 
 # libFuzzer targets always build with clang + ASan/UBSan.
 FUZZ_FLAGS := -g -O1 -Ishared -fsanitize=address,undefined

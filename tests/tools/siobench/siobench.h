@@ -1,0 +1,230 @@
+/* siobench's shared declarations: the configuration, the counters a
+ * worker reports, the records of the results pipe, the memory shared by the
+ * workers, one client, one worker; and the functions the files export
+ * (siobench_main.c the parent, siobench_worker.c a worker's loop and
+ * sockets, siobench_ws.c the WebSocket client, siobench_util.c clock and
+ * histograms). */
+#ifndef SIOBENCH_H
+#define SIOBENCH_H
+
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "sio_ws.h"
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+
+#define NS 1000000000LL
+#define MS 1000000LL
+
+#define MAX_PROCS 64
+#define MAX_WINDOW 4096        /* bcast: broadcasts in flight */
+#define RING 65536             /* bcast: slots shared by all workers */
+#define ACK_RING 32            /* ack: outstanding acks per client */
+#define HTTP_MAX 8192          /* longest upgrade response we accept */
+#define WBUF_MAX (1 << 20)     /* a client's unsent bytes before it fails */
+#define RBUF_KEEP 4096         /* leftover buffers above this are freed */
+#define MAX_SIZE 65536         /* largest echo payload (--size) */
+#define EVENTS 1024
+
+enum mode { M_HOLD, M_BCAST, M_ACK };
+
+/* client states, in the order a handshake passes them */
+enum cstate { C_IDLE, C_TCP, C_HTTP, C_EIO_OPEN, C_SIO_CONNECT, C_READY, C_DONE };
+
+/* why a client failed (before READY) or dropped (after) */
+enum why { W_CONNECT, W_TIMEOUT, W_HTTP, W_WS, W_EIO, W_SIO, W_CLOSED, W_IO, W_N };
+
+struct cfg {
+    int mode;
+    long clients;
+    int procs;
+    double duration;
+    double rate;            /* hold: connects/s; bcast: bcasts/s; ack: acks/s */
+    double connect_rate;    /* connects/s, 0 = as fast as max_pending allows */
+    int window;
+    int senders;
+    long size;
+    double connect_timeout;
+    double timeout;
+    double drain;
+    int max_pending;
+    size_t max_message;
+    int quiet;
+    char url[1024];
+    char host[256];         /* as written in the Host header */
+    char path[1024];        /* request target, with the query */
+    struct sockaddr_storage dst;
+    socklen_t dstlen;
+    struct sockaddr_in *src;
+    int nsrc;
+    int64_t t0;
+};
+
+/* counters a worker reports, cumulative since it started */
+struct wstats {
+    uint64_t attempted, established, failed, dropped, connected, pending;
+    uint64_t pings, ticks, ticks_window, late, bcasts, bcast_timeouts;
+    uint64_t expected, lost;
+    uint64_t acks_sent, acks, acks_window, ack_lost, skipped;
+    uint64_t held, alive, unpinged;
+    uint64_t max_connect_us, max_lat_us;
+    uint64_t failk[W_N], dropk[W_N];
+};
+
+/* log-linear histogram of microseconds: exact below 128, then 64 steps per
+ * power of two (about 1.6% wide) */
+#define HSUB 64
+#define HBUCKETS (128 + 40 * HSUB)
+#define HCHUNK 900
+enum { H_CONNECT, H_LAT, H_N };
+
+enum msgtype { MSG_STATS = 1, MSG_READY, MSG_HIST, MSG_FINAL };
+
+/* one record on the results pipe; at most PIPE_BUF bytes, so writes from
+ * several workers never interleave */
+struct msg {
+    uint32_t type;
+    uint32_t worker;
+    union {
+        struct wstats st;
+        struct {
+            uint32_t which, start, n;
+            uint32_t counts[HCHUNK];
+        } h;
+    } u;
+};
+_Static_assert(sizeof(struct msg) <= 4096, "pipe records must be atomic");
+
+/* one broadcast in flight, in memory shared by every worker */
+struct bslot {
+    _Atomic uint64_t seq;
+    _Atomic int64_t sent;
+    _Atomic uint32_t expected;
+    _Atomic uint32_t received;
+};
+
+struct shm {
+    _Atomic int64_t go_at;      /* measurement start, 0 until all connected */
+    _Atomic int64_t stop_at;    /* measurement end */
+    _Atomic uint64_t connected[MAX_PROCS];
+    struct bslot ring[RING];
+};
+
+struct client {
+    int fd;
+    uint8_t state;
+    uint8_t ev_out;             /* EPOLLOUT is registered */
+    uint16_t outstanding;       /* ack: echoes waiting for their ack */
+    uint32_t ack_next;
+    uint32_t pings;
+    uint32_t rlen, rcap;        /* leftover bytes of a partial frame */
+    uint32_t woff, wlen, wcap;  /* unsent bytes */
+    uint32_t flen;              /* bytes of a fragmented message so far */
+    int64_t t_start, t_ready, t_ping;
+    unsigned char *rbuf, *wbuf, *frag;
+    sio_ws_parser wp;
+    char accept[32];            /* Sec-WebSocket-Accept we expect */
+};
+
+struct ackslot {
+    uint32_t id;                /* 0: free */
+    int64_t t;
+};
+
+struct worker {
+    const struct cfg *cfg;
+    struct shm *shm;
+    int id, out_fd, ep;
+    long n;                     /* clients of this worker */
+    long base;                  /* global index of the first */
+    struct client *c;
+    struct ackslot *acks;
+    long next_connect;
+    long rr;                    /* ack: round-robin cursor */
+    uint64_t rng;
+    unsigned char *scratch;
+    size_t scratch_cap;
+    unsigned char *obuf;
+    char *text;                 /* Socket.IO packet being built */
+    char *pad;                  /* echo payload */
+    int64_t now, go, stop;
+    int64_t pi_ns, pt_ns;       /* ping interval/timeout from the server */
+    int ready_sent;
+    uint64_t issued;            /* ack: echoes issued in the window */
+    /* bcast (worker 0 only) */
+    uint64_t seq, bissued;
+    uint64_t inflight[MAX_WINDOW];
+    int ninflight;
+    long sender_rr;
+    struct wstats st;
+    uint32_t hist[H_N][HBUCKETS];
+};
+
+/* ---- siobench_util.c ---- */
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+int64_t sb_mono(void);
+
+/* Prints "siobench: " and the message to stderr and exits with status 2. */
+void sb_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* Adds ns (negative counts as 0) to histogram h in microseconds and raises
+ * *max_us to it. */
+void sb_hist_add(uint32_t *h, uint64_t *max_us, int64_t ns);
+
+/* The q-quantile of h in milliseconds (a bucket's middle); 0 when empty. */
+double sb_hist_quantile(const uint64_t *h, double q);
+
+/* The worker's next pseudo-random number (xorshift64*). */
+uint64_t sb_rnd(struct worker *w);
+
+/* ---- siobench_worker.c ---- */
+
+/* Runs worker id of cfg: its share of the clients, reporting on out_fd;
+ * never returns (exits the process). */
+void sb_worker_main(const struct cfg *cfg, struct shm *shm, int id, int out_fd)
+    __attribute__((noreturn));
+
+/* 1 while the worker's clock is inside the measurement window. */
+int sb_in_window(const struct worker *w);
+
+/* Publishes the worker's connected count to the shared memory. */
+void sb_shm_connected(struct worker *w);
+
+/* Closes c and counts it as failed (before READY) or dropped (after), for
+ * reason why (enum why); a closed or idle client is left alone. */
+void sb_client_close(struct worker *w, struct client *c, int why);
+
+/* Registers (out=1) or drops interest in EPOLLOUT for c. Returns 0 or -1. */
+int sb_set_out(struct worker *w, struct client *c, int out);
+
+/* Sends what c has queued; returns 0, or -1 after closing c. */
+int sb_client_flush(struct worker *w, struct client *c);
+
+/* Sends data[0..len) now or queues it behind what waits; returns 0, or -1
+ * after closing c (error, or more than WBUF_MAX waiting). */
+int sb_client_send(struct worker *w, struct client *c,
+                   const unsigned char *data, size_t len);
+
+/* ---- siobench_ws.c ---- */
+
+/* Starts client c: a TCP connect towards the server (then the upgrade). */
+void sb_ws_start(struct worker *w, struct client *c);
+
+/* c's TCP connect finished (or failed): sends the upgrade request. */
+void sb_ws_connected(struct worker *w, struct client *c);
+
+/* Reads what c's socket has and handles the whole frames in it. */
+void sb_ws_readable(struct worker *w, struct client *c);
+
+/* Sends s[0..len) as one masked text frame; returns 0 or -1 after closing c. */
+int sb_ws_send_text(struct worker *w, struct client *c, const char *s,
+                    size_t len);
+
+#endif

@@ -1,0 +1,579 @@
+/* siobench: a load generator of raw WebSocket Socket.IO v4 (Engine.IO v4)
+ * clients, thousands per process on one epoll loop, in three modes (hold,
+ * bcast, ack). This file is the parent: it parses the options, forks the
+ * worker processes, sets the shared schedule and aggregates their results
+ * into per-second lines and one final JSON line (see docs/benchmarks.md). */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <netdb.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "siobench.h"
+
+static const char *const mode_names[] = { "hold", "bcast", "ack" };
+static const char *const why_names[] = {
+    "connect", "timeout", "http", "ws", "eio", "sio", "closed", "io"
+};
+
+/* ---- parent ---- */
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted++;
+}
+
+static void usage(FILE *f)
+{
+    fputs(
+"usage: siobench MODE [options]      MODE: hold | bcast | ack (or --mode)\n"
+"  -n, --clients N        clients in all (100)\n"
+"  --procs P              worker processes, N/P clients each (1)\n"
+"  --url URL              http://HOST:PORT/PATH (http://127.0.0.1:3000/socket.io/)\n"
+"  --src A-B|A,B,...      IPv4 source addresses to bind, round-robin\n"
+"  --duration S           seconds to measure once all clients are up (10)\n"
+"  --rate R               hold: connects/s; bcast: broadcasts/s (0: window\n"
+"                         only); ack: echoes/s in all (hold 0, bcast 0, ack 1000)\n"
+"  --connect-rate R       connects/s while opening (0: bounded by --max-pending)\n"
+"  --max-pending M        handshakes under way per process (200)\n"
+"  --window K             bcast: broadcasts in flight (1)\n"
+"  --senders S            bcast: clients taking turns to emit, 1..16 (1)\n"
+"  --size B               ack: bytes of the echoed string (16)\n"
+"  --timeout S            bcast/ack: when a broadcast or ack counts as lost (5)\n"
+"  --connect-timeout S    per client, TCP through Socket.IO connect (10)\n"
+"  --drain S              bcast/ack: wait after the window for stragglers (2)\n"
+"  --max-message B        largest WebSocket message accepted (1048576)\n"
+"  -q, --quiet            no per-second lines\n", f);
+}
+
+static double num_arg(const char *opt, const char *v, double lo, double hi)
+{
+    char *end;
+    double d;
+
+    if (!v)
+        sb_die("%s needs a value", opt);
+    errno = 0;
+    d = strtod(v, &end);
+    if (errno || end == v || *end || !(d >= lo && d <= hi))
+        sb_die("%s: bad value '%s' (expected %g..%g)", opt, v, lo, hi);
+    return d;
+}
+
+static void parse_src(struct cfg *cfg, const char *v)
+{
+    char buf[1024], *tok, *save = NULL, *dash;
+    struct in_addr a, b;
+    uint32_t x, lo, hi;
+    int cap = 0;
+
+    if (strlen(v) >= sizeof(buf))
+        sb_die("--src too long");
+    strcpy(buf, v);
+    for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        dash = strchr(tok, '-');
+        if (dash)
+            *dash = '\0';
+        if (inet_pton(AF_INET, tok, &a) != 1 ||
+            (dash && inet_pton(AF_INET, dash + 1, &b) != 1))
+            sb_die("--src: bad IPv4 address or range '%s'", v);
+        lo = ntohl(a.s_addr);
+        hi = dash ? ntohl(b.s_addr) : lo;
+        if (hi < lo || hi - lo > 65535)
+            sb_die("--src: bad range '%s'", v);
+        for (x = lo;; x++) {
+            if (cfg->nsrc == cap) {
+                cap = cap ? cap * 2 : 16;
+                cfg->src = realloc(cfg->src, (size_t)cap * sizeof(*cfg->src));
+                if (!cfg->src)
+                    sb_die("out of memory");
+            }
+            memset(&cfg->src[cfg->nsrc], 0, sizeof(*cfg->src));
+            cfg->src[cfg->nsrc].sin_family = AF_INET;
+            cfg->src[cfg->nsrc].sin_addr.s_addr = htonl(x);
+            cfg->nsrc++;
+            if (x == hi)
+                break;
+        }
+    }
+    if (!cfg->nsrc)
+        sb_die("--src: no address");
+}
+
+/* http://host[:port][/path] into the connect address, Host and target. */
+static void parse_url(struct cfg *cfg)
+{
+    const char *u = cfg->url, *p, *hs, *he, *ps;
+    char host[256], port[16] = "80";
+    struct addrinfo hints, *res;
+    int rc;
+
+    if (strncmp(u, "http://", 7) != 0)
+        sb_die("--url must start with http:// (no TLS): '%s'", u);
+    hs = u + 7;
+    ps = strchr(hs, '/');
+    if (!ps)
+        ps = hs + strlen(hs);
+    if (*hs == '[') {
+        he = memchr(hs, ']', (size_t)(ps - hs));
+        if (!he)
+            sb_die("--url: bad IPv6 host");
+        p = he + 1;
+        hs++;
+    } else {
+        he = memchr(hs, ':', (size_t)(ps - hs));
+        if (!he)
+            he = ps;
+        p = he;
+    }
+    if ((size_t)(he - hs) >= sizeof(host) || he == hs)
+        sb_die("--url: bad host");
+    memcpy(host, hs, (size_t)(he - hs));
+    host[he - hs] = '\0';
+    if (*p == ':') {
+        if ((size_t)(ps - p - 1) >= sizeof(port) || ps - p - 1 == 0)
+            sb_die("--url: bad port");
+        memcpy(port, p + 1, (size_t)(ps - p - 1));
+        port[ps - p - 1] = '\0';
+    }
+    if ((size_t)(ps - (u + 7)) >= sizeof(cfg->host))
+        sb_die("--url: host too long");
+    memcpy(cfg->host, u + 7, (size_t)(ps - (u + 7)));
+    cfg->host[ps - (u + 7)] = '\0';
+    if (snprintf(cfg->path, sizeof(cfg->path), "%s%sEIO=4&transport=websocket",
+                 *ps ? ps : "/socket.io/", strchr(ps, '?') ? "&" : "?") >=
+        (int)sizeof(cfg->path))
+        sb_die("--url: path too long");
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0)
+        sb_die("--url: %s: %s", host, gai_strerror(rc));
+    memcpy(&cfg->dst, res->ai_addr, res->ai_addrlen);
+    cfg->dstlen = res->ai_addrlen;
+    freeaddrinfo(res);
+    if (cfg->nsrc && cfg->dst.ss_family != AF_INET)
+        sb_die("--src needs an IPv4 server address");
+}
+
+static void parse_args(struct cfg *cfg, int argc, char **argv)
+{
+    int i, mode_set = 0, rate_set = 0;
+    const char *a, *v;
+
+    cfg->mode = M_HOLD;
+    cfg->clients = 100;
+    cfg->procs = 1;
+    cfg->duration = 10;
+    cfg->window = 1;
+    cfg->senders = 1;
+    cfg->size = 16;
+    cfg->connect_timeout = 10;
+    cfg->timeout = 5;
+    cfg->drain = 2;
+    cfg->max_pending = 200;
+    cfg->max_message = 1 << 20;
+    strcpy(cfg->url, "http://127.0.0.1:3000/socket.io/");
+    for (i = 1; i < argc; i++) {
+        a = argv[i];
+        v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (a[0] != '-' || !strcmp(a, "--mode")) {
+            if (a[0] == '-') {
+                a = v;
+                i++;
+            }
+            if (!a)
+                sb_die("--mode needs a value");
+            for (cfg->mode = 0; cfg->mode < 3; cfg->mode++)
+                if (!strcmp(a, mode_names[cfg->mode]))
+                    break;
+            if (cfg->mode == 3)
+                sb_die("unknown mode '%s' (hold, bcast, ack)", a);
+            mode_set = 1;
+            continue;
+        }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            exit(0);
+        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+            cfg->quiet = 1;
+            continue;
+        }
+        i++;
+        if (!strcmp(a, "-n") || !strcmp(a, "--clients"))
+            cfg->clients = (long)num_arg(a, v, 1, 10000000);
+        else if (!strcmp(a, "--procs"))
+            cfg->procs = (int)num_arg(a, v, 1, MAX_PROCS);
+        else if (!strcmp(a, "--url")) {
+            if (!v || strlen(v) >= sizeof(cfg->url))
+                sb_die("--url needs a value");
+            strcpy(cfg->url, v);
+        } else if (!strcmp(a, "--src")) {
+            if (!v)
+                sb_die("--src needs a value");
+            parse_src(cfg, v);
+        } else if (!strcmp(a, "--duration"))
+            cfg->duration = num_arg(a, v, 0, 1e7);
+        else if (!strcmp(a, "--rate")) {
+            cfg->rate = num_arg(a, v, 0, 1e9);
+            rate_set = 1;
+        } else if (!strcmp(a, "--connect-rate"))
+            cfg->connect_rate = num_arg(a, v, 0, 1e9);
+        else if (!strcmp(a, "--max-pending"))
+            cfg->max_pending = (int)num_arg(a, v, 1, 1000000);
+        else if (!strcmp(a, "--window"))
+            cfg->window = (int)num_arg(a, v, 1, MAX_WINDOW);
+        else if (!strcmp(a, "--senders"))
+            cfg->senders = (int)num_arg(a, v, 1, 16);
+        else if (!strcmp(a, "--size"))
+            cfg->size = (long)num_arg(a, v, 0, MAX_SIZE);
+        else if (!strcmp(a, "--timeout"))
+            cfg->timeout = num_arg(a, v, 0.001, 1e6);
+        else if (!strcmp(a, "--connect-timeout"))
+            cfg->connect_timeout = num_arg(a, v, 0.001, 1e6);
+        else if (!strcmp(a, "--drain"))
+            cfg->drain = num_arg(a, v, 0, 1e6);
+        else if (!strcmp(a, "--max-message"))
+            cfg->max_message = (size_t)num_arg(a, v, 1024, 1 << 30);
+        else {
+            usage(stderr);
+            sb_die("unknown option '%s'", a);
+        }
+    }
+    if (!mode_set) {
+        usage(stderr);
+        sb_die("no mode given");
+    }
+    if (cfg->procs > cfg->clients)
+        cfg->procs = (int)cfg->clients;
+    if (cfg->mode == M_HOLD) {
+        if (rate_set && cfg->connect_rate == 0)
+            cfg->connect_rate = cfg->rate;
+        cfg->drain = 0;
+    } else if (cfg->mode == M_ACK && !rate_set) {
+        cfg->rate = 1000;
+    }
+    parse_url(cfg);
+}
+
+static void raise_nofile(const struct cfg *cfg)
+{
+    struct rlimit rl;
+    long per = (cfg->clients + cfg->procs - 1) / cfg->procs;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        (rlim_t)per + 32 > rl.rlim_cur)
+        sb_die("%ld clients per process exceed the open-file limit %llu: "
+            "raise --procs", per, (unsigned long long)rl.rlim_cur);
+}
+
+static void sum_stats(struct wstats *dst, const struct wstats *src, int n)
+{
+    const uint64_t *s;
+    uint64_t *d = (uint64_t *)dst;
+    size_t words = sizeof(*dst) / sizeof(uint64_t), j;
+    int i;
+
+    memset(dst, 0, sizeof(*dst));
+    for (i = 0; i < n; i++) {
+        s = (const uint64_t *)&src[i];
+        for (j = 0; j < words; j++)
+            d[j] += s[j];
+    }
+    /* maxima are not sums */
+    dst->max_connect_us = dst->max_lat_us = 0;
+    for (i = 0; i < n; i++) {
+        if (src[i].max_connect_us > dst->max_connect_us)
+            dst->max_connect_us = src[i].max_connect_us;
+        if (src[i].max_lat_us > dst->max_lat_us)
+            dst->max_lat_us = src[i].max_lat_us;
+    }
+}
+
+static void print_line(const struct cfg *cfg, const struct wstats *t,
+                       const struct wstats *prev, double secs, const char *phase)
+{
+    switch (cfg->mode) {
+    case M_HOLD:
+        printf("t=%4.0fs %-10s connected %6llu pending %5llu failed %5llu "
+               "dropped %5llu pings %7llu (+%llu/s)\n", secs, phase,
+               (unsigned long long)t->connected, (unsigned long long)t->pending,
+               (unsigned long long)t->failed, (unsigned long long)t->dropped,
+               (unsigned long long)t->pings,
+               (unsigned long long)(t->pings - prev->pings));
+        break;
+    case M_BCAST:
+        printf("t=%4.0fs %-10s connected %6llu failed %5llu dropped %5llu "
+               "bcasts %7llu (+%llu/s) deliveries %9llu (+%llu/s)\n", secs, phase,
+               (unsigned long long)t->connected, (unsigned long long)t->failed,
+               (unsigned long long)t->dropped, (unsigned long long)t->bcasts,
+               (unsigned long long)(t->bcasts - prev->bcasts),
+               (unsigned long long)t->ticks,
+               (unsigned long long)(t->ticks - prev->ticks));
+        break;
+    default:
+        printf("t=%4.0fs %-10s connected %6llu failed %5llu dropped %5llu "
+               "acks %8llu (+%llu/s) lost %llu skipped %llu\n", secs, phase,
+               (unsigned long long)t->connected, (unsigned long long)t->failed,
+               (unsigned long long)t->dropped, (unsigned long long)t->acks,
+               (unsigned long long)(t->acks - prev->acks),
+               (unsigned long long)t->ack_lost, (unsigned long long)t->skipped);
+        break;
+    }
+    fflush(stdout);
+}
+
+static void report(const struct cfg *cfg, const struct wstats *t,
+                   uint64_t hist[H_N][HBUCKETS], double dur, int dead)
+{
+    double cmax = (double)t->max_connect_us / 1000.0;
+    double pmax = (double)t->max_lat_us / 1000.0;
+    /* a bucket's middle may lie past the largest value seen */
+    double c50 = fmin(sb_hist_quantile(hist[H_CONNECT], 0.50), cmax);
+    double c99 = fmin(sb_hist_quantile(hist[H_CONNECT], 0.99), cmax);
+    double p50 = fmin(sb_hist_quantile(hist[H_LAT], 0.50), pmax);
+    double p90 = fmin(sb_hist_quantile(hist[H_LAT], 0.90), pmax);
+    double p99 = fmin(sb_hist_quantile(hist[H_LAT], 0.99), pmax);
+    double dps = dur > 0 ? (double)t->ticks_window / dur : 0;
+    double aps = dur > 0 ? (double)t->acks_window / dur : 0;
+    int i;
+
+    printf("== %s: %ld clients, %d procs, %.1f s measured\n",
+           mode_names[cfg->mode], cfg->clients, cfg->procs, dur);
+    printf("connect: %llu up, %llu failed, %llu dropped, %llu held at the end; "
+           "handshake p50 %.2f ms p99 %.2f ms max %.2f ms\n",
+           (unsigned long long)t->established, (unsigned long long)t->failed,
+           (unsigned long long)t->dropped, (unsigned long long)t->held,
+           c50, c99, cmax);
+    if (t->failed || t->dropped) {
+        printf("errors (failed+dropped):");
+        for (i = 0; i < W_N; i++)
+            if (t->failk[i] + t->dropk[i])
+                printf(" %s %llu", why_names[i],
+                       (unsigned long long)(t->failk[i] + t->dropk[i]));
+        printf("\n");
+    }
+    if (cfg->mode == M_HOLD) {
+        printf("pings answered %llu; alive %llu (answered a ping in the last "
+               "pingInterval+pingTimeout), not pinged yet %llu\n",
+               (unsigned long long)t->pings, (unsigned long long)t->alive,
+               (unsigned long long)t->unpinged);
+        if (t->unpinged)
+            printf("(clients not pinged yet were connected for less than the "
+                   "server's pingInterval: hold longer to test heartbeats)\n");
+    } else if (cfg->mode == M_BCAST) {
+        printf("bcasts %llu (%llu timed out), deliveries %llu in the window = "
+               "%.0f/s, expected %llu, lost %llu, late %llu\n",
+               (unsigned long long)t->bcasts, (unsigned long long)t->bcast_timeouts,
+               (unsigned long long)t->ticks_window, dps,
+               (unsigned long long)t->expected, (unsigned long long)t->lost,
+               (unsigned long long)t->late);
+        printf("tick latency (emit to receipt): p50 %.2f ms p90 %.2f ms "
+               "p99 %.2f ms max %.2f ms\n", p50, p90, p99, pmax);
+    } else {
+        printf("acks %llu of %llu sent, %.0f/s in the window, lost %llu, "
+               "skipped %llu (no free client)\n",
+               (unsigned long long)t->acks, (unsigned long long)t->acks_sent, aps,
+               (unsigned long long)t->ack_lost, (unsigned long long)t->skipped);
+        printf("ack round trip: p50 %.2f ms p90 %.2f ms p99 %.2f ms max %.2f ms\n",
+               p50, p90, p99, pmax);
+    }
+    if (dead)
+        printf("WARNING: %d worker(s) died without a report\n", dead);
+    printf("{\"mode\":\"%s\",\"clients\":%ld,\"procs\":%d,\"duration_s\":%.3f,"
+           "\"connected\":%llu,\"failed\":%llu,\"dropped\":%llu,\"held\":%llu,"
+           "\"alive\":%llu,\"unpinged\":%llu,\"pings\":%llu,"
+           "\"connect_p50_ms\":%.3f,\"connect_p99_ms\":%.3f,"
+           "\"bcasts\":%llu,\"bcast_timeouts\":%llu,\"deliveries\":%llu,"
+           "\"deliveries_per_s\":%.1f,\"expected\":%llu,\"lost\":%llu,\"late\":%llu,"
+           "\"acks_sent\":%llu,\"acks\":%llu,\"acks_per_s\":%.1f,\"ack_lost\":%llu,"
+           "\"skipped\":%llu,\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,"
+           "\"max_ms\":%.3f,\"dead_workers\":%d,\"errors\":{",
+           mode_names[cfg->mode], cfg->clients, cfg->procs, dur,
+           (unsigned long long)t->established, (unsigned long long)t->failed,
+           (unsigned long long)t->dropped, (unsigned long long)t->held,
+           (unsigned long long)t->alive, (unsigned long long)t->unpinged,
+           (unsigned long long)t->pings, c50, c99,
+           (unsigned long long)t->bcasts, (unsigned long long)t->bcast_timeouts,
+           (unsigned long long)t->ticks_window, dps,
+           (unsigned long long)t->expected, (unsigned long long)t->lost,
+           (unsigned long long)t->late, (unsigned long long)t->acks_sent,
+           (unsigned long long)t->acks, aps, (unsigned long long)t->ack_lost,
+           (unsigned long long)t->skipped, p50, p90, p99, pmax, dead);
+    for (i = 0; i < W_N; i++)
+        printf("%s\"%s\":%llu", i ? "," : "", why_names[i],
+               (unsigned long long)(t->failk[i] + t->dropk[i]));
+    printf("}}\n");
+    fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+    static struct cfg cfg;
+    static uint64_t hist[H_N][HBUCKETS];
+    static struct wstats last[MAX_PROCS], total, prev;
+    static unsigned char rbuf[sizeof(struct msg) * 16];
+    static int ready[MAX_PROCS], final[MAX_PROCS], exited[MAX_PROCS];
+    static pid_t pids[MAX_PROCS];
+    struct shm *shm;
+    struct sigaction sa;
+    struct pollfd pfd;
+    struct msg *m;
+    size_t rlen = 0, off;
+    ssize_t r;
+    int fds[2], i, nready = 0, nfinal = 0, eof = 0, dead = 0, st;
+    unsigned j;
+    int64_t now, next_print, go = 0, stop = 0, wait_ms;
+    pid_t pid;
+    const char *phase;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    parse_args(&cfg, argc, argv);
+    raise_nofile(&cfg);
+    signal(SIGPIPE, SIG_IGN);
+
+    shm = mmap(NULL, sizeof(*shm), PROT_READ | PROT_WRITE,
+               MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shm == MAP_FAILED)
+        sb_die("mmap: %s", strerror(errno));
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        sb_die("pipe: %s", strerror(errno));
+
+    printf("siobench %s: %ld clients, %d procs, target %s%s\n",
+           mode_names[cfg.mode], cfg.clients, cfg.procs, cfg.url,
+           cfg.nsrc ? " (bound source addresses)" : "");
+    cfg.t0 = sb_mono();
+    for (i = 0; i < cfg.procs; i++) {
+        pid = fork();
+        if (pid < 0)
+            sb_die("fork: %s", strerror(errno));
+        if (pid == 0) {
+            close(fds[0]);
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            signal(SIGINT, SIG_IGN);     /* the parent ends the run */
+            sb_worker_main(&cfg, shm, i, fds[1]);
+        }
+        pids[i] = pid;
+    }
+    close(fds[1]);
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    next_print = cfg.t0 + NS + 200 * MS;
+    pfd.fd = fds[0];
+    pfd.events = POLLIN;
+    while (!eof) {
+        now = sb_mono();
+        wait_ms = next_print > now ? (next_print - now) / MS + 1 : 0;
+        r = poll(&pfd, 1, (int)wait_ms);
+        if (r > 0) {
+            r = read(fds[0], rbuf + rlen, sizeof(rbuf) - rlen);
+            if (r == 0)
+                eof = 1;
+            else if (r > 0)
+                rlen += (size_t)r;
+        }
+        for (off = 0; rlen - off >= sizeof(struct msg); off += sizeof(struct msg)) {
+            m = (struct msg *)(rbuf + off);
+            if (m->worker >= (uint32_t)cfg.procs)
+                continue;
+            switch (m->type) {
+            case MSG_READY:
+                if (!ready[m->worker]++)
+                    nready++;
+                last[m->worker] = m->u.st;
+                break;
+            case MSG_STATS:
+                last[m->worker] = m->u.st;
+                break;
+            case MSG_FINAL:
+                if (!final[m->worker]++)
+                    nfinal++;
+                last[m->worker] = m->u.st;
+                break;
+            case MSG_HIST:
+                if (m->u.h.which < H_N && m->u.h.start < HBUCKETS &&
+                    m->u.h.n <= HCHUNK && m->u.h.n <= HBUCKETS - m->u.h.start)
+                    for (j = 0; j < m->u.h.n; j++)
+                        hist[m->u.h.which][m->u.h.start + j] += m->u.h.counts[j];
+                break;
+            default:
+                break;
+            }
+        }
+        memmove(rbuf, rbuf + off, rlen - off);
+        rlen -= off;
+
+        for (i = 0; i < cfg.procs; i++) {
+            if (!exited[i] && waitpid(pids[i], &st, WNOHANG) == pids[i]) {
+                exited[i] = 1;
+                if (!final[i]) {
+                    dead++;
+                    fprintf(stderr, "siobench: worker %d died without a report\n", i);
+                }
+            }
+        }
+        now = sb_mono();
+        /* every client resolves within --connect-timeout of its start, so
+         * each live worker reports READY in the end */
+        if (!go && (nready + dead >= cfg.procs || interrupted)) {
+            go = now + (interrupted ? 0 : 100 * MS);
+            stop = go + (interrupted ? 0 : (int64_t)(cfg.duration * NS));
+            atomic_store(&shm->stop_at, stop);
+            atomic_store(&shm->go_at, go);
+            if (!cfg.quiet)
+                printf("-- %s after %.1f s: measuring for %.1f s\n",
+                       interrupted ? "interrupted" : "all clients resolved", (double)(now - cfg.t0) / NS,
+                       (double)(stop - go) / NS);
+        }
+        if (interrupted && go && now < stop) {
+            stop = now;
+            atomic_store(&shm->stop_at, stop);
+        }
+        if (interrupted > 1) {
+            for (i = 0; i < cfg.procs; i++)
+                if (!exited[i])
+                    kill(pids[i], SIGKILL);
+        }
+        if (now >= next_print) {
+            sum_stats(&total, last, cfg.procs);
+            phase = !go || now < go ? "connecting" : now < stop ? "measuring" :
+                    "draining";
+            if (!cfg.quiet && nfinal < cfg.procs)
+                print_line(&cfg, &total, &prev, (double)(now - cfg.t0) / NS, phase);
+            prev = total;
+            while (next_print <= now)
+                next_print += NS;
+        }
+    }
+    for (i = 0; i < cfg.procs; i++) {
+        if (!exited[i] && waitpid(pids[i], &st, 0) == pids[i] && !final[i]) {
+            dead++;
+            fprintf(stderr, "siobench: worker %d died without a report\n", i);
+        }
+    }
+    sum_stats(&total, last, cfg.procs);
+    report(&cfg, &total, hist, go && stop > go ? (double)(stop - go) / NS : 0, dead);
+    return total.established == 0 || dead ? 1 : 0;
+}
+
