@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "sio_ws.h"
 
@@ -31,6 +32,7 @@
 #define RBUF_KEEP 4096         /* leftover buffers above this are freed */
 #define MAX_SIZE 65536         /* largest echo payload (--size) */
 #define EVENTS 1024
+#define CPU_MAX 8              /* --cpu targets, the client's own included */
 
 enum mode { M_HOLD, M_BCAST, M_ACK };
 
@@ -39,6 +41,12 @@ enum cstate { C_IDLE, C_TCP, C_HTTP, C_EIO_OPEN, C_SIO_CONNECT, C_READY, C_DONE 
 
 /* why a client failed (before READY) or dropped (after) */
 enum why { W_CONNECT, W_TIMEOUT, W_HTTP, W_WS, W_EIO, W_SIO, W_CLOSED, W_IO, W_N };
+
+/* a process tree whose CPU time is measured over the window (--cpu) */
+struct cpu_target {
+    char name[32];
+    pid_t pid;
+};
 
 struct cfg {
     int mode;
@@ -64,6 +72,8 @@ struct cfg {
     struct sockaddr_in *src;
     int nsrc;
     int64_t t0;
+    struct cpu_target cpu[CPU_MAX];
+    int ncpu;
 };
 
 /* counters a worker reports, cumulative since it started */
@@ -74,6 +84,7 @@ struct wstats {
     uint64_t acks_sent, acks, acks_window, ack_lost, skipped;
     uint64_t held, alive, unpinged;
     uint64_t max_connect_us, max_lat_us;
+    uint64_t max_lag_us;        /* ack: latest send behind its schedule */
     uint64_t failk[W_N], dropk[W_N];
 };
 
@@ -183,6 +194,17 @@ double sb_hist_quantile(const uint64_t *h, double q);
 
 /* The worker's next pseudo-random number (xorshift64*). */
 uint64_t sb_rnd(struct worker *w);
+
+/* ---- siobench_cpu.c ---- */
+
+/* Samples the CPU time (utime + stime + cutime + cstime, in clock ticks,
+ * from /proc/<pid>/stat) of each cfg->cpu target: the process and all its
+ * descendants alive now (children that ended and were reaped count through
+ * their parent's cutime/cstime). ticks[i] is -1 where the process is gone. */
+void sb_cpu_sample(const struct cfg *cfg, long long ticks[CPU_MAX]);
+
+/* Clock ticks in milliseconds. */
+double sb_cpu_ms(long long ticks);
 
 /* ---- siobench_worker.c ---- */
 

@@ -56,6 +56,8 @@ static void usage(FILE *f)
 "  --connect-timeout S    per client, TCP through Socket.IO connect (10)\n"
 "  --drain S              bcast/ack: wait after the window for stragglers (2)\n"
 "  --max-message B        largest WebSocket message accepted (1048576)\n"
+"  --cpu NAME=PID         report the CPU time PID and its descendants spend\n"
+"                         in the window, per ack/delivery (repeatable)\n"
 "  -q, --quiet            no per-second lines\n", f);
 }
 
@@ -111,6 +113,30 @@ static void parse_src(struct cfg *cfg, const char *v)
     }
     if (!cfg->nsrc)
         sb_die("--src: no address");
+}
+
+/* NAME=PID for --cpu; the last slot stays for the client itself. */
+static void parse_cpu(struct cfg *cfg, const char *v)
+{
+    const char *eq = v ? strchr(v, '=') : NULL;
+    struct cpu_target *t;
+    char *end;
+    long pid;
+
+    if (!eq || eq == v || (size_t)(eq - v) >= sizeof(t->name))
+        sb_die("--cpu needs NAME=PID (a name of 1..31 characters)");
+    if (cfg->ncpu >= CPU_MAX - 1)
+        sb_die("--cpu: at most %d targets", CPU_MAX - 1);
+    pid = strtol(eq + 1, &end, 10);
+    if (end == eq + 1 || *end || pid <= 0)
+        sb_die("--cpu: bad pid in '%s'", v);
+    if (strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+        (size_t)(eq - v))
+        sb_die("--cpu: NAME may hold letters, digits, '_' and '-' only");
+    t = &cfg->cpu[cfg->ncpu++];
+    memcpy(t->name, v, (size_t)(eq - v));
+    t->name[eq - v] = '\0';
+    t->pid = (pid_t)pid;
 }
 
 /* http://host[:port][/path] into the connect address, Host and target. */
@@ -248,6 +274,8 @@ static void parse_args(struct cfg *cfg, int argc, char **argv)
             cfg->drain = num_arg(a, v, 0, 1e6);
         else if (!strcmp(a, "--max-message"))
             cfg->max_message = (size_t)num_arg(a, v, 1024, 1 << 30);
+        else if (!strcmp(a, "--cpu"))
+            parse_cpu(cfg, v);
         else {
             usage(stderr);
             sb_die("unknown option '%s'", a);
@@ -267,6 +295,9 @@ static void parse_args(struct cfg *cfg, int argc, char **argv)
         cfg->rate = 1000;
     }
     parse_url(cfg);
+    /* siobench's own processes (the parent and its workers) */
+    strcpy(cfg->cpu[cfg->ncpu].name, "client");
+    cfg->cpu[cfg->ncpu++].pid = getpid();
 }
 
 static void raise_nofile(const struct cfg *cfg)
@@ -298,8 +329,10 @@ static void sum_stats(struct wstats *dst, const struct wstats *src, int n)
             d[j] += s[j];
     }
     /* maxima are not sums */
-    dst->max_connect_us = dst->max_lat_us = 0;
+    dst->max_connect_us = dst->max_lat_us = dst->max_lag_us = 0;
     for (i = 0; i < n; i++) {
+        if (src[i].max_lag_us > dst->max_lag_us)
+            dst->max_lag_us = src[i].max_lag_us;
         if (src[i].max_connect_us > dst->max_connect_us)
             dst->max_connect_us = src[i].max_connect_us;
         if (src[i].max_lat_us > dst->max_lat_us)
@@ -340,8 +373,78 @@ static void print_line(const struct cfg *cfg, const struct wstats *t,
     fflush(stdout);
 }
 
+/* CPU samples of the --cpu targets at the window's start and end */
+struct cpuwin {
+    long long at_go[CPU_MAX], at_stop[CPU_MAX];
+    int have_go, have_stop;
+};
+
+/* What one "op" of the mode is, for CPU per op, and how many the window
+ * saw; NULL name for modes with none. */
+static const char *op_name(const struct cfg *cfg, const struct wstats *t,
+                           uint64_t *ops)
+{
+    switch (cfg->mode) {
+    case M_ACK:
+        *ops = t->acks_window;
+        return "ack";
+    case M_BCAST:
+        *ops = t->ticks_window;
+        return "delivery";
+    default:
+        *ops = 0;
+        return NULL;
+    }
+}
+
+/* ms of CPU target i spent in the window; -1 when not measured. */
+static double cpu_delta_ms(const struct cpuwin *cw, int i)
+{
+    if (!cw->have_go || !cw->have_stop || cw->at_go[i] < 0 || cw->at_stop[i] < 0)
+        return -1;
+    return sb_cpu_ms(cw->at_stop[i] - cw->at_go[i]);
+}
+
+/* The CPU lines of the text report and, json=1, the JSON fields
+ * "cpu_ms":{...},"cpu_us_per_op":{...} (-1 where not measured). */
+static void print_cpu(const struct cfg *cfg, const struct wstats *t,
+                      const struct cpuwin *cw, int json)
+{
+    uint64_t ops;
+    const char *op = op_name(cfg, t, &ops);
+    double ms;
+    int i;
+
+    if (!json) {
+        printf("CPU in the window:");
+        for (i = 0; i < cfg->ncpu; i++) {
+            ms = cpu_delta_ms(cw, i);
+            if (ms < 0)
+                printf(" %s gone", cfg->cpu[i].name);
+            else if (op && ops)
+                printf(" %s %.0f ms (%.1f us/%s)", cfg->cpu[i].name, ms,
+                       ms * 1000.0 / (double)ops, op);
+            else
+                printf(" %s %.0f ms", cfg->cpu[i].name, ms);
+            printf(i + 1 < cfg->ncpu ? ";" : "\n");
+        }
+        return;
+    }
+    printf("\"cpu_op\":\"%s\",\"cpu_ms\":{", op ? op : "");
+    for (i = 0; i < cfg->ncpu; i++)
+        printf("%s\"%s\":%.1f", i ? "," : "", cfg->cpu[i].name, cpu_delta_ms(cw, i));
+    printf("},\"cpu_us_per_op\":{");
+    for (i = 0; i < cfg->ncpu; i++) {
+        ms = cpu_delta_ms(cw, i);
+        printf("%s\"%s\":%.2f", i ? "," : "", cfg->cpu[i].name,
+               ms >= 0 && ops ? ms * 1000.0 / (double)ops : -1.0);
+    }
+    printf("},");
+}
+
 static void report(const struct cfg *cfg, const struct wstats *t,
-                   uint64_t hist[H_N][HBUCKETS], double dur, int dead)
+                   uint64_t hist[H_N][HBUCKETS], double dur, int dead,
+                   const struct cpuwin *cw)
 {
     double cmax = (double)t->max_connect_us / 1000.0;
     double pmax = (double)t->max_lat_us / 1000.0;
@@ -392,9 +495,12 @@ static void report(const struct cfg *cfg, const struct wstats *t,
                "skipped %llu (no free client)\n",
                (unsigned long long)t->acks, (unsigned long long)t->acks_sent, aps,
                (unsigned long long)t->ack_lost, (unsigned long long)t->skipped);
-        printf("ack round trip: p50 %.2f ms p90 %.2f ms p99 %.2f ms max %.2f ms\n",
-               p50, p90, p99, pmax);
+        printf("ack round trip (open loop, from each echo's scheduled send): "
+               "p50 %.2f ms p90 %.2f ms p99 %.2f ms max %.2f ms; sends behind "
+               "schedule by at most %.2f ms\n",
+               p50, p90, p99, pmax, (double)t->max_lag_us / 1000.0);
     }
+    print_cpu(cfg, t, cw, 0);
     if (dead)
         printf("WARNING: %d worker(s) died without a report\n", dead);
     printf("{\"mode\":\"%s\",\"clients\":%ld,\"procs\":%d,\"duration_s\":%.3f,"
@@ -405,7 +511,7 @@ static void report(const struct cfg *cfg, const struct wstats *t,
            "\"deliveries_per_s\":%.1f,\"expected\":%llu,\"lost\":%llu,\"late\":%llu,"
            "\"acks_sent\":%llu,\"acks\":%llu,\"acks_per_s\":%.1f,\"ack_lost\":%llu,"
            "\"skipped\":%llu,\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,"
-           "\"max_ms\":%.3f,\"dead_workers\":%d,\"errors\":{",
+           "\"max_ms\":%.3f,\"dead_workers\":%d,",
            mode_names[cfg->mode], cfg->clients, cfg->procs, dur,
            (unsigned long long)t->established, (unsigned long long)t->failed,
            (unsigned long long)t->dropped, (unsigned long long)t->held,
@@ -417,6 +523,10 @@ static void report(const struct cfg *cfg, const struct wstats *t,
            (unsigned long long)t->late, (unsigned long long)t->acks_sent,
            (unsigned long long)t->acks, aps, (unsigned long long)t->ack_lost,
            (unsigned long long)t->skipped, p50, p90, p99, pmax, dead);
+    printf("\"acks_window\":%llu,\"max_lag_ms\":%.3f,",
+           (unsigned long long)t->acks_window, (double)t->max_lag_us / 1000.0);
+    print_cpu(cfg, t, cw, 1);
+    printf("\"errors\":{");
     for (i = 0; i < W_N; i++)
         printf("%s\"%s\":%llu", i ? "," : "", why_names[i],
                (unsigned long long)(t->failk[i] + t->dropk[i]));
@@ -432,6 +542,7 @@ int main(int argc, char **argv)
     static unsigned char rbuf[sizeof(struct msg) * 16];
     static int ready[MAX_PROCS], final[MAX_PROCS], exited[MAX_PROCS];
     static pid_t pids[MAX_PROCS];
+    static struct cpuwin cw;
     struct shm *shm;
     struct sigaction sa;
     struct pollfd pfd;
@@ -440,7 +551,7 @@ int main(int argc, char **argv)
     ssize_t r;
     int fds[2], i, nready = 0, nfinal = 0, eof = 0, dead = 0, st;
     unsigned j;
-    int64_t now, next_print, go = 0, stop = 0, wait_ms;
+    int64_t now, next_print, go = 0, stop = 0, wait_ms, wake;
     pid_t pid;
     const char *phase;
 
@@ -484,7 +595,13 @@ int main(int argc, char **argv)
     pfd.events = POLLIN;
     while (!eof) {
         now = sb_mono();
-        wait_ms = next_print > now ? (next_print - now) / MS + 1 : 0;
+        /* wake at the window's edges too, to sample the CPU there */
+        wake = next_print;
+        if (go && !cw.have_go && go < wake)
+            wake = go;
+        if (go && !cw.have_stop && stop < wake)
+            wake = stop;
+        wait_ms = wake > now ? (wake - now + MS - 1) / MS : 0;
         r = poll(&pfd, 1, (int)wait_ms);
         if (r > 0) {
             r = read(fds[0], rbuf + rlen, sizeof(rbuf) - rlen);
@@ -550,6 +667,14 @@ int main(int argc, char **argv)
             stop = now;
             atomic_store(&shm->stop_at, stop);
         }
+        if (go && !cw.have_go && now >= go) {
+            sb_cpu_sample(&cfg, cw.at_go);
+            cw.have_go = 1;
+        }
+        if (cw.have_go && !cw.have_stop && now >= stop) {
+            sb_cpu_sample(&cfg, cw.at_stop);
+            cw.have_stop = 1;
+        }
         if (interrupted > 1) {
             for (i = 0; i < cfg.procs; i++)
                 if (!exited[i])
@@ -573,7 +698,7 @@ int main(int argc, char **argv)
         }
     }
     sum_stats(&total, last, cfg.procs);
-    report(&cfg, &total, hist, go && stop > go ? (double)(stop - go) / NS : 0, dead);
+    report(&cfg, &total, hist, go && stop > go ? (double)(stop - go) / NS : 0, dead, &cw);
     return total.established == 0 || dead ? 1 : 0;
 }
 

@@ -188,21 +188,28 @@ static void ramp(struct worker *w)
         sb_ws_start(w, &w->c[w->next_connect++]);
 }
 
-/* ack: issue echoes at this worker's share of --rate. */
+/* ack: issue echoes at this worker's share of --rate, open loop: the k-th
+ * echo is due at go + k / share whatever the answers, and its round trip
+ * counts from that time, so a send the loop could only make late (the
+ * generator or the machine busy) adds its delay to the latency instead of
+ * hiding it; max_lag_us records the worst such delay. */
 static void ack_send(struct worker *w)
 {
     const struct cfg *cfg = w->cfg;
+    double share = cfg->rate / cfg->procs;
     uint64_t target;
     long tries;
     int k = 0, len;
     struct client *c = NULL;
     struct ackslot *a;
     uint32_t id = 0;
+    int64_t due;
 
-    if (!sb_in_window(w))
+    if (!sb_in_window(w) || share <= 0)
         return;
-    target = (uint64_t)((double)(w->now - w->go) / NS * cfg->rate / cfg->procs);
+    target = (uint64_t)((double)(w->now - w->go) / NS * share);
     while (w->issued < target && k++ < 2000) {
+        due = w->go + (int64_t)((double)w->issued * NS / share);
         /* next connected client with a free slot */
         a = NULL;
         for (tries = 0; tries < w->n && !a; tries++) {
@@ -220,11 +227,13 @@ static void ack_send(struct worker *w)
             w->st.skipped++;
             continue;
         }
+        if (w->now - due > 0 && (uint64_t)(w->now - due) / 1000 > w->st.max_lag_us)
+            w->st.max_lag_us = (uint64_t)(w->now - due) / 1000;
         c->ack_next = id;
         len = snprintf(w->text, (size_t)cfg->size + 64,
                        "42%u[\"echo\",%u,\"%s\"]", id, id, w->pad);
         a->id = id;
-        a->t = w->now;
+        a->t = due;
         c->outstanding++;
         w->st.acks_sent++;
         sb_ws_send_text(w, c, w->text, (size_t)len);
@@ -494,6 +503,9 @@ void sb_worker_main(const struct cfg *cfg, struct shm *shm, int id, int out_fd)
         if (w->next_connect < w->n || (cfg->mode == M_ACK && sb_in_window(w)) ||
             (cfg->mode == M_BCAST && w->id == 0 && (sb_in_window(w) || w->ninflight)))
             timeout = 1;
+        /* the window's first sends are due at go itself */
+        if (w->go && w->now < w->go && (w->go - w->now) / MS + 1 < timeout)
+            timeout = (int)((w->go - w->now) / MS + 1);
         n = epoll_wait(w->ep, evs, EVENTS, timeout);
         if (n < 0 && errno != EINTR) {
             fprintf(stderr, "siobench: epoll_wait: %s\n", strerror(errno));
