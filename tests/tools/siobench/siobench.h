@@ -2,8 +2,9 @@
  * worker reports, the records of the results pipe, the memory shared by the
  * workers, one client, one worker; and the functions the files export
  * (siobench_main.c the parent, siobench_worker.c a worker's loop and
- * sockets, siobench_ws.c the WebSocket client, siobench_util.c clock and
- * histograms). */
+ * sockets, siobench_ws.c the WebSocket client, siobench_poll.c the
+ * long-polling client, siobench_cpu.c CPU time from /proc, siobench_util.c
+ * clock and histograms). */
 #ifndef SIOBENCH_H
 #define SIOBENCH_H
 
@@ -34,13 +35,18 @@
 #define EVENTS 1024
 #define CPU_MAX 8              /* --cpu targets, the client's own included */
 
-enum mode { M_HOLD, M_BCAST, M_ACK };
+/* WebSocket modes, then long-polling ones (IS_POLLING) */
+enum mode { M_HOLD, M_BCAST, M_ACK, M_LPSESSION, M_LPHOLD, M_NMODES };
+#define IS_POLLING(mode) ((mode) >= M_LPSESSION)
 
 /* client states, in the order a handshake passes them */
 enum cstate { C_IDLE, C_TCP, C_HTTP, C_EIO_OPEN, C_SIO_CONNECT, C_READY, C_DONE };
 
-/* why a client failed (before READY) or dropped (after) */
-enum why { W_CONNECT, W_TIMEOUT, W_HTTP, W_WS, W_EIO, W_SIO, W_CLOSED, W_IO, W_N };
+/* why a client failed (before READY) or dropped (after); lpsession: why a
+ * session failed. W_STATUS: an HTTP answer other than 200; W_HANGUP: the
+ * connection closed or was reset with a request unanswered. */
+enum why { W_CONNECT, W_TIMEOUT, W_HTTP, W_WS, W_EIO, W_SIO, W_CLOSED, W_IO,
+           W_STATUS, W_HANGUP, W_N };
 
 /* a process tree whose CPU time is measured over the window (--cpu) */
 struct cpu_target {
@@ -67,6 +73,7 @@ struct cfg {
     char url[1024];
     char host[256];         /* as written in the Host header */
     char path[1024];        /* request target, with the query */
+    char poll_path[1024];   /* the same for long-polling */
     struct sockaddr_storage dst;
     socklen_t dstlen;
     struct sockaddr_in *src;
@@ -85,6 +92,9 @@ struct wstats {
     uint64_t held, alive, unpinged;
     uint64_t max_connect_us, max_lat_us;
     uint64_t max_lag_us;        /* ack: latest send behind its schedule */
+    /* long-polling */
+    uint64_t requests, conns, server_closes;
+    uint64_t sessions, sessions_window, unfinished;
     uint64_t failk[W_N], dropk[W_N];
 };
 
@@ -141,6 +151,12 @@ struct client {
     unsigned char *rbuf, *wbuf, *frag;
     sio_ws_parser wp;
     char accept[32];            /* Sec-WebSocket-Accept we expect */
+    /* long-polling */
+    uint8_t pstep;              /* the request awaiting its answer */
+    uint8_t pflags;
+    uint8_t conn;               /* no connection, connecting, open */
+    int64_t t_req, t_next;      /* request sent; lpsession: next session */
+    char sid[48];
 };
 
 struct ackslot {
@@ -167,6 +183,7 @@ struct worker {
     int64_t now, go, stop;
     int64_t pi_ns, pt_ns;       /* ping interval/timeout from the server */
     int ready_sent;
+    int started;                /* lpsession: the window's sessions began */
     uint64_t issued;            /* ack: echoes issued in the window */
     /* bcast (worker 0 only) */
     uint64_t seq, bissued;
@@ -195,6 +212,27 @@ double sb_hist_quantile(const uint64_t *h, double q);
 /* The worker's next pseudo-random number (xorshift64*). */
 uint64_t sb_rnd(struct worker *w);
 
+/* ---- siobench_poll.c ---- */
+
+/* Starts long-polling client c (lphold) or a session of virtual client c
+ * (lpsession): the handshake GET on its connection, opened if needed. */
+void sb_poll_start(struct worker *w, struct client *c);
+
+/* Handles epoll events on c's connection. */
+void sb_poll_event(struct worker *w, struct client *c, uint32_t events);
+
+/* Ends c's request or connection after an error: lphold counts c failed or
+ * dropped and closes it; lpsession counts a failed session and schedules
+ * the next one. why: enum why. */
+void sb_poll_fail(struct worker *w, struct client *c, int why);
+
+/* Timeouts of handshakes, requests and heartbeats; lpsession: starts the
+ * sessions due (all at the window's start, later after a failure). */
+void sb_poll_sweep(struct worker *w);
+
+/* At the end: lpsession counts the sessions still under way. */
+void sb_poll_finish(struct worker *w);
+
 /* ---- siobench_cpu.c ---- */
 
 /* Samples the CPU time (utime + stime + cutime + cstime, in clock ticks,
@@ -218,6 +256,11 @@ int sb_in_window(const struct worker *w);
 
 /* Publishes the worker's connected count to the shared memory. */
 void sb_shm_connected(struct worker *w);
+
+/* Opens c's TCP connection towards the server (non-blocking, bound to its
+ * --src address if any) and registers it for EPOLLOUT; c->fd is set. Returns
+ * 0, or -1 with nothing left open. */
+int sb_sock_connect(struct worker *w, struct client *c);
 
 /* Closes c and counts it as failed (before READY) or dropped (after), for
  * reason why (enum why); a closed or idle client is left alone. */

@@ -1,8 +1,9 @@
-/* siobench: a load generator of raw WebSocket Socket.IO v4 (Engine.IO v4)
- * clients, thousands per process on one epoll loop, in three modes (hold,
- * bcast, ack). This file is the parent: it parses the options, forks the
- * worker processes, sets the shared schedule and aggregates their results
- * into per-second lines and one final JSON line (see docs/benchmarks.md). */
+/* siobench: a load generator of raw Socket.IO v4 (Engine.IO v4) clients,
+ * thousands per process on one epoll loop: WebSocket (hold, bcast, ack) or
+ * long-polling (lpsession, lphold). This file is the parent: it parses the
+ * options, forks the worker processes, sets the shared schedule, samples
+ * the servers' CPU at the window's edges and aggregates the results into
+ * per-second lines and one final JSON line (see docs/benchmarks.md). */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -21,10 +22,12 @@
 
 #include "siobench.h"
 
-static const char *const mode_names[] = { "hold", "bcast", "ack" };
+static const char *const mode_names[] = { "hold", "bcast", "ack", "lpsession", "lphold" };
 static const char *const why_names[] = {
-    "connect", "timeout", "http", "ws", "eio", "sio", "closed", "io"
+    "connect", "timeout", "http", "ws", "eio", "sio", "closed", "io", "status", "hangup"
 };
+_Static_assert(sizeof(mode_names) / sizeof(mode_names[0]) == M_NMODES, "a name per mode");
+_Static_assert(sizeof(why_names) / sizeof(why_names[0]) == W_N, "a name per reason");
 
 /* ---- parent ---- */
 
@@ -39,25 +42,32 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
     fputs(
-"usage: siobench MODE [options]      MODE: hold | bcast | ack (or --mode)\n"
-"  -n, --clients N        clients in all (100)\n"
+"usage: siobench MODE [options]      (or --mode MODE)\n"
+"  WebSocket:    hold | bcast | ack\n"
+"  long-polling: lpsession (whole sessions: open, CONNECT, an acked echo,\n"
+"                close, again) | lphold (clients each keeping a GET pending)\n"
+"  -n, --clients N        clients in all (100); lpsession: sessions at once\n"
 "  --procs P              worker processes, N/P clients each (1)\n"
 "  --url URL              http://HOST:PORT/PATH (http://127.0.0.1:3000/socket.io/)\n"
 "  --src A-B|A,B,...      IPv4 source addresses to bind, round-robin\n"
 "  --duration S           seconds to measure once all clients are up (10)\n"
-"  --rate R               hold: connects/s; bcast: broadcasts/s (0: window\n"
+"  --rate R               hold, lphold: connects/s; bcast: broadcasts/s (0: window\n"
 "                         only); ack: echoes/s in all (hold 0, bcast 0, ack 1000)\n"
 "  --connect-rate R       connects/s while opening (0: bounded by --max-pending)\n"
 "  --max-pending M        handshakes under way per process (200)\n"
 "  --window K             bcast: broadcasts in flight (1)\n"
 "  --senders S            bcast: clients taking turns to emit, 1..16 (1)\n"
-"  --size B               ack: bytes of the echoed string (16)\n"
-"  --timeout S            bcast/ack: when a broadcast or ack counts as lost (5)\n"
+"  --size B               ack, lpsession: bytes of the echoed string (16)\n"
+"  --timeout S            bcast/ack: when a broadcast or ack counts as lost;\n"
+"                         long-polling: a POST's answer, a GET's beyond the\n"
+"                         server's pingInterval + pingTimeout (5)\n"
 "  --connect-timeout S    per client, TCP through Socket.IO connect (10)\n"
-"  --drain S              bcast/ack: wait after the window for stragglers (2)\n"
+"  --drain S              bcast/ack/lpsession: wait after the window for\n"
+"                         stragglers (2)\n"
 "  --max-message B        largest WebSocket message accepted (1048576)\n"
 "  --cpu NAME=PID         report the CPU time PID and its descendants spend\n"
-"                         in the window, per ack/delivery (repeatable)\n"
+"                         in the window, per ack, delivery or session\n"
+"                         (repeatable)\n"
 "  -q, --quiet            no per-second lines\n", f);
 }
 
@@ -181,7 +191,10 @@ static void parse_url(struct cfg *cfg)
     cfg->host[ps - (u + 7)] = '\0';
     if (snprintf(cfg->path, sizeof(cfg->path), "%s%sEIO=4&transport=websocket",
                  *ps ? ps : "/socket.io/", strchr(ps, '?') ? "&" : "?") >=
-        (int)sizeof(cfg->path))
+        (int)sizeof(cfg->path) ||
+        snprintf(cfg->poll_path, sizeof(cfg->poll_path), "%s%sEIO=4&transport=polling",
+                 *ps ? ps : "/socket.io/", strchr(ps, '?') ? "&" : "?") >=
+        (int)sizeof(cfg->poll_path))
         sb_die("--url: path too long");
     memset(&hints, 0, sizeof(hints));
     hints.ai_socktype = SOCK_STREAM;
@@ -223,11 +236,11 @@ static void parse_args(struct cfg *cfg, int argc, char **argv)
             }
             if (!a)
                 sb_die("--mode needs a value");
-            for (cfg->mode = 0; cfg->mode < 3; cfg->mode++)
+            for (cfg->mode = 0; cfg->mode < M_NMODES; cfg->mode++)
                 if (!strcmp(a, mode_names[cfg->mode]))
                     break;
-            if (cfg->mode == 3)
-                sb_die("unknown mode '%s' (hold, bcast, ack)", a);
+            if (cfg->mode == M_NMODES)
+                sb_die("unknown mode '%s' (hold, bcast, ack, lpsession, lphold)", a);
             mode_set = 1;
             continue;
         }
@@ -287,7 +300,7 @@ static void parse_args(struct cfg *cfg, int argc, char **argv)
     }
     if (cfg->procs > cfg->clients)
         cfg->procs = (int)cfg->clients;
-    if (cfg->mode == M_HOLD) {
+    if (cfg->mode == M_HOLD || cfg->mode == M_LPHOLD) {
         if (rate_set && cfg->connect_rate == 0)
             cfg->connect_rate = cfg->rate;
         cfg->drain = 0;
@@ -344,7 +357,17 @@ static void print_line(const struct cfg *cfg, const struct wstats *t,
                        const struct wstats *prev, double secs, const char *phase)
 {
     switch (cfg->mode) {
+    case M_LPSESSION:
+        printf("t=%4.0fs %-10s sessions %7llu (+%llu/s) failed %5llu "
+               "requests %8llu (+%llu/s) connections %6llu\n", secs, phase,
+               (unsigned long long)t->sessions,
+               (unsigned long long)(t->sessions - prev->sessions),
+               (unsigned long long)t->failed, (unsigned long long)t->requests,
+               (unsigned long long)(t->requests - prev->requests),
+               (unsigned long long)t->conns);
+        break;
     case M_HOLD:
+    case M_LPHOLD:
         printf("t=%4.0fs %-10s connected %6llu pending %5llu failed %5llu "
                "dropped %5llu pings %7llu (+%llu/s)\n", secs, phase,
                (unsigned long long)t->connected, (unsigned long long)t->pending,
@@ -391,6 +414,9 @@ static const char *op_name(const struct cfg *cfg, const struct wstats *t,
     case M_BCAST:
         *ops = t->ticks_window;
         return "delivery";
+    case M_LPSESSION:
+        *ops = t->sessions_window;
+        return "session";
     default:
         *ops = 0;
         return NULL;
@@ -456,6 +482,7 @@ static void report(const struct cfg *cfg, const struct wstats *t,
     double p99 = fmin(sb_hist_quantile(hist[H_LAT], 0.99), pmax);
     double dps = dur > 0 ? (double)t->ticks_window / dur : 0;
     double aps = dur > 0 ? (double)t->acks_window / dur : 0;
+    double sps = dur > 0 ? (double)t->sessions_window / dur : 0;
     int i;
 
     printf("== %s: %ld clients, %d procs, %.1f s measured\n",
@@ -473,7 +500,20 @@ static void report(const struct cfg *cfg, const struct wstats *t,
                        (unsigned long long)(t->failk[i] + t->dropk[i]));
         printf("\n");
     }
-    if (cfg->mode == M_HOLD) {
+    if (cfg->mode == M_LPSESSION) {
+        printf("sessions %llu completed, %.0f/s in the window, %llu failed, "
+               "%llu unfinished at the end\n",
+               (unsigned long long)t->sessions, sps, (unsigned long long)t->failed,
+               (unsigned long long)t->unfinished);
+        printf("session time (open to the close's answer): p50 %.2f ms p90 %.2f ms "
+               "p99 %.2f ms max %.2f ms\n", p50, p90, p99, pmax);
+    }
+    if (IS_POLLING(cfg->mode))
+        printf("requests %llu (%llu failed), TCP connections %llu, closed by the "
+               "server between requests %llu\n", (unsigned long long)t->requests,
+               (unsigned long long)(t->failed + t->dropped), (unsigned long long)t->conns,
+               (unsigned long long)t->server_closes);
+    if (cfg->mode == M_HOLD || cfg->mode == M_LPHOLD) {
         printf("pings answered %llu; alive %llu (answered a ping in the last "
                "pingInterval+pingTimeout), not pinged yet %llu\n",
                (unsigned long long)t->pings, (unsigned long long)t->alive,
@@ -490,7 +530,7 @@ static void report(const struct cfg *cfg, const struct wstats *t,
                (unsigned long long)t->late);
         printf("tick latency (emit to receipt): p50 %.2f ms p90 %.2f ms "
                "p99 %.2f ms max %.2f ms\n", p50, p90, p99, pmax);
-    } else {
+    } else if (cfg->mode == M_ACK) {
         printf("acks %llu of %llu sent, %.0f/s in the window, lost %llu, "
                "skipped %llu (no free client)\n",
                (unsigned long long)t->acks, (unsigned long long)t->acks_sent, aps,
@@ -525,6 +565,13 @@ static void report(const struct cfg *cfg, const struct wstats *t,
            (unsigned long long)t->skipped, p50, p90, p99, pmax, dead);
     printf("\"acks_window\":%llu,\"max_lag_ms\":%.3f,",
            (unsigned long long)t->acks_window, (double)t->max_lag_us / 1000.0);
+    printf("\"sessions\":%llu,\"sessions_window\":%llu,\"sessions_per_s\":%.1f,"
+           "\"unfinished\":%llu,\"requests\":%llu,\"requests_failed\":%llu,"
+           "\"conns\":%llu,\"server_closes\":%llu,",
+           (unsigned long long)t->sessions, (unsigned long long)t->sessions_window, sps,
+           (unsigned long long)t->unfinished, (unsigned long long)t->requests,
+           (unsigned long long)(IS_POLLING(cfg->mode) ? t->failed + t->dropped : 0),
+           (unsigned long long)t->conns, (unsigned long long)t->server_closes);
     print_cpu(cfg, t, cw, 1);
     printf("\"errors\":{");
     for (i = 0; i < W_N; i++)

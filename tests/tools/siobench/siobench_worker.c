@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,12 +25,55 @@ int sb_in_window(const struct worker *w)
     return w->go && w->now >= w->go && w->now < w->stop;
 }
 
+int sb_sock_connect(struct worker *w, struct client *c)
+{
+    const struct cfg *cfg = w->cfg;
+    long g = w->base + (c - w->c);
+    struct epoll_event ev;
+    int fd, one = 1;
+
+    fd = socket(cfg->dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (cfg->nsrc) {
+        /* the port is picked at connect() time, per destination, so each
+         * source address gives the whole ephemeral range */
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+        if (bind(fd, (const struct sockaddr *)&cfg->src[g % cfg->nsrc],
+                 sizeof(struct sockaddr_in)) < 0)
+            goto fail;
+    }
+    if (connect(fd, (const struct sockaddr *)&cfg->dst, cfg->dstlen) < 0 &&
+        errno != EINPROGRESS)
+        goto fail;
+    memset(&ev, 0, sizeof(ev));
+    ev.events = EPOLLOUT;
+    ev.data.u64 = (uint64_t)(c - w->c);
+    if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+        goto fail;
+    c->fd = fd;
+    c->ev_out = 1;
+    return 0;
+fail:
+    close(fd);
+    return -1;
+}
+
 /* Closes c and counts it as failed (before READY) or dropped (after). */
 void sb_client_close(struct worker *w, struct client *c, int why)
 {
     long idx = c - w->c;
     int i;
 
+    if (IS_POLLING(w->cfg->mode)) {
+        /* the output paths say W_IO: a connection the server cut under a
+         * request is a hang-up */
+        if (why == W_IO && (errno == EPIPE || errno == ECONNRESET))
+            why = W_HANGUP;
+        sb_poll_fail(w, c, why);
+        return;
+    }
     if (c->state == C_DONE || c->state == C_IDLE)
         return;
     if (c->fd >= 0)
@@ -159,6 +204,10 @@ static void on_event(struct worker *w, uint64_t idx, uint32_t events)
     if (idx >= (uint64_t)w->n)
         return;
     c = &w->c[idx];
+    if (IS_POLLING(w->cfg->mode)) {
+        sb_poll_event(w, c, events);
+        return;
+    }
     if (c->state == C_DONE || c->state == C_IDLE)
         return;
     if (c->state == C_TCP) {
@@ -184,8 +233,12 @@ static void ramp(struct worker *w)
     if (per > 0)
         allowed = (long)((double)(w->now - cfg->t0) / NS * per) + 1;
     while (w->next_connect < w->n && w->next_connect < allowed &&
-           (long)w->st.pending < cfg->max_pending && k++ < 512)
-        sb_ws_start(w, &w->c[w->next_connect++]);
+           (long)w->st.pending < cfg->max_pending && k++ < 512) {
+        if (IS_POLLING(cfg->mode))
+            sb_poll_start(w, &w->c[w->next_connect++]);
+        else
+            sb_ws_start(w, &w->c[w->next_connect++]);
+    }
 }
 
 /* ack: issue echoes at this worker's share of --rate, open loop: the k-th
@@ -354,6 +407,10 @@ static void sweep(struct worker *w)
     struct client *c;
     long i;
 
+    if (IS_POLLING(w->cfg->mode)) {
+        sb_poll_sweep(w);
+        return;
+    }
     for (i = 0; i < w->n; i++) {
         c = &w->c[i];
         if (c->state >= C_TCP && c->state < C_READY) {
@@ -409,7 +466,9 @@ static void finish(struct worker *w)
 
     if (w->id == 0 && w->cfg->mode == M_BCAST)
         bcast_retire(w, 1);
-    for (i = 0; i < w->n; i++) {
+    if (w->cfg->mode == M_LPSESSION)
+        sb_poll_finish(w);
+    for (i = 0; i < w->n && w->cfg->mode != M_LPSESSION; i++) {
         c = &w->c[i];
         if (c->state != C_READY)
             continue;
@@ -472,6 +531,8 @@ void sb_worker_main(const struct cfg *cfg, struct shm *shm, int id, int out_fd)
     w->pad[cfg->size] = '\0';
     for (i = 0; i < w->n; i++)
         w->c[i].fd = -1;
+    if (cfg->mode == M_LPSESSION)
+        w->next_connect = w->n;     /* virtual clients start at the window */
 
     next_stats = cfg->t0 + NS;
     next_sweep = cfg->t0;
@@ -485,6 +546,10 @@ void sb_worker_main(const struct cfg *cfg, struct shm *shm, int id, int out_fd)
         if (!w->ready_sent && w->next_connect == w->n && w->st.pending == 0) {
             w->ready_sent = 1;
             put_stats(w, MSG_READY);
+        }
+        if (cfg->mode == M_LPSESSION && !w->started && sb_in_window(w)) {
+            w->started = 1;
+            sb_poll_sweep(w);       /* every virtual client starts now */
         }
         if (cfg->mode == M_ACK)
             ack_send(w);

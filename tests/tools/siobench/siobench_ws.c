@@ -2,12 +2,10 @@
  * Sec-WebSocket-Accept with a local SHA-1), the Engine.IO open packet,
  * CONNECT, then frames, pings, ticks and acks as they arrive. */
 #include <errno.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/epoll.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -108,41 +106,13 @@ int sb_ws_send_text(struct worker *w, struct client *c, const char *s,
 
 void sb_ws_start(struct worker *w, struct client *c)
 {
-    const struct cfg *cfg = w->cfg;
-    long g = w->base + (c - w->c);
-    struct epoll_event ev;
-    int fd, one = 1;
-
     c->state = C_TCP;
     c->fd = -1;
     c->t_start = w->now;
     w->st.attempted++;
     w->st.pending++;
-    fd = socket(cfg->dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        goto fail;
-    c->fd = fd;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (cfg->nsrc) {
-        /* the port is picked at connect() time, per destination, so each
-         * source address gives the whole ephemeral range */
-        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-        if (bind(fd, (const struct sockaddr *)&cfg->src[g % cfg->nsrc],
-                 sizeof(struct sockaddr_in)) < 0)
-            goto fail;
-    }
-    if (connect(fd, (const struct sockaddr *)&cfg->dst, cfg->dstlen) < 0 &&
-        errno != EINPROGRESS)
-        goto fail;
-    memset(&ev, 0, sizeof(ev));
-    ev.events = EPOLLOUT;
-    ev.data.u64 = (uint64_t)(c - w->c);
-    if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) < 0)
-        goto fail;
-    c->ev_out = 1;
-    return;
-fail:
-    sb_client_close(w, c, W_CONNECT);
+    if (sb_sock_connect(w, c) < 0)
+        sb_client_close(w, c, W_CONNECT);
 }
 
 /* The TCP connection is up (or failed): send the upgrade request. */
