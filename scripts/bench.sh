@@ -5,7 +5,10 @@
 # node-server.mjs), in one run and with one load generator
 # (build/tools/siobench): a hold ladder (clients held with every one
 # answering pings; server memory, threads and a static page's latency at
-# each step), broadcast deliveries per second and ack round trips. Writes
+# each step), broadcast deliveries per second and ack round trips, server
+# CPU per ack and per delivery (httpd and siod apart, from /proc), ack
+# latency under an open-loop rate, long-polling sessions per second and a
+# crowd of polling clients each holding a GET. Writes
 # $OUT/results.jsonl, a summary (tests/bench/summary.mjs) and PNG plots, and
 # with UPDATE_DOCS=1 refreshes docs/bench/*.png and the generated block of
 # docs/benchmarks.md. Leaves no process behind. See docs/benchmarks.md.
@@ -25,13 +28,27 @@
 #   BCAST_WINDOW (4)
 #   ACK_CLIENTS (200; 0 skips acks), ACK_RATE (2000), ACK_SECONDS (10),
 #   ACK_SIZE (16)
+#   CPU_ACK_CLIENTS (1000; 0 skips), CPU_ACK_RATE (3000), CPU_ACK_SECONDS
+#                 (30): acks at a fixed rate; server CPU per ack
+#   OPEN_ACK_CLIENTS (1000; 0 skips), OPEN_ACK_RATE (10000),
+#   OPEN_ACK_SECONDS (10), OPEN_ACK_ROUNDS (3): open-loop ack latency, the
+#                 targets taking turns each round (the summary takes the
+#                 median of the rounds)
+#   LP_SESSION_CONCURRENCY (100; 0 skips), LP_SESSION_SECONDS (10): whole
+#                 long-polling sessions (open, CONNECT, an acked echo,
+#                 close) back to back on keep-alive connections
+#   LP_CROWD_CLIENTS (1000; 0 skips), LP_CROWD_SECONDS (20): polling-only
+#                 clients each keeping a GET pending, with the page probe
+#                 and thread counts of the hold ladder
 #   PROBE_RATE (20)            static GETs per second during each hold
 #   PROCS (2)                  siobench processes (hold and bcast)
 #   SRC (127.0.0.2-127.0.0.17) source addresses for the clients
 #   WORKER_THREADS (250), WORKER_SERVERS (48), WORKER_WS_THREADS (11500):
 #                 ThreadsPerChild, ServerLimit and SocketIOWebSocketThreads
 #                 of the worker target
-#   QUICK=1                    HOLD_STEPS=1000, BCAST_SIZES=1000, short runs
+#   QUICK=1                    HOLD_STEPS=1000, BCAST_SIZES=1000, short runs,
+#                              200 clients for the CPU, open-loop and crowd
+#                              runs, 50 polling sessions at once, one round
 #   UPDATE_DOCS (1)            copy the plots to docs/bench/ and rewrite the
 #                              generated block of docs/benchmarks.md
 #   BG_QUIET (25), SETTLE_TRIES (5): before each measurement wait (1 s at a
@@ -49,6 +66,17 @@ if [ "${QUICK:-0}" = 1 ]; then
     HOLD_SECONDS=${HOLD_SECONDS:-11}
     BCAST_SECONDS=${BCAST_SECONDS:-5}
     ACK_SECONDS=${ACK_SECONDS:-5}
+    CPU_ACK_CLIENTS=${CPU_ACK_CLIENTS:-200}
+    CPU_ACK_RATE=${CPU_ACK_RATE:-1000}
+    CPU_ACK_SECONDS=${CPU_ACK_SECONDS:-5}
+    OPEN_ACK_CLIENTS=${OPEN_ACK_CLIENTS:-200}
+    OPEN_ACK_RATE=${OPEN_ACK_RATE:-2000}
+    OPEN_ACK_SECONDS=${OPEN_ACK_SECONDS:-5}
+    OPEN_ACK_ROUNDS=${OPEN_ACK_ROUNDS:-1}
+    LP_SESSION_CONCURRENCY=${LP_SESSION_CONCURRENCY:-50}
+    LP_SESSION_SECONDS=${LP_SESSION_SECONDS:-5}
+    LP_CROWD_CLIENTS=${LP_CROWD_CLIENTS:-200}
+    LP_CROWD_SECONDS=${LP_CROWD_SECONDS:-12}
     UPDATE_DOCS=${UPDATE_DOCS:-0}
 fi
 TARGETS=${TARGETS:-event worker node}
@@ -65,6 +93,17 @@ ACK_CLIENTS=${ACK_CLIENTS:-200}
 ACK_RATE=${ACK_RATE:-2000}
 ACK_SECONDS=${ACK_SECONDS:-10}
 ACK_SIZE=${ACK_SIZE:-16}
+CPU_ACK_CLIENTS=${CPU_ACK_CLIENTS:-1000}
+CPU_ACK_RATE=${CPU_ACK_RATE:-3000}
+CPU_ACK_SECONDS=${CPU_ACK_SECONDS:-30}
+OPEN_ACK_CLIENTS=${OPEN_ACK_CLIENTS:-1000}
+OPEN_ACK_RATE=${OPEN_ACK_RATE:-10000}
+OPEN_ACK_SECONDS=${OPEN_ACK_SECONDS:-10}
+OPEN_ACK_ROUNDS=${OPEN_ACK_ROUNDS:-3}
+LP_SESSION_CONCURRENCY=${LP_SESSION_CONCURRENCY:-100}
+LP_SESSION_SECONDS=${LP_SESSION_SECONDS:-10}
+LP_CROWD_CLIENTS=${LP_CROWD_CLIENTS:-1000}
+LP_CROWD_SECONDS=${LP_CROWD_SECONDS:-20}
 PROBE_RATE=${PROBE_RATE:-20}
 PROCS=${PROCS:-2}
 SRC=${SRC:-127.0.0.2-127.0.0.17}
@@ -255,16 +294,21 @@ EOF
     esac
 }
 
-# start_server TARGET: starts it on a free port; sets url, port, errlog.
+# start_server TARGET [TRANSPORTS]: starts it on a free port; sets url,
+# port, errlog. TRANSPORTS: ws (the default: node serves WebSocket only,
+# all siobench's WebSocket modes use) or all (node serves long-polling
+# too); httpd always serves both.
 start_server() {
-    local t=$1 log i
+    local t=$1 tr=${2:-ws} log i ws_only=--ws-only
+    [ "$tr" = ws ] || ws_only=
     port=$(free_port)
     url="http://127.0.0.1:$port/socket.io/"
     if [ "$t" = node ]; then
         log=$OUT/logs/node.log
         errlog=$log
         echo "=== start $(date -u +%T) port $port" >>"$log"
-        node "$repo/tests/bench/node-server.mjs" --port "$port" --ws-only \
+        # shellcheck disable=SC2086
+        node "$repo/tests/bench/node-server.mjs" --port "$port" $ws_only \
             --ping-interval "$PING_INTERVAL" --ping-timeout "$PING_TIMEOUT" \
             --static "$OUT/htdocs" >>"$log" 2>&1 &
         node_pid=$!
@@ -302,6 +346,18 @@ httpd_pids() {
     echo "$ppid" "$(pgrep -P "$ppid" 2>/dev/null | tr '\n' ' ')"
 }
 siod_pid() { cat "$rundir/run/siod.pid" 2>/dev/null || true; }
+
+# cpu_args TARGET: siobench's --cpu options for the running server: httpd
+# (its parent; the children count with it, see siobench --cpu) and siod
+# apart, or node.
+cpu_args() {
+    local hp sp
+    if [ "$1" = node ]; then echo "--cpu node=$node_pid"; return; fi
+    hp=$(cat "$rundir/run/httpd.pid" 2>/dev/null || true)
+    sp=$(siod_pid)
+    [ -z "$hp" ] || printf -- '--cpu httpd=%s ' "$hp"
+    [ -z "$sp" ] || printf -- '--cpu siod=%s' "$sp"
+}
 
 # sample PID...: "rss_kb pss_kb threads processes max_fds" summed over the
 # PIDs (max_fds: the most descriptors any one of them has open).
@@ -420,6 +476,25 @@ percentiles() {
     echo "$(sed -n "$(( (n * 50 + 99) / 100 ))p" "$f.ms") $(sed -n "$(( (n * 99 + 99) / 100 ))p" "$f.ms") $n $e"
 }
 
+# probe_page FILE SECONDS: the static page fetched PROBE_RATE times a
+# second on a new connection each, about SECONDS - 4 s long (at least 10
+# fetches), curl's "code seconds" lines into FILE; stop_probe waits up to
+# 5 s for it to end, then stops it.
+probe_page() {
+    local n=$(( PROBE_RATE * ($2 - 4) ))
+    [ "$n" -ge 10 ] || n=10
+    curl -s -o /dev/null -H 'Connection: close' --max-time 5 \
+        --rate "$PROBE_RATE/s" -w '%{http_code} %{time_total}\n' \
+        "http://127.0.0.1:$port/index.html?[1-$n]" >"$1" 2>/dev/null &
+    probe_pid=$!
+}
+stop_probe() {
+    [ -n "$probe_pid" ] || return 0
+    for _ in $(seq 50); do kill -0 "$probe_pid" 2>/dev/null || break; sleep 0.1; done
+    stop_pid "$probe_pid" 1
+    probe_pid=
+}
+
 # emit JSON-LINE PREFIX SUFFIX: appends {PREFIX, <siobench fields>, SUFFIX}.
 emit() {
     local line=$1 pre=$2 post=$3 body
@@ -433,7 +508,7 @@ declare -A failed_at=()
 # hold TARGET N: one step of the ladder on a fresh server; returns 1 when
 # the target did not hold N clients.
 hold() {
-    local t=$1 n=$2 tag=hold-$1-$2 log base during probe_n probe_f pp
+    local t=$1 n=$2 tag=hold-$1-$2 log base during probe_f pp
     local line alive held off news reason pass tol l1 rs
     log=$OUT/logs/$tag.log
     probe_f=$OUT/logs/$tag.probe
@@ -448,22 +523,13 @@ hold() {
     during=()
     if siobench_wait_go "$log"; then
         sleep 1
-        probe_n=$(( PROBE_RATE * (HOLD_SECONDS - 4) ))
-        [ "$probe_n" -ge 10 ] || probe_n=10
-        curl -s -o /dev/null -H 'Connection: close' --max-time 5 \
-            --rate "$PROBE_RATE/s" -w '%{http_code} %{time_total}\n' \
-            "http://127.0.0.1:$port/index.html?[1-$probe_n]" >"$probe_f" 2>/dev/null &
-        probe_pid=$!
+        probe_page "$probe_f" "$HOLD_SECONDS"
         sleep $(( HOLD_SECONDS - 3 ))
         read -r -a during <<<"$(sample_target "$t")"
     fi
     finish_siobench
     line=$(json_of "$log")
-    if [ -n "$probe_pid" ]; then
-        for _ in $(seq 50); do kill -0 "$probe_pid" 2>/dev/null || break; sleep 0.1; done
-        stop_pid "$probe_pid" 1
-        probe_pid=
-    fi
+    stop_probe
     [ -f "$probe_f" ] || : >"$probe_f"
     read -r -a pp <<<"$(percentiles "$probe_f")"
     news=$(server_news "$t" "$off")
@@ -514,9 +580,10 @@ bcast() {
     start_server "$t"
     settle "$t"
     off=$(log_size)
+    # shellcheck disable=SC2046
     "$SIOBENCH" bcast -n "$n" --procs "$PROCS" --connect-rate "$CONNECT_RATE" \
         --window "$BCAST_WINDOW" --duration "$BCAST_SECONDS" --src "$SRC" \
-        --url "$url" -q >"$log" 2>&1 &
+        $(cpu_args "$t") --url "$url" -q >"$log" 2>&1 &
     sb_pid=$!
     finish_siobench
     line=$(json_of "$log")
@@ -536,8 +603,9 @@ ack() {
     start_server "$t"
     settle "$t"
     off=$(log_size)
+    # shellcheck disable=SC2046
     "$SIOBENCH" ack -n "$ACK_CLIENTS" --rate "$ACK_RATE" --size "$ACK_SIZE" \
-        --duration "$ACK_SECONDS" --url "$url" -q >"$log" 2>&1 &
+        --duration "$ACK_SECONDS" $(cpu_args "$t") --url "$url" -q >"$log" 2>&1 &
     sb_pid=$!
     finish_siobench
     line=$(json_of "$log")
@@ -547,6 +615,105 @@ ack() {
     emit "$line" "\"target\":\"$t\",\"scenario\":\"ack\",\"step\":$ACK_CLIENTS,\"load1\":$l1,\"bg_cpu_pct\":$bg_cpu" \
         "\"server_log\":$(json_str "$news")"
     printf 'bench: %-6s ack: %s\n' "$t" "$(grep -E '^acks|^ack round' "$log" | tr '\n' ' ')" >&2
+}
+
+# cpu_line LOG: siobench's "CPU in the window" line, without its label.
+cpu_line() { sed -n 's/^CPU in the window: //p' "$1"; }
+
+# acks_at TARGET SCENARIO CLIENTS RATE SECONDS ROUND: acks at a fixed,
+# open-loop rate on a fresh server, with the server's CPU over the window
+# (scenario ack-cpu: CPU per ack; ack-open: latency at a high rate).
+acks_at() {
+    local t=$1 sc=$2 n=$3 rate=$4 secs=$5 round=$6 log line l1 off news
+    log=$OUT/logs/$sc-$t-$round.log
+    l1=$(load1)
+    start_server "$t"
+    settle "$t"
+    off=$(log_size)
+    # shellcheck disable=SC2046
+    "$SIOBENCH" ack -n "$n" --procs "$PROCS" --connect-rate "$CONNECT_RATE" \
+        --rate "$rate" --size "$ACK_SIZE" --duration "$secs" --src "$SRC" \
+        $(cpu_args "$t") --url "$url" -q >"$log" 2>&1 &
+    sb_pid=$!
+    finish_siobench
+    line=$(json_of "$log")
+    news=$(server_news "$t" "$off")
+    stop_server
+    [ -n "$line" ] || line='{"mode":"ack","clients":'$n',"siobench":"no report"}'
+    emit "$line" "\"target\":\"$t\",\"scenario\":\"$sc\",\"step\":$n,\"rate\":$rate,\"round\":$round,\"load1\":$l1,\"bg_cpu_pct\":$bg_cpu" \
+        "\"server_log\":$(json_str "$news")"
+    printf 'bench: %-6s %s %d/s over %d, round %d: %s %s\n' "$t" "$sc" "$rate" "$n" "$round" \
+        "$(grep -E '^acks|^ack round' "$log" | tr '\n' ' ')" "$(cpu_line "$log")" >&2
+}
+
+# lp_session TARGET: whole long-polling sessions, LP_SESSION_CONCURRENCY
+# at a time, for LP_SESSION_SECONDS on a fresh server.
+lp_session() {
+    local t=$1 n=$LP_SESSION_CONCURRENCY log line l1 off news
+    log=$OUT/logs/lp-session-$t.log
+    l1=$(load1)
+    start_server "$t" all
+    settle "$t"
+    off=$(log_size)
+    # shellcheck disable=SC2046
+    "$SIOBENCH" lpsession -n "$n" --procs "$PROCS" --size "$ACK_SIZE" \
+        --duration "$LP_SESSION_SECONDS" --src "$SRC" $(cpu_args "$t") \
+        --url "$url" -q >"$log" 2>&1 &
+    sb_pid=$!
+    finish_siobench
+    line=$(json_of "$log")
+    news=$(server_news "$t" "$off")
+    stop_server
+    [ -n "$line" ] || line='{"mode":"lpsession","clients":'$n',"siobench":"no report"}'
+    emit "$line" "\"target\":\"$t\",\"scenario\":\"lp-session\",\"step\":$n,\"load1\":$l1,\"bg_cpu_pct\":$bg_cpu" \
+        "\"server_log\":$(json_str "$news")"
+    printf 'bench: %-6s lp-session %d at once: %s%s\n' "$t" "$n" \
+        "$(grep -E '^sessions|^requests|^errors' "$log" | tr '\n' ' ')" "${news:+ server: $news}" >&2
+}
+
+# lp_crowd TARGET: LP_CROWD_CLIENTS polling-only clients, each keeping a
+# GET pending, held LP_CROWD_SECONDS on a fresh server, with the static
+# page probed and the server's threads sampled as in a hold step.
+lp_crowd() {
+    local t=$1 n=$LP_CROWD_CLIENTS tag=lp-crowd-$1 log base during probe_f pp
+    local line off news l1
+    log=$OUT/logs/$tag.log
+    probe_f=$OUT/logs/$tag.probe
+    l1=$(load1)
+    start_server "$t" all
+    settle "$t"
+    read -r -a base <<<"$(sample_target "$t")"
+    off=$(log_size)
+    # every client starts at CONNECT_RATE, none waits for another's
+    # handshake; each one that stalls gives up after --connect-timeout
+    "$SIOBENCH" lphold -n "$n" --procs "$PROCS" --rate "$CONNECT_RATE" \
+        --max-pending "$n" --duration "$LP_CROWD_SECONDS" --src "$SRC" \
+        --url "$url" >"$log" 2>&1 &
+    sb_pid=$!
+    during=()
+    : >"$probe_f"
+    if siobench_wait_go "$log"; then
+        sleep 1
+        probe_page "$probe_f" "$LP_CROWD_SECONDS"
+        sleep $(( LP_CROWD_SECONDS > 4 ? LP_CROWD_SECONDS - 3 : 1 ))
+        read -r -a during <<<"$(sample_target "$t")"
+    fi
+    finish_siobench
+    line=$(json_of "$log")
+    stop_probe
+    read -r -a pp <<<"$(percentiles "$probe_f")"
+    news=$(server_news "$t" "$off")
+    stop_server
+    [ ${#during[@]} -gt 0 ] || during=(0 0 0 0 0 0 0 0)
+    [ -n "$line" ] || line='{"mode":"lphold","clients":'$n',"siobench":"no report"}'
+    emit "$line" "\"target\":\"$t\",\"scenario\":\"lp-crowd\",\"step\":$n,\"load1\":$l1,\"bg_cpu_pct\":$bg_cpu" \
+"\"base_threads\":${base[2]},\"base_httpd_threads\":${base[5]},\"threads\":${during[2]},\"httpd_threads\":${during[5]},\
+\"procs_n\":${during[3]},\"rss_kb\":${during[0]},\"base_rss_kb\":${base[0]},\
+\"page_p50_ms\":${pp[0]},\"page_p99_ms\":${pp[1]},\"page_ok\":${pp[2]},\"page_errors\":${pp[3]},\
+\"server_log\":$(json_str "$news")"
+    printf 'bench: %-6s lp-crowd %5d: alive %s of %d (failed %s, dropped %s)  threads %s (idle %s)  GET p50 %s p99 %s ms%s\n' \
+        "$t" "$n" "$(jnum "$line" alive)" "$n" "$(jnum "$line" failed)" "$(jnum "$line" dropped)" \
+        "${during[2]}" "${base[2]}" "${pp[0]}" "${pp[1]}" "${news:+  server: $news}" >&2
 }
 
 # ---------------------------------------------------------------- main
@@ -561,11 +728,14 @@ httpd_v=$(/usr/sbin/apache2 -v 2>/dev/null | sed -n 's/^Server version: //p')
 sio_v=$(node -p 'require(process.argv[1]).version' \
         "$repo/tests/bench/node_modules/socket.io/package.json" 2>/dev/null || echo "?")
 others=$(ps -eo pid=,comm= | awk -v me=$$ '$2 ~ /^(apache2|node|siod|siobench)$/ {n++} END{print n+0}')
-printf '{"scenario":"meta","date":"%s","commit":"%s","cpu":%s,"cores":%d,"mem_mb":%d,"kernel":"%s","httpd":%s,"node":"%s","socketio":"%s","nofile":%d,"load1_start":%s,"other_server_processes":%d,"settings":{"targets":"%s","hold_steps":"%s","hold_seconds":%d,"connect_rate":%d,"ping_interval":%d,"ping_timeout":%d,"bcast_window":%d,"bcast_seconds":%d,"ack_clients":%d,"ack_rate":%d,"ack_seconds":%d,"procs":%d,"probe_rate":%d,"worker":"ThreadsPerChild %d x ServerLimit %d, SocketIOWebSocketThreads %d"}}\n' \
+printf '{"scenario":"meta","date":"%s","commit":"%s","cpu":%s,"cores":%d,"mem_mb":%d,"kernel":"%s","httpd":%s,"node":"%s","socketio":"%s","nofile":%d,"load1_start":%s,"other_server_processes":%d,"settings":{"targets":"%s","hold_steps":"%s","hold_seconds":%d,"connect_rate":%d,"ping_interval":%d,"ping_timeout":%d,"bcast_window":%d,"bcast_seconds":%d,"ack_clients":%d,"ack_rate":%d,"ack_seconds":%d,"cpu_ack_clients":%d,"cpu_ack_rate":%d,"cpu_ack_seconds":%d,"open_ack_clients":%d,"open_ack_rate":%d,"open_ack_seconds":%d,"open_ack_rounds":%d,"lp_session_concurrency":%d,"lp_session_seconds":%d,"lp_crowd_clients":%d,"lp_crowd_seconds":%d,"procs":%d,"probe_rate":%d,"worker":"ThreadsPerChild %d x ServerLimit %d, SocketIOWebSocketThreads %d"}}\n' \
     "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$commit" "$(json_str "$cpu")" "$cores" "$mem_mb" \
     "$(uname -r)" "$(json_str "$httpd_v")" "$(node --version)" "$sio_v" "$nofile" "$(load1)" \
     "$others" "$TARGETS" "$HOLD_STEPS" "$HOLD_SECONDS" "$CONNECT_RATE" "$PING_INTERVAL" \
     "$PING_TIMEOUT" "$BCAST_WINDOW" "$BCAST_SECONDS" "$ACK_CLIENTS" "$ACK_RATE" "$ACK_SECONDS" \
+    "$CPU_ACK_CLIENTS" "$CPU_ACK_RATE" "$CPU_ACK_SECONDS" "$OPEN_ACK_CLIENTS" "$OPEN_ACK_RATE" \
+    "$OPEN_ACK_SECONDS" "$OPEN_ACK_ROUNDS" "$LP_SESSION_CONCURRENCY" "$LP_SESSION_SECONDS" \
+    "$LP_CROWD_CLIENTS" "$LP_CROWD_SECONDS" \
     "$PROCS" "$PROBE_RATE" "$WORKER_THREADS" "$WORKER_SERVERS" "$WORKER_WS_THREADS" >>"$RESULTS"
 
 say "results in $OUT (commit $commit, $cores cores, load $(load1), $others other server processes running)"
@@ -590,6 +760,24 @@ for n in $BCAST_SIZES; do
 done
 if [ "$ACK_CLIENTS" -gt 0 ]; then
     for t in $TARGETS; do ack "$t"; done
+fi
+if [ "$CPU_ACK_CLIENTS" -gt 0 ]; then
+    for t in $TARGETS; do
+        acks_at "$t" ack-cpu "$CPU_ACK_CLIENTS" "$CPU_ACK_RATE" "$CPU_ACK_SECONDS" 1
+    done
+fi
+if [ "$OPEN_ACK_CLIENTS" -gt 0 ]; then
+    for ((round = 1; round <= OPEN_ACK_ROUNDS; round++)); do
+        for t in $TARGETS; do
+            acks_at "$t" ack-open "$OPEN_ACK_CLIENTS" "$OPEN_ACK_RATE" "$OPEN_ACK_SECONDS" "$round"
+        done
+    done
+fi
+if [ "$LP_SESSION_CONCURRENCY" -gt 0 ]; then
+    for t in $TARGETS; do lp_session "$t"; done
+fi
+if [ "$LP_CROWD_CLIENTS" -gt 0 ]; then
+    for t in $TARGETS; do lp_crowd "$t"; done
 fi
 
 say "measured in $(( $(date +%s) - t_start )) s; load now $(load1)"

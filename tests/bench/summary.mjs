@@ -48,6 +48,10 @@ const short = { event: "event", worker: "worker", node: "node" };
 const holds = recs.filter((r) => r.scenario === "hold");
 const bcasts = recs.filter((r) => r.scenario === "bcast");
 const acks = recs.filter((r) => r.scenario === "ack");
+const ackCpu = recs.filter((r) => r.scenario === "ack-cpu");
+const ackOpen = recs.filter((r) => r.scenario === "ack-open");
+const lpSessions = recs.filter((r) => r.scenario === "lp-session");
+const lpCrowds = recs.filter((r) => r.scenario === "lp-crowd");
 const find = (list, t, n) => list.find((r) => r.target === t && (n === undefined || r.step === n));
 const steps = (list) => [...new Set(list.map((r) => r.step))].sort((a, b) => a - b);
 
@@ -171,6 +175,147 @@ if (hasNode && ours.length) {
     table(["target", "acks/s", "p50 ms", "p99 ms", "max ms", "lost", "skipped", "vs node"], rows), ""]);
 }
 
+// Server CPU per op (siobench --cpu): ours as httpd + siod, node alone.
+// -1 (or missing) means not measured.
+const cpuOf = (r, name) => {
+  const v = r?.cpu_us_per_op?.[name];
+  return typeof v === "number" && v >= 0 ? v : undefined;
+};
+const serverCpu = (r, t) => {
+  if (t === "node") return cpuOf(r, "node");
+  const h = cpuOf(r, "httpd"), d = cpuOf(r, "siod");
+  return h === undefined || d === undefined ? undefined : h + d;
+};
+const errorsOf = (r) => Object.entries(r?.errors || {}).filter(([, v]) => v > 0)
+  .map(([k, v]) => `${k} ${v}`).join(", ");
+const medianOf = (a) => {
+  const b = a.filter((v) => typeof v === "number").sort((x, y) => x - y);
+  if (!b.length) return undefined;
+  return b.length % 2 ? b[(b.length - 1) / 2] : (b[b.length / 2 - 1] + b[b.length / 2]) / 2;
+};
+
+// CPU per ack and per delivery
+const cpuLoads = []; // [label, records, ops/s key, op]
+{
+  const st = meta.settings || {};
+  if (ackCpu.length) {
+    cpuLoads.push([`acks ${f0(st.cpu_ack_rate)}/s over ${f0(st.cpu_ack_clients)}`, ackCpu, "acks_per_s", "ack"]);
+  }
+  if (acks.some((r) => r.cpu_us_per_op)) {
+    cpuLoads.push([`acks ${f0(st.ack_rate)}/s over ${f0(st.ack_clients)}`, acks, "acks_per_s", "ack"]);
+  }
+  for (const n of steps(bcasts)) {
+    const list = bcasts.filter((r) => r.step === n);
+    if (list.some((r) => r.cpu_us_per_op)) {
+      cpuLoads.push([`bcast to ${f0(n)}`, list, "deliveries_per_s", "delivery"]);
+    }
+  }
+  const rows = [];
+  for (const [load, list, key, op] of cpuLoads) {
+    const nd = serverCpu(find(list, "node"), "node");
+    for (const t of targets) {
+      const r = find(list, t);
+      if (!r) continue;
+      const total = serverCpu(r, t);
+      rows.push([load, short[t], f0(r[key]), op,
+        t === "node" ? "–" : f1(cpuOf(r, "httpd")), t === "node" ? "–" : f1(cpuOf(r, "siod")),
+        f1(total), f1(cpuOf(r, "client")),
+        t !== "node" && nd !== undefined && total !== undefined ? ratio(total, nd) : ""]);
+    }
+  }
+  if (rows.length) {
+    sections.push(["Server CPU per ack and per delivery",
+      table(["load", "target", "per second", "op", "httpd µs", "siod µs", "server µs/op",
+        "siobench µs/op", "vs node"], rows),
+      "utime + stime of the server's processes over the measurement window (httpd's " +
+      "parent and every child, siod; node), read from /proc by siobench at the window's " +
+      "start and end, divided by the acks or deliveries received in it. Clock ticks of " +
+      "10 ms: a short run's figures are coarse. siobench's own CPU is shown for scale: " +
+      "it shares the cores. Below 1× ours spends less CPU per op than node."]);
+  }
+}
+
+// Open-loop ack latency, median of the rounds
+if (ackOpen.length) {
+  const st = meta.settings || {};
+  const rounds = Math.max(...ackOpen.map((r) => r.round || 1));
+  const med = (t, k) => medianOf(ackOpen.filter((r) => r.target === t).map((r) => r[k]));
+  const rows = [];
+  for (const t of targets) {
+    const mine = ackOpen.filter((r) => r.target === t).sort((a, b) => (a.round || 1) - (b.round || 1));
+    if (!mine.length) continue;
+    rows.push([short[t], f0(med(t, "acks_per_s")), f2(med(t, "p50_ms")), f2(med(t, "p99_ms")),
+      mine.map((r) => f2(r.p99_ms)).join(", "), f2(med(t, "max_ms")),
+      f0(mine.reduce((a, r) => a + (r.ack_lost || 0), 0)),
+      f0(mine.reduce((a, r) => a + (r.skipped || 0), 0)), f2(med(t, "max_lag_ms")),
+      t !== "node" && targets.includes("node")
+        ? `p50 ${ratio(med(t, "p50_ms"), med("node", "p50_ms"))}, p99 ${ratio(med(t, "p99_ms"), med("node", "p99_ms"))}`
+        : ""]);
+  }
+  sections.push([`Ack latency, open loop: ${f0(st.open_ack_rate)}/s over ${f0(st.open_ack_clients)} ` +
+    `clients, ${st.open_ack_seconds} s (median of ${rounds} round${rounds > 1 ? "s" : ""})`,
+    table(["target", "acks/s", "p50 ms", "p99 ms", "p99 per round", "max ms", "lost", "skipped",
+      "send lag ms", "vs node"], rows),
+    "Echoes go out at the fixed rate whatever the answers (round-robin over the clients, " +
+    "at most 32 outstanding each; skipped: none free); each round trip counts from the " +
+    "echo's scheduled send, so a saturated server shows as growing latency. send lag: " +
+    "how far siobench's sends fell behind schedule at worst (its own share of the " +
+    "cores), already inside the latencies."]);
+}
+
+// Long-polling sessions
+if (lpSessions.length) {
+  const st = meta.settings || {};
+  const nd = find(lpSessions, "node");
+  const rows = [];
+  for (const t of targets) {
+    const r = find(lpSessions, t);
+    if (!r) continue;
+    rows.push([short[t], f0(r.sessions_per_s), f0(r.sessions_window),
+      `${f0(r.requests_failed)}${errorsOf(r) ? ` (${errorsOf(r)})` : ""}`, f0(r.requests),
+      f0(r.conns), f0(r.server_closes), `${f2(r.p50_ms)} / ${f2(r.p99_ms)}`,
+      f1(serverCpu(r, t)),
+      t !== "node" && nd ? ratio(r.sessions_per_s, nd.sessions_per_s) : ""]);
+  }
+  sections.push([`Long-polling sessions: ${f0(st.lp_session_concurrency)} at a time, ` +
+    `${st.lp_session_seconds} s`,
+    table(["target", "sessions/s", "sessions", "failed requests", "requests", "TCP connections",
+      "closed by server", "session p50 / p99 ms", "server CPU µs/session", "vs node"], rows),
+    "A session: GET handshake, POST `40`, GETs until the CONNECT reply, POST " +
+    "`421[\"echo\",1,...]`, GETs until its ack, POST `1`; then the next one, on the same " +
+    "keep-alive connection while the server keeps it. A failed request (hangup: the " +
+    "connection closed or reset under it; status: not 200; timeout) ends its session. " +
+    "closed by server: connections the server closed between requests (announced or " +
+    "idle), which cost nothing but a new connect. Above 1× ours completes more sessions " +
+    "per second than node."]);
+}
+
+// Polling crowd
+if (lpCrowds.length) {
+  const st = meta.settings || {};
+  const rows = [];
+  for (const t of targets) {
+    const r = find(lpCrowds, t);
+    if (!r) continue;
+    const thr = t === "node" ? `${f0(r.base_threads)} → ${f0(r.threads)}` :
+      `${f0(r.base_httpd_threads)} → ${f0(r.httpd_threads)} (+siod ${f0(r.threads - r.httpd_threads)})`;
+    const page = r.page_ok === 0 ? `all ${r.page_errors} failed` :
+      `${f2(r.page_p50_ms)} / ${f2(r.page_p99_ms)}${r.page_errors ? ` (${r.page_errors} failed)` : ""}`;
+    rows.push([short[t], `${f0(r.alive)} of ${f0(r.step)}`, f0(r.held), f0(r.failed), f0(r.dropped),
+      errorsOf(r) || "–", thr, page, f1(r.connect_p99_ms), f0(r.bg_cpu_pct)]);
+  }
+  sections.push([`Polling crowd: ${f0(st.lp_crowd_clients)} long-polling clients each ` +
+    `keeping a GET pending, ${st.lp_crowd_seconds} s`,
+    table(["target", "alive", "held", "failed", "dropped", "errors", "threads idle → held",
+      "GET page p50 / p99 ms", "handshake p99 ms", "bg CPU %"], rows),
+    "Each client: handshake and CONNECT over polling, then one GET always pending " +
+    "(answered by the server's ping, answered in turn by POST `3`, then the next GET), " +
+    "one keep-alive connection each, as a browser kept on polling by a proxy. alive: " +
+    "answered a ping in the last pingInterval + pingTimeout; failed: never got a " +
+    "session (10 s to get one); dropped: lost it. Threads: the server's, idle before the " +
+    "crowd and near the end of the hold; the page as in the hold ladder."]);
+}
+
 const s = meta.settings || {};
 const machine = `${meta.cpu ?? "?"}, ${meta.cores ?? "?"} cores, ` +
   `${meta.mem_mb ? (meta.mem_mb / 1024).toFixed(0) : "?"} GB RAM, Linux ${meta.kernel ?? "?"}, ` +
@@ -204,7 +349,8 @@ for (const [title, t, note] of sections) {
 }
 md += "\n![Memory per held client](bench/mem-per-client.png)\n" +
   "![Broadcast deliveries per second](bench/deliveries.png)\n" +
-  "![Server threads while holding clients](bench/threads.png)\n";
+  "![Server threads while holding clients](bench/threads.png)\n" +
+  (cpuLoads.length ? "![Server CPU per ack and per delivery](bench/cpu-per-op.png)\n" : "");
 writeFileSync(join(outDir, "results.md"), md);
 writeFileSync(join(outDir, "summary.txt"), txt);
 process.stdout.write(txt);
@@ -227,6 +373,17 @@ const bRows = steps(bcasts).map((n) => [n, ...targets.map((t) => {
 })].join(" "));
 writeFileSync(join(outDir, "bcast.dat"), `# clients ${targets.join(" ")}\n${bRows.join("\n")}\n`);
 
+// server CPU per op: one file per op (ack, delivery), one row per load,
+// ours split (httpd, siod), node
+const cpuOps = [...new Set(cpuLoads.map(([, , , op]) => op))];
+for (const op of cpuOps) {
+  const rows = cpuLoads.filter((l) => l[3] === op).map(([load, list]) => [`"${load}"`, ...targets.flatMap((t) => {
+    const r = find(list, t);
+    return t === "node" ? [num(cpuOf(r, "node")), "0"] : [num(cpuOf(r, "httpd")), num(cpuOf(r, "siod"))];
+  })].join(" "));
+  writeFileSync(join(outDir, `cpu-${op}.dat`), `# load ${targets.map((t) => t === "node" ? "node -" : `${t}_httpd ${t}_siod`).join(" ")}\n${rows.join("\n")}\n`);
+}
+
 const hs = steps(holds);
 const xr = hs.length ? `set xrange [${Math.round(hs[0] * 0.8)}:${Math.round(hs[hs.length - 1] * 1.25)}]\n` +
   `set xtics (${hs.map((n) => `"${n >= 1000 ? `${n / 1000}k` : n}" ${n}`).join(", ")})` : "";
@@ -242,6 +399,38 @@ const thrPlot = targets.map((t, i) =>
 const bPlot = targets.map((t, i) =>
   `"bcast.dat" using ${2 + i}${i === 0 ? ":xtic(1)" : ""} lc rgb "${color[t]}" title "${label[t]}"`,
 ).join(", \\\n     ");
+// per op, stacked bars per target (ours: httpd, then siod on top), the
+// targets side by side at each load
+const cpuPlot = (op) => targets.flatMap((t, i) => {
+  const w = 0.8 / targets.length, off = (i - (targets.length - 1) / 2) * w;
+  const c = 2 + 2 * i, bw = (w * 0.9).toFixed(3), x = `($0 + ${off.toFixed(3)})`;
+  return [
+    ...(t === "node" ? [] : [`"cpu-${op}.dat" using ${x}:($${c} + $${c + 1}):(${bw}) lc rgb "${color[t]}" fs pattern 4 title "${short[t]}: siod"`]),
+    `"cpu-${op}.dat" using ${x}:${c}:(${bw}) lc rgb "${color[t]}" fs solid 0.85 title "${t === "node" ? "node" : `${short[t]}: httpd`}"`,
+  ];
+}).join(", \\\n     ");
+const cpuSection = cpuOps.length ? `
+set output "cpu-per-op.png"
+unset logscale
+set style data boxes
+set boxwidth 1 absolute
+set xlabel ""
+set ylabel "CPU µs (utime + stime)"
+set yrange [0:*]
+set format y "%g"
+set offsets 0, 0, graph 0.3, 0
+set multiplot layout 1,${cpuOps.length} title "Server CPU per ack and per delivery (lower is better) — ${title}"
+${cpuOps.map((op) => {
+  const loads = cpuLoads.filter((l) => l[3] === op);
+  return `set title "per ${op}"
+set xrange [-0.6:${loads.length - 0.4}]
+set xtics (${loads.map(([l], i) => `"${l}" ${i}`).join(", ")})
+plot ${cpuPlot(op)}`;
+}).join("\n")}
+unset multiplot
+set offsets 0, 0, 0, 0
+` : "";
+
 writeFileSync(join(outDir, "plots.gp"), `# generated by tests/bench/summary.mjs
 set datafile missing "?"
 if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) { set terminal pngcairo noenhanced size 900,520 font ",10" } else { set terminal png noenhanced size 900,520 }
@@ -278,4 +467,4 @@ set ylabel "deliveries per second"
 set yrange [0:*]
 set format y "%.0s%c"
 plot ${bPlot}
-`);
+${cpuSection}`);
