@@ -7,7 +7,7 @@
 #   make run        the demo: chat app + demo site (conf/demo) on PORT
 #   make e2e        browser check of the demo (chromium; not in make test)
 #   make bench      ours (mpm_event, mpm_worker) beside Node.js socket.io,
-#                   8-10 min; QUICK=1 for 1,000 clients only (not in make test)
+#                   about 18 min; QUICK=1 for small, short runs (not in make test)
 
 CC       ?= cc
 SAN      ?= 0
@@ -245,8 +245,10 @@ e2e:
 	$(MAKE) all
 	BUILD=$(abspath $(BUILD)) MPM="$(MPM)" node tests/e2e/demo.mjs
 
-# Hold ladder, memory per client, broadcasts and acks of our stack under
-# mpm_event and mpm_worker and of the Node.js reference server, in one run
+# Hold ladder, memory per client, broadcasts, acks, server CPU per ack and
+# per delivery, open-loop ack latency, long-polling sessions and a polling
+# crowd of our stack under mpm_event and mpm_worker and of the Node.js
+# reference server, in one run
 # with build/tools/siobench (scripts/bench.sh, docs/benchmarks.md): results
 # in $(BUILD)/bench/<time>/, plots in docs/bench/. Variables such as QUICK=1,
 # TARGETS or HOLD_STEPS pass through the environment.
