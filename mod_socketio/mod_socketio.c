@@ -68,6 +68,11 @@ static const command_rec socketio_cmds[] = {
                   RSRC_CONF,
                   "Most worker threads WebSockets may hold where "
                   "connections cannot be suspended (0: none)"),
+    AP_INIT_TAKE1("SocketIOPollThreads", socketio_cmd_number,
+                  SOCKETIO_CONF_INFO(socketio_field_poll_threads),
+                  RSRC_CONF,
+                  "Most worker threads of a child (prefork: of the server) "
+                  "long-polling GETs may hold while they wait (0: none)"),
     AP_INIT_TAKE1("SocketIOWebSocketQueue", socketio_cmd_number,
                   SOCKETIO_CONF_INFO(socketio_field_ws_queue),
                   RSRC_CONF | ACCESS_CONF,
@@ -103,6 +108,8 @@ static int socketio_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return rc;
     if ((rc = socketio_ws_thread_post_config(pconf, s)) != OK)
         return rc;
+    if ((rc = socketio_poll_cap_post_config(pconf, s)) != OK)
+        return rc;
     return socketio_link_post_config(pconf, s);
 }
 
@@ -126,6 +133,8 @@ static void socketio_register_hooks(apr_pool_t *p)
     ap_hook_child_stopping(socketio_child_stopping, NULL, NULL,
                            APR_HOOK_MIDDLE);
     ap_hook_child_status(socketio_ws_thread_child_status, NULL, NULL,
+                         APR_HOOK_MIDDLE);
+    ap_hook_child_status(socketio_poll_cap_child_status, NULL, NULL,
                          APR_HOOK_MIDDLE);
     /* Last: the reactor may free the request once this hook has run;
      * checked in child_init. */

@@ -7,12 +7,16 @@
  *   the others.
  * - socketio_client.c, socketio_polling.c, socketio_upgrade.c: the client
  *   script, long-polling, the HTTP side of a WebSocket request; each
- *   calls socketio_respond.c and socketio_request.c, none calls another.
+ *   calls socketio_respond.c and socketio_request.c, none calls another;
+ *   socketio_polling.c also calls socketio_poll_cap.c.
+ * - socketio_poll_cap.c: the cap on threads held by long-polls
+ *   (SocketIOPollThreads); calls no other file of http/.
  * - socketio_respond.c: the answers (calls socketio_cors.c for headers).
  * - socketio_request.c: what a request tells siod (the OPEN/UPGRADE info)
  *   and its client socket; calls ws/ for socketio_ws_available.
  * - socketio_cors.c (socketio_cors.h): Origin decisions and CORS headers.
- * All of it runs on the worker thread of the request. */
+ * All of it runs on the worker thread of the request, but the hooks
+ * socketio_http.h names. */
 #ifndef SOCKETIO_HTTP_INT_H
 #define SOCKETIO_HTTP_INT_H
 
@@ -106,6 +110,14 @@ int socketio_client_serve(socketio_req *sr);
 int socketio_polling_open(socketio_req *sr);
 int socketio_polling_get(socketio_req *sr);
 int socketio_polling_post(socketio_req *sr);
+
+/* ---- socketio_poll_cap.c ------------------------------------------ */
+
+/* Takes one of SocketIOPollThreads' slots for this request's thread while
+ * its GET waits, given back by a cleanup on r->pool. Returns 1, or 0 at
+ * the cap: the GET is then answered at once (counted and logged, at warn
+ * at most once a minute per child). */
+int socketio_poll_cap_acquire(request_rec *r);
 
 /* ---- socketio_upgrade.c ------------------------------------------- */
 

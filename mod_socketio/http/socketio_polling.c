@@ -1,10 +1,12 @@
 /* Long-polling: the handshake over polling (OPEN), held GETs (released
- * when the child stops) and POSTs of packets, each turned into a relay
- * frame whose answer from siod is written back. The module keeps no
- * session state: siod answers for every sid. */
+ * when the child stops, answered at once over SocketIOPollThreads) and
+ * POSTs of packets, each turned into a relay frame whose answer from siod
+ * is written back. The module keeps no session state: siod answers for
+ * every sid. */
 #include <string.h>
 
 #include "httpd.h"
+#include "ap_mpm.h"
 #include "http_config.h"
 #include "http_core.h"
 #include "http_log.h"
@@ -120,8 +122,41 @@ static int release_held_get(socketio_req *sr, socketio_waiter *w)
     return socketio_respond_unavailable(sr);
 }
 
+/* A GET over SocketIOPollThreads: answered at once with what siod has
+ * queued for the session, or a noop (the GET, then its release: siod
+ * answers the first with its queue if it holds any, else the release
+ * with a noop, and ignores a release that comes after its answer). Where
+ * an idle kept-alive connection holds a thread (prefork, worker) the
+ * connection is closed, so the client's next poll waits at accept for a
+ * free worker instead of pinning this one. */
+static int answer_at_once(socketio_req *sr, socketio_waiter *w)
+{
+    socketio_frame *f = NULL;
+    apr_status_t rv;
+    int async = 0, status;
+
+    if (ap_mpm_query(AP_MPMQ_IS_ASYNC, &async) != APR_SUCCESS || !async)
+        sr->r->connection->keepalive = AP_CONN_CLOSE;
+    if (!socketio_waiter_can_release(w))
+        return socketio_respond(sr, HTTP_OK, SOCKETIO_CT_TEXT, "6", 1);
+    rv = socketio_waiter_send(w, SIO_R_POLL_GET, 0, 0, sr->sid, NULL, 0);
+    if (rv == APR_SUCCESS)
+        rv = socketio_waiter_send(w, SIO_R_CANCEL, SIO_RF_KEEP, 0, sr->sid,
+                                  NULL, 0);
+    if (rv != APR_SUCCESS)
+        return socketio_respond_unavailable(sr);
+    rv = socketio_waiter_wait(w, socketio_config_reply_timeout(sr->sconf),
+                              socketio_req_client_fd(sr->r->connection), &f);
+    if (rv != APR_SUCCESS)
+        return socketio_respond_wait_error(sr, w, rv);
+    status = socketio_respond_frame(sr, &f->f);
+    socketio_frame_release(f);
+    return status;
+}
+
 /* See socketio_http_int.h. A held GET: siod answers when it has packets
- * or at the next ping, or releases it when the child stops. */
+ * or at the next ping, or releases it when the child stops; over
+ * SocketIOPollThreads it is answered at once instead. */
 int socketio_polling_get(socketio_req *sr)
 {
     socketio_waiter *w = waiter_for(sr, SIO_RELAY_MAX_BODY + 65536);
@@ -131,6 +166,8 @@ int socketio_polling_get(socketio_req *sr)
 
     if (!w)
         return socketio_respond_unavailable(sr);
+    if (!socketio_poll_cap_acquire(sr->r))
+        return answer_at_once(sr, w);
     if (!socketio_waiter_can_release(w))
         return relay_and_answer(sr, w, SIO_R_POLL_GET, 0, NULL, 0);
     rv = socketio_waiter_send(w, SIO_R_POLL_GET, 0, 0, sr->sid, NULL, 0);
