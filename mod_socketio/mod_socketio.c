@@ -118,12 +118,14 @@ static void socketio_child_init(apr_pool_t *pchild, server_rec *s)
     socketio_ws_child_init(pchild);
     socketio_link_child_init(pchild, s);
     socketio_reactor_child_init(pchild, s);
+    socketio_keepalive_child_init(pchild, s);
 }
 
 static void socketio_child_stopping(apr_pool_t *pchild, int graceful)
 {
     socketio_link_child_stopping(pchild, graceful);
     socketio_reactor_child_stopping(graceful);
+    socketio_keepalive_child_stopping();
 }
 
 static void socketio_register_hooks(apr_pool_t *p)
@@ -142,6 +144,12 @@ static void socketio_register_hooks(apr_pool_t *p)
                                NULL, APR_HOOK_REALLY_LAST);
     ap_hook_process_connection(socketio_reactor_process_connection, NULL,
                                NULL, APR_HOOK_REALLY_FIRST);
+    /* After the reactor's (registered first): it runs the other hooks
+     * itself, the reactor's must have counted before. */
+    ap_hook_process_connection(socketio_keepalive_process_connection, NULL,
+                               NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_pre_close_connection(socketio_keepalive_pre_close, NULL, NULL,
+                                 APR_HOOK_MIDDLE);
     ap_hook_handler(socketio_handler, NULL, NULL, APR_HOOK_FIRST);
 }
 

@@ -1,14 +1,18 @@
 /* The module's HTTP layer, the one header mod_socketio.c includes for it:
  * the handler hook that serves the Engine.IO endpoint (long-polling, the
- * WebSocket request, CORS, the client script) and the hooks of the cap on
- * threads held by long-polls. http/ calls ws/, link/ and core/; nothing
+ * WebSocket request, CORS, the client script), the hooks of the cap on
+ * threads held by long-polls and those that keep its connections alive
+ * under mpm_event. http/ calls ws/, link/ and core/; nothing
  * below calls it. Its files call one way (listed in socketio_http_int.h);
  * no two of them call each other.
  *
  * Who may call: socketio_handler is httpd's handler hook, on the worker
  * thread of the request; socketio_poll_cap_post_config and
  * socketio_poll_cap_child_status are httpd's post_config and child_status
- * hooks (the parent). */
+ * hooks (the parent); socketio_keepalive_child_init and _child_stopping
+ * run on the child's main thread (child_init, child_stopping hooks),
+ * socketio_keepalive_process_connection and _pre_close on the worker
+ * thread of the connection. */
 #ifndef SOCKETIO_HTTP_H
 #define SOCKETIO_HTTP_H
 
@@ -31,5 +35,25 @@ int socketio_poll_cap_post_config(apr_pool_t *pconf, server_rec *s);
 void socketio_poll_cap_child_status(server_rec *s, pid_t pid,
                                     ap_generation_t gen, int slot,
                                     mpm_child_status state);
+
+/* child_init: turns the keep-alive of socketio_keepalive.c on where the
+ * MPM can wait for a connection's next request in CONN_STATE_ASYNC_WAITIO
+ * (mpm_event of httpd 2.4.63 and later). */
+void socketio_keepalive_child_init(apr_pool_t *pchild, server_rec *s);
+
+/* child_stopping: shuts every connection waiting so for reading, so the
+ * MPM closes them now instead of after Timeout. */
+void socketio_keepalive_child_stopping(void);
+
+/* process_connection hook (REALLY_FIRST, after the reactor's): runs the
+ * connection's other hooks itself and, when the module answered the
+ * request and the connection stays open, has the MPM wait for its next
+ * request in CONN_STATE_ASYNC_WAITIO. Returns what they return, or
+ * DECLINED where it does not apply. */
+int socketio_keepalive_process_connection(conn_rec *c);
+
+/* pre_close_connection hook: forgets a connection the MPM closes. Returns
+ * OK. */
+int socketio_keepalive_pre_close(conn_rec *c);
 
 #endif

@@ -4,13 +4,15 @@
  *
  * The files call one way, from routing down to answering:
  * - socketio_handler.c: routing only (query, transport, Origin); calls
- *   the others.
+ *   the others, and socketio_keepalive.c to mark the connection.
  * - socketio_client.c, socketio_polling.c, socketio_upgrade.c: the client
  *   script, long-polling, the HTTP side of a WebSocket request; each
  *   calls socketio_respond.c and socketio_request.c, none calls another;
  *   socketio_polling.c also calls socketio_poll_cap.c.
  * - socketio_poll_cap.c: the cap on threads held by long-polls
  *   (SocketIOPollThreads); calls no other file of http/.
+ * - socketio_keepalive.c: keep-alive under mpm_event (its hooks are in
+ *   socketio_http.h); calls no other file of http/.
  * - socketio_respond.c: the answers (calls socketio_cors.c for headers).
  * - socketio_request.c: what a request tells siod (the OPEN/UPGRADE info)
  *   and its client socket; calls ws/ for socketio_ws_available.
@@ -118,6 +120,13 @@ int socketio_polling_post(socketio_req *sr);
  * the cap: the GET is then answered at once (counted and logged, at warn
  * at most once a minute per child). */
 int socketio_poll_cap_acquire(request_rec *r);
+
+/* ---- socketio_keepalive.c ----------------------------------------- */
+
+/* Marks the connection of a request the module answers: after it, the
+ * connection waits for its next request as socketio_keepalive.c says
+ * (mpm_event; elsewhere nothing). */
+void socketio_keepalive_mark(conn_rec *c);
 
 /* ---- socketio_upgrade.c ------------------------------------------- */
 
