@@ -21,7 +21,7 @@
 
 /* The handler hook: serves Engine.IO where SocketIO On applies, declines
  * elsewhere. Returns OK/DONE after answering, SUSPENDED when the reactor
- * took a WebSocket over, or DECLINED. */
+ * took a WebSocket over or a GET was parked (mpm_event), or DECLINED. */
 int socketio_handler(request_rec *r);
 
 /* post_config (parent): works out SocketIOPollThreads (default: half of
@@ -48,12 +48,14 @@ void socketio_keepalive_child_stopping(void);
 /* process_connection hook (REALLY_FIRST, after the reactor's): runs the
  * connection's other hooks itself and, when the module answered the
  * request and the connection stays open, has the MPM wait for its next
- * request in CONN_STATE_ASYNC_WAITIO. Returns what they return, or
- * DECLINED where it does not apply. */
+ * request in CONN_STATE_ASYNC_WAITIO; hands a GET its handler parked to
+ * the MPM, and resumes it when the MPM wakes the connection. Returns what
+ * the hooks return (OK for a parked or resumed GET), or DECLINED where it
+ * does not apply. */
 int socketio_keepalive_process_connection(conn_rec *c);
 
-/* pre_close_connection hook: forgets a connection the MPM closes. Returns
- * OK. */
+/* pre_close_connection hook: forgets a connection the MPM closes, and
+ * gives up its parked GET if it has one. Returns OK. */
 int socketio_keepalive_pre_close(conn_rec *c);
 
 #endif

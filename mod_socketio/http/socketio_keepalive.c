@@ -23,8 +23,13 @@
  * (pre_close_connection) or when its pool goes. Under other MPMs, older
  * httpd, HTTP/2 and for other handlers' requests nothing changes.
  *
- * Called by socketio_handler.c (the mark) and httpd's hooks; calls no
- * other file of http/. */
+ * The same hook hands a parked long-poll GET (socketio_poll_park.c) to
+ * the MPM when its handler returned SUSPENDED, and resumes it when the
+ * MPM wakes the connection; pre_close_connection gives up a parked GET
+ * the MPM closes.
+ *
+ * Called by socketio_handler.c (the mark) and httpd's hooks; calls
+ * socketio_poll_park.c. */
 #include <sys/socket.h>
 
 #include "httpd.h"
@@ -143,6 +148,7 @@ void socketio_keepalive_child_init(apr_pool_t *pchild, server_rec *s)
                               apr_pool_cleanup_null);
     ka_enabled = 1;
 #endif
+    socketio_park_enable(ka_enabled);
 }
 
 /* See socketio_http.h. */
@@ -253,6 +259,7 @@ static void list_conn(ka_conn *kc)
 /* See socketio_http.h. */
 int socketio_keepalive_process_connection(conn_rec *c)
 {
+    socketio_parked *pk;
     ka_conn *kc;
     int rc;
 
@@ -261,11 +268,26 @@ int socketio_keepalive_process_connection(conn_rec *c)
         return DECLINED;
     if ((kc = ka_of(c)) != NULL)
         unlink_conn(kc);     /* its next request woke it */
-    ka_inner = 1;
-    rc = ap_run_process_connection(c);
-    ka_inner = 0;
-    /* c may be the reactor's now only after this hook returns (its
-     * suspend_connection hook runs then), so reading it here is safe. */
+    if ((pk = socketio_parked_of(c)) != NULL) {
+        /* Its parked GET woke: answered, or parked again. */
+        socketio_park_resume(pk, 0);
+        if (c->cs->state == CONN_STATE_ASYNC_WAITIO)
+            return OK;
+        rc = OK;
+    } else {
+        ka_inner = 1;
+        rc = ap_run_process_connection(c);
+        ka_inner = 0;
+        /* c may be the reactor's now only after this hook returns (its
+         * suspend_connection hook runs then), so reading it here is
+         * safe. */
+        if (rc == OK && c->cs->state == CONN_STATE_SUSPENDED &&
+            (pk = socketio_parked_of(c)) != NULL) {
+            if (socketio_park_hand_over(pk))
+                return OK;
+            socketio_park_resume(pk, 1);
+        }
+    }
     if (rc != OK || !(kc = ka_of(c)) || !kc->ours)
         return rc;
     kc->ours = 0;
@@ -290,9 +312,14 @@ int socketio_keepalive_process_connection(conn_rec *c)
 /* See socketio_http.h. */
 int socketio_keepalive_pre_close(conn_rec *c)
 {
+    socketio_parked *pk;
     ka_conn *kc;
 
-    if (ka_enabled && (kc = ka_of(c)) != NULL)
+    if (!ka_enabled)
+        return OK;
+    if ((kc = ka_of(c)) != NULL)
         unlink_conn(kc);
+    if ((pk = socketio_parked_of(c)) != NULL)
+        socketio_park_abandon(pk);
     return OK;
 }
