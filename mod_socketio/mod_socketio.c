@@ -68,6 +68,11 @@ static const command_rec socketio_cmds[] = {
                   RSRC_CONF,
                   "Most worker threads WebSockets may hold where "
                   "connections cannot be suspended (0: none)"),
+    AP_INIT_TAKE1("SocketIOPollThreads", socketio_cmd_number,
+                  SOCKETIO_CONF_INFO(socketio_field_poll_threads),
+                  RSRC_CONF,
+                  "Most worker threads of a child (prefork: of the server) "
+                  "long-polling GETs may hold while they wait (0: none)"),
     AP_INIT_TAKE1("SocketIOWebSocketQueue", socketio_cmd_number,
                   SOCKETIO_CONF_INFO(socketio_field_ws_queue),
                   RSRC_CONF | ACCESS_CONF,
@@ -103,6 +108,8 @@ static int socketio_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return rc;
     if ((rc = socketio_ws_thread_post_config(pconf, s)) != OK)
         return rc;
+    if ((rc = socketio_poll_cap_post_config(pconf, s)) != OK)
+        return rc;
     return socketio_link_post_config(pconf, s);
 }
 
@@ -111,12 +118,14 @@ static void socketio_child_init(apr_pool_t *pchild, server_rec *s)
     socketio_ws_child_init(pchild);
     socketio_link_child_init(pchild, s);
     socketio_reactor_child_init(pchild, s);
+    socketio_keepalive_child_init(pchild, s);
 }
 
 static void socketio_child_stopping(apr_pool_t *pchild, int graceful)
 {
     socketio_link_child_stopping(pchild, graceful);
     socketio_reactor_child_stopping(graceful);
+    socketio_keepalive_child_stopping();
 }
 
 static void socketio_register_hooks(apr_pool_t *p)
@@ -127,12 +136,20 @@ static void socketio_register_hooks(apr_pool_t *p)
                            APR_HOOK_MIDDLE);
     ap_hook_child_status(socketio_ws_thread_child_status, NULL, NULL,
                          APR_HOOK_MIDDLE);
+    ap_hook_child_status(socketio_poll_cap_child_status, NULL, NULL,
+                         APR_HOOK_MIDDLE);
     /* Last: the reactor may free the request once this hook has run;
      * checked in child_init. */
     ap_hook_suspend_connection(socketio_reactor_suspend_connection, NULL,
                                NULL, APR_HOOK_REALLY_LAST);
     ap_hook_process_connection(socketio_reactor_process_connection, NULL,
                                NULL, APR_HOOK_REALLY_FIRST);
+    /* After the reactor's (registered first): it runs the other hooks
+     * itself, the reactor's must have counted before. */
+    ap_hook_process_connection(socketio_keepalive_process_connection, NULL,
+                               NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_pre_close_connection(socketio_keepalive_pre_close, NULL, NULL,
+                                 APR_HOOK_MIDDLE);
     ap_hook_handler(socketio_handler, NULL, NULL, APR_HOOK_FIRST);
 }
 

@@ -271,10 +271,19 @@ LogFormat "%h %l %u %t \"%r\" %>s %b %D \"%{User-Agent}i\"" sio
 CustomLog "$ACCESS_LOG" sio
 TypesConfig "$RUNDIR/mime.types"
 Timeout 60
+MaxConnectionsPerChild 0
+EOF
+    # Keep-alive for polling clients: each poll and post reuses the
+    # connection. KeepAliveTimeout is how long an idle one stays (also
+    # under mpm_event, where mod_socketio keeps its connections out of the
+    # MPM's keep-alive queue, which the MPM empties whenever its workers
+    # are busy: docs/scaling.md); MaxKeepAliveRequests above Apache's 100,
+    # so a polling client is not made to reconnect every 50 polls (that
+    # close is announced, never a cut).
+    cat <<'EOF'
 KeepAlive On
 KeepAliveTimeout 5
 MaxKeepAliveRequests 1000
-MaxConnectionsPerChild 0
 EOF
     # Stable children: idle-server maintenance must not stop a child holding
     # sessions' connections while a test counts processes and descriptors.

@@ -72,6 +72,7 @@ void *socketio_config_create_server(apr_pool_t *p, server_rec *s)
 
     sc->reply_timeout = -1;
     sc->ws_threads = -1;
+    sc->poll_threads = -1;
     sc->ws_write_timeout = -1;
     sc->poll_release_timeout = -1;
     sc->relay_queue = -1;
@@ -94,6 +95,8 @@ void *socketio_config_merge_server(apr_pool_t *p, void *basev, void *addv)
                                            : base->client_script;
     sc->ws_threads = add->ws_threads != -1 ? add->ws_threads
                                            : base->ws_threads;
+    sc->poll_threads = add->poll_threads != -1 ? add->poll_threads
+                                               : base->poll_threads;
     sc->ws_write_timeout = add->ws_write_timeout != -1
                                ? add->ws_write_timeout
                                : base->ws_write_timeout;
@@ -166,6 +169,11 @@ const socketio_conf_field socketio_field_poll_release_timeout = {
 /* One value for the whole server. */
 const socketio_conf_field socketio_field_ws_threads = {
     IN_SERVER(ws_threads, COUNT),
+    .context = GLOBAL_ONLY, .min = 0, .max = 1000000,
+    .unit = "a number of threads" };
+/* One value for the whole server. */
+const socketio_conf_field socketio_field_poll_threads = {
+    IN_SERVER(poll_threads, COUNT),
     .context = GLOBAL_ONLY, .min = 0, .max = 1000000,
     .unit = "a number of threads" };
 /* One value for the whole server: every link of a child takes it. */

@@ -30,6 +30,9 @@ extern module AP_MODULE_DECLARE_DATA socketio_module;
 #define SOCKETIO_DEFAULT_POLL_RELEASE_TIMEOUT apr_time_from_sec(1)
 /* SocketIOWebSocketThreads unset: this share of MaxRequestWorkers. */
 #define SOCKETIO_DEFAULT_THREADS_DIVISOR 4
+/* SocketIOPollThreads unset: this share of a child's threads, or of
+ * MaxRequestWorkers where each child is one thread (prefork). */
+#define SOCKETIO_DEFAULT_POLL_DIVISOR 2
 /* SocketIORelayQueue unset: memory the reactor may hold in frames siod has
  * not taken yet, per relay link (one link per child and daemon socket). */
 #define SOCKETIO_DEFAULT_RELAY_QUEUE (1024 * 1024)
@@ -62,6 +65,7 @@ typedef struct socketio_server_conf {
     apr_interval_time_t reply_timeout;  /* -1 while unset */
     const char *client_script;          /* SocketIOClientScript, or NULL */
     int ws_threads;                     /* SocketIOWebSocketThreads, -1 */
+    int poll_threads;                   /* SocketIOPollThreads, -1 */
     apr_interval_time_t ws_write_timeout;/* SocketIOWebSocketWriteTimeout,
                                           * -1 while unset */
     apr_interval_time_t poll_release_timeout; /* SocketIOPollReleaseTimeout,
@@ -138,6 +142,7 @@ extern const socketio_conf_field
     socketio_field_ws_write_timeout,        /* SocketIOWebSocketWriteTimeout */
     socketio_field_poll_release_timeout,    /* SocketIOPollReleaseTimeout */
     socketio_field_ws_threads,              /* SocketIOWebSocketThreads */
+    socketio_field_poll_threads,            /* SocketIOPollThreads */
     socketio_field_relay_queue;             /* SocketIORelayQueue */
 
 /* Directive handlers: each returns NULL or an error message allocated from

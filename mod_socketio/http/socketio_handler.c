@@ -111,6 +111,7 @@ int socketio_handler(request_rec *r)
     if (!socketio_config_enabled(d))
         return DECLINED;
 
+    socketio_keepalive_mark(r->connection);
     sr = apr_pcalloc(r->pool, sizeof(*sr));
     sr->r = r;
     sr->dconf = d;

@@ -1,19 +1,61 @@
 /* The module's HTTP layer, the one header mod_socketio.c includes for it:
  * the handler hook that serves the Engine.IO endpoint (long-polling, the
- * WebSocket request, CORS, the client script). http/ calls ws/, link/
- * and core/; nothing below calls it. Its files call one way (listed in
- * socketio_http_int.h); no two of them call each other.
+ * WebSocket request, CORS, the client script), the hooks of the cap on
+ * threads held by long-polls and those that keep its connections alive
+ * under mpm_event. http/ calls ws/, link/ and core/; nothing
+ * below calls it. Its files call one way (listed in socketio_http_int.h);
+ * no two of them call each other.
  *
  * Who may call: socketio_handler is httpd's handler hook, on the worker
- * thread of the request. */
+ * thread of the request; socketio_poll_cap_post_config and
+ * socketio_poll_cap_child_status are httpd's post_config and child_status
+ * hooks (the parent); socketio_keepalive_child_init and _child_stopping
+ * run on the child's main thread (child_init, child_stopping hooks),
+ * socketio_keepalive_process_connection and _pre_close on the worker
+ * thread of the connection. */
 #ifndef SOCKETIO_HTTP_H
 #define SOCKETIO_HTTP_H
 
 #include "httpd.h"
+#include "ap_mpm.h"
 
 /* The handler hook: serves Engine.IO where SocketIO On applies, declines
  * elsewhere. Returns OK/DONE after answering, SUSPENDED when the reactor
- * took a WebSocket over, or DECLINED. */
+ * took a WebSocket over or a GET was parked (mpm_event), or DECLINED. */
 int socketio_handler(request_rec *r);
+
+/* post_config (parent): works out SocketIOPollThreads (default: half of
+ * a child's threads, or half of MaxRequestWorkers where each child is one
+ * thread) and, where it counts across the server, sets up its shared
+ * counts. Returns OK. */
+int socketio_poll_cap_post_config(apr_pool_t *pconf, server_rec *s);
+
+/* child_status (parent): gives back the long-poll slots a child that
+ * exited still held. */
+void socketio_poll_cap_child_status(server_rec *s, pid_t pid,
+                                    ap_generation_t gen, int slot,
+                                    mpm_child_status state);
+
+/* child_init: turns the keep-alive of socketio_keepalive.c on where the
+ * MPM can wait for a connection's next request in CONN_STATE_ASYNC_WAITIO
+ * (mpm_event of httpd 2.4.63 and later). */
+void socketio_keepalive_child_init(apr_pool_t *pchild, server_rec *s);
+
+/* child_stopping: shuts every connection waiting so for reading, so the
+ * MPM closes them now instead of after Timeout. */
+void socketio_keepalive_child_stopping(void);
+
+/* process_connection hook (REALLY_FIRST, after the reactor's): runs the
+ * connection's other hooks itself and, when the module answered the
+ * request and the connection stays open, has the MPM wait for its next
+ * request in CONN_STATE_ASYNC_WAITIO; hands a GET its handler parked to
+ * the MPM, and resumes it when the MPM wakes the connection. Returns what
+ * the hooks return (OK for a parked or resumed GET), or DECLINED where it
+ * does not apply. */
+int socketio_keepalive_process_connection(conn_rec *c);
+
+/* pre_close_connection hook: forgets a connection the MPM closes, and
+ * gives up its parked GET if it has one. Returns OK. */
+int socketio_keepalive_pre_close(conn_rec *c);
 
 #endif

@@ -4,15 +4,26 @@
  *
  * The files call one way, from routing down to answering:
  * - socketio_handler.c: routing only (query, transport, Origin); calls
- *   the others.
+ *   the others, and socketio_keepalive.c to mark the connection.
  * - socketio_client.c, socketio_polling.c, socketio_upgrade.c: the client
  *   script, long-polling, the HTTP side of a WebSocket request; each
- *   calls socketio_respond.c and socketio_request.c, none calls another.
+ *   calls socketio_respond.c and socketio_request.c, none calls another;
+ *   socketio_polling.c also calls socketio_poll_cap.c and
+ *   socketio_poll_park.c.
+ * - socketio_poll_cap.c: the cap on threads held by long-polls
+ *   (SocketIOPollThreads); calls no other file of http/.
+ * - socketio_keepalive.c: keep-alive under mpm_event (its hooks are in
+ *   socketio_http.h); calls socketio_poll_park.c to resume parked GETs.
+ * - socketio_poll_park.c: GETs parked in mpm_event without a thread, and
+ *   the release of held GETs; calls socketio_respond.c and
+ *   socketio_request.c.
  * - socketio_respond.c: the answers (calls socketio_cors.c for headers).
  * - socketio_request.c: what a request tells siod (the OPEN/UPGRADE info)
  *   and its client socket; calls ws/ for socketio_ws_available.
  * - socketio_cors.c (socketio_cors.h): Origin decisions and CORS headers.
- * All of it runs on the worker thread of the request. */
+ * All of it runs on the worker thread of the request (or, for a parked
+ * GET, of its connection when it is resumed), but the hooks socketio_http.h
+ * names. */
 #ifndef SOCKETIO_HTTP_INT_H
 #define SOCKETIO_HTTP_INT_H
 
@@ -101,11 +112,77 @@ int socketio_client_serve(socketio_req *sr);
 /* ---- socketio_polling.c ------------------------------------------- */
 
 /* Each serves a validated long-polling request and returns the handler's
- * result: the handshake (OPEN, no sid), a held GET and a POST of
- * packets (with a sid). */
+ * result: the handshake (OPEN, no sid), a held GET (SUSPENDED when it is
+ * parked) and a POST of packets (with a sid). */
 int socketio_polling_open(socketio_req *sr);
 int socketio_polling_get(socketio_req *sr);
 int socketio_polling_post(socketio_req *sr);
+
+/* ---- socketio_poll_cap.c ------------------------------------------ */
+
+/* Takes one of SocketIOPollThreads' slots for this request's thread while
+ * its GET waits, given back by a cleanup on r->pool. Returns 1, or 0 at
+ * the cap: the GET is then answered at once (counted and logged, at warn
+ * at most once a minute per child). */
+int socketio_poll_cap_acquire(request_rec *r);
+
+/* ---- socketio_poll_park.c ----------------------------------------- */
+
+typedef struct socketio_parked socketio_parked;
+
+/* child_init (socketio_keepalive.c): on when its process_connection hook,
+ * which resumes parked GETs, runs (mpm_event of httpd 2.4.63 and later). */
+void socketio_park_enable(int on);
+
+/* Returns 1 if a GET on c can be parked (on, an HTTP/1 connection of its
+ * own socket). */
+int socketio_park_possible(conn_rec *c);
+
+/* Handler: parks sr's GET, whose POLL_GET w sent (siod has not answered
+ * yet): records it on the connection for the process_connection hook.
+ * Returns SUSPENDED, the handler's result. */
+int socketio_park(socketio_req *sr, socketio_waiter *w);
+
+/* The GET parked on c, or NULL. */
+socketio_parked *socketio_parked_of(conn_rec *c);
+
+/* process_connection hook, once the handler returned SUSPENDED: hands
+ * the connection to the MPM in CONN_STATE_ASYNC_WAITIO with the waiter's
+ * eventfd in the socket's place. Returns 1, or 0 if it cannot (nothing
+ * changed: the caller resumes with wait set). */
+int socketio_park_hand_over(socketio_parked *pk);
+
+/* process_connection hook, on the connection's worker: puts the socket
+ * back and answers the GET (siod's answer; the release if the child is
+ * stopping; an error), then finishes its request (r is gone after; the
+ * connection's state is the MPM's write completion, or linger). Without
+ * wait, a wake-up with nothing to answer parks it again (state
+ * CONN_STATE_ASYNC_WAITIO); with wait, this thread waits for siod. */
+void socketio_park_resume(socketio_parked *pk, int wait);
+
+/* pre_close_connection hook: the MPM closes a connection whose GET is
+ * parked (its Timeout): puts the socket back and has siod release the GET
+ * (the session stays). */
+void socketio_park_abandon(socketio_parked *pk);
+
+/* A GET held or parked when the child stops: asks siod to release it
+ * (CANCEL + SIO_RF_KEEP: the session stays, queued packets wait for the
+ * client's next GET) and answers with what siod answers, or with a noop
+ * if siod is silent for SocketIOPollReleaseTimeout. siod answers a GET
+ * once: either that answer was already on its way (it is the one waited
+ * for here) or siod answers the release with a noop. Only an answer siod
+ * sent and that arrives after the wait can be lost; without the wait,
+ * every answer in flight would be. Connection: close, so the client's
+ * next GET reaches a child that is not stopping. Returns the handler's
+ * result. */
+int socketio_poll_release(socketio_req *sr, socketio_waiter *w);
+
+/* ---- socketio_keepalive.c ----------------------------------------- */
+
+/* Marks the connection of a request the module answers: after it, the
+ * connection waits for its next request as socketio_keepalive.c says
+ * (mpm_event; elsewhere nothing). */
+void socketio_keepalive_mark(conn_rec *c);
 
 /* ---- socketio_upgrade.c ------------------------------------------- */
 

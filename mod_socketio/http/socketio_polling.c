@@ -1,10 +1,13 @@
-/* Long-polling: the handshake over polling (OPEN), held GETs (released
- * when the child stops) and POSTs of packets, each turned into a relay
- * frame whose answer from siod is written back. The module keeps no
- * session state: siod answers for every sid. */
+/* Long-polling: the handshake over polling (OPEN), held GETs (parked
+ * without a thread under mpm_event, socketio_poll_park.c; elsewhere
+ * capped by SocketIOPollThreads; released when the child stops) and
+ * POSTs of packets, each turned into a relay frame whose answer from siod
+ * is written back. The module keeps no session state: siod answers for
+ * every sid. */
 #include <string.h>
 
 #include "httpd.h"
+#include "ap_mpm.h"
 #include "http_config.h"
 #include "http_core.h"
 #include "http_log.h"
@@ -20,6 +23,9 @@ APLOG_USE_MODULE(socketio);
 
 /* Initial POST buffer when the body's length is not announced. */
 #define BODY_CHUNK 8192
+/* How long a GET waits on its thread before it is parked (mpm_event):
+ * long enough for siod's answer when it has packets queued. */
+#define PARK_AFTER_MS 2
 
 /* Registers a waiter for this request (r->pool). Returns it, or NULL when
  * siod is unreachable. */
@@ -72,56 +78,68 @@ int socketio_polling_open(socketio_req *sr)
     return relay_and_answer(sr, w, SIO_R_OPEN, 0, &iov, 1);
 }
 
-/* The child is stopping while this GET is held: asks siod to release it
- * (CANCEL + SIO_RF_KEEP: the session stays, queued packets wait for the
- * client's next GET) and answers with what siod answers, or with a noop
- * if siod is silent for SocketIOPollReleaseTimeout. siod answers a GET
- * once: either that answer was already on its way (it is the one waited
- * for here) or siod answers the release with a noop. Only an answer
- * siod sent and that arrives after the wait can be lost; without the
- * wait, every answer in flight would be. Connection: close, so the
- * client's next GET reaches a child that is not stopping. */
-static int release_held_get(socketio_req *sr, socketio_waiter *w)
+/* A GET over SocketIOPollThreads: answered at once with what siod has
+ * queued for the session, or a noop (the GET, then its release: siod
+ * answers the first with its queue if it holds any, else the release
+ * with a noop, and ignores a release that comes after its answer). Where
+ * an idle kept-alive connection holds a thread (prefork, worker) the
+ * connection is closed, so the client's next poll waits at accept for a
+ * free worker instead of pinning this one. */
+static int answer_at_once(socketio_req *sr, socketio_waiter *w)
 {
-    static volatile apr_uint32_t slow_logged;
     socketio_frame *f = NULL;
     apr_status_t rv;
-    int status, level;
+    int async = 0, status;
 
-    sr->r->connection->keepalive = AP_CONN_CLOSE;
-    rv = socketio_waiter_send(w, SIO_R_CANCEL, SIO_RF_KEEP, 0, sr->sid, NULL,
-                              0);
-    if (rv == APR_SUCCESS)
-        rv = socketio_waiter_wait(w,
-                                  socketio_config_poll_release_timeout(
-                                      sr->sconf),
-                                  socketio_req_client_fd(sr->r->connection),
-                                  &f);
-    if (rv == APR_SUCCESS) {
-        status = socketio_respond_frame(sr, &f->f);
-        socketio_frame_release(f);
-        return status;
-    }
-    if (rv == APR_TIMEUP) {
-        /* Once per child: a stopping child may hold many polls. (The
-         * level is worked out first: ap_log_rerror evaluates it twice.) */
-        level = apr_atomic_cas32(&slow_logged, 1, 0) == 0 ? APLOG_WARNING
-                                                          : APLOG_DEBUG;
-        ap_log_rerror(APLOG_MARK, level, 0, sr->r,
-                      "mod_socketio: child stopping: siod did not answer the "
-                      "release of a held poll within "
-                      "SocketIOPollReleaseTimeout; answering a noop");
+    if (ap_mpm_query(AP_MPMQ_IS_ASYNC, &async) != APR_SUCCESS || !async)
+        sr->r->connection->keepalive = AP_CONN_CLOSE;
+    if (!socketio_waiter_can_release(w))
         return socketio_respond(sr, HTTP_OK, SOCKETIO_CT_TEXT, "6", 1);
-    }
-    if (rv == APR_ECONNABORTED) {
-        sr->r->connection->aborted = 1;
-        return DONE;
-    }
-    return socketio_respond_unavailable(sr);
+    rv = socketio_waiter_send(w, SIO_R_POLL_GET, 0, 0, sr->sid, NULL, 0);
+    if (rv == APR_SUCCESS)
+        rv = socketio_waiter_send(w, SIO_R_CANCEL, SIO_RF_KEEP, 0, sr->sid,
+                                  NULL, 0);
+    if (rv != APR_SUCCESS)
+        return socketio_respond_unavailable(sr);
+    rv = socketio_waiter_wait(w, socketio_config_reply_timeout(sr->sconf),
+                              socketio_req_client_fd(sr->r->connection), &f);
+    if (rv != APR_SUCCESS)
+        return socketio_respond_wait_error(sr, w, rv);
+    status = socketio_respond_frame(sr, &f->f);
+    socketio_frame_release(f);
+    return status;
+}
+
+/* A GET under mpm_event: waits on this thread only PARK_AFTER_MS (siod
+ * answers at once when it has packets queued), then is parked in the MPM
+ * (socketio_poll_park.c) and costs no thread until siod answers. */
+static int park_or_answer(socketio_req *sr, socketio_waiter *w)
+{
+    socketio_frame *f = NULL;
+    apr_status_t rv;
+    int status;
+
+    rv = socketio_waiter_send(w, SIO_R_POLL_GET, 0, 0, sr->sid, NULL, 0);
+    if (rv != APR_SUCCESS)
+        return socketio_respond_unavailable(sr);
+    rv = socketio_waiter_wait_held(w, apr_time_from_msec(PARK_AFTER_MS),
+                                   socketio_req_client_fd(sr->r->connection),
+                                   &f);
+    if (rv == APR_TIMEUP)
+        return socketio_park(sr, w);
+    if (rv == APR_INCOMPLETE)
+        return socketio_poll_release(sr, w);
+    if (rv != APR_SUCCESS)
+        return socketio_respond_wait_error(sr, w, rv);
+    status = socketio_respond_frame(sr, &f->f);
+    socketio_frame_release(f);
+    return status;
 }
 
 /* See socketio_http_int.h. A held GET: siod answers when it has packets
- * or at the next ping, or releases it when the child stops. */
+ * or at the next ping, or releases it when the child stops. Under
+ * mpm_event it is parked without a thread; elsewhere it holds its thread,
+ * or over SocketIOPollThreads is answered at once instead. */
 int socketio_polling_get(socketio_req *sr)
 {
     socketio_waiter *w = waiter_for(sr, SIO_RELAY_MAX_BODY + 65536);
@@ -131,6 +149,11 @@ int socketio_polling_get(socketio_req *sr)
 
     if (!w)
         return socketio_respond_unavailable(sr);
+    if (socketio_waiter_can_release(w) &&
+        socketio_park_possible(sr->r->connection))
+        return park_or_answer(sr, w);
+    if (!socketio_poll_cap_acquire(sr->r))
+        return answer_at_once(sr, w);
     if (!socketio_waiter_can_release(w))
         return relay_and_answer(sr, w, SIO_R_POLL_GET, 0, NULL, 0);
     rv = socketio_waiter_send(w, SIO_R_POLL_GET, 0, 0, sr->sid, NULL, 0);
@@ -140,7 +163,7 @@ int socketio_polling_get(socketio_req *sr)
                                    socketio_req_client_fd(sr->r->connection),
                                    &f);
     if (rv == APR_INCOMPLETE)
-        return release_held_get(sr, w);
+        return socketio_poll_release(sr, w);
     if (rv != APR_SUCCESS)
         return socketio_respond_wait_error(sr, w, rv);
     status = socketio_respond_frame(sr, &f->f);

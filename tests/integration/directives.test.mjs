@@ -157,6 +157,11 @@ notIn('SocketIOWebSocketThreads', 'abc', vhost);
 notIn('SocketIOWebSocketThreads', '5', loc);
 takesOne('SocketIOWebSocketThreads', 'Most worker threads WebSockets may hold where '
   + 'connections cannot be suspended (0: none)');
+number('SocketIOPollThreads', top, ['-1', '1000001', 'abc', '1.5'], 'a number of threads from 0 to 1000000');
+notIn('SocketIOPollThreads', '5', vhost);
+notIn('SocketIOPollThreads', '5', loc);
+takesOne('SocketIOPollThreads', 'Most worker threads of a child (prefork: of the server) '
+  + 'long-polling GETs may hold while they wait (0: none)');
 number('SocketIORelayQueue', top, ['262143', '1073741825', 'abc', '1M'], 'a number of bytes from 262144 to 1073741824');
 notIn('SocketIORelayQueue', '1048576', vhost);
 notIn('SocketIORelayQueue', '0', vhost);
@@ -188,6 +193,7 @@ test('accepted: every directive at both ends of its range', async () => {
     'SocketIOPollReleaseTimeout 60s', 'SocketIOPollReleaseTimeout 1min',
     'SocketIOPollReleaseTimeout 500ms', 'SocketIOPollReleaseTimeout 60000ms',
     'SocketIOWebSocketThreads 0', 'SocketIOWebSocketThreads 1000000',
+    'SocketIOPollThreads 0', 'SocketIOPollThreads 1000000',
     'SocketIORelayQueue 262144', 'SocketIORelayQueue 1073741824',
     'SocketIOMaxPayload 1', `SocketIOMaxPayload ${MAX_BODY}`, 'SocketIOMaxPayload +9',
     'SocketIOWebSocketQueue 1024', `SocketIOWebSocketQueue ${4 * MAX_BODY}`,

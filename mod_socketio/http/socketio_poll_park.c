@@ -1,0 +1,285 @@
+/* Held GETs without a thread under mpm_event (httpd 2.4.63 and later): a
+ * GET that siod does not answer at once is parked in the MPM. Its handler
+ * returns SUSPENDED and the connection is handed back to the MPM in
+ * CONN_STATE_ASYNC_WAITIO, where the MPM polls the connection's descriptor
+ * for input; for that time the descriptor stands for the GET's waiter:
+ * the socket is kept on a spare descriptor and the waiter's eventfd is
+ * duplicated onto the socket's number. When siod answers (or the link
+ * fails, or the child stops and wakes every waiter) the eventfd becomes
+ * readable, the MPM gives the connection to a worker, and the
+ * process_connection hook (socketio_keepalive.c) resumes it here: the
+ * socket is put back on its descriptor, the answer written, the request
+ * finished; the connection then goes on as any other, kept alive. No
+ * thread waits, no connection is suspended for good, and the MPM owns the
+ * connection all along.
+ *
+ * This relies on what mpm_event does with a connection in that state: it
+ * only adds the descriptor to its pollset (by number, when the hook
+ * returns) and removes it again before anything else, on a wake-up or at
+ * Timeout; on a wake-up the first module code to run is the
+ * process_connection hook, and before any close pre_close_connection,
+ * where the socket is put back first. A parked GET the MPM times out
+ * (Timeout shorter than siod's pingInterval) is released (siod keeps the
+ * session) and its connection closed without an answer (logged once per
+ * child); the client polls again.
+ *
+ * Also the release of a held GET when the child stops, for held and
+ * parked GETs alike. Called by socketio_polling.c and
+ * socketio_keepalive.c; calls socketio_respond.c and socketio_request.c. */
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "ap_mpm.h"
+#include "apr_atomic.h"
+
+#include "sio_relay.h"
+#include "socketio_http_int.h"
+
+APLOG_USE_MODULE(socketio);
+
+/* The parked GET of a connection, in c->pool's user data under this key
+ * (the record itself is in r->pool). */
+#define PARK_KEY "socketio-park"
+
+struct socketio_parked {
+    socketio_req *sr;
+    socketio_waiter *w;
+    int sock_fd;                /* the socket's descriptor number */
+    int spare_fd;               /* the socket while parked, else -1 */
+};
+
+/* Set by socketio_keepalive.c in child_init: its hook that resumes
+ * parked GETs runs. */
+static int can_park;
+
+/* See socketio_http_int.h. */
+void socketio_park_enable(int on)
+{
+    can_park = on;
+}
+
+/* See socketio_http_int.h. */
+int socketio_park_possible(conn_rec *c)
+{
+    return can_park && c->cs && !c->master && !c->clogging_input_filters &&
+           socketio_req_client_fd(c) >= 0;
+}
+
+/* r->pool's cleanup: a connection torn down while its GET is parked
+ * without pre_close_connection (an error path of the MPM's, which closed
+ * the descriptor itself): the socket on the spare one is closed too. */
+static apr_status_t park_cleanup(void *data)
+{
+    socketio_parked *pk = data;
+
+    if (pk->spare_fd >= 0)
+        close(pk->spare_fd);
+    pk->spare_fd = -1;
+    return APR_SUCCESS;
+}
+
+/* See socketio_http_int.h. */
+int socketio_park(socketio_req *sr, socketio_waiter *w)
+{
+    conn_rec *c = sr->r->connection;
+    socketio_parked *pk = apr_pcalloc(sr->r->pool, sizeof(*pk));
+
+    pk->sr = sr;
+    pk->w = w;
+    pk->sock_fd = socketio_req_client_fd(c);
+    pk->spare_fd = -1;
+    apr_pool_cleanup_register(sr->r->pool, pk, park_cleanup,
+                              apr_pool_cleanup_null);
+    apr_pool_userdata_setn(pk, PARK_KEY, NULL, c->pool);
+    return SUSPENDED;
+}
+
+/* See socketio_http_int.h. */
+socketio_parked *socketio_parked_of(conn_rec *c)
+{
+    void *pk = NULL;
+
+    apr_pool_userdata_get(&pk, PARK_KEY, c->pool);
+    return pk;
+}
+
+/* Puts the socket back on its descriptor. Returns 0, or -1 if it could
+ * not (the connection is then lost: aborted). */
+static int unswap(socketio_parked *pk)
+{
+    int rc = 0;
+
+    if (pk->spare_fd < 0)
+        return 0;
+    while (dup3(pk->spare_fd, pk->sock_fd, O_CLOEXEC) < 0) {
+        if (errno != EINTR) {
+            rc = -1;
+            break;
+        }
+    }
+    close(pk->spare_fd);
+    pk->spare_fd = -1;
+    return rc;
+}
+
+#ifdef AP_MPMQ_CAN_WAITIO
+/* Puts the waiter's eventfd on the socket's descriptor, the socket on a
+ * spare one. Returns 0, or -1 (nothing changed). */
+static int swap(socketio_parked *pk)
+{
+    int spare = fcntl(pk->sock_fd, F_DUPFD_CLOEXEC, 0);
+
+    if (spare < 0)
+        return -1;
+    while (dup3(socketio_waiter_wakefd(pk->w), pk->sock_fd, O_CLOEXEC) < 0) {
+        if (errno != EINTR) {
+            close(spare);
+            return -1;
+        }
+    }
+    pk->spare_fd = spare;
+    return 0;
+}
+#endif
+
+/* See socketio_http_int.h. */
+int socketio_park_hand_over(socketio_parked *pk)
+{
+#ifdef AP_MPMQ_CAN_WAITIO
+    conn_rec *c = pk->sr->r->connection;
+
+    if (swap(pk) == 0) {
+        c->cs->state = CONN_STATE_ASYNC_WAITIO;
+        c->cs->sense = CONN_SENSE_WANT_READ;
+        ap_log_rerror(APLOG_MARK, APLOG_TRACE2, 0, pk->sr->r,
+                      "mod_socketio: long-poll parked");
+        return 1;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, errno, pk->sr->r,
+                  "mod_socketio: cannot park a long-poll; it holds its "
+                  "thread");
+#endif
+    return 0;
+}
+
+/* See socketio_http_int.h. */
+int socketio_poll_release(socketio_req *sr, socketio_waiter *w)
+{
+    static volatile apr_uint32_t slow_logged;
+    socketio_frame *f = NULL;
+    apr_status_t rv;
+    int status, level;
+
+    sr->r->connection->keepalive = AP_CONN_CLOSE;
+    rv = socketio_waiter_send(w, SIO_R_CANCEL, SIO_RF_KEEP, 0, sr->sid, NULL,
+                              0);
+    if (rv == APR_SUCCESS)
+        rv = socketio_waiter_wait(w,
+                                  socketio_config_poll_release_timeout(
+                                      sr->sconf),
+                                  socketio_req_client_fd(sr->r->connection),
+                                  &f);
+    if (rv == APR_SUCCESS) {
+        status = socketio_respond_frame(sr, &f->f);
+        socketio_frame_release(f);
+        return status;
+    }
+    if (rv == APR_TIMEUP) {
+        /* Once per child: a stopping child may hold many polls. (The
+         * level is worked out first: ap_log_rerror evaluates it twice.) */
+        level = apr_atomic_cas32(&slow_logged, 1, 0) == 0 ? APLOG_WARNING
+                                                          : APLOG_DEBUG;
+        ap_log_rerror(APLOG_MARK, level, 0, sr->r,
+                      "mod_socketio: child stopping: siod did not answer the "
+                      "release of a held poll within "
+                      "SocketIOPollReleaseTimeout; answering a noop");
+        return socketio_respond(sr, HTTP_OK, SOCKETIO_CT_TEXT, "6", 1);
+    }
+    if (rv == APR_ECONNABORTED) {
+        sr->r->connection->aborted = 1;
+        return DONE;
+    }
+    return socketio_respond_unavailable(sr);
+}
+
+/* See socketio_http_int.h. */
+void socketio_park_resume(socketio_parked *pk, int wait)
+{
+    socketio_req *sr = pk->sr;
+    request_rec *r = sr->r;
+    conn_rec *c = r->connection;
+    socketio_frame *f = NULL;
+    apr_status_t rv;
+
+    ap_log_rerror(APLOG_MARK, APLOG_TRACE2, 0, r,
+                  "mod_socketio: parked long-poll resumed");
+    if (unswap(pk) != 0) {
+        c->aborted = 1;
+        rv = APR_ECONNABORTED;
+    } else if (wait) {
+        rv = socketio_waiter_wait_held(pk->w,
+                                       socketio_config_reply_timeout(
+                                           sr->sconf),
+                                       socketio_req_client_fd(c), &f);
+    } else {
+        socketio_waiter_clear_wake(pk->w);
+        rv = socketio_waiter_take(pk->w, &f);
+        if (rv == APR_EAGAIN && socketio_link_child_is_stopping())
+            rv = APR_INCOMPLETE;
+        /* Woken for nothing (another thread's wake-up): parked again. */
+        if (rv == APR_EAGAIN && socketio_park_hand_over(pk))
+            return;
+        if (rv == APR_EAGAIN)
+            rv = socketio_waiter_wait_held(pk->w,
+                                           socketio_config_reply_timeout(
+                                               sr->sconf),
+                                           socketio_req_client_fd(c), &f);
+    }
+    apr_pool_userdata_setn(NULL, PARK_KEY, NULL, c->pool);
+#if APR_HAS_THREADS
+    apr_thread_mutex_lock(r->invoke_mtx);
+#endif
+    if (rv == APR_SUCCESS) {
+        socketio_respond_frame(sr, &f->f);
+        socketio_frame_release(f);
+    } else if (rv == APR_INCOMPLETE) {
+        socketio_poll_release(sr, pk->w);
+    } else {
+        socketio_respond_wait_error(sr, pk->w, rv);
+    }
+#if APR_HAS_THREADS
+    apr_thread_mutex_unlock(r->invoke_mtx);
+#endif
+    /* As the MPM's request processing ends a request its handler
+     * answered; r is gone after. */
+    ap_finalize_request_protocol(r);
+    ap_process_request_after_handler(r);
+}
+
+/* See socketio_http_int.h. */
+void socketio_park_abandon(socketio_parked *pk)
+{
+    static volatile apr_uint32_t logged;
+    socketio_req *sr = pk->sr;
+    conn_rec *c = sr->r->connection;
+    int level;
+
+    unswap(pk);
+    apr_pool_userdata_setn(NULL, PARK_KEY, NULL, c->pool);
+    /* Released, not cancelled: the session stays for the client's next
+     * GET (parked GETs are only those of a siod that takes a release). */
+    socketio_waiter_send(pk->w, SIO_R_CANCEL, SIO_RF_KEEP, 0, sr->sid, NULL,
+                         0);
+    level = apr_atomic_cas32(&logged, 1, 0) == 0 ? APLOG_WARNING
+                                                 : APLOG_DEBUG;
+    ap_log_rerror(APLOG_MARK, level, 0, sr->r,
+                  "mod_socketio: the MPM closed a connection whose "
+                  "long-poll was still waiting for siod (Timeout shorter "
+                  "than siod's pingInterval?); the client polls again");
+}

@@ -1,0 +1,174 @@
+// Held long-polls cost no thread under mpm_event: a crowd of polling-only
+// clients (raw Socket.IO over Engine.IO polling, keep-alive) each keeps a
+// GET waiting in siod; httpd's thread count stays where it was idle, every
+// client gets a broadcast and its acked echo, the connections are reused
+// (the GETs were parked in the MPM and handed back, not closed), and a
+// static page stays fast. Under prefork and worker each held GET holds a
+// thread (SocketIOPollThreads, poll-cap.test.mjs); nothing to test here.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import {
+  MPM, startInstance, sleep, waitFor, withTimeout, pollHandshake, pollGet, pollPost, request,
+} from './harness.mjs';
+import { settledThreads, httpdThreads, timedGets, summary, logLines } from './scale-lib.mjs';
+import { agentRequest } from './poll-lib.mjs';
+
+const CLIENTS = 1000;
+const SEP = '\x1e';
+const skip = MPM !== 'event' && 'held GETs hold threads under prefork and worker';
+
+let inst;
+before(async () => {
+  if (skip) return;
+  inst = await startInstance('poll-park', { app: 'bench', pingInterval: 25000, pingTimeout: 20000 });
+});
+after(async () => { await inst?.stop(); });
+
+/**
+ * A raw polling client: a session, CONNECT to "/", then a GET always
+ * pending; every packet received is kept. Acks what the test asks.
+ */
+class Poller {
+  constructor(base, agent) {
+    this.base = base;
+    this.agent = agent;
+    this.packets = [];
+    this.sockets = agent.sockets_seen;
+    this.errors = [];
+    this.waiters = [];
+  }
+
+  url() { return `${this.base}?EIO=4&transport=polling${this.sid ? `&sid=${this.sid}` : ''}`; }
+
+  async open() {
+    const res = await agentRequest(this.agent, 'GET', this.url());
+    this.sid = JSON.parse(res.body.slice(1)).sid;
+    await this.post('40');
+  }
+
+  async post(body) {
+    const res = await agentRequest(this.agent, 'POST', this.url(), { body });
+    if (res.status !== 200) throw new Error(`POST ${res.status} ${res.body}`);
+  }
+
+  /** Keeps one GET pending until stop(). */
+  run() {
+    this.running = true;
+    this.done = (async () => {
+      while (this.running) {
+        try {
+          const res = await agentRequest(this.agent, 'GET', this.url(), { timeout: 60000 });
+          this.gets = (this.gets || 0) + 1;
+          this.sockets.add(res.socket);
+          if (res.status !== 200) throw new Error(`GET ${res.status} ${res.body}`);
+          for (const p of res.body.split(SEP)) {
+            if (p === '2') await this.post('3');          // ping: pong
+            else if (p !== '6') this.packets.push(p);
+          }
+          this.waiters.splice(0).forEach((w) => w());
+        } catch (e) {
+          this.errors.push(e.message);
+          return;
+        }
+      }
+    })();
+  }
+
+  has(pred) { return this.packets.some(pred); }
+
+  until(pred, ms, what) {
+    return withTimeout((async () => {
+      while (!this.has(pred)) await new Promise((r) => this.waiters.push(r));
+    })(), ms, what);
+  }
+}
+
+test(`${MPM}: ${CLIENTS} polling-only clients each holding a GET: no thread more, a broadcast and an ack each, ` +
+  'pages fast', { skip, timeout: 180000 }, async () => {
+  const base = inst.url('/socket.io/');
+  const agent = new http.Agent({ keepAlive: true });
+  agent.sockets_seen = new Set();   // every connection a GET went over
+  const idle = await settledThreads(inst);
+  const fds0 = inst.httpdFds();
+  const clients = [];
+  try {
+    for (let i = 0; i < CLIENTS; i += 50) {
+      const batch = Array.from({ length: Math.min(50, CLIENTS - i) }, () => new Poller(base, agent));
+      await Promise.all(batch.map((c) => c.open()));
+      clients.push(...batch);
+    }
+    for (const c of clients) c.run();
+    await waitFor(() => clients.every((c) => c.has((p) => p.startsWith('40{'))), 30000,
+      'every CONNECT answer');
+    await sleep(1000);                // every client's next GET is held
+    const held = httpdThreads(inst);
+    console.log(`${MPM}: threads idle ${idle.total} (${idle.children} children), ` +
+      `with ${CLIENTS} held GETs ${held.total} (${held.children} children)`);
+    assert.equal(held.children, idle.children, 'no child more');
+    assert.equal(held.total, idle.total, 'no thread more');
+
+    const pages = await timedGets(inst.url('/index.html'), 30, { gapMs: 20 });
+    const st = summary(pages.ms);
+    console.log(`${MPM}: page with ${CLIENTS} held GETs: ${JSON.stringify(st)}`);
+    assert.deepEqual(pages.statuses, { 200: 30 });
+    assert.ok(st.p50 < 100, `page p50 ${st.p50} ms`);
+
+    await clients[0].post('42["bcast",1]');
+    await Promise.all(clients.map((c, i) => c.until((p) => p === '42["tick",1]', 30000, `client ${i}: the broadcast`)));
+    for (let i = 0; i < CLIENTS; i += 100) {
+      await Promise.all(clients.slice(i, i + 100).map((c, j) => c.post(`421${i + j}["echo",${i + j}]`)));
+    }
+    await Promise.all(clients.map((c, i) => c.until((p) => p === `431${i}[${i}]`, 30000, `client ${i}: its ack`)));
+    const errors = clients.flatMap((c) => c.errors);
+    assert.deepEqual(errors, []);
+    // the connections were reused: parked GETs' connections came back
+    // (closing them would have taken a new one per GET, 3 per client)
+    const conns = agent.sockets_seen.size;
+    const gets = clients.reduce((n, c) => n + c.gets, 0);
+    console.log(`${MPM}: ${gets} GETs over ${conns} connections for ${CLIENTS} clients`);
+    // each GET waited for its packets (none answered at once over a cap)
+    assert.ok(gets <= CLIENTS * 5, `${gets} GETs`);
+    assert.deepEqual(logLines(inst, /answered at once instead of held/), []);
+    assert.ok(conns <= CLIENTS * 1.5, `${conns} connections for ${CLIENTS} clients' GETs`);
+  } finally {
+    for (const c of clients) c.running = false;
+    await Promise.all(clients.map((c) => (c.sid ? c.post('1').catch(() => {}) : null)));
+    await Promise.all(clients.map((c) => c.done));
+    agent.destroy();
+  }
+  // every parked GET's descriptors went back: the children hold what they
+  // held before (their connections closed)
+  await waitFor(() => Object.entries(fds0).every(([pid, n]) => (inst.httpdFds()[pid] ?? n) <= n + 2), 15000,
+    `httpd children's descriptors back to ${JSON.stringify(fds0)} (now ${JSON.stringify(inst.httpdFds())})`, 200);
+  assert.deepEqual(logLines(inst, /\[socketio:(error|crit|alert|emerg)\]|segfault|exit signal/), []);
+});
+
+test(`${MPM}: a parked GET that the MPM times out (Timeout below pingInterval) is released; the session goes on`,
+  { skip, timeout: 30000 }, async () => {
+    const short = await startInstance('poll-park-timeout', {
+      app: 'bench', pingInterval: 25000, pingTimeout: 20000, extraConf: 'Timeout 2',
+    });
+    try {
+      const fds0 = short.httpdFds();
+      const { sid } = await pollHandshake(short);
+      assert.equal((await pollPost(short, sid, ['40'])).body, 'ok');
+      assert.match((await pollGet(short, sid)).body, /^40\{/);
+      const t0 = Date.now();
+      await assert.rejects(pollGet(short, sid, { timeout: 10000 }), /socket hang up|ECONNRESET/);
+      const ms = Date.now() - t0;
+      assert.ok(ms >= 1500 && ms < 6000, `closed after ${ms} ms (Timeout 2 s)`);
+      // siod forgot the GET: the next one is not an overlap
+      assert.equal((await pollPost(short, sid, ['421["echo","on"]'])).body, 'ok');
+      const res = await pollGet(short, sid);
+      assert.equal(res.status, 200);
+      assert.equal(res.body, '431["on"]');
+      assert.equal(logLines(short, /the MPM closed a connection whose long-poll was still waiting/).length, 1);
+      assert.deepEqual(short.siodLog().split('\n').filter((l) => /overlap/.test(l)), []);
+      await waitFor(() => Object.entries(fds0).every(([pid, n]) => (short.httpdFds()[pid] ?? n) <= n + 1), 10000,
+        `descriptors back to ${JSON.stringify(fds0)} (now ${JSON.stringify(short.httpdFds())})`, 100);
+      assert.equal((await request('GET', short.url('/health.txt'))).status, 200);
+    } finally {
+      await short.stop();
+    }
+  });
