@@ -105,6 +105,8 @@ typedef struct rconn {
     int dirty;
     int in_direct;             /* the core input filter holds nothing: the
                                 * reactor's filter reads the socket */
+    int in_drained;            /* so read, the socket had no more; it is
+                                * not read again before epoll says so */
     int direct_out;            /* the core output filter is the only one:
                                 * queued frames are written straight to
                                 * the socket (socketio_reactor_io.c) */

@@ -38,14 +38,18 @@ static void in_free(void *data)
  * other call has gone down to it, calls pass through. Then non-blocking
  * READBYTES reads the socket directly: the bytes come in a heap bucket of
  * the reactor's memory; no data is an empty brigade, as the core filter
- * answers; the end of the stream is APR_EOF. */
+ * answers; the end of the stream is APR_EOF. A read that got less than it
+ * asked for emptied the socket: the next ones answer no data without a
+ * system call until epoll reports the socket readable again
+ * (rc->in_drained, cleared by the loop; epoll is level-triggered, so
+ * bytes that came meanwhile are reported at its next wait). */
 static apr_status_t in_filter_func(ap_filter_t *f, apr_bucket_brigade *bb,
                                    ap_input_mode_t mode,
                                    apr_read_type_e block,
                                    apr_off_t readbytes)
 {
     rconn *rc = f->ctx;
-    apr_size_t n;
+    apr_size_t n, want;
     apr_status_t rv;
     char *buf;
     int was_empty;
@@ -58,11 +62,15 @@ static apr_status_t in_filter_func(ap_filter_t *f, apr_bucket_brigade *bb,
                         was_empty && APR_BRIGADE_EMPTY(bb);
         return rv;
     }
-    n = readbytes < IN_READ_MAX ? (apr_size_t)readbytes : IN_READ_MAX;
-    buf = apr_bucket_alloc(n, rc->re->ba);
+    if (rc->in_drained)
+        return APR_SUCCESS;
+    want = readbytes < IN_READ_MAX ? (apr_size_t)readbytes : IN_READ_MAX;
+    buf = apr_bucket_alloc(want, rc->re->ba);
     if (!buf)
         return APR_ENOMEM;
+    n = want;
     rv = apr_socket_recv(rc->csd, buf, &n);
+    rc->in_drained = n < want;
     if (rv == APR_SUCCESS && n > 0) {
         APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_heap_create(buf, n, in_free,
                                                            f->c->bucket_alloc));
@@ -111,6 +119,7 @@ void socketio_reactor_io_adopt(rconn *rc)
     ap_filter_t *of = c->output_filters;
 
     rc->in_direct = 0;
+    rc->in_drained = 0;
     if (in_filter)
         ap_add_input_filter_handle(in_filter, rc, NULL, c);
     if (of && of->frec == ap_core_output_filter_handle && !of->next) {

@@ -442,8 +442,10 @@ static void on_conn(rconn *rc, unsigned events)
         return;
     if (rc->ws->relay_wait && (events & (EPOLLHUP | EPOLLERR)))
         socketio_ws_lost(rc->ws, APR_ECONNRESET, "reset while paused");
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
         rc->read_more = 1;
+        rc->in_drained = 0;
+    }
     mark_dirty(rc);
 }
 
