@@ -59,15 +59,18 @@ typedef struct socketio_frame {
  * calls socketio_link_reactor_read, which hands it the frames for the
  * waiters bound to it. The callbacks marked "link locked" run on the
  * reactor thread with the link's state mutex held: they may only queue
- * work for later (no link calls). */
+ * work for later (no link calls). Those marked "unlocked" run on the
+ * reactor thread without it, so they may write to clients; they make no
+ * link calls either. A bound waiter's owner stays valid during any of
+ * them: only the reactor fails or frees a bound waiter. */
 typedef struct socketio_link_sink {
-    /* link locked: one frame (WS_SEND, WS_CLOSE, ...) for the bound
-     * waiter whose owner is owner; f->body is valid during the call. */
+    /* unlocked: one frame (WS_SEND, WS_CLOSE, ...) for the bound waiter
+     * whose owner is owner; f->body is valid during the call. */
     void (*frame)(void *owner, const sio_relay_frame *f);
-    /* link locked: a WS_FANOUT message (flags SIO_RF_BINARY,
-     * SIO_RF_VOLATILE) for some
-     * bound waiters: begin returns a handle (NULL: not delivered), add
-     * is called per recipient, end once. msg is valid until end. */
+    /* a WS_FANOUT message (flags SIO_RF_BINARY, SIO_RF_VOLATILE) for some
+     * bound waiters: begin (link locked) returns a handle (NULL: not
+     * delivered), add (link locked) is called per recipient, end
+     * (unlocked) once. msg is valid until end returns. */
     void *(*fanout_begin)(void *ctx, int flags, const unsigned char *msg,
                           apr_size_t len);
     void (*fanout_add)(void *handle, void *owner);

@@ -243,8 +243,9 @@ static int type_from_siod(int type)
 
 /* WS_FANOUT (its body decoded by shared/): the message goes to every
  * listed conn this link knows, once encoded for all the reactor's
- * WebSockets, copied for each thread-served one. Returns APR_SUCCESS, or
- * APR_EGENERAL for a malformed body. */
+ * WebSockets, copied for each thread-served one. The sink's end, which
+ * delivers to the reactor's, runs after the link is unlocked. Returns
+ * APR_SUCCESS, or APR_EGENERAL for a malformed body. */
 static apr_status_t fanout(socketio_link *link, const sio_relay_frame *f)
 {
     int flags = f->flags & (SIO_RF_BINARY | SIO_RF_VOLATILE);
@@ -273,15 +274,17 @@ static apr_status_t fanout(socketio_link *link, const sio_relay_frame *f)
             enqueue_send_locked(link, w, flags, fo.msg, fo.msg_len);
         }
     }
+    apr_thread_mutex_unlock(link->mutex);
     if (handle)
         link->sink->fanout_end(handle);
-    apr_thread_mutex_unlock(link->mutex);
     return APR_SUCCESS;
 }
 
 /* Hands one whole frame from siod (raw bytes, already checked by
- * sio_relay_parse) to whoever waits for it. raw lies in the read buffer,
- * or at FRAME_HDR in node, which this consumes. Returns APR_SUCCESS, or
+ * sio_relay_parse) to whoever waits for it: a request thread's waiter
+ * under the lock, a reactor's WebSocket through the sink with the link
+ * unlocked. raw lies in the read buffer, or at FRAME_HDR in node, which
+ * this consumes (after the sink's call). Returns APR_SUCCESS, or
  * APR_EGENERAL for a frame siod must not send. Reading thread only. */
 static apr_status_t dispatch(socketio_link *link, const unsigned char *raw,
                              size_t rawlen, apr_memnode_t *node)
@@ -289,6 +292,7 @@ static apr_status_t dispatch(socketio_link *link, const unsigned char *raw,
     sio_relay_frame f;
     socketio_waiter *w;
     apr_status_t rv = APR_SUCCESS;
+    void *owner = NULL;
     size_t used;
 
     sio_relay_parse(raw, rawlen, SIO_RELAY_MAX_BODY, &used, &f);
@@ -301,7 +305,7 @@ static apr_status_t dispatch(socketio_link *link, const unsigned char *raw,
         w = waiter_locked(link, f.conn);
         if (w && w->owner) {
             if (!w->failed)
-                link->sink->frame(w->owner, &f);
+                owner = w->owner;
         } else if (node) {
             enqueue_locked(link, node, rawlen, &f);
             node = NULL;
@@ -309,6 +313,10 @@ static apr_status_t dispatch(socketio_link *link, const unsigned char *raw,
             deliver_copy_locked(link, raw, rawlen, &f);
         }
         apr_thread_mutex_unlock(link->mutex);
+        /* Unlocked: the reactor may write to its client. Its waiter stays:
+         * only the reactor, this thread, fails or frees a bound one. */
+        if (owner)
+            link->sink->frame(owner, &f);
     }
     if (node)
         apr_allocator_free(link->alloc, node);

@@ -25,12 +25,18 @@
  * input the socket will never signal); writes pass at most WRITE_CHUNK
  * bytes, without FLUSH, only while nothing is pending, then re-drive the
  * core output filter with a NULL brigade; POLLOUT is watched while
- * c->data_in_output_filters. Messages waiting to be written are bounded
+ * c->data_in_output_filters. Where the core output filter is the only one
+ * (no TLS), queued frames are written straight to the socket instead, all
+ * that a turn queued for a client in one writev, and a frame for one
+ * client that finds its queue empty is written as it comes; the socket is
+ * read into the reactor's memory by a filter just above the core's
+ * (socketio_reactor_io.c): a message costs no allocation from the system.
+ * Messages waiting to be written are bounded
  * per WebSocket (SocketIOWebSocketQueue): volatile messages are dropped
  * first (socketio_ws_out.c); a client that stops reading is closed (1008) and
  * dropped after CLOSE_TIMEOUT.
  *
- * The reactor is four files sharing socketio_reactor_int.h (its structs,
+ * The reactor is five files sharing socketio_reactor_int.h (its structs,
  * limits, small list helpers and the functions one file calls in another),
  * calling one way, top first:
  * - socketio_reactor.c (this one): the entry points, on other threads:
@@ -40,15 +46,18 @@
  *   registers the link sink (socketio_reactor_sink).
  * - socketio_reactor_loop.c: the event loop (socketio_reactor_main),
  *   reading, writing, timers, the per-connection state machine and the
- *   close and lingering close. Calls the two files below.
+ *   close and lingering close. Calls the adopt and links files.
  * - socketio_reactor_adopt.c: adoption of handed-off connections and the
  *   freeing of closed ones' pools (the pool lifetime after SUSPENDED,
  *   explained there).
  * - socketio_reactor_links.c: the relay links' sockets on the epoll set,
  *   flushing their output queues, and the link sink's callbacks.
- * The last two call no reactor file. Every function of the loop, adopt
- * and links files runs on the reactor thread; this file's run where their
- * naming block (socketio_ws.h, socketio_reactor.h) says. */
+ * - socketio_reactor_io.c: the reactor's own socket I/O (input filter,
+ *   direct writer), put on a connection at adoption.
+ * Of the last three only adopt calls another (io). Every function of the
+ * loop, adopt, links and io files runs on the reactor thread; this
+ * file's run where their naming block (socketio_ws.h,
+ * socketio_reactor.h) says. */
 #include "socketio_reactor_int.h"
 #include "socketio_ws.h"
 
@@ -167,11 +176,13 @@ void socketio_reactor_child_init(apr_pool_t *pchild, server_rec *s)
         goto fail;
     re->nlinks = socketio_link_count();
     re->links = apr_pcalloc(pchild, sizeof(rlink) * (re->nlinks + 1));
+    re->fan_tail = &re->fan_list;
     for (i = 0; i < re->nlinks; i++) {
         re->links[i].kind = EV_LINK;
         re->links[i].link = socketio_link_at(i);
         re->links[i].fd = -1;
     }
+    socketio_reactor_io_register();
     socketio_link_set_sink(&socketio_reactor_sink, re);
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);

@@ -1,7 +1,9 @@
 /* The reactor's side of a hand-off (see socketio_reactor.c for the whole
  * reactor): adopting a connection the hooks queued, and freeing a closed
  * one's pool, on the reactor thread. Calls the connection
- * (socketio_wsconn.h) and link/; no other reactor file.
+ * (socketio_wsconn.h), link/ and the reactor's own I/O
+ * (socketio_reactor_io.c, which it puts on the connection); no other
+ * reactor file.
  *
  * Memory: on adoption the upgrade request is finished with
  * ap_process_request_after_handler (the access log line, then r->pool
@@ -166,9 +168,11 @@ void socketio_reactor_adopt(socketio_reactor *re, rconn *rc)
     struct epoll_event ev;
     apr_status_t rv;
 
-    /* An upgraded connection lives long: memory it frees (read buffers,
-     * written frames) goes back to the system instead of staying on the
-     * connection's own free list (MaxMemFree would let it keep 2 MB). */
+    /* An upgraded connection lives long: memory it frees goes back to the
+     * system instead of staying on the connection's own free list
+     * (MaxMemFree would let it keep 2 MB). What every message needs (read
+     * buffers, frames) comes from the reactor's memory instead
+     * (socketio_reactor_io.c), so this costs no system call per message. */
     apr_allocator_max_free_set(apr_pool_allocator_get(rc->c->pool), 1);
     rc->re = re;
     rc->phase = RC_WS;
@@ -203,6 +207,9 @@ void socketio_reactor_adopt(socketio_reactor *re, rconn *rc)
     }
     /* The access log line, then r->pool goes. */
     release_request(rc);
+    /* Frames replayed above are queued; from now on they may be written
+     * at once. */
+    socketio_reactor_io_adopt(rc);
     rc->read_more = 1;
     mark_dirty(rc);   /* the EOR may have written or failed */
 }

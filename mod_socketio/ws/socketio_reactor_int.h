@@ -1,6 +1,6 @@
 /* Private to the reactor's files (socketio_reactor.c,
  * socketio_reactor_loop.c, socketio_reactor_adopt.c,
- * socketio_reactor_links.c): the reactor, its
+ * socketio_reactor_links.c, socketio_reactor_io.c): the reactor, its
  * connection and link records, its limits, small helpers, and the
  * functions one of these files calls in another. See socketio_reactor.c
  * for the design and thread rules. */
@@ -42,6 +42,8 @@
  * FlushMaxThreshold (64 KB) even with TLS record overhead, so a
  * non-blocking pass never turns into a "blocking" one that times out. */
 #define WRITE_CHUNK (16 * 1024)
+/* Buckets per writev when writing straight to the socket. */
+#define WRITE_IOV 64
 /* Reads per readable event before other connections get their turn. */
 #define READ_BUDGET 16
 /* A closing WebSocket must take its close frame within this. */
@@ -101,6 +103,17 @@ typedef struct rconn {
     int paused;                /* not read: waits for the relay queue */
     int link_failed;
     int dirty;
+    int in_direct;             /* the core input filter holds nothing: the
+                                * reactor's filter reads the socket */
+    int in_drained;            /* so read, the socket had no more; it is
+                                * not read again before epoll says so */
+    int direct_out;            /* the core output filter is the only one:
+                                * queued frames are written straight to
+                                * the socket (socketio_reactor_io.c) */
+    int out_blocked;           /* so written, some are left: the socket
+                                * was full */
+    int fan_listed;            /* on the fan-out under way's list */
+    struct rconn *fan_next;
     worker_mark *worker;       /* the thread that handed it off */
     apr_uint64_t worker_units; /* its units at the hand-off */
     apr_time_t deadline;       /* 0: none */
@@ -140,7 +153,11 @@ struct socketio_reactor {
     rlink *links;
     int nlinks;
     apr_allocator_t *alloc;
-    apr_bucket_alloc_t *ba;      /* bytes of queued frames */
+    apr_bucket_alloc_t *ba;      /* bytes of queued frames, input read by
+                                  * socketio_reactor_io.c */
+    socketio_ws_fan fan;         /* the WS_FANOUT message under way */
+    rconn *fan_list;             /* its recipients, delivered at its end */
+    rconn **fan_tail;
     unsigned char *scratch;
     apr_time_t next_tick;
     apr_time_t drop_logged_at;
@@ -215,5 +232,12 @@ void socketio_reactor_flush_links(socketio_reactor *re);
 void socketio_reactor_on_link(socketio_reactor *re, rlink *rl,
                               unsigned events);
 extern const socketio_link_sink socketio_reactor_sink;
+
+/* socketio_reactor_io.c: registers the reactor's input filter (child
+ * init, before the thread runs); at adoption, puts it on rc's connection
+ * and gives rc's WebSocket the direct writer where the core output filter
+ * is the connection's only one. */
+void socketio_reactor_io_register(void);
+void socketio_reactor_io_adopt(rconn *rc);
 
 #endif

@@ -1,10 +1,11 @@
 /* The relay links on the reactor (see socketio_reactor.c for the whole
  * reactor): the links' sockets in the epoll set, flushing the links'
  * output queues, resuming clients paused for room, and the callbacks of
- * the sink the reactor registers with the links (reactor thread, link
- * locked: they only mark connections for later). Calls no other reactor
- * file; socketio_reactor_loop.c calls in (refresh, flush, on_link) and
- * socketio_reactor.c registers socketio_reactor_sink. */
+ * the sink the reactor registers with the links (reactor thread): frames
+ * from siod go to the WebSockets' output queues, which write them at once
+ * when they can; those left waiting mark their connection for the loop.
+ * Calls no other reactor file; socketio_reactor_loop.c calls in (refresh,
+ * flush, on_link) and socketio_reactor.c registers socketio_reactor_sink. */
 #include "socketio_reactor_int.h"
 
 APLOG_USE_MODULE(socketio);
@@ -107,8 +108,21 @@ void socketio_reactor_on_link(socketio_reactor *re, rlink *rl,
         rl->fd = -1;   /* closed by the link; epoll forgot it */
 }
 
-/* ---- sink callbacks (reactor thread, link locked) ------------------ */
+/* ---- sink callbacks (reactor thread) -------------------------------- */
 
+/* Marks rc for the loop when a frame from siod left it work: bytes
+ * queued, a close, a failure. A frame written whole needs none. */
+static void want_turn(rconn *rc)
+{
+    socketio_ws *ws = rc->ws;
+
+    if (!APR_BRIGADE_EMPTY(ws->outbb) || socketio_ws_is_closed(ws) ||
+        ws->oom || ws->overflow)
+        mark_dirty(rc);
+}
+
+/* Link not locked: the output queue writes the frame at once when it
+ * can (socketio_ws_out.c). */
 static void sink_frame(void *owner, const sio_relay_frame *f)
 {
     rconn *rc = owner;
@@ -116,30 +130,55 @@ static void sink_frame(void *owner, const sio_relay_frame *f)
     if (rc->phase != RC_WS || !rc->ws)
         return;
     socketio_ws_siod_frame(rc->ws, f);
-    mark_dirty(rc);
+    want_turn(rc);
 }
 
+/* Link locked: begin and add only note the message and its recipients;
+ * end, with the link unlocked, sends it to each (socketio_ws_fan_send),
+ * so no write to a client happens under the link's lock. One fan-out at
+ * a time: the reactor reads the links one frame after another. */
 static void *sink_fanout_begin(void *ctx, int flags, const unsigned char *msg,
                                apr_size_t len)
 {
     socketio_reactor *re = ctx;
 
-    return socketio_ws_fan_create(re->ba, flags, msg, len);
+    socketio_ws_fan_begin(&re->fan, re->ba, flags, msg, len);
+    re->fan_list = NULL;
+    re->fan_tail = &re->fan_list;
+    return re;
 }
 
 static void sink_fanout_add(void *handle, void *owner)
 {
+    socketio_reactor *re = handle;
     rconn *rc = owner;
 
-    if (rc->phase != RC_WS || !rc->ws || socketio_ws_is_closed(rc->ws))
+    if (rc->phase != RC_WS || !rc->ws || socketio_ws_is_closed(rc->ws) ||
+        rc->fan_listed)
         return;
-    socketio_ws_fan_queue(rc->ws, handle);
-    mark_dirty(rc);
+    rc->fan_listed = 1;
+    rc->fan_next = NULL;
+    *re->fan_tail = rc;
+    re->fan_tail = &rc->fan_next;
 }
 
 static void sink_fanout_end(void *handle)
 {
-    socketio_ws_fan_release(handle);
+    socketio_reactor *re = handle;
+    rconn *rc, *next;
+
+    for (rc = re->fan_list; rc; rc = next) {
+        next = rc->fan_next;
+        rc->fan_next = NULL;
+        rc->fan_listed = 0;
+        if (rc->phase != RC_WS || !rc->ws)
+            continue;
+        socketio_ws_fan_send(rc->ws, &re->fan);
+        want_turn(rc);
+    }
+    re->fan_list = NULL;
+    re->fan_tail = &re->fan_list;
+    socketio_ws_fan_end(&re->fan);
 }
 
 static void sink_failed(void *owner)

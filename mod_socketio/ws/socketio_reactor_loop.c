@@ -66,6 +66,71 @@ static apr_status_t redrive(conn_rec *c)
     return f->frec->filter_func.out_func(f, NULL);
 }
 
+/* Takes the first len bytes of ws->outbb off the queue (written). */
+static void drop_written(rconn *rc, apr_size_t len)
+{
+    socketio_ws *ws = rc->ws;
+    apr_bucket *after;
+
+    apr_brigade_partition(ws->outbb, len, &after);
+    apr_brigade_split_ex(ws->outbb, after, rc->tmpbb);
+    socketio_ws_dequeued(ws, ws->outbb);
+    apr_brigade_cleanup(ws->outbb);
+    APR_BRIGADE_CONCAT(ws->outbb, rc->tmpbb);
+}
+
+/* Where the core output filter is the only one and holds nothing: writes
+ * queued frames straight to the socket, many buckets per writev (what a
+ * turn queued for the client, fan-out frames from their shared blocks),
+ * while it takes them; rc->out_blocked tells that some are left. Returns
+ * APR_SUCCESS or the write's failure. */
+static apr_status_t write_direct(rconn *rc)
+{
+    socketio_ws *ws = rc->ws;
+    struct iovec vec[WRITE_IOV];
+    apr_bucket *b;
+    const char *data;
+    apr_size_t len, total;
+    apr_status_t rv;
+    int n;
+
+    rc->out_blocked = 0;
+    while (!APR_BRIGADE_EMPTY(ws->outbb)) {
+        n = 0;
+        total = 0;
+        for (b = APR_BRIGADE_FIRST(ws->outbb);
+             b != APR_BRIGADE_SENTINEL(ws->outbb) && n < WRITE_IOV;
+             b = APR_BUCKET_NEXT(b)) {
+            /* heap buckets only: read at once */
+            rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
+            if (rv != APR_SUCCESS)
+                return rv;
+            if (!len)
+                continue;
+            vec[n].iov_base = (void *)data;
+            vec[n++].iov_len = len;
+            total += len;
+        }
+        if (!n) {
+            /* nothing but empty buckets */
+            socketio_ws_dequeued(ws, ws->outbb);
+            apr_brigade_cleanup(ws->outbb);
+            break;
+        }
+        len = 0;
+        rv = apr_socket_sendv(rc->csd, vec, n, &len);
+        if (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv))
+            return rv;
+        if (len)
+            drop_written(rc, len);
+        if (len < total) {
+            rc->out_blocked = 1;
+            break;
+        }
+    }
+    return APR_SUCCESS;
+}
+
 /* Writes queued frames while the socket takes them. */
 static void write_out(rconn *rc)
 {
@@ -86,6 +151,12 @@ static void write_out(rconn *rc)
             return;
         /* Drained: filters may hold input the socket will not signal. */
         rc->read_more = 1;
+    }
+    if (rc->direct_out) {
+        rv = write_direct(rc);
+        if (rv != APR_SUCCESS)
+            socketio_ws_lost(ws, rv, "write failed");
+        return;
     }
     while (!APR_BRIGADE_EMPTY(ws->outbb) && !c->data_in_output_filters) {
         apr_brigade_partition(ws->outbb, WRITE_CHUNK, &after);
@@ -177,7 +248,7 @@ static void update_waits(rconn *rc)
     apr_time_t now = apr_time_now();
     unsigned want;
 
-    if (c->data_in_output_filters) {
+    if (c->data_in_output_filters || rc->out_blocked) {
         if (!rc->pending_since)
             rc->pending_since = now;
     } else {
@@ -193,7 +264,7 @@ static void update_waits(rconn *rc)
         set_deadline(rc, 0);
     }
     want = (socketio_ws_is_closed(ws) || ws->relay_wait ? 0 : EPOLLIN) |
-           (c->data_in_output_filters ? EPOLLOUT : 0);
+           (c->data_in_output_filters || rc->out_blocked ? EPOLLOUT : 0);
     /* Paused for the relay queue: only a hang-up or an error (epoll
      * reports them whatever is asked) wakes it. */
     if (!want)
@@ -206,6 +277,7 @@ static void process(rconn *rc)
 {
     socketio_ws *ws = rc->ws;
     socketio_reactor *re = rc->re;
+    int failing;
 
     if (rc->phase != RC_WS)
         return;
@@ -250,6 +322,12 @@ static void process(rconn *rc)
         }
     }
     write_out(rc);
+    /* What fan-out frames are left no longer share their blocks; at that
+     * cost they may put the client over its bound (handled next turn). */
+    failing = ws->overflow || ws->oom;
+    socketio_ws_settle(ws, rc->tmpbb);
+    if (!failing && (ws->overflow || ws->oom) && !socketio_ws_is_closed(ws))
+        mark_dirty(rc);
     /* Done once the close frame is out; when stopping at once, after one
      * attempt to send it. */
     if (socketio_ws_is_lost(ws) ||
@@ -364,8 +442,10 @@ static void on_conn(rconn *rc, unsigned events)
         return;
     if (rc->ws->relay_wait && (events & (EPOLLHUP | EPOLLERR)))
         socketio_ws_lost(rc->ws, APR_ECONNRESET, "reset while paused");
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
         rc->read_more = 1;
+        rc->in_drained = 0;
+    }
     mark_dirty(rc);
 }
 

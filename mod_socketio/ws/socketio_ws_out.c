@@ -1,9 +1,11 @@
-/* The queue of frames a WebSocket sends to its client (ws->outbb): what
- * the queued output really holds in memory, chunks that small frames
- * share, volatile frames dropped first when the queue is at its bound,
- * and the fan-out blocks the reactor shares between WebSockets. Only the
- * thread that owns the WebSocket; called by socketio_wsconn.c and by the
- * drivers, calls no other file of ws/. */
+/* The queue of frames a WebSocket sends to its client (ws->outbb): frames
+ * written at once through the driver's direct writer while nothing is
+ * queued, what the queued output really holds in memory, chunks that
+ * small frames share, volatile frames dropped first when the queue is at
+ * its bound, and the fan-out blocks the reactor shares between
+ * WebSockets. Only the thread that owns the WebSocket; called by
+ * socketio_wsconn.c and by the drivers, calls no other file of ws/ (the
+ * direct writer is the driver's, called through ws->write_now). */
 #include <string.h>
 
 #include "httpd.h"
@@ -19,7 +21,22 @@ APLOG_USE_MODULE(socketio);
 
 /* ---- writing to the client ---------------------------------------- */
 
-/* What queued output really holds. ws->out_bytes counts memory, not
+/* Written at once. A client that takes what it is sent costs no queue
+ * memory: while its queue is empty, a frame for it alone goes straight to
+ * the socket from siod's bytes in the link's buffer, and only what the
+ * socket does not take is queued (copied). A frame begun that way is
+ * never dropped nor held to the bound below: the client has its first
+ * bytes. Nor may it lack memory for its rest, which would leave the
+ * client with half a frame and no close code it can read: only a frame up
+ * to DIRECT_MAX is begun so; a bigger one is queued whole first.
+ * Fan-out messages are not written one by one: each recipient's queue
+ * gets a bucket on the message's shared block (no copy), and the driver
+ * writes all that a turn of its loop queued in one go, then calls
+ * socketio_ws_settle, which copies into the chunks what is left of the
+ * small ones, so that no client holds a shared block between turns for
+ * less than it costs.
+ *
+ * What queued output really holds. ws->out_bytes counts memory, not
  * payload: every bucket costs two small blocks of the bucket allocator
  * (the bucket and its heap record), and a block over the allocator's
  * small size takes a whole node (at least 8 KB). So non-volatile frames
@@ -34,6 +51,7 @@ APLOG_USE_MODULE(socketio);
 #define BUCKET_COST (2 * BA_SMALL)   /* apr_bucket + apr_bucket_heap */
 #define NODE_MIN 8192                /* apr_allocator's smallest node */
 #define NODE_STEP 4096
+#define DIRECT_MAX (64 * 1024)       /* largest frame begun unreserved */
 
 typedef struct ws_chunk {
     apr_size_t used;                 /* bytes written into data */
@@ -166,6 +184,44 @@ static int append(socketio_ws *ws, const void *a, apr_size_t an,
     return 0;
 }
 
+/* Writes the frame made of a then b (an + bn bytes) at once when nothing
+ * is queued and the driver gave a direct writer. Returns the bytes
+ * written: 0 when none were (or the client is lost). */
+static apr_size_t write_now(socketio_ws *ws, const void *a, apr_size_t an,
+                            const void *b, apr_size_t bn)
+{
+    struct iovec vec[2];
+    int n = 0;
+
+    if (!ws->write_now || !APR_BRIGADE_EMPTY(ws->outbb))
+        return 0;
+    vec[n].iov_base = (void *)a;
+    vec[n++].iov_len = an;
+    if (bn) {
+        vec[n].iov_base = (void *)b;
+        vec[n++].iov_len = bn;
+    }
+    return ws->write_now(ws->write_ctx, vec, n);
+}
+
+/* Queues what is left of the frame made of a then b, of which sent bytes
+ * (fewer than all) were written: copied into the chunks, counted, but
+ * neither dropped nor held to the bound, since the client has its start.
+ * Out of memory sets ws->oom. */
+static void queue_rest(socketio_ws *ws, const char *a, apr_size_t an,
+                       const char *b, apr_size_t bn, apr_size_t sent)
+{
+    if (sent < an) {
+        a += sent;
+        an -= sent;
+    } else {
+        b += sent - an;
+        bn -= sent - an;
+        an = 0;
+    }
+    append(ws, a, an, b, bn);
+}
+
 /* Frees a volatile frame's bytes; as a heap bucket's free function it is
  * what marks the frame volatile. */
 static void vol_free(void *data)
@@ -173,16 +229,16 @@ static void vol_free(void *data)
     apr_bucket_free(data);
 }
 
-/* A fan-out message's frame: one reference-counted block (WebSocket
- * header and payload) shared by every recipient's heap bucket. The count
- * is not atomic: one thread (the reactor) queues and writes them all. */
-struct socketio_ws_fan {
+/* A fan-out message's queued frame: one reference-counted block (WebSocket
+ * header and payload) shared by the heap buckets of the recipients that
+ * queue it. The count is not atomic: one thread (the reactor) queues and
+ * writes them all. */
+struct socketio_ws_fan_block {
     apr_size_t refs;
     apr_size_t len;
-    int volatile_;                 /* SIO_RF_VOLATILE */
 };
 
-#define FAN_HDR APR_ALIGN_DEFAULT(sizeof(socketio_ws_fan))
+#define FAN_HDR APR_ALIGN_DEFAULT(sizeof(socketio_ws_fan_block))
 /* A fan-out message up to this long is copied into each recipient's
  * queue rather than shared through a bucket of its own: the bucket would
  * cost more than the copy. */
@@ -190,7 +246,8 @@ struct socketio_ws_fan {
 
 static void fan_unref(void *data)
 {
-    socketio_ws_fan *b = (socketio_ws_fan *)((char *)data - FAN_HDR);
+    socketio_ws_fan_block *b =
+        (socketio_ws_fan_block *)((char *)data - FAN_HDR);
 
     if (--b->refs == 0)
         apr_bucket_free(b);
@@ -315,11 +372,18 @@ void socketio_ws_queue_msg(socketio_ws *ws, int opcode, const void *payload,
                            apr_size_t len, int volatile_)
 {
     unsigned char hdr[SIO_WS_MAX_HEADER];
-    apr_size_t hl = sio_ws_write_header(hdr, 1, opcode, len, NULL);
+    apr_size_t hl = sio_ws_write_header(hdr, 1, opcode, len, NULL), sent;
     char *buf;
 
     if (socketio_ws_is_lost(ws))
         return;
+    sent = hl + len <= DIRECT_MAX ? write_now(ws, hdr, hl, payload, len) : 0;
+    if (sent == hl + len || socketio_ws_is_lost(ws))
+        return;
+    if (sent) {
+        queue_rest(ws, (char *)hdr, hl, payload, len, sent);
+        return;
+    }
     if (!volatile_) {
         if (make_room(ws, append_cost(ws, hl + len), 0))
             append(ws, hdr, hl, payload, len);
@@ -340,15 +404,6 @@ void socketio_ws_queue_msg(socketio_ws *ws, int opcode, const void *payload,
     ws->out_bytes += held_size(hl + len) + BUCKET_COST;
 }
 
-/* Queues a copy of one whole frame (header and payload, len bytes) that
- * is not volatile, appended to the queue's chunks. Same bound as
- * socketio_ws_queue_msg. */
-static void queue_copy(socketio_ws *ws, const void *frame, apr_size_t len)
-{
-    if (make_room(ws, append_cost(ws, len), 0))
-        append(ws, frame, len, NULL, 0);
-}
-
 /* Queues bucket b (made on ws->c->bucket_alloc) holding len bytes of one
  * whole frame; same bound as socketio_ws_queue_msg (b is destroyed when
  * dropped). volatile_ says b's frame is volatile (b's free function is
@@ -365,48 +420,125 @@ static void queue_bucket(socketio_ws *ws, apr_bucket *b, apr_size_t len,
 }
 
 /* See socketio_wsconn.h. */
-socketio_ws_fan *socketio_ws_fan_create(apr_bucket_alloc_t *ba, int flags,
-                                        const unsigned char *msg,
-                                        apr_size_t len)
+void socketio_ws_fan_begin(socketio_ws_fan *fan, apr_bucket_alloc_t *ba,
+                           int flags, const unsigned char *msg,
+                           apr_size_t len)
 {
-    unsigned char hdr[SIO_WS_MAX_HEADER];
-    apr_size_t hl = sio_ws_write_header(hdr, 1, (flags & SIO_RF_BINARY)
-                                                    ? SIO_WS_BINARY
-                                                    : SIO_WS_TEXT,
-                                        len, NULL);
-    socketio_ws_fan *b = apr_bucket_alloc(FAN_HDR + hl + len, ba);
+    fan->msg = msg;
+    fan->len = len;
+    fan->hl = sio_ws_write_header(fan->hdr, 1, (flags & SIO_RF_BINARY)
+                                                   ? SIO_WS_BINARY
+                                                   : SIO_WS_TEXT,
+                                  len, NULL);
+    fan->volatile_ = (flags & SIO_RF_VOLATILE) != 0;
+    fan->no_memory = 0;
+    fan->ba = ba;
+    fan->block = NULL;
+}
 
-    if (!b)
+/* The block holding a copy of fan's frame, made on first use; NULL out
+ * of memory. */
+static socketio_ws_fan_block *fan_block(socketio_ws_fan *fan)
+{
+    socketio_ws_fan_block *b = fan->block;
+
+    if (b || fan->no_memory)
+        return b;
+    b = apr_bucket_alloc(FAN_HDR + fan->hl + fan->len, fan->ba);
+    if (!b) {
+        fan->no_memory = 1;
         return NULL;
+    }
     b->refs = 1;
-    b->len = hl + len;
-    b->volatile_ = (flags & SIO_RF_VOLATILE) != 0;
-    memcpy((char *)b + FAN_HDR, hdr, hl);
-    if (len)
-        memcpy((char *)b + FAN_HDR + hl, msg, len);
+    b->len = fan->hl + fan->len;
+    memcpy((char *)b + FAN_HDR, fan->hdr, fan->hl);
+    if (fan->len)
+        memcpy((char *)b + FAN_HDR + fan->hl, fan->msg, fan->len);
+    fan->block = b;
     return b;
 }
 
-/* See socketio_wsconn.h. */
-void socketio_ws_fan_queue(socketio_ws *ws, socketio_ws_fan *fan)
+/* See socketio_wsconn.h. The frame shares the block (made on first
+ * use) through a bucket, but a small one that is not volatile for a
+ * client that had frames waiting before this turn of the driver's loop is
+ * copied into the chunks at once, as socketio_ws_settle would. */
+void socketio_ws_fan_send(socketio_ws *ws, socketio_ws_fan *fan)
 {
+    apr_size_t total = fan->hl + fan->len;
+    int small = !fan->volatile_ && total <= FAN_COPY_MAX;
+    socketio_ws_fan_block *b;
     apr_bucket *bk;
 
     if (socketio_ws_is_closed(ws))
         return;
-    if (!fan->volatile_ && fan->len <= FAN_COPY_MAX) {
-        queue_copy(ws, (char *)fan + FAN_HDR, fan->len);
+    if (small && !APR_BRIGADE_EMPTY(ws->outbb) && !ws->fan_fresh) {
+        if (make_room(ws, append_cost(ws, total), 0))
+            append(ws, fan->hdr, fan->hl, fan->msg, fan->len);
         return;
     }
-    fan->refs++;
-    bk = apr_bucket_heap_create((char *)fan + FAN_HDR, fan->len,
+    if (!(b = fan_block(fan))) {
+        if (!fan->volatile_)
+            ws->oom = 1;
+        return;
+    }
+    b->refs++;
+    bk = apr_bucket_heap_create((char *)b + FAN_HDR, b->len,
                                 fan->volatile_ ? fan_vol_free : fan_unref,
                                 ws->c->bucket_alloc);
-    queue_bucket(ws, bk, fan->len, fan->volatile_);
+    queue_bucket(ws, bk, b->len, fan->volatile_);
+    if (small)
+        ws->fan_fresh = 1;
+}
+
+/* Is b (a piece of) a small fan-out frame that is not volatile, sharing
+ * its block? */
+static int small_shared(const apr_bucket *b)
+{
+    const apr_bucket_heap *h;
+
+    if (!APR_BUCKET_IS_HEAP(b))
+        return 0;
+    h = b->data;
+    return h->free_func == fan_unref && h->alloc_len <= FAN_COPY_MAX;
 }
 
 /* See socketio_wsconn.h. */
-void socketio_ws_fan_release(socketio_ws_fan *fan)
+void socketio_ws_settle(socketio_ws *ws, apr_bucket_brigade *tmp)
 {
-    fan_unref((char *)fan + FAN_HDR);
+    apr_bucket *b;
+    const char *data;
+    apr_size_t len, c;
+
+    if (!ws->fan_fresh)
+        return;
+    ws->fan_fresh = 0;
+    if (APR_BRIGADE_EMPTY(ws->outbb))
+        return;
+    APR_BRIGADE_CONCAT(tmp, ws->outbb);
+    while (!APR_BRIGADE_EMPTY(tmp)) {
+        b = APR_BRIGADE_FIRST(tmp);
+        if (!small_shared(b) || ws->oom) {
+            APR_BUCKET_REMOVE(b);
+            APR_BRIGADE_INSERT_TAIL(ws->outbb, b);
+            continue;
+        }
+        c = piece_cost(b);
+        ws->out_bytes -= c < ws->out_bytes ? c : ws->out_bytes;
+        if (apr_bucket_read(b, &data, &len, APR_BLOCK_READ) == APR_SUCCESS)
+            append(ws, data, len, NULL, 0);
+        else
+            ws->oom = 1;
+        apr_bucket_delete(b);
+    }
+    /* Now held at what they cost: over the bound, the volatile ones go
+     * first, else the client is closed (as when they came). */
+    make_room(ws, 0, 0);
+}
+
+/* See socketio_wsconn.h. */
+void socketio_ws_fan_end(socketio_ws_fan *fan)
+{
+    if (fan->block)
+        fan_unref((char *)fan->block + FAN_HDR);
+    fan->block = NULL;
 }

@@ -16,11 +16,16 @@
  *   thread once ws->on_reactor is set, else the worker thread running
  *   socketio_ws_thread_run (and, before either, the upgrade on the
  *   request's worker thread).
- * - socketio_ws_dequeued and the fan-out functions (socketio_ws_fan_*):
- *   today the reactor only (its writer and WS_FANOUT); a fan-out block's
- *   count is not atomic, so they must stay on one thread. */
+ * - socketio_ws_dequeued, socketio_ws_settle and the fan-out functions
+ *   (socketio_ws_fan_*): today the reactor only (its writer and
+ *   WS_FANOUT); a fan-out block's count is not atomic, so they must stay
+ *   on one thread.
+ * - ws->write_now, when the driver sets it, is called by the output queue
+ *   on the owner's thread. */
 #ifndef SOCKETIO_WSCONN_H
 #define SOCKETIO_WSCONN_H
+
+#include <sys/uio.h>
 
 #include "httpd.h"
 #include "apr_allocator.h"
@@ -47,6 +52,15 @@ typedef enum socketio_ws_state {
                             * (socketio_ws_finish) */
 } socketio_ws_state;
 
+/* A driver's direct writer (the reactor's, for a connection whose only
+ * output filter is the core's): writes what the socket takes of vec[0..n)
+ * at once, without waiting; called by the output queue only when nothing
+ * is queued before the frame. Returns the bytes written: 0 when nothing
+ * can be written now (the filters hold data, the socket is full) or the
+ * write failed (the writer has then marked the WebSocket lost). */
+typedef apr_size_t (*socketio_ws_writer)(void *ctx, const struct iovec *vec,
+                                         int n);
+
 typedef struct socketio_ws {
     request_rec *r;                /* the upgrade request; NULL once the
                                     * reactor has finished it */
@@ -62,6 +76,11 @@ typedef struct socketio_ws {
     apr_size_t out_limit;          /* bound on out_bytes; 0: unbounded
                                     * (the waiter bounds it) */
     apr_bucket_alloc_t *out_alloc; /* where queued frames' bytes live */
+    socketio_ws_writer write_now;  /* NULL: every frame is queued */
+    void *write_ctx;
+    int fan_fresh;                 /* small fan-out frames queued this
+                                    * turn share their block (see
+                                    * socketio_ws_settle) */
     apr_memnode_t *in_node;        /* unparsed input kept between reads */
     apr_size_t in_len;
     apr_memnode_t *msg_node;       /* fragmented message under way */
@@ -108,9 +127,12 @@ socketio_ws *socketio_ws_create(request_rec *r,
                                 const socketio_server_conf *sconf,
                                 int client_fd, apr_pool_t *pool);
 
-/* Queues one frame to the client; header and payload are copied into
- * the queue's chunks (memory from ws->out_alloc). When the memory queued
- * would go over out_limit the frame is dropped and ws->overflow set. */
+/* Queues one frame to the client. When nothing is queued and the driver
+ * gave a direct writer, the frame is written at once and only what the
+ * socket did not take is queued; otherwise (or for the rest) header and
+ * payload are copied into the queue's chunks (memory from ws->out_alloc).
+ * When the memory queued would go over out_limit the frame is dropped and
+ * ws->overflow set; the rest of a frame already begun is always queued. */
 void socketio_ws_queue(socketio_ws *ws, int opcode, const void *payload,
                        apr_size_t len);
 
@@ -131,27 +153,50 @@ void socketio_ws_dequeued(socketio_ws *ws, apr_bucket_brigade *bb);
 void socketio_ws_opened(socketio_ws *ws);
 
 /* One message for many WebSockets (WS_FANOUT on the reactor): its frame,
- * header and payload, built once in a reference-counted block that the
- * recipients' queues share. */
-typedef struct socketio_ws_fan socketio_ws_fan;
+ * header and payload, copied once into a reference-counted block that
+ * the recipients' queues share (made when the first recipient needs it).
+ * The caller keeps the record from socketio_ws_fan_begin to
+ * socketio_ws_fan_end; its fields are the output queue's. */
+typedef struct socketio_ws_fan_block socketio_ws_fan_block;
 
-/* Builds the frame of a fan-out message (flags: SIO_RF_BINARY,
- * SIO_RF_VOLATILE; msg[0..len) is copied) in memory from ba, the
- * allocator of the WebSockets' queued frames (ws->out_alloc). Returns the
- * block, holding the caller's reference, or NULL out of memory. */
-socketio_ws_fan *socketio_ws_fan_create(apr_bucket_alloc_t *ba, int flags,
-                                        const unsigned char *msg,
-                                        apr_size_t len);
+typedef struct socketio_ws_fan {
+    const unsigned char *msg;      /* the caller's, until _end */
+    apr_size_t len;
+    unsigned char hdr[SIO_WS_MAX_HEADER];
+    apr_size_t hl;
+    int volatile_;                 /* SIO_RF_VOLATILE */
+    int no_memory;                 /* the block could not be made */
+    apr_bucket_alloc_t *ba;        /* the block's memory */
+    socketio_ws_fan_block *block;  /* NULL until a recipient queues */
+} socketio_ws_fan;
 
-/* Queues fan's frame for ws (nothing once ws is closed): a small one that
- * is not volatile is copied into the queue's chunks (cheaper than a bucket
- * of its own), any other shares the block through a bucket. Same bound as
- * socketio_ws_queue_msg. */
-void socketio_ws_fan_queue(socketio_ws *ws, socketio_ws_fan *fan);
+/* Starts fan-out message msg[0..len) (flags: SIO_RF_BINARY,
+ * SIO_RF_VOLATILE) in the caller's record fan; msg must stay valid until
+ * socketio_ws_fan_end. ba is where a queued copy is made: the allocator
+ * of the WebSockets' queued frames (ws->out_alloc). Allocates nothing. */
+void socketio_ws_fan_begin(socketio_ws_fan *fan, apr_bucket_alloc_t *ba,
+                           int flags, const unsigned char *msg,
+                           apr_size_t len);
 
-/* Gives back the creator's reference; the block goes with the last
- * queued frame that shares it. */
-void socketio_ws_fan_release(socketio_ws_fan *fan);
+/* Queues fan's frame for ws (nothing once ws is closed): a bucket on the
+ * message's block, made on first use, so that the driver writes it with
+ * whatever else this turn queued; but a small one that is not volatile
+ * for a client that already had frames waiting is copied into the
+ * queue's chunks. Same bound as socketio_ws_queue_msg; a frame that is
+ * not volatile and finds no memory for the block sets ws->oom. The
+ * driver must call socketio_ws_settle before its turn ends. */
+void socketio_ws_fan_send(socketio_ws *ws, socketio_ws_fan *fan);
+
+/* The end of a turn of the driver's loop, after it wrote what it could:
+ * small fan-out frames left in the queue are copied into its chunks, so
+ * that they hold their blocks no longer, and are counted at that cost
+ * (over the bound: volatile frames dropped first, else ws->overflow).
+ * tmp is an empty brigade of the connection's, left empty. */
+void socketio_ws_settle(socketio_ws *ws, apr_bucket_brigade *tmp);
+
+/* Ends the message: gives back the creator's reference to the block, if
+ * one was made; it goes with the last queued frame that shares it. */
+void socketio_ws_fan_end(socketio_ws_fan *fan);
 
 /* Ends the WebSocket: queues a close frame with code and reason (code
  * 1006: the client is gone, nothing is sent) and records report for
