@@ -25,6 +25,7 @@
 #   TLS_PORT         also listen with TLS on this port; TLS_CERT / TLS_KEY
 #                    (default: a self-signed pair generated in $RUNDIR/tls)
 #   CGI=1            load mod_cgi(d) and run *.php through php-cgi
+#   STATUS=1         load mod_status: /server-status, from loopback only
 #   SITE_DIR         a directory whose files are copied into the document
 #                    root (over the generated ones; health.txt stays), e.g.
 #                    conf/demo; a copy, so www-data can read it as root
@@ -254,6 +255,7 @@ ACCESS_LOG=$LOGDIR/access_log
         load socache_shmcb mod_socache_shmcb
         load ssl mod_ssl
     fi
+    [ "${STATUS:-0}" = 1 ] && load status mod_status
     if [ "${CGI:-0}" = 1 ]; then
         if [ "$MPM" = prefork ]; then load cgi mod_cgi; else load cgid mod_cgid; fi
         load actions mod_actions
@@ -342,6 +344,16 @@ EOF
     [ -n "${CORS:-}" ] && echo "    SocketIOCorsOrigin $CORS"
     [ -n "${MAX_PAYLOAD:-}" ] && echo "    SocketIOMaxPayload $MAX_PAYLOAD"
     echo "</Location>"
+    if [ "${STATUS:-0}" = 1 ]; then
+        cat <<'EOF'
+
+# Apache's scoreboard (BusyWorkers, IdleWorkers, connections), loopback only.
+<Location /server-status>
+    SetHandler server-status
+    Require ip 127.0.0.0/8 ::1
+</Location>
+EOF
+    fi
     if [ "${CGI:-0}" = 1 ]; then
         cat <<'EOF'
 

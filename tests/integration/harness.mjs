@@ -45,7 +45,7 @@ export async function waitFor(fn, ms, what, step = 50) {
       last = e;
     }
     if (Date.now() > end) {
-      throw new Error(`timed out after ${ms} ms waiting for ${what}` +
+      throw new Error(`timed out after ${ms} ms waiting for ${typeof what === 'function' ? what() : what}` +
         (last instanceof Error ? `: ${last.message}` : ''));
     }
     await sleep(step);
@@ -174,6 +174,7 @@ export class Instance {
       UPGRADES: o.upgrades || '',
       REPLY_TIMEOUT: o.replyTimeout ? String(o.replyTimeout) : '',
       EXTRA_CONF: o.extraConf || '',
+      STATUS: o.status ? '1' : '',
       EXTRA_CONF_FILE: o.extraConfFile || '',
       TLS_PORT: this.tlsPort ? String(this.tlsPort) : '',
     };
@@ -392,7 +393,8 @@ export class Instance {
  * connectTimeout, maxPayload; its applications app / apps (-a), nsps (-n:
  * ['NSP=APP'] or {NSP: APP}), appDir (-A), siodExtraArgs (more options, e.g.
  * limits), siodEnv (variables added to siod's environment), verbose; httpd's
- * mpm, cors, transports, upgrades, replyTimeout, logLevel, tls, extraConf
+ * mpm, cors, transports, upgrades, replyTimeout, logLevel, tls, status
+ * (mod_status at /server-status), extraConf
  * (text appended to httpd.conf), extraConfFile (Included) and httpdEnv
  * (variables added to httpd's environment, e.g. the module's
  * fault-injection settings in SAN builds).

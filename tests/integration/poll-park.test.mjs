@@ -1,6 +1,6 @@
 // Held long-polls cost no thread under mpm_event: a crowd of polling-only
 // clients (raw Socket.IO over Engine.IO polling, keep-alive) each keeps a
-// GET waiting in siod; httpd's thread count stays where it was idle, every
+// GET waiting in siod; Apache's scoreboard shows no worker busy, every
 // client gets a broadcast and its acked echo, the connections are reused
 // (the GETs were parked in the MPM and handed back, not closed), and a
 // static page stays fast. Under prefork and worker each held GET holds a
@@ -11,7 +11,7 @@ import http from 'node:http';
 import {
   MPM, startInstance, sleep, waitFor, withTimeout, pollHandshake, pollGet, pollPost, request,
 } from './harness.mjs';
-import { settledThreads, httpdThreads, timedGets, summary, logLines } from './scale-lib.mjs';
+import { settledThreads, settledFds, httpdThreads, scoreboard, timedGets, summary, logLines } from './scale-lib.mjs';
 import { agentRequest } from './poll-lib.mjs';
 
 const CLIENTS = 1000;
@@ -21,7 +21,7 @@ const skip = MPM !== 'event' && 'held GETs hold threads under prefork and worker
 let inst;
 before(async () => {
   if (skip) return;
-  inst = await startInstance('poll-park', { app: 'bench', pingInterval: 25000, pingTimeout: 20000 });
+  inst = await startInstance('poll-park', { app: 'bench', pingInterval: 25000, pingTimeout: 20000, status: true });
 });
 after(async () => { await inst?.stop(); });
 
@@ -84,7 +84,7 @@ class Poller {
   }
 }
 
-test(`${MPM}: ${CLIENTS} polling-only clients each holding a GET: no thread more, a broadcast and an ack each, ` +
+test(`${MPM}: ${CLIENTS} polling-only clients each holding a GET: no worker busy, a broadcast and an ack each, ` +
   'pages fast', { skip, timeout: 180000 }, async () => {
   const base = inst.url('/socket.io/');
   const agent = new http.Agent({ keepAlive: true });
@@ -102,11 +102,16 @@ test(`${MPM}: ${CLIENTS} polling-only clients each holding a GET: no thread more
     await waitFor(() => clients.every((c) => c.has((p) => p.startsWith('40{'))), 30000,
       'every CONNECT answer');
     await sleep(1000);                // every client's next GET is held
+    // The scoreboard, not the thread count, says what the held GETs cost:
+    // the burst of opens and first GETs may keep every worker busy for a
+    // moment on a loaded machine, and the MPM then starts a child it keeps.
+    let board;
+    await waitFor(async () => (board = await scoreboard(inst)).busy <= 1, 10000,
+      () => `no worker busy but the status request (scoreboard ${JSON.stringify(board)})`, 200);
     const held = httpdThreads(inst);
     console.log(`${MPM}: threads idle ${idle.total} (${idle.children} children), ` +
-      `with ${CLIENTS} held GETs ${held.total} (${held.children} children)`);
-    assert.equal(held.children, idle.children, 'no child more');
-    assert.equal(held.total, idle.total, 'no thread more');
+      `with ${CLIENTS} held GETs ${held.total} (${held.children} children); scoreboard ${JSON.stringify(board)}`);
+    assert.ok(board.idle >= 24, `idle workers ${board.idle}`);
 
     const pages = await timedGets(inst.url('/index.html'), 30, { gapMs: 20 });
     const st = summary(pages.ms);
@@ -147,11 +152,14 @@ test(`${MPM}: ${CLIENTS} polling-only clients each holding a GET: no thread more
 test(`${MPM}: a parked GET that the MPM times out (Timeout below pingInterval) is released; the session goes on`,
   { skip, timeout: 30000 }, async () => {
     const short = await startInstance('poll-park-timeout', {
-      app: 'bench', pingInterval: 25000, pingTimeout: 20000, extraConf: 'Timeout 2',
+      // one child: the descriptors counted are those of the child that
+      // served the session (its relay link opened by the handshake)
+      app: 'bench', pingInterval: 25000, pingTimeout: 20000, extraConf: 'Timeout 2\nStartServers 1',
     });
     try {
-      const fds0 = short.httpdFds();
       const { sid } = await pollHandshake(short);
+      const fds0 = await settledFds(short);
+      assert.equal(Object.keys(fds0).length, 1, `one child: ${JSON.stringify(fds0)}`);
       assert.equal((await pollPost(short, sid, ['40'])).body, 'ok');
       assert.match((await pollGet(short, sid)).body, /^40\{/);
       const t0 = Date.now();

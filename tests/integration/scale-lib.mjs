@@ -51,6 +51,33 @@ export function httpdThreads(inst) {
 }
 
 /**
+ * httpd children's descriptor counts once two readings `gapMs` apart
+ * agree (connections of the requests before it closed).
+ */
+export async function settledFds(inst, gapMs = 300, ms = 10000) {
+  const end = Date.now() + ms;
+  let prev = JSON.stringify(inst.httpdFds());
+  for (;;) {
+    await sleep(gapMs);
+    const cur = JSON.stringify(inst.httpdFds());
+    if (cur === prev || Date.now() > end) return JSON.parse(cur);
+    prev = cur;
+  }
+}
+
+/**
+ * Apache's scoreboard from /server-status?auto (an instance started with
+ * status: true): {busy, idle} worker threads; the status request itself
+ * is one of the busy.
+ */
+export async function scoreboard(inst) {
+  const res = await request('GET', inst.url('/server-status?auto'));
+  if (res.status !== 200) throw new Error(`server-status ${res.status}`);
+  const field = (name) => Number((res.body.match(new RegExp(`^${name}: (\\d+)$`, 'm')) || [])[1]);
+  return { busy: field('BusyWorkers'), idle: field('IdleWorkers') };
+}
+
+/**
  * Waits until httpd's thread count reads the same twice `gapMs` apart
  * (children finished starting their threads); resolves that reading.
  */
