@@ -3,8 +3,9 @@
 // GET waiting in siod; no worker is busy and httpd's thread count stays
 // where it was idle, every client gets a broadcast and its acked echo, the
 // connections are reused (the GETs were parked in the MPM and handed back,
-// not closed), and a static page stays fast. Under prefork and worker each held GET holds a
-// thread (SocketIOPollThreads, poll-cap.test.mjs); nothing to test here.
+// not closed), and a static page stays fast. Under prefork and worker each
+// held GET holds a thread (SocketIOPollThreads, poll-cap.test.mjs); nothing
+// to test here.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
