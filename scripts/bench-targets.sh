@@ -16,7 +16,10 @@
 #   PHASES ("idle hold ack node big")  idle: the pages with no client
 #                                 (IDLE_SECONDS, 20); hold: 20k on ours;
 #                                 ack: ours then node; node: node's hold;
-#                                 big: BIG_STEPS
+#                                 big: BIG_STEPS; lpcrowd (not in the
+#                                 default): LP_CLIENTS (10000) polling-only
+#                                 clients each keeping a GET pending, held
+#                                 HOLD_SECONDS with both pages probed
 #   CLIENTS (20000), HOLD_SECONDS (120), PROCS (2), SRC (127.0.0.2-127.0.0.40)
 #   NODE_CLIENTS (19950)          node's one process allows 20,000 descriptors
 #   BIG_STEPS ("40000 60000"), BIG_SECONDS (30); siobench gets one process
@@ -47,6 +50,8 @@ PROBE_RATE=${PROBE_RATE:-10}
 ACK_CLIENTS=${ACK_CLIENTS:-200}
 ACK_RATE=${ACK_RATE:-2000}
 ACK_SECONDS=${ACK_SECONDS:-30}
+LP_CLIENTS=${LP_CLIENTS:-10000}
+SB_MODE=hold SB_ARGS=
 
 say() { printf 'targets: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -238,8 +243,9 @@ hold_run() {
     [ "$t" = node ] || put "$tag.idle_httpd_threads" "$(sample $(httpd_pids) | cut -d' ' -f3)"
     sampler "$OUT/logs/$tag.threads" "$spf" &
     sampler_pid=$!
-    "$SIOBENCH" hold -n "$n" --procs "$procs" --rate "$CONNECT_RATE" --duration "$secs" \
-        --src "$SRC" --url "http://127.0.0.1:$port/socket.io/" >"$log" 2>&1 &
+    # shellcheck disable=SC2086
+    "$SIOBENCH" "$SB_MODE" -n "$n" --procs "$procs" --rate "$CONNECT_RATE" --duration "$secs" \
+        $SB_ARGS --src "$SRC" --url "http://127.0.0.1:$port/socket.io/" >"$log" 2>&1 &
     sb_pid=$!
     if wait_go "$log"; then
         pc=$(( PROBE_RATE * (secs - 2) ))
@@ -319,6 +325,9 @@ for ph in $PHASES; do
     case $ph in
     idle) idle_run ;;
     hold) hold_run "event-$CLIENTS" event "$CLIENTS" "$PROCS" "$HOLD_SECONDS" "static php" ;;
+    lpcrowd)
+        SB_MODE=lphold SB_ARGS="--max-pending $LP_CLIENTS" \
+            hold_run "lpcrowd-event-$LP_CLIENTS" event "$LP_CLIENTS" "$PROCS" "$HOLD_SECONDS" "static php" ;;
     ack) ack_run ack-event event; ack_run ack-node node ;;
     node) hold_run "node-$NODE_CLIENTS" node "$NODE_CLIENTS" "$PROCS" "$HOLD_SECONDS" "static" ;;
     big)
