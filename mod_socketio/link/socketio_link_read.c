@@ -361,8 +361,11 @@ static void rstate_reset(socketio_link *link)
 /* Reads what fd has (at most budget recv calls) and dispatches every whole
  * frame. Returns APR_EAGAIN once the socket is drained, APR_SUCCESS when
  * the budget ran out first, or the failure (an APR status; APR_EGENERAL
- * for a protocol error) with a static description in *why. Reading thread
- * only (the reader thread, or the reactor). */
+ * for a protocol error) with a static description in *why. A recv that
+ * got less than it asked for emptied the socket: that is taken as drained
+ * without another recv to see EAGAIN (the caller's poll or level-triggered
+ * epoll reports what came since). Reading thread only (the reader thread,
+ * or the reactor). */
 static apr_status_t link_pump(socketio_link *link, int fd, int budget,
                               const char **why)
 {
@@ -370,21 +373,28 @@ static apr_status_t link_pump(socketio_link *link, int fd, int budget,
     unsigned char *buf = link->rbuf;
     size_t off, used;
     sio_relay_frame f;
+    size_t want;
     ssize_t n;
-    int rc;
+    int rc, drained = 0;
 
     while (budget-- > 0) {
+        if (drained)
+            return APR_EAGAIN;
         if (rs->big && rs->got == rs->cap && big_grow(link, rs) != 0) {
             *why = "out of memory reading a frame from siod";
             return APR_ENOMEM;
         }
-        if (rs->big)
-            n = recv(fd, rs->big + rs->got, rs->cap - rs->got, 0);
-        else if (rs->skip)
-            n = recv(fd, buf, rs->skip < LINK_READ_BUF ? rs->skip
-                                                       : LINK_READ_BUF, 0);
-        else
-            n = recv(fd, buf + rs->have, LINK_READ_BUF - rs->have, 0);
+        if (rs->big) {
+            want = rs->cap - rs->got;
+            n = recv(fd, rs->big + rs->got, want, 0);
+        } else if (rs->skip) {
+            want = rs->skip < LINK_READ_BUF ? rs->skip : LINK_READ_BUF;
+            n = recv(fd, buf, want, 0);
+        } else {
+            want = LINK_READ_BUF - rs->have;
+            n = recv(fd, buf + rs->have, want, 0);
+        }
+        drained = n > 0 && (size_t)n < want;
         if (n == 0) {
             *why = "siod closed the relay link";
             return APR_EOF;
