@@ -150,6 +150,10 @@ static void socketio_register_hooks(apr_pool_t *p)
                                NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_pre_close_connection(socketio_keepalive_pre_close, NULL, NULL,
                                  APR_HOOK_MIDDLE);
+    ap_hook_translate_name(socketio_translate_name, NULL, NULL,
+                           APR_HOOK_FIRST);
+    ap_hook_map_to_storage(socketio_map_to_storage, NULL, NULL,
+                           APR_HOOK_FIRST);
     ap_hook_handler(socketio_handler, NULL, NULL, APR_HOOK_FIRST);
 }
 

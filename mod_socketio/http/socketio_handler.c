@@ -97,6 +97,33 @@ static int refuse_origin(socketio_req *sr)
     return socketio_respond_error(sr, SOCKETIO_ERR_FORBIDDEN);
 }
 
+/* A request flagged by socketio_translate_name: its request_config
+ * entry is this address. */
+static const char not_a_file;
+
+/* See socketio_http.h. Runs after the first <Location> walk, so it sees
+ * SocketIO On set in a <Location>; one set in a <Directory> only is seen
+ * by the handler, after the usual filesystem walk. */
+int socketio_translate_name(request_rec *r)
+{
+    if (!r->main && socketio_config_enabled(socketio_config_dir(r)))
+        ap_set_module_config(r->request_config, &socketio_module,
+                             (void *)&not_a_file);
+    return DECLINED;
+}
+
+/* See socketio_http.h. */
+int socketio_map_to_storage(request_rec *r)
+{
+    if (ap_get_module_config(r->request_config, &socketio_module) !=
+        &not_a_file)
+        return DECLINED;
+    /* The handler serves it whatever the filesystem holds. */
+    if (!r->filename)
+        r->filename = apr_pstrcat(r->pool, "socketio:", r->uri, NULL);
+    return OK;
+}
+
 /* See socketio_http.h. */
 int socketio_handler(request_rec *r)
 {

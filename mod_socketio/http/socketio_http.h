@@ -7,7 +7,8 @@
  * no two of them call each other.
  *
  * Who may call: socketio_handler is httpd's handler hook, on the worker
- * thread of the request; socketio_poll_cap_post_config and
+ * thread of the request, as are socketio_translate_name and
+ * socketio_map_to_storage; socketio_poll_cap_post_config and
  * socketio_poll_cap_child_status are httpd's post_config and child_status
  * hooks (the parent); socketio_keepalive_child_init and _child_stopping
  * run on the child's main thread (child_init, child_stopping hooks),
@@ -18,6 +19,15 @@
 
 #include "httpd.h"
 #include "ap_mpm.h"
+
+/* translate_name and map_to_storage hooks (worker thread of the
+ * request): a request where a <Location>'s SocketIO On applies names no
+ * file, so it is not mapped to the filesystem (no <Directory> or
+ * .htaccess walk: a dozen stat calls a poll otherwise pays), as
+ * mod_proxy does for what it proxies. translate_name notes it and
+ * declines; map_to_storage returns OK for it, DECLINED for the rest. */
+int socketio_translate_name(request_rec *r);
+int socketio_map_to_storage(request_rec *r);
 
 /* The handler hook: serves Engine.IO where SocketIO On applies, declines
  * elsewhere. Returns OK/DONE after answering, SUSPENDED when the reactor

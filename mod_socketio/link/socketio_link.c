@@ -142,11 +142,12 @@ apr_status_t socketio_link_ensure_open(socketio_link *link)
     char whybuf[96];
     apr_time_t start;
     int fd = -1, up;
+    socketio_link_state st = __atomic_load_n(&link->state, __ATOMIC_ACQUIRE);
 
-    apr_thread_mutex_lock(link->mutex);
-    up = link_up(link);
-    apr_thread_mutex_unlock(link->mutex);
-    if (up)
+    /* Every request passes here: no lock on the way when the link is up.
+     * A link that goes down right after is caught by the caller, which
+     * checks again with the mutex held (socketio_waiter_create). */
+    if (st == LINK_UP || st == LINK_CLOSING)
         return APR_SUCCESS;
 
     apr_thread_mutex_lock(link->open_mutex);

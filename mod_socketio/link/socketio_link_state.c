@@ -20,7 +20,8 @@ void socketio_link_transit(socketio_link *link, socketio_link_state to,
                  "mod_socketio: relay link to %s (pid %" APR_PID_T_FMT
                  ", generation %u): %s -> %s (%s)", link->path, getpid(),
                  link->gen, state_names[link->state], state_names[to], why);
-    link->state = to;
+    /* Stored atomically: socketio_link_ensure_open reads it unlocked. */
+    __atomic_store_n(&link->state, to, __ATOMIC_RELEASE);
 }
 
 /* See socketio_link_int.h. Once across the children when the shared
