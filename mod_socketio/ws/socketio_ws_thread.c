@@ -1,10 +1,8 @@
 /* The thread-per-WebSocket driver: the worker thread that completed the
  * handshake polls the client socket and its waiter's wake fd, reads with
  * socketio_ws_read and writes the queued frames with blocking, flushed
- * passes. The cap on such threads is counted across every child in
- * anonymous shared memory: a total, checked and raised with compare-and-
- * swap, and one counter per scoreboard slot so the parent can give back
- * what a child that died (crashed, killed) still held. */
+ * passes. The cap on such threads is counted across every child
+ * (core/socketio_cap.c). */
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
@@ -15,10 +13,8 @@
 #include "http_core.h"
 #include "http_log.h"
 #include "ap_mpm.h"
-#include "scoreboard.h"
 #include "util_filter.h"
 #include "apr_atomic.h"
-#include "apr_shm.h"
 
 #include "sio_ws.h"
 #include "socketio_core.h"
@@ -37,56 +33,28 @@ APLOG_USE_MODULE(socketio);
 /* At most one refusal line per child this often. */
 #define REFUSAL_LOG_SECS 60
 
-typedef struct cap_counts {
-    volatile apr_uint32_t total;
-    volatile apr_uint32_t slot[1];  /* cap_slots of them */
-} cap_counts;
-
-static apr_shm_t *cap_shm;
-static int cap_limit;
-static int cap_slots;
-static int my_slot = -2;            /* -2: not looked up yet, -1: unknown */
+static socketio_cap *cap;
 static volatile apr_uint32_t refused_since;
 static volatile apr_uint32_t last_log_sec;
-
-static cap_counts *counts(void)
-{
-    return cap_shm ? apr_shm_baseaddr_get(cap_shm) : NULL;
-}
 
 /* See socketio_ws.h. */
 int socketio_ws_thread_post_config(apr_pool_t *pconf, server_rec *s)
 {
     socketio_server_conf *sc = socketio_config_server(s);
-    int daemons = 0, threads = 0, limit = 0, workers;
-    apr_status_t rv;
+    int daemons = 0, threads = 0, limit, workers;
 
     ap_mpm_query(AP_MPMQ_MAX_DAEMONS, &daemons);
     ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
-    ap_mpm_query(AP_MPMQ_HARD_LIMIT_DAEMONS, &limit);
     workers = daemons * (threads > 0 ? threads : 1);
     if (sc->ws_threads >= 0)
-        cap_limit = sc->ws_threads;
+        limit = sc->ws_threads;
     else
-        cap_limit = workers / SOCKETIO_DEFAULT_THREADS_DIVISOR > 0
-                        ? workers / SOCKETIO_DEFAULT_THREADS_DIVISOR : 1;
-    cap_slots = limit > 0 ? limit : 1;
-    cap_shm = NULL;
-    rv = apr_shm_create(&cap_shm, sizeof(cap_counts) +
-                        sizeof(apr_uint32_t) * (apr_size_t)cap_slots,
-                        NULL, pconf);
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s,
-                     "mod_socketio: no shared memory for the WebSocket "
-                     "thread count; SocketIOWebSocketThreads applies per "
-                     "child");
-        cap_shm = NULL;
-    } else {
-        memset(apr_shm_baseaddr_get(cap_shm), 0, apr_shm_size_get(cap_shm));
-    }
+        limit = workers / SOCKETIO_DEFAULT_THREADS_DIVISOR > 0
+                    ? workers / SOCKETIO_DEFAULT_THREADS_DIVISOR : 1;
+    cap = socketio_cap_create(pconf, s, limit, 1, "SocketIOWebSocketThreads");
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
                  "mod_socketio: WebSockets may hold up to %d worker threads "
-                 "(MaxRequestWorkers %d)", cap_limit, workers);
+                 "(MaxRequestWorkers %d)", limit, workers);
     return OK;
 }
 
@@ -95,62 +63,17 @@ void socketio_ws_thread_child_status(server_rec *s, pid_t pid,
                                      ap_generation_t gen, int slot,
                                      mpm_child_status state)
 {
-    cap_counts *cc = counts();
-    apr_uint32_t n;
-
-    if (!cc || state != MPM_CHILD_EXITED || slot < 0 || slot >= cap_slots)
-        return;
-    n = apr_atomic_xchg32(&cc->slot[slot], 0);
-    if (n)
-        apr_atomic_sub32(&cc->total, n);
+    if (state == MPM_CHILD_EXITED)
+        socketio_cap_child_exited(cap, slot);
 }
 
 /* See the header. */
 int socketio_ws_thread_cap(void)
 {
-    return cap_limit;
+    return cap ? socketio_cap_limit(cap) : 0;
 }
 
-/* This child's scoreboard slot (the parent writes the pid right after the
- * fork, long before a WebSocket arrives). */
-static int find_slot(void)
-{
-    pid_t me = getpid();
-    int i, n = cap_slots;
-
-    if (my_slot != -2)
-        return my_slot;
-    if (ap_scoreboard_image && ap_scoreboard_image->global &&
-        ap_scoreboard_image->global->server_limit < n)
-        n = ap_scoreboard_image->global->server_limit;
-    for (i = 0; ap_scoreboard_image && i < n; i++) {
-        if (ap_scoreboard_image->parent[i].pid == me) {
-            my_slot = i;
-            return i;
-        }
-    }
-    my_slot = -1;
-    return -1;
-}
-
-static volatile apr_uint32_t local_total;
-
-static apr_status_t release_slot(void *data)
-{
-    cap_counts *cc = counts();
-    int slot = find_slot();
-
-    if (!cc) {
-        apr_atomic_dec32(&local_total);
-        return APR_SUCCESS;
-    }
-    apr_atomic_dec32(&cc->total);
-    if (slot >= 0)
-        apr_atomic_dec32(&cc->slot[slot]);
-    return APR_SUCCESS;
-}
-
-static void log_refusal(request_rec *r, apr_uint32_t held)
+static void log_refusal(request_rec *r, unsigned held)
 {
     apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
     apr_uint32_t prev = apr_atomic_read32(&last_log_sec), n;
@@ -165,8 +88,8 @@ static void log_refusal(request_rec *r, apr_uint32_t held)
                   "mod_socketio: WebSocket refused (503): %u of "
                   "SocketIOWebSocketThreads %d worker threads already hold "
                   "WebSockets; clients stay on long-polling (%u refused in "
-                  "this child since the last such message)", held, cap_limit,
-                  n);
+                  "this child since the last such message)", held,
+                  socketio_cap_limit(cap), n);
 }
 
 static volatile apr_uint32_t slow_since;
@@ -201,25 +124,12 @@ static void log_slow(socketio_ws *ws, apr_interval_time_t limit)
 /* See the header. */
 int socketio_ws_thread_acquire(request_rec *r)
 {
-    cap_counts *cc = counts();
-    volatile apr_uint32_t *total = cc ? &cc->total : &local_total;
-    apr_uint32_t cur;
-    int slot;
+    unsigned held;
 
-    for (;;) {
-        cur = apr_atomic_read32(total);
-        if (cur >= (apr_uint32_t)cap_limit) {
-            log_refusal(r, cur);
-            return 0;
-        }
-        if (apr_atomic_cas32(total, cur + 1, cur) == cur)
-            break;
-    }
-    if (cc && (slot = find_slot()) >= 0)
-        apr_atomic_inc32(&cc->slot[slot]);
-    apr_pool_cleanup_register(r->pool, NULL, release_slot,
-                              apr_pool_cleanup_null);
-    return 1;
+    if (socketio_cap_take(cap, r->pool, &held))
+        return 1;
+    log_refusal(r, held);
+    return 0;
 }
 
 /* Bytes passed to the filters at once, and only while nothing is pending
