@@ -216,7 +216,6 @@ apr_status_t socketio_waiter_wait(socketio_waiter *w,
     int n, ms;
 
     for (;;) {
-        socketio_waiter_clear_wake(w);
         rv = socketio_waiter_take(w, out);
         if (rv != APR_EAGAIN)
             return rv;
@@ -230,6 +229,8 @@ apr_status_t socketio_waiter_wait(socketio_waiter *w,
         if (n > 0 && client_fd >= 0 &&
             (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR)))
             return APR_ECONNABORTED;
+        if (n > 0 && (pfd[0].revents & POLLIN))
+            socketio_waiter_clear_wake(w);
     }
 }
 
@@ -259,7 +260,6 @@ apr_status_t socketio_waiter_wait_held(socketio_waiter *w,
     sigaddset(&graceful, AP_SIG_GRACEFUL);
     pthread_sigmask(SIG_BLOCK, &graceful, &old);
     for (;;) {
-        socketio_waiter_clear_wake(w);
         rv = socketio_waiter_take(w, out);
         if (rv != APR_EAGAIN)
             break;
@@ -285,6 +285,8 @@ apr_status_t socketio_waiter_wait_held(socketio_waiter *w,
             rv = APR_ECONNABORTED;
             break;
         }
+        if (n > 0 && (pfd[0].revents & POLLIN))
+            socketio_waiter_clear_wake(w);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rv;
