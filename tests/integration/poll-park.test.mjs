@@ -9,6 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import https from 'node:https';
 import {
   MPM, startInstance, sleep, waitFor, withTimeout, pollHandshake, pollGet, pollPost, request,
 } from './harness.mjs';
@@ -22,7 +23,9 @@ const skip = MPM !== 'event' && 'held GETs hold threads under prefork and worker
 let inst;
 before(async () => {
   if (skip) return;
-  inst = await startInstance('poll-park', { app: 'bench', pingInterval: 25000, pingTimeout: 20000, status: true });
+  inst = await startInstance('poll-park', {
+    app: 'bench', pingInterval: 25000, pingTimeout: 20000, status: true, tls: true,
+  });
 });
 after(async () => { await inst?.stop(); });
 
@@ -152,6 +155,34 @@ test(`${MPM}: ${CLIENTS} polling-only clients each holding a GET: no worker busy
   await waitFor(() => Object.entries(fds0).every(([pid, n]) => (inst.httpdFds()[pid] ?? n) <= n + 2), 15000,
     `httpd children's descriptors back to ${JSON.stringify(fds0)} (now ${JSON.stringify(inst.httpdFds())})`, 200);
   assert.deepEqual(logLines(inst, /\[socketio:(error|crit|alert|emerg)\]|segfault|exit signal/), []);
+});
+
+test(`${MPM}: over HTTPS held GETs are parked too (no worker busy); the clients get their broadcast ` +
+  'and acks through mod_ssl', { skip, timeout: 60000 }, async () => {
+  const N = 20;
+  const agent = new https.Agent({ keepAlive: true, rejectUnauthorized: false });
+  agent.sockets_seen = new Set();
+  const clients = Array.from({ length: N }, () => new Poller(inst.tlsUrl('/socket.io/'), agent));
+  try {
+    await Promise.all(clients.map((c) => c.open()));
+    clients.forEach((c) => c.run());
+    await waitFor(() => clients.every((c) => c.has((p) => p.startsWith('40{'))), 10000, 'every CONNECT answer');
+    await sleep(500);
+    let board;
+    await waitFor(async () => (board = await scoreboard(inst)).busy <= 1, 10000,
+      () => `no worker busy but the status request (scoreboard ${JSON.stringify(board)})`, 100);
+    await clients[0].post('42["bcast",2]');
+    await Promise.all(clients.map((c, i) => c.until((p) => p === '42["tick",2]', 10000, `client ${i}: the broadcast`)));
+    await Promise.all(clients.map((c, i) => c.post(`427${i}["echo",${i}]`)));
+    await Promise.all(clients.map((c, i) => c.until((p) => p === `437${i}[${i}]`, 10000, `client ${i}: its ack`)));
+    assert.deepEqual(clients.flatMap((c) => c.errors), []);
+    assert.ok(agent.sockets_seen.size <= N * 1.5, `${agent.sockets_seen.size} TLS connections for ${N} clients`);
+  } finally {
+    for (const c of clients) c.running = false;
+    await Promise.all(clients.map((c) => (c.sid ? c.post('1').catch(() => {}) : null)));
+    await Promise.all(clients.map((c) => c.done));
+    agent.destroy();
+  }
 });
 
 test(`${MPM}: a parked GET that the MPM times out (Timeout below pingInterval) is released; the session goes on`,
