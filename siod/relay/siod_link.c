@@ -283,6 +283,14 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
         parse_input(l);
 }
 
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    siod_link *l = arg;
+
+    if (siod_link_output_flush(l))
+        parse_input(l);
+}
+
 int siod_link_adopt(struct event_base *base, int fd, uid_t uid, pid_t pid,
                     char *why, size_t cap)
 {
@@ -308,10 +316,12 @@ int siod_link_adopt(struct event_base *base, int fd, uid_t uid, pid_t pid,
     l->out = evbuffer_new();
     l->rev = event_new(base, fd, EV_READ | EV_PERSIST, read_cb, l);
     l->wev = event_new(base, fd, EV_WRITE | EV_PERSIST, write_cb, l);
+    l->fev = event_new(base, -1, 0, flush_cb, l);
     l->hs_timer = evtimer_new(base, handshake_timeout_cb, l);
     struct timeval deadline = { HANDSHAKE_SECONDS, 0 };
     if (reaper == NULL || l->in == NULL || l->out == NULL ||
-        l->rev == NULL || l->wev == NULL || l->hs_timer == NULL ||
+        l->rev == NULL || l->wev == NULL || l->fev == NULL ||
+        l->hs_timer == NULL ||
         event_add(l->rev, NULL) < 0 ||
         evtimer_add(l->hs_timer, &deadline) < 0) {
         siod_err_set(why, cap, -ENOMEM, "out of memory");

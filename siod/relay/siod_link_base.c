@@ -78,6 +78,8 @@ void siod_link_free(siod_link *l)
         event_free(l->rev);
     if (l->wev != NULL)
         event_free(l->wev);
+    if (l->fev != NULL)
+        event_free(l->fev);
     if (l->hs_timer != NULL)
         event_free(l->hs_timer);
     if (l->out != NULL)
@@ -117,6 +119,8 @@ void siod_link_break_via(siod_link *l, siod_log_throttle *t, int level,
     siod_link_transit(l, L_BROKEN, why);
     event_del(l->rev);
     event_del(l->wev);
+    if (l->fev != NULL)
+        event_del(l->fev);
     if (l->hs_timer != NULL)
         event_del(l->hs_timer);
     if (!l->reap_pending) {

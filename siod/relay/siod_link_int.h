@@ -34,7 +34,11 @@ typedef struct siod_link {
     enum siod_link_state state;
     char name[40];
     struct event *rev;
-    struct event *wev;
+    struct event *wev;                   /* armed only while a write
+                                          * would block */
+    struct event *fev;                   /* flush: made active when output
+                                          * is queued, runs once the loop's
+                                          * current callbacks are done */
     struct event *hs_timer;              /* HANDSHAKE_SECONDS deadline */
     struct evbuffer *out;
     unsigned char *in;
@@ -102,5 +106,12 @@ int siod_link_handshake_send(siod_link *l, const sio_relay_frame *f,
  * --max-link-output reads again. Returns 1 when l's input so resumed (the
  * caller then parses the frames l already holds), else 0. */
 int siod_link_output_write(siod_link *l, evutil_socket_t fd);
+
+/* The flush event's work: writes l's output as the write event does, then
+ * arms the write event if some is left (the socket would block). Frames
+ * queued in one pass of the loop go out in one write, with no epoll
+ * change when the socket takes them all. Returns as
+ * siod_link_output_write. */
+int siod_link_output_flush(siod_link *l);
 
 #endif

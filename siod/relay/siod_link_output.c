@@ -1,5 +1,8 @@
 /* A relay link's output: frames siod sends (the link's siod_peer_ops) go
- * into an evbuffer drained by the write event, shared bodies by reference;
+ * into an evbuffer written by the flush event once the loop's current
+ * callbacks are done (one write for all the frames of a pass), and by the
+ * write event only while the socket would block; shared bodies by
+ * reference;
  * the backlog is bounded (--max-link-output), pausing the link's input
  * past half of it. Uses siod_link_base.c to break a link, nothing else. */
 #include "siod_relay.h"
@@ -36,7 +39,8 @@ static size_t output_memory(const siod_link *l)
  * the module reconnects); over half of it l's input waits (no read, no
  * frame dispatched) until writing brings the backlog under a quarter, so
  * the child that does not keep up stops adding work of its own. Else the
- * write event is armed. Returns 0, or -ENOBUFS if the link was dropped. */
+ * flush is scheduled (unless the write event already waits for room).
+ * Returns 0, or -ENOBUFS if the link was dropped. */
 static int output_queued(siod_link *l)
 {
     size_t mem = output_memory(l);
@@ -57,7 +61,7 @@ static int output_queued(siod_link *l)
                            "--max-link-output; input paused", l->name, mem);
     }
     if (!event_pending(l->wev, EV_WRITE, NULL))
-        event_add(l->wev, NULL);
+        event_active(l->fev, EV_WRITE, 0);
     return 0;
 }
 
@@ -274,6 +278,20 @@ int siod_link_output_write(siod_link *l, evutil_socket_t fd)
         }
     }
     return maybe_resume(l);
+}
+
+/* See siod_link_int.h. */
+int siod_link_output_flush(siod_link *l)
+{
+    int resumed;
+
+    if (l->state == L_BROKEN || evbuffer_get_length(l->out) == 0)
+        return 0;
+    resumed = siod_link_output_write(l, l->fd);
+    if (l->state != L_BROKEN && evbuffer_get_length(l->out) > 0 &&
+        !event_pending(l->wev, EV_WRITE, NULL))
+        event_add(l->wev, NULL);
+    return resumed;
 }
 
 void siod_links_set_output_max(size_t bytes)
