@@ -369,6 +369,49 @@ static apr_memnode_t *keep_input(socketio_ws *ws, const unsigned char *buf,
     return n;
 }
 
+/* The input being read: in scratch, or in a node of in_alloc. */
+typedef struct in_buf {
+    apr_memnode_t *node;
+    unsigned char *buf;
+    apr_size_t len, cap;
+} in_buf;
+
+/* Parses the whole frames at the head of in and keeps the rest at its
+ * start; an emptied node goes back to in_alloc (in is scratch again). */
+static void parse_held(socketio_ws *ws, in_buf *in, unsigned char *scratch,
+                       apr_size_t scap)
+{
+    apr_size_t used = ws_parse(ws, in->buf, in->len);
+
+    if (used) {
+        memmove(in->buf, in->buf + used, in->len - used);
+        in->len -= used;
+    }
+    if (in->node && in->len == 0) {
+        apr_allocator_free(in_alloc, in->node);
+        in->node = NULL;
+        in->buf = scratch;
+        in->cap = scap;
+    }
+}
+
+/* Moves in's bytes into a new node of room bytes at least. Returns 0, or
+ * -1 when memory runs out (in then has no node, keep_input has closed
+ * the WebSocket). */
+static int grow_input(socketio_ws *ws, in_buf *in, apr_size_t room)
+{
+    apr_memnode_t *bigger = keep_input(ws, in->buf, in->len, room);
+
+    if (in->node)
+        apr_allocator_free(in_alloc, in->node);
+    in->node = bigger;
+    if (!bigger)
+        return -1;
+    in->buf = (unsigned char *)bigger->first_avail;
+    in->cap = node_cap(bigger);
+    return 0;
+}
+
 /* See socketio_wsconn.h. Input is read into scratch, or into ws->in_node
  * while a partial frame is kept; that node grows with the bytes that
  * arrive (input_room), never straight to the length the frame declares;
@@ -376,29 +419,20 @@ static apr_memnode_t *keep_input(socketio_ws *ws, const unsigned char *buf,
 int socketio_ws_read(socketio_ws *ws, unsigned char *scratch,
                      apr_size_t cap, int budget)
 {
-    apr_memnode_t *node = ws->in_node, *bigger;
-    unsigned char *buf = node ? (unsigned char *)node->first_avail : scratch;
-    apr_size_t len = node ? ws->in_len : 0, used, need, scap = cap;
+    in_buf in;
+    apr_size_t need;
     apr_status_t rv;
     int got, eof, more = 0;
 
-    if (node)
-        cap = node_cap(node);
+    in.node = ws->in_node;
+    in.buf = in.node ? (unsigned char *)in.node->first_avail : scratch;
+    in.len = in.node ? ws->in_len : 0;
+    in.cap = in.node ? node_cap(in.node) : cap;
     ws->in_node = NULL;
     ws->in_len = 0;
-    if (len && ws->on_reactor && !socketio_ws_is_closed(ws)) {
+    if (in.len && ws->on_reactor && !socketio_ws_is_closed(ws)) {
         /* Whole frames may be waiting since the relay queue was full. */
-        used = ws_parse(ws, buf, len);
-        if (used) {
-            memmove(buf, buf + used, len - used);
-            len -= used;
-        }
-        if (node && len == 0) {
-            apr_allocator_free(in_alloc, node);
-            node = NULL;
-            buf = scratch;
-            cap = scap;
-        }
+        parse_held(ws, &in, scratch, cap);
         if (ws->in_eof && !ws->relay_wait && !socketio_ws_is_closed(ws))
             socketio_ws_lost(ws, APR_EOF, "closed by the client");
     }
@@ -407,20 +441,13 @@ int socketio_ws_read(socketio_ws *ws, unsigned char *scratch,
             more = 1;
             break;
         }
-        if (len == cap) {
-            /* A partial frame fills its node: double it (see above). */
-            bigger = keep_input(ws, buf, len,
-                                input_room(len, frame_size(buf, len)));
-            if (node)
-                apr_allocator_free(in_alloc, node);
-            node = bigger;
-            if (!node)
-                break;
-            buf = (unsigned char *)node->first_avail;
-            cap = node_cap(node);
-        }
+        /* A partial frame fills its node: double it (see above). */
+        if (in.len == in.cap &&
+            grow_input(ws, &in, input_room(in.len,
+                                           frame_size(in.buf, in.len))) != 0)
+            break;
         rv = ap_get_brigade(ws->c->input_filters, ws->inbb, AP_MODE_READBYTES,
-                            APR_NONBLOCK_READ, cap - len);
+                            APR_NONBLOCK_READ, in.cap - in.len);
         if (APR_STATUS_IS_EAGAIN(rv)) {
             apr_brigade_cleanup(ws->inbb);
             break;
@@ -432,31 +459,14 @@ int socketio_ws_read(socketio_ws *ws, unsigned char *scratch,
                                          : "read failed");
             break;
         }
-        eof = ws_take_input(ws, buf, &len, cap - len, &got);
+        eof = ws_take_input(ws, in.buf, &in.len, in.cap - in.len, &got);
         if (got) {
-            used = ws_parse(ws, buf, len);
-            if (used) {
-                memmove(buf, buf + used, len - used);
-                len -= used;
-            }
-            if (node && len == 0) {
-                apr_allocator_free(in_alloc, node);
-                node = NULL;
-                buf = scratch;
-                cap = scap;
-            }
-            need = frame_size(buf, len);
-            if (!socketio_ws_is_closed(ws) && need > cap && !node) {
-                /* The frame under way is bigger than scratch. */
-                bigger = keep_input(ws, buf, len, input_room(len, need));
-                if (node)
-                    apr_allocator_free(in_alloc, node);
-                node = bigger;
-                if (!node)
-                    break;
-                buf = (unsigned char *)node->first_avail;
-                cap = node_cap(node);
-            }
+            parse_held(ws, &in, scratch, cap);
+            need = frame_size(in.buf, in.len);
+            /* The frame under way is bigger than scratch. */
+            if (!socketio_ws_is_closed(ws) && need > in.cap && !in.node &&
+                grow_input(ws, &in, input_room(in.len, need)) != 0)
+                break;
         }
         if (eof && ws->relay_wait) {
             /* The messages before the end go first. */
@@ -470,22 +480,20 @@ int socketio_ws_read(socketio_ws *ws, unsigned char *scratch,
         if (!got)
             break;
     }
-    if (socketio_ws_is_closed(ws) || len == 0) {
-        if (node)
-            apr_allocator_free(in_alloc, node);
+    if (socketio_ws_is_closed(ws) || in.len == 0) {
+        if (in.node)
+            apr_allocator_free(in_alloc, in.node);
         return 0;
     }
-    if (!node) {
-        /* Input held back for the relay queue is kept as it is. */
-        node = keep_input(ws, buf, len,
-                          ws->relay_wait ? len
-                                         : input_room(len,
-                                                      frame_size(buf, len)));
-        if (!node)
-            return 0;
-    }
-    ws->in_node = node;
-    ws->in_len = len;
+    /* Input held back for the relay queue is kept as it is. */
+    if (!in.node &&
+        grow_input(ws, &in, ws->relay_wait
+                                ? in.len
+                                : input_room(in.len,
+                                             frame_size(in.buf, in.len))) != 0)
+        return 0;
+    ws->in_node = in.node;
+    ws->in_len = in.len;
     return more;
 }
 
