@@ -283,15 +283,30 @@ int siod_session_relay_poll_post(siod_peer *p, const sio_relay_frame *f,
     return 0;
 }
 
+/* The binding frame f names on p, or NULL (logged at debug: a frame for
+ * a conn that is gone, as after a race with its close) when there is
+ * none or it is a GET and get_ok is 0. */
+static struct siod_binding *frame_binding(siod_peer *p,
+                                          const sio_relay_frame *f,
+                                          int get_ok)
+{
+    struct siod_binding *b = siod_binding_find(p, f->conn);
+
+    if (b == NULL || (!get_ok && b->kind == B_GET)) {
+        siod_log_debug("link %s: %s for unknown conn %llu", p->name,
+                       sio_relay_type_name(f->type),
+                       (unsigned long long)f->conn);
+        return NULL;
+    }
+    return b;
+}
+
 int siod_session_relay_ws_msg(siod_peer *p, const sio_relay_frame *f,
                               char *why, size_t cap)
 {
-    struct siod_binding *b = siod_binding_find(p, f->conn);
-    if (b == NULL || b->kind == B_GET) {
-        siod_log_debug("link %s: WS_MSG for unknown conn %llu", p->name,
-                       (unsigned long long)f->conn);
+    struct siod_binding *b = frame_binding(p, f, 0);
+    if (b == NULL)
         return 0;
-    }
     siod_session *s = b->s;
     sio_eio_packet pkt;
     int rc = sio_eio_decode_ws(f->body, f->len,
@@ -312,14 +327,11 @@ int siod_session_relay_ws_msg(siod_peer *p, const sio_relay_frame *f,
 int siod_session_relay_cancel(siod_peer *p, const sio_relay_frame *f,
                               char *why, size_t cap)
 {
-    struct siod_binding *b = siod_binding_find(p, f->conn);
-    if (b == NULL) {
-        /* also a released GET that was answered before the release came:
-         * that answer is the one the module waits for */
-        siod_log_debug("link %s: CANCEL for unknown conn %llu", p->name,
-                       (unsigned long long)f->conn);
+    /* none: also a released GET that was answered before the release
+     * came (that answer is the one the module waits for) */
+    struct siod_binding *b = frame_binding(p, f, 1);
+    if (b == NULL)
         return 0;
-    }
     if ((f->flags & SIO_RF_KEEP) && b->kind == B_GET) {
         /* The module's child is stopping: end the GET with a bare noop
          * and keep the session. Queued packets stay for the client's next
@@ -335,12 +347,9 @@ int siod_session_relay_cancel(siod_peer *p, const sio_relay_frame *f,
 int siod_session_relay_ws_closed(siod_peer *p, const sio_relay_frame *f,
                                  char *why, size_t cap)
 {
-    struct siod_binding *b = siod_binding_find(p, f->conn);
-    if (b == NULL) {
-        siod_log_debug("link %s: WS_CLOSED for unknown conn %llu", p->name,
-                       (unsigned long long)f->conn);
+    struct siod_binding *b = frame_binding(p, f, 1);
+    if (b == NULL)
         return 0;
-    }
     if (b->kind == B_WS)
         siod_log_debug("session %s: websocket closed, code %u", b->s->sid,
                        (unsigned)f->status);
