@@ -257,6 +257,10 @@ int sb_in_window(const struct worker *w);
 /* Publishes the worker's connected count to the shared memory. */
 void sb_shm_connected(struct worker *w);
 
+/* Counts a client lost for reason why: dropped if it was_ready (had its
+ * session), else failed while connecting. */
+void sb_count_lost(struct worker *w, int was_ready, int why);
+
 /* Opens c's TCP connection towards the server (non-blocking, bound to its
  * --src address if any) and registers it for EPOLLOUT; c->fd is set. Returns
  * 0, or -1 with nothing left open. */

@@ -596,16 +596,7 @@ void sb_poll_fail(struct worker *w, struct client *c, int why)
         c->t_next = w->now + RETRY_NS;
         return;
     }
-    if (c->state == C_READY) {
-        w->st.dropped++;
-        w->st.dropk[why]++;
-        w->st.connected--;
-        sb_shm_connected(w);
-    } else {
-        w->st.failed++;
-        w->st.failk[why]++;
-        w->st.pending--;
-    }
+    sb_count_lost(w, c->state == C_READY, why);
     free(c->rbuf);
     free(c->wbuf);
     c->rbuf = c->wbuf = NULL;

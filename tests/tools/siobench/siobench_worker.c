@@ -20,6 +20,21 @@ void sb_shm_connected(struct worker *w)
     atomic_store(&w->shm->connected[w->id], w->st.connected);
 }
 
+/* See siobench.h. */
+void sb_count_lost(struct worker *w, int was_ready, int why)
+{
+    if (was_ready) {
+        w->st.dropped++;
+        w->st.dropk[why]++;
+        w->st.connected--;
+        sb_shm_connected(w);
+    } else {
+        w->st.failed++;
+        w->st.failk[why]++;
+        w->st.pending--;
+    }
+}
+
 int sb_in_window(const struct worker *w)
 {
     return w->go && w->now >= w->go && w->now < w->stop;
@@ -79,16 +94,7 @@ void sb_client_close(struct worker *w, struct client *c, int why)
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
-    if (c->state == C_READY) {
-        w->st.dropped++;
-        w->st.dropk[why]++;
-        w->st.connected--;
-        sb_shm_connected(w);
-    } else {
-        w->st.failed++;
-        w->st.failk[why]++;
-        w->st.pending--;
-    }
+    sb_count_lost(w, c->state == C_READY, why);
     if (w->acks && c->outstanding) {
         for (i = 0; i < ACK_RING; i++)
             w->acks[idx * ACK_RING + i].id = 0;
