@@ -20,20 +20,29 @@ const PROXY = load(['proxy', 'mod_proxy'], ['proxy_http', 'mod_proxy_http']);
 let a, b, front, portA, portB, portDown;
 
 // Each node lists both (its own line is skipped), a peer nobody runs (n9),
-// and n3, which each says is the other: a request for n3 would loop.
-function nodeConf(other) {
+// and n3, which each says is the other: a request for n3 would loop. a
+// declares workers for b (kept-alive connections); b uses mod_proxy's
+// default worker. mod_proxy's trace2 says which worker served.
+function nodeConf(other, workers = '') {
   return `${PROXY}
 SocketIOPeer n1 http://127.0.0.1:${portA}
 SocketIOPeer n2 http://127.0.0.1:${portB}
 SocketIOPeer n9 http://127.0.0.1:${portDown}
 SocketIOPeer n3 http://127.0.0.1:${other}
-`;
+LogLevel info proxy:trace2
+${workers}`;
 }
 
 before(async () => {
   [portA, portB, portDown] = [await freePort(), await freePort(), await freePort()];
   const common = { app: 'testkit', pingInterval: 3000, pingTimeout: 3000, logLevel: 'info' };
-  a = await startInstance('cluster-a', { ...common, port: portA, siodExtraArgs: ['--node=n1'], extraConf: nodeConf(portB) });
+  a = await startInstance('cluster-a', { ...common, port: portA, siodExtraArgs: ['--node=n1'], extraConf: nodeConf(portB, `<Proxy "http://127.0.0.1:${portB}">
+    ProxySet keepalive=On connectiontimeout=2
+</Proxy>
+<Proxy "ws://127.0.0.1:${portB}">
+    ProxySet connectiontimeout=2
+</Proxy>
+`) });
   b = await startInstance('cluster-b', { ...common, port: portB, siodExtraArgs: ['--node=n2'], extraConf: nodeConf(portA) });
   // The front: round-robin, no stickiness; /lb/ is the nodes' /socket.io/.
   front = await startInstance('cluster-front', {
@@ -128,6 +137,18 @@ test('a WebSocket upgrade sent to the node that does not own the session is tunn
   // logged once the tunnel ends
   await waitFor(() => hits(b, sid).some((l) => /transport=websocket.*" 101 /.test(l)), 5000,
     () => `b's 101 line: ${hits(b, sid).join('\n')}`);
+});
+
+test('a <Proxy> worker declared for a peer serves its forwarded requests; without one, the default worker', async () => {
+  const { sid: sa } = await pollHandshake(a);
+  const { sid: sb } = await pollHandshake(b);
+  assert.equal((await pollPost(a, sb, ['40'])).status, 200);
+  assert.equal((await pollPost(b, sa, ['40'])).status, 200);
+  const dflt = (inst, port) => inst.errorLog().includes(`using default reverse proxy worker for http://127.0.0.1:${port}/`);
+  await waitFor(() => dflt(b, portA), 2000, "b's default worker line");
+  assert.ok(!dflt(a, portB), 'a used the default worker for b');
+  await pollPost(a, sa, ['1']);
+  await pollPost(b, sb, ['1']);
 });
 
 test('a tag no node has: 400 "Session ID unknown", at once', async () => {
