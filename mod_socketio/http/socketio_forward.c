@@ -57,6 +57,14 @@ static const char *own_node(const socketio_server_conf *sc, char *buf)
     return NULL;
 }
 
+/* The base URL of the node whose tag sid begins with, or NULL: the peers
+ * SocketIOPeer lists. A list learned at run time (through Redis, later)
+ * would be looked up here too. */
+static const char *peer_base(const socketio_server_conf *sc, const char *sid)
+{
+    return sc->peers ? apr_hash_get(sc->peers, sid, SIO_NODE_TAG_LEN) : NULL;
+}
+
 /* Hands r to mod_proxy for the peer at base (its URL, no trailing '/'):
  * the request's raw path and query follow it, a WebSocket upgrade goes as
  * ws:// (wss://), which mod_proxy_http tunnels with no worker configured.
@@ -117,8 +125,7 @@ int socketio_forward(request_rec *r, const socketio_server_conf *sc)
         apr_table_setn(r->notes, NOTE_REFUSED, "1");
         return DECLINED;
     }
-    base = sc->peers ? apr_hash_get(sc->peers, sid, SIO_NODE_TAG_LEN) : NULL;
-    if (!base) {
+    if (!(base = peer_base(sc, sid))) {
         socketio_log_rerror_limited(APLOG_INFO, 0, r, "mod_socketio: "
                                     "session %s names node '%.*s', which is "
                                     "neither this one ('%s') nor a "
