@@ -197,17 +197,29 @@ test('a request a peer forwarded is not forwarded again: 400 and a warning, no l
   await pollPost(b, sb, ['1']);
 });
 
-test('a request for a node that has gone away gets a clear error; the client does not hang', async () => {
-  const s = sioSocket(b, '/', { transports: ['polling'] });
-  await sioConnected(b, s);
+test('a node that has gone away: its sessions\' requests get a clear error, clients reconnect to the other node', async () => {
+  // a polling-only client through the front whose session is on b
+  let s;
+  for (let i = 0; i < 6 && !s; i++) {
+    const c = viaFront({ transports: ['polling'], reconnection: true, reconnectionDelay: 100, reconnectionDelayMax: 200 });
+    await sioConnected(front, c);
+    if (c.io.engine.id.startsWith('n2')) s = c; else closeAll(c);
+  }
+  assert.ok(s, 'no session landed on b');
   const sid = s.io.engine.id;
-  assert.match(sid, /^n2/);
-  s.close();
+  const gone = once(s, 'disconnect', 15000);
   await b.stop();
   b = null;
   const t0 = Date.now();
   const res = await pollGet(a, sid, { timeout: 5000 });
   assert.equal(res.status, 503);
   assert.ok(Date.now() - t0 < 4000);
-  assert.match(decodePayload(res.body).join(''), /Service Unavailable|unavailable/i);
+  assert.match(res.body, /Service Unavailable/i);
+  // the client's next poll failed: it drops the session, no hang ...
+  const [reason] = await gone;
+  assert.match(reason, /transport (error|close)/);
+  // ... and a new handshake lands on a, the node left
+  await waitFor(() => s.connected && s.io.engine.id.startsWith('n1'), 15000, 'the reconnection to a');
+  assert.deepEqual(await ackOf(s, 'echo', ['again']), ['again']);
+  closeAll(s);
 });
