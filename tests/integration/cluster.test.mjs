@@ -43,7 +43,9 @@ before(async () => {
     ProxySet connectiontimeout=2
 </Proxy>
 `) });
-  b = await startInstance('cluster-b', { ...common, port: portB, siodExtraArgs: ['--node=n2'], extraConf: nodeConf(portA) });
+  // b also loads mod_proxy_wstunnel, which leaves ws:// to mod_proxy_http
+  b = await startInstance('cluster-b', { ...common, port: portB, siodExtraArgs: ['--node=n2'],
+    extraConf: nodeConf(portA, load(['proxy_wstunnel', 'mod_proxy_wstunnel'])) });
   // The front: round-robin, no stickiness; /lb/ is the nodes' /socket.io/.
   front = await startInstance('cluster-front', {
     extraConf: `${PROXY}
