@@ -93,6 +93,13 @@ static const command_rec socketio_cmds[] = {
                   RSRC_CONF,
                   "Bytes of WebSocket messages a child may hold "
                   "for siod before it stops reading the senders (mpm_event)"),
+    AP_INIT_TAKE1("SocketIONode", socketio_cmd_node, NULL, RSRC_CONF,
+                  "This node's tag in a cluster (as siod --node): session "
+                  "ids begin with it"),
+    AP_INIT_TAKE2("SocketIOPeer", socketio_cmd_peer, NULL, RSRC_CONF,
+                  "A cluster node's tag and base URL (http://host:port): "
+                  "requests for its sessions are forwarded there; "
+                  "repeatable"),
     { NULL }
 };
 

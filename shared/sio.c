@@ -1,5 +1,5 @@
 /* Shared return-code helpers for the pure codecs: the one place that turns a
- * SIO_* code into words for a log line. */
+ * SIO_* code into words for a log line; and the node tag's syntax. */
 #include "sio.h"
 
 /* Returns a static string; never NULL, also for codes it does not know. */
@@ -16,4 +16,20 @@ const char *sio_strerror(int code)
     case SIO_EINVAL:  return "invalid argument";
     default:          return "unknown error";
     }
+}
+
+/* See sio.h. */
+int sio_node_tag_valid(const char *tag, size_t len)
+{
+    size_t i;
+
+    if (tag == NULL || len != SIO_NODE_TAG_LEN)
+        return 0;
+    for (i = 0; i < len; i++) {
+        char c = tag[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+              (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return 0;
+    }
+    return 1;
 }

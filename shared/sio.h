@@ -20,6 +20,15 @@
 /* Engine.IO session ids are 20 characters, URL-safe base64 alphabet. */
 #define SIO_SID_LEN 20
 
+/* A cluster node's tag: SIO_NODE_TAG_LEN characters of the sid alphabet
+ * (A-Z a-z 0-9 - _). A node's session ids begin with it, so any node can
+ * tell which one owns a session (docs/cluster.md). */
+#define SIO_NODE_TAG_LEN 2
+
+/* Returns 1 when tag[0..len) is a valid node tag (exactly SIO_NODE_TAG_LEN
+ * characters of the sid alphabet), else 0. */
+int sio_node_tag_valid(const char *tag, size_t len);
+
 /* Returns a short static English description of a SIO_* code. */
 const char *sio_strerror(int code);
 

@@ -75,8 +75,9 @@ void sio_relay_write_header(unsigned char *hdr, const sio_relay_frame *f)
     memcpy(hdr + 16, f->sid, SIO_SID_LEN);
 }
 
-/* Writes exactly SIO_RELAY_HELLO_LEN bytes. */
-void sio_relay_hello_encode(unsigned char *out, const sio_relay_hello *h)
+/* Writes SIO_RELAY_HELLO_LEN bytes, and the node field after them when
+ * h->node names a tag; returns the length. */
+size_t sio_relay_hello_encode(unsigned char *out, const sio_relay_hello *h)
 {
     sio_be32_put(out, h->magic);
     sio_be16_put(out + 4, h->version);
@@ -84,6 +85,25 @@ void sio_relay_hello_encode(unsigned char *out, const sio_relay_hello *h)
     sio_be32_put(out + 8, h->pid);
     sio_be32_put(out + 12, h->max_body);
     memcpy(out + SIO_RELAY_HELLO_V1_LEN, h->nonce, SIO_RELAY_NONCE_LEN);
+    if (h->node[0] == '\0')
+        return SIO_RELAY_HELLO_LEN;
+    memcpy(out + SIO_RELAY_HELLO_LEN, h->node, SIO_RELAY_NODE_LEN);
+    return SIO_RELAY_HELLO_NODE_LEN;
+}
+
+/* Returns 1 when node[0..SIO_RELAY_NODE_LEN) is a valid tag padded with
+ * NULs. */
+static int node_field_ok(const unsigned char *node)
+{
+    size_t n = 0;
+
+    while (n < SIO_RELAY_NODE_LEN && node[n] != 0)
+        n++;
+    for (size_t i = n; i < SIO_RELAY_NODE_LEN; i++) {
+        if (node[i] != 0)
+            return 0;
+    }
+    return sio_node_tag_valid((const char *)node, n);
 }
 
 /* Returns SIO_OK or SIO_EPROTO (see the header). Every caps bit is passed
@@ -94,13 +114,17 @@ int sio_relay_hello_decode(const unsigned char *buf, size_t len,
     uint16_t version;
 
     if (buf == NULL ||
-        (len != SIO_RELAY_HELLO_LEN && len != SIO_RELAY_HELLO_V1_LEN))
+        (len != SIO_RELAY_HELLO_LEN && len != SIO_RELAY_HELLO_V1_LEN &&
+         len != SIO_RELAY_HELLO_NODE_LEN))
         return SIO_EPROTO;
     if (sio_be32_get(buf) != SIO_RELAY_MAGIC)
         return SIO_EPROTO;
     version = sio_be16_get(buf + 4);
     /* The nonce came with version 2: a body must match its version. */
-    if ((len == SIO_RELAY_HELLO_LEN) != (version >= 2))
+    if ((len != SIO_RELAY_HELLO_V1_LEN) != (version >= 2))
+        return SIO_EPROTO;
+    if (len == SIO_RELAY_HELLO_NODE_LEN &&
+        !node_field_ok(buf + SIO_RELAY_HELLO_LEN))
         return SIO_EPROTO;
     out->magic = SIO_RELAY_MAGIC;
     out->version = version;
@@ -108,8 +132,11 @@ int sio_relay_hello_decode(const unsigned char *buf, size_t len,
     out->pid = sio_be32_get(buf + 8);
     out->max_body = sio_be32_get(buf + 12);
     memset(out->nonce, 0, SIO_RELAY_NONCE_LEN);
-    if (len == SIO_RELAY_HELLO_LEN)
+    memset(out->node, 0, SIO_RELAY_NODE_LEN);
+    if (len != SIO_RELAY_HELLO_V1_LEN)
         memcpy(out->nonce, buf + SIO_RELAY_HELLO_V1_LEN, SIO_RELAY_NONCE_LEN);
+    if (len == SIO_RELAY_HELLO_NODE_LEN)
+        memcpy(out->node, buf + SIO_RELAY_HELLO_LEN, SIO_RELAY_NODE_LEN);
     return SIO_OK;
 }
 

@@ -92,11 +92,17 @@ typedef struct sio_relay_frame {
 #define SIO_RELAY_NONCE_LEN 32
 #define SIO_RELAY_HELLO_V1_LEN 16
 #define SIO_RELAY_HELLO_LEN (SIO_RELAY_HELLO_V1_LEN + SIO_RELAY_NONCE_LEN)
+/* siod's HELLO to a module that set SIO_RELAY_CAP_NODE, when siod runs
+ * with a node tag: the version 2 body, then node[4] (the tag, NUL-padded). */
+#define SIO_RELAY_NODE_LEN 4
+#define SIO_RELAY_HELLO_NODE_LEN (SIO_RELAY_HELLO_LEN + SIO_RELAY_NODE_LEN)
 
 /* Capability bits in HELLO's caps field: what the sender can take. Unknown
  * bits are ignored; a sender sets only the bits it implements. */
 #define SIO_RELAY_CAP_FANOUT 0x0001u /* module: accepts WS_FANOUT frames */
 #define SIO_RELAY_CAP_RELEASE 0x0002u /* siod: takes CANCEL + SIO_RF_KEEP */
+#define SIO_RELAY_CAP_NODE 0x0004u   /* module: takes siod's node tag in a
+                                      * SIO_RELAY_HELLO_NODE_LEN HELLO */
 
 typedef struct sio_relay_hello {
     uint32_t magic;
@@ -106,6 +112,8 @@ typedef struct sio_relay_hello {
     uint16_t caps;               /* SIO_RELAY_CAP_* bits; set it (0: none) */
     unsigned char nonce[SIO_RELAY_NONCE_LEN]; /* fresh random bytes per link
                                                * (zeros from a v1 HELLO) */
+    char node[SIO_RELAY_NODE_LEN]; /* node tag, NUL-padded; all zeros:
+                                    * none (then the body is 48 bytes) */
 } sio_relay_hello;
 
 /* Parses one frame from buf[0..len). Returns SIO_OK with *used set to the
@@ -127,12 +135,15 @@ int sio_relay_parse_header(const unsigned char *buf, size_t len,
  * the caller will send right after it) into hdr. */
 void sio_relay_write_header(unsigned char *hdr, const sio_relay_frame *f);
 
-/* HELLO body: encode into out[SIO_RELAY_HELLO_LEN]; decode returns SIO_OK,
- * or SIO_EPROTO for a body without the magic, of another length than
- * SIO_RELAY_HELLO_LEN, or SIO_RELAY_HELLO_V1_LEN with a version below 2 (the
- * caller then refuses the version by number), or a length that does not
- * match its version. */
-void sio_relay_hello_encode(unsigned char *out, const sio_relay_hello *h);
+/* HELLO body: encode into out[SIO_RELAY_HELLO_NODE_LEN] and returns the
+ * length written: SIO_RELAY_HELLO_NODE_LEN when h->node names a tag, else
+ * SIO_RELAY_HELLO_LEN. Decode returns SIO_OK, or SIO_EPROTO for a body
+ * without the magic, of another length than SIO_RELAY_HELLO_LEN,
+ * SIO_RELAY_HELLO_NODE_LEN (whose node must be a valid tag, NUL-padded),
+ * or SIO_RELAY_HELLO_V1_LEN with a version below 2 (the caller then
+ * refuses the version by number), or a length that does not match its
+ * version. */
+size_t sio_relay_hello_encode(unsigned char *out, const sio_relay_hello *h);
 int sio_relay_hello_decode(const unsigned char *buf, size_t len,
                            sio_relay_hello *out);
 

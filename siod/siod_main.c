@@ -37,8 +37,10 @@
 #define DEF_MAX_LINK_OUTPUT (64u * 1024u * 1024u)
 #define MIN_MAX_LINK_OUTPUT (1024u * 1024u)
 
-/* Long options (limits) have no short letter: ids past any character. */
+/* Long options with no short letter: ids past any character; the
+ * limits from OPT_MAX_SESSIONS on. */
 enum {
+    OPT_NODE = 200,
     OPT_MAX_SESSIONS = 256,
     OPT_MAX_SESSIONS_PER_ADDR,
     OPT_MAX_HANDSHAKE_BYTES,
@@ -52,6 +54,7 @@ enum {
 };
 
 static const struct option long_opts[] = {
+    { "node", required_argument, NULL, OPT_NODE },
     { "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
     { "max-sessions-per-address", required_argument, NULL,
       OPT_MAX_SESSIONS_PER_ADDR },
@@ -97,7 +100,7 @@ static void usage(FILE *f)
         "            [-t PING_TIMEOUT_MS] [-c CONNECT_TIMEOUT_MS]\n"
         "            [-m MAX_PAYLOAD] [-R CLOSED_BYTES] [-n NSP=APP]...\n"
         "            [-a APP]... [-A APPDIR] [-l LOGFILE] [-p PIDFILE] [-v]\n"
-        "            [--max-...=N]...\n"
+        "            [--node=TAG] [--max-...=N]...\n"
         "  -s  Unix socket to listen on (its directory must exist)\n"
         "  -k  relay secret file the module must prove it knows (default\n"
         "      SOCKET.secret; created, mode 0600, if absent)\n"
@@ -117,6 +120,10 @@ static void usage(FILE *f)
         "  -l  log file (default: stderr); SIGHUP reopens it\n"
         "  -p  pid file\n"
         "  -v  debug logging\n"
+        "  --node=TAG  this node's tag in a cluster: 2 characters of\n"
+        "      A-Z a-z 0-9 - _; every session id begins with it, and httpd\n"
+        "      forwards a session's requests to the node its id names\n"
+        "      (docs/cluster.md)\n"
         "limits (0: none, where allowed; docs/limits.md):\n"
         "  --max-sessions=N                open sessions in all (default %u);\n"
         "                                  a handshake past it gets 503\n"
@@ -295,6 +302,14 @@ static int parse_args(int argc, char **argv, struct options *o)
             continue;
         }
         switch (c) {
+        case OPT_NODE:
+            if (siod_sid_set_node(optarg) < 0) {
+                fprintf(stderr, "siod: --node: expected %d characters of "
+                        "A-Z a-z 0-9 - _, got '%s'\n", SIO_NODE_TAG_LEN,
+                        optarg);
+                return -EINVAL;
+            }
+            break;
         case 's':
             o->socket_path = optarg;
             break;
@@ -520,6 +535,9 @@ int main(int argc, char **argv)
         goto out;
     }
     siod_log(SIOD_LOG_INFO, "listening on %s", o.socket_path);
+    if (siod_sid_node()[0] != '\0')
+        siod_log(SIOD_LOG_INFO, "node tag '%s': session ids begin with it",
+                 siod_sid_node());
     if (o.pid_path != NULL) {
         rc = write_pidfile(o.pid_path);
         if (rc < 0) {

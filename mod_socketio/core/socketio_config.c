@@ -12,6 +12,7 @@
 #include "http_config.h"
 #include "http_log.h"
 #include "apr_strings.h"
+#include "apr_uri.h"
 
 #include "sio_relay.h"
 #include "socketio_config.h"
@@ -105,6 +106,8 @@ void *socketio_config_merge_server(apr_pool_t *p, void *basev, void *addv)
                                    : base->poll_release_timeout;
     sc->relay_queue = add->relay_queue != -1 ? add->relay_queue
                                              : base->relay_queue;
+    sc->node = add->node ? add->node : base->node;
+    sc->peers = add->peers ? add->peers : base->peers;
     return sc;
 }
 
@@ -388,10 +391,99 @@ const char *socketio_cmd_cors_origin(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+/* See the header. */
+const char *socketio_cmd_node(cmd_parms *cmd, void *dconf, const char *tag)
+{
+    socketio_server_conf *sc = socketio_config_server(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+
+    if (err)
+        return err;
+    if (!sio_node_tag_valid(tag, strlen(tag)))
+        return apr_psprintf(cmd->pool, "SocketIONode: expected %d "
+                            "characters of A-Z a-z 0-9 - _, got '%s'",
+                            SIO_NODE_TAG_LEN, tag);
+    sc->node = apr_pstrdup(cmd->pool, tag);
+    return NULL;
+}
+
+/* See the header. The URL is kept without a trailing '/': the request's
+ * path follows it. */
+const char *socketio_cmd_peer(cmd_parms *cmd, void *dconf, const char *tag,
+                              const char *url)
+{
+    socketio_server_conf *sc = socketio_config_server(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    const char *old;
+    apr_uri_t u;
+    char *base;
+
+    if (err)
+        return err;
+    if (!sio_node_tag_valid(tag, strlen(tag)))
+        return apr_psprintf(cmd->pool, "SocketIOPeer: expected a tag of %d "
+                            "characters of A-Z a-z 0-9 - _, got '%s'",
+                            SIO_NODE_TAG_LEN, tag);
+    if (apr_uri_parse(cmd->temp_pool, url, &u) != APR_SUCCESS ||
+        !u.scheme || (strcasecmp(u.scheme, "http") &&
+                      strcasecmp(u.scheme, "https")) ||
+        !u.hostname || !*u.hostname || u.query || u.fragment || u.user ||
+        (u.path && strcmp(u.path, "/")))
+        return apr_pstrcat(cmd->pool, "SocketIOPeer: '", url, "' is not "
+                           "http:// or https:// host[:port] without a path",
+                           NULL);
+    base = apr_pstrdup(cmd->pool, url);
+    if (base[strlen(base) - 1] == '/')
+        base[strlen(base) - 1] = '\0';
+    if (!sc->peers)
+        sc->peers = apr_hash_make(cmd->pool);
+    old = apr_hash_get(sc->peers, tag, APR_HASH_KEY_STRING);
+    if (old && strcmp(old, base))
+        return apr_pstrcat(cmd->pool, "SocketIOPeer: tag '", tag, "' is "
+                           "already ", old, NULL);
+    apr_hash_set(sc->peers, apr_pstrdup(cmd->pool, tag), APR_HASH_KEY_STRING,
+                 base);
+    return NULL;
+}
+
+/* Returns OK, or HTTP_INTERNAL_SERVER_ERROR when SocketIOPeer is used
+ * without the proxy modules it hands requests to, or when two servers on
+ * one daemon socket (one siod) name different SocketIONode tags. */
+static int check_cluster(apr_pool_t *pconf, server_rec *s)
+{
+    apr_hash_t *tags = apr_hash_make(pconf);
+    server_rec *v;
+
+    for (v = s; v; v = v->next) {
+        socketio_server_conf *sc = socketio_config_server(v);
+        const char *other;
+
+        if (sc->peers && (!ap_find_linked_module("mod_proxy.c") ||
+                          !ap_find_linked_module("mod_proxy_http.c"))) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, v,
+                         "mod_socketio: SocketIOPeer forwards requests "
+                         "through mod_proxy and mod_proxy_http: load both "
+                         "(LoadModule proxy_module, proxy_http_module)");
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        other = apr_hash_get(tags, sc->daemon_socket, APR_HASH_KEY_STRING);
+        if (other && strcmp(other, sc->node ? sc->node : "")) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, v,
+                         "mod_socketio: servers sharing the daemon socket "
+                         "%s name different SocketIONode tags",
+                         sc->daemon_socket);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        apr_hash_set(tags, sc->daemon_socket, APR_HASH_KEY_STRING,
+                     sc->node ? sc->node : "");
+    }
+    return OK;
+}
 
 /* Returns OK, or HTTP_INTERNAL_SERVER_ERROR (startup fails) when the
- * default socket path does not fit a Unix socket address. Fills in the
- * default daemon socket and secret paths. */
+ * default socket path does not fit a Unix socket address, or the cluster
+ * directives are unusable (check_cluster). Fills in the default daemon
+ * socket and secret paths. */
 int socketio_config_post_config(apr_pool_t *pconf, server_rec *s)
 {
     const char *def = NULL;
@@ -418,7 +510,7 @@ int socketio_config_post_config(apr_pool_t *pconf, server_rec *s)
             sc->daemon_secret = apr_pstrcat(pconf, sc->daemon_socket,
                                             SOCKETIO_SECRET_SUFFIX, NULL);
     }
-    return OK;
+    return check_cluster(pconf, s);
 }
 
 /* Returns the request's merged per-directory record. */

@@ -7,6 +7,7 @@
 
 #include "httpd.h"
 #include "http_config.h"
+#include "apr_hash.h"
 
 extern module AP_MODULE_DECLARE_DATA socketio_module;
 
@@ -72,6 +73,9 @@ typedef struct socketio_server_conf {
                                                * -1 while unset */
     apr_off_t relay_queue;              /* SocketIORelayQueue, -1 while
                                          * unset (main server only) */
+    const char *node;                   /* SocketIONode tag, or NULL */
+    apr_hash_t *peers;                  /* SocketIOPeer: tag -> base URL
+                                         * (no trailing '/'), or NULL */
     struct socketio_link *link;         /* this child's link, child_init */
 } socketio_server_conf;
 
@@ -164,12 +168,21 @@ const char *socketio_cmd_transports(cmd_parms *cmd, void *dconf,
                                     const char *args);
 const char *socketio_cmd_cors_origin(cmd_parms *cmd, void *dconf,
                                      const char *args);
+/* SocketIONode TAG (TAKE1) and SocketIOPeer TAG URL (TAKE2, repeatable;
+ * URL is http:// or https:// host[:port] with no path): a tag must be
+ * valid (sio_node_tag_valid); a tag listed twice with two URLs is
+ * refused. */
+const char *socketio_cmd_node(cmd_parms *cmd, void *dconf, const char *tag);
+const char *socketio_cmd_peer(cmd_parms *cmd, void *dconf, const char *tag,
+                              const char *url);
 
 /* post_config: gives every server without SocketIODaemonSocket the default
  * path under the runtime directory, and every server without
  * SocketIODaemonSecret "<socket path>.secret". Returns OK, or
  * HTTP_INTERNAL_SERVER_ERROR (logged) when the default socket path is
- * unusable. */
+ * unusable, when SocketIOPeer is used without mod_proxy and
+ * mod_proxy_http loaded, or when servers sharing a daemon socket name
+ * different SocketIONode tags. */
 int socketio_config_post_config(apr_pool_t *pconf, server_rec *s);
 
 /* Accessors applying defaults; the records belong to the configuration. */

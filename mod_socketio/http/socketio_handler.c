@@ -106,9 +106,14 @@ static const char not_a_file;
  * by the handler, after the usual filesystem walk. */
 int socketio_translate_name(request_rec *r)
 {
-    if (!r->main && socketio_config_enabled(socketio_config_dir(r)))
-        ap_set_module_config(r->request_config, &socketio_module,
-                             (void *)&not_a_file);
+    if (r->main || r->proxyreq ||
+        !socketio_config_enabled(socketio_config_dir(r)))
+        return DECLINED;
+    /* Another node's session: mod_proxy maps and serves it. */
+    if (socketio_forward(r, socketio_config_server(r->server)) == OK)
+        return OK;
+    ap_set_module_config(r->request_config, &socketio_module,
+                         (void *)&not_a_file);
     return DECLINED;
 }
 
@@ -132,7 +137,8 @@ int socketio_handler(request_rec *r)
     const char *origin;
     int allowed, is_get, rc;
 
-    if (r->main)
+    /* r->proxyreq: mod_proxy serves it (socketio_forward) */
+    if (r->main || r->proxyreq)
         return DECLINED;
     d = socketio_config_dir(r);
     if (!socketio_config_enabled(d))
@@ -181,7 +187,7 @@ int socketio_handler(request_rec *r)
     is_get = !strcmp(r->method, "GET");
 
     if (sr->sid) {
-        if (strlen(sr->sid) != SIO_SID_LEN)
+        if (strlen(sr->sid) != SIO_SID_LEN || socketio_forward_refused(r))
             return socketio_respond_error(sr, SOCKETIO_ERR_UNKNOWN_SID);
         if (sr->transport_bit == SOCKETIO_T_WEBSOCKET)
             return sr->upgrade ? socketio_upgrade_serve(sr)

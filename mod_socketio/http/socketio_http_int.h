@@ -5,6 +5,8 @@
  * The files call one way, from routing down to answering:
  * - socketio_handler.c: routing only (query, transport, Origin); calls
  *   the others, and socketio_keepalive.c to mark the connection.
+ * - socketio_forward.c: requests for another node's session, handed to
+ *   mod_proxy (translate_name); calls no other file of http/.
  * - socketio_client.c, socketio_polling.c, socketio_upgrade.c: the client
  *   script, long-polling, the HTTP side of a WebSocket request; each
  *   calls socketio_respond.c and socketio_request.c, none calls another;
@@ -58,6 +60,22 @@ typedef struct socketio_req {
     socketio_cors cors;         /* CORS headers to send */
     apr_off_t max_payload;
 } socketio_req;
+
+/* ---- socketio_forward.c ------------------------------------------- */
+
+/* translate_name, for a request where SocketIO On applies on a server
+ * with SocketIONode or SocketIOPeer: when its sid names another node,
+ * hands it to mod_proxy for that node's SocketIOPeer URL (r->filename
+ * "proxy:URL", handler proxy-server) and returns OK. Returns DECLINED to
+ * serve it here: a session of this node, no sid, this node's tag unknown
+ * (siod unreachable), or a session no node here owns (a tag no
+ * SocketIOPeer lists, or a request a peer already forwarded: logged,
+ * throttled, and noted for socketio_forward_refused). */
+int socketio_forward(request_rec *r, const socketio_server_conf *sc);
+
+/* Returns 1 when socketio_forward found that no node here owns r's
+ * session: the handler answers "Session ID unknown". */
+int socketio_forward_refused(request_rec *r);
 
 /* ---- socketio_respond.c ------------------------------------------- */
 

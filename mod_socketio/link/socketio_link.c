@@ -138,8 +138,9 @@ apr_status_t socketio_link_ensure_open(socketio_link *link)
     apr_status_t rv = APR_SUCCESS;
     apr_size_t peer_max = 0;
     unsigned peer_caps = 0;
+    apr_uint32_t peer_node = 0;
     const char *why = NULL;
-    char whybuf[96];
+    char whybuf[160];
     apr_time_t start;
     int fd = -1, up;
     socketio_link_state st = __atomic_load_n(&link->state, __ATOMIC_ACQUIRE);
@@ -164,8 +165,8 @@ apr_status_t socketio_link_ensure_open(socketio_link *link)
         rv = link->slow_fail_rv;
         goto out;
     }
-    rv = socketio_link_connect(link, &fd, &peer_max, &peer_caps, &why,
-                               whybuf, sizeof(whybuf));
+    rv = socketio_link_connect(link, &fd, &peer_max, &peer_caps, &peer_node,
+                               &why, whybuf, sizeof(whybuf));
     if (rv != APR_SUCCESS) {
         if (apr_time_now() - start >= LINK_OPEN_SLOW) {
             link->slow_fail_at = apr_time_now();
@@ -189,6 +190,7 @@ apr_status_t socketio_link_ensure_open(socketio_link *link)
     link->fd = fd;
     link->peer_max_body = peer_max;
     link->peer_caps = peer_caps;
+    __atomic_store_n(&link->node, peer_node, __ATOMIC_RELEASE);
     link->gen++;
     socketio_link_transit(link, LINK_UP, "HELLO and AUTH done");
     apr_thread_cond_signal(link->cond);
@@ -311,7 +313,29 @@ void socketio_link_child_init(apr_pool_t *pchild, server_rec *s)
             APR_ARRAY_PUSH(child_links, socketio_link *) = link;
         }
         sc->link = link;
+        /* post_config saw that every server on the socket names one
+         * SocketIONode (or none) */
+        if (sc->node)
+            apr_cpystrn(link->want_node, sc->node, sizeof(link->want_node));
+        if (sc->node || sc->peers)
+            link->cluster = 1;
     }
+}
+
+/* See the header. */
+int socketio_link_node(socketio_link *link, char tag[SIO_NODE_TAG_LEN + 1])
+{
+    apr_uint32_t node;
+
+    if (socketio_link_ensure_open(link) != APR_SUCCESS)
+        return 0;
+    node = __atomic_load_n(&link->node, __ATOMIC_ACQUIRE);
+    if (!node)
+        return 0;
+    tag[0] = (char)(node >> 24);
+    tag[1] = (char)(node >> 16);
+    tag[SIO_NODE_TAG_LEN] = '\0';
+    return 1;
 }
 
 /* See the header. Runs on an MPM thread; wakes everyone. */

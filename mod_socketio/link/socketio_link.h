@@ -119,6 +119,12 @@ apr_status_t socketio_waiter_create(socketio_link *link, apr_pool_t *pool,
                                     apr_size_t max_queued,
                                     socketio_waiter **out);
 
+/* Request thread: siod's node tag (its --node) on link, opening the link
+ * first if it is down, as socketio_waiter_create does. Returns 1 with
+ * tag filled (NUL-terminated), or 0 when siod cannot be reached or runs
+ * without a tag. */
+int socketio_link_node(socketio_link *link, char tag[SIO_NODE_TAG_LEN + 1]);
+
 /* Returns the conn handle siod knows this waiter by (unique per link). */
 apr_uint64_t socketio_waiter_conn(const socketio_waiter *w);
 

@@ -74,15 +74,51 @@ static apr_status_t read_handshake_frame(int fd, unsigned char *buf,
     return APR_SUCCESS;
 }
 
+/* A cluster node's siod must name its node, the one SocketIONode names if
+ * it is set: sessions it opens would otherwise carry no tag, or another
+ * node's, and their requests would be forwarded away. Returns APR_SUCCESS
+ * or APR_EGENERAL with *why (in whybuf) also logged at error, once a
+ * minute per child, as a configuration error. */
+static apr_status_t check_node(socketio_link *link, const sio_relay_hello *h,
+                               const char **why, char *whybuf,
+                               apr_size_t whylen)
+{
+    char node[SIO_RELAY_NODE_LEN + 1];
+
+    if (!link->cluster)
+        return APR_SUCCESS;
+    memcpy(node, h->node, SIO_RELAY_NODE_LEN);
+    node[SIO_RELAY_NODE_LEN] = '\0';
+    if (!node[0])
+        apr_snprintf(whybuf, whylen, "siod runs without --node, but "
+                     "SocketIONode or SocketIOPeer make this server a "
+                     "cluster node: start siod with --node=%s",
+                     link->want_node[0] ? link->want_node : "TAG");
+    else if (link->want_node[0] && strcmp(node, link->want_node))
+        apr_snprintf(whybuf, whylen, "siod runs as node '%s' (--node) but "
+                     "SocketIONode is '%s'", node, link->want_node);
+    else
+        return APR_SUCCESS;
+    *why = whybuf;
+    if (apr_time_now() - link->proof_logged_at >= LINK_PROOF_LOG_EVERY) {
+        link->proof_logged_at = apr_time_now();
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, link->s,
+                     "mod_socketio: relay link to %s refused: %s",
+                     link->path, whybuf);
+    }
+    return APR_EGENERAL;
+}
+
 /* See socketio_link_int.h. */
 apr_status_t socketio_link_connect(socketio_link *link, int *fdp,
                                    apr_size_t *peer_max, unsigned *peer_caps,
+                                   apr_uint32_t *peer_node,
                                    const char **why, char *whybuf,
                                    apr_size_t whylen)
 {
     struct sockaddr_un sun;
     unsigned char out[SIO_RELAY_HDR_LEN + SIO_RELAY_HELLO_LEN];
-    unsigned char in[SIO_RELAY_HDR_LEN + SIO_RELAY_HELLO_LEN];
+    unsigned char in[SIO_RELAY_HDR_LEN + SIO_RELAY_HELLO_NODE_LEN];
     unsigned char nonce[SIO_RELAY_NONCE_LEN];      /* ours */
     unsigned char peer_nonce[SIO_RELAY_NONCE_LEN]; /* siod's */
     unsigned char proof[SIO_RELAY_PROOF_LEN];
@@ -141,8 +177,9 @@ apr_status_t socketio_link_connect(socketio_link *link, int *fdp,
     h.version = SIO_RELAY_VERSION;
     h.pid = (uint32_t)getpid();
     h.max_body = SIO_RELAY_MAX_BODY;
-    /* The module delivers WS_FANOUT on both the reactor and thread paths. */
-    h.caps = SIO_RELAY_CAP_FANOUT;
+    /* The module delivers WS_FANOUT on both the reactor and thread paths,
+     * and routes by siod's node tag. */
+    h.caps = SIO_RELAY_CAP_FANOUT | SIO_RELAY_CAP_NODE;
     memcpy(h.nonce, nonce, sizeof(nonce));
     sio_relay_hello_encode(out + SIO_RELAY_HDR_LEN, &h);
     iov.iov_base = out;
@@ -156,7 +193,8 @@ apr_status_t socketio_link_connect(socketio_link *link, int *fdp,
      * version 1 siod's shorter HELLO still decodes, to name its version. */
     if ((rv = read_handshake_frame(fd, in, SIO_R_HELLO,
                                    SIO_RELAY_HELLO_V1_LEN,
-                                   SIO_RELAY_HELLO_LEN, deadline, &f, why))
+                                   SIO_RELAY_HELLO_NODE_LEN, deadline, &f,
+                                   why))
         != APR_SUCCESS)
         goto fail;
     if (sio_relay_hello_decode(f.body, f.len, &h) != SIO_OK) {
@@ -172,9 +210,12 @@ apr_status_t socketio_link_connect(socketio_link *link, int *fdp,
         *why = whybuf;
         goto fail;
     }
+    if ((rv = check_node(link, &h, why, whybuf, whylen)) != APR_SUCCESS)
+        goto fail;
     *peer_max = h.max_body && h.max_body < SIO_RELAY_MAX_BODY
                     ? h.max_body : SIO_RELAY_MAX_BODY;
     *peer_caps = h.caps;
+    *peer_node = socketio_link_pack_node(h.node);
     memcpy(peer_nonce, h.nonce, sizeof(peer_nonce));
 
     if ((rv = read_handshake_frame(fd, in, SIO_R_AUTH, SIO_RELAY_PROOF_LEN,

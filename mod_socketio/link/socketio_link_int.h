@@ -99,6 +99,11 @@ struct socketio_link {
     apr_uint64_t next_conn;
     apr_size_t peer_max_body;
     unsigned peer_caps;            /* SIO_RELAY_CAP_* of siod's HELLO */
+    char want_node[SIO_NODE_TAG_LEN + 1]; /* SocketIONode, or "" */
+    int cluster;                   /* SocketIONode or SocketIOPeer set: siod
+                                    * must name its node */
+    apr_uint32_t node;             /* siod's node tag, packed (atomic);
+                                    * 0: none yet */
     apr_time_t slow_fail_at;       /* open_mutex: last slow failed open */
     apr_status_t slow_fail_rv;
     volatile apr_uint32_t *outage; /* 1 while an outage is logged */
@@ -180,6 +185,16 @@ static inline int link_exiting(const socketio_link *link)
     return link->state == LINK_CLOSING || link->state == LINK_EXITED;
 }
 
+/* A node tag (up to SIO_RELAY_NODE_LEN bytes, NUL-padded) as one word,
+ * so that request threads read it without a lock; 0 for none. */
+static inline apr_uint32_t socketio_link_pack_node(const char *node)
+{
+    return ((apr_uint32_t)(unsigned char)node[0] << 24) |
+           ((apr_uint32_t)(unsigned char)node[1] << 16) |
+           ((apr_uint32_t)(unsigned char)node[2] << 8) |
+           (apr_uint32_t)(unsigned char)node[3];
+}
+
 /* The files call one way; below, each one's functions that others call,
  * from the top down (see socketio_link.c for the whole link). */
 
@@ -196,11 +211,15 @@ void *APR_THREAD_FUNC socketio_link_reader_main(apr_thread_t *t,
 /* Connects to siod and runs the handshake: HELLO each way (each with a
  * fresh nonce), siod's proof of the relay secret, checked here, then ours.
  * Checking siod's first means the secret never serves a process that only
- * poses as siod. Returns APR_SUCCESS with *fdp (a non-blocking socket the
- * caller owns), *peer_max and *peer_caps, or an error with a short reason
- * in *why (which may point into whybuf, whylen bytes). open_mutex held. */
+ * poses as siod. siod's node tag must agree with the configuration (a
+ * cluster node's siod runs with --node, the same as SocketIONode when
+ * that is set). Returns APR_SUCCESS with *fdp (a non-blocking socket the
+ * caller owns), *peer_max, *peer_caps and *peer_node (siod's tag packed,
+ * 0 for none), or an error with a short reason in *why (which may point
+ * into whybuf, whylen bytes). open_mutex held. */
 apr_status_t socketio_link_connect(socketio_link *link, int *fdp,
                                    apr_size_t *peer_max, unsigned *peer_caps,
+                                   apr_uint32_t *peer_node,
                                    const char **why, char *whybuf,
                                    apr_size_t whylen);
 

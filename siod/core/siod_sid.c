@@ -1,6 +1,9 @@
 /* Session ids: random bytes from getrandom(2), fetched in batches to keep
  * syscalls off the per-session path, encoded with the shared base64 codec
- * and mapped to the URL-safe alphabet so ids need no escaping in queries. */
+ * and mapped to the URL-safe alphabet so ids need no escaping in queries.
+ * A node's ids begin with its tag (SIO_NODE_TAG_LEN characters in place of
+ * random ones: 120 - 6 * SIO_NODE_TAG_LEN random bits are left, 108 with
+ * two characters), keeping the 20-character shape Node's ids have. */
 #include "siod_sid.h"
 #include "sio_base64.h"
 
@@ -13,6 +16,20 @@
 
 static unsigned char pool[SID_RAW * POOL_IDS];
 static size_t pool_left;
+static char node[SIO_NODE_TAG_LEN + 1];
+
+int siod_sid_set_node(const char *tag)
+{
+    if (!sio_node_tag_valid(tag, strlen(tag)))
+        return -EINVAL;
+    memcpy(node, tag, SIO_NODE_TAG_LEN + 1);
+    return 0;
+}
+
+const char *siod_sid_node(void)
+{
+    return node;
+}
 
 static int refill(void)
 {
@@ -52,5 +69,7 @@ int siod_sid_generate(char out[SIO_SID_LEN])
             enc[i] = '_';
     }
     memcpy(out, enc, SIO_SID_LEN);
+    if (node[0] != '\0')
+        memcpy(out, node, SIO_NODE_TAG_LEN);
     return 0;
 }

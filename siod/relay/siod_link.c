@@ -75,10 +75,12 @@ static void handshake_timeout_cb(evutil_socket_t fd, short what, void *arg)
  * siod_link_handshake_send's. */
 static int handle_hello(siod_link *l, const sio_relay_frame *f)
 {
-    unsigned char body[SIO_RELAY_HELLO_LEN];
+    unsigned char body[SIO_RELAY_HELLO_NODE_LEN];
     unsigned char proof[SIO_RELAY_PROOF_LEN];
+    size_t body_len = 0;
     char why[96];
-    int rc = siod_link_auth_hello(&l->auth, f, body, proof, why, sizeof why);
+    int rc = siod_link_auth_hello(&l->auth, f, body, &body_len, proof, why,
+                                  sizeof why);
 
     if (rc < 0) {
         if (siod_link_auth_refused(rc))
@@ -92,8 +94,8 @@ static int handle_hello(siod_link *l, const sio_relay_frame *f)
     sio_relay_frame r;
     memset(&r, 0, sizeof r);
     r.type = SIO_R_HELLO;
-    r.len = sizeof body;
-    struct iovec iov = { body, sizeof body };
+    r.len = (uint32_t)body_len;
+    struct iovec iov = { body, body_len };
     rc = siod_link_handshake_send(l, &r, &iov);
     if (rc < 0)
         return rc;

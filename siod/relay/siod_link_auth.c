@@ -46,7 +46,8 @@ int siod_link_auth_refused(int rc)
 }
 
 int siod_link_auth_hello(siod_link_auth *a, const sio_relay_frame *f,
-                         unsigned char hello[SIO_RELAY_HELLO_LEN],
+                         unsigned char hello[SIO_RELAY_HELLO_NODE_LEN],
+                         size_t *hello_len,
                          unsigned char proof[SIO_RELAY_PROOF_LEN],
                          char *why, size_t cap)
 {
@@ -79,7 +80,11 @@ int siod_link_auth_hello(siod_link_auth *a, const sio_relay_frame *f,
     h.pid = (uint32_t)getpid();
     h.max_body = SIO_RELAY_MAX_BODY;
     memcpy(h.nonce, a->nonce_siod, sizeof h.nonce);
-    sio_relay_hello_encode(hello, &h);
+    /* the node tag, to a module that takes it (SIO_RELAY_CAP_NODE) */
+    memset(h.node, 0, sizeof h.node);
+    if (a->caps & SIO_RELAY_CAP_NODE)
+        memcpy(h.node, siod_sid_node(), strlen(siod_sid_node()));
+    *hello_len = sio_relay_hello_encode(hello, &h);
     sio_relay_proof(secret, secret_len, SIO_RELAY_ROLE_SIOD, a->nonce_module,
                     a->nonce_siod, proof);
     return 0;

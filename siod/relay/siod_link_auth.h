@@ -26,13 +26,15 @@ typedef struct siod_link_auth {
 int siod_link_auth_refused(int rc);
 
 /* Takes the module's HELLO f into a and writes siod's answer: its HELLO
- * body into hello and its proof of the secret over both nonces into
+ * body into hello (*hello_len bytes; with siod's node tag when the module
+ * set SIO_RELAY_CAP_NODE) and its proof of the secret over both nonces into
  * proof. Returns 0, or with why[0..cap) set a refusal: -EPROTO (not a
  * valid HELLO), -EPROTONOSUPPORT (another relay version), -EACCES (siod
  * has no secret); or siod's own failure: the errno of getrandom(2)
  * (negative) when it gives no random bytes for the nonce. */
 int siod_link_auth_hello(siod_link_auth *a, const sio_relay_frame *f,
-                         unsigned char hello[SIO_RELAY_HELLO_LEN],
+                         unsigned char hello[SIO_RELAY_HELLO_NODE_LEN],
+                         size_t *hello_len,
                          unsigned char proof[SIO_RELAY_PROOF_LEN],
                          char *why, size_t cap);
 

@@ -101,12 +101,19 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         assert(memcmp(hdr, buf + off, SIO_RELAY_HDR_LEN) == 0);
         if (f.type == SIO_R_HELLO) {
             if (sio_relay_hello_decode(f.body, f.len, &h) == SIO_OK) {
-                unsigned char again[SIO_RELAY_HELLO_LEN];
+                unsigned char again[SIO_RELAY_HELLO_NODE_LEN];
 
                 assert(f.len == SIO_RELAY_HELLO_LEN ||
+                       f.len == SIO_RELAY_HELLO_NODE_LEN ||
                        f.len == SIO_RELAY_HELLO_V1_LEN);
-                assert((f.len == SIO_RELAY_HELLO_LEN) == (h.version >= 2));
-                sio_relay_hello_encode(again, &h);
+                assert((f.len != SIO_RELAY_HELLO_V1_LEN) ==
+                       (h.version >= 2));
+                assert((f.len == SIO_RELAY_HELLO_NODE_LEN) ==
+                       (h.node[0] != 0));
+                assert(sio_relay_hello_encode(again, &h) ==
+                       (f.len == SIO_RELAY_HELLO_NODE_LEN
+                            ? SIO_RELAY_HELLO_NODE_LEN
+                            : SIO_RELAY_HELLO_LEN));
                 /* a v1 body re-encodes as its first 16 bytes */
                 assert(memcmp(again, f.body, f.len) == 0);
             }

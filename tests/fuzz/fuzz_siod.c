@@ -211,7 +211,7 @@ static int link_get(struct script *s)
                                             60 };
     sio_relay_hello h = { SIO_RELAY_MAGIC, SIO_RELAY_VERSION, 4242,
                           max_bodies[how & 3],
-                          (how & 4) ? SIO_RELAY_CAP_FANOUT : 0, { 0 } };
+                          (how & 4) ? SIO_RELAY_CAP_FANOUT : 0, { 0 }, { 0 } };
     for (size_t k = 0; k < SIO_RELAY_NONCE_LEN; k++)
         h.nonce[k] = (unsigned char)(i * 31 + k);
     memcpy(links[i].nonce, h.nonce, SIO_RELAY_NONCE_LEN);

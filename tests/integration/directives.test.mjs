@@ -169,10 +169,28 @@ notIn('SocketIORelayQueue', '1048576', loc);
 takesOne('SocketIORelayQueue', 'Bytes of WebSocket messages a child may hold '
   + 'for siod before it stops reading the senders (mpm_event)');
 
+// Cluster: node tags and peers.
+for (const v of ['n', 'n12', 'n+', 'n/']) {
+  bad.push([`SocketIONode ${v}`, [`SocketIONode ${v}`], `SocketIONode: expected 2 characters of A-Z a-z 0-9 - _, got '${v}'`]);
+  bad.push([`SocketIOPeer ${v}`, [`SocketIOPeer ${v} http://10.0.0.2`],
+    `SocketIOPeer: expected a tag of 2 characters of A-Z a-z 0-9 - _, got '${v}'`]);
+}
+for (const url of ['10.0.0.2:8080', 'ftp://10.0.0.2', 'http://10.0.0.2/socket.io', 'http://10.0.0.2/?a=1',
+  'http://u@10.0.0.2', 'http://']) {
+  bad.push([`SocketIOPeer n2 ${url}`, [`SocketIOPeer n2 ${url}`],
+    `SocketIOPeer: '${url}' is not http:// or https:// host[:port] without a path`]);
+}
+bad.push(['SocketIOPeer one tag, two URLs', ['SocketIOPeer n2 http://10.0.0.2', 'SocketIOPeer n2 http://10.0.0.3'],
+  "SocketIOPeer: tag 'n2' is already http://10.0.0.2"]);
+notIn('SocketIONode', 'n1', loc);
+notIn('SocketIOPeer', 'n1 http://10.0.0.1', loc);
+
 for (const [what, lines, message] of bad) {
   test(`refused: ${what}`, async () => {
     const { code, stderr } = await configtest(lines);
-    const line = 2 + lines.findIndex((l) => !l.startsWith('<'));
+    // the first line that opens no section, or the last of several
+    const line = lines.length > 1 && !lines[0].startsWith('<') ? 1 + lines.length
+      : 2 + lines.findIndex((l) => !l.startsWith('<'));
     assert.notEqual(code, 0, `httpd -t accepted it:\n${stderr}`);
     assert.equal(stderr, `AH00526: Syntax error on line ${line} of ${caseFile}:\n${message}\n`);
   });
@@ -198,6 +216,8 @@ test('accepted: every directive at both ends of its range', async () => {
     'SocketIOMaxPayload 1', `SocketIOMaxPayload ${MAX_BODY}`, 'SocketIOMaxPayload +9',
     'SocketIOWebSocketQueue 1024', `SocketIOWebSocketQueue ${4 * MAX_BODY}`,
     'SocketIOTransports polling', 'SocketIOAllowUpgrades off',
+    'SocketIONode n1', 'SocketIONode A_', 'SocketIOPeer n1 http://10.0.0.1:8080',
+    'SocketIOPeer n1 http://10.0.0.1:8080/', 'SocketIOPeer z- https://[::1]:8443',
     'SocketIOCorsOrigin *', 'SocketIOCorsCredentials On', 'SocketIOServeClient Off',
     '<VirtualHost 127.0.0.1:9>',
     'SocketIODaemonSocket vhost.sock', 'SocketIODaemonSecret vhost.secret',

@@ -157,8 +157,9 @@ export class Instance {
   async start() {
     fs.rmSync(this.rundir, { recursive: true, force: true });
     fs.mkdirSync(this.rundir, { recursive: true });
-    this.port = await freePort();
     const o = this.opts;
+    // opts.port: chosen beforehand, e.g. so that nodes can name each other
+    this.port = o.port || await freePort();
     if (o.tls) this.tlsPort = await freePort();
     if (process.env.SIO_REFERENCE_SERVER) return this.startReference();
     const env = {
@@ -393,7 +394,8 @@ export class Instance {
  * connectTimeout, maxPayload; its applications app / apps (-a), nsps (-n:
  * ['NSP=APP'] or {NSP: APP}), appDir (-A), siodExtraArgs (more options, e.g.
  * limits), siodEnv (variables added to siod's environment), verbose; httpd's
- * mpm, cors, transports, upgrades, replyTimeout, logLevel, tls, status
+ * port (a free port chosen beforehand: see freePort), mpm, cors,
+ * transports, upgrades, replyTimeout, logLevel, tls, status
  * (mod_status at /server-status), extraConf
  * (text appended to httpd.conf), extraConfFile (Included) and httpdEnv
  * (variables added to httpd's environment, e.g. the module's

@@ -212,7 +212,7 @@ static void test_hello(void)
 {
     unsigned char b[SIO_RELAY_HELLO_LEN + 1];
     sio_relay_hello h = { SIO_RELAY_MAGIC, SIO_RELAY_VERSION, 4242,
-                          SIO_RELAY_MAX_BODY, 0, { 0 } }, o;
+                          SIO_RELAY_MAX_BODY, 0, { 0 }, { 0 } }, o;
     static const unsigned char want[SIO_RELAY_HELLO_V1_LEN] = {
         'S', 'I', 'O', 'R', 0, 2, 0, 0, 0, 0, 0x10, 0x92, 0x04, 0, 0, 0
     };
@@ -254,6 +254,50 @@ static void test_hello(void)
              SIO_EPROTO);
     b[0] = 'X';
     CHECK_EQ(sio_relay_hello_decode(b, SIO_RELAY_HELLO_LEN, &o), SIO_EPROTO);
+}
+
+/* siod's HELLO with its node tag: 52 bytes, the tag NUL-padded; a field
+ * that is not a valid tag is malformed; without a tag, 48 bytes. */
+static void test_hello_node(void)
+{
+    unsigned char b[SIO_RELAY_HELLO_NODE_LEN];
+    sio_relay_hello h, o;
+
+    memset(&h, 0, sizeof(h));
+    h.magic = SIO_RELAY_MAGIC;
+    h.version = SIO_RELAY_VERSION;
+    CHECK_EQ(sio_relay_hello_encode(b, &h), SIO_RELAY_HELLO_LEN);
+    memcpy(h.node, "n1", 2);
+    CHECK_EQ(sio_relay_hello_encode(b, &h), SIO_RELAY_HELLO_NODE_LEN);
+    CHECK_EQ(SIO_RELAY_HELLO_NODE_LEN, 52);
+    CHECK(memcmp(b + 48, "n1\0\0", 4) == 0);
+    memset(&o, 0x55, sizeof(o));
+    CHECK_EQ(sio_relay_hello_decode(b, SIO_RELAY_HELLO_NODE_LEN, &o), SIO_OK);
+    CHECK(memcmp(o.node, "n1\0\0", 4) == 0);
+    /* the 48-byte prefix decodes with no node */
+    CHECK_EQ(sio_relay_hello_decode(b, SIO_RELAY_HELLO_LEN, &o), SIO_OK);
+    CHECK_EQ(o.node[0], 0);
+    b[49] = '/';
+    CHECK_EQ(sio_relay_hello_decode(b, SIO_RELAY_HELLO_NODE_LEN, &o),
+             SIO_EPROTO);
+    b[49] = '1';
+    b[51] = 'x';                /* not NUL-padded */
+    CHECK_EQ(sio_relay_hello_decode(b, SIO_RELAY_HELLO_NODE_LEN, &o),
+             SIO_EPROTO);
+    memset(b + 48, 0, 4);       /* no tag at all in a 52-byte body */
+    CHECK_EQ(sio_relay_hello_decode(b, SIO_RELAY_HELLO_NODE_LEN, &o),
+             SIO_EPROTO);
+    b[5] = 1;                   /* a version 1 body is never 52 bytes */
+    memcpy(b + 48, "n1", 2);
+    CHECK_EQ(sio_relay_hello_decode(b, SIO_RELAY_HELLO_NODE_LEN, &o),
+             SIO_EPROTO);
+    CHECK(sio_node_tag_valid("a_", 2));
+    CHECK(sio_node_tag_valid("Z-", 2));
+    CHECK(!sio_node_tag_valid("a", 1));
+    CHECK(!sio_node_tag_valid("abc", 3));
+    CHECK(!sio_node_tag_valid("a+", 2));
+    CHECK(!sio_node_tag_valid("a/", 2));
+    CHECK(!sio_node_tag_valid(NULL, 2));
 }
 
 /* Proofs: fixed vector (so both sides of any build agree), each role,
@@ -339,7 +383,7 @@ static void test_hello_caps(void)
 {
     unsigned char b[SIO_RELAY_HELLO_LEN];
     sio_relay_hello h = { SIO_RELAY_MAGIC, SIO_RELAY_VERSION, 1, 4096, 0,
-                          { 0 } }, o;
+                          { 0 }, { 0 } }, o;
 
     sio_relay_hello_encode(b, &h);
     CHECK_EQ(b[6], 0);
@@ -550,6 +594,7 @@ int main(void)
     RUN(test_size_limits);
     RUN(test_header_only);
     RUN(test_hello);
+    RUN(test_hello_node);
     RUN(test_hello_caps);
     RUN(test_cancel_keep);
     RUN(test_fanout);

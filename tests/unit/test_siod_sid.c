@@ -1,7 +1,9 @@
 /* Unit tests for siod/core/siod_sid.c: session ids are 20 URL-safe characters
  * that decode to 15 random bytes, unique over many draws (across the
  * generator's batch refills), every symbol equally likely at every
- * position, and unrelated from one id to the next. */
+ * position, and unrelated from one id to the next; with a node tag, every
+ * id begins with it and the rest stays random. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,11 +91,36 @@ static void test_unrelated(void)
     CHECK(mean > 59.0 && mean < 61.0);
 }
 
+/* Runs last: the tag stays set. */
+static void test_node_tag(void)
+{
+    int seen[64] = { 0 }, kinds = 0;
+
+    CHECK_EQ(siod_sid_node()[0], '\0');
+    CHECK_EQ(siod_sid_set_node("n1x"), -EINVAL);
+    CHECK_EQ(siod_sid_set_node("n+"), -EINVAL);
+    CHECK_EQ(siod_sid_set_node(""), -EINVAL);
+    CHECK_EQ(siod_sid_node()[0], '\0');
+    CHECK_EQ(siod_sid_set_node("n1"), 0);
+    CHECK(strcmp(siod_sid_node(), "n1") == 0);
+    for (int i = 0; i < 1000; i++) {
+        CHECK_EQ(siod_sid_generate(ids[i]), 0);
+        CHECK(memcmp(ids[i], "n1", 2) == 0);
+        if (!seen[symbol(ids[i][2])]++)
+            kinds++;
+        for (int j = 0; j < i; j++)
+            CHECK(memcmp(ids[i], ids[j], SIO_SID_LEN) != 0);
+    }
+    /* the character after the tag is as random as before */
+    CHECK(kinds > 60);
+}
+
 int main(void)
 {
     RUN(test_format_and_decoding);
     RUN(test_unique);
     RUN(test_uniform);
     RUN(test_unrelated);
+    RUN(test_node_tag);
     DONE("test_siod_sid");
 }
