@@ -65,6 +65,8 @@ struct cfg {
     int senders;
     long size;
     double connect_timeout;
+    double retry;           /* WebSocket: seconds before a refused client
+                             * tries again (0: never) */
     double timeout;
     double drain;
     int max_pending;
@@ -86,6 +88,7 @@ struct cfg {
 /* counters a worker reports, cumulative since it started */
 struct wstats {
     uint64_t attempted, established, failed, dropped, connected, pending;
+    uint64_t retried;           /* refusals retried (--retry) */
     uint64_t pings, ticks, ticks_window, late, bcasts, bcast_timeouts;
     uint64_t expected, lost;
     uint64_t acks_sent, acks, acks_window, ack_lost, skipped;
@@ -155,7 +158,10 @@ struct client {
     uint8_t pstep;              /* the request awaiting its answer */
     uint8_t pflags;
     uint8_t conn;               /* no connection, connecting, open */
-    int64_t t_req, t_next;      /* request sent; lpsession: next session */
+    int64_t t_req, t_next;      /* request sent; lpsession: next session;
+                                 * WebSocket --retry: next attempt */
+    int64_t t_first;            /* WebSocket: the first attempt began */
+    uint32_t tries;             /* WebSocket --retry: attempts refused */
     char sid[48];
 };
 

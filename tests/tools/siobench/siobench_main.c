@@ -62,6 +62,9 @@ static void usage(FILE *f)
 "                         long-polling: a POST's answer, a GET's beyond the\n"
 "                         server's pingInterval + pingTimeout (5)\n"
 "  --connect-timeout S    per client, TCP through Socket.IO connect (10)\n"
+"  --retry S              WebSocket: a client refused (an HTTP status instead\n"
+"                         of 101) tries again after S seconds, within\n"
+"                         --connect-timeout of its first try (0: never)\n"
 "  --drain S              bcast/ack/lpsession: wait after the window for\n"
 "                         stragglers (2)\n"
 "  --max-message B        largest WebSocket message accepted (1048576)\n"
@@ -283,6 +286,8 @@ static void parse_args(struct cfg *cfg, int argc, char **argv)
             cfg->timeout = num_arg(a, v, 0.001, 1e6);
         else if (!strcmp(a, "--connect-timeout"))
             cfg->connect_timeout = num_arg(a, v, 0.001, 1e6);
+        else if (!strcmp(a, "--retry"))
+            cfg->retry = num_arg(a, v, 0.001, 1e6);
         else if (!strcmp(a, "--drain"))
             cfg->drain = num_arg(a, v, 0, 1e6);
         else if (!strcmp(a, "--max-message"))
@@ -488,10 +493,13 @@ static void report(const struct cfg *cfg, const struct wstats *t,
     printf("== %s: %ld clients, %d procs, %.1f s measured\n",
            mode_names[cfg->mode], cfg->clients, cfg->procs, dur);
     printf("connect: %llu up, %llu failed, %llu dropped, %llu held at the end; "
-           "handshake p50 %.2f ms p99 %.2f ms max %.2f ms\n",
+           "handshake p50 %.2f ms p99 %.2f ms max %.2f ms",
            (unsigned long long)t->established, (unsigned long long)t->failed,
            (unsigned long long)t->dropped, (unsigned long long)t->held,
            c50, c99, cmax);
+    if (t->retried)
+        printf("; %llu refusals retried", (unsigned long long)t->retried);
+    printf("\n");
     if (t->failed || t->dropped) {
         printf("errors (failed+dropped):");
         for (i = 0; i < W_N; i++)
@@ -545,7 +553,7 @@ static void report(const struct cfg *cfg, const struct wstats *t,
         printf("WARNING: %d worker(s) died without a report\n", dead);
     printf("{\"mode\":\"%s\",\"clients\":%ld,\"procs\":%d,\"duration_s\":%.3f,"
            "\"connected\":%llu,\"failed\":%llu,\"dropped\":%llu,\"held\":%llu,"
-           "\"alive\":%llu,\"unpinged\":%llu,\"pings\":%llu,"
+           "\"retried\":%llu,\"alive\":%llu,\"unpinged\":%llu,\"pings\":%llu,"
            "\"connect_p50_ms\":%.3f,\"connect_p99_ms\":%.3f,"
            "\"bcasts\":%llu,\"bcast_timeouts\":%llu,\"deliveries\":%llu,"
            "\"deliveries_per_s\":%.1f,\"expected\":%llu,\"lost\":%llu,\"late\":%llu,"
@@ -555,6 +563,7 @@ static void report(const struct cfg *cfg, const struct wstats *t,
            mode_names[cfg->mode], cfg->clients, cfg->procs, dur,
            (unsigned long long)t->established, (unsigned long long)t->failed,
            (unsigned long long)t->dropped, (unsigned long long)t->held,
+           (unsigned long long)t->retried,
            (unsigned long long)t->alive, (unsigned long long)t->unpinged,
            (unsigned long long)t->pings, c50, c99,
            (unsigned long long)t->bcasts, (unsigned long long)t->bcast_timeouts,

@@ -75,7 +75,17 @@ fail:
     return -1;
 }
 
-/* Closes c and counts it as failed (before READY) or dropped (after). */
+static void client_free_buffers(struct client *c)
+{
+    free(c->rbuf);
+    free(c->wbuf);
+    free(c->frag);
+    c->rbuf = c->wbuf = c->frag = NULL;
+    c->rlen = c->rcap = c->woff = c->wlen = c->wcap = c->flen = 0;
+}
+
+/* Closes c and counts it as failed (before READY) or dropped (after);
+ * with --retry, a WebSocket client refused before READY tries again. */
 void sb_client_close(struct worker *w, struct client *c, int why)
 {
     long idx = c - w->c;
@@ -94,6 +104,18 @@ void sb_client_close(struct worker *w, struct client *c, int why)
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
+    if (why == W_HTTP && c->state < C_READY && w->cfg->retry > 0 &&
+        w->now + (int64_t)(w->cfg->retry * NS) - c->t_first <
+            (int64_t)(w->cfg->connect_timeout * NS)) {
+        /* refused (a status other than 101): again later, as a
+         * socket.io client reconnects; it stays pending */
+        client_free_buffers(c);
+        c->state = C_IDLE;
+        c->tries++;
+        c->t_next = w->now + (int64_t)(w->cfg->retry * NS);
+        w->st.retried++;
+        return;
+    }
     sb_count_lost(w, c->state == C_READY, why);
     if (w->acks && c->outstanding) {
         for (i = 0; i < ACK_RING; i++)
@@ -101,11 +123,7 @@ void sb_client_close(struct worker *w, struct client *c, int why)
         w->st.ack_lost += c->outstanding;
         c->outstanding = 0;
     }
-    free(c->rbuf);
-    free(c->wbuf);
-    free(c->frag);
-    c->rbuf = c->wbuf = c->frag = NULL;
-    c->rlen = c->rcap = c->woff = c->wlen = c->wcap = c->flen = 0;
+    client_free_buffers(c);
     c->state = C_DONE;
 }
 
@@ -419,7 +437,9 @@ static void sweep(struct worker *w)
     }
     for (i = 0; i < w->n; i++) {
         c = &w->c[i];
-        if (c->state >= C_TCP && c->state < C_READY) {
+        if (c->state == C_IDLE && c->tries && w->now >= c->t_next) {
+            sb_ws_start(w, c);
+        } else if (c->state >= C_TCP && c->state < C_READY) {
             if (w->now - c->t_start > ct)
                 sb_client_close(w, c, W_TIMEOUT);
         } else if (c->state == C_READY && w->pi_ns) {

@@ -109,8 +109,11 @@ void sb_ws_start(struct worker *w, struct client *c)
     c->state = C_TCP;
     c->fd = -1;
     c->t_start = w->now;
-    w->st.attempted++;
-    w->st.pending++;
+    if (!c->tries) {            /* a retry is still pending */
+        c->t_first = w->now;
+        w->st.attempted++;
+        w->st.pending++;
+    }
     if (sb_sock_connect(w, c) < 0)
         sb_client_close(w, c, W_CONNECT);
 }
