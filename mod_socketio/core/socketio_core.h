@@ -1,9 +1,10 @@
 /* The module's bottom layer, the one header other layers include for it:
  * the configuration records every layer reads and the directive handlers
  * that fill them (socketio_config.h), throttled logging for lines clients
- * can repeat (socketio_log.h) and the relay secret loaded in the parent
- * (socketio_secret.h). core/ depends on httpd, APR and shared/ only; of
- * its files only socketio_secret.c calls another (the configuration's
+ * can repeat (socketio_log.h), the relay secret loaded in the parent
+ * (socketio_secret.h) and the child's descriptor budget (socketio_fd.h).
+ * core/ depends on httpd, APR and shared/ only; of its files only
+ * socketio_secret.c and socketio_fd.c call another (the configuration's
  * accessors).
  *
  * Who may call:
@@ -11,11 +12,14 @@
  *   configuration phase (the module record, mod_socketio.c).
  * - socketio_config_post_config, socketio_secret_post_config: the
  *   post_config hook (parent, still root).
- * - the socketio_config_* accessors and socketio_log_*: any thread. */
+ * - socketio_fd_child_init: the child_init hook.
+ * - the socketio_config_* accessors, socketio_log_* and the other
+ *   socketio_fd_* calls: any thread. */
 #ifndef SOCKETIO_CORE_H
 #define SOCKETIO_CORE_H
 
 #include "socketio_config.h"
+#include "socketio_fd.h"
 #include "socketio_log.h"
 #include "socketio_secret.h"
 
