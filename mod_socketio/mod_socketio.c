@@ -100,6 +100,14 @@ static const command_rec socketio_cmds[] = {
                   "A cluster node's tag and base URL (http://host:port): "
                   "requests for its sessions are forwarded there; "
                   "repeatable"),
+    AP_INIT_TAKE1("SocketIODescriptorReserve", socketio_cmd_number,
+                  SOCKETIO_CONF_INFO(socketio_field_fd_reserve),
+                  RSRC_CONF,
+                  "Descriptors a child keeps free under its ulimit -n: "
+                  "past that line it refuses WebSockets (503) and keeps "
+                  "no connection alive, instead of failing (default: the "
+                  "largest of 128, 4 x ThreadsPerChild and 1/32 of the "
+                  "limit; 0: off)"),
     { NULL }
 };
 
@@ -122,10 +130,12 @@ static int socketio_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
 static void socketio_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    socketio_fd_child_init(pchild, s);
     socketio_ws_child_init(pchild);
     socketio_link_child_init(pchild, s);
     socketio_reactor_child_init(pchild, s);
     socketio_keepalive_child_init(pchild, s);
+    socketio_fd_guard_child_init(pchild, s);
 }
 
 static void socketio_child_stopping(apr_pool_t *pchild, int graceful)
@@ -151,8 +161,12 @@ static void socketio_register_hooks(apr_pool_t *p)
                                NULL, APR_HOOK_REALLY_LAST);
     ap_hook_process_connection(socketio_reactor_process_connection, NULL,
                                NULL, APR_HOOK_REALLY_FIRST);
-    /* After the reactor's (registered first): it runs the other hooks
-     * itself, the reactor's must have counted before. */
+    /* The descriptor guard before any other hook touches a new
+     * connection (it may move its socket), after the reactor's count. */
+    ap_hook_process_connection(socketio_fd_guard_process_connection, NULL,
+                               NULL, APR_HOOK_REALLY_FIRST);
+    /* After the reactor's and the guard's (registered first): it runs the
+     * other hooks itself, the reactor's must have counted before. */
     ap_hook_process_connection(socketio_keepalive_process_connection, NULL,
                                NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_pre_close_connection(socketio_keepalive_pre_close, NULL, NULL,
@@ -161,6 +175,8 @@ static void socketio_register_hooks(apr_pool_t *p)
                            APR_HOOK_FIRST);
     ap_hook_map_to_storage(socketio_map_to_storage, NULL, NULL,
                            APR_HOOK_FIRST);
+    ap_hook_post_read_request(socketio_fd_guard_post_read_request, NULL,
+                              NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(socketio_handler, NULL, NULL, APR_HOOK_FIRST);
 }
 

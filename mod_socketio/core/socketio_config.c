@@ -77,6 +77,7 @@ void *socketio_config_create_server(apr_pool_t *p, server_rec *s)
     sc->ws_write_timeout = -1;
     sc->poll_release_timeout = -1;
     sc->relay_queue = -1;
+    sc->fd_reserve = -1;
     return sc;
 }
 
@@ -108,6 +109,8 @@ void *socketio_config_merge_server(apr_pool_t *p, void *basev, void *addv)
                                              : base->relay_queue;
     sc->node = add->node ? add->node : base->node;
     sc->peers = add->peers ? add->peers : base->peers;
+    sc->fd_reserve = add->fd_reserve != -1 ? add->fd_reserve
+                                           : base->fd_reserve;
     return sc;
 }
 
@@ -184,6 +187,11 @@ const socketio_conf_field socketio_field_relay_queue = {
     IN_SERVER(relay_queue, BYTES),
     .context = GLOBAL_ONLY, .min = SOCKETIO_MIN_RELAY_QUEUE,
     .max = 1024 * 1024 * 1024, .unit = "a number of bytes" };
+/* One value for the whole server: each child's guard reads it (0: off). */
+const socketio_conf_field socketio_field_fd_reserve = {
+    IN_SERVER(fd_reserve, COUNT),
+    .context = GLOBAL_ONLY, .min = 0, .max = 1024 * 1024,
+    .unit = "a number of descriptors" };
 
 /* Finds the field cmd's descriptor names, if the descriptor is of one of
  * the types in kinds (SOCKETIO_CONF_KIND bits), and checks the directive's

@@ -76,6 +76,8 @@ typedef struct socketio_server_conf {
     const char *node;                   /* SocketIONode tag, or NULL */
     apr_hash_t *peers;                  /* SocketIOPeer: tag -> base URL
                                          * (no trailing '/'), or NULL */
+    int fd_reserve;                     /* SocketIODescriptorReserve, -1
+                                         * while unset (main server only) */
     struct socketio_link *link;         /* this child's link, child_init */
 } socketio_server_conf;
 
@@ -147,7 +149,8 @@ extern const socketio_conf_field
     socketio_field_poll_release_timeout,    /* SocketIOPollReleaseTimeout */
     socketio_field_ws_threads,              /* SocketIOWebSocketThreads */
     socketio_field_poll_threads,            /* SocketIOPollThreads */
-    socketio_field_relay_queue;             /* SocketIORelayQueue */
+    socketio_field_relay_queue,             /* SocketIORelayQueue */
+    socketio_field_fd_reserve;              /* SocketIODescriptorReserve */
 
 /* Directive handlers: each returns NULL or an error message allocated from
  * cmd->pool. The first four take the socketio_conf_field in cmd->info and

@@ -2,9 +2,10 @@
  * the configuration records every layer reads and the directive handlers
  * that fill them (socketio_config.h), throttled logging for lines clients
  * can repeat (socketio_log.h), the relay secret loaded in the parent
- * (socketio_secret.h) and the counted caps on threads held for one
- * purpose (socketio_cap.h). core/ depends on httpd, APR and shared/ only; of
- * its files only socketio_secret.c calls another (the configuration's
+ * (socketio_secret.h), the counted caps on threads held for one purpose
+ * (socketio_cap.h) and the child's descriptor budget (socketio_fd.h).
+ * core/ depends on httpd, APR and shared/ only; of its files only
+ * socketio_secret.c and socketio_fd.c call another (the configuration's
  * accessors).
  *
  * Who may call:
@@ -14,13 +15,15 @@
  *   post_config hook (parent, still root).
  * - socketio_cap_create: post_config; socketio_cap_child_exited: the
  *   child_status hook (parent).
- * - the socketio_config_* accessors, socketio_log_*, socketio_cap_take
- *   and the cap's accessors: any thread. */
+ * - socketio_fd_child_init: the child_init hook.
+ * - the socketio_config_* accessors, socketio_log_*, socketio_cap_take,
+ *   the cap's accessors and the other socketio_fd_* calls: any thread. */
 #ifndef SOCKETIO_CORE_H
 #define SOCKETIO_CORE_H
 
 #include "socketio_cap.h"
 #include "socketio_config.h"
+#include "socketio_fd.h"
 #include "socketio_log.h"
 #include "socketio_secret.h"
 

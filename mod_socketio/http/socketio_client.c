@@ -135,6 +135,8 @@ int socketio_client_serve(socketio_req *sr)
     path = client_path(r->pool, sr->sconf->client_script, name);
     rv = apr_file_open(&fd, path, APR_FOPEN_READ | APR_FOPEN_BINARY |
                        APR_FOPEN_SENDFILE_ENABLED, APR_OS_DEFAULT, r->pool);
+    if (socketio_fd_exhausted(rv))
+        return socketio_respond_no_descriptor(sr, "the client script", rv);
     if (rv != APR_SUCCESS)
         return not_found(sr, "cannot open", path);
     rv = apr_file_info_get(&fi, APR_FINFO_SIZE | APR_FINFO_MTIME |

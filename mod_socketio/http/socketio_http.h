@@ -1,9 +1,9 @@
 /* The module's HTTP layer, the one header mod_socketio.c includes for it:
  * the handler hook that serves the Engine.IO endpoint (long-polling, the
  * WebSocket request, CORS, the client script), the hooks of the cap on
- * threads held by long-polls and those that keep its connections alive
- * under mpm_event. http/ calls ws/, link/ and core/; nothing
- * below calls it. Its files call one way (listed in socketio_http_int.h);
+ * threads held by long-polls, those that keep its connections alive
+ * under mpm_event and the descriptor guard's. http/ calls ws/, link/ and
+ * core/; nothing below calls it. Its files call one way (listed in socketio_http_int.h);
  * no two of them call each other.
  *
  * Who may call: socketio_handler is httpd's handler hook, on the worker
@@ -12,8 +12,10 @@
  * socketio_poll_cap_child_status are httpd's post_config and child_status
  * hooks (the parent); socketio_keepalive_child_init and _child_stopping
  * run on the child's main thread (child_init, child_stopping hooks),
- * socketio_keepalive_process_connection and _pre_close on the worker
- * thread of the connection. */
+ * socketio_fd_guard_child_init on the child's main thread too;
+ * socketio_keepalive_process_connection and _pre_close and
+ * socketio_fd_guard_process_connection and _post_read_request on the
+ * worker thread of the connection. */
 #ifndef SOCKETIO_HTTP_H
 #define SOCKETIO_HTTP_H
 
@@ -67,5 +69,21 @@ int socketio_keepalive_process_connection(conn_rec *c);
 /* pre_close_connection hook: forgets a connection the MPM closes, and
  * gives up its parked GET if it has one. Returns OK. */
 int socketio_keepalive_pre_close(conn_rec *c);
+
+/* child_init: the descriptor guard (socketio_fd_guard.c) marks a full
+ * child in the scoreboard under mpm_event only. */
+void socketio_fd_guard_child_init(apr_pool_t *pchild, server_rec *s);
+
+/* process_connection hook (REALLY_FIRST, after the reactor's, before the
+ * keep-alive's): a new connection whose descriptor is at or over the
+ * child's threshold (socketio_fd.h) is moved to a free descriptor under
+ * it if there is one, else served "in the reserve" (socketio_fd_guard.c)
+ * and the child is noted full. Returns DECLINED: the other hooks serve
+ * the connection. */
+int socketio_fd_guard_process_connection(conn_rec *c);
+
+/* post_read_request hook: a connection in the reserve is closed after
+ * this request (no keep-alive). Returns DECLINED. */
+int socketio_fd_guard_post_read_request(request_rec *r);
 
 #endif

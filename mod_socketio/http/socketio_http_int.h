@@ -11,14 +11,18 @@
  *   script, long-polling, the HTTP side of a WebSocket request; each
  *   calls socketio_respond.c and socketio_request.c, none calls another;
  *   socketio_polling.c also calls socketio_poll_cap.c and
- *   socketio_poll_park.c.
+ *   socketio_poll_park.c; socketio_upgrade.c also calls
+ *   socketio_fd_guard.c.
  * - socketio_poll_cap.c: the cap on threads held by long-polls
  *   (SocketIOPollThreads); calls no other file of http/.
  * - socketio_keepalive.c: keep-alive under mpm_event (its hooks are in
  *   socketio_http.h); calls socketio_poll_park.c to resume parked GETs.
  * - socketio_poll_park.c: GETs parked in mpm_event without a thread, and
- *   the release of held GETs; calls socketio_respond.c and
- *   socketio_request.c.
+ *   the release of held GETs; calls socketio_respond.c,
+ *   socketio_request.c, socketio_poll_cap.c and socketio_fd_guard.c.
+ * - socketio_fd_guard.c: the descriptor guard (its hooks are in
+ *   socketio_http.h; socketio_upgrade.c and socketio_poll_park.c ask it
+ *   whether a connection may last); calls no other file of http/.
  * - socketio_respond.c: the answers (calls socketio_cors.c for headers).
  * - socketio_request.c: what a request tells siod (the OPEN/UPGRADE info)
  *   and its client socket; calls ws/ for socketio_ws_available.
@@ -98,6 +102,15 @@ int socketio_respond_frame(socketio_req *sr, const sio_relay_frame *f);
 
 /* Answers 503 "Socket.IO daemon unavailable". Returns OK. */
 int socketio_respond_unavailable(socketio_req *sr);
+
+/* Answers 503 with Retry-After and Connection: close for a request the
+ * child cannot serve for want of descriptors (what: "a WebSocket", "a
+ * long-poll", ...; rv: the error, or 0 where the guard refused before
+ * one), logged at warn (one line per child every 10 s, with the limit
+ * and the advice; the guard's refusals at debug: it logs its own).
+ * Returns OK. */
+int socketio_respond_no_descriptor(socketio_req *sr, const char *what,
+                                   apr_status_t rv);
 
 /* Answers the outcome of a failed wait for siod (status from
  * socketio_waiter_wait), sending CANCEL through w where siod still holds
@@ -194,6 +207,25 @@ void socketio_park_abandon(socketio_parked *pk);
  * next GET reaches a child that is not stopping. Returns the handler's
  * result. */
 int socketio_poll_release(socketio_req *sr, socketio_waiter *w);
+
+/* ---- socketio_fd_guard.c ------------------------------------------ */
+
+/* Returns 1 if c is served in the reserve: its socket's descriptor is at
+ * or over the child's threshold (socketio_fd.h). Nothing that lasts (a
+ * parked GET, a WebSocket) may be kept on it. */
+int socketio_fd_guard_in_reserve(conn_rec *c);
+
+/* A WebSocket upgrade on c: returns 1 if c's socket is under the
+ * threshold, or was moved there as a descriptor came free within a short
+ * wait (GUARD_ADMIT_MS); 0 if the child stays full (the caller refuses
+ * it). */
+int socketio_fd_guard_admit(conn_rec *c);
+
+/* After a refusal for want of descriptors, once the answer is flushed:
+ * keeps this worker away from the MPM while the child stays full, up to
+ * a few seconds (GUARD_HOLD_MS), so the child stops taking connections
+ * (see socketio_fd_guard.c). */
+void socketio_fd_guard_hold(conn_rec *c);
 
 /* ---- socketio_keepalive.c ----------------------------------------- */
 

@@ -23,9 +23,17 @@
  * session) and its connection closed without an answer (logged once per
  * child); the client polls again.
  *
+ * A parked GET holds three descriptors and no thread, so it is parked
+ * only while the child has descriptors to spare (socketio_fd.h: its
+ * spare and its eventfd under the threshold, the connection not served in
+ * the reserve, socketio_fd_guard.c); else it holds its thread within
+ * SocketIOPollThreads (socketio_poll_cap.c), or is answered at once.
+ *
  * Also the release of a held GET when the child stops, for held and
  * parked GETs alike. Called by socketio_polling.c and
- * socketio_keepalive.c; calls socketio_respond.c and socketio_request.c. */
+ * socketio_keepalive.c; calls socketio_respond.c, socketio_request.c,
+ * socketio_poll_cap.c and socketio_fd_guard.c. */
+#include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -52,6 +60,7 @@ struct socketio_parked {
     socketio_waiter *w;
     int sock_fd;                /* the socket's descriptor number */
     int spare_fd;               /* the socket while parked, else -1 */
+    int no_room;                /* not parked for want of descriptors */
 };
 
 /* Set by socketio_keepalive.c in child_init: its hook that resumes
@@ -68,7 +77,7 @@ void socketio_park_enable(int on)
 int socketio_park_possible(conn_rec *c)
 {
     return can_park && c->cs && !c->master && !c->clogging_input_filters &&
-           socketio_req_client_fd(c) >= 0;
+           socketio_req_client_fd(c) >= 0 && !socketio_fd_guard_in_reserve(c);
 }
 
 /* r->pool's cleanup: a connection torn down while its GET is parked
@@ -130,13 +139,25 @@ static int unswap(socketio_parked *pk)
 
 #ifdef AP_MPMQ_CAN_WAITIO
 /* Puts the waiter's eventfd on the socket's descriptor, the socket on a
- * spare one. Returns 0, or -1 (nothing changed). */
+ * spare one. A parked GET holds both for as long as it waits, with no
+ * thread to bound how many there are: both must be under the child's
+ * threshold (socketio_fd.h), else it is not parked (no_room set, as for
+ * EMFILE). Returns 0, or -1 (nothing changed). */
 static int swap(socketio_parked *pk)
 {
     int spare = fcntl(pk->sock_fd, F_DUPFD_CLOEXEC, 0);
 
-    if (spare < 0)
+    if (spare < 0) {
+        pk->no_room = socketio_fd_exhausted(errno);
         return -1;
+    }
+    if (!socketio_fd_room(spare) ||
+        !socketio_fd_room(socketio_waiter_wakefd(pk->w))) {
+        close(spare);
+        pk->no_room = 1;
+        errno = EMFILE;
+        return -1;
+    }
     while (dup3(socketio_waiter_wakefd(pk->w), pk->sock_fd, O_CLOEXEC) < 0) {
         if (errno != EINTR) {
             close(spare);
@@ -154,6 +175,7 @@ int socketio_park_hand_over(socketio_parked *pk)
 #ifdef AP_MPMQ_CAN_WAITIO
     conn_rec *c = pk->sr->r->connection;
 
+    pk->no_room = 0;
     if (swap(pk) == 0) {
         c->cs->state = CONN_STATE_ASYNC_WAITIO;
         c->cs->sense = CONN_SENSE_WANT_READ;
@@ -161,11 +183,35 @@ int socketio_park_hand_over(socketio_parked *pk)
                       "mod_socketio: long-poll parked");
         return 1;
     }
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, errno, pk->sr->r,
-                  "mod_socketio: cannot park a long-poll; it holds its "
-                  "thread");
+    if (pk->no_room)
+        socketio_log_rerror_limited(APLOG_INFO, 0, pk->sr->r,
+                                    "mod_socketio: long-poll not parked: "
+                                    "this child's descriptors are nearly "
+                                    "all in use; it holds its thread "
+                                    "within SocketIOPollThreads, or is "
+                                    "answered at once");
+    else
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, errno, pk->sr->r,
+                      "mod_socketio: cannot park a long-poll; it holds its "
+                      "thread");
 #endif
     return 0;
+}
+
+/* A GET that could not be parked waits for siod on this thread; one not
+ * parked for want of descriptors only within SocketIOPollThreads, else it
+ * is released at once (APR_INCOMPLETE: answered now with what siod has,
+ * the connection closed). Returns as socketio_waiter_wait_held. */
+static apr_status_t wait_here(socketio_parked *pk, socketio_frame **f)
+{
+    socketio_req *sr = pk->sr;
+
+    if (pk->no_room && !socketio_poll_cap_acquire(sr->r))
+        return APR_INCOMPLETE;
+    return socketio_waiter_wait_held(pk->w,
+                                     socketio_config_reply_timeout(sr->sconf),
+                                     socketio_req_client_fd(sr->r->connection),
+                                     f);
 }
 
 /* See socketio_http_int.h. */
@@ -223,10 +269,7 @@ void socketio_park_resume(socketio_parked *pk, int wait)
         c->aborted = 1;
         rv = APR_ECONNABORTED;
     } else if (wait) {
-        rv = socketio_waiter_wait_held(pk->w,
-                                       socketio_config_reply_timeout(
-                                           sr->sconf),
-                                       socketio_req_client_fd(c), &f);
+        rv = wait_here(pk, &f);
     } else {
         socketio_waiter_clear_wake(pk->w);
         rv = socketio_waiter_take(pk->w, &f);
@@ -236,10 +279,7 @@ void socketio_park_resume(socketio_parked *pk, int wait)
         if (rv == APR_EAGAIN && socketio_park_hand_over(pk))
             return;
         if (rv == APR_EAGAIN)
-            rv = socketio_waiter_wait_held(pk->w,
-                                           socketio_config_reply_timeout(
-                                               sr->sconf),
-                                           socketio_req_client_fd(c), &f);
+            rv = wait_here(pk, &f);
     }
     apr_pool_userdata_setn(NULL, PARK_KEY, NULL, c->pool);
 #if APR_HAS_THREADS

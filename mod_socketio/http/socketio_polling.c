@@ -27,20 +27,26 @@ APLOG_USE_MODULE(socketio);
  * long enough for siod's answer when it has packets queued. */
 #define PARK_AFTER_MS 2
 
-/* Registers a waiter for this request (r->pool). Returns it, or NULL when
- * siod is unreachable. */
-static socketio_waiter *waiter_for(socketio_req *sr, apr_size_t max_queued)
+/* Registers a waiter for this request (r->pool). Returns APR_SUCCESS
+ * with *w, or why not: siod unreachable, or EMFILE (no descriptor left). */
+static apr_status_t waiter_for(socketio_req *sr, apr_size_t max_queued,
+                               socketio_waiter **w)
 {
-    socketio_waiter *w = NULL;
     apr_status_t rv;
 
-    rv = socketio_waiter_create(sr->sconf->link, sr->r->pool, max_queued, &w);
-    if (rv != APR_SUCCESS) {
+    rv = socketio_waiter_create(sr->sconf->link, sr->r->pool, max_queued, w);
+    if (rv != APR_SUCCESS && !socketio_fd_exhausted(rv))
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, sr->r,
                       "mod_socketio: relay link unavailable");
-        return NULL;
-    }
-    return w;
+    return rv;
+}
+
+/* Answers a request waiter_for found no waiter for (rv). */
+static int no_waiter(socketio_req *sr, apr_status_t rv)
+{
+    if (socketio_fd_exhausted(rv))
+        return socketio_respond_no_descriptor(sr, "a polling request", rv);
+    return socketio_respond_unavailable(sr);
 }
 
 /* Sends one request frame and answers with siod's reply. */
@@ -67,12 +73,13 @@ static int relay_and_answer(socketio_req *sr, socketio_waiter *w, int type,
  * request's info. */
 int socketio_polling_open(socketio_req *sr)
 {
-    socketio_waiter *w = waiter_for(sr, SIO_RELAY_MAX_BODY + 65536);
+    socketio_waiter *w = NULL;
+    apr_status_t rv = waiter_for(sr, SIO_RELAY_MAX_BODY + 65536, &w);
     struct iovec iov;
     apr_size_t len;
 
-    if (!w)
-        return socketio_respond_unavailable(sr);
+    if (rv != APR_SUCCESS)
+        return no_waiter(sr, rv);
     iov.iov_base = socketio_req_info(sr, sr->r->pool, &len);
     iov.iov_len = len;
     return relay_and_answer(sr, w, SIO_R_OPEN, 0, &iov, 1);
@@ -142,13 +149,13 @@ static int park_or_answer(socketio_req *sr, socketio_waiter *w)
  * or over SocketIOPollThreads is answered at once instead. */
 int socketio_polling_get(socketio_req *sr)
 {
-    socketio_waiter *w = waiter_for(sr, SIO_RELAY_MAX_BODY + 65536);
+    socketio_waiter *w = NULL;
+    apr_status_t rv = waiter_for(sr, SIO_RELAY_MAX_BODY + 65536, &w);
     socketio_frame *f = NULL;
-    apr_status_t rv;
     int status;
 
-    if (!w)
-        return socketio_respond_unavailable(sr);
+    if (rv != APR_SUCCESS)
+        return no_waiter(sr, rv);
     if (socketio_waiter_can_release(w) &&
         socketio_park_possible(sr->r->connection))
         return park_or_answer(sr, w);
@@ -174,9 +181,9 @@ int socketio_polling_get(socketio_req *sr)
 /* Closes the session for a rule the module enforces, and answers. */
 static int abort_session(socketio_req *sr, int status, const char *msg)
 {
-    socketio_waiter *w = waiter_for(sr, 65536);
+    socketio_waiter *w = NULL;
 
-    if (w)
+    if (waiter_for(sr, 65536, &w) == APR_SUCCESS)
         socketio_waiter_send(w, SIO_R_ABORT, 0, status, sr->sid, NULL, 0);
     return socketio_respond(sr, status, SOCKETIO_CT_TEXT, msg, strlen(msg));
 }
@@ -234,7 +241,8 @@ int socketio_polling_post(socketio_req *sr)
 {
     request_rec *r = sr->r;
     const char *ctype = apr_table_get(r->headers_in, "Content-Type");
-    socketio_waiter *w;
+    socketio_waiter *w = NULL;
+    apr_status_t rv;
     struct iovec iov;
     apr_size_t len;
     char *body;
@@ -267,8 +275,8 @@ int socketio_polling_post(socketio_req *sr)
         return socketio_respond(sr, rc, SOCKETIO_CT_TEXT,
                                 "Bad request body\n", 17);
     }
-    if (!(w = waiter_for(sr, SIO_RELAY_MAX_BODY + 65536)))
-        return socketio_respond_unavailable(sr);
+    if ((rv = waiter_for(sr, SIO_RELAY_MAX_BODY + 65536, &w)) != APR_SUCCESS)
+        return no_waiter(sr, rv);
     if (len > socketio_waiter_max_body(w)) {
         r->connection->keepalive = AP_CONN_CLOSE;
         socketio_waiter_send(w, SIO_R_ABORT, 0, HTTP_REQUEST_ENTITY_TOO_LARGE,

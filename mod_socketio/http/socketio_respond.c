@@ -90,6 +90,29 @@ int socketio_respond_unavailable(socketio_req *sr)
                             msg, sizeof(msg) - 1);
 }
 
+/* See socketio_http_int.h. */
+int socketio_respond_no_descriptor(socketio_req *sr, const char *what,
+                                   apr_status_t rv)
+{
+    static socketio_log_throttle throttle = SOCKETIO_LOG_THROTTLE(10, 1);
+    static const char msg[] = "Server busy: try again\n";
+    request_rec *r = sr->r;
+    apr_uint32_t held = 0;
+    /* The guard's refusals are counted in its own line. */
+    int level = rv ? socketio_log_level(&throttle, APLOG_WARNING, &held)
+                   : APLOG_DEBUG;
+
+    ap_log_rerror(APLOG_MARK, level, rv, r,
+                  "mod_socketio: %s refused (503): this child's descriptors "
+                  "are nearly all in use%s%s", what,
+                  socketio_fd_advice(r->pool),
+                  socketio_log_dropped_note(r->pool, held));
+    r->connection->keepalive = AP_CONN_CLOSE;
+    apr_table_setn(r->headers_out, "Retry-After", "1");
+    return socketio_respond(sr, HTTP_SERVICE_UNAVAILABLE, SOCKETIO_CT_TEXT,
+                            msg, sizeof(msg) - 1);
+}
+
 static void send_cancel(socketio_req *sr, socketio_waiter *w)
 {
     socketio_waiter_send(w, SIO_R_CANCEL, 0, 0, sr->sid, NULL, 0);

@@ -1,5 +1,6 @@
-/* The HTTP side of a WebSocket request: hands the validated request to
- * the WebSocket layer (socketio_ws_upgrade) with what it needs from the
+/* The HTTP side of a WebSocket request: refuses it in a child out of
+ * descriptors (socketio_fd_guard.c), hands the validated request to the
+ * WebSocket layer (socketio_ws_upgrade) with what it needs from the
  * request (the info for siod, the CORS headers of the 101, the client
  * socket), and answers over plain HTTP whatever that could not serve. */
 #include "httpd.h"
@@ -29,6 +30,9 @@ static int answer(socketio_req *sr, socketio_ws_outcome outcome,
         return socketio_respond(sr, HTTP_INTERNAL_SERVER_ERROR, NULL, NULL,
                                 0);
     case SOCKETIO_WS_UNAVAILABLE:
+        if (socketio_fd_exhausted(res->rv))
+            return socketio_respond_no_descriptor(sr, "a WebSocket",
+                                                  res->rv);
         return socketio_respond_unavailable(sr);
     case SOCKETIO_WS_WAIT_FAILED:
         return socketio_respond_wait_error(sr, res->w, res->rv);
@@ -49,6 +53,15 @@ int socketio_upgrade_serve(socketio_req *sr)
     socketio_ws_outcome outcome;
     int status;
 
+    if (!socketio_fd_guard_admit(r->connection)) {
+        /* A full child: its socket would hold a descriptor of the
+         * reserve for as long as the WebSocket lasts. The answer goes out
+         * now; then this worker stays away while the child is full. */
+        status = socketio_respond_no_descriptor(sr, "a WebSocket", 0);
+        ap_rflush(r);
+        socketio_fd_guard_hold(r->connection);
+        return status;
+    }
     req.r = r;
     req.dconf = sr->dconf;
     req.sconf = sr->sconf;

@@ -167,6 +167,14 @@ apr_status_t socketio_link_ensure_open(socketio_link *link)
     }
     rv = socketio_link_connect(link, &fd, &peer_max, &peer_caps, &peer_node,
                                &why, whybuf, sizeof(whybuf));
+    if (rv != APR_SUCCESS && socketio_fd_exhausted(rv)) {
+        /* This child is out of descriptors, siod may be fine: no outage;
+         * the caller answers and logs it. */
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, rv, link->s,
+                     "mod_socketio: no descriptor left to connect to siod "
+                     "at %s: %s", link->path, why);
+        goto out;
+    }
     if (rv != APR_SUCCESS) {
         if (apr_time_now() - start >= LINK_OPEN_SLOW) {
             link->slow_fail_at = apr_time_now();

@@ -114,7 +114,9 @@ int socketio_link_child_is_stopping(void);
  * its wake fd closed by a cleanup on pool; only the calling thread may use
  * it. max_queued bounds the bytes of frames queued for it (beyond that the
  * waiter overflows). Returns APR_SUCCESS, or an error when siod cannot be
- * reached (the caller answers 503). */
+ * reached (the caller answers 503), or EMFILE / ENFILE when no descriptor
+ * is left for the wake fd or the link's socket (not an outage: the caller
+ * logs it). */
 apr_status_t socketio_waiter_create(socketio_link *link, apr_pool_t *pool,
                                     apr_size_t max_queued,
                                     socketio_waiter **out);

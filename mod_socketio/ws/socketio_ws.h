@@ -69,7 +69,9 @@ typedef enum socketio_ws_outcome {
     SOCKETIO_WS_BUSY,        /* no reactor, and the threads WebSockets may
                               * hold are taken (logged): 503 */
     SOCKETIO_WS_NO_SOCKET,   /* the connection has no socket (logged): 500 */
-    SOCKETIO_WS_UNAVAILABLE, /* siod is unreachable, or the link dropped */
+    SOCKETIO_WS_UNAVAILABLE, /* siod is unreachable, or the link dropped;
+                              * or no descriptor was left for its waiter
+                              * (res->rv EMFILE or ENFILE) */
     SOCKETIO_WS_WAIT_FAILED, /* siod's answer did not come: res->rv, as
                               * socketio_waiter_wait returned it */
     SOCKETIO_WS_REFUSED      /* siod answered res->frame (a RESPONSE)
@@ -83,7 +85,7 @@ typedef struct socketio_ws_result {
     int status;                   /* SERVED: the handler's result,
                                    * SUSPENDED (the reactor took the
                                    * connection) or DONE (it ran here) */
-    apr_status_t rv;              /* WAIT_FAILED: why */
+    apr_status_t rv;              /* WAIT_FAILED, UNAVAILABLE: why */
     socketio_waiter *w;           /* WAIT_FAILED, REFUSED: the request's
                                    * waiter (to send CANCEL); else NULL */
     socketio_frame *frame;        /* REFUSED: siod's answer; else NULL */

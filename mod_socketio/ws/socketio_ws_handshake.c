@@ -199,8 +199,10 @@ socketio_ws_outcome socketio_ws_upgrade(const socketio_ws_request *req,
                                 reactor ? r->connection->pool : r->pool,
                                 socketio_config_ws_queue(req->dconf) +
                                 WS_WAITER_SLACK, &ws->w);
-    if (rv != APR_SUCCESS)
+    if (rv != APR_SUCCESS) {
+        res->rv = rv;          /* EMFILE: out of descriptors, else siod */
         return SOCKETIO_WS_UNAVAILABLE;
+    }
     if ((out = ask_siod(req, ws, res)) != SOCKETIO_WS_SERVED)
         return out;
 

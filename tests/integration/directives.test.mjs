@@ -168,6 +168,13 @@ notIn('SocketIORelayQueue', '0', vhost);
 notIn('SocketIORelayQueue', '1048576', loc);
 takesOne('SocketIORelayQueue', 'Bytes of WebSocket messages a child may hold '
   + 'for siod before it stops reading the senders (mpm_event)');
+number('SocketIODescriptorReserve', top, ['-1', '1048577', 'abc', '1.5', '1k'],
+  'a number of descriptors from 0 to 1048576');
+notIn('SocketIODescriptorReserve', '128', vhost);
+notIn('SocketIODescriptorReserve', '128', loc);
+takesOne('SocketIODescriptorReserve', 'Descriptors a child keeps free under its ulimit -n: '
+  + 'past that line it refuses WebSockets (503) and keeps no connection alive, instead of '
+  + 'failing (default: the largest of 128, 4 x ThreadsPerChild and 1/32 of the limit; 0: off)');
 
 // Cluster: node tags and peers.
 for (const v of ['n', 'n12', 'n+', 'n/']) {
@@ -213,6 +220,7 @@ test('accepted: every directive at both ends of its range', async () => {
     'SocketIOWebSocketThreads 0', 'SocketIOWebSocketThreads 1000000',
     'SocketIOPollThreads 0', 'SocketIOPollThreads 1000000',
     'SocketIORelayQueue 262144', 'SocketIORelayQueue 1073741824',
+    'SocketIODescriptorReserve 0', 'SocketIODescriptorReserve 1048576',
     'SocketIOMaxPayload 1', `SocketIOMaxPayload ${MAX_BODY}`, 'SocketIOMaxPayload +9',
     'SocketIOWebSocketQueue 1024', `SocketIOWebSocketQueue ${4 * MAX_BODY}`,
     'SocketIOTransports polling', 'SocketIOAllowUpgrades off',

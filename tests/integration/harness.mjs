@@ -301,8 +301,14 @@ export class Instance {
       env.ASAN_OPTIONS = 'detect_leaks=0';
     }
     const outFd = fs.openSync(this.httpdOutFile, 'a');
+    // opts.nofile: httpd's descriptor limit (soft and hard), which its
+    // children inherit; set by a shell that then becomes httpd (same pid).
+    const argv = [HTTPD, '-f', this.paths.CONF, '-DFOREGROUND'];
+    const [cmd, ...args] = this.opts.nofile
+      ? ['/bin/sh', '-c', `ulimit -n ${Number(this.opts.nofile)} && exec "$0" "$@"`, ...argv]
+      : argv;
     // detached: prefork's parent signals its whole process group on shutdown
-    const child = spawn(HTTPD, ['-f', this.paths.CONF, '-DFOREGROUND'], { stdio: ['ignore', outFd, outFd], env, detached: true });
+    const child = spawn(cmd, args, { stdio: ['ignore', outFd, outFd], env, detached: true });
     fs.closeSync(outFd);
     this.httpd = child;
     try {
@@ -396,7 +402,7 @@ export class Instance {
  * limits), siodEnv (variables added to siod's environment), verbose; httpd's
  * port (a free port chosen beforehand: see freePort), mpm, cors,
  * transports, upgrades, replyTimeout, logLevel, tls, status
- * (mod_status at /server-status), extraConf
+ * (mod_status at /server-status), nofile (httpd's `ulimit -n`), extraConf
  * (text appended to httpd.conf), extraConfFile (Included) and httpdEnv
  * (variables added to httpd's environment, e.g. the module's
  * fault-injection settings in SAN builds).
