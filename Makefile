@@ -41,15 +41,19 @@ APR_FLAGS := $(shell apr-1-config --cflags --cppflags --includes 2>/dev/null) \
              $(shell apu-1-config --includes 2>/dev/null)
 MODCFLAGS := $(ALLCFLAGS) $(MODFAULTS) -I$(APXS_INC) $(APR_FLAGS) -Wno-strict-prototypes
 
-SIOD_LIBS := $(shell pkg-config --libs libevent json-c 2>/dev/null) -lm
-SIOD_INC  := $(shell pkg-config --cflags libevent json-c 2>/dev/null)
+# siod's cluster layer speaks to Redis with hiredis (async, on libevent)
+# and msgpack-c; Debian's packages ship pkg-config files for both.
+SIOD_PKGS := libevent json-c hiredis msgpack
+SIOD_LIBS := $(shell pkg-config --libs $(SIOD_PKGS) 2>/dev/null) -lm
+SIOD_INC  := $(shell pkg-config --cflags $(SIOD_PKGS) 2>/dev/null)
 
 SHARED_SRC := $(wildcard shared/*.c)
 # siod's layers, one folder each (docs/siod.md): core, relay, engine,
-# adapter, sio, app, with siod_main.c and the built-in echo-engine on top.
+# adapter, cluster, sio, app, with siod_main.c and the built-in echo-engine
+# on top.
 # Files include another layer's public header as "layer/header.h" (-Isiod)
 # and their own layer's headers by bare name.
-SIOD_LAYERS := core relay engine adapter sio app
+SIOD_LAYERS := core relay engine adapter cluster sio app
 SIOD_SRC   := $(wildcard siod/*.c $(SIOD_LAYERS:%=siod/%/*.c))
 SIOD_HDR   := $(wildcard siod/*.h $(SIOD_LAYERS:%=siod/%/*.h))
 # The application ABI, the one header applications include (installed).

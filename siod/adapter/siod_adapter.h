@@ -43,6 +43,12 @@ typedef struct siod_sio_out {
     unsigned natts;
 } siod_sio_out;
 
+/* The emit flags an adapter may set itself, for what it delivers on
+ * another server's behalf: the host's SIOD_EMIT_VOLATILE and
+ * SIOD_EMIT_NO_COMPRESS (siod_app.h), with the same values. */
+#define SIOD_ADAPTER_VOLATILE 0x1u
+#define SIOD_ADAPTER_NO_COMPRESS 0x2u
+
 /* Which sockets an operation targets (the reference's BroadcastOptions):
  * sockets in any of rooms (all sockets when nrooms is 0) and in none of
  * except. flags are the host's emit flags (SIOD_EMIT_VOLATILE,

@@ -5,6 +5,10 @@
  * API. */
 #include "siod_sio_int.h"
 
+_Static_assert(SIOD_ADAPTER_VOLATILE == SIOD_EMIT_VOLATILE &&
+               SIOD_ADAPTER_NO_COMPRESS == SIOD_EMIT_NO_COMPRESS,
+               "an adapter's flags are the host's emit flags");
+
 static void *host_slot(const siod_socket *s)
 {
     return s->aslot;
