@@ -184,6 +184,15 @@ $(BUILD)/fuzz/fuzz_siod: tests/fuzz/fuzz_siod.c $(FUZZ_SIOD_OBJ)
 	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -D_GNU_SOURCE $(SIOD_INC) -Isiod \
 	  -o $@ $< $(FUZZ_SIOD_OBJ) $(SIOD_LIBS) -ldl
 
+# fuzz_cluster runs siod's Redis wire codec alone (pure files, no loop).
+FUZZ_CLUSTER_SRC := siod/cluster/siod_cluster_decode.c \
+                    siod/cluster/siod_cluster_encode.c siod/core/siod_err.c
+$(BUILD)/fuzz/fuzz_cluster: tests/fuzz/fuzz_cluster.c $(FUZZ_CLUSTER_SRC) \
+                            $(SHARED_SRC) $(SIOD_HDR) $(wildcard shared/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -D_GNU_SOURCE $(SIOD_INC) -Isiod \
+	  -o $@ $< $(FUZZ_CLUSTER_SRC) $(SHARED_SRC) $(SIOD_LIBS)
+
 setup:
 	scripts/setup.sh
 

@@ -29,6 +29,7 @@ struct radapter {
     char *pattern;                   /* <prefix>#<nsp>#* */
     char *req_channel;               /* <prefix>-request#<nsp># */
     long long servers;               /* last NUMSUB answer (0: none yet) */
+    int subscribed;                  /* a namespace, not a ~pattern */
     struct radapter *prev, *next;
 };
 
@@ -136,7 +137,7 @@ static void numsub_done(void *ud, int ok, long long n)
 
 static void numsub_ask(struct radapter *a)
 {
-    char *key = strdup(a->nsp);
+    char *key = a->subscribed ? strdup(a->nsp) : NULL;
     if (key != NULL)
         siod_redis_numsub(g.r, a->req_channel, numsub_done, key);
 }
@@ -227,6 +228,8 @@ static void radapter_free(struct radapter *a)
     free(a);
 }
 
+static void redis_destroy(void *p);
+
 static void *redis_create(const siod_adapter_host *host, siod_nsp *nsp,
                           const char *name)
 {
@@ -247,16 +250,23 @@ static void *redis_create(const siod_adapter_host *host, siod_nsp *nsp,
         a->pattern == NULL || a->req_channel == NULL)
         goto fail;
     a->chlen = strlen(a->channel);
-    if (siod_redis_subscribe(g.r, a->pattern, 1) < 0)
-        goto fail;
-    if (siod_redis_subscribe(g.r, a->req_channel, 0) < 0) {
-        siod_redis_unsubscribe(g.r, a->pattern, 1);
-        goto fail;
-    }
     a->next = g.list;
     if (g.list != NULL)
         g.list->prev = a;
     g.list = a;
+    /* a ~pattern's own adapter never broadcasts (its live children do) */
+    if (name[0] != '/')
+        return a;
+    if (siod_redis_subscribe(g.r, a->pattern, 1) < 0) {
+        redis_destroy(a);
+        return NULL;
+    }
+    if (siod_redis_subscribe(g.r, a->req_channel, 0) < 0) {
+        siod_redis_unsubscribe(g.r, a->pattern, 1);
+        redis_destroy(a);
+        return NULL;
+    }
+    a->subscribed = 1;
     numsub_ask(a);
     return a;
 fail:
@@ -275,7 +285,7 @@ static void redis_destroy(void *p)
         g.list = a->next;
     if (a->next != NULL)
         a->next->prev = a->prev;
-    if (g.r != NULL) {
+    if (g.r != NULL && a->subscribed) {
         siod_redis_unsubscribe(g.r, a->pattern, 1);
         siod_redis_unsubscribe(g.r, a->req_channel, 0);
     }
@@ -321,7 +331,8 @@ static void redis_broadcast(void *p, const siod_sio_out *pkt,
 {
     struct radapter *a = p;
     MEM->broadcast(a->mem, pkt, o);
-    publish(a, pkt, o);
+    if (a->subscribed)
+        publish(a, pkt, o);
 }
 
 /* Acks are awaited from this server's clients only for now (the

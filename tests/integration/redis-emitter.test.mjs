@@ -1,0 +1,91 @@
+// Emits from @socket.io/redis-emitter (uid "emitter", published straight to
+// Redis by a process that is no server) reach our node's clients with
+// rooms, except, namespaces and flags respected, binary as attachments and
+// a Date as JSON.stringify writes it.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createClient } from 'redis';
+import { Emitter } from '@socket.io/redis-emitter';
+import { startInstance, sioConnect, closeAll, ackOf, sleep } from './harness.mjs';
+import { startRedis, waitServers } from './redis-lib.mjs';
+
+let redis, ours, rc, emitter;
+before(async () => {
+  redis = await startRedis();
+  rc = createClient({ url: redis.url });
+  rc.on('error', () => {});
+  await rc.connect();
+  emitter = new Emitter(rc);
+  ours = await startInstance('redis-emitter', { app: 'testkit', redis: redis.url, logLevel: 'warn' });
+  await waitServers(rc, '/', 1);
+});
+after(async () => {
+  await sleep(100);
+  await ours?.stop();
+  await rc?.quit().catch(() => {});
+  await redis?.destroy();
+});
+
+let seq = 0;
+/**
+ * Emits `m` through op (an emitter operator), then a marker to the whole
+ * namespace; once every client has the marker, each has what it was sent
+ * (one publishing connection, one subscribing one: order kept). Returns
+ * the names that got `m` and the arguments they got.
+ */
+async function deliver(op, clients, args = [], marker = emitter) {
+  const tag = `e${++seq}`;
+  op.emit('m', tag, ...args);
+  marker.emit('mark', tag);
+  const got = [];
+  let gotArgs;
+  for (const [name, s] of Object.entries(clients)) {
+    await s.rec.until(() => s.rec.all('mark').some((a) => a[0] === tag), 5000,
+      `marker ${tag} at ${name}\n${ours.logs()}`);
+    const m = s.rec.all('m').filter((a) => a[0] === tag);
+    assert.ok(m.length <= 1, `${name} got ${tag} ${m.length} times`);
+    if (m.length) { got.push(name); gotArgs = m[0].slice(1); }
+  }
+  return { got: got.sort(), args: gotArgs };
+}
+
+test('emitter: all, rooms, except, volatile', { timeout: 30000 }, async () => {
+  const [A, B, C] = await Promise.all([sioConnect(ours, '/'),
+    sioConnect(ours, '/', { transports: ['polling'] }), sioConnect(ours, '/')]);
+  const all = { A, B, C };
+  try {
+    assert.deepEqual(await ackOf(A, 'join', ['red']), [true]);
+    assert.deepEqual(await ackOf(B, 'join', ['blue']), [true]);
+    assert.deepEqual((await deliver(emitter, all)).got, ['A', 'B', 'C']);
+    assert.deepEqual((await deliver(emitter.to('red'), all)).got, ['A']);
+    assert.deepEqual((await deliver(emitter.to(['red', 'blue']), all)).got, ['A', 'B']);
+    assert.deepEqual((await deliver(emitter.except('red'), all)).got, ['B', 'C']);
+    assert.deepEqual((await deliver(emitter.to(['red', 'blue']).except('blue'), all)).got, ['A']);
+    assert.deepEqual((await deliver(emitter.to(C.id), all)).got, ['C']);
+    assert.deepEqual((await deliver(emitter.volatile, all)).got, ['A', 'B', 'C']);
+    assert.deepEqual((await deliver(emitter.to('nobody'), all)).got, []);
+  } finally {
+    closeAll(A, B, C);
+  }
+});
+
+test('emitter: binary, a Date, JSON values; another namespace', { timeout: 30000 }, async () => {
+  const [A, Aa] = await Promise.all([sioConnect(ours, '/'), sioConnect(ours, '/a')]);
+  try {
+    const date = new Date(Date.UTC(2024, 1, 29, 12, 34, 56, 789));
+    const args = [Buffer.from([0, 255, 7]), { nested: [Buffer.from('xyz'), 3.25, -1, null, 'ü€𝄞'] },
+      date, 2 ** 53, -(2 ** 31) - 1, 0.1];
+    const r = await deliver(emitter, { A }, args);
+    assert.deepEqual(r.got, ['A']);
+    assert.deepEqual(r.args, [Buffer.from([0, 255, 7]), { nested: [Buffer.from('xyz'), 3.25, -1, null, 'ü€𝄞'] },
+      date.toISOString(), 2 ** 53, -(2 ** 31) - 1, 0.1]);
+
+    const other = emitter.of('/a');
+    await waitServers(rc, '/a', 1);
+    const ra = await deliver(other, { Aa }, [], other);
+    assert.deepEqual(ra.got, ['Aa']);
+    assert.equal(A.rec.all('m').length, 1, '"/" got the broadcast of "/a"');
+  } finally {
+    closeAll(A, Aa);
+  }
+});

@@ -1,0 +1,113 @@
+// Redis stopped and restarted under a mixed cluster (our node and a Node.js
+// peer): our node goes on delivering its own broadcasts to its own clients,
+// logs the outage once and the broadcasts it could not publish, reconnects
+// and subscribes again by itself, and cross-server delivery resumes. A
+// Redis that never answers at start does not stop siod from serving.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { io as sioClient } from 'socket.io-client';
+import { createClient } from 'redis';
+import {
+  startInstance, sioConnect, closeAll, ackOf, sleep, Recorder, withTimeout, waitFor, freePort,
+} from './harness.mjs';
+import { startRedis, startNodePeer, waitServers } from './redis-lib.mjs';
+
+const cleanup = [];
+after(async () => { await sleep(100); for (const f of cleanup.reverse()) await f().catch(() => {}); });
+
+async function client(url) {
+  const s = sioClient(url, { forceNew: true, reconnection: false, transports: ['websocket'] });
+  s.rec = new Recorder(s);
+  await withTimeout(new Promise((res, rej) => { s.once('connect', res); s.once('connect_error', rej); }),
+    5000, 'peer connect');
+  return s;
+}
+
+async function redisClient(url) {
+  const c = createClient({ url });
+  c.on('error', () => {});
+  await c.connect();
+  return c;
+}
+
+const lines = (inst, re) => inst.siodLog().split('\n').filter((l) => re.test(l));
+
+test('Redis restarted: local delivery goes on, one outage line, lost counted, cluster resumes',
+  { timeout: 40000 }, async () => {
+    const redis = await startRedis();
+    cleanup.push(() => redis.destroy());
+    const ours = await startInstance('redis-faults', { app: 'testkit', redis: redis.url, logLevel: 'warn' });
+    cleanup.push(() => ours.stop());
+    const peer = await startNodePeer(redis.url);
+    cleanup.push(() => peer.stop());
+    let rc = await redisClient(redis.url);
+    await waitServers(rc, '/', 2);
+    await rc.quit();
+
+    const [A, B] = await Promise.all([sioConnect(ours, '/'), sioConnect(ours, '/')]);
+    const N = await client(peer.url('/'));
+    cleanup.push(async () => closeAll(A, B, N));
+
+    const ask = (s, tag) => ackOf(s, 'to', [{ event: 'm', args: [tag] }]);
+    const got = (s, tag) => s.rec.until(() => s.rec.all('m').some((a) => a[0] === tag), 5000,
+      `"${tag}"\n${ours.logs()}`);
+
+    await ask(A, 'before');
+    await Promise.all([got(B, 'before'), got(N, 'before')]);
+
+    await redis.stop();
+    await waitFor(() => lines(ours, /redis 127\.0\.0\.1:\d+: connection lost/).length === 1, 5000,
+      `the outage line\n${ours.logs()}`);
+    // our own clients still hear each other, at once
+    for (const tag of ['down1', 'down2', 'down3']) {
+      assert.deepEqual(await ask(A, tag), [true]);
+      await got(B, tag);
+    }
+    await sleep(700);  // a few reconnection attempts
+    assert.equal(ours.siod.exitCode, null, 'siod exited');
+
+    await redis.start();  // the same port
+    await waitFor(() => lines(ours, /connected again after \d+ ms/).length === 1, 10000,
+      `the recovery line\n${ours.logs()}`);
+    const back = lines(ours, /connected again/)[0];
+    const lost = Number(/(\d+) messages could not be published/.exec(back)?.[1]);
+    assert.ok(lost >= 3, `lost count in "${back}"`);
+    assert.equal(lines(ours, /connection lost|cannot connect/).length, 1, 'one line per outage');
+
+    rc = await redisClient(redis.url);
+    cleanup.push(() => rc.quit());
+    await waitServers(rc, '/', 2, 15000);
+    await ask(A, 'after-ours');
+    await Promise.all([got(B, 'after-ours'), got(N, 'after-ours')]);
+    assert.deepEqual(await ackOf(N, 'to', [{ event: 'm', args: ['after-node'] }]), [true]);
+    await Promise.all([got(A, 'after-node'), got(B, 'after-node')]);
+    assert.equal(N.rec.all('m').filter((a) => String(a[0]).startsWith('down')).length, 0);
+  });
+
+test('no Redis at start: siod serves locally and joins once Redis comes', { timeout: 30000 }, async () => {
+  const port = await freePort();
+  const ours = await startInstance('redis-late', { app: 'testkit', redis: `redis://127.0.0.1:${port}/3`,
+    logLevel: 'warn' });
+  cleanup.push(() => ours.stop());
+  const [A, B] = await Promise.all([sioConnect(ours, '/'), sioConnect(ours, '/')]);
+  cleanup.push(async () => closeAll(A, B));
+  assert.deepEqual(await ackOf(A, 'to', [{ event: 'm', args: ['x'] }]), [true]);
+  await B.rec.until(() => B.rec.all('m').length === 1, 5000, 'local delivery');
+  assert.equal(lines(ours, /cannot connect: /).length, 1, ours.logs());
+
+  const { RedisServer } = await import('./redis-lib.mjs');
+  const redis = new RedisServer();
+  redis.port = port;
+  await redis.start();
+  cleanup.push(() => redis.destroy());
+  await waitFor(() => lines(ours, /connected again/).length === 1, 10000, `recovery\n${ours.logs()}`);
+  // SELECT 3 was accepted (pub/sub spans databases): a broadcast published
+  // by hand (msgpack, no namespace: "/") reaches our clients
+  const rc = await redisClient(`redis://127.0.0.1:${port}`);
+  cleanup.push(() => rc.quit());
+  await waitServers(rc, '/', 1);
+  await rc.publish('socket.io#/#', Buffer.from([0x93, 0xa7, ...Buffer.from('emitter'),
+    0x82, 0xa4, ...Buffer.from('type'), 0x02, 0xa4, ...Buffer.from('data'), 0x91, 0xa2, ...Buffer.from('hi'),
+    0x80]));
+  await B.rec.until(() => B.rec.all('hi').length === 1, 5000, 'a broadcast through Redis');
+});
