@@ -186,7 +186,8 @@ $(BUILD)/fuzz/fuzz_siod: tests/fuzz/fuzz_siod.c $(FUZZ_SIOD_OBJ)
 
 # fuzz_cluster runs siod's Redis wire codec alone (pure files, no loop).
 FUZZ_CLUSTER_SRC := siod/cluster/siod_cluster_decode.c \
-                    siod/cluster/siod_cluster_encode.c siod/core/siod_err.c
+                    siod/cluster/siod_cluster_encode.c \
+                    siod/cluster/siod_cluster_request.c siod/core/siod_err.c
 $(BUILD)/fuzz/fuzz_cluster: tests/fuzz/fuzz_cluster.c $(FUZZ_CLUSTER_SRC) \
                             $(SHARED_SRC) $(SIOD_HDR) $(wildcard shared/*.h)
 	@mkdir -p $(dir $@)

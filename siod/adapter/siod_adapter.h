@@ -94,6 +94,12 @@ typedef struct siod_adapter_host {
     void (*join)(siod_socket *s, const char *room);
     void (*leave)(siod_socket *s, const char *room);
     void (*disconnect)(siod_socket *s, int close);
+    /* Returns s's id (its own room's name, valid while s is). */
+    const char *(*id)(const siod_socket *s);
+    /* Returns s as a cluster shows it to other servers (the reference's
+     * fetchSockets answer): the JSON object {"id", "handshake", "rooms",
+     * "data"}, malloc'd and NUL-terminated, or NULL if memory runs out. */
+    char *(*describe)(siod_socket *s);
 } siod_adapter_host;
 
 typedef struct siod_adapter_ops {
@@ -115,6 +121,10 @@ typedef struct siod_adapter_ops {
     void (*del_all)(void *a, siod_socket *s);
     /* Returns 1 if s is in room. */
     int (*has)(void *a, const siod_socket *s, const char *room);
+    /* Calls fn for every room of the namespace that holds a socket (each
+     * once, socket ids included); returns how many. */
+    size_t (*rooms)(void *a, void (*fn)(void *ud, const char *room),
+                    void *ud);
     /* Calls fn for every room of s; returns how many. */
     size_t (*socket_rooms)(void *a, const siod_socket *s,
                            void (*fn)(void *ud, const char *room), void *ud);

@@ -7,8 +7,8 @@
  * alone.
  *
  * Who calls whom inside the layer: siod_cluster_adapter.c -> siod_redis.c,
- * siod_cluster_decode.c and siod_cluster_encode.c, which call neither
- * each other nor back.
+ * siod_cluster_decode.c, siod_cluster_encode.c and
+ * siod_cluster_request.c, which call neither each other nor back.
  *
  * Errors follow siod's model (core/siod_core.h). The connection logs its
  * own outages (one line when Redis goes away, one when it is back, with
@@ -171,5 +171,49 @@ int siod_cluster_encode_bcast(const char *uid, const char *pkt, size_t len,
                               char *const *except, size_t nexcept,
                               unsigned flags, unsigned char **out,
                               size_t *outlen);
+
+/* ---- the request channel (siod_cluster_request.c) --------------------- */
+
+/* @socket.io/redis-adapter's request types. */
+enum siod_cluster_req_type {
+    SIOD_REQ_SOCKETS = 0,
+    SIOD_REQ_ALL_ROOMS = 1,
+    SIOD_REQ_REMOTE_JOIN = 2,
+    SIOD_REQ_REMOTE_LEAVE = 3,
+    SIOD_REQ_REMOTE_DISCONNECT = 4,
+    SIOD_REQ_REMOTE_FETCH = 5,
+    SIOD_REQ_SERVER_SIDE_EMIT = 6,
+    SIOD_REQ_BROADCAST = 7,
+    SIOD_REQ_BROADCAST_CLIENT_COUNT = 8,
+    SIOD_REQ_BROADCAST_ACK = 9
+};
+
+/* A request as read from the wire (strings NUL-terminated, malloc'd). */
+typedef struct siod_cluster_req {
+    int type;
+    char *uid;                       /* NULL: none (the emitter's) */
+    char *request_id;                /* NULL: no answer expected */
+    int has_opts;                    /* opts given: rooms and except */
+    char **rooms, **except;
+    size_t nrooms, nexcept;
+    char **names;                    /* the rooms to join or leave */
+    size_t nnames;
+    int close;                       /* a disconnect closes the connection */
+} siod_cluster_req;
+
+/* Reads msg[0..len), a JSON request, into *q. Returns 0; -EPROTO (not
+ * JSON, not an object with a numeric type, a bad room list; msgpack
+ * requests are not read) or -ENOMEM; *q holds nothing on failure. */
+int siod_cluster_decode_request(const unsigned char *msg, size_t len,
+                                siod_cluster_req *q);
+void siod_cluster_req_clear(siod_cluster_req *q);
+
+/* A JSON response {"requestId": request_id} and, with key, the array
+ * items[0..n) under it, quoted as strings (quote) or inserted as the JSON
+ * texts they are. Returns it (malloc'd, *outlen bytes), or NULL (memory,
+ * a string that is not UTF-8). */
+char *siod_cluster_response(const char *request_id, const char *key,
+                            char *const *items, size_t n, int quote,
+                            size_t *outlen);
 
 #endif

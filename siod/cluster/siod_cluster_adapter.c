@@ -23,11 +23,13 @@
 
 struct radapter {
     void *mem;                       /* the in-process adapter's state */
+    const siod_adapter_host *host;
     char *nsp;
     char *channel;                   /* <prefix>#<nsp># */
     size_t chlen;
     char *pattern;                   /* <prefix>#<nsp>#* */
     char *req_channel;               /* <prefix>-request#<nsp># */
+    char *resp_channel;              /* <prefix>-response#<nsp># */
     long long servers;               /* last NUMSUB answer (0: none yet) */
     int subscribed;                  /* a namespace, not a ~pattern */
     struct radapter *prev, *next;
@@ -85,8 +87,140 @@ done:
     free(out.atts);
 }
 
-/* Every message of every subscription: a broadcast on a namespace's
- * channels (requests are not answered yet). */
+/* ---- requests -------------------------------------------------------------- */
+
+/* A growing list of malloc'd strings (the items of a response). */
+struct strv {
+    char **v;
+    size_t n, cap;
+    int failed;
+};
+
+static void strv_take(struct strv *sv, char *str)
+{
+    if (str == NULL || sv->failed) {
+        sv->failed = 1;
+        free(str);
+        return;
+    }
+    if (sv->n == sv->cap) {
+        size_t nc = sv->cap ? sv->cap * 2 : 8;
+        char **nv = realloc(sv->v, nc * sizeof *nv);
+        if (nv == NULL) {
+            sv->failed = 1;
+            free(str);
+            return;
+        }
+        sv->v = nv;
+        sv->cap = nc;
+    }
+    sv->v[sv->n++] = str;
+}
+
+static void strv_room(void *ud, const char *room)
+{
+    strv_take(ud, strdup(room));
+}
+
+static void strv_free(struct strv *sv)
+{
+    for (size_t i = 0; i < sv->n; i++)
+        free(sv->v[i]);
+    free(sv->v);
+}
+
+static void respond(struct radapter *a, const siod_cluster_req *q,
+                    const char *key, const struct strv *sv, int quote)
+{
+    size_t len;
+    char *r;
+    if (q->request_id == NULL)
+        return;
+    r = sv != NULL && sv->failed ? NULL
+        : siod_cluster_response(q->request_id, key, sv ? sv->v : NULL,
+                                sv ? sv->n : 0, quote, &len);
+    if (r == NULL) {
+        siod_log_limited(SIOD_LOG_WARN, "redis: namespace %s: no answer to "
+                         "a request of type %d (out of memory)", a->nsp,
+                         q->type);
+        return;
+    }
+    (void)siod_redis_publish(g.r, a->resp_channel, strlen(a->resp_channel),
+                             r, len);
+    free(r);
+}
+
+/* The local sockets o selects (references dropped by the caller). */
+static ssize_t select_local(struct radapter *a, const siod_bcast_opts *o,
+                            siod_socket ***v)
+{
+    return MEM->select(a->mem, o, v);
+}
+
+/* Answers another server's (or the emitter's) request as
+ * @socket.io/redis-adapter does; broadcasts with acks and server-side
+ * emits are not answered yet. */
+static void on_request(struct radapter *a, const unsigned char *msg,
+                       size_t len)
+{
+    siod_cluster_req q;
+    struct strv sv = { NULL, 0, 0, 0 };
+    siod_socket **v = NULL;
+    ssize_t n;
+
+    if (siod_cluster_decode_request(msg, len, &q) < 0)
+        return;
+    siod_bcast_opts o = { q.rooms, q.nrooms, q.except, q.nexcept, 0 };
+    if (q.uid != NULL && strcmp(q.uid, g.uid) == 0)
+        goto done;
+    switch (q.type) {
+    case SIOD_REQ_SOCKETS:
+    case SIOD_REQ_REMOTE_FETCH:
+        if (q.type == SIOD_REQ_SOCKETS) {
+            /* that request names its rooms at the top level */
+            o.rooms = q.names;
+            o.nrooms = q.nnames;
+        }
+        n = select_local(a, &o, &v);
+        if (n < 0)
+            sv.failed = 1;
+        for (ssize_t i = 0; i < n; i++) {
+            strv_take(&sv, q.type == SIOD_REQ_SOCKETS
+                               ? strdup(a->host->id(v[i]))
+                               : a->host->describe(v[i]));
+            a->host->unref(v[i]);
+        }
+        free(v);
+        respond(a, &q, "sockets", &sv, q.type == SIOD_REQ_SOCKETS);
+        break;
+    case SIOD_REQ_ALL_ROOMS:
+        MEM->rooms(a->mem, strv_room, &sv);
+        respond(a, &q, "rooms", &sv, 1);
+        break;
+    case SIOD_REQ_REMOTE_JOIN:
+    case SIOD_REQ_REMOTE_LEAVE:
+    case SIOD_REQ_REMOTE_DISCONNECT:
+        if (!q.has_opts)
+            break;                   /* by socket id: adapters before 8 */
+        if (q.type == SIOD_REQ_REMOTE_DISCONNECT)
+            MEM->disconnect_sockets(a->mem, &o, q.close);
+        for (size_t i = 0; i < q.nnames; i++) {
+            if (q.type == SIOD_REQ_REMOTE_JOIN)
+                MEM->add_sockets(a->mem, &o, q.names[i]);
+            else if (q.type == SIOD_REQ_REMOTE_LEAVE)
+                MEM->del_sockets(a->mem, &o, q.names[i]);
+        }
+        break;
+    default:
+        break;
+    }
+done:
+    strv_free(&sv);
+    siod_cluster_req_clear(&q);
+}
+
+/* Every message of every subscription: a request on a namespace's request
+ * channel, a broadcast on its other channels. */
 static void on_message(void *ud, const char *channel, size_t chlen,
                        const unsigned char *msg, size_t len)
 {
@@ -95,6 +229,11 @@ static void on_message(void *ud, const char *channel, size_t chlen,
     char why[200];
 
     for (struct radapter *a = g.list; a != NULL; a = a->next) {
+        if (a->subscribed && chlen == strlen(a->req_channel) &&
+            memcmp(channel, a->req_channel, chlen) == 0) {
+            on_request(a, msg, len);
+            return;
+        }
         if (chlen < a->chlen || memcmp(channel, a->channel, a->chlen) != 0 ||
             channel[chlen - 1] != '#')
             continue;
@@ -225,6 +364,7 @@ static void radapter_free(struct radapter *a)
     free(a->channel);
     free(a->pattern);
     free(a->req_channel);
+    free(a->resp_channel);
     free(a);
 }
 
@@ -244,10 +384,13 @@ static void *redis_create(const siod_adapter_host *host, siod_nsp *nsp,
         a->channel = join3(g.prefix, mid, "");
         a->pattern = join3(g.prefix, mid, "*");
         a->req_channel = join3(g.prefix, "-request", mid);
+        a->resp_channel = join3(g.prefix, "-response", mid);
     }
     free(mid);
+    a->host = host;
     if (a->mem == NULL || a->nsp == NULL || a->channel == NULL ||
-        a->pattern == NULL || a->req_channel == NULL)
+        a->pattern == NULL || a->req_channel == NULL ||
+        a->resp_channel == NULL)
         goto fail;
     a->chlen = strlen(a->channel);
     a->next = g.list;
@@ -310,6 +453,12 @@ static void redis_del_all(void *p, siod_socket *s)
 static int redis_has(void *p, const siod_socket *s, const char *room)
 {
     return MEM->has(((struct radapter *)p)->mem, s, room);
+}
+
+static size_t redis_rooms(void *p, void (*fn)(void *ud, const char *room),
+                          void *ud)
+{
+    return MEM->rooms(((struct radapter *)p)->mem, fn, ud);
 }
 
 static size_t redis_socket_rooms(void *p, const siod_socket *s,
@@ -380,6 +529,7 @@ const siod_adapter_ops siod_adapter_redis = {
     .del = redis_del,
     .del_all = redis_del_all,
     .has = redis_has,
+    .rooms = redis_rooms,
     .socket_rooms = redis_socket_rooms,
     .select = redis_select,
     .broadcast = redis_broadcast,

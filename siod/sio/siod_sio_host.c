@@ -5,6 +5,9 @@
  * API. */
 #include "siod_sio_int.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 _Static_assert(SIOD_ADAPTER_VOLATILE == SIOD_EMIT_VOLATILE &&
                SIOD_ADAPTER_NO_COMPRESS == SIOD_EMIT_NO_COMPRESS,
                "an adapter's flags are the host's emit flags");
@@ -33,6 +36,53 @@ static void host_leave(siod_socket *s, const char *room)
     (void)siod_leave(s, room);
 }
 
+struct describe {
+    siod_sio_text t;
+    int failed, first;
+};
+
+static void describe_room(void *ud, const char *room)
+{
+    struct describe *d = ud;
+    char *q = siod_json_fmt("%Q", room);
+    if (q == NULL || (!d->first && siod_sio_text_add(&d->t, ",", 1) < 0) ||
+        siod_sio_text_add(&d->t, q, strlen(q)) < 0)
+        d->failed = 1;
+    d->first = 0;
+    free(q);
+}
+
+/* {"id","handshake","rooms","data"} as the reference's fetchSockets
+ * answer holds a socket (data {} when the application set none, as the
+ * reference's socket.data starts). */
+static char *host_describe(siod_socket *s)
+{
+    struct describe d = { { NULL, 0, 0 }, 0, 1 };
+    const char *hs = siod_handshake_json(s);
+    const char *data = siod_socket_data_json(s);
+    char *head = siod_json_fmt("{\"id\":%Q,\"handshake\":", s->id);
+
+    if (head == NULL || hs == NULL) {
+        free(head);
+        return NULL;
+    }
+    d.failed = siod_sio_text_add(&d.t, head, strlen(head)) < 0 ||
+               siod_sio_text_add(&d.t, hs, strlen(hs)) < 0 ||
+               siod_sio_text_add(&d.t, ",\"rooms\":[", 10) < 0;
+    free(head);
+    if (!d.failed && s->nsp != NULL)
+        s->nsp->aops->socket_rooms(s->nsp->adapter, s, describe_room, &d);
+    if (d.failed ||
+        siod_sio_text_add(&d.t, "],\"data\":", 9) < 0 ||
+        siod_sio_text_add(&d.t, data != NULL ? data : "{}",
+                          data != NULL ? strlen(data) : 2) < 0 ||
+        siod_sio_text_add(&d.t, "}", 1) < 0) {
+        free(d.t.p);
+        return NULL;
+    }
+    return d.t.p;
+}
+
 const siod_adapter_host siod_sio_adapter_host = {
     .slot = host_slot,
     .set_slot = host_set_slot,
@@ -45,4 +95,6 @@ const siod_adapter_host siod_sio_adapter_host = {
     .join = host_join,
     .leave = host_leave,
     .disconnect = siod_disconnect,
+    .id = siod_socket_id,
+    .describe = host_describe,
 };

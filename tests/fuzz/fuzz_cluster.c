@@ -3,7 +3,8 @@
  * decoded (a packet siod's parser accepts, its attachments inside the
  * input, a namespace and uid), then encodes it back and decodes that
  * again: uid, namespace, rooms and flags must come back the same (the
- * data may not: json-c keeps one of duplicate keys). */
+ * data may not: json-c keeps one of duplicate keys). The same bytes are
+ * read as a request of the request channel too. */
 #include "cluster/siod_cluster.h"
 #include "sio_packet.h"
 
@@ -23,7 +24,23 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     unsigned char *msg = NULL;
     size_t len = 0;
 
-    int rc = siod_cluster_decode_bcast(data, size, &b, why, sizeof why);
+    siod_cluster_req q;
+    int rc = siod_cluster_decode_request(data, size, &q);
+    ENSURE(rc == 0 || rc == -EPROTO || rc == -ENOMEM);
+    if (rc == 0) {
+        for (size_t i = 0; i < q.nnames; i++)
+            ENSURE(q.names[i] != NULL);
+        if (q.request_id != NULL) {
+            size_t n;
+            char *r = siod_cluster_response(q.request_id, "rooms", q.names,
+                                            q.nnames, 1, &n);
+            ENSURE(r == NULL || strlen(r) == n);
+            free(r);
+        }
+        siod_cluster_req_clear(&q);
+    }
+
+    rc = siod_cluster_decode_bcast(data, size, &b, why, sizeof why);
     ENSURE(rc == 0 || rc == -EPROTO || rc == -ENOMEM);
     if (rc != 0)
         return 0;

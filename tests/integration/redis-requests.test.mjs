@@ -1,0 +1,137 @@
+// The request channel of @socket.io/redis-adapter answered by our node: a
+// Node.js server's fetchSockets() and allRooms() count on our answer (they
+// fail after the peer's 2 s request timeout without it), socketsJoin,
+// socketsLeave and disconnectSockets from Node.js and from the emitter act
+// on our sockets, and a SOCKETS request (older adapters) gets its answer
+// on the response channel.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { io as sioClient } from 'socket.io-client';
+import { createClient } from 'redis';
+import { Emitter } from '@socket.io/redis-emitter';
+import {
+  startInstance, sioConnect, closeAll, ackOf, sleep, Recorder, withTimeout, waitFor,
+} from './harness.mjs';
+import { startRedis, startNodePeer, waitServers } from './redis-lib.mjs';
+
+let redis, ours, peer, rc;
+before(async () => {
+  redis = await startRedis();
+  rc = createClient({ url: redis.url });
+  rc.on('error', () => {});
+  await rc.connect();
+  [ours, peer] = await Promise.all([
+    startInstance('redis-requests', { app: 'testkit', redis: redis.url, logLevel: 'warn' }),
+    startNodePeer(redis.url),
+  ]);
+  await waitServers(rc, '/', 2);
+});
+after(async () => {
+  await sleep(100);
+  await ours?.stop();
+  await peer?.stop();
+  await rc?.quit().catch(() => {});
+  await redis?.destroy();
+});
+
+async function peerClient() {
+  const s = sioClient(peer.url('/'), { forceNew: true, reconnection: false, transports: ['websocket'] });
+  s.rec = new Recorder(s);
+  await withTimeout(new Promise((res, rej) => { s.once('connect', res); s.once('connect_error', rej); }),
+    5000, 'peer connect');
+  return s;
+}
+
+const rooms = async (s) => (await ackOf(s, 'rooms'))[0].slice().sort();
+
+test('fetchSockets and allRooms from Node.js include our sockets', { timeout: 30000 }, async () => {
+  const [A, B] = await Promise.all([sioConnect(ours, '/', { query: { who: 'A' } }), sioConnect(ours, '/')]);
+  const N = await peerClient();
+  try {
+    assert.deepEqual(await ackOf(A, 'join', ['red']), [true]);
+    assert.deepEqual(await ackOf(N, 'join', ['red']), [true]);
+
+    const [all] = await ackOf(N, 'fetch', [{}]);
+    assert.ok(Array.isArray(all), JSON.stringify(all));
+    assert.deepEqual(all.map((s) => s.id).sort(), [A.id, B.id, N.id].sort());
+    const a = all.find((s) => s.id === A.id);
+    assert.deepEqual(a.rooms, [A.id, 'red'].sort());
+    assert.equal(a.query.who, 'A');
+    assert.deepEqual(a.data, {});
+
+    const [red] = await ackOf(N, 'fetch', [{ rooms: ['red'] }]);
+    assert.deepEqual(red.map((s) => s.id).sort(), [A.id, N.id].sort());
+    const [notRed] = await ackOf(N, 'fetch', [{ except: ['red'] }]);
+    assert.deepEqual(notRed.map((s) => s.id), [B.id]);
+
+    const [roomsAll] = await ackOf(N, 'all-rooms');
+    assert.deepEqual(roomsAll, [A.id, B.id, N.id, 'red'].sort());
+  } finally {
+    closeAll(A, B, N);
+  }
+});
+
+test('socketsJoin, socketsLeave, disconnectSockets from Node.js and the emitter', { timeout: 30000 }, async () => {
+  const [A, B, C] = await Promise.all([sioConnect(ours, '/'), sioConnect(ours, '/'), sioConnect(ours, '/')]);
+  const N = await peerClient();
+  const emitter = new Emitter(rc);
+  try {
+    assert.deepEqual(await ackOf(A, 'join', ['red']), [true]);
+    assert.deepEqual(await ackOf(N, 'sockets-join', [{ rooms: ['red'], room: 'green' }]), [true]);
+    await waitFor(async () => (await rooms(A)).includes('green'), 3000, 'A joins green');
+    assert.deepEqual(await rooms(B), [B.id]);
+
+    assert.deepEqual(await ackOf(N, 'sockets-join', [{ except: ['red'], room: 'blue' }]), [true]);
+    await waitFor(async () => (await rooms(B)).includes('blue'), 3000, 'B joins blue');
+    assert.deepEqual(await rooms(C), [C.id, 'blue'].sort());
+    assert.deepEqual(await rooms(A), [A.id, 'green', 'red'].sort());
+
+    assert.deepEqual(await ackOf(N, 'sockets-leave', [{ rooms: ['red'], room: 'green' }]), [true]);
+    await waitFor(async () => !(await rooms(A)).includes('green'), 3000, 'A leaves green');
+
+    emitter.in('blue').socketsJoin(['x', 'y']);
+    await waitFor(async () => (await rooms(C)).includes('y'), 3000, 'C joins x and y (emitter)');
+    assert.deepEqual(await rooms(B), [B.id, 'blue', 'x', 'y'].sort());
+    emitter.in(B.id).socketsLeave('x');
+    await waitFor(async () => !(await rooms(B)).includes('x'), 3000, 'B leaves x (emitter)');
+
+    // a second namespace on the same connections as B and C: a disconnect
+    // with close ends the whole connection, one without ends "/" only
+    const [Ba, Ca] = [B.io.socket('/a'), C.io.socket('/a')];
+    await Promise.all([Ba, Ca].map((s) => withTimeout(new Promise((r) => s.once('connect', r)), 5000, '/a')));
+    const gone = new Promise((r) => C.once('disconnect', r));
+    assert.deepEqual(await ackOf(N, 'disconnect-sockets', [{ rooms: [C.id] }]), [true]);
+    assert.equal(await withTimeout(gone, 3000, 'C disconnected'), 'io server disconnect');
+    const goneB = new Promise((r) => Ba.once('disconnect', r));
+    emitter.in('y').disconnectSockets(true);
+    await withTimeout(goneB, 3000, "B's connection closed (emitter, close: true)");
+    assert.equal(B.connected, false);
+    await sleep(200);
+    assert.equal(Ca.connected, true, "C's other namespace stays (close: false)");
+    assert.equal(A.connected, true);
+  } finally {
+    closeAll(A, B, C, N);
+  }
+});
+
+test('SOCKETS request: the ids of the sockets in rooms, on the response channel', { timeout: 30000 }, async () => {
+  const [A, B] = await Promise.all([sioConnect(ours, '/'), sioConnect(ours, '/')]);
+  const sub = rc.duplicate();
+  sub.on('error', () => {});
+  await sub.connect();
+  try {
+    assert.deepEqual(await ackOf(A, 'join', ['red']), [true]);
+    const answers = [];
+    await sub.subscribe('socket.io-response#/#', (m) => answers.push(JSON.parse(m)));
+    await rc.publish('socket.io-request#/#', JSON.stringify({ uid: 'tester', requestId: 'q1', type: 0, rooms: ['red'] }));
+    await rc.publish('socket.io-request#/#', JSON.stringify({ uid: 'tester', requestId: 'q2', type: 0, rooms: [] }));
+    // the Node peer answers too (with no socket): ours is the one with ids
+    await waitFor(() => answers.filter((r) => r.sockets?.length).length === 2, 3000, 'answers');
+    const mine = answers.filter((r) => r.sockets.length);
+    assert.deepEqual(mine.find((r) => r.requestId === 'q1').sockets, [A.id]);
+    assert.deepEqual(mine.find((r) => r.requestId === 'q2').sockets.sort(), [A.id, B.id].sort());
+  } finally {
+    await sub.quit().catch(() => {});
+    closeAll(A, B);
+  }
+});
