@@ -142,6 +142,17 @@ $(BUILD)/tests/test_siod_%: tests/unit/test_siod_%.c $(SIOD_UNIT_OBJ) $(BUILD)/l
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) $(SIOD_INC) -Isiod -o $@ $< $(SIOD_UNIT_OBJ) $(BUILD)/libsio.a
 
+# The Redis layer's unit test links its pure codecs and the connection's
+# URL parser (the connection's object, with hiredis and libevent).
+SIOD_CLUSTER_UNIT_OBJ := $(addprefix $(BUILD)/obj/siod/, cluster/siod_redis.o \
+    cluster/siod_cluster_decode.o cluster/siod_cluster_encode.o \
+    cluster/siod_cluster_request.o core/siod_err.o core/siod_log.o)
+$(BUILD)/tests/test_siod_cluster: tests/unit/test_siod_cluster.c \
+                                  $(SIOD_CLUSTER_UNIT_OBJ) $(BUILD)/libsio.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) $(SIOD_INC) -Isiod -o $@ $< $(SIOD_CLUSTER_UNIT_OBJ) \
+	  $(BUILD)/libsio.a $(SIOD_LIBS)
+
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libsio.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -o $@ $< $(BUILD)/libsio.a $(SIOD_LIBS)

@@ -1,6 +1,7 @@
 /* siod's connection to Redis: two hiredis async connections on siod's
  * libevent loop, one for commands (PUBLISH, PUBSUB NUMSUB) and one for
- * subscriptions, each sending AUTH and SELECT first. When either goes
+ * subscriptions, each sending AUTH and SELECT first and counted up once a
+ * PING after them is answered. When either goes
  * away siod keeps running without it: publishes are counted as lost, a
  * timer reconnects with backoff (100 ms doubling to 5 s, a connect that
  * hangs given up after 2 s) and the subscriber subscribes again to every
@@ -303,6 +304,17 @@ static void on_connect(const redisAsyncContext *ac, int status)
         went_down(c->r, ac->errstr);
         return;
     }
+    /* up once Redis has answered the PING sent after AUTH and SELECT */
+}
+
+/* The PING after AUTH and SELECT: the connection is usable. */
+static void ready_cb(redisAsyncContext *ac, void *reply, void *priv)
+{
+    redisReply *rep = reply;
+    struct conn *c = ac->data;
+    if (rep == NULL || rep->type == REDIS_REPLY_ERROR || c == NULL ||
+        c->ac != ac)
+        return;
     c->up = 1;
     came_up(c->r);
 }
@@ -398,6 +410,7 @@ static void conn_start(struct conn *c)
         redisAsyncCommand(ac, setup_cb, cmd_auth, "AUTH %s", r->url.password);
     if (r->url.db != 0)
         redisAsyncCommand(ac, setup_cb, cmd_select, "SELECT %d", r->url.db);
+    redisAsyncCommand(ac, ready_cb, NULL, "PING");
     if (c->is_sub)
         for (struct sub_ent *e = r->subs; e != NULL; e = e->next)
             send_sub(c, e, 1);

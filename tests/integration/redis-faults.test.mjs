@@ -111,3 +111,37 @@ test('no Redis at start: siod serves locally and joins once Redis comes', { time
     0x80]));
   await B.rec.until(() => B.rec.all('hi').length === 1, 5000, 'a broadcast through Redis');
 });
+
+test('AUTH with an ACL user and a database; a wrong password is one outage line', { timeout: 30000 }, async () => {
+  const { RedisServer } = await import('./redis-lib.mjs');
+  const redis = new RedisServer(['--requirepass', 'rootpw',
+    '--user', 'alice', 'on', '>al:ice@pw', '~*', '&*', '+@all']);
+  await redis.start();
+  cleanup.push(() => redis.destroy());
+  const base = `127.0.0.1:${redis.port}`;
+  const good = await startInstance('redis-auth', { app: 'testkit', logLevel: 'warn',
+    redis: `redis://alice:${encodeURIComponent('al:ice@pw')}@${base}/2` });
+  cleanup.push(() => good.stop());
+  const bad = await startInstance('redis-badauth', { app: 'testkit', logLevel: 'warn',
+    redis: `redis://alice:wrong@${base}` });
+  cleanup.push(() => bad.stop());
+
+  const rc = await redisClient(`redis://:rootpw@${base}`);
+  cleanup.push(() => rc.quit());
+  await waitServers(rc, '/', 1);
+  const [A, B] = await Promise.all([sioConnect(good, '/'), sioConnect(bad, '/')]);
+  cleanup.push(async () => closeAll(A, B));
+  const { Emitter } = await import('@socket.io/redis-emitter');
+  new Emitter(rc).emit('hi', 1);
+  await A.rec.until(() => A.rec.all('hi').length === 1, 5000, `through an authenticated Redis\n${good.logs()}`);
+  assert.equal(lines(good, /redis .*connected$/).length, 1, good.logs());
+
+  // the refused one: serves locally, one line saying why, retrying quietly
+  assert.deepEqual(await ackOf(B, 'to', [{ event: 'm', args: ['local'] }]), [true]);
+  await B.rec.until(() => B.rec.all('m').length === 1, 5000, 'local delivery');
+  await sleep(1500);
+  const refused = lines(bad, /redis /);
+  assert.equal(refused.length, 1, refused.join('\n'));
+  assert.match(refused[0], /cannot connect: AUTH: WRONGPASS/);
+  assert.equal(B.rec.all('hi').length, 0);
+});

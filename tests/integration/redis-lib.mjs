@@ -19,20 +19,28 @@ function ping(port) {
     c.setTimeout(500, () => { c.destroy(); resolve(false); });
     c.on('error', () => resolve(false));
     c.on('connect', () => c.write('PING\r\n'));
-    c.on('data', (d) => { got += d; if (got.includes('\r\n')) { c.end(); resolve(got.startsWith('+PONG')); } });
+    // a server that wants AUTH answers -NOAUTH: up all the same
+    c.on('data', (d) => {
+      got += d;
+      if (got.includes('\r\n')) { c.end(); resolve(got.startsWith('+PONG') || got.startsWith('-NOAUTH')); }
+    });
   });
 }
 
-/** A redis-server of its own: start(), stop(), url, port. */
+/** A redis-server of its own (args: more of its options): start(), stop(), url, port. */
 export class RedisServer {
-  constructor() { this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sio-redis-')); this.proc = null; }
+  constructor(args = []) {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sio-redis-'));
+    this.proc = null;
+    this.args = args;
+  }
 
   async start() {
     this.port ??= await freePort();
     this.url = `redis://127.0.0.1:${this.port}`;
     const log = fs.openSync(path.join(this.dir, 'redis.log'), 'a');
     this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1',
-      '--save', '', '--appendonly', 'no', '--dir', this.dir], { stdio: ['ignore', log, log] });
+      '--save', '', '--appendonly', 'no', '--dir', this.dir, ...this.args], { stdio: ['ignore', log, log] });
     fs.closeSync(log);
     await waitFor(() => ping(this.port), 5000, `redis-server on ${this.port}`);
     return this;
