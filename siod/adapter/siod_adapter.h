@@ -61,6 +61,20 @@ typedef struct siod_bcast_opts {
     unsigned flags;
 } siod_bcast_opts;
 
+/* An attachment of an answer. */
+typedef struct siod_adapter_bin {
+    const void *data;
+    size_t len;
+} siod_adapter_bin;
+
+/* One socket's answer to a packet sent with send_with_ack: answered 1
+ * with the answer's first argument as JSON text json[0..len) (whose
+ * placeholders point into bins[0..nbins)), or answered 0 (no answer in
+ * time, or the socket left). Valid for the call. */
+typedef void (*siod_adapter_ack_fn)(void *ud, int answered, const char *json,
+                                    size_t len, const siod_adapter_bin *bins,
+                                    unsigned nbins);
+
 /* What the host gives every adapter it creates: the adapter's upward
  * calls, all of them. Every op is set. Sockets passed in stay valid for
  * the call; an adapter that keeps one takes a reference (ref/unref). */
@@ -100,6 +114,15 @@ typedef struct siod_adapter_host {
      * fetchSockets answer): the JSON object {"id", "handshake", "rooms",
      * "data"}, malloc'd and NUL-terminated, or NULL if memory runs out. */
     char *(*describe)(siod_socket *s);
+    /* Another server's broadcast with acks: sends pkt (an EVENT without
+     * ack id; the host gives it one of nsp's) to the sockets v[0..n) of
+     * nsp (flags as for write), each awaiting its answer for timeout_ms
+     * (0: until it leaves). Returns how many were sent it; fn(ud, ...) is
+     * called once for each of them, later (never from this call). */
+    size_t (*send_with_ack)(siod_nsp *nsp, siod_socket *const *v, size_t n,
+                            const siod_sio_out *pkt, unsigned flags,
+                            unsigned timeout_ms, siod_adapter_ack_fn fn,
+                            void *ud);
 } siod_adapter_host;
 
 typedef struct siod_adapter_ops {

@@ -144,6 +144,7 @@ typedef struct siod_cluster_bcast {
     char **rooms, **except;
     size_t nrooms, nexcept;
     unsigned flags;                  /* SIOD_CLUSTER_* */
+    unsigned timeout_ms;             /* flags.timeout (0: none) */
 } siod_cluster_bcast;
 
 /* Decodes msg[0..len), a broadcast from @socket.io/redis-adapter or
@@ -156,6 +157,15 @@ typedef struct siod_cluster_bcast {
 int siod_cluster_decode_bcast(const unsigned char *msg, size_t len,
                               siod_cluster_bcast *out, char *why, size_t cap);
 void siod_cluster_bcast_clear(siod_cluster_bcast *b);
+
+/* Decodes msg[0..len), a BROADCAST request (a broadcast with acks: the
+ * msgpack map {uid, requestId, type: 7, packet, opts}), into *out as
+ * siod_cluster_decode_bcast does, with *request_id (malloc'd) and the
+ * wait in out->timeout_ms. Returns 0, -EPROTO (why set) or -ENOMEM. */
+int siod_cluster_decode_bcast_request(const unsigned char *msg, size_t len,
+                                      siod_cluster_bcast *out,
+                                      char **request_id, char *why,
+                                      size_t cap);
 
 /* Encodes a broadcast: Socket.IO packet text pkt[0..len) (an EVENT or
  * BINARY_EVENT as siod encodes it, without the Engine.IO prefix) with its
@@ -214,6 +224,20 @@ void siod_cluster_req_clear(siod_cluster_req *q);
  * a string that is not UTF-8). */
 char *siod_cluster_response(const char *request_id, const char *key,
                             char *const *items, size_t n, int quote,
+                            size_t *outlen);
+
+/* The responses to a BROADCAST request: the JSON
+ * {"type":8,"requestId","clientCount"} (returns it malloc'd, or NULL),
+ * and one client's answer as msgpack {type: 9, requestId, packet: arg},
+ * arg the JSON text json[0..len) whose placeholders point into
+ * bins[0..nbins) (binary as bin). The latter returns 0 with *out
+ * (malloc'd) and *outlen, -EINVAL (json-c cannot read arg, a placeholder
+ * out of range) or -ENOMEM. */
+char *siod_cluster_client_count(const char *request_id, size_t count,
+                                size_t *outlen);
+int siod_cluster_encode_ack(const char *request_id, const char *json,
+                            size_t len, const siod_cluster_bin *bins,
+                            unsigned nbins, unsigned char **out,
                             size_t *outlen);
 
 #endif

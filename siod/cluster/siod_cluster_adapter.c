@@ -24,6 +24,7 @@
 struct radapter {
     void *mem;                       /* the in-process adapter's state */
     const siod_adapter_host *host;
+    siod_nsp *nsp_h;                 /* the host's namespace */
     char *nsp;
     char *channel;                   /* <prefix>#<nsp># */
     size_t chlen;
@@ -47,44 +48,67 @@ static struct {
 
 /* ---- receiving ---------------------------------------------------------- */
 
-/* Hands a decoded broadcast to the in-process adapter of a. */
-static void deliver(struct radapter *a, const siod_cluster_bcast *b)
+/* The decoded broadcast b as the host's encoded packet (copied into
+ * buffers; out->head NULL when memory ran out, then the caller's
+ * release_out frees what was made). */
+static void build_out(const siod_cluster_bcast *b, siod_sio_out *out)
 {
-    siod_sio_out out = { NULL, NULL, 0 };
-    siod_bcast_opts o = { b->rooms, b->nrooms, b->except, b->nexcept, 0 };
-
-    out.head = siod_buf_new(b->packet_len);
-    if (out.head == NULL)
-        goto nomem;
-    memcpy(siod_buf_data(out.head), b->packet, b->packet_len);
+    memset(out, 0, sizeof *out);
+    siod_buf *head = siod_buf_new(b->packet_len);
+    if (head == NULL)
+        return;
+    memcpy(siod_buf_data(head), b->packet, b->packet_len);
     if (b->nbins > 0) {
-        out.atts = calloc(b->nbins, sizeof *out.atts);
-        if (out.atts == NULL)
-            goto nomem;
+        out->atts = calloc(b->nbins, sizeof *out->atts);
+        if (out->atts == NULL) {
+            siod_buf_unref(head);
+            return;
+        }
         for (unsigned i = 0; i < b->nbins; i++) {
-            out.atts[i] = siod_buf_new(b->bins[i].len);
-            if (out.atts[i] == NULL)
-                goto nomem;
-            out.natts++;
+            out->atts[i] = siod_buf_new(b->bins[i].len);
+            if (out->atts[i] == NULL) {
+                siod_buf_unref(head);
+                return;
+            }
+            out->natts++;
             if (b->bins[i].len > 0)
-                memcpy(siod_buf_data(out.atts[i]), b->bins[i].data,
+                memcpy(siod_buf_data(out->atts[i]), b->bins[i].data,
                        b->bins[i].len);
         }
     }
-    if (b->flags & SIOD_CLUSTER_VOLATILE)
-        o.flags |= SIOD_ADAPTER_VOLATILE;
-    if (b->flags & SIOD_CLUSTER_NO_COMPRESS)
-        o.flags |= SIOD_ADAPTER_NO_COMPRESS;
-    MEM->broadcast(a->mem, &out, &o);
-    goto done;
-nomem:
-    siod_log_limited(SIOD_LOG_ERROR, "redis: out of memory delivering a "
-                     "broadcast to namespace %s", a->nsp);
-done:
-    siod_buf_unref(out.head);
-    for (unsigned i = 0; i < out.natts; i++)
-        siod_buf_unref(out.atts[i]);
-    free(out.atts);
+    out->head = head;
+}
+
+static void release_out(siod_sio_out *out)
+{
+    siod_buf_unref(out->head);
+    for (unsigned i = 0; i < out->natts; i++)
+        siod_buf_unref(out->atts[i]);
+    free(out->atts);
+}
+
+static unsigned host_flags(unsigned cluster_flags)
+{
+    return ((cluster_flags & SIOD_CLUSTER_VOLATILE) ? SIOD_ADAPTER_VOLATILE
+                                                    : 0) |
+           ((cluster_flags & SIOD_CLUSTER_NO_COMPRESS)
+                ? SIOD_ADAPTER_NO_COMPRESS : 0);
+}
+
+/* Hands a decoded broadcast to the in-process adapter of a. */
+static void deliver(struct radapter *a, const siod_cluster_bcast *b)
+{
+    siod_sio_out out;
+    siod_bcast_opts o = { b->rooms, b->nrooms, b->except, b->nexcept,
+                          host_flags(b->flags) };
+
+    build_out(b, &out);
+    if (out.head != NULL)
+        MEM->broadcast(a->mem, &out, &o);
+    else
+        siod_log_limited(SIOD_LOG_ERROR, "redis: out of memory delivering a "
+                         "broadcast to namespace %s", a->nsp);
+    release_out(&out);
 }
 
 /* ---- requests -------------------------------------------------------------- */
@@ -157,9 +181,109 @@ static ssize_t select_local(struct radapter *a, const siod_bcast_opts *o,
     return MEM->select(a->mem, o, v);
 }
 
+/* A BROADCAST request being answered: its client acks go out as they
+ * come, until every recipient answered or gave up. */
+struct remote_ack {
+    char *request_id;
+    char *resp_channel;
+    size_t pending;
+};
+
+static void remote_ack_fn(void *ud, int answered, const char *json,
+                          size_t len, const siod_adapter_bin *bins,
+                          unsigned nbins)
+{
+    struct remote_ack *ra = ud;
+    siod_cluster_bin small[8], *cb = small;
+    unsigned char *msg = NULL;
+    size_t mlen;
+
+    if (answered && g.r != NULL) {
+        if (nbins > sizeof small / sizeof small[0])
+            cb = malloc(nbins * sizeof *cb);
+        for (unsigned i = 0; cb != NULL && i < nbins; i++)
+            cb[i] = (siod_cluster_bin){ bins[i].data, bins[i].len };
+        if (cb != NULL &&
+            siod_cluster_encode_ack(ra->request_id, json, len, cb, nbins,
+                                    &msg, &mlen) == 0)
+            (void)siod_redis_publish(g.r, ra->resp_channel,
+                                     strlen(ra->resp_channel), msg, mlen);
+        else
+            siod_log_limited(SIOD_LOG_WARN, "redis: a client's ack to "
+                             "request %s not sent on", ra->request_id);
+        if (cb != small)
+            free(cb);
+        free(msg);
+    }
+    if (--ra->pending == 0) {
+        free(ra->request_id);
+        free(ra->resp_channel);
+        free(ra);
+    }
+}
+
+/* Another server's broadcast with acks (msgpack): sent to the local
+ * sockets it selects, the number answered at once (type 8), each client's
+ * ack as it comes (type 9). */
+static void on_bcast_request(struct radapter *a, const unsigned char *msg,
+                             size_t len)
+{
+    siod_cluster_bcast b;
+    char *request_id, why[200], *count;
+    siod_sio_out out = { NULL, NULL, 0 };
+    siod_socket **v = NULL;
+    ssize_t n = -ENOMEM;
+    size_t sent = 0, clen;
+    struct remote_ack *ra = NULL;
+
+    if (siod_cluster_decode_bcast_request(msg, len, &b, &request_id, why,
+                                          sizeof why) < 0)
+        return;                      /* another msgpack request */
+    if (strcmp(b.uid, g.uid) == 0)
+        goto done;
+    siod_bcast_opts o = { b.rooms, b.nrooms, b.except, b.nexcept,
+                          host_flags(b.flags) };
+    build_out(&b, &out);
+    ra = calloc(1, sizeof *ra);
+    if (ra != NULL) {
+        ra->request_id = strdup(request_id);
+        ra->resp_channel = strdup(a->resp_channel);
+    }
+    if (out.head != NULL && ra != NULL && ra->request_id != NULL &&
+        ra->resp_channel != NULL)
+        n = MEM->select(a->mem, &o, &v);
+    if (n > 0)
+        sent = a->host->send_with_ack(a->nsp_h, v, (size_t)n, &out, o.flags,
+                                      b.timeout_ms, remote_ack_fn, ra);
+    for (ssize_t i = 0; i < n; i++)
+        a->host->unref(v[i]);
+    free(v);
+    if (n < 0)
+        siod_log_limited(SIOD_LOG_ERROR, "redis: namespace %s: out of memory "
+                         "for a broadcast with acks", a->nsp);
+    count = siod_cluster_client_count(request_id, sent, &clen);
+    if (count != NULL)
+        (void)siod_redis_publish(g.r, a->resp_channel,
+                                 strlen(a->resp_channel), count, clen);
+    free(count);
+    if (ra != NULL && sent > 0) {
+        ra->pending = sent;          /* the answers come later */
+        ra = NULL;
+    }
+done:
+    if (ra != NULL) {
+        free(ra->request_id);
+        free(ra->resp_channel);
+        free(ra);
+    }
+    release_out(&out);
+    free(request_id);
+    siod_cluster_bcast_clear(&b);
+}
+
 /* Answers another server's (or the emitter's) request as
- * @socket.io/redis-adapter does; broadcasts with acks and server-side
- * emits are not answered yet. */
+ * @socket.io/redis-adapter does (server-side emits are not answered
+ * yet). */
 static void on_request(struct radapter *a, const unsigned char *msg,
                        size_t len)
 {
@@ -168,6 +292,10 @@ static void on_request(struct radapter *a, const unsigned char *msg,
     siod_socket **v = NULL;
     ssize_t n;
 
+    if (len > 0 && msg[0] != '{') {
+        on_bcast_request(a, msg, len);
+        return;
+    }
     if (siod_cluster_decode_request(msg, len, &q) < 0)
         return;
     siod_bcast_opts o = { q.rooms, q.nrooms, q.except, q.nexcept, 0 };
@@ -388,6 +516,7 @@ static void *redis_create(const siod_adapter_host *host, siod_nsp *nsp,
     }
     free(mid);
     a->host = host;
+    a->nsp_h = nsp;
     if (a->mem == NULL || a->nsp == NULL || a->channel == NULL ||
         a->pattern == NULL || a->req_channel == NULL ||
         a->resp_channel == NULL)

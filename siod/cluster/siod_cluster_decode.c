@@ -192,6 +192,21 @@ static int rd_skip(struct rd *r, int depth)
     return 0;
 }
 
+/* Reads a map key: its header, and its elements when it is an array or a
+ * map (which match no name). */
+static int rd_key(struct rd *r, struct mp *k)
+{
+    if (rd_head(r, k) < 0)
+        return -EPROTO;
+    if (k->kind == MP_ARR || k->kind == MP_MAP) {
+        uint64_t n = k->kind == MP_MAP ? k->u * 2 : k->u;
+        for (uint64_t i = 0; i < n; i++)
+            if (rd_skip(r, 1) < 0)
+                return -EPROTO;
+    }
+    return 0;
+}
+
 static int is_key(const struct mp *v, const char *name)
 {
     size_t n = strlen(name);
@@ -449,8 +464,9 @@ static int rd_names(struct rd *r, char ***v, size_t *n)
     return 0;
 }
 
-static int rd_flags(struct rd *r, unsigned *flags)
+static int rd_flags(struct rd *r, siod_cluster_bcast *out)
 {
+    unsigned *flags = &out->flags;
     struct mp h, k, v;
     if (rd_head(r, &h) < 0)
         return -EPROTO;
@@ -459,11 +475,16 @@ static int rd_flags(struct rd *r, unsigned *flags)
     if (h.kind != MP_MAP)
         return -EPROTO;
     for (uint64_t i = 0; i < h.u; i++) {
-        if (rd_head(r, &k) < 0)
+        if (rd_key(r, &k) < 0)
             return -EPROTO;
         struct rd save = *r;
         if (rd_head(r, &v) < 0)
             return -EPROTO;
+        if (is_key(&k, "timeout") && (v.kind == MP_UINT || v.kind == MP_FLOAT)) {
+            double ms = v.kind == MP_UINT ? (double)v.u : v.f;
+            out->timeout_ms = ms >= 1 && ms < 86400000.0 ? (unsigned)ms : 0;
+            continue;
+        }
         if (v.kind != MP_BOOL) {
             *r = save;
             if (rd_skip(r, 1) < 0)
@@ -491,14 +512,14 @@ static int rd_opts(struct rd *r, siod_cluster_bcast *out)
     if (h.kind != MP_MAP)
         return -EPROTO;
     for (uint64_t i = 0; i < h.u; i++) {
-        if (rd_head(r, &k) < 0)
+        if (rd_key(r, &k) < 0)
             return -EPROTO;
         if (is_key(&k, "rooms") && out->rooms == NULL)
             rc = rd_names(r, &out->rooms, &out->nrooms);
         else if (is_key(&k, "except") && out->except == NULL)
             rc = rd_names(r, &out->except, &out->nexcept);
         else if (is_key(&k, "flags"))
-            rc = rd_flags(r, &out->flags);
+            rc = rd_flags(r, out);
         else
             rc = rd_skip(r, 1);
         if (rc < 0)
@@ -515,7 +536,7 @@ static int rd_packet(struct dec *d, struct text *data, siod_cluster_bcast *out)
     if (rd_head(&d->r, &h) < 0 || h.kind != MP_MAP)
         return -EPROTO;
     for (uint64_t i = 0; i < h.u; i++) {
-        if (rd_head(&d->r, &k) < 0)
+        if (rd_key(&d->r, &k) < 0)
             return -EPROTO;
         if (is_key(&k, "data") && data->p == NULL) {
             struct rd save = d->r;
@@ -560,13 +581,50 @@ void siod_cluster_bcast_clear(siod_cluster_bcast *b)
     memset(b, 0, sizeof *b);
 }
 
+/* The decoded parts as siod's packet: the packet text of *out from its
+ * namespace and data, the attachments moved from d. Returns 0, -ENOMEM or
+ * -EPROTO (*what says why). */
+static int finish(struct dec *d, struct text *data, siod_cluster_bcast *out,
+                  const char **what)
+{
+    struct sio_packet p;
+    struct sio_packet_opts po = { SIOD_CLUSTER_MAX_BINS, 128,
+                                  SIO_JSON_LONE_SURROGATES };
+    size_t hlen, n;
+
+    if (out->nsp == NULL && (out->nsp = strdup("/")) == NULL)
+        return -ENOMEM;
+    *what = "a packet siod cannot encode";
+    memset(&p, 0, sizeof p);
+    p.type = d->nbins > 0 ? SIO_PACKET_BINARY_EVENT : SIO_PACKET_EVENT;
+    p.attachments = d->nbins;
+    p.nsp = out->nsp;
+    p.nsp_len = strlen(out->nsp);
+    hlen = sio_packet_encoded_size(&p);
+    out->packet = malloc(hlen + data->len + 1);
+    if (out->packet == NULL)
+        return -ENOMEM;
+    if (sio_packet_encode(&p, out->packet, hlen, &n) != SIO_OK)
+        return -EPROTO;
+    memcpy(out->packet + n, data->p, data->len);
+    out->packet_len = n + data->len;
+    out->packet[out->packet_len] = '\0';
+    /* what clients get must be what siod's own parser accepts */
+    *what = "an invalid Socket.IO packet";
+    if (sio_packet_parse(out->packet, out->packet_len, &po, &p) != SIO_OK)
+        return -EPROTO;
+    out->bins = d->bins;
+    out->nbins = d->nbins;
+    d->bins = NULL;
+    return 0;
+}
+
 int siod_cluster_decode_bcast(const unsigned char *msg, size_t len,
                               siod_cluster_bcast *out, char *why, size_t cap)
 {
     struct dec d = { { msg, msg + len }, NULL, 0, 0 };
     struct text data = { NULL, 0, 0 };
     struct mp h, v;
-    struct sio_packet p;
     const char *what = "not a broadcast";
     int rc = -EPROTO;
 
@@ -582,37 +640,8 @@ int siod_cluster_decode_bcast(const unsigned char *msg, size_t len,
     what = "bad options";
     if (h.u >= 3 && (rc = rd_opts(&d.r, out)) < 0)
         goto fail;
-    if (out->nsp == NULL && (out->nsp = strdup("/")) == NULL) {
-        rc = -ENOMEM;
+    if ((rc = finish(&d, &data, out, &what)) < 0)
         goto fail;
-    }
-
-    what = "a packet siod cannot encode";
-    memset(&p, 0, sizeof p);
-    p.type = d.nbins > 0 ? SIO_PACKET_BINARY_EVENT : SIO_PACKET_EVENT;
-    p.attachments = d.nbins;
-    p.nsp = out->nsp;
-    p.nsp_len = strlen(out->nsp);
-    size_t hlen = sio_packet_encoded_size(&p), n;
-    out->packet = malloc(hlen + data.len + 1);
-    if (out->packet == NULL) {
-        rc = -ENOMEM;
-        goto fail;
-    }
-    rc = -EPROTO;
-    if (sio_packet_encode(&p, out->packet, hlen, &n) != SIO_OK)
-        goto fail;
-    memcpy(out->packet + n, data.p, data.len);
-    out->packet_len = n + data.len;
-    out->packet[out->packet_len] = '\0';
-    /* what clients get must be what siod's own parser accepts */
-    struct sio_packet_opts po = { SIOD_CLUSTER_MAX_BINS, 128,
-                                  SIO_JSON_LONE_SURROGATES };
-    what = "an invalid Socket.IO packet";
-    if (sio_packet_parse(out->packet, out->packet_len, &po, &p) != SIO_OK)
-        goto fail;
-    out->bins = d.bins;
-    out->nbins = d.nbins;
     free(data.p);
     return 0;
 fail:
@@ -624,3 +653,62 @@ fail:
     return rc;
 }
 
+int siod_cluster_decode_bcast_request(const unsigned char *msg, size_t len,
+                                      siod_cluster_bcast *out,
+                                      char **request_id, char *why,
+                                      size_t cap)
+{
+    struct dec d = { { msg, msg + len }, NULL, 0, 0 };
+    struct text data = { NULL, 0, 0 };
+    struct mp h, k, v;
+    const char *what = "not a broadcast request";
+    int rc = -EPROTO, type = -1;
+
+    memset(out, 0, sizeof *out);
+    *request_id = NULL;
+    if (msg == NULL || rd_head(&d.r, &h) < 0 || h.kind != MP_MAP)
+        goto fail;
+    for (uint64_t i = 0; i < h.u; i++) {
+        if (rd_key(&d.r, &k) < 0) {
+            rc = -EPROTO;
+            goto fail;
+        }
+        if (is_key(&k, "packet") && data.p == NULL) {
+            rc = rd_packet(&d, &data, out);
+        } else if (is_key(&k, "opts")) {
+            rc = rd_opts(&d.r, out);
+        } else if (is_key(&k, "type")) {
+            rc = rd_head(&d.r, &v);
+            type = rc == 0 && v.kind == MP_UINT ? (int)(v.u & 0xff) : -1;
+        } else if ((is_key(&k, "uid") && out->uid == NULL) ||
+                   (is_key(&k, "requestId") && *request_id == NULL)) {
+            rc = rd_head(&d.r, &v);
+            if (rc == 0)
+                rc = dup_name(&v, is_key(&k, "uid") ? &out->uid : request_id);
+        } else {
+            rc = rd_skip(&d.r, 1);
+        }
+        if (rc < 0)
+            goto fail;
+    }
+    rc = -EPROTO;
+    if (type != SIOD_REQ_BROADCAST || data.p == NULL || *request_id == NULL)
+        goto fail;
+    if (out->uid == NULL && (out->uid = strdup("")) == NULL) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    if ((rc = finish(&d, &data, out, &what)) < 0)
+        goto fail;
+    free(data.p);
+    return 0;
+fail:
+    free(data.p);
+    free(d.bins);
+    free(*request_id);
+    *request_id = NULL;
+    siod_cluster_bcast_clear(out);
+    if (rc == -EPROTO)
+        siod_err_set(why, cap, -EINVAL, "%s", what);
+    return rc;
+}

@@ -190,3 +190,55 @@ int siod_cluster_encode_bcast(const char *uid, const char *pkt, size_t len,
     *outlen = ob.sb.size;
     return 0;
 }
+
+int siod_cluster_encode_ack(const char *request_id, const char *json,
+                            size_t len, const siod_cluster_bin *bins,
+                            unsigned nbins, unsigned char **out,
+                            size_t *outlen)
+{
+    struct json_tokener *tok;
+    struct json_object *arg;
+    struct out ob;
+    struct enc e;
+    int rc;
+
+    if (len > (size_t)INT32_MAX)
+        return -EINVAL;
+    /* a bare number ends only at its terminator: json-c gets the NUL */
+    char *copy = strndup(json, len);
+    tok = copy != NULL ? json_tokener_new_ex(130) : NULL;
+    if (tok == NULL) {
+        free(copy);
+        return -ENOMEM;
+    }
+    arg = json_tokener_parse_ex(tok, copy, (int)len + 1);
+    /* "null" parses to NULL too: tell it from an error */
+    rc = arg == NULL && json_tokener_get_error(tok) != json_tokener_success
+             ? -EINVAL : 0;
+    json_tokener_free(tok);
+    free(copy);
+    if (rc < 0)
+        return rc;
+    msgpack_sbuffer_init(&ob.sb);
+    ob.failed = 0;
+    msgpack_packer_init(&e.pk, &ob, out_write);
+    e.atts = bins;
+    e.natts = nbins;
+    msgpack_pack_map(&e.pk, 3);
+    pack_str(&e.pk, "type", 4);
+    msgpack_pack_int(&e.pk, 9);
+    pack_str(&e.pk, "requestId", 9);
+    pack_str(&e.pk, request_id, strlen(request_id));
+    pack_str(&e.pk, "packet", 6);
+    rc = arg != NULL ? pack_json(&e, arg) : msgpack_pack_nil(&e.pk);
+    json_object_put(arg);
+    if (rc != -EINVAL && ob.failed)
+        rc = -ENOMEM;
+    if (rc != 0) {
+        msgpack_sbuffer_destroy(&ob.sb);
+        return rc == -EINVAL ? rc : -ENOMEM;
+    }
+    *out = (unsigned char *)ob.sb.data;
+    *outlen = ob.sb.size;
+    return 0;
+}

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,6 +192,25 @@ char *siod_cluster_response(const char *request_id, const char *key,
     }
     if (rc == 0)
         rc = add(&buf, &len, &cap, "}", 1);
+    if (rc < 0) {
+        free(buf);
+        return NULL;
+    }
+    *outlen = len;
+    return buf;
+}
+
+char *siod_cluster_client_count(const char *request_id, size_t count,
+                                size_t *outlen)
+{
+    char *buf = NULL, num[32];
+    size_t len = 0, cap = 0;
+    int rc = add(&buf, &len, &cap, "{\"type\":8,\"requestId\":", 22);
+    if (rc == 0)
+        rc = add_quoted(&buf, &len, &cap, request_id);
+    snprintf(num, sizeof num, ",\"clientCount\":%zu}", count);
+    if (rc == 0)
+        rc = add(&buf, &len, &cap, num, strlen(num));
     if (rc < 0) {
         free(buf);
         return NULL;

@@ -83,6 +83,88 @@ static char *host_describe(siod_socket *s)
     return d.t.p;
 }
 
+/* One socket's wait for its answer to another server's broadcast. */
+struct rack {
+    siod_adapter_ack_fn fn;
+    void *ud;
+};
+
+static void rack_cb(void *ud, siod_socket *s, int err, const siod_args *res)
+{
+    struct rack *r = ud;
+    siod_adapter_bin small[8], *bins = small;
+    const char *json;
+    size_t len;
+
+    if (err != SIOD_OK || res == NULL) {
+        r->fn(r->ud, 0, NULL, 0, NULL, 0);
+        free(r);
+        return;
+    }
+    /* the reference keeps the first argument; none is undefined: null */
+    if (siod_arg_raw(res, 0, &json, &len) != SIOD_OK) {
+        json = "null";
+        len = 4;
+    }
+    if (res->nbins > sizeof small / sizeof small[0])
+        bins = malloc(res->nbins * sizeof *bins);
+    if (bins == NULL) {
+        r->fn(r->ud, 0, NULL, 0, NULL, 0);
+    } else {
+        for (unsigned i = 0; i < res->nbins; i++)
+            bins[i] = (siod_adapter_bin){ res->bins[i].data, res->bins[i].len };
+        r->fn(r->ud, 1, json, len, bins, res->nbins);
+    }
+    if (bins != small)
+        free(bins);
+    free(r);
+}
+
+/* The packet gets one ack id of nsp's for every recipient (each socket
+ * awaits its own answer), as the reference's broadcastWithAck does. */
+static size_t host_send_with_ack(siod_nsp *nsp, siod_socket *const *v,
+                                 size_t n, const siod_sio_out *pkt,
+                                 unsigned flags, unsigned timeout_ms,
+                                 siod_adapter_ack_fn fn, void *ud)
+{
+    struct sio_packet_opts po = { pkt->natts > 0 ? pkt->natts : 1,
+                                  SIOD_SIO_MAX_DEPTH,
+                                  SIO_JSON_LONE_SURROGATES };
+    struct sio_packet p;
+    siod_sio_out out = { NULL, pkt->atts, pkt->natts };
+    size_t len, sent = 0;
+
+    if (sio_packet_parse((const char *)siod_buf_data(pkt->head),
+                         pkt->head->len, &po, &p) != SIO_OK || p.has_id)
+        return 0;
+    p.has_id = 1;
+    p.id = nsp->next_id++;
+    len = sio_packet_encoded_size(&p);
+    out.head = siod_buf_new(len);
+    if (out.head == NULL ||
+        sio_packet_encode(&p, (char *)siod_buf_data(out.head), len, &len) !=
+            SIO_OK) {
+        siod_buf_unref(out.head);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct rack *r = malloc(sizeof *r);
+        if (r == NULL)
+            continue;
+        r->fn = fn;
+        r->ud = ud;
+        if (siod_sio_ack_await(v[i], p.id, rack_cb, r, timeout_ms) < 0) {
+            free(r);
+            continue;
+        }
+        /* a failed write closes the session: the wait then fails */
+        (void)siod_sio_socket_write(v[i], &out, flags);
+        sent++;
+    }
+    siod_buf_unref(out.head);            /* the attachments are pkt's */
+    return sent;
+}
+
 const siod_adapter_host siod_sio_adapter_host = {
     .slot = host_slot,
     .set_slot = host_set_slot,
@@ -97,4 +179,5 @@ const siod_adapter_host siod_sio_adapter_host = {
     .disconnect = siod_disconnect,
     .id = siod_socket_id,
     .describe = host_describe,
+    .send_with_ack = host_send_with_ack,
 };

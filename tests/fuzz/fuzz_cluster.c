@@ -4,7 +4,8 @@
  * input, a namespace and uid), then encodes it back and decodes that
  * again: uid, namespace, rooms and flags must come back the same (the
  * data may not: json-c keeps one of duplicate keys). The same bytes are
- * read as a request of the request channel too. */
+ * read as requests of the request channel too (JSON, and a broadcast
+ * with acks in msgpack). */
 #include "cluster/siod_cluster.h"
 #include "sio_packet.h"
 
@@ -12,7 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ENSURE(c) do { if (!(c)) __builtin_trap(); } while (0)
+#include <stdio.h>
+
+#define ENSURE(c) \
+    do { \
+        if (!(c)) { \
+            fprintf(stderr, "fuzz_cluster.c:%d: %s\n", __LINE__, #c); \
+            __builtin_trap(); \
+        } \
+    } while (0)
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
@@ -38,6 +47,17 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
             free(r);
         }
         siod_cluster_req_clear(&q);
+    }
+
+    char *request_id;
+    rc = siod_cluster_decode_bcast_request(data, size, &b, &request_id, why,
+                                           sizeof why);
+    ENSURE(rc == 0 || rc == -EPROTO || rc == -ENOMEM);
+    if (rc == 0) {
+        ENSURE(request_id != NULL && b.packet != NULL);
+        ENSURE(sio_packet_parse(b.packet, b.packet_len, &po, &p) == SIO_OK);
+        free(request_id);
+        siod_cluster_bcast_clear(&b);
     }
 
     rc = siod_cluster_decode_bcast(data, size, &b, why, sizeof why);

@@ -9,6 +9,9 @@
 //                                 as [{id, rooms, data, query}] or {error}
 //   all-rooms                     ack: adapter.allRooms() or {error}
 //   sockets-join / sockets-leave {rooms,except,room}
+//   to-ack {rooms,except,timeout,args}
+//                                 broadcast "ask" with an ack across the
+//                                 cluster; ack: {err, responses}
 //   disconnect-sockets {rooms,close}
 //                                 the cluster-wide operations; ack true
 import { createServer } from 'node:http';
@@ -49,6 +52,10 @@ for (const name of ['/', '/a']) {
     socket.on('all-rooms', (ack) => answer(nsp.adapter.allRooms().then((r) => [...r].sort()), ack));
     socket.on('sockets-join', (o, ack) => { sel(o).socketsJoin(o.room); ack(true); });
     socket.on('sockets-leave', (o, ack) => { sel(o).socketsLeave(o.room); ack(true); });
+    socket.on('to-ack', (o, ack) => {
+      sel(o).timeout(o.timeout).emit('ask', ...(o.args || []), (err, responses) =>
+        ack({ err: err ? err.message : null, responses }));
+    });
     socket.on('disconnect-sockets', (o, ack) => { sel(o).disconnectSockets(!!o.close); ack(true); });
   });
 }

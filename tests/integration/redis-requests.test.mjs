@@ -135,3 +135,32 @@ test('SOCKETS request: the ids of the sockets in rooms, on the response channel'
     closeAll(A, B);
   }
 });
+
+test('a broadcast with acks from Node.js counts and hears our clients', { timeout: 30000 }, async () => {
+  const [A, B, C] = await Promise.all([sioConnect(ours, '/'), sioConnect(ours, '/'), sioConnect(ours, '/')]);
+  const N = await peerClient();
+  try {
+    A.on('ask', (x, cb) => cb(`A:${x}`));
+    B.on('ask', (x, cb) => cb({ from: 'B', bin: Buffer.from([x.length, 9]) }));
+    C.on('ask', () => {});          // never answers
+    N.on('ask', (x, cb) => cb(`N:${x}`));
+    for (const s of [A, B]) assert.deepEqual(await ackOf(s, 'join', ['red']), [true]);
+
+    const [r] = await ackOf(N, 'to-ack', [{ rooms: ['red'], timeout: 3000, args: ['hey'] }], 6000);
+    assert.equal(r.err, null, JSON.stringify(r));
+    assert.equal(r.responses.length, 2);
+    assert.ok(r.responses.includes('A:hey'), JSON.stringify(r.responses));
+    const b = r.responses.find((x) => x?.from === 'B');
+    assert.deepEqual(Buffer.from(b.bin), Buffer.from([3, 9]));
+
+    // everyone, C silent: the others' answers within the timeout, then an error
+    const t0 = Date.now();
+    const [all] = await ackOf(N, 'to-ack', [{ timeout: 800, args: ['yo'] }], 6000);
+    assert.match(all.err ?? '', /timed out/);
+    assert.ok(Date.now() - t0 >= 700);
+    assert.deepEqual(all.responses.filter((x) => typeof x === 'string').sort(), ['A:yo', 'N:yo']);
+    assert.equal(all.responses.length, 3);
+  } finally {
+    closeAll(A, B, C, N);
+  }
+});

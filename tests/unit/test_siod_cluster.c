@@ -105,6 +105,42 @@ static void test_decode_node(void)
              -EPROTO);
 }
 
+/* notepack.io's encoding of the BROADCAST request {uid: "Nd1234",
+ * requestId: "rq0001", type: 7, packet: {type: 2, data: ["ask", "hey"],
+ * nsp: "/"}, opts: {rooms: ["red"], except: [], flags: {timeout: 3000}}} */
+static const char node_req[] =
+    "85a3756964a64e6431323334a9726571756573744964a6727130303031a474797065"
+    "07a67061636b657483a47479706502a46461746192a361736ba3686579a36e7370a1"
+    "2fa46f70747383a5726f6f6d7391a3726564a665786365707490a5666c61677381a7"
+    "74696d656f7574cd0bb8";
+
+static void test_decode_request_node(void)
+{
+    unsigned char msg[256];
+    size_t len = unhex(node_req, msg);
+    siod_cluster_bcast b;
+    char *rid, why[128];
+
+    CHECK_EQ(siod_cluster_decode_bcast_request(msg, len, &b, &rid, why,
+                                               sizeof why), 0);
+    CHECK(strcmp(rid, "rq0001") == 0 && strcmp(b.uid, "Nd1234") == 0);
+    CHECK(strcmp(b.packet, "2[\"ask\",\"hey\"]") == 0);
+    CHECK(b.nrooms == 1 && b.nexcept == 0 && b.timeout_ms == 3000);
+    free(rid);
+    siod_cluster_bcast_clear(&b);
+    /* a broadcast is no request, and the reverse */
+    CHECK_EQ(siod_cluster_decode_bcast(msg, len, &b, why, sizeof why),
+             -EPROTO);
+    len = unhex(node_msg, msg);
+    CHECK_EQ(siod_cluster_decode_bcast_request(msg, len, &b, &rid, why,
+                                               sizeof why), -EPROTO);
+    /* found by fuzzing: a key that is an array, then a key cut short,
+     * once returned 0 with nothing decoded */
+    len = unhex("8693a66162635d3233323383a44161746194a50909090900", msg);
+    CHECK_EQ(siod_cluster_decode_bcast_request(msg, len, &b, &rid, why,
+                                               sizeof why), -EPROTO);
+}
+
 static void test_encode_refuses(void)
 {
     unsigned char *out;
@@ -163,6 +199,7 @@ int main(void)
 {
     RUN(test_url);
     RUN(test_decode_node);
+    RUN(test_decode_request_node);
     RUN(test_encode_refuses);
     RUN(test_request);
     DONE("test_siod_cluster");
