@@ -99,12 +99,12 @@ int siod_redis_subscribe(siod_redis *r, const char *channel, int pattern);
 /* Drops one subscription siod_redis_subscribe made. */
 void siod_redis_unsubscribe(siod_redis *r, const char *channel, int pattern);
 
-/* Publishes msg[0..len) on channel[0..chlen). Returns 0 when handed to
- * the connection, or -ENOTCONN (Redis down) or -ENOBUFS (too many
- * publishes in flight): the message is then counted as lost, as is one
- * handed over that the connection loses. */
-int siod_redis_publish(siod_redis *r, const char *channel, size_t chlen,
-                       const void *msg, size_t len);
+/* Publishes msg[0..len) on channel[0..chlen), or counts it as lost:
+ * while Redis is down (the outage's lines say how many), past 64 MiB of
+ * publishes unanswered or out of memory (a throttled line each), or when
+ * the connection loses it. */
+void siod_redis_publish(siod_redis *r, const char *channel, size_t chlen,
+                        const void *msg, size_t len);
 
 /* PUBSUB NUMSUB channel: fn(ud, 1, subscribers) later, or fn(ud, 0, 0)
  * (maybe at once) when Redis is down or answers an error. */

@@ -169,7 +169,7 @@ static void respond(struct radapter *a, const siod_cluster_req *q,
                          q->type);
         return;
     }
-    (void)siod_redis_publish(g.r, a->resp_channel, strlen(a->resp_channel),
+    siod_redis_publish(g.r, a->resp_channel, strlen(a->resp_channel),
                              r, len);
     free(r);
 }
@@ -206,7 +206,7 @@ static void remote_ack_fn(void *ud, int answered, const char *json,
         if (cb != NULL &&
             siod_cluster_encode_ack(ra->request_id, json, len, cb, nbins,
                                     &msg, &mlen) == 0)
-            (void)siod_redis_publish(g.r, ra->resp_channel,
+            siod_redis_publish(g.r, ra->resp_channel,
                                      strlen(ra->resp_channel), msg, mlen);
         else
             siod_log_limited(SIOD_LOG_WARN, "redis: a client's ack to "
@@ -263,7 +263,7 @@ static void on_bcast_request(struct radapter *a, const unsigned char *msg,
                          "for a broadcast with acks", a->nsp);
     count = siod_cluster_client_count(request_id, sent, &clen);
     if (count != NULL)
-        (void)siod_redis_publish(g.r, a->resp_channel,
+        siod_redis_publish(g.r, a->resp_channel,
                                  strlen(a->resp_channel), count, clen);
     free(count);
     if (ra != NULL && sent > 0) {
@@ -458,10 +458,10 @@ static void publish(struct radapter *a, const siod_sio_out *pkt,
         memcpy(ch, a->channel, a->chlen);
         memcpy(ch + a->chlen, o->rooms[0], rlen);
         ch[a->chlen + rlen] = '#';
-        (void)siod_redis_publish(g.r, ch, a->chlen + rlen + 1, msg, len);
+        siod_redis_publish(g.r, ch, a->chlen + rlen + 1, msg, len);
         free(ch);
     } else {
-        (void)siod_redis_publish(g.r, a->channel, a->chlen, msg, len);
+        siod_redis_publish(g.r, a->channel, a->chlen, msg, len);
     }
     free(msg);
     return;

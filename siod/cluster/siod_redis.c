@@ -23,9 +23,9 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define CONNECT_TIMEOUT_MS 2000
-/* Publishes handed to hiredis and not yet answered; more are lost (a
- * Redis that stalls must not grow siod's memory without bound). */
-#define MAX_INFLIGHT 65536
+/* Bytes of publishes handed to hiredis and not yet answered; more are
+ * lost (a Redis that stalls must not grow siod's memory without bound). */
+#define MAX_INFLIGHT_BYTES (64u << 20)
 
 struct conn {
     siod_redis *r;
@@ -58,7 +58,7 @@ struct siod_redis {
     char why[256];                   /* why the last connection failed */
     int64_t down_ms;
     uint64_t lost, lost_before;
-    size_t inflight;
+    size_t inflight;                 /* bytes published, not answered */
 };
 
 static int64_t now_ms(void)
@@ -529,33 +529,47 @@ void siod_redis_unsubscribe(siod_redis *r, const char *channel, int pattern)
     }
 }
 
+/* One publish in flight: its size, given back when Redis answers. */
+struct pub_req {
+    siod_redis *r;
+    size_t len;
+};
+
 static void pub_cb(redisAsyncContext *ac, void *reply, void *priv)
 {
-    siod_redis *r = priv;
+    struct pub_req *q = priv;
     redisReply *rep = reply;
-    r->inflight--;
+    q->r->inflight -= q->len;
     if (rep == NULL || rep->type == REDIS_REPLY_ERROR)
-        r->lost++;
+        q->r->lost++;
+    free(q);
 }
 
-int siod_redis_publish(siod_redis *r, const char *channel, size_t chlen,
-                       const void *msg, size_t len)
+void siod_redis_publish(siod_redis *r, const char *channel, size_t chlen,
+                        const void *msg, size_t len)
 {
+    struct pub_req *q;
     if (!r->pub.up) {
         r->lost++;
-        return -ENOTCONN;
+        return;
     }
-    if (r->inflight >= MAX_INFLIGHT) {
+    if (r->inflight + len > MAX_INFLIGHT_BYTES ||
+        (q = malloc(sizeof *q)) == NULL) {
         r->lost++;
-        return -ENOBUFS;
+        siod_log_limited(SIOD_LOG_WARN, "redis %s: %zu bytes of publishes "
+                         "unanswered: a message dropped (lost)", r->name,
+                         r->inflight);
+        return;
     }
-    if (redisAsyncCommand(r->pub.ac, pub_cb, r, "PUBLISH %b %b", channel,
+    q->r = r;
+    q->len = len + chlen;
+    if (redisAsyncCommand(r->pub.ac, pub_cb, q, "PUBLISH %b %b", channel,
                           chlen, msg, len) != REDIS_OK) {
+        free(q);
         r->lost++;
-        return -ENOTCONN;
+        return;
     }
-    r->inflight++;
-    return 0;
+    r->inflight += q->len;
 }
 
 struct numsub_req {

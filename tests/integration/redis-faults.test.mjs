@@ -2,7 +2,9 @@
 // peer): our node goes on delivering its own broadcasts to its own clients,
 // logs the outage once and the broadcasts it could not publish, reconnects
 // and subscribes again by itself, and cross-server delivery resumes. A
-// Redis that never answers at start does not stop siod from serving.
+// Redis that never answers at start does not stop siod from serving; AUTH
+// (an ACL user, a database) works and a wrong password is one line; a
+// stalled Redis (SIGSTOP) holds at most 64 MiB of siod's publishes.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { io as sioClient } from 'socket.io-client';
@@ -145,3 +147,43 @@ test('AUTH with an ACL user and a database; a wrong password is one outage line'
   assert.match(refused[0], /cannot connect: AUTH: WRONGPASS/);
   assert.equal(B.rec.all('hi').length, 0);
 });
+
+test('Redis stalled (SIGSTOP): siod does not wait for it, caps what it holds, counts the rest lost',
+  { timeout: 40000 }, async () => {
+    const redis = await startRedis();
+    cleanup.push(() => redis.destroy());
+    const ours = await startInstance('redis-stall', { app: 'testkit', redis: redis.url, logLevel: 'warn' });
+    cleanup.push(() => ours.stop());
+    const rc = await redisClient(redis.url);
+    cleanup.push(() => rc.quit());
+    await waitServers(rc, '/', 1);
+    const sub = rc.duplicate();
+    sub.on('error', () => {});
+    await sub.connect();
+    cleanup.push(() => sub.quit());
+    const big = [];
+    await sub.subscribe('socket.io#/#nobody#', (m) => big.push(m.length));
+
+    const [A, B] = await Promise.all([sioConnect(ours, '/'), sioConnect(ours, '/')]);
+    cleanup.push(async () => closeAll(A, B));
+    redis.proc.kill('SIGSTOP');
+    try {
+      // 6 broadcasts of 12 MiB to a room nobody here is in: 5 fit under
+      // siod's 64 MiB of unanswered publishes, the 6th is dropped
+      for (let i = 0; i < 6; i++)
+        assert.deepEqual(await ackOf(A, 'to', [{ event: 'big', pad: 12 << 20, rooms: ['nobody'] }], 10000), [true]);
+      await waitFor(() => lines(ours, /bytes of publishes unanswered: a message dropped \(lost\)/).length === 1,
+        3000, `the line of the cap\n${ours.logs()}`);
+      // local delivery goes on, at once
+      for (const tag of ['s1', 's2', 's3']) {
+        assert.deepEqual(await ackOf(A, 'to', [{ event: 'small', args: [tag], exceptMe: true }]), [true]);
+        await B.rec.until(() => B.rec.all('small').some((a) => a[0] === tag), 2000, `"${tag}" while stalled`);
+      }
+    } finally {
+      redis.proc.kill('SIGCONT');
+    }
+    await waitFor(() => big.length === 5, 10000, `the 5 held publishes reach Redis (got ${big.length})`);
+    await sleep(300);
+    assert.equal(big.length, 5);
+    assert.equal(lines(ours, /connection lost/).length, 0, 'a stall is no outage');
+  });
