@@ -62,7 +62,9 @@ test('emitter: all, rooms, except, volatile', { timeout: 30000 }, async () => {
     assert.deepEqual((await deliver(emitter.except('red'), all)).got, ['B', 'C']);
     assert.deepEqual((await deliver(emitter.to(['red', 'blue']).except('blue'), all)).got, ['A']);
     assert.deepEqual((await deliver(emitter.to(C.id), all)).got, ['C']);
-    assert.deepEqual((await deliver(emitter.volatile, all)).got, ['A', 'B', 'C']);
+    // volatile: dropped where the transport cannot take it at once (B
+    // polls: maybe between two GETs), so asked of the WebSocket ones only
+    assert.deepEqual((await deliver(emitter.volatile, { A, C })).got, ['A', 'C']);
     assert.deepEqual((await deliver(emitter.to('nobody'), all)).got, []);
   } finally {
     closeAll(A, B, C);
@@ -87,5 +89,21 @@ test('emitter: binary, a Date, JSON values; another namespace', { timeout: 30000
     assert.equal(A.rec.all('m').length, 1, '"/" got the broadcast of "/a"');
   } finally {
     closeAll(A, Aa);
+  }
+});
+
+test('a dynamic namespace subscribes while it lives', { timeout: 30000 }, async () => {
+  const D = await sioConnect(ours, '/dyn-7');
+  let closed = false;
+  try {
+    await waitServers(rc, '/dyn-7', 1);
+    const r = await deliver(emitter.of('/dyn-7'), { D }, [], emitter.of('/dyn-7'));
+    assert.deepEqual(r.got, ['D']);
+    D.close();
+    closed = true;
+    // its last socket gone, the child namespace and its subscriptions go
+    await waitServers(rc, '/dyn-7', 0);
+  } finally {
+    if (!closed) closeAll(D);
   }
 });
