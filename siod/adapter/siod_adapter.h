@@ -100,6 +100,17 @@ typedef struct siod_adapter_host {
     /* n clients of this server were sent w's packet (once per server and
      * broadcast; may finish w and run the application's callback). */
     void (*ack_count)(siod_ackwait *w, size_t n);
+    /* For the answers of another server's clients to w: ack_hold keeps w
+     * allocated past its end until ack_release; ack_finished returns 1
+     * once w ended (its callback ran: answers then go nowhere);
+     * ack_answer adds one client's answer, its first argument as JSON
+     * text json[0..len) whose placeholders point into bins[0..nbins) (may
+     * end w). */
+    void (*ack_hold)(siod_ackwait *w);
+    void (*ack_release)(siod_ackwait *w);
+    int (*ack_finished)(const siod_ackwait *w);
+    void (*ack_answer)(siod_ackwait *w, const char *json, size_t len,
+                       const siod_adapter_bin *bins, unsigned nbins);
     /* The socket-level operations of the public API, with their checks:
      * s joins / leaves room, or is disconnected (close: the whole
      * connection). They run application callbacks. A join or leave the

@@ -6,9 +6,11 @@
  * is pure: bytes in, bytes out, no loop and no log, so it can be fuzzed
  * alone.
  *
- * Who calls whom inside the layer: siod_cluster_adapter.c -> siod_redis.c,
+ * Who calls whom inside the layer: siod_cluster_adapter.c ->
+ * siod_cluster_serve.c (siod_cluster_int.h) -> siod_redis.c,
  * siod_cluster_decode.c, siod_cluster_encode.c and
- * siod_cluster_request.c, which call neither each other nor back.
+ * siod_cluster_request.c, which call neither each other nor back (the
+ * adapter calls those four too).
  *
  * Errors follow siod's model (core/siod_core.h). The connection logs its
  * own outages (one line when Redis goes away, one when it is back, with
@@ -171,11 +173,14 @@ int siod_cluster_decode_bcast_request(const unsigned char *msg, size_t len,
  * BINARY_EVENT as siod encodes it, without the Engine.IO prefix) with its
  * attachments atts[0..natts), from node uid, to rooms and except (flags:
  * SIOD_CLUSTER_VOLATILE, SIOD_CLUSTER_NO_COMPRESS), as the msgpack array
- * [uid, {type: 2, data, nsp}, {rooms, except, flags}] (binary as bin).
+ * [uid, {type: 2, data, nsp}, {rooms, except, flags}] (binary as bin);
+ * with request_id, as the BROADCAST request (a broadcast with acks)
+ * {uid, requestId, type: 7, packet, opts}, pkt's ack id left out.
  * Returns 0 with *out (malloc'd) and *outlen; -EINVAL (not an event
- * packet, data json-c cannot read, a placeholder out of range) or
- * -ENOMEM. */
-int siod_cluster_encode_bcast(const char *uid, const char *pkt, size_t len,
+ * packet, an ack id without request_id, data json-c cannot read, a
+ * placeholder out of range) or -ENOMEM. */
+int siod_cluster_encode_bcast(const char *uid, const char *request_id,
+                              const char *pkt, size_t len,
                               const siod_cluster_bin *atts, unsigned natts,
                               char *const *rooms, size_t nrooms,
                               char *const *except, size_t nexcept,
@@ -239,5 +244,28 @@ int siod_cluster_encode_ack(const char *request_id, const char *json,
                             size_t len, const siod_cluster_bin *bins,
                             unsigned nbins, unsigned char **out,
                             size_t *outlen);
+
+/* One client's answer to a broadcast with acks, from another server
+ * (the msgpack {type: 9, requestId, packet: arg}). */
+typedef struct siod_cluster_ack {
+    char *request_id;
+    char *json;                      /* arg as JSON text (len bytes), its
+                                        binary as placeholders */
+    size_t len;
+    siod_cluster_bin *bins;          /* pointing into the message */
+    unsigned nbins;
+} siod_cluster_ack;
+
+/* Decodes msg[0..len), a type 9 response, into *out. Returns 0, -EPROTO
+ * (anything else) or -ENOMEM; *out holds nothing on failure. */
+int siod_cluster_decode_ack(const unsigned char *msg, size_t len,
+                            siod_cluster_ack *out);
+void siod_cluster_ack_clear(siod_cluster_ack *a);
+
+/* Decodes msg[0..len), a JSON type 8 response (a server's client count
+ * for a broadcast with acks): 0 with *request_id (malloc'd) and *count,
+ * -EPROTO (another response) or -ENOMEM. */
+int siod_cluster_decode_count(const unsigned char *msg, size_t len,
+                              char **request_id, size_t *count);
 
 #endif

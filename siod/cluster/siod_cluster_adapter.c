@@ -8,7 +8,7 @@
  * they select. Each namespace also subscribes to its request channel,
  * whose subscribers Redis counts (PUBSUB NUMSUB) as the cluster's
  * servers. Redis being down never stops local delivery. */
-#include "siod_cluster.h"
+#include "siod_cluster_int.h"
 #include "adapter/siod_adapter.h"
 #include "core/siod_core.h"
 
@@ -21,334 +21,100 @@
 /* How often the number of servers per namespace is asked of Redis. */
 #define NUMSUB_INTERVAL_MS 1000
 
-struct radapter {
-    void *mem;                       /* the in-process adapter's state */
-    const siod_adapter_host *host;
-    siod_nsp *nsp_h;                 /* the host's namespace */
-    char *nsp;
-    char *channel;                   /* <prefix>#<nsp># */
-    size_t chlen;
-    char *pattern;                   /* <prefix>#<nsp>#* */
-    char *req_channel;               /* <prefix>-request#<nsp># */
-    char *resp_channel;              /* <prefix>-response#<nsp># */
-    long long servers;               /* last NUMSUB answer (0: none yet) */
-    int subscribed;                  /* a namespace, not a ~pattern */
-    struct radapter *prev, *next;
-};
-
-static struct {
-    siod_redis *r;
-    char *prefix;
-    char uid[7];                     /* as uid2(6): 6 alphanumerics */
-    struct event *numsub_timer;
-    struct radapter *list;
-} g;
-
-#define MEM (&siod_adapter_mem)
+struct siod_cluster_state siod_cluster_g;
+#define g siod_cluster_g
 
 /* ---- receiving ---------------------------------------------------------- */
-
-/* The decoded broadcast b as the host's encoded packet (copied into
- * buffers; out->head NULL when memory ran out, then the caller's
- * release_out frees what was made). */
-static void build_out(const siod_cluster_bcast *b, siod_sio_out *out)
-{
-    memset(out, 0, sizeof *out);
-    siod_buf *head = siod_buf_new(b->packet_len);
-    if (head == NULL)
-        return;
-    memcpy(siod_buf_data(head), b->packet, b->packet_len);
-    if (b->nbins > 0) {
-        out->atts = calloc(b->nbins, sizeof *out->atts);
-        if (out->atts == NULL) {
-            siod_buf_unref(head);
-            return;
-        }
-        for (unsigned i = 0; i < b->nbins; i++) {
-            out->atts[i] = siod_buf_new(b->bins[i].len);
-            if (out->atts[i] == NULL) {
-                siod_buf_unref(head);
-                return;
-            }
-            out->natts++;
-            if (b->bins[i].len > 0)
-                memcpy(siod_buf_data(out->atts[i]), b->bins[i].data,
-                       b->bins[i].len);
-        }
-    }
-    out->head = head;
-}
-
-static void release_out(siod_sio_out *out)
-{
-    siod_buf_unref(out->head);
-    for (unsigned i = 0; i < out->natts; i++)
-        siod_buf_unref(out->atts[i]);
-    free(out->atts);
-}
-
-static unsigned host_flags(unsigned cluster_flags)
-{
-    return ((cluster_flags & SIOD_CLUSTER_VOLATILE) ? SIOD_ADAPTER_VOLATILE
-                                                    : 0) |
-           ((cluster_flags & SIOD_CLUSTER_NO_COMPRESS)
-                ? SIOD_ADAPTER_NO_COMPRESS : 0);
-}
 
 /* Hands a decoded broadcast to the in-process adapter of a. */
 static void deliver(struct radapter *a, const siod_cluster_bcast *b)
 {
     siod_sio_out out;
     siod_bcast_opts o = { b->rooms, b->nrooms, b->except, b->nexcept,
-                          host_flags(b->flags) };
+                          siod_cluster_host_flags(b->flags) };
 
-    build_out(b, &out);
+    siod_cluster_build_out(b, &out);
     if (out.head != NULL)
         MEM->broadcast(a->mem, &out, &o);
     else
         siod_log_limited(SIOD_LOG_ERROR, "redis: out of memory delivering a "
                          "broadcast to namespace %s", a->nsp);
-    release_out(&out);
+    siod_cluster_release_out(&out);
 }
 
-/* ---- requests -------------------------------------------------------------- */
+/* ---- this server's broadcasts with acks ----------------------------------- */
 
-/* A growing list of malloc'd strings (the items of a response). */
-struct strv {
-    char **v;
-    size_t n, cap;
-    int failed;
-};
-
-static void strv_take(struct strv *sv, char *str)
+/* Six random alphanumerics (uid2(6)'s shape) into out[0..7). */
+static int rand_id(char out[7])
 {
-    if (str == NULL || sv->failed) {
-        sv->failed = 1;
-        free(str);
-        return;
+    static const char alnum[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    unsigned char rnd[6];
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+        return -errno;
+    for (int i = 0; i < 6; i++)
+        out[i] = alnum[rnd[i] % 62];
+    out[6] = '\0';
+    return 0;
+}
+
+/* Drops the pending entries whose wait has ended (all, with all). */
+static void pending_sweep(int all)
+{
+    for (struct pending_ack **pp = &g.pending; *pp != NULL;) {
+        struct pending_ack *pa = *pp;
+        if (!all && !pa->host->ack_finished(pa->w)) {
+            pp = &pa->next;
+            continue;
+        }
+        *pp = pa->next;
+        pa->host->ack_release(pa->w);
+        free(pa);
     }
-    if (sv->n == sv->cap) {
-        size_t nc = sv->cap ? sv->cap * 2 : 8;
-        char **nv = realloc(sv->v, nc * sizeof *nv);
-        if (nv == NULL) {
-            sv->failed = 1;
-            free(str);
+}
+
+static struct pending_ack *pending_find(const char *request_id)
+{
+    for (struct pending_ack *pa = g.pending; pa != NULL; pa = pa->next)
+        if (strcmp(pa->request_id, request_id) == 0)
+            return pa->host->ack_finished(pa->w) ? NULL : pa;
+    return NULL;
+}
+
+/* A response on a namespace's response channel: a server's client count
+ * (JSON, type 8) or one client's ack (msgpack, type 9) for one of this
+ * server's broadcasts with acks; anything else is another server's. */
+static void on_response(const unsigned char *msg, size_t len)
+{
+    struct pending_ack *pa;
+    if (len > 0 && msg[0] == '{') {
+        char *rid;
+        size_t count;
+        if (siod_cluster_decode_count(msg, len, &rid, &count) < 0)
             return;
+        if ((pa = pending_find(rid)) != NULL)
+            pa->host->ack_count(pa->w, count);
+        free(rid);
+    } else {
+        siod_cluster_ack ack;
+        siod_adapter_bin small[8], *bins = small;
+        if (siod_cluster_decode_ack(msg, len, &ack) < 0)
+            return;
+        if (ack.nbins > sizeof small / sizeof small[0])
+            bins = malloc(ack.nbins * sizeof *bins);
+        if ((pa = pending_find(ack.request_id)) != NULL && bins != NULL) {
+            for (unsigned i = 0; i < ack.nbins; i++)
+                bins[i] = (siod_adapter_bin){ ack.bins[i].data,
+                                              ack.bins[i].len };
+            pa->host->ack_answer(pa->w, ack.json, ack.len, bins, ack.nbins);
         }
-        sv->v = nv;
-        sv->cap = nc;
+        if (bins != small)
+            free(bins);
+        siod_cluster_ack_clear(&ack);
     }
-    sv->v[sv->n++] = str;
+    pending_sweep(0);
 }
 
-static void strv_room(void *ud, const char *room)
-{
-    strv_take(ud, strdup(room));
-}
-
-static void strv_free(struct strv *sv)
-{
-    for (size_t i = 0; i < sv->n; i++)
-        free(sv->v[i]);
-    free(sv->v);
-}
-
-static void respond(struct radapter *a, const siod_cluster_req *q,
-                    const char *key, const struct strv *sv, int quote)
-{
-    size_t len;
-    char *r;
-    if (q->request_id == NULL)
-        return;
-    r = sv != NULL && sv->failed ? NULL
-        : siod_cluster_response(q->request_id, key, sv ? sv->v : NULL,
-                                sv ? sv->n : 0, quote, &len);
-    if (r == NULL) {
-        siod_log_limited(SIOD_LOG_WARN, "redis: namespace %s: no answer to "
-                         "a request of type %d (out of memory)", a->nsp,
-                         q->type);
-        return;
-    }
-    siod_redis_publish(g.r, a->resp_channel, strlen(a->resp_channel),
-                             r, len);
-    free(r);
-}
-
-/* The local sockets o selects (references dropped by the caller). */
-static ssize_t select_local(struct radapter *a, const siod_bcast_opts *o,
-                            siod_socket ***v)
-{
-    return MEM->select(a->mem, o, v);
-}
-
-/* A BROADCAST request being answered: its client acks go out as they
- * come, until every recipient answered or gave up. */
-struct remote_ack {
-    char *request_id;
-    char *resp_channel;
-    size_t pending;
-};
-
-static void remote_ack_fn(void *ud, int answered, const char *json,
-                          size_t len, const siod_adapter_bin *bins,
-                          unsigned nbins)
-{
-    struct remote_ack *ra = ud;
-    siod_cluster_bin small[8], *cb = small;
-    unsigned char *msg = NULL;
-    size_t mlen;
-
-    if (answered && g.r != NULL) {
-        if (nbins > sizeof small / sizeof small[0])
-            cb = malloc(nbins * sizeof *cb);
-        for (unsigned i = 0; cb != NULL && i < nbins; i++)
-            cb[i] = (siod_cluster_bin){ bins[i].data, bins[i].len };
-        if (cb != NULL &&
-            siod_cluster_encode_ack(ra->request_id, json, len, cb, nbins,
-                                    &msg, &mlen) == 0)
-            siod_redis_publish(g.r, ra->resp_channel,
-                                     strlen(ra->resp_channel), msg, mlen);
-        else
-            siod_log_limited(SIOD_LOG_WARN, "redis: a client's ack to "
-                             "request %s not sent on", ra->request_id);
-        if (cb != small)
-            free(cb);
-        free(msg);
-    }
-    if (--ra->pending == 0) {
-        free(ra->request_id);
-        free(ra->resp_channel);
-        free(ra);
-    }
-}
-
-/* Another server's broadcast with acks (msgpack): sent to the local
- * sockets it selects, the number answered at once (type 8), each client's
- * ack as it comes (type 9). */
-static void on_bcast_request(struct radapter *a, const unsigned char *msg,
-                             size_t len)
-{
-    siod_cluster_bcast b;
-    char *request_id, why[200], *count;
-    siod_sio_out out = { NULL, NULL, 0 };
-    siod_socket **v = NULL;
-    ssize_t n = -ENOMEM;
-    size_t sent = 0, clen;
-    struct remote_ack *ra = NULL;
-
-    if (siod_cluster_decode_bcast_request(msg, len, &b, &request_id, why,
-                                          sizeof why) < 0)
-        return;                      /* another msgpack request */
-    if (strcmp(b.uid, g.uid) == 0)
-        goto done;
-    siod_bcast_opts o = { b.rooms, b.nrooms, b.except, b.nexcept,
-                          host_flags(b.flags) };
-    build_out(&b, &out);
-    ra = calloc(1, sizeof *ra);
-    if (ra != NULL) {
-        ra->request_id = strdup(request_id);
-        ra->resp_channel = strdup(a->resp_channel);
-    }
-    if (out.head != NULL && ra != NULL && ra->request_id != NULL &&
-        ra->resp_channel != NULL)
-        n = MEM->select(a->mem, &o, &v);
-    if (n > 0)
-        sent = a->host->send_with_ack(a->nsp_h, v, (size_t)n, &out, o.flags,
-                                      b.timeout_ms, remote_ack_fn, ra);
-    for (ssize_t i = 0; i < n; i++)
-        a->host->unref(v[i]);
-    free(v);
-    if (n < 0)
-        siod_log_limited(SIOD_LOG_ERROR, "redis: namespace %s: out of memory "
-                         "for a broadcast with acks", a->nsp);
-    count = siod_cluster_client_count(request_id, sent, &clen);
-    if (count != NULL)
-        siod_redis_publish(g.r, a->resp_channel,
-                                 strlen(a->resp_channel), count, clen);
-    free(count);
-    if (ra != NULL && sent > 0) {
-        ra->pending = sent;          /* the answers come later */
-        ra = NULL;
-    }
-done:
-    if (ra != NULL) {
-        free(ra->request_id);
-        free(ra->resp_channel);
-        free(ra);
-    }
-    release_out(&out);
-    free(request_id);
-    siod_cluster_bcast_clear(&b);
-}
-
-/* Answers another server's (or the emitter's) request as
- * @socket.io/redis-adapter does (server-side emits are not answered
- * yet). */
-static void on_request(struct radapter *a, const unsigned char *msg,
-                       size_t len)
-{
-    siod_cluster_req q;
-    struct strv sv = { NULL, 0, 0, 0 };
-    siod_socket **v = NULL;
-    ssize_t n;
-
-    if (len > 0 && msg[0] != '{') {
-        on_bcast_request(a, msg, len);
-        return;
-    }
-    if (siod_cluster_decode_request(msg, len, &q) < 0)
-        return;
-    siod_bcast_opts o = { q.rooms, q.nrooms, q.except, q.nexcept, 0 };
-    if (q.uid != NULL && strcmp(q.uid, g.uid) == 0)
-        goto done;
-    switch (q.type) {
-    case SIOD_REQ_SOCKETS:
-    case SIOD_REQ_REMOTE_FETCH:
-        if (q.type == SIOD_REQ_SOCKETS) {
-            /* that request names its rooms at the top level */
-            o.rooms = q.names;
-            o.nrooms = q.nnames;
-        }
-        n = select_local(a, &o, &v);
-        if (n < 0)
-            sv.failed = 1;
-        for (ssize_t i = 0; i < n; i++) {
-            strv_take(&sv, q.type == SIOD_REQ_SOCKETS
-                               ? strdup(a->host->id(v[i]))
-                               : a->host->describe(v[i]));
-            a->host->unref(v[i]);
-        }
-        free(v);
-        respond(a, &q, "sockets", &sv, q.type == SIOD_REQ_SOCKETS);
-        break;
-    case SIOD_REQ_ALL_ROOMS:
-        MEM->rooms(a->mem, strv_room, &sv);
-        respond(a, &q, "rooms", &sv, 1);
-        break;
-    case SIOD_REQ_REMOTE_JOIN:
-    case SIOD_REQ_REMOTE_LEAVE:
-    case SIOD_REQ_REMOTE_DISCONNECT:
-        if (!q.has_opts)
-            break;                   /* by socket id: adapters before 8 */
-        if (q.type == SIOD_REQ_REMOTE_DISCONNECT)
-            MEM->disconnect_sockets(a->mem, &o, q.close);
-        for (size_t i = 0; i < q.nnames; i++) {
-            if (q.type == SIOD_REQ_REMOTE_JOIN)
-                MEM->add_sockets(a->mem, &o, q.names[i]);
-            else if (q.type == SIOD_REQ_REMOTE_LEAVE)
-                MEM->del_sockets(a->mem, &o, q.names[i]);
-        }
-        break;
-    default:
-        break;
-    }
-done:
-    strv_free(&sv);
-    siod_cluster_req_clear(&q);
-}
-
-/* Every message of every subscription: a request on a namespace's request
- * channel, a broadcast on its other channels. */
 static void on_message(void *ud, const char *channel, size_t chlen,
                        const unsigned char *msg, size_t len)
 {
@@ -359,7 +125,12 @@ static void on_message(void *ud, const char *channel, size_t chlen,
     for (struct radapter *a = g.list; a != NULL; a = a->next) {
         if (a->subscribed && chlen == strlen(a->req_channel) &&
             memcmp(channel, a->req_channel, chlen) == 0) {
-            on_request(a, msg, len);
+            siod_cluster_serve(a, msg, len);
+            return;
+        }
+        if (a->subscribed && chlen == strlen(a->resp_channel) &&
+            memcmp(channel, a->resp_channel, chlen) == 0) {
+            on_response(msg, len);
             return;
         }
         if (chlen < a->chlen || memcmp(channel, a->channel, a->chlen) != 0 ||
@@ -413,6 +184,7 @@ static void numsub_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     for (struct radapter *a = g.list; a != NULL; a = a->next)
         numsub_ask(a);
+    pending_sweep(0);
 }
 
 /* ---- publishing ---------------------------------------------------------- */
@@ -438,7 +210,7 @@ static void publish(struct radapter *a, const siod_sio_out *pkt,
         flags |= SIOD_CLUSTER_VOLATILE;
     if (o->flags & SIOD_ADAPTER_NO_COMPRESS)
         flags |= SIOD_CLUSTER_NO_COMPRESS;
-    rc = siod_cluster_encode_bcast(g.uid,
+    rc = siod_cluster_encode_bcast(g.uid, NULL,
                                    (const char *)siod_buf_data(pkt->head),
                                    pkt->head->len, atts, pkt->natts,
                                    o->rooms, o->nrooms, o->except, o->nexcept,
@@ -538,6 +310,12 @@ static void *redis_create(const siod_adapter_host *host, siod_nsp *nsp,
         redis_destroy(a);
         return NULL;
     }
+    if (siod_redis_subscribe(g.r, a->resp_channel, 0) < 0) {
+        siod_redis_unsubscribe(g.r, a->pattern, 1);
+        siod_redis_unsubscribe(g.r, a->req_channel, 0);
+        redis_destroy(a);
+        return NULL;
+    }
     a->subscribed = 1;
     numsub_ask(a);
     return a;
@@ -560,6 +338,7 @@ static void redis_destroy(void *p)
     if (g.r != NULL && a->subscribed) {
         siod_redis_unsubscribe(g.r, a->pattern, 1);
         siod_redis_unsubscribe(g.r, a->req_channel, 0);
+        siod_redis_unsubscribe(g.r, a->resp_channel, 0);
     }
     radapter_free(a);
 }
@@ -613,13 +392,80 @@ static void redis_broadcast(void *p, const siod_sio_out *pkt,
         publish(a, pkt, o);
 }
 
-/* Acks are awaited from this server's clients only for now (the
- * request channel's BROADCAST is not spoken yet): server_count says 1. */
+/* The servers that report for a broadcast with acks: those Redis last
+ * counted on the namespace's request channel while it is reachable, else
+ * this one alone (its broadcasts cannot reach the others). */
+static unsigned redis_server_count(void *p)
+{
+    struct radapter *a = p;
+    if (!a->subscribed || !siod_redis_up(g.r) || a->servers <= 1)
+        return 1;
+    return a->servers > 65536 ? 65536 : (unsigned)a->servers;
+}
+
+/* Local clients first, as the reference; the other servers get a
+ * BROADCAST request and report their count and their clients' acks on
+ * the response channel (on_response). A request that cannot be sent
+ * reports no client for them, so that the wait does not hang. */
 static void redis_broadcast_with_ack(void *p, const siod_sio_out *pkt,
                                      uint64_t id, const siod_bcast_opts *o,
                                      siod_ackwait *w)
 {
-    MEM->broadcast_with_ack(((struct radapter *)p)->mem, pkt, id, o, w);
+    struct radapter *a = p;
+    unsigned servers = redis_server_count(p);
+    struct pending_ack *pa = NULL;
+    siod_cluster_bin small[8], *atts = small;
+    unsigned char *msg = NULL;
+    size_t len = 0;
+    int rc = -ENOMEM;
+
+    if (servers > 1) {
+        /* held first: the local report below may end w */
+        a->host->ack_hold(w);
+        pa = calloc(1, sizeof *pa);
+        if (pa != NULL && rand_id(pa->request_id) == 0) {
+            pa->w = w;
+            pa->host = a->host;
+        } else {
+            free(pa);
+            pa = NULL;
+        }
+    }
+    MEM->broadcast_with_ack(a->mem, pkt, id, o, w);
+    if (servers <= 1)
+        return;
+    if (pa != NULL && pkt->natts > sizeof small / sizeof small[0])
+        atts = malloc(pkt->natts * sizeof *atts);
+    if (pa != NULL && atts != NULL) {
+        for (unsigned i = 0; i < pkt->natts; i++)
+            atts[i] = (siod_cluster_bin){ siod_buf_data(pkt->atts[i]),
+                                          pkt->atts[i]->len };
+        rc = siod_cluster_encode_bcast(
+            g.uid, pa->request_id, (const char *)siod_buf_data(pkt->head),
+            pkt->head->len, atts, pkt->natts, o->rooms, o->nrooms, o->except,
+            o->nexcept,
+            (o->flags & SIOD_ADAPTER_VOLATILE ? SIOD_CLUSTER_VOLATILE : 0) |
+                (o->flags & SIOD_ADAPTER_NO_COMPRESS ? SIOD_CLUSTER_NO_COMPRESS
+                                                     : 0),
+            &msg, &len);
+    }
+    if (atts != small)
+        free(atts);
+    if (rc == 0) {
+        siod_redis_publish(g.r, a->req_channel, strlen(a->req_channel), msg,
+                           len);
+        free(msg);
+        pa->next = g.pending;
+        g.pending = pa;
+        return;
+    }
+    siod_log_limited(SIOD_LOG_WARN, "redis: namespace %s: a broadcast with "
+                     "acks not sent to the other servers: %s", a->nsp,
+                     siod_strerror(rc));
+    free(pa);
+    for (unsigned k = 1; k < servers && !a->host->ack_finished(w); k++)
+        a->host->ack_count(w, 0);
+    a->host->ack_release(w);
 }
 
 /* Joins, leaves and disconnects act on local sockets (remote ones need the
@@ -640,14 +486,6 @@ static void redis_disconnect_sockets(void *p, const siod_bcast_opts *o,
                                      int close)
 {
     MEM->disconnect_sockets(((struct radapter *)p)->mem, o, close);
-}
-
-/* The servers that report for a broadcast with acks: this one alone until
- * the request channel is spoken (the cluster's size, from NUMSUB, is
- * logged when it changes). */
-static unsigned redis_server_count(void *p)
-{
-    return 1;
 }
 
 const siod_adapter_ops siod_adapter_redis = {
@@ -674,17 +512,9 @@ const siod_adapter_ops siod_adapter_redis = {
 int siod_cluster_start(struct event_base *base, const char *url,
                        const char *prefix, char *why, size_t cap)
 {
-    static const char alnum[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    unsigned char rnd[6];
-
-    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
-        siod_err_set(why, cap, -EINVAL, "getrandom: %s", siod_strerror(-errno));
-        return -EIO;
-    }
-    for (int i = 0; i < 6; i++)
-        g.uid[i] = alnum[rnd[i] % 62];
-    g.uid[6] = '\0';
+    int rc = rand_id(g.uid);
+    if (rc < 0)
+        return siod_err_set(why, cap, rc, "getrandom: %s", siod_strerror(rc));
     g.prefix = strdup(prefix);
     g.numsub_timer = event_new(base, -1, EV_PERSIST, numsub_timer_cb, NULL);
     if (g.prefix == NULL || g.numsub_timer == NULL) {
@@ -710,6 +540,7 @@ const char *siod_cluster_uid(void)
 
 void siod_cluster_stop(void)
 {
+    pending_sweep(1);
     if (g.numsub_timer != NULL)
         event_free(g.numsub_timer);
     siod_redis_free(g.r);

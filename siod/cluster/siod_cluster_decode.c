@@ -712,3 +712,63 @@ fail:
         siod_err_set(why, cap, -EINVAL, "%s", what);
     return rc;
 }
+
+int siod_cluster_decode_ack(const unsigned char *msg, size_t len,
+                            siod_cluster_ack *out)
+{
+    struct dec d = { { msg, msg + len }, NULL, 0, 0 };
+    struct text arg = { NULL, 0, 0 };
+    struct mp h, k, v;
+    int rc = -EPROTO, type = -1;
+
+    memset(out, 0, sizeof *out);
+    if (msg == NULL || rd_head(&d.r, &h) < 0 || h.kind != MP_MAP)
+        return -EPROTO;
+    for (uint64_t i = 0; i < h.u; i++) {
+        if (rd_key(&d.r, &k) < 0) {
+            rc = -EPROTO;
+            goto fail;
+        }
+        if (is_key(&k, "packet") && arg.p == NULL) {
+            rc = to_json(&d, &arg, 1);
+        } else if (is_key(&k, "type")) {
+            rc = rd_head(&d.r, &v);
+            type = rc == 0 && v.kind == MP_UINT && v.u == SIOD_REQ_BROADCAST_ACK
+                       ? SIOD_REQ_BROADCAST_ACK : -1;
+        } else if (is_key(&k, "requestId") && out->request_id == NULL) {
+            rc = rd_head(&d.r, &v);
+            if (rc == 0)
+                rc = dup_name(&v, &out->request_id);
+        } else {
+            rc = rd_skip(&d.r, 1);
+        }
+        if (rc < 0)
+            goto fail;
+    }
+    rc = -EPROTO;
+    if (type != SIOD_REQ_BROADCAST_ACK || out->request_id == NULL)
+        goto fail;
+    if (arg.p == NULL && text_add(&arg, "null", 4) < 0) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    out->json = arg.p;
+    out->len = arg.len;
+    out->bins = d.bins;
+    out->nbins = d.nbins;
+    return 0;
+fail:
+    free(arg.p);
+    free(d.bins);
+    free(out->request_id);
+    memset(out, 0, sizeof *out);
+    return rc;
+}
+
+void siod_cluster_ack_clear(siod_cluster_ack *a)
+{
+    free(a->request_id);
+    free(a->json);
+    free(a->bins);
+    memset(a, 0, sizeof *a);
+}

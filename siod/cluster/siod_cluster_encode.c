@@ -120,7 +120,8 @@ static void pack_names(msgpack_packer *pk, char *const *v, size_t n)
         pack_str(pk, v[i], strlen(v[i]));
 }
 
-int siod_cluster_encode_bcast(const char *uid, const char *pkt, size_t len,
+int siod_cluster_encode_bcast(const char *uid, const char *request_id,
+                              const char *pkt, size_t len,
                               const siod_cluster_bin *atts, unsigned natts,
                               char *const *rooms, size_t nrooms,
                               char *const *except, size_t nexcept,
@@ -136,7 +137,8 @@ int siod_cluster_encode_bcast(const char *uid, const char *pkt, size_t len,
     struct enc e;
     int rc;
 
-    if (sio_packet_parse(pkt, len, &po, &p) != SIO_OK || p.has_id ||
+    if (sio_packet_parse(pkt, len, &po, &p) != SIO_OK ||
+        (p.has_id && request_id == NULL) ||
         (p.type != SIO_PACKET_EVENT && p.type != SIO_PACKET_BINARY_EVENT) ||
         p.attachments != (p.type == SIO_PACKET_BINARY_EVENT ? natts : 0))
         return -EINVAL;
@@ -154,8 +156,20 @@ int siod_cluster_encode_bcast(const char *uid, const char *pkt, size_t len,
     msgpack_packer_init(&e.pk, &ob, out_write);
     e.atts = atts;
     e.natts = natts;
-    msgpack_pack_array(&e.pk, 3);
-    pack_str(&e.pk, uid, strlen(uid));
+    if (request_id == NULL) {
+        msgpack_pack_array(&e.pk, 3);
+        pack_str(&e.pk, uid, strlen(uid));
+    } else {
+        /* the receivers give the packet ack ids of their own */
+        msgpack_pack_map(&e.pk, 5);
+        pack_str(&e.pk, "uid", 3);
+        pack_str(&e.pk, uid, strlen(uid));
+        pack_str(&e.pk, "requestId", 9);
+        pack_str(&e.pk, request_id, strlen(request_id));
+        pack_str(&e.pk, "type", 4);
+        msgpack_pack_int(&e.pk, SIOD_REQ_BROADCAST);
+        pack_str(&e.pk, "packet", 6);
+    }
     msgpack_pack_map(&e.pk, 3);
     pack_str(&e.pk, "type", 4);
     msgpack_pack_int(&e.pk, SIO_PACKET_EVENT);
@@ -163,6 +177,8 @@ int siod_cluster_encode_bcast(const char *uid, const char *pkt, size_t len,
     rc = pack_json(&e, data);
     pack_str(&e.pk, "nsp", 3);
     pack_str(&e.pk, p.nsp, p.nsp_len);
+    if (request_id != NULL)
+        pack_str(&e.pk, "opts", 4);
     msgpack_pack_map(&e.pk, 3);
     pack_str(&e.pk, "rooms", 5);
     pack_names(&e.pk, rooms, nrooms);

@@ -218,3 +218,36 @@ char *siod_cluster_client_count(const char *request_id, size_t count,
     *outlen = len;
     return buf;
 }
+
+int siod_cluster_decode_count(const unsigned char *msg, size_t len,
+                              char **request_id, size_t *count)
+{
+    struct json_tokener *tok;
+    struct json_object *o, *v;
+    int rc = -EPROTO;
+
+    *request_id = NULL;
+    if (len == 0 || msg[0] != '{' || len > (size_t)INT32_MAX)
+        return -EPROTO;
+    tok = json_tokener_new_ex(16);
+    if (tok == NULL)
+        return -ENOMEM;
+    o = json_tokener_parse_ex(tok, (const char *)msg, (int)len);
+    json_tokener_free(tok);
+    if (o == NULL)
+        return -EPROTO;
+    if (json_object_is_type(o, json_type_object) &&
+        json_object_object_get_ex(o, "type", &v) &&
+        json_object_is_type(v, json_type_int) &&
+        json_object_get_int64(v) == SIOD_REQ_BROADCAST_CLIENT_COUNT &&
+        json_object_object_get_ex(o, "clientCount", &v) &&
+        json_object_is_type(v, json_type_int) &&
+        json_object_get_int64(v) >= 0) {
+        *count = (size_t)json_object_get_int64(v);
+        rc = str_member(o, "requestId", request_id);
+        if (rc == 0 && *request_id == NULL)
+            rc = -EPROTO;
+    }
+    json_object_put(o);
+    return rc;
+}

@@ -5,7 +5,7 @@
  * again: uid, namespace, rooms and flags must come back the same (the
  * data may not: json-c keeps one of duplicate keys). The same bytes are
  * read as requests of the request channel too (JSON, and a broadcast
- * with acks in msgpack). */
+ * with acks in msgpack) and as responses (a client count, an ack). */
 #include "cluster/siod_cluster.h"
 #include "sio_packet.h"
 
@@ -33,8 +33,23 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     unsigned char *msg = NULL;
     size_t len = 0;
 
+    siod_cluster_ack ack;
+    char *rid;
+    size_t count;
+    int rc = siod_cluster_decode_ack(data, size, &ack);
+    ENSURE(rc == 0 || rc == -EPROTO || rc == -ENOMEM);
+    if (rc == 0) {
+        ENSURE(ack.request_id != NULL && ack.json != NULL &&
+               strlen(ack.json) == ack.len);
+        siod_cluster_ack_clear(&ack);
+    }
+    rc = siod_cluster_decode_count(data, size, &rid, &count);
+    ENSURE(rc == 0 || rc == -EPROTO || rc == -ENOMEM);
+    if (rc == 0)
+        free(rid);
+
     siod_cluster_req q;
-    int rc = siod_cluster_decode_request(data, size, &q);
+    rc = siod_cluster_decode_request(data, size, &q);
     ENSURE(rc == 0 || rc == -EPROTO || rc == -ENOMEM);
     if (rc == 0) {
         for (size_t i = 0; i < q.nnames; i++)
@@ -73,7 +88,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         ENSURE(b.bins[i].data >= data &&
                b.bins[i].data + b.bins[i].len <= data + size);
 
-    rc = siod_cluster_encode_bcast(b.uid, b.packet, b.packet_len, b.bins,
+    rc = siod_cluster_encode_bcast(b.uid, NULL, b.packet, b.packet_len, b.bins,
                                    b.nbins, b.rooms, b.nrooms, b.except,
                                    b.nexcept, b.flags & ~SIOD_CLUSTER_LOCAL,
                                    &msg, &len);

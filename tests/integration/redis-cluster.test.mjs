@@ -28,7 +28,7 @@ after(async () => {
   await sleep(100);
   await ours?.stop();
   await peer?.stop();
-  await rc?.quit().catch(() => {});
+  await rc?.disconnect().catch(() => {});
   await redis?.destroy();
 });
 

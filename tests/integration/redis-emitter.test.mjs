@@ -22,7 +22,7 @@ before(async () => {
 after(async () => {
   await sleep(100);
   await ours?.stop();
-  await rc?.quit().catch(() => {});
+  await rc?.disconnect().catch(() => {});
   await redis?.destroy();
 });
 

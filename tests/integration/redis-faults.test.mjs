@@ -15,7 +15,11 @@ import {
 import { startRedis, startNodePeer, waitServers } from './redis-lib.mjs';
 
 const cleanup = [];
-after(async () => { await sleep(100); for (const f of cleanup.reverse()) await f().catch(() => {}); });
+// each step bounded: a test that failed half-way must not hang the rest
+after(async () => {
+  await sleep(100);
+  for (const f of cleanup.reverse()) await withTimeout(Promise.resolve().then(f), 10000, 'cleanup').catch(() => {});
+});
 
 async function client(url) {
   const s = sioClient(url, { forceNew: true, reconnection: false, transports: ['websocket'] });
@@ -44,7 +48,7 @@ test('Redis restarted: local delivery goes on, one outage line, lost counted, cl
     cleanup.push(() => peer.stop());
     let rc = await redisClient(redis.url);
     await waitServers(rc, '/', 2);
-    await rc.quit();
+    await rc.disconnect();
 
     const [A, B] = await Promise.all([sioConnect(ours, '/'), sioConnect(ours, '/')]);
     const N = await client(peer.url('/'));
@@ -77,7 +81,7 @@ test('Redis restarted: local delivery goes on, one outage line, lost counted, cl
     assert.equal(lines(ours, /connection lost|cannot connect/).length, 1, 'one line per outage');
 
     rc = await redisClient(redis.url);
-    cleanup.push(() => rc.quit());
+    cleanup.push(() => rc.disconnect());
     await waitServers(rc, '/', 2, 15000);
     await ask(A, 'after-ours');
     await Promise.all([got(B, 'after-ours'), got(N, 'after-ours')]);
@@ -106,7 +110,7 @@ test('no Redis at start: siod serves locally and joins once Redis comes', { time
   // SELECT 3 was accepted (pub/sub spans databases): a broadcast published
   // by hand (msgpack, no namespace: "/") reaches our clients
   const rc = await redisClient(`redis://127.0.0.1:${port}`);
-  cleanup.push(() => rc.quit());
+  cleanup.push(() => rc.disconnect());
   await waitServers(rc, '/', 1);
   await rc.publish('socket.io#/#', Buffer.from([0x93, 0xa7, ...Buffer.from('emitter'),
     0x82, 0xa4, ...Buffer.from('type'), 0x02, 0xa4, ...Buffer.from('data'), 0x91, 0xa2, ...Buffer.from('hi'),
@@ -129,7 +133,7 @@ test('AUTH with an ACL user and a database; a wrong password is one outage line'
   cleanup.push(() => bad.stop());
 
   const rc = await redisClient(`redis://:rootpw@${base}`);
-  cleanup.push(() => rc.quit());
+  cleanup.push(() => rc.disconnect());
   await waitServers(rc, '/', 1);
   const [A, B] = await Promise.all([sioConnect(good, '/'), sioConnect(bad, '/')]);
   cleanup.push(async () => closeAll(A, B));
@@ -150,17 +154,20 @@ test('AUTH with an ACL user and a database; a wrong password is one outage line'
 
 test('Redis stalled (SIGSTOP): siod does not wait for it, caps what it holds, counts the rest lost',
   { timeout: 40000 }, async () => {
-    const redis = await startRedis();
+    // no pubsub output limit: 60 MiB of messages for slow subscribers
+    // (siod's own, the test's) must not get them disconnected
+    const { RedisServer } = await import('./redis-lib.mjs');
+    const redis = await new RedisServer(['--client-output-buffer-limit', 'pubsub 0 0 0']).start();
     cleanup.push(() => redis.destroy());
     const ours = await startInstance('redis-stall', { app: 'testkit', redis: redis.url, logLevel: 'warn' });
     cleanup.push(() => ours.stop());
     const rc = await redisClient(redis.url);
-    cleanup.push(() => rc.quit());
+    cleanup.push(() => rc.disconnect());
     await waitServers(rc, '/', 1);
     const sub = rc.duplicate();
     sub.on('error', () => {});
     await sub.connect();
-    cleanup.push(() => sub.quit());
+    cleanup.push(() => sub.disconnect());
     const big = [];
     await sub.subscribe('socket.io#/#nobody#', (m) => big.push(m.length));
 

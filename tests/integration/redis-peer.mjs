@@ -60,4 +60,4 @@ for (const name of ['/', '/a']) {
   });
 }
 http.listen(Number(port), '127.0.0.1', () => console.log(`listening ${port}`));
-process.on('SIGTERM', () => { io.close(); pub.quit().catch(() => {}); sub.quit().catch(() => {}); process.exit(0); });
+process.on('SIGTERM', () => { io.close(); pub.disconnect().catch(() => {}); sub.disconnect().catch(() => {}); process.exit(0); });

@@ -30,7 +30,7 @@ after(async () => {
   await sleep(100);
   await ours?.stop();
   await peer?.stop();
-  await rc?.quit().catch(() => {});
+  await rc?.disconnect().catch(() => {});
   await redis?.destroy();
 });
 
@@ -131,7 +131,7 @@ test('SOCKETS request: the ids of the sockets in rooms, on the response channel'
     assert.deepEqual(mine.find((r) => r.requestId === 'q1').sockets, [A.id]);
     assert.deepEqual(mine.find((r) => r.requestId === 'q2').sockets.sort(), [A.id, B.id].sort());
   } finally {
-    await sub.quit().catch(() => {});
+    await sub.disconnect().catch(() => {});
     closeAll(A, B);
   }
 });
@@ -162,5 +162,39 @@ test('a broadcast with acks from Node.js counts and hears our clients', { timeou
     assert.equal(all.responses.length, 3);
   } finally {
     closeAll(A, B, C, N);
+  }
+});
+
+test("our broadcast with acks waits for the Node.js server's clients too", { timeout: 30000 }, async () => {
+  const [A, B] = await Promise.all([sioConnect(ours, '/'), sioConnect(ours, '/')]);
+  const [N, M] = await Promise.all([peerClient(), peerClient()]);
+  try {
+    // siod counts the servers by NUMSUB every second
+    await waitFor(() => /redis: namespace \/: 2 servers/.test(ours.siodLog()), 5000, 'siod counts 2 servers');
+    B.on('bask', (x, cb) => cb(`B:${x}`));
+    N.on('bask', (x, cb) => cb({ from: 'N', bin: Buffer.from([7, x.length]) }));
+    M.on('bask', (x, cb) => cb(`M:${x}`));
+    for (const s of [B, N, M]) assert.deepEqual(await ackOf(s, 'join', ['red']), [true]);
+
+    assert.deepEqual(await ackOf(A, 'bcast-ack', [{ rooms: ['red'], timeout: 3000, args: ['hi'] }]), [true]);
+    const [r] = await A.rec.next('bcast-ack-result', 5000);
+    assert.equal(r.err, null, JSON.stringify(r));
+    assert.equal(r.count, 3);
+    const strs = r.responses.filter((x) => typeof x === 'string').sort();
+    assert.deepEqual(strs, ['B:hi', 'M:hi']);
+    const n = r.responses.find((x) => x?.from === 'N');
+    assert.deepEqual(Buffer.from(n.bin), Buffer.from([7, 2]));
+
+    // a Node client that never answers: the others' answers, then the timeout
+    M.off('bask');
+    M.on('bask', () => {});
+    const t0 = Date.now();
+    assert.deepEqual(await ackOf(A, 'bcast-ack', [{ rooms: ['red'], timeout: 700, args: ['yo'] }]), [true]);
+    const [t] = await A.rec.next('bcast-ack-result', 5000);
+    assert.ok(Date.now() - t0 >= 600, 'waited for the silent client');
+    assert.equal(t.err, 'timeout');
+    assert.equal(t.count, 2);
+  } finally {
+    closeAll(A, B, N, M);
   }
 });

@@ -85,7 +85,7 @@ static void test_decode_node(void)
     unsigned char *out;
     size_t outlen;
     siod_cluster_bcast back;
-    CHECK_EQ(siod_cluster_encode_bcast("me", b.packet, b.packet_len, b.bins,
+    CHECK_EQ(siod_cluster_encode_bcast("me", NULL, b.packet, b.packet_len, b.bins,
                                        b.nbins, b.rooms, b.nrooms, b.except,
                                        b.nexcept, b.flags, &out, &outlen), 0);
     CHECK_EQ(siod_cluster_decode_bcast(out, outlen, &back, why, sizeof why), 0);
@@ -148,12 +148,12 @@ static void test_encode_refuses(void)
     static const char ack[] = "21[\"ev\"]";          /* has an ack id */
     static const char conn[] = "0{}";
     static const char bin[] = "51-[\"ev\",{\"_placeholder\":true,\"num\":0}]";
-    CHECK_EQ(siod_cluster_encode_bcast("u", ack, strlen(ack), NULL, 0, NULL, 0,
+    CHECK_EQ(siod_cluster_encode_bcast("u", NULL, ack, strlen(ack), NULL, 0, NULL, 0,
                                        NULL, 0, 0, &out, &len), -EINVAL);
-    CHECK_EQ(siod_cluster_encode_bcast("u", conn, strlen(conn), NULL, 0, NULL,
+    CHECK_EQ(siod_cluster_encode_bcast("u", NULL, conn, strlen(conn), NULL, 0, NULL,
                                        0, NULL, 0, 0, &out, &len), -EINVAL);
     /* attachments announced but not given */
-    CHECK_EQ(siod_cluster_encode_bcast("u", bin, strlen(bin), NULL, 0, NULL, 0,
+    CHECK_EQ(siod_cluster_encode_bcast("u", NULL, bin, strlen(bin), NULL, 0, NULL, 0,
                                        NULL, 0, 0, &out, &len), -EINVAL);
 }
 
