@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient } from 'redis';
 import { Emitter } from '@socket.io/redis-emitter';
-import { startInstance, sioConnect, closeAll, ackOf, sleep } from './harness.mjs';
+import { startInstance, sioConnect, closeAll, ackOf, sleep, withTimeout } from './harness.mjs';
 import { startRedis, waitServers } from './redis-lib.mjs';
 
 let redis, ours, rc, emitter;
@@ -105,5 +105,25 @@ test('a dynamic namespace subscribes while it lives', { timeout: 30000 }, async 
     await waitServers(rc, '/dyn-7', 0);
   } finally {
     if (!closed) closeAll(D);
+  }
+});
+
+test('a remote disconnect of the last sockets of a dynamic namespace', { timeout: 30000 }, async () => {
+  const [D1, D2] = await Promise.all([sioConnect(ours, '/dyn-8'), sioConnect(ours, '/dyn-8')]);
+  try {
+    await waitServers(rc, '/dyn-8', 1);
+    const gone = [D1, D2].map((s) => new Promise((r) => s.once('disconnect', r)));
+    // the child namespace goes with its last socket (and its adapter's
+    // subscriptions with it), and siod serves on
+    emitter.of('/dyn-8').disconnectSockets();
+    assert.deepEqual(await withTimeout(Promise.all(gone), 3000, 'both disconnected'),
+      ['io server disconnect', 'io server disconnect']);
+    await waitServers(rc, '/dyn-8', 0);
+    const A = await sioConnect(ours, '/');
+    assert.deepEqual(await ackOf(A, 'echo', ['still here']), ['still here']);
+    closeAll(A);
+    assert.equal(ours.siod.exitCode, null);
+  } finally {
+    closeAll(D1, D2);
   }
 });
