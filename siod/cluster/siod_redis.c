@@ -35,6 +35,19 @@ struct conn {
     int64_t started_ms;
 };
 
+/* The connection's states (both hiredis connections together): the
+ * first attempt, both usable, an outage (retrying), freed. Only
+ * transit() changes them. */
+enum siod_redis_state {
+    REDIS_CONNECTING,
+    REDIS_UP,
+    REDIS_DOWN,
+    REDIS_CLOSED
+};
+
+static const char *const state_names[] = { "connecting", "up", "down",
+                                           "closed" };
+
 struct sub_ent {
     char *channel;
     int pattern;
@@ -52,9 +65,7 @@ struct siod_redis {
     void *ud;
     struct event *timer;             /* reconnection, connect timeout */
     unsigned backoff_ms;
-    int outage;                      /* an outage line was logged */
-    int ever_up;
-    int closing;
+    enum siod_redis_state state;     /* only transit() changes it */
     char why[256];                   /* why the last connection failed */
     int64_t down_ms;
     uint64_t lost, lost_before;
@@ -225,46 +236,70 @@ static void conn_start(struct conn *c);
 
 static void arm_timer(siod_redis *r)
 {
-    if (r->closing || evtimer_pending(r->timer, NULL))
+    if (r->state == REDIS_CLOSED || evtimer_pending(r->timer, NULL))
         return;
     struct timeval tv = { r->backoff_ms / 1000,
                           (suseconds_t)(r->backoff_ms % 1000) * 1000 };
     evtimer_add(r->timer, &tv);
 }
 
-/* A connection failed or went away (why: the reason). */
-static void went_down(siod_redis *r, const char *why)
+/* Moves r to state to (why: the reason, for the log). Entering down logs
+ * the outage's one line; leaving it, the line with its length and the
+ * messages lost meanwhile; closing in an outage, the messages lost since. */
+static void transit(siod_redis *r, enum siod_redis_state to, const char *why)
 {
-    if (r->closing)
+    enum siod_redis_state from = r->state;
+    if (from == to || from == REDIS_CLOSED)
         return;
-    if (!r->outage) {
-        r->outage = 1;
+    r->state = to;
+    siod_log_debug("redis %s: %s -> %s (%s)", r->name, state_names[from],
+                   state_names[to], why);
+    switch (to) {
+    case REDIS_DOWN:
         r->down_ms = now_ms();
         r->lost_before = r->lost;
         siod_log(SIOD_LOG_WARN, "redis %s: %s: %s; local delivery goes on, "
                  "reconnecting", r->name,
-                 r->ever_up ? "connection lost" : "cannot connect",
-                 r->why[0] ? r->why : why);
+                 from == REDIS_UP ? "connection lost" : "cannot connect", why);
+        break;
+    case REDIS_UP:
+        if (from == REDIS_DOWN)
+            siod_log(SIOD_LOG_INFO, "redis %s: connected again after %lld ms; "
+                     "%llu messages could not be published meanwhile (lost)",
+                     r->name, (long long)(now_ms() - r->down_ms),
+                     (unsigned long long)(r->lost - r->lost_before));
+        else
+            siod_log(SIOD_LOG_INFO, "redis %s: connected", r->name);
+        r->backoff_ms = BACKOFF_MIN_MS;
+        evtimer_del(r->timer);
+        break;
+    case REDIS_CLOSED:
+        if (from == REDIS_DOWN && r->lost > r->lost_before)
+            siod_log(SIOD_LOG_WARN, "redis %s: %llu messages could not be "
+                     "published before exit (lost)", r->name,
+                     (unsigned long long)(r->lost - r->lost_before));
+        break;
+    case REDIS_CONNECTING:
+        break;
     }
+}
+
+/* A connection failed or went away (why: the reason, unless Redis said
+ * one before: a refused AUTH). */
+static void went_down(siod_redis *r, const char *why)
+{
+    if (r->state == REDIS_CLOSED)
+        return;
+    transit(r, REDIS_DOWN, r->why[0] ? r->why : why);
     r->why[0] = '\0';
     arm_timer(r);
 }
 
+/* A connection is usable: with both, r is up. */
 static void came_up(siod_redis *r)
 {
-    if (!r->pub.up || !r->sub.up)
-        return;
-    if (r->outage)
-        siod_log(SIOD_LOG_INFO, "redis %s: connected again after %lld ms; "
-                 "%llu messages could not be published meanwhile (lost)",
-                 r->name, (long long)(now_ms() - r->down_ms),
-                 (unsigned long long)(r->lost - r->lost_before));
-    else
-        siod_log(SIOD_LOG_INFO, "redis %s: connected", r->name);
-    r->outage = 0;
-    r->ever_up = 1;
-    r->backoff_ms = BACKOFF_MIN_MS;
-    evtimer_del(r->timer);
+    if (r->pub.up && r->sub.up)
+        transit(r, REDIS_UP, "both connections ready");
 }
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -460,15 +495,11 @@ void siod_redis_free(siod_redis *r)
 {
     if (r == NULL)
         return;
-    r->closing = 1;
+    transit(r, REDIS_CLOSED, "siod exits");
     if (r->pub.ac != NULL)
         redisAsyncFree(r->pub.ac);
     if (r->sub.ac != NULL)
         redisAsyncFree(r->sub.ac);
-    if (r->outage && r->lost > r->lost_before)
-        siod_log(SIOD_LOG_WARN, "redis %s: %llu messages could not be "
-                 "published before exit (lost)", r->name,
-                 (unsigned long long)(r->lost - r->lost_before));
     event_free(r->timer);
     while (r->subs != NULL) {
         struct sub_ent *e = r->subs;
@@ -521,7 +552,7 @@ void siod_redis_unsubscribe(siod_redis *r, const char *channel, int pattern)
         if (--e->count > 0)
             return;
         *pp = e->next;
-        if (r->sub.ac != NULL && !r->closing)
+        if (r->sub.ac != NULL && r->state != REDIS_CLOSED)
             send_sub(&r->sub, e, 0);
         free(e->channel);
         free(e);
