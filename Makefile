@@ -41,15 +41,19 @@ APR_FLAGS := $(shell apr-1-config --cflags --cppflags --includes 2>/dev/null) \
              $(shell apu-1-config --includes 2>/dev/null)
 MODCFLAGS := $(ALLCFLAGS) $(MODFAULTS) -I$(APXS_INC) $(APR_FLAGS) -Wno-strict-prototypes
 
-SIOD_LIBS := $(shell pkg-config --libs libevent json-c 2>/dev/null) -lm
-SIOD_INC  := $(shell pkg-config --cflags libevent json-c 2>/dev/null)
+# siod's cluster layer speaks to Redis with hiredis (async, on libevent)
+# and msgpack-c; Debian's packages ship pkg-config files for both.
+SIOD_PKGS := libevent json-c hiredis msgpack
+SIOD_LIBS := $(shell pkg-config --libs $(SIOD_PKGS) 2>/dev/null) -lm
+SIOD_INC  := $(shell pkg-config --cflags $(SIOD_PKGS) 2>/dev/null)
 
 SHARED_SRC := $(wildcard shared/*.c)
 # siod's layers, one folder each (docs/siod.md): core, relay, engine,
-# adapter, sio, app, with siod_main.c and the built-in echo-engine on top.
+# adapter, cluster, sio, app, with siod_main.c and the built-in echo-engine
+# on top.
 # Files include another layer's public header as "layer/header.h" (-Isiod)
 # and their own layer's headers by bare name.
-SIOD_LAYERS := core relay engine adapter sio app
+SIOD_LAYERS := core relay engine adapter cluster sio app
 SIOD_SRC   := $(wildcard siod/*.c $(SIOD_LAYERS:%=siod/%/*.c))
 SIOD_HDR   := $(wildcard siod/*.h $(SIOD_LAYERS:%=siod/%/*.h))
 # The application ABI, the one header applications include (installed).
@@ -138,6 +142,17 @@ $(BUILD)/tests/test_siod_%: tests/unit/test_siod_%.c $(SIOD_UNIT_OBJ) $(BUILD)/l
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) $(SIOD_INC) -Isiod -o $@ $< $(SIOD_UNIT_OBJ) $(BUILD)/libsio.a
 
+# The Redis layer's unit test links its pure codecs and the connection's
+# URL parser (the connection's object, with hiredis and libevent).
+SIOD_CLUSTER_UNIT_OBJ := $(addprefix $(BUILD)/obj/siod/, cluster/siod_redis.o \
+    cluster/siod_cluster_decode.o cluster/siod_cluster_encode.o \
+    cluster/siod_cluster_request.o core/siod_err.o core/siod_log.o)
+$(BUILD)/tests/test_siod_cluster: tests/unit/test_siod_cluster.c \
+                                  $(SIOD_CLUSTER_UNIT_OBJ) $(BUILD)/libsio.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) $(SIOD_INC) -Isiod -o $@ $< $(SIOD_CLUSTER_UNIT_OBJ) \
+	  $(BUILD)/libsio.a $(SIOD_LIBS)
+
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libsio.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -o $@ $< $(BUILD)/libsio.a $(SIOD_LIBS)
@@ -179,6 +194,16 @@ $(BUILD)/fuzz/fuzz_siod: tests/fuzz/fuzz_siod.c $(FUZZ_SIOD_OBJ)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -D_GNU_SOURCE $(SIOD_INC) -Isiod \
 	  -o $@ $< $(FUZZ_SIOD_OBJ) $(SIOD_LIBS) -ldl
+
+# fuzz_cluster runs siod's Redis wire codec alone (pure files, no loop).
+FUZZ_CLUSTER_SRC := siod/cluster/siod_cluster_decode.c \
+                    siod/cluster/siod_cluster_encode.c \
+                    siod/cluster/siod_cluster_request.c siod/core/siod_err.c
+$(BUILD)/fuzz/fuzz_cluster: tests/fuzz/fuzz_cluster.c $(FUZZ_CLUSTER_SRC) \
+                            $(SHARED_SRC) $(SIOD_HDR) $(wildcard shared/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -D_GNU_SOURCE $(SIOD_INC) -Isiod \
+	  -o $@ $< $(FUZZ_CLUSTER_SRC) $(SHARED_SRC) $(SIOD_LIBS)
 
 setup:
 	scripts/setup.sh

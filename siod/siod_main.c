@@ -4,6 +4,7 @@
  * startup failures are logged (to stderr for the command line, to the log
  * after it is open): the layers return a code and the detail. */
 #include "app/siod_app_loader.h"
+#include "cluster/siod_cluster.h"
 #include "core/siod_core.h"
 #include "engine/siod_engine.h"
 #include "relay/siod_relay.h"
@@ -50,7 +51,9 @@ enum {
     OPT_MAX_ATTACHMENTS,
     OPT_MAX_BINARY_BYTES,
     OPT_MAX_LINK_OUTPUT,
-    OPT_MAX_LINKS
+    OPT_MAX_LINKS,
+    OPT_REDIS = 512,
+    OPT_REDIS_PREFIX
 };
 
 static const struct option long_opts[] = {
@@ -70,6 +73,8 @@ static const struct option long_opts[] = {
     { "max-binary-bytes", required_argument, NULL, OPT_MAX_BINARY_BYTES },
     { "max-link-output", required_argument, NULL, OPT_MAX_LINK_OUTPUT },
     { "max-links", required_argument, NULL, OPT_MAX_LINKS },
+    { "redis", required_argument, NULL, OPT_REDIS },
+    { "redis-prefix", required_argument, NULL, OPT_REDIS_PREFIX },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 }
 };
@@ -87,6 +92,8 @@ struct options {
     int verbose;
     size_t max_link_output;     /* --max-link-output */
     size_t max_links;           /* --max-links */
+    const char *redis_url;      /* --redis */
+    const char *redis_prefix;   /* --redis-prefix */
 };
 
 static struct event_base *base;
@@ -144,7 +151,12 @@ static void usage(FILE *f)
         "                                  least %u (default %u); its input\n"
         "                                  waits past half, it closes past all\n"
         "  --max-links=N                   relay links open at once (default\n"
-        "                                  %u); more connections are closed\n",
+        "                                  %u); more connections are closed\n"
+        "cluster (docs/siod.md):\n"
+        "  --redis=URL                     join the servers sharing Redis at\n"
+        "                                  redis://[user:password@]host[:port][/db]\n"
+        "                                  (@socket.io/redis-adapter, classic)\n"
+        "  --redis-prefix=KEY              channel prefix (default socket.io)\n",
         DEF_MAX_SESSIONS, DEF_MAX_SESSIONS_PER_ADDR, DEF_MAX_HANDSHAKE_BYTES,
         DEF_MAX_ROOMS_PER_SOCKET, DEF_MAX_DYNAMIC_NSPS,
         DEF_MAX_NSPS_PER_SESSION, MAX_MAX_ATTACHMENTS, DEF_MAX_ATTACHMENTS,
@@ -294,8 +306,16 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->engine.max_binary_bytes = DEF_MAX_BINARY_BYTES;
     o->max_link_output = DEF_MAX_LINK_OUTPUT;
     o->max_links = SIOD_LINKS_MAX_DEFAULT;
+    o->redis_prefix = "socket.io";
     while ((c = getopt_long(argc, argv, "s:k:u:i:t:c:m:R:n:a:A:l:p:vh", long_opts,
                             NULL)) != -1) {
+        if (c == OPT_REDIS || c == OPT_REDIS_PREFIX) {
+            if (c == OPT_REDIS)
+                o->redis_url = optarg;
+            else
+                o->redis_prefix = optarg;
+            continue;
+        }
         if (c >= OPT_MAX_SESSIONS) {
             if (parse_limit_opt(c, optarg, o) < 0)
                 return -EINVAL;
@@ -512,6 +532,17 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    if (o.redis_url != NULL && !o.echo_engine) {
+        rc = siod_cluster_start(base, o.redis_url, o.redis_prefix, why,
+                                sizeof why);
+        if (rc < 0) {
+            siod_log(SIOD_LOG_ERROR, "--redis: %s", why);
+            goto out;
+        }
+        siod_sio_set_adapter(&siod_adapter_redis);
+        siod_log(SIOD_LOG_INFO, "cluster: Redis adapter, prefix %s, uid %s",
+                 o.redis_prefix, siod_cluster_uid());
+    }
     rc = siod_sessions_init(base, &o.engine, app);
     sessions_up = 1;
     if (rc < 0) {
@@ -575,6 +606,7 @@ out:
     if (sessions_up)
         siod_sessions_cleanup();
     siod_app_loader_destroy();   /* if the layer never started */
+    siod_cluster_stop();
     if (flush_timer != NULL)
         event_free(flush_timer);
     for (int i = 0; i < 3; i++)

@@ -43,6 +43,12 @@ typedef struct siod_sio_out {
     unsigned natts;
 } siod_sio_out;
 
+/* The emit flags an adapter may set itself, for what it delivers on
+ * another server's behalf: the host's SIOD_EMIT_VOLATILE and
+ * SIOD_EMIT_NO_COMPRESS (siod_app.h), with the same values. */
+#define SIOD_ADAPTER_VOLATILE 0x1u
+#define SIOD_ADAPTER_NO_COMPRESS 0x2u
+
 /* Which sockets an operation targets (the reference's BroadcastOptions):
  * sockets in any of rooms (all sockets when nrooms is 0) and in none of
  * except. flags are the host's emit flags (SIOD_EMIT_VOLATILE,
@@ -54,6 +60,20 @@ typedef struct siod_bcast_opts {
     size_t nexcept;
     unsigned flags;
 } siod_bcast_opts;
+
+/* An attachment of an answer. */
+typedef struct siod_adapter_bin {
+    const void *data;
+    size_t len;
+} siod_adapter_bin;
+
+/* One socket's answer to a packet sent with send_with_ack: answered 1
+ * with the answer's first argument as JSON text json[0..len) (whose
+ * placeholders point into bins[0..nbins)), or answered 0 (no answer in
+ * time, or the socket left). Valid for the call. */
+typedef void (*siod_adapter_ack_fn)(void *ud, int answered, const char *json,
+                                    size_t len, const siod_adapter_bin *bins,
+                                    unsigned nbins);
 
 /* What the host gives every adapter it creates: the adapter's upward
  * calls, all of them. Every op is set. Sockets passed in stay valid for
@@ -80,6 +100,17 @@ typedef struct siod_adapter_host {
     /* n clients of this server were sent w's packet (once per server and
      * broadcast; may finish w and run the application's callback). */
     void (*ack_count)(siod_ackwait *w, size_t n);
+    /* For the answers of another server's clients to w: ack_hold keeps w
+     * allocated past its end until ack_release; ack_finished returns 1
+     * once w ended (its callback ran: answers then go nowhere);
+     * ack_answer adds one client's answer, its first argument as JSON
+     * text json[0..len) whose placeholders point into bins[0..nbins) (may
+     * end w). */
+    void (*ack_hold)(siod_ackwait *w);
+    void (*ack_release)(siod_ackwait *w);
+    int (*ack_finished)(const siod_ackwait *w);
+    void (*ack_answer)(siod_ackwait *w, const char *json, size_t len,
+                       const siod_adapter_bin *bins, unsigned nbins);
     /* The socket-level operations of the public API, with their checks:
      * s joins / leaves room, or is disconnected (close: the whole
      * connection). They run application callbacks. A join or leave the
@@ -88,6 +119,21 @@ typedef struct siod_adapter_host {
     void (*join)(siod_socket *s, const char *room);
     void (*leave)(siod_socket *s, const char *room);
     void (*disconnect)(siod_socket *s, int close);
+    /* Returns s's id (its own room's name, valid while s is). */
+    const char *(*id)(const siod_socket *s);
+    /* Returns s as a cluster shows it to other servers (the reference's
+     * fetchSockets answer): the JSON object {"id", "handshake", "rooms",
+     * "data"}, malloc'd and NUL-terminated, or NULL if memory runs out. */
+    char *(*describe)(siod_socket *s);
+    /* Another server's broadcast with acks: sends pkt (an EVENT without
+     * ack id; the host gives it one of nsp's) to the sockets v[0..n) of
+     * nsp (flags as for write), each awaiting its answer for timeout_ms
+     * (0: until it leaves). Returns how many were sent it; fn(ud, ...) is
+     * called once for each of them, later (never from this call). */
+    size_t (*send_with_ack)(siod_nsp *nsp, siod_socket *const *v, size_t n,
+                            const siod_sio_out *pkt, unsigned flags,
+                            unsigned timeout_ms, siod_adapter_ack_fn fn,
+                            void *ud);
 } siod_adapter_host;
 
 typedef struct siod_adapter_ops {
@@ -109,6 +155,10 @@ typedef struct siod_adapter_ops {
     void (*del_all)(void *a, siod_socket *s);
     /* Returns 1 if s is in room. */
     int (*has)(void *a, const siod_socket *s, const char *room);
+    /* Calls fn for every room of the namespace that holds a socket (each
+     * once, socket ids included); returns how many. */
+    size_t (*rooms)(void *a, void (*fn)(void *ud, const char *room),
+                    void *ud);
     /* Calls fn for every room of s; returns how many. */
     size_t (*socket_rooms)(void *a, const siod_socket *s,
                            void (*fn)(void *ud, const char *room), void *ud);

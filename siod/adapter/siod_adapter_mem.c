@@ -21,6 +21,7 @@ struct room {
     uint64_t hash;
     struct member *head;
     size_t count;
+    uint64_t mark;                   /* listing generation (mem_rooms) */
 };
 
 struct member {
@@ -274,6 +275,27 @@ static size_t mem_socket_rooms(void *a, const siod_socket *s,
     return n;
 }
 
+/* Every room is some socket's: walking the sockets' memberships with a
+ * generation mark finds each once. */
+static size_t mem_rooms(void *a, void (*fn)(void *ud, const char *room),
+                        void *ud)
+{
+    const struct mem *m = a;
+    uint64_t gen = ++mark_gen;
+    size_t n = 0;
+
+    for (const struct msock *ms = m->socks; ms != NULL; ms = ms->next)
+        for (const struct member *mb = ms->rooms; mb != NULL; mb = mb->snext) {
+            if (mb->room->mark == gen)
+                continue;
+            mb->room->mark = gen;
+            n++;
+            if (fn != NULL)
+                fn(ud, mb->room->name);
+        }
+    return n;
+}
+
 struct sel {
     const siod_adapter_host *host;
     siod_socket **v;
@@ -427,6 +449,7 @@ const siod_adapter_ops siod_adapter_mem = {
     .del = mem_del,
     .del_all = mem_del_all,
     .has = mem_has,
+    .rooms = mem_rooms,
     .socket_rooms = mem_socket_rooms,
     .select = mem_select,
     .broadcast = mem_broadcast,

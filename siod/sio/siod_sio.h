@@ -39,6 +39,11 @@ typedef struct siod_sio_apps {
 /* Registers ops (static; NULL: none). Call before siod_sessions_init. */
 void siod_sio_set_apps(const siod_sio_apps *ops);
 
+/* The adapter every namespace gets (static; NULL: the in-process
+ * siod_adapter_mem, the default). Call before siod_sessions_init. */
+struct siod_adapter_ops;
+void siod_sio_set_adapter(const struct siod_adapter_ops *ops);
+
 /* Binds namespace name ('/...' without ',', or '~' and a POSIX extended
  * regex: a pattern) to app. explicit: named on the command line (-n),
  * which overrides what an application declares; two explicit bindings of

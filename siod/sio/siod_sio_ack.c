@@ -49,6 +49,7 @@ struct siod_ackwait {
     siod_socket **targets;           /* with references, to forget them */
     size_t ntargets, targets_cap;
     int done;
+    unsigned refs;                   /* its own, and a cluster adapter's */
 };
 
 /* ---- a socket's list of awaited acks ------------------------------------- */
@@ -166,7 +167,7 @@ static void ackwait_finish(siod_ackwait *w, int err)
     w->cb(w->ud, siod_sio_app_err(err), &a, rc == 0 ? w->nresp : 0);
     free(bins);
     free(t.p);
-    ackwait_free(w);
+    siod_sio_ackwait_release(w);
 }
 
 static void ackwait_check(siod_ackwait *w)
@@ -276,6 +277,7 @@ siod_ackwait *siod_sio_ackwait_new(siod_bcast_ack_cb cb, void *ud,
         return NULL;
     w->cb = cb;
     w->ud = ud;
+    w->refs = 1;
     w->servers_expected = servers;
     if (timeout_ms > 0) {
         struct timeval tv = { (time_t)(timeout_ms / 1000),
@@ -288,6 +290,52 @@ siod_ackwait *siod_sio_ackwait_new(siod_bcast_ack_cb cb, void *ud,
         evtimer_add(w->timer, &tv);
     }
     return w;
+}
+
+void siod_sio_ackwait_hold(siod_ackwait *w)
+{
+    w->refs++;
+}
+
+void siod_sio_ackwait_release(siod_ackwait *w)
+{
+    if (--w->refs == 0)
+        ackwait_free(w);
+}
+
+int siod_sio_ackwait_finished(const siod_ackwait *w)
+{
+    return w->done;
+}
+
+void siod_sio_ackwait_answer(siod_ackwait *w, const char *json, size_t len,
+                             const siod_adapter_bin *bins, unsigned nbins)
+{
+    siod_bin small[8], *b = small;
+    char *arr;
+
+    if (w->done)
+        return;
+    arr = malloc(len + 3);
+    if (nbins > sizeof small / sizeof small[0])
+        b = malloc(nbins * sizeof *b);
+    if (arr == NULL || b == NULL) {
+        /* no memory to keep it: counted as an answer all the same */
+        w->received++;
+        ackwait_check(w);
+    } else {
+        arr[0] = '[';
+        memcpy(arr + 1, json, len);
+        arr[len + 1] = ']';
+        arr[len + 2] = '\0';
+        for (unsigned i = 0; i < nbins; i++)
+            b[i] = (siod_bin){ bins[i].data, bins[i].len };
+        siod_args a = { arr, len + 2, b, nbins };
+        ackwait_answer(w, &a);
+    }
+    free(arr);
+    if (b != small)
+        free(b);
 }
 
 void siod_sio_ackwait_start(siod_ackwait *w)

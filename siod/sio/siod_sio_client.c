@@ -28,6 +28,7 @@ static siod_log_throttle refusal_log, dynamic_refusal_log;
 
 /* The applications' start and stop (siod_sio_set_apps). */
 static const siod_sio_apps *apps_ops;
+static const siod_adapter_ops *adapter_ops = &siod_adapter_mem;
 
 /* Sends a CONNECT_ERROR (or other raw packet) to c on namespace nsp. */
 static void send_raw(siod_sio_client *c, int type, const char *nsp,
@@ -281,6 +282,11 @@ void siod_sio_set_apps(const siod_sio_apps *ops)
     apps_ops = ops;
 }
 
+void siod_sio_set_adapter(const struct siod_adapter_ops *ops)
+{
+    adapter_ops = ops != NULL ? ops : &siod_adapter_mem;
+}
+
 /* The layer's start. A failure is logged here with its detail (which
  * namespace, which application): the engine hands main only the code,
  * which main logs as "cannot start socketio: ...". */
@@ -293,7 +299,7 @@ static int sio_init(const siod_engine_config *cfg, void **app)
     if (cfg->max_attachments > 0)
         parse_opts.max_attachments = cfg->max_attachments;
     *app = NULL;
-    rc = siod_sio_nsps_start(&siod_adapter_mem, &siod_sio_adapter_host, why,
+    rc = siod_sio_nsps_start(adapter_ops, &siod_sio_adapter_host, why,
                              sizeof why);
     if (rc < 0) {
         siod_log(SIOD_LOG_ERROR, "%s", why);

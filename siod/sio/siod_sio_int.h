@@ -330,6 +330,16 @@ void siod_sio_ackwait_start(siod_ackwait *w);
 /* An adapter host op: n clients were sent w's packet (one server's
  * report). May finish w. */
 void siod_sio_ackwait_count(siod_ackwait *w, size_t n);
+/* Adapter host ops for another server's answers: hold keeps w allocated
+ * (not running) past its end until release; finished says whether it
+ * ended (its callback ran); answer adds one client's answer, its first
+ * argument as JSON text json[0..len) with its attachments (may finish
+ * w). */
+void siod_sio_ackwait_hold(siod_ackwait *w);
+void siod_sio_ackwait_release(siod_ackwait *w);
+int siod_sio_ackwait_finished(const siod_ackwait *w);
+void siod_sio_ackwait_answer(siod_ackwait *w, const char *json, size_t len,
+                             const siod_adapter_bin *bins, unsigned nbins);
 
 /* ---- siod_sio_socket.c -------------------------------------------------- */
 

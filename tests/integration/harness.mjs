@@ -228,6 +228,7 @@ export class Instance {
     for (const app of apps) a.push('-a', app);
     for (const spec of nsps) a.push('-n', spec);
     if (o.appDir) a.push('-A', o.appDir);
+    if (o.redis) a.push(`--redis=${o.redis}`);
     if (o.siodExtraArgs) a.push(...o.siodExtraArgs);
     if (o.verbose || process.env.SIO_VERBOSE) a.push('-v');
     return a;
@@ -399,10 +400,11 @@ export class Instance {
  * Starts an instance. opts: siod's pingInterval, pingTimeout,
  * connectTimeout, maxPayload; its applications app / apps (-a), nsps (-n:
  * ['NSP=APP'] or {NSP: APP}), appDir (-A), siodExtraArgs (more options, e.g.
- * limits), siodEnv (variables added to siod's environment), verbose; httpd's
- * port (a free port chosen beforehand: see freePort), mpm, cors,
- * transports, upgrades, replyTimeout, logLevel, tls, status
- * (mod_status at /server-status), nofile (httpd's `ulimit -n`), extraConf
+ * limits), redis (siod's --redis URL), siodEnv (variables added to siod's
+ * environment), verbose; httpd's port (a free port chosen beforehand: see
+ * freePort), mpm, cors, transports, upgrades, replyTimeout, logLevel, tls,
+ * status (mod_status at /server-status), nofile (httpd's `ulimit -n`),
+ * extraConf
  * (text appended to httpd.conf), extraConfFile (Included) and httpdEnv
  * (variables added to httpd's environment, e.g. the module's
  * fault-injection settings in SAN builds).

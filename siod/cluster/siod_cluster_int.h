@@ -1,0 +1,66 @@
+/* The cluster layer's private header: the Redis adapter's state per
+ * namespace and the layer's own, shared by siod_cluster_adapter.c (the
+ * adapter's ops, broadcasts, this server's broadcasts with acks) and
+ * siod_cluster_serve.c (other servers' requests), which the adapter
+ * calls, never the reverse. */
+#ifndef SIOD_CLUSTER_INT_H
+#define SIOD_CLUSTER_INT_H
+
+#include "siod_cluster.h"
+
+struct event;
+
+/* A namespace's Redis adapter. */
+struct radapter {
+    void *mem;                       /* the in-process adapter's state */
+    const siod_adapter_host *host;
+    siod_nsp *nsp_h;                 /* the host's namespace */
+    char *nsp;
+    char *channel;                   /* <prefix>#<nsp># */
+    size_t chlen;
+    char *pattern;                   /* <prefix>#<nsp>#* */
+    char *req_channel;               /* <prefix>-request#<nsp># */
+    char *resp_channel;              /* <prefix>-response#<nsp># */
+    long long servers;               /* last NUMSUB answer (0: none yet) */
+    int subscribed;                  /* a namespace, not a ~pattern */
+    struct radapter *prev, *next;
+};
+
+/* This server's broadcast with acks, waiting for other servers. */
+struct pending_ack {
+    char request_id[7];
+    siod_ackwait *w;                 /* held (host->ack_hold) */
+    const siod_adapter_host *host;
+    struct pending_ack *next;
+};
+
+/* The layer's state (one Redis connection for all namespaces). */
+struct siod_cluster_state {
+    siod_redis *r;
+    char *prefix;
+    char uid[7];                     /* as uid2(6): 6 alphanumerics */
+    struct event *numsub_timer;
+    struct radapter *list;
+    struct pending_ack *pending;
+};
+extern struct siod_cluster_state siod_cluster_g;
+
+#define MEM (&siod_adapter_mem)
+
+/* ---- siod_cluster_serve.c ------------------------------------------------ */
+
+/* The decoded broadcast b as the host's encoded packet (copied into
+ * buffers; out->head NULL when memory ran out, then
+ * siod_cluster_release_out frees what was made). */
+void siod_cluster_build_out(const siod_cluster_bcast *b, siod_sio_out *out);
+void siod_cluster_release_out(siod_sio_out *out);
+
+/* The host's emit flags for the wire's SIOD_CLUSTER_* flags. */
+unsigned siod_cluster_host_flags(unsigned cluster_flags);
+
+/* Answers another server's (or the emitter's) request msg[0..len) on
+ * a's request channel, as @socket.io/redis-adapter does. */
+void siod_cluster_serve(struct radapter *a, const unsigned char *msg,
+                        size_t len);
+
+#endif

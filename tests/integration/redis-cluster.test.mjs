@@ -1,0 +1,128 @@
+// A mixed cluster over Redis: our node (httpd + siod --redis, testkit app)
+// and a Node.js socket.io server with @socket.io/redis-adapter (classic),
+// each with its own clients. Broadcasts go both ways (to all, to a room,
+// with except, with binary arguments), and what our node publishes and
+// receives is @socket.io/redis-adapter's wire format.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { io as sioClient } from 'socket.io-client';
+import { createClient } from 'redis';
+import {
+  startInstance, sioConnect, closeAll, ackOf, sleep, Recorder, withTimeout,
+} from './harness.mjs';
+import { startRedis, startNodePeer, waitServers } from './redis-lib.mjs';
+
+let redis, ours, peer, rc;
+before(async () => {
+  redis = await startRedis();
+  rc = createClient({ url: redis.url });
+  rc.on('error', () => {});
+  await rc.connect();
+  [ours, peer] = await Promise.all([
+    startInstance('redis-cluster', { app: 'testkit', redis: redis.url, logLevel: 'warn' }),
+    startNodePeer(redis.url),
+  ]);
+  await waitServers(rc, '/', 2);
+});
+after(async () => {
+  await sleep(100);
+  await ours?.stop();
+  await peer?.stop();
+  await rc?.disconnect().catch(() => {});
+  await redis?.destroy();
+});
+
+/** A client of the Node.js peer, connected, recording its events. */
+async function peerClient(nsp = '/') {
+  const s = sioClient(peer.url(nsp), { forceNew: true, reconnection: false, transports: ['websocket'] });
+  s.rec = new Recorder(s);
+  await withTimeout(new Promise((res, rej) => { s.once('connect', res); s.once('connect_error', rej); }),
+    5000, 'peer connect');
+  return s;
+}
+
+/**
+ * Runs one broadcast (sender asks its server "to" with opts), then a
+ * marker to everyone from the same sender: once every client has the
+ * marker, each has whatever the broadcast sent it (one ordered stream from
+ * the sender's server through Redis). Returns the names that got `m`.
+ */
+let seq = 0;
+async function deliver(sender, opts, clients, extra = []) {
+  const tag = `t${++seq}`;
+  assert.deepEqual(await ackOf(sender, 'to', [{ ...opts, event: 'm', args: [tag, ...extra] }]), [true]);
+  assert.deepEqual(await ackOf(sender, 'to', [{ event: 'mark', args: [tag] }]), [true]);
+  const got = [];
+  for (const [name, s] of Object.entries(clients)) {
+    await s.rec.until(() => s.rec.all('mark').some((a) => a[0] === tag), 5000,
+      `marker ${tag} at ${name}\n${ours.logs()}\n--- peer:\n${peer.output()}`);
+    const m = s.rec.all('m').filter((a) => a[0] === tag);
+    assert.ok(m.length <= 1, `${name} got ${tag} ${m.length} times`);
+    if (m.length) got.push(name);
+  }
+  return got.sort();
+}
+
+test('broadcasts both ways: all, a room, except, all but the sender', { timeout: 30000 }, async () => {
+  const [A, B] = await Promise.all([sioConnect(ours, '/'), sioConnect(ours, '/', { transports: ['polling'] })]);
+  const [N1, N2] = await Promise.all([peerClient(), peerClient()]);
+  const all = { A, B, N1, N2 };
+  try {
+    assert.deepEqual(await ackOf(A, 'join', ['red']), [true]);
+    assert.deepEqual(await ackOf(N1, 'join', ['red']), [true]);
+    assert.deepEqual(await ackOf(N2, 'join', ['blue']), [true]);
+
+    // from our node
+    assert.deepEqual(await deliver(A, {}, all), ['A', 'B', 'N1', 'N2']);
+    assert.deepEqual(await deliver(B, { rooms: ['red'] }, all), ['A', 'N1']);
+    assert.deepEqual(await deliver(B, { rooms: ['red', 'blue'] }, all), ['A', 'N1', 'N2']);
+    assert.deepEqual(await deliver(B, { except: ['red'] }, all), ['B', 'N2']);
+    assert.deepEqual(await deliver(B, { rooms: ['red'], except: ['blue'] }, all), ['A', 'N1']);
+    assert.deepEqual(await deliver(A, { exceptMe: true }, all), ['B', 'N1', 'N2']);
+    // a socket id names its own room on its server
+    assert.deepEqual(await deliver(A, { rooms: [N2.id] }, all), ['N2']);
+
+    // from the Node.js node
+    assert.deepEqual(await deliver(N1, {}, all), ['A', 'B', 'N1', 'N2']);
+    assert.deepEqual(await deliver(N2, { rooms: ['red'] }, all), ['A', 'N1']);
+    assert.deepEqual(await deliver(N2, { except: ['red'] }, all), ['B', 'N2']);
+    assert.deepEqual(await deliver(N1, { exceptMe: true }, all), ['A', 'B', 'N2']);
+    assert.deepEqual(await deliver(N1, { rooms: [B.id] }, all), ['B']);
+    assert.deepEqual(await deliver(N1, { rooms: ['red'], except: [A.id] }, all), ['N1']);
+  } finally {
+    closeAll(A, B, N1, N2);
+  }
+});
+
+test('arguments cross intact both ways: JSON values and binary', { timeout: 30000 }, async () => {
+  const A = await sioConnect(ours, '/');
+  const N = await peerClient();
+  const all = { A, N };
+  const args = [{ s: 'é\u2028"\\', n: -12, f: 1.5, big: 2 ** 40, t: true, z: null, a: [1, [2, {}]] },
+    Buffer.from([0, 1, 2, 255]), [Buffer.from('nested'), { b: Buffer.alloc(0) }]];
+  try {
+    for (const from of [A, N]) {
+      assert.deepEqual(await deliver(from, {}, all, args), ['A', 'N']);
+      for (const s of [A, N]) {
+        const last = s.rec.all('m').at(-1);
+        assert.deepEqual(last.slice(1), args,
+          `${s === A ? 'our' : 'node'} client, from ${from === A ? 'ours' : 'node'}`);
+      }
+    }
+  } finally {
+    closeAll(A, N);
+  }
+});
+
+test('another namespace hears nothing of "/"; "/a" crosses on its own', { timeout: 30000 }, async () => {
+  const [A, Aa] = await Promise.all([sioConnect(ours, '/'), sioConnect(ours, '/a')]);
+  const [N, Na] = await Promise.all([peerClient('/'), peerClient('/a')]);
+  try {
+    await waitServers(rc, '/a', 2);
+    assert.deepEqual(await deliver(Na, {}, { Aa, Na }), ['Aa', 'Na']);
+    assert.deepEqual(await deliver(Aa, {}, { Aa, Na }), ['Aa', 'Na']);
+    assert.equal(A.rec.all('m').length + N.rec.all('m').length, 0, '"/" got a broadcast of "/a"');
+  } finally {
+    closeAll(A, Aa, N, Na);
+  }
+});

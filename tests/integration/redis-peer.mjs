@@ -1,0 +1,63 @@
+// A Node.js socket.io server in a Redis cluster (@socket.io/redis-adapter,
+// classic mode) for the cluster tests: `node redis-peer.mjs PORT REDIS_URL`
+// prints "listening PORT" once ready. On "/" and "/a" a client may ask:
+//   join room                     ack true
+//   to {rooms,except,event,args,exceptMe,volatile}
+//                                 broadcast in the namespace (binary args
+//                                 stay Buffers); ack true
+//   fetch {rooms}                 ack: io.fetchSockets() across the cluster,
+//                                 as [{id, rooms, data, query}] or {error}
+//   all-rooms                     ack: adapter.allRooms() or {error}
+//   sockets-join / sockets-leave {rooms,except,room}
+//   to-ack {rooms,except,timeout,args}
+//                                 broadcast "ask" with an ack across the
+//                                 cluster; ack: {err, responses}
+//   disconnect-sockets {rooms,close}
+//                                 the cluster-wide operations; ack true
+import { createServer } from 'node:http';
+import { Server } from 'socket.io';
+import { createAdapter } from '@socket.io/redis-adapter';
+import { createClient } from 'redis';
+
+const [port, url] = process.argv.slice(2);
+const pub = createClient({ url, socket: { reconnectStrategy: () => 100 } });
+const sub = pub.duplicate();
+pub.on('error', () => {});
+sub.on('error', () => {});
+await Promise.all([pub.connect(), sub.connect()]);
+
+const http = createServer();
+const io = new Server(http, { adapter: createAdapter(pub, sub, { requestsTimeout: 2000 }) });
+for (const name of ['/', '/a']) {
+  const nsp = io.of(name);
+  nsp.on('connection', (socket) => {
+    socket.on('join', (room, ack) => { socket.join(room); ack?.(true); });
+    socket.on('to', (o, ack) => {
+      let op = o.exceptMe ? socket.broadcast : nsp;
+      for (const r of o.rooms || []) op = op.to(r);
+      for (const r of o.except || []) op = op.except(r);
+      if (o.volatile) op = op.volatile;
+      op.emit(o.event, ...(o.args || []));
+      ack?.(true);
+    });
+    const sel = (o) => {
+      let op = nsp;
+      for (const r of o.rooms || []) op = op.in(r);
+      for (const r of o.except || []) op = op.except(r);
+      return op;
+    };
+    const answer = (p, ack) => p.then((r) => ack(r), (e) => ack({ error: e.message }));
+    socket.on('fetch', (o, ack) => answer(sel(o).fetchSockets().then((v) => v.map((s) =>
+      ({ id: s.id, rooms: [...s.rooms].sort(), data: s.data, query: s.handshake.query }))), ack));
+    socket.on('all-rooms', (ack) => answer(nsp.adapter.allRooms().then((r) => [...r].sort()), ack));
+    socket.on('sockets-join', (o, ack) => { sel(o).socketsJoin(o.room); ack(true); });
+    socket.on('sockets-leave', (o, ack) => { sel(o).socketsLeave(o.room); ack(true); });
+    socket.on('to-ack', (o, ack) => {
+      sel(o).timeout(o.timeout).emit('ask', ...(o.args || []), (err, responses) =>
+        ack({ err: err ? err.message : null, responses }));
+    });
+    socket.on('disconnect-sockets', (o, ack) => { sel(o).disconnectSockets(!!o.close); ack(true); });
+  });
+}
+http.listen(Number(port), '127.0.0.1', () => console.log(`listening ${port}`));
+process.on('SIGTERM', () => { io.close(); pub.disconnect().catch(() => {}); sub.disconnect().catch(() => {}); process.exit(0); });
