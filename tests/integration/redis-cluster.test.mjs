@@ -5,41 +5,19 @@
 // receives is @socket.io/redis-adapter's wire format.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { io as sioClient } from 'socket.io-client';
-import { createClient } from 'redis';
 import {
-  startInstance, sioConnect, closeAll, ackOf, sleep, Recorder, withTimeout,
+  sioConnect, closeAll, ackOf,
 } from './harness.mjs';
-import { startRedis, startNodePeer, waitServers } from './redis-lib.mjs';
+import { startMixedCluster, peerClient as peerClientOf, waitServers } from './redis-lib.mjs';
 
-let redis, ours, peer, rc;
+let cl, ours, peer, rc;
 before(async () => {
-  redis = await startRedis();
-  rc = createClient({ url: redis.url });
-  rc.on('error', () => {});
-  await rc.connect();
-  [ours, peer] = await Promise.all([
-    startInstance('redis-cluster', { app: 'testkit', redis: redis.url, logLevel: 'warn' }),
-    startNodePeer(redis.url),
-  ]);
-  await waitServers(rc, '/', 2);
+  cl = await startMixedCluster('redis-cluster');
+  ({ ours, peer, rc } = cl);
 });
-after(async () => {
-  await sleep(100);
-  await ours?.stop();
-  await peer?.stop();
-  await rc?.disconnect().catch(() => {});
-  await redis?.destroy();
-});
+after(async () => { await cl?.stop(); });
 
-/** A client of the Node.js peer, connected, recording its events. */
-async function peerClient(nsp = '/') {
-  const s = sioClient(peer.url(nsp), { forceNew: true, reconnection: false, transports: ['websocket'] });
-  s.rec = new Recorder(s);
-  await withTimeout(new Promise((res, rej) => { s.once('connect', res); s.once('connect_error', rej); }),
-    5000, 'peer connect');
-  return s;
-}
+const peerClient = (nsp) => peerClientOf(peer, nsp);
 
 /**
  * Runs one broadcast (sender asks its server "to" with opts), then a

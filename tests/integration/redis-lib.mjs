@@ -7,7 +7,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, waitFor, sleep } from './harness.mjs';
+import { createClient } from 'redis';
+import { io as sioClient } from 'socket.io-client';
+import {
+  freePort, waitFor, sleep, startInstance, Recorder, withTimeout,
+} from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -94,4 +98,38 @@ export async function waitServers(client, nsp, n, ms = 10000) {
     return Number(r[1]) === n;
   }, ms, `${n} servers on ${nsp}`);
   await sleep(50);
+}
+
+/**
+ * A mixed cluster for a test file: a redis-server, a client of it (rc),
+ * our node (instance `name`, the testkit app, siod --redis) and a Node.js
+ * peer, both counted by Redis. Resolves {redis, rc, ours, peer, stop()}.
+ */
+export async function startMixedCluster(name) {
+  const c = { redis: await startRedis() };
+  c.rc = createClient({ url: c.redis.url });
+  c.rc.on('error', () => {});
+  await c.rc.connect();
+  [c.ours, c.peer] = await Promise.all([
+    startInstance(name, { app: 'testkit', redis: c.redis.url, logLevel: 'warn' }),
+    startNodePeer(c.redis.url),
+  ]);
+  await waitServers(c.rc, '/', 2);
+  c.stop = async () => {
+    await sleep(100);
+    await c.ours?.stop();
+    await c.peer?.stop();
+    await c.rc?.disconnect().catch(() => {});
+    await c.redis?.destroy();
+  };
+  return c;
+}
+
+/** A WebSocket client of the Node.js peer on nsp, connected, recording its events. */
+export async function peerClient(peer, nsp = '/') {
+  const s = sioClient(peer.url(nsp), { forceNew: true, reconnection: false, transports: ['websocket'] });
+  s.rec = new Recorder(s);
+  await withTimeout(new Promise((res, rej) => { s.once('connect', res); s.once('connect_error', rej); }),
+    5000, 'peer connect');
+  return s;
 }

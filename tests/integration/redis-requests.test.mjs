@@ -6,41 +6,20 @@
 // on the response channel.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { io as sioClient } from 'socket.io-client';
-import { createClient } from 'redis';
 import { Emitter } from '@socket.io/redis-emitter';
 import {
-  startInstance, sioConnect, closeAll, ackOf, sleep, Recorder, withTimeout, waitFor,
+  sioConnect, closeAll, ackOf, sleep, withTimeout, waitFor,
 } from './harness.mjs';
-import { startRedis, startNodePeer, waitServers } from './redis-lib.mjs';
+import { startMixedCluster, peerClient as peerClientOf } from './redis-lib.mjs';
 
-let redis, ours, peer, rc;
+let cl, ours, peer, rc;
 before(async () => {
-  redis = await startRedis();
-  rc = createClient({ url: redis.url });
-  rc.on('error', () => {});
-  await rc.connect();
-  [ours, peer] = await Promise.all([
-    startInstance('redis-requests', { app: 'testkit', redis: redis.url, logLevel: 'warn' }),
-    startNodePeer(redis.url),
-  ]);
-  await waitServers(rc, '/', 2);
+  cl = await startMixedCluster('redis-requests');
+  ({ ours, peer, rc } = cl);
 });
-after(async () => {
-  await sleep(100);
-  await ours?.stop();
-  await peer?.stop();
-  await rc?.disconnect().catch(() => {});
-  await redis?.destroy();
-});
+after(async () => { await cl?.stop(); });
 
-async function peerClient() {
-  const s = sioClient(peer.url('/'), { forceNew: true, reconnection: false, transports: ['websocket'] });
-  s.rec = new Recorder(s);
-  await withTimeout(new Promise((res, rej) => { s.once('connect', res); s.once('connect_error', rej); }),
-    5000, 'peer connect');
-  return s;
-}
+const peerClient = (nsp) => peerClientOf(peer, nsp);
 
 const rooms = async (s) => (await ackOf(s, 'rooms'))[0].slice().sort();
 
