@@ -29,6 +29,23 @@ static int out_write(void *data, const char *buf, size_t len)
     return o->failed ? -1 : 0;
 }
 
+/* Ends a message packed into o: rc 0 with no failed write hands its bytes
+ * to *out (malloc'd) and returns 0; otherwise frees them and returns
+ * -EINVAL (what could not be encoded) or -ENOMEM. */
+static int out_finish(struct out *o, int rc, unsigned char **out,
+                      size_t *outlen)
+{
+    if (rc != -EINVAL && o->failed)
+        rc = -ENOMEM;
+    if (rc != 0) {
+        msgpack_sbuffer_destroy(&o->sb);
+        return rc == -EINVAL ? rc : -ENOMEM;
+    }
+    *out = (unsigned char *)o->sb.data;
+    *outlen = o->sb.size;
+    return 0;
+}
+
 struct enc {
     msgpack_packer pk;
     const siod_cluster_bin *atts;
@@ -196,15 +213,7 @@ int siod_cluster_encode_bcast(const char *uid, const char *request_id,
         msgpack_pack_false(&e.pk);
     }
     json_object_put(data);
-    if (rc != -EINVAL && ob.failed)
-        rc = -ENOMEM;
-    if (rc != 0) {
-        msgpack_sbuffer_destroy(&ob.sb);
-        return rc == -EINVAL ? rc : -ENOMEM;
-    }
-    *out = (unsigned char *)ob.sb.data;
-    *outlen = ob.sb.size;
-    return 0;
+    return out_finish(&ob, rc, out, outlen);
 }
 
 int siod_cluster_encode_ack(const char *request_id, const char *json,
@@ -248,13 +257,5 @@ int siod_cluster_encode_ack(const char *request_id, const char *json,
     pack_str(&e.pk, "packet", 6);
     rc = arg != NULL ? pack_json(&e, arg) : msgpack_pack_nil(&e.pk);
     json_object_put(arg);
-    if (rc != -EINVAL && ob.failed)
-        rc = -ENOMEM;
-    if (rc != 0) {
-        msgpack_sbuffer_destroy(&ob.sb);
-        return rc == -EINVAL ? rc : -ENOMEM;
-    }
-    *out = (unsigned char *)ob.sb.data;
-    *outlen = ob.sb.size;
-    return 0;
+    return out_finish(&ob, rc, out, outlen);
 }

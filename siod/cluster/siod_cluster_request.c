@@ -71,25 +71,35 @@ static int names(struct json_object *v, char ***out, size_t *n)
     return 0;
 }
 
+/* Parses msg[0..len), a JSON message (it starts with '{'), nested at most
+ * depth deep, into *o (one reference). Returns 0, -EPROTO or -ENOMEM. */
+static int parse_object(const unsigned char *msg, size_t len, int depth,
+                        struct json_object **o)
+{
+    struct json_tokener *tok;
+
+    if (len == 0 || msg[0] != '{' || len > (size_t)INT32_MAX)
+        return -EPROTO;
+    tok = json_tokener_new_ex(depth);
+    if (tok == NULL)
+        return -ENOMEM;
+    *o = json_tokener_parse_ex(tok, (const char *)msg, (int)len);
+    json_tokener_free(tok);
+    return *o != NULL ? 0 : -EPROTO;
+}
+
 int siod_cluster_decode_request(const unsigned char *msg, size_t len,
                                 siod_cluster_req *q)
 {
-    struct json_tokener *tok;
     struct json_object *o, *v, *opts;
-    int rc = -EPROTO;
+    int rc;
 
     memset(q, 0, sizeof *q);
     /* JSON requests start with '{'; msgpack ones (a broadcast with acks
      * carrying binary) are not read here */
-    if (len == 0 || msg[0] != '{' || len > (size_t)INT32_MAX)
-        return -EPROTO;
-    tok = json_tokener_new_ex(64);
-    if (tok == NULL)
-        return -ENOMEM;
-    o = json_tokener_parse_ex(tok, (const char *)msg, (int)len);
-    json_tokener_free(tok);
-    if (o == NULL)
-        return -EPROTO;
+    if ((rc = parse_object(msg, len, 64, &o)) < 0)
+        return rc;
+    rc = -EPROTO;
     if (!json_object_is_type(o, json_type_object) ||
         !json_object_object_get_ex(o, "type", &v) ||
         !json_object_is_type(v, json_type_int))
@@ -222,20 +232,13 @@ char *siod_cluster_client_count(const char *request_id, size_t count,
 int siod_cluster_decode_count(const unsigned char *msg, size_t len,
                               char **request_id, size_t *count)
 {
-    struct json_tokener *tok;
     struct json_object *o, *v;
-    int rc = -EPROTO;
+    int rc;
 
     *request_id = NULL;
-    if (len == 0 || msg[0] != '{' || len > (size_t)INT32_MAX)
-        return -EPROTO;
-    tok = json_tokener_new_ex(16);
-    if (tok == NULL)
-        return -ENOMEM;
-    o = json_tokener_parse_ex(tok, (const char *)msg, (int)len);
-    json_tokener_free(tok);
-    if (o == NULL)
-        return -EPROTO;
+    if ((rc = parse_object(msg, len, 16, &o)) < 0)
+        return rc;
+    rc = -EPROTO;
     if (json_object_is_type(o, json_type_object) &&
         json_object_object_get_ex(o, "type", &v) &&
         json_object_is_type(v, json_type_int) &&
