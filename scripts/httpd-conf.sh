@@ -383,6 +383,16 @@ EOF
     [ -n "${CORS:-}" ] && echo "    SocketIOCorsOrigin $CORS"
     [ -n "${MAX_PAYLOAD:-}" ] && echo "    SocketIOMaxPayload $MAX_PAYLOAD"
     echo "</Location>"
+    cat <<'EOF'
+
+# The HTTP emit API (docs/emit-api.md): POST JSON to emit to rooms, fetch
+# sockets, join/leave/disconnect them. Apache's access control guards it:
+# here, callers on this machine only.
+<Location /emit>
+    SetHandler socketio-emit
+    Require ip 127.0.0.0/8 ::1
+</Location>
+EOF
     if [ "${STATUS:-0}" = 1 ]; then
         cat <<'EOF'
 

@@ -9,6 +9,8 @@
  * downwards; the sections below follow this order from the bottom):
  *   siod_sio_client.c       the "socketio" engine app: decoding, dispatch,
  *                           connectTimeout, starting and stopping the layer
+ *     -> siod_sio_api.c     the HTTP emit API's operations (API frames),
+ *                           through the public siod_app.h calls only
  *     -> siod_sio_host.c    the ops adapters are created with
  *     -> siod_sio_socket.c  a socket's states: connect (middleware),
  *                           events in, emits out, disconnects; beside it
@@ -265,6 +267,14 @@ int siod_sio_client_write(siod_sio_client *c, const siod_sio_out *o,
 
 /* Closes c's session ("forced close"); no-op once it is closed. */
 void siod_sio_client_close(siod_sio_client *c);
+
+/* ---- siod_sio_api.c ---------------------------------------------------- */
+
+/* The engine app's on_api: serves one request of the HTTP emit API
+ * (docs/emit-api.md) and answers call, at once or when a broadcast's
+ * acks are in. */
+void siod_sio_api(void *app, siod_api_call *call, const unsigned char *body,
+                  size_t len);
 
 /* Returns c's Engine.IO session, or NULL once it is closed. */
 siod_session *siod_sio_client_session(const siod_sio_client *c);

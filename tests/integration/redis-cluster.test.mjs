@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  sioConnect, closeAll, ackOf,
+  sioConnect, closeAll, ackOf, request,
 } from './harness.mjs';
 import { startMixedCluster, peerClient as peerClientOf, waitServers } from './redis-lib.mjs';
 
@@ -102,5 +102,35 @@ test('another namespace hears nothing of "/"; "/a" crosses on its own', { timeou
     assert.equal(A.rec.all('m').length + N.rec.all('m').length, 0, '"/" got a broadcast of "/a"');
   } finally {
     closeAll(A, Aa, N, Na);
+  }
+});
+
+test('the HTTP emit API on our node reaches the Node.js server\'s clients too', { timeout: 30000 }, async () => {
+  const A = await sioConnect(ours, '/');
+  const [N1, N2] = await Promise.all([peerClient(), peerClient()]);
+  try {
+    assert.deepEqual(await ackOf(N1, 'join', ['green']), [true]);
+    for (const [req, want] of [[{}, ['A', 'N1', 'N2']], [{ rooms: 'green' }, ['N1']], [{ except: ['green'] }, ['A', 'N2']]]) {
+      const tag = `api${Math.random()}`;
+      const res = await request('POST', ours.url('/emit'), {
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ ...req, event: 'm', args: [tag, { n: 1 }] }),
+      });
+      assert.equal(res.status, 200, res.body);
+      // a marker through the same path: Redis keeps one publisher's order
+      await request('POST', ours.url('/emit'), {
+        headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ event: 'mark', args: [tag] }),
+      });
+      const all = { A, N1, N2 };
+      const got = [];
+      for (const [name, s] of Object.entries(all)) {
+        await s.rec.until(() => s.rec.all('mark').some((a) => a[0] === tag), 5000, `marker at ${name}`);
+        const m = s.rec.all('m').filter((a) => a[0] === tag);
+        if (m.length) { got.push(name); assert.deepEqual(m[0], [tag, { n: 1 }]); }
+      }
+      assert.deepEqual(got.sort(), want, JSON.stringify(req));
+    }
+  } finally {
+    closeAll(A, N1, N2);
   }
 });
