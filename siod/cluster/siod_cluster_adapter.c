@@ -44,8 +44,7 @@ static void deliver(struct radapter *a, const siod_cluster_bcast *b)
 
 /* ---- this server's broadcasts with acks ----------------------------------- */
 
-/* Six random alphanumerics (uid2(6)'s shape) into out[0..7). */
-static int rand_id(char out[7])
+int siod_cluster_rand_id(char out[7])
 {
     static const char alnum[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -87,6 +86,8 @@ static struct pending_ack *pending_find(const char *request_id)
 static void on_response(const unsigned char *msg, size_t len)
 {
     struct pending_ack *pa;
+    if (siod_cluster_remote_response(msg, len))
+        return;
     if (len > 0 && msg[0] == '{') {
         char *rid;
         size_t count;
@@ -335,6 +336,7 @@ static void redis_destroy(void *p)
         g.list = a->next;
     if (a->next != NULL)
         a->next->prev = a->prev;
+    siod_cluster_remote_drop(a);
     if (g.r != NULL && a->subscribed) {
         siod_redis_unsubscribe(g.r, a->pattern, 1);
         siod_redis_unsubscribe(g.r, a->req_channel, 0);
@@ -388,7 +390,7 @@ static void redis_broadcast(void *p, const siod_sio_out *pkt,
 {
     struct radapter *a = p;
     MEM->broadcast(a->mem, pkt, o);
-    if (a->subscribed)
+    if (a->subscribed && !(o->flags & SIOD_ADAPTER_LOCAL))
         publish(a, pkt, o);
 }
 
@@ -412,7 +414,8 @@ static void redis_broadcast_with_ack(void *p, const siod_sio_out *pkt,
                                      siod_ackwait *w)
 {
     struct radapter *a = p;
-    unsigned servers = redis_server_count(p);
+    unsigned servers = (o->flags & SIOD_ADAPTER_LOCAL) ? 1
+                                                       : redis_server_count(p);
     struct pending_ack *pa = NULL;
     siod_cluster_bin small[8], *atts = small;
     unsigned char *msg = NULL;
@@ -423,7 +426,7 @@ static void redis_broadcast_with_ack(void *p, const siod_sio_out *pkt,
         /* held first: the local report below may end w */
         a->host->ack_hold(w);
         pa = calloc(1, sizeof *pa);
-        if (pa != NULL && rand_id(pa->request_id) == 0) {
+        if (pa != NULL && siod_cluster_rand_id(pa->request_id) == 0) {
             pa->w = w;
             pa->host = a->host;
         } else {
@@ -468,24 +471,57 @@ static void redis_broadcast_with_ack(void *p, const siod_sio_out *pkt,
     a->host->ack_release(w);
 }
 
-/* Joins, leaves and disconnects act on local sockets (remote ones need the
- * request channel, not spoken yet). */
+/* Joins, leaves and disconnects act on the local sockets at once, and
+ * on the other servers' through a request (the reference publishes it and
+ * acts on its own sockets when the request comes back; here a server
+ * skips its own requests). */
 static void redis_add_sockets(void *p, const siod_bcast_opts *o,
                               const char *room)
 {
-    MEM->add_sockets(((struct radapter *)p)->mem, o, room);
+    struct radapter *a = p;
+    MEM->add_sockets(a->mem, o, room);
+    if (a->subscribed && !(o->flags & SIOD_ADAPTER_LOCAL))
+        siod_cluster_remote_sockets(a, SIOD_REQ_REMOTE_JOIN, o, room, 0);
 }
 
 static void redis_del_sockets(void *p, const siod_bcast_opts *o,
                               const char *room)
 {
-    MEM->del_sockets(((struct radapter *)p)->mem, o, room);
+    struct radapter *a = p;
+    MEM->del_sockets(a->mem, o, room);
+    if (a->subscribed && !(o->flags & SIOD_ADAPTER_LOCAL))
+        siod_cluster_remote_sockets(a, SIOD_REQ_REMOTE_LEAVE, o, room, 0);
 }
 
 static void redis_disconnect_sockets(void *p, const siod_bcast_opts *o,
                                      int close)
 {
-    MEM->disconnect_sockets(((struct radapter *)p)->mem, o, close);
+    struct radapter *a = p;
+    /* published first: the local disconnects run application callbacks */
+    if (a->subscribed && !(o->flags & SIOD_ADAPTER_LOCAL))
+        siod_cluster_remote_sockets(a, SIOD_REQ_REMOTE_DISCONNECT, o, NULL,
+                                    close);
+    MEM->disconnect_sockets(a->mem, o, close);
+}
+
+static int redis_cluster(void *p)
+{
+    struct radapter *a = p;
+    return a->subscribed && siod_redis_up(g.r) ? 0 : -ENOTCONN;
+}
+
+static int redis_fetch(void *p, const siod_bcast_opts *o,
+                       unsigned timeout_ms, siod_adapter_fetch_fn fn,
+                       void *ud)
+{
+    return siod_cluster_remote_fetch(p, o, timeout_ms, fn, ud);
+}
+
+static int redis_server_emit(void *p, const char *data, size_t len,
+                             unsigned timeout_ms, siod_adapter_reply_fn fn,
+                             void *ud)
+{
+    return siod_cluster_remote_emit(p, data, len, timeout_ms, fn, ud);
 }
 
 const siod_adapter_ops siod_adapter_redis = {
@@ -505,6 +541,9 @@ const siod_adapter_ops siod_adapter_redis = {
     .del_sockets = redis_del_sockets,
     .disconnect_sockets = redis_disconnect_sockets,
     .server_count = redis_server_count,
+    .cluster = redis_cluster,
+    .fetch = redis_fetch,
+    .server_emit = redis_server_emit,
 };
 
 /* ---- start and stop ------------------------------------------------------- */
@@ -512,9 +551,10 @@ const siod_adapter_ops siod_adapter_redis = {
 int siod_cluster_start(struct event_base *base, const char *url,
                        const char *prefix, char *why, size_t cap)
 {
-    int rc = rand_id(g.uid);
+    int rc = siod_cluster_rand_id(g.uid);
     if (rc < 0)
         return siod_err_set(why, cap, rc, "getrandom: %s", siod_strerror(rc));
+    g.base = base;
     g.prefix = strdup(prefix);
     g.numsub_timer = event_new(base, -1, EV_PERSIST, numsub_timer_cb, NULL);
     if (g.prefix == NULL || g.numsub_timer == NULL) {
@@ -541,6 +581,7 @@ const char *siod_cluster_uid(void)
 void siod_cluster_stop(void)
 {
     pending_sweep(1);
+    siod_cluster_remote_drop(NULL);
     if (g.numsub_timer != NULL)
         event_free(g.numsub_timer);
     siod_redis_free(g.r);
