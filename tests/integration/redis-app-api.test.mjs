@@ -3,10 +3,13 @@
 // socket.io server (redis-peer.mjs): server-side emits with and without
 // answers both ways, fetchSockets, cluster-wide joins, leaves and
 // disconnects, broadcasts with acks, the local flag, timeouts, Redis down,
-// and a node without a cluster.
+// and a node without a cluster. Before this API a Node.js server's
+// serverSideEmit went unheard and an application's fetch, join, leave and
+// disconnect stayed on its own node.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient } from 'redis';
+import { Emitter } from '@socket.io/redis-emitter';
 import {
   sioConnect, closeAll, ackOf, sleep, waitFor, startInstance,
 } from './harness.mjs';
@@ -59,6 +62,11 @@ test('server-side emit: siod to Node.js and to another siod, and back', { timeou
     assert.deepEqual(await ackOf(N, 'server-emit', [{ event: 'note', args: ['from node', [true, null]] }]), [true]);
     assert.deepEqual(await A.rec.next('server-event'), [{ event: 'note', args: ['from node', [true, null]] }]);
     assert.deepEqual(await L2.rec.next('server-event'), [{ event: 'note', args: ['from node', [true, null]] }]);
+
+    // and from @socket.io/redis-emitter
+    new Emitter(rc).serverSideEmit('note', 'from emitter');
+    assert.deepEqual(await A.rec.next('server-event'), [{ event: 'note', args: ['from emitter'] }]);
+    assert.deepEqual((await N.rec.next('server-event'))[0], { event: 'note', args: ['from emitter'] });
   } finally {
     closeAll(A, L2, N);
   }
