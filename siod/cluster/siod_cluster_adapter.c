@@ -44,7 +44,8 @@ static void deliver(struct radapter *a, const siod_cluster_bcast *b)
 
 /* ---- this server's broadcasts with acks ----------------------------------- */
 
-int siod_cluster_rand_id(char out[7])
+/* Six random alphanumerics (uid2(6)'s shape) into out[0..7). */
+static int rand_id(char out[7])
 {
     static const char alnum[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -426,7 +427,7 @@ static void redis_broadcast_with_ack(void *p, const siod_sio_out *pkt,
         /* held first: the local report below may end w */
         a->host->ack_hold(w);
         pa = calloc(1, sizeof *pa);
-        if (pa != NULL && siod_cluster_rand_id(pa->request_id) == 0) {
+        if (pa != NULL && rand_id(pa->request_id) == 0) {
             pa->w = w;
             pa->host = a->host;
         } else {
@@ -551,7 +552,7 @@ const siod_adapter_ops siod_adapter_redis = {
 int siod_cluster_start(struct event_base *base, const char *url,
                        const char *prefix, char *why, size_t cap)
 {
-    int rc = siod_cluster_rand_id(g.uid);
+    int rc = rand_id(g.uid);
     if (rc < 0)
         return siod_err_set(why, cap, rc, "getrandom: %s", siod_strerror(rc));
     g.base = base;
@@ -581,9 +582,9 @@ const char *siod_cluster_uid(void)
 void siod_cluster_stop(void)
 {
     pending_sweep(1);
-    siod_cluster_remote_drop(NULL);
     if (g.numsub_timer != NULL)
         event_free(g.numsub_timer);
+    siod_cluster_remote_drop(NULL);
     siod_redis_free(g.r);
     free(g.prefix);
     memset(&g, 0, sizeof g);

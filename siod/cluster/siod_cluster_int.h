@@ -1,10 +1,8 @@
 /* The cluster layer's private header: the Redis adapter's state per
  * namespace and the layer's own, shared by siod_cluster_adapter.c (the
- * adapter's ops, broadcasts, this server's broadcasts with acks),
- * siod_cluster_serve.c (other servers' requests) and
- * siod_cluster_remote.c (this server's cluster-wide requests, other
- * servers' server-side emits), which the adapter calls, never the
- * reverse (serve.c calls remote.c for server-side emits). */
+ * adapter's ops, broadcasts, this server's broadcasts with acks) and
+ * siod_cluster_serve.c (other servers' requests), which the adapter
+ * calls, never the reverse. */
 #ifndef SIOD_CLUSTER_INT_H
 #define SIOD_CLUSTER_INT_H
 
@@ -53,12 +51,6 @@ extern struct siod_cluster_state siod_cluster_g;
 
 #define MEM (&siod_adapter_mem)
 
-/* ---- siod_cluster_adapter.c ------------------------------------------------ */
-
-/* Six random alphanumerics (uid2(6)'s shape) into out[0..7). Returns 0 or
- * the random source's negative errno. */
-int siod_cluster_rand_id(char out[7]);
-
 /* ---- siod_cluster_serve.c ------------------------------------------------ */
 
 /* The decoded broadcast b as the host's encoded packet (copied into
@@ -76,6 +68,10 @@ void siod_cluster_serve(struct radapter *a, const unsigned char *msg,
                         size_t len);
 
 /* ---- siod_cluster_remote.c ------------------------------------------------ */
+
+/* This server's cluster-wide requests and other servers' server-side
+ * emits, called by the adapter and by siod_cluster_serve.c (never calling
+ * either back). */
 
 /* Publishes a REMOTE_JOIN or REMOTE_LEAVE (of room) or REMOTE_DISCONNECT
  * (close) request for the sockets o selects on the other servers. */

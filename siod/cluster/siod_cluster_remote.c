@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #define g siod_cluster_g
 
@@ -274,10 +275,25 @@ static int creq_start(struct radapter *a, struct creq *q, unsigned timeout_ms)
     return 0;
 }
 
+/* A request id as the reference's, uid2(6): 6 random alphanumerics
+ * (answers name only it, so other servers' requests must not share it). */
+static int request_id(char out[7])
+{
+    static const char alnum[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    unsigned char rnd[6];
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+        return -1;
+    for (int i = 0; i < 6; i++)
+        out[i] = alnum[rnd[i] % 62];
+    out[6] = '\0';
+    return 0;
+}
+
 static struct creq *creq_new(int type)
 {
     struct creq *q = calloc(1, sizeof *q);
-    if (q != NULL && siod_cluster_rand_id(q->request_id) < 0) {
+    if (q != NULL && request_id(q->request_id) < 0) {
         free(q);
         return NULL;
     }

@@ -10,10 +10,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient } from 'redis';
 import { Emitter } from '@socket.io/redis-emitter';
+import { io as sioClient } from 'socket.io-client';
 import {
-  sioConnect, closeAll, ackOf, sleep, waitFor, startInstance,
+  sioConnect, closeAll, ackOf, sleep, waitFor, startInstance, Recorder, withTimeout,
 } from './harness.mjs';
-import { startMixedCluster, peerClient, waitServers } from './redis-lib.mjs';
+import { startRedis, startNodePeer, waitServers } from './redis-lib.mjs';
 
 // siod_app.h's codes
 const ETIMEDOUT = -10;
@@ -22,14 +23,33 @@ const ENOCLUSTER = -7;
 const ERESERVED = -4;
 const EINVAL = -1;
 
-let cl, ours, ours2, peer, rc;
+let redis, ours, ours2, peer, rc;
 before(async () => {
-  cl = await startMixedCluster('redis-app-api', 'clusterkit');
-  ({ ours, peer, rc } = cl);
-  ours2 = await startInstance('redis-app-api2', { app: 'clusterkit', redis: cl.redis.url, logLevel: 'warn' });
+  redis = await startRedis();
+  rc = createClient({ url: redis.url });
+  rc.on('error', () => {});
+  await rc.connect();
+  const node = (name) => startInstance(name, { app: 'clusterkit', redis: redis.url, logLevel: 'warn' });
+  [ours, ours2, peer] = await Promise.all([node('redis-app-api'), node('redis-app-api2'), startNodePeer(redis.url)]);
   await waitServers(rc, '/', 3);
 });
-after(async () => { await ours2?.stop(); await cl?.stop(); });
+after(async () => {
+  await sleep(100);
+  await ours?.stop();
+  await ours2?.stop();
+  await peer?.stop();
+  await rc?.disconnect().catch(() => {});
+  await redis?.destroy();
+});
+
+/** A WebSocket client of the Node.js server (client options opts), connected, recording its events. */
+async function peerClient(opts = {}) {
+  const s = sioClient(peer.url('/'), { forceNew: true, reconnection: false, transports: ['websocket'], ...opts });
+  s.rec = new Recorder(s);
+  await withTimeout(new Promise((res, rej) => { s.once('connect', res); s.once('connect_error', rej); }),
+    5000, 'peer connect');
+  return s;
+}
 
 /** A client of ours (or of inst) in room "listeners". */
 async function listener(inst, opts) {
@@ -39,7 +59,7 @@ async function listener(inst, opts) {
 }
 
 async function nodeListener(opts) {
-  const s = await peerClient(peer, '/', opts);
+  const s = await peerClient(opts);
   assert.deepEqual(await ackOf(s, 'join', ['listeners']), [true]);
   return s;
 }
@@ -74,7 +94,7 @@ test('server-side emit: siod to Node.js and to another siod, and back', { timeou
 
 test('server-side emit with acks both ways; timeouts', { timeout: 30000 }, async () => {
   const A = await sioConnect(ours, '/');
-  const N = await peerClient(peer);
+  const N = await peerClient();
   try {
     const [r] = await ackOf(A, 'server-emit-ack', [{ event: 'ping', args: ['hi', 2] }]);
     assert.equal(r.err, 0, JSON.stringify(r));
@@ -108,8 +128,8 @@ test('server-side emit with acks both ways; timeouts', { timeout: 30000 }, async
 test('fetch sockets across the cluster, the local flag, a server that does not answer', { timeout: 30000 }, async () => {
   const A = await sioConnect(ours, '/', { query: { who: 'A' } });
   const B = await sioConnect(ours2, '/', { query: { who: 'B' } });
-  const N = await peerClient(peer, '/', { query: { who: 'N', data: JSON.stringify({ node: true }) } });
-  const silent = createClient({ url: cl.redis.url });
+  const N = await peerClient({ query: { who: 'N', data: JSON.stringify({ node: true }) } });
+  const silent = createClient({ url: redis.url });
   try {
     assert.deepEqual(await ackOf(A, 'join', ['red']), [true]);
     assert.deepEqual(await ackOf(B, 'set-data', [JSON.stringify({ score: 7 })]), [{ rc: 0, text: 'success' }]);
@@ -161,7 +181,7 @@ test('fetch sockets across the cluster, the local flag, a server that does not a
 test('joins, leaves and disconnects across the cluster, both ways, and local', { timeout: 30000 }, async () => {
   const A = await sioConnect(ours, '/');
   const B = await sioConnect(ours2, '/');
-  const N = await peerClient(peer);
+  const N = await peerClient();
   const roomsOf = async (id) => (await ackOf(A, 'fetch', [{}]))[0].sockets.find((s) => s.id === id)?.rooms;
   try {
     assert.deepEqual(await ackOf(A, 'sockets-join', [{ room: 'green' }]), [{ rc: 0, text: 'success' }]);
@@ -198,7 +218,7 @@ test('joins, leaves and disconnects across the cluster, both ways, and local', {
 test('broadcasts: acks counted across the cluster, and local ones', { timeout: 30000 }, async () => {
   const A = await sioConnect(ours, '/');
   const B = await sioConnect(ours2, '/');
-  const N = await peerClient(peer);
+  const N = await peerClient();
   for (const [s, name] of [[A, 'A'], [B, 'B'], [N, 'N']]) s.on('ask', (x, cb) => cb(`${name}:${x}`));
   try {
     const [r] = await ackOf(A, 'to-ack', [{ timeout: 3000, args: ['q'] }]);
@@ -240,7 +260,7 @@ test('without a cluster: server-side emits refused, the rest local', { timeout: 
 test('Redis down: requests fail at once with a clear error, local ones go on', { timeout: 40000 }, async () => {
   const [A, B] = await Promise.all([sioConnect(ours, '/'), sioConnect(ours, '/')]);
   try {
-    await cl.redis.stop();
+    await redis.stop();
     await waitFor(async () => (await ackOf(A, 'server-emit', [{ event: 'note' }]))[0].rc === ECLUSTERDOWN,
       5000, 'siod sees Redis down');
     assert.deepEqual(await ackOf(A, 'server-emit-ack', [{ event: 'ping' }]),

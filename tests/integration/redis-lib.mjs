@@ -102,16 +102,16 @@ export async function waitServers(client, nsp, n, ms = 10000) {
 
 /**
  * A mixed cluster for a test file: a redis-server, a client of it (rc),
- * our node (instance `name`, app, testkit by default, siod --redis) and a Node.js
+ * our node (instance `name`, the testkit app, siod --redis) and a Node.js
  * peer, both counted by Redis. Resolves {redis, rc, ours, peer, stop()}.
  */
-export async function startMixedCluster(name, app = 'testkit') {
+export async function startMixedCluster(name) {
   const c = { redis: await startRedis() };
   c.rc = createClient({ url: c.redis.url });
   c.rc.on('error', () => {});
   await c.rc.connect();
   [c.ours, c.peer] = await Promise.all([
-    startInstance(name, { app, redis: c.redis.url, logLevel: 'warn' }),
+    startInstance(name, { app: 'testkit', redis: c.redis.url, logLevel: 'warn' }),
     startNodePeer(c.redis.url),
   ]);
   await waitServers(c.rc, '/', 2);
@@ -125,9 +125,9 @@ export async function startMixedCluster(name, app = 'testkit') {
   return c;
 }
 
-/** A WebSocket client of the Node.js peer on nsp (more client options: opts), connected, recording its events. */
-export async function peerClient(peer, nsp = '/', opts = {}) {
-  const s = sioClient(peer.url(nsp), { forceNew: true, reconnection: false, transports: ['websocket'], ...opts });
+/** A WebSocket client of the Node.js peer on nsp, connected, recording its events. */
+export async function peerClient(peer, nsp = '/') {
+  const s = sioClient(peer.url(nsp), { forceNew: true, reconnection: false, transports: ['websocket'] });
   s.rec = new Recorder(s);
   await withTimeout(new Promise((res, rej) => { s.once('connect', res); s.once('connect_error', rej); }),
     5000, 'peer connect');
