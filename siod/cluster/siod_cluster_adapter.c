@@ -130,8 +130,11 @@ static void on_message(void *ud, const char *channel, size_t chlen,
             siod_cluster_serve(a, msg, len);
             return;
         }
-        if (a->subscribed && chlen == strlen(a->resp_channel) &&
-            memcmp(channel, a->resp_channel, chlen) == 0) {
+        if (a->subscribed && ((chlen == strlen(a->resp_channel) &&
+                               memcmp(channel, a->resp_channel, chlen) == 0) ||
+                              (chlen == strlen(a->own_resp_channel) &&
+                               memcmp(channel, a->own_resp_channel, chlen) ==
+                                   0))) {
             on_response(msg, len);
             return;
         }
@@ -267,6 +270,7 @@ static void radapter_free(struct radapter *a)
     free(a->pattern);
     free(a->req_channel);
     free(a->resp_channel);
+    free(a->own_resp_channel);
     free(a);
 }
 
@@ -287,13 +291,15 @@ static void *redis_create(const siod_adapter_host *host, siod_nsp *nsp,
         a->pattern = join3(g.prefix, mid, "*");
         a->req_channel = join3(g.prefix, "-request", mid);
         a->resp_channel = join3(g.prefix, "-response", mid);
+        if (a->resp_channel != NULL)
+            a->own_resp_channel = join3(a->resp_channel, g.uid, "#");
     }
     free(mid);
     a->host = host;
     a->nsp_h = nsp;
     if (a->mem == NULL || a->nsp == NULL || a->channel == NULL ||
         a->pattern == NULL || a->req_channel == NULL ||
-        a->resp_channel == NULL)
+        a->resp_channel == NULL || a->own_resp_channel == NULL)
         goto fail;
     a->chlen = strlen(a->channel);
     a->next = g.list;
@@ -315,6 +321,13 @@ static void *redis_create(const siod_adapter_host *host, siod_nsp *nsp,
     if (siod_redis_subscribe(g.r, a->resp_channel, 0) < 0) {
         siod_redis_unsubscribe(g.r, a->pattern, 1);
         siod_redis_unsubscribe(g.r, a->req_channel, 0);
+        redis_destroy(a);
+        return NULL;
+    }
+    if (siod_redis_subscribe(g.r, a->own_resp_channel, 0) < 0) {
+        siod_redis_unsubscribe(g.r, a->pattern, 1);
+        siod_redis_unsubscribe(g.r, a->req_channel, 0);
+        siod_redis_unsubscribe(g.r, a->resp_channel, 0);
         redis_destroy(a);
         return NULL;
     }
@@ -342,6 +355,7 @@ static void redis_destroy(void *p)
         siod_redis_unsubscribe(g.r, a->pattern, 1);
         siod_redis_unsubscribe(g.r, a->req_channel, 0);
         siod_redis_unsubscribe(g.r, a->resp_channel, 0);
+        siod_redis_unsubscribe(g.r, a->own_resp_channel, 0);
     }
     radapter_free(a);
 }

@@ -24,6 +24,10 @@ struct radapter {
     char *req_channel;               /* <prefix>-request#<nsp># */
     char *resp_channel;              /* <prefix>-response#<nsp># */
     long long servers;               /* last NUMSUB answer (0: none yet) */
+    char *own_resp_channel;          /* <prefix>-response#<nsp>#<uid>#: where
+                                        servers with the Node.js adapter's
+                                        publishOnSpecificResponseChannel
+                                        answer this one */
     int subscribed;                  /* a namespace, not a ~pattern */
     struct radapter *prev, *next;
 };

@@ -3,7 +3,8 @@
 // socket.io server (redis-peer.mjs): server-side emits with and without
 // answers both ways, fetchSockets, cluster-wide joins, leaves and
 // disconnects, broadcasts with acks, the local flag, timeouts, Redis down,
-// and a node without a cluster. Before this API a Node.js server's
+// a server answering on the requester's own response channel, and a node
+// without a cluster. Before this API a Node.js server's
 // serverSideEmit went unheard and an application's fetch, join, leave and
 // disconnect stayed on its own node.
 import { test, before, after } from 'node:test';
@@ -175,6 +176,37 @@ test('fetch sockets across the cluster, the local flag, a server that does not a
     // the count a broadcast with acks waits for is asked of Redis each second
     await sleep(1200);
     closeAll(A, B, N);
+  }
+});
+
+test('a server that answers on the requester\'s own channel (publishOnSpecificResponseChannel)', { timeout: 30000 }, async () => {
+  // a stand-in for a Node.js server with that option: it answers a fetch
+  // on socket.io-response#/#<uid of the requester>#, not on the shared channel
+  const A = await sioConnect(ours, '/');
+  const fake = createClient({ url: redis.url });
+  const pub = fake.duplicate();
+  try {
+    await Promise.all([fake.connect(), pub.connect()]);
+    await fake.subscribe('socket.io-request#/#', (m) => {
+      const q = JSON.parse(m);
+      if (q.type !== 5) return;
+      pub.publish(`socket.io-response#/#${q.uid}#`, JSON.stringify({
+        requestId: q.requestId,
+        sockets: [{ id: 'fake-socket', handshake: { query: { who: 'F' } }, rooms: ['fake-socket'], data: { f: 1 } }],
+      })).catch(() => {});
+    });
+    await waitServers(rc, '/', 4);
+    const [all] = await ackOf(A, 'fetch', [{ timeout: 2000 }], 5000);
+    assert.equal(all.err, 0, JSON.stringify(all));
+    assert.deepEqual(all.sockets.find((s) => s.id === 'fake-socket'),
+      { id: 'fake-socket', rooms: ['fake-socket'], data: { f: 1 }, query: { who: 'F' }, local: false });
+    assert.ok(all.sockets.some((s) => s.id === A.id));
+  } finally {
+    await fake.disconnect().catch(() => {});
+    await pub.disconnect().catch(() => {});
+    await waitServers(rc, '/', 3);
+    await sleep(1200);
+    closeAll(A);
   }
 });
 
