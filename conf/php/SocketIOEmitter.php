@@ -15,6 +15,7 @@
  *   $sockets = $io->in('room1')->fetchSockets();
  *   $io->in('room1')->socketsJoin('room2');
  *   $io->in('room2')->disconnectSockets();
+ *   $io->serverSideEmit('reload', 'config');      // other servers' apps
  *
  * Every call throws SocketIOEmitterException when the API answers
  * anything but {"ok":true} (its status and error message inside).
@@ -34,6 +35,7 @@ final class SocketIOEmitter
     private array $rooms = [];
     private array $except = [];
     private bool $volatile = false;
+    private bool $local = false;
 
     /**
      * @param string   $url     the emit API's URL (a SetHandler socketio-emit location)
@@ -121,6 +123,20 @@ final class SocketIOEmitter
         $this->call(['op' => 'socketsLeave', 'room' => array_values((array)$rooms)]);
     }
 
+    /** A copy that acts on this server only (with a cluster). */
+    public function local(): self
+    {
+        $c = clone $this;
+        $c->local = true;
+        return $c;
+    }
+
+    /** Emits $event to the other servers' applications (not to clients). */
+    public function serverSideEmit(string $event, mixed ...$args): void
+    {
+        $this->call(['op' => 'serverSideEmit', 'event' => $event, 'args' => $args]);
+    }
+
     /** Disconnects the selected sockets ($close: their whole connections). */
     public function disconnectSockets(bool $close = false): void
     {
@@ -129,7 +145,8 @@ final class SocketIOEmitter
 
     private function call(array $req): array
     {
-        $req += ['nsp' => $this->nsp, 'rooms' => $this->rooms, 'except' => $this->except];
+        $req += ['nsp' => $this->nsp, 'rooms' => $this->rooms, 'except' => $this->except,
+                 'local' => $this->local];
         $body = json_encode($req, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE
                                   | JSON_PRESERVE_ZERO_FRACTION | JSON_THROW_ON_ERROR);
         $ctx = stream_context_create(['http' => [

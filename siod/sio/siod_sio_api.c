@@ -1,9 +1,11 @@
 /* The HTTP emit API's operations (SIO_R_API frames from the module's
  * socketio-emit handler): emit to a namespace's sockets, rooms and
  * exceptions (with or without acks), fetch sockets, make sockets join or
- * leave rooms, disconnect them. A request is one JSON object; the answer
- * is {"ok":true,...} or {"ok":false,"error":"..."} with an HTTP status.
- * docs/emit-api.md is the contract. Uses the application API only. */
+ * leave rooms, disconnect them, and emit to the other servers of a
+ * cluster; across the cluster unless "local" is set. A request is one
+ * JSON object; the answer is {"ok":true,...} or {"ok":false,"error":...}
+ * with an HTTP status. docs/emit-api.md is the contract. Uses the
+ * application API only. */
 #include "siod_sio_int.h"
 
 #include <json-c/json.h>
@@ -12,10 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Ack waits the API allows: under the module's SocketIOReplyTimeout
- * (60 s by default), which bounds the HTTP request. */
-#define API_ACK_DEFAULT_MS 5000
-#define API_ACK_MAX_MS 50000
+/* Waits the API allows (acks, other servers' answers): under the
+ * module's SocketIOReplyTimeout (60 s by default), which bounds the HTTP
+ * request. */
+#define API_WAIT_DEFAULT_MS 5000
+#define API_WAIT_MAX_MS 50000
 
 /* Events a server may not emit (the reference refuses them too). */
 static const char *const reserved[] = {
@@ -30,6 +33,8 @@ typedef struct api_req {
     siod_nsp *nsp;
     json_object *rooms;              /* NULL, a string or an array */
     json_object *except;
+    int local;                       /* this server's sockets only */
+    unsigned timeout_ms;             /* acks, other servers' answers */
 } api_req;
 
 static void answer_obj(siod_api_call *call, unsigned status, json_object *o)
@@ -113,13 +118,40 @@ static siod_bcast *add_rooms(siod_bcast *b, json_object *v,
     return b;
 }
 
-/* The request's selection: its namespace, narrowed by rooms and except. */
+/* The request's selection: its namespace, narrowed by rooms and except,
+ * on this server only with "local", with the request's timeout. */
 static siod_bcast *selection(const api_req *q)
 {
     siod_bcast *b = siod_bcast_new(q->nsp);
 
     b = add_rooms(b, q->rooms, siod_bcast_to);
-    return add_rooms(b, q->except, siod_bcast_except);
+    b = add_rooms(b, q->except, siod_bcast_except);
+    if (q->local)
+        b = siod_bcast_local(b);
+    return siod_bcast_timeout(b, q->timeout_ms);
+}
+
+/* Answers the failure code rc of an application API call. */
+static void fail_code(siod_api_call *call, int rc)
+{
+    unsigned status;
+
+    switch (rc) {
+    case SIOD_EINVAL:
+    case SIOD_ERESERVED:
+    case SIOD_ENOCLUSTER:
+        status = 400;
+        break;
+    case SIOD_ECLUSTERDOWN:
+        status = 503;
+        break;
+    case SIOD_ETIMEDOUT:
+        status = 504;
+        break;
+    default:
+        status = 500;
+    }
+    fail(call, status, "%s", siod_app_strerror(rc));
 }
 
 /* Reads member key as a boolean (absent: dflt). Returns 0, or -1 when it
@@ -154,6 +186,11 @@ static void ack_done(void *ud, int err, const siod_args *responses,
     json_object_object_add(o, "count", json_object_new_int64((int64_t)count));
     json_object_object_add(o, "timedOut",
                            json_object_new_boolean(err == SIOD_ETIMEDOUT));
+    if (err != SIOD_OK && err != SIOD_ETIMEDOUT) {
+        json_object_put(o);
+        fail_code(call, err);
+        return;
+    }
     succeed(call, o);
 }
 
@@ -166,30 +203,13 @@ static int is_reserved(const char *event)
     return 0;
 }
 
-/* Why siod_bcast_emit(_ack) refused, in the API's terms. */
-static const char *emit_error(int rc)
+/* emit (server 0) or serverSideEmit (server 1: to the other servers'
+ * applications, not to clients). */
+static void op_emit(api_req *q, int server)
 {
-    switch (rc) {
-    case SIOD_EINVAL:
-        return "the arguments are not valid Socket.IO arguments (a binary "
-               "placeholder names no attachment)";
-    case SIOD_ENOMEM:
-        return "out of memory";
-    case SIOD_ERESERVED:
-        return "reserved event name";
-    case SIOD_ELIMIT:
-        return "a limit of siod was reached";
-    default:
-        return "internal error";
-    }
-}
-
-static void op_emit(api_req *q)
-{
-    json_object *ev, *args = NULL, *tmo;
+    json_object *ev, *args = NULL;
     siod_args a = {0};
     int vol, ack, rc;
-    int64_t ms = API_ACK_DEFAULT_MS;
     siod_bcast *b;
 
     if (!json_object_object_get_ex(q->root, "event", &ev) ||
@@ -213,45 +233,39 @@ static void op_emit(api_req *q)
         fail(q->call, 400, "\"volatile\" and \"ack\" must be booleans");
         return;
     }
-    if (json_object_object_get_ex(q->root, "timeout", &tmo)) {
-        if (!json_object_is_type(tmo, json_type_int) ||
-            (ms = json_object_get_int64(tmo)) < 1 || ms > API_ACK_MAX_MS) {
-            fail(q->call, 400, "\"timeout\" must be 1..%d ms",
-                 API_ACK_MAX_MS);
-            return;
-        }
-    }
     if (args != NULL)
         a.json = json_object_to_json_string_length(
             args, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
             &a.len);
+    if (server) {
+        rc = ack ? siod_server_emit_ack(q->nsp, json_object_get_string(ev),
+                                        &a, q->timeout_ms, ack_done, q->call)
+                 : siod_server_emit(q->nsp, json_object_get_string(ev), &a);
+        if (rc != SIOD_OK)
+            fail_code(q->call, rc);
+        else if (!ack)
+            succeed(q->call, NULL);
+        return;
+    }
     b = selection(q);
     if (vol)
         b = siod_bcast_volatile(b);
     if (ack) {
-        b = siod_bcast_timeout(b, (unsigned)ms);
         rc = siod_bcast_emit_ack(b, json_object_get_string(ev), &a, ack_done,
                                  q->call);
         if (rc == SIOD_OK)
             return;         /* ack_done answers */
     } else {
         rc = siod_bcast_emit(b, json_object_get_string(ev), &a);
-        if (rc == SIOD_OK)
-            {
+        if (rc == SIOD_OK) {
             succeed(q->call, NULL);
             return;
         }
     }
-    fail(q->call, rc == SIOD_EINVAL ? 400 : 500, "the emit failed: %s",
-         emit_error(rc));
+    fail_code(q->call, rc);
 }
 
 /* ---- fetchSockets --------------------------------------------------------- */
-
-static void add_room(void *ud, const char *room)
-{
-    json_object_array_add(ud, json_object_new_string(room));
-}
 
 /* Parses JSON text (NULL: null) into an object for the answer. */
 static json_object *from_text(const char *text)
@@ -259,26 +273,37 @@ static json_object *from_text(const char *text)
     return text != NULL ? json_tokener_parse(text) : NULL;
 }
 
-static void add_socket(void *ud, siod_socket *s)
+static void fetch_done(void *ud, int err, const siod_remote_socket *v,
+                       size_t n)
 {
-    json_object *o = json_object_new_object(), *rooms = json_object_new_array();
+    siod_api_call *call = ud;
+    json_object *o, *list;
 
-    json_object_object_add(o, "id", json_object_new_string(siod_socket_id(s)));
-    siod_socket_rooms(s, add_room, rooms);
-    json_object_object_add(o, "rooms", rooms);
-    json_object_object_add(o, "data", from_text(siod_socket_data_json(s)));
-    json_object_object_add(o, "handshake",
-                           from_text(siod_handshake_json(s)));
-    json_object_array_add(ud, o);
+    if (err != SIOD_OK) {
+        fail_code(call, err);
+        return;
+    }
+    o = json_object_new_object();
+    list = json_object_new_array();
+    for (size_t i = 0; i < n; i++) {
+        json_object *so = json_object_new_object();
+
+        json_object_object_add(so, "id", json_object_new_string(v[i].id));
+        json_object_object_add(so, "rooms", from_text(v[i].rooms));
+        json_object_object_add(so, "data", from_text(v[i].data));
+        json_object_object_add(so, "handshake", from_text(v[i].handshake));
+        json_object_array_add(list, so);
+    }
+    json_object_object_add(o, "sockets", list);
+    succeed(call, o);
 }
 
 static void op_fetch(api_req *q)
 {
-    json_object *o = json_object_new_object(), *list = json_object_new_array();
+    int rc = siod_bcast_fetch(selection(q), fetch_done, q->call);
 
-    siod_bcast_sockets(selection(q), add_socket, list);
-    json_object_object_add(o, "sockets", list);
-    succeed(q->call, o);
+    if (rc != SIOD_OK)
+        fail_code(q->call, rc);
 }
 
 /* ---- socketsJoin / socketsLeave / disconnectSockets ----------------------- */
@@ -287,38 +312,43 @@ static void op_rooms(api_req *q, int join)
 {
     json_object *v;
     size_t i, n;
+    int rc = SIOD_OK;
 
     if (!json_object_object_get_ex(q->root, "room", &v) || v == NULL ||
         !is_room_list(v)) {
         fail(q->call, 400, "\"room\" must be a room name or an array "
-                    "of them");
+             "of them");
         return;
     }
     if (json_object_is_type(v, json_type_string)) {
-        (join ? siod_bcast_join : siod_bcast_leave)(selection(q),
-                                                   json_object_get_string(v));
-        {
-            succeed(q->call, NULL);
-            return;
-        }
+        rc = (join ? siod_bcast_join : siod_bcast_leave)(
+            selection(q), json_object_get_string(v));
+    } else {
+        n = json_object_array_length(v);
+        for (i = 0; i < n && rc == SIOD_OK; i++)
+            rc = (join ? siod_bcast_join : siod_bcast_leave)(
+                selection(q),
+                json_object_get_string(json_object_array_get_idx(v, i)));
     }
-    n = json_object_array_length(v);
-    for (i = 0; i < n; i++)
-        (join ? siod_bcast_join : siod_bcast_leave)(
-            selection(q), json_object_get_string(json_object_array_get_idx(v, i)));
-    succeed(q->call, NULL);
+    if (rc != SIOD_OK)
+        fail_code(q->call, rc);
+    else
+        succeed(q->call, NULL);
 }
 
 static void op_disconnect(api_req *q)
 {
-    int close_;
+    int close_, rc;
 
     if (get_bool(q->root, "close", 0, &close_) < 0) {
         fail(q->call, 400, "\"close\" must be a boolean");
         return;
     }
-    siod_bcast_disconnect(selection(q), close_);
-    succeed(q->call, NULL);
+    rc = siod_bcast_disconnect(selection(q), close_);
+    if (rc != SIOD_OK)
+        fail_code(q->call, rc);
+    else
+        succeed(q->call, NULL);
 }
 
 /* ---- the request ---------------------------------------------------------- */
@@ -344,6 +374,22 @@ static int read_common(api_req *q)
         fail(q->call, 400, "\"rooms\" and \"except\" must be room names or "
              "arrays of them");
         return -1;
+    }
+    if (get_bool(q->root, "local", 0, &q->local) < 0) {
+        fail(q->call, 400, "\"local\" must be a boolean");
+        return -1;
+    }
+    q->timeout_ms = API_WAIT_DEFAULT_MS;
+    if (json_object_object_get_ex(q->root, "timeout", &v)) {
+        int64_t ms = json_object_get_int64(v);
+
+        if (!json_object_is_type(v, json_type_int) || ms < 1 ||
+            ms > API_WAIT_MAX_MS) {
+            fail(q->call, 400, "\"timeout\" must be 1..%d ms",
+                 API_WAIT_MAX_MS);
+            return -1;
+        }
+        q->timeout_ms = (unsigned)ms;
     }
     if ((q->nsp = siod_nsp_find(name)) == NULL) {
         fail(q->call, 404, "no namespace %.200s is served here", name);
@@ -395,7 +441,9 @@ void siod_sio_api(void *app, siod_api_call *call, const unsigned char *body,
     if (read_common(&q) < 0)
         goto out;
     if (strcmp(op, "emit") == 0)
-        op_emit(&q);
+        op_emit(&q, 0);
+    else if (strcmp(op, "serverSideEmit") == 0)
+        op_emit(&q, 1);
     else if (strcmp(op, "fetchSockets") == 0)
         op_fetch(&q);
     else if (strcmp(op, "socketsJoin") == 0)
@@ -406,7 +454,8 @@ void siod_sio_api(void *app, siod_api_call *call, const unsigned char *body,
         op_disconnect(&q);
     else
         fail(call, 400, "unknown \"op\" %.64s (emit, fetchSockets, "
-             "socketsJoin, socketsLeave, disconnectSockets)", op);
+             "socketsJoin, socketsLeave, disconnectSockets, "
+             "serverSideEmit)", op);
 out:
     json_object_put(q.root);
     json_tokener_free(tok);

@@ -169,6 +169,8 @@ test('refusals: method, media type, JSON, names, namespace, size, access control
     ['{"op":"explode"}', 400, /unknown "op"/],
     ['{"op":"socketsJoin"}', 400, /"room" must be/],
     ['{"op":"disconnectSockets","close":1}', 400, /"close" must be a boolean/],
+    ['{"op":"fetchSockets","local":"yes"}', 400, /"local" must be a boolean/],
+    ['{"op":"serverSideEmit","event":"x"}', 400, /cluster/],
   ];
   for (const [body, status, re] of cases) {
     const r = await api(body);
