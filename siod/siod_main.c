@@ -37,11 +37,17 @@
 #define DEF_MAX_BINARY_BYTES (16u * 1024u * 1024u)
 #define DEF_MAX_LINK_OUTPUT (64u * 1024u * 1024u)
 #define MIN_MAX_LINK_OUTPUT (1024u * 1024u)
+#define DEF_MAX_RECOVERY_PACKETS 100000
+#define DEF_MAX_RECOVERY_LOG_BYTES (64u * 1024u * 1024u)
+#define DEF_MAX_RECOVERY_SESSIONS 100000
+#define DEF_MAX_RECOVERY_SESSION_BYTES (64u * 1024u * 1024u)
 
 /* Long options with no short letter: ids past any character; the
  * limits from OPT_MAX_SESSIONS on. */
 enum {
     OPT_NODE = 200,
+    OPT_RECOVERY,
+    OPT_RECOVERY_MW,
     OPT_MAX_SESSIONS = 256,
     OPT_MAX_SESSIONS_PER_ADDR,
     OPT_MAX_HANDSHAKE_BYTES,
@@ -52,6 +58,10 @@ enum {
     OPT_MAX_BINARY_BYTES,
     OPT_MAX_LINK_OUTPUT,
     OPT_MAX_LINKS,
+    OPT_MAX_RECOVERY_PACKETS,
+    OPT_MAX_RECOVERY_LOG_BYTES,
+    OPT_MAX_RECOVERY_SESSIONS,
+    OPT_MAX_RECOVERY_SESSION_BYTES,
     OPT_REDIS = 512,
     OPT_REDIS_PREFIX
 };
@@ -73,6 +83,16 @@ static const struct option long_opts[] = {
     { "max-binary-bytes", required_argument, NULL, OPT_MAX_BINARY_BYTES },
     { "max-link-output", required_argument, NULL, OPT_MAX_LINK_OUTPUT },
     { "max-links", required_argument, NULL, OPT_MAX_LINKS },
+    { "recovery", required_argument, NULL, OPT_RECOVERY },
+    { "recovery-middlewares", no_argument, NULL, OPT_RECOVERY_MW },
+    { "max-recovery-packets", required_argument, NULL,
+      OPT_MAX_RECOVERY_PACKETS },
+    { "max-recovery-log-bytes", required_argument, NULL,
+      OPT_MAX_RECOVERY_LOG_BYTES },
+    { "max-recovery-sessions", required_argument, NULL,
+      OPT_MAX_RECOVERY_SESSIONS },
+    { "max-recovery-session-bytes", required_argument, NULL,
+      OPT_MAX_RECOVERY_SESSION_BYTES },
     { "redis", required_argument, NULL, OPT_REDIS },
     { "redis-prefix", required_argument, NULL, OPT_REDIS_PREFIX },
     { "help", no_argument, NULL, 'h' },
@@ -94,6 +114,7 @@ struct options {
     size_t max_links;           /* --max-links */
     const char *redis_url;      /* --redis */
     const char *redis_prefix;   /* --redis-prefix */
+    siod_sio_recovery_conf recovery;    /* --recovery, --max-recovery-* */
 };
 
 static struct event_base *base;
@@ -107,7 +128,7 @@ static void usage(FILE *f)
         "            [-t PING_TIMEOUT_MS] [-c CONNECT_TIMEOUT_MS]\n"
         "            [-m MAX_PAYLOAD] [-R CLOSED_BYTES] [-n NSP=APP]...\n"
         "            [-a APP]... [-A APPDIR] [-l LOGFILE] [-p PIDFILE] [-v]\n"
-        "            [--node=TAG] [--max-...=N]...\n"
+        "            [--node=TAG] [--recovery=MS] [--max-...=N]...\n"
         "  -s  Unix socket to listen on (its directory must exist)\n"
         "  -k  relay secret file the module must prove it knows (default\n"
         "      SOCKET.secret; created, mode 0600, if absent)\n"
@@ -131,6 +152,11 @@ static void usage(FILE *f)
         "      A-Z a-z 0-9 - _; every session id begins with it, and httpd\n"
         "      forwards a session's requests to the node its id names\n"
         "      (docs/cluster.md)\n"
+        "  --recovery=MS  connection state recovery: a client back within MS\n"
+        "      gets its socket (id, rooms, data) and the events it missed\n"
+        "      (default: off; Socket.IO's default window is 120000)\n"
+        "  --recovery-middlewares  connect middleware runs for recovered\n"
+        "      sockets too (default: skipped)\n"
         "limits (0: none, where allowed; docs/limits.md):\n"
         "  --max-sessions=N                open sessions in all (default %u);\n"
         "                                  a handshake past it gets 503\n"
@@ -152,6 +178,12 @@ static void usage(FILE *f)
         "                                  waits past half, it closes past all\n"
         "  --max-links=N                   relay links open at once (default\n"
         "                                  %u); more connections are closed\n"
+        "  --max-recovery-packets=N        packets logged for recovery (default\n"
+        "                                  %u); the oldest go\n"
+        "  --max-recovery-log-bytes=N      their bytes (default %u)\n"
+        "  --max-recovery-sessions=N       sockets kept for recovery (default\n"
+        "                                  %u); the oldest go\n"
+        "  --max-recovery-session-bytes=N  their bytes (default %u)\n"
         "cluster (docs/siod.md):\n"
         "  --redis=URL                     join the servers sharing Redis at\n"
         "                                  redis://[user:password@]host[:port][/db]\n"
@@ -161,7 +193,9 @@ static void usage(FILE *f)
         DEF_MAX_ROOMS_PER_SOCKET, DEF_MAX_DYNAMIC_NSPS,
         DEF_MAX_NSPS_PER_SESSION, MAX_MAX_ATTACHMENTS, DEF_MAX_ATTACHMENTS,
         DEF_MAX_BINARY_BYTES, MIN_MAX_LINK_OUTPUT, DEF_MAX_LINK_OUTPUT,
-        SIOD_LINKS_MAX_DEFAULT);
+        SIOD_LINKS_MAX_DEFAULT, DEF_MAX_RECOVERY_PACKETS,
+        DEF_MAX_RECOVERY_LOG_BYTES, DEF_MAX_RECOVERY_SESSIONS,
+        DEF_MAX_RECOVERY_SESSION_BYTES);
 }
 
 /* Parses a decimal in [min, max]; returns 0, -EINVAL (not a decimal) or
@@ -278,6 +312,18 @@ static int parse_limit_opt(int c, const char *arg, struct options *o)
                            &o->max_link_output);
     case OPT_MAX_LINKS:
         return parse_limit("max-links", arg, 0, 1u << 20, &o->max_links);
+    case OPT_MAX_RECOVERY_PACKETS:
+        return parse_limit("max-recovery-packets", arg, 0, big,
+                           &o->recovery.max_packets);
+    case OPT_MAX_RECOVERY_LOG_BYTES:
+        return parse_limit("max-recovery-log-bytes", arg, 0, big,
+                           &o->recovery.max_log_bytes);
+    case OPT_MAX_RECOVERY_SESSIONS:
+        return parse_limit("max-recovery-sessions", arg, 0, big,
+                           &o->recovery.max_sessions);
+    case OPT_MAX_RECOVERY_SESSION_BYTES:
+        return parse_limit("max-recovery-session-bytes", arg, 0, big,
+                           &o->recovery.max_session_bytes);
     default:
         return -EINVAL;
     }
@@ -307,6 +353,10 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->max_link_output = DEF_MAX_LINK_OUTPUT;
     o->max_links = SIOD_LINKS_MAX_DEFAULT;
     o->redis_prefix = "socket.io";
+    o->recovery.max_packets = DEF_MAX_RECOVERY_PACKETS;
+    o->recovery.max_log_bytes = DEF_MAX_RECOVERY_LOG_BYTES;
+    o->recovery.max_sessions = DEF_MAX_RECOVERY_SESSIONS;
+    o->recovery.max_session_bytes = DEF_MAX_RECOVERY_SESSION_BYTES;
     while ((c = getopt_long(argc, argv, "s:k:u:i:t:c:m:R:n:a:A:l:p:vh", long_opts,
                             NULL)) != -1) {
         if (c == OPT_REDIS || c == OPT_REDIS_PREFIX) {
@@ -322,6 +372,17 @@ static int parse_args(int argc, char **argv, struct options *o)
             continue;
         }
         switch (c) {
+        case OPT_RECOVERY:
+            if (parse_num(optarg, 1, 86400000, &v) < 0) {
+                fprintf(stderr, "siod: --recovery: expected 1..86400000 "
+                        "ms\n");
+                return -EINVAL;
+            }
+            o->recovery.window_ms = (unsigned)v;
+            break;
+        case OPT_RECOVERY_MW:
+            o->recovery.run_middlewares = 1;
+            break;
         case OPT_NODE:
             if (siod_sid_set_node(optarg) < 0) {
                 fprintf(stderr, "siod: --node: expected %d characters of "
@@ -418,6 +479,12 @@ static int parse_args(int argc, char **argv, struct options *o)
     if (o->echo_engine && o->sio_options) {
         fprintf(stderr, "siod: -a echo-engine serves no Socket.IO "
                 "namespaces: it cannot be combined with -n or other -a\n");
+        return -EINVAL;
+    }
+    if (o->recovery.window_ms > 0 && o->redis_url != NULL) {
+        /* the log is this process's: packets other servers send through
+         * Redis are not in it, so a client could not be told the truth */
+        fprintf(stderr, "siod: --recovery does not work with --redis yet\n");
         return -EINVAL;
     }
     if (!o->echo_engine && siod_app_loader_conf_empty() &&
@@ -543,6 +610,7 @@ int main(int argc, char **argv)
         siod_log(SIOD_LOG_INFO, "cluster: Redis adapter, prefix %s, uid %s",
                  o.redis_prefix, siod_cluster_uid());
     }
+    siod_sio_set_recovery(&o.recovery);
     rc = siod_sessions_init(base, &o.engine, app);
     sessions_up = 1;
     if (rc < 0) {

@@ -136,6 +136,13 @@ const char *siod_socket_id(const siod_socket *s);
 int siod_socket_connected(const siod_socket *s);
 /* Returns the socket's namespace. */
 siod_nsp *siod_socket_nsp(const siod_socket *s);
+/* Returns 1 if the socket is one that left and came back within siod's
+ * --recovery window (the reference's socket.recovered): same id, rooms
+ * and socket.data (siod_socket_set_data_json; not the pointer of
+ * siod_socket_set_data, which belongs to the old socket object), and the
+ * packets it missed already replayed. Known from connect_mw on (which
+ * runs for it only with --recovery-middlewares). */
+int siod_socket_recovered(const siod_socket *s);
 /* Returns "polling" or "websocket" (NULL once disconnected). */
 const char *siod_socket_transport(const siod_socket *s);
 /* Keeps the socket object (not the connection) alive past a callback;
@@ -154,7 +161,10 @@ const char *siod_socket_data_json(const siod_socket *s);
 
 /* Sends an event to this socket. Returns SIOD_OK, SIOD_ECLOSED,
  * SIOD_EINVAL (args not a JSON array, a placeholder beyond nbins, an event
- * name that is not UTF-8), SIOD_ERESERVED or SIOD_ENOMEM. */
+ * name that is not UTF-8), SIOD_ERESERVED or SIOD_ENOMEM. With --recovery,
+ * an event (without ack, not volatile) to a socket that left and is kept
+ * for recovery is SIOD_OK: logged, it reaches the client when it comes
+ * back (and at once if it is back), as the reference's socket.emit. */
 int siod_emit(siod_socket *s, const char *event, const siod_args *args);
 
 /* The answer to an emit with acknowledgement: err is 0 (res holds the

@@ -44,6 +44,25 @@ void siod_sio_set_apps(const siod_sio_apps *ops);
 struct siod_adapter_ops;
 void siod_sio_set_adapter(const struct siod_adapter_ops *ops);
 
+/* Connection state recovery (the reference's connectionStateRecovery;
+ * docs/siod.md, docs/limits.md): off while window_ms is 0. A socket that
+ * leaves with a recoverable reason is kept window_ms, with the packets
+ * sent after it left, and a client that comes back in time with its pid
+ * and offset gets the same id, rooms, data and every packet it missed.
+ * run_middlewares: connect middleware runs for a recovered socket too
+ * (the reference's skipMiddlewares false). The max_* bound the memory
+ * (0: no bound): packets logged and their bytes, sockets kept and their
+ * bytes; past one the oldest goes. */
+typedef struct siod_sio_recovery_conf {
+    unsigned window_ms;
+    int run_middlewares;
+    size_t max_packets, max_log_bytes;
+    size_t max_sessions, max_session_bytes;
+} siod_sio_recovery_conf;
+
+/* Sets recovery's settings (copied). Call before siod_sessions_init. */
+void siod_sio_set_recovery(const siod_sio_recovery_conf *conf);
+
 /* Binds namespace name ('/...' without ',', or '~' and a POSIX extended
  * regex: a pattern) to app. explicit: named on the command line (-n),
  * which overrides what an application declares; two explicit bindings of

@@ -182,7 +182,7 @@ static int bcast_emit(siod_bcast *b, const char *event, const siod_args *args)
     }
     for (ssize_t i = 0; i < n && rc == 0; i++) {
         siod_sio_out o;
-        rc = siod_sio_encode(&o, 0, v[i]->name, 0, 0, event, args);
+        rc = siod_sio_recovery_encode(&o, v[i], event, args, &b->o);
         if (rc == 0)
             v[i]->aops->broadcast(v[i]->adapter, &o, &b->o);
         siod_sio_out_clear(&o);

@@ -305,6 +305,11 @@ static int sio_init(const siod_engine_config *cfg, void **app)
         siod_log(SIOD_LOG_ERROR, "%s", why);
         return rc;
     }
+    rc = siod_sio_recovery_start(why, sizeof why);
+    if (rc < 0) {
+        siod_log(SIOD_LOG_ERROR, "%s", why);
+        return rc;
+    }
     if (apps_ops != NULL) {
         rc = apps_ops->init(why, sizeof why);
         if (rc < 0) {
@@ -319,6 +324,7 @@ static void sio_destroy(void *app)
 {
     if (apps_ops != NULL)
         apps_ops->destroy();
+    siod_sio_recovery_stop();
 }
 
 static void sio_on_open(void *app, siod_session *s)

@@ -18,6 +18,10 @@
  *        siod_sio_cluster.c the other servers' events and this one's
  *                           server-side emits (the three never call each
  *                           other)
+ *     -> siod_sio_recovery.c  connection state recovery: offsets on
+ *                           the packets sent, sockets kept when they
+ *                           leave, restored on a CONNECT with their pid,
+ *                           missed packets replayed
  *     -> siod_sio_ack.c     acks: awaited by the server (one emit's, a
  *                           broadcast's) and owed to a client
  *     -> siod_sio_socket_base.c  the socket object: references,
@@ -25,8 +29,9 @@
  *     -> siod_sio_conn.c    the client's connection: its session, writes,
  *                           its list of sockets
  *     -> siod_sio_nsp.c     namespaces: registry, patterns and children
- *     -> siod_sio_handshake.c, siod_sio_packet.c, siod_sio_util.c
- *                           (handshake data, encoding, config, timers)
+ *     -> siod_sio_handshake.c, siod_sio_packet.c, siod_sio_util.c,
+ *        siod_sio_store.c   (handshake data, encoding, config, timers,
+ *                           recovery's in-process store)
  * Upward calls go only through ops: the adapter's host (siod_sio_host.c)
  * and the applications hooks (siod_sio_set_apps).
  *
@@ -137,6 +142,11 @@ struct siod_socket {
     siod_sio_ackent *acks;           /* server -> client acks awaited */
     int mw_pending;                  /* connect_mw said SIOD_MW_PENDING */
     int closing;                     /* on_disconnecting is running */
+    /* connection state recovery (siod_sio_recovery.c) */
+    char pid[SIO_SID_LEN + 1];       /* "" while recovery is off */
+    char *rec_offset;                /* restored: the client's offset */
+    int recovered;                   /* restored from a kept state */
+    int kept;                        /* left; its state kept for it */
     void *aslot;                     /* the adapter's (siod_adapter_host) */
 };
 
@@ -200,6 +210,13 @@ void siod_sio_set_config(const siod_engine_config *cfg);
 int siod_sio_encode(siod_sio_out *o, int ack, const char *nsp, int has_id,
                     uint64_t id, const char *event, const siod_args *args);
 
+/* siod_sio_encode for an EVENT without ack id whose data ends with the
+ * string offset (connection state recovery's, the reference's way):
+ * [event, ...args, offset]. Returns as siod_sio_encode. */
+int siod_sio_encode_offset(siod_sio_out *o, const char *nsp,
+                           const char *event, const siod_args *args,
+                           const char *offset);
+
 /* Encodes a packet whose data is JSON text data[0..len) (len 0: none) for
  * CONNECT, DISCONNECT, CONNECT_ERROR. Returns 0, -ENOMEM, or -EINVAL (the
  * codec refused the header: a namespace it cannot encode). */
@@ -228,6 +245,73 @@ int siod_sio_text_add_renumbered(siod_sio_text *t, const char *s, size_t n,
  * length. Returns a malloc'd string, or NULL if memory runs out. */
 char *siod_sio_args_text(const struct sio_packet *p, int skip_first,
                          size_t *len);
+
+/* ---- siod_sio_store.c --------------------------------------------------- */
+
+/* Connection state recovery's memory (the reference adapter's packet log,
+ * persistSession and restoreSession) behind ops, so that a store outside
+ * siod (Redis) can keep it across siod's restarts. siod_sio_store_mem
+ * keeps it in this process. */
+
+/* A socket's state kept while its client is away (malloc'd, with its
+ * strings; siod_sio_saved_free frees it all). */
+typedef struct siod_sio_saved {
+    char sid[SIO_SID_LEN + 1];
+    char pid[SIO_SID_LEN + 1];
+    char *nsp;                       /* its namespace's name */
+    char **rooms;                    /* its rooms, its own id's included */
+    size_t nrooms;
+    char *data_json;                 /* socket.data; NULL when unset */
+    int64_t at;                      /* when it left, ms since the epoch */
+} siod_sio_saved;
+void siod_sio_saved_free(siod_sio_saved *v);
+
+/* An offset's text: "<ms>-<n>", the form of a Redis stream id. */
+#define SIOD_SIO_OFFSET_MAX 48
+
+typedef struct siod_sio_store_stats {
+    size_t packets, log_bytes, sessions, session_bytes;
+} siod_sio_store_stats;
+
+typedef struct siod_sio_store_ops {
+    const char *name;
+    /* Returns a store with the window and limits of conf, or NULL if
+     * memory runs out. destroy frees it and all it keeps. */
+    void *(*create)(const siod_sio_recovery_conf *conf);
+    void (*destroy)(void *st);
+    /* Writes the offset of the next packet logged into buf (greater
+     * than every offset before it). */
+    void (*next_offset)(void *st, char buf[SIOD_SIO_OFFSET_MAX]);
+    /* Logs pkt, which carries offset as its last argument, sent to the
+     * sockets of namespace nsp that o selects. Returns 0, -EINVAL (not an
+     * offset of next_offset) or -ENOMEM (not logged). Past a limit the
+     * oldest packets are dropped (pkt too, if it is over one alone). */
+    int (*append)(void *st, const char *offset, const char *nsp,
+                  const siod_bcast_opts *o, const siod_sio_out *pkt);
+    /* Calls fn(ud, pkt) for every packet logged after offset for nsp that
+     * a socket whose rooms in(ud, room) tells (1: in it) was selected
+     * for, oldest first. Returns their number, or -ENOENT (offset is not
+     * in the log: too old, or never). */
+    ssize_t (*replay)(void *st, const char *nsp, const char *offset,
+                      int (*in)(void *ud, const char *room),
+                      void (*fn)(void *ud, const siod_sio_out *pkt),
+                      void *ud);
+    /* Keeps v (the store's from now on) for the window; one kept under the
+     * same pid goes. Returns 0 or -ENOMEM (v is freed). Past a limit the
+     * oldest kept go. */
+    int (*save)(void *st, siod_sio_saved *v);
+    /* Takes the state kept under pid for namespace nsp if it can be
+     * restored: kept, not past the window, offset still in the log.
+     * Returns it (the caller's), or NULL with *why (static text) saying
+     * why not. */
+    siod_sio_saved *(*take)(void *st, const char *nsp, const char *pid,
+                            const char *offset, const char **why);
+    /* Drops what is past the window at now (ms since the epoch). */
+    void (*expire)(void *st, int64_t now);
+    void (*stats)(void *st, siod_sio_store_stats *out);
+} siod_sio_store_ops;
+
+extern const siod_sio_store_ops siod_sio_store_mem;
 
 /* ---- siod_sio_handshake.c ----------------------------------------------- */
 
@@ -311,6 +395,45 @@ int siod_sio_socket_write(siod_socket *s, const siod_sio_out *o,
 
 /* (references, properties, data and rooms: the siod_socket_* and
  * siod_join/leave/in_room calls of siod_app.h) */
+
+/* ---- siod_sio_recovery.c ------------------------------------------------ */
+
+/* Starts recovery with the settings of siod_sio_set_recovery (no-op when
+ * off): its store and the timer that expires it. Returns 0, or -ENOMEM
+ * with why[0..cap) set. siod_sio_recovery_stop frees them (at exit,
+ * after every session closed). */
+int siod_sio_recovery_start(char *why, size_t cap);
+void siod_sio_recovery_stop(void);
+
+/* Returns 1 while recovery is on. */
+int siod_sio_recovery_on(void);
+
+/* Encodes an EVENT for nsp that o selects (flags: the emit's); with
+ * recovery on and the packet not volatile, it carries a new offset and
+ * is logged (a packet that cannot be logged is sent without). Returns as
+ * siod_sio_encode. */
+int siod_sio_recovery_encode(siod_sio_out *out, siod_nsp *nsp,
+                             const char *event, const siod_args *args,
+                             const siod_bcast_opts *o);
+
+/* A CONNECT for s (pending, not yet in any room) with auth: with
+ * recovery on, a pid and an offset (strings) whose state is kept make s
+ * that socket again (id, pid, rooms, data; s->recovered); otherwise s
+ * gets a new pid. Returns 0, or -ENOMEM or the random source's code. */
+int siod_sio_recovery_claim(siod_socket *s, const struct sio_json_span *auth);
+
+/* Returns 1 if connect middleware is skipped for a recovered socket
+ * (the reference's skipMiddlewares, the default). */
+int siod_sio_recovery_skips_middleware(void);
+
+/* s (recovered) is accepted: the packets it missed go to its client,
+ * before its CONNECT. If they are no longer all in the log, s is not
+ * recovered after all (a new pid tells the client). */
+void siod_sio_recovery_replay(siod_socket *s);
+
+/* s (connected, still in its rooms) leaves for reason: a recoverable one
+ * keeps its state (s->kept). */
+void siod_sio_recovery_save(siod_socket *s, const char *reason);
 
 /* ---- siod_sio_ack.c ----------------------------------------------------- */
 

@@ -163,8 +163,11 @@ static void trim(const char *s, size_t *b, size_t *e)
         (*e)--;
 }
 
-int siod_sio_encode(siod_sio_out *o, int ack, const char *nsp, int has_id,
-                    uint64_t id, const char *event, const siod_args *args)
+/* siod_sio_encode, with tail (NULL: none) a JSON value appended to the
+ * data array. */
+static int encode(siod_sio_out *o, int ack, const char *nsp, int has_id,
+                  uint64_t id, const char *event, const siod_args *args,
+                  const char *tail)
 {
     static const char empty[] = "[]";
     const char *json = args != NULL && args->json != NULL ? args->json : empty;
@@ -239,6 +242,12 @@ int siod_sio_encode(siod_sio_out *o, int ack, const char *nsp, int has_id,
                 rc = siod_sio_text_add(&t, span.ptr + at, e - at);
         }
     }
+    if (rc == 0 && tail != NULL) {
+        if (t.len > 1)
+            rc = siod_sio_text_add(&t, ",", 1);
+        if (rc == 0)
+            rc = siod_sio_text_add(&t, tail, strlen(tail));
+    }
     if (rc == 0)
         rc = siod_sio_text_add(&t, "]", 1);
 
@@ -277,6 +286,29 @@ int siod_sio_encode(siod_sio_out *o, int ack, const char *nsp, int has_id,
     if (rc != 0)
         siod_sio_out_clear(o);
     return rc;
+}
+
+int siod_sio_encode(siod_sio_out *o, int ack, const char *nsp, int has_id,
+                    uint64_t id, const char *event, const siod_args *args)
+{
+    return encode(o, ack, nsp, has_id, id, event, args, NULL);
+}
+
+int siod_sio_encode_offset(siod_sio_out *o, const char *nsp,
+                           const char *event, const siod_args *args,
+                           const char *offset)
+{
+    char tail[SIOD_SIO_OFFSET_MAX + 2];
+    size_t n = strlen(offset);
+
+    /* an offset is digits and '-': quoting needs no escape */
+    if (n + 3 > sizeof tail)
+        return -EINVAL;
+    tail[0] = '"';
+    memcpy(tail + 1, offset, n);
+    tail[n + 1] = '"';
+    tail[n + 2] = '\0';
+    return encode(o, 0, nsp, 0, 0, event, args, tail);
 }
 
 /* ---- inbound: a decoded packet's data as args ------------------------------ */

@@ -104,8 +104,13 @@ static void connect_finish(siod_socket *s, const siod_error *err)
     if (nsp->aops->add(nsp->adapter, s, s->id) < 0)
         siod_log_limited(SIOD_LOG_ERROR, "socket %s: out of memory joining "
                          "its room", s->id);
-    char data[64];
-    int n = snprintf(data, sizeof data, "{\"sid\":\"%s\"}", s->id);
+    /* what it missed first, as the reference sends it */
+    siod_sio_recovery_replay(s);
+    char data[96];
+    int n = s->pid[0] != '\0'
+                ? snprintf(data, sizeof data, "{\"sid\":\"%s\",\"pid\":\"%s\"}",
+                           s->id, s->pid)
+                : snprintf(data, sizeof data, "{\"sid\":\"%s\"}", s->id);
     if (siod_sio_encode_raw(&o, SIO_PACKET_CONNECT, nsp->name, nsp->name_len,
                             data, (size_t)n) == 0) {
         siod_sio_client_write(c, &o, 0);
@@ -145,12 +150,19 @@ int siod_sio_socket_connect(siod_sio_client *c, siod_nsp *nsp,
     }
     s->issued = siod_now_ms();
     siod_sio_format_time(s->issued, s->time, sizeof s->time);
+    rc = siod_sio_recovery_claim(s, auth);
+    if (rc < 0) {
+        s->nsp->aops->del_all(s->nsp->adapter, s);
+        siod_socket_unref(s);
+        return rc;
+    }
     siod_sio_client_link(c, s);
     nsp->pending++;
 
     /* s->refs is the layer's; this call holds one more until it returns */
     siod_socket_ref(s);
-    if (mod_of(s)->connect_mw == NULL) {
+    if (mod_of(s)->connect_mw == NULL ||
+        (s->recovered && siod_sio_recovery_skips_middleware())) {
         connect_finish(s, NULL);
     } else {
         siod_error err = { NULL, NULL };
@@ -201,6 +213,7 @@ void siod_sio_socket_closed(siod_socket *s, const char *reason)
     siod_socket_ref(s);
     if (mod_of(s)->on_disconnecting != NULL)
         mod_of(s)->on_disconnecting(state_of(s), s, reason);
+    siod_sio_recovery_save(s, reason);
     transit(s, SOCK_CLOSED, reason);
     nsp->aops->del_all(nsp->adapter, s);
     if (s->nprev != NULL)
@@ -386,11 +399,26 @@ static int emit(siod_socket *s, const char *event, const siod_args *args,
 
     if (s == NULL || event == NULL)
         return -EINVAL;
-    if (s->state != SOCK_CONNECTED || s->client == NULL)
-        return -EPIPE;
-    if (has_id)
+    char *own[1] = { s->id };
+    siod_bcast_opts sel = { own, 1, NULL, 0, flags | SIOD_ADAPTER_LOCAL };
+    if (s->state != SOCK_CONNECTED || s->client == NULL) {
+        if (!s->kept || has_id || !siod_sio_recovery_on())
+            return -EPIPE;
+        /* left, kept for recovery: logged, and sent to the socket back
+         * under its id if it is, as the reference's emit (a broadcast to
+         * the socket's room) does */
+        rc = siod_sio_recovery_encode(&o, s->nsp, event, args, &sel);
+        if (rc == 0)
+            s->nsp->aops->broadcast(s->nsp->adapter, &o, &sel);
+        siod_sio_out_clear(&o);
+        return rc;
+    }
+    if (has_id) {
         id = s->nsp->next_id;
-    rc = siod_sio_encode(&o, 0, s->nsp->name, has_id, id, event, args);
+        rc = siod_sio_encode(&o, 0, s->nsp->name, has_id, id, event, args);
+    } else {
+        rc = siod_sio_recovery_encode(&o, s->nsp, event, args, &sel);
+    }
     if (rc < 0)
         return rc;
     if (has_id) {

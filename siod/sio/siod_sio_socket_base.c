@@ -28,6 +28,7 @@ void siod_socket_unref(siod_socket *s)
     if (s->data_free != NULL)
         s->data_free(s->data);
     free(s->auth);
+    free(s->rec_offset);
     free(s->hs_json);
     free(s->data_json);
     siod_sio_hs_unref(s->hs);

@@ -1,0 +1,279 @@
+/* Connection state recovery (the reference's connectionStateRecovery,
+ * Socket.IO 4.6+): with --recovery on, every non-volatile event sent
+ * without ack carries an offset as its last argument and is logged; a
+ * socket that leaves with a recoverable reason is kept for the window; a
+ * CONNECT whose auth has that socket's pid and the client's last offset
+ * gets the same socket back (id, pid, rooms, data) and every packet it
+ * missed, replayed before the CONNECT answer. The log and the kept
+ * sockets live in a store (siod_sio_store_ops; siod_sio_store_mem). */
+#include "siod_sio_int.h"
+#include "core/siod_core.h"
+#include "sio_json.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* How often the store drops what is past the window. */
+#define EXPIRE_EVERY_MS 1000
+
+static siod_sio_recovery_conf conf;
+static const siod_sio_store_ops *store_ops = &siod_sio_store_mem;
+static void *store;
+static struct event *expire_timer;
+
+/* Packets that could not be logged, kept sockets lost to memory. */
+static siod_log_throttle log_failures;
+
+void siod_sio_set_recovery(const siod_sio_recovery_conf *c)
+{
+    conf = *c;
+}
+
+int siod_sio_recovery_on(void)
+{
+    return store != NULL;
+}
+
+static void expire_cb(evutil_socket_t fd, short what, void *arg)
+{
+    store_ops->expire(store, siod_now_ms());
+}
+
+int siod_sio_recovery_start(char *why, size_t cap)
+{
+    if (conf.window_ms == 0)
+        return 0;
+    store = store_ops->create(&conf);
+    expire_timer = store != NULL
+                       ? event_new(siod_sio_config()->base, -1, EV_PERSIST,
+                                   expire_cb, NULL)
+                       : NULL;
+    if (expire_timer == NULL) {
+        siod_sio_recovery_stop();
+        return siod_err_set(why, cap, -ENOMEM, "connection state recovery: "
+                            "out of memory");
+    }
+    struct timeval tv = { EXPIRE_EVERY_MS / 1000,
+                          (EXPIRE_EVERY_MS % 1000) * 1000 };
+    event_add(expire_timer, &tv);
+    siod_log(SIOD_LOG_INFO, "connection state recovery: window %u ms, "
+             "middleware %s for recovered sockets, %s store (0: no limit): "
+             "packets %zu, log bytes %zu, sockets %zu, their bytes %zu",
+             conf.window_ms, conf.run_middlewares ? "runs" : "skipped",
+             store_ops->name, conf.max_packets, conf.max_log_bytes,
+             conf.max_sessions, conf.max_session_bytes);
+    return 0;
+}
+
+void siod_sio_recovery_stop(void)
+{
+    if (expire_timer != NULL)
+        event_free(expire_timer);
+    expire_timer = NULL;
+    if (store != NULL)
+        store_ops->destroy(store);
+    store = NULL;
+}
+
+int siod_sio_recovery_skips_middleware(void)
+{
+    return !conf.run_middlewares;
+}
+
+/* ---- offsets on the packets sent ------------------------------------------ */
+
+int siod_sio_recovery_encode(siod_sio_out *out, siod_nsp *nsp,
+                             const char *event, const siod_args *args,
+                             const siod_bcast_opts *o)
+{
+    char offset[SIOD_SIO_OFFSET_MAX];
+    int rc;
+
+    if (store == NULL || (o->flags & SIOD_EMIT_VOLATILE))
+        return siod_sio_encode(out, 0, nsp->name, 0, 0, event, args);
+    store_ops->next_offset(store, offset);
+    rc = siod_sio_encode_offset(out, nsp->name, event, args, offset);
+    if (rc < 0)
+        return rc;
+    rc = store_ops->append(store, offset, nsp->name, o, out);
+    if (rc < 0)
+        siod_log_throttled(&log_failures, SIOD_LOG_ERROR, "recovery: a "
+                           "packet to %s not logged (%s): clients away "
+                           "miss it", nsp->name, siod_strerror(rc));
+    return 0;
+}
+
+/* ---- leaving: the state kept ---------------------------------------------- */
+
+/* The reference's RECOVERABLE_DISCONNECT_REASONS. */
+static int recoverable(const char *reason)
+{
+    static const char *const reasons[] = {
+        "transport error", "transport close", "forced close", "ping timeout",
+        "server shutting down", "forced server close",
+    };
+    for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
+        if (strcmp(reason, reasons[i]) == 0)
+            return 1;
+    return 0;
+}
+
+struct rooms_copy {
+    siod_sio_saved *v;
+    size_t cap;
+    int failed;
+};
+
+static void room_copy(void *ud, const char *room)
+{
+    struct rooms_copy *r = ud;
+    char *copy = r->failed ? NULL : strdup(room);
+    if (copy == NULL || r->v->nrooms == r->cap) {
+        free(copy);
+        r->failed = 1;
+        return;
+    }
+    r->v->rooms[r->v->nrooms++] = copy;
+}
+
+void siod_sio_recovery_save(siod_socket *s, const char *reason)
+{
+    siod_nsp *nsp = s->nsp;
+    siod_sio_saved *v;
+    int rc = -ENOMEM;
+
+    if (store == NULL || !recoverable(reason))
+        return;
+    size_t n = nsp->aops->socket_rooms(nsp->adapter, s, NULL, NULL);
+    v = calloc(1, sizeof *v);
+    if (v != NULL) {
+        struct rooms_copy r = { v, n, 0 };
+        memcpy(v->sid, s->id, sizeof v->sid);
+        memcpy(v->pid, s->pid, sizeof v->pid);
+        v->at = siod_now_ms();
+        v->nsp = strdup(nsp->name);
+        v->rooms = calloc(n ? n : 1, sizeof *v->rooms);
+        if (s->data_json != NULL)
+            v->data_json = strdup(s->data_json);
+        if (v->rooms != NULL)
+            nsp->aops->socket_rooms(nsp->adapter, s, room_copy, &r);
+        if (v->nsp != NULL && v->rooms != NULL && !r.failed &&
+            (s->data_json == NULL || v->data_json != NULL)) {
+            rc = store_ops->save(store, v);
+            v = NULL;
+        }
+    }
+    siod_sio_saved_free(v);
+    if (rc < 0) {
+        siod_log_throttled(&log_failures, SIOD_LOG_ERROR, "recovery: socket "
+                           "%s not kept (%s)", s->id, siod_strerror(rc));
+        return;
+    }
+    s->kept = 1;
+    siod_log_debug("recovery: socket %s on %s kept (%s)", s->id, nsp->name,
+                   reason);
+}
+
+/* ---- coming back ----------------------------------------------------------- */
+
+/* Decodes string member key of object auth into buf[0..cap) (NUL
+ * terminated). Returns 1, or 0 when it is absent, no string, or too
+ * long to be one of ours. */
+static int auth_string(const struct sio_json_span *auth, const char *key,
+                       char *buf, size_t cap)
+{
+    struct sio_json_span v;
+    size_t n;
+
+    if (auth->ptr == NULL || auth->type != SIO_JSON_OBJECT ||
+        sio_json_object_get(auth, key, strlen(key), &v) != SIO_OK ||
+        v.type != SIO_JSON_STRING ||
+        sio_json_string_decode(&v, buf, cap - 1, &n) != SIO_OK)
+        return 0;
+    buf[n] = '\0';
+    return 1;
+}
+
+int siod_sio_recovery_claim(siod_socket *s, const struct sio_json_span *auth)
+{
+    char pid[SIO_SID_LEN + 2], offset[SIOD_SIO_OFFSET_MAX];
+    const char *why = "no pid and offset";
+    siod_sio_saved *v = NULL;
+    int rc;
+
+    if (store == NULL)
+        return 0;
+    if (auth_string(auth, "pid", pid, sizeof pid) &&
+        auth_string(auth, "offset", offset, sizeof offset))
+        v = store_ops->take(store, s->nsp->name, pid, offset, &why);
+    if (v == NULL) {
+        rc = siod_sid_generate(s->pid);
+        s->pid[SIO_SID_LEN] = '\0';
+        if (strcmp(why, "no pid and offset") != 0)
+            siod_log_debug("recovery: socket %s on %s not recovered: %s",
+                           s->id, s->nsp->name, why);
+        return rc;
+    }
+    s->rec_offset = strdup(offset);
+    if (s->rec_offset == NULL) {
+        siod_sio_saved_free(v);
+        return -ENOMEM;
+    }
+    memcpy(s->id, v->sid, sizeof s->id);
+    memcpy(s->pid, v->pid, sizeof s->pid);
+    free(s->data_json);
+    s->data_json = v->data_json;
+    v->data_json = NULL;
+    s->recovered = 1;
+    /* not counted against --max-rooms-per-socket: joined within it */
+    for (size_t i = 0; i < v->nrooms; i++)
+        if (s->nsp->aops->add(s->nsp->adapter, s, v->rooms[i]) < 0)
+            siod_log_limited(SIOD_LOG_ERROR, "recovery: socket %s: out of "
+                             "memory rejoining room %s", s->id, v->rooms[i]);
+    siod_log_debug("recovery: socket %s on %s restored (%zu rooms)", s->id,
+                   s->nsp->name, v->nrooms);
+    siod_sio_saved_free(v);
+    return 0;
+}
+
+static int in_room(void *ud, const char *room)
+{
+    siod_socket *s = ud;
+    return s->nsp->aops->has(s->nsp->adapter, s, room);
+}
+
+static void replay_one(void *ud, const siod_sio_out *pkt)
+{
+    siod_socket *s = ud;
+    if (s->client != NULL)
+        siod_sio_client_write(s->client, pkt, 0);
+}
+
+void siod_sio_recovery_replay(siod_socket *s)
+{
+    if (store == NULL || !s->recovered)
+        return;
+    ssize_t n = store_ops->replay(store, s->nsp->name, s->rec_offset,
+                                  in_room, replay_one, s);
+    if (n >= 0) {
+        siod_log_debug("recovery: socket %s: %zd missed packets replayed",
+                       s->id, n);
+        return;
+    }
+    /* dropped while its middleware ran: the client cannot have them all */
+    siod_log_debug("recovery: socket %s: its offset left the log during "
+                   "connect middleware; not recovered", s->id);
+    s->recovered = 0;
+    if (siod_sid_generate(s->pid) < 0)
+        memcpy(s->pid, s->id, sizeof s->pid);   /* any other pid */
+    s->pid[SIO_SID_LEN] = '\0';
+}
+
+/* ---- public API ------------------------------------------------------------ */
+
+int siod_socket_recovered(const siod_socket *s)
+{
+    return s != NULL && s->recovered;
+}
