@@ -142,6 +142,15 @@ $(BUILD)/tests/test_siod_%: tests/unit/test_siod_%.c $(SIOD_UNIT_OBJ) $(BUILD)/l
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) $(SIOD_INC) -Isiod -o $@ $< $(SIOD_UNIT_OBJ) $(BUILD)/libsio.a
 
+# Recovery's store is tested on its own, on the test's clock.
+SIOD_STORE_UNIT_OBJ := $(addprefix $(BUILD)/obj/siod/, sio/siod_sio_store.o \
+    core/siod_buf.o core/siod_hash.o)
+$(BUILD)/tests/test_siod_store: tests/unit/test_siod_store.c \
+                                $(SIOD_STORE_UNIT_OBJ) $(BUILD)/libsio.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) $(SIOD_INC) -Isiod -o $@ $< $(SIOD_STORE_UNIT_OBJ) \
+	  $(BUILD)/libsio.a
+
 # The Redis layer's unit test links its pure codecs and the connection's
 # URL parser (the connection's object, with hiredis and libevent).
 SIOD_CLUSTER_UNIT_OBJ := $(addprefix $(BUILD)/obj/siod/, cluster/siod_redis.o \
