@@ -8,9 +8,10 @@
  *                   middleware ran for this socket object)
  *   join room       ack true
  *   set-data value  sets socket.data (JSON); ack true
- *   later {delay, to, event, n, volatile, withAck}
+ *   later {delay, to, event, n, volatile, withAck, binary}
  *                   acks true, then after delay ms emits n events "event"
- *                   with argument i (0..n-1): to "me" (siod_emit on this
+ *                   with argument i (0..n-1; binary: a buffer of bytes
+ *                   i, i+1, i+2 first): to "me" (siod_emit on this
  *                   socket object, kept by reference), to "room:NAME" or
  *                   "all" (broadcasts); volatile; withAck: siod_emit_ex
  *                   with an ack (never logged)
@@ -107,7 +108,7 @@ struct later {
     siod_socket *s;                  /* reference */
     char *event, *to;
     unsigned n;
-    int vol, with_ack;
+    int vol, with_ack, binary;
     siod_timer *timer;               /* stream: repeating */
     unsigned next;                   /* stream: the next tick */
 };
@@ -120,9 +121,13 @@ static void ignore_ack(void *ud, siod_socket *s, int err,
 /* Emits event with argument i as l says. */
 static void emit_one(struct later *l, const char *event, unsigned i)
 {
-    char num[32];
-    snprintf(num, sizeof num, "[%u]", i);
-    siod_args a = { num, 0, NULL, 0 };
+    char num[64];
+    unsigned char bytes[3] = { (unsigned char)i, (unsigned char)(i + 1),
+                               (unsigned char)(i + 2) };
+    siod_bin bin = { bytes, sizeof bytes };
+    snprintf(num, sizeof num, l->binary ? "[{\"_placeholder\":true,\"num\":0},%u]"
+                                        : "[%u]", i);
+    siod_args a = { num, 0, l->binary ? &bin : NULL, l->binary ? 1 : 0 };
     int rc;
     if (strcmp(l->to, "me") == 0) {
         siod_emit_opts o = { l->vol ? SIOD_EMIT_VOLATILE : 0, 0,
@@ -182,6 +187,7 @@ static void later(siod_socket *s, const siod_args *args, siod_ack *ack,
     l->n = opt_uint(args, "n", 1);
     l->vol = opt_true(args, "volatile");
     l->with_ack = opt_true(args, "withAck");
+    l->binary = opt_true(args, "binary");
     if (l->event != NULL && l->to != NULL && l->n > 0)
         l->timer = stream ? siod_timer_start(opt_uint(args, "every", 10), 1,
                                              stream_tick, l)

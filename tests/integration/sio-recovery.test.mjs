@@ -70,6 +70,7 @@ for (const transports of [['websocket'], ['polling']]) {
         [340, { to: 'me', event: 'acked', n: 2, withAck: true }],
         [360, { to: 'room:r1', event: 'r', n: 3 }],
         [380, { to: 'room:r1', event: 'rvol', n: 2, volatile: true }],
+        [390, { to: 'me', event: 'bin', n: 2, binary: true }],
         [400, { to: 'all', event: 'a', n: 2 }],
         [420, { to: 'room:elsewhere', event: 'no', n: 1 }],
       ]) {
@@ -90,11 +91,14 @@ for (const transports of [['websocket'], ['polling']]) {
       assert.equal(s.rec.all('welcome').length, 2);
       assert.equal(s.rec.all('welcome')[1][0].recovered, true, 'on_connection sees it recovered');
 
-      const order = s.rec.log.map((e) => e.event).filter((e) => ['m', 'r', 'a', 'vol', 'rvol', 'acked', 'no'].includes(e));
-      assert.deepEqual(order, ['m', 'm', 'm', 'r', 'r', 'r', 'a', 'a'], 'missed events in order, once each');
+      const order = s.rec.log.map((e) => e.event).filter((e) => ['m', 'r', 'bin', 'a', 'vol', 'rvol', 'acked', 'no'].includes(e));
+      assert.deepEqual(order, ['m', 'm', 'm', 'r', 'r', 'r', 'bin', 'bin', 'a', 'a'], 'missed events in order, once each');
       assert.deepEqual(firsts(s, 'm'), [0, 1, 2]);
       assert.deepEqual(firsts(s, 'r'), [0, 1, 2]);
       assert.deepEqual(firsts(s, 'a'), [0, 1]);
+      // a binary event keeps its buffer, the offset comes after the arguments
+      assert.deepEqual(s.rec.all('bin').map(([b, i]) => [[...b], i]), [[[0, 1, 2], 0], [[1, 2, 3], 1]]);
+      for (const args of s.rec.all('bin')) assert.equal(typeof args[2], 'string', 'bin: carries its offset');
       for (const ev of ['m', 'r', 'a']) {
         for (const args of s.rec.all(ev)) assert.equal(typeof args[1], 'string', `${ev}: carries its offset`);
       }
@@ -253,3 +257,40 @@ for (const transports of [['websocket'], undefined, ['polling']]) {
       }
     });
 }
+
+test('--recovery-middlewares: connect middleware runs for a recovered socket too', { timeout: 30000 }, async () => {
+  await inst.restartSiod({ opts: { siodExtraArgs: [`--recovery=${WINDOW}`, '--recovery-middlewares'] } });
+  const s = await sioConnect(inst, '/', { ...RECONNECT, transports: ['websocket'] });
+  try {
+    await s.rec.next('welcome');
+    const id = s.id;
+    const back = cycle(s, 'client');
+    cut(s);
+    await back;
+    assert.equal(s.recovered, true);
+    assert.equal(s.id, id);
+    const [who] = await ackOf(s, 'whoami');
+    assert.equal(who.recovered, true, 'the middleware saw it recovered');
+    assert.equal(who.mw, true, 'the middleware ran');
+  } finally {
+    closeAll(s);
+  }
+});
+
+test('without --recovery: no pid in the CONNECT answer, no offset on events, never recovered', { timeout: 30000 }, async () => {
+  await inst.restartSiod({ opts: { siodExtraArgs: [] } });
+  const s = await sioConnect(inst, '/', { ...RECONNECT, transports: ['websocket'] });
+  try {
+    const welcome = await s.rec.next('welcome');
+    assert.equal(welcome.length, 1, 'no offset argument');
+    assert.equal(s._pid, undefined);
+    const id = s.id;
+    const back = cycle(s, 'client');
+    cut(s);
+    await back;
+    assert.ok(!s.recovered, 'not recovered (the client says undefined without a pid)');
+    assert.notEqual(s.id, id);
+  } finally {
+    closeAll(s);
+  }
+});
