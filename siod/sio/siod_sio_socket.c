@@ -151,8 +151,7 @@ int siod_sio_socket_connect(siod_sio_client *c, siod_nsp *nsp,
     s->issued = siod_now_ms();
     siod_sio_format_time(s->issued, s->time, sizeof s->time);
     rc = siod_sio_recovery_claim(s, auth);
-    if (rc < 0) {
-        s->nsp->aops->del_all(s->nsp->adapter, s);
+    if (rc < 0) {               /* it joined no room */
         siod_socket_unref(s);
         return rc;
     }

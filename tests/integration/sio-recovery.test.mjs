@@ -12,6 +12,17 @@ import {
   startInstance, sioSocket, sioConnect, sioConnected, closeAll, ackOf, withTimeout, waitFor, sleep,
 } from './harness.mjs';
 import { graceful } from './scale-lib.mjs';
+import { execFileSync } from 'node:child_process';
+
+/** `apache2 -k restart`: the parent stops its children at once and starts new ones. */
+function restart(inst) {
+  const env = { ...process.env };
+  if (process.env.SAN === '1') {
+    env.LD_PRELOAD = execFileSync(process.env.CC || 'gcc', ['-print-file-name=libasan.so'], { encoding: 'utf8' }).trim();
+    env.ASAN_OPTIONS = 'detect_leaks=0';
+  }
+  execFileSync(process.env.HTTPD || '/usr/sbin/apache2', ['-f', inst.paths.CONF, '-k', 'restart'], { stdio: 'pipe', env });
+}
 
 const WINDOW = 3000;
 const LOG_BYTES = 300000;
@@ -216,9 +227,11 @@ test('a refused or unknown pid, or a pid of another namespace: a fresh session',
   }
 });
 
-for (const transports of [['websocket'], undefined, ['polling']]) {
+for (const [transports, how] of [[['websocket'], 'graceful'], [undefined, 'graceful'], [['polling'], 'graceful'],
+  [['websocket'], 'restart']]) {
   const kind = transports ? transports[0] : 'upgraded';
-  test(`${kind}: httpd restarted gracefully mid-stream: the client is back recovered with every event, in order`,
+  test(`${kind}: httpd restarted ${how === 'graceful' ? 'gracefully' : '(-k restart: children stopped at once)'} ` +
+    'mid-stream: the client is back recovered with every event, in order',
     { timeout: 40000 }, async () => {
       const s = sioSocket(inst, '/', {
         reconnection: true, reconnectionDelay: 100, reconnectionDelayMax: 300, randomizationFactor: 0, transports,
@@ -236,12 +249,13 @@ for (const transports of [['websocket'], undefined, ['polling']]) {
         assert.deepEqual(await ackOf(s, 'stream', [{ every: 50, n: N, to: 'room:g' }]), [true]);
         await s.rec.count('tick', 10, 5000);
         const old = inst.httpdChildren();
-        graceful(inst);
+        if (how === 'graceful') graceful(inst);
+        else restart(inst);
         await s.rec.next('tick-end', 20000);
         const ticks = firsts(s, 'tick');
         assert.deepEqual(ticks, Array.from({ length: N }, (_, i) => i), `every tick once, in order\n${inst.logs(10)}`);
         assert.equal(s.id, id, 'the same id');
-        if (transports?.[0] === 'polling') {
+        if (transports?.[0] === 'polling' && how === 'graceful') {
           // siod keeps the Engine.IO session: a poll simply goes to a new child
           assert.equal(disconnects, 0, 'a polling client does not even notice');
         } else {
