@@ -431,6 +431,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     cfg.max_attachments = 4;
     cfg.max_binary_bytes = 64 * 1024;
     siod_links_set_output_max(1024 * 1024);
+    /* connection state recovery on, with a short window and small bounds:
+     * offsets on events, sockets kept and dropped, CONNECTs with pids */
+    static const siod_sio_recovery_conf rec = { 20, 0, 64, 16 * 1024, 8,
+                                                4096 };
+    siod_sio_set_recovery(&rec);
     if (siod_sessions_init(base, &cfg, &siod_app_socketio) < 0)
         abort();
     return 0;
