@@ -40,6 +40,10 @@ APXS_INC  := $(shell $(APXS) -q INCLUDEDIR 2>/dev/null)
 APR_FLAGS := $(shell apr-1-config --cflags --cppflags --includes 2>/dev/null) \
              $(shell apu-1-config --includes 2>/dev/null)
 MODCFLAGS := $(ALLCFLAGS) $(MODFAULTS) -I$(APXS_INC) $(APR_FLAGS) -Wno-strict-prototypes
+# the siod a managed daemon runs when SocketIODaemonPath is not set: where
+# `make install` puts it
+SIOD_PATH ?= /usr/local/sbin/siod
+MODCFLAGS += -DSOCKETIO_SIOD_PATH='"$(SIOD_PATH)"'
 
 # siod's cluster layer speaks to Redis with hiredis (async, on libevent)
 # and msgpack-c; Debian's packages ship pkg-config files for both.

@@ -25,6 +25,18 @@ static const command_rec socketio_cmds[] = {
                   SOCKETIO_CONF_INFO(socketio_field_daemon_socket),
                   RSRC_CONF,
                   "Unix socket of the Socket.IO daemon (siod)"),
+    AP_INIT_TAKE1("SocketIODaemon", socketio_cmd_daemon, NULL, RSRC_CONF,
+                  "managed (the default: httpd starts siod and restarts it "
+                  "when it dies) or external (siod runs on its own)"),
+    AP_INIT_TAKE1("SocketIODaemonPath", socketio_cmd_path,
+                  SOCKETIO_CONF_INFO(socketio_field_daemon_path),
+                  RSRC_CONF,
+                  "The siod program a managed daemon runs (default "
+                  "/usr/local/sbin/siod)"),
+    AP_INIT_RAW_ARGS("SocketIODaemonArgs", socketio_cmd_daemon_args, NULL,
+                     RSRC_CONF,
+                     "More options for a managed siod (applications, "
+                     "limits, --redis, ...)"),
     AP_INIT_TAKE1("SocketIODaemonSecret", socketio_cmd_path,
                   SOCKETIO_CONF_INFO(socketio_field_daemon_secret),
                   RSRC_CONF,
@@ -121,6 +133,9 @@ static int socketio_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     /* Still root here: children inherit the secret, never read it. */
     if ((rc = socketio_secret_post_config(pconf, s)) != OK)
         return rc;
+    /* after the secret: a managed siod reads the same file */
+    if ((rc = socketio_daemon_post_config(pconf, ptemp, s)) != OK)
+        return rc;
     if ((rc = socketio_ws_thread_post_config(pconf, s)) != OK)
         return rc;
     if ((rc = socketio_poll_cap_post_config(pconf, s)) != OK)
@@ -148,6 +163,7 @@ static void socketio_child_stopping(apr_pool_t *pchild, int graceful)
 static void socketio_register_hooks(apr_pool_t *p)
 {
     ap_hook_post_config(socketio_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_monitor(socketio_daemon_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(socketio_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_stopping(socketio_child_stopping, NULL, NULL,
                            APR_HOOK_MIDDLE);

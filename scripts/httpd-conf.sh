@@ -37,6 +37,11 @@
 #                    siblings under the runtime directory when www-data
 #                    cannot read it where it is
 #   SERVE_CLIENT     SocketIOServeClient On|Off (default: module default)
+#   SIOD_MANAGED=1   httpd starts and supervises siod (SocketIODaemon
+#                    managed, SocketIODaemonPath $BUILD/siod) with
+#                    SIOD_MANAGED_ARGS (SocketIODaemonArgs: applications,
+#                    options); else SocketIODaemon external: the caller
+#                    starts siod
 #   EXTRA_CONF       text appended to the configuration
 #   EXTRA_CONF_FILE  file Included at the end of the configuration
 #
@@ -370,6 +375,15 @@ DirectoryIndex index.html
 SocketIODaemonSocket "$SIOD_SOCKET"
 SocketIODaemonSecret "$SIOD_SECRET"
 EOF
+    if [ "${SIOD_MANAGED:-0}" = 1 ]; then
+        echo "# httpd starts siod, restarts it when it dies, stops it with httpd"
+        echo "SocketIODaemon managed"
+        echo "SocketIODaemonPath \"$(cd "$BUILD" && pwd)/siod\""
+        [ -n "${SIOD_MANAGED_ARGS:-}" ] && echo "SocketIODaemonArgs $SIOD_MANAGED_ARGS"
+    else
+        echo "# siod is started by the caller (scripts/serve.sh, the tests)"
+        echo "SocketIODaemon external"
+    fi
     [ -n "$CLIENT_SCRIPT" ] && echo "SocketIOClientScript \"$CLIENT_SCRIPT\""
     # a server-wide directive: outside <Location>
     [ -n "${REPLY_TIMEOUT:-}" ] && echo "SocketIOReplyTimeout $REPLY_TIMEOUT"

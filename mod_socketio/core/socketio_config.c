@@ -78,6 +78,7 @@ void *socketio_config_create_server(apr_pool_t *p, server_rec *s)
     sc->poll_release_timeout = -1;
     sc->relay_queue = -1;
     sc->fd_reserve = -1;
+    sc->daemon_managed = -1;
     return sc;
 }
 
@@ -111,6 +112,10 @@ void *socketio_config_merge_server(apr_pool_t *p, void *basev, void *addv)
     sc->peers = add->peers ? add->peers : base->peers;
     sc->fd_reserve = add->fd_reserve != -1 ? add->fd_reserve
                                            : base->fd_reserve;
+    sc->daemon_managed = add->daemon_managed != -1 ? add->daemon_managed
+                                                   : base->daemon_managed;
+    sc->daemon_path = add->daemon_path ? add->daemon_path : base->daemon_path;
+    sc->daemon_args = add->daemon_args ? add->daemon_args : base->daemon_args;
     return sc;
 }
 
@@ -158,6 +163,9 @@ const socketio_conf_field socketio_field_daemon_socket = {
     .context = NOT_IN_DIR_CONTEXT, .max = SOCKET_PATH_MAX };
 const socketio_conf_field socketio_field_daemon_secret = {
     IN_SERVER(daemon_secret, RUNTIME_PATH),
+    .context = NOT_IN_DIR_CONTEXT };
+const socketio_conf_field socketio_field_daemon_path = {
+    IN_SERVER(daemon_path, ROOT_PATH),
     .context = NOT_IN_DIR_CONTEXT };
 const socketio_conf_field socketio_field_client_script = {
     IN_SERVER(client_script, ROOT_PATH),
@@ -412,6 +420,47 @@ const char *socketio_cmd_node(cmd_parms *cmd, void *dconf, const char *tag)
                             "characters of A-Z a-z 0-9 - _, got '%s'",
                             SIO_NODE_TAG_LEN, tag);
     sc->node = apr_pstrdup(cmd->pool, tag);
+    return NULL;
+}
+
+/* See the header. */
+const char *socketio_cmd_daemon(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    socketio_server_conf *sc = socketio_config_server(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+
+    if (err)
+        return err;
+    if (!strcasecmp(arg, "managed"))
+        sc->daemon_managed = 1;
+    else if (!strcasecmp(arg, "external"))
+        sc->daemon_managed = 0;
+    else
+        return apr_psprintf(cmd->pool, "SocketIODaemon: expected managed or "
+                            "external, got '%s'", arg);
+    return NULL;
+}
+
+/* See the header. Checked for quoting here; split again when siod
+ * starts. */
+const char *socketio_cmd_daemon_args(cmd_parms *cmd, void *dconf,
+                                     const char *args)
+{
+    socketio_server_conf *sc = socketio_config_server(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    char **argv;
+
+    if (err)
+        return err;
+    if (apr_tokenize_to_argv(args, &argv, cmd->temp_pool) != APR_SUCCESS)
+        return "SocketIODaemonArgs: cannot split the options";
+    for (; *argv; argv++)
+        if (!strcmp(*argv, "-s") || !strcmp(*argv, "-k") ||
+            !strcmp(*argv, "-p"))
+            return apr_psprintf(cmd->pool, "SocketIODaemonArgs: %s is set "
+                                "by the module (SocketIODaemonSocket, "
+                                "SocketIODaemonSecret)", *argv);
+    sc->daemon_args = apr_pstrdup(cmd->pool, args);
     return NULL;
 }
 

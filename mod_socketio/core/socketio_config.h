@@ -78,6 +78,10 @@ typedef struct socketio_server_conf {
                                          * (no trailing '/'), or NULL */
     int fd_reserve;                     /* SocketIODescriptorReserve, -1
                                          * while unset (main server only) */
+    int daemon_managed;                 /* SocketIODaemon: 1 managed (the
+                                         * default), 0 external, -1 unset */
+    const char *daemon_path;            /* SocketIODaemonPath, or NULL */
+    const char *daemon_args;            /* SocketIODaemonArgs, or NULL */
     struct socketio_link *link;         /* this child's link, child_init */
 } socketio_server_conf;
 
@@ -150,7 +154,8 @@ extern const socketio_conf_field
     socketio_field_ws_threads,              /* SocketIOWebSocketThreads */
     socketio_field_poll_threads,            /* SocketIOPollThreads */
     socketio_field_relay_queue,             /* SocketIORelayQueue */
-    socketio_field_fd_reserve;              /* SocketIODescriptorReserve */
+    socketio_field_fd_reserve,              /* SocketIODescriptorReserve */
+    socketio_field_daemon_path;             /* SocketIODaemonPath */
 
 /* Directive handlers: each returns NULL or an error message allocated from
  * cmd->pool. The first four take the socketio_conf_field in cmd->info and
@@ -170,6 +175,12 @@ const char *socketio_cmd_path(cmd_parms *cmd, void *dconf, const char *arg);
 const char *socketio_cmd_transports(cmd_parms *cmd, void *dconf,
                                     const char *args);
 const char *socketio_cmd_cors_origin(cmd_parms *cmd, void *dconf,
+                                     const char *args);
+/* SocketIODaemon managed|external (TAKE1) and SocketIODaemonArgs
+ * (RAW_ARGS: siod's options, quoted as a shell would): server config and
+ * virtual hosts. */
+const char *socketio_cmd_daemon(cmd_parms *cmd, void *dconf, const char *arg);
+const char *socketio_cmd_daemon_args(cmd_parms *cmd, void *dconf,
                                      const char *args);
 /* SocketIONode TAG (TAKE1) and SocketIOPeer TAG URL (TAKE2, repeatable;
  * URL is http:// or https:// host[:port] with no path): a tag must be

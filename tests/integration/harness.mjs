@@ -107,6 +107,11 @@ export function childPids(pid) {
   return out.sort((a, b) => a - b);
 }
 
+/** The command name of pid (/proc/pid/comm), or '' when it is gone. */
+export function procName(pid) {
+  try { return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { return ''; }
+}
+
 /** Number of open descriptors of pid, or -1 when it is gone. */
 export function fdCount(pid) {
   try {
@@ -178,14 +183,18 @@ export class Instance {
       STATUS: o.status ? '1' : '',
       EXTRA_CONF_FILE: o.extraConfFile || '',
       TLS_PORT: this.tlsPort ? String(this.tlsPort) : '',
+      SIOD_MANAGED: o.managed ? '1' : '',
     };
+    // opts.managed: httpd starts siod (SocketIODaemon managed) with the
+    // options siodArgs gives, but those the module sets itself
+    if (o.managed) env.SIOD_MANAGED_ARGS = this.siodArgs({ managed: true }).join(' ');
     const out = execFileSync(path.join(REPO, 'scripts', 'httpd-conf.sh'), [], { env, encoding: 'utf8' });
     this.paths = parseAssignments(out);
     this.siodLogFile = path.join(this.rundir, 'logs', 'siod.log');
     this.siodOutFile = path.join(this.rundir, 'logs', 'siod.out');
     this.httpdOutFile = path.join(this.rundir, 'logs', 'httpd.out');
     live.add(this);
-    await this.startSiod();
+    if (!o.managed) await this.startSiod();
     await this.startHttpd();
     return this;
   }
@@ -210,10 +219,11 @@ export class Instance {
     return this;
   }
 
-  siodArgs() {
+  siodArgs({ managed = false } = {}) {
     const o = this.opts;
-    const a = ['-s', this.paths.SIOD_SOCKET, '-k', this.paths.SIOD_SECRET, '-u', this.paths.SIOD_UIDS,
-      '-l', this.siodLogFile, '-p', path.join(this.rundir, 'run', 'siod.pid')];
+    const a = managed ? ['-l', path.join(this.rundir, 'logs', 'siod.log')]
+      : ['-s', this.paths.SIOD_SOCKET, '-k', this.paths.SIOD_SECRET, '-u', this.paths.SIOD_UIDS,
+        '-l', this.siodLogFile, '-p', path.join(this.rundir, 'run', 'siod.pid')];
     if (o.pingInterval) a.push('-i', String(o.pingInterval));
     if (o.pingTimeout) a.push('-t', String(o.pingTimeout));
     if (o.connectTimeout) a.push('-c', String(o.connectTimeout));
@@ -292,7 +302,16 @@ export class Instance {
     if (!(await waitExit(child, 5000))) throw new Error(`siod did not exit within 5 s of ${signal}`);
   }
 
-  get siodPid() { return this.siod && !exited(this.siod) ? this.siod.pid : null; }
+  get siodPid() {
+    if (this.opts.managed) return this.managedSiodPid();
+    return this.siod && !exited(this.siod) ? this.siod.pid : null;
+  }
+
+  /** A managed siod: the child of httpd's parent that runs siod, or null. */
+  managedSiodPid() {
+    if (!this.httpdPid) return null;
+    return childPids(this.httpdPid).find((p) => procName(p) === 'siod') ?? null;
+  }
   get httpdPid() { return this.httpd && !exited(this.httpd) ? this.httpd.pid : null; }
 
   async startHttpd() {
@@ -327,7 +346,7 @@ export class Instance {
 
   /** httpd's worker processes (children of the parent), sorted. */
   httpdChildren() {
-    return this.httpdPid ? childPids(this.httpdPid) : [];
+    return this.httpdPid ? childPids(this.httpdPid).filter((p) => procName(p) !== 'siod') : [];
   }
 
   /** {pid: fdCount} for every httpd child. */
