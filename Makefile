@@ -135,7 +135,7 @@ $(BUILD)/apps/%.so: tests/apps/%.c $(SIOD_APP_H)
 
 # The module links the codecs in; httpd provides APR and its own symbols.
 $(BUILD)/mod_socketio.so: $(MOD_OBJ) $(SHARED_OBJ)
-	$(CC) $(LDSAN) -shared -o $@ $(MOD_OBJ) $(SHARED_OBJ)
+	$(CC) $(LDSAN) -shared -o $@ $(MOD_OBJ) $(SHARED_OBJ) -lz
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsio.a
 	@mkdir -p $(dir $@)

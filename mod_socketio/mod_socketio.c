@@ -90,6 +90,17 @@ static const command_rec socketio_cmds[] = {
                   RSRC_CONF | ACCESS_CONF,
                   "Bytes a WebSocket may have waiting to be sent before its "
                   "client is dropped"),
+    AP_INIT_FLAG("SocketIOWebSocketCompression", socketio_cmd_flag,
+                 SOCKETIO_CONF_INFO(socketio_field_ws_compress),
+                 RSRC_CONF | ACCESS_CONF,
+                 "On to compress WebSocket messages (permessage-deflate) "
+                 "for clients that offer it"),
+    AP_INIT_TAKE1("SocketIOWebSocketCompressionThreshold",
+                  socketio_cmd_number,
+                  SOCKETIO_CONF_INFO(socketio_field_ws_compress_min),
+                  RSRC_CONF | ACCESS_CONF,
+                  "Smallest WebSocket message compressed, in bytes "
+                  "(default 1024)"),
     AP_INIT_TAKE1("SocketIOWebSocketWriteTimeout", socketio_cmd_number,
                   SOCKETIO_CONF_INFO(socketio_field_ws_write_timeout),
                   RSRC_CONF,

@@ -20,6 +20,8 @@
 #   MAX_PAYLOAD      SocketIOMaxPayload bytes (default: module default)
 #   TRANSPORTS       SocketIOTransports value, e.g. 'polling websocket'
 #   UPGRADES         SocketIOAllowUpgrades On|Off
+#   WS_DEFLATE=1     SocketIOWebSocketCompression On (permessage-deflate);
+#                    WS_DEFLATE_MIN its threshold in bytes
 #   REPLY_TIMEOUT    SocketIOReplyTimeout seconds
 #   LOGLEVEL         httpd LogLevel (default warn)
 #   TLS_PORT         also listen with TLS on this port; TLS_CERT / TLS_KEY
@@ -394,6 +396,8 @@ EOF
     [ -n "${SERVE_CLIENT:-}" ] && echo "    SocketIOServeClient $SERVE_CLIENT"
     [ -n "${TRANSPORTS:-}" ] && echo "    SocketIOTransports $TRANSPORTS"
     [ -n "${UPGRADES:-}" ] && echo "    SocketIOAllowUpgrades $UPGRADES"
+    [ "${WS_DEFLATE:-0}" = 1 ] && echo "    SocketIOWebSocketCompression On"
+    [ -n "${WS_DEFLATE_MIN:-}" ] && echo "    SocketIOWebSocketCompressionThreshold $WS_DEFLATE_MIN"
     [ -n "${CORS:-}" ] && echo "    SocketIOCorsOrigin $CORS"
     [ -n "${MAX_PAYLOAD:-}" ] && echo "    SocketIOMaxPayload $MAX_PAYLOAD"
     echo "</Location>"

@@ -33,6 +33,8 @@ void *socketio_config_create_dir(apr_pool_t *p, char *dir)
     d->serve_client = -1;
     d->ws_queue = -1;
     d->cors_credentials = -1;
+    d->ws_compress = -1;
+    d->ws_compress_min = -1;
     return d;
 }
 
@@ -63,6 +65,10 @@ void *socketio_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     d->serve_client = add->serve_client != -1 ? add->serve_client
                                               : base->serve_client;
     d->ws_queue = add->ws_queue != -1 ? add->ws_queue : base->ws_queue;
+    d->ws_compress = add->ws_compress != -1 ? add->ws_compress
+                                            : base->ws_compress;
+    d->ws_compress_min = add->ws_compress_min != -1 ? add->ws_compress_min
+                                                    : base->ws_compress_min;
     return d;
 }
 
@@ -154,6 +160,11 @@ const socketio_conf_field socketio_field_serve_client = {
 const socketio_conf_field socketio_field_max_payload = {
     IN_DIR(max_payload, BYTES),
     .min = 1, .max = SIO_RELAY_MAX_BODY, .unit = "a number of bytes" };
+const socketio_conf_field socketio_field_ws_compress = {
+    IN_DIR(ws_compress, FLAG) };
+const socketio_conf_field socketio_field_ws_compress_min = {
+    IN_DIR(ws_compress_min, BYTES),
+    .min = 0, .max = SIO_RELAY_MAX_BODY, .unit = "a number of bytes" };
 const socketio_conf_field socketio_field_ws_queue = {
     IN_DIR(ws_queue, BYTES),
     .min = 1024, .max = 4 * (apr_int64_t)SIO_RELAY_MAX_BODY,
@@ -640,6 +651,19 @@ apr_size_t socketio_config_ws_queue(const socketio_dir_conf *d)
     if (d->ws_queue <= 0)
         return (apr_size_t)max + SOCKETIO_DEFAULT_QUEUE_EXTRA;
     return (apr_size_t)(d->ws_queue > max ? d->ws_queue : max);
+}
+
+/* See the header. */
+int socketio_config_ws_compress(const socketio_dir_conf *d)
+{
+    return d->ws_compress == 1;
+}
+
+/* See the header. */
+apr_size_t socketio_config_ws_compress_min(const socketio_dir_conf *d)
+{
+    return d->ws_compress_min >= 0 ? (apr_size_t)d->ws_compress_min
+                                   : SOCKETIO_DEFAULT_COMPRESS_MIN;
 }
 
 /* Returns the time a thread-served WebSocket client gets to take one

@@ -184,6 +184,8 @@ export class Instance {
       EXTRA_CONF_FILE: o.extraConfFile || '',
       TLS_PORT: this.tlsPort ? String(this.tlsPort) : '',
       SIOD_MANAGED: o.managed ? '1' : '',
+      WS_DEFLATE: o.wsDeflate ? '1' : '',
+      WS_DEFLATE_MIN: o.wsDeflateMin !== undefined ? String(o.wsDeflateMin) : '',
     };
     // opts.managed: httpd starts siod (SocketIODaemon managed) with the
     // options siodArgs gives, but those the module sets itself
@@ -559,7 +561,7 @@ export class RawWs {
   }
 
   /** Opens a raw WebSocket to the Engine.IO endpoint (query: sid etc.). */
-  static connect(inst, query = {}, { timeout = 5000 } = {}) {
+  static connect(inst, query = {}, { timeout = 5000, extensions } = {}) {
     const q = new URLSearchParams({ EIO: '4', transport: 'websocket', ...query });
     return new Promise((resolve, reject) => {
       const sock = net.connect(inst.port, '127.0.0.1');
@@ -578,14 +580,17 @@ export class RawWs {
           reject(Object.assign(new Error(`WebSocket handshake answered ${text.split('\r\n')[0]}`), { status, text }));
           return;
         }
-        resolve(new RawWs(sock, head.subarray(i + 4)));
+        const ws = new RawWs(sock, head.subarray(i + 4));
+        ws.headers = text;
+        resolve(ws);
       };
       sock.on('data', onData);
       sock.on('error', (e) => { clearTimeout(t); reject(e); });
       sock.on('connect', () => {
         sock.write(`GET /socket.io/?${q} HTTP/1.1\r\nHost: 127.0.0.1:${inst.port}\r\n` +
           'Upgrade: websocket\r\nConnection: Upgrade\r\n' +
-          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n' +
+          (extensions ? `Sec-WebSocket-Extensions: ${extensions}\r\n` : '') + '\r\n');
       });
     });
   }
