@@ -7,6 +7,7 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "mpm_common.h"
+#include "mod_status.h"
 
 #include "socketio_core.h"
 #include "socketio_http.h"
@@ -206,6 +207,9 @@ static void socketio_register_hooks(apr_pool_t *p)
                               NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(socketio_handler, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(socketio_emit_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(socketio_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(ap, status_hook, socketio_status_hook, NULL, NULL,
+                      APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(socketio) = {

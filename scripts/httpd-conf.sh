@@ -410,6 +410,12 @@ EOF
     SetHandler socketio-emit
     Require ip 127.0.0.0/8 ::1
 </Location>
+
+# Prometheus metrics of mod_socketio and siod, loopback only.
+<Location /metrics>
+    SetHandler socketio-metrics
+    Require ip 127.0.0.0/8 ::1
+</Location>
 EOF
     if [ "${STATUS:-0}" = 1 ]; then
         cat <<'EOF'

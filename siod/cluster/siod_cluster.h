@@ -90,6 +90,10 @@ siod_redis *siod_redis_open(struct event_base *base, const char *url,
 /* Closes both connections and frees r (callbacks pending get ok 0). */
 void siod_redis_free(siod_redis *r);
 
+/* For the status page: *up 1 while both connections are usable, else 0;
+ * *lost the messages that could not be published since start. */
+void siod_redis_state(const siod_redis *r, int *up, uint64_t *lost);
+
 /* Returns 1 while both connections are up. */
 int siod_redis_up(const siod_redis *r);
 

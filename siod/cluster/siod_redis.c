@@ -636,3 +636,10 @@ void siod_redis_numsub(siod_redis *r, const char *channel,
         fn(ud, 0, 0);
     }
 }
+
+/* See siod_cluster.h. */
+void siod_redis_state(const siod_redis *r, int *up, uint64_t *lost)
+{
+    *up = r != NULL && r->pub.up && r->sub.up;
+    *lost = r != NULL ? r->lost : 0;
+}

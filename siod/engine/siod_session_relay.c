@@ -130,8 +130,10 @@ int siod_session_relay_open(siod_peer *p, const sio_relay_frame *f,
         return siod_err_set(why, cap, -EPROTO, "reuses conn %llu",
                             (unsigned long long)f->conn);
     struct siod_addr_key addr = siod_addr_from_open(f);
-    if (open_refused(p, f, &addr))
+    if (open_refused(p, f, &addr)) {
+        siod_count.handshakes_refused++;
         return 0;
+    }
     rc = siod_session_new(f, websocket ? ST_WEBSOCKET : ST_POLLING, &addr,
                           &s);
     if (rc < 0) {

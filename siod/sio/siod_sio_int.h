@@ -11,6 +11,8 @@
  *                           connectTimeout, starting and stopping the layer
  *     -> siod_sio_api.c     the HTTP emit API's operations (API frames),
  *                           through the public siod_app.h calls only
+ *        -> siod_sio_stats.c  its "stats" operation (counters, gauges,
+ *                           namespaces) for status pages and metrics
  *     -> siod_sio_host.c    the ops adapters are created with
  *     -> siod_sio_socket.c  a socket's states: connect (middleware),
  *                           events in, emits out, disconnects; beside it
@@ -261,6 +263,10 @@ void siod_sio_nsp_unref(siod_nsp *nsp);
 /* A socket left nsp (or its middleware refused it): an empty dynamic
  * child is forgotten. */
 void siod_sio_nsp_check_empty(siod_nsp *nsp);
+/* Calls fn for each configured namespace with its connected sockets (a
+ * pattern: those of all its live children). */
+void siod_sio_nsps_each(void (*fn)(void *ud, const char *name,
+                                   size_t sockets), void *ud);
 
 /* ---- siod_sio_conn.c ---------------------------------------------------- */
 
@@ -280,6 +286,12 @@ int siod_sio_client_write(siod_sio_client *c, const siod_sio_out *o,
 
 /* Closes c's session ("forced close"); no-op once it is closed. */
 void siod_sio_client_close(siod_sio_client *c);
+
+/* ---- siod_sio_stats.c -------------------------------------------------- */
+
+/* Answers call with siod's figures in format "json", "status" (mod_status
+ * lines) or "prometheus" (text); 400 for another format. */
+void siod_sio_stats(siod_api_call *call, const char *format);
 
 /* ---- siod_sio_api.c ---------------------------------------------------- */
 
