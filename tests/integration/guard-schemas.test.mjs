@@ -96,6 +96,17 @@ test('an event that fails its schema gets an error object naming the path in its
   }
 });
 
+test('over long-polling too: a refused event gets the error object, a valid one is answered', { timeout: 20000 }, async () => {
+  const s = await sioConnect(inst, '/', { transports: ['polling'] });
+  try {
+    assert.deepEqual(await ackOf(s, 'echo', [{ text: 'fine' }]), [{ text: 'fine' }]);
+    const [res] = await ackOf(s, 'echo', [{ text: 42 }]);
+    assert.deepEqual(res, { error: 'invalid payload', path: '/0/text', message: 'expected string, got integer (type)' });
+  } finally {
+    closeAll(s);
+  }
+});
+
 test('a refused event reaches no handler; a valid one does; an escaped event name is found', { timeout: 20000 }, async () => {
   const s = await sioConnect(inst, '/', { transports: ['websocket'] });
   try {
