@@ -14,8 +14,9 @@
 
 #define BIN_LENS_ON_STACK 16
 
-/* Answers ack (NULL: no-op) with the one argument obj (JSON text, or NULL
- * when it could not be made: then an empty error object). */
+/* Answers ack (NULL: no-op) with the one argument obj (malloc'd JSON
+ * text, freed here; NULL when it could not be made: then
+ * {"error":"refused"}). */
 static void answer(siod_ack *ack, char *obj)
 {
     if (ack == NULL) {
