@@ -52,12 +52,12 @@ SIOD_LIBS := $(shell pkg-config --libs $(SIOD_PKGS) 2>/dev/null) -lm
 SIOD_INC  := $(shell pkg-config --cflags $(SIOD_PKGS) 2>/dev/null)
 
 SHARED_SRC := $(wildcard shared/*.c)
-# siod's layers, one folder each (docs/siod.md): core, relay, engine,
+# siod's layers, one folder each (docs/siod.md): core, guard, relay, engine,
 # adapter, cluster, sio, app, with siod_main.c and the built-in echo-engine
 # on top.
 # Files include another layer's public header as "layer/header.h" (-Isiod)
 # and their own layer's headers by bare name.
-SIOD_LAYERS := core relay engine adapter cluster sio app
+SIOD_LAYERS := core guard relay engine adapter cluster sio app
 SIOD_SRC   := $(wildcard siod/*.c $(SIOD_LAYERS:%=siod/%/*.c))
 SIOD_HDR   := $(wildcard siod/*.h $(SIOD_LAYERS:%=siod/%/*.h))
 # The application ABI, the one header applications include (installed).
@@ -157,6 +157,16 @@ $(BUILD)/tests/test_siod_cluster: tests/unit/test_siod_cluster.c \
 	$(CC) $(ALLCFLAGS) $(SIOD_INC) -Isiod -o $@ $< $(SIOD_CLUSTER_UNIT_OBJ) \
 	  $(BUILD)/libsio.a $(SIOD_LIBS)
 
+# The guard layer's unit tests link its objects (pure but for the clock
+# and the directory read) and the core they use, with json-c.
+SIOD_GUARD_UNIT_OBJ := $(patsubst siod/%.c,$(BUILD)/obj/siod/%.o,$(wildcard siod/guard/*.c)) \
+    $(addprefix $(BUILD)/obj/siod/, core/siod_hash.o core/siod_err.o core/siod_log.o)
+$(BUILD)/tests/test_siod_schema $(BUILD)/tests/test_siod_guard: $(BUILD)/tests/test_siod_%: \
+    tests/unit/test_siod_%.c $(SIOD_GUARD_UNIT_OBJ) $(BUILD)/libsio.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) $(SIOD_INC) -Isiod -o $@ $< $(SIOD_GUARD_UNIT_OBJ) \
+	  $(BUILD)/libsio.a $(SIOD_LIBS)
+
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libsio.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -o $@ $< $(BUILD)/libsio.a $(SIOD_LIBS)
@@ -209,6 +219,17 @@ $(BUILD)/fuzz/fuzz_cluster: tests/fuzz/fuzz_cluster.c $(FUZZ_CLUSTER_SRC) \
 	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -D_GNU_SOURCE $(SIOD_INC) -Isiod \
 	  -o $@ $< $(FUZZ_CLUSTER_SRC) $(SHARED_SRC) $(SIOD_LIBS)
 
+# fuzz_schema runs the payload schemas alone (the guard layer's schema
+# files and the core they use, with json-c).
+FUZZ_SCHEMA_SRC := siod/guard/siod_schema_compile.c siod/guard/siod_schema_check.c \
+                   siod/guard/siod_schema_dir.c siod/core/siod_err.c \
+                   siod/core/siod_hash.c siod/core/siod_log.c
+$(BUILD)/fuzz/fuzz_schema: tests/fuzz/fuzz_schema.c $(FUZZ_SCHEMA_SRC) \
+                           $(SHARED_SRC) $(SIOD_HDR) $(wildcard shared/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -D_GNU_SOURCE $(SIOD_INC) -Isiod \
+	  -o $@ $< $(FUZZ_SCHEMA_SRC) $(SHARED_SRC) $(SIOD_LIBS)
+
 setup:
 	scripts/setup.sh
 
@@ -248,7 +269,9 @@ integration: all
 serve: all
 	BUILD=$(abspath $(BUILD)) PORT=$(PORT) APP="$(APP)" PING_INTERVAL="$(PING_INTERVAL)" \
 	PING_TIMEOUT="$(PING_TIMEOUT)" MAX_PAYLOAD="$(MAX_PAYLOAD)" \
-	CLOSED_BYTES="$(CLOSED_BYTES)" \
+	CLOSED_BYTES="$(CLOSED_BYTES)" EVENT_RATE="$(EVENT_RATE)" EVENT_BURST="$(EVENT_BURST)" \
+	HANDSHAKE_RATE="$(HANDSHAKE_RATE)" HANDSHAKE_BURST="$(HANDSHAKE_BURST)" \
+	SCHEMAS="$(if $(SCHEMAS),$(abspath $(SCHEMAS)))" \
 	CONNECT_TIMEOUT="$(CONNECT_TIMEOUT)" CORS="$(CORS)" MPM="$(MPM)" SAN=$(SAN) \
 	SIOD_ARGS="$(SIOD_ARGS)" scripts/serve.sh
 

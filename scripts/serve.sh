@@ -7,7 +7,9 @@
 # Environment: BUILD (default <repo>/build), PORT (8080), BIND_ADDR
 # (127.0.0.1), APP (siod application; siod's default when empty),
 # PING_INTERVAL, PING_TIMEOUT, CONNECT_TIMEOUT (ms), MAX_PAYLOAD (bytes),
-# CLOSED_BYTES (siod -R),
+# CLOSED_BYTES (siod -R), EVENT_RATE, EVENT_BURST (siod --event-rate,
+# --event-burst), HANDSHAKE_RATE, HANDSHAKE_BURST (--handshake-rate,
+# --handshake-burst), SCHEMAS (a directory: siod --schemas),
 # CORS (origins or '*'), MPM (event|worker|prefork), TRANSPORTS, UPGRADES,
 # LOGLEVEL (httpd, default info), VERBOSE=1 (siod -v), SIOD_ARGS (more siod
 # options, split at spaces: limits, docs/limits.md), SAN=1 (httpd under
@@ -113,6 +115,11 @@ siod_args=(-s "$SIOD_SOCKET" -k "$SIOD_SECRET" -u "$SIOD_UIDS" -p "$RUNDIR/run/s
 [ -n "${CONNECT_TIMEOUT:-}" ] && siod_args+=(-c "$CONNECT_TIMEOUT")
 [ -n "${MAX_PAYLOAD:-}" ] && siod_args+=(-m "$MAX_PAYLOAD")
 [ -n "${CLOSED_BYTES:-}" ] && siod_args+=(-R "$CLOSED_BYTES")
+[ -n "${EVENT_RATE:-}" ] && siod_args+=("--event-rate=$EVENT_RATE")
+[ -n "${EVENT_BURST:-}" ] && siod_args+=("--event-burst=$EVENT_BURST")
+[ -n "${HANDSHAKE_RATE:-}" ] && siod_args+=("--handshake-rate=$HANDSHAKE_RATE")
+[ -n "${HANDSHAKE_BURST:-}" ] && siod_args+=("--handshake-burst=$HANDSHAKE_BURST")
+[ -n "${SCHEMAS:-}" ] && siod_args+=("--schemas=$SCHEMAS")
 [ -n "${APP:-}" ] && siod_args+=(-a "$APP")
 [ "${VERBOSE:-0}" = 1 ] && siod_args+=(-v)
 if [ -n "${SIOD_ARGS:-}" ]; then

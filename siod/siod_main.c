@@ -7,6 +7,7 @@
 #include "cluster/siod_cluster.h"
 #include "core/siod_core.h"
 #include "engine/siod_engine.h"
+#include "guard/siod_guard.h"
 #include "relay/siod_relay.h"
 #include "sio/siod_sio.h"
 #include "siod_echo_engine.h"
@@ -37,6 +38,12 @@
 #define DEF_MAX_BINARY_BYTES (16u * 1024u * 1024u)
 #define DEF_MAX_LINK_OUTPUT (64u * 1024u * 1024u)
 #define MIN_MAX_LINK_OUTPUT (1024u * 1024u)
+#define DEF_EVENT_RATE 100
+#define DEF_EVENT_BURST 200
+#define DEF_FLOOD_DROPS 100
+#define DEF_FLOOD_WINDOW_MS 10000
+#define DEF_HANDSHAKE_RATE 50
+#define DEF_HANDSHAKE_BURST 200
 
 /* Long options with no short letter: ids past any character; the
  * limits from OPT_MAX_SESSIONS on. */
@@ -52,6 +59,13 @@ enum {
     OPT_MAX_BINARY_BYTES,
     OPT_MAX_LINK_OUTPUT,
     OPT_MAX_LINKS,
+    OPT_EVENT_RATE,
+    OPT_EVENT_BURST,
+    OPT_FLOOD_DROPS,
+    OPT_FLOOD_WINDOW,
+    OPT_HANDSHAKE_RATE,
+    OPT_HANDSHAKE_BURST,
+    OPT_SCHEMAS,
     OPT_REDIS = 512,
     OPT_REDIS_PREFIX
 };
@@ -73,6 +87,13 @@ static const struct option long_opts[] = {
     { "max-binary-bytes", required_argument, NULL, OPT_MAX_BINARY_BYTES },
     { "max-link-output", required_argument, NULL, OPT_MAX_LINK_OUTPUT },
     { "max-links", required_argument, NULL, OPT_MAX_LINKS },
+    { "event-rate", required_argument, NULL, OPT_EVENT_RATE },
+    { "event-burst", required_argument, NULL, OPT_EVENT_BURST },
+    { "event-flood-drops", required_argument, NULL, OPT_FLOOD_DROPS },
+    { "event-flood-window", required_argument, NULL, OPT_FLOOD_WINDOW },
+    { "handshake-rate", required_argument, NULL, OPT_HANDSHAKE_RATE },
+    { "handshake-burst", required_argument, NULL, OPT_HANDSHAKE_BURST },
+    { "schemas", required_argument, NULL, OPT_SCHEMAS },
     { "redis", required_argument, NULL, OPT_REDIS },
     { "redis-prefix", required_argument, NULL, OPT_REDIS_PREFIX },
     { "help", no_argument, NULL, 'h' },
@@ -94,6 +115,8 @@ struct options {
     size_t max_links;           /* --max-links */
     const char *redis_url;      /* --redis */
     const char *redis_prefix;   /* --redis-prefix */
+    siod_guard_config guard;    /* --event-*, --handshake-* */
+    const char *schemas_dir;    /* --schemas */
 };
 
 static struct event_base *base;
@@ -152,6 +175,18 @@ static void usage(FILE *f)
         "                                  waits past half, it closes past all\n"
         "  --max-links=N                   relay links open at once (default\n"
         "                                  %u); more connections are closed\n"
+        "  --event-rate=R, --event-burst=B events a socket may send a second\n"
+        "                                  (default %u, burst %u); the event\n"
+        "                                  over it is dropped, its ack errs\n"
+        "  --event-flood-drops=N           drops within --event-flood-window=MS\n"
+        "                                  that disconnect (default %u in %u)\n"
+        "  --handshake-rate=R, --handshake-burst=B  handshakes a client\n"
+        "                                  address may make a second (default\n"
+        "                                  %u, burst %u); 429\n"
+        "payload schemas (docs/schemas.md):\n"
+        "  --schemas=DIR                   DIR/EVENT.json: the JSON Schema of\n"
+        "                                  EVENT's arguments (events without\n"
+        "                                  one are not checked)\n"
         "cluster (docs/siod.md):\n"
         "  --redis=URL                     join the servers sharing Redis at\n"
         "                                  redis://[user:password@]host[:port][/db]\n"
@@ -161,7 +196,9 @@ static void usage(FILE *f)
         DEF_MAX_ROOMS_PER_SOCKET, DEF_MAX_DYNAMIC_NSPS,
         DEF_MAX_NSPS_PER_SESSION, MAX_MAX_ATTACHMENTS, DEF_MAX_ATTACHMENTS,
         DEF_MAX_BINARY_BYTES, MIN_MAX_LINK_OUTPUT, DEF_MAX_LINK_OUTPUT,
-        SIOD_LINKS_MAX_DEFAULT);
+        SIOD_LINKS_MAX_DEFAULT, DEF_EVENT_RATE, DEF_EVENT_BURST,
+        DEF_FLOOD_DROPS, DEF_FLOOD_WINDOW_MS, DEF_HANDSHAKE_RATE,
+        DEF_HANDSHAKE_BURST);
 }
 
 /* Parses a decimal in [min, max]; returns 0, -EINVAL (not a decimal) or
@@ -236,6 +273,58 @@ static int parse_limit(const char *name, const char *arg,
     return 0;
 }
 
+/* A rate option's value: a decimal number (2, 0.5) in [min, 1e9] into
+ * *out. Returns 0, or -EINVAL after saying what was expected. */
+static int parse_rate(const char *name, const char *arg, double min,
+                      double *out)
+{
+    char *end = (char *)arg;
+    double v = (*arg >= '0' && *arg <= '9') ? strtod(arg, &end) : -1;
+
+    if (v < min || v > 1e9 || *end != '\0') {
+        fprintf(stderr, "siod: --%s: expected a number, %g..1e9\n", name,
+                min);
+        return -EINVAL;
+    }
+    *out = v;
+    return 0;
+}
+
+/* One of the guard layer's options (c, an OPT_* id) with its argument.
+ * Returns 0, or a negative code after saying why. */
+static int parse_guard_opt(int c, const char *arg, struct options *o)
+{
+    siod_guard_config *g = &o->guard;
+    size_t v;
+    int rc;
+
+    switch (c) {
+    case OPT_EVENT_RATE:
+        return parse_rate("event-rate", arg, 0, &g->event_rate);
+    case OPT_EVENT_BURST:
+        return parse_rate("event-burst", arg, 1, &g->event_burst);
+    case OPT_HANDSHAKE_RATE:
+        return parse_rate("handshake-rate", arg, 0, &g->handshake_rate);
+    case OPT_HANDSHAKE_BURST:
+        return parse_rate("handshake-burst", arg, 1, &g->handshake_burst);
+    case OPT_FLOOD_DROPS:
+    case OPT_FLOOD_WINDOW:
+        rc = parse_limit(c == OPT_FLOOD_DROPS ? "event-flood-drops"
+                                              : "event-flood-window",
+                         arg, c == OPT_FLOOD_DROPS ? 0 : 1, 86400000, &v);
+        if (rc == 0 && c == OPT_FLOOD_DROPS)
+            g->flood_drops = (unsigned)v;
+        else if (rc == 0)
+            g->flood_window_ms = (unsigned)v;
+        return rc;
+    case OPT_SCHEMAS:
+        o->schemas_dir = arg;
+        return 0;
+    default:
+        return -EINVAL;
+    }
+}
+
 /* One of the limit options (c, an OPT_* id) with its argument. Returns 0,
  * or a negative code after saying why. */
 static int parse_limit_opt(int c, const char *arg, struct options *o)
@@ -278,6 +367,14 @@ static int parse_limit_opt(int c, const char *arg, struct options *o)
                            &o->max_link_output);
     case OPT_MAX_LINKS:
         return parse_limit("max-links", arg, 0, 1u << 20, &o->max_links);
+    case OPT_EVENT_RATE:
+    case OPT_EVENT_BURST:
+    case OPT_FLOOD_DROPS:
+    case OPT_FLOOD_WINDOW:
+    case OPT_HANDSHAKE_RATE:
+    case OPT_HANDSHAKE_BURST:
+    case OPT_SCHEMAS:
+        return parse_guard_opt(c, arg, o);
     default:
         return -EINVAL;
     }
@@ -307,6 +404,12 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->max_link_output = DEF_MAX_LINK_OUTPUT;
     o->max_links = SIOD_LINKS_MAX_DEFAULT;
     o->redis_prefix = "socket.io";
+    o->guard.event_rate = DEF_EVENT_RATE;
+    o->guard.event_burst = DEF_EVENT_BURST;
+    o->guard.flood_drops = DEF_FLOOD_DROPS;
+    o->guard.flood_window_ms = DEF_FLOOD_WINDOW_MS;
+    o->guard.handshake_rate = DEF_HANDSHAKE_RATE;
+    o->guard.handshake_burst = DEF_HANDSHAKE_BURST;
     while ((c = getopt_long(argc, argv, "s:k:u:i:t:c:m:R:n:a:A:l:p:vh", long_opts,
                             NULL)) != -1) {
         if (c == OPT_REDIS || c == OPT_REDIS_PREFIX) {
@@ -518,6 +621,16 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
 
+    siod_guard_configure(&o.guard);
+    if (o.schemas_dir != NULL) {
+        rc = siod_schemas_load(o.schemas_dir, why, sizeof why);
+        if (rc < 0) {
+            siod_log(SIOD_LOG_ERROR, "--schemas: %s", why);
+            goto out;
+        }
+        siod_log(SIOD_LOG_INFO, "schemas: %d events from %s", rc,
+                 o.schemas_dir);
+    }
     if (!o.echo_engine && siod_app_loader_load() < 0)
         goto out;
     base = event_base_new();
@@ -592,6 +705,12 @@ int main(int argc, char **argv)
              o.engine.max_rooms_per_socket, o.engine.max_dynamic_nsps,
              o.engine.max_nsps_per_session, o.engine.max_attachments,
              o.engine.max_binary_bytes, o.max_link_output, o.max_links);
+    siod_log(SIOD_LOG_INFO, "rates (0: none): events %g a second a socket "
+             "(burst %g), %u drops in %u ms disconnect; handshakes %g a "
+             "second an address (burst %g)", o.guard.event_rate,
+             o.guard.event_burst, o.guard.flood_drops,
+             o.guard.flood_window_ms, o.guard.handshake_rate,
+             o.guard.handshake_burst);
 
     if (event_base_dispatch(base) < 0)
         siod_log(SIOD_LOG_ERROR, "event loop failed");
@@ -607,6 +726,8 @@ out:
         siod_sessions_cleanup();
     siod_app_loader_destroy();   /* if the layer never started */
     siod_cluster_stop();
+    siod_schemas_cleanup();
+    siod_guard_cleanup();
     if (flush_timer != NULL)
         event_free(flush_timer);
     for (int i = 0; i < 3; i++)

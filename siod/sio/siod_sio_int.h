@@ -20,6 +20,8 @@
  *        siod_sio_cluster.c the other servers' events and this one's
  *                           server-side emits (the three never call each
  *                           other)
+ *     -> siod_sio_guard.c   an event's rate and schema, before any
+ *                           handler (the guard layer's limits)
  *     -> siod_sio_ack.c     acks: awaited by the server (one emit's, a
  *                           broadcast's) and owed to a client
  *     -> siod_sio_socket_base.c  the socket object: references,
@@ -52,6 +54,7 @@
 #include "adapter/siod_adapter.h"
 #include "core/siod_core.h"
 #include "engine/siod_engine.h"
+#include "guard/siod_guard.h"
 #include "sio.h"
 #include "sio_packet.h"
 #include "siod_sio.h"
@@ -140,6 +143,7 @@ struct siod_socket {
     int mw_pending;                  /* connect_mw said SIOD_MW_PENDING */
     int closing;                     /* on_disconnecting is running */
     void *aslot;                     /* the adapter's (siod_adapter_host) */
+    siod_guard_socket guard;         /* its event rate (siod_sio_guard.c) */
 };
 
 /* The client: one per Engine.IO session (siod_sio_conn.c has its
@@ -382,6 +386,16 @@ void siod_sio_ackwait_release(siod_ackwait *w);
 int siod_sio_ackwait_finished(const siod_ackwait *w);
 void siod_sio_ackwait_answer(siod_ackwait *w, const char *json, size_t len,
                              const siod_adapter_bin *bins, unsigned nbins);
+
+/* ---- siod_sio_guard.c --------------------------------------------------- */
+
+/* Event name[0..nlen) with arguments a arrives on s (ack: the client's,
+ * or NULL), before any handler: 1 if it may be delivered; 0 if it was
+ * dropped (over the event rate, or its arguments fail its schema); -1 if
+ * dropped and s floods, which the caller disconnects. A dropped event's
+ * ack is answered with an error object. Logs (throttled) and counts. */
+int siod_sio_guard_event(siod_socket *s, const char *name, size_t nlen,
+                         const siod_args *a, siod_ack *ack);
 
 /* ---- siod_sio_socket.c -------------------------------------------------- */
 

@@ -4,6 +4,7 @@
  * Prometheus text (socketio_-prefixed series with HELP and TYPE lines).
  * The module's status hook and metrics handler ask for them. */
 #include "siod_sio_int.h"
+#include "guard/siod_guard.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,11 +78,12 @@ typedef struct figure {
     unsigned long long v;
 } figure;
 
-#define N_FIGURES 15
+#define N_FIGURES 20
 
 static void figures(const siod_gauges *g, figure f[N_FIGURES])
 {
     const siod_counters *c = &siod_count;
+    const siod_guard_stats gs = *siod_guard_stats_get();
     const figure all[N_FIGURES] = {
         { "SessionsPolling", g->polling },
         { "SessionsUpgrading", g->upgrading },
@@ -98,6 +100,11 @@ static void figures(const siod_gauges *g, figure f[N_FIGURES])
         { "LinksOpened", c->links_opened },
         { "LinksClosed", c->links_closed },
         { "RedisLost", g->redis_lost },
+        { "EventsRateLimited", gs.events_dropped },
+        { "SocketsFlooding", gs.sockets_flooding },
+        { "HandshakesRateLimited", gs.handshakes_limited },
+        { "HandshakesPerAddressRefused", gs.sessions_per_addr },
+        { "PayloadsInvalid", gs.payloads_invalid },
     };
 
     memcpy(f, all, sizeof all);
@@ -166,6 +173,19 @@ static void write_prometheus(stats_out *o, const siod_gauges *g)
          c->links_opened);
     prom(f, "relay_links_closed_total", "counter", "Relay links closed.",
          c->links_closed);
+    {
+        const siod_guard_stats gs = *siod_guard_stats_get();
+
+        prom(f, "events_rate_limited_total", "counter",
+             "Events dropped over --event-rate.", gs.events_dropped);
+        prom(f, "sockets_flooding_total", "counter",
+             "Sockets disconnected for flooding.", gs.sockets_flooding);
+        prom(f, "handshakes_rate_limited_total", "counter",
+             "Handshakes refused over --handshake-rate (429).",
+             gs.handshakes_limited);
+        prom(f, "payloads_invalid_total", "counter",
+             "Events refused by their schema.", gs.payloads_invalid);
+    }
     if (g->redis >= 0) {
         prom(f, "redis_up", "gauge", "1 while the cluster's Redis is up.",
              (unsigned long long)g->redis);
