@@ -53,7 +53,9 @@ enum {
     OPT_MAX_LINK_OUTPUT,
     OPT_MAX_LINKS,
     OPT_REDIS = 512,
-    OPT_REDIS_PREFIX
+    OPT_REDIS_PREFIX,
+    OPT_REDIS_MODE,
+    OPT_REDIS_SUBMODE
 };
 
 static const struct option long_opts[] = {
@@ -75,6 +77,8 @@ static const struct option long_opts[] = {
     { "max-links", required_argument, NULL, OPT_MAX_LINKS },
     { "redis", required_argument, NULL, OPT_REDIS },
     { "redis-prefix", required_argument, NULL, OPT_REDIS_PREFIX },
+    { "redis-mode", required_argument, NULL, OPT_REDIS_MODE },
+    { "redis-subscription-mode", required_argument, NULL, OPT_REDIS_SUBMODE },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 }
 };
@@ -94,11 +98,43 @@ struct options {
     size_t max_links;           /* --max-links */
     const char *redis_url;      /* --redis */
     const char *redis_prefix;   /* --redis-prefix */
+    int redis_sharded;          /* --redis-mode=sharded */
+    int redis_submode;          /* --redis-subscription-mode; -1: unset */
 };
 
 static struct event_base *base;
 static struct event *flush_timer;
 static int stopping;
+
+/* The sharded adapter's subscription modes, by enum siod_cluster_submode. */
+static const char *const submode_names[] = { "sharded, static",
+                                             "sharded, dynamic",
+                                             "sharded, dynamic-private" };
+
+/* --redis-mode=classic|sharded, --redis-subscription-mode=static|dynamic|
+ * dynamic-private. Returns 0, or -EINVAL after the error line. */
+static int parse_redis_mode(int c, const char *arg, struct options *o)
+{
+    static const char *const subs[] = { "static", "dynamic",
+                                        "dynamic-private" };
+    if (c == OPT_REDIS_MODE) {
+        if (strcmp(arg, "classic") == 0 || strcmp(arg, "sharded") == 0) {
+            o->redis_sharded = arg[0] == 's';
+            return 0;
+        }
+        fprintf(stderr, "siod: --redis-mode: expected classic or sharded, "
+                "got '%s'\n", arg);
+        return -EINVAL;
+    }
+    for (int i = 0; i < 3; i++)
+        if (strcmp(arg, subs[i]) == 0) {
+            o->redis_submode = i;
+            return 0;
+        }
+    fprintf(stderr, "siod: --redis-subscription-mode: expected static, "
+            "dynamic or dynamic-private, got '%s'\n", arg);
+    return -EINVAL;
+}
 
 static void usage(FILE *f)
 {
@@ -155,8 +191,12 @@ static void usage(FILE *f)
         "cluster (docs/siod.md):\n"
         "  --redis=URL                     join the servers sharing Redis at\n"
         "                                  redis://[user:password@]host[:port][/db]\n"
-        "                                  (@socket.io/redis-adapter, classic)\n"
-        "  --redis-prefix=KEY              channel prefix (default socket.io)\n",
+        "                                  (@socket.io/redis-adapter)\n"
+        "  --redis-prefix=KEY              channel prefix (default socket.io)\n"
+        "  --redis-mode=MODE               classic (createAdapter, default) or\n"
+        "                                  sharded (createShardedAdapter, Redis 7)\n"
+        "  --redis-subscription-mode=MODE  sharded: static, dynamic (default) or\n"
+        "                                  dynamic-private\n",
         DEF_MAX_SESSIONS, DEF_MAX_SESSIONS_PER_ADDR, DEF_MAX_HANDSHAKE_BYTES,
         DEF_MAX_ROOMS_PER_SOCKET, DEF_MAX_DYNAMIC_NSPS,
         DEF_MAX_NSPS_PER_SESSION, MAX_MAX_ATTACHMENTS, DEF_MAX_ATTACHMENTS,
@@ -307,6 +347,7 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->max_link_output = DEF_MAX_LINK_OUTPUT;
     o->max_links = SIOD_LINKS_MAX_DEFAULT;
     o->redis_prefix = "socket.io";
+    o->redis_submode = -1;
     while ((c = getopt_long(argc, argv, "s:k:u:i:t:c:m:R:n:a:A:l:p:vh", long_opts,
                             NULL)) != -1) {
         if (c == OPT_REDIS || c == OPT_REDIS_PREFIX) {
@@ -314,6 +355,11 @@ static int parse_args(int argc, char **argv, struct options *o)
                 o->redis_url = optarg;
             else
                 o->redis_prefix = optarg;
+            continue;
+        }
+        if (c == OPT_REDIS_MODE || c == OPT_REDIS_SUBMODE) {
+            if (parse_redis_mode(c, optarg, o) < 0)
+                return -EINVAL;
             continue;
         }
         if (c >= OPT_MAX_SESSIONS) {
@@ -415,6 +461,13 @@ static int parse_args(int argc, char **argv, struct options *o)
         }
         o->secret_path = def;
     }
+    if (o->redis_submode >= 0 && !o->redis_sharded) {
+        fprintf(stderr, "siod: --redis-subscription-mode needs "
+                "--redis-mode=sharded\n");
+        return -EINVAL;
+    }
+    if (o->redis_submode < 0)
+        o->redis_submode = SIOD_CLUSTER_DYNAMIC;
     if (o->echo_engine && o->sio_options) {
         fprintf(stderr, "siod: -a echo-engine serves no Socket.IO "
                 "namespaces: it cannot be combined with -n or other -a\n");
@@ -533,14 +586,22 @@ int main(int argc, char **argv)
         }
     }
     if (o.redis_url != NULL && !o.echo_engine) {
-        rc = siod_cluster_start(base, o.redis_url, o.redis_prefix, why,
-                                sizeof why);
+        if (o.redis_sharded)
+            rc = siod_cluster_start_sharded(base, o.redis_url,
+                                            o.redis_prefix, o.redis_submode,
+                                            why, sizeof why);
+        else
+            rc = siod_cluster_start(base, o.redis_url, o.redis_prefix, why,
+                                    sizeof why);
         if (rc < 0) {
             siod_log(SIOD_LOG_ERROR, "--redis: %s", why);
             goto out;
         }
-        siod_sio_set_adapter(&siod_adapter_redis);
-        siod_log(SIOD_LOG_INFO, "cluster: Redis adapter, prefix %s, uid %s",
+        siod_sio_set_adapter(o.redis_sharded ? &siod_adapter_redis_sharded
+                                             : &siod_adapter_redis);
+        siod_log(SIOD_LOG_INFO, "cluster: Redis adapter (%s), prefix %s, "
+                 "uid %s", o.redis_sharded ? submode_names[o.redis_submode]
+                                           : "classic",
                  o.redis_prefix, siod_cluster_uid());
     }
     rc = siod_sessions_init(base, &o.engine, app);

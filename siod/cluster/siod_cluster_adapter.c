@@ -58,8 +58,7 @@ static int rand_id(char out[7])
     return 0;
 }
 
-/* Drops the pending entries whose wait has ended (all, with all). */
-static void pending_sweep(int all)
+void siod_cluster_pending_sweep(int all)
 {
     for (struct pending_ack **pp = &g.pending; *pp != NULL;) {
         struct pending_ack *pa = *pp;
@@ -73,7 +72,7 @@ static void pending_sweep(int all)
     }
 }
 
-static struct pending_ack *pending_find(const char *request_id)
+struct pending_ack *siod_cluster_pending_find(const char *request_id)
 {
     for (struct pending_ack *pa = g.pending; pa != NULL; pa = pa->next)
         if (strcmp(pa->request_id, request_id) == 0)
@@ -92,7 +91,7 @@ static void on_response(const unsigned char *msg, size_t len)
         size_t count;
         if (siod_cluster_decode_count(msg, len, &rid, &count) < 0)
             return;
-        if ((pa = pending_find(rid)) != NULL)
+        if ((pa = siod_cluster_pending_find(rid)) != NULL)
             pa->host->ack_count(pa->w, count);
         free(rid);
     } else {
@@ -102,7 +101,8 @@ static void on_response(const unsigned char *msg, size_t len)
             return;
         if (ack.nbins > sizeof small / sizeof small[0])
             bins = malloc(ack.nbins * sizeof *bins);
-        if ((pa = pending_find(ack.request_id)) != NULL && bins != NULL) {
+        if ((pa = siod_cluster_pending_find(ack.request_id)) != NULL &&
+            bins != NULL) {
             for (unsigned i = 0; i < ack.nbins; i++)
                 bins[i] = (siod_adapter_bin){ ack.bins[i].data,
                                               ack.bins[i].len };
@@ -112,7 +112,7 @@ static void on_response(const unsigned char *msg, size_t len)
             free(bins);
         siod_cluster_ack_clear(&ack);
     }
-    pending_sweep(0);
+    siod_cluster_pending_sweep(0);
 }
 
 static void on_message(void *ud, const char *channel, size_t chlen,
@@ -184,7 +184,7 @@ static void numsub_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     for (struct radapter *a = g.list; a != NULL; a = a->next)
         numsub_ask(a);
-    pending_sweep(0);
+    siod_cluster_pending_sweep(0);
 }
 
 /* ---- publishing ---------------------------------------------------------- */
@@ -522,7 +522,7 @@ int siod_cluster_start(struct event_base *base, const char *url,
         siod_err_set(why, cap, -EINVAL, "out of memory");
         return -ENOMEM;
     }
-    g.r = siod_redis_open(base, url, on_message, NULL, why, cap);
+    g.r = siod_redis_open(base, url, 0, on_message, NULL, why, cap);
     if (g.r == NULL) {
         siod_cluster_stop();
         return -EINVAL;
@@ -540,7 +540,7 @@ const char *siod_cluster_uid(void)
 
 void siod_cluster_stop(void)
 {
-    pending_sweep(1);
+    siod_cluster_pending_sweep(1);
     if (g.numsub_timer != NULL)
         event_free(g.numsub_timer);
     siod_redis_free(g.r);

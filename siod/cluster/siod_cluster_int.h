@@ -2,7 +2,10 @@
  * namespace and the layer's own, shared by siod_cluster_adapter.c (the
  * adapter's ops, broadcasts, this server's broadcasts with acks) and
  * siod_cluster_serve.c (other servers' requests), which the adapter
- * calls, never the reverse. */
+ * calls, never the reverse. The sharded adapter (siod_cluster_sharded.c)
+ * calls siod_cluster_shard_serve.c (what other servers send it), which
+ * calls siod_cluster_adapter.c (the pending broadcasts with acks) and
+ * siod_cluster_serve.c; none of those calls back. */
 #ifndef SIOD_CLUSTER_INT_H
 #define SIOD_CLUSTER_INT_H
 
@@ -20,7 +23,8 @@ struct radapter {
     size_t chlen;
     char *pattern;                   /* <prefix>#<nsp>#* */
     char *req_channel;               /* <prefix>-request#<nsp># */
-    char *resp_channel;              /* <prefix>-response#<nsp># */
+    char *resp_channel;              /* <prefix>-response#<nsp>#; sharded:
+                                        <prefix>#<nsp>#<uid># */
     long long servers;               /* last NUMSUB answer (0: none yet) */
     int subscribed;                  /* a namespace, not a ~pattern */
     struct radapter *prev, *next;
@@ -28,7 +32,7 @@ struct radapter {
 
 /* This server's broadcast with acks, waiting for other servers. */
 struct pending_ack {
-    char request_id[7];
+    char request_id[17];
     siod_ackwait *w;                 /* held (host->ack_hold) */
     const siod_adapter_host *host;
     struct pending_ack *next;
@@ -38,7 +42,9 @@ struct pending_ack {
 struct siod_cluster_state {
     siod_redis *r;
     char *prefix;
-    char uid[7];                     /* as uid2(6): 6 alphanumerics */
+    char uid[17];                    /* classic: as uid2(6), 6
+                                        alphanumerics; sharded: 8 random
+                                        bytes in hex, as ClusterAdapter */
     struct event *numsub_timer;
     struct radapter *list;
     struct pending_ack *pending;
@@ -46,6 +52,23 @@ struct siod_cluster_state {
 extern struct siod_cluster_state siod_cluster_g;
 
 #define MEM (&siod_adapter_mem)
+
+/* ---- siod_cluster_adapter.c ---------------------------------------------- */
+
+/* This server's broadcast with acks waiting under request_id (NULL once
+ * its wait ended); the sweep drops those whose wait ended (all, with
+ * all). */
+struct pending_ack *siod_cluster_pending_find(const char *request_id);
+void siod_cluster_pending_sweep(int all);
+
+/* ---- siod_cluster_shard_serve.c ------------------------------------------- */
+
+/* Every message of the sharded adapter's subscriptions: another server's
+ * broadcast or request, answered as ClusterAdapter answers it, or a
+ * response to one of this server's broadcasts with acks. */
+void siod_cluster_shard_on_message(void *ud, const char *channel,
+                                   size_t chlen, const unsigned char *msg,
+                                   size_t len);
 
 /* ---- siod_cluster_serve.c ------------------------------------------------ */
 
