@@ -147,7 +147,8 @@ $(BUILD)/tests/test_siod_%: tests/unit/test_siod_%.c $(SIOD_UNIT_OBJ) $(BUILD)/l
 SIOD_CLUSTER_UNIT_OBJ := $(addprefix $(BUILD)/obj/siod/, cluster/siod_redis.o \
     cluster/siod_redis_ssub.o cluster/siod_cluster_decode.o \
     cluster/siod_cluster_encode.o cluster/siod_cluster_request.o \
-    cluster/siod_cluster_shard.o core/siod_err.o core/siod_log.o)
+    cluster/siod_cluster_shard.o core/siod_err.o core/siod_hash.o \
+    core/siod_log.o)
 $(BUILD)/tests/test_siod_cluster: tests/unit/test_siod_cluster.c \
                                   $(SIOD_CLUSTER_UNIT_OBJ) $(BUILD)/libsio.a
 	@mkdir -p $(dir $@)

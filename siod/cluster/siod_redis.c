@@ -50,12 +50,32 @@ enum siod_redis_state {
 static const char *const state_names[] = { "connecting", "up", "down",
                                            "closed" };
 
+/* A subscription, in a list (resubscribed in order) and an index: the
+ * sharded mode's room channels may be one per socket. */
 struct sub_ent {
     char *channel;
     int pattern;
     unsigned count;
-    struct sub_ent *next;
+    struct sub_ent *prev, *next;
 };
+
+struct sub_key {
+    const char *channel;
+    int pattern;
+};
+
+static int sub_eq(const void *item, const void *key)
+{
+    const struct sub_ent *e = item;
+    const struct sub_key *k = key;
+    return e->pattern == k->pattern && strcmp(e->channel, k->channel) == 0;
+}
+
+static uint64_t sub_hash(const struct sub_key *k)
+{
+    return siod_hash_bytes(k->channel, strlen(k->channel)) ^
+           (uint64_t)k->pattern;
+}
 
 struct siod_redis {
     struct event_base *base;
@@ -65,6 +85,10 @@ struct siod_redis {
     siod_ssub *ssub;
     int sharded;
     struct sub_ent *subs;
+    siod_hash sub_idx;               /* of subs, by (pattern, channel);
+                                        the hash is seeded before the
+                                        first namespace subscribes
+                                        (siod_sessions_init) */
     siod_redis_msg_fn on_msg;
     void *ud;
     struct event *timer;             /* reconnection, connect timeout */
@@ -534,6 +558,7 @@ siod_redis *siod_redis_open(struct event_base *base, const char *url,
         siod_err_set(why, cap, -EINVAL, "out of memory");
         return NULL;
     }
+    siod_hash_init(&r->sub_idx, sub_eq);
     r->base = base;
     r->sharded = (flags & SIOD_REDIS_SHARDED) != 0;
     r->on_msg = on_msg;
@@ -564,6 +589,7 @@ void siod_redis_free(siod_redis *r)
         redisAsyncFree(r->sub.ac);
     siod_ssub_free(r->ssub);
     event_free(r->timer);
+    siod_hash_destroy(&r->sub_idx);
     while (r->subs != NULL) {
         struct sub_ent *e = r->subs;
         r->subs = e->next;
@@ -586,20 +612,26 @@ uint64_t siod_redis_lost(const siod_redis *r)
 
 int siod_redis_subscribe(siod_redis *r, const char *channel, int pattern)
 {
-    struct sub_ent *e;
-    for (e = r->subs; e != NULL; e = e->next)
-        if (e->pattern == pattern && strcmp(e->channel, channel) == 0) {
-            e->count++;
-            return 0;
-        }
+    struct sub_key k = { channel, pattern };
+    uint64_t h = sub_hash(&k);
+    struct sub_ent *e = siod_hash_find(&r->sub_idx, h, &k);
+    if (e != NULL) {
+        e->count++;
+        return 0;
+    }
     e = calloc(1, sizeof *e);
-    if (e == NULL || (e->channel = strdup(channel)) == NULL) {
+    if (e == NULL || (e->channel = strdup(channel)) == NULL ||
+        siod_hash_insert(&r->sub_idx, h, e) < 0) {
+        if (e != NULL)
+            free(e->channel);
         free(e);
         return -ENOMEM;
     }
     e->pattern = pattern;
     e->count = 1;
     e->next = r->subs;
+    if (r->subs != NULL)
+        r->subs->prev = e;
     r->subs = e;
     if (conn_open(&r->sub))
         send_sub(&r->sub, e, 1);
@@ -608,19 +640,22 @@ int siod_redis_subscribe(siod_redis *r, const char *channel, int pattern)
 
 void siod_redis_unsubscribe(siod_redis *r, const char *channel, int pattern)
 {
-    for (struct sub_ent **pp = &r->subs; *pp != NULL; pp = &(*pp)->next) {
-        struct sub_ent *e = *pp;
-        if (e->pattern != pattern || strcmp(e->channel, channel) != 0)
-            continue;
-        if (--e->count > 0)
-            return;
-        *pp = e->next;
-        if (conn_open(&r->sub) && r->state != REDIS_CLOSED)
-            send_sub(&r->sub, e, 0);
-        free(e->channel);
-        free(e);
+    struct sub_key k = { channel, pattern };
+    uint64_t h = sub_hash(&k);
+    struct sub_ent *e = siod_hash_find(&r->sub_idx, h, &k);
+    if (e == NULL || --e->count > 0)
         return;
-    }
+    siod_hash_remove(&r->sub_idx, h, &k);
+    if (e->prev != NULL)
+        e->prev->next = e->next;
+    else
+        r->subs = e->next;
+    if (e->next != NULL)
+        e->next->prev = e->prev;
+    if (conn_open(&r->sub) && r->state != REDIS_CLOSED)
+        send_sub(&r->sub, e, 0);
+    free(e->channel);
+    free(e);
 }
 
 /* One publish in flight: its size, given back when Redis answers. */

@@ -25,6 +25,9 @@ import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
 
 const [port, url, mode = 'classic'] = process.argv.slice(2);
+// the sharded adapter's SSUBSCRIBE promises are not caught: a command the
+// client had queued when Redis went away would end the peer
+process.on('unhandledRejection', (e) => console.error(`unhandled rejection: ${e?.message}`));
 const [kind, subscriptionMode] = mode.split(':');
 const pub = createClient({ url, socket: { reconnectStrategy: () => 100 } });
 const sub = pub.duplicate();

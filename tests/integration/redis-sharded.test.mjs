@@ -193,6 +193,8 @@ test('dynamic: Redis restarted: local delivery goes on, one outage line, the clu
     try {
       assert.deepEqual(await ackOf(A, 'join', ['red']), [true]);
       assert.deepEqual(await ackOf(N, 'join', ['red']), [true]);
+      // both servers subscribed red's channel before the outage
+      await waitFor(async () => await shardSubs(main.rc, 'socket.io#/#red#') === 2, 3000, 'red subscribed');
       await main.rc.disconnect().catch(() => {});
       await redis.stop();
       await waitFor(() => lines(/redis 127\.0\.0\.1:\d+: connection lost/).length === 1, 5000,
@@ -214,7 +216,8 @@ test('dynamic: Redis restarted: local delivery goes on, one outage line, the clu
       await main.rc.connect();
       await waitServers(main.rc, '/', 2, 15000, 'sharded');
       // the room channels are subscribed again
-      await waitFor(async () => await shardSubs(main.rc, 'socket.io#/#red#') === 2, 10000, 'red again');
+      await waitFor(async () => await shardSubs(main.rc, 'socket.io#/#red#') === 2, 10000,
+        `red again\n${ours.logs()}\n--- peer:\n${peer.output()}`);
       const all = { A, B, N };
       assert.deepEqual(await deliver(A, {}, all), ['A', 'B', 'N']);
       assert.deepEqual(await deliver(N, { rooms: ['red'] }, all), ['A', 'N']);
