@@ -1,8 +1,9 @@
-/* The cluster layer's public header: the Redis adapter (an
- * siod_adapter_ops wrapping the in-process adapter, wire-compatible with
- * @socket.io/redis-adapter's classic mode), siod's connection to Redis
- * (one publisher and one subscriber connection on siod's libevent loop,
- * with reconnection) and the wire codec (msgpack broadcasts). The codec
+/* The cluster layer's public header: the Redis adapters (siod_adapter_ops
+ * wrapping the in-process adapter, wire-compatible with
+ * @socket.io/redis-adapter's classic and sharded modes), siod's connection
+ * to Redis (one publisher and one subscriber connection on siod's
+ * libevent loop, with reconnection) and the wire codecs (msgpack
+ * broadcasts, JSON requests, the sharded adapter's messages). The codec
  * is pure: bytes in, bytes out, no loop and no log, so it can be fuzzed
  * alone.
  *
@@ -10,7 +11,14 @@
  * siod_cluster_serve.c (siod_cluster_int.h) -> siod_redis.c,
  * siod_cluster_decode.c, siod_cluster_encode.c and
  * siod_cluster_request.c, which call neither each other nor back (the
- * adapter calls those four too).
+ * adapter calls those four too). The sharded adapter:
+ * siod_cluster_sharded.c -> siod_cluster_shard_serve.c ->
+ * siod_cluster_adapter.c (its pending broadcasts with acks), and both ->
+ * siod_cluster_serve.c, siod_redis.c and siod_cluster_shard.c (the
+ * sharded wire), which calls siod_cluster_decode.c and
+ * siod_cluster_encode.c (msgpack to JSON and back); siod_redis.c ->
+ * siod_redis_ssub.c (the sharded subscriber), which reports back only
+ * through the callbacks it was given.
  *
  * Errors follow siod's model (core/siod_core.h). The connection logs its
  * own outages (one line when Redis goes away, one when it is back, with

@@ -5,14 +5,16 @@
 // the room channels each subscribes; then, in the default mode: broadcasts
 // with acks both ways, fetchSockets, serverSideEmit with acks,
 // socketsJoin/Leave and disconnectSockets from the Node side answered by
-// siod, the server count, and Redis restarted mid-test.
+// siod, the server count, and Redis restarted mid-test; Redis absent at
+// start, AUTH and SELECT on the sharded subscriber, a refused password.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createClient } from 'redis';
 import {
-  sioConnect, closeAll, ackOf, sleep, waitFor,
+  sioConnect, closeAll, ackOf, sleep, waitFor, freePort, startInstance,
 } from './harness.mjs';
 import {
-  startMixedCluster, peerClient, waitServers, broadcaster,
+  startMixedCluster, peerClient, waitServers, broadcaster, siodRedisArgs, RedisServer,
 } from './redis-lib.mjs';
 
 const clusters = [];
@@ -210,7 +212,6 @@ test('dynamic: Redis restarted: local delivery goes on, one outage line, the clu
       await waitFor(() => lines(/connected again after \d+ ms/).length === 1, 10000,
         `the recovery line\n${ours.logs()}`);
       assert.equal(lines(/connection lost|cannot connect/).length, 1, 'one line per outage');
-      const { createClient } = await import('redis');
       main.rc = createClient({ url: redis.url });
       main.rc.on('error', () => {});
       await main.rc.connect();
@@ -224,5 +225,55 @@ test('dynamic: Redis restarted: local delivery goes on, one outage line, the clu
       assert.equal(N.rec.all('m').filter((a) => String(a[0]).startsWith('down')).length, 0);
     } finally {
       closeAll(A, B, N);
+    }
+  });
+
+test('sharded, no Redis at start, then AUTH as an ACL user with a database; a wrong password is one line',
+  { timeout: 40000 }, async () => {
+    const port = await freePort();
+    const opts = (redis) => ({ app: 'testkit', logLevel: 'warn', redis, siodExtraArgs: siodRedisArgs('sharded') });
+    const ours = await startInstance('redis-sh-late',
+      opts(`redis://alice:${encodeURIComponent('al:ice@pw')}@127.0.0.1:${port}/2`));
+    clusters.push(ours);
+    const lines = (inst, re) => inst.siodLog().split('\n').filter((l) => re.test(l));
+    const [A, A2] = await Promise.all([sioConnect(ours, '/'), sioConnect(ours, '/')]);
+    try {
+      assert.deepEqual(await ackOf(A, 'to', [{ event: 'm', args: ['x'] }]), [true]);
+      await A2.rec.until(() => A2.rec.all('m').length === 1, 5000, 'local delivery');
+      assert.equal(lines(ours, /cannot connect: /).length, 1, ours.logs());
+
+      const redis = new RedisServer(['--requirepass', 'rootpw',
+        '--user', 'alice', 'on', '>al:ice@pw', '~*', '&*', '+@all']);
+      redis.port = port;
+      clusters.push({ stop: () => redis.destroy() });
+      await redis.start();
+      await waitFor(() => lines(ours, /connected again/).length === 1, 10000, `recovery\n${ours.logs()}`);
+      const rc = createClient({ url: `redis://:rootpw@127.0.0.1:${port}` });
+      rc.on('error', () => {});
+      await rc.connect();
+      clusters.push({ stop: () => rc.disconnect().catch(() => {}) });
+      await waitServers(rc, '/', 1, 10000, 'sharded');
+      // a broadcast published by hand (JSON) reaches our clients
+      await rc.sendCommand(['SPUBLISH', 'socket.io#/#', JSON.stringify({
+        uid: 'by-hand', nsp: '/', type: 3,
+        data: { packet: { type: 2, data: ['hi', 1], nsp: '/' }, opts: { rooms: [], except: [], flags: {} } },
+      })]);
+      await A.rec.until(() => A.rec.all('hi').length === 1, 5000, `through Redis\n${ours.logs()}`);
+
+      // refused: serves locally, one line saying why, retrying quietly
+      const bad = await startInstance('redis-sh-badauth', opts(`redis://alice:wrong@127.0.0.1:${port}`));
+      clusters.push(bad);
+      const B = await sioConnect(bad, '/');
+      try {
+        await sleep(1500);
+        const refused = lines(bad, /redis /);
+        assert.equal(refused.length, 1, refused.join('\n'));
+        assert.match(refused[0], /cannot connect: AUTH: WRONGPASS/);
+        assert.equal(bad.siod.exitCode, null);
+      } finally {
+        closeAll(B);
+      }
+    } finally {
+      closeAll(A, A2);
     }
   });
