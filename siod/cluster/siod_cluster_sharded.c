@@ -70,6 +70,8 @@ static char *channel_of(const struct radapter *a, const char *room)
  * the room, as the Node adapter's create-room and delete-room do. */
 static void room_sub(struct radapter *a, const char *room, int on)
 {
+    if (g.r == NULL)
+        return;                      /* the layer stopped first */
     char *ch = channel_of(a, room);
     if (ch != NULL && (!on || siod_redis_subscribe(g.r, ch, 0) == 0)) {
         if (!on)

@@ -6,9 +6,11 @@
 // with acks both ways, fetchSockets, serverSideEmit with acks,
 // socketsJoin/Leave and disconnectSockets from the Node side answered by
 // siod, the server count, and Redis restarted mid-test; Redis absent at
-// start, AUTH and SELECT on the sharded subscriber, a refused password.
+// start, AUTH and SELECT on the sharded subscriber, a refused password;
+// replies a fake Redis sends that the subscriber does not expect.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { createClient } from 'redis';
 import {
   sioConnect, closeAll, ackOf, sleep, waitFor, freePort, startInstance,
@@ -277,3 +279,100 @@ test('sharded, no Redis at start, then AUTH as an ACL user with a database; a wr
       closeAll(A, A2);
     }
   });
+
+/**
+ * A fake Redis for the subscriber's replies: answers what siod sends
+ * (AUTH, SELECT, PING, PUBSUB, SPUBLISH, SSUBSCRIBE) and, on the first
+ * connection that subscribes to socket.io#/#, sends odd() (replies siod
+ * must survive); every 200 ms a broadcast to the connections subscribed
+ * to it. Resolves {port, conns, close()}.
+ */
+async function fakeRedis(odd) {
+  const port = await freePort();
+  const bulk = (s) => `$${Buffer.byteLength(s)}\r\n${s}\r\n`;
+  const f = { port, conns: 0, oddSent: 0 };
+  const subscribed = new Set();
+  const tick = setInterval(() => {
+    for (const sock of subscribed) {
+      sock.write(`*3\r\n${bulk('smessage')}${bulk('socket.io#/#')}${bulk(JSON.stringify({
+        uid: 'fake', nsp: '/', type: 3,
+        data: { packet: { type: 2, data: ['hi', f.conns], nsp: '/' }, opts: { rooms: [], except: [] } },
+      }))}`);
+    }
+  }, 200);
+  const server = net.createServer((sock) => {
+    f.conns++;
+    sock.on('error', () => {});
+    sock.on('close', () => subscribed.delete(sock));
+    let buf = Buffer.alloc(0);
+    sock.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        // one RESP array of bulk strings, as hiredis writes commands
+        const text = buf.toString('latin1');
+        const m = /^\*(\d+)\r\n/.exec(text);
+        if (!m) return;
+        let at = m[0].length;
+        const args = [];
+        for (let i = 0; i < Number(m[1]); i++) {
+          const h = /^\$(\d+)\r\n/.exec(text.slice(at));
+          if (!h || text.length < at + h[0].length + Number(h[1]) + 2) return;
+          at += h[0].length;
+          args.push(text.slice(at, at + Number(h[1])));
+          at += Number(h[1]) + 2;
+        }
+        buf = buf.subarray(at);
+        const cmd = args[0].toUpperCase();
+        if (cmd === 'PING') sock.write('+PONG\r\n');
+        else if (cmd === 'PUBSUB') sock.write(`*2\r\n${bulk(args[2])}:1\r\n`);
+        else if (cmd === 'SPUBLISH') sock.write(':0\r\n');
+        else if (cmd === 'SSUBSCRIBE' || cmd === 'SUNSUBSCRIBE') {
+          sock.write(`*3\r\n${bulk(cmd.toLowerCase())}${bulk(args[1])}:1\r\n`);
+          if (cmd === 'SSUBSCRIBE' && args[1] === 'socket.io#/#') {
+            if (!f.oddSent++) sock.write(odd(bulk));
+            else subscribed.add(sock);
+          }
+        } else sock.write('+OK\r\n');
+      }
+    });
+  });
+  await new Promise((r) => server.listen(port, '127.0.0.1', r));
+  f.close = () => {
+    clearInterval(tick);
+    for (const sock of subscribed) sock.destroy();
+    return new Promise((r) => server.close(r));
+  };
+  return f;
+}
+
+test('replies the subscriber does not expect never stop siod', { timeout: 30000 }, async () => {
+  const odd = (bulk) => [
+    `*3\r\n${bulk('smessage')}:5\r\n*1\r\n:1\r\n`,          // not strings
+    `*1\r\n${bulk('smessage')}`,                                // too short
+    '*0\r\n', ':42\r\n', '$-1\r\n', '*-1\r\n', '+OK\r\n',       // no message at all
+    `*3\r\n${bulk('smessage')}${bulk('socket.io#/#')}${bulk('{"not":"a message"}')}`,
+    `*3\r\n${bulk('smessage')}${bulk('socket.io#/#')}${bulk('\u0093\u00c1')}`, // bad msgpack
+    '-ERR unknown command \'SSUBSCRIBE\'\r\n',                 // a Redis before 7
+    '?garbage\r\n',                                              // not RESP: the connection goes
+  ].join('');
+  const fake = await fakeRedis(odd);
+  const ours = await startInstance('redis-sh-fake', {
+    app: 'testkit', logLevel: 'warn', redis: `redis://127.0.0.1:${fake.port}`,
+    siodExtraArgs: siodRedisArgs('sharded'),
+  });
+  clusters.push(ours, { stop: () => fake.close() });
+  const A = await sioConnect(ours, '/');
+  try {
+    // the broadcast sent after the odd replies, on the next connection
+    await A.rec.until(() => A.rec.all('hi').length >= 1, 10000, `a broadcast\n${ours.logs()}`);
+    assert.equal(ours.siod.exitCode, null, 'siod exited');
+    const log = ours.siodLog();
+    assert.match(log, /a message on socket\.io#\/# siod cannot read/);
+    assert.match(log, /a subscription refused: ERR unknown command/);
+    assert.match(log, /connection lost: Protocol error/);
+    assert.ok(fake.conns >= 3, `${fake.conns} connections`);
+    assert.equal((ours.siodLog().match(/connection lost/g) || []).length, 1, 'one outage');
+  } finally {
+    closeAll(A);
+  }
+});
