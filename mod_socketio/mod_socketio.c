@@ -178,6 +178,7 @@ static void socketio_register_hooks(apr_pool_t *p)
     ap_hook_post_read_request(socketio_fd_guard_post_read_request, NULL,
                               NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(socketio_handler, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_handler(socketio_emit_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(socketio) = {

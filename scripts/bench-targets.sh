@@ -2,7 +2,8 @@
 # The "Socket.IO crowds never starve the site" target run: holds 20,000
 # WebSocket Socket.IO clients on httpd (mpm_event, Apache's default thread
 # settings) + mod_socketio + siod -a bench for HOLD_SECONDS while a static
-# page and a PHP page (php-cgi through the same httpd) are probed on new
+# page and a PHP page (PHP=fpm: a php-fpm pool behind the same httpd, how
+# mpm_event sites run PHP; PHP=cgi: php-cgi) are probed on new
 # connections and httpd's threads are sampled every 5 s; measures memory per
 # held client; tries larger crowds (short holds) to find what stops them;
 # runs the Node.js reference (tests/bench/node-server.mjs) through the same
@@ -26,6 +27,7 @@
 #                                 per 19,800 clients
 #   CONNECT_RATE (2000), PING_INTERVAL (10000), PING_TIMEOUT (20000)
 #   PROBE_RATE (10)               GETs per second, per page
+#   PHP (fpm)                     fpm | cgi: how the PHP page runs
 #   ACK_CLIENTS (200), ACK_RATE (2000), ACK_SECONDS (30)
 set -euo pipefail
 
@@ -62,7 +64,12 @@ done
 if grep -q __asan_init "$BUILD/siod" "$BUILD/mod_socketio.so" 2>/dev/null; then
     die "$BUILD is a sanitizer build"
 fi
-[ -x /usr/lib/cgi-bin/php ] || die "php-cgi missing (/usr/lib/cgi-bin/php)"
+PHP=${PHP:-fpm}
+case $PHP in
+fpm) php_env=(FPM=1); ls /usr/sbin/php-fpm* >/dev/null 2>&1 || die "php-fpm missing (scripts/setup.sh)" ;;
+cgi) php_env=(CGI=1); [ -x /usr/lib/cgi-bin/php ] || die "php-cgi missing (/usr/lib/cgi-bin/php)" ;;
+*) die "PHP must be fpm or cgi" ;;
+esac
 
 mkdir -p "$OUT/bin/apps" "$OUT/bin/tools" "$OUT/htdocs" "$OUT/logs"
 cp "$BUILD/siod" "$BUILD/mod_socketio.so" "$OUT/bin/"
@@ -71,6 +78,7 @@ cp "$BUILD/tools/siobench" "$OUT/bin/tools/"
 SIOBENCH=$OUT/bin/tools/siobench
 RES=$OUT/results.txt
 : >"$RES"
+echo "php=$PHP" >>"$RES"
 cat >"$OUT/htdocs/index.html" <<'EOF'
 <!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>bench page</title></head>
@@ -147,7 +155,7 @@ start_event() {
     EXTRA_CONF=$(printf '%s\n' 'StartServers 3' 'ServerLimit 16' 'ThreadLimit 64' \
         'ThreadsPerChild 25' 'MinSpareThreads 75' 'MaxSpareThreads 250' \
         'MaxRequestWorkers 400' 'AsyncRequestWorkerFactor 1000') \
-    RUNDIR=$rundir PORT=$port MPM=event APP=bench CGI=1 LOGLEVEL=warn \
+    env "${php_env[@]}" RUNDIR=$rundir PORT=$port MPM=event APP=bench LOGLEVEL=warn \
         PING_INTERVAL=$PING_INTERVAL PING_TIMEOUT=$PING_TIMEOUT \
         BUILD=$OUT/bin SITE_DIR=$OUT/htdocs SAN=0 "$here/serve.sh" >"$log" 2>&1 &
     serve_pid=$!

@@ -14,8 +14,9 @@
 # ASan: LD_PRELOAD libasan), TLS_PORT (also serve https), RUNDIR (default
 # $BUILD/serve), and for the demo (`make run`): SITE_DIR (files for the
 # document root), CLIENT_SCRIPT (socket.io.js the module serves),
-# SERVE_CLIENT (On|Off), CGI=1 (PHP through php-cgi), READY_MSG (printed
-# once everything answers).
+# SERVE_CLIENT (On|Off), CGI=1 (PHP through php-cgi), FPM=1 (PHP through a
+# private php-fpm pool, started and stopped here), READY_MSG (printed once
+# everything answers).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -38,6 +39,7 @@ die() { say "$*"; exit 1; }
 siod_pid=
 httpd_pid=
 tail_pid=
+fpm_pid=
 
 # shellcheck disable=SC2317 # the functions below run from traps
 # Stops a child with SIGTERM, then SIGKILL after $2 seconds, and reaps it.
@@ -70,6 +72,7 @@ cleanup() {
         for p in $kids; do kill -KILL "$p" 2>/dev/null || true; done
     fi
     stop_child "$siod_pid" 10
+    stop_child "$fpm_pid" 10
     stop_child "$tail_pid" 2
     if [ -n "$siod_pid$httpd_pid" ]; then say "stopped"; fi
 }
@@ -98,7 +101,7 @@ fi
 conf_vars=$(RUNDIR=$RUNDIR PORT=$PORT MPM=$MPM BUILD=$BUILD BIND_ADDR=${BIND_ADDR:-} \
         CORS=${CORS:-} MAX_PAYLOAD=${MAX_PAYLOAD:-} TRANSPORTS=${TRANSPORTS:-} \
         UPGRADES=${UPGRADES:-} LOGLEVEL=${LOGLEVEL:-info} TLS_PORT=${TLS_PORT:-} \
-        CGI=${CGI:-0} SITE_DIR=${SITE_DIR:-} CLIENT_SCRIPT=${CLIENT_SCRIPT:-} \
+        CGI=${CGI:-0} FPM=${FPM:-0} SITE_DIR=${SITE_DIR:-} CLIENT_SCRIPT=${CLIENT_SCRIPT:-} \
         SERVE_CLIENT=${SERVE_CLIENT:-} "$here/httpd-conf.sh") \
     || die "httpd-conf.sh failed"
 eval "$conf_vars"
@@ -129,6 +132,19 @@ for _ in $(seq 100); do
     sleep 0.05
 done
 [ -S "$SIOD_SOCKET" ] || die "siod did not create $SIOD_SOCKET"
+
+if [ "${FPM:-0}" = 1 ]; then
+    rm -f "$FPM_SOCKET"
+    say "starting php-fpm: $FPM_BIN -F -y $FPM_CONF"
+    setsid "$FPM_BIN" -F -y "$FPM_CONF" 9>&- &
+    fpm_pid=$!
+    for _ in $(seq 100); do
+        [ -S "$FPM_SOCKET" ] && break
+        kill -0 "$fpm_pid" 2>/dev/null || { wait "$fpm_pid" || true; fpm_pid=; die "php-fpm exited at start"; }
+        sleep 0.05
+    done
+    [ -S "$FPM_SOCKET" ] || die "php-fpm did not create $FPM_SOCKET"
+fi
 
 : >>"$ERROR_LOG"
 tail -n 0 -F "$ERROR_LOG" 2>/dev/null 9>&- &

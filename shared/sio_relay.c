@@ -10,7 +10,7 @@
 
 static int type_known(unsigned t)
 {
-    return (t >= SIO_R_HELLO && t <= SIO_R_AUTH) ||
+    return (t >= SIO_R_HELLO && t <= SIO_R_API) ||
            (t >= SIO_R_RESPONSE && t <= SIO_R_WS_FANOUT);
 }
 
@@ -341,6 +341,7 @@ const char *sio_relay_type_name(int type)
     case SIO_R_WS_MSG:    return "WS_MSG";
     case SIO_R_WS_CLOSED: return "WS_CLOSED";
     case SIO_R_ABORT:     return "ABORT";
+    case SIO_R_API:       return "API";
     case SIO_R_RESPONSE:  return "RESPONSE";
     case SIO_R_WS_ACCEPT: return "WS_ACCEPT";
     case SIO_R_WS_SEND:   return "WS_SEND";

@@ -46,6 +46,11 @@ enum sio_relay_type {
     SIO_R_ABORT = 9,     /* close the session sid: the client broke a rule
                           * the module enforces (status = 413 for a POST over
                           * max payload, ...); no reply */
+    SIO_R_API = 11,      /* an operation outside any session (the HTTP emit
+                          * API): sid zero, body = the request's JSON.
+                          * Reply: RESPONSE (SIO_RF_JSON), possibly later.
+                          * Sent only to a siod whose HELLO set
+                          * SIO_RELAY_CAP_API. */
 
     /* siod -> module */
     SIO_R_RESPONSE = 20, /* HTTP answer to OPEN/UPGRADE/POLL_GET/POLL_POST:
@@ -103,6 +108,7 @@ typedef struct sio_relay_frame {
 #define SIO_RELAY_CAP_RELEASE 0x0002u /* siod: takes CANCEL + SIO_RF_KEEP */
 #define SIO_RELAY_CAP_NODE 0x0004u   /* module: takes siod's node tag in a
                                       * SIO_RELAY_HELLO_NODE_LEN HELLO */
+#define SIO_RELAY_CAP_API 0x0010u    /* siod: takes API frames */
 
 typedef struct sio_relay_hello {
     uint32_t magic;

@@ -36,6 +36,12 @@ int socketio_map_to_storage(request_rec *r);
  * took a WebSocket over or a GET was parked (mpm_event), or DECLINED. */
 int socketio_handler(request_rec *r);
 
+/* The handler hook of the HTTP emit API (SetHandler socketio-emit,
+ * socketio_emit.c): a POSTed JSON request relayed to siod, its answer
+ * written back. Returns OK after answering, or DECLINED for other
+ * handlers. */
+int socketio_emit_handler(request_rec *r);
+
 /* post_config (parent): works out SocketIOPollThreads (default: half of
  * a child's threads, or half of MaxRequestWorkers where each child is one
  * thread) and, where it counts across the server, sets up its shared

@@ -7,8 +7,9 @@
  *   the others, and socketio_keepalive.c to mark the connection.
  * - socketio_forward.c: requests for another node's session, handed to
  *   mod_proxy (translate_name); calls no other file of http/.
- * - socketio_client.c, socketio_polling.c, socketio_upgrade.c: the client
- *   script, long-polling, the HTTP side of a WebSocket request; each
+ * - socketio_client.c, socketio_polling.c, socketio_upgrade.c,
+ *   socketio_emit.c: the client script, long-polling, the HTTP side of a
+ *   WebSocket request, the HTTP emit API (its own handler); each
  *   calls socketio_respond.c and socketio_request.c, none calls another;
  *   socketio_polling.c also calls socketio_poll_cap.c and
  *   socketio_poll_park.c; socketio_upgrade.c also calls
@@ -118,6 +119,18 @@ int socketio_respond_no_descriptor(socketio_req *sr, const char *what,
 int socketio_respond_wait_error(socketio_req *sr, socketio_waiter *w,
                                 apr_status_t rv);
 
+/* Answers the outcome of a wait for siod: siod's frame f (released here)
+ * when rv is APR_SUCCESS, else as socketio_respond_wait_error. Returns
+ * OK or DONE. */
+int socketio_respond_waited(socketio_req *sr, socketio_waiter *w,
+                            apr_status_t rv, socketio_frame *f);
+
+/* Sends one request frame through w (sid from sr, body iov) and answers
+ * with siod's reply, waiting up to SocketIOReplyTimeout; 503 when the
+ * frame cannot be sent. Returns OK or DONE. */
+int socketio_respond_relay(socketio_req *sr, socketio_waiter *w, int type,
+                           int flags, const struct iovec *iov, int iovcnt);
+
 /* ---- socketio_request.c ------------------------------------------- */
 
 /* Builds the OPEN/UPGRADE info key/value body (see sio_relay.h) in pool.
@@ -128,6 +141,13 @@ unsigned char *socketio_req_info(socketio_req *sr, apr_pool_t *pool,
 /* Returns the client socket's fd for hang-up polling, or -1 where the
  * connection has no socket of its own (HTTP/2 streams). */
 int socketio_req_client_fd(conn_rec *c);
+
+/* Reads r's body into r->pool, up to limit bytes. Returns OK with *body
+ * and *len (NULL and 0 for none), HTTP_REQUEST_ENTITY_TOO_LARGE when it is
+ * longer (not all read: the connection cannot be reused), or another HTTP
+ * status when the body cannot be read. */
+int socketio_req_read_body(request_rec *r, apr_size_t limit, char **body,
+                           apr_size_t *len);
 
 /* ---- socketio_client.c -------------------------------------------- */
 

@@ -21,8 +21,6 @@
 
 APLOG_USE_MODULE(socketio);
 
-/* Initial POST buffer when the body's length is not announced. */
-#define BODY_CHUNK 8192
 /* How long a GET waits on its thread before it is parked (mpm_event):
  * long enough for siod's answer when it has packets queued. */
 #define PARK_AFTER_MS 2
@@ -49,26 +47,6 @@ static int no_waiter(socketio_req *sr, apr_status_t rv)
     return socketio_respond_unavailable(sr);
 }
 
-/* Sends one request frame and answers with siod's reply. */
-static int relay_and_answer(socketio_req *sr, socketio_waiter *w, int type,
-                            int flags, const struct iovec *iov, int iovcnt)
-{
-    socketio_frame *f = NULL;
-    apr_status_t rv;
-    int status;
-
-    rv = socketio_waiter_send(w, type, flags, 0, sr->sid, iov, iovcnt);
-    if (rv != APR_SUCCESS)
-        return socketio_respond_unavailable(sr);
-    rv = socketio_waiter_wait(w, socketio_config_reply_timeout(sr->sconf),
-                              socketio_req_client_fd(sr->r->connection), &f);
-    if (rv != APR_SUCCESS)
-        return socketio_respond_wait_error(sr, w, rv);
-    status = socketio_respond_frame(sr, &f->f);
-    socketio_frame_release(f);
-    return status;
-}
-
 /* See socketio_http_int.h. The handshake over long-polling: OPEN with the
  * request's info. */
 int socketio_polling_open(socketio_req *sr)
@@ -82,7 +60,7 @@ int socketio_polling_open(socketio_req *sr)
         return no_waiter(sr, rv);
     iov.iov_base = socketio_req_info(sr, sr->r->pool, &len);
     iov.iov_len = len;
-    return relay_and_answer(sr, w, SIO_R_OPEN, 0, &iov, 1);
+    return socketio_respond_relay(sr, w, SIO_R_OPEN, 0, &iov, 1);
 }
 
 /* A GET over SocketIOPollThreads: answered at once with what siod has
@@ -96,7 +74,7 @@ static int answer_at_once(socketio_req *sr, socketio_waiter *w)
 {
     socketio_frame *f = NULL;
     apr_status_t rv;
-    int async = 0, status;
+    int async = 0;
 
     if (ap_mpm_query(AP_MPMQ_IS_ASYNC, &async) != APR_SUCCESS || !async)
         sr->r->connection->keepalive = AP_CONN_CLOSE;
@@ -110,11 +88,7 @@ static int answer_at_once(socketio_req *sr, socketio_waiter *w)
         return socketio_respond_unavailable(sr);
     rv = socketio_waiter_wait(w, socketio_config_reply_timeout(sr->sconf),
                               socketio_req_client_fd(sr->r->connection), &f);
-    if (rv != APR_SUCCESS)
-        return socketio_respond_wait_error(sr, w, rv);
-    status = socketio_respond_frame(sr, &f->f);
-    socketio_frame_release(f);
-    return status;
+    return socketio_respond_waited(sr, w, rv, f);
 }
 
 /* A GET under mpm_event: waits on this thread only PARK_AFTER_MS (siod
@@ -124,7 +98,6 @@ static int park_or_answer(socketio_req *sr, socketio_waiter *w)
 {
     socketio_frame *f = NULL;
     apr_status_t rv;
-    int status;
 
     rv = socketio_waiter_send(w, SIO_R_POLL_GET, 0, 0, sr->sid, NULL, 0);
     if (rv != APR_SUCCESS)
@@ -136,11 +109,7 @@ static int park_or_answer(socketio_req *sr, socketio_waiter *w)
         return socketio_park(sr, w);
     if (rv == APR_INCOMPLETE)
         return socketio_poll_release(sr, w);
-    if (rv != APR_SUCCESS)
-        return socketio_respond_wait_error(sr, w, rv);
-    status = socketio_respond_frame(sr, &f->f);
-    socketio_frame_release(f);
-    return status;
+    return socketio_respond_waited(sr, w, rv, f);
 }
 
 /* See socketio_http_int.h. A held GET: siod answers when it has packets
@@ -152,7 +121,6 @@ int socketio_polling_get(socketio_req *sr)
     socketio_waiter *w = NULL;
     apr_status_t rv = waiter_for(sr, SIO_RELAY_MAX_BODY + 65536, &w);
     socketio_frame *f = NULL;
-    int status;
 
     if (rv != APR_SUCCESS)
         return no_waiter(sr, rv);
@@ -162,7 +130,7 @@ int socketio_polling_get(socketio_req *sr)
     if (!socketio_poll_cap_acquire(sr->r))
         return answer_at_once(sr, w);
     if (!socketio_waiter_can_release(w))
-        return relay_and_answer(sr, w, SIO_R_POLL_GET, 0, NULL, 0);
+        return socketio_respond_relay(sr, w, SIO_R_POLL_GET, 0, NULL, 0);
     rv = socketio_waiter_send(w, SIO_R_POLL_GET, 0, 0, sr->sid, NULL, 0);
     if (rv != APR_SUCCESS)
         return socketio_respond_unavailable(sr);
@@ -171,11 +139,7 @@ int socketio_polling_get(socketio_req *sr)
                                    &f);
     if (rv == APR_INCOMPLETE)
         return socketio_poll_release(sr, w);
-    if (rv != APR_SUCCESS)
-        return socketio_respond_wait_error(sr, w, rv);
-    status = socketio_respond_frame(sr, &f->f);
-    socketio_frame_release(f);
-    return status;
+    return socketio_respond_waited(sr, w, rv, f);
 }
 
 /* Closes the session for a rule the module enforces, and answers. */
@@ -186,53 +150,6 @@ static int abort_session(socketio_req *sr, int status, const char *msg)
     if (waiter_for(sr, 65536, &w) == APR_SUCCESS)
         socketio_waiter_send(w, SIO_R_ABORT, 0, status, sr->sid, NULL, 0);
     return socketio_respond(sr, status, SOCKETIO_CT_TEXT, msg, strlen(msg));
-}
-
-/* Reads the request body into r->pool, up to limit bytes. Returns OK with
- * *body and *len, HTTP_REQUEST_ENTITY_TOO_LARGE when it is longer (not all
- * read), or another HTTP status when the body cannot be read. A body of
- * announced length is read into one buffer of that size; a chunked one
- * into a buffer that doubles up to limit + 1 bytes. */
-static int read_body(request_rec *r, apr_size_t limit, char **body,
-                     apr_size_t *len)
-{
-    apr_size_t cap, have = 0;
-    char *buf, *bigger;
-    int known, rc;
-    long n;
-
-    *body = NULL;
-    *len = 0;
-    if ((rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK)
-        return rc;
-    if (!ap_should_client_block(r))
-        return OK;
-    if (r->remaining > (apr_off_t)limit)
-        return HTTP_REQUEST_ENTITY_TOO_LARGE;
-    known = r->remaining > 0;
-    cap = known ? (apr_size_t)r->remaining : BODY_CHUNK;
-    buf = apr_palloc(r->pool, cap);
-    while (!known || have < cap) {
-        if (have == cap) {
-            if (cap > limit)
-                return HTTP_REQUEST_ENTITY_TOO_LARGE;
-            cap = cap * 2 > limit + 1 ? limit + 1 : cap * 2;
-            bigger = apr_palloc(r->pool, cap);
-            memcpy(bigger, buf, have);
-            buf = bigger;
-        }
-        n = ap_get_client_block(r, buf + have, cap - have);
-        if (n == 0)
-            break;
-        if (n < 0)
-            return HTTP_BAD_REQUEST;
-        have += (apr_size_t)n;
-        if (have > limit)
-            return HTTP_REQUEST_ENTITY_TOO_LARGE;
-    }
-    *body = buf;
-    *len = have;
-    return OK;
 }
 
 /* See socketio_http_int.h. A POST of packets: the body goes to siod as
@@ -255,7 +172,7 @@ int socketio_polling_post(socketio_req *sr)
         return abort_session(sr, HTTP_BAD_REQUEST, "Bad request: binary "
                              "content is not Engine.IO v4\n");
     }
-    rc = read_body(r, (apr_size_t)sr->max_payload, &body, &len);
+    rc = socketio_req_read_body(r, (apr_size_t)sr->max_payload, &body, &len);
     if (rc == HTTP_REQUEST_ENTITY_TOO_LARGE) {
         /* Part of the body is unread: this connection cannot be reused. */
         r->connection->keepalive = AP_CONN_CLOSE;
@@ -287,5 +204,5 @@ int socketio_polling_post(socketio_req *sr)
     }
     iov.iov_base = body;
     iov.iov_len = len;
-    return relay_and_answer(sr, w, SIO_R_POLL_POST, 0, &iov, len ? 1 : 0);
+    return socketio_respond_relay(sr, w, SIO_R_POLL_POST, 0, &iov, len ? 1 : 0);
 }

@@ -1,12 +1,13 @@
 /* What one Engine.IO request tells siod besides its packets: the info
  * key/value body of OPEN and UPGRADE (method, URL, client address, TLS,
- * user, upgrades offered, headers), and the client socket a wait for siod
- * watches for a hang-up. */
+ * user, upgrades offered, headers), the client socket a wait for siod
+ * watches for a hang-up, and a request body read whole (a POST). */
 #include <string.h>
 
 #include "httpd.h"
 #include "http_config.h"
 #include "http_core.h"
+#include "http_protocol.h"
 #include "http_ssl.h"
 #include "apr_lib.h"
 #include "apr_strings.h"
@@ -14,6 +15,9 @@
 #include "sio_relay.h"
 #include "socketio_http_int.h"
 #include "socketio_ws.h"
+
+/* Initial body buffer when the body's length is not announced. */
+#define BODY_CHUNK 8192
 
 typedef struct info_ctx {
     unsigned char *dst;
@@ -107,4 +111,49 @@ int socketio_req_client_fd(conn_rec *c)
     if (!s || apr_os_sock_get(&fd, s) != APR_SUCCESS)
         return -1;
     return fd;
+}
+
+/* See socketio_http_int.h. A body of announced length is read into one
+ * buffer of that size; a chunked one into a buffer that doubles up to
+ * limit + 1 bytes. */
+int socketio_req_read_body(request_rec *r, apr_size_t limit, char **body,
+                     apr_size_t *len)
+{
+    apr_size_t cap, have = 0;
+    char *buf, *bigger;
+    int known, rc;
+    long n;
+
+    *body = NULL;
+    *len = 0;
+    if ((rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK)
+        return rc;
+    if (!ap_should_client_block(r))
+        return OK;
+    if (r->remaining > (apr_off_t)limit)
+        return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    known = r->remaining > 0;
+    cap = known ? (apr_size_t)r->remaining : BODY_CHUNK;
+    buf = apr_palloc(r->pool, cap);
+    while (!known || have < cap) {
+        if (have == cap) {
+            if (cap > limit)
+                return HTTP_REQUEST_ENTITY_TOO_LARGE;
+            cap = cap * 2 > limit + 1 ? limit + 1 : cap * 2;
+            bigger = apr_palloc(r->pool, cap);
+            memcpy(bigger, buf, have);
+            buf = bigger;
+        }
+        n = ap_get_client_block(r, buf + have, cap - have);
+        if (n == 0)
+            break;
+        if (n < 0)
+            return HTTP_BAD_REQUEST;
+        have += (apr_size_t)n;
+        if (have > limit)
+            return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
+    *body = buf;
+    *len = have;
+    return OK;
 }

@@ -149,3 +149,31 @@ int socketio_respond_wait_error(socketio_req *sr, socketio_waiter *w,
         return socketio_respond_unavailable(sr);
     }
 }
+
+/* See socketio_http_int.h. */
+int socketio_respond_waited(socketio_req *sr, socketio_waiter *w,
+                            apr_status_t rv, socketio_frame *f)
+{
+    int status;
+
+    if (rv != APR_SUCCESS)
+        return socketio_respond_wait_error(sr, w, rv);
+    status = socketio_respond_frame(sr, &f->f);
+    socketio_frame_release(f);
+    return status;
+}
+
+/* See socketio_http_int.h. */
+int socketio_respond_relay(socketio_req *sr, socketio_waiter *w, int type,
+                           int flags, const struct iovec *iov, int iovcnt)
+{
+    socketio_frame *f = NULL;
+    apr_status_t rv;
+
+    rv = socketio_waiter_send(w, type, flags, 0, sr->sid, iov, iovcnt);
+    if (rv != APR_SUCCESS)
+        return socketio_respond_unavailable(sr);
+    rv = socketio_waiter_wait(w, socketio_config_reply_timeout(sr->sconf),
+                              socketio_req_client_fd(sr->r->connection), &f);
+    return socketio_respond_waited(sr, w, rv, f);
+}

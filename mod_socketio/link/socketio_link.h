@@ -167,6 +167,10 @@ apr_status_t socketio_waiter_wait(socketio_waiter *w,
  * of a held GET (CANCEL with SIO_RF_KEEP: SIO_RELAY_CAP_RELEASE). */
 int socketio_waiter_can_release(const socketio_waiter *w);
 
+/* Returns 1 when siod, on the link w was registered on, takes API frames
+ * (SIO_RELAY_CAP_API: the HTTP emit API). */
+int socketio_waiter_can_api(const socketio_waiter *w);
+
 /* Request thread, for a held long-poll GET: as socketio_waiter_wait, and
  * also returns APR_INCOMPLETE, with nothing taken, as soon as the child is
  * stopping (socketio_link_child_stopping woke it, or prefork got its

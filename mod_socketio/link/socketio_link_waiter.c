@@ -240,6 +240,12 @@ int socketio_waiter_can_release(const socketio_waiter *w)
     return (w->peer_caps & SIO_RELAY_CAP_RELEASE) != 0;
 }
 
+/* See the header. */
+int socketio_waiter_can_api(const socketio_waiter *w)
+{
+    return (w->peer_caps & SIO_RELAY_CAP_API) != 0;
+}
+
 /* See the header. prefork tells a busy child of a graceful restart only
  * with AP_SIG_GRACEFUL, caught by its one thread: the signal is blocked
  * here except inside ppoll, so one that arrives between the stop check

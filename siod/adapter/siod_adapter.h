@@ -48,6 +48,9 @@ typedef struct siod_sio_out {
  * SIOD_EMIT_NO_COMPRESS (siod_app.h), with the same values. */
 #define SIOD_ADAPTER_VOLATILE 0x1u
 #define SIOD_ADAPTER_NO_COMPRESS 0x2u
+/* Set by the host in siod_bcast_opts.flags (never passed to write): the
+ * operation stays on this server (the reference's `local` flag). */
+#define SIOD_ADAPTER_LOCAL 0x4u
 
 /* Which sockets an operation targets (the reference's BroadcastOptions):
  * sockets in any of rooms (all sockets when nrooms is 0) and in none of
@@ -74,6 +77,30 @@ typedef struct siod_adapter_bin {
 typedef void (*siod_adapter_ack_fn)(void *ud, int answered, const char *json,
                                     size_t len, const siod_adapter_bin *bins,
                                     unsigned nbins);
+
+/* Answers that travel between servers (a cluster adapter's requests):
+ * fetch_fn gets the sockets other servers hold that a fetch selects, each
+ * as the reference's RemoteSocket (NUL-terminated texts: id, and JSON
+ * handshake object, rooms array, data), or err (-ETIMEDOUT: not every
+ * server answered in time; v NULL, n 0); reply_fn gets the servers'
+ * answers to a server-side emit, each one's first ack argument as JSON
+ * text v[0..n) (lens[i] bytes), and err 0 or -ETIMEDOUT (v holds those
+ * that came). Both run once, later (never from the call that started
+ * them); what they are given is valid for the call. */
+typedef struct siod_adapter_remote {
+    const char *id, *handshake, *rooms, *data;
+} siod_adapter_remote;
+typedef void (*siod_adapter_fetch_fn)(void *ud, int err,
+                                      const siod_adapter_remote *v, size_t n);
+typedef void (*siod_adapter_reply_fn)(void *ud, int err,
+                                      const char *const *v,
+                                      const size_t *lens, size_t n);
+
+/* The answer to another server's server-side emit: answered 1 with the
+ * first ack argument as JSON text json[0..len) (no binary), or answered 0
+ * (dropped unanswered). Called at most once. */
+typedef void (*siod_adapter_answer_fn)(void *ud, int answered,
+                                       const char *json, size_t len);
 
 /* What the host gives every adapter it creates: the adapter's upward
  * calls, all of them. Every op is set. Sockets passed in stay valid for
@@ -134,6 +161,11 @@ typedef struct siod_adapter_host {
                             const siod_sio_out *pkt, unsigned flags,
                             unsigned timeout_ms, siod_adapter_ack_fn fn,
                             void *ud);
+    /* Another server's server-side emit to nsp: data[0..len) is the JSON
+     * array [event, ...args]. With fn (it asked for an answer), fn(ud,
+     * ...) is called exactly once, maybe from this call. */
+    void (*server_event)(siod_nsp *nsp, const char *data, size_t len,
+                         siod_adapter_answer_fn fn, void *ud);
 } siod_adapter_host;
 
 typedef struct siod_adapter_ops {
@@ -174,12 +206,28 @@ typedef struct siod_adapter_ops {
      * host->ack_count (once per server). */
     void (*broadcast_with_ack)(void *a, const siod_sio_out *pkt, uint64_t id,
                                const siod_bcast_opts *o, siod_ackwait *w);
-    /* Sockets o selects join / leave room; or are disconnected. */
+    /* Sockets o selects join / leave room; or are disconnected. A
+     * cluster adapter also asks the other servers (unless o->flags has
+     * SIOD_ADAPTER_LOCAL), as broadcast and broadcast_with_ack do. */
     void (*add_sockets)(void *a, const siod_bcast_opts *o, const char *room);
     void (*del_sockets)(void *a, const siod_bcast_opts *o, const char *room);
     void (*disconnect_sockets)(void *a, const siod_bcast_opts *o, int close);
     /* Returns the number of servers sharing the namespace (1 here). */
     unsigned (*server_count)(void *a);
+    /* The cluster-wide operations; NULL in an adapter without other
+     * servers. cluster: 0 while the other servers can be reached, else
+     * -ENOTCONN. fetch: asks the other servers for the sockets o selects
+     * (answers awaited timeout_ms); server_emit: sends the JSON array
+     * data[0..len) ([event, ...args]) to the namespace on every other
+     * server, with fn awaiting their answers for timeout_ms. Both return
+     * 0 (fn runs later, once), -ENOTCONN (the other servers cannot be
+     * reached now) or -ENOMEM; fn is then not called. */
+    int (*cluster)(void *a);
+    int (*fetch)(void *a, const siod_bcast_opts *o, unsigned timeout_ms,
+                 siod_adapter_fetch_fn fn, void *ud);
+    int (*server_emit)(void *a, const char *data, size_t len,
+                       unsigned timeout_ms, siod_adapter_reply_fn fn,
+                       void *ud);
 } siod_adapter_ops;
 
 /* The in-process adapter. */

@@ -8,8 +8,8 @@
  * alone.
  *
  * Who calls whom inside the layer: siod_cluster_adapter.c ->
- * siod_cluster_serve.c (siod_cluster_int.h) -> siod_redis.c,
- * siod_cluster_decode.c, siod_cluster_encode.c and
+ * siod_cluster_serve.c -> siod_cluster_remote.c (siod_cluster_int.h) ->
+ * siod_redis.c, siod_cluster_decode.c, siod_cluster_encode.c and
  * siod_cluster_request.c, which call neither each other nor back (the
  * adapter calls those four too). The sharded adapter:
  * siod_cluster_sharded.c -> siod_cluster_shard_serve.c ->

@@ -86,6 +86,8 @@ struct pending_ack *siod_cluster_pending_find(const char *request_id)
 static void on_response(const unsigned char *msg, size_t len)
 {
     struct pending_ack *pa;
+    if (siod_cluster_remote_response(msg, len))
+        return;
     if (len > 0 && msg[0] == '{') {
         char *rid;
         size_t count;
@@ -128,8 +130,11 @@ static void on_message(void *ud, const char *channel, size_t chlen,
             siod_cluster_serve(a, msg, len);
             return;
         }
-        if (a->subscribed && chlen == strlen(a->resp_channel) &&
-            memcmp(channel, a->resp_channel, chlen) == 0) {
+        if (a->subscribed && ((chlen == strlen(a->resp_channel) &&
+                               memcmp(channel, a->resp_channel, chlen) == 0) ||
+                              (chlen == strlen(a->own_resp_channel) &&
+                               memcmp(channel, a->own_resp_channel, chlen) ==
+                                   0))) {
             on_response(msg, len);
             return;
         }
@@ -265,6 +270,7 @@ static void radapter_free(struct radapter *a)
     free(a->pattern);
     free(a->req_channel);
     free(a->resp_channel);
+    free(a->own_resp_channel);
     free(a);
 }
 
@@ -285,13 +291,15 @@ static void *redis_create(const siod_adapter_host *host, siod_nsp *nsp,
         a->pattern = join3(g.prefix, mid, "*");
         a->req_channel = join3(g.prefix, "-request", mid);
         a->resp_channel = join3(g.prefix, "-response", mid);
+        if (a->resp_channel != NULL)
+            a->own_resp_channel = join3(a->resp_channel, g.uid, "#");
     }
     free(mid);
     a->host = host;
     a->nsp_h = nsp;
     if (a->mem == NULL || a->nsp == NULL || a->channel == NULL ||
         a->pattern == NULL || a->req_channel == NULL ||
-        a->resp_channel == NULL)
+        a->resp_channel == NULL || a->own_resp_channel == NULL)
         goto fail;
     a->chlen = strlen(a->channel);
     a->next = g.list;
@@ -316,6 +324,13 @@ static void *redis_create(const siod_adapter_host *host, siod_nsp *nsp,
         redis_destroy(a);
         return NULL;
     }
+    if (siod_redis_subscribe(g.r, a->own_resp_channel, 0) < 0) {
+        siod_redis_unsubscribe(g.r, a->pattern, 1);
+        siod_redis_unsubscribe(g.r, a->req_channel, 0);
+        siod_redis_unsubscribe(g.r, a->resp_channel, 0);
+        redis_destroy(a);
+        return NULL;
+    }
     a->subscribed = 1;
     numsub_ask(a);
     return a;
@@ -335,10 +350,12 @@ static void redis_destroy(void *p)
         g.list = a->next;
     if (a->next != NULL)
         a->next->prev = a->prev;
+    siod_cluster_remote_drop(a);
     if (g.r != NULL && a->subscribed) {
         siod_redis_unsubscribe(g.r, a->pattern, 1);
         siod_redis_unsubscribe(g.r, a->req_channel, 0);
         siod_redis_unsubscribe(g.r, a->resp_channel, 0);
+        siod_redis_unsubscribe(g.r, a->own_resp_channel, 0);
     }
     radapter_free(a);
 }
@@ -388,7 +405,7 @@ static void redis_broadcast(void *p, const siod_sio_out *pkt,
 {
     struct radapter *a = p;
     MEM->broadcast(a->mem, pkt, o);
-    if (a->subscribed)
+    if (a->subscribed && !(o->flags & SIOD_ADAPTER_LOCAL))
         publish(a, pkt, o);
 }
 
@@ -412,7 +429,8 @@ static void redis_broadcast_with_ack(void *p, const siod_sio_out *pkt,
                                      siod_ackwait *w)
 {
     struct radapter *a = p;
-    unsigned servers = redis_server_count(p);
+    unsigned servers = (o->flags & SIOD_ADAPTER_LOCAL) ? 1
+                                                       : redis_server_count(p);
     struct pending_ack *pa = NULL;
     siod_cluster_bin small[8], *atts = small;
     unsigned char *msg = NULL;
@@ -468,24 +486,57 @@ static void redis_broadcast_with_ack(void *p, const siod_sio_out *pkt,
     a->host->ack_release(w);
 }
 
-/* Joins, leaves and disconnects act on local sockets (remote ones need the
- * request channel, not spoken yet). */
+/* Joins, leaves and disconnects act on the local sockets at once, and
+ * on the other servers' through a request (the reference publishes it and
+ * acts on its own sockets when the request comes back; here a server
+ * skips its own requests). */
 static void redis_add_sockets(void *p, const siod_bcast_opts *o,
                               const char *room)
 {
-    MEM->add_sockets(((struct radapter *)p)->mem, o, room);
+    struct radapter *a = p;
+    MEM->add_sockets(a->mem, o, room);
+    if (a->subscribed && !(o->flags & SIOD_ADAPTER_LOCAL))
+        siod_cluster_remote_sockets(a, SIOD_REQ_REMOTE_JOIN, o, room, 0);
 }
 
 static void redis_del_sockets(void *p, const siod_bcast_opts *o,
                               const char *room)
 {
-    MEM->del_sockets(((struct radapter *)p)->mem, o, room);
+    struct radapter *a = p;
+    MEM->del_sockets(a->mem, o, room);
+    if (a->subscribed && !(o->flags & SIOD_ADAPTER_LOCAL))
+        siod_cluster_remote_sockets(a, SIOD_REQ_REMOTE_LEAVE, o, room, 0);
 }
 
 static void redis_disconnect_sockets(void *p, const siod_bcast_opts *o,
                                      int close)
 {
-    MEM->disconnect_sockets(((struct radapter *)p)->mem, o, close);
+    struct radapter *a = p;
+    /* published first: the local disconnects run application callbacks */
+    if (a->subscribed && !(o->flags & SIOD_ADAPTER_LOCAL))
+        siod_cluster_remote_sockets(a, SIOD_REQ_REMOTE_DISCONNECT, o, NULL,
+                                    close);
+    MEM->disconnect_sockets(a->mem, o, close);
+}
+
+static int redis_cluster(void *p)
+{
+    struct radapter *a = p;
+    return a->subscribed && siod_redis_up(g.r) ? 0 : -ENOTCONN;
+}
+
+static int redis_fetch(void *p, const siod_bcast_opts *o,
+                       unsigned timeout_ms, siod_adapter_fetch_fn fn,
+                       void *ud)
+{
+    return siod_cluster_remote_fetch(p, o, timeout_ms, fn, ud);
+}
+
+static int redis_server_emit(void *p, const char *data, size_t len,
+                             unsigned timeout_ms, siod_adapter_reply_fn fn,
+                             void *ud)
+{
+    return siod_cluster_remote_emit(p, data, len, timeout_ms, fn, ud);
 }
 
 const siod_adapter_ops siod_adapter_redis = {
@@ -505,6 +556,9 @@ const siod_adapter_ops siod_adapter_redis = {
     .del_sockets = redis_del_sockets,
     .disconnect_sockets = redis_disconnect_sockets,
     .server_count = redis_server_count,
+    .cluster = redis_cluster,
+    .fetch = redis_fetch,
+    .server_emit = redis_server_emit,
 };
 
 /* ---- start and stop ------------------------------------------------------- */
@@ -515,6 +569,7 @@ int siod_cluster_start(struct event_base *base, const char *url,
     int rc = rand_id(g.uid);
     if (rc < 0)
         return siod_err_set(why, cap, rc, "getrandom: %s", siod_strerror(rc));
+    g.base = base;
     g.prefix = strdup(prefix);
     g.numsub_timer = event_new(base, -1, EV_PERSIST, numsub_timer_cb, NULL);
     if (g.prefix == NULL || g.numsub_timer == NULL) {
@@ -543,6 +598,7 @@ void siod_cluster_stop(void)
     siod_cluster_pending_sweep(1);
     if (g.numsub_timer != NULL)
         event_free(g.numsub_timer);
+    siod_cluster_remote_drop(NULL);
     siod_redis_free(g.r);
     free(g.prefix);
     memset(&g, 0, sizeof g);

@@ -12,6 +12,8 @@
 #include "siod_cluster.h"
 
 struct event;
+struct event_base;
+struct creq;
 
 /* A namespace's Redis adapter. */
 struct radapter {
@@ -26,6 +28,10 @@ struct radapter {
     char *resp_channel;              /* <prefix>-response#<nsp>#; sharded:
                                         <prefix>#<nsp>#<uid># */
     long long servers;               /* last NUMSUB answer (0: none yet) */
+    char *own_resp_channel;          /* <prefix>-response#<nsp>#<uid>#: where
+                                        servers with the Node.js adapter's
+                                        publishOnSpecificResponseChannel
+                                        answer this one */
     int subscribed;                  /* a namespace, not a ~pattern */
     struct radapter *prev, *next;
 };
@@ -48,6 +54,8 @@ struct siod_cluster_state {
     struct event *numsub_timer;
     struct radapter *list;
     struct pending_ack *pending;
+    struct event_base *base;
+    struct creq *requests;           /* siod_cluster_remote.c's */
 };
 extern struct siod_cluster_state siod_cluster_g;
 
@@ -85,5 +93,40 @@ unsigned siod_cluster_host_flags(unsigned cluster_flags);
  * a's request channel, as @socket.io/redis-adapter does. */
 void siod_cluster_serve(struct radapter *a, const unsigned char *msg,
                         size_t len);
+
+/* ---- siod_cluster_remote.c ------------------------------------------------ */
+
+/* This server's cluster-wide requests and other servers' server-side
+ * emits, called by the adapter and by siod_cluster_serve.c (never calling
+ * either back). */
+
+/* Publishes a REMOTE_JOIN or REMOTE_LEAVE (of room) or REMOTE_DISCONNECT
+ * (close) request for the sockets o selects on the other servers. */
+void siod_cluster_remote_sockets(struct radapter *a, int type,
+                                 const siod_bcast_opts *o, const char *room,
+                                 int close);
+
+/* The adapter's fetch and server_emit ops (siod_adapter.h) for a. */
+int siod_cluster_remote_fetch(struct radapter *a, const siod_bcast_opts *o,
+                              unsigned timeout_ms, siod_adapter_fetch_fn fn,
+                              void *ud);
+int siod_cluster_remote_emit(struct radapter *a, const char *data,
+                             size_t len, unsigned timeout_ms,
+                             siod_adapter_reply_fn fn, void *ud);
+
+/* A JSON response msg[0..len) on a response channel: returns 1 if it
+ * answered one of this server's requests (maybe ending it), else 0. */
+int siod_cluster_remote_response(const unsigned char *msg, size_t len);
+
+/* Ends the requests of a (the namespace goes: their callbacks get
+ * -ECANCELED), or with a NULL, every request without a callback (the
+ * layer stops). */
+void siod_cluster_remote_drop(struct radapter *a);
+
+/* Another server's SERVER_SIDE_EMIT request msg[0..len) (JSON) on a's
+ * request channel: handed to the host; its answer, if it asks for one,
+ * published on a's response channel. */
+void siod_cluster_remote_serve_emit(struct radapter *a,
+                                    const unsigned char *msg, size_t len);
 
 #endif

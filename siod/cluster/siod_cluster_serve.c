@@ -229,8 +229,7 @@ done:
 }
 
 /* Answers another server's (or the emitter's) request as
- * @socket.io/redis-adapter does (server-side emits are not answered
- * yet). */
+ * @socket.io/redis-adapter does. */
 void siod_cluster_serve(struct radapter *a, const unsigned char *msg,
                         size_t len)
 {
@@ -285,6 +284,9 @@ void siod_cluster_serve(struct radapter *a, const unsigned char *msg,
             else if (q.type == SIOD_REQ_REMOTE_LEAVE)
                 MEM->del_sockets(a->mem, &o, q.names[i]);
         }
+        break;
+    case SIOD_REQ_SERVER_SIDE_EMIT:
+        siod_cluster_remote_serve_emit(a, msg, len);
         break;
     default:
         break;

@@ -55,6 +55,10 @@ typedef struct siod_engine_config {
  * on_close runs later from the event loop, outside every other callback.
  * So an upper layer's objects are only torn down from on_close, never
  * under a caller that still uses them. */
+/* An operation the module asked for outside any session (an SIO_R_API
+ * frame: the HTTP emit API), answered with siod_api_answer. */
+typedef struct siod_api_call siod_api_call;
+
 typedef struct siod_engine_app {
     const char *name;
     /* Called once at startup; returns 0 or a negative errno. *app becomes
@@ -72,7 +76,19 @@ typedef struct siod_engine_app {
     void (*on_close)(void *app, siod_session *s, const char *reason);
     /* Called once at exit, after every session is closed. */
     void (*destroy)(void *app);
+    /* An API request (body[0..len): the request's JSON, valid for the
+     * call). The upper layer answers call exactly once, now or later, with
+     * siod_api_answer. NULL: every request is answered 501. */
+    void (*on_api)(void *app, siod_api_call *call, const unsigned char *body,
+                   size_t len);
 } siod_engine_app;
+
+/* Answers call with HTTP status and the JSON json[0..len), and frees call.
+ * When the link that asked has gone meanwhile, nothing is sent. Returns 0,
+ * or the link's send code (-EPIPE, -EMSGSIZE, -ENOMEM, -ENOBUFS); call is
+ * freed either way. */
+int siod_api_answer(siod_api_call *call, unsigned status, const char *json,
+                    size_t len);
 
 /* Queues one message packet for the client (copies data). Returns 0, or a
  * negative code after which the session is closed (on_close runs later,
@@ -254,5 +270,7 @@ int siod_session_relay_ws_closed(siod_peer *p, const sio_relay_frame *f,
                                  char *why, size_t cap);
 int siod_session_relay_abort(siod_peer *p, const sio_relay_frame *f,
                              char *why, size_t cap);
+int siod_session_relay_api(siod_peer *p, const sio_relay_frame *f,
+                           const unsigned char *body, char *why, size_t cap);
 
 #endif

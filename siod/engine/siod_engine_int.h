@@ -6,6 +6,7 @@
  *     -> siod_session.c     (state machine, transit(), lifecycle, upgrade)
  *     -> siod_poll.c        (polling queue, payloads, held GETs, the
  *                            answers of just-closed sessions)
+ *     -> siod_api_call.c    (API requests awaiting the upper layer)
  *     -> siod_peer.c, siod_addr.c (peers and their bindings; sessions per
  *                            client address)
  * A file may skip a level downwards. Single-threaded (event loop). */
@@ -54,6 +55,7 @@ struct siod_peer {
     uint32_t max_body;               /* the module's largest frame body */
     char name[32];
     struct siod_binding *bindings;
+    struct siod_api_call *calls;     /* API requests not yet answered */
     uint64_t fan_gen;                /* multi-send that last grouped it */
     size_t fan_idx;                  /* its group in that multi-send */
 };
@@ -252,7 +254,22 @@ void siod_poll_closed_remember(const siod_session *s,
 int siod_poll_closed_answer(siod_peer *p, const sio_relay_frame *f,
                             char *why, size_t cap);
 
+/* ---- siod_api_call.c: API requests awaiting their answer --------------- */
+
+/* A new call for the API frame conn of p, on p's list until answered.
+ * Returns NULL when memory runs out. */
+siod_api_call *siod_api_call_new(siod_peer *p, uint64_t conn);
+
+/* p's link is gone: its unanswered calls stay valid for the upper layer
+ * but will send nothing. */
+void siod_api_calls_orphan(siod_peer *p);
+
 /* ---- siod_session.c: the state machine ---------------------------------- */
+
+/* Hands an API call to the upper layer (answered 501 when it takes
+ * none). */
+void siod_session_app_api(siod_api_call *c, const unsigned char *body,
+                          size_t len);
 
 /* The registry's settings and upper layer. */
 const siod_engine_config *siod_sessions_cfg(void);

@@ -601,6 +601,19 @@ const siod_engine_config *siod_sessions_cfg(void)
     return &reg.cfg;
 }
 
+void siod_session_app_api(siod_api_call *c, const unsigned char *body,
+                          size_t len)
+{
+    static const char none[] =
+        "{\"ok\":false,\"error\":\"this siod serves no API requests "
+        "(its application layer takes none)\"}";
+
+    if (reg.app->on_api != NULL)
+        reg.app->on_api(reg.app_state, c, body, len);
+    else
+        siod_api_answer(c, 501, none, sizeof none - 1);
+}
+
 void siod_session_start(siod_session *s)
 {
     evtimer_add(s->heartbeat, reg.tv_interval);

@@ -376,6 +376,28 @@ int siod_session_relay_abort(siod_peer *p, const sio_relay_frame *f,
 
 /* ---- peers ------------------------------------------------------------- */
 
+/* An API request: outside any session, so sid must be zero. */
+int siod_session_relay_api(siod_peer *p, const sio_relay_frame *f,
+                           const unsigned char *body, char *why, size_t cap)
+{
+    static const unsigned char zero[SIO_SID_LEN];
+    siod_api_call *c;
+
+    if (memcmp(f->sid, zero, SIO_SID_LEN) != 0) {
+        snprintf(why, cap, "API frame names a session");
+        return -EPROTO;
+    }
+    c = siod_api_call_new(p, f->conn);
+    if (c == NULL) {
+        snprintf(why, cap, "out of memory for an API request");
+        siod_peer_respond_str(p, f, 500, 1, "{\"ok\":false,\"error\":"
+                              "\"siod is out of memory\"}");
+        return -ENOMEM;
+    }
+    siod_session_app_api(c, body, f->len);
+    return 0;
+}
+
 void siod_peer_free(siod_peer *p)
 {
     if (p == NULL)
@@ -384,5 +406,6 @@ void siod_peer_free(siod_peer *p)
     /* each step unbinds at least the head, so this terminates */
     while (p->bindings != NULL)
         siod_session_binding_gone(p->bindings, "relay link closed");
+    siod_api_calls_orphan(p);
     siod_peer_destroy(p);
 }

@@ -186,6 +186,9 @@ static int dispatch(siod_link *l, const sio_relay_frame *f,
     case SIO_R_ABORT:
         rc = siod_session_relay_abort(l->peer, f, why, sizeof why);
         break;
+    case SIO_R_API:
+        rc = siod_session_relay_api(l->peer, f, body, why, sizeof why);
+        break;
     default:
         snprintf(msg, sizeof msg, "unexpected %s frame",
                  sio_relay_type_name(f->type));

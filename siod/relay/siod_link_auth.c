@@ -76,7 +76,7 @@ int siod_link_auth_hello(siod_link_auth *a, const sio_relay_frame *f,
     /* siod takes the release of a held GET (CANCEL + SIO_RF_KEEP) */
     h.magic = SIO_RELAY_MAGIC;
     h.version = SIO_RELAY_VERSION;
-    h.caps = SIO_RELAY_CAP_RELEASE;
+    h.caps = SIO_RELAY_CAP_RELEASE | SIO_RELAY_CAP_API;
     h.pid = (uint32_t)getpid();
     h.max_body = SIO_RELAY_MAX_BODY;
     memcpy(h.nonce, a->nonce_siod, sizeof h.nonce);

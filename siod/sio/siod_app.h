@@ -29,6 +29,9 @@ extern "C" {
 #define SIOD_EALREADY (-5)      /* ack already sent */
 #define SIOD_ELIMIT (-6)        /* a limit siod enforces is reached
                                  * (--max-rooms-per-socket, ...) */
+#define SIOD_ENOCLUSTER (-7)    /* siod runs without a cluster (--redis) */
+#define SIOD_ECLUSTERDOWN (-8)  /* the cluster's Redis cannot be reached now:
+                                 * the other servers were not asked */
 /* Errors an acknowledgement callback can get. */
 #define SIOD_ETIMEDOUT (-10)    /* no answer within the timeout */
 #define SIOD_EDISCONNECTED (-11)/* the socket went away before answering */
@@ -291,15 +294,104 @@ typedef void (*siod_bcast_ack_cb)(void *ud, int err,
 int siod_bcast_emit_ack(siod_bcast *b, const char *event,
                         const siod_args *args, siod_bcast_ack_cb cb,
                         void *ud);
-/* Makes every selected socket join / leave room; frees b. */
-void siod_bcast_join(siod_bcast *b, const char *room);
-void siod_bcast_leave(siod_bcast *b, const char *room);
-/* Disconnects every selected socket (close: their whole connections);
- * frees b. */
-void siod_bcast_disconnect(siod_bcast *b, int close);
-/* Calls fn for every selected socket; frees b; returns how many. */
+/* Makes every selected socket join / leave room; frees b. In a cluster
+ * (--redis) the other servers' sockets too (the reference's socketsJoin,
+ * socketsLeave), unless b is siod_bcast_local. Returns SIOD_OK,
+ * SIOD_EINVAL (room NULL), SIOD_ENOMEM, or SIOD_ECLUSTERDOWN: done on
+ * this server only, Redis cannot be reached (the reference would send it
+ * once Redis is back; siod does not hold it). */
+int siod_bcast_join(siod_bcast *b, const char *room);
+int siod_bcast_leave(siod_bcast *b, const char *room);
+/* Disconnects every selected socket (close: their whole connections),
+ * in a cluster on every server (disconnectSockets); frees b. Returns as
+ * siod_bcast_join. */
+int siod_bcast_disconnect(siod_bcast *b, int close);
+/* Calls fn for every selected socket of this server; frees b; returns
+ * how many. */
 size_t siod_bcast_sockets(siod_bcast *b,
                           void (*fn)(void *ud, siod_socket *s), void *ud);
+
+/* Keeps the broadcast on this server (the reference's `local` flag): an
+ * emit, an emit with acks, a join, leave, disconnect or fetch then
+ * reaches no other server. Without a cluster every broadcast is local. */
+siod_bcast *siod_bcast_local(siod_bcast *b);
+
+/* A socket as siod_bcast_fetch gives it (the reference's RemoteSocket):
+ * texts valid for the callback. socket is set for a socket of this
+ * server (use it as any socket; siod_socket_ref to keep it), NULL for
+ * another server's. */
+typedef struct siod_remote_socket {
+    const char *id;             /* the socket id */
+    const char *handshake;      /* JSON object: headers, time, address,
+                                 * xdomain, secure, issued, url, query,
+                                 * auth (siod_handshake_json's form) */
+    const char *rooms;          /* JSON array of its rooms' names */
+    const char *data;           /* JSON: socket.data ({} when unset) */
+    siod_socket *socket;
+} siod_remote_socket;
+
+/* The sockets a fetch found, this server's first: err is SIOD_OK, or
+ * SIOD_ETIMEDOUT (a server did not answer within the timeout: v NULL, n
+ * 0, as the reference's fetchSockets rejects), SIOD_ECLUSTERDOWN (Redis
+ * went away while the servers were counted) or SIOD_ECLOSED (the
+ * namespace went away). */
+typedef void (*siod_fetch_cb)(void *ud, int err,
+                              const siod_remote_socket *v, size_t n);
+
+/* Fetches the selected sockets of every server (the reference's
+ * fetchSockets): this server's at once, the others' through Redis within
+ * siod_bcast_timeout's time (5000 ms if unset, the reference adapter's
+ * requestsTimeout); frees b. Returns SIOD_OK (cb runs exactly once,
+ * later, never from this call), SIOD_ENOMEM, SIOD_EINVAL (cb NULL) or
+ * SIOD_ECLUSTERDOWN (Redis cannot be reached now: use siod_bcast_local
+ * for this server's sockets); cb is then not called. Without a cluster,
+ * or with siod_bcast_local, cb gets this server's sockets only. */
+int siod_bcast_fetch(siod_bcast *b, siod_fetch_cb cb, void *ud);
+
+/* ---- the other servers of a cluster ------------------------------------- */
+
+/* Sends event with args (JSON only: no binary, as the reference's JSON
+ * requests carry none) to namespace nsp on every other server of the
+ * cluster (the reference's serverSideEmit); this server does not get it.
+ * Returns SIOD_OK, SIOD_EINVAL (no event, args not a JSON array or with
+ * binary, a pattern namespace), SIOD_ERESERVED, SIOD_ENOMEM,
+ * SIOD_ENOCLUSTER (siod runs without --redis: there is no other server)
+ * or SIOD_ECLUSTERDOWN (Redis cannot be reached now). */
+int siod_server_emit(siod_nsp *nsp, const char *event, const siod_args *args);
+
+/* The same with an answer awaited from every other server (the
+ * reference's serverSideEmitWithAck): cb(ud, err, responses, count) runs
+ * exactly once, later, with responses a JSON array of each server's
+ * first answer argument, and err SIOD_OK (every server answered; also
+ * when there is no other server: an empty array), SIOD_ETIMEDOUT (after
+ * timeout_ms, 0 meaning 5000: those that came), SIOD_ECLUSTERDOWN (Redis
+ * went away while the servers were counted) or SIOD_ECLOSED (the
+ * namespace went away). Returns as siod_server_emit; when it fails cb
+ * is not called. */
+int siod_server_emit_ack(siod_nsp *nsp, const char *event,
+                         const siod_args *args, unsigned timeout_ms,
+                         siod_bcast_ack_cb cb, void *ud);
+
+/* An event another server sent to this namespace with serverSideEmit
+ * (a Node.js server's io.serverSideEmit, another siod's siod_server_emit):
+ * ack is NULL when it wants no answer; else answer it once with
+ * siod_ack_send (only the first argument travels; no binary; hold it
+ * with siod_ack_hold to answer later). */
+typedef void (*siod_server_event_cb)(void *ud, siod_nsp *nsp,
+                                     const char *event, const siod_args *args,
+                                     siod_ack *ack);
+
+/* Registers cb (NULL: none) for the server-side events of nsp (for a
+ * pattern namespace: of its children that have none of their own),
+ * the reference's nsp.on(event) for events from other servers; call it
+ * from init. Events arriving without one are dropped (a debug line).
+ * Returns SIOD_OK or SIOD_EINVAL (nsp NULL). */
+int siod_nsp_on_server_event(siod_nsp *nsp, siod_server_event_cb cb,
+                             void *ud);
+
+/* Returns a short English text for a code of this API ("the cluster's
+ * Redis cannot be reached"); never NULL. */
+const char *siod_app_strerror(int code);
 /* Frees b unused. */
 void siod_bcast_free(siod_bcast *b);
 

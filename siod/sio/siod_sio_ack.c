@@ -24,7 +24,9 @@ struct siod_sio_ackent {
 };
 
 struct siod_ack {
-    siod_socket *sock;               /* holds a reference */
+    siod_socket *sock;               /* holds a reference; NULL for */
+    siod_adapter_answer_fn reply;    /* another server's emit */
+    void *reply_ud;
     uint64_t id;
     int sent;
     int held;
@@ -454,10 +456,48 @@ siod_ack *siod_sio_ack_new(siod_socket *s, uint64_t id)
     return a;
 }
 
+siod_ack *siod_sio_ack_new_server(siod_adapter_answer_fn fn, void *ud)
+{
+    siod_ack *a = calloc(1, sizeof *a);
+    if (a == NULL)
+        return NULL;
+    a->reply = fn;
+    a->reply_ud = ud;
+    a->in_dispatch = 1;
+    return a;
+}
+
 static void ack_free(siod_ack *a)
 {
-    siod_socket_unref(a->sock);
+    if (a->reply != NULL && !a->sent)
+        a->reply(a->reply_ud, 0, NULL, 0);
+    if (a->sock != NULL)
+        siod_socket_unref(a->sock);
     free(a);
+}
+
+/* The answer to another server: its first argument, JSON only. */
+static int ack_send_server(siod_ack *ack, const siod_args *args)
+{
+    struct sio_json_span v;
+    const char *json = "null";
+    size_t len = 4;
+
+    if (args != NULL && args->nbins > 0)
+        return -EINVAL;
+    if (args != NULL && args->json != NULL) {
+        size_t n = args->len ? args->len : strlen(args->json);
+        if (sio_json_validate(args->json, n, SIOD_SIO_MAX_DEPTH,
+                              SIO_JSON_LONE_SURROGATES, &v) != SIO_OK ||
+            v.type != SIO_JSON_ARRAY)
+            return -EINVAL;
+        if (siod_arg_raw(args, 0, &json, &len) != SIOD_OK) {
+            json = "null";
+            len = 4;
+        }
+    }
+    ack->reply(ack->reply_ud, 1, json, len);
+    return 0;
 }
 
 void siod_sio_ack_dispatched(siod_ack *a)
@@ -478,7 +518,11 @@ int siod_ack_send(siod_ack *ack, const siod_args *args)
     if (ack->sent)
         return siod_sio_app_err(-EALREADY);
     s = ack->sock;
-    if (s->state != SOCK_CONNECTED) {
+    if (s == NULL) {
+        rc = ack_send_server(ack, args);
+        if (rc < 0)
+            return siod_sio_app_err(rc);   /* the ack may be sent again */
+    } else if (s->state != SOCK_CONNECTED) {
         rc = -EPIPE;
     } else {
         rc = siod_sio_encode(&o, 1, s->nsp->name, 1, ack->id, NULL, args);

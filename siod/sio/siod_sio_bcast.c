@@ -119,6 +119,13 @@ siod_bcast *siod_bcast_timeout(siod_bcast *b, unsigned ms)
     return b;
 }
 
+siod_bcast *siod_bcast_local(siod_bcast *b)
+{
+    if (b != NULL)
+        b->o.flags |= SIOD_ADAPTER_LOCAL;
+    return b;
+}
+
 /* The namespaces a broadcast acts on: nsp itself, or a pattern's live
  * children; each with a reference. Returns the count (*out malloc'd), or
  * -ENOMEM. */
@@ -235,6 +242,14 @@ size_t siod_sio_sockets_write(siod_socket *const *v, size_t n,
     return sent;
 }
 
+/* The adapter reports nsp's servers owe a broadcast with acks of b. */
+static unsigned servers_of(siod_nsp *nsp, const siod_bcast *b)
+{
+    if (b->o.flags & SIOD_ADAPTER_LOCAL)
+        return 1;
+    return nsp->aops->server_count(nsp->adapter);
+}
+
 /* siod_bcast_emit_ack without the translation: 0, -EINVAL, -EPERM or
  * -ENOMEM. */
 static int bcast_emit_ack(siod_bcast *b, const char *event,
@@ -265,7 +280,7 @@ static int bcast_emit_ack(siod_bcast *b, const char *event,
     if (n >= 0) {
         unsigned servers = 0;
         for (ssize_t i = 0; i < n; i++)
-            servers += v[i]->aops->server_count(v[i]->adapter);
+            servers += servers_of(v[i], b);
         w = siod_sio_ackwait_new(cb, ud, servers, b->timeout_ms);
     }
     if (w == NULL) {
@@ -281,8 +296,7 @@ static int bcast_emit_ack(siod_bcast *b, const char *event,
         /* the last report may finish (and free) w; a namespace whose
          * packet cannot be encoded (memory) reports no recipient */
         if (siod_sio_encode(&o, 0, v[i]->name, 1, id, event, args) < 0) {
-            for (unsigned k = v[i]->aops->server_count(v[i]->adapter); k > 0;
-                 k--)
+            for (unsigned k = servers_of(v[i], b); k > 0; k--)
                 siod_sio_ackwait_count(w, 0);
             continue;
         }
@@ -302,21 +316,38 @@ int siod_bcast_emit_ack(siod_bcast *b, const char *event,
 
 /* ---- acting on the selected sockets -------------------------------------- */
 
-static void for_each_nsp(siod_bcast *b,
-                         void (*fn)(siod_nsp *nsp, siod_bcast *b,
-                                    const char *room, int close),
-                         const char *room, int close)
+/* Returns -ENOTCONN if b reaches other servers and nsp's adapter cannot
+ * reach them now, else 0. */
+static int cluster_check(const siod_nsp *nsp, const siod_bcast *b)
+{
+    if ((b->o.flags & SIOD_ADAPTER_LOCAL) || nsp->aops->cluster == NULL)
+        return 0;
+    return nsp->aops->cluster(nsp->adapter);
+}
+
+/* Runs fn on each namespace b targets; frees b. Returns 0, -ENOMEM, or
+ * -ENOTCONN (done here; some namespace's other servers not reached). */
+static int for_each_nsp(siod_bcast *b,
+                        void (*fn)(siod_nsp *nsp, siod_bcast *b,
+                                   const char *room, int close),
+                        const char *room, int close)
 {
     siod_nsp **v = NULL;
     ssize_t n;
+    int rc = -ENOMEM;
     if (b == NULL)
-        return;
+        return -ENOMEM;
     if (!b->failed && (n = targets_of(b->nsp, &v)) >= 0) {
-        for (ssize_t i = 0; i < n; i++)
+        rc = 0;
+        for (ssize_t i = 0; i < n; i++) {
+            if (cluster_check(v[i], b) < 0)
+                rc = -ENOTCONN;
             fn(v[i], b, room, close);
+        }
         release_targets(v, n);
     }
     siod_bcast_free(b);
+    return rc;
 }
 
 static void do_join(siod_nsp *nsp, siod_bcast *b, const char *room, int close)
@@ -336,27 +367,27 @@ static void do_disconnect(siod_nsp *nsp, siod_bcast *b, const char *room,
     nsp->aops->disconnect_sockets(nsp->adapter, &b->o, close);
 }
 
-void siod_bcast_join(siod_bcast *b, const char *room)
+int siod_bcast_join(siod_bcast *b, const char *room)
 {
     if (room == NULL) {
         siod_bcast_free(b);
-        return;
+        return SIOD_EINVAL;
     }
-    for_each_nsp(b, do_join, room, 0);
+    return siod_sio_app_err(for_each_nsp(b, do_join, room, 0));
 }
 
-void siod_bcast_leave(siod_bcast *b, const char *room)
+int siod_bcast_leave(siod_bcast *b, const char *room)
 {
     if (room == NULL) {
         siod_bcast_free(b);
-        return;
+        return SIOD_EINVAL;
     }
-    for_each_nsp(b, do_leave, room, 0);
+    return siod_sio_app_err(for_each_nsp(b, do_leave, room, 0));
 }
 
-void siod_bcast_disconnect(siod_bcast *b, int close)
+int siod_bcast_disconnect(siod_bcast *b, int close)
 {
-    for_each_nsp(b, do_disconnect, NULL, close);
+    return siod_sio_app_err(for_each_nsp(b, do_disconnect, NULL, close));
 }
 
 size_t siod_bcast_sockets(siod_bcast *b,
@@ -384,6 +415,215 @@ size_t siod_bcast_sockets(siod_bcast *b,
     }
     siod_bcast_free(b);
     return total;
+}
+
+/* ---- fetching sockets across the cluster ----------------------------------- */
+
+/* The reference adapter's requestsTimeout. */
+#define FETCH_TIMEOUT_MS 5000
+
+/* A fetch gathering the sockets of every target namespace's servers. */
+struct fetch {
+    siod_fetch_cb cb;
+    void *ud;
+    unsigned pending;                /* adapters still asking, +1 starting */
+    int err;
+    siod_remote_socket *v;
+    char **owned;                    /* 4 per item: strings to free */
+    size_t n, cap;
+    siod_nsp **nsps;                 /* the targets, with references */
+    ssize_t nnsps;
+};
+
+/* Adds one item (strings copied into owned where own[k] is set). */
+static int fetch_add(struct fetch *f, const siod_remote_socket *r,
+                     char *own[4])
+{
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 16;
+        siod_remote_socket *v = realloc(f->v, cap * sizeof *v);
+        if (v != NULL)
+            f->v = v;
+        char **o = v != NULL ? realloc(f->owned, cap * 4 * sizeof *o) : NULL;
+        if (o == NULL)
+            return -ENOMEM;
+        f->owned = o;
+        f->cap = cap;
+    }
+    f->v[f->n] = *r;
+    memcpy(f->owned + 4 * f->n, own, 4 * sizeof *own);
+    f->n++;
+    return 0;
+}
+
+static void fetch_free(struct fetch *f)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        if (f->v[i].socket != NULL)
+            siod_socket_unref(f->v[i].socket);
+        for (int k = 0; k < 4; k++)
+            free(f->owned[4 * i + k]);
+    }
+    free(f->v);
+    free(f->owned);
+    release_targets(f->nsps, f->nnsps);
+    free(f);
+}
+
+static void fetch_deliver(void *ud)
+{
+    struct fetch *f = ud;
+    if (f->err < 0)
+        f->cb(f->ud, siod_sio_app_err(f->err), NULL, 0);
+    else
+        f->cb(f->ud, SIOD_OK, f->v, f->n);
+    fetch_free(f);
+}
+
+static void fetch_done(struct fetch *f)
+{
+    if (--f->pending == 0)
+        fetch_deliver(f);
+}
+
+static void fetch_remote(void *ud, int err, const siod_adapter_remote *v,
+                         size_t n)
+{
+    struct fetch *f = ud;
+    if (err < 0 && f->err == 0)
+        f->err = err;
+    for (size_t i = 0; i < n && f->err == 0; i++) {
+        char *own[4] = { strdup(v[i].id), strdup(v[i].handshake),
+                         strdup(v[i].rooms), strdup(v[i].data) };
+        siod_remote_socket r = { own[0], own[1], own[2], own[3], NULL };
+        if (own[0] == NULL || own[1] == NULL || own[2] == NULL ||
+            own[3] == NULL || fetch_add(f, &r, own) < 0) {
+            for (int k = 0; k < 4; k++)
+                free(own[k]);
+            f->err = -ENOMEM;
+        }
+    }
+    fetch_done(f);
+}
+
+struct rooms_text {
+    siod_sio_text t;
+    int failed;
+};
+
+static void rooms_text_add(void *ud, const char *room)
+{
+    struct rooms_text *r = ud;
+    char *q = siod_json_fmt("%Q", room);
+    if (q == NULL || (r->t.len > 1 && siod_sio_text_add(&r->t, ",", 1) < 0) ||
+        siod_sio_text_add(&r->t, q, strlen(q)) < 0)
+        r->failed = 1;
+    free(q);
+}
+
+/* A local socket s (whose reference f takes over). */
+static int fetch_local(struct fetch *f, siod_nsp *nsp, siod_socket *s)
+{
+    struct rooms_text r = { { NULL, 0, 0 }, 0 };
+    const char *hs = siod_handshake_json(s), *data = siod_socket_data_json(s);
+    char *own[4] = { NULL, NULL, NULL, NULL };
+
+    if (siod_sio_text_add(&r.t, "[", 1) < 0)
+        r.failed = 1;
+    else
+        nsp->aops->socket_rooms(nsp->adapter, s, rooms_text_add, &r);
+    if (r.failed || hs == NULL || siod_sio_text_add(&r.t, "]", 1) < 0) {
+        free(r.t.p);
+        siod_socket_unref(s);
+        return -ENOMEM;
+    }
+    own[2] = r.t.p;
+    /* the application may set other data before the delivery */
+    own[3] = strdup(data != NULL ? data : "{}");
+    siod_remote_socket item = { s->id, hs, own[2], own[3], s };
+    if (own[3] == NULL || fetch_add(f, &item, own) < 0) {
+        free(own[2]);
+        free(own[3]);
+        siod_socket_unref(s);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+/* siod_bcast_fetch without the translation. */
+static int bcast_fetch(siod_bcast *b, siod_fetch_cb cb, void *ud)
+{
+    struct fetch *f;
+    int rc = 0;
+
+    if (b == NULL)
+        return -ENOMEM;
+    if (b->failed || cb == NULL) {
+        rc = b->failed ? -ENOMEM : -EINVAL;
+        siod_bcast_free(b);
+        return rc;
+    }
+    f = calloc(1, sizeof *f);
+    if (f == NULL || (f->nnsps = targets_of(b->nsp, &f->nsps)) < 0) {
+        free(f);
+        siod_bcast_free(b);
+        return -ENOMEM;
+    }
+    f->cb = cb;
+    f->ud = ud;
+    /* the other servers cannot be asked: nothing is started */
+    for (ssize_t i = 0; i < f->nnsps && rc == 0; i++)
+        rc = cluster_check(f->nsps[i], b);
+    for (ssize_t i = 0; i < f->nnsps && rc == 0; i++) {
+        siod_nsp *nsp = f->nsps[i];
+        siod_socket **socks = NULL;
+        ssize_t k = nsp->aops->select(nsp->adapter, &b->o, &socks);
+        if (k < 0)
+            rc = (int)k;
+        for (ssize_t j = 0; j < k; j++)
+            if (fetch_local(f, nsp, socks[j]) < 0)
+                rc = -ENOMEM;
+        free(socks);
+    }
+    f->pending = 1;
+    unsigned started = 0;
+    for (ssize_t i = 0; i < f->nnsps && rc == 0; i++) {
+        siod_nsp *nsp = f->nsps[i];
+        if ((b->o.flags & SIOD_ADAPTER_LOCAL) || nsp->aops->fetch == NULL)
+            continue;
+        f->pending++;
+        int r = nsp->aops->fetch(nsp->adapter, &b->o,
+                                 b->timeout_ms ? b->timeout_ms
+                                               : FETCH_TIMEOUT_MS,
+                                 fetch_remote, f);
+        if (r < 0) {
+            f->pending--;
+            if (started == 0)
+                rc = r;              /* nothing asked yet: fail now */
+            else
+                f->err = r;
+        } else {
+            started++;
+        }
+    }
+    siod_bcast_free(b);
+    if (rc < 0) {
+        fetch_free(f);
+        return rc;
+    }
+    /* the answers come later, or nothing is awaited: delivered from the
+     * loop, never from this call */
+    if (--f->pending == 0 && siod_timer_start(0, 0, fetch_deliver, f) ==
+                                 NULL) {
+        fetch_free(f);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+int siod_bcast_fetch(siod_bcast *b, siod_fetch_cb cb, void *ud)
+{
+    return siod_sio_app_err(bcast_fetch(b, cb, ud));
 }
 
 /* ---- namespaces ---------------------------------------------------------- */

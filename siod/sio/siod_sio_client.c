@@ -392,4 +392,5 @@ const siod_engine_app siod_app_socketio = {
     .on_message = sio_on_message,
     .on_close = sio_on_close,
     .destroy = sio_destroy,
+    .on_api = siod_sio_api,
 };

@@ -184,4 +184,5 @@ const siod_adapter_host siod_sio_adapter_host = {
     .id = siod_socket_id,
     .describe = host_describe,
     .send_with_ack = host_send_with_ack,
+    .server_event = siod_sio_server_event,
 };

@@ -9,11 +9,15 @@
  * downwards; the sections below follow this order from the bottom):
  *   siod_sio_client.c       the "socketio" engine app: decoding, dispatch,
  *                           connectTimeout, starting and stopping the layer
+ *     -> siod_sio_api.c     the HTTP emit API's operations (API frames),
+ *                           through the public siod_app.h calls only
  *     -> siod_sio_host.c    the ops adapters are created with
  *     -> siod_sio_socket.c  a socket's states: connect (middleware),
  *                           events in, emits out, disconnects; beside it
- *        siod_sio_bcast.c   broadcasts and the namespace-level API (the
- *                           two never call each other)
+ *        siod_sio_bcast.c   broadcasts and the namespace-level API, and
+ *        siod_sio_cluster.c the other servers' events and this one's
+ *                           server-side emits (the three never call each
+ *                           other)
  *     -> siod_sio_ack.c     acks: awaited by the server (one emit's, a
  *                           broadcast's) and owed to a client
  *     -> siod_sio_socket_base.c  the socket object: references,
@@ -68,6 +72,9 @@ typedef struct siod_sio_ackent siod_sio_ackent;
  *               SIOD_ELIMIT         a limit siod enforces
  *   -ETIMEDOUT  SIOD_ETIMEDOUT      (ack callbacks) no answer in time
  *   -ECONNRESET SIOD_EDISCONNECTED  (ack callbacks) the socket left first
+ *   -EOPNOTSUPP SIOD_ENOCLUSTER     no cluster (siod runs without --redis)
+ *   -ENOTCONN   SIOD_ECLUSTERDOWN   the cluster's Redis cannot be reached
+ *   -ECANCELED  SIOD_ECLOSED        the namespace went before the answers
  * Any other code (none is expected) becomes SIOD_EINVAL. */
 static inline int siod_sio_app_err(int code)
 {
@@ -91,6 +98,12 @@ static inline int siod_sio_app_err(int code)
         return SIOD_ETIMEDOUT;
     case -ECONNRESET:
         return SIOD_EDISCONNECTED;
+    case -EOPNOTSUPP:
+        return SIOD_ENOCLUSTER;
+    case -ENOTCONN:
+        return SIOD_ECLUSTERDOWN;
+    case -ECANCELED:
+        return SIOD_ECLOSED;
     default:
         return code >= 0 ? code : SIOD_EINVAL;
     }
@@ -165,6 +178,8 @@ struct siod_nsp {
     uint64_t next_id;                /* ack ids (the reference's _ids) */
     siod_nsp *all_next;              /* configured namespaces */
     int explicit;                    /* bound by name (-n) */
+    siod_server_event_cb sev_cb;     /* other servers' events */
+    void *sev_ud;
 };
 
 /* ---- siod_sio_util.c ---------------------------------------------------- */
@@ -266,6 +281,14 @@ int siod_sio_client_write(siod_sio_client *c, const siod_sio_out *o,
 /* Closes c's session ("forced close"); no-op once it is closed. */
 void siod_sio_client_close(siod_sio_client *c);
 
+/* ---- siod_sio_api.c ---------------------------------------------------- */
+
+/* The engine app's on_api: serves one request of the HTTP emit API
+ * (docs/emit-api.md) and answers call, at once or when a broadcast's
+ * acks are in. */
+void siod_sio_api(void *app, siod_api_call *call, const unsigned char *body,
+                  size_t len);
+
 /* Returns c's Engine.IO session, or NULL once it is closed. */
 siod_session *siod_sio_client_session(const siod_sio_client *c);
 
@@ -317,6 +340,13 @@ void siod_sio_acks_fail(siod_socket *s);
  * freed unless the application holds it). */
 siod_ack *siod_sio_ack_new(siod_socket *s, uint64_t id);
 void siod_sio_ack_dispatched(siod_ack *a);
+
+/* Another server's server-side emit asks for an answer: returns the
+ * siod_ack handed to the application (NULL if memory runs out: fn is
+ * then not called). siod_ack_send calls fn(ud, 1, its first argument);
+ * an ack freed unanswered calls fn(ud, 0, NULL, 0). Ended by
+ * siod_sio_ack_dispatched as a client's. */
+siod_ack *siod_sio_ack_new_server(siod_adapter_answer_fn fn, void *ud);
 
 /* A broadcast with an ack: a wait for the answers, cb(ud, ...) run once
  * when every server reported and every recipient answered or left, or
@@ -371,6 +401,15 @@ void siod_sio_socket_abandon(siod_socket *s);
  * caller drops; *n is set (0 and NULL when there are none or memory runs
  * out). */
 siod_socket **siod_sio_client_sockets(siod_sio_client *c, size_t *n);
+
+/* ---- siod_sio_cluster.c ------------------------------------------------- */
+
+/* Another server's server-side emit to nsp (the adapter host's
+ * server_event): data[0..len) is [event, ...args]; handed to the
+ * callback siod_nsp_on_server_event registered, with an ack when fn is
+ * set (fn runs exactly once). */
+void siod_sio_server_event(siod_nsp *nsp, const char *data, size_t len,
+                           siod_adapter_answer_fn fn, void *ud);
 
 /* ---- siod_sio_bcast.c --------------------------------------------------- */
 

@@ -32,6 +32,7 @@
  *   kick-room room            acks, then disconnects every socket in room
  *   whoami {headers,query}    ack: the handshake as the app sees it
  *   count                     ack: {any, errors} seen for this socket
+ *   set-data value            sets socket.data (JSON) to value; ack true
  *   nsp-count [name]          ack: connected sockets of a namespace
  *   dyn-all {event,args}      emits to every dynamic /dyn-N namespace
  *   forbidden                 dropped by the event middleware; the sender
@@ -758,6 +759,11 @@ static void tk_event(void *app, siod_socket *s, const char *event,
         kick_room(s, args, ack);
     } else if (strcmp(event, "whoami") == 0) {
         whoami(s, args, ack);
+    } else if (strcmp(event, "set-data") == 0) {
+        const char *json;
+        size_t len;
+        ack_bool(ack, siod_arg_raw(args, 0, &json, &len) == SIOD_OK &&
+                      siod_socket_set_data_json(s, json, len) == SIOD_OK);
     } else if (strcmp(event, "count") == 0) {
         struct tk_sock *ts = siod_socket_data(s);
         char *res = siod_json_fmt("[{\"any\":%lu,\"errors\":%lu}]",

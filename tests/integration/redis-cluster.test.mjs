@@ -5,7 +5,7 @@
 // receives is @socket.io/redis-adapter's wire format.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { sioConnect, closeAll, ackOf } from './harness.mjs';
+import { sioConnect, closeAll, ackOf, request } from './harness.mjs';
 import {
   startMixedCluster, peerClient as peerClientOf, waitServers, broadcaster,
 } from './redis-lib.mjs';
@@ -82,5 +82,78 @@ test('another namespace hears nothing of "/"; "/a" crosses on its own', { timeou
     assert.equal(A.rec.all('m').length + N.rec.all('m').length, 0, '"/" got a broadcast of "/a"');
   } finally {
     closeAll(A, Aa, N, Na);
+  }
+});
+
+test('the HTTP emit API on our node reaches the Node.js server\'s clients too', { timeout: 30000 }, async () => {
+  const A = await sioConnect(ours, '/');
+  const [N1, N2] = await Promise.all([peerClient(), peerClient()]);
+  try {
+    assert.deepEqual(await ackOf(N1, 'join', ['green']), [true]);
+    for (const [req, want] of [[{}, ['A', 'N1', 'N2']], [{ rooms: 'green' }, ['N1']], [{ except: ['green'] }, ['A', 'N2']]]) {
+      const tag = `api${Math.random()}`;
+      const res = await request('POST', ours.url('/emit'), {
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ ...req, event: 'm', args: [tag, { n: 1 }] }),
+      });
+      assert.equal(res.status, 200, res.body);
+      // a marker through the same path: Redis keeps one publisher's order
+      await request('POST', ours.url('/emit'), {
+        headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ event: 'mark', args: [tag] }),
+      });
+      const all = { A, N1, N2 };
+      const got = [];
+      for (const [name, s] of Object.entries(all)) {
+        await s.rec.until(() => s.rec.all('mark').some((a) => a[0] === tag), 5000, `marker at ${name}`);
+        const m = s.rec.all('m').filter((a) => a[0] === tag);
+        if (m.length) { got.push(name); assert.deepEqual(m[0], [tag, { n: 1 }]); }
+      }
+      assert.deepEqual(got.sort(), want, JSON.stringify(req));
+    }
+  } finally {
+    closeAll(A, N1, N2);
+  }
+});
+
+test('the HTTP emit API across the cluster: fetchSockets, socketsJoin, disconnectSockets, serverSideEmit, local', { timeout: 30000 }, async () => {
+  const A = await sioConnect(ours, '/');
+  const [N1, N2] = await Promise.all([peerClient(), peerClient()]);
+  const api = async (body) => {
+    const res = await request('POST', ours.url('/emit'), {
+      headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+    });
+    return { status: res.status, json: JSON.parse(res.body) };
+  };
+  try {
+    let r = await api({ op: 'fetchSockets' });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.deepEqual(r.json.sockets.map((s) => s.id).sort(), [A.id, N1.id, N2.id].sort());
+    const n1 = r.json.sockets.find((s) => s.id === N1.id);
+    assert.deepEqual(n1.rooms, [N1.id]);
+    assert.ok(n1.handshake && n1.handshake.headers, 'a remote socket\'s handshake');
+    r = await api({ op: 'fetchSockets', local: true });
+    assert.deepEqual(r.json.sockets.map((s) => s.id), [A.id]);
+
+    // a Node.js server's client joins a room by our API, then gets its emits
+    r = await api({ op: 'socketsJoin', rooms: N1.id, room: 'by-api' });
+    assert.deepEqual(r.json, { ok: true });
+    r = await api({ op: 'fetchSockets', rooms: 'by-api' });
+    assert.deepEqual(r.json.sockets.map((s) => s.id), [N1.id]);
+    assert.deepEqual(r.json.sockets[0].rooms.sort(), [N1.id, 'by-api'].sort());
+
+    // serverSideEmit: the Node.js server's handler answers
+    r = await api({ op: 'serverSideEmit', event: 'ping', args: [5], ack: true, timeout: 3000 });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.deepEqual(r.json.responses, [{ from: 'node', args: [5] }]);
+    assert.equal(r.json.timedOut, false);
+
+    // disconnectSockets reaches the other server's client
+    const gone = new Promise((resolve) => N2.once('disconnect', resolve));
+    r = await api({ op: 'disconnectSockets', rooms: N2.id });
+    assert.deepEqual(r.json, { ok: true });
+    assert.equal(await gone, 'io server disconnect');
+    assert.equal(N1.connected && A.connected, true);
+  } finally {
+    closeAll(A, N1, N2);
   }
 });

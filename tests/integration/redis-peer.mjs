@@ -76,5 +76,32 @@ for (const name of ['/', '/a']) {
     socket.on('server-count', (ack) => answer(Promise.resolve(nsp.adapter.serverCount()), ack));
   });
 }
+
+// For the cluster API of siod applications (redis-app-api.test.mjs): a
+// client's query `data` (JSON) becomes its socket.data, and it may ask
+//   server-emit {event,args}      nsp.serverSideEmit; ack true
+//   server-emit-ack {event,args}  nsp.serverSideEmitWithAck; ack
+//                                 {responses} or {error, responses}
+// Server-side events "ping", "note" and "silent" from other servers go on
+// to this server's sockets in room "listeners" as "server-event"
+// {event,args}; "ping" is answered {from:"node",args}, "silent" never.
+for (const name of ['/', '/a']) {
+  const nsp = io.of(name);
+  for (const ev of ['ping', 'note', 'silent']) {
+    nsp.on(ev, (...args) => {
+      const cb = typeof args[args.length - 1] === 'function' ? args.pop() : null;
+      nsp.local.to('listeners').emit('server-event', { event: ev, args });
+      if (ev === 'ping') cb?.({ from: 'node', args });
+    });
+  }
+  nsp.on('connection', (socket) => {
+    if (socket.handshake.query.data) socket.data = JSON.parse(socket.handshake.query.data);
+    socket.on('server-emit', (o, ack) => { nsp.serverSideEmit(o.event, ...(o.args || [])); ack(true); });
+    socket.on('server-emit-ack', (o, ack) => {
+      nsp.serverSideEmitWithAck(o.event, ...(o.args || [])).then((responses) => ack({ responses }),
+        (e) => ack({ error: e.message, responses: e.responses }));
+    });
+  });
+}
 http.listen(Number(port), '127.0.0.1', () => console.log(`listening ${port}`));
 process.on('SIGTERM', () => { io.close(); pub.disconnect().catch(() => {}); sub.disconnect().catch(() => {}); process.exit(0); });
