@@ -14,8 +14,10 @@
  * adapter calls those four too). The sharded adapter:
  * siod_cluster_sharded.c -> siod_cluster_shard_serve.c ->
  * siod_cluster_adapter.c (its pending broadcasts with acks), and both ->
- * siod_cluster_serve.c, siod_redis.c and siod_cluster_shard.c (the
- * sharded wire), which calls siod_cluster_decode.c and
+ * siod_cluster_serve.c, siod_cluster_remote.c (the cluster-wide requests,
+ * written in the sharded wire when the layer is sharded), siod_redis.c
+ * and siod_cluster_shard.c (the sharded wire, which siod_cluster_remote.c
+ * calls too), which calls siod_cluster_decode.c and
  * siod_cluster_encode.c (msgpack to JSON and back); siod_redis.c ->
  * siod_redis_ssub.c (the sharded subscriber), which reports back only
  * through the callbacks it was given.
@@ -375,8 +377,12 @@ typedef struct siod_cluster_msg {
     size_t nnames;
     int close;                       /* DISCONNECT_SOCKETS */
     size_t client_count;             /* BROADCAST_CLIENT_COUNT */
-    char *arg;                       /* BROADCAST_ACK: the client's answer
-                                        as JSON (arg_len bytes) */
+    char *arg;                       /* as JSON (arg_len bytes):
+                                        BROADCAST_ACK, SERVER_SIDE_EMIT_
+                                        RESPONSE: the answer ("null" if
+                                        none); SERVER_SIDE_EMIT: the array
+                                        [event, ...args]; FETCH_SOCKETS_
+                                        RESPONSE: the sockets array */
     size_t arg_len;
 } siod_cluster_msg;
 
@@ -402,6 +408,21 @@ int siod_cluster_encode_shard_bcast(const char *uid, const char *request_id,
                                     size_t nrooms, char *const *except,
                                     size_t nexcept, unsigned flags,
                                     unsigned char **out, size_t *outlen);
+
+/* Encodes one of this server's requests of type from uid on namespace
+ * nsp, JSON: SOCKETS_JOIN or SOCKETS_LEAVE (data {opts: {rooms, except,
+ * flags}, rooms: [room]}), DISCONNECT_SOCKETS ({opts, close}),
+ * FETCH_SOCKETS ({opts}), SERVER_SIDE_EMIT ({packet}: the JSON array
+ * packet[0..plen)); with request_id, data.requestId too. Returns 0 with
+ * *out (malloc'd) and *outlen; -EINVAL (a name that is not UTF-8) or
+ * -ENOMEM. */
+int siod_cluster_encode_shard_request(const char *uid, const char *nsp,
+                                      int type, const char *request_id,
+                                      char *const *rooms, size_t nrooms,
+                                      char *const *except, size_t nexcept,
+                                      const char *room, int close,
+                                      const char *packet, size_t plen,
+                                      unsigned char **out, size_t *outlen);
 
 /* Encodes a response of type from uid on namespace nsp: data
  * {"requestId": request_id} and, with key, key: value (the JSON text

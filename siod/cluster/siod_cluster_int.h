@@ -56,6 +56,8 @@ struct siod_cluster_state {
     struct pending_ack *pending;
     struct event_base *base;
     struct creq *requests;           /* siod_cluster_remote.c's */
+    int sharded;                     /* the sharded adapter's layer: its
+                                        requests in its wire format */
 };
 extern struct siod_cluster_state siod_cluster_g;
 

@@ -213,11 +213,20 @@ static int rd_data(siod_cluster_msg *m, const struct sio_json_span *data,
         m->client_count = (size_t)count;
         return 0;
     case SIOD_MSG_BROADCAST_ACK:
-        if ((rc = member(data, "packet", &v)) < 0)
+    case SIOD_MSG_SERVER_SIDE_EMIT:
+    case SIOD_MSG_SERVER_SIDE_EMIT_RESPONSE:
+    case SIOD_MSG_FETCH_SOCKETS_RESPONSE:
+        rc = member(data, m->type == SIOD_MSG_FETCH_SOCKETS_RESPONSE
+                              ? "sockets" : "packet", &v);
+        if (rc < 0)
             return rc;
+        if (m->type == SIOD_MSG_SERVER_SIDE_EMIT &&
+            (rc == 0 || v.type != SIO_JSON_ARRAY))
+            return -EPROTO;
         if (rc == 0) {
-            v.ptr = "null";
-            v.len = 4;
+            v.ptr = m->type == SIOD_MSG_FETCH_SOCKETS_RESPONSE ? "[]"
+                                                                : "null";
+            v.len = strlen(v.ptr);
         }
         if ((m->arg = strndup(v.ptr, v.len)) == NULL)
             return -ENOMEM;
@@ -451,6 +460,47 @@ int siod_cluster_encode_shard_response(const char *uid, const char *nsp,
     rc = d.failed ? d.failed
                   : finish_msg(&m, uid, nsp, strlen(nsp), type, d.p, d.len,
                                bins, nbins, out, outlen);
+    free(d.p);
+    free(m.p);
+    return rc;
+}
+
+int siod_cluster_encode_shard_request(const char *uid, const char *nsp,
+                                      int type, const char *request_id,
+                                      char *const *rooms, size_t nrooms,
+                                      char *const *except, size_t nexcept,
+                                      const char *room, int close,
+                                      const char *packet, size_t plen,
+                                      unsigned char **out, size_t *outlen)
+{
+    struct text d = { NULL, 0, 0, 0 }, m = { NULL, 0, 0, 0 };
+    int rc;
+
+    add_s(&d, "{");
+    if (type == SIOD_MSG_SERVER_SIDE_EMIT) {
+        add_s(&d, "\"packet\":");
+        add(&d, packet, plen);
+    } else {
+        add_s(&d, "\"opts\":{\"rooms\":");
+        add_names(&d, rooms, nrooms);
+        add_s(&d, ",\"except\":");
+        add_names(&d, except, nexcept);
+        add_s(&d, ",\"flags\":{}}");
+    }
+    if (type == SIOD_MSG_SOCKETS_JOIN || type == SIOD_MSG_SOCKETS_LEAVE) {
+        add_s(&d, ",\"rooms\":");
+        add_names(&d, (char *const *)&room, 1);
+    } else if (type == SIOD_MSG_DISCONNECT_SOCKETS) {
+        add_s(&d, close ? ",\"close\":true" : ",\"close\":false");
+    }
+    if (request_id != NULL) {
+        add_s(&d, ",\"requestId\":");
+        add_quoted(&d, request_id, strlen(request_id));
+    }
+    add_s(&d, "}");
+    rc = d.failed ? d.failed
+                  : finish_msg(&m, uid, nsp, strlen(nsp), type, d.p, d.len,
+                               NULL, 0, out, outlen);
     free(d.p);
     free(m.p);
     return rc;

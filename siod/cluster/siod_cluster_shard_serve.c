@@ -3,9 +3,10 @@
  * the local sockets they select; broadcasts with acks sent with ack ids,
  * their client count and each client's answer sent back; remote joins,
  * leaves and disconnects; fetchSockets answered with the local sockets;
- * server-side emits with acks answered; and the other servers' answers
- * to this server's broadcasts with acks. Responses go to the requester's
- * own channel `<prefix>#<nsp>#<uid>#`. */
+ * server-side emits handed to the application, its answer sent back; and
+ * the other servers' answers to this server's broadcasts with acks,
+ * fetches and server-side emits. Responses go to the requester's own
+ * channel `<prefix>#<nsp>#<uid>#`. */
 #include "siod_cluster_int.h"
 #include "adapter/siod_adapter.h"
 #include "core/siod_core.h"
@@ -205,6 +206,84 @@ static void on_response(const siod_cluster_msg *m)
     siod_cluster_pending_sweep(0);
 }
 
+/* ---- server-side emits and this server's requests ----------------------- */
+
+/* Another server's server-side emit being answered by the application. */
+struct answer_ctx {
+    char *nsp, *uid, *request_id;
+};
+
+static void answer_fn(void *ud, int answered, const char *json, size_t len)
+{
+    struct answer_ctx *c = ud;
+    struct radapter *a = g.list;
+
+    while (a != NULL && (!a->subscribed || strcmp(a->nsp, c->nsp) != 0))
+        a = a->next;
+    if (answered && a != NULL && g.r != NULL)
+        respond(a, c->uid, SIOD_MSG_SERVER_SIDE_EMIT_RESPONSE, c->request_id,
+                "packet", json, len, NULL, 0);
+    free(c->nsp);
+    free(c->uid);
+    free(c->request_id);
+    free(c);
+}
+
+/* SERVER_SIDE_EMIT: [event, ...args] to the application's callback, its
+ * answer sent back when the sender waits for one. */
+static void server_event(struct radapter *a, const siod_cluster_msg *m)
+{
+    struct answer_ctx *c = NULL;
+
+    if (m->request_id != NULL) {
+        c = calloc(1, sizeof *c);
+        if (c == NULL || (c->nsp = strdup(a->nsp)) == NULL ||
+            (c->uid = strdup(m->uid)) == NULL ||
+            (c->request_id = strdup(m->request_id)) == NULL) {
+            if (c != NULL) {
+                free(c->nsp);
+                free(c->uid);
+            }
+            free(c);
+            siod_log_limited(SIOD_LOG_ERROR, "redis: namespace %s: a "
+                             "server-side emit dropped (out of memory)",
+                             a->nsp);
+            return;
+        }
+    }
+    a->host->server_event(a->nsp_h, m->arg, m->arg_len,
+                          c != NULL ? answer_fn : NULL, c);
+}
+
+/* An answer to this server's fetch or server-side emit: handed to
+ * siod_cluster_remote.c in the shape it reads, {"requestId", "sockets"}
+ * or {"requestId", "data"}. */
+static void request_answer(const siod_cluster_msg *m)
+{
+    size_t hlen, klen, len;
+    const char *key = m->type == SIOD_MSG_FETCH_SOCKETS_RESPONSE
+                          ? ",\"sockets\":" : ",\"data\":";
+    char *head, *msg;
+
+    if (m->request_id == NULL ||
+        (head = siod_cluster_response(m->request_id, NULL, NULL, 0, 0,
+                                      &hlen)) == NULL)
+        return;
+    klen = strlen(key);
+    msg = malloc(hlen + klen + m->arg_len + 1);
+    if (msg != NULL) {
+        /* {"requestId":"..."} without its '}', then the answer */
+        memcpy(msg, head, hlen - 1);
+        memcpy(msg + hlen - 1, key, klen);
+        memcpy(msg + hlen - 1 + klen, m->arg, m->arg_len);
+        len = hlen - 1 + klen + m->arg_len;
+        msg[len++] = '}';
+        siod_cluster_remote_response((const unsigned char *)msg, len);
+    }
+    free(msg);
+    free(head);
+}
+
 static void handle(struct radapter *a, const siod_cluster_msg *m)
 {
     siod_bcast_opts o = { m->b.rooms, m->b.nrooms, m->b.except,
@@ -245,17 +324,15 @@ static void handle(struct radapter *a, const siod_cluster_msg *m)
             fetch_sockets(a, m, &o);
         break;
     case SIOD_MSG_SERVER_SIDE_EMIT:
-        /* siod's applications have no server-side listeners: one with
-         * acks is acknowledged without a value (as a Node listener that
-         * calls its callback with none), so that the requester does not
-         * wait its whole timeout for this server */
-        if (m->request_id != NULL)
-            respond(a, m->uid, SIOD_MSG_SERVER_SIDE_EMIT_RESPONSE,
-                    m->request_id, NULL, NULL, 0, NULL, 0);
+        server_event(a, m);
         break;
     case SIOD_MSG_BROADCAST_CLIENT_COUNT:
     case SIOD_MSG_BROADCAST_ACK:
         on_response(m);
+        break;
+    case SIOD_MSG_FETCH_SOCKETS_RESPONSE:
+    case SIOD_MSG_SERVER_SIDE_EMIT_RESPONSE:
+        request_answer(m);
         break;
     default:
         break;                       /* heartbeats, answers siod never asks */

@@ -186,8 +186,11 @@ static void *sharded_create(const siod_adapter_host *host, siod_nsp *nsp,
         sprintf(a->channel, "%s#%s#", g.prefix, name);
         a->chlen = strlen(a->channel);
         a->resp_channel = channel_of(a, g.uid);
+        /* where siod_cluster_remote.c counts servers and sends requests */
+        a->req_channel = strdup(a->channel);
     }
-    if (a->mem == NULL || a->nsp == NULL || a->resp_channel == NULL) {
+    if (a->mem == NULL || a->nsp == NULL || a->resp_channel == NULL ||
+        a->req_channel == NULL) {
         sharded_destroy(a);
         return NULL;
     }
@@ -223,6 +226,7 @@ static void sharded_destroy(void *p)
         g.list = a->next;
     if (a->next != NULL)
         a->next->prev = a->prev;
+    siod_cluster_remote_drop(a);
     if (g.r != NULL && a->subscribed) {
         siod_redis_unsubscribe(g.r, a->channel, 0);
         siod_redis_unsubscribe(g.r, a->resp_channel, 0);
@@ -231,6 +235,7 @@ static void sharded_destroy(void *p)
         MEM->destroy(a->mem);
     free(a->nsp);
     free(a->channel);
+    free(a->req_channel);
     free(a->resp_channel);
     free(a);
 }
@@ -326,7 +331,8 @@ static void sharded_broadcast(void *p, const siod_sio_out *pkt,
     struct radapter *a = p;
     int rc;
     MEM->broadcast(a->mem, pkt, o);
-    if (a->subscribed && (rc = publish(a, pkt, o, NULL)) < 0)
+    if (a->subscribed && !(o->flags & SIOD_ADAPTER_LOCAL) &&
+        (rc = publish(a, pkt, o, NULL)) < 0)
         siod_log_limited(SIOD_LOG_WARN, "redis: namespace %s: a broadcast "
                          "not published: %s", a->nsp, siod_strerror(rc));
 }
@@ -350,7 +356,8 @@ static void sharded_broadcast_with_ack(void *p, const siod_sio_out *pkt,
                                        siod_ackwait *w)
 {
     struct radapter *a = p;
-    unsigned servers = sharded_server_count(p);
+    unsigned servers = (o->flags & SIOD_ADAPTER_LOCAL)
+                           ? 1 : sharded_server_count(p);
     struct pending_ack *pa = NULL;
     int rc = -ENOMEM;
 
@@ -383,24 +390,80 @@ static void sharded_broadcast_with_ack(void *p, const siod_sio_out *pkt,
     a->host->ack_release(w);
 }
 
-/* Joins, leaves and disconnects act on local sockets, as in the classic
- * mode. */
+/* A SOCKETS_JOIN, SOCKETS_LEAVE (of room) or DISCONNECT_SOCKETS (close)
+ * for the sockets o selects on the other servers, published and
+ * forgotten. */
+static void remote_sockets(struct radapter *a, int type,
+                           const siod_bcast_opts *o, const char *room,
+                           int close)
+{
+    unsigned char *msg = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (!a->subscribed || (o->flags & SIOD_ADAPTER_LOCAL))
+        return;
+    rc = siod_cluster_encode_shard_request(g.uid, a->nsp, type, NULL,
+                                           o->rooms, o->nrooms, o->except,
+                                           o->nexcept, room, close, NULL, 0,
+                                           &msg, &len);
+    if (rc == 0)
+        siod_redis_publish(g.r, a->channel, a->chlen, msg, len);
+    else
+        siod_log_limited(SIOD_LOG_WARN, "redis: namespace %s: a request of "
+                         "type %d not sent: %s", a->nsp, type,
+                         siod_strerror(rc));
+    free(msg);
+}
+
+/* Joins, leaves and disconnects act on the local sockets at once and on
+ * the other servers' through a message, as in the classic mode. */
 static void sharded_add_sockets(void *p, const siod_bcast_opts *o,
                                 const char *room)
 {
-    MEM->add_sockets(((struct radapter *)p)->mem, o, room);
+    struct radapter *a = p;
+    MEM->add_sockets(a->mem, o, room);
+    remote_sockets(a, SIOD_MSG_SOCKETS_JOIN, o, room, 0);
 }
 
 static void sharded_del_sockets(void *p, const siod_bcast_opts *o,
                                 const char *room)
 {
-    MEM->del_sockets(((struct radapter *)p)->mem, o, room);
+    struct radapter *a = p;
+    MEM->del_sockets(a->mem, o, room);
+    remote_sockets(a, SIOD_MSG_SOCKETS_LEAVE, o, room, 0);
 }
 
 static void sharded_disconnect_sockets(void *p, const siod_bcast_opts *o,
                                        int close)
 {
-    MEM->disconnect_sockets(((struct radapter *)p)->mem, o, close);
+    struct radapter *a = p;
+    /* published first: the local disconnects run application callbacks */
+    remote_sockets(a, SIOD_MSG_DISCONNECT_SOCKETS, o, NULL, close);
+    MEM->disconnect_sockets(a->mem, o, close);
+}
+
+static int sharded_cluster(void *p)
+{
+    struct radapter *a = p;
+    return a->subscribed && siod_redis_up(g.r) ? 0 : -ENOTCONN;
+}
+
+/* fetchSockets and serverSideEmit: siod_cluster_remote.c's requests,
+ * written in this wire (g.sharded) and answered on the response channel
+ * (siod_cluster_shard_serve.c hands it the answers). */
+static int sharded_fetch(void *p, const siod_bcast_opts *o,
+                         unsigned timeout_ms, siod_adapter_fetch_fn fn,
+                         void *ud)
+{
+    return siod_cluster_remote_fetch(p, o, timeout_ms, fn, ud);
+}
+
+static int sharded_server_emit(void *p, const char *data, size_t len,
+                               unsigned timeout_ms, siod_adapter_reply_fn fn,
+                               void *ud)
+{
+    return siod_cluster_remote_emit(p, data, len, timeout_ms, fn, ud);
 }
 
 const siod_adapter_ops siod_adapter_redis_sharded = {
@@ -420,6 +483,9 @@ const siod_adapter_ops siod_adapter_redis_sharded = {
     .del_sockets = sharded_del_sockets,
     .disconnect_sockets = sharded_disconnect_sockets,
     .server_count = sharded_server_count,
+    .cluster = sharded_cluster,
+    .fetch = sharded_fetch,
+    .server_emit = sharded_server_emit,
 };
 
 /* ---- start ----------------------------------------------------------------- */
@@ -432,6 +498,8 @@ int siod_cluster_start_sharded(struct event_base *base, const char *url,
     if (rc < 0)
         return siod_err_set(why, cap, rc, "getrandom: %s", siod_strerror(rc));
     submode = mode;
+    g.sharded = 1;
+    g.base = base;
     g.prefix = strdup(prefix);
     g.numsub_timer = event_new(base, -1, EV_PERSIST, numsub_timer_cb, NULL);
     if (g.prefix == NULL || g.numsub_timer == NULL) {

@@ -16,8 +16,6 @@
 //                                 cluster; ack: {err, responses}
 //   disconnect-sockets {rooms,close}
 //                                 the cluster-wide operations; ack true
-//   sse {args}                    io.serverSideEmit("sse", ...args) with an
-//                                 ack; ack: {err, responses}
 //   server-count                  ack: the adapter's serverCount()
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
@@ -69,10 +67,6 @@ for (const name of ['/', '/a']) {
         ack({ err: err ? err.message : null, responses }));
     });
     socket.on('disconnect-sockets', (o, ack) => { sel(o).disconnectSockets(!!o.close); ack(true); });
-    socket.on('sse', (o, ack) => {
-      nsp.serverSideEmit('sse', ...(o.args || []), (err, responses) =>
-        ack({ err: err ? err.message : null, responses }));
-    });
     socket.on('server-count', (ack) => answer(Promise.resolve(nsp.adapter.serverCount()), ack));
   });
 }

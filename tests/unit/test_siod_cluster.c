@@ -281,7 +281,33 @@ static void test_sharded(void)
     CHECK(m.b.nrooms == 1 && m.b.nexcept == 1 &&
           strcmp(m.b.except[0], "7") == 0);
     siod_cluster_msg_clear(&m);
+    /* a server-side emit: its [event, ...args] kept as JSON */
+    static const char sse[] = "{\"uid\":\"u\",\"nsp\":\"/\",\"type\":9,"
+        "\"data\":{\"packet\":[\"ping\",{\"k\":1}],\"requestId\":\"q\"}}";
+    CHECK_EQ(siod_cluster_decode_msg((const unsigned char *)sse, strlen(sse),
+                                     &m, why, sizeof why), 0);
+    CHECK(m.type == 9 && strcmp(m.arg, "[\"ping\",{\"k\":1}]") == 0 &&
+          strcmp(m.request_id, "q") == 0);
+    siod_cluster_msg_clear(&m);
+
+    /* this server's requests */
+    char r1[] = "r1", *rv[] = { r1 };
+    CHECK_EQ(siod_cluster_encode_shard_request("me", "/", 4, NULL, rv, 1,
+                                               NULL, 0, "green", 0, NULL, 0,
+                                               &out, &outlen), 0);
+    CHECK(strcmp((char *)out, "{\"uid\":\"me\",\"nsp\":\"/\",\"type\":4,"
+                 "\"data\":{\"opts\":{\"rooms\":[\"r1\"],\"except\":[],"
+                 "\"flags\":{}},\"rooms\":[\"green\"]}}") == 0);
+    free(out);
+    CHECK_EQ(siod_cluster_encode_shard_request("me", "/", 9, "q", NULL, 0,
+                                               NULL, 0, NULL, 0, "[\"e\"]", 5,
+                                               &out, &outlen), 0);
+    CHECK(strcmp((char *)out, "{\"uid\":\"me\",\"nsp\":\"/\",\"type\":9,"
+                 "\"data\":{\"packet\":[\"e\"],\"requestId\":\"q\"}}") == 0);
+    free(out);
+
     static const char *const bad[] = {
+        "{\"nsp\":\"/\",\"type\":9,\"data\":{\"packet\":{}}}",
         "{\"uid\":\"u\",\"type\":3}", "{\"nsp\":\"/\",\"type\":3}",
         "{\"nsp\":\"/\",\"type\":3,\"data\":{\"packet\":{\"type\":3,"
         "\"data\":[\"x\"]}}}", "[1]", "{\"nsp\":\"/\",\"type\":-1}",
