@@ -4,8 +4,10 @@
  * siod_cluster_serve.c (other servers' requests), which the adapter
  * calls, never the reverse. The sharded adapter (siod_cluster_sharded.c)
  * calls siod_cluster_shard_serve.c (what other servers send it), which
- * calls siod_cluster_adapter.c (the pending broadcasts with acks) and
- * siod_cluster_serve.c; none of those calls back. */
+ * calls siod_cluster_adapter.c (the pending broadcasts with acks),
+ * siod_cluster_serve.c and siod_cluster_remote.c (this server's requests,
+ * which the sharded adapter also makes through it); none of those calls
+ * back. */
 #ifndef SIOD_CLUSTER_INT_H
 #define SIOD_CLUSTER_INT_H
 
@@ -75,7 +77,8 @@ void siod_cluster_pending_sweep(int all);
 
 /* Every message of the sharded adapter's subscriptions: another server's
  * broadcast or request, answered as ClusterAdapter answers it, or a
- * response to one of this server's broadcasts with acks. */
+ * response to one of this server's broadcasts with acks, fetches or
+ * server-side emits. */
 void siod_cluster_shard_on_message(void *ud, const char *channel,
                                    size_t chlen, const unsigned char *msg,
                                    size_t len);
