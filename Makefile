@@ -149,8 +149,10 @@ $(BUILD)/tests/test_siod_%: tests/unit/test_siod_%.c $(SIOD_UNIT_OBJ) $(BUILD)/l
 # The Redis layer's unit test links its pure codecs and the connection's
 # URL parser (the connection's object, with hiredis and libevent).
 SIOD_CLUSTER_UNIT_OBJ := $(addprefix $(BUILD)/obj/siod/, cluster/siod_redis.o \
-    cluster/siod_cluster_decode.o cluster/siod_cluster_encode.o \
-    cluster/siod_cluster_request.o core/siod_err.o core/siod_log.o)
+    cluster/siod_redis_ssub.o cluster/siod_cluster_decode.o \
+    cluster/siod_cluster_encode.o cluster/siod_cluster_request.o \
+    cluster/siod_cluster_shard.o core/siod_err.o core/siod_hash.o \
+    core/siod_log.o)
 $(BUILD)/tests/test_siod_cluster: tests/unit/test_siod_cluster.c \
                                   $(SIOD_CLUSTER_UNIT_OBJ) $(BUILD)/libsio.a
 	@mkdir -p $(dir $@)
@@ -212,7 +214,8 @@ $(BUILD)/fuzz/fuzz_siod: tests/fuzz/fuzz_siod.c $(FUZZ_SIOD_OBJ)
 # fuzz_cluster runs siod's Redis wire codec alone (pure files, no loop).
 FUZZ_CLUSTER_SRC := siod/cluster/siod_cluster_decode.c \
                     siod/cluster/siod_cluster_encode.c \
-                    siod/cluster/siod_cluster_request.c siod/core/siod_err.c
+                    siod/cluster/siod_cluster_request.c \
+                    siod/cluster/siod_cluster_shard.c siod/core/siod_err.c
 $(BUILD)/fuzz/fuzz_cluster: tests/fuzz/fuzz_cluster.c $(FUZZ_CLUSTER_SRC) \
                             $(SHARED_SRC) $(SIOD_HDR) $(wildcard shared/*.h)
 	@mkdir -p $(dir $@)
