@@ -566,9 +566,8 @@ const siod_adapter_ops siod_adapter_redis = {
 
 /* ---- start and stop ------------------------------------------------------- */
 
-/* The gauge reporter of the cluster (siod_stats.h): Redis up or down,
- * messages lost. */
-static void cluster_report(siod_gauges *gg)
+/* See siod_cluster_int.h. */
+void siod_cluster_report(siod_gauges *gg)
 {
     if (g.r != NULL)
         siod_redis_state(g.r, &gg->redis, &gg->redis_lost);
@@ -596,7 +595,7 @@ int siod_cluster_start(struct event_base *base, const char *url,
     struct timeval tv = { NUMSUB_INTERVAL_MS / 1000,
                           (NUMSUB_INTERVAL_MS % 1000) * 1000 };
     event_add(g.numsub_timer, &tv);
-    siod_stats_add_reporter(cluster_report);
+    siod_stats_add_reporter(siod_cluster_report);
     return 0;
 }
 

@@ -157,4 +157,8 @@ int siod_cluster_op_server_emit(void *p, const char *data, size_t len,
                                 unsigned timeout_ms, siod_adapter_reply_fn fn,
                                 void *ud);
 
+/* The gauge reporter of the cluster (core's siod_stats.h), registered
+ * by both start functions: Redis up or down, messages lost. */
+void siod_cluster_report(siod_gauges *gg);
+
 #endif

@@ -459,5 +459,6 @@ int siod_cluster_start_sharded(struct event_base *base, const char *url,
     struct timeval tv = { NUMSUB_INTERVAL_MS / 1000,
                           (NUMSUB_INTERVAL_MS % 1000) * 1000 };
     event_add(g.numsub_timer, &tv);
+    siod_stats_add_reporter(siod_cluster_report);
     return 0;
 }

@@ -157,3 +157,14 @@ test('the HTTP emit API across the cluster: fetchSockets, socketsJoin, disconnec
     closeAll(A, N1, N2);
   }
 });
+
+test('metrics and the status page show the cluster\'s Redis', { timeout: 30000 }, async () => {
+  const res = await request('GET', ours.url('/metrics'));
+  assert.equal(res.status, 200);
+  assert.match(res.body, /^socketio_redis_up 1$/m);
+  assert.match(res.body, /^# TYPE socketio_redis_lost_total counter$/m);
+  const js = JSON.parse((await request('POST', ours.url('/emit'), {
+    headers: { 'Content-Type': 'application/json' }, body: '{"op":"stats"}',
+  })).body);
+  assert.equal(js.redis, 'up');
+});
