@@ -155,6 +155,19 @@ static int socketio_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     return socketio_link_post_config(pconf, s);
 }
 
+/* check_config runs for a configuration test (apachectl configtest) as
+ * well: what only the whole configuration can tell is checked here, each
+ * error naming its directive. post_config checks the same again. */
+static int socketio_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                 apr_pool_t *ptemp, server_rec *s)
+{
+    int rc = socketio_config_post_config(pconf, s);
+
+    if (rc != OK)
+        return rc;
+    return socketio_daemon_check_config(ptemp, s);
+}
+
 static void socketio_child_init(apr_pool_t *pchild, server_rec *s)
 {
     socketio_fd_child_init(pchild, s);
@@ -174,6 +187,7 @@ static void socketio_child_stopping(apr_pool_t *pchild, int graceful)
 
 static void socketio_register_hooks(apr_pool_t *p)
 {
+    ap_hook_check_config(socketio_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(socketio_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_monitor(socketio_daemon_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(socketio_child_init, NULL, NULL, APR_HOOK_MIDDLE);

@@ -394,6 +394,27 @@ int socketio_daemon_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
 }
 
 /* See socketio_daemon.h. */
+int socketio_daemon_check_config(apr_pool_t *ptemp, server_rec *s)
+{
+    for (server_rec *v = s; v; v = v->next) {
+        const socketio_server_conf *sc = socketio_config_server(v);
+        const char *path = sc->daemon_path ? sc->daemon_path
+                                           : SOCKETIO_SIOD_PATH;
+
+        if (sc->daemon_managed == 0 || access(path, X_OK) == 0)
+            continue;
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, errno, v,
+                     "mod_socketio: SocketIODaemonPath %s: not a program "
+                     "httpd can run, and SocketIODaemon managed (the "
+                     "default) starts siod from it: install siod there, "
+                     "set SocketIODaemonPath, or say SocketIODaemon "
+                     "external and run siod yourself", path);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+/* See socketio_daemon.h. */
 int socketio_daemon_monitor(apr_pool_t *p, server_rec *s)
 {
     daemon_state *st = NULL;

@@ -16,6 +16,11 @@
 int socketio_daemon_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
                                 server_rec *s);
 
+/* check_config (parent, configuration tests included): every managed
+ * siod's program can be run. Returns OK, or HTTP_INTERNAL_SERVER_ERROR
+ * after a line naming SocketIODaemonPath. */
+int socketio_daemon_check_config(apr_pool_t *ptemp, server_rec *s);
+
 /* monitor hook (parent, every few seconds): starts a siod whose delayed
  * restart is due, and notices one that died while no configuration had
  * it registered. Returns DECLINED. */
