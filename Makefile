@@ -40,6 +40,10 @@ APXS_INC  := $(shell $(APXS) -q INCLUDEDIR 2>/dev/null)
 APR_FLAGS := $(shell apr-1-config --cflags --cppflags --includes 2>/dev/null) \
              $(shell apu-1-config --includes 2>/dev/null)
 MODCFLAGS := $(ALLCFLAGS) $(MODFAULTS) -I$(APXS_INC) $(APR_FLAGS) -Wno-strict-prototypes
+# the siod a managed daemon runs when SocketIODaemonPath is not set: where
+# `make install` puts it
+SIOD_PATH ?= /usr/local/sbin/siod
+MODCFLAGS += -DSOCKETIO_SIOD_PATH='"$(SIOD_PATH)"'
 
 # siod's cluster layer speaks to Redis with hiredis (async, on libevent)
 # and msgpack-c; Debian's packages ship pkg-config files for both.
@@ -48,12 +52,12 @@ SIOD_LIBS := $(shell pkg-config --libs $(SIOD_PKGS) 2>/dev/null) -lm
 SIOD_INC  := $(shell pkg-config --cflags $(SIOD_PKGS) 2>/dev/null)
 
 SHARED_SRC := $(wildcard shared/*.c)
-# siod's layers, one folder each (docs/siod.md): core, relay, engine,
+# siod's layers, one folder each (docs/siod.md): core, guard, relay, engine,
 # adapter, cluster, sio, app, with siod_main.c and the built-in echo-engine
 # on top.
 # Files include another layer's public header as "layer/header.h" (-Isiod)
 # and their own layer's headers by bare name.
-SIOD_LAYERS := core relay engine adapter cluster sio app
+SIOD_LAYERS := core guard relay engine adapter cluster sio app
 SIOD_SRC   := $(wildcard siod/*.c $(SIOD_LAYERS:%=siod/%/*.c))
 SIOD_HDR   := $(wildcard siod/*.h $(SIOD_LAYERS:%=siod/%/*.h))
 # The application ABI, the one header applications include (installed).
@@ -131,7 +135,7 @@ $(BUILD)/apps/%.so: tests/apps/%.c $(SIOD_APP_H)
 
 # The module links the codecs in; httpd provides APR and its own symbols.
 $(BUILD)/mod_socketio.so: $(MOD_OBJ) $(SHARED_OBJ)
-	$(CC) $(LDSAN) -shared -o $@ $(MOD_OBJ) $(SHARED_OBJ)
+	$(CC) $(LDSAN) -shared -o $@ $(MOD_OBJ) $(SHARED_OBJ) -lz
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsio.a
 	@mkdir -p $(dir $@)
@@ -154,12 +158,24 @@ $(BUILD)/tests/test_siod_store: tests/unit/test_siod_store.c \
 # The Redis layer's unit test links its pure codecs and the connection's
 # URL parser (the connection's object, with hiredis and libevent).
 SIOD_CLUSTER_UNIT_OBJ := $(addprefix $(BUILD)/obj/siod/, cluster/siod_redis.o \
-    cluster/siod_cluster_decode.o cluster/siod_cluster_encode.o \
-    cluster/siod_cluster_request.o core/siod_err.o core/siod_log.o)
+    cluster/siod_redis_ssub.o cluster/siod_cluster_decode.o \
+    cluster/siod_cluster_encode.o cluster/siod_cluster_request.o \
+    cluster/siod_cluster_shard.o core/siod_err.o core/siod_hash.o \
+    core/siod_log.o)
 $(BUILD)/tests/test_siod_cluster: tests/unit/test_siod_cluster.c \
                                   $(SIOD_CLUSTER_UNIT_OBJ) $(BUILD)/libsio.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) $(SIOD_INC) -Isiod -o $@ $< $(SIOD_CLUSTER_UNIT_OBJ) \
+	  $(BUILD)/libsio.a $(SIOD_LIBS)
+
+# The guard layer's unit tests link its objects (pure but for the clock
+# and the directory read) and the core they use, with json-c.
+SIOD_GUARD_UNIT_OBJ := $(patsubst siod/%.c,$(BUILD)/obj/siod/%.o,$(wildcard siod/guard/*.c)) \
+    $(addprefix $(BUILD)/obj/siod/, core/siod_hash.o core/siod_err.o core/siod_log.o)
+$(BUILD)/tests/test_siod_schema $(BUILD)/tests/test_siod_guard: $(BUILD)/tests/test_siod_%: \
+    tests/unit/test_siod_%.c $(SIOD_GUARD_UNIT_OBJ) $(BUILD)/libsio.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) $(SIOD_INC) -Isiod -o $@ $< $(SIOD_GUARD_UNIT_OBJ) \
 	  $(BUILD)/libsio.a $(SIOD_LIBS)
 
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libsio.a
@@ -207,12 +223,24 @@ $(BUILD)/fuzz/fuzz_siod: tests/fuzz/fuzz_siod.c $(FUZZ_SIOD_OBJ)
 # fuzz_cluster runs siod's Redis wire codec alone (pure files, no loop).
 FUZZ_CLUSTER_SRC := siod/cluster/siod_cluster_decode.c \
                     siod/cluster/siod_cluster_encode.c \
-                    siod/cluster/siod_cluster_request.c siod/core/siod_err.c
+                    siod/cluster/siod_cluster_request.c \
+                    siod/cluster/siod_cluster_shard.c siod/core/siod_err.c
 $(BUILD)/fuzz/fuzz_cluster: tests/fuzz/fuzz_cluster.c $(FUZZ_CLUSTER_SRC) \
                             $(SHARED_SRC) $(SIOD_HDR) $(wildcard shared/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -D_GNU_SOURCE $(SIOD_INC) -Isiod \
 	  -o $@ $< $(FUZZ_CLUSTER_SRC) $(SHARED_SRC) $(SIOD_LIBS)
+
+# fuzz_schema runs the payload schemas alone (the guard layer's schema
+# files and the core they use, with json-c).
+FUZZ_SCHEMA_SRC := siod/guard/siod_schema_compile.c siod/guard/siod_schema_check.c \
+                   siod/guard/siod_schema_dir.c siod/core/siod_err.c \
+                   siod/core/siod_hash.c siod/core/siod_log.c
+$(BUILD)/fuzz/fuzz_schema: tests/fuzz/fuzz_schema.c $(FUZZ_SCHEMA_SRC) \
+                           $(SHARED_SRC) $(SIOD_HDR) $(wildcard shared/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -D_GNU_SOURCE $(SIOD_INC) -Isiod \
+	  -o $@ $< $(FUZZ_SCHEMA_SRC) $(SHARED_SRC) $(SIOD_LIBS)
 
 setup:
 	scripts/setup.sh
@@ -253,7 +281,9 @@ integration: all
 serve: all
 	BUILD=$(abspath $(BUILD)) PORT=$(PORT) APP="$(APP)" PING_INTERVAL="$(PING_INTERVAL)" \
 	PING_TIMEOUT="$(PING_TIMEOUT)" MAX_PAYLOAD="$(MAX_PAYLOAD)" \
-	CLOSED_BYTES="$(CLOSED_BYTES)" RECOVERY="$(RECOVERY)" \
+	CLOSED_BYTES="$(CLOSED_BYTES)" RECOVERY="$(RECOVERY)" EVENT_RATE="$(EVENT_RATE)" EVENT_BURST="$(EVENT_BURST)" \
+	HANDSHAKE_RATE="$(HANDSHAKE_RATE)" HANDSHAKE_BURST="$(HANDSHAKE_BURST)" \
+	SCHEMAS="$(if $(SCHEMAS),$(abspath $(SCHEMAS)))" \
 	CONNECT_TIMEOUT="$(CONNECT_TIMEOUT)" CORS="$(CORS)" MPM="$(MPM)" SAN=$(SAN) \
 	SIOD_ARGS="$(SIOD_ARGS)" scripts/serve.sh
 

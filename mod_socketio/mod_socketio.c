@@ -7,6 +7,7 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "mpm_common.h"
+#include "mod_status.h"
 
 #include "socketio_core.h"
 #include "socketio_http.h"
@@ -25,6 +26,18 @@ static const command_rec socketio_cmds[] = {
                   SOCKETIO_CONF_INFO(socketio_field_daemon_socket),
                   RSRC_CONF,
                   "Unix socket of the Socket.IO daemon (siod)"),
+    AP_INIT_TAKE1("SocketIODaemon", socketio_cmd_daemon, NULL, RSRC_CONF,
+                  "managed (the default: httpd starts siod and restarts it "
+                  "when it dies) or external (siod runs on its own)"),
+    AP_INIT_TAKE1("SocketIODaemonPath", socketio_cmd_path,
+                  SOCKETIO_CONF_INFO(socketio_field_daemon_path),
+                  RSRC_CONF,
+                  "The siod program a managed daemon runs (default "
+                  "/usr/local/sbin/siod)"),
+    AP_INIT_RAW_ARGS("SocketIODaemonArgs", socketio_cmd_daemon_args, NULL,
+                     RSRC_CONF,
+                     "More options for a managed siod (applications, "
+                     "limits, --redis, ...)"),
     AP_INIT_TAKE1("SocketIODaemonSecret", socketio_cmd_path,
                   SOCKETIO_CONF_INFO(socketio_field_daemon_secret),
                   RSRC_CONF,
@@ -78,6 +91,17 @@ static const command_rec socketio_cmds[] = {
                   RSRC_CONF | ACCESS_CONF,
                   "Bytes a WebSocket may have waiting to be sent before its "
                   "client is dropped"),
+    AP_INIT_FLAG("SocketIOWebSocketCompression", socketio_cmd_flag,
+                 SOCKETIO_CONF_INFO(socketio_field_ws_compress),
+                 RSRC_CONF | ACCESS_CONF,
+                 "On to compress WebSocket messages (permessage-deflate) "
+                 "for clients that offer it"),
+    AP_INIT_TAKE1("SocketIOWebSocketCompressionThreshold",
+                  socketio_cmd_number,
+                  SOCKETIO_CONF_INFO(socketio_field_ws_compress_min),
+                  RSRC_CONF | ACCESS_CONF,
+                  "Smallest WebSocket message compressed, in bytes "
+                  "(default 1024)"),
     AP_INIT_TAKE1("SocketIOWebSocketWriteTimeout", socketio_cmd_number,
                   SOCKETIO_CONF_INFO(socketio_field_ws_write_timeout),
                   RSRC_CONF,
@@ -121,11 +145,27 @@ static int socketio_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     /* Still root here: children inherit the secret, never read it. */
     if ((rc = socketio_secret_post_config(pconf, s)) != OK)
         return rc;
+    /* after the secret: a managed siod reads the same file */
+    if ((rc = socketio_daemon_post_config(pconf, ptemp, s)) != OK)
+        return rc;
     if ((rc = socketio_ws_thread_post_config(pconf, s)) != OK)
         return rc;
     if ((rc = socketio_poll_cap_post_config(pconf, s)) != OK)
         return rc;
     return socketio_link_post_config(pconf, s);
+}
+
+/* check_config runs for a configuration test (apachectl configtest) as
+ * well: what only the whole configuration can tell is checked here, each
+ * error naming its directive. post_config checks the same again. */
+static int socketio_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                 apr_pool_t *ptemp, server_rec *s)
+{
+    int rc = socketio_config_post_config(pconf, s);
+
+    if (rc != OK)
+        return rc;
+    return socketio_daemon_check_config(ptemp, s);
 }
 
 static void socketio_child_init(apr_pool_t *pchild, server_rec *s)
@@ -147,7 +187,9 @@ static void socketio_child_stopping(apr_pool_t *pchild, int graceful)
 
 static void socketio_register_hooks(apr_pool_t *p)
 {
+    ap_hook_check_config(socketio_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(socketio_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_monitor(socketio_daemon_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(socketio_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_stopping(socketio_child_stopping, NULL, NULL,
                            APR_HOOK_MIDDLE);
@@ -179,6 +221,9 @@ static void socketio_register_hooks(apr_pool_t *p)
                               NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(socketio_handler, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(socketio_emit_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(socketio_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(ap, status_hook, socketio_status_hook, NULL, NULL,
+                      APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(socketio) = {

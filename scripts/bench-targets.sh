@@ -155,7 +155,7 @@ start_event() {
     EXTRA_CONF=$(printf '%s\n' 'StartServers 3' 'ServerLimit 16' 'ThreadLimit 64' \
         'ThreadsPerChild 25' 'MinSpareThreads 75' 'MaxSpareThreads 250' \
         'MaxRequestWorkers 400' 'AsyncRequestWorkerFactor 1000') \
-    env "${php_env[@]}" RUNDIR=$rundir PORT=$port MPM=event APP=bench LOGLEVEL=warn \
+    env "${php_env[@]}" RUNDIR=$rundir PORT=$port MPM=event APP=bench LOGLEVEL=warn EVENT_RATE=0 \
         PING_INTERVAL=$PING_INTERVAL PING_TIMEOUT=$PING_TIMEOUT \
         BUILD=$OUT/bin SITE_DIR=$OUT/htdocs SAN=0 "$here/serve.sh" >"$log" 2>&1 &
     serve_pid=$!

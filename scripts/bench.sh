@@ -323,8 +323,10 @@ start_server() {
     rundir=$OUT/run-$t
     log=$OUT/logs/serve-$t.log
     echo "=== start $(date -u +%T) port $port" >>"$log"
+    # EVENT_RATE=0: one bcast sender emits hundreds of events a second,
+    # past siod's default per-socket rate; Node.js has no such limit either.
     EXTRA_CONF=$(extra_conf "$t") RUNDIR=$rundir PORT=$port MPM=$t APP=bench \
-        PING_INTERVAL=$PING_INTERVAL PING_TIMEOUT=$PING_TIMEOUT LOGLEVEL=warn \
+        PING_INTERVAL=$PING_INTERVAL PING_TIMEOUT=$PING_TIMEOUT LOGLEVEL=warn EVENT_RATE=0 \
         BUILD=$OUT/bin SITE_DIR=$OUT/htdocs SAN=0 \
         "$here/serve.sh" >>"$log" 2>&1 &
     serve_pid=$!

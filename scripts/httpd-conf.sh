@@ -20,6 +20,8 @@
 #   MAX_PAYLOAD      SocketIOMaxPayload bytes (default: module default)
 #   TRANSPORTS       SocketIOTransports value, e.g. 'polling websocket'
 #   UPGRADES         SocketIOAllowUpgrades On|Off
+#   WS_DEFLATE=1     SocketIOWebSocketCompression On (permessage-deflate);
+#                    WS_DEFLATE_MIN its threshold in bytes
 #   REPLY_TIMEOUT    SocketIOReplyTimeout seconds
 #   LOGLEVEL         httpd LogLevel (default warn)
 #   TLS_PORT         also listen with TLS on this port; TLS_CERT / TLS_KEY
@@ -37,6 +39,11 @@
 #                    siblings under the runtime directory when www-data
 #                    cannot read it where it is
 #   SERVE_CLIENT     SocketIOServeClient On|Off (default: module default)
+#   SIOD_MANAGED=1   httpd starts and supervises siod (SocketIODaemon
+#                    managed, SocketIODaemonPath $BUILD/siod) with
+#                    SIOD_MANAGED_ARGS (SocketIODaemonArgs: applications,
+#                    options); else SocketIODaemon external: the caller
+#                    starts siod
 #   EXTRA_CONF       text appended to the configuration
 #   EXTRA_CONF_FILE  file Included at the end of the configuration
 #
@@ -370,6 +377,15 @@ DirectoryIndex index.html
 SocketIODaemonSocket "$SIOD_SOCKET"
 SocketIODaemonSecret "$SIOD_SECRET"
 EOF
+    if [ "${SIOD_MANAGED:-0}" = 1 ]; then
+        echo "# httpd starts siod, restarts it when it dies, stops it with httpd"
+        echo "SocketIODaemon managed"
+        echo "SocketIODaemonPath \"$(cd "$BUILD" && pwd)/siod\""
+        [ -n "${SIOD_MANAGED_ARGS:-}" ] && echo "SocketIODaemonArgs $SIOD_MANAGED_ARGS"
+    else
+        echo "# siod is started by the caller (scripts/serve.sh, the tests)"
+        echo "SocketIODaemon external"
+    fi
     [ -n "$CLIENT_SCRIPT" ] && echo "SocketIOClientScript \"$CLIENT_SCRIPT\""
     # a server-wide directive: outside <Location>
     [ -n "${REPLY_TIMEOUT:-}" ] && echo "SocketIOReplyTimeout $REPLY_TIMEOUT"
@@ -380,6 +396,8 @@ EOF
     [ -n "${SERVE_CLIENT:-}" ] && echo "    SocketIOServeClient $SERVE_CLIENT"
     [ -n "${TRANSPORTS:-}" ] && echo "    SocketIOTransports $TRANSPORTS"
     [ -n "${UPGRADES:-}" ] && echo "    SocketIOAllowUpgrades $UPGRADES"
+    [ "${WS_DEFLATE:-0}" = 1 ] && echo "    SocketIOWebSocketCompression On"
+    [ -n "${WS_DEFLATE_MIN:-}" ] && echo "    SocketIOWebSocketCompressionThreshold $WS_DEFLATE_MIN"
     [ -n "${CORS:-}" ] && echo "    SocketIOCorsOrigin $CORS"
     [ -n "${MAX_PAYLOAD:-}" ] && echo "    SocketIOMaxPayload $MAX_PAYLOAD"
     echo "</Location>"
@@ -390,6 +408,12 @@ EOF
 # here, callers on this machine only.
 <Location /emit>
     SetHandler socketio-emit
+    Require ip 127.0.0.0/8 ::1
+</Location>
+
+# Prometheus metrics of mod_socketio and siod, loopback only.
+<Location /metrics>
+    SetHandler socketio-metrics
     Require ip 127.0.0.0/8 ::1
 </Location>
 EOF

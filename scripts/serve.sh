@@ -8,7 +8,9 @@
 # (127.0.0.1), APP (siod application; siod's default when empty),
 # PING_INTERVAL, PING_TIMEOUT, CONNECT_TIMEOUT (ms), MAX_PAYLOAD (bytes),
 # CLOSED_BYTES (siod -R), RECOVERY (ms: siod --recovery, connection state
-# recovery; off when empty),
+# recovery; off when empty), EVENT_RATE, EVENT_BURST (siod --event-rate,
+# --event-burst), HANDSHAKE_RATE, HANDSHAKE_BURST (--handshake-rate,
+# --handshake-burst), SCHEMAS (a directory: siod --schemas),
 # CORS (origins or '*'), MPM (event|worker|prefork), TRANSPORTS, UPGRADES,
 # LOGLEVEL (httpd, default info), VERBOSE=1 (siod -v), SIOD_ARGS (more siod
 # options, split at spaces: limits, docs/limits.md), SAN=1 (httpd under
@@ -102,7 +104,7 @@ fi
 conf_vars=$(RUNDIR=$RUNDIR PORT=$PORT MPM=$MPM BUILD=$BUILD BIND_ADDR=${BIND_ADDR:-} \
         CORS=${CORS:-} MAX_PAYLOAD=${MAX_PAYLOAD:-} TRANSPORTS=${TRANSPORTS:-} \
         UPGRADES=${UPGRADES:-} LOGLEVEL=${LOGLEVEL:-info} TLS_PORT=${TLS_PORT:-} \
-        CGI=${CGI:-0} FPM=${FPM:-0} SITE_DIR=${SITE_DIR:-} CLIENT_SCRIPT=${CLIENT_SCRIPT:-} \
+        STATUS=${STATUS:-1} CGI=${CGI:-0} FPM=${FPM:-0} WS_DEFLATE=${WS_DEFLATE:-0} SITE_DIR=${SITE_DIR:-} CLIENT_SCRIPT=${CLIENT_SCRIPT:-} \
         SERVE_CLIENT=${SERVE_CLIENT:-} "$here/httpd-conf.sh") \
     || die "httpd-conf.sh failed"
 eval "$conf_vars"
@@ -115,6 +117,11 @@ siod_args=(-s "$SIOD_SOCKET" -k "$SIOD_SECRET" -u "$SIOD_UIDS" -p "$RUNDIR/run/s
 [ -n "${MAX_PAYLOAD:-}" ] && siod_args+=(-m "$MAX_PAYLOAD")
 [ -n "${CLOSED_BYTES:-}" ] && siod_args+=(-R "$CLOSED_BYTES")
 [ -n "${RECOVERY:-}" ] && siod_args+=("--recovery=$RECOVERY")
+[ -n "${EVENT_RATE:-}" ] && siod_args+=("--event-rate=$EVENT_RATE")
+[ -n "${EVENT_BURST:-}" ] && siod_args+=("--event-burst=$EVENT_BURST")
+[ -n "${HANDSHAKE_RATE:-}" ] && siod_args+=("--handshake-rate=$HANDSHAKE_RATE")
+[ -n "${HANDSHAKE_BURST:-}" ] && siod_args+=("--handshake-burst=$HANDSHAKE_BURST")
+[ -n "${SCHEMAS:-}" ] && siod_args+=("--schemas=$SCHEMAS")
 [ -n "${APP:-}" ] && siod_args+=(-a "$APP")
 [ "${VERBOSE:-0}" = 1 ] && siod_args+=(-v)
 if [ -n "${SIOD_ARGS:-}" ]; then

@@ -19,7 +19,7 @@ done
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
-PACKAGES="apache2 apache2-dev libevent-dev libjson-c-dev libhiredis-dev libmsgpack-dev
+PACKAGES="apache2 apache2-dev libevent-dev libjson-c-dev libhiredis-dev libmsgpack-dev zlib1g-dev
 redis-server pkg-config php-cgi php-fpm php-cli
 clang libclang-rt-14-dev make gcc curl openssl nodejs npm python3"
 if [ "$browser" = 1 ]; then

@@ -59,7 +59,12 @@ int sio_ws_parse(sio_ws_parser *p, unsigned char *buf, size_t len,
 
     fin = buf[0] >> 7;
     op = buf[0] & 0x0f;
-    if (buf[0] & 0x70)                    /* RSV1-3: no extension agreed */
+    if (buf[0] & 0x30)                    /* RSV2-3: no extension uses them */
+        return fail(p, SIO_EPROTO);
+    /* RSV1: permessage-deflate's "compressed", on a message's first frame
+     * only, and only once agreed */
+    if ((buf[0] & SIO_WS_RSV1) &&
+        (!p->allow_rsv1 || (op != SIO_WS_TEXT && op != SIO_WS_BINARY)))
         return fail(p, SIO_EPROTO);
     switch (op) {
     case SIO_WS_CONT:
@@ -133,7 +138,9 @@ int sio_ws_parse(sio_ws_parser *p, unsigned char *buf, size_t len,
         if (!sio_utf8_valid(payload + 2, (size_t)plen - 2))
             return fail(p, SIO_EUTF8);
     } else if (!is_control(op)) {
-        if (msg_op == SIO_WS_TEXT) {
+        if (op != SIO_WS_CONT)
+            p->message_compressed = (buf[0] & SIO_WS_RSV1) != 0;
+        if (msg_op == SIO_WS_TEXT && !p->message_compressed) {
             if (sio_utf8_feed(&p->utf8_state, payload, (size_t)plen) != SIO_OK)
                 return fail(p, SIO_EUTF8);
             if (fin && p->utf8_state != SIO_UTF8_ACCEPT)
@@ -154,6 +161,7 @@ int sio_ws_parse(sio_ws_parser *p, unsigned char *buf, size_t len,
     out->fin = fin;
     out->opcode = op;
     out->message_opcode = msg_op;
+    out->compressed = !is_control(op) && p->message_compressed;
     out->payload = payload;
     out->len = plen;
     *used = hdr + (size_t)plen;
@@ -186,7 +194,7 @@ size_t sio_ws_write_header(unsigned char *dst, int fin, int opcode,
     size_t n;
     unsigned char mbit = mask ? 0x80 : 0;
 
-    dst[0] = (unsigned char)((fin ? 0x80 : 0) | (opcode & 0x0f));
+    dst[0] = (unsigned char)((fin ? 0x80 : 0) | (opcode & (0x0f | SIO_WS_RSV1)));
     if (len < 126) {
         dst[1] = (unsigned char)(mbit | len);
         n = 2;

@@ -29,6 +29,9 @@ enum sio_ws_opcode {
 
 #define SIO_WS_MAX_HEADER 14
 #define SIO_WS_MAX_CONTROL 125
+/* RSV1 (permessage-deflate: the message is compressed), as a bit of the
+ * first header byte; sio_ws_write_header takes it ORed into opcode. */
+#define SIO_WS_RSV1 0x40
 
 /* Parser state: one per connection direction. */
 typedef struct sio_ws_parser {
@@ -38,6 +41,9 @@ typedef struct sio_ws_parser {
     int message_opcode;    /* TEXT or BINARY of the message under way */
     uint64_t message_len;  /* bytes of the message so far */
     uint32_t utf8_state;   /* validation state of a text message */
+    int allow_rsv1;        /* permessage-deflate agreed: RSV1 may mark a
+                            * data message compressed (set by the caller) */
+    int message_compressed;/* the message under way has RSV1 */
 } sio_ws_parser;
 
 /* One parsed frame. For a continuation frame opcode is SIO_WS_CONT and
@@ -47,6 +53,10 @@ typedef struct sio_ws_frame {
     int fin;
     int opcode;
     int message_opcode;
+    int compressed;        /* the frame's message has RSV1 (allow_rsv1):
+                            * its payload is deflated, and a text message
+                            * was not checked for UTF-8 (the caller checks
+                            * it once inflated) */
     unsigned char *payload;
     uint64_t len;
 } sio_ws_frame;
@@ -56,7 +66,8 @@ void sio_ws_parser_init(sio_ws_parser *p, int server, uint64_t max_message);
 /* Parses one whole frame from buf[0..len) (mutable: the payload is
  * unmasked in place). Returns SIO_OK with *used and *out, SIO_AGAIN when
  * the frame is not complete yet (nothing consumed), or a negative error:
- * SIO_EPROTO (unmasked client frame, masked server frame, reserved bits,
+ * SIO_EPROTO (unmasked client frame, masked server frame, reserved bits
+ * (RSV1 is allowed with allow_rsv1 on the first frame of a data message),
  * unknown opcode, bad fragmentation, fragmented or oversized control frame,
  * bad close payload), SIO_ETOOBIG (message over max_message), SIO_EUTF8
  * (text message or close reason not UTF-8). sio_ws_close_code maps the
@@ -70,9 +81,9 @@ int sio_ws_close_code(int err);
 /* Bytes of the header for a payload of len (masked: client to server). */
 size_t sio_ws_header_len(uint64_t len, int masked);
 
-/* Writes a frame header into dst (room for SIO_WS_MAX_HEADER); mask NULL
- * for an unmasked (server) frame, else the 4-byte key written into the
- * header. Returns the header length. */
+/* Writes a frame header into dst (room for SIO_WS_MAX_HEADER); opcode may
+ * carry SIO_WS_RSV1; mask NULL for an unmasked (server) frame, else the
+ * 4-byte key written into the header. Returns the header length. */
 size_t sio_ws_write_header(unsigned char *dst, int fin, int opcode,
                            uint64_t len, const unsigned char *mask);
 

@@ -33,6 +33,8 @@ void *socketio_config_create_dir(apr_pool_t *p, char *dir)
     d->serve_client = -1;
     d->ws_queue = -1;
     d->cors_credentials = -1;
+    d->ws_compress = -1;
+    d->ws_compress_min = -1;
     return d;
 }
 
@@ -63,6 +65,10 @@ void *socketio_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     d->serve_client = add->serve_client != -1 ? add->serve_client
                                               : base->serve_client;
     d->ws_queue = add->ws_queue != -1 ? add->ws_queue : base->ws_queue;
+    d->ws_compress = add->ws_compress != -1 ? add->ws_compress
+                                            : base->ws_compress;
+    d->ws_compress_min = add->ws_compress_min != -1 ? add->ws_compress_min
+                                                    : base->ws_compress_min;
     return d;
 }
 
@@ -78,6 +84,7 @@ void *socketio_config_create_server(apr_pool_t *p, server_rec *s)
     sc->poll_release_timeout = -1;
     sc->relay_queue = -1;
     sc->fd_reserve = -1;
+    sc->daemon_managed = -1;
     return sc;
 }
 
@@ -111,6 +118,10 @@ void *socketio_config_merge_server(apr_pool_t *p, void *basev, void *addv)
     sc->peers = add->peers ? add->peers : base->peers;
     sc->fd_reserve = add->fd_reserve != -1 ? add->fd_reserve
                                            : base->fd_reserve;
+    sc->daemon_managed = add->daemon_managed != -1 ? add->daemon_managed
+                                                   : base->daemon_managed;
+    sc->daemon_path = add->daemon_path ? add->daemon_path : base->daemon_path;
+    sc->daemon_args = add->daemon_args ? add->daemon_args : base->daemon_args;
     return sc;
 }
 
@@ -149,6 +160,11 @@ const socketio_conf_field socketio_field_serve_client = {
 const socketio_conf_field socketio_field_max_payload = {
     IN_DIR(max_payload, BYTES),
     .min = 1, .max = SIO_RELAY_MAX_BODY, .unit = "a number of bytes" };
+const socketio_conf_field socketio_field_ws_compress = {
+    IN_DIR(ws_compress, FLAG) };
+const socketio_conf_field socketio_field_ws_compress_min = {
+    IN_DIR(ws_compress_min, BYTES),
+    .min = 0, .max = SIO_RELAY_MAX_BODY, .unit = "a number of bytes" };
 const socketio_conf_field socketio_field_ws_queue = {
     IN_DIR(ws_queue, BYTES),
     .min = 1024, .max = 4 * (apr_int64_t)SIO_RELAY_MAX_BODY,
@@ -158,6 +174,9 @@ const socketio_conf_field socketio_field_daemon_socket = {
     .context = NOT_IN_DIR_CONTEXT, .max = SOCKET_PATH_MAX };
 const socketio_conf_field socketio_field_daemon_secret = {
     IN_SERVER(daemon_secret, RUNTIME_PATH),
+    .context = NOT_IN_DIR_CONTEXT };
+const socketio_conf_field socketio_field_daemon_path = {
+    IN_SERVER(daemon_path, ROOT_PATH),
     .context = NOT_IN_DIR_CONTEXT };
 const socketio_conf_field socketio_field_client_script = {
     IN_SERVER(client_script, ROOT_PATH),
@@ -415,6 +434,47 @@ const char *socketio_cmd_node(cmd_parms *cmd, void *dconf, const char *tag)
     return NULL;
 }
 
+/* See the header. */
+const char *socketio_cmd_daemon(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    socketio_server_conf *sc = socketio_config_server(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+
+    if (err)
+        return err;
+    if (!strcasecmp(arg, "managed"))
+        sc->daemon_managed = 1;
+    else if (!strcasecmp(arg, "external"))
+        sc->daemon_managed = 0;
+    else
+        return apr_psprintf(cmd->pool, "SocketIODaemon: expected managed or "
+                            "external, got '%s'", arg);
+    return NULL;
+}
+
+/* See the header. Checked for quoting here; split again when siod
+ * starts. */
+const char *socketio_cmd_daemon_args(cmd_parms *cmd, void *dconf,
+                                     const char *args)
+{
+    socketio_server_conf *sc = socketio_config_server(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    char **argv;
+
+    if (err)
+        return err;
+    if (apr_tokenize_to_argv(args, &argv, cmd->temp_pool) != APR_SUCCESS)
+        return "SocketIODaemonArgs: cannot split the options";
+    for (; *argv; argv++)
+        if (!strcmp(*argv, "-s") || !strcmp(*argv, "-k") ||
+            !strcmp(*argv, "-p"))
+            return apr_psprintf(cmd->pool, "SocketIODaemonArgs: %s is set "
+                                "by the module (SocketIODaemonSocket, "
+                                "SocketIODaemonSecret)", *argv);
+    sc->daemon_args = apr_pstrdup(cmd->pool, args);
+    return NULL;
+}
+
 /* See the header. The URL is kept without a trailing '/': the request's
  * path follows it. */
 const char *socketio_cmd_peer(cmd_parms *cmd, void *dconf, const char *tag,
@@ -591,6 +651,19 @@ apr_size_t socketio_config_ws_queue(const socketio_dir_conf *d)
     if (d->ws_queue <= 0)
         return (apr_size_t)max + SOCKETIO_DEFAULT_QUEUE_EXTRA;
     return (apr_size_t)(d->ws_queue > max ? d->ws_queue : max);
+}
+
+/* See the header. */
+int socketio_config_ws_compress(const socketio_dir_conf *d)
+{
+    return d->ws_compress == 1;
+}
+
+/* See the header. */
+apr_size_t socketio_config_ws_compress_min(const socketio_dir_conf *d)
+{
+    return d->ws_compress_min >= 0 ? (apr_size_t)d->ws_compress_min
+                                   : SOCKETIO_DEFAULT_COMPRESS_MIN;
 }
 
 /* Returns the time a thread-served WebSocket client gets to take one

@@ -17,6 +17,8 @@ extern module AP_MODULE_DECLARE_DATA socketio_module;
 
 #define SOCKETIO_DEFAULT_MAX_PAYLOAD 1000000
 #define SOCKETIO_DEFAULT_REPLY_TIMEOUT apr_time_from_sec(60)
+/* Messages shorter than this go uncompressed (Node's default threshold). */
+#define SOCKETIO_DEFAULT_COMPRESS_MIN 1024
 #define SOCKETIO_DEFAULT_SOCKET "socketio/siod.sock"
 /* SocketIODaemonSecret unset: the socket's path with this appended. */
 #define SOCKETIO_SECRET_SUFFIX ".secret"
@@ -54,6 +56,8 @@ typedef struct socketio_dir_conf {
     apr_off_t max_payload;            /* SocketIOMaxPayload */
     int serve_client;                 /* SocketIOServeClient */
     apr_off_t ws_queue;               /* SocketIOWebSocketQueue */
+    int ws_compress;                  /* SocketIOWebSocketCompression, -1 */
+    apr_off_t ws_compress_min;        /* ...CompressionThreshold, -1 */
 } socketio_dir_conf;
 
 /* Per virtual host. */
@@ -78,6 +82,10 @@ typedef struct socketio_server_conf {
                                          * (no trailing '/'), or NULL */
     int fd_reserve;                     /* SocketIODescriptorReserve, -1
                                          * while unset (main server only) */
+    int daemon_managed;                 /* SocketIODaemon: 1 managed (the
+                                         * default), 0 external, -1 unset */
+    const char *daemon_path;            /* SocketIODaemonPath, or NULL */
+    const char *daemon_args;            /* SocketIODaemonArgs, or NULL */
     struct socketio_link *link;         /* this child's link, child_init */
 } socketio_server_conf;
 
@@ -141,6 +149,8 @@ extern const socketio_conf_field
     socketio_field_serve_client,            /* SocketIOServeClient */
     socketio_field_max_payload,             /* SocketIOMaxPayload */
     socketio_field_ws_queue,                /* SocketIOWebSocketQueue */
+    socketio_field_ws_compress,             /* SocketIOWebSocketCompression */
+    socketio_field_ws_compress_min,         /* ...CompressionThreshold */
     socketio_field_daemon_socket,           /* SocketIODaemonSocket */
     socketio_field_daemon_secret,           /* SocketIODaemonSecret */
     socketio_field_client_script,           /* SocketIOClientScript */
@@ -150,7 +160,8 @@ extern const socketio_conf_field
     socketio_field_ws_threads,              /* SocketIOWebSocketThreads */
     socketio_field_poll_threads,            /* SocketIOPollThreads */
     socketio_field_relay_queue,             /* SocketIORelayQueue */
-    socketio_field_fd_reserve;              /* SocketIODescriptorReserve */
+    socketio_field_fd_reserve,              /* SocketIODescriptorReserve */
+    socketio_field_daemon_path;             /* SocketIODaemonPath */
 
 /* Directive handlers: each returns NULL or an error message allocated from
  * cmd->pool. The first four take the socketio_conf_field in cmd->info and
@@ -170,6 +181,12 @@ const char *socketio_cmd_path(cmd_parms *cmd, void *dconf, const char *arg);
 const char *socketio_cmd_transports(cmd_parms *cmd, void *dconf,
                                     const char *args);
 const char *socketio_cmd_cors_origin(cmd_parms *cmd, void *dconf,
+                                     const char *args);
+/* SocketIODaemon managed|external (TAKE1) and SocketIODaemonArgs
+ * (RAW_ARGS: siod's options, quoted as a shell would): server config and
+ * virtual hosts. */
+const char *socketio_cmd_daemon(cmd_parms *cmd, void *dconf, const char *arg);
+const char *socketio_cmd_daemon_args(cmd_parms *cmd, void *dconf,
                                      const char *args);
 /* SocketIONode TAG (TAKE1) and SocketIOPeer TAG URL (TAKE2, repeatable;
  * URL is http:// or https:// host[:port] with no path): a tag must be
@@ -199,6 +216,10 @@ apr_interval_time_t socketio_config_reply_timeout(const socketio_server_conf *s)
 int socketio_config_serve_client(const socketio_dir_conf *d);
 int socketio_config_cors_credentials(const socketio_dir_conf *d);
 apr_size_t socketio_config_ws_queue(const socketio_dir_conf *d);
+/* SocketIOWebSocketCompression (default Off), and the smallest message
+ * compressed (SocketIOWebSocketCompressionThreshold, default 1024). */
+int socketio_config_ws_compress(const socketio_dir_conf *d);
+apr_size_t socketio_config_ws_compress_min(const socketio_dir_conf *d);
 apr_interval_time_t
 socketio_config_ws_write_timeout(const socketio_server_conf *s);
 apr_interval_time_t

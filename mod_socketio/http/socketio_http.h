@@ -42,6 +42,17 @@ int socketio_handler(request_rec *r);
  * handlers. */
 int socketio_emit_handler(request_rec *r);
 
+/* The handler hook of the metrics (SetHandler socketio-metrics,
+ * socketio_metrics.c): Prometheus text of siod's figures and whether siod
+ * answered. Returns OK, HTTP_METHOD_NOT_ALLOWED, or DECLINED for other
+ * handlers. */
+int socketio_metrics_handler(request_rec *r);
+
+/* mod_status's status_hook (worker thread of the status request): a
+ * Socket.IO section, or "SocketIO...: value" lines with AP_STATUS_SHORT.
+ * Returns OK. */
+int socketio_status_hook(request_rec *r, int flags);
+
 /* post_config (parent): works out SocketIOPollThreads (default: half of
  * a child's threads, or half of MaxRequestWorkers where each child is one
  * thread) and, where it counts across the server, sets up its shared

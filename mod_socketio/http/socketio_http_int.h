@@ -8,8 +8,9 @@
  * - socketio_forward.c: requests for another node's session, handed to
  *   mod_proxy (translate_name); calls no other file of http/.
  * - socketio_client.c, socketio_polling.c, socketio_upgrade.c,
- *   socketio_emit.c: the client script, long-polling, the HTTP side of a
- *   WebSocket request, the HTTP emit API (its own handler); each
+ *   socketio_emit.c, socketio_metrics.c: the client script, long-polling,
+ *   the HTTP side of a WebSocket request, the HTTP emit API and the
+ *   metrics and status section (their own hooks); each
  *   calls socketio_respond.c and socketio_request.c, none calls another;
  *   socketio_polling.c also calls socketio_poll_cap.c and
  *   socketio_poll_park.c; socketio_upgrade.c also calls

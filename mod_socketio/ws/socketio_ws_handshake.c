@@ -22,6 +22,7 @@
 
 #include "sio_base64.h"
 #include "sio_relay.h"
+#include "sio_ws_pmd.h"
 #include "socketio_core.h"
 #include "socketio_link.h"
 #include "socketio_reactor.h"
@@ -108,6 +109,9 @@ static int ws_switch(socketio_ws *ws, const char *key, apr_table_t *headers)
     apr_table_setn(r->headers_out, "Connection", "Upgrade");
     apr_table_setn(r->headers_out, "Sec-WebSocket-Accept",
                    ws_accept_key(r->pool, key));
+    if (ws->pmd)
+        apr_table_setn(r->headers_out, "Sec-WebSocket-Extensions",
+                       SIO_WS_PMD_RESPONSE);
     if (headers)
         apr_table_do(add_header, r->headers_out, headers, NULL);
     ap_send_interim_response(r, 1);
@@ -120,6 +124,21 @@ static int ws_switch(socketio_ws *ws, const char *key, apr_table_t *headers)
     r->input_filters = r->proto_input_filters = c->input_filters;
     r->output_filters = r->proto_output_filters = c->output_filters;
     return c->aborted ? -1 : 0;
+}
+
+/* Agrees permessage-deflate when SocketIOWebSocketCompression is on and
+ * the client offers it in a form this server takes (sio_ws_pmd.h): the
+ * 101 will say so, and RSV1 may then mark the client's messages. */
+static void ws_negotiate(socketio_ws *ws, const socketio_dir_conf *dconf)
+{
+    const char *ext = apr_table_get(ws->r->headers_in,
+                                    "Sec-WebSocket-Extensions");
+
+    if (socketio_config_ws_compress(dconf) && ext &&
+        sio_ws_pmd_accept(ext, strlen(ext))) {
+        ws->pmd = 1;
+        ws->parser.allow_rsv1 = 1;
+    }
 }
 
 /* See socketio_ws.h. */
@@ -207,6 +226,7 @@ socketio_ws_outcome socketio_ws_upgrade(const socketio_ws_request *req,
         return out;
 
     res->status = DONE;
+    ws_negotiate(ws, req->dconf);
     if (ws_switch(ws, key, req->headers) != 0) {
         socketio_ws_lost(ws, APR_ECONNABORTED,
                          "client left during the handshake");

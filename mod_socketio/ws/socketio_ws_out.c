@@ -3,9 +3,11 @@
  * queued, what the queued output really holds in memory, chunks that
  * small frames share, volatile frames dropped first when the queue is at
  * its bound, and the fan-out blocks the reactor shares between
- * WebSockets. Only the thread that owns the WebSocket; called by
- * socketio_wsconn.c and by the drivers, calls no other file of ws/ (the
- * direct writer is the driver's, called through ws->write_now). */
+ * WebSockets, compressed once for those that agreed permessage-deflate.
+ * Only the thread that owns the WebSocket; called by socketio_wsconn.c
+ * and by the drivers, calls no other file of ws/ but the compressor
+ * (socketio_ws_zlib.c; the direct writer is the driver's, called through
+ * ws->write_now). */
 #include <string.h>
 
 #include "httpd.h"
@@ -15,6 +17,7 @@
 
 #include "sio_relay.h"
 #include "sio_ws.h"
+#include "socketio_ws_zlib.h"
 #include "socketio_wsconn.h"
 
 APLOG_USE_MODULE(socketio);
@@ -419,64 +422,112 @@ static void queue_bucket(socketio_ws *ws, apr_bucket *b, apr_size_t len,
     ws->out_bytes += len + BUCKET_COST;
 }
 
+/* Sets frame fr to msg[0..len) with opcode (SIO_WS_RSV1 for a
+ * compressed one), no block yet. */
+static void fan_frame(socketio_ws_fan_frame *fr, int opcode,
+                      const unsigned char *msg, apr_size_t len)
+{
+    fr->msg = msg;
+    fr->len = len;
+    fr->hl = sio_ws_write_header(fr->hdr, 1, opcode, len, NULL);
+    fr->no_memory = 0;
+    fr->block = NULL;
+}
+
 /* See socketio_wsconn.h. */
 void socketio_ws_fan_begin(socketio_ws_fan *fan, apr_bucket_alloc_t *ba,
                            int flags, const unsigned char *msg,
                            apr_size_t len)
 {
-    fan->msg = msg;
-    fan->len = len;
-    fan->hl = sio_ws_write_header(fan->hdr, 1, (flags & SIO_RF_BINARY)
-                                                   ? SIO_WS_BINARY
-                                                   : SIO_WS_TEXT,
-                                  len, NULL);
+    fan->opcode = (flags & SIO_RF_BINARY) ? SIO_WS_BINARY : SIO_WS_TEXT;
+    fan_frame(&fan->plain, fan->opcode, msg, len);
+    fan->zipped.block = NULL;
+    fan->zipped_state = 0;
     fan->volatile_ = (flags & SIO_RF_VOLATILE) != 0;
-    fan->no_memory = 0;
     fan->ba = ba;
-    fan->block = NULL;
 }
 
-/* The block holding a copy of fan's frame, made on first use; NULL out
- * of memory. */
-static socketio_ws_fan_block *fan_block(socketio_ws_fan *fan)
+/* Makes the block holding a copy of frame fr of fan (header, then
+ * payload), if it has none. Returns it; NULL out of memory. */
+static socketio_ws_fan_block *fan_block(socketio_ws_fan *fan,
+                                        socketio_ws_fan_frame *fr)
 {
-    socketio_ws_fan_block *b = fan->block;
+    socketio_ws_fan_block *b = fr->block;
 
-    if (b || fan->no_memory)
+    if (b || fr->no_memory)
         return b;
-    b = apr_bucket_alloc(FAN_HDR + fan->hl + fan->len, fan->ba);
+    b = apr_bucket_alloc(FAN_HDR + fr->hl + fr->len, fan->ba);
     if (!b) {
-        fan->no_memory = 1;
+        fr->no_memory = 1;
         return NULL;
     }
     b->refs = 1;
-    b->len = fan->hl + fan->len;
-    memcpy((char *)b + FAN_HDR, fan->hdr, fan->hl);
-    if (fan->len)
-        memcpy((char *)b + FAN_HDR + fan->hl, fan->msg, fan->len);
-    fan->block = b;
+    b->len = fr->hl + fr->len;
+    memcpy((char *)b + FAN_HDR, fr->hdr, fr->hl);
+    if (fr->len)
+        memcpy((char *)b + FAN_HDR + fr->hl, fr->msg, fr->len);
+    fr->block = b;
     return b;
+}
+
+/* The compressed form of fan, made once (compressed by the caller's
+ * compressor, then copied into its own block at once, for the
+ * compressor's buffer serves the next message). NULL when it cannot be
+ * made: the recipient gets the plain form. */
+static socketio_ws_fan_frame *fan_zipped(socketio_ws *ws, socketio_ws_fan *fan)
+{
+    socketio_ws_fan_frame *fr = &fan->zipped;
+    const unsigned char *z = NULL;
+    apr_size_t zl = 0;
+    socketio_wsz *zc;
+    int ok;
+
+    if (fan->zipped_state == 0) {
+        zc = socketio_wsz_acquire(ws->on_reactor);
+        ok = zc && socketio_wsz_deflate(zc, fan->plain.msg, fan->plain.len,
+                                        &z, &zl) == 0;
+        if (ok) {
+            fan_frame(fr, fan->opcode | SIO_WS_RSV1, z, zl);
+            ok = fan_block(fan, fr) != NULL;
+            if (ok)
+                fr->msg = (unsigned char *)fr->block + FAN_HDR + fr->hl;
+        }
+        socketio_wsz_release(zc);
+        fan->zipped_state = ok ? 1 : -1;
+    }
+    return fan->zipped_state == 1 ? fr : NULL;
 }
 
 /* See socketio_wsconn.h. The frame shares the block (made on first
  * use) through a bucket, but a small one that is not volatile for a
  * client that had frames waiting before this turn of the driver's loop is
- * copied into the chunks at once, as socketio_ws_settle would. */
+ * copied into the chunks at once, as socketio_ws_settle would. A client
+ * that agreed permessage-deflate gets the compressed form of a message
+ * of its threshold or more. */
 void socketio_ws_fan_send(socketio_ws *ws, socketio_ws_fan *fan)
 {
-    apr_size_t total = fan->hl + fan->len;
-    int small = !fan->volatile_ && total <= FAN_COPY_MAX;
+    socketio_ws_fan_frame *fr = &fan->plain;
+    apr_size_t total;
+    int small;
     socketio_ws_fan_block *b;
     apr_bucket *bk;
 
     if (socketio_ws_is_closed(ws))
         return;
+    if (ws->pmd && fan->plain.len >= ws->compress_min) {
+        socketio_ws_fan_frame *z = fan_zipped(ws, fan);
+
+        if (z)
+            fr = z;
+    }
+    total = fr->hl + fr->len;
+    small = !fan->volatile_ && total <= FAN_COPY_MAX;
     if (small && !APR_BRIGADE_EMPTY(ws->outbb) && !ws->fan_fresh) {
         if (make_room(ws, append_cost(ws, total), 0))
-            append(ws, fan->hdr, fan->hl, fan->msg, fan->len);
+            append(ws, fr->hdr, fr->hl, fr->msg, fr->len);
         return;
     }
-    if (!(b = fan_block(fan))) {
+    if (!(b = fan_block(fan, fr))) {
         if (!fan->volatile_)
             ws->oom = 1;
         return;
@@ -538,7 +589,9 @@ void socketio_ws_settle(socketio_ws *ws, apr_bucket_brigade *tmp)
 /* See socketio_wsconn.h. */
 void socketio_ws_fan_end(socketio_ws_fan *fan)
 {
-    if (fan->block)
-        fan_unref((char *)fan->block + FAN_HDR);
-    fan->block = NULL;
+    if (fan->plain.block)
+        fan_unref((char *)fan->plain.block + FAN_HDR);
+    if (fan->zipped_state == 1 && fan->zipped.block)
+        fan_unref((char *)fan->zipped.block + FAN_HDR);
+    fan->plain.block = fan->zipped.block = NULL;
 }

@@ -21,10 +21,12 @@
 
 #include "sio_be.h"
 #include "sio_relay.h"
+#include "sio_utf8.h"
 #include "sio_ws.h"
 #include "socketio_core.h"
 #include "socketio_link.h"
 #include "socketio_ws.h"
+#include "socketio_ws_zlib.h"
 #include "socketio_wsconn.h"
 
 APLOG_USE_MODULE(socketio);
@@ -51,6 +53,7 @@ void socketio_ws_child_init(apr_pool_t *pchild)
 {
     apr_thread_mutex_t *m;
 
+    socketio_wsz_child_init(pchild);
     if (apr_allocator_create(&in_alloc) != APR_SUCCESS) {
         in_alloc = NULL;
         return;
@@ -153,6 +156,44 @@ static void ws_send_msg(socketio_ws *ws, const unsigned char *data,
                           SIO_WS_CLOSE_INTERNAL);
 }
 
+/* Sends the client's message data[0..len) on to siod, inflated first
+ * when it came compressed: the inflated size is held to SocketIOMaxPayload
+ * (1009 past it), bad deflate data or text that is not UTF-8 once
+ * inflated closes with 1007. */
+static void ws_deliver(socketio_ws *ws, const unsigned char *data,
+                       apr_size_t len, int binary, int compressed)
+{
+    const unsigned char *out;
+    apr_size_t olen;
+    socketio_wsz *z;
+    int rc;
+
+    if (!compressed) {
+        ws_send_msg(ws, data, len, binary);
+        return;
+    }
+    if (!(z = socketio_wsz_acquire(ws->on_reactor))) {
+        socketio_ws_close(ws, SIO_WS_CLOSE_INTERNAL, "Out of memory",
+                          SIO_WS_CLOSE_INTERNAL);
+        return;
+    }
+    rc = socketio_wsz_inflate(z, data, len, ws->max_payload, &out, &olen);
+    if (rc == 0 && !binary && !sio_utf8_valid(out, olen))
+        rc = SOCKETIO_WSZ_BAD;
+    if (rc == 0)
+        ws_send_msg(ws, out, olen, binary);
+    socketio_wsz_release(z);
+    if (rc == SOCKETIO_WSZ_TOOBIG)
+        socketio_ws_close(ws, SIO_WS_CLOSE_TOO_BIG, "Message too big",
+                          SIO_WS_CLOSE_TOO_BIG);
+    else if (rc == SOCKETIO_WSZ_BAD)
+        socketio_ws_close(ws, SIO_WS_CLOSE_BAD_DATA, "Invalid compressed "
+                          "message", SIO_WS_CLOSE_BAD_DATA);
+    else if (rc != 0)
+        socketio_ws_close(ws, SIO_WS_CLOSE_INTERNAL, "Out of memory",
+                          SIO_WS_CLOSE_INTERNAL);
+}
+
 static void msg_free(socketio_ws *ws)
 {
     if (ws->msg_node)
@@ -242,15 +283,16 @@ static void ws_on_frame(socketio_ws *ws, const sio_ws_frame *f)
         break;
     }
     if (f->fin && f->opcode != SIO_WS_CONT) {
-        ws_send_msg(ws, f->payload, (apr_size_t)f->len,
-                    f->message_opcode == SIO_WS_BINARY);
+        ws_deliver(ws, f->payload, (apr_size_t)f->len,
+                   f->message_opcode == SIO_WS_BINARY, f->compressed);
         return;
     }
     if (ws_append(ws, f->payload, (apr_size_t)f->len) != 0)
         return;
     if (f->fin) {
-        ws_send_msg(ws, (unsigned char *)ws->msg_node->first_avail,
-                    ws->msg_len, f->message_opcode == SIO_WS_BINARY);
+        ws_deliver(ws, (unsigned char *)ws->msg_node->first_avail,
+                   ws->msg_len, f->message_opcode == SIO_WS_BINARY,
+                   f->compressed);
         msg_free(ws);
     }
 }
@@ -499,6 +541,31 @@ int socketio_ws_read(socketio_ws *ws, unsigned char *scratch,
 
 /* ---- frames from siod --------------------------------------------- */
 
+/* Queues one message from siod for the client: compressed when the
+ * client agreed permessage-deflate and the message is at the threshold
+ * or over (plain if compressing fails). */
+static void ws_send_client(socketio_ws *ws, int opcode,
+                           const unsigned char *msg, apr_size_t len,
+                           int volatile_)
+{
+    const unsigned char *z;
+    apr_size_t zl;
+    socketio_wsz *zc;
+
+    if (ws->pmd && len >= ws->compress_min &&
+        (zc = socketio_wsz_acquire(ws->on_reactor)) != NULL) {
+        /* queued (copied or written) before the compressor is let go */
+        if (socketio_wsz_deflate(zc, msg, len, &z, &zl) == 0) {
+            socketio_ws_queue_msg(ws, opcode | SIO_WS_RSV1, z, zl,
+                                  volatile_);
+            socketio_wsz_release(zc);
+            return;
+        }
+        socketio_wsz_release(zc);
+    }
+    socketio_ws_queue_msg(ws, opcode, msg, len, volatile_);
+}
+
 /* See socketio_wsconn.h. */
 void socketio_ws_siod_frame(socketio_ws *ws, const sio_relay_frame *f)
 {
@@ -507,10 +574,10 @@ void socketio_ws_siod_frame(socketio_ws *ws, const sio_relay_frame *f)
     switch (f->type) {
     case SIO_R_WS_SEND:
         if (!socketio_ws_is_closed(ws))
-            socketio_ws_queue_msg(ws, (f->flags & SIO_RF_BINARY)
-                                          ? SIO_WS_BINARY : SIO_WS_TEXT,
-                                  f->body, f->len,
-                                  (f->flags & SIO_RF_VOLATILE) != 0);
+            ws_send_client(ws, (f->flags & SIO_RF_BINARY) ? SIO_WS_BINARY
+                                                          : SIO_WS_TEXT,
+                           f->body, f->len,
+                           (f->flags & SIO_RF_VOLATILE) != 0);
         return;
     case SIO_R_WS_CLOSE:
         code = f->status >= 1000 && f->status <= 4999 ? f->status
@@ -577,6 +644,7 @@ socketio_ws *socketio_ws_create(request_rec *r,
     ws->sconf = sconf;
     ws->c = r->connection;
     ws->max_payload = (apr_size_t)socketio_config_max_payload(dconf);
+    ws->compress_min = socketio_config_ws_compress_min(dconf);
     ws->inbb = apr_brigade_create(pool, ws->c->bucket_alloc);
     ws->outbb = apr_brigade_create(pool, ws->c->bucket_alloc);
     ws->out_alloc = ws->c->bucket_alloc;

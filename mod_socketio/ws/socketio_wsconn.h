@@ -100,6 +100,9 @@ typedef struct socketio_ws {
                                     * until the driver clears this */
     int in_eof;                    /* the client's input ended behind
                                     * input held for the relay queue */
+    int pmd;                       /* permessage-deflate agreed */
+    apr_size_t compress_min;       /* with pmd: smallest message sent
+                                    * compressed */
 } socketio_ws;
 
 /* Closed: a close frame queued (or none due), the client gone, or
@@ -154,20 +157,31 @@ void socketio_ws_opened(socketio_ws *ws);
 
 /* One message for many WebSockets (WS_FANOUT on the reactor): its frame,
  * header and payload, copied once into a reference-counted block that
- * the recipients' queues share (made when the first recipient needs it).
- * The caller keeps the record from socketio_ws_fan_begin to
- * socketio_ws_fan_end; its fields are the output queue's. */
+ * the recipients' queues share (made when the first recipient needs it),
+ * and for recipients that agreed permessage-deflate the same message
+ * compressed once, in a block of its own. The caller keeps the record
+ * from socketio_ws_fan_begin to socketio_ws_fan_end; its fields are the
+ * output queue's. */
 typedef struct socketio_ws_fan_block socketio_ws_fan_block;
 
-typedef struct socketio_ws_fan {
-    const unsigned char *msg;      /* the caller's, until _end */
+/* One form of the message: its frame and the block that holds a copy. */
+typedef struct socketio_ws_fan_frame {
+    const unsigned char *msg;      /* the caller's (plain), or the block's
+                                    * (compressed), until _end */
     apr_size_t len;
     unsigned char hdr[SIO_WS_MAX_HEADER];
     apr_size_t hl;
-    int volatile_;                 /* SIO_RF_VOLATILE */
     int no_memory;                 /* the block could not be made */
-    apr_bucket_alloc_t *ba;        /* the block's memory */
     socketio_ws_fan_block *block;  /* NULL until a recipient queues */
+} socketio_ws_fan_frame;
+
+typedef struct socketio_ws_fan {
+    socketio_ws_fan_frame plain;
+    socketio_ws_fan_frame zipped;  /* compressed, made on first need */
+    int zipped_state;              /* 0 not tried, 1 made, -1 failed */
+    int opcode;                    /* SIO_WS_TEXT or SIO_WS_BINARY */
+    int volatile_;                 /* SIO_RF_VOLATILE */
+    apr_bucket_alloc_t *ba;        /* the blocks' memory */
 } socketio_ws_fan;
 
 /* Starts fan-out message msg[0..len) (flags: SIO_RF_BINARY,

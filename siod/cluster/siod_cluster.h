@@ -1,8 +1,9 @@
-/* The cluster layer's public header: the Redis adapter (an
- * siod_adapter_ops wrapping the in-process adapter, wire-compatible with
- * @socket.io/redis-adapter's classic mode), siod's connection to Redis
- * (one publisher and one subscriber connection on siod's libevent loop,
- * with reconnection) and the wire codec (msgpack broadcasts). The codec
+/* The cluster layer's public header: the Redis adapters (siod_adapter_ops
+ * wrapping the in-process adapter, wire-compatible with
+ * @socket.io/redis-adapter's classic and sharded modes), siod's connection
+ * to Redis (one publisher and one subscriber connection on siod's
+ * libevent loop, with reconnection) and the wire codecs (msgpack
+ * broadcasts, JSON requests, the sharded adapter's messages). The codec
  * is pure: bytes in, bytes out, no loop and no log, so it can be fuzzed
  * alone.
  *
@@ -10,7 +11,16 @@
  * siod_cluster_serve.c -> siod_cluster_remote.c (siod_cluster_int.h) ->
  * siod_redis.c, siod_cluster_decode.c, siod_cluster_encode.c and
  * siod_cluster_request.c, which call neither each other nor back (the
- * adapter calls those four too).
+ * adapter calls those four too). The sharded adapter:
+ * siod_cluster_sharded.c -> siod_cluster_shard_serve.c ->
+ * siod_cluster_adapter.c (its pending broadcasts with acks), and both ->
+ * siod_cluster_serve.c, siod_cluster_remote.c (the cluster-wide requests,
+ * written in the sharded wire when the layer is sharded), siod_redis.c
+ * and siod_cluster_shard.c (the sharded wire, which siod_cluster_remote.c
+ * calls too), which calls siod_cluster_decode.c and
+ * siod_cluster_encode.c (msgpack to JSON and back); siod_redis.c ->
+ * siod_redis_ssub.c (the sharded subscriber), which reports back only
+ * through the callbacks it was given.
  *
  * Errors follow siod's model (core/siod_core.h). The connection logs its
  * own outages (one line when Redis goes away, one when it is back, with
@@ -38,7 +48,24 @@ extern const siod_adapter_ops siod_adapter_redis;
 int siod_cluster_start(struct event_base *base, const char *url,
                        const char *prefix, char *why, size_t cap);
 
-/* This server's uid on the wire (6 alphanumerics; "" before the start). */
+/* The sharded adapter's subscription modes (its subscriptionMode). */
+enum siod_cluster_submode {
+    SIOD_CLUSTER_STATIC,             /* the namespace's channel only */
+    SIOD_CLUSTER_DYNAMIC,            /* and a channel per public room */
+    SIOD_CLUSTER_DYNAMIC_PRIVATE     /* and a channel per room */
+};
+
+/* Every namespace's adapter once siod_cluster_start_sharded has run. */
+extern const siod_adapter_ops siod_adapter_redis_sharded;
+
+/* As siod_cluster_start, for the sharded adapter (Redis 7 sharded
+ * pub/sub) in subscription mode mode (enum siod_cluster_submode). */
+int siod_cluster_start_sharded(struct event_base *base, const char *url,
+                               const char *prefix, int mode, char *why,
+                               size_t cap);
+
+/* This server's uid on the wire (6 alphanumerics, 16 hex digits when
+ * sharded; "" before the start). */
 const char *siod_cluster_uid(void);
 
 /* Closes the connection and frees the layer's state (after the
@@ -78,22 +105,31 @@ typedef void (*siod_redis_msg_fn)(void *ud, const char *channel,
 /* An integer reply: ok is 1 with value, or 0 (Redis down, an error). */
 typedef void (*siod_redis_int_fn)(void *ud, int ok, long long value);
 
+/* siod_redis_open's flags: Redis 7's sharded pub/sub (SSUBSCRIBE,
+ * SPUBLISH, PUBSUB SHARDNUMSUB; no patterns) instead of the classic. */
+#define SIOD_REDIS_SHARDED 0x1u
+
 /* Starts connecting to url on base (it never blocks, except to resolve a
  * host name); while Redis cannot be reached it keeps retrying with
  * backoff (100 ms doubling to 5 s) and logs the outage once. on_msg (with
  * ud) gets every message of every subscription. Returns the connection,
  * or NULL with why[0..cap) set (a bad URL, memory). */
 siod_redis *siod_redis_open(struct event_base *base, const char *url,
-                            siod_redis_msg_fn on_msg, void *ud, char *why,
-                            size_t cap);
+                            unsigned flags, siod_redis_msg_fn on_msg,
+                            void *ud, char *why, size_t cap);
 
 /* Closes both connections and frees r (callbacks pending get ok 0). */
 void siod_redis_free(siod_redis *r);
 
+/* For the status page: *up 1 while both connections are usable, else 0;
+ * *lost the messages that could not be published since start. */
+void siod_redis_state(const siod_redis *r, int *up, uint64_t *lost);
+
 /* Returns 1 while both connections are up. */
 int siod_redis_up(const siod_redis *r);
 
-/* Subscribes to channel (pattern: PSUBSCRIBE) now if connected and again
+/* Subscribes to channel (pattern: PSUBSCRIBE; sharded: SSUBSCRIBE, never
+ * a pattern) now if connected and again
  * after every reconnection; subscribing twice counts twice. Returns 0 or
  * -ENOMEM. */
 int siod_redis_subscribe(siod_redis *r, const char *channel, int pattern);
@@ -108,13 +144,43 @@ void siod_redis_unsubscribe(siod_redis *r, const char *channel, int pattern);
 void siod_redis_publish(siod_redis *r, const char *channel, size_t chlen,
                         const void *msg, size_t len);
 
-/* PUBSUB NUMSUB channel: fn(ud, 1, subscribers) later, or fn(ud, 0, 0)
+/* PUBSUB NUMSUB (sharded: SHARDNUMSUB) channel: fn(ud, 1, subscribers) later, or fn(ud, 0, 0)
  * (maybe at once) when Redis is down or answers an error. */
 void siod_redis_numsub(siod_redis *r, const char *channel,
                        siod_redis_int_fn fn, void *ud);
 
 /* Messages counted as lost since r was opened. */
 uint64_t siod_redis_lost(const siod_redis *r);
+
+/* ---- the sharded subscriber connection (siod_redis_ssub.c) ------------- */
+
+typedef struct siod_ssub siod_ssub;
+
+/* What the connection reports to its owner (siod_redis.c): ready once
+ * Redis answered the setup (AUTH, SELECT, PING); down when it failed or
+ * went away (why: the reason), after which the connection frees itself
+ * (the owner forgets it then); msg for every message (smessage). */
+typedef struct siod_ssub_cbs {
+    void (*ready)(void *ud);
+    void (*down)(void *ud, const char *why);
+    siod_redis_msg_fn msg;
+} siod_ssub_cbs;
+
+/* Starts connecting to u's host on base (a host name is resolved, the one
+ * blocking step) and queues AUTH, SELECT and PING. Returns the
+ * connection, or NULL with why[0..cap) set (the connect failed at once,
+ * memory). */
+siod_ssub *siod_ssub_open(struct event_base *base, const siod_redis_url *u,
+                          const siod_ssub_cbs *cbs, void *ud, char *why,
+                          size_t cap);
+
+/* Queues `cmd channel` (SSUBSCRIBE, SUNSUBSCRIBE), sent when the
+ * connection can write. A command memory refuses is lost with the
+ * connection, which then fails and is reopened. */
+void siod_ssub_command(siod_ssub *c, const char *cmd, const char *channel);
+
+/* Closes and frees c without calling its callbacks (NULL: no-op). */
+void siod_ssub_free(siod_ssub *c);
 
 /* ---- the broadcast codec (siod_cluster_decode.c, _encode.c) ------------ */
 
@@ -267,5 +333,112 @@ void siod_cluster_ack_clear(siod_cluster_ack *a);
  * -EPROTO (another response) or -ENOMEM. */
 int siod_cluster_decode_count(const unsigned char *msg, size_t len,
                               char **request_id, size_t *count);
+
+/* ---- msgpack and JSON (siod_cluster_decode.c, _encode.c) --------------- */
+
+/* msg[0..len), one whole msgpack value, as JSON text (bin as attachment
+ * placeholders, numbered in order, into *bins pointing into msg; Date as
+ * its ISO string). Returns 0 with *json (malloc'd, NUL-terminated, *jlen
+ * bytes), *bins (malloc'd, or NULL) and *nbins; -EPROTO or -ENOMEM. */
+int siod_cluster_decode_json(const unsigned char *msg, size_t len,
+                             char **json, size_t *jlen,
+                             siod_cluster_bin **bins, unsigned *nbins);
+
+/* JSON text json[0..len) as msgpack, its placeholders replaced by bins
+ * (as bin). Returns 0 with *out (malloc'd) and *outlen; -EINVAL (json-c
+ * cannot read it, a placeholder out of range) or -ENOMEM. */
+int siod_cluster_encode_json(const char *json, size_t len,
+                             const siod_cluster_bin *bins, unsigned nbins,
+                             unsigned char **out, size_t *outlen);
+
+/* ---- the sharded adapter's wire (siod_cluster_shard.c) ----------------- */
+
+/* socket.io-adapter's ClusterAdapter message types (1, 2 and 13 are its
+ * heartbeat variant's, which the sharded adapter does not send). */
+enum siod_cluster_msg_type {
+    SIOD_MSG_BROADCAST = 3,
+    SIOD_MSG_SOCKETS_JOIN = 4,
+    SIOD_MSG_SOCKETS_LEAVE = 5,
+    SIOD_MSG_DISCONNECT_SOCKETS = 6,
+    SIOD_MSG_FETCH_SOCKETS = 7,
+    SIOD_MSG_FETCH_SOCKETS_RESPONSE = 8,
+    SIOD_MSG_SERVER_SIDE_EMIT = 9,
+    SIOD_MSG_SERVER_SIDE_EMIT_RESPONSE = 10,
+    SIOD_MSG_BROADCAST_CLIENT_COUNT = 11,
+    SIOD_MSG_BROADCAST_ACK = 12
+};
+
+/* A message as read from the wire (strings NUL-terminated, malloc'd). */
+typedef struct siod_cluster_msg {
+    int type;
+    char *uid;                       /* the sender's ("" if none) */
+    char *nsp;                       /* the envelope's namespace */
+    char *request_id;                /* NULL: none */
+    siod_cluster_bcast b;            /* BROADCAST: its packet; 3 to 7: the
+                                        opts (rooms, except, flags);
+                                        BROADCAST_ACK: b.bins, arg's */
+    char **names;                    /* SOCKETS_JOIN/LEAVE: the rooms */
+    size_t nnames;
+    int close;                       /* DISCONNECT_SOCKETS */
+    size_t client_count;             /* BROADCAST_CLIENT_COUNT */
+    char *arg;                       /* as JSON (arg_len bytes):
+                                        BROADCAST_ACK, SERVER_SIDE_EMIT_
+                                        RESPONSE: the answer ("null" if
+                                        none); SERVER_SIDE_EMIT: the array
+                                        [event, ...args]; FETCH_SOCKETS_
+                                        RESPONSE: the sockets array */
+    size_t arg_len;
+} siod_cluster_msg;
+
+/* Decodes msg[0..len), a sharded adapter's message (JSON, or msgpack
+ * when it carries binary), into *out; attachments point into msg. A
+ * BROADCAST's packet becomes siod's packet text as
+ * siod_cluster_decode_bcast makes it; other types keep what they carry.
+ * Returns 0; -EPROTO with why[0..cap) set (not a message, a bad packet,
+ * options or data); or -ENOMEM. *out holds nothing on failure. */
+int siod_cluster_decode_msg(const unsigned char *msg, size_t len,
+                            siod_cluster_msg *out, char *why, size_t cap);
+void siod_cluster_msg_clear(siod_cluster_msg *m);
+
+/* Encodes a BROADCAST (with request_id: a broadcast with acks, pkt's ack
+ * id left out) from uid, of siod's packet pkt[0..len) with attachments
+ * atts[0..natts), as siod_cluster_encode_bcast takes them: JSON, or
+ * msgpack with binary. Returns 0 with *out (malloc'd) and *outlen;
+ * -EINVAL or -ENOMEM. */
+int siod_cluster_encode_shard_bcast(const char *uid, const char *request_id,
+                                    const char *pkt, size_t len,
+                                    const siod_cluster_bin *atts,
+                                    unsigned natts, char *const *rooms,
+                                    size_t nrooms, char *const *except,
+                                    size_t nexcept, unsigned flags,
+                                    unsigned char **out, size_t *outlen);
+
+/* Encodes one of this server's requests of type from uid on namespace
+ * nsp, JSON: SOCKETS_JOIN or SOCKETS_LEAVE (data {opts: {rooms, except,
+ * flags}, rooms: [room]}), DISCONNECT_SOCKETS ({opts, close}),
+ * FETCH_SOCKETS ({opts}), SERVER_SIDE_EMIT ({packet}: the JSON array
+ * packet[0..plen)); with request_id, data.requestId too. Returns 0 with
+ * *out (malloc'd) and *outlen; -EINVAL (a name that is not UTF-8) or
+ * -ENOMEM. */
+int siod_cluster_encode_shard_request(const char *uid, const char *nsp,
+                                      int type, const char *request_id,
+                                      char *const *rooms, size_t nrooms,
+                                      char *const *except, size_t nexcept,
+                                      const char *room, int close,
+                                      const char *packet, size_t plen,
+                                      unsigned char **out, size_t *outlen);
+
+/* Encodes a response of type from uid on namespace nsp: data
+ * {"requestId": request_id} and, with key, key: value (the JSON text
+ * value[0..vlen), its placeholders into bins[0..nbins)). JSON, or
+ * msgpack with binary. Returns 0 with *out (malloc'd) and *outlen;
+ * -EINVAL or -ENOMEM. */
+int siod_cluster_encode_shard_response(const char *uid, const char *nsp,
+                                       int type, const char *request_id,
+                                       const char *key, const char *value,
+                                       size_t vlen,
+                                       const siod_cluster_bin *bins,
+                                       unsigned nbins, unsigned char **out,
+                                       size_t *outlen);
 
 #endif

@@ -58,8 +58,7 @@ static int rand_id(char out[7])
     return 0;
 }
 
-/* Drops the pending entries whose wait has ended (all, with all). */
-static void pending_sweep(int all)
+void siod_cluster_pending_sweep(int all)
 {
     for (struct pending_ack **pp = &g.pending; *pp != NULL;) {
         struct pending_ack *pa = *pp;
@@ -73,7 +72,7 @@ static void pending_sweep(int all)
     }
 }
 
-static struct pending_ack *pending_find(const char *request_id)
+struct pending_ack *siod_cluster_pending_find(const char *request_id)
 {
     for (struct pending_ack *pa = g.pending; pa != NULL; pa = pa->next)
         if (strcmp(pa->request_id, request_id) == 0)
@@ -94,7 +93,7 @@ static void on_response(const unsigned char *msg, size_t len)
         size_t count;
         if (siod_cluster_decode_count(msg, len, &rid, &count) < 0)
             return;
-        if ((pa = pending_find(rid)) != NULL)
+        if ((pa = siod_cluster_pending_find(rid)) != NULL)
             pa->host->ack_count(pa->w, count);
         free(rid);
     } else {
@@ -104,7 +103,8 @@ static void on_response(const unsigned char *msg, size_t len)
             return;
         if (ack.nbins > sizeof small / sizeof small[0])
             bins = malloc(ack.nbins * sizeof *bins);
-        if ((pa = pending_find(ack.request_id)) != NULL && bins != NULL) {
+        if ((pa = siod_cluster_pending_find(ack.request_id)) != NULL &&
+            bins != NULL) {
             for (unsigned i = 0; i < ack.nbins; i++)
                 bins[i] = (siod_adapter_bin){ ack.bins[i].data,
                                               ack.bins[i].len };
@@ -114,7 +114,7 @@ static void on_response(const unsigned char *msg, size_t len)
             free(bins);
         siod_cluster_ack_clear(&ack);
     }
-    pending_sweep(0);
+    siod_cluster_pending_sweep(0);
 }
 
 static void on_message(void *ud, const char *channel, size_t chlen,
@@ -189,7 +189,7 @@ static void numsub_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     for (struct radapter *a = g.list; a != NULL; a = a->next)
         numsub_ask(a);
-    pending_sweep(0);
+    siod_cluster_pending_sweep(0);
 }
 
 /* ---- publishing ---------------------------------------------------------- */
@@ -375,26 +375,29 @@ static void redis_del_all(void *p, siod_socket *s)
     MEM->del_all(((struct radapter *)p)->mem, s);
 }
 
-static int redis_has(void *p, const siod_socket *s, const char *room)
+/* The ops both Redis adapters share (siod_cluster_int.h): local reads
+ * from the in-process adapter, the server count, and the requests of
+ * siod_cluster_remote.c. */
+int siod_cluster_op_has(void *p, const siod_socket *s, const char *room)
 {
     return MEM->has(((struct radapter *)p)->mem, s, room);
 }
 
-static size_t redis_rooms(void *p, void (*fn)(void *ud, const char *room),
+size_t siod_cluster_op_rooms(void *p, void (*fn)(void *ud, const char *room),
                           void *ud)
 {
     return MEM->rooms(((struct radapter *)p)->mem, fn, ud);
 }
 
-static size_t redis_socket_rooms(void *p, const siod_socket *s,
-                                 void (*fn)(void *ud, const char *room),
+size_t siod_cluster_op_socket_rooms(void *p, const siod_socket *s,
+                                    void (*fn)(void *ud, const char *room),
                                  void *ud)
 {
     return MEM->socket_rooms(((struct radapter *)p)->mem, s, fn, ud);
 }
 
-static ssize_t redis_select(void *p, const siod_bcast_opts *o,
-                            siod_socket ***out)
+ssize_t siod_cluster_op_select(void *p, const siod_bcast_opts *o,
+                               siod_socket ***out)
 {
     return MEM->select(((struct radapter *)p)->mem, o, out);
 }
@@ -412,7 +415,7 @@ static void redis_broadcast(void *p, const siod_sio_out *pkt,
 /* The servers that report for a broadcast with acks: those Redis last
  * counted on the namespace's request channel while it is reachable, else
  * this one alone (its broadcasts cannot reach the others). */
-static unsigned redis_server_count(void *p)
+unsigned siod_cluster_op_server_count(void *p)
 {
     struct radapter *a = p;
     if (!a->subscribed || !siod_redis_up(g.r) || a->servers <= 1)
@@ -430,7 +433,7 @@ static void redis_broadcast_with_ack(void *p, const siod_sio_out *pkt,
 {
     struct radapter *a = p;
     unsigned servers = (o->flags & SIOD_ADAPTER_LOCAL) ? 1
-                                                       : redis_server_count(p);
+                                                       : siod_cluster_op_server_count(p);
     struct pending_ack *pa = NULL;
     siod_cluster_bin small[8], *atts = small;
     unsigned char *msg = NULL;
@@ -519,22 +522,22 @@ static void redis_disconnect_sockets(void *p, const siod_bcast_opts *o,
     MEM->disconnect_sockets(a->mem, o, close);
 }
 
-static int redis_cluster(void *p)
+int siod_cluster_op_cluster(void *p)
 {
     struct radapter *a = p;
     return a->subscribed && siod_redis_up(g.r) ? 0 : -ENOTCONN;
 }
 
-static int redis_fetch(void *p, const siod_bcast_opts *o,
-                       unsigned timeout_ms, siod_adapter_fetch_fn fn,
-                       void *ud)
+int siod_cluster_op_fetch(void *p, const siod_bcast_opts *o,
+                          unsigned timeout_ms, siod_adapter_fetch_fn fn,
+                          void *ud)
 {
     return siod_cluster_remote_fetch(p, o, timeout_ms, fn, ud);
 }
 
-static int redis_server_emit(void *p, const char *data, size_t len,
-                             unsigned timeout_ms, siod_adapter_reply_fn fn,
-                             void *ud)
+int siod_cluster_op_server_emit(void *p, const char *data, size_t len,
+                                unsigned timeout_ms, siod_adapter_reply_fn fn,
+                                void *ud)
 {
     return siod_cluster_remote_emit(p, data, len, timeout_ms, fn, ud);
 }
@@ -546,22 +549,29 @@ const siod_adapter_ops siod_adapter_redis = {
     .add = redis_add,
     .del = redis_del,
     .del_all = redis_del_all,
-    .has = redis_has,
-    .rooms = redis_rooms,
-    .socket_rooms = redis_socket_rooms,
-    .select = redis_select,
+    .has = siod_cluster_op_has,
+    .rooms = siod_cluster_op_rooms,
+    .socket_rooms = siod_cluster_op_socket_rooms,
+    .select = siod_cluster_op_select,
     .broadcast = redis_broadcast,
     .broadcast_with_ack = redis_broadcast_with_ack,
     .add_sockets = redis_add_sockets,
     .del_sockets = redis_del_sockets,
     .disconnect_sockets = redis_disconnect_sockets,
-    .server_count = redis_server_count,
-    .cluster = redis_cluster,
-    .fetch = redis_fetch,
-    .server_emit = redis_server_emit,
+    .server_count = siod_cluster_op_server_count,
+    .cluster = siod_cluster_op_cluster,
+    .fetch = siod_cluster_op_fetch,
+    .server_emit = siod_cluster_op_server_emit,
 };
 
 /* ---- start and stop ------------------------------------------------------- */
+
+/* See siod_cluster_int.h. */
+void siod_cluster_report(siod_gauges *gg)
+{
+    if (g.r != NULL)
+        siod_redis_state(g.r, &gg->redis, &gg->redis_lost);
+}
 
 int siod_cluster_start(struct event_base *base, const char *url,
                        const char *prefix, char *why, size_t cap)
@@ -577,7 +587,7 @@ int siod_cluster_start(struct event_base *base, const char *url,
         siod_err_set(why, cap, -EINVAL, "out of memory");
         return -ENOMEM;
     }
-    g.r = siod_redis_open(base, url, on_message, NULL, why, cap);
+    g.r = siod_redis_open(base, url, 0, on_message, NULL, why, cap);
     if (g.r == NULL) {
         siod_cluster_stop();
         return -EINVAL;
@@ -585,6 +595,7 @@ int siod_cluster_start(struct event_base *base, const char *url,
     struct timeval tv = { NUMSUB_INTERVAL_MS / 1000,
                           (NUMSUB_INTERVAL_MS % 1000) * 1000 };
     event_add(g.numsub_timer, &tv);
+    siod_stats_add_reporter(siod_cluster_report);
     return 0;
 }
 
@@ -595,7 +606,7 @@ const char *siod_cluster_uid(void)
 
 void siod_cluster_stop(void)
 {
-    pending_sweep(1);
+    siod_cluster_pending_sweep(1);
     if (g.numsub_timer != NULL)
         event_free(g.numsub_timer);
     siod_cluster_remote_drop(NULL);

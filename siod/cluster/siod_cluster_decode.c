@@ -772,3 +772,24 @@ void siod_cluster_ack_clear(siod_cluster_ack *a)
     free(a->bins);
     memset(a, 0, sizeof *a);
 }
+
+int siod_cluster_decode_json(const unsigned char *msg, size_t len,
+                             char **json, size_t *jlen,
+                             siod_cluster_bin **bins, unsigned *nbins)
+{
+    struct dec d = { { msg, msg + len }, NULL, 0, 0 };
+    struct text t = { NULL, 0, 0 };
+    int rc = msg != NULL ? to_json(&d, &t, 0) : -EPROTO;
+    if (rc == 0 && d.r.p != d.r.end)
+        rc = -EPROTO;
+    if (rc < 0) {
+        free(t.p);
+        free(d.bins);
+        return rc;
+    }
+    *json = t.p;
+    *jlen = t.len;
+    *bins = d.bins;
+    *nbins = d.nbins;
+    return 0;
+}

@@ -216,15 +216,11 @@ int siod_cluster_encode_bcast(const char *uid, const char *request_id,
     return out_finish(&ob, rc, out, outlen);
 }
 
-int siod_cluster_encode_ack(const char *request_id, const char *json,
-                            size_t len, const siod_cluster_bin *bins,
-                            unsigned nbins, unsigned char **out,
-                            size_t *outlen)
+/* Reads json[0..len), any JSON value, with json-c into *v (NULL for
+ * null). Returns 0, -EINVAL (not JSON) or -ENOMEM. */
+static int parse_value(const char *json, size_t len, struct json_object **v)
 {
     struct json_tokener *tok;
-    struct json_object *arg;
-    struct out ob;
-    struct enc e;
     int rc;
 
     if (len > (size_t)INT32_MAX)
@@ -236,19 +232,38 @@ int siod_cluster_encode_ack(const char *request_id, const char *json,
         free(copy);
         return -ENOMEM;
     }
-    arg = json_tokener_parse_ex(tok, copy, (int)len + 1);
+    *v = json_tokener_parse_ex(tok, copy, (int)len + 1);
     /* "null" parses to NULL too: tell it from an error */
-    rc = arg == NULL && json_tokener_get_error(tok) != json_tokener_success
+    rc = *v == NULL && json_tokener_get_error(tok) != json_tokener_success
              ? -EINVAL : 0;
     json_tokener_free(tok);
     free(copy);
+    return rc;
+}
+
+static void enc_init(struct enc *e, struct out *ob,
+                     const siod_cluster_bin *bins, unsigned nbins)
+{
+    msgpack_sbuffer_init(&ob->sb);
+    ob->failed = 0;
+    msgpack_packer_init(&e->pk, ob, out_write);
+    e->atts = bins;
+    e->natts = nbins;
+}
+
+int siod_cluster_encode_ack(const char *request_id, const char *json,
+                            size_t len, const siod_cluster_bin *bins,
+                            unsigned nbins, unsigned char **out,
+                            size_t *outlen)
+{
+    struct json_object *arg;
+    struct out ob;
+    struct enc e;
+    int rc = parse_value(json, len, &arg);
+
     if (rc < 0)
         return rc;
-    msgpack_sbuffer_init(&ob.sb);
-    ob.failed = 0;
-    msgpack_packer_init(&e.pk, &ob, out_write);
-    e.atts = bins;
-    e.natts = nbins;
+    enc_init(&e, &ob, bins, nbins);
     msgpack_pack_map(&e.pk, 3);
     pack_str(&e.pk, "type", 4);
     msgpack_pack_int(&e.pk, 9);
@@ -257,5 +272,22 @@ int siod_cluster_encode_ack(const char *request_id, const char *json,
     pack_str(&e.pk, "packet", 6);
     rc = arg != NULL ? pack_json(&e, arg) : msgpack_pack_nil(&e.pk);
     json_object_put(arg);
+    return out_finish(&ob, rc, out, outlen);
+}
+
+int siod_cluster_encode_json(const char *json, size_t len,
+                             const siod_cluster_bin *bins, unsigned nbins,
+                             unsigned char **out, size_t *outlen)
+{
+    struct json_object *v;
+    struct out ob;
+    struct enc e;
+    int rc = parse_value(json, len, &v);
+
+    if (rc < 0)
+        return rc;
+    enc_init(&e, &ob, bins, nbins);
+    rc = v != NULL ? pack_json(&e, v) : msgpack_pack_nil(&e.pk);
+    json_object_put(v);
     return out_finish(&ob, rc, out, outlen);
 }

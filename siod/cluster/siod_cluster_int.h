@@ -2,7 +2,12 @@
  * namespace and the layer's own, shared by siod_cluster_adapter.c (the
  * adapter's ops, broadcasts, this server's broadcasts with acks) and
  * siod_cluster_serve.c (other servers' requests), which the adapter
- * calls, never the reverse. */
+ * calls, never the reverse. The sharded adapter (siod_cluster_sharded.c)
+ * calls siod_cluster_shard_serve.c (what other servers send it), which
+ * calls siod_cluster_adapter.c (the pending broadcasts with acks),
+ * siod_cluster_serve.c and siod_cluster_remote.c (this server's requests,
+ * which the sharded adapter also makes through it); none of those calls
+ * back. */
 #ifndef SIOD_CLUSTER_INT_H
 #define SIOD_CLUSTER_INT_H
 
@@ -22,7 +27,8 @@ struct radapter {
     size_t chlen;
     char *pattern;                   /* <prefix>#<nsp>#* */
     char *req_channel;               /* <prefix>-request#<nsp># */
-    char *resp_channel;              /* <prefix>-response#<nsp># */
+    char *resp_channel;              /* <prefix>-response#<nsp>#; sharded:
+                                        <prefix>#<nsp>#<uid># */
     long long servers;               /* last NUMSUB answer (0: none yet) */
     char *own_resp_channel;          /* <prefix>-response#<nsp>#<uid>#: where
                                         servers with the Node.js adapter's
@@ -34,7 +40,7 @@ struct radapter {
 
 /* This server's broadcast with acks, waiting for other servers. */
 struct pending_ack {
-    char request_id[7];
+    char request_id[17];
     siod_ackwait *w;                 /* held (host->ack_hold) */
     const siod_adapter_host *host;
     struct pending_ack *next;
@@ -44,16 +50,38 @@ struct pending_ack {
 struct siod_cluster_state {
     siod_redis *r;
     char *prefix;
-    char uid[7];                     /* as uid2(6): 6 alphanumerics */
+    char uid[17];                    /* classic: as uid2(6), 6
+                                        alphanumerics; sharded: 8 random
+                                        bytes in hex, as ClusterAdapter */
     struct event *numsub_timer;
     struct radapter *list;
     struct pending_ack *pending;
     struct event_base *base;
     struct creq *requests;           /* siod_cluster_remote.c's */
+    int sharded;                     /* the sharded adapter's layer: its
+                                        requests in its wire format */
 };
 extern struct siod_cluster_state siod_cluster_g;
 
 #define MEM (&siod_adapter_mem)
+
+/* ---- siod_cluster_adapter.c ---------------------------------------------- */
+
+/* This server's broadcast with acks waiting under request_id (NULL once
+ * its wait ended); the sweep drops those whose wait ended (all, with
+ * all). */
+struct pending_ack *siod_cluster_pending_find(const char *request_id);
+void siod_cluster_pending_sweep(int all);
+
+/* ---- siod_cluster_shard_serve.c ------------------------------------------- */
+
+/* Every message of the sharded adapter's subscriptions: another server's
+ * broadcast or request, answered as ClusterAdapter answers it, or a
+ * response to one of this server's broadcasts with acks, fetches or
+ * server-side emits. */
+void siod_cluster_shard_on_message(void *ud, const char *channel,
+                                   size_t chlen, const unsigned char *msg,
+                                   size_t len);
 
 /* ---- siod_cluster_serve.c ------------------------------------------------ */
 
@@ -105,5 +133,32 @@ void siod_cluster_remote_drop(struct radapter *a);
  * published on a's response channel. */
 void siod_cluster_remote_serve_emit(struct radapter *a,
                                     const unsigned char *msg, size_t len);
+
+/* ---- siod_cluster_adapter.c: ops the classic and sharded adapters share -- */
+
+/* siod_adapter_ops members of both Redis adapters (p is a struct
+ * radapter): has, rooms, socket_rooms and select read the in-process
+ * adapter; server_count is what Redis last counted; cluster, fetch and
+ * server_emit as siod_adapter.h says. */
+int siod_cluster_op_has(void *p, const siod_socket *s, const char *room);
+size_t siod_cluster_op_rooms(void *p, void (*fn)(void *ud, const char *room),
+                             void *ud);
+size_t siod_cluster_op_socket_rooms(void *p, const siod_socket *s,
+                                    void (*fn)(void *ud, const char *room),
+                                    void *ud);
+ssize_t siod_cluster_op_select(void *p, const siod_bcast_opts *o,
+                               siod_socket ***out);
+unsigned siod_cluster_op_server_count(void *p);
+int siod_cluster_op_cluster(void *p);
+int siod_cluster_op_fetch(void *p, const siod_bcast_opts *o,
+                          unsigned timeout_ms, siod_adapter_fetch_fn fn,
+                          void *ud);
+int siod_cluster_op_server_emit(void *p, const char *data, size_t len,
+                                unsigned timeout_ms, siod_adapter_reply_fn fn,
+                                void *ud);
+
+/* The gauge reporter of the cluster (core's siod_stats.h), registered
+ * by both start functions: Redis up or down, messages lost. */
+void siod_cluster_report(siod_gauges *gg);
 
 #endif

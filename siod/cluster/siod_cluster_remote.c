@@ -313,9 +313,19 @@ int siod_cluster_remote_fetch(struct radapter *a, const siod_bcast_opts *o,
         return -ENOTCONN;
     if ((q = creq_new(SIOD_REQ_REMOTE_FETCH)) == NULL)
         return -ENOMEM;
-    jt_head(&t, q->request_id, SIOD_REQ_REMOTE_FETCH);
-    jt_opts(&t, o);
-    jt_lit(&t, "}");
+    if (g.sharded) {
+        unsigned char *m = NULL;
+        if (siod_cluster_encode_shard_request(
+                g.uid, a->nsp, SIOD_MSG_FETCH_SOCKETS, q->request_id,
+                o->rooms, o->nrooms, o->except, o->nexcept, NULL, 0, NULL, 0,
+                &m, &t.len) < 0)
+            m = NULL;
+        t.p = (char *)m;
+    } else {
+        jt_head(&t, q->request_id, SIOD_REQ_REMOTE_FETCH);
+        jt_opts(&t, o);
+        jt_lit(&t, "}");
+    }
     if (t.failed) {
         free(t.p);
         t.p = NULL;
@@ -338,10 +348,21 @@ int siod_cluster_remote_emit(struct radapter *a, const char *data,
         return -ENOTCONN;
     if (fn != NULL && (q = creq_new(SIOD_REQ_SERVER_SIDE_EMIT)) == NULL)
         return -ENOMEM;
-    jt_head(&t, q != NULL ? q->request_id : NULL, SIOD_REQ_SERVER_SIDE_EMIT);
-    jt_lit(&t, ",\"data\":");
-    jt_add(&t, data, len);
-    jt_lit(&t, "}");
+    if (g.sharded) {
+        unsigned char *m = NULL;
+        if (siod_cluster_encode_shard_request(
+                g.uid, a->nsp, SIOD_MSG_SERVER_SIDE_EMIT,
+                q != NULL ? q->request_id : NULL, NULL, 0, NULL, 0, NULL, 0,
+                data, len, &m, &t.len) < 0)
+            t.failed = 1;
+        t.p = (char *)m;
+    } else {
+        jt_head(&t, q != NULL ? q->request_id : NULL,
+                SIOD_REQ_SERVER_SIDE_EMIT);
+        jt_lit(&t, ",\"data\":");
+        jt_add(&t, data, len);
+        jt_lit(&t, "}");
+    }
     if (t.failed) {
         free(t.p);
         free(q);

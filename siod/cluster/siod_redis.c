@@ -1,7 +1,9 @@
 /* siod's connection to Redis: two hiredis async connections on siod's
  * libevent loop, one for commands (PUBLISH, PUBSUB NUMSUB) and one for
  * subscriptions, each sending AUTH and SELECT first and counted up once a
- * PING after them is answered. When either goes
+ * PING after them is answered. In the sharded mode the commands are
+ * SPUBLISH and PUBSUB SHARDNUMSUB, and the subscriber is siod's own
+ * (siod_redis_ssub.c), which hiredis's async API cannot be. When either goes
  * away siod keeps running without it: publishes are counted as lost, a
  * timer reconnects with backoff (100 ms doubling to 5 s, a connect that
  * hangs given up after 2 s) and the subscriber subscribes again to every
@@ -48,19 +50,45 @@ enum siod_redis_state {
 static const char *const state_names[] = { "connecting", "up", "down",
                                            "closed" };
 
+/* A subscription, in a list (resubscribed in order) and an index: the
+ * sharded mode's room channels may be one per socket. */
 struct sub_ent {
     char *channel;
     int pattern;
     unsigned count;
-    struct sub_ent *next;
+    struct sub_ent *prev, *next;
 };
+
+struct sub_key {
+    const char *channel;
+    int pattern;
+};
+
+static int sub_eq(const void *item, const void *key)
+{
+    const struct sub_ent *e = item;
+    const struct sub_key *k = key;
+    return e->pattern == k->pattern && strcmp(e->channel, k->channel) == 0;
+}
+
+static uint64_t sub_hash(const struct sub_key *k)
+{
+    return siod_hash_bytes(k->channel, strlen(k->channel)) ^
+           (uint64_t)k->pattern;
+}
 
 struct siod_redis {
     struct event_base *base;
     siod_redis_url url;
     char name[300];                  /* host:port, for the log */
-    struct conn pub, sub;
+    struct conn pub, sub;            /* sharded: sub.ac unused, ssub instead */
+    siod_ssub *ssub;
+    int sharded;
     struct sub_ent *subs;
+    siod_hash sub_idx;               /* of subs, by (pattern, channel);
+                                        the hash is seeded before the
+                                        first namespace subscribes
+                                        (siod_sessions_init) */
     siod_redis_msg_fn on_msg;
     void *ud;
     struct event *timer;             /* reconnection, connect timeout */
@@ -234,6 +262,12 @@ bad_host:
 
 static void conn_start(struct conn *c);
 
+/* Returns 1 while c is connected or connecting. */
+static int conn_open(const struct conn *c)
+{
+    return c->is_sub && c->r->sharded ? c->r->ssub != NULL : c->ac != NULL;
+}
+
 static void arm_timer(siod_redis *r)
 {
     if (r->state == REDIS_CLOSED || evtimer_pending(r->timer, NULL))
@@ -310,15 +344,19 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 
     for (int i = 0; i < 2; i++) {
         struct conn *c = cs[i];
-        if (c->ac != NULL && !c->up &&
+        if (conn_open(c) && !c->up &&
             now - c->started_ms >= CONNECT_TIMEOUT_MS) {
             redisAsyncContext *ac = c->ac;
             c->ac = NULL;
-            redisAsyncFree(ac);      /* never connected: no disconnect call */
+            if (ac != NULL)
+                redisAsyncFree(ac);  /* never connected: no disconnect call */
+            siod_ssub_free(c->is_sub ? r->ssub : NULL);
+            if (c->is_sub)
+                r->ssub = NULL;
             if (r->why[0] == '\0')
                 siod_err_set(r->why, sizeof r->why, 0, "connect timed out");
         }
-        if (c->ac == NULL)
+        if (!conn_open(c))
             conn_start(c);
     }
     if (!r->pub.up || !r->sub.up) {
@@ -404,6 +442,11 @@ static void sub_cb(redisAsyncContext *ac, void *reply, void *priv)
 
 static void send_sub(struct conn *c, const struct sub_ent *e, int on)
 {
+    if (c->r->sharded) {
+        siod_ssub_command(c->r->ssub, on ? "SSUBSCRIBE" : "SUNSUBSCRIBE",
+                          e->channel);
+        return;
+    }
     const char *cmd = e->pattern ? (on ? "PSUBSCRIBE" : "PUNSUBSCRIBE")
                                  : (on ? "SUBSCRIBE" : "UNSUBSCRIBE");
     redisAsyncCommand(c->ac, sub_cb, c->r, "%s %b", cmd, e->channel,
@@ -413,14 +456,56 @@ static void send_sub(struct conn *c, const struct sub_ent *e, int on)
 /* The names setup_cb reports a refusal under. */
 static char cmd_auth[] = "AUTH", cmd_select[] = "SELECT";
 
+/* The sharded subscriber's reports. */
+static void ssub_ready(void *ud)
+{
+    siod_redis *r = ud;
+    r->sub.up = 1;
+    came_up(r);
+}
+
+static void ssub_down(void *ud, const char *why)
+{
+    siod_redis *r = ud;
+    r->ssub = NULL;                  /* it frees itself */
+    r->sub.up = 0;
+    went_down(r, why);
+}
+
+static void ssub_msg(void *ud, const char *channel, size_t chlen,
+                     const unsigned char *msg, size_t len)
+{
+    siod_redis *r = ud;
+    r->on_msg(r->ud, channel, chlen, msg, len);
+}
+
+static void ssub_start(struct conn *c)
+{
+    static const siod_ssub_cbs cbs = { ssub_ready, ssub_down, ssub_msg };
+    siod_redis *r = c->r;
+    r->ssub = siod_ssub_open(r->base, &r->url, &cbs, r, r->why,
+                             sizeof r->why);
+    if (r->ssub == NULL) {
+        went_down(r, r->why);
+        return;
+    }
+    for (struct sub_ent *e = r->subs; e != NULL; e = e->next)
+        send_sub(c, e, 1);
+}
+
 /* Starts connecting c; commands queue until the connection is made. */
 static void conn_start(struct conn *c)
 {
     siod_redis *r = c->r;
-    redisAsyncContext *ac = redisAsyncConnect(r->url.host, r->url.port);
+    redisAsyncContext *ac;
 
     c->up = 0;
     c->started_ms = now_ms();
+    if (c->is_sub && r->sharded) {
+        ssub_start(c);
+        return;
+    }
+    ac = redisAsyncConnect(r->url.host, r->url.port);
     if (ac == NULL || ac->err) {
         if (ac != NULL) {
             siod_err_set(r->why, sizeof r->why, 0, "%s", ac->errstr);
@@ -454,8 +539,8 @@ static void conn_start(struct conn *c)
 /* ---- the API ---------------------------------------------------------------- */
 
 siod_redis *siod_redis_open(struct event_base *base, const char *url,
-                            siod_redis_msg_fn on_msg, void *ud, char *why,
-                            size_t cap)
+                            unsigned flags, siod_redis_msg_fn on_msg,
+                            void *ud, char *why, size_t cap)
 {
     siod_redis *r = calloc(1, sizeof *r);
     if (r == NULL) {
@@ -473,7 +558,9 @@ siod_redis *siod_redis_open(struct event_base *base, const char *url,
         siod_err_set(why, cap, -EINVAL, "out of memory");
         return NULL;
     }
+    siod_hash_init(&r->sub_idx, sub_eq);
     r->base = base;
+    r->sharded = (flags & SIOD_REDIS_SHARDED) != 0;
     r->on_msg = on_msg;
     r->ud = ud;
     r->backoff_ms = BACKOFF_MIN_MS;
@@ -500,7 +587,9 @@ void siod_redis_free(siod_redis *r)
         redisAsyncFree(r->pub.ac);
     if (r->sub.ac != NULL)
         redisAsyncFree(r->sub.ac);
+    siod_ssub_free(r->ssub);
     event_free(r->timer);
+    siod_hash_destroy(&r->sub_idx);
     while (r->subs != NULL) {
         struct sub_ent *e = r->subs;
         r->subs = e->next;
@@ -523,41 +612,50 @@ uint64_t siod_redis_lost(const siod_redis *r)
 
 int siod_redis_subscribe(siod_redis *r, const char *channel, int pattern)
 {
-    struct sub_ent *e;
-    for (e = r->subs; e != NULL; e = e->next)
-        if (e->pattern == pattern && strcmp(e->channel, channel) == 0) {
-            e->count++;
-            return 0;
-        }
+    struct sub_key k = { channel, pattern };
+    uint64_t h = sub_hash(&k);
+    struct sub_ent *e = siod_hash_find(&r->sub_idx, h, &k);
+    if (e != NULL) {
+        e->count++;
+        return 0;
+    }
     e = calloc(1, sizeof *e);
-    if (e == NULL || (e->channel = strdup(channel)) == NULL) {
+    if (e == NULL || (e->channel = strdup(channel)) == NULL ||
+        siod_hash_insert(&r->sub_idx, h, e) < 0) {
+        if (e != NULL)
+            free(e->channel);
         free(e);
         return -ENOMEM;
     }
     e->pattern = pattern;
     e->count = 1;
     e->next = r->subs;
+    if (r->subs != NULL)
+        r->subs->prev = e;
     r->subs = e;
-    if (r->sub.ac != NULL)
+    if (conn_open(&r->sub))
         send_sub(&r->sub, e, 1);
     return 0;
 }
 
 void siod_redis_unsubscribe(siod_redis *r, const char *channel, int pattern)
 {
-    for (struct sub_ent **pp = &r->subs; *pp != NULL; pp = &(*pp)->next) {
-        struct sub_ent *e = *pp;
-        if (e->pattern != pattern || strcmp(e->channel, channel) != 0)
-            continue;
-        if (--e->count > 0)
-            return;
-        *pp = e->next;
-        if (r->sub.ac != NULL && r->state != REDIS_CLOSED)
-            send_sub(&r->sub, e, 0);
-        free(e->channel);
-        free(e);
+    struct sub_key k = { channel, pattern };
+    uint64_t h = sub_hash(&k);
+    struct sub_ent *e = siod_hash_find(&r->sub_idx, h, &k);
+    if (e == NULL || --e->count > 0)
         return;
-    }
+    siod_hash_remove(&r->sub_idx, h, &k);
+    if (e->prev != NULL)
+        e->prev->next = e->next;
+    else
+        r->subs = e->next;
+    if (e->next != NULL)
+        e->next->prev = e->prev;
+    if (conn_open(&r->sub) && r->state != REDIS_CLOSED)
+        send_sub(&r->sub, e, 0);
+    free(e->channel);
+    free(e);
 }
 
 /* One publish in flight: its size, given back when Redis answers. */
@@ -594,7 +692,8 @@ void siod_redis_publish(siod_redis *r, const char *channel, size_t chlen,
     }
     q->r = r;
     q->len = len + chlen;
-    if (redisAsyncCommand(r->pub.ac, pub_cb, q, "PUBLISH %b %b", channel,
+    if (redisAsyncCommand(r->pub.ac, pub_cb, q, "%s %b %b",
+                          r->sharded ? "SPUBLISH" : "PUBLISH", channel,
                           chlen, msg, len) != REDIS_OK) {
         free(q);
         r->lost++;
@@ -630,9 +729,17 @@ void siod_redis_numsub(siod_redis *r, const char *channel,
     }
     q->fn = fn;
     q->ud = ud;
-    if (redisAsyncCommand(r->pub.ac, numsub_cb, q, "PUBSUB NUMSUB %s",
+    if (redisAsyncCommand(r->pub.ac, numsub_cb, q, "PUBSUB %s %s",
+                          r->sharded ? "SHARDNUMSUB" : "NUMSUB",
                           channel) != REDIS_OK) {
         free(q);
         fn(ud, 0, 0);
     }
+}
+
+/* See siod_cluster.h. */
+void siod_redis_state(const siod_redis *r, int *up, uint64_t *lost)
+{
+    *up = r != NULL && r->pub.up && r->sub.up;
+    *lost = r != NULL ? r->lost : 0;
 }

@@ -7,6 +7,7 @@
  * - siod_hash.h    the seeded open-addressing hash table
  * - siod_sid.h     random session and socket ids
  * - siod_secret.h  loading the relay secret
+ * - siod_stats.h   counters and gauges for the status page and metrics
  * Other layers include this header, never the ones it names.
  *
  * Errors: one model for all of siod (libuv's negative errno codes,
@@ -44,5 +45,6 @@
 #include "siod_log.h"
 #include "siod_secret.h"
 #include "siod_sid.h"
+#include "siod_stats.h"
 
 #endif

@@ -50,19 +50,33 @@ void siod_api_calls_orphan(siod_peer *p)
         unlink_call(p->calls);
 }
 
-/* See siod_engine.h. */
-int siod_api_answer(siod_api_call *c, unsigned status, const char *json,
-                    size_t len)
+/* Answers c with body[0..len), flags SIO_RF_JSON or 0, and frees c. */
+static int answer(siod_api_call *c, unsigned status, int flags,
+                  const char *body, size_t len)
 {
     int rc = -EPIPE;
 
     if (c == NULL)
         return -EINVAL;
     if (c->peer != NULL)
-        rc = siod_peer_send(c->peer, SIO_R_RESPONSE, SIO_RF_JSON,
-                            (uint16_t)status, c->conn, NULL, json, len,
+        rc = siod_peer_send(c->peer, SIO_R_RESPONSE, (uint8_t)flags,
+                            (uint16_t)status, c->conn, NULL, body, len,
                             NULL, 0);
     unlink_call(c);
     free(c);
     return rc;
+}
+
+/* See siod_engine.h. */
+int siod_api_answer(siod_api_call *c, unsigned status, const char *json,
+                    size_t len)
+{
+    return answer(c, status, SIO_RF_JSON, json, len);
+}
+
+/* See siod_engine.h. */
+int siod_api_answer_text(siod_api_call *c, unsigned status, const char *text,
+                         size_t len)
+{
+    return answer(c, status, 0, text, len);
 }

@@ -89,6 +89,9 @@ typedef struct siod_engine_app {
  * freed either way. */
 int siod_api_answer(siod_api_call *call, unsigned status, const char *json,
                     size_t len);
+/* The same with a text/plain body (metrics, status lines). */
+int siod_api_answer_text(siod_api_call *call, unsigned status,
+                         const char *text, size_t len);
 
 /* Queues one message packet for the client (copies data). Returns 0, or a
  * negative code after which the session is closed (on_close runs later,

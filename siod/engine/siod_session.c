@@ -48,6 +48,7 @@ static const char json_bad_request[] =
 static void upgrade_timeout_cb(evutil_socket_t fd, short what, void *arg);
 static void upgrade_check_cb(evutil_socket_t fd, short what, void *arg);
 static void deferred_cb(evutil_socket_t fd, short what, void *arg);
+static void census(siod_gauges *g);
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -110,8 +111,10 @@ int siod_session_send_packet(siod_session *s, int type, int binary,
         else
             rc = siod_peer_ws_send_packet(s->sid, s->ws, type, binary, data,
                                           len);
-        if (rc == 0)
+        if (rc == 0) {
+            siod_count.messages_out += type == SIO_EIO_MESSAGE;
             return 0;
+        }
         siod_session_close_ex(s, "transport error", rc == -EMSGSIZE
                               ? "websocket message over the module's frame "
                                 "limit"
@@ -121,11 +124,13 @@ int siod_session_send_packet(siod_session *s, int type, int binary,
     }
     rc = siod_poll_enqueue(s, type, binary, data, len, shared);
     if (rc < 0) {
+        siod_count.poll_overflows += rc == -ENOSPC;
         siod_session_close_ex(s, "transport error", rc == -ENOSPC
                               ? "polling queue full" : "out of memory", 0,
                               SIOD_CLOSE_NORMAL);
         return rc;
     }
+    siod_count.messages_out += type == SIO_EIO_MESSAGE;
     if (s->get != NULL)
         schedule_flush(s);
     return 0;
@@ -168,6 +173,7 @@ void siod_session_close_ex(siod_session *s, const char *reason,
         s->next->prev = s->prev;
     s->prev = s->next = NULL;
     reg.count--;
+    siod_count.sessions_closed++;
     siod_addr_release(s->addr);
     s->addr = NULL;
 
@@ -337,6 +343,7 @@ int siod_session_new(const sio_relay_frame *f, enum siod_sess_state st,
         reg.open_list->prev = s;
     reg.open_list = s;
     reg.count++;
+    siod_count.sessions_opened++;
     *out = s;
     return 0;
 fail:
@@ -360,6 +367,7 @@ void siod_session_handle_packet(siod_session *s, const sio_eio_packet *pkt)
                               SIOD_CLOSE_NORMAL);
         break;
     case SIO_EIO_MESSAGE:
+        siod_count.messages_in++;
         if (reg.app->on_message != NULL)
             reg.app->on_message(reg.app_state, s, pkt->data, pkt->len,
                                 pkt->binary);
@@ -554,6 +562,7 @@ int siod_sessions_init(struct event_base *base, const siod_engine_config *cfg,
     siod_hash_init(&reg.sessions, session_eq);
     siod_peers_init();
     siod_addrs_init();
+    siod_stats_add_reporter(census);
     reg.deferred = event_new(base, -1, 0, deferred_cb, NULL);
     reg.tv_interval = common_timeout(cfg->ping_interval_ms);
     reg.tv_timeout = common_timeout(cfg->ping_timeout_ms);
@@ -624,5 +633,18 @@ void siod_session_start(siod_session *s)
 size_t siod_sessions_count(void)
 {
     return reg.count;
+}
+
+/* The gauge reporter of open sessions by transport (siod_stats.h). */
+static void census(siod_gauges *g)
+{
+    for (const siod_session *s = reg.open_list; s != NULL; s = s->next) {
+        if (s->state == ST_POLLING)
+            g->polling++;
+        else if (s->state == ST_WEBSOCKET)
+            g->websocket++;
+        else if (s->state != ST_CLOSED)
+            g->upgrading++;
+    }
 }
 

@@ -106,6 +106,7 @@ static int send_one(siod_session *s, const siod_shared_msg *msgs, size_t nmsg,
         return -EPIPE;
     if (volatile_ && !siod_session_writable(s)) {
         siod_log_debug("session %s: volatile packet dropped", s->sid);
+        siod_count.volatile_skipped++;
         return -EAGAIN;
     }
     for (size_t m = 0; m < nmsg; m++) {
@@ -149,6 +150,7 @@ static size_t fan_sort(siod_session *const *v, size_t n, size_t *mode,
         }
         if (volatile_ && !siod_session_writable(s)) {
             siod_log_debug("session %s: volatile packet dropped", s->sid);
+            siod_count.volatile_skipped++;
             mode[i] = FAN_SKIP;
             continue;
         }
@@ -246,8 +248,10 @@ size_t siod_session_send_multi(siod_session *const *v, size_t n,
         groups[k].failed = fan_send(&groups[k], msgs, nmsg, volatile_) < 0;
         if (groups[k].failed)
             failed = 1;
-        else
+        else {
             sent += groups[k].count;
+            siod_count.messages_out += groups[k].count * nmsg;
+        }
     }
     /* then the per-session sends, which may close sessions (their
      * on_close runs later, from the loop) */

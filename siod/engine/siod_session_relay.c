@@ -8,6 +8,7 @@
  * into siod_session.c, siod_session_api.c, siod_poll.c, siod_peer.c and
  * siod_addr.c; nothing in the layer calls back into it. */
 #include "core/siod_core.h"
+#include "guard/siod_guard.h"
 #include "siod_engine_int.h"
 #include "sio_ws.h"
 
@@ -26,6 +27,8 @@ static const char json_too_many[] =
     "{\"code\":4,\"message\":\"Too many sessions\"}";
 static const char json_too_many_addr[] =
     "{\"code\":4,\"message\":\"Too many sessions from this address\"}";
+static const char json_hs_rate[] =
+    "{\"code\":4,\"message\":\"Too many handshakes from this address\"}";
 static const char json_hs_too_large[] =
     "{\"code\":3,\"message\":\"Handshake headers too large\"}";
 
@@ -77,7 +80,8 @@ static void log_open(const siod_session *s, const siod_peer *p)
 }
 
 /* Answers an OPEN that a limit refuses (the handshake's size, sessions in
- * all, sessions of its client address) and logs it, throttled. Returns 1
+ * all, sessions of its client address, handshakes of that address a
+ * second: the guard layer's) and logs it, throttled. Returns 1
  * if it was refused, 0 if the session may open. */
 static int open_refused(siod_peer *p, const sio_relay_frame *f,
                         const struct siod_addr_key *addr)
@@ -108,7 +112,18 @@ static int open_refused(siod_peer *p, const sio_relay_frame *f,
                            "refused: %zu sessions open from that address "
                            "(--max-sessions-per-address)", alen, addr->addr,
                            a->count);
+        siod_guard_note_sessions_per_addr();
         siod_peer_respond_str(p, f, 429, 1, json_too_many_addr);
+        return 1;
+    }
+    if (!siod_addr_is_loopback(addr) &&
+        siod_guard_handshake(addr->addr, addr->len) == -EBUSY) {
+        siod_log_throttled(&refusals, SIOD_LOG_INFO, "handshake from %.*s "
+                           "refused: over --handshake-rate %g a second "
+                           "(burst %g)", alen, addr->addr,
+                           siod_guard_config_get()->handshake_rate,
+                           siod_guard_config_get()->handshake_burst);
+        siod_peer_respond_str(p, f, 429, 1, json_hs_rate);
         return 1;
     }
     return 0;
@@ -130,8 +145,10 @@ int siod_session_relay_open(siod_peer *p, const sio_relay_frame *f,
         return siod_err_set(why, cap, -EPROTO, "reuses conn %llu",
                             (unsigned long long)f->conn);
     struct siod_addr_key addr = siod_addr_from_open(f);
-    if (open_refused(p, f, &addr))
+    if (open_refused(p, f, &addr)) {
+        siod_count.handshakes_refused++;
         return 0;
+    }
     rc = siod_session_new(f, websocket ? ST_WEBSOCKET : ST_POLLING, &addr,
                           &s);
     if (rc < 0) {

@@ -127,6 +127,7 @@ static int handle_auth(siod_link *l, const sio_relay_frame *f)
         return -ENOMEM;
     }
     siod_link_transit(l, L_READY, "the module proved the relay secret");
+    siod_count.links_opened++;
     event_del(l->hs_timer);
     siod_log(SIOD_LOG_INFO, "link %s ready (module pid %u, max body %u%s)",
              l->name, (unsigned)l->auth.pid, (unsigned)l->auth.max_body,

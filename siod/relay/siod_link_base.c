@@ -113,6 +113,7 @@ void siod_link_break_via(siod_link *l, siod_log_throttle *t, int level,
 {
     if (l->state == L_BROKEN)
         return;
+    siod_count.links_closed++;
     snprintf(l->why, sizeof l->why, "%s", why);
     l->why_level = level;
     l->why_log = t;
@@ -148,9 +149,22 @@ struct event *siod_link_reaper(struct event_base *base)
     return reap_ev;
 }
 
+/* The gauge reporter of relay links (siod_stats.h): links that are not
+ * broken, and the bytes queued to them. */
+static void links_report(siod_gauges *g)
+{
+    for (const siod_link *l = links; l != NULL; l = l->next) {
+        if (l->state == L_BROKEN)
+            continue;
+        g->links++;
+        g->link_output_bytes += evbuffer_get_length(l->out);
+    }
+}
+
 /* New links go first on the list of links. */
 void siod_link_insert(siod_link *l)
 {
+    siod_stats_add_reporter(links_report);
     l->next = links;
     if (links != NULL)
         links->prev = l;

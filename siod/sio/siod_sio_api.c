@@ -438,6 +438,16 @@ void siod_sio_api(void *app, siod_api_call *call, const unsigned char *body,
         }
         op = json_object_get_string(v);
     }
+    if (strcmp(op, "stats") == 0) {
+        /* no namespace: siod's figures */
+        if (!json_object_object_get_ex(q.root, "format", &v))
+            siod_sio_stats(call, "json");
+        else if (json_object_is_type(v, json_type_string))
+            siod_sio_stats(call, json_object_get_string(v));
+        else
+            fail(call, 400, "\"format\" must be a string");
+        goto out;
+    }
     if (read_common(&q) < 0)
         goto out;
     if (strcmp(op, "emit") == 0)
@@ -455,7 +465,7 @@ void siod_sio_api(void *app, siod_api_call *call, const unsigned char *body,
     else
         fail(call, 400, "unknown \"op\" %.64s (emit, fetchSockets, "
              "socketsJoin, socketsLeave, disconnectSockets, "
-             "serverSideEmit)", op);
+             "serverSideEmit, stats)", op);
 out:
     json_object_put(q.root);
     json_tokener_free(tok);

@@ -11,6 +11,8 @@
  *                           connectTimeout, starting and stopping the layer
  *     -> siod_sio_api.c     the HTTP emit API's operations (API frames),
  *                           through the public siod_app.h calls only
+ *        -> siod_sio_stats.c  its "stats" operation (counters, gauges,
+ *                           namespaces) for status pages and metrics
  *     -> siod_sio_host.c    the ops adapters are created with
  *     -> siod_sio_socket.c  a socket's states: connect (middleware),
  *                           events in, emits out, disconnects; beside it
@@ -22,6 +24,8 @@
  *                           the packets sent, sockets kept when they
  *                           leave, restored on a CONNECT with their pid,
  *                           missed packets replayed
+ *     -> siod_sio_guard.c   an event's rate and schema, before any
+ *                           handler (the guard layer's limits)
  *     -> siod_sio_ack.c     acks: awaited by the server (one emit's, a
  *                           broadcast's) and owed to a client
  *     -> siod_sio_socket_base.c  the socket object: references,
@@ -55,6 +59,7 @@
 #include "adapter/siod_adapter.h"
 #include "core/siod_core.h"
 #include "engine/siod_engine.h"
+#include "guard/siod_guard.h"
 #include "sio.h"
 #include "sio_packet.h"
 #include "siod_sio.h"
@@ -148,6 +153,7 @@ struct siod_socket {
     int recovered;                   /* restored from a kept state */
     int kept;                        /* left; its state kept for it */
     void *aslot;                     /* the adapter's (siod_adapter_host) */
+    siod_guard_socket guard;         /* its event rate (siod_sio_guard.c) */
 };
 
 /* The client: one per Engine.IO session (siod_sio_conn.c has its
@@ -345,6 +351,10 @@ void siod_sio_nsp_unref(siod_nsp *nsp);
 /* A socket left nsp (or its middleware refused it): an empty dynamic
  * child is forgotten. */
 void siod_sio_nsp_check_empty(siod_nsp *nsp);
+/* Calls fn for each configured namespace with its connected sockets (a
+ * pattern: those of all its live children). */
+void siod_sio_nsps_each(void (*fn)(void *ud, const char *name,
+                                   size_t sockets), void *ud);
 
 /* ---- siod_sio_conn.c ---------------------------------------------------- */
 
@@ -364,6 +374,12 @@ int siod_sio_client_write(siod_sio_client *c, const siod_sio_out *o,
 
 /* Closes c's session ("forced close"); no-op once it is closed. */
 void siod_sio_client_close(siod_sio_client *c);
+
+/* ---- siod_sio_stats.c -------------------------------------------------- */
+
+/* Answers call with siod's figures in format "json", "status" (mod_status
+ * lines) or "prometheus" (text); 400 for another format. */
+void siod_sio_stats(siod_api_call *call, const char *format);
 
 /* ---- siod_sio_api.c ---------------------------------------------------- */
 
@@ -493,6 +509,16 @@ void siod_sio_ackwait_release(siod_ackwait *w);
 int siod_sio_ackwait_finished(const siod_ackwait *w);
 void siod_sio_ackwait_answer(siod_ackwait *w, const char *json, size_t len,
                              const siod_adapter_bin *bins, unsigned nbins);
+
+/* ---- siod_sio_guard.c --------------------------------------------------- */
+
+/* Event name[0..nlen) with arguments a arrives on s (ack: the client's,
+ * or NULL), before any handler: 1 if it may be delivered; 0 if it was
+ * dropped (over the event rate, or its arguments fail its schema); -1 if
+ * dropped and s floods, which the caller disconnects. A dropped event's
+ * ack is answered with an error object. Logs (throttled) and counts. */
+int siod_sio_guard_event(siod_socket *s, const char *name, size_t nlen,
+                         const siod_args *a, siod_ack *ack);
 
 /* ---- siod_sio_socket.c -------------------------------------------------- */
 

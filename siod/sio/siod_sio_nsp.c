@@ -300,6 +300,14 @@ void siod_sio_nsps_free(void)
 
 /* ---- public API ------------------------------------------------------------ */
 
+/* See siod_sio_int.h. */
+void siod_sio_nsps_each(void (*fn)(void *ud, const char *name,
+                                   size_t sockets), void *ud)
+{
+    for (const siod_nsp *n = R.all; n != NULL; n = n->all_next)
+        fn(ud, n->name, siod_nsp_count(n));
+}
+
 siod_nsp *siod_nsp_find(const char *name)
 {
     return name != NULL ? nsp_lookup(name, strlen(name)) : NULL;

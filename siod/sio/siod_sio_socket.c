@@ -334,6 +334,12 @@ static int on_event(siod_socket *s, const struct sio_packet *p,
     }
     siod_args a = { args, alen, nbins > 0 ? bins : NULL, nbins };
     siod_socket_ref(s);
+    int pass = siod_sio_guard_event(s, name, nlen, &a, ack);
+    if (pass <= 0) {
+        if (pass < 0)
+            siod_disconnect(s, 0);
+        goto done;
+    }
     if (m->on_any != NULL)
         m->on_any(state_of(s), s, name, &a, ack);
     if (s->state == SOCK_CONNECTED && m->event_mw != NULL) {

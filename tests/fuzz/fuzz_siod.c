@@ -7,7 +7,8 @@
  * sessions, Socket.IO layer and two applications linked in (the testkit
  * test app on "/", "/a", "/b" and ~^/dyn-[0-9]+$, chat on "/chat"). What
  * siod writes back (the "httpd side") is read and parsed, so that later
- * frames can name the session ids siod handed out.
+ * frames can name the session ids siod handed out. Limits and rates are
+ * set small and "echo" has a payload schema, so that scripts reach them.
  *
  * Script: a sequence of ops, each an op byte then its arguments; bytes
  * past the end read as 0. See run_op for the list. */
@@ -15,6 +16,7 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,7 @@
 #include "app/siod_app_loader.h"
 #include "core/siod_core.h"
 #include "engine/siod_engine.h"
+#include "guard/siod_guard.h"
 #include "relay/siod_relay.h"
 
 /* The applications, compiled with siod_app_module_v1 renamed. */
@@ -436,6 +439,33 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     static const siod_sio_recovery_conf rec = { 20, 0, 64, 16 * 1024, 8,
                                                 4096 };
     siod_sio_set_recovery(&rec);
+    /* small rates, so that scripts reach them (drops, error acks, a
+     * flooding socket disconnected inside its event), and a schema for
+     * "echo" that some of its arguments fail */
+    siod_guard_config g = { 0 };
+    g.event_rate = 50;
+    g.event_burst = 8;
+    g.flood_drops = 6;
+    g.flood_window_ms = 1000;
+    g.handshake_rate = 20;
+    g.handshake_burst = 6;
+    siod_guard_configure(&g);
+    char dir[] = "/tmp/fuzz-siod-schemas-XXXXXX", path[64], why[600];
+    if (mkdtemp(dir) == NULL)
+        abort();
+    snprintf(path, sizeof path, "%s/echo.json", dir);
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        abort();
+    fputs("{\"maxItems\":3,\"items\":{\"type\":[\"string\",\"number\","
+          "\"object\",\"binary\"],\"maxLength\":8,"
+          "\"properties\":{\"a\":{\"items\":{\"type\":\"boolean\"}}}}}", f);
+    fclose(f);
+    int n = siod_schemas_load(dir, why, sizeof why);
+    unlink(path);
+    rmdir(dir);
+    if (n != 1)
+        abort();
     if (siod_sessions_init(base, &cfg, &siod_app_socketio) < 0)
         abort();
     return 0;

@@ -1,16 +1,19 @@
 /* libFuzzer target for shared/sio_ws.c: parses a stream of frames as a
- * server and as a client, reassembling messages, and checks the parser's
- * promises: results within the input, limits kept, text valid UTF-8, every
- * proper prefix of an accepted frame answered with SIO_AGAIN. */
+ * server and as a client, with and without permessage-deflate's RSV1
+ * allowed, reassembling messages, and checks the parser's promises:
+ * results within the input, limits kept, text valid UTF-8 unless
+ * compressed, every proper prefix of an accepted frame answered with
+ * SIO_AGAIN; and shared/sio_ws_pmd.c's offer scanner on the same bytes. */
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sio_utf8.h"
 #include "sio_ws.h"
+#include "sio_ws_pmd.h"
 
 static void run(const unsigned char *data, size_t size, int server,
-                uint64_t max_message)
+                uint64_t max_message, int rsv1)
 {
     unsigned char *buf = malloc(size ? size : 1);
     unsigned char *pristine = malloc(size ? size : 1);
@@ -26,6 +29,7 @@ static void run(const unsigned char *data, size_t size, int server,
     memcpy(buf, data, size);
     memcpy(pristine, data, size);
     sio_ws_parser_init(&p, server, max_message);
+    p.allow_rsv1 = rsv1;
     for (;;) {
         saved = p;
         rc = sio_ws_parse(&p, buf + off, size - off, &used, &f);
@@ -83,8 +87,9 @@ static void run(const unsigned char *data, size_t size, int server,
             assert(mlen + f.len <= max_message);
             memcpy(msg + mlen, f.payload, f.len);
             mlen += f.len;
+            assert(!f.compressed || rsv1);
             if (f.fin) {
-                if (f.message_opcode == SIO_WS_TEXT)
+                if (f.message_opcode == SIO_WS_TEXT && !f.compressed)
                     assert(sio_utf8_valid(msg, mlen));
                 mlen = 0;
                 assert(!p.in_message);
@@ -109,7 +114,24 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         return 0;
     /* first byte: the message limit, small enough to be reached */
     max = data[0] == 0xff ? UINT64_MAX : (uint64_t)data[0] * 16;
-    run(data + 1, size - 1, 1, max);
-    run(data + 1, size - 1, 0, max);
+    run(data + 1, size - 1, 1, max, 0);
+    run(data + 1, size - 1, 0, max, 0);
+    run(data + 1, size - 1, 1, max, 1);
+    {
+        int ok = sio_ws_pmd_accept((const char *)data, size);
+
+        assert(ok == 0 || ok == 1);
+        /* an accepted header is still accepted with more offers after it */
+        if (ok && size < 4096) {
+            char *more = malloc(size + 3);
+
+            if (more) {
+                memcpy(more, data, size);
+                memcpy(more + size, ", x", 3);
+                assert(sio_ws_pmd_accept(more, size + 3) == 1);
+                free(more);
+            }
+        }
+    }
     return 0;
 }

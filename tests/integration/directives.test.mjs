@@ -84,7 +84,8 @@ function notIn(name, value, wrap) {
 // SocketIO On|Off: per directory only.
 bad.push(['SocketIO maybe', loc('SocketIO maybe'), 'SocketIO must be On or Off']);
 bad.push(['SocketIO at server level', ['SocketIO On'], 'SocketIO not allowed here']);
-for (const name of ['SocketIOAllowUpgrades', 'SocketIOCorsCredentials', 'SocketIOServeClient']) {
+for (const name of ['SocketIOAllowUpgrades', 'SocketIOCorsCredentials', 'SocketIOServeClient',
+  'SocketIOWebSocketCompression']) {
   bad.push([`${name} maybe`, loc(`${name} maybe`), `${name} must be On or Off`]);
   bad.push([`${name} yes (server)`, [`${name} yes`], `${name} must be On or Off`]);
 }
@@ -176,6 +177,19 @@ takesOne('SocketIODescriptorReserve', 'Descriptors a child keeps free under its 
   + 'past that line it refuses WebSockets (503) and keeps no connection alive, instead of '
   + 'failing (default: the largest of 128, 4 x ThreadsPerChild and 1/32 of the limit; 0: off)');
 
+// The managed daemon and compression.
+bad.push(['SocketIODaemon sometimes', ['SocketIODaemon sometimes'],
+  "SocketIODaemon: expected managed or external, got 'sometimes'"]);
+notIn('SocketIODaemon', 'managed', loc);
+for (const opt of ['-s', '-k', '-p']) {
+  bad.push([`SocketIODaemonArgs with ${opt}`, [`SocketIODaemonArgs -a chat ${opt} /x`],
+    `SocketIODaemonArgs: ${opt} is set by the module (SocketIODaemonSocket, SocketIODaemonSecret)`]);
+}
+notIn('SocketIODaemonArgs', '-a chat', loc);
+notIn('SocketIODaemonPath', '/usr/sbin/siod', loc);
+number('SocketIOWebSocketCompressionThreshold', loc, ['-1', String(MAX_BODY + 1), 'abc'],
+  `a number of bytes from 0 to ${MAX_BODY}`);
+
 // Cluster: node tags and peers.
 for (const v of ['n', 'n12', 'n+', 'n/']) {
   bad.push([`SocketIONode ${v}`, [`SocketIONode ${v}`], `SocketIONode: expected 2 characters of A-Z a-z 0-9 - _, got '${v}'`]);
@@ -205,6 +219,9 @@ for (const [what, lines, message] of bad) {
 
 test('accepted: every directive at both ends of its range', async () => {
   const { code, stderr } = await configtest([
+    // SocketIOPeer forwards through mod_proxy (checked by the configtest)
+    'LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so',
+    'LoadModule proxy_http_module /usr/lib/apache2/modules/mod_proxy_http.so',
     'SocketIODaemonSocket siod-test.sock',
     `SocketIODaemonSocket /tmp/${'s'.repeat(102)}`,
     'SocketIODaemonSecret siod-test.secret',
@@ -227,6 +244,10 @@ test('accepted: every directive at both ends of its range', async () => {
     'SocketIONode n1', 'SocketIONode A_', 'SocketIOPeer n1 http://10.0.0.1:8080',
     'SocketIOPeer n1 http://10.0.0.1:8080/', 'SocketIOPeer z- https://[::1]:8443',
     'SocketIOCorsOrigin *', 'SocketIOCorsCredentials On', 'SocketIOServeClient Off',
+    'SocketIODaemon external', 'SocketIODaemonArgs -a chat -i "25000" --max-sessions=10',
+    'SocketIODaemonPath /usr/sbin/siod',
+    'SocketIOWebSocketCompression On', 'SocketIOWebSocketCompressionThreshold 0',
+    `SocketIOWebSocketCompressionThreshold ${MAX_BODY}`,
     '<VirtualHost 127.0.0.1:9>',
     'SocketIODaemonSocket vhost.sock', 'SocketIODaemonSecret vhost.secret',
     'SocketIOClientScript vhost.js', 'SocketIOReplyTimeout 30',
@@ -247,3 +268,25 @@ test('accepted: every directive at both ends of its range', async () => {
   assert.equal(stderr, 'Syntax OK\n');
   assert.equal(code, 0);
 });
+
+// What only the whole configuration tells: reported by the configuration
+// test too (check_config), each naming its directive.
+test('configtest: a managed siod that cannot be run', async () => {
+  const { code, stderr } = await configtest(['SocketIODaemon managed', 'SocketIODaemonPath /nonexistent/siod']);
+  assert.notEqual(code, 0);
+  assert.match(stderr, /SocketIODaemonPath \/nonexistent\/siod: not a program httpd can run/);
+  assert.match(stderr, /Configuration check failed/);
+  // the build's siod can
+  const ok = await configtest(['SocketIODaemon managed', `SocketIODaemonPath ${BUILD}/siod`]);
+  assert.equal(ok.code, 0, ok.stderr);
+});
+
+test('configtest: SocketIOPeer without mod_proxy, and two tags on one siod', async () => {
+  let r = await configtest(['SocketIOPeer n2 http://10.0.0.2']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /SocketIOPeer forwards requests through mod_proxy and mod_proxy_http: load both/);
+  r = await configtest(['SocketIONode n1', '<VirtualHost 127.0.0.1:9>', 'SocketIONode n2', '</VirtualHost>']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /servers sharing the daemon socket .* name different SocketIONode tags/);
+});
+

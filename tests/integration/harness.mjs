@@ -107,6 +107,11 @@ export function childPids(pid) {
   return out.sort((a, b) => a - b);
 }
 
+/** The command name of pid (/proc/pid/comm), or '' when it is gone. */
+export function procName(pid) {
+  try { return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { return ''; }
+}
+
 /** Number of open descriptors of pid, or -1 when it is gone. */
 export function fdCount(pid) {
   try {
@@ -178,14 +183,20 @@ export class Instance {
       STATUS: o.status ? '1' : '',
       EXTRA_CONF_FILE: o.extraConfFile || '',
       TLS_PORT: this.tlsPort ? String(this.tlsPort) : '',
+      SIOD_MANAGED: o.managed ? '1' : '',
+      WS_DEFLATE: o.wsDeflate ? '1' : '',
+      WS_DEFLATE_MIN: o.wsDeflateMin !== undefined ? String(o.wsDeflateMin) : '',
     };
+    // opts.managed: httpd starts siod (SocketIODaemon managed) with the
+    // options siodArgs gives, but those the module sets itself
+    if (o.managed) env.SIOD_MANAGED_ARGS = this.siodArgs({ managed: true }).join(' ');
     const out = execFileSync(path.join(REPO, 'scripts', 'httpd-conf.sh'), [], { env, encoding: 'utf8' });
     this.paths = parseAssignments(out);
     this.siodLogFile = path.join(this.rundir, 'logs', 'siod.log');
     this.siodOutFile = path.join(this.rundir, 'logs', 'siod.out');
     this.httpdOutFile = path.join(this.rundir, 'logs', 'httpd.out');
     live.add(this);
-    await this.startSiod();
+    if (!o.managed) await this.startSiod();
     await this.startHttpd();
     return this;
   }
@@ -210,10 +221,11 @@ export class Instance {
     return this;
   }
 
-  siodArgs() {
+  siodArgs({ managed = false } = {}) {
     const o = this.opts;
-    const a = ['-s', this.paths.SIOD_SOCKET, '-k', this.paths.SIOD_SECRET, '-u', this.paths.SIOD_UIDS,
-      '-l', this.siodLogFile, '-p', path.join(this.rundir, 'run', 'siod.pid')];
+    const a = managed ? ['-l', path.join(this.rundir, 'logs', 'siod.log')]
+      : ['-s', this.paths.SIOD_SOCKET, '-k', this.paths.SIOD_SECRET, '-u', this.paths.SIOD_UIDS,
+        '-l', this.siodLogFile, '-p', path.join(this.rundir, 'run', 'siod.pid')];
     if (o.pingInterval) a.push('-i', String(o.pingInterval));
     if (o.pingTimeout) a.push('-t', String(o.pingTimeout));
     if (o.connectTimeout) a.push('-c', String(o.connectTimeout));
@@ -292,7 +304,16 @@ export class Instance {
     if (!(await waitExit(child, 5000))) throw new Error(`siod did not exit within 5 s of ${signal}`);
   }
 
-  get siodPid() { return this.siod && !exited(this.siod) ? this.siod.pid : null; }
+  get siodPid() {
+    if (this.opts.managed) return this.managedSiodPid();
+    return this.siod && !exited(this.siod) ? this.siod.pid : null;
+  }
+
+  /** A managed siod: the child of httpd's parent that runs siod, or null. */
+  managedSiodPid() {
+    if (!this.httpdPid) return null;
+    return childPids(this.httpdPid).find((p) => procName(p) === 'siod') ?? null;
+  }
   get httpdPid() { return this.httpd && !exited(this.httpd) ? this.httpd.pid : null; }
 
   async startHttpd() {
@@ -327,7 +348,7 @@ export class Instance {
 
   /** httpd's worker processes (children of the parent), sorted. */
   httpdChildren() {
-    return this.httpdPid ? childPids(this.httpdPid) : [];
+    return this.httpdPid ? childPids(this.httpdPid).filter((p) => procName(p) !== 'siod') : [];
   }
 
   /** {pid: fdCount} for every httpd child. */
@@ -540,7 +561,7 @@ export class RawWs {
   }
 
   /** Opens a raw WebSocket to the Engine.IO endpoint (query: sid etc.). */
-  static connect(inst, query = {}, { timeout = 5000 } = {}) {
+  static connect(inst, query = {}, { timeout = 5000, extensions } = {}) {
     const q = new URLSearchParams({ EIO: '4', transport: 'websocket', ...query });
     return new Promise((resolve, reject) => {
       const sock = net.connect(inst.port, '127.0.0.1');
@@ -559,14 +580,17 @@ export class RawWs {
           reject(Object.assign(new Error(`WebSocket handshake answered ${text.split('\r\n')[0]}`), { status, text }));
           return;
         }
-        resolve(new RawWs(sock, head.subarray(i + 4)));
+        const ws = new RawWs(sock, head.subarray(i + 4));
+        ws.headers = text;
+        resolve(ws);
       };
       sock.on('data', onData);
       sock.on('error', (e) => { clearTimeout(t); reject(e); });
       sock.on('connect', () => {
         sock.write(`GET /socket.io/?${q} HTTP/1.1\r\nHost: 127.0.0.1:${inst.port}\r\n` +
           'Upgrade: websocket\r\nConnection: Upgrade\r\n' +
-          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n' +
+          (extensions ? `Sec-WebSocket-Extensions: ${extensions}\r\n` : '') + '\r\n');
       });
     });
   }

@@ -5,10 +5,10 @@
 // receives is @socket.io/redis-adapter's wire format.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { sioConnect, closeAll, ackOf, request } from './harness.mjs';
 import {
-  sioConnect, closeAll, ackOf, request,
-} from './harness.mjs';
-import { startMixedCluster, peerClient as peerClientOf, waitServers } from './redis-lib.mjs';
+  startMixedCluster, peerClient as peerClientOf, waitServers, broadcaster,
+} from './redis-lib.mjs';
 
 let cl, ours, peer, rc;
 before(async () => {
@@ -19,27 +19,7 @@ after(async () => { await cl?.stop(); });
 
 const peerClient = (nsp) => peerClientOf(peer, nsp);
 
-/**
- * Runs one broadcast (sender asks its server "to" with opts), then a
- * marker to everyone from the same sender: once every client has the
- * marker, each has whatever the broadcast sent it (one ordered stream from
- * the sender's server through Redis). Returns the names that got `m`.
- */
-let seq = 0;
-async function deliver(sender, opts, clients, extra = []) {
-  const tag = `t${++seq}`;
-  assert.deepEqual(await ackOf(sender, 'to', [{ ...opts, event: 'm', args: [tag, ...extra] }]), [true]);
-  assert.deepEqual(await ackOf(sender, 'to', [{ event: 'mark', args: [tag] }]), [true]);
-  const got = [];
-  for (const [name, s] of Object.entries(clients)) {
-    await s.rec.until(() => s.rec.all('mark').some((a) => a[0] === tag), 5000,
-      `marker ${tag} at ${name}\n${ours.logs()}\n--- peer:\n${peer.output()}`);
-    const m = s.rec.all('m').filter((a) => a[0] === tag);
-    assert.ok(m.length <= 1, `${name} got ${tag} ${m.length} times`);
-    if (m.length) got.push(name);
-  }
-  return got.sort();
-}
+const deliver = (...a) => broadcaster(ours, peer)(...a);
 
 test('broadcasts both ways: all, a room, except, all but the sender', { timeout: 30000 }, async () => {
   const [A, B] = await Promise.all([sioConnect(ours, '/'), sioConnect(ours, '/', { transports: ['polling'] })]);
@@ -176,4 +156,15 @@ test('the HTTP emit API across the cluster: fetchSockets, socketsJoin, disconnec
   } finally {
     closeAll(A, N1, N2);
   }
+});
+
+test('metrics and the status page show the cluster\'s Redis', { timeout: 30000 }, async () => {
+  const res = await request('GET', ours.url('/metrics'));
+  assert.equal(res.status, 200);
+  assert.match(res.body, /^socketio_redis_up 1$/m);
+  assert.match(res.body, /^# TYPE socketio_redis_lost_total counter$/m);
+  const js = JSON.parse((await request('POST', ours.url('/emit'), {
+    headers: { 'Content-Type': 'application/json' }, body: '{"op":"stats"}',
+  })).body);
+  assert.equal(js.redis, 'up');
 });

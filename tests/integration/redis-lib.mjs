@@ -1,6 +1,7 @@
 // Helpers for the cluster tests: a private redis-server (Debian's) on a free
 // port in a temp directory, and a Node.js socket.io peer using
 // @socket.io/redis-adapter (redis-peer.mjs), each stopped by the test.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -10,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { createClient } from 'redis';
 import { io as sioClient } from 'socket.io-client';
 import {
-  freePort, waitFor, sleep, startInstance, Recorder, withTimeout,
+  freePort, waitFor, sleep, startInstance, Recorder, withTimeout, ackOf,
 } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -68,10 +69,13 @@ export class RedisServer {
 
 export async function startRedis() { return new RedisServer().start(); }
 
-/** A Node.js socket.io server with the Redis adapter: {port, url(nsp), stop()}. */
-export async function startNodePeer(redisUrl) {
+/**
+ * A Node.js socket.io server with the Redis adapter: {port, url(nsp), stop()}.
+ * mode: 'classic' (default) or 'sharded[:subscriptionMode]' (redis-peer.mjs).
+ */
+export async function startNodePeer(redisUrl, mode = 'classic') {
   const port = await freePort();
-  const proc = spawn(process.execPath, [path.join(here, 'redis-peer.mjs'), String(port), redisUrl],
+  const proc = spawn(process.execPath, [path.join(here, 'redis-peer.mjs'), String(port), redisUrl, mode],
     { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout.on('data', (d) => { out += d; });
@@ -91,30 +95,45 @@ export async function startNodePeer(redisUrl) {
   };
 }
 
-/** Waits until n servers subscribe to namespace nsp's request channel. */
-export async function waitServers(client, nsp, n, ms = 10000) {
+/**
+ * Waits until n servers subscribe to namespace nsp's request channel (the
+ * sharded adapter's: its channel, counted by SHARDNUMSUB).
+ */
+export async function waitServers(client, nsp, n, ms = 10000, mode = 'classic') {
+  const cmd = mode.startsWith('sharded') ? ['PUBSUB', 'SHARDNUMSUB', `socket.io#${nsp}#`]
+    : ['PUBSUB', 'NUMSUB', `socket.io-request#${nsp}#`];
   await waitFor(async () => {
-    const r = await client.sendCommand(['PUBSUB', 'NUMSUB', `socket.io-request#${nsp}#`]);
+    const r = await client.sendCommand(cmd);
     return Number(r[1]) === n;
   }, ms, `${n} servers on ${nsp}`);
   await sleep(50);
 }
 
+/** siod's options for a mode of redis-peer.mjs ('sharded:static', ...). */
+export function siodRedisArgs(mode = 'classic') {
+  const [kind, sub] = mode.split(':');
+  return [`--redis-mode=${kind}`, ...(sub ? [`--redis-subscription-mode=${sub}`] : [])];
+}
+
 /**
  * A mixed cluster for a test file: a redis-server, a client of it (rc),
  * our node (instance `name`, the testkit app, siod --redis) and a Node.js
- * peer, both counted by Redis. Resolves {redis, rc, ours, peer, stop()}.
+ * peer, both counted by Redis, in mode (see startNodePeer). Resolves
+ * {redis, rc, ours, peer, mode, stop()}.
  */
-export async function startMixedCluster(name) {
+export async function startMixedCluster(name, mode = 'classic') {
   const c = { redis: await startRedis() };
   c.rc = createClient({ url: c.redis.url });
   c.rc.on('error', () => {});
   await c.rc.connect();
+  c.mode = mode;
   [c.ours, c.peer] = await Promise.all([
-    startInstance(name, { app: 'testkit', redis: c.redis.url, logLevel: 'warn' }),
-    startNodePeer(c.redis.url),
+    startInstance(name, {
+      app: 'testkit', redis: c.redis.url, logLevel: 'warn', siodExtraArgs: siodRedisArgs(mode),
+    }),
+    startNodePeer(c.redis.url, mode),
   ]);
-  await waitServers(c.rc, '/', 2);
+  await waitServers(c.rc, '/', 2, 10000, mode);
   c.stop = async () => {
     await sleep(100);
     await c.ours?.stop();
@@ -132,4 +151,30 @@ export async function peerClient(peer, nsp = '/') {
   await withTimeout(new Promise((res, rej) => { s.once('connect', res); s.once('connect_error', rej); }),
     5000, 'peer connect');
   return s;
+}
+
+let seq = 0;
+/**
+ * A broadcast checker for a cluster's two servers: deliver(sender, opts,
+ * clients, extra) runs one broadcast (sender asks its server "to" with
+ * opts), then a marker to everyone from the same sender: once every client
+ * has the marker, each has whatever the broadcast sent it (one ordered
+ * stream from the sender's server through Redis). Resolves the names
+ * (keys of clients) that got `m`, sorted.
+ */
+export function broadcaster(ours, peer) {
+  return async function deliver(sender, opts, clients, extra = []) {
+    const tag = `t${++seq}`;
+    assert.deepEqual(await ackOf(sender, 'to', [{ ...opts, event: 'm', args: [tag, ...extra] }]), [true]);
+    assert.deepEqual(await ackOf(sender, 'to', [{ event: 'mark', args: [tag] }]), [true]);
+    const got = [];
+    for (const [name, s] of Object.entries(clients)) {
+      await s.rec.until(() => s.rec.all('mark').some((a) => a[0] === tag), 5000,
+        `marker ${tag} at ${name}\n${ours.logs()}\n--- peer:\n${peer.output()}`);
+      const m = s.rec.all('m').filter((a) => a[0] === tag);
+      assert.ok(m.length <= 1, `${name} got ${tag} ${m.length} times`);
+      if (m.length) got.push(name);
+    }
+    return got.sort();
+  };
 }

@@ -1,6 +1,8 @@
-// A Node.js socket.io server in a Redis cluster (@socket.io/redis-adapter,
-// classic mode) for the cluster tests: `node redis-peer.mjs PORT REDIS_URL`
-// prints "listening PORT" once ready. On "/" and "/a" a client may ask:
+// A Node.js socket.io server in a Redis cluster (@socket.io/redis-adapter)
+// for the cluster tests: `node redis-peer.mjs PORT REDIS_URL [MODE]` prints
+// "listening PORT" once ready. MODE: classic (createAdapter, the default),
+// or sharded[:SUBSCRIPTION_MODE] (createShardedAdapter, e.g.
+// sharded:dynamic-private). On "/" and "/a" a client may ask:
 //   join room                     ack true
 //   to {rooms,except,event,args,exceptMe,volatile}
 //                                 broadcast in the namespace (binary args
@@ -14,12 +16,17 @@
 //                                 cluster; ack: {err, responses}
 //   disconnect-sockets {rooms,close}
 //                                 the cluster-wide operations; ack true
+//   server-count                  ack: the adapter's serverCount()
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
-import { createAdapter } from '@socket.io/redis-adapter';
+import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
 
-const [port, url] = process.argv.slice(2);
+const [port, url, mode = 'classic'] = process.argv.slice(2);
+// the sharded adapter's SSUBSCRIBE promises are not caught: a command the
+// client had queued when Redis went away would end the peer
+process.on('unhandledRejection', (e) => console.error(`unhandled rejection: ${e?.message}`));
+const [kind, subscriptionMode] = mode.split(':');
 const pub = createClient({ url, socket: { reconnectStrategy: () => 100 } });
 const sub = pub.duplicate();
 pub.on('error', () => {});
@@ -27,7 +34,10 @@ sub.on('error', () => {});
 await Promise.all([pub.connect(), sub.connect()]);
 
 const http = createServer();
-const io = new Server(http, { adapter: createAdapter(pub, sub, { requestsTimeout: 2000 }) });
+const adapter = kind === 'sharded'
+  ? createShardedAdapter(pub, sub, subscriptionMode ? { subscriptionMode } : {})
+  : createAdapter(pub, sub, { requestsTimeout: 2000 });
+const io = new Server(http, { adapter });
 for (const name of ['/', '/a']) {
   const nsp = io.of(name);
   nsp.on('connection', (socket) => {
@@ -57,6 +67,7 @@ for (const name of ['/', '/a']) {
         ack({ err: err ? err.message : null, responses }));
     });
     socket.on('disconnect-sockets', (o, ack) => { sel(o).disconnectSockets(!!o.close); ack(true); });
+    socket.on('server-count', (ack) => answer(Promise.resolve(nsp.adapter.serverCount()), ack));
   });
 }
 

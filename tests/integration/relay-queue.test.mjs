@@ -31,6 +31,8 @@ before(async () => {
     app: 'testkit',
     // no heartbeat may end a session while siod is stopped
     pingInterval: 60000, pingTimeout: 60000,
+    // the flood must reach siod whole: no event rate limit
+    siodExtraArgs: ['--event-rate=0'],
     logLevel: 'warn socketio:debug',
     extraConf: [
       `SocketIORelayQueue ${QUEUE}`,

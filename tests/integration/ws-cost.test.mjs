@@ -34,6 +34,8 @@ before(async () => {
   if (SKIP) return;
   inst = await startInstance('ws-cost', {
     app: 'testkit',
+    // each client sends as fast as it is answered: no event rate limit
+    siodExtraArgs: ['--event-rate=0'],
     // one child serves every client, so its counters see every message
     extraConf: 'StartServers 1\nServerLimit 1\nMaxRequestWorkers 25\nMinSpareThreads 1\nMaxSpareThreads 200\n' +
       'AsyncRequestWorkerFactor 1000',

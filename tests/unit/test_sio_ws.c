@@ -7,6 +7,7 @@
 
 #include "check.h"
 #include "sio_ws.h"
+#include "sio_ws_pmd.h"
 
 static const unsigned char key[4] = { 0x37, 0xfa, 0x21, 0x3d };
 
@@ -152,6 +153,102 @@ static void test_reserved_bits_and_opcodes(void)
         if (want == SIO_OK)
             CHECK(f.opcode == (int)op && used == n);
     }
+}
+
+/* permessage-deflate: RSV1 only once agreed, only on a data message's
+ * first frame; it marks every frame of that message compressed and turns
+ * off the UTF-8 check of a text message (checked once inflated). */
+static void test_rsv1_compressed(void)
+{
+    unsigned char buf[64];
+    const unsigned char bad_utf8[2] = { 0xc3, 0x28 };
+    sio_ws_parser p;
+    sio_ws_frame f;
+    size_t n, used;
+
+    n = build(buf, 0x80 | SIO_WS_RSV1 | SIO_WS_TEXT, 1, 0, bad_utf8, 2);
+    sio_ws_parser_init(&p, 1, 100);
+    CHECK_EQ(sio_ws_parse(&p, buf, n, &used, &f), SIO_EPROTO);
+    sio_ws_parser_init(&p, 1, 100);
+    p.allow_rsv1 = 1;
+    CHECK_EQ(sio_ws_parse(&p, buf, n, &used, &f), SIO_OK);
+    CHECK(f.compressed && f.message_opcode == SIO_WS_TEXT && f.len == 2);
+    /* the next message, plain, is checked again */
+    n = build(buf, 0x80 | SIO_WS_TEXT, 1, 0, bad_utf8, 2);
+    CHECK_EQ(sio_ws_parse(&p, buf, n, &used, &f), SIO_EUTF8);
+
+    /* fragments: the first carries RSV1, the continuation not */
+    sio_ws_parser_init(&p, 1, 100);
+    p.allow_rsv1 = 1;
+    n = build(buf, SIO_WS_RSV1 | SIO_WS_BINARY, 1, 0, "ab", 2);
+    CHECK_EQ(sio_ws_parse(&p, buf, n, &used, &f), SIO_OK);
+    CHECK(f.compressed && !f.fin);
+    n = build(buf, 0x80 | SIO_WS_PING, 1, 0, "", 0);
+    CHECK_EQ(sio_ws_parse(&p, buf, n, &used, &f), SIO_OK);
+    CHECK(!f.compressed);
+    n = build(buf, 0x80 | SIO_WS_CONT, 1, 0, "cd", 2);
+    CHECK_EQ(sio_ws_parse(&p, buf, n, &used, &f), SIO_OK);
+    CHECK(f.compressed && f.fin);
+    /* RSV1 on a continuation or a control frame: refused */
+    sio_ws_parser_init(&p, 1, 100);
+    p.allow_rsv1 = 1;
+    n = build(buf, SIO_WS_BINARY, 1, 0, "ab", 2);
+    CHECK_EQ(sio_ws_parse(&p, buf, n, &used, &f), SIO_OK);
+    n = build(buf, 0x80 | SIO_WS_RSV1 | SIO_WS_CONT, 1, 0, "cd", 2);
+    CHECK_EQ(sio_ws_parse(&p, buf, n, &used, &f), SIO_EPROTO);
+    sio_ws_parser_init(&p, 1, 100);
+    p.allow_rsv1 = 1;
+    n = build(buf, 0x80 | SIO_WS_RSV1 | SIO_WS_PING, 1, 0, "", 0);
+    CHECK_EQ(sio_ws_parse(&p, buf, n, &used, &f), SIO_EPROTO);
+    /* RSV2 and RSV3 stay refused */
+    sio_ws_parser_init(&p, 1, 100);
+    p.allow_rsv1 = 1;
+    n = build(buf, 0x80 | 0x20 | SIO_WS_TEXT, 1, 0, "a", 1);
+    CHECK_EQ(sio_ws_parse(&p, buf, n, &used, &f), SIO_EPROTO);
+    /* the writer takes RSV1 with the opcode */
+    CHECK_EQ(sio_ws_write_header(buf, 1, SIO_WS_RSV1 | SIO_WS_TEXT, 5, NULL), 2);
+    CHECK(buf[0] == 0xc1 && buf[1] == 5);
+}
+
+static void test_pmd_offers(void)
+{
+    static const struct { const char *h; int ok; } cases[] = {
+        { "permessage-deflate", 1 },
+        { "permessage-deflate; client_max_window_bits", 1 },
+        { "Permessage-Deflate; Client_Max_Window_Bits=10", 1 },
+        { "permessage-deflate; client_max_window_bits=\"12\"", 1 },
+        { "permessage-deflate; server_no_context_takeover; "
+          "client_no_context_takeover", 1 },
+        { "permessage-deflate; server_max_window_bits=15", 1 },
+        { "x-webkit-deflate-frame, permessage-deflate", 1 },
+        { "permessage-deflate; server_max_window_bits=10, "
+          "permessage-deflate", 1 },
+        { "permessage-deflate; client_max_window_bits=16", 0 },
+        { "permessage-deflate; client_max_window_bits=7", 0 },
+        { "permessage-deflate; client_max_window_bits=", 0 },
+        { "permessage-deflate; server_max_window_bits=10", 0 },
+        { "permessage-deflate; server_max_window_bits", 0 },
+        { "permessage-deflate; server_no_context_takeover=1", 0 },
+        { "permessage-deflate; foo", 0 },
+        { "permessage-deflate; client_no_context_takeover; "
+          "client_no_context_takeover", 0 },
+        { "permessage-deflate; client_max_window_bits=\"1", 0 },
+        { "permessage-deflate x", 0 },
+        { "permessage-deflatex", 0 },
+        { "deflate-frame", 0 },
+        { "", 0 },
+        { ",,, ;;", 0 },
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int got = sio_ws_pmd_accept(cases[i].h, strlen(cases[i].h));
+
+        if (got != cases[i].ok)
+            fprintf(stderr, "offer '%s': %d\n", cases[i].h, got);
+        CHECK_EQ(got, cases[i].ok);
+    }
+    /* the length bounds the scan */
+    CHECK_EQ(sio_ws_pmd_accept("permessage-deflate; foo", 18), 1);
 }
 
 static void test_control_frame_rules(void)
@@ -600,6 +697,8 @@ int main(void)
     RUN(test_rfc_examples);
     RUN(test_masking_rules);
     RUN(test_reserved_bits_and_opcodes);
+    RUN(test_rsv1_compressed);
+    RUN(test_pmd_offers);
     RUN(test_control_frame_rules);
     RUN(test_fragmentation);
     RUN(test_lengths);

@@ -1,8 +1,9 @@
 /* Unit tests for siod's Redis layer without a Redis: the URL parser
  * (credentials, IPv6, port and database, rediss:// refused), the decoder
  * on a broadcast notepack.io encoded (binary, a Date, undefined, floats,
- * rooms, except, flags), the encoder back to what the decoder reads, and
- * the request codec. */
+ * rooms, except, flags), the encoder back to what the decoder reads, the
+ * request codec, and the sharded adapter's messages (msgpack from
+ * notepack.io, JSON both ways). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +196,128 @@ static void test_request(void)
     free(r);
 }
 
+/* notepack.io's encoding of the sharded adapter's BROADCAST
+ * {uid: "0123456789abcdef", nsp: "/chat", type: 3, data: {packet: {type: 2,
+ * data: ["ev", <Buffer 01 02>, {n: -3, f: 1.5}], nsp: "/chat"}, opts:
+ * {rooms: ["r1"], except: ["x"], flags: {volatile: true}}}} */
+static const char node_sharded[] =
+    "84a3756964b030313233343536373839616263646566a36e7370a52f63686174a474"
+    "79706503a46461746182a67061636b657483a47479706502a46461746193a26576c4"
+    "02010282a16efda166cb3ff8000000000000a36e7370a52f63686174a46f70747383"
+    "a5726f6f6d7391a27231a665786365707491a178a5666c61677381a8766f6c617469"
+    "6c65c3";
+
+static void test_sharded(void)
+{
+    unsigned char msg[256];
+    size_t len = unhex(node_sharded, msg);
+    siod_cluster_msg m, back;
+    char why[128];
+    unsigned char *out;
+    size_t outlen;
+
+    CHECK_EQ(siod_cluster_decode_msg(msg, len, &m, why, sizeof why), 0);
+    CHECK_EQ(m.type, SIOD_MSG_BROADCAST);
+    CHECK(strcmp(m.uid, "0123456789abcdef") == 0 &&
+          strcmp(m.nsp, "/chat") == 0 && m.request_id == NULL);
+    CHECK(strcmp(m.b.packet, "51-/chat,[\"ev\",{\"_placeholder\":true,"
+                             "\"num\":0},{\"n\":-3,\"f\":1.5}]") == 0);
+    CHECK(m.b.nbins == 1 && m.b.bins[0].len == 2 && m.b.bins[0].data[1] == 2);
+    CHECK(m.b.nrooms == 1 && strcmp(m.b.rooms[0], "r1") == 0);
+    CHECK(m.b.nexcept == 1 && m.b.flags == SIOD_CLUSTER_VOLATILE);
+
+    /* back as msgpack (it has binary), read the same */
+    CHECK_EQ(siod_cluster_encode_shard_bcast("me", "rq", m.b.packet,
+                                             m.b.packet_len, m.b.bins,
+                                             m.b.nbins, m.b.rooms, m.b.nrooms,
+                                             m.b.except, m.b.nexcept,
+                                             m.b.flags, &out, &outlen), 0);
+    CHECK(out[0] != '{');
+    CHECK_EQ(siod_cluster_decode_msg(out, outlen, &back, why, sizeof why), 0);
+    CHECK(strcmp(back.uid, "me") == 0 && strcmp(back.request_id, "rq") == 0);
+    CHECK(strcmp(back.b.packet, m.b.packet) == 0 && back.b.nbins == 1);
+    siod_cluster_msg_clear(&back);
+    free(out);
+    siod_cluster_msg_clear(&m);
+    for (size_t n = 0; n < len; n++)
+        CHECK_EQ(siod_cluster_decode_msg(msg, n, &m, why, sizeof why), -EPROTO);
+
+    /* without binary: JSON, as JSON.stringify writes it */
+    static const char pkt[] = "2/chat,[\"ev\",1]";
+    char room[] = "a\"b", *rooms[] = { room };
+    CHECK_EQ(siod_cluster_encode_shard_bcast("me", NULL, pkt, strlen(pkt),
+                                             NULL, 0, rooms, 1, NULL, 0,
+                                             SIOD_CLUSTER_NO_COMPRESS, &out,
+                                             &outlen), 0);
+    CHECK(outlen == strlen((char *)out) &&
+          strcmp((char *)out, "{\"uid\":\"me\",\"nsp\":\"/chat\",\"type\":3,"
+                 "\"data\":{\"packet\":{\"type\":2,\"data\":[\"ev\",1],"
+                 "\"nsp\":\"/chat\"},\"opts\":{\"rooms\":[\"a\\\"b\"],"
+                 "\"except\":[],\"flags\":{\"compress\":false}}}}") == 0);
+    free(out);
+    /* a packet with an ack id goes only as a request (with acks) */
+    CHECK_EQ(siod_cluster_encode_shard_bcast("me", NULL, "21[\"e\"]", 6, NULL,
+                                             0, NULL, 0, NULL, 0, 0, &out,
+                                             &outlen), -EINVAL);
+
+    CHECK_EQ(siod_cluster_encode_shard_response("me", "/", 11, "r1",
+                                                "clientCount", "3", 1, NULL,
+                                                0, &out, &outlen), 0);
+    CHECK(strcmp((char *)out, "{\"uid\":\"me\",\"nsp\":\"/\",\"type\":11,"
+                 "\"data\":{\"requestId\":\"r1\",\"clientCount\":3}}") == 0);
+    CHECK_EQ(siod_cluster_decode_msg(out, outlen, &m, why, sizeof why), 0);
+    CHECK(m.type == 11 && m.client_count == 3 &&
+          strcmp(m.request_id, "r1") == 0);
+    siod_cluster_msg_clear(&m);
+    free(out);
+
+    /* other types: what they carry; not a message: refused */
+    static const char join[] = "{\"uid\":\"u\",\"nsp\":\"/\",\"type\":4,"
+        "\"data\":{\"opts\":{\"rooms\":[\"r\"],\"except\":[7]},"
+        "\"rooms\":[\"g\",\"h\"]}}";
+    CHECK_EQ(siod_cluster_decode_msg((const unsigned char *)join,
+                                     strlen(join), &m, why, sizeof why), 0);
+    CHECK(m.type == 4 && m.nnames == 2 && strcmp(m.names[1], "h") == 0);
+    CHECK(m.b.nrooms == 1 && m.b.nexcept == 1 &&
+          strcmp(m.b.except[0], "7") == 0);
+    siod_cluster_msg_clear(&m);
+    /* a server-side emit: its [event, ...args] kept as JSON */
+    static const char sse[] = "{\"uid\":\"u\",\"nsp\":\"/\",\"type\":9,"
+        "\"data\":{\"packet\":[\"ping\",{\"k\":1}],\"requestId\":\"q\"}}";
+    CHECK_EQ(siod_cluster_decode_msg((const unsigned char *)sse, strlen(sse),
+                                     &m, why, sizeof why), 0);
+    CHECK(m.type == 9 && strcmp(m.arg, "[\"ping\",{\"k\":1}]") == 0 &&
+          strcmp(m.request_id, "q") == 0);
+    siod_cluster_msg_clear(&m);
+
+    /* this server's requests */
+    char r1[] = "r1", *rv[] = { r1 };
+    CHECK_EQ(siod_cluster_encode_shard_request("me", "/", 4, NULL, rv, 1,
+                                               NULL, 0, "green", 0, NULL, 0,
+                                               &out, &outlen), 0);
+    CHECK(strcmp((char *)out, "{\"uid\":\"me\",\"nsp\":\"/\",\"type\":4,"
+                 "\"data\":{\"opts\":{\"rooms\":[\"r1\"],\"except\":[],"
+                 "\"flags\":{}},\"rooms\":[\"green\"]}}") == 0);
+    free(out);
+    CHECK_EQ(siod_cluster_encode_shard_request("me", "/", 9, "q", NULL, 0,
+                                               NULL, 0, NULL, 0, "[\"e\"]", 5,
+                                               &out, &outlen), 0);
+    CHECK(strcmp((char *)out, "{\"uid\":\"me\",\"nsp\":\"/\",\"type\":9,"
+                 "\"data\":{\"packet\":[\"e\"],\"requestId\":\"q\"}}") == 0);
+    free(out);
+
+    static const char *const bad[] = {
+        "{\"nsp\":\"/\",\"type\":9,\"data\":{\"packet\":{}}}",
+        "{\"uid\":\"u\",\"type\":3}", "{\"nsp\":\"/\",\"type\":3}",
+        "{\"nsp\":\"/\",\"type\":3,\"data\":{\"packet\":{\"type\":3,"
+        "\"data\":[\"x\"]}}}", "[1]", "{\"nsp\":\"/\",\"type\":-1}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK_EQ(siod_cluster_decode_msg((const unsigned char *)bad[i],
+                                         strlen(bad[i]), &m, why,
+                                         sizeof why), -EPROTO);
+}
+
 int main(void)
 {
     RUN(test_url);
@@ -202,5 +325,6 @@ int main(void)
     RUN(test_decode_request_node);
     RUN(test_encode_refuses);
     RUN(test_request);
+    RUN(test_sharded);
     DONE("test_siod_cluster");
 }

@@ -1,0 +1,92 @@
+// siod started and supervised by httpd (SocketIODaemon managed): httpd's
+// parent runs it with the configured options, restarts it when it dies
+// (one log line each time, with a growing delay when it keeps exiting
+// quickly), keeps it and its sessions across graceful restarts, replaces
+// it when SocketIODaemonArgs changes, and stops it when httpd stops.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import {
+  startInstance, sioConnect, closeAll, ackOf, sleep, waitFor, request, pollHandshake,
+  pollGet, procName,
+} from './harness.mjs';
+
+const alive = (pid) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const cmdline = (pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+const graceful = async (inst) => {
+  const before = inst.errorLogLines().length;
+  process.kill(inst.httpdPid, 'SIGUSR1');
+  await waitFor(() => inst.errorLogLines().slice(before).some((l) => /resuming normal operations/.test(l)),
+    10000, 'graceful restart');
+  await waitFor(async () => (await request('GET', inst.url('/health.txt'), { timeout: 1000 })).status === 200,
+    10000, 'httpd after the restart');
+};
+
+let inst;
+after(async () => { await inst?.stop(); });
+
+test('httpd starts siod, restarts it when killed, keeps it across graceful restarts, stops it with httpd', { timeout: 90000 }, async () => {
+  inst = await startInstance('daemon-managed', { managed: true, app: 'testkit', pingInterval: 5000 });
+  let pid;
+  await waitFor(() => (pid = inst.siodPid), 5000, 'siod under httpd');
+  const argv = cmdline(pid);
+  assert.equal(procName(pid), 'siod');
+  assert.ok(argv.includes('-s') && argv.includes(inst.paths.SIOD_SOCKET), argv.join(' '));
+  assert.ok(argv.includes('-a') && argv.includes('testkit'), 'SocketIODaemonArgs reach siod');
+  let s = await sioConnect(inst, '/');
+  assert.deepEqual(await ackOf(s, 'echo', [1]), [1]);
+  closeAll(s);
+
+  // a crash: restarted at once, one line in the error log
+  process.kill(pid, 'SIGKILL');
+  let pid2;
+  await waitFor(() => (pid2 = inst.siodPid) && pid2 !== pid, 15000, 'a new siod');
+  // (a killed siod leaves its socket file: wait for an answer instead)
+  await waitFor(async () => (await request('GET', inst.eioUrl({ EIO: '4', transport: 'polling' }))).status === 200,
+    10000, 'the new siod to answer');
+  s = await sioConnect(inst, '/');
+  assert.deepEqual(await ackOf(s, 'echo', [2]), [2]);
+  closeAll(s);
+  const deaths = inst.errorLogLines().filter((l) => /siod .* ended \(exit status or signal 9\)/.test(l));
+  assert.equal(deaths.length, 1, inst.logs());
+  assert.match(deaths[0], /starting it again/);
+
+  // a graceful restart keeps siod, and a session it holds
+  const { sid } = await pollHandshake(inst);
+  await graceful(inst);
+  assert.equal(inst.siodPid, pid2, 'the same siod after a graceful restart');
+  const res = await pollGet(inst, sid, { timeout: 30000 });
+  assert.equal(res.status, 200, `the session lives on: ${res.body}`);
+
+  // a changed command line replaces it
+  const conf = fs.readFileSync(inst.paths.CONF, 'utf8');
+  fs.writeFileSync(inst.paths.CONF, conf.replace(/^SocketIODaemonArgs (.*)$/m, 'SocketIODaemonArgs $1 -i 21000'));
+  await graceful(inst);
+  let pid3;
+  await waitFor(() => (pid3 = inst.siodPid) && pid3 !== pid2, 15000, 'a siod with the new options');
+  assert.ok(cmdline(pid3).includes('21000'));
+  assert.ok(!alive(pid2), 'the old siod is gone');
+
+  // httpd stops: so does siod
+  const parent = inst.httpdPid;
+  process.kill(parent, 'SIGTERM');
+  await waitFor(() => !alive(parent), 15000, 'httpd to stop');
+  assert.ok(!alive(pid3), 'siod stopped with httpd');
+  assert.match(inst.errorLog(), /stopping siod .*httpd is stopping/);
+});
+
+test('a siod that keeps exiting is started again with a growing delay; pages stay up', { timeout: 60000 }, async () => {
+  const bad = await startInstance('daemon-managed-bad', { managed: true, siodExtraArgs: ['--no-such-option'] });
+  try {
+    await sleep(6000);
+    const exits = bad.errorLogLines().filter((l) => /siod .* ended/.test(l));
+    assert.ok(exits.length >= 2, `it was restarted at least once:\n${bad.logs()}`);
+    assert.ok(exits.length <= 3, `no tight loop: ${exits.length} exits in 6 s\n${exits.join('\n')}`);
+    assert.ok(exits.some((l) => /starting it again in \d+ s \(it keeps exiting quickly\)/.test(l)), exits.join('\n'));
+    assert.equal((await request('GET', bad.url('/health.txt'))).status, 200);
+    const hs = await request('GET', bad.eioUrl({ EIO: '4', transport: 'polling' }));
+    assert.equal(hs.status, 503, 'Socket.IO answers 503 while siod is down');
+  } finally {
+    await bad.stop();
+  }
+});
