@@ -42,18 +42,19 @@ APR_FLAGS := $(shell apr-1-config --cflags --cppflags --includes 2>/dev/null) \
 MODCFLAGS := $(ALLCFLAGS) $(MODFAULTS) -I$(APXS_INC) $(APR_FLAGS) -Wno-strict-prototypes
 
 # siod's cluster layer speaks to Redis with hiredis (async, on libevent)
-# and msgpack-c; Debian's packages ship pkg-config files for both.
-SIOD_PKGS := libevent json-c hiredis msgpack
+# and msgpack-c; its callback layer POSTs with libcurl. Debian's packages
+# ship pkg-config files for all.
+SIOD_PKGS := libevent json-c hiredis msgpack libcurl
 SIOD_LIBS := $(shell pkg-config --libs $(SIOD_PKGS) 2>/dev/null) -lm
 SIOD_INC  := $(shell pkg-config --cflags $(SIOD_PKGS) 2>/dev/null)
 
 SHARED_SRC := $(wildcard shared/*.c)
 # siod's layers, one folder each (docs/siod.md): core, relay, engine,
-# adapter, cluster, sio, app, with siod_main.c and the built-in echo-engine
+# adapter, cluster, sio, app, callback, with siod_main.c and the built-in echo-engine
 # on top.
 # Files include another layer's public header as "layer/header.h" (-Isiod)
 # and their own layer's headers by bare name.
-SIOD_LAYERS := core relay engine adapter cluster sio app
+SIOD_LAYERS := core relay engine adapter cluster sio app callback
 SIOD_SRC   := $(wildcard siod/*.c $(SIOD_LAYERS:%=siod/%/*.c))
 SIOD_HDR   := $(wildcard siod/*.h $(SIOD_LAYERS:%=siod/%/*.h))
 # The application ABI, the one header applications include (installed).
@@ -246,18 +247,20 @@ serve: all
 	PING_TIMEOUT="$(PING_TIMEOUT)" MAX_PAYLOAD="$(MAX_PAYLOAD)" \
 	CLOSED_BYTES="$(CLOSED_BYTES)" \
 	CONNECT_TIMEOUT="$(CONNECT_TIMEOUT)" CORS="$(CORS)" MPM="$(MPM)" SAN=$(SAN) \
-	SIOD_ARGS="$(SIOD_ARGS)" scripts/serve.sh
+	SIOD_ARGS="$(SIOD_ARGS)" HANDLERS="$(HANDLERS)" scripts/serve.sh
 
 # The demo: siod's chat application, the pages of conf/demo (copied into
 # the document root), the socket.io.js bundle setup.sh installs served at
 # /socket.io/socket.io.js, and PHP through php-cgi; configuration and logs
-# in $(BUILD)/demo (make serve uses $(BUILD)/serve). Ctrl-C stops it.
+# in $(BUILD)/demo (make serve uses $(BUILD)/serve). HANDLERS=php: the chat
+# answered by conf/php/chat.php (HTTP callbacks), PHP through php-fpm.
+# Ctrl-C stops it.
 DEMO_CLIENT := tests/node_modules/socket.io-client/dist/socket.io.js
 run:
 	scripts/setup.sh
 	$(MAKE) all
 	BUILD=$(abspath $(BUILD)) RUNDIR=$(abspath $(BUILD))/demo PORT=$(PORT) \
-	APP=$(or $(APP),chat) CGI=1 \
+	APP=$(or $(APP),chat) CGI=1 HANDLERS="$(HANDLERS)" \
 	SITE_DIR=$(abspath conf/demo) CLIENT_SCRIPT=$(abspath $(DEMO_CLIENT)) \
 	MPM="$(MPM)" SAN=$(SAN) \
 	READY_MSG="demo: open http://$(or $(BIND_ADDR),127.0.0.1):$(PORT)/ in two browser tabs" \

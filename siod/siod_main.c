@@ -4,6 +4,7 @@
  * startup failures are logged (to stderr for the command line, to the log
  * after it is open): the layers return a code and the detail. */
 #include "app/siod_app_loader.h"
+#include "callback/siod_callback.h"
 #include "cluster/siod_cluster.h"
 #include "core/siod_core.h"
 #include "engine/siod_engine.h"
@@ -53,7 +54,10 @@ enum {
     OPT_MAX_LINK_OUTPUT,
     OPT_MAX_LINKS,
     OPT_REDIS = 512,
-    OPT_REDIS_PREFIX
+    OPT_REDIS_PREFIX,
+    /* the callback layer's, in the order of enum siod_callback_opt */
+    OPT_CALLBACK = 600,
+    OPT_CALLBACK_END = OPT_CALLBACK + SIOD_CALLBACK_OPT_COUNT
 };
 
 static const struct option long_opts[] = {
@@ -75,6 +79,14 @@ static const struct option long_opts[] = {
     { "max-links", required_argument, NULL, OPT_MAX_LINKS },
     { "redis", required_argument, NULL, OPT_REDIS },
     { "redis-prefix", required_argument, NULL, OPT_REDIS_PREFIX },
+    { "callback", required_argument, NULL,
+      OPT_CALLBACK + SIOD_CALLBACK_OPT_URL },
+    { "callback-timeout", required_argument, NULL,
+      OPT_CALLBACK + SIOD_CALLBACK_OPT_TIMEOUT },
+    { "callback-requests", required_argument, NULL,
+      OPT_CALLBACK + SIOD_CALLBACK_OPT_REQUESTS },
+    { "callback-queue", required_argument, NULL,
+      OPT_CALLBACK + SIOD_CALLBACK_OPT_QUEUE },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 }
 };
@@ -156,7 +168,13 @@ static void usage(FILE *f)
         "  --redis=URL                     join the servers sharing Redis at\n"
         "                                  redis://[user:password@]host[:port][/db]\n"
         "                                  (@socket.io/redis-adapter, classic)\n"
-        "  --redis-prefix=KEY              channel prefix (default socket.io)\n",
+        "  --redis-prefix=KEY              channel prefix (default socket.io)\n"
+        "HTTP callbacks (docs/callbacks.md):\n"
+        "  --callback=NSP,KIND,URL         POST NSP's KIND (connect, event,\n"
+        "                                  disconnect) to URL; repeatable\n"
+        "  --callback-timeout=MS           per callback (default 5000)\n"
+        "  --callback-requests=N           callbacks at once (default 64)\n"
+        "  --callback-queue=N              events waiting per socket (default 32)\n",
         DEF_MAX_SESSIONS, DEF_MAX_SESSIONS_PER_ADDR, DEF_MAX_HANDSHAKE_BYTES,
         DEF_MAX_ROOMS_PER_SOCKET, DEF_MAX_DYNAMIC_NSPS,
         DEF_MAX_NSPS_PER_SESSION, MAX_MAX_ATTACHMENTS, DEF_MAX_ATTACHMENTS,
@@ -314,6 +332,12 @@ static int parse_args(int argc, char **argv, struct options *o)
                 o->redis_url = optarg;
             else
                 o->redis_prefix = optarg;
+            continue;
+        }
+        if (c >= OPT_CALLBACK && c < OPT_CALLBACK_END) {
+            if (siod_callback_conf(c - OPT_CALLBACK, optarg) < 0)
+                return -EINVAL;
+            o->sio_options |= c == OPT_CALLBACK;
             continue;
         }
         if (c >= OPT_MAX_SESSIONS) {
@@ -507,6 +531,7 @@ int main(int argc, char **argv)
 
     if (parse_args(argc, argv, &o) < 0) {
         siod_app_loader_destroy();
+        siod_callback_conf_free();
         return 2;
     }
     app = o.echo_engine ? &siod_app_echo_engine : &siod_app_socketio;
@@ -543,6 +568,7 @@ int main(int argc, char **argv)
         siod_log(SIOD_LOG_INFO, "cluster: Redis adapter, prefix %s, uid %s",
                  o.redis_prefix, siod_cluster_uid());
     }
+    siod_callback_set_loop(base);
     rc = siod_sessions_init(base, &o.engine, app);
     sessions_up = 1;
     if (rc < 0) {
@@ -606,6 +632,7 @@ out:
     if (sessions_up)
         siod_sessions_cleanup();
     siod_app_loader_destroy();   /* if the layer never started */
+    siod_callback_conf_free();
     siod_cluster_stop();
     if (flush_timer != NULL)
         event_free(flush_timer);
