@@ -154,6 +154,15 @@ $(BUILD)/tests/test_siod_cluster: tests/unit/test_siod_cluster.c \
 	$(CC) $(ALLCFLAGS) $(SIOD_INC) -Isiod -o $@ $< $(SIOD_CLUSTER_UNIT_OBJ) \
 	  $(BUILD)/libsio.a $(SIOD_LIBS)
 
+# The callback layer's unit test links its pure JSON file.
+SIOD_CALLBACK_UNIT_OBJ := $(addprefix $(BUILD)/obj/siod/, \
+    callback/siod_cb_json.o core/siod_err.o)
+$(BUILD)/tests/test_siod_callback: tests/unit/test_siod_callback.c \
+                                   $(SIOD_CALLBACK_UNIT_OBJ) $(BUILD)/libsio.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) $(SIOD_INC) -Isiod -o $@ $< $(SIOD_CALLBACK_UNIT_OBJ) \
+	  $(BUILD)/libsio.a $(SIOD_LIBS)
+
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libsio.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -o $@ $< $(BUILD)/libsio.a $(SIOD_LIBS)
@@ -205,6 +214,14 @@ $(BUILD)/fuzz/fuzz_cluster: tests/fuzz/fuzz_cluster.c $(FUZZ_CLUSTER_SRC) \
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -D_GNU_SOURCE $(SIOD_INC) -Isiod \
 	  -o $@ $< $(FUZZ_CLUSTER_SRC) $(SHARED_SRC) $(SIOD_LIBS)
+
+# fuzz_callback runs the callback layer's JSON alone (a pure file).
+FUZZ_CALLBACK_SRC := siod/callback/siod_cb_json.c siod/core/siod_err.c
+$(BUILD)/fuzz/fuzz_callback: tests/fuzz/fuzz_callback.c $(FUZZ_CALLBACK_SRC) \
+                             $(SHARED_SRC) $(SIOD_HDR) $(wildcard shared/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -D_GNU_SOURCE $(SIOD_INC) -Isiod \
+	  -o $@ $< $(FUZZ_CALLBACK_SRC) $(SHARED_SRC) $(SIOD_LIBS)
 
 setup:
 	scripts/setup.sh

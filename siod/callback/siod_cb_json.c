@@ -232,6 +232,9 @@ static int bins_in(struct json_object **slot, siod_cb_args *out, int depth,
 
     if (depth > SIOD_CB_MAX_DEPTH)
         return siod_err_set(why, cap, -EPROTO, "nested too deeply");
+    if (placeholder(o, &(int64_t){ 0 }))
+        return siod_err_set(why, cap, -EPROTO, "a Socket.IO placeholder "
+                            "(binary values are {\"_binary\":...})");
     if (binary_marker(o, &text, &n)) {
         unsigned char *buf;
         size_t blen;
