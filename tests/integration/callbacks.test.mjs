@@ -207,3 +207,19 @@ test('the disconnect callback sees the reason, the socket\'s data and its rooms'
     closeAll(A, B);
   }
 });
+
+// last: it stops siod
+test('siod stops cleanly with callbacks in flight, queued, and a connect waiting for its answer', { timeout: 20000 }, async () => {
+  const s = await good();
+  const pending = sioSocket(inst, '/', { auth: { token: 'slow' } });
+  try {
+    s.emit('slow', 2);
+    for (let i = 0; i < QUEUE; i++) s.emit('echo', i);
+    s.emit('leave-me-queued');
+    await sleep(300);
+    assert.equal(await inst.stopSiod(), 0, inst.logs());
+    assert.doesNotMatch(inst.siodLog(), /ERROR: (Address|Leak)Sanitizer|runtime error:/);
+  } finally {
+    closeAll(s, pending);
+  }
+});
