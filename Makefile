@@ -264,7 +264,8 @@ serve: all
 	PING_TIMEOUT="$(PING_TIMEOUT)" MAX_PAYLOAD="$(MAX_PAYLOAD)" \
 	CLOSED_BYTES="$(CLOSED_BYTES)" \
 	CONNECT_TIMEOUT="$(CONNECT_TIMEOUT)" CORS="$(CORS)" MPM="$(MPM)" SAN=$(SAN) \
-	SIOD_ARGS="$(SIOD_ARGS)" HANDLERS="$(HANDLERS)" scripts/serve.sh
+	SIOD_ARGS="$(SIOD_ARGS)" HANDLERS="$(HANDLERS)" CALLBACKS="$(CALLBACKS)" \
+	scripts/serve.sh
 
 # The demo: siod's chat application, the pages of conf/demo (copied into
 # the document root), the socket.io.js bundle setup.sh installs served at
@@ -284,11 +285,12 @@ run:
 	scripts/serve.sh
 
 # Two headless chromium tabs chat through the demo (tests/e2e/demo.mjs);
-# screenshot in $(BUILD)/e2e/demo.png.
+# screenshot in $(BUILD)/e2e/demo.png. HANDLERS=php: the demo as `make run
+# HANDLERS=php` serves it.
 e2e:
 	scripts/setup.sh --browser
 	$(MAKE) all
-	BUILD=$(abspath $(BUILD)) MPM="$(MPM)" node tests/e2e/demo.mjs
+	BUILD=$(abspath $(BUILD)) MPM="$(MPM)" HANDLERS="$(HANDLERS)" node tests/e2e/demo.mjs
 
 # Hold ladder, memory per client, broadcasts, acks, server CPU per ack and
 # per delivery, open-loop ack latency, long-polling sessions and a polling

@@ -17,8 +17,10 @@
 # SERVE_CLIENT (On|Off), CGI=1 (PHP through php-cgi), FPM=1 (PHP through a
 # private php-fpm pool, started and stopped here), HANDLERS=php (APP's
 # namespace "/" answered by conf/php/APP.php through HTTP callbacks, APP
-# chat by default; implies FPM=1: docs/callbacks.md), READY_MSG (printed
-# once everything answers).
+# chat by default; implies FPM=1: docs/callbacks.md), CALLBACKS (siod
+# --callback specs NSP,KIND,URL split at spaces, a URL without a scheme
+# relative to the handlers' /socketio-handlers/ with HANDLERS=php),
+# READY_MSG (printed once everything answers).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -135,6 +137,18 @@ siod_args=(-s "$SIOD_SOCKET" -k "$SIOD_SECRET" -u "$SIOD_UIDS" -p "$RUNDIR/run/s
 if [ -n "$HANDLERS_DIR" ]; then
     for kind in connect event disconnect; do
         siod_args+=("--callback=/,$kind,${HANDLERS_URL}$cb_app.php")
+    done
+fi
+if [ -n "${CALLBACKS:-}" ]; then
+    read -r -a specs <<<"$CALLBACKS"
+    for spec in "${specs[@]}"; do
+        url=${spec#*,*,}
+        case $url in
+        http://*|https://*) ;;
+        *) [ -n "$HANDLERS_URL" ] || die "CALLBACKS: $spec: a relative URL needs HANDLERS=php"
+           spec=${spec%"$url"}$HANDLERS_URL$url ;;
+        esac
+        siod_args+=("--callback=$spec")
     done
 fi
 if [ -n "${SIOD_ARGS:-}" ]; then

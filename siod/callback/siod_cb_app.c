@@ -97,16 +97,27 @@ static void fail_set(struct failure *f, const char *code, const char *fmt,
     va_end(ap);
 }
 
-/* {"code":..,"message":..} as JSON text, malloc'd, or NULL. */
-static char *fail_json(const struct failure *f)
+/* {"code":..,"message":..} as a json-c object, or NULL. */
+static struct json_object *fail_object(const struct failure *f)
 {
     struct json_object *o = json_object_new_object();
-    char *text;
     if (o == NULL)
         return NULL;
-    json_object_object_add(o, "code", json_object_new_string(f->code));
-    json_object_object_add(o, "message", json_object_new_string(f->message));
-    text = siod_cb_json_string(o, NULL);
+    if (json_object_object_add(o, "code",
+                               json_object_new_string(f->code)) < 0 ||
+        json_object_object_add(o, "message",
+                               json_object_new_string(f->message)) < 0) {
+        json_object_put(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* The failure as JSON text, malloc'd, or NULL. */
+static char *fail_json(const struct failure *f)
+{
+    struct json_object *o = fail_object(f);
+    char *text = o != NULL ? siod_cb_json_string(o, NULL) : NULL;
     json_object_put(o);
     return text;
 }
@@ -114,14 +125,27 @@ static char *fail_json(const struct failure *f)
 /* Answers a held ack with [{"error":{"code","message"}}]. */
 static void ack_error(siod_ack **ack, const struct failure *f)
 {
-    char *err = fail_json(f);
-    char *json = err != NULL ? siod_json_fmt("[{\"error\":%s}]", err) : NULL;
+    struct json_object *args = json_object_new_array();
+    struct json_object *e = json_object_new_object();
+    struct json_object *err = fail_object(f);
+    char *json = NULL;
+
+    if (args != NULL && e != NULL && err != NULL &&
+        json_object_object_add(e, "error", err) == 0) {
+        err = NULL;
+        if (json_object_array_add(args, e) == 0) {
+            e = NULL;
+            json = siod_cb_json_string(args, NULL);
+        }
+    }
+    json_object_put(err);
+    json_object_put(e);
+    json_object_put(args);
     siod_args a = { json != NULL ? json : "[{\"error\":{\"code\":\"failed\"}}]",
                     0, NULL, 0 };
     siod_ack_send(*ack, &a);     /* releases it */
     *ack = NULL;
     free(json);
-    free(err);
 }
 
 static void log_failure(const struct cbsock *c, const struct job *j,

@@ -60,6 +60,8 @@ function startServer(port) {
     RUNDIR: path.join(OUT, 'run'),
     APP: 'chat',
     CGI: '1',
+    // HANDLERS=php: the chat answered by conf/php/chat.php (make run HANDLERS=php)
+    HANDLERS: process.env.HANDLERS || '',
     SITE_DIR: path.join(REPO, 'conf', 'demo'),
     CLIENT_SCRIPT: path.join(REPO, 'tests', 'node_modules', 'socket.io-client', 'dist', 'socket.io.js'),
     LOGLEVEL: 'warn',

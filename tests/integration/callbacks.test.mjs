@@ -17,7 +17,9 @@ before(async () => {
     fpm: true, handlers: ['conf/php', 'tests/integration/php'],
     callbacks: ['/,connect,probe.php', '/,event,probe.php', '/,disconnect,probe.php',
       // nothing listens on port 1: an unreachable backend
-      '/down,event,http://127.0.0.1:1/nothing.php'],
+      '/down,event,http://127.0.0.1:1/nothing.php',
+      // a dynamic namespace: events only, so every client is let in
+      '~^/dyn-[0-9]+$,event,probe.php'],
     siodExtraArgs: [`--callback-timeout=${TIMEOUT_MS}`, `--callback-queue=${QUEUE}`],
   });
 });
@@ -205,6 +207,18 @@ test('the disconnect callback sees the reason, the socket\'s data and its rooms'
     assert.deepEqual([...l.rooms].sort(), [aid, 'r2', 'vip'].sort());
   } finally {
     closeAll(A, B);
+  }
+});
+
+test('a pattern\'s dynamic namespaces: without a connect callback every client is let in; events carry the child\'s name', { timeout: 20000 }, async () => {
+  const s = await sioConnect(inst, '/dyn-7');
+  try {
+    const [data, rooms, nsp] = await ackOf(s, 'whoami');
+    assert.equal(data, null);
+    assert.deepEqual(rooms, [s.id]);
+    assert.equal(nsp, '/dyn-7');
+  } finally {
+    closeAll(s);
   }
 });
 
