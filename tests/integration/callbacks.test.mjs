@@ -6,6 +6,8 @@
 // order, a slow, failing or garbled backend answered with an error while
 // other sockets go on, the queue's bound, and the disconnect callback.
 import { test, before, after } from 'node:test';
+import fs from 'node:fs';
+import path from 'node:path';
 import assert from 'node:assert/strict';
 import { startInstance, sioConnect, sioSocket, once, closeAll, ackOf, request, sleep, waitFor } from './harness.mjs';
 
@@ -21,6 +23,8 @@ before(async () => {
       // a dynamic namespace: events only, so every client is let in
       '~^/dyn-[0-9]+$,event,probe.php'],
     siodExtraArgs: [`--callback-timeout=${TIMEOUT_MS}`, `--callback-queue=${QUEUE}`],
+    // %k: the requests before this one on its connection (keep-alive)
+    extraConf: 'CustomLog "logs/callbacks_log" "%k %m %U"',
   });
 });
 after(async () => { await sleep(200); await inst?.stop(); });
@@ -220,6 +224,18 @@ test('a pattern\'s dynamic namespaces: without a connect callback every client i
   } finally {
     closeAll(s);
   }
+});
+
+test('callbacks reuse kept-alive connections to the backend', { timeout: 20000 }, async () => {
+  const s = await good();
+  try {
+    for (let i = 0; i < 5; i++) assert.deepEqual(await ackOf(s, 'echo', [i]), [i]);
+  } finally {
+    closeAll(s);
+  }
+  const log = fs.readFileSync(path.join(inst.rundir, 'logs', 'callbacks_log'), 'utf8');
+  const reused = log.split('\n').filter((l) => /^[1-9]\d* POST \/socketio-handlers\/probe\.php$/.test(l));
+  assert.ok(reused.length >= 4, `callbacks on a connection used before: ${reused.length}\n${log.slice(-500)}`);
 });
 
 // last: it stops siod
