@@ -190,7 +190,12 @@ static void apply_emit(struct cbsock *c, const siod_cb_emit *e, int gone)
     if (e->to == SIOD_CB_TO_SELF) {
         if (gone)
             return;
+        for (size_t i = 0; i < e->except.n; i++)
+            if (siod_in_room(c->s, e->except.v[i]))
+                return;
         rc = siod_emit(c->s, e->event, &args);
+    } else if (e->to == SIOD_CB_TO_ROOMS && e->rooms.n == 0) {
+        return;                      /* no room: nobody (not everyone) */
     } else {
         b = siod_bcast_new(siod_socket_nsp(c->s));
         if (e->to == SIOD_CB_TO_OTHERS)

@@ -178,6 +178,7 @@ test('answers reach rooms, others but the sender, and set socket data; "disconne
     assert.equal((await A.rec.next('in-room'))[0], A.id);
     await B.rec.until(() => B.rec.all('in-room').some(([id]) => id === A.id), 5000, 'B: A in the room');
     // to everyone but A, except room "vip" (A and B, which the token put there)
+    assert.deepEqual(await ackOf(A, 'nobody'), [true]);
     A.emit('tell-others', 'psst');
     assert.deepEqual(await C.rec.next('told'), ['psst']);
     assert.deepEqual(await ackOf(C, 'set', [{ n: 1 }]), [true]);

@@ -80,6 +80,12 @@ case 'bad-type':
 case 'room':
     sio_answer(['join' => [$args[0]], 'ack' => [true],
         'emit' => [['event' => 'in-room', 'to' => [$args[0]], 'args' => [$req->socket->id]]]]);
+case 'nobody':
+    // an empty room list is nobody; "self" except a room it is in, too
+    sio_answer(['ack' => [true], 'emit' => [
+        ['event' => 'told', 'to' => [], 'args' => ['to nobody']],
+        ['event' => 'told', 'except' => 'vip', 'args' => ['not to vip']],
+    ]]);
 case 'tell-others':
     sio_answer(['emit' => [['event' => 'told', 'to' => 'others', 'except' => ['vip'], 'args' => [$args[0]]]]]);
 case 'set':
