@@ -279,7 +279,8 @@ run:
 	$(MAKE) all
 	BUILD=$(abspath $(BUILD)) RUNDIR=$(abspath $(BUILD))/demo PORT=$(PORT) \
 	APP=$(or $(APP),chat) CGI=1 HANDLERS="$(HANDLERS)" \
-	SITE_DIR=$(abspath conf/demo) CLIENT_SCRIPT=$(abspath $(DEMO_CLIENT)) \
+	SITE_DIR=$(abspath conf/demo):$(abspath conf/php/public) \
+	CLIENT_SCRIPT=$(abspath $(DEMO_CLIENT)) \
 	MPM="$(MPM)" SAN=$(SAN) \
 	READY_MSG="demo: open http://$(or $(BIND_ADDR),127.0.0.1):$(PORT)/ in two browser tabs" \
 	scripts/serve.sh

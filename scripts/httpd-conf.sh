@@ -31,7 +31,9 @@
 #   STATUS=1         load mod_status: /server-status, from loopback only
 #   SITE_DIR         a directory whose files are copied into the document
 #                    root (over the generated ones; health.txt stays), e.g.
-#                    conf/demo; a copy, so www-data can read it as root
+#                    conf/demo; a copy, so www-data can read it as root;
+#                    several directories separated by ':' are copied in
+#                    turn (make run adds conf/php/public, the chat's login)
 #   HANDLERS_DIR     a directory of Socket.IO callback handlers (conf/php)
 #                    copied to /socketio-handlers/ in the document root,
 #                    which only local clients (siod) may request, but for
@@ -130,8 +132,12 @@ SIOD_SECRET=${SIOD_SECRET:-$SIOD_SOCKET.secret}
 
 HTDOCS=$wwwdir/htdocs
 LOGDIR=$RUNDIR/logs
+site_dirs=()
 if [ -n "${SITE_DIR:-}" ]; then
-    [ -d "$SITE_DIR" ] || die "SITE_DIR $SITE_DIR is not a directory"
+    IFS=: read -r -a site_dirs <<<"$SITE_DIR"
+    for d in "${site_dirs[@]}"; do
+        [ -d "$d" ] || die "SITE_DIR $d is not a directory"
+    done
     # A fresh copy each time: files removed from the site leave with it.
     rm -rf "$HTDOCS"
 fi
@@ -163,8 +169,10 @@ if [ "${CGI:-0}" = 1 ] || [ "${FPM:-0}" = 1 ]; then
 <?php header('Content-Type: text/plain'); echo "php ok\n";
 EOF
 fi
-if [ -n "${SITE_DIR:-}" ]; then
-    cp -R "$SITE_DIR"/. "$HTDOCS"/
+if [ ${#site_dirs[@]} -gt 0 ]; then
+    for d in "${site_dirs[@]}"; do
+        cp -R "$d"/. "$HTDOCS"/
+    done
     chmod -R u+rwX,go+rX "$HTDOCS"
 fi
 HANDLERS_URL=

@@ -62,7 +62,8 @@ function startServer(port) {
     CGI: '1',
     // HANDLERS=php: the chat answered by conf/php/chat.php (make run HANDLERS=php)
     HANDLERS: process.env.HANDLERS || '',
-    SITE_DIR: path.join(REPO, 'conf', 'demo'),
+    // the demo, and the PHP chat's login page its script calls first
+    SITE_DIR: [path.join(REPO, 'conf', 'demo'), path.join(REPO, 'conf', 'php', 'public')].join(':'),
     CLIENT_SCRIPT: path.join(REPO, 'tests', 'node_modules', 'socket.io-client', 'dist', 'socket.io.js'),
     LOGLEVEL: 'warn',
   };

@@ -1,6 +1,6 @@
 <?php
-// The login of the PHP chat (copied into the document root with
-// HANDLERS=php): starts a PHP session, whose cookie then rides along on
+// The login of the PHP chat (copied into the document root by make run
+// and with HANDLERS=php): starts a PHP session, whose cookie then rides along on
 // the Socket.IO handshake, where conf/php/chat.php's connect callback
 // checks it. The demo page calls it first. Anyone may log in here.
 session_start();
