@@ -118,8 +118,8 @@ static int parse_callback(const char *arg, const char **new_nsp)
         return rc;
     }
     if (e->url[kind] != NULL) {
-        fprintf(stderr, "siod: --callback=%s: %s has a %s callback already\n",
-                arg, e->name, kind_names[kind]);
+        fprintf(stderr, "siod: --callback=%s: a second %s callback for %s\n",
+                arg, kind_names[kind], e->name);
         return -EINVAL;
     }
     if ((e->url[kind] = strdup(c2 + 1)) == NULL) {

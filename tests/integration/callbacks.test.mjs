@@ -7,9 +7,10 @@
 // other sockets go on, the queue's bound, and the disconnect callback.
 import { test, before, after } from 'node:test';
 import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import assert from 'node:assert/strict';
-import { startInstance, sioConnect, sioSocket, once, closeAll, ackOf, request, sleep, waitFor } from './harness.mjs';
+import { startInstance, sioConnect, sioSocket, once, closeAll, ackOf, request, sleep, waitFor, BUILD } from './harness.mjs';
 
 const TIMEOUT_MS = 1000;
 const QUEUE = 4;
@@ -237,6 +238,24 @@ test('callbacks reuse kept-alive connections to the backend', { timeout: 20000 }
   const log = fs.readFileSync(path.join(inst.rundir, 'logs', 'callbacks_log'), 'utf8');
   const reused = log.split('\n').filter((l) => /^[1-9]\d* POST \/socketio-handlers\/probe\.php$/.test(l));
   assert.ok(reused.length >= 4, `callbacks on a connection used before: ${reused.length}\n${log.slice(-500)}`);
+});
+
+test('siod refuses bad callback options at startup (a usage error, exit 2, saying why)', () => {
+  const bad = [
+    [['--callback=/,connect'], /expected NSP,KIND,URL/],
+    [['--callback=/,talk,http://x/'], /KIND is connect, event or disconnect/],
+    [['--callback=/,event,ftp://x/'], /http:\/\/ or https:\/\//],
+    [['--callback=~(,event,http://x/'], /not a POSIX extended regular expression/],
+    [['--callback=/,event,http://a/', '--callback=/,event,http://b/'], /a second event callback for \//],
+    [['--callback-timeout=0'], /expected 1\.\.3600000/],
+    [['--callback-queue=x'], /expected 1\.\.100000/],
+    [['-a', 'echo-engine', '--callback=/,event,http://a/'], /cannot be combined/],
+  ];
+  for (const [args, why] of bad) {
+    const r = spawnSync(path.join(BUILD, 'siod'), ['-s', '/nonexistent/siod.sock', ...args], { encoding: 'utf8' });
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, why);
+  }
 });
 
 // last: it stops siod
