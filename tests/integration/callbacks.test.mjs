@@ -77,6 +77,20 @@ test('connect: a garbled or slow backend is a CONNECT_ERROR with a code, not a h
   assert.ok(Date.now() - t0 < TIMEOUT_MS + 1500, `refused after ${Date.now() - t0} ms`);
 });
 
+test('connect: a client that leaves while its connect callback runs is let go; the late answer harms nothing', { timeout: 20000 }, async () => {
+  const leaving = sioSocket(inst, '/', { auth: { token: 'slow-good' }, transports: ['websocket'] });
+  await sleep(150);
+  closeAll(leaving);
+  await sleep(900);            // the answer (accept, join, emit) came meanwhile
+  assert.ok(inst.siodPid, 'siod is running');
+  const s = await good();
+  try {
+    assert.equal((await ackOf(s, 'whoami'))[0].user, 'by-token');
+  } finally {
+    closeAll(s);
+  }
+});
+
 test('binary arguments reach PHP as bytes and come back as buffers, nested too', { timeout: 20000 }, async () => {
   const s = await good();
   try {

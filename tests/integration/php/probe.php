@@ -18,6 +18,11 @@ if ($req->type === 'connect') {
             'address' => $req->handshake->address,
         ], 'emit' => [['event' => 'welcome', 'args' => ['hello', sio_binary("\x00\x01")]]]]);
     }
+    if ($token === 'slow-good') {
+        usleep(500000);
+        sio_answer(['accept' => true, 'join' => ['late'], 'data' => ['user' => 'late'],
+            'emit' => [['event' => 'welcome', 'args' => ['late']]]]);
+    }
     if ($token === 'garbled') {
         echo 'accept: yes';
         exit;
