@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* One callback to make. */
 struct job {
@@ -26,6 +27,7 @@ struct job {
     siod_ack *ack;                   /* event: held, NULL if none wanted */
     struct json_object *sock;        /* disconnect: the socket as it was */
     char *reason;                    /* disconnect */
+    long long sent_ms;               /* when its request left (monotonic) */
     struct job *next;
 };
 
@@ -44,6 +46,13 @@ struct cbsock {
 };
 
 static struct cbsock *busy_head;
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static const char *const kind_names[SIOD_CB_KINDS] = {
     "connect", "event", "disconnect",
@@ -327,6 +336,12 @@ static void on_answer(void *ud, int status, const char *body, size_t len,
     }
     if (f != NULL)
         log_failure(c, j, f);
+    else
+        siod_log_debug("callback %s (socket %s%s%s): answered in %lld ms",
+                       kind_names[j->kind], siod_socket_id(c->s),
+                       j->event != NULL ? ", event " : "",
+                       j->event != NULL ? j->event : "",
+                       now_ms() - j->sent_ms);
     if (j->kind == SIOD_CB_CONNECT)
         connect_done(c, &a, f);
     else if (j->kind == SIOD_CB_EVENT)
@@ -383,6 +398,7 @@ static void pump(struct cbsock *c)
             j->sock = NULL;
         }
         c->cur = j;
+        j->sent_ms = now_ms();
         c->req = body != NULL
                  ? siod_cb_http_post(c->conf->url[j->kind], body, len,
                                      siod_cb_settings_get()->timeout_ms,
