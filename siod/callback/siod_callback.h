@@ -24,9 +24,6 @@ enum siod_callback_opt {
     SIOD_CALLBACK_OPT_COUNT
 };
 
-/* The long option names, indexed by enum siod_callback_opt. */
-extern const char *const siod_callback_opt_names[SIOD_CALLBACK_OPT_COUNT];
-
 /* Records one option with its argument. --callback binds the namespace
  * to the built-in application the first time it names it. Returns 0, or
  * -EINVAL (bad syntax, a KIND given twice for one namespace, a number out

@@ -15,10 +15,6 @@
 #define DEF_REQUESTS 64
 #define DEF_QUEUE 32
 
-const char *const siod_callback_opt_names[SIOD_CALLBACK_OPT_COUNT] = {
-    "callback", "callback-timeout", "callback-requests", "callback-queue",
-};
-
 static siod_cb_settings S = {
     .timeout_ms = DEF_TIMEOUT_MS,
     .max_requests = DEF_REQUESTS,
