@@ -14,16 +14,20 @@ import { startInstance, sioConnect, sioSocket, once, closeAll, ackOf, request, s
 
 const TIMEOUT_MS = 1000;
 const QUEUE = 4;
+const REQUESTS = 4;
 let inst;
 before(async () => {
   inst = await startInstance('callbacks', {
-    fpm: true, handlers: ['conf/php', 'tests/integration/php'],
+    // more PHP workers than siod's --callback-requests, so that siod's
+    // bound is the one that shows
+    fpm: true, fpmChildren: 3 * REQUESTS, handlers: ['conf/php', 'tests/integration/php'],
     callbacks: ['/,connect,probe.php', '/,event,probe.php', '/,disconnect,probe.php',
       // nothing listens on port 1: an unreachable backend
       '/down,event,http://127.0.0.1:1/nothing.php',
       // a dynamic namespace: events only, so every client is let in
       '~^/dyn-[0-9]+$,event,probe.php'],
-    siodExtraArgs: [`--callback-timeout=${TIMEOUT_MS}`, `--callback-queue=${QUEUE}`],
+    siodExtraArgs: [`--callback-timeout=${TIMEOUT_MS}`, `--callback-queue=${QUEUE}`,
+      `--callback-requests=${REQUESTS}`],
     // %k: the requests before this one on its connection (keep-alive)
     extraConf: 'CustomLog "logs/callbacks_log" "%k %m %U"',
   });
@@ -126,6 +130,35 @@ test('one socket\'s events reach the backend in order, though earlier ones take 
     }
   } finally {
     closeAll(A, B);
+  }
+});
+
+test('many sockets at once: past --callback-requests they wait their turn, and every ack comes back right', { timeout: 30000 }, async () => {
+  const socks = await Promise.all([...Array(24)].map((_, i) => good({ transports: [i % 2 ? 'polling' : 'websocket'] })));
+  try {
+    const acks = socks.flatMap((s, i) => [0, 1, 2].map((k) => ackOf(s, 'echo', [i, k, Buffer.from([i, k])], 10000)));
+    const got = await Promise.all(acks);
+    got.forEach((args, j) => {
+      const i = Math.floor(j / 3), k = j % 3;
+      assert.deepEqual(args.map(norm), [i, k, Buffer.from([i, k])].map(norm));
+    });
+  } finally {
+    closeAll(socks);
+  }
+});
+
+test('at most --callback-requests callbacks run at once', { timeout: 30000 }, async () => {
+  const socks = await Promise.all([...Array(3 * REQUESTS)].map(() => good()));
+  const file = path.join(inst.rundir, 'handlers-conc');
+  fs.writeFileSync(file, '0 0');
+  fs.chmodSync(file, 0o666);
+  fs.chmodSync(inst.rundir, 0o755);
+  try {
+    const got = await Promise.all(socks.map((s) => ackOf(s, 'conc', [file], 10000)));
+    const max = Math.max(...got.map(([m]) => m));
+    assert.ok(typeof max === 'number' && max <= REQUESTS && max >= 2, `at most ${max} at once: ${JSON.stringify(got)}`);
+  } finally {
+    closeAll(socks);
   }
 });
 

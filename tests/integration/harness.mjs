@@ -179,6 +179,7 @@ export class Instance {
       EXTRA_CONF_FILE: o.extraConfFile || '',
       TLS_PORT: this.tlsPort ? String(this.tlsPort) : '',
       FPM: o.fpm ? '1' : '',
+      FPM_CHILDREN: o.fpmChildren ? String(o.fpmChildren) : '',
       HANDLERS_DIR: o.handlers ? this.mergeHandlers(o.handlers) : '',
     };
     const out = execFileSync(path.join(REPO, 'scripts', 'httpd-conf.sh'), [], { env, encoding: 'utf8' });
@@ -440,7 +441,8 @@ export class Instance {
  * environment), verbose; httpd's port (a free port chosen beforehand: see
  * freePort), mpm, cors, transports, upgrades, replyTimeout, logLevel, tls,
  * status (mod_status at /server-status), nofile (httpd's `ulimit -n`),
- * fpm (PHP through a private php-fpm pool, as FPM=1), handlers (folders of
+ * fpm (PHP through a private php-fpm pool, as FPM=1; fpmChildren its
+ * size), handlers (folders of
  * callback handlers merged under /socketio-handlers/, local clients only),
  * callbacks (siod's --callback specs, URLs relative to the handlers'),
  * extraConf

@@ -91,6 +91,25 @@ case 'nobody':
         ['event' => 'told', 'to' => [], 'args' => ['to nobody']],
         ['event' => 'told', 'except' => 'vip', 'args' => ['not to vip']],
     ]]);
+case 'conc':
+    // how many of these run at once: a counter under a lock in file args[0]
+    $f = fopen((string) $args[0], 'c+');
+    $bump = function (int $d) use ($f): array {
+        flock($f, LOCK_EX);
+        rewind($f);
+        [$now, $max] = array_map('intval', explode(' ', stream_get_contents($f) ?: '0 0') + [0, 0]);
+        $now += $d;
+        $max = max($max, $now);
+        ftruncate($f, 0);
+        rewind($f);
+        fwrite($f, "$now $max");
+        flock($f, LOCK_UN);
+        return [$now, $max];
+    };
+    $bump(1);
+    usleep(150000);
+    [, $max] = $bump(-1);
+    sio_answer(['ack' => [$max]]);
 case 'tell-others':
     sio_answer(['emit' => [['event' => 'told', 'to' => 'others', 'except' => ['vip'], 'args' => [$args[0]]]]]);
 case 'set':
