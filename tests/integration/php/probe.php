@@ -107,7 +107,7 @@ case 'conc':
         return [$now, $max];
     };
     $bump(1);
-    usleep(150000);
+    usleep(100000);
     [, $max] = $bump(-1);
     sio_answer(['ack' => [$max]]);
 case 'tell-others':
