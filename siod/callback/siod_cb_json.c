@@ -13,14 +13,104 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Returns 1 if the integer digits d[0..n) (no sign) are more than json-c
+ * keeps: past INT64_MIN's magnitude when negative, past UINT64_MAX when
+ * not (json-c clamps those to the limit). */
+static int int_too_big(const char *d, size_t n, int negative)
+{
+    const char *lim = negative ? "9223372036854775808" : "18446744073709551615";
+    size_t lim_n = strlen(lim);
+    return n > lim_n || (n == lim_n && memcmp(d, lim, n) > 0);
+}
+
+/* json-c reads an integer beyond 64 bits as the nearest limit; a double
+ * keeps its text. Returns a malloc'd copy of json[0..len) in which each
+ * such integer has ".0" appended (the same number, read as a double),
+ * *out_len its length; NULL when there is none (or memory runs out:
+ * *out_len is then nonzero). The text was validated, or is refused by
+ * the parse anyway. */
+static char *widen_big_ints(const char *json, size_t len, size_t *out_len)
+{
+    char *out = NULL;
+    size_t o = 0, i = 0;
+    int in_str = 0;
+
+    *out_len = 0;
+    while (i < len) {
+        char ch = json[i];
+        if (in_str) {
+            in_str = ch != '"';
+            i += ch == '\\' ? 2 : 1;
+            continue;
+        }
+        if (ch == '"') {
+            in_str = 1;
+            i++;
+            continue;
+        }
+        if (ch != '-' && (ch < '0' || ch > '9')) {
+            i++;
+            continue;
+        }
+        size_t start = i, digits = i + (ch == '-');
+        int integer = 1;
+        while (i < len && (json[i] == '-' || json[i] == '+' ||
+                           json[i] == '.' || json[i] == 'e' ||
+                           json[i] == 'E' || (json[i] >= '0' && json[i] <= '9'))) {
+            if (json[i] == '.' || json[i] == 'e' || json[i] == 'E')
+                integer = 0;
+            i++;
+        }
+        if (!integer || i <= digits ||
+            !int_too_big(json + digits, i - digits, ch == '-'))
+            continue;
+        if (out == NULL) {
+            /* at most one ".0" per two bytes of input */
+            out = malloc(len + len + 1);
+            if (out == NULL) {
+                *out_len = 1;
+                return NULL;
+            }
+            memcpy(out, json, start);
+            o = start;
+        } else {
+            /* the text between the previous widened number and this one */
+            size_t from = (size_t)(*out_len);
+            memcpy(out + o, json + from, start - from);
+            o += start - from;
+        }
+        memcpy(out + o, json + start, i - start);
+        o += i - start;
+        memcpy(out + o, ".0", 2);
+        o += 2;
+        *out_len = i;                /* where copying resumes */
+    }
+    if (out == NULL)
+        return NULL;
+    memcpy(out + o, json + *out_len, len - *out_len);
+    o += len - *out_len;
+    out[o] = '\0';
+    *out_len = o;
+    return out;
+}
+
 struct json_object *siod_cb_json_parse(const char *json, size_t len)
 {
     struct json_tokener *tok;
     struct json_object *o;
-    size_t used;
+    size_t used, wide_len;
+    char *wide;
 
     if (len > (size_t)INT32_MAX)
         return NULL;
+    wide = widen_big_ints(json, len, &wide_len);
+    if (wide != NULL) {
+        o = siod_cb_json_parse(wide, wide_len);
+        free(wide);
+        return o;
+    }
+    if (wide_len != 0)
+        return NULL;                 /* out of memory */
     tok = json_tokener_new_ex(SIOD_CB_MAX_DEPTH);
     if (tok == NULL)
         return NULL;

@@ -162,6 +162,19 @@ static void test_args_both_ways(void)
     CHECK(strcmp(text, "[1.50,1e3,0]") == 0);
     free(text);
     json_object_put(o);
+    /* integers past 64 bits (json-c would clamp them) stay the same
+     * number: read as doubles, which keep their text, with ".0" */
+    o = siod_cb_args_to_json("[18446744073709551615,18446744073709551616,"
+                             "-9223372036854775808,-9223372036854775809,"
+                             "\"123456789012345678901\",{\"a\\\"\":"
+                             "123456789012345678901}]", 0, NULL, 0);
+    text = siod_cb_json_string(o, NULL);
+    CHECK(strcmp(text, "[18446744073709551615,18446744073709551616.0,"
+                       "-9223372036854775808,-9223372036854775809.0,"
+                       "\"123456789012345678901\",{\"a\\\"\":"
+                       "123456789012345678901.0}]") == 0);
+    free(text);
+    json_object_put(o);
 }
 
 int main(void)
