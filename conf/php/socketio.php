@@ -8,7 +8,7 @@ declare(strict_types=1);
 function sio_request(): object
 {
     $body = file_get_contents('php://input');
-    $req = json_decode($body === false ? '' : $body, false, 512, JSON_BIGINT_AS_STRING);
+    $req = json_decode($body === false ? '' : $body, false, 512);
     if (!is_object($req) || !isset($req->type)) {
         http_response_code(400);
         header('Content-Type: text/plain');

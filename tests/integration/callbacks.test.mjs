@@ -99,7 +99,9 @@ test('binary arguments reach PHP as bytes and come back as buffers, nested too',
   const s = await good();
   try {
     const bytes = Buffer.from([0, 255, 1, 254, 10, 13]);
-    const args = [1, 'two', { three: [3], empty: {} }, bytes, { nested: [Buffer.from('héllo')] }, null, [], 1.5];
+    // numbers past 64 bits as JavaScript writes them (in full below 1e21)
+    const args = [1, 'two', { three: [3], empty: {} }, bytes, { nested: [Buffer.from('héllo')] }, null, [], 1.5,
+      1e19, -1e19, 2 ** 63, 1e20, 123456789012345680000, 1e300];
     const back = await ackOf(s, 'echo', args);
     assert.deepEqual(back.map(norm), args.map(norm));
     assert.deepEqual((await s.rec.next('echo-back')).map(norm), args.map(norm));
