@@ -152,7 +152,9 @@ static void ack_error(siod_ack **ack, const struct failure *f)
     json_object_put(args);
     siod_args a = { json != NULL ? json : "[{\"error\":{\"code\":\"failed\"}}]",
                     0, NULL, 0 };
-    siod_ack_send(*ack, &a);     /* releases it */
+    int rc = siod_ack_send(*ack, &a);     /* releases it once sent */
+    if (rc == SIOD_EINVAL || rc == SIOD_ENOMEM)
+        siod_ack_release(*ack);           /* not sent: dropped */
     *ack = NULL;
     free(json);
 }
@@ -277,12 +279,15 @@ static void event_done(struct cbsock *c, struct job *j,
     if (j->ack != NULL) {
         if (a->has_ack) {
             siod_args args = { a->ack.json, 0, a->ack.bins, a->ack.nbins };
-            if (siod_ack_send(j->ack, &args) == SIOD_EINVAL) {
+            int rc = siod_ack_send(j->ack, &args);
+            if (rc == SIOD_EINVAL || rc == SIOD_ENOMEM) {
+                /* not sent (it may be sent again): an error instead */
                 struct failure bad;
                 fail_set(&bad, "bad-answer", "the ack's arguments were "
-                         "refused");
+                         "refused (%s)", rc == SIOD_EINVAL ? "not valid"
+                                                         : "out of memory");
                 log_failure(c, j, &bad);
-                siod_ack_send(j->ack, NULL);
+                ack_error(&j->ack, &bad);
             }
             j->ack = NULL;
         } else {

@@ -155,7 +155,9 @@ typedef struct siod_cb_answer {
 #define SIOD_CB_MAX_EMITS 256
 #define SIOD_CB_MAX_NAMES 256
 #define SIOD_CB_MAX_BINS 64
-#define SIOD_CB_MAX_DEPTH 32
+/* nesting: what siod takes from a client (128), inside an answer's two
+ * levels */
+#define SIOD_CB_MAX_DEPTH 130
 
 /* Parses an answer body[0..len) (a JSON object; an empty body is {}) into
  * *out (zeroed first; free with siod_cb_answer_free even on failure).

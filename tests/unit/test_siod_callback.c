@@ -113,13 +113,19 @@ static void test_refused(void)
     CHECK_EQ(parse(many, &a), -EPROTO);
     siod_cb_answer_free(&a);
     free(many);
-    char deep[200];
-    memset(deep, '[', 100);
-    memset(deep + 100, ']', 100);
-    memcpy(deep, "{\"ack\":", 7);
-    deep[199] = '\0';
-    CHECK_EQ(parse(deep, &a), -EPROTO);
-    siod_cb_answer_free(&a);
+    /* nesting: as deep as siod takes from a client, not deeper */
+    for (int depth = 120; depth <= 140; depth += 20) {
+        char deep[400];
+        size_t n = 0;
+        n += (size_t)sprintf(deep, "{\"ack\":");
+        memset(deep + n, '[', (size_t)depth);
+        n += (size_t)depth;
+        memset(deep + n, ']', (size_t)depth);
+        n += (size_t)depth;
+        strcpy(deep + n, "}");
+        CHECK_EQ(parse(deep, &a), depth == 120 ? 0 : -EPROTO);
+        siod_cb_answer_free(&a);
+    }
 }
 
 static void test_args_both_ways(void)
@@ -149,6 +155,15 @@ static void test_args_both_ways(void)
     siod_cb_answer_free(&a);
     free(answer);
     free(text);
+
+    /* arguments as deep as siod takes them from a client (128) */
+    char deep[300];
+    memset(deep, '[', 128);
+    memset(deep + 128, ']', 128);
+    deep[256] = '\0';
+    o = siod_cb_args_to_json(deep, 0, NULL, 0);
+    CHECK(o != NULL);
+    json_object_put(o);
 
     /* no arguments; a placeholder past the buffers */
     o = siod_cb_args_to_json(NULL, 0, NULL, 0);
