@@ -106,6 +106,10 @@ test('binary arguments reach PHP as bytes and come back as buffers, nested too',
     assert.deepEqual(back.map(norm), args.map(norm));
     assert.deepEqual((await s.rec.next('echo-back')).map(norm), args.map(norm));
     assert.deepEqual(await ackOf(s, 'sizes', [bytes, 'text', Buffer.alloc(0)]), [[6, '00ff01fe'], null, [0, '']]);
+    // nested as deep as siod takes from a client
+    let deep = [Buffer.from([7])];
+    for (let i = 0; i < 120; i++) deep = [deep];
+    assert.deepEqual((await ackOf(s, 'echo', [deep])).map(norm), [deep].map(norm));
   } finally {
     closeAll(s);
   }
