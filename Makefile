@@ -46,18 +46,19 @@ SIOD_PATH ?= /usr/local/sbin/siod
 MODCFLAGS += -DSOCKETIO_SIOD_PATH='"$(SIOD_PATH)"'
 
 # siod's cluster layer speaks to Redis with hiredis (async, on libevent)
-# and msgpack-c; Debian's packages ship pkg-config files for both.
-SIOD_PKGS := libevent json-c hiredis msgpack
+# and msgpack-c; its callback layer POSTs with libcurl. Debian's packages
+# ship pkg-config files for all.
+SIOD_PKGS := libevent json-c hiredis msgpack libcurl
 SIOD_LIBS := $(shell pkg-config --libs $(SIOD_PKGS) 2>/dev/null) -lm
 SIOD_INC  := $(shell pkg-config --cflags $(SIOD_PKGS) 2>/dev/null)
 
 SHARED_SRC := $(wildcard shared/*.c)
 # siod's layers, one folder each (docs/siod.md): core, guard, relay, engine,
-# adapter, cluster, sio, app, with siod_main.c and the built-in echo-engine
-# on top.
+# adapter, cluster, sio, app, callback, with siod_main.c and the built-in
+# echo-engine on top.
 # Files include another layer's public header as "layer/header.h" (-Isiod)
 # and their own layer's headers by bare name.
-SIOD_LAYERS := core guard relay engine adapter cluster sio app
+SIOD_LAYERS := core guard relay engine adapter cluster sio app callback
 SIOD_SRC   := $(wildcard siod/*.c $(SIOD_LAYERS:%=siod/%/*.c))
 SIOD_HDR   := $(wildcard siod/*.h $(SIOD_LAYERS:%=siod/%/*.h))
 # The application ABI, the one header applications include (installed).
@@ -178,6 +179,15 @@ $(BUILD)/tests/test_siod_schema $(BUILD)/tests/test_siod_guard: $(BUILD)/tests/t
 	$(CC) $(ALLCFLAGS) $(SIOD_INC) -Isiod -o $@ $< $(SIOD_GUARD_UNIT_OBJ) \
 	  $(BUILD)/libsio.a $(SIOD_LIBS)
 
+# The callback layer's unit test links its pure JSON file.
+SIOD_CALLBACK_UNIT_OBJ := $(addprefix $(BUILD)/obj/siod/, \
+    callback/siod_cb_json.o core/siod_err.o)
+$(BUILD)/tests/test_siod_callback: tests/unit/test_siod_callback.c \
+                                   $(SIOD_CALLBACK_UNIT_OBJ) $(BUILD)/libsio.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) $(SIOD_INC) -Isiod -o $@ $< $(SIOD_CALLBACK_UNIT_OBJ) \
+	  $(BUILD)/libsio.a $(SIOD_LIBS)
+
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libsio.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -o $@ $< $(BUILD)/libsio.a $(SIOD_LIBS)
@@ -242,6 +252,14 @@ $(BUILD)/fuzz/fuzz_schema: tests/fuzz/fuzz_schema.c $(FUZZ_SCHEMA_SRC) \
 	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -D_GNU_SOURCE $(SIOD_INC) -Isiod \
 	  -o $@ $< $(FUZZ_SCHEMA_SRC) $(SHARED_SRC) $(SIOD_LIBS)
 
+# fuzz_callback runs the callback layer's JSON alone (a pure file).
+FUZZ_CALLBACK_SRC := siod/callback/siod_cb_json.c siod/core/siod_err.c
+$(BUILD)/fuzz/fuzz_callback: tests/fuzz/fuzz_callback.c $(FUZZ_CALLBACK_SRC) \
+                             $(SHARED_SRC) $(SIOD_HDR) $(wildcard shared/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -D_GNU_SOURCE $(SIOD_INC) -Isiod \
+	  -o $@ $< $(FUZZ_CALLBACK_SRC) $(SHARED_SRC) $(SIOD_LIBS)
+
 setup:
 	scripts/setup.sh
 
@@ -285,29 +303,34 @@ serve: all
 	HANDSHAKE_RATE="$(HANDSHAKE_RATE)" HANDSHAKE_BURST="$(HANDSHAKE_BURST)" \
 	SCHEMAS="$(if $(SCHEMAS),$(abspath $(SCHEMAS)))" \
 	CONNECT_TIMEOUT="$(CONNECT_TIMEOUT)" CORS="$(CORS)" MPM="$(MPM)" SAN=$(SAN) \
-	SIOD_ARGS="$(SIOD_ARGS)" scripts/serve.sh
+	SIOD_ARGS="$(SIOD_ARGS)" HANDLERS="$(HANDLERS)" CALLBACKS="$(CALLBACKS)" \
+	scripts/serve.sh
 
 # The demo: siod's chat application, the pages of conf/demo (copied into
 # the document root), the socket.io.js bundle setup.sh installs served at
 # /socket.io/socket.io.js, and PHP through php-cgi; configuration and logs
-# in $(BUILD)/demo (make serve uses $(BUILD)/serve). Ctrl-C stops it.
+# in $(BUILD)/demo (make serve uses $(BUILD)/serve). HANDLERS=php: the chat
+# answered by conf/php/chat.php (HTTP callbacks), PHP through php-fpm.
+# Ctrl-C stops it.
 DEMO_CLIENT := tests/node_modules/socket.io-client/dist/socket.io.js
 run:
 	scripts/setup.sh
 	$(MAKE) all
 	BUILD=$(abspath $(BUILD)) RUNDIR=$(abspath $(BUILD))/demo PORT=$(PORT) \
-	APP=$(or $(APP),chat) CGI=1 \
-	SITE_DIR=$(abspath conf/demo) CLIENT_SCRIPT=$(abspath $(DEMO_CLIENT)) \
+	APP=$(or $(APP),chat) CGI=1 HANDLERS="$(HANDLERS)" \
+	SITE_DIR=$(abspath conf/demo):$(abspath conf/php/public) \
+	CLIENT_SCRIPT=$(abspath $(DEMO_CLIENT)) \
 	MPM="$(MPM)" SAN=$(SAN) \
 	READY_MSG="demo: open http://$(or $(BIND_ADDR),127.0.0.1):$(PORT)/ in two browser tabs" \
 	scripts/serve.sh
 
 # Two headless chromium tabs chat through the demo (tests/e2e/demo.mjs);
-# screenshot in $(BUILD)/e2e/demo.png.
+# screenshot in $(BUILD)/e2e/demo.png. HANDLERS=php: the demo as `make run
+# HANDLERS=php` serves it.
 e2e:
 	scripts/setup.sh --browser
 	$(MAKE) all
-	BUILD=$(abspath $(BUILD)) MPM="$(MPM)" node tests/e2e/demo.mjs
+	BUILD=$(abspath $(BUILD)) MPM="$(MPM)" HANDLERS="$(HANDLERS)" node tests/e2e/demo.mjs
 
 # Hold ladder, memory per client, broadcasts, acks, server CPU per ack and
 # per delivery, open-loop ack latency, long-polling sessions and a polling

@@ -29,7 +29,7 @@ DOC=docs/architecture.md
 # folders (siod, mod_socketio) hold the entry points and may use every
 # layer of their program, through the public headers too.
 LAYERS='
-siod              |                   | siod/core siod/guard siod/relay siod/engine siod/adapter siod/cluster siod/sio siod/app shared
+siod              |                   | siod/core siod/guard siod/relay siod/engine siod/adapter siod/cluster siod/sio siod/app siod/callback shared
 siod/core         | siod_core.h       | shared
 siod/guard        | siod_guard.h      | siod/core shared
 siod/relay        | siod_relay.h      | siod/engine siod/core shared
@@ -38,6 +38,7 @@ siod/adapter      | siod_adapter.h    | siod/core shared
 siod/cluster      | siod_cluster.h    | siod/adapter siod/core shared
 siod/sio          | siod_sio.h siod_app.h | siod/engine siod/adapter siod/guard siod/core shared
 siod/app          | siod_app_loader.h | siod/sio siod/core shared
+siod/callback     | siod_callback.h   | siod/app siod/sio siod/core shared
 siod/apps         |                   | siod/sio:siod_app.h
 mod_socketio      |                   | mod_socketio/http mod_socketio/ws mod_socketio/link mod_socketio/core shared
 mod_socketio/http | socketio_http.h   | mod_socketio/ws mod_socketio/link mod_socketio/core shared

@@ -33,7 +33,15 @@
 #   STATUS=1         load mod_status: /server-status, from loopback only
 #   SITE_DIR         a directory whose files are copied into the document
 #                    root (over the generated ones; health.txt stays), e.g.
-#                    conf/demo; a copy, so www-data can read it as root
+#                    conf/demo; a copy, so www-data can read it as root;
+#                    several directories separated by ':' are copied in
+#                    turn (make run adds conf/php/public, the chat's login)
+#   HANDLERS_DIR     a directory of Socket.IO callback handlers (conf/php)
+#                    copied to /socketio-handlers/ in the document root,
+#                    which only local clients (siod) may request, but for
+#                    its public/ folder, copied into the document root
+#                    itself (the pages that go with them: a login); with
+#                    FPM=1 or CGI=1 their PHP runs (docs/callbacks.md)
 #   CLIENT_SCRIPT    socket.io.js for SocketIOClientScript (the bundle GET
 #                    /socket.io/socket.io.js answers); copied with its
 #                    siblings under the runtime directory when www-data
@@ -50,7 +58,8 @@
 # Output: the generated files, and on stdout shell assignments (KEY='value')
 # for CONF, PIDFILE, ERROR_LOG, ACCESS_LOG, SIOD_SOCKET, SIOD_SECRET,
 # SIOD_UIDS, HTDOCS,
-# RUNDIR, RUN_USER and CLIENT_SCRIPT (and FPM_CONF, FPM_SOCKET, FPM_BIN with
+# RUNDIR, RUN_USER, CLIENT_SCRIPT and HANDLERS_URL (with HANDLERS_DIR:
+# the base URL siod's callbacks use) (and FPM_CONF, FPM_SOCKET, FPM_BIN with
 # FPM=1), for the caller to eval or parse.
 set -euo pipefail
 
@@ -130,8 +139,12 @@ SIOD_SECRET=${SIOD_SECRET:-$SIOD_SOCKET.secret}
 
 HTDOCS=$wwwdir/htdocs
 LOGDIR=$RUNDIR/logs
+site_dirs=()
 if [ -n "${SITE_DIR:-}" ]; then
-    [ -d "$SITE_DIR" ] || die "SITE_DIR $SITE_DIR is not a directory"
+    IFS=: read -r -a site_dirs <<<"$SITE_DIR"
+    for d in "${site_dirs[@]}"; do
+        [ -d "$d" ] || die "SITE_DIR $d is not a directory"
+    done
     # A fresh copy each time: files removed from the site leave with it.
     rm -rf "$HTDOCS"
 fi
@@ -163,9 +176,29 @@ if [ "${CGI:-0}" = 1 ] || [ "${FPM:-0}" = 1 ]; then
 <?php header('Content-Type: text/plain'); echo "php ok\n";
 EOF
 fi
-if [ -n "${SITE_DIR:-}" ]; then
-    cp -R "$SITE_DIR"/. "$HTDOCS"/
+if [ ${#site_dirs[@]} -gt 0 ]; then
+    for d in "${site_dirs[@]}"; do
+        cp -R "$d"/. "$HTDOCS"/
+    done
     chmod -R u+rwX,go+rX "$HTDOCS"
+fi
+HANDLERS_URL=
+if [ -n "${HANDLERS_DIR:-}" ]; then
+    [ -d "$HANDLERS_DIR" ] || die "HANDLERS_DIR $HANDLERS_DIR is not a directory"
+    rm -rf "$HTDOCS/socketio-handlers"
+    mkdir -p "$HTDOCS/socketio-handlers"
+    cp -R "$HANDLERS_DIR"/. "$HTDOCS/socketio-handlers"/
+    rm -rf "$HTDOCS/socketio-handlers/public"
+    if [ -d "$HANDLERS_DIR/public" ]; then
+        cp -R "$HANDLERS_DIR/public"/. "$HTDOCS"/
+    fi
+    chmod -R u+rwX,go+rX "$HTDOCS"
+    case $BIND_ADDR in
+    0.0.0.0|'*'|::|'[::]') cb_host=127.0.0.1 ;;
+    *:*) cb_host="[$BIND_ADDR]" ;;
+    *) cb_host=$BIND_ADDR ;;
+    esac
+    HANDLERS_URL="http://$cb_host:$PORT/socketio-handlers/"
 fi
 
 # The Socket.IO client bundle the module serves: httpd's children open it,
@@ -427,6 +460,15 @@ EOF
 </Location>
 EOF
     fi
+    if [ -n "$HANDLERS_URL" ]; then
+        cat <<'EOF'
+
+# Socket.IO callback handlers: siod's to call, nobody else's.
+<Location /socketio-handlers/>
+    Require local
+</Location>
+EOF
+    fi
     if [ "${FPM:-0}" = 1 ]; then
         cat <<EOF
 
@@ -487,6 +529,7 @@ q HTDOCS "$HTDOCS"
 q RUNDIR "$RUNDIR"
 q RUN_USER "$RUN_USER"
 q CLIENT_SCRIPT "$CLIENT_SCRIPT"
+q HANDLERS_URL "$HANDLERS_URL"
 if [ "${FPM:-0}" = 1 ]; then
     q FPM_CONF "$FPM_CONF"
     q FPM_SOCKET "$FPM_SOCKET"

@@ -18,8 +18,12 @@
 # $BUILD/serve), and for the demo (`make run`): SITE_DIR (files for the
 # document root), CLIENT_SCRIPT (socket.io.js the module serves),
 # SERVE_CLIENT (On|Off), CGI=1 (PHP through php-cgi), FPM=1 (PHP through a
-# private php-fpm pool, started and stopped here), READY_MSG (printed once
-# everything answers).
+# private php-fpm pool, started and stopped here), HANDLERS=php (APP's
+# namespace "/" answered by conf/php/APP.php through HTTP callbacks, APP
+# chat by default; implies FPM=1: docs/callbacks.md), CALLBACKS (siod
+# --callback specs NSP,KIND,URL split at spaces, a URL without a scheme
+# relative to the handlers' /socketio-handlers/ with HANDLERS=php),
+# READY_MSG (printed once everything answers).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -101,11 +105,26 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
     die "port $PORT is already in use (set PORT=...)"
 fi
 
+# HANDLERS=php: the PHP twin of APP answers "/" (siod --callback), served
+# by this httpd through php-fpm from /socketio-handlers/.
+HANDLERS_DIR=
+case ${HANDLERS:-} in
+'') ;;
+php)
+    cb_app=${APP:-chat}
+    [ -f "$repo/conf/php/$cb_app.php" ] || die "HANDLERS=php: no conf/php/$cb_app.php for APP=$cb_app"
+    HANDLERS_DIR=$repo/conf/php
+    FPM=1
+    CGI=0
+    ;;
+*) die "HANDLERS must be php (got '$HANDLERS')" ;;
+esac
+
 conf_vars=$(RUNDIR=$RUNDIR PORT=$PORT MPM=$MPM BUILD=$BUILD BIND_ADDR=${BIND_ADDR:-} \
         CORS=${CORS:-} MAX_PAYLOAD=${MAX_PAYLOAD:-} TRANSPORTS=${TRANSPORTS:-} \
         UPGRADES=${UPGRADES:-} LOGLEVEL=${LOGLEVEL:-info} TLS_PORT=${TLS_PORT:-} \
         STATUS=${STATUS:-1} CGI=${CGI:-0} FPM=${FPM:-0} WS_DEFLATE=${WS_DEFLATE:-0} SITE_DIR=${SITE_DIR:-} CLIENT_SCRIPT=${CLIENT_SCRIPT:-} \
-        SERVE_CLIENT=${SERVE_CLIENT:-} "$here/httpd-conf.sh") \
+        SERVE_CLIENT=${SERVE_CLIENT:-} HANDLERS_DIR=$HANDLERS_DIR "$here/httpd-conf.sh") \
     || die "httpd-conf.sh failed"
 eval "$conf_vars"
 
@@ -124,6 +143,23 @@ siod_args=(-s "$SIOD_SOCKET" -k "$SIOD_SECRET" -u "$SIOD_UIDS" -p "$RUNDIR/run/s
 [ -n "${SCHEMAS:-}" ] && siod_args+=("--schemas=$SCHEMAS")
 [ -n "${APP:-}" ] && siod_args+=(-a "$APP")
 [ "${VERBOSE:-0}" = 1 ] && siod_args+=(-v)
+if [ -n "$HANDLERS_DIR" ]; then
+    for kind in connect event disconnect; do
+        siod_args+=("--callback=/,$kind,${HANDLERS_URL}$cb_app.php")
+    done
+fi
+if [ -n "${CALLBACKS:-}" ]; then
+    read -r -a specs <<<"$CALLBACKS"
+    for spec in "${specs[@]}"; do
+        url=${spec#*,*,}
+        case $url in
+        http://*|https://*) ;;
+        *) [ -n "$HANDLERS_URL" ] || die "CALLBACKS: $spec: a relative URL needs HANDLERS=php"
+           spec=${spec%"$url"}$HANDLERS_URL$url ;;
+        esac
+        siod_args+=("--callback=$spec")
+    done
+fi
 if [ -n "${SIOD_ARGS:-}" ]; then
     read -r -a extra <<<"$SIOD_ARGS"
     siod_args+=("${extra[@]}")

@@ -20,6 +20,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
 PACKAGES="apache2 apache2-dev libevent-dev libjson-c-dev libhiredis-dev libmsgpack-dev zlib1g-dev
+libcurl4-openssl-dev
 redis-server pkg-config php-cgi php-fpm php-cli
 clang libclang-rt-14-dev make gcc curl openssl nodejs npm python3"
 if [ "$browser" = 1 ]; then

@@ -3,6 +3,7 @@
 #include "siod_args.h"
 
 #include "app/siod_app_loader.h"
+#include "callback/siod_callback.h"
 #include "cluster/siod_cluster.h"
 #include "core/siod_core.h"
 #include "relay/siod_relay.h"
@@ -70,7 +71,10 @@ enum {
     OPT_REDIS = 512,
     OPT_REDIS_PREFIX,
     OPT_REDIS_MODE,
-    OPT_REDIS_SUBMODE
+    OPT_REDIS_SUBMODE,
+    /* the callback layer's, in the order of enum siod_callback_opt */
+    OPT_CALLBACK = 600,
+    OPT_CALLBACK_END = OPT_CALLBACK + SIOD_CALLBACK_OPT_COUNT
 };
 
 static const struct option long_opts[] = {
@@ -111,6 +115,14 @@ static const struct option long_opts[] = {
     { "redis-prefix", required_argument, NULL, OPT_REDIS_PREFIX },
     { "redis-mode", required_argument, NULL, OPT_REDIS_MODE },
     { "redis-subscription-mode", required_argument, NULL, OPT_REDIS_SUBMODE },
+    { "callback", required_argument, NULL,
+      OPT_CALLBACK + SIOD_CALLBACK_OPT_URL },
+    { "callback-timeout", required_argument, NULL,
+      OPT_CALLBACK + SIOD_CALLBACK_OPT_TIMEOUT },
+    { "callback-requests", required_argument, NULL,
+      OPT_CALLBACK + SIOD_CALLBACK_OPT_REQUESTS },
+    { "callback-queue", required_argument, NULL,
+      OPT_CALLBACK + SIOD_CALLBACK_OPT_QUEUE },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 }
 };
@@ -228,7 +240,13 @@ static void usage(FILE *f)
         "  --redis-mode=MODE               classic (createAdapter, default) or\n"
         "                                  sharded (createShardedAdapter, Redis 7)\n"
         "  --redis-subscription-mode=MODE  sharded: static, dynamic (default) or\n"
-        "                                  dynamic-private\n",
+        "                                  dynamic-private\n"
+        "HTTP callbacks (docs/callbacks.md):\n"
+        "  --callback=NSP,KIND,URL         POST NSP's KIND (connect, event,\n"
+        "                                  disconnect) to URL; repeatable\n"
+        "  --callback-timeout=MS           per callback (default 5000)\n"
+        "  --callback-requests=N           callbacks at once (default 64)\n"
+        "  --callback-queue=N              events waiting per socket (default 32)\n",
         DEF_MAX_SESSIONS, DEF_MAX_SESSIONS_PER_ADDR, DEF_MAX_HANDSHAKE_BYTES,
         DEF_MAX_ROOMS_PER_SOCKET, DEF_MAX_DYNAMIC_NSPS,
         DEF_MAX_NSPS_PER_SESSION, MAX_MAX_ATTACHMENTS, DEF_MAX_ATTACHMENTS,
@@ -479,6 +497,12 @@ int siod_args_parse(int argc, char **argv, struct options *o)
         if (c == OPT_REDIS_MODE || c == OPT_REDIS_SUBMODE) {
             if (parse_redis_mode(c, optarg, o) < 0)
                 return -EINVAL;
+            continue;
+        }
+        if (c >= OPT_CALLBACK && c < OPT_CALLBACK_END) {
+            if (siod_callback_conf(c - OPT_CALLBACK, optarg) < 0)
+                return -EINVAL;
+            o->sio_options |= c == OPT_CALLBACK;
             continue;
         }
         if (c >= OPT_MAX_SESSIONS) {

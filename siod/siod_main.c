@@ -4,6 +4,7 @@
  * startup failures are logged (to stderr for the command line, to the log
  * after it is open): the layers return a code and the detail. */
 #include "app/siod_app_loader.h"
+#include "callback/siod_callback.h"
 #include "cluster/siod_cluster.h"
 #include "core/siod_core.h"
 #include "engine/siod_engine.h"
@@ -108,6 +109,7 @@ int main(int argc, char **argv)
 
     if (siod_args_parse(argc, argv, &o) < 0) {
         siod_app_loader_destroy();
+        siod_callback_conf_free();
         return 2;
     }
     app = o.echo_engine ? &siod_app_echo_engine : &siod_app_socketio;
@@ -163,6 +165,7 @@ int main(int argc, char **argv)
                  o.redis_prefix, siod_cluster_uid());
     }
     siod_sio_set_recovery(&o.recovery);
+    siod_callback_set_loop(base);
     rc = siod_sessions_init(base, &o.engine, app);
     sessions_up = 1;
     if (rc < 0) {
@@ -232,6 +235,7 @@ out:
     if (sessions_up)
         siod_sessions_cleanup();
     siod_app_loader_destroy();   /* if the layer never started */
+    siod_callback_conf_free();
     siod_cluster_stop();
     siod_schemas_cleanup();
     siod_guard_cleanup();

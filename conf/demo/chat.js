@@ -1,4 +1,5 @@
-// The demo's browser side: connects to siod's "chat" application through
+// The demo's browser side: connects to siod's "chat" application (or its
+// PHP twin, conf/php/chat.php, under `make run HANDLERS=php`) through
 // mod_socketio and renders messages, rooms, typing indicators and the
 // connection state. The server knows only socket ids, so a nickname travels
 // inside each message's text as "nick: text" and ids are mapped to the
@@ -234,37 +235,45 @@
     setStatus('error', 'no Socket.IO client (/socket.io/socket.io.js)');
     return;
   }
-  socket = io();
-  const watched = new WeakSet();
-  let wasConnected = false;
+  // The page's PHP session (session.php) first: under `make run
+  // HANDLERS=php` the connect callback (conf/php/chat.php) lets in only
+  // browsers that have one; the C chat application does not look.
+  function connect() {
+    socket = io();
+    const watched = new WeakSet();
+    let wasConnected = false;
 
-  socket.on('connect', () => {
-    if (wasConnected) addNotice('Reconnected' + (rooms.size ? ', rejoining your rooms' : ''));
-    wasConnected = true;
-    ui.myId.textContent = socket.id;
-    nicks.set(socket.id, myNick);
-    showTransport();
-    const eng = socket.io.engine;
-    if (eng && !watched.has(eng)) {
-      watched.add(eng);
-      eng.on('upgrade', showTransport);
-    }
-    // A new session has no rooms: join again the ones this tab had.
-    for (const r of rooms) joinRoom(r, true);
-  });
-  socket.on('disconnect', (reason) => {
-    setStatus('reconnecting', 'disconnected (' + reason + ') · reconnecting…');
-    addNotice('Connection lost (' + reason + '); reconnecting…');
-    typers.forEach((t) => clearTimeout(t));
-    typers.clear();
-    renderTyping();
-  });
-  socket.on('connect_error', () => setStatus('reconnecting', 'cannot connect · retrying…'));
-  socket.io.on('reconnect_attempt', (n) => setStatus('reconnecting', 'reconnecting… (attempt ' + n + ')'));
+    socket.on('connect', () => {
+      if (wasConnected) addNotice('Reconnected' + (rooms.size ? ', rejoining your rooms' : ''));
+      wasConnected = true;
+      ui.myId.textContent = socket.id;
+      nicks.set(socket.id, myNick);
+      showTransport();
+      const eng = socket.io.engine;
+      if (eng && !watched.has(eng)) {
+        watched.add(eng);
+        eng.on('upgrade', showTransport);
+      }
+      // A new session has no rooms: join again the ones this tab had.
+      for (const r of rooms) joinRoom(r, true);
+    });
+    socket.on('disconnect', (reason) => {
+      setStatus('reconnecting', 'disconnected (' + reason + ') · reconnecting…');
+      addNotice('Connection lost (' + reason + '); reconnecting…');
+      typers.forEach((t) => clearTimeout(t));
+      typers.clear();
+      renderTyping();
+    });
+    socket.on('connect_error', () => setStatus('reconnecting', 'cannot connect · retrying…'));
+    socket.io.on('reconnect_attempt', (n) => setStatus('reconnecting', 'reconnecting… (attempt ' + n + ')'));
 
-  socket.on('chat message', addMessage);
-  socket.on('room message', addMessage);
-  socket.on('typing', (t) => { if (t && t.id && t.id !== socket.id) startTyping(String(t.id)); });
+    socket.on('chat message', addMessage);
+    socket.on('room message', addMessage);
+    socket.on('typing', (t) => { if (t && t.id && t.id !== socket.id) startTyping(String(t.id)); });
+  }
+  fetch('session.php', { method: 'POST', credentials: 'same-origin' })
+    .catch(() => { /* no PHP: the C application needs none */ })
+    .finally(connect);
 
   renderRooms();
   addNotice('Open this page in a second tab and chat between them.');

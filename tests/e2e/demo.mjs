@@ -60,7 +60,10 @@ function startServer(port) {
     RUNDIR: path.join(OUT, 'run'),
     APP: 'chat',
     CGI: '1',
-    SITE_DIR: path.join(REPO, 'conf', 'demo'),
+    // HANDLERS=php: the chat answered by conf/php/chat.php (make run HANDLERS=php)
+    HANDLERS: process.env.HANDLERS || '',
+    // the demo, and the PHP chat's login page its script calls first
+    SITE_DIR: [path.join(REPO, 'conf', 'demo'), path.join(REPO, 'conf', 'php', 'public')].join(':'),
     CLIENT_SCRIPT: path.join(REPO, 'tests', 'node_modules', 'socket.io-client', 'dist', 'socket.io.js'),
     LOGLEVEL: 'warn',
   };

@@ -186,6 +186,9 @@ export class Instance {
       SIOD_MANAGED: o.managed ? '1' : '',
       WS_DEFLATE: o.wsDeflate ? '1' : '',
       WS_DEFLATE_MIN: o.wsDeflateMin !== undefined ? String(o.wsDeflateMin) : '',
+      FPM: o.fpm ? '1' : '',
+      FPM_CHILDREN: o.fpmChildren ? String(o.fpmChildren) : '',
+      HANDLERS_DIR: o.handlers ? this.mergeHandlers(o.handlers) : '',
     };
     // opts.managed: httpd starts siod (SocketIODaemon managed) with the
     // options siodArgs gives, but those the module sets itself
@@ -196,10 +199,34 @@ export class Instance {
     this.siodOutFile = path.join(this.rundir, 'logs', 'siod.out');
     this.httpdOutFile = path.join(this.rundir, 'logs', 'httpd.out');
     live.add(this);
+    if (o.fpm) await this.startFpm();
     if (!o.managed) await this.startSiod();
     await this.startHttpd();
     return this;
   }
+
+  /** Copies the handler folders given (later ones win) into one, for
+   * httpd-conf.sh's HANDLERS_DIR; returns its path. */
+  mergeHandlers(dirs) {
+    const to = path.join(this.rundir, 'handlers');
+    for (const d of [].concat(dirs)) fs.cpSync(path.resolve(REPO, d), to, { recursive: true });
+    return to;
+  }
+
+  /** Starts the private php-fpm pool of {fpm: true} (FPM=1, as scripts/serve.sh does). */
+  async startFpm() {
+    try { fs.unlinkSync(this.paths.FPM_SOCKET); } catch { /* absent */ }
+    const outFd = fs.openSync(path.join(this.rundir, 'logs', 'php-fpm.out'), 'a');
+    this.fpm = spawn(this.paths.FPM_BIN, ['-F', '-y', this.paths.FPM_CONF], { stdio: ['ignore', outFd, outFd] });
+    fs.closeSync(outFd);
+    await waitFor(() => {
+      if (exited(this.fpm)) throw new Error(`php-fpm exited with ${this.fpm.exitCode ?? this.fpm.signalCode}`);
+      return fs.existsSync(this.paths.FPM_SOCKET);
+    }, 10000, 'php-fpm socket');
+  }
+
+  /** The base URL of the handlers of {handlers: [...]} (under /socketio-handlers/). */
+  get handlersUrl() { return this.paths.HANDLERS_URL; }
 
   /**
    * Checks the tests themselves: SIO_REFERENCE_SERVER names a Node.js script
@@ -236,11 +263,17 @@ export class Instance {
     const apps = [].concat(o.app || [], o.apps || []);
     const nsps = Array.isArray(o.nsps) ? o.nsps
       : Object.entries(o.nsps || {}).map(([nsp, app]) => `${nsp}=${app}`);
-    if (!apps.length && !nsps.length) apps.push('echo-engine');
+    if (!apps.length && !nsps.length && !(o.callbacks || []).length) apps.push('echo-engine');
     for (const app of apps) a.push('-a', app);
     for (const spec of nsps) a.push('-n', spec);
     if (o.appDir) a.push('-A', o.appDir);
     if (o.redis) a.push(`--redis=${o.redis}`);
+    // opts.callbacks: ['NSP,KIND,URL'], a URL without a scheme relative to
+    // the handlers' base URL (opts.handlers)
+    for (const spec of o.callbacks || []) {
+      const [nsp, kind, url] = spec.split(/,(.*?),(.*)/s).filter((x) => x !== undefined && x !== '');
+      a.push(`--callback=${nsp},${kind},${/^https?:/.test(url) ? url : this.paths.HANDLERS_URL + url}`);
+    }
     if (o.siodExtraArgs) a.push(...o.siodExtraArgs);
     if (o.verbose || process.env.SIO_VERBOSE) a.push('-v');
     return a;
@@ -388,6 +421,10 @@ export class Instance {
       for (const k of kids) { try { process.kill(k, 'SIGKILL'); } catch { /* gone */ } }
     }
     await this.stopSiod().catch(() => {});
+    if (this.fpm && !exited(this.fpm)) {
+      this.fpm.kill('SIGTERM');
+      if (!(await waitExit(this.fpm, 10000))) this.fpm.kill('SIGKILL');
+    }
     const www = path.join(this.rundir, '.wwwdir');
     if (fs.existsSync(www)) {
       fs.rmSync(fs.readFileSync(www, 'utf8').trim(), { recursive: true, force: true });
@@ -407,7 +444,7 @@ export class Instance {
   }
 
   killNow() {
-    for (const c of [this.httpd, this.siod]) {
+    for (const c of [this.httpd, this.siod, this.fpm]) {
       if (c && !exited(c)) {
         const kids = c === this.httpd ? childPids(c.pid) : [];
         try { c.kill('SIGKILL'); } catch { /* gone */ }
@@ -425,6 +462,10 @@ export class Instance {
  * environment), verbose; httpd's port (a free port chosen beforehand: see
  * freePort), mpm, cors, transports, upgrades, replyTimeout, logLevel, tls,
  * status (mod_status at /server-status), nofile (httpd's `ulimit -n`),
+ * fpm (PHP through a private php-fpm pool, as FPM=1; fpmChildren its
+ * size), handlers (folders of
+ * callback handlers merged under /socketio-handlers/, local clients only),
+ * callbacks (siod's --callback specs, URLs relative to the handlers'),
  * extraConf
  * (text appended to httpd.conf), extraConfFile (Included) and httpdEnv
  * (variables added to httpd's environment, e.g. the module's
