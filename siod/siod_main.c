@@ -10,6 +10,7 @@
 #include "relay/siod_relay.h"
 #include "sio/siod_sio.h"
 #include "siod_echo_engine.h"
+#include "sio_relay.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -42,6 +43,8 @@
  * limits from OPT_MAX_SESSIONS on. */
 enum {
     OPT_NODE = 200,
+    OPT_NODE_URL,
+    OPT_NODE_TTL,
     OPT_MAX_SESSIONS = 256,
     OPT_MAX_SESSIONS_PER_ADDR,
     OPT_MAX_HANDSHAKE_BYTES,
@@ -75,6 +78,8 @@ static const struct option long_opts[] = {
     { "max-links", required_argument, NULL, OPT_MAX_LINKS },
     { "redis", required_argument, NULL, OPT_REDIS },
     { "redis-prefix", required_argument, NULL, OPT_REDIS_PREFIX },
+    { "node-url", required_argument, NULL, OPT_NODE_URL },
+    { "node-ttl", required_argument, NULL, OPT_NODE_TTL },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 }
 };
@@ -94,6 +99,8 @@ struct options {
     size_t max_links;           /* --max-links */
     const char *redis_url;      /* --redis */
     const char *redis_prefix;   /* --redis-prefix */
+    const char *node_url;       /* --node-url, or NULL */
+    unsigned node_ttl_ms;       /* --node-ttl */
 };
 
 static struct event_base *base;
@@ -156,12 +163,18 @@ static void usage(FILE *f)
         "  --redis=URL                     join the servers sharing Redis at\n"
         "                                  redis://[user:password@]host[:port][/db]\n"
         "                                  (@socket.io/redis-adapter, classic)\n"
-        "  --redis-prefix=KEY              channel prefix (default socket.io)\n",
+        "  --redis-prefix=KEY              channel prefix (default socket.io)\n"
+        "  --node-url=URL                  with --redis and --node: advertise\n"
+        "                                  this node's base URL (http[s]://host[:port])\n"
+        "                                  in Redis; httpd learns the others'\n"
+        "                                  (docs/cluster.md)\n"
+        "  --node-ttl=MS                   a node's entry lives MS without a\n"
+        "                                  heartbeat (every MS/4; default %u)\n",
         DEF_MAX_SESSIONS, DEF_MAX_SESSIONS_PER_ADDR, DEF_MAX_HANDSHAKE_BYTES,
         DEF_MAX_ROOMS_PER_SOCKET, DEF_MAX_DYNAMIC_NSPS,
         DEF_MAX_NSPS_PER_SESSION, MAX_MAX_ATTACHMENTS, DEF_MAX_ATTACHMENTS,
         DEF_MAX_BINARY_BYTES, MIN_MAX_LINK_OUTPUT, DEF_MAX_LINK_OUTPUT,
-        SIOD_LINKS_MAX_DEFAULT);
+        SIOD_LINKS_MAX_DEFAULT, SIOD_NODE_TTL_DEFAULT);
 }
 
 /* Parses a decimal in [min, max]; returns 0, -EINVAL (not a decimal) or
@@ -307,6 +320,7 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->max_link_output = DEF_MAX_LINK_OUTPUT;
     o->max_links = SIOD_LINKS_MAX_DEFAULT;
     o->redis_prefix = "socket.io";
+    o->node_ttl_ms = SIOD_NODE_TTL_DEFAULT;
     while ((c = getopt_long(argc, argv, "s:k:u:i:t:c:m:R:n:a:A:l:p:vh", long_opts,
                             NULL)) != -1) {
         if (c == OPT_REDIS || c == OPT_REDIS_PREFIX) {
@@ -322,6 +336,26 @@ static int parse_args(int argc, char **argv, struct options *o)
             continue;
         }
         switch (c) {
+        case OPT_NODE_URL:
+            /* kept without a trailing '/': the request's path follows */
+            if (optarg[0] && optarg[strlen(optarg) - 1] == '/')
+                optarg[strlen(optarg) - 1] = '\0';
+            if (!sio_relay_peer_url_valid(optarg, strlen(optarg))) {
+                fprintf(stderr, "siod: --node-url: expected http:// or "
+                        "https:// host[:port] without a path, got '%s'\n",
+                        optarg);
+                return -EINVAL;
+            }
+            o->node_url = optarg;
+            break;
+        case OPT_NODE_TTL:
+            if (parse_num(optarg, SIOD_NODE_TTL_MIN, 86400000, &v) < 0) {
+                fprintf(stderr, "siod: --node-ttl: expected %u..86400000 "
+                        "ms\n", SIOD_NODE_TTL_MIN);
+                return -EINVAL;
+            }
+            o->node_ttl_ms = (unsigned)v;
+            break;
         case OPT_NODE:
             if (siod_sid_set_node(optarg) < 0) {
                 fprintf(stderr, "siod: --node: expected %d characters of "
@@ -415,6 +449,12 @@ static int parse_args(int argc, char **argv, struct options *o)
         }
         o->secret_path = def;
     }
+    if (o->node_url != NULL &&
+        (o->redis_url == NULL || siod_sid_node()[0] == '\0')) {
+        fprintf(stderr, "siod: --node-url is advertised through Redis: "
+                "it needs --redis and --node\n");
+        return -EINVAL;
+    }
     if (o->echo_engine && o->sio_options) {
         fprintf(stderr, "siod: -a echo-engine serves no Socket.IO "
                 "namespaces: it cannot be combined with -n or other -a\n");
@@ -455,6 +495,29 @@ static int load_secret(const char *path, size_t *len, char *why, size_t cap)
     return rc;
 }
 
+/* The node registry's table (siod_cluster_nodes_start) as a PEERS body
+ * for the modules, which use it for ttl (the registry's TTL) unless it
+ * comes again. */
+static void on_nodes(void *ud, const char *const *tags,
+                     const char *const *urls, size_t n)
+{
+    unsigned char body[SIO_RELAY_PEERS_HEAD_LEN +
+                       SIO_RELAY_PEERS_MAX *
+                           SIO_RELAY_PEER_LEN(SIO_RELAY_PEER_URL_MAX)];
+    size_t len = SIO_RELAY_PEERS_HEAD_LEN, k = 0, w;
+    const unsigned *ttl = ud;
+
+    for (size_t i = 0; i < n && k < SIO_RELAY_PEERS_MAX; i++) {
+        w = sio_relay_peer_put(body + len, tags[i], urls[i], strlen(urls[i]));
+        len += w;
+        k += w > 0;
+    }
+    sio_relay_peers_head(body, *ttl, (uint16_t)k);
+    if (siod_links_set_peers(body, len) < 0)
+        siod_log_limited(SIOD_LOG_WARN, "cluster: out of memory for the "
+                         "peers table");
+}
+
 static void drained(void)
 {
     event_base_loopbreak(base);
@@ -484,6 +547,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
         return;
     }
     stopping = 1;
+    siod_cluster_nodes_stop();
     siod_log(SIOD_LOG_INFO, "%s: closing %zu sessions on %u links",
              strsignal(sig), siod_sessions_count(), siod_links_count());
     siod_listen_close();
@@ -542,6 +606,19 @@ int main(int argc, char **argv)
         siod_sio_set_adapter(&siod_adapter_redis);
         siod_log(SIOD_LOG_INFO, "cluster: Redis adapter, prefix %s, uid %s",
                  o.redis_prefix, siod_cluster_uid());
+        if (siod_sid_node()[0] != '\0') {
+            rc = siod_cluster_nodes_start(base, siod_sid_node(), o.node_url,
+                                          o.node_ttl_ms, on_nodes,
+                                          &o.node_ttl_ms, why, sizeof why);
+            if (rc < 0) {
+                siod_log(SIOD_LOG_ERROR, "--node-url: %s", why);
+                goto out;
+            }
+            siod_log(SIOD_LOG_INFO, "cluster: node %s %s%s, entries live "
+                     "%u ms", siod_sid_node(), o.node_url ? "advertised at "
+                     : "learns its peers, not advertised (no --node-url)",
+                     o.node_url ? o.node_url : "", o.node_ttl_ms);
+        }
     }
     rc = siod_sessions_init(base, &o.engine, app);
     sessions_up = 1;
@@ -606,7 +683,9 @@ out:
     if (sessions_up)
         siod_sessions_cleanup();
     siod_app_loader_destroy();   /* if the layer never started */
+    siod_cluster_nodes_stop();
     siod_cluster_stop();
+    siod_links_peers_free();
     if (flush_timer != NULL)
         event_free(flush_timer);
     for (int i = 0; i < 3; i++)
