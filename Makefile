@@ -246,6 +246,8 @@ serve: all
 	PING_TIMEOUT="$(PING_TIMEOUT)" MAX_PAYLOAD="$(MAX_PAYLOAD)" \
 	CLOSED_BYTES="$(CLOSED_BYTES)" \
 	CONNECT_TIMEOUT="$(CONNECT_TIMEOUT)" CORS="$(CORS)" MPM="$(MPM)" SAN=$(SAN) \
+	REDIS="$(REDIS)" REDIS_MODE="$(REDIS_MODE)" REDIS_PREFIX="$(REDIS_PREFIX)" \
+	NODE="$(NODE)" NODE_URL="$(NODE_URL)" NODE_TTL="$(NODE_TTL)" PEERS="$(PEERS)" \
 	SIOD_ARGS="$(SIOD_ARGS)" scripts/serve.sh
 
 # The demo: siod's chat application, the pages of conf/demo (copied into
