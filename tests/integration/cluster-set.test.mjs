@@ -228,4 +228,8 @@ test('Ctrl-C stops redis-server, both nodes and the front, and leaves no process
   const left = kids.filter(alive);
   assert.deepEqual(left, [], `left running: ${left.map((p) => { try { return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' '); } catch { return p; } }).join('; ')}`);
   for (const p of [port, port + 1, port + 2, redisPort]) assert.ok(await portFree(p), `port ${p} still taken`);
+  // SAN=1 builds: nothing reported by httpd or siod of either node
+  for (const f of ['n1/serve.log', 'n2/serve.log', 'n1/logs/error_log', 'n2/logs/error_log']) {
+    assert.doesNotMatch(tail(path.join(RUNDIR, f), 100000), /ERROR: (Address|Leak)Sanitizer|runtime error:/, f);
+  }
 });
