@@ -106,13 +106,19 @@ redis-cli -p "$REDIS_PORT" PING 2>/dev/null | grep -q PONG || die "redis-server 
 say "redis-server on 127.0.0.1:$REDIS_PORT (pid $redis_pid)"
 
 # The nodes: n1 on PORT+1, n2 on PORT+2.
+# LEARN=0: listed peers, and nothing advertised in Redis (only the adapter)
 peers=
-[ "$LEARN" = 1 ] || peers="n1=http://127.0.0.1:$P1 n2=http://127.0.0.1:$P2"
+node_url=
+if [ "$LEARN" = 0 ]; then
+    peers="n1=http://127.0.0.1:$P1 n2=http://127.0.0.1:$P2"
+    node_url=none
+fi
 start_node() { # TAG PORT
     local tag=$1 port=$2
     mkdir -p "$RUNDIR/$tag"
     RUNDIR=$RUNDIR/$tag PORT=$port NODE=$tag REDIS=$REDIS \
         REDIS_MODE=${REDIS_MODE:-} NODE_TTL=${NODE_TTL:-} PEERS=$peers \
+        NODE_URL=$node_url \
         BUILD=$BUILD APP=${APP:-} MPM=${MPM:-event} SAN=$SAN \
         PING_INTERVAL=${PING_INTERVAL:-} PING_TIMEOUT=${PING_TIMEOUT:-} \
         SITE_DIR=${SITE_DIR:-} CLIENT_SCRIPT=${CLIENT_SCRIPT:-} CGI=${CGI:-0} \

@@ -10,96 +10,34 @@
 // every process the script started.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import {
-  BUILD, REPO, MPM, startInstance, freePort, pollHandshake, pollGet, pollPost, decodePayload, errorBody,
-  sioSocket, sioConnected, once, ackOf, closeAll, sleep, waitFor, childPids,
+  startInstance, freePort, pollHandshake, pollGet, pollPost, decodePayload, errorBody,
+  sioSocket, sioConnected, once, ackOf, closeAll, sleep, waitFor,
 } from './harness.mjs';
+import { startCluster, portFree, descendants, alive, cmdline, tail } from './cluster-lib.mjs';
 
 const TTL = 1600; // --node-ttl: a heartbeat every 400 ms
-const RUNDIR = path.join(BUILD, 'itest', `cluster-set-${MPM}`);
 const MODDIR = '/usr/lib/apache2/modules';
 const PROXY = `LoadModule proxy_module ${MODDIR}/mod_proxy.so
 LoadModule proxy_http_module ${MODDIR}/mod_proxy_http.so`;
 
-let script, out = '', port, redisPort, n1, n2, front;
+let c, out, port, redisPort, n1, n2, front, redis, RUNDIR, script;
 const extra = [];
 
-/** Resolves true when port can be bound on 127.0.0.1. */
-function portFree(p) {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(p, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-/** A base port whose next two are free too (the front, n1, n2). */
-async function freeRun() {
-  for (;;) {
-    const p = await freePort();
-    if (p < 60000 && await portFree(p + 1) && await portFree(p + 2)) return p;
-  }
-}
-
-const tail = (f, n = 20) => { try { return fs.readFileSync(f, 'utf8').split('\n').slice(-n).join('\n'); } catch { return ''; } };
-
-/** One process of the cluster, as the harness's request helpers want it. */
-function endpoint(p, dir) {
-  const errLog = path.join(RUNDIR, dir, 'logs', 'error_log');
-  return {
-    port: p,
-    url: (x = '/') => `http://127.0.0.1:${p}${x}`,
-    eioUrl(q = {}) { return this.url(`/socket.io/?${new URLSearchParams(q)}`); },
-    errorLog: () => { try { return fs.readFileSync(errLog, 'utf8'); } catch { return ''; } },
-    logs: () => `--- ${dir} error_log:\n${tail(errLog)}\n--- ${dir} serve.log:\n${tail(path.join(RUNDIR, dir, 'serve.log'))}\n--- cluster.sh:\n${out}`,
-  };
-}
-
-/** Every descendant of pid (the script's whole tree). */
-function descendants(pid) {
-  const all = [];
-  const walk = (p) => { for (const c of childPids(p)) { all.push(c); walk(c); } };
-  walk(pid);
-  return all;
-}
-const alive = (pid) => { try { process.kill(pid, 0); return true; } catch { return false; } };
-
-const redis = (...args) => execFileSync('redis-cli', ['-p', String(redisPort), ...args], { encoding: 'utf8' }).trim();
-
 before(async () => {
-  port = await freeRun();
-  fs.rmSync(RUNDIR, { recursive: true, force: true });
-  script = spawn(path.join(REPO, 'scripts', 'cluster.sh'), [], {
-    env: {
-      ...process.env, BUILD, RUNDIR, PORT: String(port), APP: 'chat', MPM, NODE_TTL: String(TTL),
-      PING_INTERVAL: '3000', PING_TIMEOUT: '3000',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  c = await startCluster('cluster-set', {
+    APP: 'chat', NODE_TTL: String(TTL), PING_INTERVAL: '3000', PING_TIMEOUT: '3000',
   });
-  script.stdout.on('data', (d) => { out += d; });
-  script.stderr.on('data', (d) => { out += d; });
-  await waitFor(() => {
-    if (script.exitCode !== null) throw new Error(`cluster.sh exited ${script.exitCode}:\n${out}\n${tail(path.join(RUNDIR, 'n1', 'serve.log'))}`);
-    return out.includes('Ctrl-C stops everything');
-  }, 60000, () => `cluster.sh to be ready:\n${out}`);
-  redisPort = Number(/redis-server on 127\.0\.0\.1:(\d+)/.exec(out)[1]);
-  n1 = endpoint(port + 1, 'n1');
-  n2 = endpoint(port + 2, 'n2');
-  front = endpoint(port, 'front');
+  ({ port, redisPort, n1, n2, front, redis, script } = c);
+  RUNDIR = c.rundir;
+  out = c.out();
 });
 
 after(async () => {
   await Promise.all(extra.map((i) => i.stop().catch(() => {})));
-  if (script && script.exitCode === null) {
-    const kids = descendants(script.pid);
-    script.kill('SIGTERM');
-    await waitFor(() => script.exitCode !== null, 40000, 'cluster.sh to stop').catch(() => {});
-    for (const k of kids) { try { process.kill(k, 'SIGKILL'); } catch { /* gone */ } }
-  }
+  await c?.stop();
 });
 
 const viaFront = (opts) => sioSocket(front, '/', { ...opts });
@@ -222,11 +160,11 @@ test('Ctrl-C stops redis-server, both nodes and the front, and leaves no process
   const kids = descendants(script.pid);
   assert.ok(kids.length >= 8, `only ${kids.length} processes under cluster.sh`);
   script.kill('SIGINT');
-  await waitFor(() => script.exitCode !== null || script.signalCode !== null, 40000, () => `cluster.sh to exit\n${out}`);
-  assert.equal(script.exitCode, 130, out);
-  assert.match(out, /cluster: stopped/);
+  await waitFor(() => script.exitCode !== null || script.signalCode !== null, 40000, () => `cluster.sh to exit\n${c.out()}`);
+  assert.equal(script.exitCode, 130, c.out());
+  assert.match(c.out(), /cluster: stopped/);
   const left = kids.filter(alive);
-  assert.deepEqual(left, [], `left running: ${left.map((p) => { try { return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' '); } catch { return p; } }).join('; ')}`);
+  assert.deepEqual(left, [], `left running: ${left.map(cmdline).join('; ')}`);
   for (const p of [port, port + 1, port + 2, redisPort]) assert.ok(await portFree(p), `port ${p} still taken`);
   // SAN=1 builds: nothing reported by httpd or siod of either node
   for (const f of ['n1/serve.log', 'n2/serve.log', 'n1/logs/error_log', 'n2/logs/error_log']) {
