@@ -18,17 +18,27 @@
 
 /* KEYS[1] the hash; ARGV: tag, url ("": learn only), ttl ms. Each field
  * is a tag, its value "<expiry ms> <url>". Returns the live entries of
- * the other nodes as tag, url, tag, url... */
+ * the other nodes as tag, url, tag, url..., led by "!", url when a live
+ * entry for this tag named another URL (two nodes run with one tag). */
 static const char script[] =
     "if redis.replicate_commands then redis.replicate_commands() end\n"
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local prev = redis.call('HGET', KEYS[1], ARGV[1])\n"
     "if ARGV[2] ~= '' then\n"
     "  redis.call('HSET', KEYS[1], ARGV[1],\n"
     "             (now + tonumber(ARGV[3])) .. ' ' .. ARGV[2])\n"
     "end\n"
     "local all = redis.call('HGETALL', KEYS[1])\n"
     "local out = {}\n"
+    "if prev and ARGV[2] ~= '' then\n"
+    "  local sp = string.find(prev, ' ', 1, true)\n"
+    "  local exp = sp and tonumber(string.sub(prev, 1, sp - 1))\n"
+    "  if exp and exp > now and string.sub(prev, sp + 1) ~= ARGV[2] then\n"
+    "    out[1] = '!'\n"
+    "    out[2] = string.sub(prev, sp + 1)\n"
+    "  end\n"
+    "end\n"
     "for i = 1, #all, 2 do\n"
     "  local v = all[i + 1]\n"
     "  local sp = string.find(v, ' ', 1, true)\n"
@@ -93,6 +103,14 @@ static void beat_cb(void *ud, int ok, const char *const *items,
     for (size_t i = 0; i < st.n; i++)
         free(st.urls[i]);
     for (size_t i = 0; i + 1 < n && k < SIO_RELAY_PEERS_MAX; i += 2) {
+        if (i == 0 && items[0] != NULL && lens[0] == 1 && items[0][0] == '!') {
+            siod_log_limited(SIOD_LOG_ERROR, "cluster: another node "
+                             "advertises tag '%s' at %.*s: two nodes run with "
+                             "--node=%s, and their sessions are forwarded to "
+                             "either", st.tag, items[1] ? (int)lens[1] : 0,
+                             items[1] ? items[1] : "", st.tag);
+            continue;
+        }
         if (items[i] == NULL || items[i + 1] == NULL ||
             !sio_node_tag_valid(items[i], lens[i]) ||
             !sio_relay_peer_url_valid(items[i + 1], lens[i + 1])) {

@@ -6,8 +6,8 @@
 // messages crossing nodes, a forwarded poll; a third node joining through
 // Redis and going away (crashed: its entry expires), after which a request
 // for its session gets "Session ID unknown" and a log line that says why;
-// a configured SocketIOPeer beating a learned one; and Ctrl-C stopping
-// every process the script started.
+// a configured SocketIOPeer beating a learned one; a tag taken twice,
+// logged; and Ctrl-C stopping every process the script started.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -154,6 +154,23 @@ test('a configured SocketIOPeer wins over the learned one', async () => {
   await pollPost(n1, sid, ['1']);
   await pollPost(n2, s2, ['1']);
   await n4.stop();
+});
+
+test('a second node run with a taken tag is logged as an error by both', async () => {
+  const p5 = await freePort();
+  const dup = await startInstance('cluster-set-dup', {
+    port: p5, app: 'chat',
+    siodExtraArgs: ['--node=n1', `--redis=redis://127.0.0.1:${redisPort}`,
+      `--node-url=http://127.0.0.1:${p5}`, `--node-ttl=${TTL}`],
+  });
+  extra.push(dup);
+  const line = /cluster: another node advertises tag 'n1' at http:\/\/127\.0\.0\.1:\d+: two nodes run with --node=n1/;
+  await waitFor(() => line.test(dup.logs(200)), 5000, () => `the duplicate's error line\n${dup.logs()}`);
+  await waitFor(() => line.test(tail(path.join(RUNDIR, 'n1', 'serve.log'), 500)), 5000, "n1's error line");
+  // gone without a goodbye: n1's own entry comes back at its next beat
+  dup.killNow();
+  await waitFor(() => new RegExp(`^\\d+ http://127\\.0\\.0\\.1:${port + 1}$`).test(redis('HGET', 'socket.io#nodes', 'n1')),
+    TTL * 2, "n1's entry back");
 });
 
 test('Ctrl-C stops redis-server, both nodes and the front, and leaves no process behind', async () => {
