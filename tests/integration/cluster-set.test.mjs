@@ -6,7 +6,8 @@
 // messages crossing nodes, a forwarded poll; a third node joining through
 // Redis and going away (crashed: its entry expires), after which a request
 // for its session gets "Session ID unknown" and a log line that says why;
-// a configured SocketIOPeer beating a learned one; a tag taken twice,
+// a configured SocketIOPeer beating a learned one; httpd forgetting the
+// peers once its siod is gone; a tag taken twice,
 // logged; and Ctrl-C stopping every process the script started.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -154,6 +155,33 @@ test('a configured SocketIOPeer wins over the learned one', async () => {
   await pollPost(n1, sid, ['1']);
   await pollPost(n2, s2, ['1']);
   await n4.stop();
+});
+
+test('siod gone: httpd forgets the learned peers after the ttl; a new siod teaches them again', async () => {
+  const p5 = await freePort();
+  const n5 = await startInstance('cluster-set-n5', {
+    port: p5, app: 'chat', logLevel: 'info',
+    siodExtraArgs: ['--node=n5', `--redis=redis://127.0.0.1:${redisPort}`, `--node-ttl=${TTL}`],
+    // SocketIONode: the module knows its tag while siod is down
+    extraConf: `${PROXY}\nSocketIONode n5\n`,
+  });
+  extra.push(n5);
+  const { sid } = await pollHandshake(n1);
+  await waitFor(async () => (await pollPost(n5, sid, ['40'])).status === 200, 5000, () => `n5 to learn n1\n${n5.logs()}`);
+  // every child that had the table forgets it TTL after the last one
+  // (a child whose link never opened never had it)
+  await n5.killSiod('SIGKILL');
+  await sleep(TTL + 300);
+  const t1 = Date.now();
+  const late = await pollGet(n5, sid, { timeout: 3000 });
+  assert.equal(late.status, 400, late.body);
+  assert.deepEqual(errorBody(late), { code: 1, message: 'Session ID unknown' });
+  assert.ok(Date.now() - t1 < 1000, `took ${Date.now() - t1} ms`);
+  await n5.startSiod();
+  await waitFor(async () => (await pollPost(n5, sid, ['6'], { timeout: 3000 })).status === 200, 5000,
+    () => `n5 to learn n1 again\n${n5.logs()}`);
+  await pollPost(n1, sid, ['1']);
+  await n5.stop();
 });
 
 test('a second node run with a taken tag is logged as an error by both', async () => {
