@@ -86,12 +86,48 @@ static void report(void)
     st.fn(st.ud, tags, urls, st.n);
 }
 
-/* The script's answer: the table replaces the last one. Entries that are
- * not a tag and a base URL (something else wrote the hash) are skipped. */
+/* Logs the table just read at info: who the peers are now. */
+static void log_table(void)
+{
+    char line[1024];
+    size_t len = 0;
+
+    line[0] = '\0';
+    for (size_t i = 0; i < st.n && len < sizeof line; i++)
+        len += (size_t)snprintf(line + len, sizeof line - len, "%s%s %s",
+                                i ? ", " : "", st.tags[i], st.urls[i]);
+    siod_log(SIOD_LOG_INFO, "cluster: peers learned through Redis (%zu)%s%s",
+             st.n, st.n ? ": " : "", line);
+}
+
+/* Returns 1 when tags[0..n) and urls[0..n) name the same nodes at the
+ * same URLs as the last table, in any order. */
+static int same_table(char tags[][SIO_NODE_TAG_LEN + 1], char *const *urls,
+                      size_t n)
+{
+    if (n != st.n)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t j = 0;
+        while (j < st.n && (strcmp(tags[i], st.tags[j]) != 0 ||
+                            strcmp(urls[i], st.urls[j]) != 0))
+            j++;
+        if (j == st.n)
+            return 0;
+    }
+    return 1;
+}
+
+/* The script's answer: the table replaces the last one (logged when it
+ * differs). Entries that are not a tag and a base URL (something else
+ * wrote the hash) are skipped. */
 static void beat_cb(void *ud, int ok, const char *const *items,
                     const size_t *lens, size_t n)
 {
+    char tags[SIO_RELAY_PEERS_MAX][SIO_NODE_TAG_LEN + 1];
+    char *urls[SIO_RELAY_PEERS_MAX];
     size_t k = 0;
+    int changed;
 
     if (!st.running)
         return;
@@ -100,8 +136,6 @@ static void beat_cb(void *ud, int ok, const char *const *items,
         report();
         return;
     }
-    for (size_t i = 0; i < st.n; i++)
-        free(st.urls[i]);
     for (size_t i = 0; i + 1 < n && k < SIO_RELAY_PEERS_MAX; i += 2) {
         if (i == 0 && items[0] != NULL && lens[0] == 1 && items[0][0] == '!') {
             siod_log_limited(SIOD_LOG_ERROR, "cluster: another node "
@@ -119,18 +153,25 @@ static void beat_cb(void *ud, int ok, const char *const *items,
                              "skipped", st.key);
             continue;
         }
-        if ((st.urls[k] = strndup(items[i + 1], lens[i + 1])) == NULL)
+        if ((urls[k] = strndup(items[i + 1], lens[i + 1])) == NULL)
             break;
-        memcpy(st.tags[k], items[i], SIO_NODE_TAG_LEN);
-        st.tags[k][SIO_NODE_TAG_LEN] = '\0';
+        memcpy(tags[k], items[i], SIO_NODE_TAG_LEN);
+        tags[k][SIO_NODE_TAG_LEN] = '\0';
         k++;
     }
     if (n / 2 > SIO_RELAY_PEERS_MAX)
         siod_log_limited(SIOD_LOG_WARN, "cluster: %zu nodes in %s: only "
                          "%u are learned", n / 2, st.key,
                          SIO_RELAY_PEERS_MAX);
+    changed = !st.read_once || !same_table(tags, urls, k);
+    for (size_t i = 0; i < st.n; i++)
+        free(st.urls[i]);
+    memcpy(st.tags, tags, sizeof tags[0] * k);
+    memcpy(st.urls, urls, sizeof urls[0] * k);
     st.n = k;
     st.read_once = 1;
+    if (changed)
+        log_table();
     report();
 }
 

@@ -63,6 +63,13 @@ test('make cluster prints its addresses; the nodes list no SocketIOPeer: they le
   assert.match(entries.n2, new RegExp(`^\\d+ http://127\\.0\\.0\\.1:${port + 2}$`));
 });
 
+test('each siod logs the peers it learned', async () => {
+  for (const [me, other, p] of [['n1', 'n2', port + 2], ['n2', 'n1', port + 1]]) {
+    const line = new RegExp(`cluster: peers learned through Redis \\(1\\): ${other} http://127\\.0\\.0\\.1:${p}`);
+    await waitFor(() => line.test(tail(path.join(RUNDIR, me, 'serve.log'), 1000)), 3000, `${me}'s line`);
+  }
+});
+
 test('a session of n1 polled at n2 is forwarded to n1 through the learned peer', async () => {
   const { sid } = await pollHandshake(n1);
   assert.match(sid, /^n1/);
