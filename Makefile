@@ -5,6 +5,7 @@
 #   make unit       layer check + unit tests    make fuzz   every fuzz target, bounded
 #   make serve      private httpd + siod in the foreground (see README)
 #   make run        the demo: chat app + demo site (conf/demo) on PORT
+#   make cluster    the demo on two nodes behind a round-robin front (Redis)
 #   make e2e        browser check of the demo (chromium; not in make test)
 #   make bench      ours (mpm_event, mpm_worker) beside Node.js socket.io,
 #                   about 18 min; QUICK=1 for small, short runs (not in make test)
@@ -90,7 +91,7 @@ TESTAPP_SO := $(TESTAPP_SRC:tests/apps/%.c=$(BUILD)/apps/%.so)
 SIOD_UNIT_OBJ := $(BUILD)/obj/siod/core/siod_hash.o $(BUILD)/obj/siod/core/siod_sid.o \
                  $(BUILD)/obj/siod/engine/siod_closed.o
 
-.PHONY: all clean setup test unit layers integration fuzz serve run e2e install conformance bench
+.PHONY: all clean setup test unit layers integration fuzz serve run cluster e2e install conformance bench
 
 all: $(BUILD)/libsio.a $(BUILD)/siod $(BUILD)/mod_socketio.so $(TOOL_BIN) $(APP_SO) \
      $(TESTAPP_SO)
@@ -303,6 +304,8 @@ serve: all
 	HANDSHAKE_RATE="$(HANDSHAKE_RATE)" HANDSHAKE_BURST="$(HANDSHAKE_BURST)" \
 	SCHEMAS="$(if $(SCHEMAS),$(abspath $(SCHEMAS)))" \
 	CONNECT_TIMEOUT="$(CONNECT_TIMEOUT)" CORS="$(CORS)" MPM="$(MPM)" SAN=$(SAN) \
+	REDIS="$(REDIS)" REDIS_MODE="$(REDIS_MODE)" REDIS_PREFIX="$(REDIS_PREFIX)" \
+	NODE="$(NODE)" NODE_URL="$(NODE_URL)" NODE_TTL="$(NODE_TTL)" PEERS="$(PEERS)" \
 	SIOD_ARGS="$(SIOD_ARGS)" HANDLERS="$(HANDLERS)" CALLBACKS="$(CALLBACKS)" \
 	scripts/serve.sh
 
@@ -323,6 +326,22 @@ run:
 	MPM="$(MPM)" SAN=$(SAN) \
 	READY_MSG="demo: open http://$(or $(BIND_ADDR),127.0.0.1):$(PORT)/ in two browser tabs" \
 	scripts/serve.sh
+
+# A cluster on one machine (scripts/cluster.sh, docs/cluster.md): a private
+# redis-server, two nodes (httpd + siod, tags n1 and n2, on PORT+1 and
+# PORT+2) serving what make run serves, and a front httpd on PORT
+# balancing round-robin with no stickiness; LEARN=0 lists the peers
+# instead of learning them through Redis. Ctrl-C stops everything.
+cluster:
+	scripts/setup.sh
+	$(MAKE) all
+	BUILD=$(abspath $(BUILD)) RUNDIR=$(abspath $(BUILD))/cluster PORT=$(PORT) \
+	APP=$(or $(APP),chat) CGI=1 LEARN=$(or $(LEARN),1) REDIS_MODE="$(REDIS_MODE)" \
+	NODE_TTL="$(NODE_TTL)" \
+	SITE_DIR=$(abspath conf/demo) CLIENT_SCRIPT=$(abspath $(DEMO_CLIENT)) \
+	MPM="$(MPM)" SAN=$(SAN) \
+	READY_MSG="demo: open http://127.0.0.1:$(PORT)/ in two browser tabs: each request may reach either node" \
+	scripts/cluster.sh
 
 # Two headless chromium tabs chat through the demo (tests/e2e/demo.mjs);
 # screenshot in $(BUILD)/e2e/demo.png. HANDLERS=php: the demo as `make run

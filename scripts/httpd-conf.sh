@@ -52,6 +52,15 @@
 #                    SIOD_MANAGED_ARGS (SocketIODaemonArgs: applications,
 #                    options); else SocketIODaemon external: the caller
 #                    starts siod
+#   NODE             SocketIONode tag (a cluster node, docs/cluster.md); loads
+#                    mod_proxy and mod_proxy_http, which forward requests
+#                    for other nodes' sessions
+#   PEERS            SocketIOPeer lines: 'TAG=URL TAG=URL ...' (also loads
+#                    the proxy modules)
+#   BALANCE          a front balancer instead of a node: 'URL URL ...',
+#                    every request proxied round-robin (lbmethod byrequests,
+#                    no stickiness, WebSocket upgrades tunnelled) to those
+#                    nodes; no mod_socketio, no siod
 #   EXTRA_CONF       text appended to the configuration
 #   EXTRA_CONF_FILE  file Included at the end of the configuration
 #
@@ -81,7 +90,7 @@ HTTPD=${HTTPD:-/usr/sbin/apache2}
 case "$MPM" in event|worker|prefork) ;; *) die "MPM must be event, worker or prefork (got '$MPM')";; esac
 case "$PORT" in ''|*[!0-9]*) die "PORT must be a number (got '$PORT')";; esac
 [ -x "$HTTPD" ] || die "$HTTPD not found (install apache2: scripts/setup.sh)"
-[ -f "$MODULE" ] || die "module $MODULE not found (run make)"
+[ -n "${BALANCE:-}" ] || [ -f "$MODULE" ] || die "module $MODULE not found (run make)"
 
 mkdir -p "$RUNDIR"
 RUNDIR=$(cd "$RUNDIR" && pwd)
@@ -339,7 +348,17 @@ ACCESS_LOG=$LOGDIR/access_log
         if [ "$MPM" = prefork ]; then load cgi mod_cgi; else load cgid mod_cgid; fi
         load actions mod_actions
     fi
-    echo "LoadModule socketio_module \"$MODULE\""
+    if [ -n "${NODE:-}${PEERS:-}${BALANCE:-}" ]; then
+        load proxy mod_proxy
+        load proxy_http mod_proxy_http
+    fi
+    if [ -n "${BALANCE:-}" ]; then
+        load slotmem_shm mod_slotmem_shm
+        load proxy_balancer mod_proxy_balancer
+        load lbmethod_byrequests mod_lbmethod_byrequests
+    else
+        echo "LoadModule socketio_module \"$MODULE\""
+    fi
     echo
     if [ -n "$RUN_USER" ]; then
         echo "User $RUN_USER"
@@ -406,6 +425,22 @@ DirectoryIndex index.html
     AllowOverride None
     Require all granted
 </Directory>
+EOF
+    if [ -n "${BALANCE:-}" ]; then
+        # A front balancer: round-robin over the nodes, no stickiness (each
+        # node forwards a request for another's session itself); the
+        # readiness probe stays local.
+        echo
+        echo "<Proxy balancer://nodes>"
+        for u in $BALANCE; do
+            echo "    BalancerMember $u upgrade=websocket"
+        done
+        echo "    ProxySet lbmethod=byrequests"
+        echo "</Proxy>"
+        echo "ProxyPass /health.txt !"
+        echo "ProxyPass / balancer://nodes/"
+    else
+    cat <<EOF
 
 SocketIODaemonSocket "$SIOD_SOCKET"
 SocketIODaemonSecret "$SIOD_SECRET"
@@ -419,6 +454,13 @@ EOF
         echo "# siod is started by the caller (scripts/serve.sh, the tests)"
         echo "SocketIODaemon external"
     fi
+    [ -n "${NODE:-}" ] && echo "SocketIONode $NODE"
+    for p in ${PEERS:-}; do
+        case $p in
+        ?*=?*) echo "SocketIOPeer ${p%%=*} ${p#*=}" ;;
+        *) die "PEERS: expected TAG=URL, got '$p'" ;;
+        esac
+    done
     [ -n "$CLIENT_SCRIPT" ] && echo "SocketIOClientScript \"$CLIENT_SCRIPT\""
     # a server-wide directive: outside <Location>
     [ -n "${REPLY_TIMEOUT:-}" ] && echo "SocketIOReplyTimeout $REPLY_TIMEOUT"
@@ -450,6 +492,7 @@ EOF
     Require ip 127.0.0.0/8 ::1
 </Location>
 EOF
+    fi
     if [ "${STATUS:-0}" = 1 ]; then
         cat <<'EOF'
 

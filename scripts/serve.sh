@@ -23,7 +23,14 @@
 # chat by default; implies FPM=1: docs/callbacks.md), CALLBACKS (siod
 # --callback specs NSP,KIND,URL split at spaces, a URL without a scheme
 # relative to the handlers' /socketio-handlers/ with HANDLERS=php),
-# READY_MSG (printed once everything answers).
+# READY_MSG (printed once everything answers). A cluster node
+# (docs/cluster.md): REDIS (redis://host:port, siod --redis), REDIS_MODE
+# (sharded: siod --redis-mode=sharded), REDIS_PREFIX (siod
+# --redis-prefix), NODE (tag: siod --node, SocketIONode), NODE_URL (the
+# URL advertised in Redis, siod --node-url; default
+# http://BIND_ADDR:PORT with REDIS and NODE; 'none' advertises
+# nothing), NODE_TTL (siod --node-ttl, ms), PEERS (SocketIOPeer lines:
+# 'TAG=URL TAG=URL').
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -124,7 +131,8 @@ conf_vars=$(RUNDIR=$RUNDIR PORT=$PORT MPM=$MPM BUILD=$BUILD BIND_ADDR=${BIND_ADD
         CORS=${CORS:-} MAX_PAYLOAD=${MAX_PAYLOAD:-} TRANSPORTS=${TRANSPORTS:-} \
         UPGRADES=${UPGRADES:-} LOGLEVEL=${LOGLEVEL:-info} TLS_PORT=${TLS_PORT:-} \
         STATUS=${STATUS:-1} CGI=${CGI:-0} FPM=${FPM:-0} WS_DEFLATE=${WS_DEFLATE:-0} SITE_DIR=${SITE_DIR:-} CLIENT_SCRIPT=${CLIENT_SCRIPT:-} \
-        SERVE_CLIENT=${SERVE_CLIENT:-} HANDLERS_DIR=$HANDLERS_DIR "$here/httpd-conf.sh") \
+        SERVE_CLIENT=${SERVE_CLIENT:-} HANDLERS_DIR=$HANDLERS_DIR NODE=${NODE:-} PEERS=${PEERS:-} \
+        "$here/httpd-conf.sh") \
     || die "httpd-conf.sh failed"
 eval "$conf_vars"
 
@@ -159,6 +167,26 @@ if [ -n "${CALLBACKS:-}" ]; then
         esac
         siod_args+=("--callback=$spec")
     done
+fi
+if [ -n "${NODE:-}" ]; then
+    siod_args+=("--node=$NODE")
+fi
+if [ -n "${REDIS:-}" ]; then
+    siod_args+=("--redis=$REDIS")
+    case "${REDIS_MODE:-}" in
+    '' | classic) ;;
+    sharded) siod_args+=(--redis-mode=sharded) ;;
+    *) die "REDIS_MODE must be classic or sharded (got '$REDIS_MODE')" ;;
+    esac
+    [ -n "${REDIS_PREFIX:-}" ] && siod_args+=("--redis-prefix=$REDIS_PREFIX")
+    if [ -n "${NODE:-}" ]; then
+        # the address the other nodes forward this node's sessions to
+        node_url=${NODE_URL:-http://${BIND_ADDR:-127.0.0.1}:$PORT}
+        [ "$node_url" = none ] || siod_args+=("--node-url=$node_url")
+        [ -n "${NODE_TTL:-}" ] && siod_args+=("--node-ttl=$NODE_TTL")
+    fi
+elif [ -n "${REDIS_MODE:-}${REDIS_PREFIX:-}${NODE_URL:-}${NODE_TTL:-}" ]; then
+    die "REDIS_MODE, REDIS_PREFIX, NODE_URL and NODE_TTL need REDIS=redis://host:port"
 fi
 if [ -n "${SIOD_ARGS:-}" ]; then
     read -r -a extra <<<"$SIOD_ARGS"
@@ -225,6 +253,7 @@ fi
 
 say "ready: http://${BIND_ADDR:-127.0.0.1}:$PORT/  (Socket.IO at http://${BIND_ADDR:-127.0.0.1}:$PORT/socket.io/)"
 [ -n "${TLS_PORT:-}" ] && say "       https://${BIND_ADDR:-127.0.0.1}:$TLS_PORT/ (self-signed)"
+[ -n "${NODE:-}" ] && say "cluster node '$NODE'${REDIS:+, Redis $REDIS}${PEERS:+, peers $PEERS}"
 say "config $CONF, logs $RUNDIR/logs/; Ctrl-C stops"
 [ -n "${READY_MSG:-}" ] && say "$READY_MSG"
 

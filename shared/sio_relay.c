@@ -1,5 +1,6 @@
 /* The relay protocol codec (module <-> siod): frame headers, the HELLO
- * body, the key/value lists of OPEN and UPGRADE and the WS_FANOUT body.
+ * body, the key/value lists of OPEN and UPGRADE, the WS_FANOUT body and
+ * the PEERS body.
  * Integers are big-endian and read byte by byte (sio_be.h), so nothing
  * depends on the caller's buffer alignment. */
 #include <string.h>
@@ -8,10 +9,27 @@
 #include "sio_relay.h"
 #include "sio_sha256.h"
 
+/* strncasecmp for ASCII, without the locale (shared/ uses ISO C only). */
+static int strncasecmp_ascii(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char x = a[i], y = b[i];
+        if (x >= 'A' && x <= 'Z')
+            x = (char)(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z')
+            y = (char)(y - 'A' + 'a');
+        if (x != y)
+            return x < y ? -1 : 1;
+        if (x == '\0')
+            return 0;
+    }
+    return 0;
+}
+
 static int type_known(unsigned t)
 {
     return (t >= SIO_R_HELLO && t <= SIO_R_API) ||
-           (t >= SIO_R_RESPONSE && t <= SIO_R_WS_FANOUT);
+           (t >= SIO_R_RESPONSE && t <= SIO_R_PEERS);
 }
 
 /* Returns SIO_OK, SIO_AGAIN, SIO_EPROTO or SIO_ETOOBIG (see the header).
@@ -327,6 +345,125 @@ uint64_t sio_relay_fanout_conn(const sio_relay_fanout *fo, size_t i)
     return sio_be64_get(fo->conns + i * SIO_RELAY_FANOUT_CONN_LEN);
 }
 
+static int host_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
+}
+
+static int ipv6_char(char c)
+{
+    return (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+           (c >= '0' && c <= '9') || c == ':' || c == '.';
+}
+
+/* See the header. */
+int sio_relay_peer_url_valid(const char *url, size_t len)
+{
+    size_t i, start, port = 0;
+
+    if (url == NULL || len > SIO_RELAY_PEER_URL_MAX)
+        return 0;
+    if (len > 7 && !strncasecmp_ascii(url, "http://", 7))
+        i = 7;
+    else if (len > 8 && !strncasecmp_ascii(url, "https://", 8))
+        i = 8;
+    else
+        return 0;
+    start = i;
+    if (url[i] == '[') {
+        for (i++; i < len && ipv6_char(url[i]); i++)
+            ;
+        if (i == start + 1 || i >= len || url[i] != ']')
+            return 0;
+        i++;
+    } else {
+        for (; i < len && host_char(url[i]); i++)
+            ;
+        if (i == start)
+            return 0;
+    }
+    if (i == len)
+        return 1;
+    if (url[i] != ':' || ++i == len || len - i > 5)
+        return 0;
+    for (; i < len; i++) {
+        if (url[i] < '0' || url[i] > '9')
+            return 0;
+        port = port * 10 + (size_t)(url[i] - '0');
+    }
+    return port >= 1 && port <= 65535;
+}
+
+size_t sio_relay_peers_head(unsigned char *out, uint32_t ttl_ms,
+                            uint16_t count)
+{
+    sio_be32_put(out, ttl_ms);
+    sio_be16_put(out + 4, count);
+    return SIO_RELAY_PEERS_HEAD_LEN;
+}
+
+size_t sio_relay_peer_put(unsigned char *out, const char *node,
+                          const char *url, size_t url_len)
+{
+    size_t n = node ? strlen(node) : 0;
+
+    if (n > SIO_RELAY_NODE_LEN || !sio_node_tag_valid(node, n) ||
+        !sio_relay_peer_url_valid(url, url_len))
+        return 0;
+    memset(out, 0, SIO_RELAY_NODE_LEN);
+    memcpy(out, node, n);
+    out[SIO_RELAY_NODE_LEN] = (unsigned char)url_len;
+    memcpy(out + SIO_RELAY_NODE_LEN + 1, url, url_len);
+    return SIO_RELAY_PEER_LEN(url_len);
+}
+
+int sio_relay_peer_next(const unsigned char *buf, size_t len, size_t *off,
+                        sio_relay_peer *out)
+{
+    size_t o = *off ? *off : SIO_RELAY_PEERS_HEAD_LEN, ulen;
+
+    if (len < SIO_RELAY_PEERS_HEAD_LEN)
+        return SIO_EPROTO;
+    if (o == len)
+        return SIO_DONE;
+    if (o > len || len - o < SIO_RELAY_NODE_LEN + 1u)
+        return SIO_EPROTO;
+    ulen = buf[o + SIO_RELAY_NODE_LEN];
+    if (len - o - SIO_RELAY_NODE_LEN - 1u < ulen ||
+        !node_field_ok(buf + o))
+        return SIO_EPROTO;
+    memcpy(out->node, buf + o, SIO_RELAY_NODE_LEN);
+    out->node[SIO_RELAY_NODE_LEN] = '\0';
+    out->url = (const char *)buf + o + SIO_RELAY_NODE_LEN + 1;
+    out->url_len = ulen;
+    if (!sio_relay_peer_url_valid(out->url, ulen))
+        return SIO_EPROTO;
+    *off = o + SIO_RELAY_PEER_LEN(ulen);
+    return SIO_OK;
+}
+
+int sio_relay_peers_decode(const unsigned char *buf, size_t len,
+                           uint32_t *ttl_ms, uint16_t *count)
+{
+    sio_relay_peer p;
+    size_t off = 0;
+    unsigned n = 0;
+    int rc;
+
+    if (buf == NULL || len < SIO_RELAY_PEERS_HEAD_LEN)
+        return SIO_EPROTO;
+    if (sio_be16_get(buf + 4) > SIO_RELAY_PEERS_MAX)
+        return SIO_EPROTO;
+    while ((rc = sio_relay_peer_next(buf, len, &off, &p)) == SIO_OK)
+        n++;
+    if (rc != SIO_DONE || n != sio_be16_get(buf + 4))
+        return SIO_EPROTO;
+    *ttl_ms = sio_be32_get(buf);
+    *count = (uint16_t)n;
+    return SIO_OK;
+}
+
 /* Returns a static name; "?" for a type the protocol does not define. */
 const char *sio_relay_type_name(int type)
 {
@@ -347,6 +484,7 @@ const char *sio_relay_type_name(int type)
     case SIO_R_WS_SEND:   return "WS_SEND";
     case SIO_R_WS_CLOSE:  return "WS_CLOSE";
     case SIO_R_WS_FANOUT: return "WS_FANOUT";
+    case SIO_R_PEERS:     return "PEERS";
     default:              return "?";
     }
 }

@@ -68,7 +68,12 @@ enum sio_relay_type {
                           * Conns the module no longer knows are skipped.
                           * Sent only on links whose HELLO from the module
                           * set SIO_RELAY_CAP_FANOUT. */
-    SIO_R_TYPE_MAX_ = 25
+    SIO_R_PEERS = 25,    /* the other nodes learned through Redis (siod
+                          * --redis --node): body = sio_relay_peers_*,
+                          * conn 0, sid zero; replaces the module's whole
+                          * learned table. Sent only on links whose HELLO
+                          * from the module set SIO_RELAY_CAP_PEERS. */
+    SIO_R_TYPE_MAX_ = 26
 };
 
 enum sio_relay_flag {
@@ -108,6 +113,8 @@ typedef struct sio_relay_frame {
 #define SIO_RELAY_CAP_RELEASE 0x0002u /* siod: takes CANCEL + SIO_RF_KEEP */
 #define SIO_RELAY_CAP_NODE 0x0004u   /* module: takes siod's node tag in a
                                       * SIO_RELAY_HELLO_NODE_LEN HELLO */
+#define SIO_RELAY_CAP_PEERS 0x0008u  /* module: takes PEERS frames; siod:
+                                      * sends one right after AUTH */
 #define SIO_RELAY_CAP_API 0x0010u    /* siod: takes API frames */
 
 typedef struct sio_relay_hello {
@@ -263,6 +270,52 @@ int sio_relay_fanout_decode(const unsigned char *buf, size_t len,
 
 /* Conn i (< fo->count) of a decoded WS_FANOUT body. */
 uint64_t sio_relay_fanout_conn(const sio_relay_fanout *fo, size_t i);
+
+/* PEERS body: u32 ttl ms | u16 count | count x (node[4] NUL-padded |
+ * u8 url length | url). ttl: how long the module may use the table
+ * without hearing from siod again. */
+#define SIO_RELAY_PEERS_HEAD_LEN 6u
+#define SIO_RELAY_PEERS_MAX 128u       /* entries in one table */
+#define SIO_RELAY_PEER_URL_MAX 200u    /* bytes of one base URL */
+/* Bytes one entry takes with a url_len-byte URL. */
+#define SIO_RELAY_PEER_LEN(url_len) (SIO_RELAY_NODE_LEN + 1u + (url_len))
+
+/* Returns 1 when url[0..len) is a node's base URL: http:// or https://
+ * (any case), a host name (letters, digits, '.', '-', '_') or an [IPv6]
+ * address, an optional :port (1-65535), nothing after it (no path, not
+ * even '/'), at most SIO_RELAY_PEER_URL_MAX bytes; else 0. */
+int sio_relay_peer_url_valid(const char *url, size_t len);
+
+/* Writes the head of a PEERS body for count entries into
+ * out[SIO_RELAY_PEERS_HEAD_LEN]. Returns SIO_RELAY_PEERS_HEAD_LEN. */
+size_t sio_relay_peers_head(unsigned char *out, uint32_t ttl_ms,
+                            uint16_t count);
+
+/* Appends one entry (node: a valid tag; url: sio_relay_peer_url_valid)
+ * at out, which has room for SIO_RELAY_PEER_LEN(url_len) bytes. Returns
+ * the bytes written, or 0 (nothing written) for an invalid tag or URL. */
+size_t sio_relay_peer_put(unsigned char *out, const char *node,
+                          const char *url, size_t url_len);
+
+/* One entry of a decoded PEERS body; url points into the body. */
+typedef struct sio_relay_peer {
+    char node[SIO_RELAY_NODE_LEN + 1]; /* NUL-terminated tag */
+    const char *url;                   /* not NUL-terminated */
+    size_t url_len;
+} sio_relay_peer;
+
+/* Checks a whole PEERS body buf[0..len): SIO_OK with *ttl_ms and *count
+ * set, or SIO_EPROTO (short, more than SIO_RELAY_PEERS_MAX entries, an
+ * entry running past the end or followed by extra bytes, an invalid tag
+ * or URL). */
+int sio_relay_peers_decode(const unsigned char *buf, size_t len,
+                           uint32_t *ttl_ms, uint16_t *count);
+
+/* Iterates the entries of a body sio_relay_peers_decode accepted: *off
+ * starts at 0. Returns SIO_OK with *out filled, SIO_DONE at the end, or
+ * SIO_EPROTO (a body not checked first). */
+int sio_relay_peer_next(const unsigned char *buf, size_t len, size_t *off,
+                        sio_relay_peer *out);
 
 /* Name of a frame type for logs ("OPEN", ...), "?" if unknown. */
 const char *sio_relay_type_name(int type);

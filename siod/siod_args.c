@@ -9,6 +9,7 @@
 #include "relay/siod_relay.h"
 #include "sio/siod_sio.h"
 #include "siod_echo_engine.h"
+#include "sio_relay.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -45,6 +46,8 @@
  * limits from OPT_MAX_SESSIONS on. */
 enum {
     OPT_NODE = 200,
+    OPT_NODE_URL,
+    OPT_NODE_TTL,
     OPT_RECOVERY,
     OPT_RECOVERY_MW,
     OPT_MAX_SESSIONS = 256,
@@ -123,6 +126,8 @@ static const struct option long_opts[] = {
       OPT_CALLBACK + SIOD_CALLBACK_OPT_REQUESTS },
     { "callback-queue", required_argument, NULL,
       OPT_CALLBACK + SIOD_CALLBACK_OPT_QUEUE },
+    { "node-url", required_argument, NULL, OPT_NODE_URL },
+    { "node-ttl", required_argument, NULL, OPT_NODE_TTL },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 }
 };
@@ -241,6 +246,12 @@ static void usage(FILE *f)
         "                                  sharded (createShardedAdapter, Redis 7)\n"
         "  --redis-subscription-mode=MODE  sharded: static, dynamic (default) or\n"
         "                                  dynamic-private\n"
+        "  --node-url=URL                  with --redis and --node: advertise\n"
+        "                                  this node's base URL (http[s]://host[:port])\n"
+        "                                  in Redis; httpd learns the others'\n"
+        "                                  (docs/cluster.md)\n"
+        "  --node-ttl=MS                   a node's entry lives MS without a\n"
+        "                                  heartbeat (every MS/4; default %u)\n"
         "HTTP callbacks (docs/callbacks.md):\n"
         "  --callback=NSP,KIND,URL         POST NSP's KIND (connect, event,\n"
         "                                  disconnect) to URL; repeatable\n"
@@ -255,7 +266,7 @@ static void usage(FILE *f)
         DEF_MAX_RECOVERY_LOG_BYTES, DEF_MAX_RECOVERY_SESSIONS,
         DEF_MAX_RECOVERY_SESSION_BYTES, DEF_EVENT_RATE, DEF_EVENT_BURST,
         DEF_FLOOD_DROPS, DEF_FLOOD_WINDOW_MS, DEF_HANDSHAKE_RATE,
-        DEF_HANDSHAKE_BURST);
+        DEF_HANDSHAKE_BURST, SIOD_NODE_TTL_DEFAULT);
 }
 
 /* Parses a decimal in [min, max]; returns 0, -EINVAL (not a decimal) or
@@ -474,6 +485,7 @@ int siod_args_parse(int argc, char **argv, struct options *o)
     o->max_link_output = DEF_MAX_LINK_OUTPUT;
     o->max_links = SIOD_LINKS_MAX_DEFAULT;
     o->redis_prefix = "socket.io";
+    o->node_ttl_ms = SIOD_NODE_TTL_DEFAULT;
     o->recovery.max_packets = DEF_MAX_RECOVERY_PACKETS;
     o->recovery.max_log_bytes = DEF_MAX_RECOVERY_LOG_BYTES;
     o->recovery.max_sessions = DEF_MAX_RECOVERY_SESSIONS;
@@ -521,6 +533,26 @@ int siod_args_parse(int argc, char **argv, struct options *o)
             break;
         case OPT_RECOVERY_MW:
             o->recovery.run_middlewares = 1;
+            break;
+        case OPT_NODE_URL:
+            /* kept without a trailing '/': the request's path follows */
+            if (optarg[0] && optarg[strlen(optarg) - 1] == '/')
+                optarg[strlen(optarg) - 1] = '\0';
+            if (!sio_relay_peer_url_valid(optarg, strlen(optarg))) {
+                fprintf(stderr, "siod: --node-url: expected http:// or "
+                        "https:// host[:port] without a path, got '%s'\n",
+                        optarg);
+                return -EINVAL;
+            }
+            o->node_url = optarg;
+            break;
+        case OPT_NODE_TTL:
+            if (parse_num(optarg, SIOD_NODE_TTL_MIN, 86400000, &v) < 0) {
+                fprintf(stderr, "siod: --node-ttl: expected %u..86400000 "
+                        "ms\n", SIOD_NODE_TTL_MIN);
+                return -EINVAL;
+            }
+            o->node_ttl_ms = (unsigned)v;
             break;
         case OPT_NODE:
             if (siod_sid_set_node(optarg) < 0) {
@@ -625,6 +657,12 @@ int siod_args_parse(int argc, char **argv, struct options *o)
     if (o->echo_engine && o->sio_options) {
         fprintf(stderr, "siod: -a echo-engine serves no Socket.IO "
                 "namespaces: it cannot be combined with -n or other -a\n");
+        return -EINVAL;
+    }
+    if (o->node_url != NULL &&
+        (o->redis_url == NULL || siod_sid_node()[0] == '\0')) {
+        fprintf(stderr, "siod: --node-url is advertised through Redis: "
+                "it needs --redis and --node\n");
         return -EINVAL;
     }
     if (o->recovery.window_ms > 0 && o->redis_url != NULL) {

@@ -31,6 +31,8 @@ struct options {
     siod_guard_config guard;    /* --event-*, --handshake-* */
     const char *schemas_dir;    /* --schemas */
     siod_sio_recovery_conf recovery;    /* --recovery, --max-recovery-* */
+    const char *node_url;       /* --node-url, or NULL */
+    unsigned node_ttl_ms;       /* --node-ttl */
     int redis_sharded;          /* --redis-mode=sharded */
     int redis_submode;          /* --redis-subscription-mode; -1: unset */
 };

@@ -13,6 +13,7 @@
 #include "sio/siod_sio.h"
 #include "siod_args.h"
 #include "siod_echo_engine.h"
+#include "sio_relay.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -69,6 +70,29 @@ static void flush_timeout_cb(evutil_socket_t fd, short what, void *arg)
     event_base_loopbreak(base);
 }
 
+/* The node registry's table (siod_cluster_nodes_start) as a PEERS body
+ * for the modules, which use it for ttl (the registry's TTL) unless it
+ * comes again. */
+static void on_nodes(void *ud, const char *const *tags,
+                     const char *const *urls, size_t n)
+{
+    unsigned char body[SIO_RELAY_PEERS_HEAD_LEN +
+                       SIO_RELAY_PEERS_MAX *
+                           SIO_RELAY_PEER_LEN(SIO_RELAY_PEER_URL_MAX)];
+    size_t len = SIO_RELAY_PEERS_HEAD_LEN, k = 0, w;
+    const unsigned *ttl = ud;
+
+    for (size_t i = 0; i < n && k < SIO_RELAY_PEERS_MAX; i++) {
+        w = sio_relay_peer_put(body + len, tags[i], urls[i], strlen(urls[i]));
+        len += w;
+        k += w > 0;
+    }
+    sio_relay_peers_head(body, *ttl, (uint16_t)k);
+    if (siod_links_set_peers(body, len) < 0)
+        siod_log_limited(SIOD_LOG_WARN, "cluster: out of memory for the "
+                         "peers table");
+}
+
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
     if (sig == SIGHUP) {
@@ -86,6 +110,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
         return;
     }
     stopping = 1;
+    siod_cluster_nodes_stop();
     siod_log(SIOD_LOG_INFO, "%s: closing %zu sessions on %u links",
              strsignal(sig), siod_sessions_count(), siod_links_count());
     siod_listen_close();
@@ -163,6 +188,19 @@ int main(int argc, char **argv)
                  "uid %s", o.redis_sharded ? siod_args_submode_names[o.redis_submode]
                                            : "classic",
                  o.redis_prefix, siod_cluster_uid());
+        if (siod_sid_node()[0] != '\0') {
+            rc = siod_cluster_nodes_start(base, siod_sid_node(), o.node_url,
+                                          o.node_ttl_ms, on_nodes,
+                                          &o.node_ttl_ms, why, sizeof why);
+            if (rc < 0) {
+                siod_log(SIOD_LOG_ERROR, "--node-url: %s", why);
+                goto out;
+            }
+            siod_log(SIOD_LOG_INFO, "cluster: node %s %s%s, entries live "
+                     "%u ms", siod_sid_node(), o.node_url ? "advertised at "
+                     : "learns its peers, not advertised (no --node-url)",
+                     o.node_url ? o.node_url : "", o.node_ttl_ms);
+        }
     }
     siod_sio_set_recovery(&o.recovery);
     siod_callback_set_loop(base);
@@ -236,7 +274,9 @@ out:
         siod_sessions_cleanup();
     siod_app_loader_destroy();   /* if the layer never started */
     siod_callback_conf_free();
+    siod_cluster_nodes_stop();
     siod_cluster_stop();
+    siod_links_peers_free();
     siod_schemas_cleanup();
     siod_guard_cleanup();
     if (flush_timer != NULL)

@@ -1,7 +1,8 @@
 /* Requests for another node's session: a session id begins with the tag
  * of the node that owns it (siod --node), so a polling request or a
  * WebSocket upgrade that names another node's session is handed to
- * mod_proxy for that node (SocketIOPeer), the way mod_rewrite's [P] does,
+ * mod_proxy for that node (SocketIOPeer, or the peers siod learned
+ * through Redis), the way mod_rewrite's [P] does,
  * and no balancer in front needs sticky sessions (docs/cluster.md). A
  * request a peer forwarded carries SOCKETIO_FORWARD_HEADER and is never
  * forwarded again. */
@@ -58,11 +59,30 @@ static const char *own_node(const socketio_server_conf *sc, char *buf)
 }
 
 /* The base URL of the node whose tag sid begins with, or NULL: the peers
- * SocketIOPeer lists. A list learned at run time (through Redis, later)
- * would be looked up here too. */
-static const char *peer_base(const socketio_server_conf *sc, const char *sid)
+ * SocketIOPeer lists first (a configured peer wins), then those siod
+ * learned through Redis (socketio_link_learned_peer), which need
+ * mod_proxy_http as SocketIOPeer does (checked here: no directive tells
+ * post_config that peers will be learned). */
+static const char *peer_base(request_rec *r, const socketio_server_conf *sc,
+                             const char *sid)
 {
-    return sc->peers ? apr_hash_get(sc->peers, sid, SIO_NODE_TAG_LEN) : NULL;
+    const char *base = sc->peers ? apr_hash_get(sc->peers, sid,
+                                                SIO_NODE_TAG_LEN)
+                                 : NULL;
+
+    if (base || !sc->link)
+        return base;
+    base = socketio_link_learned_peer(sc->link, sid, r->pool);
+    if (base && !ap_find_linked_module("mod_proxy_http.c")) {
+        socketio_log_rerror_limited(APLOG_ERR, 0, r, "mod_socketio: "
+                                    "session %s belongs to node '%.*s' "
+                                    "(learned through Redis), but requests "
+                                    "are forwarded through mod_proxy and "
+                                    "mod_proxy_http: load both", sid,
+                                    SIO_NODE_TAG_LEN, sid);
+        return NULL;
+    }
+    return base;
 }
 
 /* Hands r to mod_proxy for the peer at base (its URL, no trailing '/'):
@@ -103,7 +123,9 @@ int socketio_forward(request_rec *r, const socketio_server_conf *sc)
     char buf[SIO_NODE_TAG_LEN + 1];
     const char *sid, *own, *base, *hop;
 
-    if (!sc->peers && !sc->node)
+    /* Without SocketIONode, siod's tag (own_node) says whether this is a
+     * cluster node at all (it may learn its peers through Redis). */
+    if (!sc->peers && !sc->node && !sc->link)
         return DECLINED;
     sid = query_sid(r);
     if (!sid || strlen(sid) != SIO_SID_LEN)
@@ -125,12 +147,17 @@ int socketio_forward(request_rec *r, const socketio_server_conf *sc)
         apr_table_setn(r->notes, NOTE_REFUSED, "1");
         return DECLINED;
     }
-    if (!(base = peer_base(sc, sid))) {
+    if (!(base = peer_base(r, sc, sid))) {
         socketio_log_rerror_limited(APLOG_INFO, 0, r, "mod_socketio: "
                                     "session %s names node '%.*s', which is "
                                     "neither this one ('%s') nor a "
-                                    "SocketIOPeer", sid, SIO_NODE_TAG_LEN,
-                                    sid, own);
+                                    "SocketIOPeer%s", sid, SIO_NODE_TAG_LEN,
+                                    sid, own, sc->link &&
+                                    socketio_link_learns(sc->link)
+                                    ? " nor a node siod knows through "
+                                      "Redis (one that went away is "
+                                      "forgotten once its entry expires)"
+                                    : "");
         apr_table_setn(r->notes, NOTE_REFUSED, "1");
         return DECLINED;
     }

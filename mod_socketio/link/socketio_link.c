@@ -198,6 +198,7 @@ apr_status_t socketio_link_ensure_open(socketio_link *link)
     link->fd = fd;
     link->peer_max_body = peer_max;
     link->peer_caps = peer_caps;
+    apr_atomic_set32(&link->peers_fresh, 0);
     __atomic_store_n(&link->node, peer_node, __ATOMIC_RELEASE);
     link->gen++;
     socketio_link_transit(link, LINK_UP, "HELLO and AUTH done");
@@ -279,6 +280,7 @@ static socketio_link *link_create(apr_pool_t *pchild, server_rec *s,
         || apr_thread_mutex_create(&link->mutex, APR_THREAD_MUTEX_DEFAULT, p)
         || apr_thread_mutex_create(&amutex, APR_THREAD_MUTEX_DEFAULT, p)
         || apr_thread_cond_create(&link->cond, p)
+        || socketio_link_peers_init(link)
         || apr_allocator_create(&link->alloc) != APR_SUCCESS) {
         apr_pool_destroy(p);
         return NULL;

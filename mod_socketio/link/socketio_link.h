@@ -127,6 +127,16 @@ apr_status_t socketio_waiter_create(socketio_link *link, apr_pool_t *pool,
  * without a tag. */
 int socketio_link_node(socketio_link *link, char tag[SIO_NODE_TAG_LEN + 1]);
 
+/* Request thread: the base URL (copied into p) of node tag (its first
+ * SIO_NODE_TAG_LEN characters) as siod learned it through Redis, or NULL
+ * when siod has not named that node, or its last table expired. */
+const char *socketio_link_learned_peer(socketio_link *link, const char *tag,
+                                       apr_pool_t *p);
+
+/* Returns 1 once siod has sent a table of learned peers on link (it runs
+ * with --redis and --node), else 0. Any thread, no lock. */
+int socketio_link_learns(socketio_link *link);
+
 /* Returns the conn handle siod knows this waiter by (unique per link). */
 apr_uint64_t socketio_waiter_conn(const socketio_waiter *w);
 

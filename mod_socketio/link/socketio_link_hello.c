@@ -179,7 +179,7 @@ apr_status_t socketio_link_connect(socketio_link *link, int *fdp,
     h.max_body = SIO_RELAY_MAX_BODY;
     /* The module delivers WS_FANOUT on both the reactor and thread paths,
      * and routes by siod's node tag. */
-    h.caps = SIO_RELAY_CAP_FANOUT | SIO_RELAY_CAP_NODE;
+    h.caps = SIO_RELAY_CAP_FANOUT | SIO_RELAY_CAP_NODE | SIO_RELAY_CAP_PEERS;
     memcpy(h.nonce, nonce, sizeof(nonce));
     sio_relay_hello_encode(out + SIO_RELAY_HDR_LEN, &h);
     iov.iov_base = out;

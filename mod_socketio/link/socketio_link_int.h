@@ -80,6 +80,12 @@ typedef enum socketio_link_state {
     LINK_EXITED     /* the child exits, no socket: never reopened */
 } socketio_link_state;
 
+/* One peer learned through Redis: a tag and its base URL. */
+typedef struct socketio_learned_peer {
+    char tag[SIO_NODE_TAG_LEN + 1];
+    char url[SIO_RELAY_PEER_URL_MAX + 1];
+} socketio_learned_peer;
+
 struct socketio_link {
     apr_pool_t *pool;
     server_rec *s;
@@ -124,6 +130,15 @@ struct socketio_link {
     int oq_paused;                 /* a client waits for room */
     apr_time_t oq_logged_at;       /* reactor: last "input paused" line */
     unsigned oq_unlogged;          /* reactor: pauses since that line */
+    /* The peers siod learned through Redis (PEERS frames), written by the
+     * reading thread, read by request threads, under peers_mutex. */
+    apr_thread_mutex_t *peers_mutex;
+    socketio_learned_peer *peers;  /* SIO_RELAY_PEERS_MAX entries */
+    unsigned n_peers;
+    apr_time_t peers_until;        /* the table's expiry */
+    volatile apr_uint32_t learns;  /* a PEERS frame came (atomic) */
+    volatile apr_uint32_t peers_fresh; /* one came since the link opened
+                                        * (atomic) */
 };
 
 struct socketio_waiter {
@@ -222,6 +237,16 @@ apr_status_t socketio_link_connect(socketio_link *link, int *fdp,
                                    apr_uint32_t *peer_node,
                                    const char **why, char *whybuf,
                                    apr_size_t whylen);
+
+/* socketio_link_peers.c (called by socketio_link.c and the reader file). */
+/* Makes the learned table's lock and room, from link->pool. Returns
+ * APR_SUCCESS or why not. */
+apr_status_t socketio_link_peers_init(socketio_link *link);
+/* A PEERS frame f from siod replaces the learned table, valid for the
+ * ttl it carries. Returns APR_SUCCESS, or APR_EGENERAL for a malformed
+ * body (the caller drops the link). Reading thread. */
+apr_status_t socketio_link_peers_update(socketio_link *link,
+                                        const sio_relay_frame *f);
 
 /* socketio_link_state.c (called by socketio_link.c and the reader file). */
 /* Moves link to state to, logging old -> new and why (a static string)

@@ -238,7 +238,7 @@ static int type_from_siod(int type)
 {
     return type == SIO_R_RESPONSE || type == SIO_R_WS_ACCEPT ||
            type == SIO_R_WS_SEND || type == SIO_R_WS_CLOSE ||
-           type == SIO_R_WS_FANOUT;
+           type == SIO_R_WS_FANOUT || type == SIO_R_PEERS;
 }
 
 /* WS_FANOUT (its body decoded by shared/): the message goes to every
@@ -300,6 +300,8 @@ static apr_status_t dispatch(socketio_link *link, const unsigned char *raw,
         rv = APR_EGENERAL;
     } else if (f.type == SIO_R_WS_FANOUT) {
         rv = fanout(link, &f);
+    } else if (f.type == SIO_R_PEERS) {
+        rv = socketio_link_peers_update(link, &f);
     } else {
         apr_thread_mutex_lock(link->mutex);
         w = waiter_locked(link, f.conn);

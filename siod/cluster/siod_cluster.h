@@ -21,6 +21,8 @@
  * siod_cluster_encode.c (msgpack to JSON and back); siod_redis.c ->
  * siod_redis_ssub.c (the sharded subscriber), which reports back only
  * through the callbacks it was given.
+ * siod_cluster_nodes.c (the node registry, started by siod_main.c) ->
+ * siod_redis.c.
  *
  * Errors follow siod's model (core/siod_core.h). The connection logs its
  * own outages (one line when Redis goes away, one when it is back, with
@@ -149,6 +151,19 @@ void siod_redis_publish(siod_redis *r, const char *channel, size_t chlen,
 void siod_redis_numsub(siod_redis *r, const char *channel,
                        siod_redis_int_fn fn, void *ud);
 
+/* A reply read as strings: ok 1 with the n elements of an array reply
+ * (items[i] NULL for a nil, lens[i] its bytes; a string reply is one
+ * item), valid for the call; or ok 0 (Redis down, an error, another
+ * type). */
+typedef void (*siod_redis_strs_fn)(void *ud, int ok, const char *const *items,
+                                   const size_t *lens, size_t n);
+
+/* Sends the command argv[0..argc) (lens[i] bytes each) on the command
+ * connection: fn(ud, ...) later, or fn(ud, 0, ...) (maybe at once) when
+ * Redis is down or memory runs out. */
+void siod_redis_command(siod_redis *r, int argc, const char *const *argv,
+                        const size_t *lens, siod_redis_strs_fn fn, void *ud);
+
 /* Messages counted as lost since r was opened. */
 uint64_t siod_redis_lost(const siod_redis *r);
 
@@ -181,6 +196,34 @@ void siod_ssub_command(siod_ssub *c, const char *cmd, const char *channel);
 
 /* Closes and frees c without calling its callbacks (NULL: no-op). */
 void siod_ssub_free(siod_ssub *c);
+
+/* ---- the node registry (siod_cluster_nodes.c) -------------------------- */
+
+/* The other nodes learned through Redis: tags[i] (NUL-terminated) is
+ * served at urls[i] (a base URL, sio_relay_peer_url_valid), i < n. */
+typedef void (*siod_cluster_nodes_fn)(void *ud, const char *const *tags,
+                                      const char *const *urls, size_t n);
+
+/* Default --node-ttl (ms): how long a node's entry lives in Redis
+ * without a heartbeat; the heartbeat comes every ttl / 4. */
+#define SIOD_NODE_TTL_DEFAULT 10000u
+#define SIOD_NODE_TTL_MIN 400u
+
+/* Joins the registry of the nodes sharing the layer's Redis (call after
+ * siod_cluster_start) as node tag, served at url (NULL: learn only, do
+ * not advertise), under the hash <prefix>#nodes: every ttl_ms / 4 this
+ * node's entry is renewed (expiring ttl_ms later, by Redis's clock),
+ * expired entries are dropped, and fn gets the others' table; while
+ * Redis is down fn gets the last table again at each beat. Returns 0,
+ * or -ENOMEM with why[0..cap) set. */
+int siod_cluster_nodes_start(struct event_base *base, const char *tag,
+                             const char *url, unsigned ttl_ms,
+                             siod_cluster_nodes_fn fn, void *ud, char *why,
+                             size_t cap);
+
+/* Removes this node's entry (best effort) and stops the heartbeat; call
+ * before siod_cluster_stop. Safe when not started. */
+void siod_cluster_nodes_stop(void);
 
 /* ---- the broadcast codec (siod_cluster_decode.c, _encode.c) ------------ */
 

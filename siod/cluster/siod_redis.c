@@ -740,6 +740,57 @@ void siod_redis_numsub(siod_redis *r, const char *channel,
 /* See siod_cluster.h. */
 void siod_redis_state(const siod_redis *r, int *up, uint64_t *lost)
 {
-    *up = r != NULL && r->pub.up && r->sub.up;
+    *up = r != NULL && siod_redis_up(r);
     *lost = r != NULL ? r->lost : 0;
+}
+
+struct strs_req {
+    siod_redis_strs_fn fn;
+    void *ud;
+};
+
+/* Up to this many elements of an array reply are passed on. */
+#define STRS_MAX 512
+
+static void strs_cb(redisAsyncContext *ac, void *reply, void *priv)
+{
+    struct strs_req *q = priv;
+    redisReply *rep = reply;
+    const char *items[STRS_MAX];
+    size_t lens[STRS_MAX], n = 0;
+
+    if (rep != NULL && (rep->type == REDIS_REPLY_STRING ||
+                        rep->type == REDIS_REPLY_STATUS)) {
+        items[0] = rep->str;
+        lens[0] = rep->len;
+        q->fn(q->ud, 1, items, lens, 1);
+    } else if (rep != NULL && rep->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i < rep->elements && n < STRS_MAX; i++, n++) {
+            redisReply *e = rep->element[i];
+            int str = e->type == REDIS_REPLY_STRING;
+            items[n] = str ? e->str : NULL;
+            lens[n] = str ? e->len : 0;
+        }
+        q->fn(q->ud, 1, items, lens, n);
+    } else {
+        q->fn(q->ud, 0, NULL, NULL, 0);
+    }
+    free(q);
+}
+
+void siod_redis_command(siod_redis *r, int argc, const char *const *argv,
+                        const size_t *lens, siod_redis_strs_fn fn, void *ud)
+{
+    struct strs_req *q = r->pub.up ? malloc(sizeof *q) : NULL;
+    if (q == NULL) {
+        fn(ud, 0, NULL, NULL, 0);
+        return;
+    }
+    q->fn = fn;
+    q->ud = ud;
+    if (redisAsyncCommandArgv(r->pub.ac, strs_cb, q, argc, (const char **)argv,
+                              lens) != REDIS_OK) {
+        free(q);
+        fn(ud, 0, NULL, NULL, 0);
+    }
 }

@@ -12,6 +12,9 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+/* Capability bits siod_link_auth_offer adds to siod's HELLO. */
+static uint16_t offered_caps;
+
 /* The relay secret (siod_link_set_secret); no link is accepted without. */
 static unsigned char secret[SIO_RELAY_SECRET_MAX];
 static size_t secret_len;
@@ -73,10 +76,12 @@ int siod_link_auth_hello(siod_link_auth *a, const sio_relay_frame *f,
     a->caps = h.caps;
     a->pid = h.pid;
 
-    /* siod takes the release of a held GET (CANCEL + SIO_RF_KEEP) */
+    /* siod takes the release of a held GET (CANCEL + SIO_RF_KEEP), and
+     * says whether a PEERS table follows the handshake */
     h.magic = SIO_RELAY_MAGIC;
     h.version = SIO_RELAY_VERSION;
-    h.caps = SIO_RELAY_CAP_RELEASE | SIO_RELAY_CAP_API;
+    h.caps = (uint16_t)(SIO_RELAY_CAP_RELEASE | SIO_RELAY_CAP_API |
+                        offered_caps);
     h.pid = (uint32_t)getpid();
     h.max_body = SIO_RELAY_MAX_BODY;
     memcpy(h.nonce, a->nonce_siod, sizeof h.nonce);
@@ -88,6 +93,11 @@ int siod_link_auth_hello(siod_link_auth *a, const sio_relay_frame *f,
     sio_relay_proof(secret, secret_len, SIO_RELAY_ROLE_SIOD, a->nonce_module,
                     a->nonce_siod, proof);
     return 0;
+}
+
+void siod_link_auth_offer(uint16_t caps)
+{
+    offered_caps = caps;
 }
 
 int siod_link_auth_check(const siod_link_auth *a, const sio_relay_frame *f,

@@ -44,6 +44,10 @@ int siod_link_auth_hello(siod_link_auth *a, const sio_relay_frame *f,
 int siod_link_auth_check(const siod_link_auth *a, const sio_relay_frame *f,
                          char *why, size_t cap);
 
+/* Adds caps (SIO_RELAY_CAP_PEERS: a table follows every handshake) to the
+ * HELLO of every link from now on. */
+void siod_link_auth_offer(uint16_t caps);
+
 /* Forgets what a holds (its nonces). */
 void siod_link_auth_clear(siod_link_auth *a);
 

@@ -205,6 +205,11 @@ void siod_links_free_all(void)
     }
 }
 
+siod_link *siod_links_head(void)
+{
+    return links;
+}
+
 unsigned siod_links_count(void)
 {
     return link_count;

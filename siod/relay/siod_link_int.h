@@ -2,6 +2,7 @@
  * by nothing else: the link struct, its states and the functions one file
  * offers another. Who calls whom (never back up):
  *   siod_link.c         (handshake order, dispatch, input, adopt)
+ *     -> siod_link_peers.c  (the PEERS table, to every capable link)
  *     -> siod_link_output.c (output, back-pressure, siod_peer_ops)
  *     -> siod_link_base.c   (transit(), break, reap and free; all links)
  * siod_link.c may skip to siod_link_base.c; siod_link_auth.c (the
@@ -83,10 +84,19 @@ struct event *siod_link_reaper(struct event_base *base);
 /* Puts l, a new link, on the list of links (it counts from now on). */
 void siod_link_insert(siod_link *l);
 
+/* The first of all links (follow ->next), or NULL. */
+siod_link *siod_links_head(void);
+
 /* Logs why l broke, takes it off the list of links and frees it with its
  * peer (first), events, buffers and descriptor; the last link freed while
  * siod_links_drain waits calls its done(). */
 void siod_link_free(siod_link *l);
+
+/* ---- siod_link_peers.c: the learned peers sent to the modules ----------- */
+
+/* Sends the current PEERS table to l, just ready, if its module takes it
+ * (SIO_RELAY_CAP_PEERS) and a table was set. */
+void siod_link_peers_greet(siod_link *l);
 
 /* ---- siod_link_output.c: output and back-pressure ----------------------- */
 

@@ -53,6 +53,15 @@ void siod_links_set_output_max(size_t bytes);
  * of the relay secret 5 s after it was accepted is closed. */
 void siod_links_set_max(unsigned n);
 
+/* Sets the PEERS body (shared/sio_relay.h: the other nodes learned
+ * through Redis; copied) and sends it to every ready link whose module
+ * takes it (SIO_RELAY_CAP_PEERS); a link that becomes ready later gets
+ * the last one set. Returns 0 or -ENOMEM (the last table stays). */
+int siod_links_set_peers(const unsigned char *body, size_t len);
+
+/* Frees the table siod_links_set_peers kept. */
+void siod_links_peers_free(void);
+
 /* ---- the listening socket (siod_listen.c) ---- */
 
 /* Creates the socket at path (replacing a stale socket nobody listens on)

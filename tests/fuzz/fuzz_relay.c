@@ -1,6 +1,6 @@
 /* libFuzzer target for shared/sio_relay.c: parses a stream of relay frames
  * and the key/value lists, HELLO, AUTH and WS_FANOUT bodies inside them
- * (every body is also read as a WS_FANOUT body), checking that
+ * (every body is also read as a WS_FANOUT and a PEERS body), checking that
  * every result stays within the input and re-encodes to the same bytes,
  * and that a header parsed alone agrees with its frame; the whole input
  * is also read as a secret file. */
@@ -59,6 +59,36 @@ static void check_fanout(const unsigned char *body, size_t len)
         assert(memcmp(again, body, len - fo.msg_len) == 0);
     }
     free(conns);
+    free(again);
+}
+
+/* A PEERS body that decodes walks within its bytes, every entry valid,
+ * and re-encodes to the same bytes. */
+static void check_peers(const unsigned char *body, size_t len)
+{
+    sio_relay_peer p;
+    uint32_t ttl;
+    uint16_t count;
+    size_t off = 0, w;
+    unsigned n = 0;
+    unsigned char *again;
+
+    if (sio_relay_peers_decode(body, len, &ttl, &count) != SIO_OK)
+        return;
+    assert(count <= SIO_RELAY_PEERS_MAX);
+    again = malloc(len);
+    if (again == NULL)
+        return;
+    w = sio_relay_peers_head(again, ttl, count);
+    while (sio_relay_peer_next(body, len, &off, &p) == SIO_OK) {
+        assert(off <= len);
+        assert((const unsigned char *)p.url + p.url_len <= body + len);
+        assert(sio_relay_peer_url_valid(p.url, p.url_len));
+        w += sio_relay_peer_put(again + w, p.node, p.url, p.url_len);
+        n++;
+    }
+    assert(n == count && (n ? off : SIO_RELAY_PEERS_HEAD_LEN) == len && w == len);
+    assert(memcmp(again, body, len) == 0);
     free(again);
 }
 
@@ -131,12 +161,14 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         } else {
             check_kv(f.body, f.len);
             check_fanout(f.body, f.len);
+            check_peers(f.body, f.len);
         }
         off += used;
     }
     /* the whole input as one list, and as a secret file, too */
     check_kv(buf, size);
     check_fanout(buf, size);
+    check_peers(buf, size);
     if (sio_relay_secret_parse(buf, size, &used) == SIO_OK)
         assert(used >= SIO_RELAY_SECRET_MIN && used <= SIO_RELAY_SECRET_MAX &&
                used <= size);

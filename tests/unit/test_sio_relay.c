@@ -1,7 +1,7 @@
 /* Unit tests for shared/sio_relay.c: frame header round trips, truncation
  * at every length, size limits, unknown types, HELLO (v2 with its nonce, v1
  * still decoded for its version), AUTH proofs, secret files, key/value
- * lists, WS_FANOUT bodies, and a header parsed before its body is in. */
+ * lists, WS_FANOUT and PEERS bodies, and a header parsed before its body is in. */
 #include <string.h>
 
 #include "check.h"
@@ -10,7 +10,7 @@
 static const int all_types[] = {
     SIO_R_HELLO, SIO_R_AUTH, SIO_R_OPEN, SIO_R_UPGRADE, SIO_R_POLL_GET, SIO_R_POLL_POST,
     SIO_R_CANCEL, SIO_R_WS_MSG, SIO_R_WS_CLOSED, SIO_R_ABORT, SIO_R_API, SIO_R_RESPONSE,
-    SIO_R_WS_ACCEPT, SIO_R_WS_SEND, SIO_R_WS_CLOSE, SIO_R_WS_FANOUT
+    SIO_R_WS_ACCEPT, SIO_R_WS_SEND, SIO_R_WS_CLOSE, SIO_R_WS_FANOUT, SIO_R_PEERS
 };
 #define NTYPES (sizeof(all_types) / sizeof(all_types[0]))
 
@@ -584,6 +584,77 @@ static void test_strerror(void)
     CHECK(strcmp(sio_strerror(SIO_AGAIN), sio_strerror(SIO_EPROTO)) != 0);
 }
 
+static void test_peer_url(void)
+{
+    static const char *const good[] = {
+        "http://10.0.0.1:8080", "https://a.example", "HTTP://n-1_x:1",
+        "http://[::1]:65535", "https://[fe80::1]"
+    };
+    static const char *const bad[] = {
+        "", "http://", "ftp://a", "http://a/", "http://a/x", "http://a:",
+        "http://a:0", "http://a:65536", "http://a:123456", "http://u@a",
+        "http://a?b", "http://[::1", "http://[]", "http:// a", "https://a:8a"
+    };
+    char longurl[SIO_RELAY_PEER_URL_MAX + 2];
+    size_t i;
+
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        CHECK(sio_relay_peer_url_valid(good[i], strlen(good[i])));
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        CHECK(!sio_relay_peer_url_valid(bad[i], strlen(bad[i])));
+    memcpy(longurl, "http://", 7);
+    memset(longurl + 7, 'a', sizeof(longurl) - 7);
+    CHECK(sio_relay_peer_url_valid(longurl, SIO_RELAY_PEER_URL_MAX));
+    CHECK(!sio_relay_peer_url_valid(longurl, SIO_RELAY_PEER_URL_MAX + 1));
+}
+
+static void test_peers(void)
+{
+    unsigned char buf[256];
+    size_t n, off = 0, cut;
+    uint32_t ttl;
+    uint16_t count;
+    sio_relay_peer p;
+
+    n = sio_relay_peers_head(buf, 15000, 2);
+    CHECK_EQ(n, SIO_RELAY_PEERS_HEAD_LEN);
+    n += sio_relay_peer_put(buf + n, "n1", "http://10.0.0.1:8080", 20);
+    n += sio_relay_peer_put(buf + n, "n2", "https://b", 9);
+    CHECK_EQ(n, SIO_RELAY_PEERS_HEAD_LEN + SIO_RELAY_PEER_LEN(20) +
+                    SIO_RELAY_PEER_LEN(9));
+    CHECK_EQ(sio_relay_peers_decode(buf, n, &ttl, &count), SIO_OK);
+    CHECK_EQ(ttl, 15000u);
+    CHECK_EQ(count, 2);
+    CHECK_EQ(sio_relay_peer_next(buf, n, &off, &p), SIO_OK);
+    CHECK(strcmp(p.node, "n1") == 0);
+    CHECK(p.url_len == 20 && memcmp(p.url, "http://10.0.0.1:8080", 20) == 0);
+    CHECK_EQ(sio_relay_peer_next(buf, n, &off, &p), SIO_OK);
+    CHECK(strcmp(p.node, "n2") == 0 && p.url_len == 9);
+    CHECK_EQ(sio_relay_peer_next(buf, n, &off, &p), SIO_DONE);
+    /* every truncation, an extra byte, a count that disagrees */
+    for (cut = 0; cut < n; cut++)
+        CHECK_EQ(sio_relay_peers_decode(buf, cut, &ttl, &count), SIO_EPROTO);
+    buf[n] = 0;
+    CHECK_EQ(sio_relay_peers_decode(buf, n + 1, &ttl, &count), SIO_EPROTO);
+    sio_relay_peers_head(buf, 15000, 3);
+    CHECK_EQ(sio_relay_peers_decode(buf, n, &ttl, &count), SIO_EPROTO);
+    sio_relay_peers_head(buf, 15000, 2);
+    /* a bad tag or URL inside */
+    buf[SIO_RELAY_PEERS_HEAD_LEN] = '!';
+    CHECK_EQ(sio_relay_peers_decode(buf, n, &ttl, &count), SIO_EPROTO);
+    buf[SIO_RELAY_PEERS_HEAD_LEN] = 'n';
+    buf[SIO_RELAY_PEERS_HEAD_LEN + SIO_RELAY_NODE_LEN + 1] = 'f';
+    CHECK_EQ(sio_relay_peers_decode(buf, n, &ttl, &count), SIO_EPROTO);
+    /* the encoder refuses what the decoder would */
+    CHECK_EQ(sio_relay_peer_put(buf, "n!", "http://a", 8), 0);
+    CHECK_EQ(sio_relay_peer_put(buf, "n1", "http://a/", 9), 0);
+    /* an empty table */
+    n = sio_relay_peers_head(buf, 1, 0);
+    CHECK_EQ(sio_relay_peers_decode(buf, n, &ttl, &count), SIO_OK);
+    CHECK_EQ(count, 0);
+    CHECK(strcmp(sio_relay_type_name(SIO_R_PEERS), "PEERS") == 0);
+}
+
 int main(void)
 {
     RUN(test_header_layout);
@@ -598,6 +669,8 @@ int main(void)
     RUN(test_hello_caps);
     RUN(test_cancel_keep);
     RUN(test_fanout);
+    RUN(test_peer_url);
+    RUN(test_peers);
     RUN(test_proof);
     RUN(test_secret_file);
     RUN(test_kv);
