@@ -83,6 +83,12 @@ class Script:
         self.link(link)
         self.body(data)
 
+    def api(self, body, link=0, conn=90):
+        """An API frame (the HTTP emit API): type 11, sid zero."""
+        data = body.encode() if isinstance(body, str) else body
+        hdr = struct.pack('>IBBHQ', len(data), 11, 0, 0, conn) + bytes(20)
+        self.raw(hdr + data, link=link)
+
     def close(self, link=0):
         self.b += bytes([CLOSE, link])
         self.open_links.discard(link)
@@ -242,6 +248,29 @@ def seeds():
     s.loop()
     s.raw(bytes(hdr[10:]), link=2)
     out['garbage'] = s
+
+    s = Script()          # the HTTP emit API beside live sockets
+    a = s.open(conn=1, ws=True, info=INFO_WS)
+    s.ws('40', conn=1, sid=a)
+    s.ws('42["join","r1"]', conn=1, sid=a)
+    b = s.open(conn=2)
+    s.post(b, ['40'], conn=3)
+    s.get(b, conn=4)
+    s.api('{"event":"news","args":[1,"x",{"y":null}]}', conn=80)
+    s.api('{"event":"m","rooms":["r1","r2"],"except":"r3","volatile":true}', conn=81)
+    s.api('{"event":"ask","ack":true,"timeout":1}', conn=82)
+    s.api('{"op":"fetchSockets","rooms":"r1"}', conn=83)
+    s.api('{"op":"socketsJoin","room":["a","b"]}', conn=84)
+    s.api('{"op":"socketsLeave","rooms":"a","room":"b"}', conn=85)
+    s.api('{"op":"stats","format":"prometheus"}', conn=86)
+    s.api('{"op":"stats","format":"status"}', conn=87)
+    s.api('{"op":"serverSideEmit","event":"x"}', conn=88)
+    s.api('{"op":"disconnectSockets","close":true}', conn=89)
+    s.api('{"nsp":"/nope","event":"x"}', conn=91)
+    s.api('not json', conn=92)
+    s.loop()
+    s.tick()
+    out['emit-api'] = s
     return out
 
 
