@@ -1,7 +1,8 @@
 #!/bin/bash
 # Runs a self-contained mod_socketio instance in the foreground: a private
 # httpd (configuration generated under $BUILD/serve by scripts/httpd-conf.sh)
-# and siod, both children of this script. Ctrl-C or SIGTERM stops both and
+# and siod, which httpd starts and supervises (SIOD_MODE=managed, the
+# default) or this script starts beside it (SIOD_MODE=external). Ctrl-C or SIGTERM stops both and
 # leaves no process behind. Used by `make serve` and `make run`.
 #
 # Environment: BUILD (default <repo>/build), PORT (8080), BIND_ADDR
@@ -194,17 +195,39 @@ if [ -n "${SIOD_ARGS:-}" ]; then
 fi
 
 rm -f "$SIOD_SOCKET"
-say "starting siod: $SIOD ${siod_args[*]}"
-# Each child gets its own session: a terminal's Ctrl-C reaches only this
-# script, which then stops httpd before siod (so httpd never sees siod go).
-setsid "$SIOD" "${siod_args[@]}" 9>&- &
-siod_pid=$!
-for _ in $(seq 100); do
-    [ -S "$SIOD_SOCKET" ] && break
-    kill -0 "$siod_pid" 2>/dev/null || { wait "$siod_pid" || true; siod_pid=; die "siod exited at start"; }
-    sleep 0.05
-done
-[ -S "$SIOD_SOCKET" ] || die "siod did not create $SIOD_SOCKET"
+case ${SIOD_MODE:-managed} in
+managed)
+    # httpd starts siod, restarts it if it dies, stops it with httpd
+    # (SocketIODaemon managed); the module gives -s, -k and -u itself.
+    {
+        echo
+        echo "# scripts/serve.sh: httpd starts and supervises siod"
+        echo "SocketIODaemon managed"
+        echo "SocketIODaemonPath \"$SIOD\""
+        printf 'SocketIODaemonArgs'
+        for a in "${siod_args[@]:6}"; do
+            printf ' "%s"' "$(printf '%s' "$a" | sed 's/[\\"]/\\&/g')"
+        done
+        echo
+    } >>"$CONF"
+    say "httpd will start siod: $SIOD ${siod_args[*]}"
+    ;;
+external)
+    say "starting siod: $SIOD ${siod_args[*]}"
+    # Each child gets its own session: a terminal's Ctrl-C reaches only
+    # this script, which then stops httpd before siod (so httpd never sees
+    # siod go).
+    setsid "$SIOD" "${siod_args[@]}" 9>&- &
+    siod_pid=$!
+    for _ in $(seq 100); do
+        [ -S "$SIOD_SOCKET" ] && break
+        kill -0 "$siod_pid" 2>/dev/null || { wait "$siod_pid" || true; siod_pid=; die "siod exited at start"; }
+        sleep 0.05
+    done
+    [ -S "$SIOD_SOCKET" ] || die "siod did not create $SIOD_SOCKET"
+    ;;
+*) die "SIOD_MODE must be managed or external (got '$SIOD_MODE')" ;;
+esac
 
 if [ "${FPM:-0}" = 1 ]; then
     rm -f "$FPM_SOCKET"
@@ -251,18 +274,36 @@ if [ "$ready" != 1 ]; then
     exit 1
 fi
 
+if [ -z "$siod_pid" ]; then
+    # the module started siod: Socket.IO answers once it listens
+    for _ in $(seq 100); do
+        [ -S "$SIOD_SOCKET" ] && break
+        sleep 0.05
+    done
+    if [ ! -S "$SIOD_SOCKET" ]; then
+        say "siod did not start; last lines of $ERROR_LOG:"
+        tail -n 20 "$ERROR_LOG" >&2 || true
+        exit 1
+    fi
+fi
+
 say "ready: http://${BIND_ADDR:-127.0.0.1}:$PORT/  (Socket.IO at http://${BIND_ADDR:-127.0.0.1}:$PORT/socket.io/)"
 [ -n "${TLS_PORT:-}" ] && say "       https://${BIND_ADDR:-127.0.0.1}:$TLS_PORT/ (self-signed)"
 [ -n "${NODE:-}" ] && say "cluster node '$NODE'${REDIS:+, Redis $REDIS}${PEERS:+, peers $PEERS}"
 say "config $CONF, logs $RUNDIR/logs/; Ctrl-C stops"
 [ -n "${READY_MSG:-}" ] && say "$READY_MSG"
 
-# Wait for a signal, or for either child to end on its own.
+# Wait for a signal, or for either child to end on its own (httpd
+# restarts a siod it started itself).
 set +e
-wait -n "$siod_pid" "$httpd_pid"
+if [ -n "$siod_pid" ]; then
+    wait -n "$siod_pid" "$httpd_pid"
+else
+    wait "$httpd_pid"
+fi
 status=$?
 set -e
-if ! kill -0 "$siod_pid" 2>/dev/null; then
+if [ -n "$siod_pid" ] && ! kill -0 "$siod_pid" 2>/dev/null; then
     say "siod exited (status $status)"
 else
     say "httpd exited (status $status); last lines of $ERROR_LOG:"

@@ -466,8 +466,7 @@ const char *socketio_cmd_daemon_args(cmd_parms *cmd, void *dconf,
     if (apr_tokenize_to_argv(args, &argv, cmd->temp_pool) != APR_SUCCESS)
         return "SocketIODaemonArgs: cannot split the options";
     for (; *argv; argv++)
-        if (!strcmp(*argv, "-s") || !strcmp(*argv, "-k") ||
-            !strcmp(*argv, "-p"))
+        if (!strcmp(*argv, "-s") || !strcmp(*argv, "-k"))
             return apr_psprintf(cmd->pool, "SocketIODaemonArgs: %s is set "
                                 "by the module (SocketIODaemonSocket, "
                                 "SocketIODaemonSecret)", *argv);

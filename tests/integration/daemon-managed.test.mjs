@@ -90,3 +90,36 @@ test('a siod that keeps exiting is started again with a growing delay; pages sta
     await bad.stop();
   }
 });
+
+test('make serve (scripts/serve.sh) runs siod under httpd and leaves nothing behind', { timeout: 60000 }, async () => {
+  const { spawn } = await import('node:child_process');
+  const path = await import('node:path');
+  const { freePort, REPO, BUILD } = await import('./harness.mjs');
+  const port = await freePort();
+  const rundir = path.join(BUILD, 'itest', `serve-managed-${process.env.SIO_MPM || 'event'}`);
+  fs.rmSync(rundir, { recursive: true, force: true });
+  const sh = spawn(path.join(REPO, 'scripts', 'serve.sh'), [], {
+    env: { ...process.env, PORT: String(port), RUNDIR: rundir, BUILD, APP: 'chat', LOGLEVEL: 'warn',
+      MPM: process.env.SIO_MPM || 'event' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  sh.stdout.on('data', (d) => { out += d; });
+  sh.stderr.on('data', (d) => { out += d; });
+  try {
+    await waitFor(() => /serve: ready/.test(out), 30000, `serve.sh ready\n${out}`);
+    const httpd = Number(fs.readFileSync(path.join(rundir, 'run', 'httpd.pid'), 'utf8'));
+    const siod = Number(fs.readFileSync(path.join(rundir, 'run', 'siod.pid'), 'utf8'));
+    const ppid = Number(fs.readFileSync(`/proc/${siod}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+    assert.equal(ppid, httpd, 'siod is httpd\'s child');
+    assert.match(fs.readFileSync(path.join(rundir, 'httpd.conf'), 'utf8'), /^SocketIODaemon managed$/m);
+    const res = await request('GET', `http://127.0.0.1:${port}/socket.io/?EIO=4&transport=polling`);
+    assert.equal(res.status, 200, res.body);
+    sh.kill('SIGTERM');
+    await waitFor(() => sh.exitCode !== null || sh.signalCode !== null, 20000, 'serve.sh to stop');
+    await waitFor(() => !alive(httpd) && !alive(siod), 15000, 'httpd and siod gone');
+    assert.match(out, /serve: stopped/);
+  } finally {
+    if (sh.exitCode === null) sh.kill('SIGKILL');
+  }
+});

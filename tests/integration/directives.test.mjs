@@ -181,7 +181,7 @@ takesOne('SocketIODescriptorReserve', 'Descriptors a child keeps free under its 
 bad.push(['SocketIODaemon sometimes', ['SocketIODaemon sometimes'],
   "SocketIODaemon: expected managed or external, got 'sometimes'"]);
 notIn('SocketIODaemon', 'managed', loc);
-for (const opt of ['-s', '-k', '-p']) {
+for (const opt of ['-s', '-k']) {
   bad.push([`SocketIODaemonArgs with ${opt}`, [`SocketIODaemonArgs -a chat ${opt} /x`],
     `SocketIODaemonArgs: ${opt} is set by the module (SocketIODaemonSocket, SocketIODaemonSecret)`]);
 }
