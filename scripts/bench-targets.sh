@@ -157,7 +157,7 @@ start_event() {
         'MaxRequestWorkers 400' 'AsyncRequestWorkerFactor 1000') \
     env "${php_env[@]}" RUNDIR=$rundir PORT=$port MPM=event APP=bench LOGLEVEL=warn EVENT_RATE=0 \
         PING_INTERVAL=$PING_INTERVAL PING_TIMEOUT=$PING_TIMEOUT \
-        BUILD=$OUT/bin SITE_DIR=$OUT/htdocs SAN=0 "$here/serve.sh" >"$log" 2>&1 &
+        BUILD=$OUT/bin SITE_DIR=$OUT/htdocs SAN=0 SIOD_MODE=external "$here/serve.sh" >"$log" 2>&1 &
     serve_pid=$!
     for ((i = 0; i < 600; i++)); do
         grep -q '^serve: ready' "$log" && break
