@@ -261,7 +261,15 @@ case $builtin in
 esac
 load() { # load NAME FILE: LoadModule unless compiled in
     if printf '%s\n' "$builtin" | grep -qx "  $2.c"; then return; fi
-    [ -f "$MODDIR/$2.so" ] || die "$MODDIR/$2.so missing"
+    if [ ! -f "$MODDIR/$2.so" ]; then
+        # no file: compiled in after all? Under load the first answer of
+        # '$HTTPD -l' has been seen cut short; ask again before giving up.
+        for _ in 1 2 3; do
+            sleep 1
+            if "$HTTPD" -l 2>/dev/null | grep -qx "  $2.c"; then return; fi
+        done
+        die "$MODDIR/$2.so missing"
+    fi
     printf 'LoadModule %s_module %s/%s.so\n' "$1" "$MODDIR" "$2"
 }
 
