@@ -9,6 +9,9 @@
 #   make e2e        browser check of the demo (chromium; not in make test)
 #   make bench      ours (mpm_event, mpm_worker) beside Node.js socket.io,
 #                   about 18 min; QUICK=1 for small, short runs (not in make test)
+#   make install    module via apxs, siod and its applications under PREFIX
+#   make deb        Debian packages into DEB_OUT (default build/deb), lintian
+#   make deb-test   make deb, then the packages' files run in a private httpd
 
 CC       ?= cc
 SAN      ?= 0
@@ -33,17 +36,28 @@ ifeq ($(WERROR),1)
 WARN     += -Werror
 endif
 CFLAGS   ?= -O2 -g
-ALLCFLAGS := $(CFLAGS) $(WARN) $(SANFLAGS) -std=gnu11 -D_GNU_SOURCE -fPIC -Ishared
-LDSAN    := $(SANFLAGS)
+# CPPFLAGS and LDFLAGS (empty here) carry a distribution's hardening flags
+# (dpkg-buildflags in debian/rules).
+ALLCFLAGS := $(CPPFLAGS) $(CFLAGS) $(WARN) $(SANFLAGS) -std=gnu11 -D_GNU_SOURCE -fPIC -Ishared
+# link flags: the sanitizers' and the caller's (LDFLAGS)
+LDSAN    := $(SANFLAGS) $(LDFLAGS)
 
 # httpd module flags come from apxs and apr-1-config
 APXS_INC  := $(shell $(APXS) -q INCLUDEDIR 2>/dev/null)
 APR_FLAGS := $(shell apr-1-config --cflags --cppflags --includes 2>/dev/null) \
              $(shell apu-1-config --includes 2>/dev/null)
 MODCFLAGS := $(ALLCFLAGS) $(MODFAULTS) -I$(APXS_INC) $(APR_FLAGS) -Wno-strict-prototypes
+# Where `make install` puts siod, its applications and their header
+# (DESTDIR prefixes them all; the Debian packages use PREFIX=/usr).
+PREFIX     ?= /usr/local
+INCLUDEDIR ?= $(PREFIX)/include
+# An installed siod finds its applications in <its directory>/../lib/siod/apps
+# (siod/app/siod_app_loader.c), so these two move together, with PREFIX.
+SBINDIR     = $(PREFIX)/sbin
+SIOD_APPDIR = $(PREFIX)/lib/siod/apps
 # the siod a managed daemon runs when SocketIODaemonPath is not set: where
 # `make install` puts it
-SIOD_PATH ?= /usr/local/sbin/siod
+SIOD_PATH ?= $(SBINDIR)/siod
 MODCFLAGS += -DSOCKETIO_SIOD_PATH='"$(SIOD_PATH)"'
 
 # siod's cluster layer speaks to Redis with hiredis (async, on libevent)
@@ -91,7 +105,8 @@ TESTAPP_SO := $(TESTAPP_SRC:tests/apps/%.c=$(BUILD)/apps/%.so)
 SIOD_UNIT_OBJ := $(BUILD)/obj/siod/core/siod_hash.o $(BUILD)/obj/siod/core/siod_sid.o \
                  $(BUILD)/obj/siod/engine/siod_closed.o
 
-.PHONY: all clean setup test unit layers integration fuzz serve run cluster e2e install conformance bench
+.PHONY: all clean setup test unit layers integration fuzz serve run cluster e2e install conformance bench \
+        programs install-siod deb deb-test
 
 all: $(BUILD)/libsio.a $(BUILD)/siod $(BUILD)/mod_socketio.so $(TOOL_BIN) $(APP_SO) \
      $(TESTAPP_SO)
@@ -123,17 +138,21 @@ $(BUILD)/libsio.a: $(SHARED_OBJ)
 $(BUILD)/siod: $(SIOD_OBJ) $(BUILD)/libsio.a
 	$(CC) $(LDSAN) -o $@ $(SIOD_OBJ) $(BUILD)/libsio.a $(SIOD_LIBS) -ldl -rdynamic
 
+# What is installed (make install, the Debian packages): no tools, no
+# test applications.
+programs: $(BUILD)/siod $(BUILD)/mod_socketio.so $(APP_SO)
+
 # Applications siod loads (dlopen): they call back into siod, which exports
 # its symbols (-rdynamic), so they link nothing of siod's.
 $(BUILD)/apps/%.so: siod/apps/%.c $(SIOD_APP_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) -Isiod/sio -shared -o $@ $<
+	$(CC) $(ALLCFLAGS) $(LDFLAGS) -Isiod/sio -shared -o $@ $<
 
 # Test-only applications (tests/apps, used by the integration tests) build
 # beside the shipped ones; make install leaves them out.
 $(BUILD)/apps/%.so: tests/apps/%.c $(SIOD_APP_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) -Isiod/sio -shared -o $@ $<
+	$(CC) $(ALLCFLAGS) $(LDFLAGS) -Isiod/sio -shared -o $@ $<
 
 # The module links the codecs in; httpd provides APR and its own symbols.
 $(BUILD)/mod_socketio.so: $(MOD_OBJ) $(SHARED_OBJ)
@@ -361,12 +380,28 @@ e2e:
 bench: all
 	BUILD=$(abspath $(BUILD)) scripts/bench.sh
 
-install: all
+install: programs install-siod
 	$(APXS) -i -n socketio $(BUILD)/mod_socketio.so
-	install -m 0755 $(BUILD)/siod /usr/local/sbin/siod
-	install -d /usr/local/lib/siod/apps
-	install -m 0644 $(APP_SO) /usr/local/lib/siod/apps/
-	install -m 0644 $(SIOD_APP_H) /usr/local/include/siod_app.h
+
+# siod, its applications and their header, under DESTDIR.
+install-siod: programs
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SIOD_APPDIR) $(DESTDIR)$(INCLUDEDIR)
+	install -m 0755 $(BUILD)/siod $(DESTDIR)$(SBINDIR)/siod
+	install -m 0644 $(APP_SO) $(DESTDIR)$(SIOD_APPDIR)/
+	install -m 0644 $(SIOD_APP_H) $(DESTDIR)$(INCLUDEDIR)/siod_app.h
+
+# The Debian packages libapache2-mod-socketio and siod (debian/), built
+# from a copy of the tree under DEB_OUT, checked with lintian; what the
+# build needs is installed first when missing (docs/packaging.md).
+DEB_OUT ?= build/deb
+deb:
+	DEB_OUT=$(abspath $(DEB_OUT)) scripts/deb.sh
+
+# The packages' files, extracted into a scratch root, run in a private
+# httpd (managed siod), with their configuration and maintainer scripts
+# checked: scripts/deb-test.sh. Not in make test (it builds the packages).
+deb-test: deb
+	DEB_OUT=$(abspath $(DEB_OUT)) scripts/deb-test.sh
 
 clean:
 	rm -rf build build-san

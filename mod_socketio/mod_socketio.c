@@ -33,7 +33,7 @@ static const command_rec socketio_cmds[] = {
                   SOCKETIO_CONF_INFO(socketio_field_daemon_path),
                   RSRC_CONF,
                   "The siod program a managed daemon runs (default "
-                  "/usr/local/sbin/siod)"),
+                  SOCKETIO_SIOD_PATH ")"),
     AP_INIT_RAW_ARGS("SocketIODaemonArgs", socketio_cmd_daemon_args, NULL,
                      RSRC_CONF,
                      "More options for a managed siod (applications, "

@@ -48,7 +48,8 @@
 #                    cannot read it where it is
 #   SERVE_CLIENT     SocketIOServeClient On|Off (default: module default)
 #   SIOD_MANAGED=1   httpd starts and supervises siod (SocketIODaemon
-#                    managed, SocketIODaemonPath $BUILD/siod) with
+#                    managed, SocketIODaemonPath $SIOD_BIN, default
+#                    $BUILD/siod) with
 #                    SIOD_MANAGED_ARGS (SocketIODaemonArgs: applications,
 #                    options); else SocketIODaemon external: the caller
 #                    starts siod
@@ -456,7 +457,7 @@ EOF
     if [ "${SIOD_MANAGED:-0}" = 1 ]; then
         echo "# httpd starts siod, restarts it when it dies, stops it with httpd"
         echo "SocketIODaemon managed"
-        echo "SocketIODaemonPath \"$(cd "$BUILD" && pwd)/siod\""
+        echo "SocketIODaemonPath \"${SIOD_BIN:-$(cd "$BUILD" && pwd)/siod}\""
         [ -n "${SIOD_MANAGED_ARGS:-}" ] && echo "SocketIODaemonArgs $SIOD_MANAGED_ARGS"
     else
         echo "# siod is started by the caller (scripts/serve.sh, the tests)"

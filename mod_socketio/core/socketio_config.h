@@ -20,6 +20,11 @@ extern module AP_MODULE_DECLARE_DATA socketio_module;
 /* Messages shorter than this go uncompressed (Node's default threshold). */
 #define SOCKETIO_DEFAULT_COMPRESS_MIN 1024
 #define SOCKETIO_DEFAULT_SOCKET "socketio/siod.sock"
+/* SocketIODaemonPath unset: the build's SIOD_PATH (the Makefile's: where
+ * `make install` or a package puts siod). */
+#ifndef SOCKETIO_SIOD_PATH
+#define SOCKETIO_SIOD_PATH "/usr/local/sbin/siod"
+#endif
 /* SocketIODaemonSecret unset: the socket's path with this appended. */
 #define SOCKETIO_SECRET_SUFFIX ".secret"
 /* A WebSocket's unsent messages may reach SocketIOMaxPayload plus this

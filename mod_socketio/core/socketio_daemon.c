@@ -30,10 +30,6 @@
 
 APLOG_USE_MODULE(socketio);
 
-#ifndef SOCKETIO_SIOD_PATH
-#define SOCKETIO_SIOD_PATH "/usr/local/sbin/siod"
-#endif
-
 /* A run shorter than this is a quick exit: the next start waits. */
 #define QUICK_RUN apr_time_from_sec(10)
 #define MAX_DELAY apr_time_from_sec(60)
