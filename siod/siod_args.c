@@ -46,6 +46,7 @@
  * limits from OPT_MAX_SESSIONS on. */
 enum {
     OPT_NODE = 200,
+    OPT_CHECK,
     OPT_NODE_URL,
     OPT_NODE_TTL,
     OPT_RECOVERY,
@@ -128,6 +129,7 @@ static const struct option long_opts[] = {
       OPT_CALLBACK + SIOD_CALLBACK_OPT_QUEUE },
     { "node-url", required_argument, NULL, OPT_NODE_URL },
     { "node-ttl", required_argument, NULL, OPT_NODE_TTL },
+    { "check", no_argument, NULL, OPT_CHECK },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 }
 };
@@ -190,6 +192,9 @@ static void usage(FILE *f)
         "  -l  log file (default: stderr); SIGHUP reopens it\n"
         "  -p  pid file\n"
         "  -v  debug logging\n"
+        "  --check  check the options, applications, schemas and Redis URL,\n"
+        "      print what is wrong, and exit (0: all usable); httpd runs it\n"
+        "      for a managed siod when it checks its configuration\n"
         "  --node=TAG  this node's tag in a cluster: 2 characters of\n"
         "      A-Z a-z 0-9 - _; every session id begins with it, and httpd\n"
         "      forwards a session's requests to the node its id names\n"
@@ -623,6 +628,9 @@ int siod_args_parse(int argc, char **argv, struct options *o)
             break;
         case 'p':
             o->pid_path = optarg;
+            break;
+        case OPT_CHECK:
+            o->check = 1;
             break;
         case 'v':
             o->verbose = 1;

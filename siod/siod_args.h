@@ -24,6 +24,7 @@ struct options {
     const char *log_path;
     const char *pid_path;
     int verbose;
+    int check;                  /* --check: validate, then exit */
     size_t max_link_output;     /* --max-link-output */
     size_t max_links;           /* --max-links */
     const char *redis_url;      /* --redis */

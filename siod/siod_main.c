@@ -93,6 +93,23 @@ static void on_nodes(void *ud, const char *const *tags,
                          "peers table");
 }
 
+/* --check: the Redis URL parses (nothing is connected). Returns 0, or
+ * -EINVAL after the error line. */
+static int check_redis_url(const char *url)
+{
+    siod_redis_url u;
+    char why[256];
+
+    if (url == NULL)
+        return 0;
+    if (siod_redis_url_parse(url, &u, why, sizeof why) < 0) {
+        siod_log(SIOD_LOG_ERROR, "--redis: %s", why);
+        return -EINVAL;
+    }
+    siod_redis_url_clear(&u);
+    return 0;
+}
+
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
     if (sig == SIGHUP) {
@@ -138,7 +155,10 @@ int main(int argc, char **argv)
         return 2;
     }
     app = o.echo_engine ? &siod_app_echo_engine : &siod_app_socketio;
-    int rc = siod_log_open(o.log_path, o.verbose);
+    /* --check: what follows is said on stderr, not in the log file */
+    int rc = siod_log_open(o.check ? NULL : o.log_path, o.verbose);
+    if (o.check)
+        siod_log_set_max(SIOD_LOG_WARN);
     if (rc < 0) {
         fprintf(stderr, "siod: -l %s: %s\n", o.log_path, siod_strerror(rc));
         siod_app_loader_destroy();
@@ -158,6 +178,11 @@ int main(int argc, char **argv)
     }
     if (!o.echo_engine && siod_app_loader_load() < 0)
         goto out;
+    if (o.check) {
+        /* silent when all is usable: httpd runs it at every start */
+        status = check_redis_url(o.redis_url) < 0 ? 2 : 0;
+        goto out;
+    }
     base = event_base_new();
     if (base == NULL) {
         siod_log(SIOD_LOG_ERROR, "cannot create the event loop");

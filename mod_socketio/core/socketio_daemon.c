@@ -389,16 +389,64 @@ int socketio_daemon_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
     return OK;
 }
 
+/* Runs sc's siod command line with --check (siod checks its options,
+ * applications, schemas and Redis URL, says what is wrong on stderr,
+ * which is the terminal of a configuration test, and exits). Returns 1
+ * when siod took it. */
+static int siod_accepts(const socketio_server_conf *sc, server_rec *v)
+{
+    daemon_rec cand = { 0 };
+    const char **argv;
+    int n = 0, status = 0;
+    pid_t pid;
+
+    set_argv(&cand, sc);
+    while (cand.argv[n])
+        n++;
+    argv = apr_palloc(cand.argp, (n + 2) * sizeof(*argv));
+    memcpy(argv, cand.argv, n * sizeof(*argv));
+    argv[n] = "--check";
+    argv[n + 1] = NULL;
+    pid = fork();
+    if (pid == 0) {
+        int fd = open("/dev/null", O_RDONLY);
+
+        if (fd >= 0)
+            dup2(fd, STDIN_FILENO);
+        closefrom(3);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        status = 0;              /* could not ask: the start will tell */
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, v,
+                     "mod_socketio: SocketIODaemonArgs: siod refuses this "
+                     "configuration (its lines above say why): %s",
+                     cand.cmdline);
+    apr_pool_destroy(cand.argp);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 /* See socketio_daemon.h. */
 int socketio_daemon_check_config(apr_pool_t *ptemp, server_rec *s)
 {
+    apr_hash_t *asked = apr_hash_make(ptemp);
+
     for (server_rec *v = s; v; v = v->next) {
         const socketio_server_conf *sc = socketio_config_server(v);
         const char *path = sc->daemon_path ? sc->daemon_path
                                            : SOCKETIO_SIOD_PATH;
 
-        if (sc->daemon_managed == 0 || access(path, X_OK) == 0)
+        if (sc->daemon_managed == 0 ||
+            apr_hash_get(asked, sc->daemon_socket, APR_HASH_KEY_STRING))
             continue;
+        apr_hash_set(asked, sc->daemon_socket, APR_HASH_KEY_STRING, "");
+        if (access(path, X_OK) == 0) {
+            if (!siod_accepts(sc, v))
+                return HTTP_INTERNAL_SERVER_ERROR;
+            continue;
+        }
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, errno, v,
                      "mod_socketio: SocketIODaemonPath %s: not a program "
                      "httpd can run, and SocketIODaemon managed (the "

@@ -17,8 +17,10 @@ int socketio_daemon_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
                                 server_rec *s);
 
 /* check_config (parent, configuration tests included): every managed
- * siod's program can be run. Returns OK, or HTTP_INTERNAL_SERVER_ERROR
- * after a line naming SocketIODaemonPath. */
+ * siod's program can be run, and takes its command line (siod --check:
+ * options, applications, schemas, Redis URL). Returns OK, or
+ * HTTP_INTERNAL_SERVER_ERROR after a line naming SocketIODaemonPath or
+ * SocketIODaemonArgs (siod's own lines above it say why). */
 int socketio_daemon_check_config(apr_pool_t *ptemp, server_rec *s);
 
 /* monitor hook (parent, every few seconds): starts a siod whose delayed

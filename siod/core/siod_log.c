@@ -14,6 +14,7 @@
 
 static int log_fd = 2;
 static int log_verbose;
+static int log_max = SIOD_LOG_DEBUG;   /* lines above it are not written */
 static char *log_path;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
@@ -68,6 +69,11 @@ void siod_log_close(void)
     log_path = NULL;
 }
 
+void siod_log_set_max(int level)
+{
+    log_max = level;
+}
+
 int siod_log_verbose(void)
 {
     return log_verbose;
@@ -84,6 +90,8 @@ static void log_v(int level, unsigned long dropped, const char *fmt,
 
     if (level < SIOD_LOG_ERROR || level > SIOD_LOG_DEBUG)
         level = SIOD_LOG_ERROR;
+    if (level > log_max)
+        return;
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
     int n = snprintf(line, sizeof line,

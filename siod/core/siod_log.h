@@ -15,6 +15,10 @@ enum siod_log_level {
  * logger then keeps writing to stderr). */
 int siod_log_open(const char *path, int verbose);
 
+/* Writes no line above level from now on (SIOD_LOG_WARN: warnings and
+ * errors only, as siod --check wants). */
+void siod_log_set_max(int level);
+
 /* Reopens the log file (after logrotate moved it); returns 0 or -errno.
  * A no-op when logging to stderr. */
 int siod_log_reopen(void);

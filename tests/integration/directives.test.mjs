@@ -290,3 +290,28 @@ test('configtest: SocketIOPeer without mod_proxy, and two tags on one siod', asy
   assert.match(r.stderr, /servers sharing the daemon socket .* name different SocketIONode tags/);
 });
 
+test('configtest: a managed siod that refuses its options, applications or schemas', async () => {
+  const managed = ['SocketIODaemon managed', `SocketIODaemonPath ${BUILD}/siod`];
+  let r = await configtest([...managed, 'SocketIODaemonArgs -a chat --max-sessions=abc']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /--max-sessions: expected/);
+  assert.match(r.stderr, /SocketIODaemonArgs: siod refuses this configuration/);
+  r = await configtest([...managed, 'SocketIODaemonArgs -a nosuchapp']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /application nosuchapp: cannot find/);
+  // a bad schema: its file and the JSON path of the problem
+  const dir = path.join(rundir, 'schemas');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'move.json'), JSON.stringify({ prefixItems: [{ type: 'nonsense' }] }));
+  r = await configtest([...managed, `SocketIODaemonArgs -a chat --schemas=${dir}`]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /move\.json: \/prefixItems\/0\/type/);
+  r = await configtest([...managed, 'SocketIODaemonArgs -a chat --redis=foo://x']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /--redis: foo:\/\/x: expected redis:\/\//);
+  fs.writeFileSync(path.join(dir, 'move.json'), JSON.stringify({ prefixItems: [{ type: 'string' }] }));
+  r = await configtest([...managed, `SocketIODaemonArgs -a chat --schemas=${dir}`]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, 'Syntax OK\n');
+});
+
