@@ -60,8 +60,9 @@ SHARED_SRC := $(wildcard shared/*.c)
 SIOD_LAYERS := core guard relay engine adapter cluster sio app
 SIOD_SRC   := $(wildcard siod/*.c $(SIOD_LAYERS:%=siod/%/*.c))
 SIOD_HDR   := $(wildcard siod/*.h $(SIOD_LAYERS:%=siod/%/*.h))
-# The application ABI, the one header applications include (installed).
-SIOD_APP_H := siod/sio/siod_app.h
+# The application ABI, the headers applications include (installed):
+# siod_app.h, and siod_app_observe.h for those that watch every namespace.
+SIOD_APP_H := siod/sio/siod_app.h siod/sio/siod_app_observe.h
 # The module is one folder per layer (mod_socketio.c on top, then http/,
 # ws/, link/, core/); its sources are found per folder.
 MOD_LAYERS := http ws link core
@@ -315,7 +316,7 @@ install: all
 	install -m 0755 $(BUILD)/siod /usr/local/sbin/siod
 	install -d /usr/local/lib/siod/apps
 	install -m 0644 $(APP_SO) /usr/local/lib/siod/apps/
-	install -m 0644 $(SIOD_APP_H) /usr/local/include/siod_app.h
+	install -m 0644 $(SIOD_APP_H) /usr/local/include/
 
 clean:
 	rm -rf build build-san
