@@ -186,6 +186,9 @@ export class Instance {
       SIOD_MANAGED: o.managed ? '1' : '',
       WS_DEFLATE: o.wsDeflate ? '1' : '',
       WS_DEFLATE_MIN: o.wsDeflateMin !== undefined ? String(o.wsDeflateMin) : '',
+      // the Admin UI's files and password file (docs/admin-ui.md)
+      ADMIN_UI_DIR: o.adminUiDir || '',
+      ADMIN_HTPASSWD: o.adminHtpasswd || '',
     };
     // opts.managed: httpd starts siod (SocketIODaemon managed) with the
     // options siodArgs gives, but those the module sets itself
