@@ -295,11 +295,13 @@ run:
 	scripts/serve.sh
 
 # Two headless chromium tabs chat through the demo (tests/e2e/demo.mjs);
-# screenshot in $(BUILD)/e2e/demo.png.
+# screenshot in $(BUILD)/e2e/demo.png. Then the Socket.IO Admin UI
+# (tests/e2e/admin-ui.mjs, make serve ADMIN_UI=1): $(BUILD)/e2e/admin-ui.png.
 e2e:
 	scripts/setup.sh --browser
 	$(MAKE) all
 	BUILD=$(abspath $(BUILD)) MPM="$(MPM)" node tests/e2e/demo.mjs
+	BUILD=$(abspath $(BUILD)) MPM="$(MPM)" node tests/e2e/admin-ui.mjs
 
 # Hold ladder, memory per client, broadcasts, acks, server CPU per ack and
 # per delivery, open-loop ack latency, long-polling sessions and a polling
