@@ -77,8 +77,13 @@ void siod_sio_observe_room(siod_socket *s, const char *room, int joined)
 void siod_sio_observe_event(siod_socket *s, const char *event,
                             const siod_args *args, int sent)
 {
+    /* an emit may pass no args (none): observers always get an array */
+    static const siod_args none = { "[]", 2, NULL, 0 };
+
     if (n_observers == 0)
         return;
+    if (args == NULL)
+        args = &none;
     if (sent)
         EACH_OBSERVER(on_emit, s, event, args);
     else

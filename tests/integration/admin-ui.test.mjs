@@ -171,6 +171,12 @@ test('the UI protocol: config, all_sockets, server_stats, live reports and comma
   assert.ok(rec.all('event_sent').some((e) => e[1] === c.id && e[2][0] === 'welcome'));
   assert.deepEqual(sent.slice(0, 3), ['/', c.id, ['echo', 'hi', 2]]);
 
+  // an application's emit with no arguments at all (NULL)
+  assert.deepEqual(await ackOf(c, 'emit-back', [{ event: 'bare', nullArgs: true }]), [0]);
+  await rec.until(() => rec.all('event_sent').some((e) => e[1] === c.id && e[2][0] === 'bare'), 5000,
+    'event_sent for an emit without arguments');
+  assert.deepEqual(rec.all('event_sent').find((e) => e[2][0] === 'bare')[2], ['bare']);
+
   // periodic stats see the new socket
   await rec.until(() => rec.all('server_stats').some(([st]) => count(st, '/') === 2), 5000,
     'server_stats with 2 sockets on /');
