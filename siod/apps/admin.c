@@ -3,8 +3,8 @@
  * Admin UI can watch and drive this server. It sends "config",
  * "all_sockets", "server_stats" every 2 s, and, for every namespace's
  * sockets (through the observer API), "socket_connected",
- * "socket_disconnected", "room_joined", "room_left", "event_received" and
- * "event_sent"; it runs the UI's "emit", "join", "leave" and "_disconnect".
+ * "socket_disconnected", "room_joined", "room_left", "event_received",
+ * "event_sent" and "socket_updated" (a transport upgrade); it runs the UI's "emit", "join", "leave" and "_disconnect".
  * Only clients httpd authenticated may connect (REMOTE_USER): the password
  * check is httpd's (docs/admin-ui.md). Settings from the environment:
  * SIOD_ADMIN_USERS (users allowed, comma-separated; default any user httpd
@@ -324,6 +324,20 @@ static void obs_emit(void *ud, siod_socket *s, const char *event,
     traffic(ud, "event_sent", s, event, args);
 }
 
+/* The reference's socket_updated after an upgrade: {id, nsp, transport}. */
+static void obs_upgrade(void *ud, siod_socket *s)
+{
+    text t = { 0 };
+    puts_(&t, "[{\"id\":");
+    putq(&t, siod_socket_id(s));
+    puts_(&t, ",\"nsp\":");
+    putq(&t, siod_nsp_name(siod_socket_nsp(s)));
+    puts_(&t, ",\"transport\":");
+    putq(&t, siod_socket_transport(s));
+    puts_(&t, "}]");
+    send_admins(ud, "socket_updated", &t, NULL);
+}
+
 static const siod_observer admin_observer = {
     .on_connection = obs_connection,
     .on_disconnect = obs_disconnect,
@@ -331,6 +345,7 @@ static const siod_observer admin_observer = {
     .on_leave = obs_leave,
     .on_event = obs_event,
     .on_emit = obs_emit,
+    .on_upgrade = obs_upgrade,
 };
 
 /* ---- server_stats ---------------------------------------------------------- */

@@ -1,6 +1,7 @@
 /* The observer part of the application API: an application may watch the
  * sockets of every namespace of this server, not only its own (connections,
- * disconnections, rooms joined and left, events in and out), list the live
+ * disconnections, rooms joined and left, events in and out, upgrades to
+ * WebSocket), list the live
  * namespaces and read the server's session figures. The admin application
  * (siod/apps/admin.c, @socket.io/admin-ui's protocol) is built on it.
  * Installed beside siod_app.h; the same thread rules apply. */
@@ -13,8 +14,8 @@
 extern "C" {
 #endif
 
-/* What an observer is told, for a socket of any namespace, after that
- * namespace's own application was (every callback optional). The socket
+/* What an observer is told, for a socket of any namespace (every callback
+ * optional). The socket
  * and texts are valid during the call. A callback may emit, broadcast,
  * join or leave, as an application's callbacks may; what those do is
  * reported to the observers in turn (an emit to a socket calls on_emit),
@@ -42,6 +43,9 @@ typedef struct siod_observer {
      * broadcast), after it was written. */
     void (*on_emit)(void *ud, siod_socket *s, const char *event,
                     const siod_args *args);
+    /* The socket's client moved from long-polling to WebSocket (an
+     * upgrade completed): siod_socket_transport says "websocket" now. */
+    void (*on_upgrade)(void *ud, siod_socket *s);
 } siod_observer;
 
 /* Registers ops (kept by pointer: static storage) with ud; call it from

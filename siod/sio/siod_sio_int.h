@@ -285,6 +285,10 @@ void siod_sio_observe_disconnect(siod_socket *s, const char *reason);
 void siod_sio_observe_room(siod_socket *s, const char *room, int joined);
 void siod_sio_observe_event(siod_socket *s, const char *event,
                             const siod_args *args, int sent);
+/* Connected s's client moved to WebSocket. */
+void siod_sio_observe_upgrade(siod_socket *s);
+/* Returns 1 when an observer is registered. */
+int siod_sio_observed(void);
 
 /* ---- siod_sio_conn.c ---------------------------------------------------- */
 

@@ -90,6 +90,17 @@ void siod_sio_observe_event(siod_socket *s, const char *event,
         EACH_OBSERVER(on_event, s, event, args);
 }
 
+void siod_sio_observe_upgrade(siod_socket *s)
+{
+    if (n_observers > 0 && s->state == SOCK_CONNECTED)
+        EACH_OBSERVER(on_upgrade, s);
+}
+
+int siod_sio_observed(void)
+{
+    return n_observers > 0;
+}
+
 const char *siod_socket_client_id(const siod_socket *s)
 {
     siod_session *sess = s->client != NULL

@@ -3,7 +3,8 @@
 // without credentials, 200 with), and the UI's own client protocol on
 // /admin through /admin-ui/socket.io/ (the same credentials): config,
 // all_sockets with the real sockets (ids, rooms, handshake), server_stats
-// counts, socket_connected / socket_disconnected, room_joined / room_left,
+// counts, socket_connected / socket_updated (an upgrade) /
+// socket_disconnected, room_joined / room_left,
 // event_received / event_sent, and the commands the UI sends (join,
 // leave, emit, _disconnect). testkit serves the watched namespaces.
 import { test, before, after } from 'node:test';
@@ -159,6 +160,11 @@ test('the UI protocol: config, all_sockets, server_stats, live reports and comma
   assert.equal(conn.nsp, '/');
   assert.deepEqual(conn.rooms, [c.id]);
   assert.ok(!Number.isNaN(Date.parse(when)));
+  // it connected on long-polling; its upgrade is reported (socket_updated)
+  assert.equal(conn.transport, 'polling');
+  await rec.until(() => rec.all('socket_updated').some(([u]) => u.id === c.id), 5000, 'socket_updated');
+  assert.deepEqual(rec.all('socket_updated').find(([u]) => u.id === c.id)[0],
+    { id: c.id, nsp: '/', transport: 'websocket' });
   assert.deepEqual(await ackOf(c, 'join', ['room-c']), [true]);
   assert.deepEqual((await rec.next('room_joined')).slice(0, 3), ['/', 'room-c', c.id]);
   const [rnsp, rid, rargs] = await rec.next('event_received');
