@@ -1,15 +1,16 @@
 /* The "admin" application: the server side of @socket.io/admin-ui on
  * "/admin" (what the package's instrument() does in Node.js), so the
  * Admin UI can watch and drive this server. It sends "config",
- * "all_sockets", "server_stats" every 2 s, and, for every namespace's
- * sockets (through the observer API), "socket_connected",
- * "socket_disconnected", "room_joined", "room_left", "event_received",
- * "event_sent" and "socket_updated" (a transport upgrade); it runs the UI's "emit", "join", "leave" and "_disconnect".
- * Only clients httpd authenticated may connect (REMOTE_USER): the password
- * check is httpd's (docs/admin-ui.md). Settings from the environment:
- * SIOD_ADMIN_USERS (users allowed, comma-separated; default any user httpd
- * authenticated), SIOD_ADMIN_READONLY=1, SIOD_ADMIN_MODE=production (no
- * per-socket reports), SIOD_ADMIN_SERVER_ID (default the host name). */
+ * "all_sockets" (every server's), "server_stats" every 2 s, and for every
+ * namespace's sockets (through the observer API) "socket_connected",
+ * "socket_updated" (an upgrade), "socket_disconnected", "room_joined",
+ * "room_left", "event_received" and "event_sent"; it runs the UI's "emit",
+ * "join", "leave" and "_disconnect". Only clients httpd authenticated may
+ * connect (REMOTE_USER): the password check is httpd's (docs/admin-ui.md).
+ * Settings from the environment: SIOD_ADMIN_USERS (users allowed,
+ * comma-separated; default any user httpd authenticated),
+ * SIOD_ADMIN_READONLY=1, SIOD_ADMIN_MODE=production (no per-socket
+ * reports), SIOD_ADMIN_SERVER_ID (default the host name). */
 #include "siod_app_observe.h"
 
 #include <stdarg.h>
@@ -450,26 +451,6 @@ static int admin_connect_mw(void *app, siod_socket *s, siod_error *err)
     return SIOD_MW_NEXT;
 }
 
-struct all {
-    text *t;
-    int first;
-};
-
-static void put_listed_socket(void *ud, siod_socket *s)
-{
-    struct all *l = ud;
-    if (!l->first)
-        puts_(l->t, ",");
-    put_socket(l->t, s);
-    l->first = 0;
-}
-
-static void put_nsp_sockets(void *ud, siod_nsp *nsp)
-{
-    siod_bcast_sockets(siod_bcast_local(siod_bcast_new(nsp)),
-                       put_listed_socket, ud);
-}
-
 static void emit_text(siod_socket *s, const char *event, text *t)
 {
     if (!t->failed) {
@@ -477,6 +458,153 @@ static void emit_text(siod_socket *s, const char *event, text *t)
         siod_emit(s, event, &args);
     }
     free(t->p);
+}
+
+/* all_sockets: every namespace's sockets on every server (the reference's
+ * fetchSockets), gathered by one fetch per namespace and sent to the new
+ * admin once the last has answered. */
+struct listing {
+    siod_socket *to;                 /* the admin (a reference) */
+    text t;
+    int first;
+    size_t pending;                  /* fetches not answered yet */
+};
+
+struct listing_nsp {
+    struct listing *l;
+    char *nsp;
+};
+
+/* Appends "key":value of member key of the JSON object obj, or null. */
+static void put_field(text *t, const char *key, const char *obj, const char *member)
+{
+    char *wrapped = obj != NULL ? siod_json_fmt("[%s]", obj) : NULL;
+    const char *json;
+    size_t len;
+    siod_args a = { wrapped, wrapped != NULL ? strlen(wrapped) : 0, NULL, 0 };
+
+    putf(t, ",\"%s\":", key);
+    if (wrapped != NULL &&
+        siod_arg_member(&a, 0, member, &json, &len) == SIOD_OK)
+        put(t, json, len);
+    else
+        puts_(t, "null");
+    free(wrapped);
+}
+
+/* Another server's socket as the reference serializes it; its clientId and
+ * transport come from data._admin, where the reference keeps them. */
+static void put_remote(text *t, const siod_remote_socket *r, const char *nsp)
+{
+    char *admin_data = NULL, *hs_json = siod_json_fmt("[%s]", r->handshake);
+    char *data = siod_json_fmt("[%s]", r->data);
+    siod_args d = { data, data != NULL ? strlen(data) : 0, NULL, 0 };
+    siod_args hs = { hs_json, hs_json != NULL ? strlen(hs_json) : 0, NULL, 0 };
+    static const char *const keys[] = { "headers", "query", "issued",
+                                        "secure", "time", "url", "xdomain",
+                                        NULL };
+    const char *json;
+    size_t len;
+
+    if (data != NULL &&
+        siod_arg_member(&d, 0, "_admin", &json, &len) == SIOD_OK)
+        admin_data = strndup(json, len);
+    puts_(t, "{\"id\":");
+    putq(t, r->id);
+    put_field(t, "clientId", admin_data, "clientId");
+    put_field(t, "transport", admin_data, "transport");
+    puts_(t, ",\"nsp\":");
+    putq(t, nsp);
+    puts_(t, ",\"data\":");
+    puts_(t, r->data);
+    puts_(t, ",\"handshake\":{\"address\":");
+    if (hs_json != NULL &&
+        siod_arg_member(&hs, 0, "address", &json, &len) == SIOD_OK)
+        put(t, json, len);
+    else
+        puts_(t, "null");
+    for (size_t i = 0; hs_json != NULL && keys[i] != NULL; i++)
+        put_member(t, &hs, keys[i]);
+    puts_(t, "},\"rooms\":");
+    puts_(t, r->rooms);
+    puts_(t, "}");
+    free(admin_data);
+    free(hs_json);
+    free(data);
+}
+
+static void listing_done(struct listing *l)
+{
+    puts_(&l->t, "]]");
+    if (siod_socket_connected(l->to))
+        emit_text(l->to, "all_sockets", &l->t);
+    else
+        free(l->t.p);
+    siod_socket_unref(l->to);
+    free(l);
+}
+
+/* One namespace's sockets; a failed fetch (a server that did not answer)
+ * leaves that namespace out. */
+static void listed(void *ud, int err, const siod_remote_socket *v, size_t n)
+{
+    struct listing_nsp *ln = ud;
+    struct listing *l = ln->l;
+
+    for (size_t i = 0; err == SIOD_OK && i < n; i++) {
+        if (!l->first)
+            puts_(&l->t, ",");
+        if (v[i].socket != NULL)
+            put_socket(&l->t, v[i].socket);
+        else
+            put_remote(&l->t, &v[i], ln->nsp);
+        l->first = 0;
+    }
+    free(ln->nsp);
+    free(ln);
+    if (--l->pending == 0)
+        listing_done(l);
+}
+
+static void fetch_nsp(void *ud, siod_nsp *nsp)
+{
+    struct listing *l = ud;
+    struct listing_nsp *ln = malloc(sizeof *ln);
+    siod_bcast *b = siod_bcast_new(nsp);
+    int rc;
+
+    if (ln == NULL || (ln->nsp = strdup(siod_nsp_name(nsp))) == NULL) {
+        free(ln);
+        siod_bcast_free(b);
+        return;
+    }
+    ln->l = l;
+    /* Redis out of reach: this server's sockets at least */
+    rc = siod_bcast_fetch(b, listed, ln);
+    if (rc == SIOD_ECLUSTERDOWN)
+        rc = siod_bcast_fetch(siod_bcast_local(siod_bcast_new(nsp)), listed,
+                              ln);
+    if (rc == SIOD_OK) {
+        l->pending++;
+    } else {
+        free(ln->nsp);
+        free(ln);
+    }
+}
+
+static void list_sockets(siod_socket *to)
+{
+    struct listing *l = calloc(1, sizeof *l);
+
+    if (l == NULL)
+        return;
+    l->to = siod_socket_ref(to);
+    l->first = 1;
+    l->pending = 1;                  /* until every fetch is asked */
+    puts_(&l->t, "[[");
+    siod_nsp_each(fetch_nsp, l);
+    if (--l->pending == 0)
+        listing_done(l);
 }
 
 static void admin_connection(void *app, siod_socket *s)
@@ -491,14 +619,8 @@ static void admin_connection(void *app, siod_socket *s)
     puts_(&t, a->dev ? "\"AGGREGATED_EVENTS\",\"ALL_EVENTS\"]}]"
                      : "\"AGGREGATED_EVENTS\"]}]");
     emit_text(s, "config", &t);
-    if (a->dev) {
-        text all = { 0 };
-        struct all l = { &all, 1 };
-        puts_(&all, "[[");
-        siod_nsp_each(put_nsp_sockets, &l);
-        puts_(&all, "]]");
-        emit_text(s, "all_sockets", &all);
-    }
+    if (a->dev)
+        list_sockets(s);
     /* the UI lists this server at once, not 2 s later; the counts since
      * the last report stay for everyone's next one */
     siod_server_figures keep = a->last;

@@ -3,7 +3,8 @@
 // both servers' server_stats, a socket connecting to the Node.js server
 // (its socket_connected, sent by the reference through Redis), and its
 // command to join that socket to a room reaches the other server
-// (socketsJoin across the cluster), which reports room_joined back.
+// (socketsJoin across the cluster), which reports room_joined back; a new
+// admin's all_sockets lists the other server's sockets too.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -109,6 +110,23 @@ test('an admin on siod sees and drives the Node.js server of the cluster too', a
   admin.emit('join', '/', 'via-siod', c.id);
   await rec.until(() => rec.all('room_joined').some((e) => e[1] === 'via-siod' && e[2] === c.id), 5000,
     'room_joined from node-b');
+  // a new admin's all_sockets holds the other server's sockets too
+  // (fetchSockets across the cluster), with what the reference keeps in
+  // their data: clientId, transport
+  const admin2 = sioSocket(ours, '/admin', {
+    path: '/admin-ui/socket.io/', extraHeaders: { authorization: AUTH },
+  });
+  open.push(admin2);
+  await sioConnected(ours, admin2);
+  const [all] = await admin2.rec.next('all_sockets', 8000);
+  const remote = all.find((x) => x.id === c.id);
+  assert.ok(remote, JSON.stringify(all.map((x) => x.id)));
+  assert.equal(remote.nsp, '/');
+  assert.equal(remote.transport, 'websocket');
+  assert.equal(remote.clientId.length, 12);
+  assert.deepEqual(remote.rooms.sort(), [c.id, 'via-siod'].sort());
+  assert.ok(all.some((x) => x.id === admin.id && x.nsp === '/admin'));
+
   // and a client of siod is reported by siod
   const d = sioSocket(ours, '/');
   open.push(d);
