@@ -114,7 +114,7 @@ async function main() {
     server = await startServer(port);
     console.log(`# Admin UI on ${base}/admin-ui/ (log ${path.join(OUT, 'admin-serve.log')})`);
 
-    await check('the UI's pages ask for credentials (401 without)', async () => {
+    await check("the UI's pages ask for credentials (401 without)", async () => {
       const r = await fetch(`${base}/admin-ui/`);
       assert(r.status === 401, `without credentials: ${r.status}`);
     });
