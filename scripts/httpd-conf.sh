@@ -50,6 +50,10 @@
 #                    Basic authentication with ADMIN_HTPASSWD (required
 #                    then; docs/admin-ui.md); both copied under the runtime
 #                    directory for httpd's user
+#   ADMIN_UI_ICONS   with ADMIN_UI_DIR: the @mdi/font package, served as
+#                    the UI's icons in place of the CDN its index.html
+#                    names (whose Google Fonts link is dropped: a fallback
+#                    font), so the UI reaches nothing but this server
 #   EXTRA_CONF       text appended to the configuration
 #   EXTRA_CONF_FILE  file Included at the end of the configuration
 #
@@ -206,6 +210,14 @@ if [ -n "$ADMIN_UI_DIR" ]; then
     [ -f "${ADMIN_HTPASSWD:-}" ] || die "ADMIN_UI_DIR needs ADMIN_HTPASSWD, a password file (htpasswd -B)"
     rm -rf "$wwwdir/admin-ui"
     cp -R "$ADMIN_UI_DIR" "$wwwdir/admin-ui"
+    if [ -n "${ADMIN_UI_ICONS:-}" ]; then
+        [ -f "$ADMIN_UI_ICONS/css/materialdesignicons.min.css" ] || die "ADMIN_UI_ICONS $ADMIN_UI_ICONS is not @mdi/font"
+        mkdir -p "$wwwdir/admin-ui/mdi"
+        cp -R "$ADMIN_UI_ICONS/css" "$ADMIN_UI_ICONS/fonts" "$wwwdir/admin-ui/mdi/"
+        sed -i -e 's#https://cdn.jsdelivr.net/npm/@mdi/font@latest/css/#mdi/css/#' \
+            -e 's#<link rel="stylesheet" href="https://fonts.googleapis.com/[^>]*>##' \
+            "$wwwdir/admin-ui/index.html"
+    fi
     chmod -R u+rwX,go+rX "$wwwdir/admin-ui"
     cp "$ADMIN_HTPASSWD" "$wwwdir/admin-ui.htpasswd"
     if [ -n "$RUN_USER" ]; then
@@ -225,6 +237,10 @@ application/json json map
 image/png png
 image/svg+xml svg
 image/x-icon ico
+font/woff2 woff2
+font/woff woff
+font/ttf ttf
+application/vnd.ms-fontobject eot
 EOF
 
 # The modules compiled into httpd. Asked again a few times before giving

@@ -106,9 +106,11 @@ fi
 # The Admin UI: the package's built files, a password file, the admin
 # application beside the served one.
 admin_ui_dir=
+admin_ui_icons=
 admin_password_shown=
 if [ "${ADMIN_UI:-0}" = 1 ]; then
     admin_ui_dir=${ADMIN_UI_DIR:-$repo/tests/node_modules/@socket.io/admin-ui/ui/dist}
+    admin_ui_icons=${ADMIN_UI_ICONS:-$repo/tests/node_modules/@mdi/font}
     [ "${APP:-}" != echo-engine ] || die "ADMIN_UI=1 needs Socket.IO: not APP=echo-engine"
     if [ -z "${ADMIN_HTPASSWD:-}" ]; then
         ADMIN_USER=${ADMIN_USER:-admin}
@@ -126,7 +128,7 @@ conf_vars=$(RUNDIR=$RUNDIR PORT=$PORT MPM=$MPM BUILD=$BUILD BIND_ADDR=${BIND_ADD
         CORS=${CORS:-} MAX_PAYLOAD=${MAX_PAYLOAD:-} TRANSPORTS=${TRANSPORTS:-} \
         UPGRADES=${UPGRADES:-} LOGLEVEL=${LOGLEVEL:-info} TLS_PORT=${TLS_PORT:-} \
         STATUS=${STATUS:-1} CGI=${CGI:-0} FPM=${FPM:-0} WS_DEFLATE=${WS_DEFLATE:-0} SITE_DIR=${SITE_DIR:-} CLIENT_SCRIPT=${CLIENT_SCRIPT:-} \
-        SERVE_CLIENT=${SERVE_CLIENT:-} ADMIN_UI_DIR=$admin_ui_dir \
+        SERVE_CLIENT=${SERVE_CLIENT:-} ADMIN_UI_DIR=$admin_ui_dir ADMIN_UI_ICONS=$admin_ui_icons \
         ADMIN_HTPASSWD=${ADMIN_HTPASSWD:-} "$here/httpd-conf.sh") \
     || die "httpd-conf.sh failed"
 eval "$conf_vars"

@@ -90,8 +90,8 @@ npm_ci() {
 }
 
 # npm packages for the integration tests, pinned by tests/package-lock.json;
-# among them @socket.io/admin-ui, whose built UI make serve ADMIN_UI=1 serves
-# (docs/admin-ui.md).
+# among them @socket.io/admin-ui and @mdi/font, the built UI and its icons
+# make serve ADMIN_UI=1 serves (docs/admin-ui.md).
 npm_ci "$repo/tests"
 # The browser check drives Debian's chromium with playwright-core; it never
 # downloads a browser of its own.

@@ -138,6 +138,8 @@ async function main() {
     const page = await context.newPage();
     const errors = [];
     page.on('pageerror', (e) => errors.push(e.message));
+    const elsewhere = [];
+    page.on('request', (r) => { if (!r.url().startsWith(base)) elsewhere.push(r.url()); });
 
     await check('the connection form connects to /admin through /admin-ui/socket.io', async () => {
       await page.goto(`${base}/admin-ui/`);
@@ -182,8 +184,9 @@ async function main() {
       }
     });
 
-    await check('no script errors in the page', async () => {
+    await check('no script errors in the page, no request to another site (icons served here)', async () => {
       assert(errors.length === 0, errors.join('\n'));
+      assert(elsewhere.length === 0, elsewhere.join('\n'));
     });
   } catch (err) {
     fail('setup', err);

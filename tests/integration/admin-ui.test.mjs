@@ -21,6 +21,7 @@ import {
 
 const require = createRequire(import.meta.url);
 const UI_DIR = path.join(path.dirname(require.resolve('@socket.io/admin-ui/package.json')), 'ui', 'dist');
+const ICONS = path.dirname(require.resolve('@mdi/font/package.json'));
 const USER = 'admin';
 const PASSWORD = 'change it';
 const ADMIN_PATH = '/admin-ui/socket.io/';
@@ -46,7 +47,7 @@ before(async () => {
   const file = path.join(authDir, 'htpasswd');
   writeHtpasswd(file);
   inst = await startInstance('admin-ui', {
-    apps: ['testkit', 'admin'], adminUiDir: UI_DIR, adminHtpasswd: file,
+    apps: ['testkit', 'admin'], adminUiDir: UI_DIR, adminHtpasswd: file, adminUiIcons: ICONS,
     siodEnv: { SIOD_ADMIN_SERVER_ID: 'siod-test' },
   });
 });
@@ -89,6 +90,15 @@ test('the UI files are served behind Basic auth: 401 without, 200 with', async (
   assert.equal(bundle.status, 200);
   assert.equal(bundle.raw.length, fs.statSync(path.join(UI_DIR, js)).size);
   assert.equal((await request('GET', inst.url(`/admin-ui/${js}`))).status, 401);
+  // nothing from another site: the icons come from here, Google's font is dropped
+  assert.doesNotMatch(page.body, /https?:\/\//);
+  const css = page.body.match(/href="(mdi\/css\/[^"]+\.css)"/)[1];
+  const icons = await request('GET', inst.url(`/admin-ui/${css}`), { headers: { authorization: AUTH } });
+  assert.equal(icons.status, 200);
+  const font = icons.body.match(/url\("\.\.\/(fonts\/[^"?]+\.woff2)/)[1];
+  const woff2 = await request('GET', inst.url(`/admin-ui/mdi/${font}`), { headers: { authorization: AUTH } });
+  assert.equal(woff2.status, 200);
+  assert.equal(woff2.headers['content-type'], 'font/woff2');
 });
 
 test('the admin endpoint wants credentials; /admin without an httpd user is refused', async () => {
