@@ -76,8 +76,9 @@ SHARED_SRC := $(wildcard shared/*.c)
 SIOD_LAYERS := core guard relay engine adapter cluster sio app callback
 SIOD_SRC   := $(wildcard siod/*.c $(SIOD_LAYERS:%=siod/%/*.c))
 SIOD_HDR   := $(wildcard siod/*.h $(SIOD_LAYERS:%=siod/%/*.h))
-# The application ABI, the one header applications include (installed).
-SIOD_APP_H := siod/sio/siod_app.h
+# The application ABI, the headers applications include (installed):
+# siod_app.h, and siod_app_observe.h for those that watch every namespace.
+SIOD_APP_H := siod/sio/siod_app.h siod/sio/siod_app_observe.h
 # The module is one folder per layer (mod_socketio.c on top, then http/,
 # ws/, link/, core/); its sources are found per folder.
 MOD_LAYERS := http ws link core
@@ -364,11 +365,13 @@ cluster:
 
 # Two headless chromium tabs chat through the demo (tests/e2e/demo.mjs);
 # screenshot in $(BUILD)/e2e/demo.png. HANDLERS=php: the demo as `make run
-# HANDLERS=php` serves it.
+# HANDLERS=php` serves it. Then the Socket.IO Admin UI
+# (tests/e2e/admin-ui.mjs, make serve ADMIN_UI=1): $(BUILD)/e2e/admin-ui.png.
 e2e:
 	scripts/setup.sh --browser
 	$(MAKE) all
 	BUILD=$(abspath $(BUILD)) MPM="$(MPM)" HANDLERS="$(HANDLERS)" node tests/e2e/demo.mjs
+	BUILD=$(abspath $(BUILD)) MPM="$(MPM)" node tests/e2e/admin-ui.mjs
 
 # Hold ladder, memory per client, broadcasts, acks, server CPU per ack and
 # per delivery, open-loop ack latency, long-polling sessions and a polling
@@ -388,7 +391,7 @@ install-siod: programs
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SIOD_APPDIR) $(DESTDIR)$(INCLUDEDIR)
 	install -m 0755 $(BUILD)/siod $(DESTDIR)$(SBINDIR)/siod
 	install -m 0644 $(APP_SO) $(DESTDIR)$(SIOD_APPDIR)/
-	install -m 0644 $(SIOD_APP_H) $(DESTDIR)$(INCLUDEDIR)/siod_app.h
+	install -m 0644 $(SIOD_APP_H) $(DESTDIR)$(INCLUDEDIR)/
 
 # The Debian packages libapache2-mod-socketio and siod (debian/), built
 # from a copy of the tree under DEB_OUT, checked with lintian; what the

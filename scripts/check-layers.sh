@@ -36,10 +36,10 @@ siod/relay        | siod_relay.h      | siod/engine siod/core shared
 siod/engine       | siod_engine.h     | siod/guard siod/core shared
 siod/adapter      | siod_adapter.h    | siod/core shared
 siod/cluster      | siod_cluster.h    | siod/adapter siod/core shared
-siod/sio          | siod_sio.h siod_app.h | siod/engine siod/adapter siod/guard siod/core shared
+siod/sio          | siod_sio.h siod_app.h siod_app_observe.h | siod/engine siod/adapter siod/guard siod/core shared
 siod/app          | siod_app_loader.h | siod/sio siod/core shared
 siod/callback     | siod_callback.h   | siod/app siod/sio siod/core shared
-siod/apps         |                   | siod/sio:siod_app.h
+siod/apps         |                   | siod/sio:siod_app.h siod/sio:siod_app_observe.h
 mod_socketio      |                   | mod_socketio/http mod_socketio/ws mod_socketio/link mod_socketio/core shared
 mod_socketio/http | socketio_http.h   | mod_socketio/ws mod_socketio/link mod_socketio/core shared
 mod_socketio/ws   | socketio_ws.h     | mod_socketio/link mod_socketio/core shared

@@ -62,6 +62,16 @@
 #                    every request proxied round-robin (lbmethod byrequests,
 #                    no stickiness, WebSocket upgrades tunnelled) to those
 #                    nodes; no mod_socketio, no siod
+#   ADMIN_UI_DIR     the Socket.IO Admin UI's built files (the ui/dist of
+#                    @socket.io/admin-ui), served at /admin-ui/ beside its
+#                    Socket.IO endpoint /admin-ui/socket.io/, both behind
+#                    Basic authentication with ADMIN_HTPASSWD (required
+#                    then; docs/admin-ui.md); both copied under the runtime
+#                    directory for httpd's user
+#   ADMIN_UI_ICONS   with ADMIN_UI_DIR: the @mdi/font package, served as
+#                    the UI's icons in place of the CDN its index.html
+#                    names (whose Google Fonts link is dropped: a fallback
+#                    font), so the UI reaches nothing but this server
 #   EXTRA_CONF       text appended to the configuration
 #   EXTRA_CONF_FILE  file Included at the end of the configuration
 #
@@ -235,6 +245,31 @@ case "${SERVE_CLIENT:-}" in
 *) die "SERVE_CLIENT must be On or Off (got '$SERVE_CLIENT')" ;;
 esac
 
+# The Admin UI: its files and the password file, where httpd's children
+# can read them (the password file outside the document root).
+ADMIN_UI_DIR=${ADMIN_UI_DIR:-}
+if [ -n "$ADMIN_UI_DIR" ]; then
+    [ -f "$ADMIN_UI_DIR/index.html" ] || die "ADMIN_UI_DIR $ADMIN_UI_DIR has no index.html (scripts/setup.sh installs @socket.io/admin-ui)"
+    [ -f "${ADMIN_HTPASSWD:-}" ] || die "ADMIN_UI_DIR needs ADMIN_HTPASSWD, a password file (htpasswd -B)"
+    rm -rf "$wwwdir/admin-ui"
+    cp -R "$ADMIN_UI_DIR" "$wwwdir/admin-ui"
+    if [ -n "${ADMIN_UI_ICONS:-}" ]; then
+        [ -f "$ADMIN_UI_ICONS/css/materialdesignicons.min.css" ] || die "ADMIN_UI_ICONS $ADMIN_UI_ICONS is not @mdi/font"
+        mkdir -p "$wwwdir/admin-ui/mdi"
+        cp -R "$ADMIN_UI_ICONS/css" "$ADMIN_UI_ICONS/fonts" "$wwwdir/admin-ui/mdi/"
+        sed -i -e 's#https://cdn.jsdelivr.net/npm/@mdi/font@latest/css/#mdi/css/#' \
+            -e 's#<link rel="stylesheet" href="https://fonts.googleapis.com/[^>]*>##' \
+            "$wwwdir/admin-ui/index.html"
+    fi
+    chmod -R u+rwX,go+rX "$wwwdir/admin-ui"
+    cp "$ADMIN_HTPASSWD" "$wwwdir/admin-ui.htpasswd"
+    if [ -n "$RUN_USER" ]; then
+        chown "root:$RUN_GROUP" "$wwwdir/admin-ui.htpasswd"
+        chmod 0640 "$wwwdir/admin-ui.htpasswd"
+    else
+        chmod 0600 "$wwwdir/admin-ui.htpasswd"
+    fi
+fi
 # Our own mime.types keeps the instance independent of the system's.
 cat >"$RUNDIR/mime.types" <<'EOF'
 text/html html htm
@@ -245,6 +280,10 @@ application/json json map
 image/png png
 image/svg+xml svg
 image/x-icon ico
+font/woff2 woff2
+font/woff woff
+font/ttf ttf
+application/vnd.ms-fontobject eot
 EOF
 
 # The modules compiled into httpd. Asked again a few times before giving
@@ -499,6 +538,27 @@ EOF
 <Location /metrics>
     SetHandler socketio-metrics
     Require ip 127.0.0.0/8 ::1
+</Location>
+EOF
+    if [ -n "$ADMIN_UI_DIR" ]; then
+        cat <<EOF
+
+# The Socket.IO Admin UI (docs/admin-ui.md): its pages and, under them, a
+# Socket.IO endpoint of its own where siod's admin application serves
+# /admin to users httpd authenticated (it refuses sockets without one).
+# The browser sends the credentials it gave for the pages to the endpoint.
+Alias /admin-ui/ "$wwwdir/admin-ui/"
+<Directory "$wwwdir/admin-ui">
+    Require all granted
+</Directory>
+<Location /admin-ui/>
+    AuthType Basic
+    AuthName "Socket.IO Admin UI"
+    AuthUserFile "$wwwdir/admin-ui.htpasswd"
+    Require valid-user
+</Location>
+<Location /admin-ui/socket.io/>
+    SocketIO On
 </Location>
 EOF
     fi

@@ -31,7 +31,10 @@
 # URL advertised in Redis, siod --node-url; default
 # http://BIND_ADDR:PORT with REDIS and NODE; 'none' advertises
 # nothing), NODE_TTL (siod --node-ttl, ms), PEERS (SocketIOPeer lines:
-# 'TAG=URL TAG=URL').
+# 'TAG=URL TAG=URL'); ADMIN_UI=1 (the Socket.IO Admin UI at /admin-ui/ and
+# siod's admin application, docs/admin-ui.md) with ADMIN_HTPASSWD (a
+# password file) or ADMIN_USER (admin) and ADMIN_PASSWORD (random when
+# unset, printed) for a password file made here.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -128,12 +131,34 @@ php)
 *) die "HANDLERS must be php (got '$HANDLERS')" ;;
 esac
 
+# The Admin UI: the package's built files, a password file, the admin
+# application beside the served one.
+admin_ui_dir=
+admin_ui_icons=
+admin_password_shown=
+if [ "${ADMIN_UI:-0}" = 1 ]; then
+    admin_ui_dir=${ADMIN_UI_DIR:-$repo/tests/node_modules/@socket.io/admin-ui/ui/dist}
+    admin_ui_icons=${ADMIN_UI_ICONS:-$repo/tests/node_modules/@mdi/font}
+    [ "${APP:-}" != echo-engine ] || die "ADMIN_UI=1 needs Socket.IO: not APP=echo-engine"
+    if [ -z "${ADMIN_HTPASSWD:-}" ]; then
+        ADMIN_USER=${ADMIN_USER:-admin}
+        if [ -z "${ADMIN_PASSWORD:-}" ]; then
+            ADMIN_PASSWORD=$(openssl rand -hex 12)
+            admin_password_shown=$ADMIN_PASSWORD
+        fi
+        ADMIN_HTPASSWD=$RUNDIR/admin.htpasswd
+        htpasswd -B -b -c "$ADMIN_HTPASSWD" "$ADMIN_USER" "$ADMIN_PASSWORD" 2>/dev/null \
+            || die "htpasswd could not write $ADMIN_HTPASSWD (apache2-utils)"
+    fi
+fi
+
 conf_vars=$(RUNDIR=$RUNDIR PORT=$PORT MPM=$MPM BUILD=$BUILD BIND_ADDR=${BIND_ADDR:-} \
         CORS=${CORS:-} MAX_PAYLOAD=${MAX_PAYLOAD:-} TRANSPORTS=${TRANSPORTS:-} \
         UPGRADES=${UPGRADES:-} LOGLEVEL=${LOGLEVEL:-info} TLS_PORT=${TLS_PORT:-} \
         STATUS=${STATUS:-1} CGI=${CGI:-0} FPM=${FPM:-0} WS_DEFLATE=${WS_DEFLATE:-0} SITE_DIR=${SITE_DIR:-} CLIENT_SCRIPT=${CLIENT_SCRIPT:-} \
         SERVE_CLIENT=${SERVE_CLIENT:-} HANDLERS_DIR=$HANDLERS_DIR NODE=${NODE:-} PEERS=${PEERS:-} \
-        "$here/httpd-conf.sh") \
+        ADMIN_UI_DIR=$admin_ui_dir ADMIN_UI_ICONS=$admin_ui_icons \
+        ADMIN_HTPASSWD=${ADMIN_HTPASSWD:-} "$here/httpd-conf.sh") \
     || die "httpd-conf.sh failed"
 eval "$conf_vars"
 
@@ -151,6 +176,11 @@ siod_args=(-s "$SIOD_SOCKET" -k "$SIOD_SECRET" -u "$SIOD_UIDS" -p "$RUNDIR/run/s
 [ -n "${HANDSHAKE_BURST:-}" ] && siod_args+=("--handshake-burst=$HANDSHAKE_BURST")
 [ -n "${SCHEMAS:-}" ] && siod_args+=("--schemas=$SCHEMAS")
 [ -n "${APP:-}" ] && siod_args+=(-a "$APP")
+if [ -n "$admin_ui_dir" ]; then
+    # siod serves echo when given no application: kept beside admin
+    [ -n "${APP:-}" ] || siod_args+=(-a echo)
+    siod_args+=(-a admin)
+fi
 [ "${VERBOSE:-0}" = 1 ] && siod_args+=(-v)
 if [ -n "$HANDLERS_DIR" ]; then
     for kind in connect event disconnect; do
@@ -292,6 +322,10 @@ say "ready: http://${BIND_ADDR:-127.0.0.1}:$PORT/  (Socket.IO at http://${BIND_A
 [ -n "${NODE:-}" ] && say "cluster node '$NODE'${REDIS:+, Redis $REDIS}${PEERS:+, peers $PEERS}"
 say "config $CONF, logs $RUNDIR/logs/; Ctrl-C stops"
 [ -n "${READY_MSG:-}" ] && say "$READY_MSG"
+if [ -n "$admin_ui_dir" ]; then
+    say "Admin UI: http://${BIND_ADDR:-127.0.0.1}:$PORT/admin-ui/ (user ${ADMIN_USER:-from $ADMIN_HTPASSWD}${admin_password_shown:+, password $admin_password_shown});"
+    say "  connect it to server URL http://${BIND_ADDR:-127.0.0.1}:$PORT, advanced options: path /admin-ui/socket.io"
+fi
 
 # Wait for a signal, or for either child to end on its own (httpd
 # restarts a siod it started itself).

@@ -90,7 +90,9 @@ npm_ci() {
     fi
 }
 
-# npm packages for the integration tests, pinned by tests/package-lock.json.
+# npm packages for the integration tests, pinned by tests/package-lock.json;
+# among them @socket.io/admin-ui and @mdi/font, the built UI and its icons
+# make serve ADMIN_UI=1 serves (docs/admin-ui.md).
 npm_ci "$repo/tests"
 # The browser check drives Debian's chromium with playwright-core; it never
 # downloads a browser of its own.

@@ -81,6 +81,9 @@ typedef struct siod_engine_app {
      * siod_api_answer. NULL: every request is answered 501. */
     void (*on_api)(void *app, siod_api_call *call, const unsigned char *body,
                    size_t len);
+    /* The session moved from polling to its WebSocket (an upgrade
+     * completed; not called for a session opened on a WebSocket). */
+    void (*on_upgrade)(void *app, siod_session *s);
 } siod_engine_app;
 
 /* Answers call with HTTP status and the JSON json[0..len), and frees call.

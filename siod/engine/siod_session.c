@@ -456,6 +456,8 @@ static void complete_upgrade(siod_session *s)
                                  q->ref, 0);
         siod_poll_pkt_free(q);
     }
+    if (s->state == ST_WEBSOCKET && reg.app->on_upgrade != NULL)
+        reg.app->on_upgrade(reg.app_state, s);
 }
 
 static void probe_message(siod_session *s, const sio_eio_packet *pkt)

@@ -391,6 +391,25 @@ static void sio_on_close(void *app, siod_session *s, const char *reason)
     siod_sio_client_unref(c);
 }
 
+/* The session moved to WebSocket: the observers hear it of each of its
+ * sockets (the reference's socket_updated). */
+static void sio_on_upgrade(void *app, siod_session *s)
+{
+    siod_sio_client *c = siod_session_get_data(s);
+    size_t n;
+
+    if (c == NULL || c->s == NULL || !siod_sio_observed())
+        return;
+    c->refs++;
+    siod_socket **v = siod_sio_client_sockets(c, &n);
+    for (size_t i = 0; i < n; i++) {
+        siod_sio_observe_upgrade(v[i]);
+        siod_socket_unref(v[i]);
+    }
+    free(v);
+    siod_sio_client_unref(c);
+}
+
 const siod_engine_app siod_app_socketio = {
     .name = "socketio",
     .init = sio_init,
@@ -399,4 +418,5 @@ const siod_engine_app siod_app_socketio = {
     .on_close = sio_on_close,
     .destroy = sio_destroy,
     .on_api = siod_sio_api,
+    .on_upgrade = sio_on_upgrade,
 };

@@ -30,6 +30,8 @@
  *                           broadcast's) and owed to a client
  *     -> siod_sio_socket_base.c  the socket object: references,
  *                           properties, data, rooms, writing to it
+ *     -> siod_sio_observe.c the observers (siod_app_observe.h): what
+ *                           the files above report of every socket
  *     -> siod_sio_conn.c    the client's connection: its session, writes,
  *                           its list of sockets
  *     -> siod_sio_nsp.c     namespaces: registry, patterns and children
@@ -355,6 +357,22 @@ void siod_sio_nsp_check_empty(siod_nsp *nsp);
  * pattern: those of all its live children). */
 void siod_sio_nsps_each(void (*fn)(void *ud, const char *name,
                                    size_t sockets), void *ud);
+
+/* ---- siod_sio_observe.c ------------------------------------------------- */
+
+/* Reports to the observers (siod_app_observe.h; each a no-op without
+ * one): s connected (only while it still is); s is leaving, still in its
+ * rooms; connected s joined (joined 1) or left a room it was (not) in;
+ * an event from s's client (sent 0) or emitted to s (sent 1). */
+void siod_sio_observe_connection(siod_socket *s);
+void siod_sio_observe_disconnect(siod_socket *s, const char *reason);
+void siod_sio_observe_room(siod_socket *s, const char *room, int joined);
+void siod_sio_observe_event(siod_socket *s, const char *event,
+                            const siod_args *args, int sent);
+/* Connected s's client moved to WebSocket. */
+void siod_sio_observe_upgrade(siod_socket *s);
+/* Returns 1 when an observer is registered. */
+int siod_sio_observed(void);
 
 /* ---- siod_sio_conn.c ---------------------------------------------------- */
 

@@ -4,6 +4,7 @@
  * which are forgotten again once empty. Each namespace has its adapter.
  * Calls nothing of the layer but its settings (siod_sio_util.c). */
 #include "siod_sio_int.h"
+#include "siod_app_observe.h"
 #include "core/siod_core.h"
 
 #include <errno.h>
@@ -306,6 +307,21 @@ void siod_sio_nsps_each(void (*fn)(void *ud, const char *name,
 {
     for (const siod_nsp *n = R.all; n != NULL; n = n->all_next)
         fn(ud, n->name, siod_nsp_count(n));
+}
+
+/* See siod_app_observe.h. */
+size_t siod_nsp_each(void (*fn)(void *ud, siod_nsp *nsp), void *ud)
+{
+    size_t n = 0;
+    for (siod_nsp *p = R.all; p != NULL; p = p->all_next) {
+        if (!p->is_parent) {
+            fn(ud, p);
+            n++;
+        }
+        for (siod_nsp *c = p->children; c != NULL; c = c->sib_next, n++)
+            fn(ud, c);
+    }
+    return n;
 }
 
 siod_nsp *siod_nsp_find(const char *name)

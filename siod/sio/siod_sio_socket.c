@@ -116,6 +116,7 @@ static void connect_finish(siod_socket *s, const siod_error *err)
         siod_sio_client_write(c, &o, 0);
         siod_sio_out_clear(&o);
     }
+    siod_sio_observe_connection(s);
     if (s->state == SOCK_CONNECTED && mod_of(s)->on_connection != NULL) {
         siod_socket_ref(s);
         mod_of(s)->on_connection(state_of(s), s);
@@ -213,6 +214,7 @@ void siod_sio_socket_closed(siod_socket *s, const char *reason)
     if (mod_of(s)->on_disconnecting != NULL)
         mod_of(s)->on_disconnecting(state_of(s), s, reason);
     siod_sio_recovery_save(s, reason);
+    siod_sio_observe_disconnect(s, reason);
     transit(s, SOCK_CLOSED, reason);
     nsp->aops->del_all(nsp->adapter, s);
     if (s->nprev != NULL)
@@ -340,7 +342,8 @@ static int on_event(siod_socket *s, const struct sio_packet *p,
             siod_disconnect(s, 0);
         goto done;
     }
-    if (m->on_any != NULL)
+    siod_sio_observe_event(s, name, &a, 0);
+    if (m->on_any != NULL && s->state == SOCK_CONNECTED)
         m->on_any(state_of(s), s, name, &a, ack);
     if (s->state == SOCK_CONNECTED && m->event_mw != NULL) {
         siod_error err = { NULL, NULL };
@@ -437,6 +440,8 @@ static int emit(siod_socket *s, const char *event, const siod_args *args,
     }
     rc = siod_sio_socket_write(s, &o, flags);
     siod_sio_out_clear(&o);
+    if (rc == 0)
+        siod_sio_observe_event(s, event, args, 1);
     /* with an ack, the callback reports a connection that failed */
     return has_id ? 0 : rc;
 }

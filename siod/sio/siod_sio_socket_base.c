@@ -139,10 +139,14 @@ int siod_join(siod_socket *s, const char *room)
 {
     static siod_log_throttle refusals;
     char why[256];
+    /* only observers need to know whether the join changed anything */
+    int was_in = siod_sio_observed() && siod_in_room(s, room);
     int rc = join_room(s, room, why, sizeof why);
 
     if (rc == -ENOSPC)
         siod_log_throttled(&refusals, SIOD_LOG_INFO, "%s", why);
+    else if (rc == 0 && !was_in && siod_sio_observed())
+        siod_sio_observe_room(s, room, 1);
     return siod_sio_app_err(rc);
 }
 
@@ -153,8 +157,12 @@ int siod_leave(siod_socket *s, const char *room)
         rc = -EINVAL;
     else if (s->state == SOCK_CLOSED)
         rc = -EPIPE;
-    else
+    else {
+        int was_in = siod_sio_observed() && siod_in_room(s, room);
         s->nsp->aops->del(s->nsp->adapter, s, room);
+        if (was_in)
+            siod_sio_observe_room(s, room, 0);
+    }
     return siod_sio_app_err(rc);
 }
 

@@ -720,7 +720,10 @@ static void tk_event(void *app, siod_socket *s, const char *event,
     } else if (strcmp(event, "emit-back") == 0) {
         char *ev = opt_string(args, "event");
         siod_args out = opt_args(args);
-        int rc = ev != NULL ? siod_emit(s, ev, &out) : SIOD_EINVAL;
+        /* {"nullArgs":true}: no args object at all, as siod_app.h allows */
+        int rc = ev != NULL ? siod_emit(s, ev, opt_true(args, "nullArgs")
+                                                   ? NULL : &out)
+                            : SIOD_EINVAL;
         free(ev);
         char *res = siod_json_fmt("[%d]", rc);
         ack_json(ack, res);

@@ -189,6 +189,10 @@ export class Instance {
       FPM: o.fpm ? '1' : '',
       FPM_CHILDREN: o.fpmChildren ? String(o.fpmChildren) : '',
       HANDLERS_DIR: o.handlers ? this.mergeHandlers(o.handlers) : '',
+      // the Admin UI's files and password file (docs/admin-ui.md)
+      ADMIN_UI_DIR: o.adminUiDir || '',
+      ADMIN_HTPASSWD: o.adminHtpasswd || '',
+      ADMIN_UI_ICONS: o.adminUiIcons || '',
     };
     // opts.managed: httpd starts siod (SocketIODaemon managed) with the
     // options siodArgs gives, but those the module sets itself
