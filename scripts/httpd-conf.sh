@@ -540,6 +540,7 @@ EOF
     Require ip 127.0.0.0/8 ::1
 </Location>
 EOF
+    fi
     if [ -n "$ADMIN_UI_DIR" ]; then
         cat <<EOF
 
