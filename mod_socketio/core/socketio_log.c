@@ -16,16 +16,28 @@ int socketio_log_level(socketio_log_throttle *t, int level,
     apr_uint32_t interval = t->interval ? t->interval : 1;
     apr_uint32_t burst = t->burst ? t->burst : SOCKETIO_LOG_BURST;
     apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
-    apr_uint32_t start = apr_atomic_read32(&t->window);
 
-    /* the one thread that moves the window on resets the count */
-    if (now - start >= interval &&
-        apr_atomic_cas32(&t->window, now, start) == start)
-        apr_atomic_set32(&t->lines, 0);
-    if (apr_atomic_inc32(&t->lines) >= burst) {
-        apr_atomic_inc32(&t->dropped);
-        *dropped = 0;
-        return APLOG_DEBUG;
+    /* the interval and its count change together: a thread that starts a
+     * new interval claims its first line in the same step, so no line of
+     * the old interval's count leaks into the new one */
+    for (;;) {
+        apr_uint64_t old = apr_atomic_read64(&t->state);
+        apr_uint32_t start = (apr_uint32_t)(old >> 32);
+        apr_uint32_t lines = (apr_uint32_t)old;
+
+        if (now - start >= interval) {
+            start = now;
+            lines = 0;
+        }
+        if (lines >= burst) {
+            apr_atomic_inc32(&t->dropped);
+            *dropped = 0;
+            return APLOG_DEBUG;
+        }
+        if (apr_atomic_cas64(&t->state,
+                             ((apr_uint64_t)start << 32) | (lines + 1),
+                             old) == old)
+            break;
     }
     *dropped = apr_atomic_xchg32(&t->dropped, 0);
     return level;

@@ -18,13 +18,16 @@
 typedef struct socketio_log_throttle {
     apr_uint32_t interval;           /* seconds; 0: 1 */
     apr_uint32_t burst;              /* lines per interval; 0: the default */
-    volatile apr_uint32_t window;    /* when the current interval began (s) */
-    volatile apr_uint32_t lines;     /* lines let through in it */
+    volatile apr_uint64_t state;     /* when the current interval began (s,
+                                      * high half) and the lines let through
+                                      * in it (low half): one word, so that
+                                      * a new interval and its first line
+                                      * are counted together */
     volatile apr_uint32_t dropped;   /* held back since the last one */
 } socketio_log_throttle;
 
 #define SOCKETIO_LOG_THROTTLE(interval_s, lines_per_interval) \
-    { (interval_s), (lines_per_interval), 0, 0, 0 }
+    { (interval_s), (lines_per_interval), 0, 0 }
 
 /* The level the caller's next line is written at: level while t's budget
  * lasts, with *dropped set to the lines t held back since the last one it
