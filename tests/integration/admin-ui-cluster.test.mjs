@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { io as sioClient } from 'socket.io-client';
 import { createClient } from 'redis';
 import {
-  startInstance, sioSocket, sioConnected, closeAll, freePort, waitFor, sleep, ackOf,
+  startInstance, sioSocket, sioConnected, closeAll, freePort, waitFor, sleep, ackOf, startedOrStopped,
 } from './harness.mjs';
 import { startRedis, waitServers } from './redis-lib.mjs';
 
@@ -65,7 +65,7 @@ before(async () => {
   rc = createClient({ url: redis.url });
   rc.on('error', () => {});
   await rc.connect();
-  [ours, peer] = await Promise.all([
+  [ours, peer] = await startedOrStopped([
     startInstance('admin-ui-cluster', {
       apps: ['testkit', 'admin'], redis: redis.url, adminUiDir: UI_DIR, adminHtpasswd: file,
       siodEnv: { SIOD_ADMIN_SERVER_ID: 'siod-a' },

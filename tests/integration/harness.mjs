@@ -20,6 +20,23 @@ const HTTPD = process.env.HTTPD || '/usr/sbin/apache2';
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Awaits every promise of servers being started; when one fails, stops
+ * those that started (each value's stop()) before throwing the first
+ * failure, so that no server process outlives a failed set-up (a process
+ * left behind would keep the test run from ending).
+ */
+export async function startedOrStopped(promises) {
+  const r = await Promise.allSettled(promises);
+  const bad = r.find((x) => x.status === 'rejected');
+  if (bad) {
+    await Promise.all(r.filter((x) => x.status === 'fulfilled' && x.value?.stop)
+      .map((x) => Promise.resolve(x.value.stop()).catch(() => {})));
+    throw bad.reason;
+  }
+  return r.map((x) => x.value);
+}
+
 /** Resolves with a TCP port that was free a moment ago (bound to port 0). */
 export function freePort() {
   return new Promise((resolve, reject) => {

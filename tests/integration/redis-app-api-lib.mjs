@@ -16,7 +16,7 @@ import { createClient } from 'redis';
 import { Emitter } from '@socket.io/redis-emitter';
 import { io as sioClient } from 'socket.io-client';
 import {
-  sioConnect, closeAll, ackOf, sleep, waitFor, startInstance, Recorder, withTimeout,
+  sioConnect, closeAll, ackOf, sleep, waitFor, startInstance, Recorder, withTimeout, startedOrStopped,
 } from './harness.mjs';
 import {
   startRedis, startNodePeer, waitServers as waitServersOf, siodRedisArgs,
@@ -42,8 +42,8 @@ before(async () => {
   const node = (name) => startInstance(name, {
     app: 'clusterkit', redis: redis.url, logLevel: 'warn', siodExtraArgs: siodRedisArgs(mode),
   });
-  [ours, ours2, peer] = await Promise.all([node(`redis-app-api${tag}`), node(`redis-app-api2${tag}`),
-    startNodePeer(redis.url, mode)]);
+  [ours, ours2, peer] = await startedOrStopped([node(`redis-app-api${tag}`),
+    node(`redis-app-api2${tag}`), startNodePeer(redis.url, mode)]);
   await waitServers(rc, '/', 3);
 });
 after(async () => {

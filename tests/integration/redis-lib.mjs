@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { createClient } from 'redis';
 import { io as sioClient } from 'socket.io-client';
 import {
-  freePort, waitFor, sleep, startInstance, Recorder, withTimeout, ackOf,
+  freePort, waitFor, sleep, startInstance, Recorder, withTimeout, ackOf, startedOrStopped,
 } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -127,12 +127,18 @@ export async function startMixedCluster(name, mode = 'classic') {
   c.rc.on('error', () => {});
   await c.rc.connect();
   c.mode = mode;
-  [c.ours, c.peer] = await Promise.all([
-    startInstance(name, {
-      app: 'testkit', redis: c.redis.url, logLevel: 'warn', siodExtraArgs: siodRedisArgs(mode),
-    }),
-    startNodePeer(c.redis.url, mode),
-  ]);
+  try {
+    [c.ours, c.peer] = await startedOrStopped([
+      startInstance(name, {
+        app: 'testkit', redis: c.redis.url, logLevel: 'warn', siodExtraArgs: siodRedisArgs(mode),
+      }),
+      startNodePeer(c.redis.url, mode),
+    ]);
+  } catch (e) {
+    await c.rc.disconnect().catch(() => {});
+    await c.redis.destroy();
+    throw e;
+  }
   await waitServers(c.rc, '/', 2, 10000, mode);
   c.stop = async () => {
     await sleep(100);
