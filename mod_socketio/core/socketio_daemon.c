@@ -12,7 +12,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -265,6 +267,39 @@ static void start(daemon_rec *d)
                  "siod (pid %" APR_PID_T_FMT "): %s", pid, d->cmdline);
 }
 
+/* Returns 1 when something listens on the Unix socket at path. */
+static int listening(const char *path)
+{
+    struct sockaddr_un sa;
+    int fd, ok;
+
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return 0;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    strcpy(sa.sun_path, path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(fd);
+    return ok;
+}
+
+/* At httpd's start, gives a siod just started up to READY_WAIT to listen
+ * before the children open their links, so that the first requests are
+ * not answered 503 while it starts. It may still be starting afterwards:
+ * the children retry. */
+#define READY_WAIT apr_time_from_sec(2)
+static void wait_listening(const daemon_rec *d)
+{
+    apr_time_t end = apr_time_now() + READY_WAIT;
+
+    while (d->proc.pid > 0 && !listening(d->socket) &&
+           apr_time_now() < end)
+        apr_sleep(apr_time_from_msec(20));
+}
+
 /* ---- the configuration ------------------------------------------------- */
 
 static daemon_state *state_of(process_rec *proc)
@@ -373,8 +408,10 @@ int socketio_daemon_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
             d->cmdline = cand.cmdline;
             d->quick = 0;
         }
-        if (d->proc.pid <= 0 && !d->restart_at)
+        if (d->proc.pid <= 0 && !d->restart_at) {
             start(d);
+            wait_listening(d);
+        }
         register_child(d);
     }
     for (hi = apr_hash_first(ptemp, st->daemons); hi; hi = apr_hash_next(hi)) {

@@ -33,6 +33,9 @@ test('httpd starts siod, restarts it when killed, keeps it across graceful resta
   assert.equal(procName(pid), 'siod');
   assert.ok(argv.includes('-s') && argv.includes(inst.paths.SIOD_SOCKET), argv.join(' '));
   assert.ok(argv.includes('-a') && argv.includes('testkit'), 'SocketIODaemonArgs reach siod');
+  // httpd gave siod time to listen before its children started
+  const first = await request('GET', inst.eioUrl({ EIO: '4', transport: 'polling' }));
+  assert.equal(first.status, 200, `the first handshake: ${first.body}`);
   let s = await sioConnect(inst, '/');
   assert.deepEqual(await ackOf(s, 'echo', [1]), [1]);
   closeAll(s);
