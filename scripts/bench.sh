@@ -325,11 +325,13 @@ start_server() {
     echo "=== start $(date -u +%T) port $port" >>"$log"
     # EVENT_RATE=0: one bcast sender emits hundreds of events a second,
     # past siod's default per-socket rate; Node.js has no such limit either.
+    # SIOD_MODE=external: siod apart from httpd, so that its CPU is
+    # measured on its own. (No comment line may stand inside this command:
+    # it would end it there and drop every setting after it.)
     EXTRA_CONF=$(extra_conf "$t") RUNDIR=$rundir PORT=$port MPM=$t APP=bench \
         PING_INTERVAL=$PING_INTERVAL PING_TIMEOUT=$PING_TIMEOUT LOGLEVEL=warn EVENT_RATE=0 \
-        BUILD=$OUT/bin SITE_DIR=$OUT/htdocs SAN=0 \
-        # siod apart from httpd: its CPU is measured on its own
-        SIOD_MODE=external "$here/serve.sh" >>"$log" 2>&1 &
+        BUILD=$OUT/bin SITE_DIR=$OUT/htdocs SAN=0 SIOD_MODE=external \
+        "$here/serve.sh" >>"$log" 2>&1 &
     serve_pid=$!
     for ((i = 0; i < 600; i++)); do
         tail -n 5 "$log" | grep -q '^serve: ready' && break

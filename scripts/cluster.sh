@@ -49,7 +49,6 @@ REDIS=redis://127.0.0.1:$REDIS_PORT
 
 redis_pid=
 front_pid=
-front_pidfile=
 node_pids=()
 
 # shellcheck disable=SC2317 # the functions below run from traps
@@ -122,7 +121,7 @@ start_node() { # TAG PORT
         BUILD=$BUILD APP=${APP:-} MPM=${MPM:-event} SAN=$SAN \
         PING_INTERVAL=${PING_INTERVAL:-} PING_TIMEOUT=${PING_TIMEOUT:-} \
         SITE_DIR=${SITE_DIR:-} CLIENT_SCRIPT=${CLIENT_SCRIPT:-} CGI=${CGI:-0} \
-        READY_MSG= SIOD_MODE=external "$here/serve.sh" >"$RUNDIR/$tag/serve.log" 2>&1 8>&- &
+        READY_MSG="" SIOD_MODE=external "$here/serve.sh" >"$RUNDIR/$tag/serve.log" 2>&1 8>&- &
     node_pids+=($!)
 }
 start_node n1 "$P1"

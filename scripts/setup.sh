@@ -22,7 +22,7 @@ repo=$(cd "$here/.." && pwd)
 PACKAGES="apache2 apache2-dev libevent-dev libjson-c-dev libhiredis-dev libmsgpack-dev zlib1g-dev
 libcurl4-openssl-dev
 redis-server pkg-config php-cgi php-fpm php-cli
-clang libclang-rt-14-dev make gcc curl openssl nodejs npm python3"
+clang libclang-rt-14-dev make gcc curl openssl nodejs npm python3 shellcheck"
 if [ "$browser" = 1 ]; then
     PACKAGES="$PACKAGES chromium fonts-dejavu-core"
 fi
