@@ -187,6 +187,8 @@ static void socketio_child_stopping(apr_pool_t *pchild, int graceful)
 
 static void socketio_register_hooks(apr_pool_t *p)
 {
+    ap_hook_pre_config(socketio_config_pre_config, NULL, NULL,
+                       APR_HOOK_MIDDLE);
     ap_hook_check_config(socketio_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(socketio_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_monitor(socketio_daemon_monitor, NULL, NULL, APR_HOOK_MIDDLE);

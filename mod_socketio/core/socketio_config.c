@@ -19,6 +19,10 @@
 
 APLOG_USE_MODULE(socketio);
 
+/* Set when the configuration being read has SocketIO On somewhere (read
+ * in the parent only, between pre_config and post_config). */
+static int enabled_somewhere;
+
 /* The longest path a Unix socket address holds. */
 #define SOCKET_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 
@@ -251,7 +255,23 @@ const char *socketio_cmd_flag(cmd_parms *cmd, void *dconf, int on)
     if (err)
         return err;
     *(int *)field = on ? 1 : 0;
+    if (on && f == &socketio_field_enable)
+        enabled_somewhere = 1;
     return NULL;
+}
+
+/* See the header. */
+int socketio_config_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                               apr_pool_t *ptemp)
+{
+    enabled_somewhere = 0;
+    return OK;
+}
+
+/* See the header. */
+int socketio_config_any_enabled(void)
+{
+    return enabled_somewhere;
 }
 
 /* See the header. */

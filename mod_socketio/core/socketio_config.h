@@ -210,6 +210,14 @@ const char *socketio_cmd_peer(cmd_parms *cmd, void *dconf, const char *tag,
  * different SocketIONode tags. */
 int socketio_config_post_config(apr_pool_t *pconf, server_rec *s);
 
+/* pre_config: forgets that SocketIO On was seen (each reading of the
+ * configuration starts over). */
+int socketio_config_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                               apr_pool_t *ptemp);
+/* 1 when the configuration just read has SocketIO On somewhere (so a
+ * managed siod has clients to serve), else 0. */
+int socketio_config_any_enabled(void);
+
 /* Accessors applying defaults; the records belong to the configuration. */
 socketio_dir_conf *socketio_config_dir(request_rec *r);
 socketio_server_conf *socketio_config_server(server_rec *s);
