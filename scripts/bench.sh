@@ -114,23 +114,18 @@ UPDATE_DOCS=${UPDATE_DOCS:-1}
 SETTLE_TRIES=${SETTLE_TRIES:-5}
 BG_QUIET=${BG_QUIET:-25}
 
-SIOBENCH=$BUILD/tools/siobench
 stamp=$(date -u +%Y%m%d-%H%M%S)
 OUT=${OUT:-$BUILD/bench/$stamp}
 RESULTS=$OUT/results.jsonl
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
+# shellcheck source=scripts/bench-lib.sh
+. "$here/bench-lib.sh"
 
-for f in "$SIOBENCH" "$BUILD/siod" "$BUILD/mod_socketio.so" "$BUILD/apps/bench.so"; do
-    [ -e "$f" ] || die "$f missing (run make)"
-done
 for t in $TARGETS; do
     case $t in event|worker|node) ;; *) die "unknown target '$t' (event, worker, node)" ;; esac
 done
-if grep -q __asan_init "$BUILD/siod" "$BUILD/mod_socketio.so" 2>/dev/null; then
-    die "$BUILD is a sanitizer build: figures come from the plain build (make bench without SAN=1)"
-fi
 command -v curl >/dev/null || die "curl missing"
 command -v node >/dev/null || die "node missing (scripts/setup.sh)"
 
@@ -138,39 +133,12 @@ command -v node >/dev/null || die "node missing (scripts/setup.sh)"
 serve_pid=   # scripts/serve.sh of the running httpd target (it owns httpd + siod)
 server_kids= # httpd's parent and siod, as serve.sh started them
 node_pid=    # the Node.js reference server
-sb_pid=      # siobench
 probe_pid=   # the static-page probe (curl)
 
-# stop_pid PID GRACE: SIGTERM, SIGKILL after GRACE seconds; reaps it.
-stop_pid() {
-    local pid=$1 grace=$2 i
-    [ -n "$pid" ] || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < grace * 10; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-
 stop_server() {
-    local p
-    # serve.sh stops httpd (and its children) before siod and waits for
-    # both; were it killed itself, what it started goes by pid.
     if [ -n "$serve_pid" ]; then
-        server_kids="$server_kids $(httpd_pids) $(siod_pid)"
-        stop_pid "$serve_pid" 40
-        serve_pid=
-        for p in $server_kids; do
-            # pids recycle fast while thousands of threads come and go:
-            # only a process whose command line names our run directory
-            if { tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null | grep -qF "$rundir"; then
-                say "killing leftover server process $p"
-                kill -KILL "$p" 2>/dev/null || true
-            fi
-        done
-        server_kids=
+        serve_stop "$serve_pid" "$rundir" "$server_kids"
+        serve_pid='' server_kids=''
     fi
     if [ -n "$node_pid" ]; then stop_pid "$node_pid" 10; node_pid=; fi
 }
@@ -179,14 +147,7 @@ stop_server() {
 cleanup() {
     trap - INT TERM EXIT
     if [ -n "$probe_pid" ]; then stop_pid "$probe_pid" 2; probe_pid=; fi
-    # siobench: SIGINT ends its measurement, a second one kills its workers
-    if [ -n "$sb_pid" ]; then
-        kill -INT "$sb_pid" 2>/dev/null || true
-        sleep 0.5
-        kill -INT "$sb_pid" 2>/dev/null || true
-        stop_pid "$sb_pid" 5
-        sb_pid=
-    fi
+    stop_siobench
     stop_server
 }
 trap 'cleanup; exit 130' INT
@@ -194,12 +155,9 @@ trap 'cleanup; exit 143' TERM
 trap cleanup EXIT
 
 # ---------------------------------------------------------------- set-up
-mkdir -p "$OUT/bin/apps" "$OUT/htdocs" "$OUT/logs"
+mkdir -p "$OUT/htdocs" "$OUT/logs"
 : >"$RESULTS"
-
-# A snapshot of the binaries: a rebuild during the run changes nothing.
-cp "$BUILD/siod" "$BUILD/mod_socketio.so" "$OUT/bin/"
-cp "$BUILD"/apps/*.so "$OUT/bin/apps/"
+snapshot_binaries "$BUILD"
 
 # The same page for both servers (httpd gets it through SITE_DIR).
 cat >"$OUT/htdocs/index.html" <<'EOF'
@@ -210,10 +168,7 @@ WebSocket clients are held, to see whether ordinary pages stay fast.</p>
 </body></html>
 EOF
 
-if [ ! -d "$repo/tests/bench/node_modules/socket.io" ]; then
-    say "installing the reference server's socket.io (npm ci in tests/bench)"
-    (cd "$repo/tests/bench" && npm ci --no-audit --no-fund >/dev/null)
-fi
+npm_ci_bench
 
 # gnuplot draws the plots; installed from Debian when missing (as root or
 # with password-less sudo), before anything is measured.
@@ -232,35 +187,10 @@ fi
 ulimit -n "$(ulimit -Hn)"
 nofile=$(ulimit -n)
 
-# json_str TEXT: TEXT as a JSON string.
-json_str() {
-    local s=$1
-    s=${s//\\/\\\\}
-    s=${s//\"/\\\"}
-    s=$(printf '%s' "$s" | tr '\n\t\r' '   ' | tr -d '\000-\037')
-    printf '"%s"' "$s"
-}
-
-load1() { cut -d' ' -f1 /proc/loadavg; }
-
-# A free TCP port on 127.0.0.1 below the ephemeral range.
-free_port() {
-    local p
-    for _ in $(seq 200); do
-        p=$((20000 + RANDOM % 12000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null &&
-           ! ss -Htan "sport = :$p" 2>/dev/null | grep -q .; then
-            echo "$p"; return 0
-        fi
-    done
-    die "no free port found"
-}
-
 # ---------------------------------------------------------------- servers
 port=
 url=
 rundir=
-errlog=
 
 # httpd settings per target: Apache's own defaults for the event MPM's
 # threads (the generated configuration differs, so they are restated) plus
@@ -322,35 +252,23 @@ start_server() {
     fi
     rundir=$OUT/run-$t
     log=$OUT/logs/serve-$t.log
-    echo "=== start $(date -u +%T) port $port" >>"$log"
     # EVENT_RATE=0: one bcast sender emits hundreds of events a second,
     # past siod's default per-socket rate; Node.js has no such limit either.
     # SIOD_MODE=external: siod apart from httpd, so that its CPU is
     # measured on its own. (No comment line may stand inside this command:
     # it would end it there and drop every setting after it.)
-    EXTRA_CONF=$(extra_conf "$t") RUNDIR=$rundir PORT=$port MPM=$t APP=bench \
-        PING_INTERVAL=$PING_INTERVAL PING_TIMEOUT=$PING_TIMEOUT LOGLEVEL=warn EVENT_RATE=0 \
-        BUILD=$OUT/bin SITE_DIR=$OUT/htdocs SAN=0 SIOD_MODE=external \
-        "$here/serve.sh" >>"$log" 2>&1 &
-    serve_pid=$!
-    for ((i = 0; i < 600; i++)); do
-        tail -n 5 "$log" | grep -q '^serve: ready' && break
-        kill -0 "$serve_pid" 2>/dev/null || { tail -n 10 "$log" >&2; die "serve.sh ($t) exited"; }
-        sleep 0.05
-    done
-    tail -n 5 "$log" | grep -q '^serve: ready' || die "httpd ($t) did not start"
+    serve_start "$log" EXTRA_CONF="$(extra_conf "$t")" RUNDIR="$rundir" PORT="$port" \
+        MPM="$t" APP=bench PING_INTERVAL="$PING_INTERVAL" PING_TIMEOUT="$PING_TIMEOUT" \
+        EVENT_RATE=0 SITE_DIR="$OUT/htdocs"
+    serve_pid=$serve_started
     errlog=$rundir/logs/error_log
     server_kids="$(cat "$rundir/run/httpd.pid" 2>/dev/null || true) $(siod_pid)"
 }
 
 # httpd_pids: httpd's parent and children (of the running httpd target);
 # siod_pid: its siod.
-httpd_pids() {
-    local ppid
-    ppid=$(cat "$rundir/run/httpd.pid" 2>/dev/null) || return 0
-    echo "$ppid" "$(pgrep -P "$ppid" 2>/dev/null | tr '\n' ' ')"
-}
-siod_pid() { cat "$rundir/run/siod.pid" 2>/dev/null || true; }
+httpd_pids() { httpd_pids_in "$rundir"; }
+siod_pid() { siod_pid_in "$rundir"; }
 
 # cpu_args TARGET: siobench's --cpu options for the running server: httpd
 # (its parent; the children count with it, see siobench --cpu) and siod
@@ -398,78 +316,12 @@ sample_target() {
     echo "$((h[0] + s[0])) $((h[1] + s[1])) $((h[2] + s[2])) $((h[3] + s[3])) ${h[0]} ${h[2]} ${s[0]} $((h[4] > s[4] ? h[4] : s[4]))"
 }
 
-# cpu_ticks: "busy total" jiffies of the whole machine (/proc/stat).
-cpu_ticks() { awk '/^cpu /{b=$2+$3+$4+$7+$8+$9; print b, b+$5+$6; exit}' /proc/stat; }
-
-# proc_ticks PID...: CPU time (user + system, in clock ticks) of the PIDs.
-proc_ticks() {
-    local p sum=0 t
-    for p in "$@"; do
-        t=$({ sed 's/^.*) //' "/proc/$p/stat"; } 2>/dev/null | awk '{print $12 + $13}')
-        sum=$((sum + ${t:-0}))
-    done
-    echo "$sum"
-}
-
 # target_pids TARGET: the server's processes.
 target_pids() {
     if [ "$1" = node ]; then echo "$node_pid"; else echo "$(httpd_pids) $(siod_pid)"; fi
 }
 
-# settle TARGET: a second with the fresh server idle, repeated (up to
-# SETTLE_TRIES times) while anything but this server (other jobs, the
-# kernel finishing the last run) keeps more than BG_QUIET % of the
-# machine's CPU busy; sets bg_cpu to that share in the last second.
-settle() {
-    local a b pids s0 s1 i
-    pids=$(target_pids "$1")
-    for ((i = 0; i < SETTLE_TRIES; i++)); do
-        read -r -a a <<<"$(cpu_ticks)"
-        # shellcheck disable=SC2086
-        s0=$(proc_ticks $pids)
-        sleep 1
-        read -r -a b <<<"$(cpu_ticks)"
-        # shellcheck disable=SC2086
-        s1=$(proc_ticks $pids)
-        bg_cpu=$(awk -v b="$((b[0] - a[0] - (s1 - s0)))" -v t="$((b[1] - a[1]))" \
-            'BEGIN{ if (b < 0) b = 0; printf "%.0f", (t > 0 ? 100 * b / t : 0) }')
-        [ "$bg_cpu" -gt "$BG_QUIET" ] || break
-    done
-}
-bg_cpu=0
-
-# server_news TARGET OFFSET: the server's warnings and errors logged since
-# byte OFFSET of its log, one line, at most 400 characters.
-server_news() {
-    local f=$errlog
-    [ -f "$f" ] || return 0
-    tail -c +"$(( $2 + 1 ))" "$f" 2>/dev/null |
-        grep -E '\[[a-z_]+:(warn|error|crit|alert|emerg)\]|[Ee]rror|EMFILE|refus' |
-        sed -E 's/^\[[^]]*\] //; s/\[pid [^]]*\] //; s/\[client [^]]*\] //' | sort | uniq -c | sort -rn | head -n 3 |
-        sed -E 's/^ *([0-9]+) (.*)$/\2 (x\1)/' | tr '\n' ' ' | cut -c1-400 || true
-}
-log_size() { stat -c %s "$errlog" 2>/dev/null || echo 0; }
-
 # ---------------------------------------------------------------- runs
-# siobench_wait_go LOG: waits until siobench says every client resolved
-# (or it exited); returns 1 if it exited first.
-siobench_wait_go() {
-    while ! grep -q '^-- ' "$1" 2>/dev/null; do
-        kill -0 "$sb_pid" 2>/dev/null || return 1
-        sleep 0.1
-    done
-}
-
-# finish_siobench: waits for siobench (not from a subshell: only this
-# shell can reap it). json_of LOG: its final JSON line, or nothing.
-finish_siobench() {
-    wait "$sb_pid" 2>/dev/null || true
-    sb_pid=
-}
-json_of() { tail -n 1 "$1" | grep '^{' || true; }
-# jnum LINE KEY: the number KEY has in a JSON line, 0 when absent.
-jnum() { grep -o "\"$2\":[0-9.]*" <<<"$1" | head -n 1 | cut -d: -f2 | grep . || echo 0; }
-
 # percentiles FILE: "p50_ms p99_ms ok errors" of curl's "code seconds"
 # lines (nearest rank).
 percentiles() {
@@ -498,14 +350,6 @@ stop_probe() {
     for _ in $(seq 50); do kill -0 "$probe_pid" 2>/dev/null || break; sleep 0.1; done
     stop_pid "$probe_pid" 1
     probe_pid=
-}
-
-# emit JSON-LINE PREFIX SUFFIX: appends {PREFIX, <siobench fields>, SUFFIX}.
-emit() {
-    local line=$1 pre=$2 post=$3 body
-    body=${line#\{}
-    body=${body%\}}
-    printf '{%s,%s%s}\n' "$pre" "$body" "${post:+,$post}" >>"$RESULTS"
 }
 
 declare -A failed_at=()
@@ -537,7 +381,7 @@ hold() {
     stop_probe
     [ -f "$probe_f" ] || : >"$probe_f"
     read -r -a pp <<<"$(percentiles "$probe_f")"
-    news=$(server_news "$t" "$off")
+    news=$(server_news "$off")
     stop_server
     [ ${#during[@]} -gt 0 ] || during=(0 0 0 0 0 0 0 0)
 
@@ -592,7 +436,7 @@ bcast() {
     sb_pid=$!
     finish_siobench
     line=$(json_of "$log")
-    news=$(server_news "$t" "$off")
+    news=$(server_news "$off")
     stop_server
     [ -n "$line" ] || line='{"mode":"bcast","clients":'$n',"siobench":"no report"}'
     emit "$line" "\"target\":\"$t\",\"scenario\":\"bcast\",\"step\":$n,\"load1\":$l1,\"bg_cpu_pct\":$bg_cpu" \
@@ -614,16 +458,13 @@ ack() {
     sb_pid=$!
     finish_siobench
     line=$(json_of "$log")
-    news=$(server_news "$t" "$off")
+    news=$(server_news "$off")
     stop_server
     [ -n "$line" ] || line='{"mode":"ack","clients":'$ACK_CLIENTS',"siobench":"no report"}'
     emit "$line" "\"target\":\"$t\",\"scenario\":\"ack\",\"step\":$ACK_CLIENTS,\"load1\":$l1,\"bg_cpu_pct\":$bg_cpu" \
         "\"server_log\":$(json_str "$news")"
     printf 'bench: %-6s ack: %s\n' "$t" "$(grep -E '^acks|^ack round' "$log" | tr '\n' ' ')" >&2
 }
-
-# cpu_line LOG: siobench's "CPU in the window" line, without its label.
-cpu_line() { sed -n 's/^CPU in the window: //p' "$1"; }
 
 # acks_at TARGET SCENARIO CLIENTS RATE SECONDS ROUND: acks at a fixed,
 # open-loop rate on a fresh server, with the server's CPU over the window
@@ -642,7 +483,7 @@ acks_at() {
     sb_pid=$!
     finish_siobench
     line=$(json_of "$log")
-    news=$(server_news "$t" "$off")
+    news=$(server_news "$off")
     stop_server
     [ -n "$line" ] || line='{"mode":"ack","clients":'$n',"siobench":"no report"}'
     emit "$line" "\"target\":\"$t\",\"scenario\":\"$sc\",\"step\":$n,\"rate\":$rate,\"round\":$round,\"load1\":$l1,\"bg_cpu_pct\":$bg_cpu" \
@@ -667,7 +508,7 @@ lp_session() {
     sb_pid=$!
     finish_siobench
     line=$(json_of "$log")
-    news=$(server_news "$t" "$off")
+    news=$(server_news "$off")
     stop_server
     [ -n "$line" ] || line='{"mode":"lpsession","clients":'$n',"siobench":"no report"}'
     emit "$line" "\"target\":\"$t\",\"scenario\":\"lp-session\",\"step\":$n,\"load1\":$l1,\"bg_cpu_pct\":$bg_cpu" \
@@ -707,7 +548,7 @@ lp_crowd() {
     line=$(json_of "$log")
     stop_probe
     read -r -a pp <<<"$(percentiles "$probe_f")"
-    news=$(server_news "$t" "$off")
+    news=$(server_news "$off")
     stop_server
     [ ${#during[@]} -gt 0 ] || during=(0 0 0 0 0 0 0 0)
     [ -n "$line" ] || line='{"mode":"lphold","clients":'$n',"siobench":"no report"}'
@@ -722,20 +563,11 @@ lp_crowd() {
 }
 
 # ---------------------------------------------------------------- main
-commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git -C "$repo" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
-    commit="$commit+dirty"
-fi
-cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+commit=$(commit_of)
 cores=$(nproc)
-mem_mb=$(awk '/^MemTotal:/{printf "%d", $2/1024}' /proc/meminfo)
-httpd_v=$(/usr/sbin/apache2 -v 2>/dev/null | sed -n 's/^Server version: //p')
-sio_v=$(node -p 'require(process.argv[1]).version' \
-        "$repo/tests/bench/node_modules/socket.io/package.json" 2>/dev/null || echo "?")
-others=$(ps -eo pid=,comm= | awk -v me=$$ '$2 ~ /^(apache2|node|siod|siobench)$/ {n++} END{print n+0}')
-printf '{"scenario":"meta","date":"%s","commit":"%s","cpu":%s,"cores":%d,"mem_mb":%d,"kernel":"%s","httpd":%s,"node":"%s","socketio":"%s","nofile":%d,"load1_start":%s,"other_server_processes":%d,"settings":{"targets":"%s","hold_steps":"%s","hold_seconds":%d,"connect_rate":%d,"ping_interval":%d,"ping_timeout":%d,"bcast_window":%d,"bcast_seconds":%d,"ack_clients":%d,"ack_rate":%d,"ack_seconds":%d,"cpu_ack_clients":%d,"cpu_ack_rate":%d,"cpu_ack_seconds":%d,"open_ack_clients":%d,"open_ack_rate":%d,"open_ack_seconds":%d,"open_ack_rounds":%d,"lp_session_concurrency":%d,"lp_session_seconds":%d,"lp_crowd_clients":%d,"lp_crowd_seconds":%d,"procs":%d,"probe_rate":%d,"worker":"ThreadsPerChild %d x ServerLimit %d, SocketIOWebSocketThreads %d"}}\n' \
-    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$commit" "$(json_str "$cpu")" "$cores" "$mem_mb" \
-    "$(uname -r)" "$(json_str "$httpd_v")" "$(node --version)" "$sio_v" "$nofile" "$(load1)" \
+others=$(others_running)
+printf '{"scenario":"meta",%s,"other_server_processes":%d,"settings":{"targets":"%s","hold_steps":"%s","hold_seconds":%d,"connect_rate":%d,"ping_interval":%d,"ping_timeout":%d,"bcast_window":%d,"bcast_seconds":%d,"ack_clients":%d,"ack_rate":%d,"ack_seconds":%d,"cpu_ack_clients":%d,"cpu_ack_rate":%d,"cpu_ack_seconds":%d,"open_ack_clients":%d,"open_ack_rate":%d,"open_ack_seconds":%d,"open_ack_rounds":%d,"lp_session_concurrency":%d,"lp_session_seconds":%d,"lp_crowd_clients":%d,"lp_crowd_seconds":%d,"procs":%d,"probe_rate":%d,"worker":"ThreadsPerChild %d x ServerLimit %d, SocketIOWebSocketThreads %d"}}\n' \
+    "$(meta_fields)" \
     "$others" "$TARGETS" "$HOLD_STEPS" "$HOLD_SECONDS" "$CONNECT_RATE" "$PING_INTERVAL" \
     "$PING_TIMEOUT" "$BCAST_WINDOW" "$BCAST_SECONDS" "$ACK_CLIENTS" "$ACK_RATE" "$ACK_SECONDS" \
     "$CPU_ACK_CLIENTS" "$CPU_ACK_RATE" "$CPU_ACK_SECONDS" "$OPEN_ACK_CLIENTS" "$OPEN_ACK_RATE" \

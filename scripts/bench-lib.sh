@@ -1,0 +1,259 @@
+# shellcheck shell=bash
+# Shell functions shared by the benchmark scripts (scripts/bench.sh,
+# scripts/bench-cluster.sh, scripts/bench-php.sh), sourced by them: process
+# stops, our stack started and stopped through scripts/serve.sh, siobench's
+# runs and JSON lines, the machine's CPU from /proc and the run's meta data.
+#
+# The sourcing script defines say and die (its own prefix) and sets here
+# (scripts/), repo, OUT, RESULTS and SIOBENCH; sb_pid holds the running
+# siobench, errlog the log server_news reads; settle calls the script's
+# target_pids TARGET.
+# shellcheck disable=SC2154 # set by the sourcing script
+
+sb_pid=
+errlog=
+bg_cpu=0
+
+# stop_pid PID GRACE: SIGTERM, SIGKILL after GRACE seconds; reaps it.
+stop_pid() {
+    local pid=$1 grace=$2 i
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < grace * 10; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+# stop_siobench: ends a running siobench (SIGINT ends its measurement, a
+# second one kills its workers), for the scripts' cleanup.
+stop_siobench() {
+    [ -n "$sb_pid" ] || return 0
+    kill -INT "$sb_pid" 2>/dev/null || true
+    sleep 0.5
+    kill -INT "$sb_pid" 2>/dev/null || true
+    stop_pid "$sb_pid" 5
+    sb_pid=
+}
+
+# json_str TEXT: TEXT as a JSON string.
+json_str() {
+    local s=$1
+    s=${s//\\/\\\\}
+    s=${s//\"/\\\"}
+    s=$(printf '%s' "$s" | tr '\n\t\r' '   ' | tr -d '\000-\037')
+    printf '"%s"' "$s"
+}
+
+load1() { cut -d' ' -f1 /proc/loadavg; }
+
+# A free TCP port on 127.0.0.1 below the ephemeral range.
+free_port() {
+    local p
+    for _ in $(seq 200); do
+        p=$((20000 + RANDOM % 12000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null &&
+           ! ss -Htan "sport = :$p" 2>/dev/null | grep -q .; then
+            echo "$p"; return 0
+        fi
+    done
+    die "no free port found"
+}
+
+# snapshot_binaries BUILD: checks that BUILD holds a plain (not sanitizer)
+# build of siod, the module, the apps and siobench, and copies them into
+# $OUT/bin, so that a rebuild during the run changes nothing; SIOBENCH is
+# then the copy.
+snapshot_binaries() {
+    local b=$1 f
+    for f in tools/siobench siod mod_socketio.so apps/bench.so; do
+        [ -e "$b/$f" ] || die "$b/$f missing (run make)"
+    done
+    if grep -q __asan_init "$b/siod" "$b/mod_socketio.so" 2>/dev/null; then
+        die "$b is a sanitizer build: figures come from the plain build (without SAN=1)"
+    fi
+    mkdir -p "$OUT/bin/apps" "$OUT/bin/tools"
+    cp "$b/siod" "$b/mod_socketio.so" "$OUT/bin/"
+    cp "$b"/apps/*.so "$OUT/bin/apps/"
+    cp "$b/tools/siobench" "$OUT/bin/tools/"
+    # shellcheck disable=SC2034 # the sourcing script's
+    SIOBENCH=$OUT/bin/tools/siobench
+}
+
+# ---------------------------------------------------------------- our stack
+serve_started= # the pid of the serve.sh serve_start started last
+
+# serve_start LOG VAR=VALUE...: runs scripts/serve.sh (httpd + siod apart,
+# SIOD_MODE=external, so that siod's CPU is measured on its own; the
+# snapshot's binaries; warnings only in the logs) with the given
+# environment on top, its output appended to LOG, and waits until it is
+# ready; sets serve_started. Dies if it exits or is not ready in 30 s.
+serve_start() {
+    local log=$1 i
+    shift
+    echo "=== start $(date -u +%T) $*" >>"$log"
+    env BUILD="$OUT/bin" SAN=0 LOGLEVEL=warn SIOD_MODE=external "$@" \
+        "$here/serve.sh" >>"$log" 2>&1 &
+    serve_started=$!
+    for ((i = 0; i < 600; i++)); do
+        tail -n 5 "$log" | grep -q '^serve: ready' && return 0
+        kill -0 "$serve_started" 2>/dev/null || break
+        sleep 0.05
+    done
+    tail -n 10 "$log" >&2
+    die "serve.sh did not get ready (log $log)"
+}
+
+# httpd_pids_in RUNDIR: the parent and children of the httpd serve.sh runs
+# from RUNDIR; siod_pid_in, fpm_pid_in RUNDIR: its siod and php-fpm master.
+httpd_pids_in() {
+    local ppid
+    ppid=$(cat "$1/run/httpd.pid" 2>/dev/null) || return 0
+    echo "$ppid" "$(pgrep -P "$ppid" 2>/dev/null | tr '\n' ' ')"
+}
+siod_pid_in() { cat "$1/run/siod.pid" 2>/dev/null || true; }
+fpm_pid_in() { cat "$1/run/php-fpm.pid" 2>/dev/null || true; }
+
+# serve_stop SERVE_PID RUNDIR [PIDS]: stops the serve.sh of RUNDIR (it stops
+# httpd, then siod and php-fpm, and waits for them); were it killed itself,
+# what it started (and PIDS, noted at its start) goes by pid, but only a
+# process whose command line still names RUNDIR: pids recycle fast while
+# thousands of threads come and go.
+serve_stop() {
+    local sp=$1 dir=$2 p kids
+    [ -n "$sp" ] || return 0
+    kids="${3:-} $(httpd_pids_in "$dir") $(siod_pid_in "$dir") $(fpm_pid_in "$dir")"
+    stop_pid "$sp" 40
+    for p in $kids; do
+        if { tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null | grep -qF "$dir"; then
+            say "killing leftover server process $p"
+            kill -KILL "$p" 2>/dev/null || true
+        fi
+    done
+}
+
+# ---------------------------------------------------------------- CPU
+# cpu_ticks: "busy total" jiffies of the whole machine (/proc/stat).
+cpu_ticks() { awk '/^cpu /{b=$2+$3+$4+$7+$8+$9; print b, b+$5+$6; exit}' /proc/stat; }
+
+# proc_ticks PID...: CPU time (user + system, in clock ticks) of the PIDs.
+proc_ticks() {
+    local p sum=0 t
+    for p in "$@"; do
+        t=$({ sed 's/^.*) //' "/proc/$p/stat"; } 2>/dev/null | awk '{print $12 + $13}')
+        sum=$((sum + ${t:-0}))
+    done
+    echo "$sum"
+}
+
+# settle TARGET: a second with the fresh server idle, repeated (up to
+# SETTLE_TRIES times) while anything but this server (target_pids TARGET:
+# other jobs, the kernel finishing the last run) keeps more than BG_QUIET %
+# of the machine's CPU busy; sets bg_cpu to that share in the last second.
+settle() {
+    local a b pids s0 s1 i
+    pids=$(target_pids "$1")
+    for ((i = 0; i < SETTLE_TRIES; i++)); do
+        read -r -a a <<<"$(cpu_ticks)"
+        # shellcheck disable=SC2086
+        s0=$(proc_ticks $pids)
+        sleep 1
+        read -r -a b <<<"$(cpu_ticks)"
+        # shellcheck disable=SC2086
+        s1=$(proc_ticks $pids)
+        bg_cpu=$(awk -v b="$((b[0] - a[0] - (s1 - s0)))" -v t="$((b[1] - a[1]))" \
+            'BEGIN{ if (b < 0) b = 0; printf "%.0f", (t > 0 ? 100 * b / t : 0) }')
+        [ "$bg_cpu" -gt "$BG_QUIET" ] || break
+    done
+}
+
+# server_news OFFSET: the warnings and errors logged in $errlog since byte
+# OFFSET, one line, at most 400 characters; log_size: its size now.
+server_news() {
+    local f=$errlog
+    [ -f "$f" ] || return 0
+    tail -c +"$(( $1 + 1 ))" "$f" 2>/dev/null |
+        grep -E '\[[a-z_]+:(warn|error|crit|alert|emerg)\]|[Ee]rror|EMFILE|refus' |
+        sed -E 's/^\[[^]]*\] //; s/\[pid [^]]*\] //; s/\[client [^]]*\] //' | sort | uniq -c | sort -rn | head -n 3 |
+        sed -E 's/^ *([0-9]+) (.*)$/\2 (x\1)/' | tr '\n' ' ' | cut -c1-400 || true
+}
+log_size() { stat -c %s "$errlog" 2>/dev/null || echo 0; }
+
+# ---------------------------------------------------------------- siobench
+# siobench_wait_go LOG: waits until siobench says every client resolved
+# (or it exited); returns 1 if it exited first.
+siobench_wait_go() {
+    while ! grep -q '^-- ' "$1" 2>/dev/null; do
+        kill -0 "$sb_pid" 2>/dev/null || return 1
+        sleep 0.1
+    done
+}
+
+# finish_siobench: waits for siobench (not from a subshell: only this
+# shell can reap it). json_of LOG: its final JSON line, or nothing.
+finish_siobench() {
+    wait "$sb_pid" 2>/dev/null || true
+    sb_pid=
+}
+json_of() { tail -n 1 "$1" | grep '^{' || true; }
+# jnum LINE KEY: the number KEY has in a JSON line, 0 when absent.
+jnum() { grep -o "\"$2\":[0-9.]*" <<<"$1" | head -n 1 | cut -d: -f2 | grep . || echo 0; }
+
+# emit JSON-LINE PREFIX SUFFIX: appends {PREFIX, <siobench fields>, SUFFIX}
+# to $RESULTS.
+emit() {
+    local line=$1 pre=$2 post=$3 body
+    body=${line#\{}
+    body=${body%\}}
+    printf '{%s,%s%s}\n' "$pre" "$body" "${post:+,$post}" >>"$RESULTS"
+}
+
+# cpu_line LOG: siobench's "CPU in the window" line, without its label.
+cpu_line() { sed -n 's/^CPU in the window: //p' "$1"; }
+
+# ---------------------------------------------------------------- meta
+# commit_of: the repository's commit, "+dirty" with uncommitted changes.
+commit_of() {
+    local c
+    c=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    if [ -n "$(git -C "$repo" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+        c="$c+dirty"
+    fi
+    echo "$c"
+}
+
+# meta_fields: the JSON members (no braces) that describe the run's
+# machine and software: date, commit, cpu, cores, mem_mb, kernel, httpd,
+# node, socketio, nofile, load1_start.
+meta_fields() {
+    local cpu httpd_v sio_v
+    cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+    httpd_v=$(/usr/sbin/apache2 -v 2>/dev/null | sed -n 's/^Server version: //p')
+    sio_v=$(node -p 'require(process.argv[1]).version' \
+            "$repo/tests/bench/node_modules/socket.io/package.json" 2>/dev/null || echo "?")
+    printf '"date":"%s","commit":"%s","cpu":%s,"cores":%d,"mem_mb":%d,"kernel":"%s","httpd":%s,"node":"%s","socketio":"%s","nofile":%d,"load1_start":%s' \
+        "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(commit_of)" "$(json_str "$cpu")" "$(nproc)" \
+        "$(awk '/^MemTotal:/{printf "%d", $2/1024}' /proc/meminfo)" "$(uname -r)" \
+        "$(json_str "$httpd_v")" "$(node --version)" "$sio_v" "$(ulimit -n)" "$(load1)"
+}
+
+# others_running: how many server or load-generator processes run on the
+# machine now (ours, other runs', other jobs'), for the record.
+others_running() {
+    ps -eo comm= | awk '$1 ~ /^(apache2|node|siod|siobench|redis-server|php-fpm.*)$/ {n++} END{print n+0}'
+}
+
+# npm_ci_bench: the reference server's packages (socket.io, the Redis
+# adapter), installed in tests/bench when one is missing.
+npm_ci_bench() {
+    local m
+    for m in socket.io @socket.io/redis-adapter redis; do
+        if [ ! -d "$repo/tests/bench/node_modules/$m" ]; then
+            say "installing the reference server's packages (npm ci in tests/bench)"
+            (cd "$repo/tests/bench" && npm ci --no-audit --no-fund >/dev/null)
+            return
+        fi
+    done
+}
