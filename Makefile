@@ -9,6 +9,8 @@
 #   make e2e        browser check of the demo (chromium; not in make test)
 #   make bench      ours (mpm_event, mpm_worker) beside Node.js socket.io,
 #                   about 18 min; QUICK=1 for small, short runs (not in make test)
+#   make bench-cluster  broadcasts across two nodes joined by Redis, ours
+#                   beside two Node.js socket.io nodes (the Redis adapter)
 #   make install    module via apxs, siod and its applications under PREFIX
 #   make deb        Debian packages into DEB_OUT (default build/deb), lintian
 #   make deb-test   make deb, then the packages' files run in a private httpd
@@ -107,7 +109,7 @@ SIOD_UNIT_OBJ := $(BUILD)/obj/siod/core/siod_hash.o $(BUILD)/obj/siod/core/siod_
                  $(BUILD)/obj/siod/engine/siod_closed.o
 
 .PHONY: all clean setup test unit layers integration fuzz serve run cluster e2e install conformance bench \
-        programs install-siod deb deb-test
+        bench-cluster programs install-siod deb deb-test
 
 all: $(BUILD)/libsio.a $(BUILD)/siod $(BUILD)/mod_socketio.so $(TOOL_BIN) $(APP_SO) \
      $(TESTAPP_SO)
@@ -386,6 +388,13 @@ e2e:
 # TARGETS or HOLD_STEPS pass through the environment.
 bench: all
 	BUILD=$(abspath $(BUILD)) scripts/bench.sh
+
+# Broadcast deliveries per second across two nodes joined by a private
+# redis-server, the Redis hop's latency and CPU per delivery, ours beside
+# two Node.js socket.io nodes (scripts/bench-cluster.sh,
+# docs/benchmarks.md); results in $(BUILD)/bench-cluster/<time>/.
+bench-cluster: all
+	BUILD=$(abspath $(BUILD)) scripts/bench-cluster.sh
 
 install: programs install-siod
 	$(APXS) -i -n socketio $(BUILD)/mod_socketio.so

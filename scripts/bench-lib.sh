@@ -85,25 +85,65 @@ snapshot_binaries() {
 # ---------------------------------------------------------------- our stack
 serve_started= # the pid of the serve.sh serve_start started last
 
+# extra_conf MPM: httpd settings per target: Apache's own defaults for the event MPM's
+# threads (the generated configuration differs, so they are restated) plus
+# what the reactor needs (AsyncRequestWorkerFactor raised: suspended
+# WebSockets count toward a child's accept limit); worker gets threads
+# enough for thread-per-WebSocket and the module's cap below them.
+extra_conf() {
+    case $1 in
+    event) cat <<'EOF'
+StartServers 3
+ServerLimit 16
+ThreadLimit 64
+ThreadsPerChild 25
+MinSpareThreads 75
+MaxSpareThreads 250
+MaxRequestWorkers 400
+AsyncRequestWorkerFactor 1000
+EOF
+        ;;
+    worker) cat <<EOF
+StartServers 3
+ServerLimit $WORKER_SERVERS
+ThreadLimit $WORKER_THREADS
+ThreadsPerChild $WORKER_THREADS
+MinSpareThreads 75
+MaxSpareThreads $((WORKER_SERVERS * WORKER_THREADS))
+MaxRequestWorkers $((WORKER_SERVERS * WORKER_THREADS))
+SocketIOWebSocketThreads $WORKER_WS_THREADS
+EOF
+        ;;
+    esac
+}
+
+# wait_ready LOG PATTERN PID SECONDS WHAT: waits until one of LOG's last
+# lines matches PATTERN (grep -E); dies naming WHAT, with LOG's last lines,
+# if PID exits first or SECONDS pass.
+wait_ready() {
+    local i
+    for ((i = 0; i < $4 * 20; i++)); do
+        tail -n 5 "$1" | grep -qE "$2" && return 0
+        kill -0 "$3" 2>/dev/null || break
+        sleep 0.05
+    done
+    tail -n 10 "$1" >&2
+    die "$5 did not get ready (log $1)"
+}
+
 # serve_start LOG VAR=VALUE...: runs scripts/serve.sh (httpd + siod apart,
 # SIOD_MODE=external, so that siod's CPU is measured on its own; the
 # snapshot's binaries; warnings only in the logs) with the given
 # environment on top, its output appended to LOG, and waits until it is
 # ready; sets serve_started. Dies if it exits or is not ready in 30 s.
 serve_start() {
-    local log=$1 i
+    local log=$1
     shift
     echo "=== start $(date -u +%T) $*" >>"$log"
     env BUILD="$OUT/bin" SAN=0 LOGLEVEL=warn SIOD_MODE=external "$@" \
         "$here/serve.sh" >>"$log" 2>&1 &
     serve_started=$!
-    for ((i = 0; i < 600; i++)); do
-        tail -n 5 "$log" | grep -q '^serve: ready' && return 0
-        kill -0 "$serve_started" 2>/dev/null || break
-        sleep 0.05
-    done
-    tail -n 10 "$log" >&2
-    die "serve.sh did not get ready (log $log)"
+    wait_ready "$log" '^serve: ready' "$serve_started" 30 serve.sh
 }
 
 # httpd_pids_in RUNDIR: the parent and children of the httpd serve.sh runs
@@ -132,6 +172,21 @@ serve_stop() {
             kill -KILL "$p" 2>/dev/null || true
         fi
     done
+}
+
+# node_start LOG PORT [OPTION...]: the Node.js reference server
+# (tests/bench/node-server.mjs) on 127.0.0.1:PORT with PING_INTERVAL and
+# PING_TIMEOUT and the OPTIONs, its output appended to LOG; waits until it
+# listens and sets node_started. Dies if it exits or does not listen in 10 s.
+node_started=
+node_start() {
+    local log=$1 port=$2
+    shift 2
+    echo "=== start $(date -u +%T) port $port $*" >>"$log"
+    node "$repo/tests/bench/node-server.mjs" --port "$port" \
+        --ping-interval "$PING_INTERVAL" --ping-timeout "$PING_TIMEOUT" "$@" >>"$log" 2>&1 &
+    node_started=$!
+    wait_ready "$log" "^listening 127\.0\.0\.1:$port" "$node_started" 10 "the node server"
 }
 
 # ---------------------------------------------------------------- CPU

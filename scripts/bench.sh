@@ -192,62 +192,21 @@ port=
 url=
 rundir=
 
-# httpd settings per target: Apache's own defaults for the event MPM's
-# threads (the generated configuration differs, so they are restated) plus
-# what the reactor needs (AsyncRequestWorkerFactor raised: suspended
-# WebSockets count toward a child's accept limit); worker gets threads
-# enough for thread-per-WebSocket and the module's cap below them.
-extra_conf() {
-    case $1 in
-    event) cat <<'EOF'
-StartServers 3
-ServerLimit 16
-ThreadLimit 64
-ThreadsPerChild 25
-MinSpareThreads 75
-MaxSpareThreads 250
-MaxRequestWorkers 400
-AsyncRequestWorkerFactor 1000
-EOF
-        ;;
-    worker) cat <<EOF
-StartServers 3
-ServerLimit $WORKER_SERVERS
-ThreadLimit $WORKER_THREADS
-ThreadsPerChild $WORKER_THREADS
-MinSpareThreads 75
-MaxSpareThreads $((WORKER_SERVERS * WORKER_THREADS))
-MaxRequestWorkers $((WORKER_SERVERS * WORKER_THREADS))
-SocketIOWebSocketThreads $WORKER_WS_THREADS
-EOF
-        ;;
-    esac
-}
-
 # start_server TARGET [TRANSPORTS]: starts it on a free port; sets url,
 # port, errlog. TRANSPORTS: ws (the default: node serves WebSocket only,
 # all siobench's WebSocket modes use) or all (node serves long-polling
 # too); httpd always serves both.
 start_server() {
-    local t=$1 tr=${2:-ws} log i ws_only=--ws-only
+    local t=$1 tr=${2:-ws} log ws_only=--ws-only
     [ "$tr" = ws ] || ws_only=
     port=$(free_port)
     url="http://127.0.0.1:$port/socket.io/"
     if [ "$t" = node ]; then
         log=$OUT/logs/node.log
         errlog=$log
-        echo "=== start $(date -u +%T) port $port" >>"$log"
         # shellcheck disable=SC2086
-        node "$repo/tests/bench/node-server.mjs" --port "$port" $ws_only \
-            --ping-interval "$PING_INTERVAL" --ping-timeout "$PING_TIMEOUT" \
-            --static "$OUT/htdocs" >>"$log" 2>&1 &
-        node_pid=$!
-        for ((i = 0; i < 200; i++)); do
-            tail -n 2 "$log" | grep -q "^listening 127.0.0.1:$port" && break
-            kill -0 "$node_pid" 2>/dev/null || { tail -n 5 "$log" >&2; die "node server exited"; }
-            sleep 0.05
-        done
-        tail -n 2 "$log" | grep -q "^listening" || die "node server did not start"
+        node_start "$log" "$port" $ws_only --static "$OUT/htdocs"
+        node_pid=$node_started
         return 0
     fi
     rundir=$OUT/run-$t
