@@ -11,6 +11,8 @@
 #                   about 18 min; QUICK=1 for small, short runs (not in make test)
 #   make bench-cluster  broadcasts across two nodes joined by Redis, ours
 #                   beside two Node.js socket.io nodes (the Redis adapter)
+#   make bench-php  event -> PHP (HTTP callbacks, php-fpm) -> ack round
+#                   trips beside the C bench application
 #   make install    module via apxs, siod and its applications under PREFIX
 #   make deb        Debian packages into DEB_OUT (default build/deb), lintian
 #   make deb-test   make deb, then the packages' files run in a private httpd
@@ -109,7 +111,7 @@ SIOD_UNIT_OBJ := $(BUILD)/obj/siod/core/siod_hash.o $(BUILD)/obj/siod/core/siod_
                  $(BUILD)/obj/siod/engine/siod_closed.o
 
 .PHONY: all clean setup test unit layers integration fuzz serve run cluster e2e install conformance bench \
-        bench-cluster programs install-siod deb deb-test
+        bench-cluster bench-php programs install-siod deb deb-test
 
 all: $(BUILD)/libsio.a $(BUILD)/siod $(BUILD)/mod_socketio.so $(TOOL_BIN) $(APP_SO) \
      $(TESTAPP_SO)
@@ -395,6 +397,12 @@ bench: all
 # docs/benchmarks.md); results in $(BUILD)/bench-cluster/<time>/.
 bench-cluster: all
 	BUILD=$(abspath $(BUILD)) scripts/bench-cluster.sh
+
+# Acked events answered by PHP through HTTP callbacks (php-fpm) at fixed
+# rates beside siod's C bench application (scripts/bench-php.sh,
+# docs/benchmarks.md); results in $(BUILD)/bench-php/<time>/.
+bench-php: all
+	BUILD=$(abspath $(BUILD)) scripts/bench-php.sh
 
 install: programs install-siod
 	$(APXS) -i -n socketio $(BUILD)/mod_socketio.so

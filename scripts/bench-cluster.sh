@@ -56,24 +56,14 @@ HOP_RATE=${HOP_RATE:-20}
 HOP_SECONDS=${HOP_SECONDS:-10}
 ROUNDS=${ROUNDS:-1}
 CONNECT_RATE=${CONNECT_RATE:-2000}
-PING_INTERVAL=${PING_INTERVAL:-5000}
-PING_TIMEOUT=${PING_TIMEOUT:-5000}
 PROCS=${PROCS:-2}
 SRC=${SRC:-127.0.0.2-127.0.0.17}
-SETTLE_TRIES=${SETTLE_TRIES:-5}
-BG_QUIET=${BG_QUIET:-25}
 
-OUT=${OUT:-$BUILD/bench-cluster/$(date -u +%Y%m%d-%H%M%S)}
-RESULTS=$OUT/results.jsonl
-
-say() { printf 'bench-cluster: %s\n' "$*" >&2; }
-die() { say "$*"; exit 1; }
+bench_name=bench-cluster
 # shellcheck source=scripts/bench-lib.sh
 . "$here/bench-lib.sh"
 
-for t in $TARGETS; do
-    case $t in event|node) ;; *) die "unknown target '$t' (event, node)" ;; esac
-done
+check_targets "event node"
 [ $((PROCS % 2)) = 0 ] || die "PROCS must be even (half the processes on each node)"
 for c in redis-server redis-cli node curl; do
     command -v "$c" >/dev/null || die "$c missing (scripts/setup.sh)"
@@ -95,24 +85,11 @@ stop_cluster() {
     serve_pids=() rundirs=() node_pids=() urls=() redis_pid=''
 }
 
-# shellcheck disable=SC2317 # runs from the traps
-cleanup() {
-    trap - INT TERM EXIT
-    stop_siobench
-    stop_cluster
-}
-trap 'cleanup; exit 130' INT
-trap 'cleanup; exit 143' TERM
-trap cleanup EXIT
+set_traps stop_cluster
 
 # ---------------------------------------------------------------- set-up
-mkdir -p "$OUT/logs"
-: >"$RESULTS"
-snapshot_binaries "$BUILD"
+start_run
 npm_ci_bench
-# Every WebSocket is a descriptor: httpd children, node and siobench
-# inherit the hard limit.
-ulimit -n "$(ulimit -Hn)"
 
 # start_redis TAG: a private redis-server (memory only, loopback).
 start_redis() {
@@ -187,32 +164,33 @@ cpu_args() {
 # measure TARGET SCENARIO CLIENTS RATE WINDOW SECONDS ROUND: one bcast run
 # on a fresh cluster, half the clients on each node.
 measure() {
-    local t=$1 sc=$2 n=$3 rate=$4 win=$5 secs=$6 round=$7 tag log line l1 news='' k d
-    local offs=()
+    local t=$1 sc=$2 n=$3 rate=$4 win=$5 secs=$6 round=$7 tag log l1 news off2=0
     tag=$sc-$t-$round
     log=$OUT/logs/$tag.log
     l1=$(load1)
     start_cluster "$t" "$tag"
     settle "$t"
-    for d in "${rundirs[@]}"; do errlog=$d/logs/error_log; offs+=("$(log_size)"); done
+    # the servers' warnings: node 2's log apart, node 1's by run_siobench
+    errlog=
+    if [ "$t" != node ]; then
+        errlog=${rundirs[1]}/logs/error_log
+        off2=$(log_size)
+        errlog=${rundirs[0]}/logs/error_log
+    fi
     # shellcheck disable=SC2046
-    "$SIOBENCH" bcast -n "$n" --procs "$PROCS" --connect-rate "$CONNECT_RATE" \
+    run_siobench "$log" bcast "$n" --procs "$PROCS" --connect-rate "$CONNECT_RATE" \
         --rate "$rate" --window "$win" --duration "$secs" --src "$SRC" \
-        $(cpu_args "$t") --url "${urls[0]}" --url "${urls[1]}" -q >"$log" 2>&1 &
-    sb_pid=$!
-    finish_siobench
-    line=$(json_of "$log")
-    for k in "${!rundirs[@]}"; do
-        errlog=${rundirs[$k]}/logs/error_log
-        news+=$(server_news "${offs[$k]}")
-    done
+        $(cpu_args "$t") --url "${urls[0]}" --url "${urls[1]}"
+    news=$sb_news
     if [ "$t" = node ]; then
         news=$(cat "$OUT/logs/node-$tag"-n[12].log | grep -F 'node-server:' | sort | uniq -c |
             head -n 3 | tr '\n' ' ' || true)
+    else
+        errlog=${rundirs[1]}/logs/error_log
+        news+=$(server_news "$off2")
     fi
     stop_cluster
-    [ -n "$line" ] || line='{"mode":"bcast","clients":'$n',"siobench":"no report"}'
-    emit "$line" "\"target\":\"$t\",\"scenario\":\"$sc\",\"step\":$n,\"rate\":$rate,\"window\":$win,\"round\":$round,\"load1\":$l1,\"bg_cpu_pct\":$bg_cpu" \
+    emit "$sb_line" "\"target\":\"$t\",\"scenario\":\"$sc\",\"step\":$n,\"rate\":$rate,\"window\":$win,\"round\":$round,\"load1\":$l1,\"bg_cpu_pct\":$bg_cpu" \
         "\"server_log\":$(json_str "$news")"
     printf 'bench-cluster: %-5s %s %d clients, round %d: %s %s\n' "$t" "$sc" "$n" "$round" \
         "$(grep -E '^bcasts|^tick latency' "$log" | tr '\n' ' ')" "$(cpu_line "$log")" >&2

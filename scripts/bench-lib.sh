@@ -4,15 +4,35 @@
 # stops, our stack started and stopped through scripts/serve.sh, siobench's
 # runs and JSON lines, the machine's CPU from /proc and the run's meta data.
 #
-# The sourcing script defines say and die (its own prefix) and sets here
-# (scripts/), repo, OUT, RESULTS and SIOBENCH; sb_pid holds the running
-# siobench, errlog the log server_news reads; settle calls the script's
-# target_pids TARGET.
+# The sourcing script sets bench_name (the prefix of its messages and the
+# name of its results' folder), here (scripts/), repo and BUILD first; OUT
+# defaults to $BUILD/$bench_name/<UTC time>, RESULTS is $OUT/results.jsonl and
+# SIOBENCH, once snapshot_binaries ran, siobench's copy. sb_pid holds the
+# running siobench, errlog the log server_news reads; settle calls the
+# script's target_pids TARGET. PING_INTERVAL and PING_TIMEOUT (both
+# servers', ms) default to 5000.
 # shellcheck disable=SC2154 # set by the sourcing script
 
+OUT=${OUT:-$BUILD/$bench_name/$(date -u +%Y%m%d-%H%M%S)}
+RESULTS=$OUT/results.jsonl
+SETTLE_TRIES=${SETTLE_TRIES:-5}
+BG_QUIET=${BG_QUIET:-25}
+PING_INTERVAL=${PING_INTERVAL:-5000}
+PING_TIMEOUT=${PING_TIMEOUT:-5000}
 sb_pid=
 errlog=
 bg_cpu=0
+
+say() { printf '%s: %s\n' "$bench_name" "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+# check_targets "NAME...": dies unless every one of TARGETS is a NAME.
+check_targets() {
+    local t
+    for t in $TARGETS; do
+        case " $1 " in *" $t "*) ;; *) die "unknown target '$t' ($1)" ;; esac
+    done
+}
 
 # stop_pid PID GRACE: SIGTERM, SIGKILL after GRACE seconds; reaps it.
 stop_pid() {
@@ -36,6 +56,31 @@ stop_siobench() {
     kill -INT "$sb_pid" 2>/dev/null || true
     stop_pid "$sb_pid" 5
     sb_pid=
+}
+
+# set_traps COMMAND: on exit, SIGINT and SIGTERM stop siobench, then run
+# COMMAND (the script's own stops), once.
+set_traps() {
+    bench_stop=$1
+    trap 'bench_cleanup; exit 130' INT
+    trap 'bench_cleanup; exit 143' TERM
+    trap bench_cleanup EXIT
+}
+# shellcheck disable=SC2317 # runs from the traps
+bench_cleanup() {
+    trap - INT TERM EXIT
+    stop_siobench
+    "$bench_stop"
+}
+
+# start_run: $OUT/logs and an empty $RESULTS, the binaries snapshotted, the
+# open-file limit raised to the hard one (every held WebSocket is a
+# descriptor: httpd's children, node and siobench inherit it).
+start_run() {
+    mkdir -p "$OUT/logs"
+    : >"$RESULTS"
+    snapshot_binaries "$BUILD"
+    ulimit -n "$(ulimit -Hn)"
 }
 
 # json_str TEXT: TEXT as a JSON string.
@@ -263,6 +308,23 @@ emit() {
     body=${line#\{}
     body=${body%\}}
     printf '{%s,%s%s}\n' "$pre" "$body" "${post:+,$post}" >>"$RESULTS"
+}
+
+# run_siobench LOG MODE N OPTION...: siobench MODE -n N OPTION... -q, its
+# output into LOG, in the background (so that the traps can end it) and
+# waited for; sets sb_line, its JSON line (a stand-in naming MODE and N if
+# it gave none), and sb_news, the warnings logged in $errlog meanwhile.
+run_siobench() {
+    local log=$1 mode=$2 n=$3 off
+    shift 3
+    off=$(log_size)
+    "$SIOBENCH" "$mode" -n "$n" "$@" -q >"$log" 2>&1 &
+    sb_pid=$!
+    finish_siobench
+    sb_line=$(json_of "$log")
+    [ -n "$sb_line" ] || sb_line='{"mode":"'$mode'","clients":'$n',"siobench":"no report"}'
+    # shellcheck disable=SC2034 # the sourcing script's
+    sb_news=$(server_news "$off")
 }
 
 # cpu_line LOG: siobench's "CPU in the window" line, without its label.

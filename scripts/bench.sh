@@ -111,21 +111,12 @@ WORKER_THREADS=${WORKER_THREADS:-250}
 WORKER_SERVERS=${WORKER_SERVERS:-48}
 WORKER_WS_THREADS=${WORKER_WS_THREADS:-11500}
 UPDATE_DOCS=${UPDATE_DOCS:-1}
-SETTLE_TRIES=${SETTLE_TRIES:-5}
-BG_QUIET=${BG_QUIET:-25}
 
-stamp=$(date -u +%Y%m%d-%H%M%S)
-OUT=${OUT:-$BUILD/bench/$stamp}
-RESULTS=$OUT/results.jsonl
-
-say() { printf 'bench: %s\n' "$*" >&2; }
-die() { say "$*"; exit 1; }
+bench_name=bench
 # shellcheck source=scripts/bench-lib.sh
 . "$here/bench-lib.sh"
 
-for t in $TARGETS; do
-    case $t in event|worker|node) ;; *) die "unknown target '$t' (event, worker, node)" ;; esac
-done
+check_targets "event worker node"
 command -v curl >/dev/null || die "curl missing"
 command -v node >/dev/null || die "node missing (scripts/setup.sh)"
 
@@ -144,20 +135,15 @@ stop_server() {
 }
 
 # shellcheck disable=SC2317 # runs from the traps
-cleanup() {
-    trap - INT TERM EXIT
+stop_all() {
     if [ -n "$probe_pid" ]; then stop_pid "$probe_pid" 2; probe_pid=; fi
-    stop_siobench
     stop_server
 }
-trap 'cleanup; exit 130' INT
-trap 'cleanup; exit 143' TERM
-trap cleanup EXIT
+set_traps stop_all
 
 # ---------------------------------------------------------------- set-up
-mkdir -p "$OUT/htdocs" "$OUT/logs"
-: >"$RESULTS"
-snapshot_binaries "$BUILD"
+start_run
+mkdir -p "$OUT/htdocs"
 
 # The same page for both servers (httpd gets it through SITE_DIR).
 cat >"$OUT/htdocs/index.html" <<'EOF'
@@ -182,9 +168,7 @@ if ! command -v gnuplot >/dev/null; then
         say "could not install gnuplot-nox (see $OUT/logs/apt.log): no plots"
 fi
 
-# Every held WebSocket is a descriptor: httpd children, node and siobench
-# inherit the hard limit (20,000 here).
-ulimit -n "$(ulimit -Hn)"
+# start_run raised it to the hard limit (20,000 here)
 nofile=$(ulimit -n)
 
 # ---------------------------------------------------------------- servers
@@ -382,46 +366,34 @@ hold() {
 
 # bcast TARGET N and ack TARGET: throughput runs on a fresh server.
 bcast() {
-    local t=$1 n=$2 log line l1 off news
+    local t=$1 n=$2 log l1
     log=$OUT/logs/bcast-$t-$n.log
     l1=$(load1)
     start_server "$t"
     settle "$t"
-    off=$(log_size)
     # shellcheck disable=SC2046
-    "$SIOBENCH" bcast -n "$n" --procs "$PROCS" --connect-rate "$CONNECT_RATE" \
+    run_siobench "$log" bcast "$n" --procs "$PROCS" --connect-rate "$CONNECT_RATE" \
         --window "$BCAST_WINDOW" --duration "$BCAST_SECONDS" --src "$SRC" \
-        $(cpu_args "$t") --url "$url" -q >"$log" 2>&1 &
-    sb_pid=$!
-    finish_siobench
-    line=$(json_of "$log")
-    news=$(server_news "$off")
+        $(cpu_args "$t") --url "$url"
     stop_server
-    [ -n "$line" ] || line='{"mode":"bcast","clients":'$n',"siobench":"no report"}'
-    emit "$line" "\"target\":\"$t\",\"scenario\":\"bcast\",\"step\":$n,\"load1\":$l1,\"bg_cpu_pct\":$bg_cpu" \
-        "\"server_log\":$(json_str "$news")"
+    emit "$sb_line" "\"target\":\"$t\",\"scenario\":\"bcast\",\"step\":$n,\"load1\":$l1,\"bg_cpu_pct\":$bg_cpu" \
+        "\"server_log\":$(json_str "$sb_news")"
     printf 'bench: %-6s bcast %5d: %s\n' "$t" "$n" \
         "$(grep -E '^bcasts|^tick' "$log" | tr '\n' ' ')" >&2
 }
 
 ack() {
-    local t=$1 log line l1 off news
+    local t=$1 log l1
     log=$OUT/logs/ack-$t.log
     l1=$(load1)
     start_server "$t"
     settle "$t"
-    off=$(log_size)
     # shellcheck disable=SC2046
-    "$SIOBENCH" ack -n "$ACK_CLIENTS" --rate "$ACK_RATE" --size "$ACK_SIZE" \
-        --duration "$ACK_SECONDS" $(cpu_args "$t") --url "$url" -q >"$log" 2>&1 &
-    sb_pid=$!
-    finish_siobench
-    line=$(json_of "$log")
-    news=$(server_news "$off")
+    run_siobench "$log" ack "$ACK_CLIENTS" --rate "$ACK_RATE" --size "$ACK_SIZE" \
+        --duration "$ACK_SECONDS" $(cpu_args "$t") --url "$url"
     stop_server
-    [ -n "$line" ] || line='{"mode":"ack","clients":'$ACK_CLIENTS',"siobench":"no report"}'
-    emit "$line" "\"target\":\"$t\",\"scenario\":\"ack\",\"step\":$ACK_CLIENTS,\"load1\":$l1,\"bg_cpu_pct\":$bg_cpu" \
-        "\"server_log\":$(json_str "$news")"
+    emit "$sb_line" "\"target\":\"$t\",\"scenario\":\"ack\",\"step\":$ACK_CLIENTS,\"load1\":$l1,\"bg_cpu_pct\":$bg_cpu" \
+        "\"server_log\":$(json_str "$sb_news")"
     printf 'bench: %-6s ack: %s\n' "$t" "$(grep -E '^acks|^ack round' "$log" | tr '\n' ' ')" >&2
 }
 
@@ -429,24 +401,18 @@ ack() {
 # open-loop rate on a fresh server, with the server's CPU over the window
 # (scenario ack-cpu: CPU per ack; ack-open: latency at a high rate).
 acks_at() {
-    local t=$1 sc=$2 n=$3 rate=$4 secs=$5 round=$6 log line l1 off news
+    local t=$1 sc=$2 n=$3 rate=$4 secs=$5 round=$6 log l1
     log=$OUT/logs/$sc-$t-$round.log
     l1=$(load1)
     start_server "$t"
     settle "$t"
-    off=$(log_size)
     # shellcheck disable=SC2046
-    "$SIOBENCH" ack -n "$n" --procs "$PROCS" --connect-rate "$CONNECT_RATE" \
+    run_siobench "$log" ack "$n" --procs "$PROCS" --connect-rate "$CONNECT_RATE" \
         --rate "$rate" --size "$ACK_SIZE" --duration "$secs" --src "$SRC" \
-        $(cpu_args "$t") --url "$url" -q >"$log" 2>&1 &
-    sb_pid=$!
-    finish_siobench
-    line=$(json_of "$log")
-    news=$(server_news "$off")
+        $(cpu_args "$t") --url "$url"
     stop_server
-    [ -n "$line" ] || line='{"mode":"ack","clients":'$n',"siobench":"no report"}'
-    emit "$line" "\"target\":\"$t\",\"scenario\":\"$sc\",\"step\":$n,\"rate\":$rate,\"round\":$round,\"load1\":$l1,\"bg_cpu_pct\":$bg_cpu" \
-        "\"server_log\":$(json_str "$news")"
+    emit "$sb_line" "\"target\":\"$t\",\"scenario\":\"$sc\",\"step\":$n,\"rate\":$rate,\"round\":$round,\"load1\":$l1,\"bg_cpu_pct\":$bg_cpu" \
+        "\"server_log\":$(json_str "$sb_news")"
     printf 'bench: %-6s %s %d/s over %d, round %d: %s %s\n' "$t" "$sc" "$rate" "$n" "$round" \
         "$(grep -E '^acks|^ack round' "$log" | tr '\n' ' ')" "$(cpu_line "$log")" >&2
 }
@@ -454,26 +420,19 @@ acks_at() {
 # lp_session TARGET: whole long-polling sessions, LP_SESSION_CONCURRENCY
 # at a time, for LP_SESSION_SECONDS on a fresh server.
 lp_session() {
-    local t=$1 n=$LP_SESSION_CONCURRENCY log line l1 off news
+    local t=$1 n=$LP_SESSION_CONCURRENCY log l1
     log=$OUT/logs/lp-session-$t.log
     l1=$(load1)
     start_server "$t" all
     settle "$t"
-    off=$(log_size)
     # shellcheck disable=SC2046
-    "$SIOBENCH" lpsession -n "$n" --procs "$PROCS" --size "$ACK_SIZE" \
-        --duration "$LP_SESSION_SECONDS" --src "$SRC" $(cpu_args "$t") \
-        --url "$url" -q >"$log" 2>&1 &
-    sb_pid=$!
-    finish_siobench
-    line=$(json_of "$log")
-    news=$(server_news "$off")
+    run_siobench "$log" lpsession "$n" --procs "$PROCS" --size "$ACK_SIZE" \
+        --duration "$LP_SESSION_SECONDS" --src "$SRC" $(cpu_args "$t") --url "$url"
     stop_server
-    [ -n "$line" ] || line='{"mode":"lpsession","clients":'$n',"siobench":"no report"}'
-    emit "$line" "\"target\":\"$t\",\"scenario\":\"lp-session\",\"step\":$n,\"load1\":$l1,\"bg_cpu_pct\":$bg_cpu" \
-        "\"server_log\":$(json_str "$news")"
+    emit "$sb_line" "\"target\":\"$t\",\"scenario\":\"lp-session\",\"step\":$n,\"load1\":$l1,\"bg_cpu_pct\":$bg_cpu" \
+        "\"server_log\":$(json_str "$sb_news")"
     printf 'bench: %-6s lp-session %d at once: %s%s\n' "$t" "$n" \
-        "$(grep -E '^sessions|^requests|^errors' "$log" | tr '\n' ' ')" "${news:+ server: $news}" >&2
+        "$(grep -E '^sessions|^requests|^errors' "$log" | tr '\n' ' ')" "${sb_news:+ server: $sb_news}" >&2
 }
 
 # lp_crowd TARGET: LP_CROWD_CLIENTS polling-only clients, each keeping a

@@ -3,14 +3,9 @@
 // OUTDIR/summary.txt, and a Markdown section in OUTDIR/results.md:
 // broadcast deliveries per second across two nodes, the Redis hop's
 // latency, CPU per delivery. Usage: node summary-cluster.mjs RESULTS.jsonl OUTDIR
-import { f0, f1, f2, machineLine, ratio, readRecords, table, writeSummary } from "./summary-lib.mjs";
+import { f0, f1, f2, machineLine, ratio, readRecords, runArgs, table, writeSummary } from "./summary-lib.mjs";
 
-const argv = process.argv.slice(2);
-if (argv.length !== 2) {
-  console.error("usage: node summary-cluster.mjs RESULTS.jsonl OUTDIR");
-  process.exit(2);
-}
-const [inFile, outDir] = argv;
+const [inFile, outDir] = runArgs("summary-cluster.mjs");
 const recs = readRecords(inFile);
 const meta = recs.find((r) => r.scenario === "meta") || {};
 const st = meta.settings || {};

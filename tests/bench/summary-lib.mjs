@@ -5,6 +5,17 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
+// runArgs(NAME): [RESULTS.jsonl, OUTDIR] from the command line of summary
+// script NAME; exits with its usage otherwise.
+export function runArgs(name) {
+  const argv = process.argv.slice(2);
+  if (argv.length !== 2) {
+    console.error(`usage: node ${name} RESULTS.jsonl OUTDIR`);
+    process.exit(2);
+  }
+  return argv;
+}
+
 // readRecords(FILE): the JSON objects of FILE, one a line (a line that is
 // not JSON is reported on stderr and skipped).
 export function readRecords(file) {
