@@ -72,17 +72,15 @@ done
 # ---------------------------------------------------------------- processes
 redis_pid=  # the cluster's redis-server
 redis_port=
-serve_pids=() # scripts/serve.sh of each of our nodes
 rundirs=()    # their run directories
 node_pids=()  # the Node.js nodes
 urls=()       # the nodes' Socket.IO URLs, node 1 first
 
 stop_cluster() {
     local k
-    for k in "${!serve_pids[@]}"; do serve_stop "${serve_pids[$k]}" "${rundirs[$k]}"; done
-    for k in "${node_pids[@]}"; do stop_pid "$k" 10; done
+    stop_servers
     stop_pid "$redis_pid" 5
-    serve_pids=() rundirs=() node_pids=() urls=() redis_pid=''
+    rundirs=() node_pids=() urls=() redis_pid=''
 }
 
 set_traps stop_cluster
@@ -127,7 +125,6 @@ start_cluster() {
             PORT="$port" MPM=event APP=bench NODE="n$k" \
             REDIS="redis://127.0.0.1:$redis_port" EXTRA_CONF="$(extra_conf event)" \
             PING_INTERVAL="$PING_INTERVAL" PING_TIMEOUT="$PING_TIMEOUT" EVENT_RATE=0
-        serve_pids+=("$serve_started")
     done
     if [ "$t" = node ]; then return 0; fi
     # both nodes registered in Redis (as scripts/cluster.sh waits)

@@ -129,6 +129,11 @@ snapshot_binaries() {
 
 # ---------------------------------------------------------------- our stack
 serve_started= # the pid of the serve.sh serve_start started last
+# every server started and not stopped yet, stop_servers' list:
+# "serve|PID|RUNDIR|PIDS" (PIDS: httpd's parent and siod once ready) or
+# "node|PID"; an entry is added before its server is waited for, so that
+# a signal during a start stops it too
+servers=()
 
 # extra_conf MPM: httpd settings per target: Apache's own defaults for the event MPM's
 # threads (the generated configuration differs, so they are restated) plus
@@ -181,14 +186,19 @@ wait_ready() {
 # snapshot's binaries; warnings only in the logs) with the given
 # environment on top, its output appended to LOG, and waits until it is
 # ready; sets serve_started. Dies if it exits or is not ready in 30 s.
+# The environment names RUNDIR (stop_servers needs it).
 serve_start() {
-    local log=$1
+    local log=$1 a dir=''
     shift
+    for a in "$@"; do case $a in RUNDIR=*) dir=${a#RUNDIR=} ;; esac; done
+    [ -n "$dir" ] || die "serve_start: no RUNDIR"
     echo "=== start $(date -u +%T) $*" >>"$log"
     env BUILD="$OUT/bin" SAN=0 LOGLEVEL=warn SIOD_MODE=external "$@" \
         "$here/serve.sh" >>"$log" 2>&1 &
     serve_started=$!
+    servers+=("serve|$serve_started|$dir|")
     wait_ready "$log" '^serve: ready' "$serve_started" 30 serve.sh
+    servers[-1]="serve|$serve_started|$dir|$(cat "$dir/run/httpd.pid" 2>/dev/null || true) $(siod_pid_in "$dir")"
 }
 
 # httpd_pids_in RUNDIR: the parent and children of the httpd serve.sh runs
@@ -231,7 +241,19 @@ node_start() {
     node "$repo/tests/bench/node-server.mjs" --port "$port" \
         --ping-interval "$PING_INTERVAL" --ping-timeout "$PING_TIMEOUT" "$@" >>"$log" 2>&1 &
     node_started=$!
+    servers+=("node|$node_started")
     wait_ready "$log" "^listening 127\.0\.0\.1:$port" "$node_started" 10 "the node server"
+}
+
+# stop_servers: stops every server serve_start and node_start started
+# (serve_stop, or SIGTERM to node) and forgets them.
+stop_servers() {
+    local e kind pid dir kids
+    for e in "${servers[@]}"; do
+        IFS='|' read -r kind pid dir kids <<<"$e"
+        if [ "$kind" = serve ]; then serve_stop "$pid" "$dir" "$kids"; else stop_pid "$pid" 10; fi
+    done
+    servers=()
 }
 
 # ---------------------------------------------------------------- CPU

@@ -65,14 +65,8 @@ ls /usr/sbin/php-fpm* >/dev/null 2>&1 || die "php-fpm missing (scripts/setup.sh)
 command -v curl >/dev/null || die "curl missing"
 
 # ---------------------------------------------------------------- processes
-serve_pid= # scripts/serve.sh of the running target (httpd, siod, php-fpm)
-rundir=
-
-stop_server() {
-    serve_stop "$serve_pid" "$rundir"
-    serve_pid=
-}
-set_traps stop_server
+rundir= # the running target's (httpd, siod, php-fpm)
+set_traps stop_servers
 start_run
 
 # start_server TARGET TAG: httpd + siod (php: with the PHP handler on
@@ -89,7 +83,6 @@ start_server() {
     serve_start "$OUT/logs/serve-$tag.log" RUNDIR="$rundir" PORT="$port" MPM=event \
         APP=bench EXTRA_CONF="$(extra_conf event)" PING_INTERVAL="$PING_INTERVAL" \
         PING_TIMEOUT="$PING_TIMEOUT" EVENT_RATE=0 "${php[@]}"
-    serve_pid=$serve_started
     errlog=$rundir/logs/error_log
 }
 
@@ -115,7 +108,7 @@ measure() {
     run_siobench "$log" ack "$CLIENTS" --connect-rate "$CONNECT_RATE" --rate "$rate" \
         --size "$SIZE" --duration "$ACK_SECONDS" --timeout "$TIMEOUT" \
         $(cpu_args "$t") --url "http://127.0.0.1:$port/socket.io/"
-    stop_server
+    stop_servers
     emit "$sb_line" "\"target\":\"$t\",\"scenario\":\"ack-rate\",\"step\":$CLIENTS,\"rate\":$rate,\"round\":$round,\"load1\":$l1,\"bg_cpu_pct\":$bg_cpu" \
         "\"server_log\":$(json_str "$sb_news")"
     printf 'bench-php: %-3s %5d/s over %d, round %d: %s %s%s\n' "$t" "$rate" "$CLIENTS" "$round" \

@@ -121,17 +121,12 @@ command -v curl >/dev/null || die "curl missing"
 command -v node >/dev/null || die "node missing (scripts/setup.sh)"
 
 # ---------------------------------------------------------------- processes
-serve_pid=   # scripts/serve.sh of the running httpd target (it owns httpd + siod)
-server_kids= # httpd's parent and siod, as serve.sh started them
 node_pid=    # the Node.js reference server
 probe_pid=   # the static-page probe (curl)
 
 stop_server() {
-    if [ -n "$serve_pid" ]; then
-        serve_stop "$serve_pid" "$rundir" "$server_kids"
-        serve_pid='' server_kids=''
-    fi
-    if [ -n "$node_pid" ]; then stop_pid "$node_pid" 10; node_pid=; fi
+    stop_servers
+    node_pid=
 }
 
 # shellcheck disable=SC2317 # runs from the traps
@@ -203,9 +198,7 @@ start_server() {
     serve_start "$log" EXTRA_CONF="$(extra_conf "$t")" RUNDIR="$rundir" PORT="$port" \
         MPM="$t" APP=bench PING_INTERVAL="$PING_INTERVAL" PING_TIMEOUT="$PING_TIMEOUT" \
         EVENT_RATE=0 SITE_DIR="$OUT/htdocs"
-    serve_pid=$serve_started
     errlog=$rundir/logs/error_log
-    server_kids="$(cat "$rundir/run/httpd.pid" 2>/dev/null || true) $(siod_pid)"
 }
 
 # httpd_pids: httpd's parent and children (of the running httpd target);
