@@ -70,14 +70,14 @@ for c in redis-server redis-cli node curl; do
 done
 
 # ---------------------------------------------------------------- processes
-redis_pid=  # the cluster's redis-server
+redis_pid=    # the cluster's redis-server
 redis_port=
-rundirs=()    # their run directories
+rundirs=()    # our nodes' run directories
 node_pids=()  # the Node.js nodes
 urls=()       # the nodes' Socket.IO URLs, node 1 first
 
+# stop_cluster: stops the nodes (stop_servers), then redis-server.
 stop_cluster() {
-    local k
     stop_servers
     stop_pid "$redis_pid" 5
     rundirs=() node_pids=() urls=() redis_pid=''
