@@ -9,6 +9,10 @@
 #   make e2e        browser check of the demo (chromium; not in make test)
 #   make bench      ours (mpm_event, mpm_worker) beside Node.js socket.io,
 #                   about 18 min; QUICK=1 for small, short runs (not in make test)
+#   make bench-cluster  broadcasts across two nodes joined by Redis, ours
+#                   beside two Node.js socket.io nodes (the Redis adapter)
+#   make bench-php  event -> PHP (HTTP callbacks, php-fpm) -> ack round
+#                   trips beside the C bench application
 #   make install    module via apxs, siod and its applications under PREFIX
 #   make deb        Debian packages into DEB_OUT (default build/deb), lintian
 #   make deb-test   make deb, then the packages' files run in a private httpd
@@ -107,7 +111,7 @@ SIOD_UNIT_OBJ := $(BUILD)/obj/siod/core/siod_hash.o $(BUILD)/obj/siod/core/siod_
                  $(BUILD)/obj/siod/engine/siod_closed.o
 
 .PHONY: all clean setup test unit layers integration fuzz serve run cluster e2e install conformance bench \
-        programs install-siod deb deb-test
+        bench-cluster bench-php programs install-siod deb deb-test
 
 all: $(BUILD)/libsio.a $(BUILD)/siod $(BUILD)/mod_socketio.so $(TOOL_BIN) $(APP_SO) \
      $(TESTAPP_SO)
@@ -292,10 +296,11 @@ unit: layers $(UNIT_BIN)
 # where the document says), so a move or rename that leaves them behind
 # fails make unit and make test. The shell scripts pass shellcheck's
 # warnings (a comment inside a continued command, an assignment that never
-# reaches the command it was meant for).
+# reaches the command it was meant for), each with the files it sources
+# (scripts/bench-lib.sh) read along.
 layers:
 	@scripts/check-layers.sh
-	@shellcheck -S warning .ci/run $$(git ls-files 'scripts/*.sh' 2>/dev/null || ls scripts/*.sh)
+	@shellcheck -x -S warning .ci/run $$(git ls-files 'scripts/*.sh' 2>/dev/null || ls scripts/*.sh)
 
 # New inputs go to $(BUILD)/fuzz/corpus-NAME; tests/fuzz/corpus/NAME (kept
 # in the repository, minimized) seeds it. A crash fails the run (its log is
@@ -385,6 +390,19 @@ e2e:
 # TARGETS or HOLD_STEPS pass through the environment.
 bench: all
 	BUILD=$(abspath $(BUILD)) scripts/bench.sh
+
+# Broadcast deliveries per second across two nodes joined by a private
+# redis-server, the Redis hop's latency and CPU per delivery, ours beside
+# two Node.js socket.io nodes (scripts/bench-cluster.sh,
+# docs/benchmarks.md); results in $(BUILD)/bench-cluster/<time>/.
+bench-cluster: all
+	BUILD=$(abspath $(BUILD)) scripts/bench-cluster.sh
+
+# Acked events answered by PHP through HTTP callbacks (php-fpm) at fixed
+# rates beside siod's C bench application (scripts/bench-php.sh,
+# docs/benchmarks.md); results in $(BUILD)/bench-php/<time>/.
+bench-php: all
+	BUILD=$(abspath $(BUILD)) scripts/bench-php.sh
 
 install: programs install-siod
 	$(APXS) -i -n socketio $(BUILD)/mod_socketio.so
