@@ -111,7 +111,7 @@ SIOD_UNIT_OBJ := $(BUILD)/obj/siod/core/siod_hash.o $(BUILD)/obj/siod/core/siod_
                  $(BUILD)/obj/siod/engine/siod_closed.o
 
 .PHONY: all clean setup test unit layers integration fuzz serve run cluster e2e install conformance bench \
-        bench-cluster bench-php programs install-siod deb deb-test
+        bench-cluster bench-php soak programs install-siod deb deb-test
 
 all: $(BUILD)/libsio.a $(BUILD)/siod $(BUILD)/mod_socketio.so $(TOOL_BIN) $(APP_SO) \
      $(TESTAPP_SO)
@@ -403,6 +403,12 @@ bench-cluster: all
 # docs/benchmarks.md); results in $(BUILD)/bench-php/<time>/.
 bench-php: all
 	BUILD=$(abspath $(BUILD)) scripts/bench-php.sh
+
+# An hour of a held crowd with broadcasts, churn and polling sessions; RSS
+# and descriptors of httpd and siod must stay flat (scripts/soak.sh,
+# docs/soak.md). Not in CI; SOAK_SECONDS and SOAK_CLIENTS make it shorter.
+soak: all
+	BUILD=$(abspath $(BUILD)) scripts/soak.sh
 
 install: programs install-siod
 	$(APXS) -i -n socketio $(BUILD)/mod_socketio.so

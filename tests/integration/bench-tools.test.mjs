@@ -92,6 +92,18 @@ test('siobench with two --url across two Node.js reference servers joined by the
   await bcastOverTwo(nodes[0], nodes[1]);
 });
 
+test('siobench counts the broadcasts of a server with connection state recovery (an offset after the tick)', { timeout: 30000 }, async () => {
+  const inst = await startInstance('bench-recovery', {
+    app: 'bench', logLevel: 'warn', siodExtraArgs: ['--event-rate=0', '--recovery=60000'],
+  });
+  cleanups.push(() => inst.stop());
+  const r = await siobench(inst, 'bcast', ['-n', '10', '--rate', '20', '--duration', '2', '--drain', '1', '-q']).done;
+  assert.equal(r.exit, 0, JSON.stringify(r));
+  assert.ok(r.bcasts >= 20, `bcasts ${r.bcasts}`);
+  assert.equal(r.lost, 0, JSON.stringify(r));
+  assert.equal(r.deliveries, r.bcasts * 10);
+});
+
 test('siobench refuses --procs that is not a multiple of the --url count', { timeout: 10000 }, async () => {
   const out = await new Promise((resolve) => {
     const p = spawn(SIOBENCH, ['bcast', '--procs', '3', '--url', 'http://127.0.0.1:1/',

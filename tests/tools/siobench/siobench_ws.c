@@ -297,7 +297,9 @@ static void on_sio(struct worker *w, struct client *c, const unsigned char *s,
     case '2':
         if (c->state == C_READY && n > 1 + tl && memcmp(s + 1, tick, tl) == 0) {
             i = 1 + tl;
-            if (digits(s, n, &i, &v) > 0 && i < n && s[i] == ']')
+            /* more arguments may follow: the offset of connection
+             * state recovery */
+            if (digits(s, n, &i, &v) > 0 && i < n && (s[i] == ']' || s[i] == ','))
                 on_tick(w, v);
         }
         break;
