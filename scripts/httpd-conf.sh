@@ -26,6 +26,10 @@
 #   LOGLEVEL         httpd LogLevel (default warn)
 #   TLS_PORT         also listen with TLS on this port; TLS_CERT / TLS_KEY
 #                    (default: a self-signed pair generated in $RUNDIR/tls)
+#   H2=1             with TLS_PORT: load mod_http2 and offer HTTP/2 there
+#                    (Protocols h2 http/1.1) with WebSockets over HTTP/2
+#                    (H2WebSockets On, RFC 8441); H2=nows: HTTP/2 without
+#                    them (mod_http2 inactive under prefork)
 #   CGI=1            load mod_cgi(d) and run *.php through php-cgi
 #   FPM=1            run *.php through php-fpm instead (mod_proxy_fcgi to a
 #                    private pool's socket); writes $RUNDIR/php-fpm.conf
@@ -395,6 +399,7 @@ ACCESS_LOG=$LOGDIR/access_log
     if [ -n "$TLS_PORT" ]; then
         load socache_shmcb mod_socache_shmcb
         load ssl mod_ssl
+        if [ -n "${H2:-}" ]; then load http2 mod_http2; fi
     fi
     [ "${STATUS:-0}" = 1 ] && load status mod_status
     if [ "${FPM:-0}" = 1 ]; then
@@ -626,8 +631,13 @@ SSLSessionCache "shmcb:$RUNDIR/run/ssl_scache(512000)"
     SSLEngine on
     SSLCertificateFile "$TLS_CERT"
     SSLCertificateKeyFile "$TLS_KEY"
-</VirtualHost>
 EOF
+        if [ -n "${H2:-}" ]; then
+            echo "    Protocols h2 http/1.1"
+            if [ "$H2" = nows ]; then echo "    H2WebSockets Off"
+            else echo "    H2WebSockets On"; fi
+        fi
+        echo "</VirtualHost>"
     fi
     if [ -n "${EXTRA_CONF:-}" ]; then
         printf '\n# EXTRA_CONF\n%s\n' "$EXTRA_CONF"

@@ -62,7 +62,8 @@ typedef struct socketio_ws_request {
 typedef enum socketio_ws_outcome {
     SOCKETIO_WS_SERVED,      /* 101 sent: return res->status */
     SOCKETIO_WS_BAD_METHOD,  /* not a GET */
-    SOCKETIO_WS_BAD_REQUEST, /* no RFC 6455 request this serves (HTTP/2,
+    SOCKETIO_WS_BAD_REQUEST, /* no RFC 6455 request this serves (HTTP/2
+                              * but not an RFC 8441 stream of mod_http2,
                               * headers; for a wrong version
                               * Sec-WebSocket-Version is already set on
                               * r->headers_out) */
