@@ -33,8 +33,10 @@ APLOG_USE_MODULE(socketio);
 
 /* How often a waiting WebSocket thread looks at the MPM's state anyway. */
 #define WS_POLL_MS 10000
-/* How often an HTTP/2 stream's thread looks whether the client reset the
- * stream: mod_http2 marks the connection aborted without waking it. */
+/* How often an HTTP/2 stream's thread looks whether the stream was reset
+ * anyway: mod_http2 closes the stream's input first, which wakes the
+ * pipe, but it stops signalling the pipe before it marks the connection
+ * aborted, so this is the safety net. */
 #define H2_POLL_MS 1000
 /* Bytes of frames from siod written per flush. */
 #define WS_BATCH_BYTES (256 * 1024)

@@ -3,6 +3,7 @@
 // requests on them, and a raw WebSocket on an extended CONNECT stream
 // (RawWs from harness.mjs reading and writing the stream's DATA).
 import http2 from 'node:http2';
+import tls from 'node:tls';
 import { RawWs, withTimeout } from './harness.mjs';
 
 /**
@@ -10,10 +11,19 @@ import { RawWs, withTimeout } from './harness.mjs';
  * and resolves once the server's SETTINGS arrived; session.connectProtocol
  * tells whether it offers extended CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL).
  * Rejects when the server does not speak HTTP/2 there (ALPN).
+ * session.tlsSocket is its TLS socket, to cut the connection without a
+ * GOAWAY.
  */
 export function h2Session(inst, { timeout = 5000 } = {}) {
+  let sock = null;
   return withTimeout(new Promise((resolve, reject) => {
-    const session = http2.connect(inst.tlsUrl(''), { rejectUnauthorized: false });
+    const session = http2.connect(inst.tlsUrl(''), {
+      createConnection: () => {
+        sock = tls.connect({ host: '127.0.0.1', port: inst.tlsPort, ALPNProtocols: ['h2'], rejectUnauthorized: false });
+        return sock;
+      },
+    });
+    session.tlsSocket = sock;
     session.once('error', reject);
     session.once('remoteSettings', (settings) => {
       session.removeListener('error', reject);

@@ -1,0 +1,174 @@
+// WebSockets over HTTP/2 (RFC 8441) through mod_ssl + mod_http2 with
+// H2WebSockets On: node:http2 clients send the extended CONNECT and speak
+// RFC 6455 frames on the stream (h2-lib.mjs). WebSocket-only and upgraded
+// from long-polling on the same HTTP/2 connection, seen by the server as
+// HTTP/2 (its access log); SocketIOWebSocketThreads counts them; a stream
+// the client resets ends its WebSocket and gives the thread back; without
+// H2WebSockets no WebSocket is served over HTTP/2. Under prefork
+// mod_http2 stays inactive: TLS clients get HTTP/1.1 there.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http2 from 'node:http2';
+import {
+  startInstance, parseOpen, waitFor, withTimeout, childPids, MPM,
+} from './harness.mjs';
+import { h2Session, h2Request, h2WebSocket } from './h2-lib.mjs';
+
+const PREFORK = MPM === 'prefork';
+let inst;   // HTTP/2 with H2WebSockets On
+let capped; // the same with SocketIOWebSocketThreads 1
+let nows;   // HTTP/2 with H2WebSockets Off
+before(async () => {
+  inst = await startInstance('ws-h2', { tls: true, h2: true, pingInterval: 1000, pingTimeout: 3000 });
+  capped = await startInstance('ws-h2-cap', { tls: true, h2: true, extraConf: 'SocketIOWebSocketThreads 1' });
+  nows = await startInstance('ws-h2-nows', { tls: true, h2: 'nows' });
+});
+after(async () => { await Promise.all([inst?.stop(), capped?.stop(), nows?.stop()]); });
+
+const skip = PREFORK ? 'mod_http2 does not run under prefork' : false;
+
+const accessLog = (i) => fs.readFileSync(i.paths.ACCESS_LOG, 'utf8');
+
+/** Reads messages, answering the server's pings, until one is not a ping. */
+async function nextMessage(ws, timeout = 5000) {
+  for (;;) {
+    const f = await ws.next(timeout);
+    assert.ok(f, 'stream ended');
+    if (f.opcode === 1 && f.payload.toString() === '2') { ws.sendText('3'); continue; }
+    return f;
+  }
+}
+
+test('prefork: mod_http2 inactive, a TLS client gets HTTP/1.1', { skip: !PREFORK }, async () => {
+  await assert.rejects(h2Session(inst), 'no HTTP/2 under prefork');
+  const log = fs.readFileSync(inst.paths.ERROR_LOG, 'utf8');
+  assert.match(log, /AH10034/, 'mod_http2 says prefork is not supported');
+});
+
+test('WebSocket-only over HTTP/2: echo, large messages both ways, pings; logged as HTTP/2.0',
+  { skip, timeout: 30000 }, async () => {
+    const session = await h2Session(inst);
+    assert.equal(session.connectProtocol, true, 'SETTINGS_ENABLE_CONNECT_PROTOCOL');
+    const ws = await h2WebSocket(session);
+    const open = parseOpen((await ws.next()).payload.toString());
+    ws.sendText('4hello');
+    assert.equal((await nextMessage(ws)).payload.toString(), '4hello');
+    ws.send(2, Buffer.from([4, 1, 2, 3]));
+    const bin = await nextMessage(ws);
+    assert.equal(bin.opcode, 2);
+    assert.deepEqual([...bin.payload], [4, 1, 2, 3]);
+    // beyond the stream's flow-control window and mod_http2's buffers
+    const big = '4' + 'é'.repeat(150000);
+    ws.sendText(big);
+    assert.equal((await nextMessage(ws, 10000)).payload.toString(), big);
+    // alive across pings (pingInterval 1 s): each answered on the stream
+    let pings = 0;
+    const until = Date.now() + 2500;
+    while (Date.now() < until) {
+      const f = await ws.next(3000);
+      assert.ok(f, 'stream ended');
+      assert.equal(f.payload.toString(), '2');
+      pings++;
+      ws.sendText('3');
+    }
+    assert.ok(pings >= 2, `pings seen: ${pings}`);
+    ws.sendText('4still');
+    assert.equal((await nextMessage(ws)).payload.toString(), '4still');
+    ws.send(8, Buffer.from([0x03, 0xe8]));
+    assert.equal((await ws.closeCode()).code, 1000);
+    await withTimeout(new Promise((r) => (ws.stream.closed ? r() : ws.stream.once('close', r))), 5000,
+      'the stream ends with the WebSocket');
+    session.close();
+    await waitFor(() => /"GET \/socket\.io\/\?EIO=4&transport=websocket HTTP\/2\.0" 101 /.test(accessLog(inst)),
+      5000, 'the WebSocket in the access log as HTTP/2.0');
+    assert.ok(open.sid);
+  });
+
+test('upgrade from long-polling to a WebSocket, both over one HTTP/2 connection', { skip, timeout: 30000 }, async () => {
+  const session = await h2Session(inst);
+  const res = await h2Request(session, 'GET', '/socket.io/?EIO=4&transport=polling');
+  assert.equal(res.status, 200);
+  const open = parseOpen(res.body);
+  assert.deepEqual(open.upgrades, ['websocket']);
+  const ws = await h2WebSocket(session, { sid: open.sid });
+  ws.sendText('2probe');
+  assert.equal((await nextMessage(ws)).payload.toString(), '3probe');
+  ws.sendText('5');
+  ws.sendText('4upgraded');
+  assert.equal((await nextMessage(ws)).payload.toString(), '4upgraded');
+  ws.send(8, Buffer.from([0x03, 0xe8]));
+  assert.equal((await ws.closeCode()).code, 1000);
+  session.close();
+  await waitFor(() => accessLog(inst).split('\n').some((l) =>
+    l.includes(`transport=websocket&sid=${open.sid} HTTP/2.0" 101 `)), 5000, 'the upgrade logged as HTTP/2.0');
+});
+
+test('SocketIOWebSocketThreads 1: a second WebSocket over HTTP/2 is refused 503, polling still served',
+  { skip, timeout: 30000 }, async () => {
+    const session = await h2Session(capped);
+    const first = await h2WebSocket(session);
+    await first.next();
+    const err = await h2WebSocket(session).catch((e) => e);
+    assert.equal(err.status, 503, `second WebSocket: ${err.message}`);
+    const res = await h2Request(session, 'GET', '/socket.io/?EIO=4&transport=polling');
+    assert.equal(res.status, 200, 'long-polling beside it');
+    // the first still works
+    first.sendText('4one');
+    assert.equal((await nextMessage(first)).payload.toString(), '4one');
+    first.send(8, Buffer.from([0x03, 0xe8]));
+    assert.equal((await first.closeCode()).code, 1000);
+    session.close();
+  });
+
+test('a stream reset by the client ends its WebSocket: session gone, thread given back, child alive',
+  { skip, timeout: 30000 }, async () => {
+    const children = childPids(capped.httpd.pid);
+    const session = await h2Session(capped);
+    // the slot of the previous test's WebSocket may take a moment to go
+    let ws = null;
+    await waitFor(async () => { ws = await h2WebSocket(session).catch(() => null); return ws; },
+      5000, 'a WebSocket slot');
+    const { sid } = parseOpen((await ws.next()).payload.toString());
+    ws.stream.close(http2.constants.NGHTTP2_CANCEL);
+    // siod forgets the session (the module told it WS_CLOSED) ...
+    await waitFor(async () => {
+      const r = await h2Request(session, 'GET', `/socket.io/?EIO=4&transport=polling&sid=${sid}`);
+      return r.status === 400;
+    }, 5000, 'the reset WebSocket\'s session gone');
+    // ... and the one thread slot is free again
+    let again = null;
+    await waitFor(async () => { again = await h2WebSocket(session).catch(() => null); return again; },
+      5000, 'a WebSocket after the reset');
+    await again.next();
+    again.sendText('4after reset');
+    assert.equal((await nextMessage(again)).payload.toString(), '4after reset');
+    // a reset while the server writes: a stream of messages under way
+    again.sendText('4' + 'x'.repeat(500000));
+    again.stream.close(http2.constants.NGHTTP2_CANCEL);
+    let third = null;
+    await waitFor(async () => { third = await h2WebSocket(session).catch(() => null); return third; },
+      5000, 'a WebSocket after a reset during a write');
+    await third.next();
+    // the whole connection dropped (no GOAWAY, no RST_STREAM)
+    session.tlsSocket.destroy();
+    const later = await h2Session(capped);
+    let fourth = null;
+    await waitFor(async () => { fourth = await h2WebSocket(later).catch(() => null); return fourth; },
+      5000, 'a WebSocket after the connection dropped');
+    fourth.send(8, Buffer.from([0x03, 0xe8]));
+    assert.equal((await fourth.closeCode()).code, 1000);
+    later.close();
+    assert.deepEqual(childPids(capped.httpd.pid), children, 'no child died');
+  });
+
+test('HTTP/2 without H2WebSockets: no extended CONNECT offered, a WebSocket request is answered 400',
+  { skip, timeout: 30000 }, async () => {
+    const session = await h2Session(nows);
+    assert.equal(session.connectProtocol, false);
+    const res = await h2Request(session, 'GET', '/socket.io/?EIO=4&transport=websocket');
+    assert.equal(res.status, 400);
+    const poll = await h2Request(session, 'GET', '/socket.io/?EIO=4&transport=polling');
+    assert.equal(poll.status, 200, 'long-polling over HTTP/2');
+    session.close();
+  });
