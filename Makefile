@@ -375,11 +375,14 @@ cluster:
 # screenshot in $(BUILD)/e2e/demo.png. HANDLERS=php: the demo as `make run
 # HANDLERS=php` serves it. Then the Socket.IO Admin UI
 # (tests/e2e/admin-ui.mjs, make serve ADMIN_UI=1): $(BUILD)/e2e/admin-ui.png.
+# Then WebSockets over HTTP/2 (tests/e2e/ws-h2.mjs: mod_http2 with
+# H2WebSockets On; skipped under MPM=prefork, where mod_http2 is inactive).
 e2e:
 	scripts/setup.sh --browser
 	$(MAKE) all
 	BUILD=$(abspath $(BUILD)) MPM="$(MPM)" HANDLERS="$(HANDLERS)" node tests/e2e/demo.mjs
 	BUILD=$(abspath $(BUILD)) MPM="$(MPM)" node tests/e2e/admin-ui.mjs
+	BUILD=$(abspath $(BUILD)) MPM="$(MPM)" node tests/e2e/ws-h2.mjs
 
 # Hold ladder, memory per client, broadcasts, acks, server CPU per ack and
 # per delivery, open-loop ack latency, long-polling sessions and a polling

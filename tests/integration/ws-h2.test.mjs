@@ -10,6 +10,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http2 from 'node:http2';
+import tls from 'node:tls';
 import {
   startInstance, parseOpen, waitFor, withTimeout, childPids, MPM,
 } from './harness.mjs';
@@ -41,7 +42,12 @@ async function nextMessage(ws, timeout = 5000) {
 }
 
 test('prefork: mod_http2 inactive, a TLS client gets HTTP/1.1', { skip: !PREFORK }, async () => {
-  await assert.rejects(h2Session(inst), 'no HTTP/2 under prefork');
+  const alpn = await withTimeout(new Promise((resolve, reject) => {
+    const sock = tls.connect({ host: '127.0.0.1', port: inst.tlsPort, ALPNProtocols: ['h2', 'http/1.1'],
+      rejectUnauthorized: false }, () => { resolve(sock.alpnProtocol); sock.destroy(); });
+    sock.once('error', reject);
+  }), 5000, 'TLS handshake');
+  assert.equal(alpn, 'http/1.1', 'no HTTP/2 under prefork');
   const log = fs.readFileSync(inst.paths.ERROR_LOG, 'utf8');
   assert.match(log, /AH10034/, 'mod_http2 says prefork is not supported');
 });
