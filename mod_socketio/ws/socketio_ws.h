@@ -2,7 +2,8 @@
  * for it: the upgrade of an Engine.IO WebSocket request (the RFC 6455
  * handshake, asked of siod first), after which the WebSocket is handed to
  * the per-child reactor (mpm_event) or runs on the worker thread (other
- * MPMs, within SocketIOWebSocketThreads); and the hooks that set both up.
+ * MPMs, and HTTP/2 streams under any MPM, within
+ * SocketIOWebSocketThreads); and the hooks that set both up.
  * ws/ calls link/ and core/; nothing below calls it. The upgrade answers
  * no HTTP error itself: it says what happened (socketio_ws_outcome) and
  * the HTTP layer answers.
