@@ -15,6 +15,7 @@ import {
   startInstance, parseOpen, waitFor, withTimeout, childPids, MPM,
 } from './harness.mjs';
 import { h2Session, h2Request, h2WebSocket } from './h2-lib.mjs';
+import { graceful } from './scale-lib.mjs';
 
 const PREFORK = MPM === 'prefork';
 let inst;   // HTTP/2 with H2WebSockets On
@@ -166,6 +167,28 @@ test('a stream reset by the client ends its WebSocket: session gone, thread give
     assert.equal((await fourth.closeCode()).code, 1000);
     later.close();
     assert.deepEqual(childPids(capped.httpd.pid), children, 'no child died');
+  });
+
+test('graceful restart: a WebSocket over HTTP/2 is closed with 1001, the new children serve new ones',
+  { skip, timeout: 30000 }, async () => {
+    const session = await h2Session(inst);
+    const ws = await h2WebSocket(session);
+    await ws.next();
+    graceful(inst);
+    const { code } = await ws.closeCode(10000);
+    assert.equal(code, 1001, `close code ${code}\n${inst.logs()}`);
+    session.close();
+    let again = null;
+    await waitFor(async () => {
+      const s2 = await h2Session(inst).catch(() => null);
+      again = s2 && await h2WebSocket(s2).catch(() => { s2.close(); return null; });
+      if (again) again.session = s2;
+      return again;
+    }, 10000, 'a WebSocket over HTTP/2 after the restart');
+    await again.next();
+    again.send(8, Buffer.from([0x03, 0xe8]));
+    assert.equal((await again.closeCode()).code, 1000);
+    again.session.close();
   });
 
 test('HTTP/2 without H2WebSockets: no extended CONNECT offered, a WebSocket request is answered 400',
