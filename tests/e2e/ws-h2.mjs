@@ -1,7 +1,8 @@
 // Browser check of WebSockets over HTTP/2 (`make e2e`): httpd with mod_ssl
-// and mod_http2 (H2WebSockets On, a self-signed certificate), siod's
-// testkit application; Debian's chromium loads a page over HTTPS that
-// takes the official socket.io client bundle from the module
+// and mod_http2 (H2WebSockets On, a self-signed certificate,
+// permessage-deflate on), siod's testkit application; Debian's chromium
+// loads a page over HTTPS that takes the official socket.io client bundle
+// from the module
 // (/socket.io/socket.io.js). (1) WebSocket-only clients: events with acks
 // and a broadcast, the WebSockets logged by the server as HTTP/2.0; (2) the
 // default upgrade from long-polling over HTTP/2 to a WebSocket over HTTP/2;
@@ -79,7 +80,7 @@ async function main() {
   let capped = null;
   let browser = null;
   try {
-    inst = await startInstance('e2e-h2', { tls: true, h2: true, app: 'testkit' });
+    inst = await startInstance('e2e-h2', { tls: true, h2: true, app: 'testkit', wsDeflate: true });
     capped = await startInstance('e2e-h2-cap', {
       tls: true, h2: true, app: 'testkit', extraConf: 'SocketIOWebSocketThreads 1',
     });
@@ -109,6 +110,8 @@ async function main() {
       assert(a.transport === 'websocket' && b.transport === 'websocket', `${a.transport} ${b.transport}`);
       const echoed = await emitAck(page, 'a', 'echo', { n: 1, text: 'é€😀' });
       assert(JSON.stringify(echoed) === JSON.stringify({ n: 1, text: 'é€😀' }), `ack: ${JSON.stringify(echoed)}`);
+      const big = 'compressible '.repeat(5000);
+      assert(await emitAck(page, 'b', 'echo', big) === big, 'a big message (compressed) echoed');
       const sent = await emitAck(page, 'a', 'to', { event: 'news', args: ['over h2'] });
       assert(sent === true, `broadcast ack: ${JSON.stringify(sent)}`);
       await page.waitForFunction(() => ['a', 'b'].every((n) =>

@@ -52,15 +52,17 @@ export function h2Request(session, method, path, { body, headers = {}, timeout =
 /**
  * A WebSocket over HTTP/2 to the Engine.IO endpoint: an extended CONNECT
  * (:protocol websocket) stream on session. Resolves a RawWs on the stream
- * once the server answered 200 (ws.stream is the stream); rejects with
- * err.status for any other answer.
+ * once the server answered 200 (ws.stream is the stream, ws.headers its
+ * response headers); rejects with err.status for any other answer.
+ * extensions: a Sec-WebSocket-Extensions offer.
  */
-export function h2WebSocket(session, query = {}, { timeout = 5000, path = '/socket.io/' } = {}) {
+export function h2WebSocket(session, query = {}, { timeout = 5000, path = '/socket.io/', extensions } = {}) {
   const q = new URLSearchParams({ EIO: '4', transport: 'websocket', ...query });
   return withTimeout(new Promise((resolve, reject) => {
     const stream = session.request({
       ':method': 'CONNECT', ':protocol': 'websocket', ':scheme': 'https',
       ':path': `${path}?${q}`, 'sec-websocket-version': '13',
+      ...(extensions ? { 'sec-websocket-extensions': extensions } : {}),
     }, { endStream: false });
     stream.once('error', reject);
     stream.once('response', (h) => {

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http2 from 'node:http2';
 import tls from 'node:tls';
+import zlib from 'node:zlib';
 import {
   startInstance, parseOpen, waitFor, withTimeout, childPids, MPM,
 } from './harness.mjs';
@@ -22,7 +23,7 @@ let inst;   // HTTP/2 with H2WebSockets On
 let capped; // the same with SocketIOWebSocketThreads 1
 let nows;   // HTTP/2 with H2WebSockets Off
 before(async () => {
-  inst = await startInstance('ws-h2', { tls: true, h2: true, pingInterval: 1000, pingTimeout: 3000 });
+  inst = await startInstance('ws-h2', { tls: true, h2: true, pingInterval: 1000, pingTimeout: 3000, wsDeflate: true });
   capped = await startInstance('ws-h2-cap', { tls: true, h2: true, extraConf: 'SocketIOWebSocketThreads 1' });
   nows = await startInstance('ws-h2-nows', { tls: true, h2: 'nows' });
 });
@@ -91,6 +92,24 @@ test('WebSocket-only over HTTP/2: echo, large messages both ways, pings; logged 
       5000, 'the WebSocket in the access log as HTTP/2.0');
     assert.ok(open.sid);
   });
+
+test('permessage-deflate over HTTP/2: agreed in the 200, messages compressed both ways', { skip, timeout: 30000 }, async () => {
+  const TAIL = Buffer.from([0, 0, 0xff, 0xff]);
+  const session = await h2Session(inst);
+  const ws = await h2WebSocket(session, {}, { extensions: 'permessage-deflate; client_max_window_bits' });
+  assert.match(String(ws.headers['sec-websocket-extensions']), /^permessage-deflate/);
+  await ws.next();
+  const text = '4' + 'compressible '.repeat(2000);
+  const z = zlib.deflateRawSync(Buffer.from(text), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+  ws.send(1, z.subarray(0, -4), { rsv: 4 });
+  const f = await nextMessage(ws);
+  assert.equal(f.rsv, 4, 'the echo comes compressed');
+  assert.equal(zlib.inflateRawSync(Buffer.concat([f.payload, TAIL]),
+    { finishFlush: zlib.constants.Z_SYNC_FLUSH }).toString('utf8'), text);
+  ws.send(8, Buffer.from([0x03, 0xe8]));
+  assert.equal((await ws.closeCode()).code, 1000);
+  session.close();
+});
 
 test('upgrade from long-polling to a WebSocket, both over one HTTP/2 connection', { skip, timeout: 30000 }, async () => {
   const session = await h2Session(inst);
