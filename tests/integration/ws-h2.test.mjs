@@ -22,12 +22,16 @@ const PREFORK = MPM === 'prefork';
 let inst;   // HTTP/2 with H2WebSockets On
 let capped; // the same with SocketIOWebSocketThreads 1
 let nows;   // HTTP/2 with H2WebSockets Off
+let few;    // H2MaxWorkers 4: three for WebSockets, one for the rest
 before(async () => {
   inst = await startInstance('ws-h2', { tls: true, h2: true, pingInterval: 1000, pingTimeout: 3000, wsDeflate: true });
   capped = await startInstance('ws-h2-cap', { tls: true, h2: true, extraConf: 'SocketIOWebSocketThreads 1' });
   nows = await startInstance('ws-h2-nows', { tls: true, h2: 'nows' });
+  few = await startInstance('ws-h2-few', {
+    tls: true, h2: true, extraConf: 'H2MinWorkers 1\nH2MaxWorkers 4\nSocketIOWebSocketThreads 100',
+  });
 });
-after(async () => { await Promise.all([inst?.stop(), capped?.stop(), nows?.stop()]); });
+after(async () => { await Promise.all([inst?.stop(), capped?.stop(), nows?.stop(), few?.stop()]); });
 
 const skip = PREFORK ? 'mod_http2 does not run under prefork' : false;
 
@@ -145,6 +149,28 @@ test('SocketIOWebSocketThreads 1: a second WebSocket over HTTP/2 is refused 503,
     first.send(8, Buffer.from([0x03, 0xe8]));
     assert.equal((await first.closeCode()).code, 1000);
     session.close();
+  });
+
+test('H2MaxWorkers 4: WebSockets over HTTP/2 take three of them, the fourth stays for other streams',
+  { skip, timeout: 30000 }, async () => {
+    const session = await h2Session(few);
+    const held = [];
+    for (let i = 0; i < 3; i++) {
+      held.push(await h2WebSocket(session));
+      await held[i].next();
+    }
+    const err = await h2WebSocket(session).catch((e) => e);
+    assert.equal(err.status, 503, `fourth WebSocket: ${err.message}`);
+    const res = await h2Request(session, 'GET', '/socket.io/?EIO=4&transport=polling');
+    assert.equal(res.status, 200, 'a request beside them is served');
+    for (const ws of held) {
+      ws.sendText('4x');
+      assert.equal((await nextMessage(ws)).payload.toString(), '4x');
+      ws.send(8, Buffer.from([0x03, 0xe8]));
+      assert.equal((await ws.closeCode()).code, 1000);
+    }
+    session.close();
+    assert.match(fs.readFileSync(few.paths.ERROR_LOG, 'utf8'), /WebSocket over HTTP\/2 refused \(503\)/);
   });
 
 test('a stream reset by the client ends its WebSocket: session gone, thread given back, child alive',
