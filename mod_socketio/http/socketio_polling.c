@@ -79,7 +79,7 @@ static int answer_at_once(socketio_req *sr, socketio_waiter *w)
     if (ap_mpm_query(AP_MPMQ_IS_ASYNC, &async) != APR_SUCCESS || !async)
         sr->r->connection->keepalive = AP_CONN_CLOSE;
     if (!socketio_waiter_can_release(w))
-        return socketio_respond(sr, HTTP_OK, SOCKETIO_CT_TEXT, "6", 1);
+        return socketio_respond_noop(sr);
     rv = socketio_waiter_send(w, SIO_R_POLL_GET, 0, 0, sr->sid, NULL, 0);
     if (rv == APR_SUCCESS)
         rv = socketio_waiter_send(w, SIO_R_CANCEL, SIO_RF_KEEP, 0, sr->sid,
