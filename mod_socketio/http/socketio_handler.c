@@ -47,11 +47,14 @@ static int parse_query(socketio_req *sr)
             slot = &sr->transport;
         else if (!strcmp(tok, "sid"))
             slot = &sr->sid;
-        else if (!strcmp(tok, "b64"))
-            slot = &sr->b64;
-        else if (!strcmp(tok, "j"))
-            slot = &sr->jsonp;
-        else
+        else if (!strcmp(tok, "b64") || !strcmp(tok, "j")) {
+            /* Engine.IO 3's; an EIO=4 application may use the names, even
+             * repeated: the first counts, a bad escape leaves it unset */
+            slot = tok[0] == 'b' ? &sr->b64 : &sr->jsonp;
+            if (!*slot && ap_unescape_urlencoded(val) == OK)
+                *slot = val;
+            continue;
+        } else
             continue;
         if (*slot || ap_unescape_urlencoded(val) != OK)
             return -1;

@@ -165,9 +165,10 @@ int socketio_polling_post(socketio_req *sr)
     char *body;
     int rc;
 
-    if (ctype && !strcasecmp(ctype, "application/octet-stream")) {
-        /* Binary bodies are Engine.IO v3 only: the reference closes the
-         * session and answers 400. */
+    if (ctype && !strcasecmp(ctype, "application/octet-stream") &&
+        !(sr->eio && !strcmp(sr->eio, "3"))) {
+        /* Binary bodies are Engine.IO v3 only (siod reads them for a v3
+         * session): the reference closes the session and answers 400. */
         r->connection->keepalive = AP_CONN_CLOSE;
         return abort_session(sr, HTTP_BAD_REQUEST, "Bad request: binary "
                              "content is not Engine.IO v4\n");
