@@ -136,6 +136,28 @@ test('v2 client: a second namespace with a query as its auth; refused by middlew
   }
 });
 
+test('v2 client: disconnects both ways, per namespace', { timeout: 20000 }, async () => {
+  const main = await v2Connect(inst, '/', { transports: ['websocket'] });
+  const a = main.io.socket('/a');
+  try {
+    await v2Connected(inst, a);
+    const count = async () => (await v2Ack(main, 'nsp-count', ['/a']))[0];
+    const before = await count();
+    assert.ok(before >= 1);
+    // the client leaves /a (DISCONNECT "1/a,"): the server counts it gone,
+    // the connection and "/" stay
+    a.disconnect();
+    await waitFor(async () => (await count()) === before - 1, 5000, 'the socket gone from /a');
+    assert.ok(main.connected);
+    // the server disconnects the client's "/" socket
+    const gone = new Promise((resolve) => main.once('disconnect', resolve));
+    assert.deepEqual(await v2Ack(main, 'kick-me', [{}]), [true]);
+    assert.equal(await withTimeout(gone, 5000, 'disconnect'), 'io server disconnect');
+  } finally {
+    closeV2(main, a);
+  }
+});
+
 test('v2 and v4 clients in one room get each other\'s broadcasts', { timeout: 30000 }, async () => {
   const v2s = await Promise.all([
     v2Connect(inst, '/', { transports: ['websocket'] }),
