@@ -3,7 +3,8 @@
 #   make SAN=1      the same with AddressSanitizer + UBSan (into build-san/)
 #   make test       set up what is missing, build, run unit + integration tests
 #   make unit       layer check + unit tests    make fuzz   every fuzz target, bounded
-#   make serve      private httpd + siod in the foreground (see README)
+#   make serve      private httpd + siod in the foreground (see README;
+#                   ALLOW_EIO3=1 serves Socket.IO 2 clients too)
 #   make run        the demo: chat app + demo site (conf/demo) on PORT
 #   make cluster    the demo on two nodes behind a round-robin front (Redis)
 #   make e2e        browser check of the demo (chromium; not in make test)
@@ -332,7 +333,7 @@ serve: all
 	HANDSHAKE_RATE="$(HANDSHAKE_RATE)" HANDSHAKE_BURST="$(HANDSHAKE_BURST)" \
 	SCHEMAS="$(if $(SCHEMAS),$(abspath $(SCHEMAS)))" \
 	CONNECT_TIMEOUT="$(CONNECT_TIMEOUT)" CORS="$(CORS)" MPM="$(MPM)" SAN=$(SAN) \
-	REDIS="$(REDIS)" REDIS_MODE="$(REDIS_MODE)" REDIS_PREFIX="$(REDIS_PREFIX)" \
+	ALLOW_EIO3="$(ALLOW_EIO3)" REDIS="$(REDIS)" REDIS_MODE="$(REDIS_MODE)" REDIS_PREFIX="$(REDIS_PREFIX)" \
 	NODE="$(NODE)" NODE_URL="$(NODE_URL)" NODE_TTL="$(NODE_TTL)" PEERS="$(PEERS)" \
 	SIOD_ARGS="$(SIOD_ARGS)" HANDLERS="$(HANDLERS)" CALLBACKS="$(CALLBACKS)" \
 	scripts/serve.sh

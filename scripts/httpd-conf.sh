@@ -20,6 +20,7 @@
 #   MAX_PAYLOAD      SocketIOMaxPayload bytes (default: module default)
 #   TRANSPORTS       SocketIOTransports value, e.g. 'polling websocket'
 #   UPGRADES         SocketIOAllowUpgrades On|Off
+#   ALLOW_EIO3=1     SocketIOAllowEIO3 On: serve Socket.IO 2 clients
 #   WS_DEFLATE=1     SocketIOWebSocketCompression On (permessage-deflate);
 #                    WS_DEFLATE_MIN its threshold in bytes
 #   REPLY_TIMEOUT    SocketIOReplyTimeout seconds
@@ -532,6 +533,7 @@ EOF
     [ -n "${SERVE_CLIENT:-}" ] && echo "    SocketIOServeClient $SERVE_CLIENT"
     [ -n "${TRANSPORTS:-}" ] && echo "    SocketIOTransports $TRANSPORTS"
     [ -n "${UPGRADES:-}" ] && echo "    SocketIOAllowUpgrades $UPGRADES"
+    [ "${ALLOW_EIO3:-0}" = 1 ] && echo "    SocketIOAllowEIO3 On"
     [ "${WS_DEFLATE:-0}" = 1 ] && echo "    SocketIOWebSocketCompression On"
     [ -n "${WS_DEFLATE_MIN:-}" ] && echo "    SocketIOWebSocketCompressionThreshold $WS_DEFLATE_MIN"
     [ -n "${CORS:-}" ] && echo "    SocketIOCorsOrigin $CORS"

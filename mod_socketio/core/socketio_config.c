@@ -33,6 +33,7 @@ void *socketio_config_create_dir(apr_pool_t *p, char *dir)
 
     d->enabled = -1;
     d->allow_upgrades = -1;
+    d->allow_eio3 = -1;
     d->max_payload = -1;
     d->serve_client = -1;
     d->ws_queue = -1;
@@ -52,6 +53,8 @@ void *socketio_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     d->transports = add->transports ? add->transports : base->transports;
     d->allow_upgrades = add->allow_upgrades != -1 ? add->allow_upgrades
                                                   : base->allow_upgrades;
+    d->allow_eio3 = add->allow_eio3 != -1 ? add->allow_eio3
+                                          : base->allow_eio3;
     if (add->cors_set) {
         d->cors_set = 1;
         d->cors_any = add->cors_any;
@@ -157,6 +160,8 @@ const socketio_conf_field socketio_field_enable = {
     IN_DIR(enabled, FLAG) };
 const socketio_conf_field socketio_field_allow_upgrades = {
     IN_DIR(allow_upgrades, FLAG) };
+const socketio_conf_field socketio_field_allow_eio3 = {
+    IN_DIR(allow_eio3, FLAG) };
 const socketio_conf_field socketio_field_cors_credentials = {
     IN_DIR(cors_credentials, FLAG) };
 const socketio_conf_field socketio_field_serve_client = {
@@ -629,6 +634,12 @@ int socketio_config_transports(const socketio_dir_conf *d)
 int socketio_config_allow_upgrades(const socketio_dir_conf *d)
 {
     return d->allow_upgrades != 0;
+}
+
+/* Returns 1 if Engine.IO 3 clients are served (default Off). */
+int socketio_config_allow_eio3(const socketio_dir_conf *d)
+{
+    return d->allow_eio3 == 1;
 }
 
 /* Returns the payload limit in bytes (default 1000000). */

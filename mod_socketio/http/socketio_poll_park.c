@@ -338,7 +338,7 @@ int socketio_poll_release(socketio_req *sr, socketio_waiter *w)
                       "mod_socketio: child stopping: siod did not answer the "
                       "release of a held poll within "
                       "SocketIOPollReleaseTimeout; answering a noop");
-        return socketio_respond(sr, HTTP_OK, SOCKETIO_CT_TEXT, "6", 1);
+        return socketio_respond_noop(sr);
     }
     if (rv == APR_ECONNABORTED) {
         sr->r->connection->aborted = 1;

@@ -195,6 +195,7 @@ export class Instance {
       MAX_PAYLOAD: o.maxPayload ? String(o.maxPayload) : '',
       TRANSPORTS: o.transports || '',
       UPGRADES: o.upgrades || '',
+      ALLOW_EIO3: o.allowEio3 ? '1' : '',
       REPLY_TIMEOUT: o.replyTimeout ? String(o.replyTimeout) : '',
       EXTRA_CONF: o.extraConf || '',
       STATUS: o.status ? '1' : '',
