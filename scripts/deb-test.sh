@@ -169,6 +169,8 @@ LoadModule authz_core_module $MODDIR/mod_authz_core.so
 LoadModule authz_host_module $MODDIR/mod_authz_host.so
 Include "$work/t/socketio.load"
 Include "$1"
+# the packaged siod, in the scratch root (configtest runs it with --check)
+SocketIODaemonPath "$root/usr/sbin/siod"
 EOF
     "$HTTPD" -t -f "$work/t/httpd.conf" >"$work/t/syntax.log" 2>&1 ||
         { cat "$work/t/syntax.log" >&2; return 1; }

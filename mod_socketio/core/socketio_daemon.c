@@ -334,8 +334,9 @@ static void set_argv(daemon_rec *d, const socketio_server_conf *sc)
     APR_ARRAY_PUSH(a, const char *) = sc->daemon_socket;
     APR_ARRAY_PUSH(a, const char *) = "-k";
     APR_ARRAY_PUSH(a, const char *) = sc->daemon_secret;
-    if (geteuid() == 0) {
-        /* the children's User may connect */
+    if (geteuid() == 0 && ap_unixd_config.user_id != (uid_t)-1) {
+        /* the children's User may connect (none named: httpd's own
+         * default, #-1, names no user siod could look up) */
         APR_ARRAY_PUSH(a, const char *) = "-u";
         APR_ARRAY_PUSH(a, const char *) =
             apr_psprintf(p, "%ld", (long)ap_unixd_config.user_id);
@@ -475,7 +476,9 @@ int socketio_daemon_check_config(apr_pool_t *ptemp, server_rec *s)
 {
     apr_hash_t *asked = apr_hash_make(ptemp);
 
-    for (server_rec *v = s; v; v = v->next) {
+    /* no SocketIO On: no siod is started, so none is checked */
+    for (server_rec *v = socketio_config_any_enabled() ? s : NULL; v;
+         v = v->next) {
         const socketio_server_conf *sc = socketio_config_server(v);
         const char *path = sc->daemon_path ? sc->daemon_path
                                            : SOCKETIO_SIOD_PATH;

@@ -20,7 +20,8 @@ int socketio_daemon_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
  * siod's program can be run, and takes its command line (siod --check:
  * options, applications, schemas, Redis URL). Returns OK, or
  * HTTP_INTERNAL_SERVER_ERROR after a line naming SocketIODaemonPath or
- * SocketIODaemonArgs (siod's own lines above it say why). */
+ * SocketIODaemonArgs (siod's own lines above it say why). While the
+ * configuration has no SocketIO On, no siod is started, and none checked. */
 int socketio_daemon_check_config(apr_pool_t *ptemp, server_rec *s);
 
 /* monitor hook (parent, every few seconds): starts a siod whose delayed

@@ -281,6 +281,20 @@ test('configtest: a managed siod that cannot be run', async () => {
   assert.equal(ok.code, 0, ok.stderr);
 });
 
+test('configtest: with no SocketIO On anywhere (the module loaded, not used) siod is not checked', async () => {
+  const unused = path.join(rundir, 'unused.conf');
+  fs.writeFileSync(unused, fs.readFileSync(conf, 'utf8').replace(/^(\s*)SocketIO On\s*$/gm, '$1SocketIO Off'));
+  const file = path.join(rundir, 'unused-case.conf');
+  fs.writeFileSync(file, [`Include "${unused}"`, 'SocketIODaemon managed', 'SocketIODaemonPath /nonexistent/siod', ''].join('\n'));
+  const r = await new Promise((resolve) => {
+    execFile(HTTPD, ['-t', '-f', file], { env, encoding: 'utf8' }, (err, stdout, stderr) => {
+      resolve({ code: err ? err.code : 0, stderr: stdout + stderr });
+    });
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /Syntax OK/);
+});
+
 test('configtest: SocketIOPeer without mod_proxy, and two tags on one siod', async () => {
   let r = await configtest(['SocketIOPeer n2 http://10.0.0.2']);
   assert.notEqual(r.code, 0);
