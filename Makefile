@@ -181,6 +181,15 @@ $(BUILD)/tests/test_siod_store: tests/unit/test_siod_store.c \
 	$(CC) $(ALLCFLAGS) $(SIOD_INC) -Isiod -o $@ $< $(SIOD_STORE_UNIT_OBJ) \
 	  $(BUILD)/libsio.a
 
+# Recovery's state file, with the store it writes and reads.
+SIOD_STATE_UNIT_OBJ := $(SIOD_STORE_UNIT_OBJ) \
+    $(addprefix $(BUILD)/obj/siod/, sio/siod_sio_state.o core/siod_err.o)
+$(BUILD)/tests/test_siod_state: tests/unit/test_siod_state.c \
+                                $(SIOD_STATE_UNIT_OBJ) $(BUILD)/libsio.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) $(SIOD_INC) -Isiod -o $@ $< $(SIOD_STATE_UNIT_OBJ) \
+	  $(BUILD)/libsio.a
+
 # The Redis layer's unit test links its pure codecs and the connection's
 # URL parser (the connection's object, with hiredis and libevent).
 SIOD_CLUSTER_UNIT_OBJ := $(addprefix $(BUILD)/obj/siod/, cluster/siod_redis.o \

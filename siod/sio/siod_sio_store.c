@@ -150,11 +150,48 @@ static int ring_reserve(struct store *st)
     return 0;
 }
 
+/* Returns an entry for pkt (references taken) with room for names bytes
+ * of names, its other fields unset, or NULL if memory runs out. */
+static struct logent *ent_new(const siod_sio_out *pkt, size_t names)
+{
+    size_t fixed = sizeof(struct logent) + pkt->natts * sizeof(siod_buf *);
+    struct logent *e = malloc(fixed + names);
+
+    if (e == NULL)
+        return NULL;
+    e->natts = pkt->natts;
+    e->atts = (siod_buf **)(e + 1);
+    e->names = (char *)(e->atts + pkt->natts);
+    e->bytes = fixed + names + pkt->head->len;
+    e->head = siod_buf_ref(pkt->head);
+    for (unsigned i = 0; i < pkt->natts; i++) {
+        e->atts[i] = siod_buf_ref(pkt->atts[i]);
+        e->bytes += pkt->atts[i]->len;
+    }
+    return e;
+}
+
+/* Adds e (the store's from now on) as the newest packet. Returns 0 or
+ * -ENOMEM (e is freed). */
+static int ent_push(struct store *st, struct logent *e)
+{
+    if (ring_reserve(st) < 0) {
+        ent_free(e);
+        return -ENOMEM;
+    }
+    st->ring[(st->head + st->len) % st->cap] = e;
+    st->len++;
+    st->bytes += e->bytes;
+    /* a packet over the limit alone empties the log, itself included */
+    trim_log(st, siod_now_ms() - (int64_t)st->conf.window_ms);
+    return 0;
+}
+
 static int mem_append(void *p, const char *offset, const char *nsp,
                       const siod_bcast_opts *o, const siod_sio_out *pkt)
 {
     struct store *st = p;
-    size_t names = strlen(nsp) + 1, bytes;
+    size_t names = strlen(nsp) + 1;
     uint64_t ms, n;
 
     if (offset_parse(offset, &ms, &n) < 0)
@@ -163,26 +200,14 @@ static int mem_append(void *p, const char *offset, const char *nsp,
         names += strlen(o->rooms[i]) + 1;
     for (size_t i = 0; i < o->nexcept; i++)
         names += strlen(o->except[i]) + 1;
-    size_t fixed = sizeof(struct logent) + pkt->natts * sizeof(siod_buf *);
-    struct logent *e = malloc(fixed + names);
-    if (e == NULL || ring_reserve(st) < 0) {
-        free(e);
+    struct logent *e = ent_new(pkt, names);
+    if (e == NULL)
         return -ENOMEM;
-    }
     e->ms = ms;
     e->n = n;
     e->at = siod_now_ms();
-    e->natts = pkt->natts;
     e->nrooms = o->nrooms;
     e->nexcept = o->nexcept;
-    e->atts = (siod_buf **)(e + 1);
-    e->names = (char *)(e->atts + pkt->natts);
-    bytes = fixed + names + pkt->head->len;
-    e->head = siod_buf_ref(pkt->head);
-    for (unsigned i = 0; i < pkt->natts; i++) {
-        e->atts[i] = siod_buf_ref(pkt->atts[i]);
-        bytes += pkt->atts[i]->len;
-    }
     char *w = e->names;
     size_t k = strlen(nsp) + 1;
     memcpy(w, nsp, k);
@@ -191,13 +216,7 @@ static int mem_append(void *p, const char *offset, const char *nsp,
         memcpy(w, o->rooms[i], k = strlen(o->rooms[i]) + 1);
     for (size_t i = 0; i < o->nexcept; i++, w += k)
         memcpy(w, o->except[i], k = strlen(o->except[i]) + 1);
-    e->bytes = bytes;
-    st->ring[(st->head + st->len) % st->cap] = e;
-    st->len++;
-    st->bytes += bytes;
-    /* a packet over the limit alone empties the log, itself included */
-    trim_log(st, e->at - (int64_t)st->conf.window_ms);
-    return 0;
+    return ent_push(st, e);
 }
 
 /* Returns the index of the packet logged at offset, or -1. */
@@ -413,3 +432,62 @@ const siod_sio_store_ops siod_sio_store_mem = {
     .expire = mem_expire,
     .stats = mem_stats,
 };
+
+/* ---- the state file's edges (siod_sio_state.c) ----------------------------- */
+
+int siod_sio_store_mem_dump(void *p, uint64_t *ms, uint64_t *n,
+                            int (*packet)(void *ud, const siod_sio_logged *e),
+                            int (*saved)(void *ud, const siod_sio_saved *v),
+                            void *ud)
+{
+    struct store *st = p;
+    int rc;
+
+    *ms = st->last_ms;
+    *n = st->last_n;
+    for (size_t i = 0; i < st->len; i++) {
+        const struct logent *e = ent_at(st, i);
+        siod_sio_logged l = { e->ms, e->n, e->at, e->names, e->nrooms,
+                              e->nexcept, { e->head, e->atts, e->natts } };
+        if (packet != NULL && (rc = packet(ud, &l)) < 0)
+            return rc;
+    }
+    for (const struct saved *s = st->oldest; s != NULL && saved != NULL;
+         s = s->next)
+        if ((rc = saved(ud, s->v)) < 0)
+            return rc;
+    return 0;
+}
+
+int siod_sio_store_mem_restore(void *p, const siod_sio_logged *l)
+{
+    struct store *st = p;
+    size_t names = 0;
+
+    if (st->len > 0) {
+        const struct logent *last = ent_at(st, st->len - 1);
+        if (l->ms < last->ms || (l->ms == last->ms && l->n <= last->n))
+            return -EINVAL;
+    }
+    for (size_t i = 0; i < 1 + l->nrooms + l->nexcept; i++)
+        names += strlen(l->names + names) + 1;
+    struct logent *e = ent_new(&l->pkt, names);
+    if (e == NULL)
+        return -ENOMEM;
+    e->ms = l->ms;
+    e->n = l->n;
+    e->at = l->at;
+    e->nrooms = l->nrooms;
+    e->nexcept = l->nexcept;
+    memcpy(e->names, l->names, names);
+    return ent_push(st, e);
+}
+
+void siod_sio_store_mem_restore_offset(void *p, uint64_t ms, uint64_t n)
+{
+    struct store *st = p;
+    if (ms > st->last_ms || (ms == st->last_ms && n > st->last_n)) {
+        st->last_ms = ms;
+        st->last_n = n;
+    }
+}
