@@ -13,6 +13,8 @@
 #                   beside two Node.js socket.io nodes (the Redis adapter)
 #   make bench-php  event -> PHP (HTTP callbacks, php-fpm) -> ack round
 #                   trips beside the C bench application
+#   make bench-restart  10,000 clients' recovery across a clean restart of
+#                   siod (QUICK=1: 200 clients; not in make test)
 #   make install    module via apxs, siod and its applications under PREFIX
 #   make deb        Debian packages into DEB_OUT (default build/deb), lintian
 #   make deb-test   make deb, then the packages' files run in a private httpd
@@ -111,7 +113,7 @@ SIOD_UNIT_OBJ := $(BUILD)/obj/siod/core/siod_hash.o $(BUILD)/obj/siod/core/siod_
                  $(BUILD)/obj/siod/engine/siod_closed.o
 
 .PHONY: all clean setup test unit layers integration fuzz serve run cluster e2e install conformance bench \
-        bench-cluster bench-php soak programs install-siod deb deb-test
+        bench-cluster bench-php bench-restart soak programs install-siod deb deb-test
 
 all: $(BUILD)/libsio.a $(BUILD)/siod $(BUILD)/mod_socketio.so $(TOOL_BIN) $(APP_SO) \
      $(TESTAPP_SO)
@@ -421,6 +423,11 @@ bench-php: all
 # docs/soak.md). Not in CI; SOAK_SECONDS and SOAK_CLIENTS make it shorter.
 soak: all
 	BUILD=$(abspath $(BUILD)) scripts/soak.sh
+
+# Clients' recovery across a clean restart of siod (scripts/bench-restart.sh,
+# docs/benchmarks.md): 10,000 by default, QUICK=1 for 200.
+bench-restart: all
+	BUILD=$(abspath $(BUILD)) scripts/bench-restart.sh
 
 install: programs install-siod
 	$(APXS) -i -n socketio $(BUILD)/mod_socketio.so
