@@ -30,10 +30,16 @@ before(async () => {
 });
 after(async () => { await sleep(200); await inst?.stop(); });
 
+/** Emits through the API; a child whose link to the new siod is not up yet answers 503 (nothing emitted): again. */
 const emit = async (body) => {
-  const res = await request('POST', inst.url('/emit'), {
-    body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' },
-  });
+  let res;
+  for (let i = 0; i < 40; i++) {
+    res = await request('POST', inst.url('/emit'), {
+      body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' },
+    });
+    if (res.status !== 503) break;
+    await sleep(50);
+  }
   assert.equal(res.status, 200, `emit: ${res.body}\n${inst.logs(10)}`);
 };
 
