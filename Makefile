@@ -296,6 +296,16 @@ $(BUILD)/fuzz/fuzz_callback: tests/fuzz/fuzz_callback.c $(FUZZ_CALLBACK_SRC) \
 	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -D_GNU_SOURCE $(SIOD_INC) -Isiod \
 	  -o $@ $< $(FUZZ_CALLBACK_SRC) $(SHARED_SRC) $(SIOD_LIBS)
 
+# fuzz_state runs recovery's state file reader alone, with the store it
+# fills (pure but for the file it reads).
+FUZZ_STATE_SRC := siod/sio/siod_sio_state.c siod/sio/siod_sio_store.c \
+                  siod/core/siod_buf.c siod/core/siod_hash.c siod/core/siod_err.c
+$(BUILD)/fuzz/fuzz_state: tests/fuzz/fuzz_state.c $(FUZZ_STATE_SRC) \
+                          $(SHARED_SRC) $(SIOD_HDR) $(wildcard shared/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -D_GNU_SOURCE $(SIOD_INC) -Isiod \
+	  -o $@ $< $(FUZZ_STATE_SRC) $(SHARED_SRC) $(SIOD_LIBS)
+
 setup:
 	scripts/setup.sh
 
