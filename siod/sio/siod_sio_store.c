@@ -150,48 +150,11 @@ static int ring_reserve(struct store *st)
     return 0;
 }
 
-/* Returns an entry for pkt (references taken) with room for names bytes
- * of names, its other fields unset, or NULL if memory runs out. */
-static struct logent *ent_new(const siod_sio_out *pkt, size_t names)
-{
-    size_t fixed = sizeof(struct logent) + pkt->natts * sizeof(siod_buf *);
-    struct logent *e = malloc(fixed + names);
-
-    if (e == NULL)
-        return NULL;
-    e->natts = pkt->natts;
-    e->atts = (siod_buf **)(e + 1);
-    e->names = (char *)(e->atts + pkt->natts);
-    e->bytes = fixed + names + pkt->head->len;
-    e->head = siod_buf_ref(pkt->head);
-    for (unsigned i = 0; i < pkt->natts; i++) {
-        e->atts[i] = siod_buf_ref(pkt->atts[i]);
-        e->bytes += pkt->atts[i]->len;
-    }
-    return e;
-}
-
-/* Adds e (the store's from now on) as the newest packet. Returns 0 or
- * -ENOMEM (e is freed). */
-static int ent_push(struct store *st, struct logent *e)
-{
-    if (ring_reserve(st) < 0) {
-        ent_free(e);
-        return -ENOMEM;
-    }
-    st->ring[(st->head + st->len) % st->cap] = e;
-    st->len++;
-    st->bytes += e->bytes;
-    /* a packet over the limit alone empties the log, itself included */
-    trim_log(st, siod_now_ms() - (int64_t)st->conf.window_ms);
-    return 0;
-}
-
 static int mem_append(void *p, const char *offset, const char *nsp,
                       const siod_bcast_opts *o, const siod_sio_out *pkt)
 {
     struct store *st = p;
-    size_t names = strlen(nsp) + 1;
+    size_t names = strlen(nsp) + 1, bytes;
     uint64_t ms, n;
 
     if (offset_parse(offset, &ms, &n) < 0)
@@ -200,14 +163,26 @@ static int mem_append(void *p, const char *offset, const char *nsp,
         names += strlen(o->rooms[i]) + 1;
     for (size_t i = 0; i < o->nexcept; i++)
         names += strlen(o->except[i]) + 1;
-    struct logent *e = ent_new(pkt, names);
-    if (e == NULL)
+    size_t fixed = sizeof(struct logent) + pkt->natts * sizeof(siod_buf *);
+    struct logent *e = malloc(fixed + names);
+    if (e == NULL || ring_reserve(st) < 0) {
+        free(e);
         return -ENOMEM;
+    }
     e->ms = ms;
     e->n = n;
     e->at = siod_now_ms();
+    e->natts = pkt->natts;
     e->nrooms = o->nrooms;
     e->nexcept = o->nexcept;
+    e->atts = (siod_buf **)(e + 1);
+    e->names = (char *)(e->atts + pkt->natts);
+    bytes = fixed + names + pkt->head->len;
+    e->head = siod_buf_ref(pkt->head);
+    for (unsigned i = 0; i < pkt->natts; i++) {
+        e->atts[i] = siod_buf_ref(pkt->atts[i]);
+        bytes += pkt->atts[i]->len;
+    }
     char *w = e->names;
     size_t k = strlen(nsp) + 1;
     memcpy(w, nsp, k);
@@ -216,7 +191,13 @@ static int mem_append(void *p, const char *offset, const char *nsp,
         memcpy(w, o->rooms[i], k = strlen(o->rooms[i]) + 1);
     for (size_t i = 0; i < o->nexcept; i++, w += k)
         memcpy(w, o->except[i], k = strlen(o->except[i]) + 1);
-    return ent_push(st, e);
+    e->bytes = bytes;
+    st->ring[(st->head + st->len) % st->cap] = e;
+    st->len++;
+    st->bytes += bytes;
+    /* a packet over the limit alone empties the log, itself included */
+    trim_log(st, e->at - (int64_t)st->conf.window_ms);
+    return 0;
 }
 
 /* Returns the index of the packet logged at offset, or -1. */
@@ -462,25 +443,40 @@ int siod_sio_store_mem_dump(void *p, uint64_t *ms, uint64_t *n,
 int siod_sio_store_mem_restore(void *p, const siod_sio_logged *l)
 {
     struct store *st = p;
-    size_t names = 0;
+    size_t nnames = 1 + l->nrooms + l->nexcept;
+    char offset[SIOD_SIO_OFFSET_MAX];
+    const char **names = malloc(nnames * sizeof *names);
+    int rc;
 
+    if (names == NULL)
+        return -ENOMEM;
     if (st->len > 0) {
         const struct logent *last = ent_at(st, st->len - 1);
-        if (l->ms < last->ms || (l->ms == last->ms && l->n <= last->n))
+        if (l->ms < last->ms || (l->ms == last->ms && l->n <= last->n)) {
+            free(names);
             return -EINVAL;
+        }
     }
-    for (size_t i = 0; i < 1 + l->nrooms + l->nexcept; i++)
-        names += strlen(l->names + names) + 1;
-    struct logent *e = ent_new(&l->pkt, names);
-    if (e == NULL)
-        return -ENOMEM;
-    e->ms = l->ms;
-    e->n = l->n;
-    e->at = l->at;
-    e->nrooms = l->nrooms;
-    e->nexcept = l->nexcept;
-    memcpy(e->names, l->names, names);
-    return ent_push(st, e);
+    names[0] = l->names;
+    for (size_t i = 1; i < nnames; i++)
+        names[i] = names[i - 1] + strlen(names[i - 1]) + 1;
+    /* the store only reads the names */
+    siod_bcast_opts o = { (char **)names + 1, l->nrooms,
+                          (char **)names + 1 + l->nrooms, l->nexcept, 0 };
+    snprintf(offset, sizeof offset, "%" PRIu64 "-%" PRIu64, l->ms, l->n);
+    rc = mem_append(st, offset, names[0], &o, &l->pkt);
+    free(names);
+    if (rc < 0)
+        return rc;
+    /* logged now: give it back its time, and drop it if that is past the
+     * window (a limit may have dropped it already) */
+    if (st->len > 0) {
+        struct logent *e = st->ring[(st->head + st->len - 1) % st->cap];
+        if (e->ms == l->ms && e->n == l->n)
+            e->at = l->at;
+    }
+    trim_log(st, siod_now_ms() - (int64_t)st->conf.window_ms);
+    return 0;
 }
 
 void siod_sio_store_mem_restore_offset(void *p, uint64_t ms, uint64_t n)
