@@ -302,8 +302,9 @@ out:
     if (sessions_up)
         siod_sessions_close_all("server shutting down", stop_code);
     siod_links_free_all();
-    /* a clean stop: what recovery keeps goes to the next siod */
-    if (sessions_up && stopping) {
+    /* a clean stop, or a start that failed after recovery read its state
+     * file: what recovery keeps goes to the next siod */
+    if (sessions_up) {
         ssize_t kept = siod_sio_recovery_persist(why, sizeof why);
         if (kept < 0)
             siod_log(SIOD_LOG_ERROR, "state file: %s; sessions do not "
