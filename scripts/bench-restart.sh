@@ -100,5 +100,6 @@ node -e '
 const r = require(process.argv[1]);
 console.log(`recovered ${r.recovered} of ${r.clients} (not recovered ${r.not_recovered}, lost ${r.lost}); ` +
   `within 5 s: ${r.within_5s}; p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, max ${r.max_ms} ms; ` +
-  `siod answered again after ${r.siod_back_ms} ms; the event emitted meanwhile reached ${r.missed_once} once, ${r.missed_twice} twice`);
+  `a new siod started ${r.siod_started_ms} ms and answered ${r.siod_back_ms} ms after the signal; ` +
+  `the event emitted then reached ${r.missed_once} once, ${r.missed_twice} twice`);
 ' "$OUT/result.json"

@@ -6,9 +6,11 @@
 // parent sends SIGTERM to siod (pid in SIOD_PID_FILE; httpd starts it
 // again) and measures, per client, the time from that signal to its
 // socket's reconnection with `recovered` true; it emits one more event as
-// soon as siod answers again and counts the clients that got it exactly
+// soon as the new siod (a new pid in SIOD_PID_FILE: the old one answers
+// while it drains) answers and counts the clients that got it exactly
 // once. Prints a JSON summary (p50/p99/max, recovered within 5 s, not
-// recovered, lost) and writes it to OUT_JSON.
+// recovered, lost, when the new siod started and answered) and writes it
+// to OUT_JSON.
 //
 // Environment: URL (http://127.0.0.1:8080), CLIENTS (10000), PROCS (4),
 // CONNECT_RATE (1000 a second, all processes), SRC (source addresses
@@ -161,19 +163,28 @@ async function parent() {
   for (const k of kids) k.send({ type: 'go', t0 });
   process.kill(pid, 'SIGTERM');
   log(`SIGTERM to siod ${pid}`);
-  // siod back: its first 200 from the emit API, which then sends "missed"
+  // the old siod answers while it drains its links: wait for the new one
+  // (its pid in the pid file), then for its first 200 from the emit API,
+  // which then sends "missed"
   let back = null;
-  while (Date.now() - t0 < TIMEOUT_MS) {
+  let started = null;
+  while (Date.now() - t0 < TIMEOUT_MS && started === null) {
+    let now = 0;
+    try { now = Number(fs.readFileSync(env.SIOD_PID_FILE, 'utf8')); } catch { /* between the two */ }
+    if (now && now !== pid) started = Date.now() - t0;
+    else await sleep(10);
+  }
+  while (started !== null && Date.now() - t0 < TIMEOUT_MS) {
     if ((await emit({ event: 'missed', args: [2] })) === 200) { back = Date.now() - t0; break; }
     await sleep(20);
   }
-  log(back === null ? 'siod did not come back' : `siod answered again ${back} ms after the signal`);
+  log(back === null ? 'siod did not come back' : `a new siod wrote its pid ${started} ms and answered ${back} ms after the signal`);
   for (const k of kids) k.send({ type: 'report', deadline: t0 + TIMEOUT_MS });
   const reports = await next('report', PROCS);
   const times = reports.flatMap((r) => r.times).sort((a, b) => a - b);
   const sum = (f) => reports.reduce((a, r) => a + r[f], 0);
   const out = {
-    clients: CLIENTS, connected, helloed, procs: PROCS, siod_back_ms: back,
+    clients: CLIENTS, connected, helloed, procs: PROCS, siod_started_ms: started, siod_back_ms: back,
     recovered: times.length, within_5s: times.filter((x) => x <= TARGET_MS).length,
     not_recovered: sum('fresh'), lost: sum('lost'),
     p50_ms: quantile(times, 0.5), p99_ms: quantile(times, 0.99), max_ms: times.length ? times.at(-1) : null,
