@@ -8,14 +8,15 @@
 # emit API), sends siod SIGTERM (httpd starts it again) and measures per
 # client the time from the signal to its socket's reconnection with
 # `recovered` true: p50, p99, max and how many within 5 s (the target:
-# every client), plus those not recovered and an event emitted while they
-# were away, received exactly once. Writes $OUT/result.json and logs;
-# leaves no process behind. docs/benchmarks.md, "Restart of siod".
+# every client), plus those not recovered and an event emitted as soon as
+# the new siod answers, received exactly once. Writes $OUT/result.json and
+# logs; leaves no process behind. docs/benchmarks.md, "Restart of siod".
 #
 # Environment (defaults):
 #   BUILD (<repo>/build), OUT (build/bench-restart/<UTC timestamp>)
 #   CLIENTS (10000), PROCS (4 Node.js processes), CONNECT_RATE (1000/s)
-#   MPM (event), RECOVERY (120000 ms: siod --recovery)
+#   MPM (event; worker with bench.sh's WORKER_* settings), RECOVERY
+#                 (120000 ms: siod --recovery)
 #   PING_INTERVAL (25000), PING_TIMEOUT (20000)
 #   SRC (127.0.0.2-127.0.0.17: client source addresses), TIMEOUT (30 s)
 #   QUICK=1: CLIENTS=200, PROCS=1 (checks the script, measures nothing)
@@ -38,64 +39,35 @@ PING_INTERVAL=${PING_INTERVAL:-25000}
 PING_TIMEOUT=${PING_TIMEOUT:-20000}
 SRC=${SRC-127.0.0.2-127.0.0.17}
 TIMEOUT=${TIMEOUT:-30}
-OUT=${OUT:-$BUILD/bench-restart/$(date -u +%Y%m%d-%H%M%S)}
+# MPM=worker: bench.sh's thread settings (extra_conf)
+WORKER_THREADS=${WORKER_THREADS:-250}
+WORKER_SERVERS=${WORKER_SERVERS:-48}
+WORKER_WS_THREADS=${WORKER_WS_THREADS:-11500}
 
-say() { printf 'bench-restart: %s\n' "$*" >&2; }
-die() { say "$*"; exit 1; }
+bench_name=bench-restart
+# shellcheck source=scripts/bench-lib.sh
+. "$here/bench-lib.sh"
 
-[ -x "$BUILD/siod" ] || die "$BUILD/siod not built (run make)"
 command -v node >/dev/null || die "node missing (scripts/setup.sh)"
 [ -d "$repo/tests/node_modules/socket.io-client" ] || die "socket.io-client missing (scripts/setup.sh)"
-if grep -q __asan_init "$BUILD/siod" "$BUILD/mod_socketio.so" 2>/dev/null; then
-    die "$BUILD is a sanitizer build: figures come from the plain build"
-fi
-mkdir -p "$OUT/logs"
+set_traps stop_servers
+start_run
+
 rundir=$OUT/run
-
-serve_pid=
-# shellcheck disable=SC2317 # runs from the traps
-cleanup() {
-    trap - INT TERM EXIT
-    if [ -n "$serve_pid" ]; then
-        kill -TERM "$serve_pid" 2>/dev/null || true
-        for _ in $(seq 400); do
-            kill -0 "$serve_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$serve_pid" 2>/dev/null || true
-        wait "$serve_pid" 2>/dev/null || true
-    fi
-}
-trap cleanup INT TERM EXIT
-
-port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-# mpm_event holds every WebSocket without a thread; the open-file limit
-# caps clients per child (serve.sh raises it to the hard limit)
-extra_conf='StartServers 3
-ServerLimit 16
-ThreadLimit 64
-ThreadsPerChild 25
-MaxRequestWorkers 400
-AsyncRequestWorkerFactor 1000'
+port=$(free_port)
 say "httpd ($MPM) + managed siod on port $port, $CLIENTS clients, out $OUT"
-EXTRA_CONF=$extra_conf RUNDIR=$rundir PORT=$port MPM=$MPM APP=bench \
-    RECOVERY=$RECOVERY PING_INTERVAL=$PING_INTERVAL PING_TIMEOUT=$PING_TIMEOUT \
-    EVENT_RATE=0 HANDSHAKE_RATE=0 LOGLEVEL=warn BUILD=$BUILD SAN=0 SIOD_MODE=managed \
-    "$here/serve.sh" >"$OUT/logs/serve.log" 2>&1 &
-serve_pid=$!
-for _ in $(seq 600); do
-    grep -q '^serve: ready' "$OUT/logs/serve.log" && break
-    kill -0 "$serve_pid" 2>/dev/null || { tail -n 10 "$OUT/logs/serve.log" >&2; die "serve.sh exited"; }
-    sleep 0.05
-done
-grep -q '^serve: ready' "$OUT/logs/serve.log" || die "the server did not start"
+# SIOD_MODE=managed: httpd starts siod again after the SIGTERM, with the
+# state file it names; no rate limit on the reconnection storm
+serve_start "$OUT/logs/serve.log" RUNDIR="$rundir" PORT="$port" MPM="$MPM" APP=bench \
+    EXTRA_CONF="$(extra_conf "$MPM")" RECOVERY="$RECOVERY" PING_INTERVAL="$PING_INTERVAL" \
+    PING_TIMEOUT="$PING_TIMEOUT" EVENT_RATE=0 HANDSHAKE_RATE=0 SIOD_MODE=managed
 
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 URL=http://127.0.0.1:$port CLIENTS=$CLIENTS PROCS=$PROCS CONNECT_RATE=$CONNECT_RATE \
     SRC=$SRC TIMEOUT=$TIMEOUT SIOD_PID_FILE=$rundir/run/siod.pid OUT_JSON=$OUT/result.json \
     node "$repo/tests/bench/restart.mjs" 2>&1 | tee "$OUT/logs/clients.log"
 [ -f "$OUT/result.json" ] || die "no result (logs in $OUT/logs)"
-grep -h 'state file\|Terminated' "$rundir/logs/siod.log" "$rundir/logs/error_log" 2>/dev/null >"$OUT/logs/siod-restart.log" || true
+grep -h 'state file\|Terminated\|ended (exit' "$rundir/logs/error_log" 2>/dev/null \
+    >"$OUT/logs/siod-restart.log" || true
 node -e '
 const r = require(process.argv[1]);
 console.log(`recovered ${r.recovered} of ${r.clients} (not recovered ${r.not_recovered}, lost ${r.lost}); ` +
