@@ -34,6 +34,13 @@ int64_t siod_now_ms(void)
 
 static char in_path[64], out_path[64];
 
+/* The files of this process, at its exit. */
+static void remove_files(void)
+{
+    unlink(in_path);
+    unlink(out_path);
+}
+
 /* Writes the header, data[0..len) and the checksum to in_path. */
 static void write_file(const uint8_t *data, size_t len)
 {
@@ -72,6 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                  (long)getpid());
         snprintf(out_path, sizeof out_path, "/tmp/fuzz_state_out.%ld",
                  (long)getpid());
+        atexit(remove_files);
     }
     write_file(data, size);
     void *st = siod_sio_store_mem.create(&c);
