@@ -14,6 +14,8 @@
 #                   beside two Node.js socket.io nodes (the Redis adapter)
 #   make bench-php  event -> PHP (HTTP callbacks, php-fpm) -> ack round
 #                   trips beside the C bench application
+#   make bench-restart  10,000 clients' recovery across a clean restart of
+#                   siod (QUICK=1: 200 clients; not in make test)
 #   make install    module via apxs, siod and its applications under PREFIX
 #   make deb        Debian packages into DEB_OUT (default build/deb), lintian
 #   make deb-test   make deb, then the packages' files run in a private httpd
@@ -112,7 +114,7 @@ SIOD_UNIT_OBJ := $(BUILD)/obj/siod/core/siod_hash.o $(BUILD)/obj/siod/core/siod_
                  $(BUILD)/obj/siod/engine/siod_closed.o
 
 .PHONY: all clean setup test unit layers integration fuzz serve run cluster e2e install conformance bench \
-        bench-cluster bench-php soak programs install-siod deb deb-test
+        bench-cluster bench-php bench-restart soak programs install-siod deb deb-test
 
 all: $(BUILD)/libsio.a $(BUILD)/siod $(BUILD)/mod_socketio.so $(TOOL_BIN) $(APP_SO) \
      $(TESTAPP_SO)
@@ -180,6 +182,15 @@ $(BUILD)/tests/test_siod_store: tests/unit/test_siod_store.c \
                                 $(SIOD_STORE_UNIT_OBJ) $(BUILD)/libsio.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) $(SIOD_INC) -Isiod -o $@ $< $(SIOD_STORE_UNIT_OBJ) \
+	  $(BUILD)/libsio.a
+
+# Recovery's state file, with the store it writes and reads.
+SIOD_STATE_UNIT_OBJ := $(SIOD_STORE_UNIT_OBJ) \
+    $(addprefix $(BUILD)/obj/siod/, sio/siod_sio_state.o core/siod_err.o)
+$(BUILD)/tests/test_siod_state: tests/unit/test_siod_state.c \
+                                $(SIOD_STATE_UNIT_OBJ) $(BUILD)/libsio.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) $(SIOD_INC) -Isiod -o $@ $< $(SIOD_STATE_UNIT_OBJ) \
 	  $(BUILD)/libsio.a
 
 # The Redis layer's unit test links its pure codecs and the connection's
@@ -285,6 +296,16 @@ $(BUILD)/fuzz/fuzz_callback: tests/fuzz/fuzz_callback.c $(FUZZ_CALLBACK_SRC) \
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -D_GNU_SOURCE $(SIOD_INC) -Isiod \
 	  -o $@ $< $(FUZZ_CALLBACK_SRC) $(SHARED_SRC) $(SIOD_LIBS)
+
+# fuzz_state runs recovery's state file reader alone, with the store it
+# fills (pure but for the file it reads).
+FUZZ_STATE_SRC := siod/sio/siod_sio_state.c siod/sio/siod_sio_store.c \
+                  siod/core/siod_buf.c siod/core/siod_hash.c siod/core/siod_err.c
+$(BUILD)/fuzz/fuzz_state: tests/fuzz/fuzz_state.c $(FUZZ_STATE_SRC) \
+                          $(SHARED_SRC) $(SIOD_HDR) $(wildcard shared/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -D_GNU_SOURCE $(SIOD_INC) -Isiod \
+	  -o $@ $< $(FUZZ_STATE_SRC) $(SHARED_SRC) $(SIOD_LIBS)
 
 setup:
 	scripts/setup.sh
@@ -413,6 +434,11 @@ bench-php: all
 # docs/soak.md). Not in CI; SOAK_SECONDS and SOAK_CLIENTS make it shorter.
 soak: all
 	BUILD=$(abspath $(BUILD)) scripts/soak.sh
+
+# Clients' recovery across a clean restart of siod (scripts/bench-restart.sh,
+# docs/benchmarks.md): 10,000 by default, QUICK=1 for 200.
+bench-restart: all
+	BUILD=$(abspath $(BUILD)) scripts/bench-restart.sh
 
 install: programs install-siod
 	$(APXS) -i -n socketio $(BUILD)/mod_socketio.so

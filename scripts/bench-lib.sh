@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Shell functions shared by the benchmark scripts (scripts/bench.sh,
-# scripts/bench-cluster.sh, scripts/bench-php.sh), sourced by them: process
+# scripts/bench-cluster.sh, scripts/bench-php.sh, scripts/bench-restart.sh),
+# sourced by them: process
 # stops, our stack started and stopped through scripts/serve.sh, siobench's
 # runs and JSON lines, the machine's CPU from /proc and the run's meta data.
 #

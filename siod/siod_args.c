@@ -51,6 +51,7 @@ enum {
     OPT_NODE_TTL,
     OPT_RECOVERY,
     OPT_RECOVERY_MW,
+    OPT_STATE_FILE,
     OPT_MAX_SESSIONS = 256,
     OPT_MAX_SESSIONS_PER_ADDR,
     OPT_MAX_HANDSHAKE_BYTES,
@@ -100,6 +101,7 @@ static const struct option long_opts[] = {
     { "max-links", required_argument, NULL, OPT_MAX_LINKS },
     { "recovery", required_argument, NULL, OPT_RECOVERY },
     { "recovery-middlewares", no_argument, NULL, OPT_RECOVERY_MW },
+    { "state-file", required_argument, NULL, OPT_STATE_FILE },
     { "max-recovery-packets", required_argument, NULL,
       OPT_MAX_RECOVERY_PACKETS },
     { "max-recovery-log-bytes", required_argument, NULL,
@@ -204,6 +206,11 @@ static void usage(FILE *f)
         "      (default: off; Socket.IO's default window is 120000)\n"
         "  --recovery-middlewares  connect middleware runs for recovered\n"
         "      sockets too (default: skipped)\n"
+        "  --state-file=PATH  with --recovery: a clean stop (SIGTERM) keeps\n"
+        "      every session for recovery and writes them here (0600); the\n"
+        "      next siod reads and removes it, so clients recover across a\n"
+        "      restart of siod (default: none; httpd gives a managed siod\n"
+        "      <socket>.state)\n"
         "limits (0: none, where allowed; docs/limits.md):\n"
         "  --max-sessions=N                open sessions in all (default %u);\n"
         "                                  a handshake past it gets 503\n"
@@ -539,6 +546,13 @@ int siod_args_parse(int argc, char **argv, struct options *o)
             break;
         case OPT_RECOVERY_MW:
             o->recovery.run_middlewares = 1;
+            break;
+        case OPT_STATE_FILE:
+            if (optarg[0] == '\0') {
+                fprintf(stderr, "siod: --state-file: expected a path\n");
+                return -EINVAL;
+            }
+            o->recovery.state_file = optarg;
             break;
         case OPT_NODE_URL:
             /* kept without a trailing '/': the request's path follows */

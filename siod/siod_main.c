@@ -29,6 +29,9 @@
 static struct event_base *base;
 static struct event *flush_timer;
 static int stopping;
+/* The WebSocket close code of a clean stop: 1001 (going away), or 1012
+ * (service restart) when the sessions are kept for the next siod. */
+static int stop_code = 1001;
 /* Writes siod's pid to path. Returns 0 or a negative errno. */
 static int write_pidfile(const char *path)
 {
@@ -128,10 +131,14 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     }
     stopping = 1;
     siod_cluster_nodes_stop();
-    siod_log(SIOD_LOG_INFO, "%s: closing %zu sessions on %u links",
-             strsignal(sig), siod_sessions_count(), siod_links_count());
+    if (siod_sio_recovery_persists())
+        stop_code = 1012;
+    siod_log(SIOD_LOG_INFO, "%s: closing %zu sessions on %u links%s",
+             strsignal(sig), siod_sessions_count(), siod_links_count(),
+             stop_code == 1012 ? " (kept for the next siod: close code "
+                                 "1012)" : "");
     siod_listen_close();
-    siod_sessions_close_all("server shutting down", 1001);
+    siod_sessions_close_all("server shutting down", stop_code);
     struct timeval tv = { SHUTDOWN_FLUSH_SECONDS, 0 };
     flush_timer = evtimer_new(base, flush_timeout_cb, NULL);
     if (flush_timer != NULL)
@@ -293,8 +300,16 @@ int main(int argc, char **argv)
 out:
     siod_listen_close();
     if (sessions_up)
-        siod_sessions_close_all("server shutting down", 1001);
+        siod_sessions_close_all("server shutting down", stop_code);
     siod_links_free_all();
+    /* a clean stop, or a start that failed after recovery read its state
+     * file: what recovery keeps goes to the next siod */
+    if (sessions_up) {
+        ssize_t kept = siod_sio_recovery_persist(why, sizeof why);
+        if (kept < 0)
+            siod_log(SIOD_LOG_ERROR, "state file: %s; sessions do not "
+                     "survive this restart", why);
+    }
     if (sessions_up)
         siod_sessions_cleanup();
     siod_app_loader_destroy();   /* if the layer never started */

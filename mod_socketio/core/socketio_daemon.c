@@ -5,7 +5,9 @@
  * when it dies, at once after a long run and with a doubling delay after
  * quick exits; it lives on across graceful and hard restarts of httpd
  * (and its sessions with it), is replaced when its command line changes,
- * and is stopped when httpd stops. The records live in the process pool,
+ * and is stopped when httpd stops. Its state file (<socket>.state unless
+ * SocketIODaemonArgs names one) carries recovery's sessions across its
+ * own restarts. The records live in the process pool,
  * which outlives every configuration generation. Parent only. */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +43,9 @@ APLOG_USE_MODULE(socketio);
 #define DIR_PERMS (APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE | \
                    APR_FPROT_GREAD | APR_FPROT_GEXECUTE | APR_FPROT_WREAD | \
                    APR_FPROT_WEXECUTE)
+/* siod's option naming its state file, and the default's suffix. */
+#define STATE_OPT "--state-file"
+#define SOCKETIO_STATE_SUFFIX ".state"
 /* How long a stopping siod gets to close its sessions. */
 #define STOP_GRACE apr_time_from_sec(10)
 
@@ -323,6 +328,7 @@ static void set_argv(daemon_rec *d, const socketio_server_conf *sc)
 {
     apr_array_header_t *a;
     char **extra = NULL;
+    int state_named = 0;
     apr_pool_t *p;
 
     apr_pool_create(&p, NULL);
@@ -343,8 +349,17 @@ static void set_argv(daemon_rec *d, const socketio_server_conf *sc)
     }
     if (sc->daemon_args)
         apr_tokenize_to_argv(sc->daemon_args, &extra, p);
-    for (; extra && *extra; extra++)
+    for (; extra && *extra; extra++) {
+        state_named |= !strncmp(*extra, STATE_OPT, sizeof(STATE_OPT) - 1);
         APR_ARRAY_PUSH(a, const char *) = *extra;
+    }
+    /* with --recovery, sessions survive a restart of siod (a kill -TERM,
+     * a changed command line) through this file; beside the socket, as
+     * the secret is */
+    if (!state_named)
+        APR_ARRAY_PUSH(a, const char *) =
+            apr_pstrcat(p, STATE_OPT, "=", sc->daemon_socket,
+                        SOCKETIO_STATE_SUFFIX, NULL);
     d->cmdline = apr_array_pstrcat(p, a, ' ');
     for (int i = 0; i < a->nelts; i++)
         APR_ARRAY_IDX(a, i, const char *) =

@@ -52,16 +52,30 @@ void siod_sio_set_adapter(const struct siod_adapter_ops *ops);
  * run_middlewares: connect middleware runs for a recovered socket too
  * (the reference's skipMiddlewares false). The max_* bound the memory
  * (0: no bound): packets logged and their bytes, sockets kept and their
- * bytes; past one the oldest goes. */
+ * bytes; past one the oldest goes. state_file (or NULL): where a clean
+ * stop writes what recovery keeps and the next start reads it back
+ * (siod_sio_recovery_persist). */
 typedef struct siod_sio_recovery_conf {
     unsigned window_ms;
     int run_middlewares;
     size_t max_packets, max_log_bytes;
     size_t max_sessions, max_session_bytes;
+    const char *state_file;
 } siod_sio_recovery_conf;
 
 /* Sets recovery's settings (copied). Call before siod_sessions_init. */
 void siod_sio_set_recovery(const siod_sio_recovery_conf *conf);
+
+/* Returns 1 when a clean stop keeps the sessions for the next siod:
+ * recovery is on with a state file it may write. */
+int siod_sio_recovery_persists(void);
+
+/* At a clean stop, after every session closed (their sockets kept as on
+ * a lost transport) and before siod_sessions_cleanup: writes what
+ * recovery keeps to the state file. Returns the number of sockets
+ * written (0 when recovery is off or has no state file), or a negative
+ * errno with why[0..cap) set. */
+ssize_t siod_sio_recovery_persist(char *why, size_t cap);
 
 /* Binds namespace name ('/...' without ',', or '~' and a POSIX extended
  * regex: a pattern) to app. explicit: named on the command line (-n),

@@ -24,6 +24,7 @@
  *                           the packets sent, sockets kept when they
  *                           leave, restored on a CONNECT with their pid,
  *                           missed packets replayed
+ *        -> siod_sio_state.c  its state file across a restart of siod
  *     -> siod_sio_guard.c   an event's rate and schema, before any
  *                           handler (the guard layer's limits)
  *     -> siod_sio_ack.c     acks: awaited by the server (one emit's, a
@@ -320,6 +321,62 @@ typedef struct siod_sio_store_ops {
 } siod_sio_store_ops;
 
 extern const siod_sio_store_ops siod_sio_store_mem;
+
+/* The in-process store's state file edges (siod_sio_state.c writes and
+ * reads the file): a packet of the log as the store keeps it. */
+typedef struct siod_sio_logged {
+    uint64_t ms, n;                  /* its offset, "<ms>-<n>" */
+    int64_t at;                      /* when it was sent, ms since the epoch */
+    const char *names;               /* nsp, then nrooms rooms, then nexcept
+                                      * rooms, each NUL-terminated */
+    size_t nrooms, nexcept;
+    siod_sio_out pkt;
+} siod_sio_logged;
+
+/* Walks what st (a siod_sio_store_mem store) keeps, oldest first: packet
+ * for every packet logged, then saved for every kept socket; *ms, *n get
+ * the offset counter (the last offset given). Stops at the first callback
+ * that returns a negative code and returns it; else 0 (a NULL callback
+ * is skipped). Nothing changes. */
+int siod_sio_store_mem_dump(void *st, uint64_t *ms, uint64_t *n,
+                            int (*packet)(void *ud, const siod_sio_logged *e),
+                            int (*saved)(void *ud, const siod_sio_saved *v),
+                            void *ud);
+
+/* Logs e in st as it was logged before (its offset and time; offsets must
+ * come in increasing order), within st's window and limits. Returns 0,
+ * -EINVAL (an offset not after the last) or -ENOMEM. Kept sockets go
+ * back through the ops' save; siod_sio_store_mem_restore_offset raises
+ * the offset counter to at least (ms, n). */
+int siod_sio_store_mem_restore(void *st, const siod_sio_logged *e);
+void siod_sio_store_mem_restore_offset(void *st, uint64_t ms, uint64_t n);
+
+/* ---- siod_sio_state.c --------------------------------------------------- */
+
+/* Writes what the in-process store st keeps to the state file path
+ * (a temporary file beside it, mode 0600, synced, renamed over it), with
+ * the writer's window. Returns 0 with *packets and *sockets written, or a
+ * negative errno with why[0..cap) set (no file is left half written). */
+int siod_sio_state_write(const char *path, void *st, unsigned window_ms,
+                         size_t *packets, size_t *sockets, char *why,
+                         size_t cap);
+
+typedef struct siod_sio_state_info {
+    size_t packets, sockets;         /* restored */
+    int64_t age_ms;                  /* how long ago the file was written */
+    int foreign;                     /* not a siod state file at all */
+} siod_sio_state_info;
+
+/* Reads the state file path into st (a new siod_sio_store_mem store,
+ * within its window and limits). Refused, with why[0..cap) set: a file
+ * not this user's or that others may write (-EPERM), not a state file
+ * (-EPROTO, info->foreign), another version or a checksum that does not
+ * match (-EPROTO), one written longer than window_ms ago (-ESTALE), or
+ * one that cannot be read (a negative errno: -ENOENT when absent). st may
+ * then hold part of the file: the caller drops it. Returns 0 with *info
+ * filled. */
+int siod_sio_state_read(const char *path, void *st, unsigned window_ms,
+                        siod_sio_state_info *info, char *why, size_t cap);
 
 /* ---- siod_sio_handshake.c ----------------------------------------------- */
 

@@ -5,7 +5,9 @@
  * CONNECT whose auth has that socket's pid and the client's last offset
  * gets the same socket back (id, pid, rooms, data) and every packet it
  * missed, replayed before the CONNECT answer. The log and the kept
- * sockets live in a store (siod_sio_store_ops; siod_sio_store_mem). */
+ * sockets live in a store (siod_sio_store_ops; siod_sio_store_mem); with
+ * a state file, a clean stop writes the in-process store there and the
+ * next start reads it back (siod_sio_state.c). */
 #include "siod_sio_int.h"
 #include "core/siod_core.h"
 #include "sio_json.h"
@@ -14,6 +16,7 @@
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* How often the store drops what is past the window. */
 #define EXPIRE_EVERY_MS 1000
@@ -25,6 +28,8 @@ static struct event *expire_timer;
 
 /* Packets that could not be logged, kept sockets lost to memory. */
 static siod_log_throttle log_failures;
+/* The state file is not ours (another program's file?): never written. */
+static int state_foreign;
 
 void siod_sio_set_recovery(const siod_sio_recovery_conf *c)
 {
@@ -39,6 +44,74 @@ int siod_sio_recovery_on(void)
 static void expire_cb(evutil_socket_t fd, short what, void *arg)
 {
     store_ops->expire(store, siod_now_ms());
+}
+
+/* Reads the state file a clean stop left into a new store that takes the
+ * place of st's (empty) one, and removes the file: it is read once.
+ * Whatever is wrong with it is logged in one line and siod starts empty. */
+static void state_load(void)
+{
+    const char *path = conf.state_file;
+    siod_sio_state_info info = { 0 };
+    char why[512];
+    void *fresh;
+    int rc;
+
+    if (path == NULL || store_ops != &siod_sio_store_mem)
+        return;
+    fresh = store_ops->create(&conf);
+    rc = fresh != NULL ? siod_sio_state_read(path, fresh, conf.window_ms,
+                                             &info, why, sizeof why)
+                       : siod_err_set(why, sizeof why, -ENOMEM,
+                                      "out of memory");
+    if (rc == -ENOENT) {
+        store_ops->destroy(fresh);
+        return;
+    }
+    if (rc < 0 && info.foreign) {
+        state_foreign = 1;
+        siod_log(SIOD_LOG_ERROR, "state file %s: %s; left as it is, and "
+                 "not written at stop: sessions start empty and will not "
+                 "survive a restart (name another file with --state-file)",
+                 path, why);
+    } else if (rc < 0) {
+        siod_log(SIOD_LOG_WARN, "state file %s refused: %s; removed, "
+                 "sessions start empty", path, why);
+    } else {
+        siod_log(SIOD_LOG_INFO, "state file %s: %zu kept sockets and %zu "
+                 "logged packets restored (written %lld ms ago); removed",
+                 path, info.sockets, info.packets, (long long)info.age_ms);
+        store_ops->destroy(store);
+        store = fresh;
+        fresh = NULL;
+    }
+    store_ops->destroy(fresh);
+    if (!state_foreign && unlink(path) < 0 && errno != ENOENT)
+        siod_log(SIOD_LOG_ERROR, "state file %s: cannot remove it: %s",
+                 path, strerror(errno));
+}
+
+int siod_sio_recovery_persists(void)
+{
+    return store != NULL && conf.state_file != NULL && !state_foreign &&
+           store_ops == &siod_sio_store_mem;
+}
+
+ssize_t siod_sio_recovery_persist(char *why, size_t cap)
+{
+    size_t packets = 0, sockets = 0;
+
+    if (!siod_sio_recovery_persists())
+        return 0;
+    store_ops->expire(store, siod_now_ms());
+    int rc = siod_sio_state_write(conf.state_file, store, conf.window_ms,
+                                  &packets, &sockets, why, cap);
+    if (rc < 0)
+        return rc;
+    siod_log(SIOD_LOG_INFO, "state file %s: %zu kept sockets and %zu logged "
+             "packets written for the next siod", conf.state_file, sockets,
+             packets);
+    return (ssize_t)sockets;
 }
 
 int siod_sio_recovery_start(char *why, size_t cap)
@@ -58,6 +131,7 @@ int siod_sio_recovery_start(char *why, size_t cap)
     struct timeval tv = { EXPIRE_EVERY_MS / 1000,
                           (EXPIRE_EVERY_MS % 1000) * 1000 };
     event_add(expire_timer, &tv);
+    state_load();
     siod_log(SIOD_LOG_INFO, "connection state recovery: window %u ms, "
              "middleware %s for recovered sockets, %s store (0: no limit): "
              "packets %zu, log bytes %zu, sockets %zu, their bytes %zu",

@@ -413,3 +413,77 @@ const siod_sio_store_ops siod_sio_store_mem = {
     .expire = mem_expire,
     .stats = mem_stats,
 };
+
+/* ---- the state file's edges (siod_sio_state.c) ----------------------------- */
+
+int siod_sio_store_mem_dump(void *p, uint64_t *ms, uint64_t *n,
+                            int (*packet)(void *ud, const siod_sio_logged *e),
+                            int (*saved)(void *ud, const siod_sio_saved *v),
+                            void *ud)
+{
+    struct store *st = p;
+    int rc;
+
+    *ms = st->last_ms;
+    *n = st->last_n;
+    for (size_t i = 0; i < st->len; i++) {
+        const struct logent *e = ent_at(st, i);
+        siod_sio_logged l = { e->ms, e->n, e->at, e->names, e->nrooms,
+                              e->nexcept, { e->head, e->atts, e->natts } };
+        if (packet != NULL && (rc = packet(ud, &l)) < 0)
+            return rc;
+    }
+    for (const struct saved *s = st->oldest; s != NULL && saved != NULL;
+         s = s->next)
+        if ((rc = saved(ud, s->v)) < 0)
+            return rc;
+    return 0;
+}
+
+int siod_sio_store_mem_restore(void *p, const siod_sio_logged *l)
+{
+    struct store *st = p;
+    size_t nnames = 1 + l->nrooms + l->nexcept;
+    char offset[SIOD_SIO_OFFSET_MAX];
+    const char **names = malloc(nnames * sizeof *names);
+    int rc;
+
+    if (names == NULL)
+        return -ENOMEM;
+    if (st->len > 0) {
+        const struct logent *last = ent_at(st, st->len - 1);
+        if (l->ms < last->ms || (l->ms == last->ms && l->n <= last->n)) {
+            free(names);
+            return -EINVAL;
+        }
+    }
+    names[0] = l->names;
+    for (size_t i = 1; i < nnames; i++)
+        names[i] = names[i - 1] + strlen(names[i - 1]) + 1;
+    /* the store only reads the names */
+    siod_bcast_opts o = { (char **)names + 1, l->nrooms,
+                          (char **)names + 1 + l->nrooms, l->nexcept, 0 };
+    snprintf(offset, sizeof offset, "%" PRIu64 "-%" PRIu64, l->ms, l->n);
+    rc = mem_append(st, offset, names[0], &o, &l->pkt);
+    free(names);
+    if (rc < 0)
+        return rc;
+    /* logged now: give it back its time, and drop it if that is past the
+     * window (a limit may have dropped it already) */
+    if (st->len > 0) {
+        struct logent *e = st->ring[(st->head + st->len - 1) % st->cap];
+        if (e->ms == l->ms && e->n == l->n)
+            e->at = l->at;
+    }
+    trim_log(st, siod_now_ms() - (int64_t)st->conf.window_ms);
+    return 0;
+}
+
+void siod_sio_store_mem_restore_offset(void *p, uint64_t ms, uint64_t n)
+{
+    struct store *st = p;
+    if (ms > st->last_ms || (ms == st->last_ms && n > st->last_n)) {
+        st->last_ms = ms;
+        st->last_n = n;
+    }
+}

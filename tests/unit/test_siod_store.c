@@ -109,7 +109,7 @@ static siod_sio_recovery_conf conf_of(unsigned window, size_t packets,
                                       size_t session_bytes)
 {
     siod_sio_recovery_conf c = { window, 0, packets, log_bytes, sessions,
-                                 session_bytes };
+                                 session_bytes, NULL };
     return c;
 }
 

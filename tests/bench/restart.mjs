@@ -1,0 +1,207 @@
+// The clients of `make bench-restart` (scripts/bench-restart.sh): CLIENTS
+// official socket.io-client sockets (WebSocket, the client's default
+// reconnection: 1 s doubling to 5 s, ±50 %) spread over PROCS Node.js
+// processes, connected to a server running siod with --recovery. Once all
+// hold an offset (an event to everyone through the HTTP emit API), the
+// parent sends SIGTERM to siod (pid in SIOD_PID_FILE; httpd starts it
+// again) and measures, per client, the time from that signal to its
+// socket's reconnection with `recovered` true; it emits one more event as
+// soon as the new siod (a new pid in SIOD_PID_FILE: the old one answers
+// while it drains) answers and counts the clients that got it exactly
+// once. Prints a JSON summary (p50/p99/max, recovered within 5 s, not
+// recovered, lost, when the new siod started and answered) and writes it
+// to OUT_JSON.
+//
+// Environment: URL (http://127.0.0.1:8080), CLIENTS (10000), PROCS (4),
+// CONNECT_RATE (1000 a second, all processes), SRC (source addresses
+// a.b.c.d-a.b.c.e, round robin; default none), TIMEOUT (30 s after the
+// signal), SIOD_PID_FILE (required), OUT_JSON (optional).
+import { fork } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { io } from 'socket.io-client';
+
+const env = process.env;
+const URL_ = env.URL || 'http://127.0.0.1:8080';
+const CLIENTS = Number(env.CLIENTS || 10000);
+const PROCS = Math.max(1, Math.min(Number(env.PROCS || 4), CLIENTS));
+const CONNECT_RATE = Number(env.CONNECT_RATE || 1000);
+const TIMEOUT_MS = Number(env.TIMEOUT || 30) * 1000;
+const TARGET_MS = 5000;
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The addresses of "a.b.c.d-a.b.c.e" (the last byte ranges), or []. */
+function sources(spec) {
+  if (!spec) return [];
+  const m = /^(\d+\.\d+\.\d+\.)(\d+)-(?:\d+\.\d+\.\d+\.)?(\d+)$/.exec(spec);
+  if (!m) throw new Error(`SRC: expected a.b.c.d-a.b.c.e, got ${spec}`);
+  const out = [];
+  for (let i = Number(m[2]); i <= Number(m[3]); i++) out.push(m[1] + i);
+  return out;
+}
+
+// ---------------------------------------------------------------- a worker
+
+async function worker(index, count, first) {
+  const src = sources(env.SRC);
+  const perSecond = CONNECT_RATE / PROCS;
+  const socks = [];
+  let t0 = 0;
+  let connected = 0;
+  let helloed = 0;
+  const send = (m) => process.send(m);
+
+  for (let i = 0; i < count; i++) {
+    const opts = { path: '/socket.io/', transports: ['websocket'], forceNew: true, timeout: 20000 };
+    if (src.length) opts.localAddress = src[(first + i) % src.length];
+    const s = io(URL_, opts);
+    const rec = { s, recovered: -1, fresh: false, missed: 0, downs: 0, hello: false };
+    s.on('connect', () => {
+      if (!t0) {
+        connected++;
+        return;
+      }
+      if (rec.recovered >= 0 || rec.fresh) return;
+      if (s.recovered) rec.recovered = Date.now() - t0;
+      else rec.fresh = true;
+    });
+    s.on('disconnect', () => { rec.downs++; });
+    s.on('hello', () => { if (!rec.hello) { rec.hello = true; helloed++; } });
+    s.on('missed', () => { rec.missed++; });
+    socks.push(rec);
+    if ((i + 1) % Math.max(1, Math.round(perSecond / 20)) === 0) await sleep(50);
+  }
+  const waitAll = async (pred, ms) => {
+    const end = Date.now() + ms;
+    while (!pred() && Date.now() < end) await sleep(100);
+  };
+  await waitAll(() => connected === count, 60000);
+  send({ type: 'connected', n: connected });
+  process.on('message', async (m) => {
+    if (m.type === 'await-hello') {
+      await waitAll(() => helloed === count, 20000);
+      send({ type: 'helloed', n: helloed });
+    } else if (m.type === 'go') {
+      t0 = m.t0;
+    } else if (m.type === 'report') {
+      // every client back (recovered or not), or the deadline
+      await waitAll(() => socks.every((r) => r.recovered >= 0 || r.fresh), Math.max(0, m.deadline - Date.now()));
+      await sleep(500);   // a "missed" sent twice would have come by now
+      send({
+        type: 'report',
+        times: socks.filter((r) => r.recovered >= 0).map((r) => r.recovered),
+        fresh: socks.filter((r) => r.fresh).length,
+        lost: socks.filter((r) => r.recovered < 0 && !r.fresh).length,
+        missedOnce: socks.filter((r) => r.missed === 1).length,
+        missedTwice: socks.filter((r) => r.missed > 1).length,
+      });
+      for (const r of socks) r.s.close();
+      setTimeout(() => process.exit(0), 200);
+    }
+  });
+}
+
+// ---------------------------------------------------------------- the parent
+
+function emit(body) {
+  return new Promise((resolve) => {
+    const data = JSON.stringify(body);
+    const req = http.request(`${URL_}/emit`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) },
+      timeout: 2000,
+    }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
+    req.on('error', () => resolve(0));
+    req.on('timeout', () => req.destroy());
+    req.end(data);
+  });
+}
+
+function quantile(sorted, q) {
+  if (!sorted.length) return null;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+}
+
+async function parent() {
+  if (!env.SIOD_PID_FILE) throw new Error('SIOD_PID_FILE is required');
+  const kids = [];
+  const inbox = [];
+  const waiters = [];
+  const next = (type, n) => new Promise((resolve) => {
+    const check = () => {
+      const got = inbox.filter((m) => m.type === type);
+      if (got.length >= n) {
+        for (const m of got) inbox.splice(inbox.indexOf(m), 1);
+        resolve(got);
+        return true;
+      }
+      return false;
+    };
+    if (!check()) waiters.push(check);
+  });
+  const self = fileURLToPath(import.meta.url);
+  for (let i = 0, first = 0; i < PROCS; i++) {
+    const count = Math.floor(CLIENTS / PROCS) + (i < CLIENTS % PROCS ? 1 : 0);
+    const k = fork(self, ['worker', String(i), String(count), String(first)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    k.on('message', (m) => { inbox.push(m); for (const w of waiters.splice(0)) if (!w()) waiters.push(w); });
+    kids.push(k);
+    first += count;
+  }
+  const log = (s) => process.stderr.write(`restart-bench: ${s}\n`);
+  const t = Date.now();
+  const connected = (await next('connected', PROCS)).reduce((a, m) => a + m.n, 0);
+  log(`${connected} of ${CLIENTS} clients connected in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  if ((await emit({ event: 'hello', args: [1] })) !== 200) throw new Error('the emit API did not answer 200');
+  for (const k of kids) k.send({ type: 'await-hello' });
+  const helloed = (await next('helloed', PROCS)).reduce((a, m) => a + m.n, 0);
+  log(`${helloed} clients hold an offset`);
+  await sleep(1000);
+
+  const pid = Number(fs.readFileSync(env.SIOD_PID_FILE, 'utf8'));
+  const t0 = Date.now();
+  for (const k of kids) k.send({ type: 'go', t0 });
+  process.kill(pid, 'SIGTERM');
+  log(`SIGTERM to siod ${pid}`);
+  // the old siod answers while it drains its links: wait for the new one
+  // (its pid in the pid file), then for its first 200 from the emit API,
+  // which then sends "missed"
+  let back = null;
+  let started = null;
+  while (Date.now() - t0 < TIMEOUT_MS && started === null) {
+    let now = 0;
+    try { now = Number(fs.readFileSync(env.SIOD_PID_FILE, 'utf8')); } catch { /* between the two */ }
+    if (now && now !== pid) started = Date.now() - t0;
+    else await sleep(10);
+  }
+  while (started !== null && Date.now() - t0 < TIMEOUT_MS) {
+    if ((await emit({ event: 'missed', args: [2] })) === 200) { back = Date.now() - t0; break; }
+    await sleep(20);
+  }
+  log(back === null ? 'siod did not come back' : `a new siod wrote its pid ${started} ms and answered ${back} ms after the signal`);
+  for (const k of kids) k.send({ type: 'report', deadline: t0 + TIMEOUT_MS });
+  const reports = await next('report', PROCS);
+  const times = reports.flatMap((r) => r.times).sort((a, b) => a - b);
+  const sum = (f) => reports.reduce((a, r) => a + r[f], 0);
+  const out = {
+    clients: CLIENTS, connected, helloed, procs: PROCS, siod_started_ms: started, siod_back_ms: back,
+    recovered: times.length, within_5s: times.filter((x) => x <= TARGET_MS).length,
+    not_recovered: sum('fresh'), lost: sum('lost'),
+    p50_ms: quantile(times, 0.5), p99_ms: quantile(times, 0.99), max_ms: times.length ? times.at(-1) : null,
+    missed_once: sum('missedOnce'), missed_twice: sum('missedTwice'),
+  };
+  console.log(JSON.stringify(out));
+  if (env.OUT_JSON) fs.writeFileSync(env.OUT_JSON, `${JSON.stringify(out, null, 2)}\n`);
+}
+
+if (process.argv[2] === 'worker') {
+  worker(Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5])).catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+} else {
+  parent().catch((e) => {
+    console.error(`restart-bench: ${e.message}`);
+    process.exit(1);
+  });
+}
