@@ -429,6 +429,13 @@ bench-cluster: all
 bench-php: all
 	BUILD=$(abspath $(BUILD)) scripts/bench-php.sh
 
+# The chaos test for CHAOS_SECONDS (300) instead of CI's short variant:
+# clients with recovery through graceful restarts, recycled children and
+# siod restarts (tests/integration/chaos.test.mjs); MPMS as for integration.
+chaos: all
+	CHAOS_SECONDS=$(or $(CHAOS_SECONDS),300) MPMS="$(or $(MPMS),event)" \
+	TESTS=tests/integration/chaos.test.mjs BUILD=$(abspath $(BUILD)) scripts/integration.sh
+
 # An hour of a held crowd with broadcasts, churn and polling sessions; RSS
 # and descriptors of httpd and siod must stay flat (scripts/soak.sh,
 # docs/soak.md). Not in CI; SOAK_SECONDS and SOAK_CLIENTS make it shorter.

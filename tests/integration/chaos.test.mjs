@@ -1,0 +1,145 @@
+// Chaos: official socket.io-client sockets (some on WebSocket, some kept
+// on long-polling) exchange acked events and receive a numbered broadcast
+// (the emit API, to a room) while the server is disrupted again and again:
+// graceful restarts of httpd (WebSockets closed 1001, children replaced),
+// children recycled by MaxConnectionsPerChild, and clean restarts of the
+// managed siod (kill -TERM: its state file carries the sessions). With
+// connection state recovery, every reconnection must be a recovery (same
+// id, room kept), every broadcast siod accepted must reach every client
+// exactly once and in order, every acked event must be answered, and no
+// httpd child may die of a signal. CI runs a short variant; `make chaos`
+// runs CHAOS_SECONDS of it (300 by default).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  startInstance, sioSocket, sioConnected, closeAll, sleep, waitFor, request, MPM,
+} from './harness.mjs';
+
+const SECONDS = Number(process.env.CHAOS_SECONDS || 0);   // 0: the short variant
+const CLIENTS = SECONDS ? 40 : 12;
+const WINDOW = 30000;
+const ROOM = 'chaos';
+
+let inst;
+before(async () => {
+  inst = await startInstance('chaos', {
+    managed: true, app: 'testkit', pingInterval: 2000, pingTimeout: 3000,
+    siodExtraArgs: [`--recovery=${WINDOW}`, '--event-rate=0'],
+    // children come and go on their own too
+    extraConf: 'MaxConnectionsPerChild 300',
+  });
+});
+after(async () => { await sleep(200); await inst?.stop(); });
+
+/** A client: every "seq" number in arrival order, its connections and recoveries. */
+function client(i) {
+  const polling = i % 3 === 0;
+  const s = sioSocket(inst, '/', {
+    transports: polling ? ['polling'] : ['polling', 'websocket'],
+    reconnection: true, reconnectionDelay: 200, reconnectionDelayMax: 1000,
+    randomizationFactor: 0.5, ackTimeout: 4000, retries: 20,
+  });
+  const c = { s, polling, seqs: [], connects: 0, recovered: 0, fresh: 0, acked: 0, ackErrors: [] };
+  s.on('seq', (n) => { c.seqs.push(n); });
+  s.on('connect', () => {
+    c.connects++;
+    if (c.connects === 1) return;
+    if (s.recovered) c.recovered++; else c.fresh++;
+  });
+  return c;
+}
+
+const graceful = async () => {
+  const before = inst.errorLogLines().length;
+  process.kill(inst.httpdPid, 'SIGUSR1');
+  await waitFor(() => inst.errorLogLines().slice(before).some((l) => /resuming normal operations/.test(l)),
+    15000, 'graceful restart');
+};
+const restartSiod = async () => {
+  const pid = inst.siodPid;
+  process.kill(pid, 'SIGTERM');
+  let next;
+  await waitFor(() => (next = inst.siodPid) && next !== pid, 20000, 'the managed siod started again');
+};
+
+test(`${MPM}: ${CLIENTS} clients through graceful restarts, recycled children and siod restarts: ` +
+  'every reconnection recovered, every accepted broadcast once and in order, every ack answered, no child killed',
+{ timeout: (SECONDS + 120) * 1000 }, async () => {
+  const clients = Array.from({ length: CLIENTS }, (_, i) => client(i));
+  try {
+    await Promise.all(clients.map((c) => sioConnected(inst, c.s, 15000)));
+    await Promise.all(clients.map(async (c) => {
+      assert.equal(await c.s.emitWithAck('join', ROOM), true);
+    }));
+
+    // the broadcaster: numbers in order, each POSTed once; 200 is accepted
+    const accepted = [];
+    let stop = false;
+    const broadcaster = (async () => {
+      for (let n = 1; !stop; n++) {
+        const res = await request('POST', inst.url('/emit'), {
+          body: JSON.stringify({ nsp: '/', event: 'seq', args: [n], rooms: [ROOM] }),
+          headers: { 'Content-Type': 'application/json' }, timeout: 3000,
+        }).catch((e) => ({ status: 0, body: e.message }));
+        if (res.status === 200) accepted.push(n);
+        await sleep(40);
+      }
+    })();
+    // every client: acked echoes, one at a time
+    const talkers = clients.map(async (c, i) => {
+      for (let k = 0; !stop; k++) {
+        try {
+          const back = await c.s.emitWithAck('echo', `${i}:${k}`);
+          if (back === `${i}:${k}`) c.acked++; else c.ackErrors.push(`echo ${i}:${k} answered ${back}`);
+        } catch (e) {
+          c.ackErrors.push(`echo ${i}:${k}: ${e.message}`);
+        }
+        await sleep(150);
+      }
+    });
+
+    const disruptions = [graceful, restartSiod, graceful, restartSiod];
+    const until = Date.now() + SECONDS * 1000;
+    let done = 0;
+    do {
+      for (const d of disruptions) {
+        await sleep(2500);
+        await d();
+        done++;
+      }
+    } while (Date.now() < until);
+    await sleep(3000);
+    stop = true;
+    await broadcaster;
+    await Promise.all(talkers);
+    // everyone back and the last broadcasts delivered
+    await waitFor(() => clients.every((c) => c.s.connected), 20000, 'every client connected');
+    const last = accepted[accepted.length - 1];
+    await waitFor(() => clients.every((c) => c.seqs.includes(last)), 15000,
+      () => `the last broadcast (${last}) everywhere: ${clients.map((c) => c.seqs.length).join(' ')}`);
+
+    assert.ok(accepted.length >= 20, `broadcasts accepted: ${accepted.length}`);
+    for (const [i, c] of clients.entries()) {
+      const who = `client ${i} (${c.polling ? 'polling' : 'websocket'})`;
+      assert.equal(c.fresh, 0, `${who}: ${c.fresh} reconnections not recovered (${c.recovered} were)`);
+      // exactly once, in order
+      for (let k = 1; k < c.seqs.length; k++) {
+        assert.ok(c.seqs[k] > c.seqs[k - 1], `${who}: ${c.seqs[k]} after ${c.seqs[k - 1]}`);
+      }
+      const got = new Set(c.seqs);
+      const missing = accepted.filter((n) => !got.has(n));
+      assert.deepEqual(missing, [], `${who}: accepted broadcasts missing`);
+      assert.deepEqual(c.ackErrors, [], `${who}: acks`);
+      assert.ok(c.acked > 0, `${who}: acked echoes`);
+    }
+    // the WebSocket clients were cut and came back recovered
+    const wsRecovered = clients.filter((c) => !c.polling).reduce((a, c) => a + c.recovered, 0);
+    assert.ok(wsRecovered >= clients.filter((c) => !c.polling).length,
+      `WebSocket clients recovered ${wsRecovered} times over ${done} disruptions`);
+    // no httpd child died of a signal
+    const killed = inst.errorLogLines().filter((l) => /AH00052|exit signal/.test(l));
+    assert.deepEqual(killed, [], 'no httpd child died of a signal');
+  } finally {
+    closeAll(clients.map((c) => c.s));
+  }
+});
