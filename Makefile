@@ -177,6 +177,15 @@ $(BUILD)/tests/test_siod_store: tests/unit/test_siod_store.c \
 	$(CC) $(ALLCFLAGS) $(SIOD_INC) -Isiod -o $@ $< $(SIOD_STORE_UNIT_OBJ) \
 	  $(BUILD)/libsio.a
 
+# The Redis recovery store's bytes, pure.
+SIOD_BLOB_UNIT_OBJ := $(addprefix $(BUILD)/obj/siod/, sio/siod_sio_store_blob.o \
+    sio/siod_sio_store.o core/siod_buf.o core/siod_hash.o)
+$(BUILD)/tests/test_siod_store_blob: tests/unit/test_siod_store_blob.c \
+                                     $(SIOD_BLOB_UNIT_OBJ) $(BUILD)/libsio.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) $(SIOD_INC) -Isiod -o $@ $< $(SIOD_BLOB_UNIT_OBJ) \
+	  $(BUILD)/libsio.a
+
 # The Redis layer's unit test links its pure codecs and the connection's
 # URL parser (the connection's object, with hiredis and libevent).
 SIOD_CLUSTER_UNIT_OBJ := $(addprefix $(BUILD)/obj/siod/, cluster/siod_redis.o \
