@@ -47,7 +47,18 @@ struct take {
     siod_sio_taken_fn done;          /* NULL once answered */
     void *ud;
     char *nsp;
+    uint64_t seq;                    /* appends sent before it */
     struct take *prev, *next;
+};
+
+/* A packet this node logged while a take was waiting: sent to Redis after
+ * the take's script, so not in what it reads, and delivered here while
+ * the socket was not yet back in its rooms. */
+struct recent {
+    uint64_t seq;
+    size_t len;
+    struct recent *next;
+    char blob[];
 };
 
 struct rstore {
@@ -62,6 +73,10 @@ struct rstore {
     struct event *flush;
     int flush_armed;
     struct take *takes;
+    uint64_t appends;                /* packets sent to the stream */
+    struct recent *recent, *recent_last;
+    struct siod_sio_missed *holds;   /* sockets waiting for their replay */
+    size_t recent_bytes;
     size_t inflight;
     int down;                        /* an outage reported, not its end */
     int appended;                    /* since the last expire tick */
@@ -347,6 +362,100 @@ static void rs_next_offset(void *p, char *buf)
              (uint64_t)(now > 0 ? now : 0), st->node_n << 32 | st->seq++);
 }
 
+/* The packets a take read, held by its socket until its replay, with
+ * the packets this node logs meanwhile: those reached Redis after the
+ * take's script, so it did not read them, and went out while the socket
+ * was not yet back in its rooms (or still waited for its middleware). */
+struct siod_sio_missed {
+    char node[17];                   /* where the socket lived */
+    uint64_t seq;                    /* this node's appends before it */
+    struct siod_sio_missed *prev, *next;  /* the store's holds */
+    size_t len;
+    char raw[];                      /* "<len>:<packet blob>" repeated */
+};
+
+/* Keeps blob[0..len), the st->appends-th packet, as "<len>:<blob>" while
+ * a take or a socket waiting for its replay needs it (within
+ * MAX_INFLIGHT; past it such a socket may miss one). */
+static void keep_recent(struct rstore *st, const char *blob, size_t len)
+{
+    char pre[24];
+    int n = snprintf(pre, sizeof pre, "%zu:", len);
+    struct recent *r = st->recent_bytes + len <= MAX_INFLIGHT
+                           ? malloc(sizeof *r + (size_t)n + len) : NULL;
+    if (r == NULL)
+        return;
+    r->seq = st->appends;
+    r->len = (size_t)n + len;
+    r->next = NULL;
+    memcpy(r->blob, pre, (size_t)n);
+    memcpy(r->blob + n, blob, len);
+    if (st->recent_last != NULL)
+        st->recent_last->next = r;
+    else
+        st->recent = r;
+    st->recent_last = r;
+    st->recent_bytes += r->len;
+}
+
+/* Drops the kept packets no take and no socket waiting needs. */
+static void drop_recent(struct rstore *st)
+{
+    uint64_t need = UINT64_MAX;
+    for (struct take *t = st->takes; t != NULL; t = t->next)
+        if (t->seq < need)
+            need = t->seq;
+    for (siod_sio_missed *m = st->holds; m != NULL; m = m->next)
+        if (m->seq < need)
+            need = m->seq;
+    while (st->recent != NULL && st->recent->seq <= need) {
+        struct recent *r = st->recent;
+        st->recent = r->next;
+        st->recent_bytes -= r->len;
+        free(r);
+    }
+    if (st->recent == NULL)
+        st->recent_last = NULL;
+}
+
+/* Returns what a take read (raw[0..len)) for a socket that lived on
+ * node, holding this node's packets after seq, or NULL if memory runs
+ * out. */
+static siod_sio_missed *missed_new(struct rstore *st, const char *node,
+                                   const char *raw, size_t len, uint64_t seq)
+{
+    siod_sio_missed *m = malloc(sizeof *m + len + 1);
+    if (m == NULL)
+        return NULL;
+    memcpy(m->node, node, sizeof m->node);
+    m->seq = seq;
+    memcpy(m->raw, raw, len);
+    m->raw[len] = '\0';
+    m->len = len;
+    m->prev = NULL;
+    m->next = st->holds;
+    if (st->holds != NULL)
+        st->holds->prev = m;
+    st->holds = m;
+    return m;
+}
+
+void siod_sio_missed_free(siod_sio_missed *m)
+{
+    if (m == NULL)
+        return;
+    if (g != NULL) {
+        if (m->prev != NULL)
+            m->prev->next = m->next;
+        else if (g->holds == m)
+            g->holds = m->next;
+        if (m->next != NULL)
+            m->next->prev = m->prev;
+        drop_recent(g);
+    }
+    free(m);
+}
+
 static int rs_append(void *p, const char *offset, const char *nsp,
                      const siod_bcast_opts *o, const siod_sio_out *pkt)
 {
@@ -380,22 +489,14 @@ static int rs_append(void *p, const char *offset, const char *nsp,
         memmove(lens + 3, lens + 6, 4 * sizeof *lens);
         rc = send_write(7, all, lens);
     }
+    if (rc == 0) {
+        st->appended = 1;
+        st->appends++;
+        if (st->takes != NULL || st->holds != NULL)
+            keep_recent(st, blob, len);
+    }
     free(blob);
-    st->appended = 1;
     return rc;
-}
-
-/* The packets a take read: this node's view of them waits for the
- * socket's replay. */
-struct siod_sio_missed {
-    char node[17];                   /* where the socket lived */
-    size_t len;
-    char raw[];                      /* "<len>:<packet blob>" repeated */
-};
-
-void siod_sio_missed_free(siod_sio_missed *m)
-{
-    free(m);
 }
 
 static ssize_t rs_replay(void *p, const char *nsp, const char *offset,
@@ -404,9 +505,19 @@ static ssize_t rs_replay(void *p, const char *nsp, const char *offset,
                          void (*fn)(void *ud, const siod_sio_out *pkt),
                          void *ud)
 {
+    struct rstore *st = p;
+    ssize_t n;
+
     if (m == NULL)
         return -ENOENT;
-    return siod_sio_blob_replay(m->raw, m->len, nsp, m->node, in, fn, ud);
+    n = siod_sio_blob_replay(m->raw, m->len, nsp, m->node, in, fn, ud);
+    /* fn may log more: only those kept now are replayed */
+    for (struct recent *r = st->recent, *end = st->recent_last;
+         r != NULL; r = r == end ? NULL : r->next)
+        if (r->seq > m->seq)
+            n += siod_sio_blob_replay(r->blob, r->len, nsp, m->node, in, fn,
+                                      ud);
+    return n;
 }
 
 /* ---- claims: one script reads, deletes and replays ------------------------ */
@@ -464,7 +575,6 @@ static void taken(void *ud, int ok, const char *const *items,
     char node[17];
 
     note(ok);
-    take_unlink(t);
     if (t->done == NULL)
         goto out;   /* answered when the store went */
     if (ok && n >= 1 && items[0] != NULL) {
@@ -475,20 +585,19 @@ static void taken(void *ud, int ok, const char *const *items,
         else if (n == 3 && items[1] != NULL && items[2] != NULL &&
                  (v = siod_sio_blob_record_read(items[1], lens[1], t->nsp,
                                                 node)) != NULL &&
-                 (m = malloc(sizeof *m + lens[2] + 1)) != NULL) {
-            memcpy(m->node, node, sizeof node);
-            m->len = lens[2];
-            memcpy(m->raw, items[2], lens[2]);
-            m->raw[lens[2]] = '\0';
+                 g != NULL &&
+                 (m = missed_new(g, node, items[2], lens[2], t->seq)) != NULL)
             why = NULL;
-        } else {
+        else
             why = "its state could not be read (memory, or not ours)";
-        }
     }
     if (why != NULL) {
         siod_sio_saved_free(v);
         v = NULL;
     }
+    take_unlink(t);
+    if (g != NULL)
+        drop_recent(g);
     t->done(t->ud, v, m, why);
 out:
     free(t->nsp);
@@ -511,6 +620,7 @@ static void rs_take(void *p, const char *nsp, const char *pid,
     }
     t->done = done;
     t->ud = ud;
+    t->seq = st->appends;
     t->next = st->takes;
     if (st->takes != NULL)
         st->takes->prev = t;
@@ -584,6 +694,10 @@ static void rs_destroy(void *p)
         t->done = NULL;
         done(t->ud, NULL, NULL, "siod is stopping");
     }
+    for (siod_sio_missed *m = st->holds; m != NULL; m = m->next)
+        m->prev = NULL;   /* freed by their sockets, unlinked from nothing */
+    st->holds = NULL;
+    drop_recent(st);
     while (st->lives != NULL)
         untrack(st, st->lives);
     for (struct live *l = st->dirty; l != NULL;) {
