@@ -673,9 +673,9 @@ static void rs_expire(void *p, int64_t now)
 static void rs_stats(void *p, siod_sio_store_stats *out)
 {
     struct rstore *st = p;
-    /* the log is in Redis: only what this process holds */
+    /* the log is in Redis: only what this process holds of it */
     out->packets = 0;
-    out->log_bytes = st->inflight;
+    out->log_bytes = st->recent_bytes;
     out->sessions = st->nlive;
     out->session_bytes = st->live_bytes;
 }

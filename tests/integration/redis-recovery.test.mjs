@@ -128,9 +128,23 @@ test('siod killed (SIGKILL) and restarted: the client comes back recovered, with
       assert.deepEqual(firsts(s, 'm'), [0, 1]);
       assert.deepEqual(firsts(s, 'b'), [0, 1]);
       for (const args of s.rec.all('r')) assert.equal(typeof args.at(-1), 'string', 'r: carries its offset');
-      // it goes on: live events, and a second recovery from the new siod
+      // it goes on: live events; the new siod keeps its record up to date
       await emitApi(B, 'r1', 'live', 1);
       await s.rec.count('live', 1);
+      assert.deepEqual(await ackOf(s, 'join', ['r2']), [true]);
+      await recordHas(s, 'r2');
+      // and a second crash: back again, in r2 too, with what r2 got
+      const again = cycle(s, 'client, second crash');
+      await A.killSiod('SIGKILL');
+      await emitApi(B, 'r2', 'r2', 2);
+      await A.startSiod();
+      await again;
+      assert.equal(s.recovered, true, `recovered again\n${A.logs(20)}`);
+      assert.equal(s.id, id);
+      const [who] = await ackOf(s, 'whoami');
+      assert.deepEqual(who.rooms.sort(), [id, 'r1', 'r2'].sort());
+      await s.rec.count('r2', 2);
+      assert.deepEqual(firsts(s, 'r2'), [0, 1]);
     } finally {
       closeAll(s, witness);
     }
@@ -238,3 +252,23 @@ test('Redis down at reconnect: a new socket, siod carries on, one log line for t
     await redis.start();
   }
 });
+
+test('the sharded mode (--redis-mode=sharded): a client comes back through the other node, recovered',
+  { timeout: 60000 }, async () => {
+    const sharded = { siodExtraArgs: [`--recovery=${WINDOW}`, `--max-recovery-packets=${MAX_PACKETS}`, '--redis-mode=sharded'] };
+    await Promise.all([A.restartSiod({ opts: sharded }), B.restartSiod({ opts: sharded })]);
+    const s = await sioConnect(A, '/', { ...RECONNECT, transports: ['websocket'] });
+    try {
+      const id = await setUp(s);
+      assert.deepEqual(await ackOf(s, 'later', [{ delay: 300, to: 'room:r1', event: 'r', n: 2 }]), [true]);
+      s.io.uri = nspUrl(B, '/');
+      const back = cycle(s, 'client');
+      cut(s);
+      await back;
+      await assertRecovered(s, id, B);
+      await s.rec.count('r', 2);
+      assert.deepEqual(firsts(s, 'r'), [0, 1]);
+    } finally {
+      closeAll(s);
+    }
+  });
