@@ -118,6 +118,9 @@ static void note(int ok)
     mark_all_dirty(g);
 }
 
+/* A write's answer: a string or status (SET, XADD) tells whether Redis
+ * answers; an integer (DEL, XTRIM, PEXPIRE) arrives as ok 0 like a
+ * failure, so it tells nothing (wrote_int). */
 static void wrote(void *ud, int ok, const char *const *items,
                   const size_t *lens, size_t n)
 {
@@ -127,8 +130,17 @@ static void wrote(void *ud, int ok, const char *const *items,
     note(ok);
 }
 
-/* Sends a write. Returns 0, or -ENOBUFS (over MAX_INFLIGHT: not sent). */
-static int send_write(int argc, const char *const *argv, const size_t *lens)
+static void wrote_int(void *ud, int ok, const char *const *items,
+                      const size_t *lens, size_t n)
+{
+    if (g != NULL)
+        g->inflight -= (size_t)(uintptr_t)ud;
+}
+
+/* Sends a write answered by a string or status (by an integer: send_int).
+ * Returns 0, or -ENOBUFS (over MAX_INFLIGHT: not sent). */
+static int send_cmd(int argc, const char *const *argv, const size_t *lens,
+                    siod_sio_redis_fn fn)
 {
     size_t bytes = 0;
     for (int i = 0; i < argc; i++)
@@ -136,8 +148,18 @@ static int send_write(int argc, const char *const *argv, const size_t *lens)
     if (g->inflight + bytes > MAX_INFLIGHT)
         return -ENOBUFS;
     g->inflight += bytes;
-    rconn->command(argc, argv, lens, wrote, (void *)(uintptr_t)bytes);
+    rconn->command(argc, argv, lens, fn, (void *)(uintptr_t)bytes);
     return 0;
+}
+
+static int send_write(int argc, const char *const *argv, const size_t *lens)
+{
+    return send_cmd(argc, argv, lens, wrote);
+}
+
+static int send_int(int argc, const char *const *argv, const size_t *lens)
+{
+    return send_cmd(argc, argv, lens, wrote_int);
 }
 
 /* The key of pid's record on nsp: <prefix>#recovery#<nsp>#<pid>. */
@@ -327,7 +349,7 @@ static void rs_left(void *p, siod_socket *s, int kept)
     if (!kept) {
         const char *argv[2] = { "DEL", l->key };
         size_t lens[2] = { 3, l->klen };
-        (void)send_write(2, argv, lens);
+        (void)send_int(2, argv, lens);
     }
     untrack(st, l);
 }
@@ -647,14 +669,14 @@ static void rs_expire(void *p, int64_t now)
                  now - (int64_t)st->conf.window_ms - 1000);
     const char *trim[5] = { "XTRIM", st->stream, "MINID", "~", id };
     size_t tlens[5] = { 5, strlen(st->stream), 5, 1, (size_t)n };
-    (void)send_write(5, trim, tlens);
+    (void)send_int(5, trim, tlens);
     if (st->appended) {
         st->appended = 0;
         n = snprintf(ttl, sizeof ttl, "%u",
                      st->conf.window_ms + STREAM_TTL_EXTRA_MS);
         const char *exp[3] = { "PEXPIRE", st->stream, ttl };
         size_t elens[3] = { 7, strlen(st->stream), (size_t)n };
-        (void)send_write(3, exp, elens);
+        (void)send_int(3, exp, elens);
     }
     /* the tracked records live on; written again whole, so that a
      * record lost (Redis restarted, an outage) comes back */

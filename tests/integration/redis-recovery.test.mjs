@@ -232,6 +232,7 @@ test('Redis down at reconnect: a new socket, siod carries on, one log line for t
     const id1 = await setUp(s1);
     await setUp(s2);
     const before1 = logLines(A, down).length;
+    assert.equal(before1, 0, `no outage line while Redis answered\n${A.logs(20)}`);
     await redis.stop();
     for (const s of [s1, s2]) {
       const back = cycle(s, 'client');
