@@ -19,16 +19,18 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-/* Bytes of writes sent and not yet answered past which more are dropped
- * (Redis slow: memory stays bounded; what is dropped is written again by
- * the next refresh, or lost from the log with a throttled line). */
+/* Bytes of writes unanswered past which more are dropped (Redis slow:
+ * records are written again by the next refresh; a packet is lost from
+ * the log, a throttled line). */
 #define MAX_INFLIGHT (16u << 20)
 /* How far before a client's offset (its emitter's clock against Redis's)
  * the claim looks for it in the stream. */
 #define SKEW_MS 60000
-/* The stream lives this long past the last append (its entries are past
- * the window long before). */
+/* The stream lives this long past the last append. */
 #define STREAM_TTL_EXTRA_MS 10000
+/* A claim Redis has not answered in this long (stalled, not gone) gives a
+ * new socket (checked every second). */
+#define CLAIM_TIMEOUT_MS 2000
 
 /* A tracked socket: its key and the record last written. */
 struct live {
@@ -48,12 +50,12 @@ struct take {
     void *ud;
     char *nsp;
     uint64_t seq;                    /* appends sent before it */
+    int64_t at;                      /* when it was sent */
     struct take *prev, *next;
 };
 
-/* A packet this node logged while a take was waiting: sent to Redis after
- * the take's script, so not in what it reads, and delivered here while
- * the socket was not yet back in its rooms. */
+/* A packet this node logged while a take or a replay waited for it
+ * (struct siod_sio_missed below says why). */
 struct recent {
     uint64_t seq;
     size_t len;
@@ -137,7 +139,7 @@ static void wrote_int(void *ud, int ok, const char *const *items,
         g->inflight -= (size_t)(uintptr_t)ud;
 }
 
-/* Sends a write answered by a string or status (by an integer: send_int).
+/* Sends a write, fn wrote or (answered by an integer) wrote_int.
  * Returns 0, or -ENOBUFS (over MAX_INFLIGHT: not sent). */
 static int send_cmd(int argc, const char *const *argv, const size_t *lens,
                     siod_sio_redis_fn fn)
@@ -150,16 +152,6 @@ static int send_cmd(int argc, const char *const *argv, const size_t *lens,
     g->inflight += bytes;
     rconn->command(argc, argv, lens, fn, (void *)(uintptr_t)bytes);
     return 0;
-}
-
-static int send_write(int argc, const char *const *argv, const size_t *lens)
-{
-    return send_cmd(argc, argv, lens, wrote);
-}
-
-static int send_int(int argc, const char *const *argv, const size_t *lens)
-{
-    return send_cmd(argc, argv, lens, wrote_int);
 }
 
 /* The key of pid's record on nsp: <prefix>#recovery#<nsp>#<pid>. */
@@ -234,7 +226,7 @@ static void mark_all_dirty(struct rstore *st)
         mark_dirty(st, l);
 }
 
-/* SET key record PX ttl. Returns as send_write. */
+/* SET key record PX ttl. Returns as send_cmd. */
 static int write_record(const char *key, size_t klen, const char *rec,
                         size_t rlen, unsigned ttl_ms)
 {
@@ -242,7 +234,7 @@ static int write_record(const char *key, size_t klen, const char *rec,
     int n = snprintf(px, sizeof px, "%u", ttl_ms);
     const char *argv[5] = { "SET", key, rec, "PX", px };
     size_t lens[5] = { 3, klen, rlen, 2, (size_t)n };
-    return send_write(5, argv, lens);
+    return send_cmd(5, argv, lens, wrote);
 }
 
 /* A tracked record lives this long unless written again: the window and
@@ -349,7 +341,7 @@ static void rs_left(void *p, siod_socket *s, int kept)
     if (!kept) {
         const char *argv[2] = { "DEL", l->key };
         size_t lens[2] = { 3, l->klen };
-        (void)send_int(2, argv, lens);
+        (void)send_cmd(2, argv, lens, wrote_int);
     }
     untrack(st, l);
 }
@@ -493,24 +485,21 @@ static int rs_append(void *p, const char *offset, const char *nsp,
         free(blob);
         return -ENOSPC;   /* over the log's bytes alone */
     }
-    int n = snprintf(maxlen, sizeof maxlen, "%zu", st->conf.max_packets);
-    const char *argv[9] = { "XADD", st->stream, "MAXLEN", "~", maxlen, "*",
-                            "o", offset, "p" };
-    const char *all[10];
-    size_t lens[10] = { 4, strlen(st->stream), 6, 1, (size_t)n, 1, 1,
-                        strlen(offset), 1, len };
-    memcpy(all, argv, sizeof argv);
-    all[9] = blob;
-    if (st->conf.max_packets > 0) {
-        rc = send_write(10, all, lens);
-    } else {
-        /* no bound on the count: the window's trim alone */
-        all[2] = all[5];
-        lens[2] = 1;
-        memmove(all + 3, all + 6, 4 * sizeof *all);
-        memmove(lens + 3, lens + 6, 4 * sizeof *lens);
-        rc = send_write(7, all, lens);
+    const char *argv[10] = { "XADD", st->stream };
+    size_t lens[10] = { 4, strlen(st->stream) };
+    int k = 2;
+    if (st->conf.max_packets > 0) {   /* else the window's trim alone */
+        argv[k] = "MAXLEN", lens[k++] = 6;
+        argv[k] = "~", lens[k++] = 1;
+        lens[k] = (size_t)snprintf(maxlen, sizeof maxlen, "%zu",
+                                   st->conf.max_packets);
+        argv[k++] = maxlen;
     }
+    const char *tail[5] = { "*", "o", offset, "p", blob };
+    size_t tlens[5] = { 1, 1, strlen(offset), 1, len };
+    memcpy(argv + k, tail, sizeof tail);
+    memcpy(lens + k, tlens, sizeof tlens);
+    rc = send_cmd(k + 5, argv, lens, wrote);
     if (rc == 0) {
         st->appended = 1;
         st->appends++;
@@ -643,6 +632,7 @@ static void rs_take(void *p, const char *nsp, const char *pid,
     t->done = done;
     t->ud = ud;
     t->seq = st->appends;
+    t->at = siod_now_ms();
     t->next = st->takes;
     if (st->takes != NULL)
         st->takes->prev = t;
@@ -658,25 +648,46 @@ static void rs_take(void *p, const char *nsp, const char *pid,
 
 /* ---- the window ------------------------------------------------------------ */
 
+/* Answers the takes Redis has left unanswered too long (one at a time:
+ * an answer resumes a socket, which may take or log again). */
+static void expire_takes(struct rstore *st, int64_t now)
+{
+    for (;;) {
+        struct take *t = st->takes;
+        while (t != NULL && t->at + CLAIM_TIMEOUT_MS > now)
+            t = t->next;
+        if (t == NULL)
+            return;
+        siod_sio_taken_fn done = t->done;
+        take_unlink(t);
+        t->done = NULL;   /* freed by its reply, if any */
+        drop_recent(st);
+        note(0);
+        done(t->ud, NULL, NULL, "Redis did not answer in time");
+    }
+}
+
 static void rs_expire(void *p, int64_t now)
 {
     struct rstore *st = p;
     char id[32], ttl[24];
     int n;
 
+    expire_takes(st, now);
+
     /* entries past the window (by Redis's clock, a second's slack) */
     n = snprintf(id, sizeof id, "%" PRId64,
                  now - (int64_t)st->conf.window_ms - 1000);
     const char *trim[5] = { "XTRIM", st->stream, "MINID", "~", id };
     size_t tlens[5] = { 5, strlen(st->stream), 5, 1, (size_t)n };
-    (void)send_int(5, trim, tlens);
+    (void)send_cmd(5, trim, tlens, wrote_int);
     if (st->appended) {
         st->appended = 0;
         n = snprintf(ttl, sizeof ttl, "%u",
                      st->conf.window_ms + STREAM_TTL_EXTRA_MS);
         const char *exp[3] = { "PEXPIRE", st->stream, ttl };
         size_t elens[3] = { 7, strlen(st->stream), (size_t)n };
-        (void)send_int(3, exp, elens);
+        (void)send_cmd(3, exp, elens, wrote_int);
     }
     /* the tracked records live on; written again whole, so that a
      * record lost (Redis restarted, an outage) comes back */
@@ -740,8 +751,10 @@ static void *rs_create(const siod_sio_recovery_conf *conf)
     struct rstore *st = calloc(1, sizeof *st);
     uint32_t r = 0;
 
-    if (st == NULL || rconn == NULL)
-        goto fail;
+    if (st == NULL || rconn == NULL) {
+        free(st);
+        return NULL;
+    }
     st->conf = *conf;
     if (asprintf(&st->stream, "%s#recovery#log", rconn->prefix) < 0)
         st->stream = NULL;
@@ -758,13 +771,7 @@ static void *rs_create(const siod_sio_recovery_conf *conf)
     g = st;
     return st;
 fail:
-    if (st != NULL) {
-        if (st->flush != NULL)
-            event_free(st->flush);
-        free(st->stream);
-        free(st->kpre);
-        free(st);
-    }
+    rs_destroy(st);
     return NULL;
 }
 

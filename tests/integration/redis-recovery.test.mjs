@@ -6,8 +6,9 @@
 // siod was killed with SIGKILL and restarted, through the other node,
 // and again and again while its node keeps emitting (what that node logs
 // during the claim's round trip is replayed too);
-// an offset trimmed from the stream, or Redis down, gives a new socket and
-// siod carries on, with one log line per outage.
+// an offset trimmed from the stream, Redis down or stalled, gives a new
+// socket and siod carries on, with one log line per outage; the sharded
+// mode does the same.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -253,6 +254,32 @@ test('Redis down at reconnect: a new socket, siod carries on, one log line for t
     await redis.start();
   }
 });
+
+test('Redis stalled (SIGSTOP) at reconnect: the claim gives up in seconds, a new socket, siod does not wait',
+  { timeout: 60000 }, async () => {
+    const s = await sioConnect(A, '/', { ...RECONNECT, transports: ['websocket'] });
+    const other = await sioConnect(A, '/', { transports: ['websocket'] });
+    try {
+      const id = await setUp(s);
+      redis.proc.kill('SIGSTOP');
+      try {
+        const back = cycle(s, 'client', 15000);
+        const t0 = Date.now();
+        cut(s);
+        // meanwhile siod serves everyone else
+        assert.equal((await ackOf(other, 'whoami'))[0].id, other.id);
+        await back;
+        // the claim's 2 s, the expire tick's second, the client's retry
+        assert.ok(Date.now() - t0 < 6000, `not held until Redis answers (${Date.now() - t0} ms)`);
+        assert.equal(s.recovered, false);
+        assert.notEqual(s.id, id);
+      } finally {
+        redis.proc.kill('SIGCONT');
+      }
+    } finally {
+      closeAll(s, other);
+    }
+  });
 
 test('the sharded mode (--redis-mode=sharded): a client comes back through the other node, recovered',
   { timeout: 60000 }, async () => {
