@@ -5,7 +5,9 @@
  * CONNECT whose auth has that socket's pid and the client's last offset
  * gets the same socket back (id, pid, rooms, data) and every packet it
  * missed, replayed before the CONNECT answer. The log and the kept
- * sockets live in a store (siod_sio_store_ops; siod_sio_store_mem). */
+ * sockets live in a store (siod_sio_store_ops): siod_sio_store_mem in
+ * this process, or with --redis siod_sio_store_redis, whose answer to a
+ * CONNECT comes later (the CONNECT waits, as for connect middleware). */
 #include "siod_sio_int.h"
 #include "core/siod_core.h"
 #include "sio_json.h"
