@@ -429,7 +429,9 @@ static int emit(siod_socket *s, const char *event, const siod_args *args,
             return -EPIPE;
         /* left, kept for recovery: logged, and sent to the socket back
          * under its id if it is, as the reference's emit (a broadcast to
-         * the socket's room) does */
+         * the socket's room) does; through the cluster, where it may
+         * have come back on another node */
+        sel.flags &= ~SIOD_ADAPTER_LOCAL;
         rc = siod_sio_recovery_encode(&o, s->nsp, event, args, &sel);
         if (rc == 0)
             s->nsp->aops->broadcast(s->nsp->adapter, &o, &sel);

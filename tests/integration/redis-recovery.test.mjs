@@ -160,6 +160,8 @@ test('a client on node A loses its transport and comes back through node B: reco
       assert.deepEqual(await ackOf(s, 'later', [{ delay: 300, to: 'me', event: 'm', n: 3 }]), [true]);
       assert.deepEqual(await ackOf(s, 'later', [{ delay: 350, to: 'room:r1', event: 'r', n: 2 }]), [true]);
       assert.deepEqual(await ackOf(s, 'later', [{ delay: 400, to: 'me', event: 'vol', n: 2, volatile: true }]), [true]);
+      // and once it is back on B: A's application still holds the old socket object
+      assert.deepEqual(await ackOf(s, 'later', [{ delay: 3000, to: 'me', event: 'late', n: 1 }]), [true]);
       s.io.uri = nspUrl(B, '/');
       const back = cycle(s, 'client');
       cut(s);
@@ -170,9 +172,12 @@ test('a client on node A loses its transport and comes back through node B: reco
       const order = s.rec.log.map((e) => e.event).filter((e) => ['m', 'r', 'vol'].includes(e));
       assert.deepEqual(order, ['m', 'm', 'm', 'r', 'r'], 'missed events in order, once each; volatile not replayed');
       assert.deepEqual(firsts(s, 'm'), [0, 1, 2]);
-      // B serves it now: B's application reaches it by its id
+      // B serves it now: B's application reaches it by its id, and so
+      // does A's emit to the socket object it kept (through the cluster)
       await emitApi(B, id, 'live', 1);
       await s.rec.count('live', 1);
+      await s.rec.count('late', 1, 8000);
+      assert.equal(typeof s.rec.all('late')[0].at(-1), 'string', 'late: carries its offset');
     } finally {
       closeAll(s);
     }
