@@ -271,6 +271,16 @@ $(BUILD)/fuzz/fuzz_cluster: tests/fuzz/fuzz_cluster.c $(FUZZ_CLUSTER_SRC) \
 	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -D_GNU_SOURCE $(SIOD_INC) -Isiod \
 	  -o $@ $< $(FUZZ_CLUSTER_SRC) $(SHARED_SRC) $(SIOD_LIBS)
 
+# fuzz_store_blob runs the Redis recovery store's bytes alone (a pure
+# file, and the in-process store for the saved state's free).
+FUZZ_BLOB_SRC := siod/sio/siod_sio_store_blob.c siod/sio/siod_sio_store.c \
+                 siod/core/siod_buf.c siod/core/siod_hash.c
+$(BUILD)/fuzz/fuzz_store_blob: tests/fuzz/fuzz_store_blob.c $(FUZZ_BLOB_SRC) \
+                               $(SHARED_SRC) $(SIOD_HDR) $(wildcard shared/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -D_GNU_SOURCE $(SIOD_INC) -Isiod \
+	  -o $@ $< $(FUZZ_BLOB_SRC) $(SHARED_SRC) $(SIOD_LIBS)
+
 # fuzz_schema runs the payload schemas alone (the guard layer's schema
 # files and the core they use, with json-c).
 FUZZ_SCHEMA_SRC := siod/guard/siod_schema_compile.c siod/guard/siod_schema_check.c \

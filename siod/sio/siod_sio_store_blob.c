@@ -132,11 +132,11 @@ siod_sio_saved *siod_sio_blob_record_read(const char *p, size_t len,
     if (v == NULL || !get_is(&r, "r1"))
         goto fail;
     s = get_str(&r, &n);
-    if (r.bad || n != SIO_SID_LEN)
+    if (r.bad || n != SIO_SID_LEN || memchr(s, '\0', n) != NULL)
         goto fail;
     memcpy(v->sid, s, n);
     s = get_str(&r, &n);
-    if (r.bad || n != SIO_SID_LEN)
+    if (r.bad || n != SIO_SID_LEN || memchr(s, '\0', n) != NULL)
         goto fail;
     memcpy(v->pid, s, n);
     if (!get_is(&r, nsp))

@@ -44,6 +44,9 @@ static void test_record(void)
     CHECK(siod_sio_blob_record_read(rec, len, "/", node) == NULL);
     for (size_t cut = 0; cut < len; cut++)
         CHECK(siod_sio_blob_record_read(rec, cut, "/chat", node) == NULL);
+    /* an id with a NUL in it (after "r1" and the id's length) */
+    rec[4 + 2 + 4 + 3] = '\0';
+    CHECK(siod_sio_blob_record_read(rec, len, "/chat", node) == NULL);
     free(rec);
     /* no data, no rooms */
     rec = siod_sio_blob_record(sid, pid, "/", "n", NULL, NULL, 0, &len);
