@@ -283,7 +283,12 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
         }
         l = next;
     }
-    st->dirty = keep;
+    while (keep != NULL) {   /* not armed again: the tick retries them */
+        struct live *next = keep->dnext;
+        keep->dnext = st->dirty;
+        st->dirty = keep;
+        keep = next;
+    }
 }
 
 static void rs_track(void *p, siod_socket *s)
