@@ -3,12 +3,17 @@
 #   make SAN=1      the same with AddressSanitizer + UBSan (into build-san/)
 #   make test       set up what is missing, build, run unit + integration tests
 #   make unit       layer check + unit tests    make fuzz   every fuzz target, bounded
-#   make serve      private httpd + siod in the foreground (see README)
+#   make serve      private httpd + siod in the foreground (see README;
+#                   ALLOW_EIO3=1 serves Socket.IO 2 clients too)
 #   make run        the demo: chat app + demo site (conf/demo) on PORT
 #   make cluster    the demo on two nodes behind a round-robin front (Redis)
 #   make e2e        browser check of the demo (chromium; not in make test)
 #   make bench      ours (mpm_event, mpm_worker) beside Node.js socket.io,
 #                   about 18 min; QUICK=1 for small, short runs (not in make test)
+#   make bench-cluster  broadcasts across two nodes joined by Redis, ours
+#                   beside two Node.js socket.io nodes (the Redis adapter)
+#   make bench-php  event -> PHP (HTTP callbacks, php-fpm) -> ack round
+#                   trips beside the C bench application
 #   make install    module via apxs, siod and its applications under PREFIX
 #   make deb        Debian packages into DEB_OUT (default build/deb), lintian
 #   make deb-test   make deb, then the packages' files run in a private httpd
@@ -107,7 +112,7 @@ SIOD_UNIT_OBJ := $(BUILD)/obj/siod/core/siod_hash.o $(BUILD)/obj/siod/core/siod_
                  $(BUILD)/obj/siod/engine/siod_closed.o
 
 .PHONY: all clean setup test unit layers integration fuzz serve run cluster e2e install conformance bench \
-        programs install-siod deb deb-test
+        bench-cluster bench-php soak programs install-siod deb deb-test
 
 all: $(BUILD)/libsio.a $(BUILD)/siod $(BUILD)/mod_socketio.so $(TOOL_BIN) $(APP_SO) \
      $(TESTAPP_SO)
@@ -311,10 +316,11 @@ unit: layers $(UNIT_BIN)
 # where the document says), so a move or rename that leaves them behind
 # fails make unit and make test. The shell scripts pass shellcheck's
 # warnings (a comment inside a continued command, an assignment that never
-# reaches the command it was meant for).
+# reaches the command it was meant for), each with the files it sources
+# (scripts/bench-lib.sh) read along.
 layers:
 	@scripts/check-layers.sh
-	@shellcheck -S warning .ci/run $$(git ls-files 'scripts/*.sh' 2>/dev/null || ls scripts/*.sh)
+	@shellcheck -x -S warning .ci/run $$(git ls-files 'scripts/*.sh' 2>/dev/null || ls scripts/*.sh)
 
 # New inputs go to $(BUILD)/fuzz/corpus-NAME; tests/fuzz/corpus/NAME (kept
 # in the repository, minimized) seeds it. A crash fails the run (its log is
@@ -346,7 +352,7 @@ serve: all
 	HANDSHAKE_RATE="$(HANDSHAKE_RATE)" HANDSHAKE_BURST="$(HANDSHAKE_BURST)" \
 	SCHEMAS="$(if $(SCHEMAS),$(abspath $(SCHEMAS)))" \
 	CONNECT_TIMEOUT="$(CONNECT_TIMEOUT)" CORS="$(CORS)" MPM="$(MPM)" SAN=$(SAN) \
-	REDIS="$(REDIS)" REDIS_MODE="$(REDIS_MODE)" REDIS_PREFIX="$(REDIS_PREFIX)" \
+	ALLOW_EIO3="$(ALLOW_EIO3)" REDIS="$(REDIS)" REDIS_MODE="$(REDIS_MODE)" REDIS_PREFIX="$(REDIS_PREFIX)" \
 	NODE="$(NODE)" NODE_URL="$(NODE_URL)" NODE_TTL="$(NODE_TTL)" PEERS="$(PEERS)" \
 	SIOD_ARGS="$(SIOD_ARGS)" HANDLERS="$(HANDLERS)" CALLBACKS="$(CALLBACKS)" \
 	scripts/serve.sh
@@ -389,11 +395,14 @@ cluster:
 # screenshot in $(BUILD)/e2e/demo.png. HANDLERS=php: the demo as `make run
 # HANDLERS=php` serves it. Then the Socket.IO Admin UI
 # (tests/e2e/admin-ui.mjs, make serve ADMIN_UI=1): $(BUILD)/e2e/admin-ui.png.
+# Then WebSockets over HTTP/2 (tests/e2e/ws-h2.mjs: mod_http2 with
+# H2WebSockets On; skipped under MPM=prefork, where mod_http2 is inactive).
 e2e:
 	scripts/setup.sh --browser
 	$(MAKE) all
 	BUILD=$(abspath $(BUILD)) MPM="$(MPM)" HANDLERS="$(HANDLERS)" node tests/e2e/demo.mjs
 	BUILD=$(abspath $(BUILD)) MPM="$(MPM)" node tests/e2e/admin-ui.mjs
+	BUILD=$(abspath $(BUILD)) MPM="$(MPM)" node tests/e2e/ws-h2.mjs
 
 # Hold ladder, memory per client, broadcasts, acks, server CPU per ack and
 # per delivery, open-loop ack latency, long-polling sessions and a polling
@@ -404,6 +413,25 @@ e2e:
 # TARGETS or HOLD_STEPS pass through the environment.
 bench: all
 	BUILD=$(abspath $(BUILD)) scripts/bench.sh
+
+# Broadcast deliveries per second across two nodes joined by a private
+# redis-server, the Redis hop's latency and CPU per delivery, ours beside
+# two Node.js socket.io nodes (scripts/bench-cluster.sh,
+# docs/benchmarks.md); results in $(BUILD)/bench-cluster/<time>/.
+bench-cluster: all
+	BUILD=$(abspath $(BUILD)) scripts/bench-cluster.sh
+
+# Acked events answered by PHP through HTTP callbacks (php-fpm) at fixed
+# rates beside siod's C bench application (scripts/bench-php.sh,
+# docs/benchmarks.md); results in $(BUILD)/bench-php/<time>/.
+bench-php: all
+	BUILD=$(abspath $(BUILD)) scripts/bench-php.sh
+
+# An hour of a held crowd with broadcasts, churn and polling sessions; RSS
+# and descriptors of httpd and siod must stay flat (scripts/soak.sh,
+# docs/soak.md). Not in CI; SOAK_SECONDS and SOAK_CLIENTS make it shorter.
+soak: all
+	BUILD=$(abspath $(BUILD)) scripts/soak.sh
 
 install: programs install-siod
 	$(APXS) -i -n socketio $(BUILD)/mod_socketio.so

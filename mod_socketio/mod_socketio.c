@@ -50,6 +50,11 @@ static const command_rec socketio_cmds[] = {
                  SOCKETIO_CONF_INFO(socketio_field_allow_upgrades),
                  RSRC_CONF | ACCESS_CONF,
                  "On to let polling sessions upgrade to WebSocket"),
+    AP_INIT_FLAG("SocketIOAllowEIO3", socketio_cmd_flag,
+                 SOCKETIO_CONF_INFO(socketio_field_allow_eio3),
+                 RSRC_CONF | ACCESS_CONF,
+                 "On to serve Engine.IO 3 clients (Socket.IO 2); "
+                 "default Off"),
     AP_INIT_RAW_ARGS("SocketIOCorsOrigin", socketio_cmd_cors_origin, NULL,
                      RSRC_CONF | ACCESS_CONF,
                      "'*' or the origins allowed to connect cross-origin"),
@@ -187,6 +192,8 @@ static void socketio_child_stopping(apr_pool_t *pchild, int graceful)
 
 static void socketio_register_hooks(apr_pool_t *p)
 {
+    ap_hook_pre_config(socketio_config_pre_config, NULL, NULL,
+                       APR_HOOK_MIDDLE);
     ap_hook_check_config(socketio_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(socketio_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_monitor(socketio_daemon_monitor, NULL, NULL, APR_HOOK_MIDDLE);

@@ -111,95 +111,34 @@ WORKER_THREADS=${WORKER_THREADS:-250}
 WORKER_SERVERS=${WORKER_SERVERS:-48}
 WORKER_WS_THREADS=${WORKER_WS_THREADS:-11500}
 UPDATE_DOCS=${UPDATE_DOCS:-1}
-SETTLE_TRIES=${SETTLE_TRIES:-5}
-BG_QUIET=${BG_QUIET:-25}
 
-SIOBENCH=$BUILD/tools/siobench
-stamp=$(date -u +%Y%m%d-%H%M%S)
-OUT=${OUT:-$BUILD/bench/$stamp}
-RESULTS=$OUT/results.jsonl
+bench_name=bench
+# shellcheck source=scripts/bench-lib.sh
+. "$here/bench-lib.sh"
 
-say() { printf 'bench: %s\n' "$*" >&2; }
-die() { say "$*"; exit 1; }
-
-for f in "$SIOBENCH" "$BUILD/siod" "$BUILD/mod_socketio.so" "$BUILD/apps/bench.so"; do
-    [ -e "$f" ] || die "$f missing (run make)"
-done
-for t in $TARGETS; do
-    case $t in event|worker|node) ;; *) die "unknown target '$t' (event, worker, node)" ;; esac
-done
-if grep -q __asan_init "$BUILD/siod" "$BUILD/mod_socketio.so" 2>/dev/null; then
-    die "$BUILD is a sanitizer build: figures come from the plain build (make bench without SAN=1)"
-fi
+check_targets "event worker node"
 command -v curl >/dev/null || die "curl missing"
 command -v node >/dev/null || die "node missing (scripts/setup.sh)"
 
 # ---------------------------------------------------------------- processes
-serve_pid=   # scripts/serve.sh of the running httpd target (it owns httpd + siod)
-server_kids= # httpd's parent and siod, as serve.sh started them
 node_pid=    # the Node.js reference server
-sb_pid=      # siobench
 probe_pid=   # the static-page probe (curl)
 
-# stop_pid PID GRACE: SIGTERM, SIGKILL after GRACE seconds; reaps it.
-stop_pid() {
-    local pid=$1 grace=$2 i
-    [ -n "$pid" ] || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < grace * 10; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-
 stop_server() {
-    local p
-    # serve.sh stops httpd (and its children) before siod and waits for
-    # both; were it killed itself, what it started goes by pid.
-    if [ -n "$serve_pid" ]; then
-        server_kids="$server_kids $(httpd_pids) $(siod_pid)"
-        stop_pid "$serve_pid" 40
-        serve_pid=
-        for p in $server_kids; do
-            # pids recycle fast while thousands of threads come and go:
-            # only a process whose command line names our run directory
-            if { tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null | grep -qF "$rundir"; then
-                say "killing leftover server process $p"
-                kill -KILL "$p" 2>/dev/null || true
-            fi
-        done
-        server_kids=
-    fi
-    if [ -n "$node_pid" ]; then stop_pid "$node_pid" 10; node_pid=; fi
+    stop_servers
+    node_pid=
 }
 
 # shellcheck disable=SC2317 # runs from the traps
-cleanup() {
-    trap - INT TERM EXIT
+stop_all() {
     if [ -n "$probe_pid" ]; then stop_pid "$probe_pid" 2; probe_pid=; fi
-    # siobench: SIGINT ends its measurement, a second one kills its workers
-    if [ -n "$sb_pid" ]; then
-        kill -INT "$sb_pid" 2>/dev/null || true
-        sleep 0.5
-        kill -INT "$sb_pid" 2>/dev/null || true
-        stop_pid "$sb_pid" 5
-        sb_pid=
-    fi
     stop_server
 }
-trap 'cleanup; exit 130' INT
-trap 'cleanup; exit 143' TERM
-trap cleanup EXIT
+set_traps stop_all
 
 # ---------------------------------------------------------------- set-up
-mkdir -p "$OUT/bin/apps" "$OUT/htdocs" "$OUT/logs"
-: >"$RESULTS"
-
-# A snapshot of the binaries: a rebuild during the run changes nothing.
-cp "$BUILD/siod" "$BUILD/mod_socketio.so" "$OUT/bin/"
-cp "$BUILD"/apps/*.so "$OUT/bin/apps/"
+start_run
+mkdir -p "$OUT/htdocs"
 
 # The same page for both servers (httpd gets it through SITE_DIR).
 cat >"$OUT/htdocs/index.html" <<'EOF'
@@ -210,10 +149,7 @@ WebSocket clients are held, to see whether ordinary pages stay fast.</p>
 </body></html>
 EOF
 
-if [ ! -d "$repo/tests/bench/node_modules/socket.io" ]; then
-    say "installing the reference server's socket.io (npm ci in tests/bench)"
-    (cd "$repo/tests/bench" && npm ci --no-audit --no-fund >/dev/null)
-fi
+npm_ci_bench
 
 # gnuplot draws the plots; installed from Debian when missing (as root or
 # with password-less sudo), before anything is measured.
@@ -227,130 +163,48 @@ if ! command -v gnuplot >/dev/null; then
         say "could not install gnuplot-nox (see $OUT/logs/apt.log): no plots"
 fi
 
-# Every held WebSocket is a descriptor: httpd children, node and siobench
-# inherit the hard limit (20,000 here).
-ulimit -n "$(ulimit -Hn)"
+# start_run raised it to the hard limit (20,000 here)
 nofile=$(ulimit -n)
-
-# json_str TEXT: TEXT as a JSON string.
-json_str() {
-    local s=$1
-    s=${s//\\/\\\\}
-    s=${s//\"/\\\"}
-    s=$(printf '%s' "$s" | tr '\n\t\r' '   ' | tr -d '\000-\037')
-    printf '"%s"' "$s"
-}
-
-load1() { cut -d' ' -f1 /proc/loadavg; }
-
-# A free TCP port on 127.0.0.1 below the ephemeral range.
-free_port() {
-    local p
-    for _ in $(seq 200); do
-        p=$((20000 + RANDOM % 12000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null &&
-           ! ss -Htan "sport = :$p" 2>/dev/null | grep -q .; then
-            echo "$p"; return 0
-        fi
-    done
-    die "no free port found"
-}
 
 # ---------------------------------------------------------------- servers
 port=
 url=
 rundir=
-errlog=
-
-# httpd settings per target: Apache's own defaults for the event MPM's
-# threads (the generated configuration differs, so they are restated) plus
-# what the reactor needs (AsyncRequestWorkerFactor raised: suspended
-# WebSockets count toward a child's accept limit); worker gets threads
-# enough for thread-per-WebSocket and the module's cap below them.
-extra_conf() {
-    case $1 in
-    event) cat <<'EOF'
-StartServers 3
-ServerLimit 16
-ThreadLimit 64
-ThreadsPerChild 25
-MinSpareThreads 75
-MaxSpareThreads 250
-MaxRequestWorkers 400
-AsyncRequestWorkerFactor 1000
-EOF
-        ;;
-    worker) cat <<EOF
-StartServers 3
-ServerLimit $WORKER_SERVERS
-ThreadLimit $WORKER_THREADS
-ThreadsPerChild $WORKER_THREADS
-MinSpareThreads 75
-MaxSpareThreads $((WORKER_SERVERS * WORKER_THREADS))
-MaxRequestWorkers $((WORKER_SERVERS * WORKER_THREADS))
-SocketIOWebSocketThreads $WORKER_WS_THREADS
-EOF
-        ;;
-    esac
-}
 
 # start_server TARGET [TRANSPORTS]: starts it on a free port; sets url,
 # port, errlog. TRANSPORTS: ws (the default: node serves WebSocket only,
 # all siobench's WebSocket modes use) or all (node serves long-polling
 # too); httpd always serves both.
 start_server() {
-    local t=$1 tr=${2:-ws} log i ws_only=--ws-only
+    local t=$1 tr=${2:-ws} log ws_only=--ws-only
     [ "$tr" = ws ] || ws_only=
     port=$(free_port)
     url="http://127.0.0.1:$port/socket.io/"
     if [ "$t" = node ]; then
         log=$OUT/logs/node.log
         errlog=$log
-        echo "=== start $(date -u +%T) port $port" >>"$log"
         # shellcheck disable=SC2086
-        node "$repo/tests/bench/node-server.mjs" --port "$port" $ws_only \
-            --ping-interval "$PING_INTERVAL" --ping-timeout "$PING_TIMEOUT" \
-            --static "$OUT/htdocs" >>"$log" 2>&1 &
-        node_pid=$!
-        for ((i = 0; i < 200; i++)); do
-            tail -n 2 "$log" | grep -q "^listening 127.0.0.1:$port" && break
-            kill -0 "$node_pid" 2>/dev/null || { tail -n 5 "$log" >&2; die "node server exited"; }
-            sleep 0.05
-        done
-        tail -n 2 "$log" | grep -q "^listening" || die "node server did not start"
+        node_start "$log" "$port" $ws_only --static "$OUT/htdocs"
+        node_pid=$node_started
         return 0
     fi
     rundir=$OUT/run-$t
     log=$OUT/logs/serve-$t.log
-    echo "=== start $(date -u +%T) port $port" >>"$log"
     # EVENT_RATE=0: one bcast sender emits hundreds of events a second,
     # past siod's default per-socket rate; Node.js has no such limit either.
     # SIOD_MODE=external: siod apart from httpd, so that its CPU is
     # measured on its own. (No comment line may stand inside this command:
     # it would end it there and drop every setting after it.)
-    EXTRA_CONF=$(extra_conf "$t") RUNDIR=$rundir PORT=$port MPM=$t APP=bench \
-        PING_INTERVAL=$PING_INTERVAL PING_TIMEOUT=$PING_TIMEOUT LOGLEVEL=warn EVENT_RATE=0 \
-        BUILD=$OUT/bin SITE_DIR=$OUT/htdocs SAN=0 SIOD_MODE=external \
-        "$here/serve.sh" >>"$log" 2>&1 &
-    serve_pid=$!
-    for ((i = 0; i < 600; i++)); do
-        tail -n 5 "$log" | grep -q '^serve: ready' && break
-        kill -0 "$serve_pid" 2>/dev/null || { tail -n 10 "$log" >&2; die "serve.sh ($t) exited"; }
-        sleep 0.05
-    done
-    tail -n 5 "$log" | grep -q '^serve: ready' || die "httpd ($t) did not start"
+    serve_start "$log" EXTRA_CONF="$(extra_conf "$t")" RUNDIR="$rundir" PORT="$port" \
+        MPM="$t" APP=bench PING_INTERVAL="$PING_INTERVAL" PING_TIMEOUT="$PING_TIMEOUT" \
+        EVENT_RATE=0 SITE_DIR="$OUT/htdocs"
     errlog=$rundir/logs/error_log
-    server_kids="$(cat "$rundir/run/httpd.pid" 2>/dev/null || true) $(siod_pid)"
 }
 
 # httpd_pids: httpd's parent and children (of the running httpd target);
 # siod_pid: its siod.
-httpd_pids() {
-    local ppid
-    ppid=$(cat "$rundir/run/httpd.pid" 2>/dev/null) || return 0
-    echo "$ppid" "$(pgrep -P "$ppid" 2>/dev/null | tr '\n' ' ')"
-}
-siod_pid() { cat "$rundir/run/siod.pid" 2>/dev/null || true; }
+httpd_pids() { httpd_pids_in "$rundir"; }
+siod_pid() { siod_pid_in "$rundir"; }
 
 # cpu_args TARGET: siobench's --cpu options for the running server: httpd
 # (its parent; the children count with it, see siobench --cpu) and siod
@@ -398,78 +252,12 @@ sample_target() {
     echo "$((h[0] + s[0])) $((h[1] + s[1])) $((h[2] + s[2])) $((h[3] + s[3])) ${h[0]} ${h[2]} ${s[0]} $((h[4] > s[4] ? h[4] : s[4]))"
 }
 
-# cpu_ticks: "busy total" jiffies of the whole machine (/proc/stat).
-cpu_ticks() { awk '/^cpu /{b=$2+$3+$4+$7+$8+$9; print b, b+$5+$6; exit}' /proc/stat; }
-
-# proc_ticks PID...: CPU time (user + system, in clock ticks) of the PIDs.
-proc_ticks() {
-    local p sum=0 t
-    for p in "$@"; do
-        t=$({ sed 's/^.*) //' "/proc/$p/stat"; } 2>/dev/null | awk '{print $12 + $13}')
-        sum=$((sum + ${t:-0}))
-    done
-    echo "$sum"
-}
-
 # target_pids TARGET: the server's processes.
 target_pids() {
     if [ "$1" = node ]; then echo "$node_pid"; else echo "$(httpd_pids) $(siod_pid)"; fi
 }
 
-# settle TARGET: a second with the fresh server idle, repeated (up to
-# SETTLE_TRIES times) while anything but this server (other jobs, the
-# kernel finishing the last run) keeps more than BG_QUIET % of the
-# machine's CPU busy; sets bg_cpu to that share in the last second.
-settle() {
-    local a b pids s0 s1 i
-    pids=$(target_pids "$1")
-    for ((i = 0; i < SETTLE_TRIES; i++)); do
-        read -r -a a <<<"$(cpu_ticks)"
-        # shellcheck disable=SC2086
-        s0=$(proc_ticks $pids)
-        sleep 1
-        read -r -a b <<<"$(cpu_ticks)"
-        # shellcheck disable=SC2086
-        s1=$(proc_ticks $pids)
-        bg_cpu=$(awk -v b="$((b[0] - a[0] - (s1 - s0)))" -v t="$((b[1] - a[1]))" \
-            'BEGIN{ if (b < 0) b = 0; printf "%.0f", (t > 0 ? 100 * b / t : 0) }')
-        [ "$bg_cpu" -gt "$BG_QUIET" ] || break
-    done
-}
-bg_cpu=0
-
-# server_news TARGET OFFSET: the server's warnings and errors logged since
-# byte OFFSET of its log, one line, at most 400 characters.
-server_news() {
-    local f=$errlog
-    [ -f "$f" ] || return 0
-    tail -c +"$(( $2 + 1 ))" "$f" 2>/dev/null |
-        grep -E '\[[a-z_]+:(warn|error|crit|alert|emerg)\]|[Ee]rror|EMFILE|refus' |
-        sed -E 's/^\[[^]]*\] //; s/\[pid [^]]*\] //; s/\[client [^]]*\] //' | sort | uniq -c | sort -rn | head -n 3 |
-        sed -E 's/^ *([0-9]+) (.*)$/\2 (x\1)/' | tr '\n' ' ' | cut -c1-400 || true
-}
-log_size() { stat -c %s "$errlog" 2>/dev/null || echo 0; }
-
 # ---------------------------------------------------------------- runs
-# siobench_wait_go LOG: waits until siobench says every client resolved
-# (or it exited); returns 1 if it exited first.
-siobench_wait_go() {
-    while ! grep -q '^-- ' "$1" 2>/dev/null; do
-        kill -0 "$sb_pid" 2>/dev/null || return 1
-        sleep 0.1
-    done
-}
-
-# finish_siobench: waits for siobench (not from a subshell: only this
-# shell can reap it). json_of LOG: its final JSON line, or nothing.
-finish_siobench() {
-    wait "$sb_pid" 2>/dev/null || true
-    sb_pid=
-}
-json_of() { tail -n 1 "$1" | grep '^{' || true; }
-# jnum LINE KEY: the number KEY has in a JSON line, 0 when absent.
-jnum() { grep -o "\"$2\":[0-9.]*" <<<"$1" | head -n 1 | cut -d: -f2 | grep . || echo 0; }
-
 # percentiles FILE: "p50_ms p99_ms ok errors" of curl's "code seconds"
 # lines (nearest rank).
 percentiles() {
@@ -498,14 +286,6 @@ stop_probe() {
     for _ in $(seq 50); do kill -0 "$probe_pid" 2>/dev/null || break; sleep 0.1; done
     stop_pid "$probe_pid" 1
     probe_pid=
-}
-
-# emit JSON-LINE PREFIX SUFFIX: appends {PREFIX, <siobench fields>, SUFFIX}.
-emit() {
-    local line=$1 pre=$2 post=$3 body
-    body=${line#\{}
-    body=${body%\}}
-    printf '{%s,%s%s}\n' "$pre" "$body" "${post:+,$post}" >>"$RESULTS"
 }
 
 declare -A failed_at=()
@@ -537,7 +317,7 @@ hold() {
     stop_probe
     [ -f "$probe_f" ] || : >"$probe_f"
     read -r -a pp <<<"$(percentiles "$probe_f")"
-    news=$(server_news "$t" "$off")
+    news=$(server_news "$off")
     stop_server
     [ ${#during[@]} -gt 0 ] || during=(0 0 0 0 0 0 0 0)
 
@@ -579,74 +359,53 @@ hold() {
 
 # bcast TARGET N and ack TARGET: throughput runs on a fresh server.
 bcast() {
-    local t=$1 n=$2 log line l1 off news
+    local t=$1 n=$2 log l1
     log=$OUT/logs/bcast-$t-$n.log
     l1=$(load1)
     start_server "$t"
     settle "$t"
-    off=$(log_size)
     # shellcheck disable=SC2046
-    "$SIOBENCH" bcast -n "$n" --procs "$PROCS" --connect-rate "$CONNECT_RATE" \
+    run_siobench "$log" bcast "$n" --procs "$PROCS" --connect-rate "$CONNECT_RATE" \
         --window "$BCAST_WINDOW" --duration "$BCAST_SECONDS" --src "$SRC" \
-        $(cpu_args "$t") --url "$url" -q >"$log" 2>&1 &
-    sb_pid=$!
-    finish_siobench
-    line=$(json_of "$log")
-    news=$(server_news "$t" "$off")
+        $(cpu_args "$t") --url "$url"
     stop_server
-    [ -n "$line" ] || line='{"mode":"bcast","clients":'$n',"siobench":"no report"}'
-    emit "$line" "\"target\":\"$t\",\"scenario\":\"bcast\",\"step\":$n,\"load1\":$l1,\"bg_cpu_pct\":$bg_cpu" \
-        "\"server_log\":$(json_str "$news")"
+    emit "$sb_line" "\"target\":\"$t\",\"scenario\":\"bcast\",\"step\":$n,\"load1\":$l1,\"bg_cpu_pct\":$bg_cpu" \
+        "\"server_log\":$(json_str "$sb_news")"
     printf 'bench: %-6s bcast %5d: %s\n' "$t" "$n" \
         "$(grep -E '^bcasts|^tick' "$log" | tr '\n' ' ')" >&2
 }
 
 ack() {
-    local t=$1 log line l1 off news
+    local t=$1 log l1
     log=$OUT/logs/ack-$t.log
     l1=$(load1)
     start_server "$t"
     settle "$t"
-    off=$(log_size)
     # shellcheck disable=SC2046
-    "$SIOBENCH" ack -n "$ACK_CLIENTS" --rate "$ACK_RATE" --size "$ACK_SIZE" \
-        --duration "$ACK_SECONDS" $(cpu_args "$t") --url "$url" -q >"$log" 2>&1 &
-    sb_pid=$!
-    finish_siobench
-    line=$(json_of "$log")
-    news=$(server_news "$t" "$off")
+    run_siobench "$log" ack "$ACK_CLIENTS" --rate "$ACK_RATE" --size "$ACK_SIZE" \
+        --duration "$ACK_SECONDS" $(cpu_args "$t") --url "$url"
     stop_server
-    [ -n "$line" ] || line='{"mode":"ack","clients":'$ACK_CLIENTS',"siobench":"no report"}'
-    emit "$line" "\"target\":\"$t\",\"scenario\":\"ack\",\"step\":$ACK_CLIENTS,\"load1\":$l1,\"bg_cpu_pct\":$bg_cpu" \
-        "\"server_log\":$(json_str "$news")"
+    emit "$sb_line" "\"target\":\"$t\",\"scenario\":\"ack\",\"step\":$ACK_CLIENTS,\"load1\":$l1,\"bg_cpu_pct\":$bg_cpu" \
+        "\"server_log\":$(json_str "$sb_news")"
     printf 'bench: %-6s ack: %s\n' "$t" "$(grep -E '^acks|^ack round' "$log" | tr '\n' ' ')" >&2
 }
-
-# cpu_line LOG: siobench's "CPU in the window" line, without its label.
-cpu_line() { sed -n 's/^CPU in the window: //p' "$1"; }
 
 # acks_at TARGET SCENARIO CLIENTS RATE SECONDS ROUND: acks at a fixed,
 # open-loop rate on a fresh server, with the server's CPU over the window
 # (scenario ack-cpu: CPU per ack; ack-open: latency at a high rate).
 acks_at() {
-    local t=$1 sc=$2 n=$3 rate=$4 secs=$5 round=$6 log line l1 off news
+    local t=$1 sc=$2 n=$3 rate=$4 secs=$5 round=$6 log l1
     log=$OUT/logs/$sc-$t-$round.log
     l1=$(load1)
     start_server "$t"
     settle "$t"
-    off=$(log_size)
     # shellcheck disable=SC2046
-    "$SIOBENCH" ack -n "$n" --procs "$PROCS" --connect-rate "$CONNECT_RATE" \
+    run_siobench "$log" ack "$n" --procs "$PROCS" --connect-rate "$CONNECT_RATE" \
         --rate "$rate" --size "$ACK_SIZE" --duration "$secs" --src "$SRC" \
-        $(cpu_args "$t") --url "$url" -q >"$log" 2>&1 &
-    sb_pid=$!
-    finish_siobench
-    line=$(json_of "$log")
-    news=$(server_news "$t" "$off")
+        $(cpu_args "$t") --url "$url"
     stop_server
-    [ -n "$line" ] || line='{"mode":"ack","clients":'$n',"siobench":"no report"}'
-    emit "$line" "\"target\":\"$t\",\"scenario\":\"$sc\",\"step\":$n,\"rate\":$rate,\"round\":$round,\"load1\":$l1,\"bg_cpu_pct\":$bg_cpu" \
-        "\"server_log\":$(json_str "$news")"
+    emit "$sb_line" "\"target\":\"$t\",\"scenario\":\"$sc\",\"step\":$n,\"rate\":$rate,\"round\":$round,\"load1\":$l1,\"bg_cpu_pct\":$bg_cpu" \
+        "\"server_log\":$(json_str "$sb_news")"
     printf 'bench: %-6s %s %d/s over %d, round %d: %s %s\n' "$t" "$sc" "$rate" "$n" "$round" \
         "$(grep -E '^acks|^ack round' "$log" | tr '\n' ' ')" "$(cpu_line "$log")" >&2
 }
@@ -654,26 +413,19 @@ acks_at() {
 # lp_session TARGET: whole long-polling sessions, LP_SESSION_CONCURRENCY
 # at a time, for LP_SESSION_SECONDS on a fresh server.
 lp_session() {
-    local t=$1 n=$LP_SESSION_CONCURRENCY log line l1 off news
+    local t=$1 n=$LP_SESSION_CONCURRENCY log l1
     log=$OUT/logs/lp-session-$t.log
     l1=$(load1)
     start_server "$t" all
     settle "$t"
-    off=$(log_size)
     # shellcheck disable=SC2046
-    "$SIOBENCH" lpsession -n "$n" --procs "$PROCS" --size "$ACK_SIZE" \
-        --duration "$LP_SESSION_SECONDS" --src "$SRC" $(cpu_args "$t") \
-        --url "$url" -q >"$log" 2>&1 &
-    sb_pid=$!
-    finish_siobench
-    line=$(json_of "$log")
-    news=$(server_news "$t" "$off")
+    run_siobench "$log" lpsession "$n" --procs "$PROCS" --size "$ACK_SIZE" \
+        --duration "$LP_SESSION_SECONDS" --src "$SRC" $(cpu_args "$t") --url "$url"
     stop_server
-    [ -n "$line" ] || line='{"mode":"lpsession","clients":'$n',"siobench":"no report"}'
-    emit "$line" "\"target\":\"$t\",\"scenario\":\"lp-session\",\"step\":$n,\"load1\":$l1,\"bg_cpu_pct\":$bg_cpu" \
-        "\"server_log\":$(json_str "$news")"
+    emit "$sb_line" "\"target\":\"$t\",\"scenario\":\"lp-session\",\"step\":$n,\"load1\":$l1,\"bg_cpu_pct\":$bg_cpu" \
+        "\"server_log\":$(json_str "$sb_news")"
     printf 'bench: %-6s lp-session %d at once: %s%s\n' "$t" "$n" \
-        "$(grep -E '^sessions|^requests|^errors' "$log" | tr '\n' ' ')" "${news:+ server: $news}" >&2
+        "$(grep -E '^sessions|^requests|^errors' "$log" | tr '\n' ' ')" "${sb_news:+ server: $sb_news}" >&2
 }
 
 # lp_crowd TARGET: LP_CROWD_CLIENTS polling-only clients, each keeping a
@@ -707,7 +459,7 @@ lp_crowd() {
     line=$(json_of "$log")
     stop_probe
     read -r -a pp <<<"$(percentiles "$probe_f")"
-    news=$(server_news "$t" "$off")
+    news=$(server_news "$off")
     stop_server
     [ ${#during[@]} -gt 0 ] || during=(0 0 0 0 0 0 0 0)
     [ -n "$line" ] || line='{"mode":"lphold","clients":'$n',"siobench":"no report"}'
@@ -722,20 +474,11 @@ lp_crowd() {
 }
 
 # ---------------------------------------------------------------- main
-commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git -C "$repo" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
-    commit="$commit+dirty"
-fi
-cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+commit=$(commit_of)
 cores=$(nproc)
-mem_mb=$(awk '/^MemTotal:/{printf "%d", $2/1024}' /proc/meminfo)
-httpd_v=$(/usr/sbin/apache2 -v 2>/dev/null | sed -n 's/^Server version: //p')
-sio_v=$(node -p 'require(process.argv[1]).version' \
-        "$repo/tests/bench/node_modules/socket.io/package.json" 2>/dev/null || echo "?")
-others=$(ps -eo pid=,comm= | awk -v me=$$ '$2 ~ /^(apache2|node|siod|siobench)$/ {n++} END{print n+0}')
-printf '{"scenario":"meta","date":"%s","commit":"%s","cpu":%s,"cores":%d,"mem_mb":%d,"kernel":"%s","httpd":%s,"node":"%s","socketio":"%s","nofile":%d,"load1_start":%s,"other_server_processes":%d,"settings":{"targets":"%s","hold_steps":"%s","hold_seconds":%d,"connect_rate":%d,"ping_interval":%d,"ping_timeout":%d,"bcast_window":%d,"bcast_seconds":%d,"ack_clients":%d,"ack_rate":%d,"ack_seconds":%d,"cpu_ack_clients":%d,"cpu_ack_rate":%d,"cpu_ack_seconds":%d,"open_ack_clients":%d,"open_ack_rate":%d,"open_ack_seconds":%d,"open_ack_rounds":%d,"lp_session_concurrency":%d,"lp_session_seconds":%d,"lp_crowd_clients":%d,"lp_crowd_seconds":%d,"procs":%d,"probe_rate":%d,"worker":"ThreadsPerChild %d x ServerLimit %d, SocketIOWebSocketThreads %d"}}\n' \
-    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$commit" "$(json_str "$cpu")" "$cores" "$mem_mb" \
-    "$(uname -r)" "$(json_str "$httpd_v")" "$(node --version)" "$sio_v" "$nofile" "$(load1)" \
+others=$(others_running)
+printf '{"scenario":"meta",%s,"other_server_processes":%d,"settings":{"targets":"%s","hold_steps":"%s","hold_seconds":%d,"connect_rate":%d,"ping_interval":%d,"ping_timeout":%d,"bcast_window":%d,"bcast_seconds":%d,"ack_clients":%d,"ack_rate":%d,"ack_seconds":%d,"cpu_ack_clients":%d,"cpu_ack_rate":%d,"cpu_ack_seconds":%d,"open_ack_clients":%d,"open_ack_rate":%d,"open_ack_seconds":%d,"open_ack_rounds":%d,"lp_session_concurrency":%d,"lp_session_seconds":%d,"lp_crowd_clients":%d,"lp_crowd_seconds":%d,"procs":%d,"probe_rate":%d,"worker":"ThreadsPerChild %d x ServerLimit %d, SocketIOWebSocketThreads %d"}}\n' \
+    "$(meta_fields)" \
     "$others" "$TARGETS" "$HOLD_STEPS" "$HOLD_SECONDS" "$CONNECT_RATE" "$PING_INTERVAL" \
     "$PING_TIMEOUT" "$BCAST_WINDOW" "$BCAST_SECONDS" "$ACK_CLIENTS" "$ACK_RATE" "$ACK_SECONDS" \
     "$CPU_ACK_CLIENTS" "$CPU_ACK_RATE" "$CPU_ACK_SECONDS" "$OPEN_ACK_CLIENTS" "$OPEN_ACK_RATE" \

@@ -13,9 +13,11 @@
 # --event-burst), HANDSHAKE_RATE, HANDSHAKE_BURST (--handshake-rate,
 # --handshake-burst), SCHEMAS (a directory: siod --schemas),
 # CORS (origins or '*'), MPM (event|worker|prefork), TRANSPORTS, UPGRADES,
+# ALLOW_EIO3=1 (SocketIOAllowEIO3 On: Socket.IO 2 clients too),
 # LOGLEVEL (httpd, default info), VERBOSE=1 (siod -v), SIOD_ARGS (more siod
 # options, split at spaces: limits, docs/limits.md), SAN=1 (httpd under
-# ASan: LD_PRELOAD libasan), TLS_PORT (also serve https), RUNDIR (default
+# ASan: LD_PRELOAD libasan), TLS_PORT (also serve https; with H2=1 over
+# HTTP/2 too, WebSockets included: httpd-conf.sh), RUNDIR (default
 # $BUILD/serve), and for the demo (`make run`): SITE_DIR (files for the
 # document root), CLIENT_SCRIPT (socket.io.js the module serves),
 # SERVE_CLIENT (On|Off), CGI=1 (PHP through php-cgi), FPM=1 (PHP through a
@@ -154,7 +156,7 @@ fi
 
 conf_vars=$(RUNDIR=$RUNDIR PORT=$PORT MPM=$MPM BUILD=$BUILD BIND_ADDR=${BIND_ADDR:-} \
         CORS=${CORS:-} MAX_PAYLOAD=${MAX_PAYLOAD:-} TRANSPORTS=${TRANSPORTS:-} \
-        UPGRADES=${UPGRADES:-} LOGLEVEL=${LOGLEVEL:-info} TLS_PORT=${TLS_PORT:-} \
+        UPGRADES=${UPGRADES:-} ALLOW_EIO3=${ALLOW_EIO3:-0} LOGLEVEL=${LOGLEVEL:-info} TLS_PORT=${TLS_PORT:-} H2=${H2:-} \
         STATUS=${STATUS:-1} CGI=${CGI:-0} FPM=${FPM:-0} WS_DEFLATE=${WS_DEFLATE:-0} SITE_DIR=${SITE_DIR:-} CLIENT_SCRIPT=${CLIENT_SCRIPT:-} \
         SERVE_CLIENT=${SERVE_CLIENT:-} HANDLERS_DIR=$HANDLERS_DIR NODE=${NODE:-} PEERS=${PEERS:-} \
         ADMIN_UI_DIR=$admin_ui_dir ADMIN_UI_ICONS=$admin_ui_icons \

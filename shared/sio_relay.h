@@ -56,6 +56,8 @@ enum sio_relay_type {
     SIO_R_RESPONSE = 20, /* HTTP answer to OPEN/UPGRADE/POLL_GET/POLL_POST:
                           * status = HTTP status, body = response body;
                           * SIO_RF_JSON: Content-Type application/json,
+                          * SIO_RF_BINARY: application/octet-stream (an
+                          * Engine.IO 3 payload in the XHR2 binary form),
                           * else text/plain; charset=UTF-8 */
     SIO_R_WS_ACCEPT = 21,/* complete the WebSocket handshake (101) for conn,
                           * now bound to sid */
@@ -78,7 +80,8 @@ enum sio_relay_type {
 
 enum sio_relay_flag {
     SIO_RF_WEBSOCKET = 0x01, /* OPEN: transport=websocket */
-    SIO_RF_BINARY = 0x02,    /* WS_MSG / WS_SEND: binary message, else text */
+    SIO_RF_BINARY = 0x02,    /* WS_MSG / WS_SEND: binary message, else text;
+                              * RESPONSE: a binary body */
     SIO_RF_JSON = 0x04,      /* RESPONSE: body is JSON */
     SIO_RF_VOLATILE = 0x08,  /* WS_SEND / WS_FANOUT: the message may be
                               * dropped if the client cannot take it */
@@ -208,8 +211,10 @@ void sio_relay_secret_format(const unsigned char *raw, char *out);
  * Keys the module sends: "method", "url" (path and query as received),
  * "query", "remote_addr", "remote_port", "secure" ("1"/"0"),
  * "user" (REMOTE_USER, absent if none), "upgrades" ("websocket" or ""),
- * "time" (request time, ms since the epoch) and one "h:<lower-case
- * header name>" per request header. */
+ * "max_payload", "time" (request time, ms since the epoch), "eio" ("3"
+ * for an Engine.IO 3 client the module allows; absent: 4), "b64" ("1":
+ * that client takes no binary in polling) and one "h:<lower-case header
+ * name>" per request header. */
 typedef struct sio_relay_kv {
     const char *key;
     size_t key_len;

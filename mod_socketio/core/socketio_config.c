@@ -19,6 +19,10 @@
 
 APLOG_USE_MODULE(socketio);
 
+/* Set when the configuration being read has SocketIO On somewhere (read
+ * in the parent only, between pre_config and post_config). */
+static int enabled_somewhere;
+
 /* The longest path a Unix socket address holds. */
 #define SOCKET_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 
@@ -29,6 +33,7 @@ void *socketio_config_create_dir(apr_pool_t *p, char *dir)
 
     d->enabled = -1;
     d->allow_upgrades = -1;
+    d->allow_eio3 = -1;
     d->max_payload = -1;
     d->serve_client = -1;
     d->ws_queue = -1;
@@ -48,6 +53,8 @@ void *socketio_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     d->transports = add->transports ? add->transports : base->transports;
     d->allow_upgrades = add->allow_upgrades != -1 ? add->allow_upgrades
                                                   : base->allow_upgrades;
+    d->allow_eio3 = add->allow_eio3 != -1 ? add->allow_eio3
+                                          : base->allow_eio3;
     if (add->cors_set) {
         d->cors_set = 1;
         d->cors_any = add->cors_any;
@@ -153,6 +160,8 @@ const socketio_conf_field socketio_field_enable = {
     IN_DIR(enabled, FLAG) };
 const socketio_conf_field socketio_field_allow_upgrades = {
     IN_DIR(allow_upgrades, FLAG) };
+const socketio_conf_field socketio_field_allow_eio3 = {
+    IN_DIR(allow_eio3, FLAG) };
 const socketio_conf_field socketio_field_cors_credentials = {
     IN_DIR(cors_credentials, FLAG) };
 const socketio_conf_field socketio_field_serve_client = {
@@ -251,7 +260,23 @@ const char *socketio_cmd_flag(cmd_parms *cmd, void *dconf, int on)
     if (err)
         return err;
     *(int *)field = on ? 1 : 0;
+    if (on && f == &socketio_field_enable)
+        enabled_somewhere = 1;
     return NULL;
+}
+
+/* See the header. */
+int socketio_config_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                               apr_pool_t *ptemp)
+{
+    enabled_somewhere = 0;
+    return OK;
+}
+
+/* See the header. */
+int socketio_config_any_enabled(void)
+{
+    return enabled_somewhere;
 }
 
 /* See the header. */
@@ -609,6 +634,12 @@ int socketio_config_transports(const socketio_dir_conf *d)
 int socketio_config_allow_upgrades(const socketio_dir_conf *d)
 {
     return d->allow_upgrades != 0;
+}
+
+/* Returns 1 if Engine.IO 3 clients are served (default Off). */
+int socketio_config_allow_eio3(const socketio_dir_conf *d)
+{
+    return d->allow_eio3 == 1;
 }
 
 /* Returns the payload limit in bytes (default 1000000). */

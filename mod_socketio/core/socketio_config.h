@@ -54,6 +54,7 @@ typedef struct socketio_dir_conf {
     int enabled;                      /* SocketIO */
     int transports;                   /* SOCKETIO_T_* bits */
     int allow_upgrades;               /* SocketIOAllowUpgrades */
+    int allow_eio3;                   /* SocketIOAllowEIO3 */
     int cors_set;                     /* SocketIOCorsOrigin seen */
     int cors_any;                     /* "*" */
     apr_array_header_t *cors_origins; /* const char *, exact origins */
@@ -150,6 +151,7 @@ typedef struct socketio_conf_field {
 extern const socketio_conf_field
     socketio_field_enable,                  /* SocketIO */
     socketio_field_allow_upgrades,          /* SocketIOAllowUpgrades */
+    socketio_field_allow_eio3,              /* SocketIOAllowEIO3 */
     socketio_field_cors_credentials,        /* SocketIOCorsCredentials */
     socketio_field_serve_client,            /* SocketIOServeClient */
     socketio_field_max_payload,             /* SocketIOMaxPayload */
@@ -210,12 +212,24 @@ const char *socketio_cmd_peer(cmd_parms *cmd, void *dconf, const char *tag,
  * different SocketIONode tags. */
 int socketio_config_post_config(apr_pool_t *pconf, server_rec *s);
 
+/* pre_config: forgets that SocketIO On was seen (each reading of the
+ * configuration starts over). */
+int socketio_config_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                               apr_pool_t *ptemp);
+/* 1 when the configuration just read has SocketIO On somewhere (so a
+ * managed siod has clients to serve), else 0. */
+int socketio_config_any_enabled(void);
+
 /* Accessors applying defaults; the records belong to the configuration. */
 socketio_dir_conf *socketio_config_dir(request_rec *r);
 socketio_server_conf *socketio_config_server(server_rec *s);
 int socketio_config_enabled(const socketio_dir_conf *d);
 int socketio_config_transports(const socketio_dir_conf *d);
 int socketio_config_allow_upgrades(const socketio_dir_conf *d);
+
+/* Returns 1 if Engine.IO 3 (Socket.IO 2) clients are served:
+ * SocketIOAllowEIO3 On (default Off). */
+int socketio_config_allow_eio3(const socketio_dir_conf *d);
 apr_off_t socketio_config_max_payload(const socketio_dir_conf *d);
 apr_interval_time_t socketio_config_reply_timeout(const socketio_server_conf *s);
 int socketio_config_serve_client(const socketio_dir_conf *d);

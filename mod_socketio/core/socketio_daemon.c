@@ -384,7 +384,12 @@ int socketio_daemon_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
     apr_pool_cleanup_register(pconf, st, stop_all, apr_pool_cleanup_null);
     for (hi = apr_hash_first(ptemp, st->daemons); hi; hi = apr_hash_next(hi))
         ((daemon_rec *)apr_hash_this_val(hi))->wanted = 0;
-    for (v = s; v; v = v->next) {
+    /* A module loaded (a2enmod) but not yet used starts nothing. */
+    if (!socketio_config_any_enabled())
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                     "mod_socketio: no SocketIO On in the configuration: "
+                     "siod is not started");
+    for (v = socketio_config_any_enabled() ? s : NULL; v; v = v->next) {
         const socketio_server_conf *sc = socketio_config_server(v);
         daemon_rec *d, cand = { 0 };
 

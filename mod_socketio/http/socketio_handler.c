@@ -19,8 +19,8 @@
 
 APLOG_USE_MODULE(socketio);
 
-/* Parses EIO, transport and sid from the query string (other parameters
- * are the application's). Returns 0, or -1 for a bad escape or a repeated
+/* Parses EIO, transport, sid, and Engine.IO 3's b64 and j, from the query
+ * string (other parameters are the application's). Returns 0, or -1 for a bad escape or a repeated
  * Engine.IO parameter. */
 static int parse_query(socketio_req *sr)
 {
@@ -47,7 +47,14 @@ static int parse_query(socketio_req *sr)
             slot = &sr->transport;
         else if (!strcmp(tok, "sid"))
             slot = &sr->sid;
-        else
+        else if (!strcmp(tok, "b64") || !strcmp(tok, "j")) {
+            /* Engine.IO 3's; an EIO=4 application may use the names, even
+             * repeated: the first counts, a bad escape leaves it unset */
+            slot = tok[0] == 'b' ? &sr->b64 : &sr->jsonp;
+            if (!*slot && ap_unescape_urlencoded(val) == OK)
+                *slot = val;
+            continue;
+        } else
             continue;
         if (*slot || ap_unescape_urlencoded(val) != OK)
             return -1;
@@ -204,9 +211,26 @@ int socketio_handler(request_rec *r)
         return socketio_respond_error(sr, SOCKETIO_ERR_BAD_HANDSHAKE_METHOD);
     if (sr->transport_bit == SOCKETIO_T_WEBSOCKET && !sr->upgrade)
         return socketio_respond_error(sr, SOCKETIO_ERR_BAD_REQUEST);
-    if (!sr->eio || strcmp(sr->eio, "4") != 0)
+    if (sr->eio && !strcmp(sr->eio, "3")) {
+        if (!socketio_config_allow_eio3(d)) {
+            socketio_log_rerror_limited(APLOG_INFO, 0, r,
+                                        "mod_socketio: Engine.IO 3 "
+                                        "(Socket.IO 2) client refused: "
+                                        "SocketIOAllowEIO3 is Off");
+            return socketio_respond_error(sr,
+                                          SOCKETIO_ERR_UNSUPPORTED_PROTOCOL);
+        }
+        /* JSONP polling (engine.io 3's "j") is not served */
+        if (sr->jsonp)
+            return socketio_respond_error_msg(sr, SOCKETIO_ERR_BAD_REQUEST,
+                                              "JSONP polling is not "
+                                              "supported: use XHR polling or "
+                                              "WebSocket");
+        sr->eio3 = 1;
+    } else if (!sr->eio || strcmp(sr->eio, "4") != 0) {
         return socketio_respond_error(sr,
                                       SOCKETIO_ERR_UNSUPPORTED_PROTOCOL);
+    }
     if (sr->transport_bit == SOCKETIO_T_WEBSOCKET)
         return socketio_upgrade_serve(sr);
     return socketio_polling_open(sr);

@@ -52,6 +52,7 @@
 
 #define SOCKETIO_CT_JSON "application/json"
 #define SOCKETIO_CT_TEXT "text/plain; charset=UTF-8"
+#define SOCKETIO_CT_BINARY "application/octet-stream"
 
 /* One Engine.IO request, allocated from r->pool by the handler. */
 typedef struct socketio_req {
@@ -61,6 +62,10 @@ typedef struct socketio_req {
     const char *eio;            /* query values, URL-decoded; NULL if absent */
     const char *transport;
     const char *sid;
+    const char *b64;            /* Engine.IO 3: "1" when the client takes
+                                 * no binary in polling */
+    const char *jsonp;          /* Engine.IO 3 JSONP's "j" */
+    int eio3;                   /* an Engine.IO 3 request, allowed */
     int transport_bit;          /* SOCKETIO_T_* of transport, 0 if unknown */
     int upgrade;                /* Upgrade + Connection: upgrade present */
     socketio_cors cors;         /* CORS headers to send */
@@ -99,7 +104,16 @@ int socketio_respond(socketio_req *sr, int status, const char *ctype,
  * closed. Returns OK. */
 int socketio_respond_error(socketio_req *sr, int code);
 
-/* Answers siod's RESPONSE frame f. Returns OK. */
+/* As socketio_respond_error with message msg (a JSON string's contents,
+ * no quote or backslash) in place of the code's own. Returns OK. */
+int socketio_respond_error_msg(socketio_req *sr, int code, const char *msg);
+
+/* Answers a poll with a noop packet the module writes itself: "6", or
+ * "1:6" for an Engine.IO 3 client (EIO=3 in the query). Returns OK. */
+int socketio_respond_noop(socketio_req *sr);
+
+/* Answers siod's RESPONSE frame f (SIO_RF_JSON: application/json;
+ * SIO_RF_BINARY: application/octet-stream; else text). Returns OK. */
 int socketio_respond_frame(socketio_req *sr, const sio_relay_frame *f);
 
 /* Answers 503 "Socket.IO daemon unavailable". Returns OK. */

@@ -23,6 +23,15 @@
  * session) and its connection closed without an answer (logged once per
  * child); the client polls again.
  *
+ * While a GET of an idle client is parked, its connection's allocator
+ * keeps no free memory: the blocks earlier requests gave back (kept for
+ * the next request, up to MaxMemFree) are returned to the system when it
+ * parks, and the limit is set back when it resumes. A connection counts as
+ * idle once one of its GETs stayed parked for PARK_LONG, and again as busy
+ * after a shorter park: a busy client reuses its blocks with no allocation
+ * call (giving them back on every park costs more CPU than it saves
+ * memory), an idle one costs only what its GET holds.
+ *
  * A parked GET holds three descriptors and no thread, so it is parked
  * only while the child has descriptors to spare (socketio_fd.h: its
  * spare and its eventfd under the threshold, the connection not served in
@@ -44,6 +53,8 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "ap_mpm.h"
+#include "mpm_common.h"
+#include "apr_allocator.h"
 #include "apr_atomic.h"
 
 #include "sio_relay.h"
@@ -54,6 +65,10 @@ APLOG_USE_MODULE(socketio);
 /* The parked GET of a connection, in c->pool's user data under this key
  * (the record itself is in r->pool). */
 #define PARK_KEY "socketio-park"
+/* In c->pool's user data (any non-NULL value) while the connection's
+ * last parked GET waited PARK_LONG or more. */
+#define IDLE_KEY "socketio-park-idle"
+#define PARK_LONG apr_time_from_sec(1)
 
 struct socketio_parked {
     socketio_req *sr;
@@ -61,7 +76,16 @@ struct socketio_parked {
     int sock_fd;                /* the socket's descriptor number */
     int spare_fd;               /* the socket while parked, else -1 */
     int no_room;                /* not parked for want of descriptors */
+    int trimmed;                /* the allocator's free blocks given back */
+    apr_time_t since;           /* parked since (0: not yet parked) */
 };
+
+/* Most free blocks given back at one park (the allocator keeps at most
+ * MaxMemFree; a connection rarely has more than a few). */
+#define TRIM_MAX 64
+/* Bytes after a block's header that tell a block just mapped (all zero)
+ * from one taken back from the allocator's free list. */
+#define FRESH_PROBE 256
 
 /* Set by socketio_keepalive.c in child_init: its hook that resumes
  * parked GETs runs. */
@@ -137,6 +161,72 @@ static int unswap(socketio_parked *pk)
     return rc;
 }
 
+/* 1 if node was just mapped by the allocator (every byte after its header
+ * still zero), 0 if it came from the allocator's free list. */
+static int node_is_fresh(const apr_memnode_t *node)
+{
+    const unsigned char *p = (const unsigned char *)node + APR_MEMNODE_T_SIZE;
+    size_t i;
+
+    for (i = 0; i < FRESH_PROBE && p + i < (const unsigned char *)node->endp;
+         i++)
+        if (p[i])
+            return 0;
+    return 1;
+}
+
+/* Gives the free blocks c's allocator keeps back to the system and keeps
+ * it from keeping more while the GET is parked. APR has no call for this:
+ * with the limit at its least, each block taken from the free list and
+ * freed again goes back to the system, until the allocator hands out a
+ * block it just mapped (the free list is then empty; that one goes back
+ * too). Only the thread that owns c may call it. */
+static void park_trim(socketio_parked *pk, conn_rec *c)
+{
+    apr_allocator_t *a = apr_pool_allocator_get(c->pool);
+    apr_memnode_t *node;
+    int i, fresh;
+
+    void *idle = NULL;
+
+    apr_pool_userdata_get(&idle, IDLE_KEY, c->pool);
+    if (pk->trimmed || !a || !idle)
+        return;
+    pk->trimmed = 1;
+    apr_allocator_max_free_set(a, 1);
+    for (i = 0; i < TRIM_MAX; i++) {
+        node = apr_allocator_alloc(a, 1);
+        if (!node)
+            break;
+        fresh = node_is_fresh(node);
+        apr_allocator_free(a, node);
+        if (fresh)
+            break;
+    }
+    ap_log_cerror(APLOG_MARK, APLOG_TRACE2, 0, c,
+                  "mod_socketio: idle long-poll parked: %d free blocks of "
+                  "its connection given back", i);
+}
+
+/* Sets c's allocator's limit back to what the MPM gives every connection
+ * (MaxMemFree), once the GET is no longer parked, and notes whether it
+ * waited long enough for the connection to count as idle. */
+static void park_untrim(socketio_parked *pk, conn_rec *c)
+{
+    apr_allocator_t *a = apr_pool_allocator_get(c->pool);
+    static char idle_mark;
+
+    if (pk->since)
+        apr_pool_userdata_setn(
+            apr_time_now() - pk->since >= PARK_LONG ? &idle_mark : NULL,
+            IDLE_KEY, NULL, c->pool);
+    pk->since = 0;
+    if (!pk->trimmed || !a)
+        return;
+    pk->trimmed = 0;
+    apr_allocator_max_free_set(a, ap_max_mem_free);
+}
+
 #ifdef AP_MPMQ_CAN_WAITIO
 /* Puts the waiter's eventfd on the socket's descriptor, the socket on a
  * spare one. A parked GET holds both for as long as it waits, with no
@@ -179,6 +269,9 @@ int socketio_park_hand_over(socketio_parked *pk)
     if (swap(pk) == 0) {
         c->cs->state = CONN_STATE_ASYNC_WAITIO;
         c->cs->sense = CONN_SENSE_WANT_READ;
+        if (!pk->since)
+            pk->since = apr_time_now();
+        park_trim(pk, c);
         ap_log_rerror(APLOG_MARK, APLOG_TRACE2, 0, pk->sr->r,
                       "mod_socketio: long-poll parked");
         return 1;
@@ -245,7 +338,7 @@ int socketio_poll_release(socketio_req *sr, socketio_waiter *w)
                       "mod_socketio: child stopping: siod did not answer the "
                       "release of a held poll within "
                       "SocketIOPollReleaseTimeout; answering a noop");
-        return socketio_respond(sr, HTTP_OK, SOCKETIO_CT_TEXT, "6", 1);
+        return socketio_respond_noop(sr);
     }
     if (rv == APR_ECONNABORTED) {
         sr->r->connection->aborted = 1;
@@ -281,6 +374,7 @@ void socketio_park_resume(socketio_parked *pk, int wait)
         if (rv == APR_EAGAIN)
             rv = wait_here(pk, &f);
     }
+    park_untrim(pk, c);
     apr_pool_userdata_setn(NULL, PARK_KEY, NULL, c->pool);
 #if APR_HAS_THREADS
     apr_thread_mutex_lock(r->invoke_mtx);
@@ -311,6 +405,7 @@ void socketio_park_abandon(socketio_parked *pk)
     int level;
 
     unswap(pk);
+    park_untrim(pk, c);
     apr_pool_userdata_setn(NULL, PARK_KEY, NULL, c->pool);
     /* Released, not cancelled: the session stays for the client's next
      * GET (parked GETs are only those of a siod that takes a release). */

@@ -79,7 +79,7 @@ static int answer_at_once(socketio_req *sr, socketio_waiter *w)
     if (ap_mpm_query(AP_MPMQ_IS_ASYNC, &async) != APR_SUCCESS || !async)
         sr->r->connection->keepalive = AP_CONN_CLOSE;
     if (!socketio_waiter_can_release(w))
-        return socketio_respond(sr, HTTP_OK, SOCKETIO_CT_TEXT, "6", 1);
+        return socketio_respond_noop(sr);
     rv = socketio_waiter_send(w, SIO_R_POLL_GET, 0, 0, sr->sid, NULL, 0);
     if (rv == APR_SUCCESS)
         rv = socketio_waiter_send(w, SIO_R_CANCEL, SIO_RF_KEEP, 0, sr->sid,
@@ -165,9 +165,10 @@ int socketio_polling_post(socketio_req *sr)
     char *body;
     int rc;
 
-    if (ctype && !strcasecmp(ctype, "application/octet-stream")) {
-        /* Binary bodies are Engine.IO v3 only: the reference closes the
-         * session and answers 400. */
+    if (ctype && !strcasecmp(ctype, "application/octet-stream") &&
+        !(sr->eio && !strcmp(sr->eio, "3"))) {
+        /* Binary bodies are Engine.IO v3 only (siod reads them for a v3
+         * session): the reference closes the session and answers 400. */
         r->connection->keepalive = AP_CONN_CLOSE;
         return abort_session(sr, HTTP_BAD_REQUEST, "Bad request: binary "
                              "content is not Engine.IO v4\n");

@@ -74,6 +74,11 @@ static void info_fill(socketio_req *sr, info_ctx *ic, const char *port,
     if (r->user)
         info_puts(ic, "user", r->user);
     info_puts(ic, "upgrades", upgrades ? "websocket" : "");
+    if (sr->eio3) {
+        info_puts(ic, "eio", "3");
+        if (sr->b64 && strcmp(sr->b64, "0") != 0)
+            info_puts(ic, "b64", "1");
+    }
     info_puts(ic, "max_payload", max);
     info_puts(ic, "time", now);
     apr_table_do(info_header, ic, r->headers_in, NULL);

@@ -45,7 +45,21 @@ int socketio_respond(socketio_req *sr, int status, const char *ctype,
 /* See socketio_http_int.h. */
 int socketio_respond_error(socketio_req *sr, int code)
 {
-    const char *msg = error_messages[code];
+    return socketio_respond_error_msg(sr, code, error_messages[code]);
+}
+
+/* See socketio_http_int.h. An Engine.IO 3 poll names its version in
+ * every request; its payloads carry lengths. */
+int socketio_respond_noop(socketio_req *sr)
+{
+    if (sr->eio && !strcmp(sr->eio, "3"))
+        return socketio_respond(sr, HTTP_OK, SOCKETIO_CT_TEXT, "1:6", 3);
+    return socketio_respond(sr, HTTP_OK, SOCKETIO_CT_TEXT, "6", 1);
+}
+
+/* See socketio_http_int.h. */
+int socketio_respond_error_msg(socketio_req *sr, int code, const char *msg)
+{
     const char *body;
 
     if (sr->upgrade) {
@@ -75,9 +89,11 @@ int socketio_respond_frame(socketio_req *sr, const sio_relay_frame *f)
     }
     if (f->status == HTTP_NO_CONTENT || f->status == HTTP_NOT_MODIFIED)
         return socketio_respond(sr, f->status, NULL, NULL, 0);
+    /* SIO_RF_BINARY: an Engine.IO 3 payload in the XHR2 binary form */
     return socketio_respond(sr, f->status,
                             (f->flags & SIO_RF_JSON) ? SOCKETIO_CT_JSON
-                                                     : SOCKETIO_CT_TEXT,
+                            : (f->flags & SIO_RF_BINARY) ? SOCKETIO_CT_BINARY
+                                                         : SOCKETIO_CT_TEXT,
                             (const char *)f->body, f->len);
 }
 

@@ -2,7 +2,8 @@
  * for it: the upgrade of an Engine.IO WebSocket request (the RFC 6455
  * handshake, asked of siod first), after which the WebSocket is handed to
  * the per-child reactor (mpm_event) or runs on the worker thread (other
- * MPMs, within SocketIOWebSocketThreads); and the hooks that set both up.
+ * MPMs, and HTTP/2 streams under any MPM, within
+ * SocketIOWebSocketThreads); and the hooks that set both up.
  * ws/ calls link/ and core/; nothing below calls it. The upgrade answers
  * no HTTP error itself: it says what happened (socketio_ws_outcome) and
  * the HTTP layer answers.
@@ -62,7 +63,8 @@ typedef struct socketio_ws_request {
 typedef enum socketio_ws_outcome {
     SOCKETIO_WS_SERVED,      /* 101 sent: return res->status */
     SOCKETIO_WS_BAD_METHOD,  /* not a GET */
-    SOCKETIO_WS_BAD_REQUEST, /* no RFC 6455 request this serves (HTTP/2,
+    SOCKETIO_WS_BAD_REQUEST, /* no RFC 6455 request this serves (HTTP/2
+                              * but not an RFC 8441 stream of mod_http2,
                               * headers; for a wrong version
                               * Sec-WebSocket-Version is already set on
                               * r->headers_out) */

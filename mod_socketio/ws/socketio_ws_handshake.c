@@ -2,7 +2,8 @@
  * WebSocket can be held (reactor, or a free thread slot), asks siod (OPEN
  * or UPGRADE) before answering 101, then hands the connection to the
  * reactor (socketio_reactor.c, mpm_event) or runs it on this worker thread
- * (socketio_ws_thread.c). What it cannot serve it reports to the HTTP
+ * (socketio_ws_thread.c; always so for an HTTP/2 stream, RFC 8441, whose
+ * 101 mod_http2 turns into 200). What it cannot serve it reports to the HTTP
  * layer (socketio_ws_outcome), which answers. Worker thread of the upgrade
  * request only. Calls the drivers and the connection (socketio_wsconn.h);
  * nothing in ws/ calls it. */
@@ -39,6 +40,22 @@ APLOG_USE_MODULE(socketio);
 
 /* ---- the handshake ------------------------------------------------ */
 
+/* Returns 1 when c is an HTTP/2 stream that mod_http2 turned from an
+ * RFC 8441 extended CONNECT (H2WebSockets On) into an RFC 6455 upgrade
+ * request: its output filter then turns this module's 101 into the 200
+ * the stream answers. Any other request over HTTP/2 cannot become a
+ * WebSocket. */
+static int h2_websocket_stream(conn_rec *c)
+{
+    ap_filter_t *f;
+
+    for (f = c->output_filters; f; f = f->next)
+        if (f->frec && f->frec->name &&
+            !ap_cstr_casecmp(f->frec->name, "H2_C2_WS_OUT"))
+            return 1;
+    return 0;
+}
+
 /* Checks the RFC 6455 request headers. Returns SOCKETIO_WS_SERVED with
  * *key set when they are acceptable, else what the caller answers. */
 static socketio_ws_outcome ws_valid_request(request_rec *r, const char **key)
@@ -49,11 +66,11 @@ static socketio_ws_outcome ws_valid_request(request_rec *r, const char **key)
     unsigned char raw[24];
     size_t rawlen;
 
-    if (r->connection->master) {
-        /* HTTP/2 WebSockets (RFC 8441) are not served: the client stays on
-         * long-polling. */
+    if (r->connection->master && !h2_websocket_stream(r->connection)) {
+        /* Over HTTP/2 only mod_http2's RFC 8441 streams are WebSockets. */
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      "mod_socketio: WebSocket over HTTP/2 not supported");
+                      "mod_socketio: WebSocket over HTTP/2 without RFC 8441 "
+                      "(H2WebSockets On) not served");
         return SOCKETIO_WS_BAD_REQUEST;
     }
     if (strcmp(r->method, "GET") != 0)
@@ -202,7 +219,9 @@ socketio_ws_outcome socketio_ws_upgrade(const socketio_ws_request *req,
     reactor = socketio_reactor_accepts(r->connection);
     if (!reactor && !socketio_ws_thread_acquire(r))
         return SOCKETIO_WS_BUSY;
-    if (req->client_fd < 0) {
+    /* An HTTP/2 stream has no socket of its own: it runs on this thread
+     * through mod_http2's filters (socketio_ws_thread.c). */
+    if (req->client_fd < 0 && !r->connection->master) {
         socketio_log_rerror_limited(APLOG_ERR, 0, r,
                                     "mod_socketio: cannot set up a "
                                     "WebSocket");

@@ -1,8 +1,12 @@
 /* The thread-per-WebSocket driver: the worker thread that completed the
  * handshake polls the client socket and its waiter's wake fd, reads with
  * socketio_ws_read and writes the queued frames with blocking, flushed
- * passes. The cap on such threads is counted across every child
- * (core/socketio_cap.c). */
+ * passes. An HTTP/2 stream (RFC 8441) runs here too, on mod_http2's
+ * worker: it polls the stream's input pipe instead of a socket and writes
+ * into the stream's output through mod_http2's filters. The cap on such
+ * threads is counted across every child (core/socketio_cap.c); HTTP/2
+ * streams also leave a quarter of the child's mod_http2 workers to other
+ * streams. */
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
@@ -15,6 +19,8 @@
 #include "ap_mpm.h"
 #include "util_filter.h"
 #include "apr_atomic.h"
+#include "apr_optional.h"
+#include "mod_http2.h"
 
 #include "sio_ws.h"
 #include "socketio_core.h"
@@ -27,6 +33,11 @@ APLOG_USE_MODULE(socketio);
 
 /* How often a waiting WebSocket thread looks at the MPM's state anyway. */
 #define WS_POLL_MS 10000
+/* How often an HTTP/2 stream's thread looks whether the stream was reset
+ * anyway: mod_http2 closes the stream's input first, which wakes the
+ * pipe, but it stops signalling the pipe before it marks the connection
+ * aborted, so this is the safety net. */
+#define H2_POLL_MS 1000
 /* Bytes of frames from siod written per flush. */
 #define WS_BATCH_BYTES (256 * 1024)
 #define WS_SCRATCH (16 * 1024)
@@ -34,8 +45,32 @@ APLOG_USE_MODULE(socketio);
 #define REFUSAL_LOG_SECS 60
 
 static socketio_cap *cap;
+/* Per child: the mod_http2 workers HTTP/2 WebSockets may hold; NULL
+ * without mod_http2. */
+static socketio_cap *h2cap;
 static volatile apr_uint32_t refused_since;
 static volatile apr_uint32_t last_log_sec;
+
+/* The cap on mod_http2 workers a child's HTTP/2 WebSockets may hold: all
+ * but a quarter (at least one) of H2MaxWorkers, so that the child's other
+ * streams are still served. NULL when mod_http2 is not loaded. */
+static socketio_cap *h2_workers_cap(apr_pool_t *pconf, server_rec *s)
+{
+    APR_OPTIONAL_FN_TYPE(http2_get_num_workers) *num_workers =
+        APR_RETRIEVE_OPTIONAL_FN(http2_get_num_workers);
+    int minw = 0, maxw = 0, limit;
+
+    if (!num_workers)
+        return NULL;
+    num_workers(s, &minw, &maxw);
+    limit = maxw - (maxw / 4 > 1 ? maxw / 4 : 1);
+    if (limit < 0)
+        limit = 0;
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
+                 "mod_socketio: HTTP/2 WebSockets may hold up to %d of a "
+                 "child's %d mod_http2 workers", limit, maxw);
+    return socketio_cap_create(pconf, s, limit, 0, "H2MaxWorkers");
+}
 
 /* See socketio_ws.h. */
 int socketio_ws_thread_post_config(apr_pool_t *pconf, server_rec *s)
@@ -52,6 +87,7 @@ int socketio_ws_thread_post_config(apr_pool_t *pconf, server_rec *s)
         limit = workers / SOCKETIO_DEFAULT_THREADS_DIVISOR > 0
                     ? workers / SOCKETIO_DEFAULT_THREADS_DIVISOR : 1;
     cap = socketio_cap_create(pconf, s, limit, 1, "SocketIOWebSocketThreads");
+    h2cap = h2_workers_cap(pconf, s);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
                  "mod_socketio: WebSockets may hold up to %d worker threads "
                  "(MaxRequestWorkers %d)", limit, workers);
@@ -126,6 +162,16 @@ int socketio_ws_thread_acquire(request_rec *r)
 {
     unsigned held;
 
+    if (r->connection->master && h2cap &&
+        !socketio_cap_take(h2cap, r->pool, &held)) {
+        socketio_log_rerror_limited(APLOG_WARNING, 0, r,
+                                    "mod_socketio: WebSocket over HTTP/2 "
+                                    "refused (503): this child's HTTP/2 "
+                                    "WebSockets already hold %u of its "
+                                    "mod_http2 workers (H2MaxWorkers less "
+                                    "a quarter)", held);
+        return 0;
+    }
     if (socketio_cap_take(cap, r->pool, &held))
         return 1;
     log_refusal(r, held);
@@ -147,6 +193,30 @@ static apr_status_t redrive(conn_rec *c)
     return f->frec->filter_func.out_func(f, NULL);
 }
 
+/* An HTTP/2 stream: passes everything queued, with a flush, into
+ * mod_http2's output for the stream. The pass waits while the stream's
+ * buffer is full (the client's flow control), at most the stream's
+ * timeout (H2StreamTimeout, else Timeout), and fails at once when the
+ * client reset the stream; either way the WebSocket is lost. */
+static void flush_stream(socketio_ws *ws)
+{
+    conn_rec *c = ws->c;
+    apr_status_t rv = APR_ECONNABORTED;
+
+    if (socketio_ws_is_lost(ws) || APR_BRIGADE_EMPTY(ws->outbb))
+        return;
+    APR_BRIGADE_INSERT_TAIL(ws->outbb,
+                            apr_bucket_flush_create(c->bucket_alloc));
+    if (!c->aborted)
+        rv = ap_pass_brigade(c->output_filters, ws->outbb);
+    apr_brigade_cleanup(ws->outbb);
+    ws->out_bytes = 0;
+    if (rv == APR_SUCCESS && c->aborted)
+        rv = APR_ECONNABORTED;
+    if (rv != APR_SUCCESS)
+        socketio_ws_lost(ws, rv, "HTTP/2 stream write failed");
+}
+
 /* Writes everything queued before a deadline on the whole write
  * (SocketIOWebSocketWriteTimeout from the first byte), however the client
  * trickles: the socket is made non-blocking for the write, chunks are
@@ -165,6 +235,10 @@ static void flush_blocking(socketio_ws *ws)
     struct pollfd pfd;
     int ms;
 
+    if (ws->h2) {
+        flush_stream(ws);
+        return;
+    }
     if (socketio_ws_is_lost(ws) || (APR_BRIGADE_EMPTY(ws->outbb) &&
                      !c->data_in_output_filters))
         return;
@@ -258,10 +332,29 @@ static void on_siod_wake(socketio_ws *ws)
     }
 }
 
+/* The descriptor that becomes readable when the client sent something:
+ * its socket, or for an HTTP/2 stream the pipe mod_http2 writes to when
+ * the stream's input grows (-1: none, the stream's input has ended). */
+static int input_fd(socketio_ws *ws)
+{
+    apr_pollfd_t pfd;
+    apr_os_file_t fd;
+
+    if (!ws->h2)
+        return ws->client_fd;
+    memset(&pfd, 0, sizeof(pfd));
+    if (ap_get_pollfd_from_conn(ws->c, &pfd, NULL) != APR_SUCCESS ||
+        pfd.desc_type != APR_POLL_FILE ||
+        apr_os_file_get(&fd, pfd.desc.f) != APR_SUCCESS)
+        return -1;
+    return fd;
+}
+
 /* See the header. */
 void socketio_ws_thread_run(socketio_ws *ws)
 {
     unsigned char *scratch = apr_palloc(ws->r->pool, WS_SCRATCH);
+    int in_fd = input_fd(ws);
     struct pollfd pfd[2];
     int n;
 
@@ -277,18 +370,23 @@ void socketio_ws_thread_run(socketio_ws *ws)
                               "Server restarting", SIO_WS_CLOSE_GOING_AWAY);
             break;
         }
-        pfd[0].fd = ws->client_fd;
+        pfd[0].fd = in_fd;
         pfd[0].events = POLLIN;
         pfd[0].revents = 0;
         pfd[1].fd = socketio_waiter_wakefd(ws->w);
         pfd[1].events = POLLIN;
         pfd[1].revents = 0;
-        n = poll(pfd, 2, WS_POLL_MS);
+        n = poll(pfd, 2, ws->h2 ? H2_POLL_MS : WS_POLL_MS);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             socketio_ws_close(ws, SIO_WS_CLOSE_INTERNAL, "Internal error",
                               SIO_WS_CLOSE_INTERNAL);
+            break;
+        }
+        if (ws->h2 && ws->c->aborted) {
+            socketio_ws_lost(ws, APR_ECONNABORTED,
+                             "HTTP/2 stream reset by the client");
             break;
         }
         if (n > 0 && pfd[0].revents) {

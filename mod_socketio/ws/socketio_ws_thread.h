@@ -1,6 +1,7 @@
-/* The thread-per-WebSocket fallback (prefork, worker, or wherever the
- * reactor cannot take a connection), as the upgrade sees it: the
- * WebSocket runs on the worker thread that upgraded it, and
+/* The thread-per-WebSocket fallback (prefork, worker, a WebSocket over
+ * HTTP/2 under any MPM, or wherever the reactor cannot take a
+ * connection), as the upgrade sees it: the WebSocket runs on the worker
+ * thread that upgraded it (for HTTP/2, mod_http2's worker), and
  * SocketIOWebSocketThreads caps how many worker threads the whole server
  * lets WebSockets hold. Private to ws/ (its hooks are in socketio_ws.h).
  *
@@ -19,8 +20,10 @@
 int socketio_ws_thread_cap(void);
 
 /* Takes one of the cap's slots for this request's thread, given back by a
- * cleanup on r->pool. Returns 1, or 0 when the server is at the cap (the
- * refusal is logged, at most once a minute per child). */
+ * cleanup on r->pool; for an HTTP/2 stream also one of the child's
+ * mod_http2 workers that WebSockets may hold. Returns 1, or 0 when the
+ * server (or the child's mod_http2 workers) is at the cap (the refusal is
+ * logged, throttled). */
 int socketio_ws_thread_acquire(request_rec *r);
 
 /* Runs the WebSocket on this thread until it is closed (client, siod,

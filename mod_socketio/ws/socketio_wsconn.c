@@ -360,6 +360,12 @@ static int ws_take_input(socketio_ws *ws, unsigned char *buf,
     *got = 0;
     for (b = APR_BRIGADE_FIRST(ws->inbb); b != APR_BRIGADE_SENTINEL(ws->inbb);
          b = APR_BUCKET_NEXT(b)) {
+        if (APR_BUCKET_IS_EOS(b) && ws->h2_body_eos) {
+            /* mod_http2 ends the upgrade request's body before the
+             * stream's data (h2_c2_filter_in): not the client's end. */
+            ws->h2_body_eos = 0;
+            continue;
+        }
         if (APR_BUCKET_IS_EOS(b)) {
             eof = 1;
             break;
@@ -649,6 +655,7 @@ socketio_ws *socketio_ws_create(request_rec *r,
     ws->outbb = apr_brigade_create(pool, ws->c->bucket_alloc);
     ws->out_alloc = ws->c->bucket_alloc;
     ws->client_fd = client_fd;
+    ws->h2 = ws->h2_body_eos = ws->c->master != NULL;
     sio_ws_parser_init(&ws->parser, 1, ws->max_payload);
     apr_pool_cleanup_register(pool, ws, ws_pool_cleanup,
                               apr_pool_cleanup_null);

@@ -100,6 +100,14 @@ typedef struct socketio_ws {
                                     * until the driver clears this */
     int in_eof;                    /* the client's input ended behind
                                     * input held for the relay queue */
+    int h2;                        /* an HTTP/2 stream (RFC 8441): c is
+                                    * mod_http2's secondary connection,
+                                    * with no socket of its own (client_fd
+                                    * -1); always on a thread */
+    int h2_body_eos;               /* h2: the end of the upgrade request's
+                                    * (empty) body is still to come first
+                                    * on the stream's input; not the
+                                    * client's end */
     int pmd;                       /* permessage-deflate agreed */
     apr_size_t compress_min;       /* with pmd: smallest message sent
                                     * compressed */

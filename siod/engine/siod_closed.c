@@ -13,6 +13,7 @@ struct entry {
     int used;
     uint64_t until_ms;
     enum siod_closed_kind kind;
+    int eio3;                        /* an Engine.IO 3 session's */
     unsigned char *payload;          /* PAYLOAD: owned */
     size_t len;
 };
@@ -115,10 +116,25 @@ unsigned siod_closed_remember(siod_closed_ring *r,
     e->used = 1;
     e->until_ms = now + r->grace_ms;
     e->kind = kind;
+    e->eio3 = 0;
     e->payload = payload;
     e->len = len;
     r->bytes += len;
     r->count++;
+    return dropped;
+}
+
+unsigned siod_closed_remember_v3(siod_closed_ring *r,
+                                 const char sid[SIO_SID_LEN],
+                                 enum siod_closed_kind kind,
+                                 unsigned char *payload, size_t len,
+                                 uint64_t now)
+{
+    /* the entry just written is the one before next */
+    unsigned slot = r->next;
+    unsigned dropped = siod_closed_remember(r, sid, kind, payload, len, now);
+
+    r->v[slot].eio3 = 1;
     return dropped;
 }
 
@@ -131,6 +147,7 @@ int siod_closed_take(siod_closed_ring *r, const char sid[SIO_SID_LEN],
             memcmp(e->sid, sid, SIO_SID_LEN) != 0)
             continue;
         out->kind = e->kind;
+        out->eio3 = e->eio3;
         out->payload = NULL;
         out->len = 0;
         if (e->kind == SIOD_CLOSED_PAYLOAD) {

@@ -23,6 +23,9 @@ typedef struct siod_closed_ring siod_closed_ring;
 /* What a GET for a remembered session gets (siod_closed_take). */
 typedef struct siod_closed_answer {
     enum siod_closed_kind kind;
+    int eio3;                      /* remembered for an Engine.IO 3
+                                    * session: its noop and close packets
+                                    * are "1:6" and "1:1" */
     unsigned char *payload;        /* PAYLOAD: malloc'd, the caller's */
     size_t len;
 } siod_closed_answer;
@@ -45,6 +48,14 @@ unsigned siod_closed_remember(siod_closed_ring *r,
                               enum siod_closed_kind kind,
                               unsigned char *payload, size_t len,
                               uint64_t now);
+
+/* As siod_closed_remember, for an Engine.IO 3 session: the answers it
+ * hands out are marked eio3. */
+unsigned siod_closed_remember_v3(siod_closed_ring *r,
+                                 const char sid[SIO_SID_LEN],
+                                 enum siod_closed_kind kind,
+                                 unsigned char *payload, size_t len,
+                                 uint64_t now);
 
 /* A GET for sid at time now: returns 1 and fills *out if an entry still
  * answers for it (a PAYLOAD entry hands its payload to the caller and

@@ -170,6 +170,10 @@ int siod_session_is_open(const siod_session *s);
 /* Returns "polling" or "websocket" (the transport in use). */
 const char *siod_session_transport(const siod_session *s);
 
+/* Returns 1 for an Engine.IO 3 client's session (Socket.IO 2: protocol 4
+ * of the parser), 0 for Engine.IO 4. */
+int siod_session_eio3(const siod_session *s);
+
 /* Looks key up in the handshake (OPEN) info the module sent ("query",
  * "remote_addr", "user", "h:cookie", ...). Returns 0 and sets *val and *len
  * (pointing into the session's copy, valid while the session lives), or

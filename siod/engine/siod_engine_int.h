@@ -96,6 +96,12 @@ struct siod_session {
     size_t max_payload;
     void *data;                      /* upper layer's */
     int websocket;                   /* 1 once on a WebSocket */
+    int eio3;                        /* an Engine.IO 3 client (OPEN's
+                                      * "eio"): v3 payloads, client pings,
+                                      * binary WebSocket messages with a
+                                      * type byte */
+    int b64;                         /* Engine.IO 3: no binary in polling
+                                      * (OPEN's "b64") */
     struct siod_addr_count *addr;    /* its client address's count */
 };
 
@@ -224,12 +230,15 @@ void siod_poll_pkt_free(struct siod_qpkt *q);
 /* Empties s's queue. */
 void siod_poll_clear(siod_session *s);
 
-/* Encodes a polling payload: the queued packets (if with_queue; the queue
- * is then cleared) followed by one packet of type extra (-1: none) into
- * *out (malloc'd, the caller's; NULL with *len 0 when there is nothing to
- * encode). Returns 0, or -ENOMEM (the queue is kept). */
+/* Encodes a polling payload in s's protocol: the queued packets (if
+ * with_queue; the queue is then cleared) followed by one packet of type
+ * extra (-1: none) into *out (malloc'd, the caller's; NULL with *len 0
+ * when there is nothing to encode). An Engine.IO 3 payload may take the
+ * XHR2 binary form only where bin is not NULL; *bin then says whether it
+ * did (the answer's SIO_RF_BINARY). Returns 0, or -ENOMEM (the queue is
+ * kept). */
 int siod_poll_payload(siod_session *s, int with_queue, int extra,
-                      unsigned char **out, size_t *len);
+                      unsigned char **out, size_t *len, int *bin);
 
 /* Answers the held GET with the queued packets (if with_queue) followed
  * by one packet of type extra (-1: none; a noop if nothing else), and

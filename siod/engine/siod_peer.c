@@ -133,6 +133,15 @@ int siod_peer_ws_send_shared(const char *sid, struct siod_binding *b,
     memcpy(f.sid, sid, SIO_SID_LEN);
     if (buf->len + 1 > UINT32_MAX)
         return -EMSGSIZE;
+    if (binary && b->s->eio3) {
+        /* v3: the type byte first, in the prefix the link copies; the
+         * buffer stays the one every protocol shares */
+        static const unsigned char type_byte = SIO_EIO_MESSAGE;
+        struct iovec pre = { (void *)&type_byte, 1 };
+        f.len = (uint32_t)(buf->len + 1);
+        return p->ops->send_shared(p->ctx, &f, &pre, 1, buf,
+                                   siod_ws_body_off(1));
+    }
     f.len = (uint32_t)siod_ws_body_len(buf, binary);
     return p->ops->send_shared(p->ctx, &f, NULL, 0, buf,
                                siod_ws_body_off(binary));
@@ -144,12 +153,16 @@ int siod_peer_ws_send_packet(const char *sid, struct siod_binding *b, int type,
                              int binary, const void *data, size_t len)
 {
     sio_eio_packet pkt = { type, binary, data, len };
-    size_t n = sio_eio_encoded_len(&pkt, 0);
+    /* v3: a binary message starts with its type byte */
+    size_t pre = binary && b->s->eio3 ? 1 : 0;
+    size_t n = sio_eio_encoded_len(&pkt, 0) + pre;
     unsigned char small[64];
     unsigned char *buf = n <= sizeof small ? small : malloc(n);
     if (buf == NULL)
         return -ENOMEM;
-    n = sio_eio_encode(buf, &pkt, 0);
+    if (pre)
+        buf[0] = SIO_EIO_MESSAGE;
+    n = pre + sio_eio_encode(buf + pre, &pkt, 0);
     int rc = siod_peer_send(b->peer, SIO_R_WS_SEND,
                             binary ? SIO_RF_BINARY : 0, 0, b->conn, sid, buf,
                             n, NULL, 0);

@@ -6,6 +6,7 @@
 #include "siod_closed.h"
 #include "core/siod_core.h"
 #include "siod_engine_int.h"
+#include "sio_eio3.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -100,26 +101,62 @@ void siod_poll_clear(siod_session *s)
     s->q_bytes = 0;
 }
 
+/* The form s's payload takes: v4 (-1: records split by the separator),
+ * or a v3 form; the binary one only where allowed (bin_ok), the client
+ * takes binary (no b64) and a queued packet is binary. */
+static int payload_form(const siod_session *s, int with_queue, int bin_ok)
+{
+    if (!s->eio3)
+        return -1;
+    if (bin_ok && !s->b64 && with_queue) {
+        for (const struct siod_qpkt *q = s->q_head; q != NULL; q = q->next)
+            if (q->binary)
+                return SIO_EIO3_BINARY;
+    }
+    return SIO_EIO3_TEXT;
+}
+
+static size_t record_len(const sio_eio_packet *p, int form)
+{
+    return form < 0 ? sio_eio_encoded_len(p, 1) : sio_eio3_encoded_len(p, form);
+}
+
+/* Appends p to buf at off (with the v4 separator before all but the
+ * first); returns the new offset. */
+static size_t record_put(unsigned char *buf, size_t off, size_t n,
+                         const sio_eio_packet *p, int form)
+{
+    if (form >= 0)
+        return off + sio_eio3_encode(buf + off, p, form);
+    if (n > 0)
+        buf[off++] = SIO_EIO_SEPARATOR;
+    return off + sio_eio_encode(buf + off, p, 1);
+}
+
 /* Encodes a polling payload: the queued packets (if with_queue; the queue
  * is then cleared) followed by one packet of type extra (-1: none) into
- * *out (NULL with *len 0 when there is nothing to encode). Returns 0 or
- * -ENOMEM. */
+ * *out (NULL with *len 0 when there is nothing to encode). An Engine.IO 3
+ * payload takes the XHR2 binary form only if bin is not NULL, and then
+ * *bin tells whether it did. Returns 0 or -ENOMEM. */
 int siod_poll_payload(siod_session *s, int with_queue, int extra,
-                      unsigned char **out, size_t *len)
+                      unsigned char **out, size_t *len, int *bin)
 {
     sio_eio_packet pkt;
     size_t total = 0, n = 0, off = 0;
+    int form = payload_form(s, with_queue, bin != NULL);
 
     *out = NULL;
+    if (bin != NULL)
+        *bin = form == SIO_EIO3_BINARY;
     if (with_queue) {
         for (struct siod_qpkt *q = s->q_head; q != NULL; q = q->next) {
             pkt = (sio_eio_packet){ q->type, q->binary, q->ptr, q->len };
-            total += sio_eio_encoded_len(&pkt, 1) + (n++ > 0);
+            total += record_len(&pkt, form) + (form < 0 && n++ > 0);
         }
     }
     if (extra >= 0) {
         pkt = (sio_eio_packet){ extra, 0, NULL, 0 };
-        total += sio_eio_encoded_len(&pkt, 1) + (n > 0);
+        total += record_len(&pkt, form) + (form < 0 && n > 0);
     }
     *len = 0;
     if (total == 0)
@@ -130,18 +167,14 @@ int siod_poll_payload(siod_session *s, int with_queue, int extra,
     n = 0;
     if (with_queue) {
         for (struct siod_qpkt *q = s->q_head; q != NULL; q = q->next) {
-            if (n++ > 0)
-                buf[off++] = SIO_EIO_SEPARATOR;
             pkt = (sio_eio_packet){ q->type, q->binary, q->ptr, q->len };
-            off += sio_eio_encode(buf + off, &pkt, 1);
+            off = record_put(buf, off, n++, &pkt, form);
         }
         siod_poll_clear(s);
     }
     if (extra >= 0) {
-        if (n > 0)
-            buf[off++] = SIO_EIO_SEPARATOR;
         pkt = (sio_eio_packet){ extra, 0, NULL, 0 };
-        off += sio_eio_encode(buf + off, &pkt, 1);
+        off = record_put(buf, off, n, &pkt, form);
     }
     *len = off;
     *out = buf;
@@ -157,17 +190,18 @@ int siod_poll_answer(siod_session *s, int with_queue, int extra, char *why,
     struct siod_binding *b = s->get;
     unsigned char *buf;
     size_t len;
-    int rc;
+    int rc, bin = 0;
 
     if (b == NULL)
         return 0;
     if (extra < 0 && (!with_queue || s->q_head == NULL))
         extra = SIO_EIO_NOOP;
-    rc = siod_poll_payload(s, with_queue, extra, &buf, &len);
+    rc = siod_poll_payload(s, with_queue, extra, &buf, &len, &bin);
     if (rc < 0) {
         siod_err_set(why, cap, rc, "out of memory answering a poll");
     } else {
-        rc = siod_peer_send(b->peer, SIO_R_RESPONSE, 0, 200, b->conn, s->sid,
+        rc = siod_peer_send(b->peer, SIO_R_RESPONSE,
+                            bin ? SIO_RF_BINARY : 0, 200, b->conn, s->sid,
                             buf, len, NULL, 0);
         free(buf);
         if (rc == -EMSGSIZE)
@@ -224,8 +258,9 @@ void siod_poll_closed_remember(const siod_session *s,
                                unsigned char *payload, size_t len)
 {
     uint64_t now = loop_now_ms();
-    unsigned dropped = siod_closed_remember(closed, s->sid, kind, payload,
-                                            len, now);
+    unsigned dropped = s->eio3
+        ? siod_closed_remember_v3(closed, s->sid, kind, payload, len, now)
+        : siod_closed_remember(closed, s->sid, kind, payload, len, now);
     if (dropped > 0) {
         /* one line per 10 s at most: a client can cause this at will */
         closed_dropped += dropped;
@@ -255,7 +290,7 @@ int siod_poll_closed_answer(siod_peer *p, const sio_relay_frame *f,
         return 0;
     switch (a.kind) {
     case SIOD_CLOSED_NOOP:
-        siod_peer_respond_str(p, f, 200, 0, "6");
+        siod_peer_respond_str(p, f, 200, 0, a.eio3 ? "1:6" : "6");
         break;
     case SIOD_CLOSED_PAYLOAD:
         rc = siod_peer_respond(p, f, 200, 0, (const char *)a.payload, a.len);
@@ -267,7 +302,7 @@ int siod_poll_closed_answer(siod_peer *p, const sio_relay_frame *f,
                                 (unsigned)p->max_body);
         break;
     case SIOD_CLOSED_CLOSE:
-        siod_peer_respond_str(p, f, 200, 0, "1");
+        siod_peer_respond_str(p, f, 200, 0, a.eio3 ? "1:1" : "1");
         break;
     }
     return 1;

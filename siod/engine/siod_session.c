@@ -38,6 +38,7 @@ static struct {
     struct event *deferred;
     const struct timeval *tv_interval;
     const struct timeval *tv_timeout;
+    const struct timeval *tv_v3;     /* v3: interval + timeout, no ping */
     const struct timeval *tv_upgrade;
     const struct timeval *tv_check;
 } reg;
@@ -273,10 +274,28 @@ static void heartbeat_cb(evutil_socket_t fd, short what, void *arg)
     evtimer_add(s->heartbeat, reg.tv_timeout);
 }
 
+/* Engine.IO 3: the client pings; the session ends after pingInterval +
+ * pingTimeout without one, as the reference does for v3. */
+static void on_ping_v3(siod_session *s)
+{
+    evtimer_add(s->heartbeat, reg.tv_v3);
+    siod_session_send_packet(s, SIO_EIO_PONG, 0, NULL, 0, NULL, 0);
+}
+
 static void on_pong(siod_session *s)
 {
     s->awaiting_pong = 0;
     evtimer_add(s->heartbeat, reg.tv_interval); /* re-adding reschedules */
+}
+
+/* Is the info key's value val (a short literal)? */
+static int info_is(const sio_relay_frame *f, const char *key,
+                   const char *val)
+{
+    sio_relay_kv kv;
+    size_t n = strlen(val);
+    return sio_relay_kv_find(f->body, f->len, key, &kv) == SIO_OK &&
+           kv.val_len == n && memcmp(kv.val, val, n) == 0;
 }
 
 static size_t info_max_payload(const sio_relay_frame *f)
@@ -308,6 +327,11 @@ int siod_session_new(const sio_relay_frame *f, enum siod_sess_state st,
         goto fail;
     s->state = st;
     s->websocket = st == ST_WEBSOCKET;
+    /* the module names the version only when it allowed v3 */
+    s->eio3 = info_is(f, "eio", "3");
+    s->b64 = s->eio3 && info_is(f, "b64", "1");
+    /* v3: the timer runs out unless the client pings */
+    s->awaiting_pong = s->eio3;
     s->max_payload = info_max_payload(f);
     if (f->len > 0) {
         s->info = malloc(f->len);
@@ -360,7 +384,12 @@ void siod_session_handle_packet(siod_session *s, const sio_eio_packet *pkt)
 {
     switch (pkt->type) {
     case SIO_EIO_PONG:
-        on_pong(s);
+        if (s->eio3)
+            siod_session_close_ex(s, "transport error",
+                                  "invalid heartbeat direction", 0,
+                                  SIOD_CLOSE_NORMAL);
+        else
+            on_pong(s);
         break;
     case SIO_EIO_CLOSE:
         siod_session_close_ex(s, "transport close", "client sent close", 1,
@@ -373,6 +402,10 @@ void siod_session_handle_packet(siod_session *s, const sio_eio_packet *pkt)
                                 pkt->binary);
         break;
     case SIO_EIO_PING:
+        if (s->eio3) {
+            on_ping_v3(s);
+            break;
+        }
         /* v4: the server pings; the reference treats this as an error */
         siod_session_close_ex(s, "transport error",
                               "invalid heartbeat direction", 0,
@@ -568,11 +601,13 @@ int siod_sessions_init(struct event_base *base, const siod_engine_config *cfg,
     reg.deferred = event_new(base, -1, 0, deferred_cb, NULL);
     reg.tv_interval = common_timeout(cfg->ping_interval_ms);
     reg.tv_timeout = common_timeout(cfg->ping_timeout_ms);
+    reg.tv_v3 = common_timeout(cfg->ping_interval_ms + cfg->ping_timeout_ms);
     reg.tv_upgrade = common_timeout(UPGRADE_TIMEOUT_MS);
     reg.tv_check = common_timeout(UPGRADE_CHECK_MS);
     if (siod_poll_init(base, cfg->closed_max_bytes) < 0 ||
         reg.deferred == NULL ||
         reg.tv_interval == NULL || reg.tv_timeout == NULL ||
+        reg.tv_v3 == NULL ||
         reg.tv_upgrade == NULL || reg.tv_check == NULL)
         return -ENOMEM;
     if (app->init != NULL) {
@@ -627,7 +662,7 @@ void siod_session_app_api(siod_api_call *c, const unsigned char *body,
 
 void siod_session_start(siod_session *s)
 {
-    evtimer_add(s->heartbeat, reg.tv_interval);
+    evtimer_add(s->heartbeat, s->eio3 ? reg.tv_v3 : reg.tv_interval);
     if (reg.app->on_open != NULL)
         reg.app->on_open(reg.app_state, s);
 }

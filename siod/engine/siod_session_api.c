@@ -40,12 +40,17 @@ struct fan_group {
 
 /* May s's packets go out in its link's WS_FANOUT frames? Only a session
  * settled on a WebSocket with nothing of its own queued: one that is
- * upgrading keeps its queue in order through the per-session path. */
-static int fan_eligible(const siod_session *s, size_t max_msg)
+ * upgrading keeps its queue in order through the per-session path. An
+ * Engine.IO 3 session takes that path too for a broadcast with binary
+ * messages (any_binary), which it gets with a type byte before them (the
+ * same shared buffers, a prefix of its own). */
+static int fan_eligible(const siod_session *s, size_t max_msg,
+                        int any_binary)
 {
     const siod_peer *p;
 
-    if (s->state != ST_WEBSOCKET || s->ws == NULL || s->q_head != NULL)
+    if (s->state != ST_WEBSOCKET || s->ws == NULL || s->q_head != NULL ||
+        (any_binary && s->eio3))
         return 0;
     p = s->ws->peer;
     return !p->dead && (p->caps & SIO_RELAY_CAP_FANOUT) &&
@@ -128,7 +133,7 @@ static int send_one(siod_session *s, const siod_shared_msg *msgs, size_t nmsg,
  * number of groups (*groups malloc'd, each conns malloc'd or NULL when
  * memory ran out: its sessions then take the per-session path). */
 static size_t fan_sort(siod_session *const *v, size_t n, size_t *mode,
-                       size_t max_msg, int volatile_,
+                       size_t max_msg, int any_binary, int volatile_,
                        struct fan_group **groups, size_t *singles)
 {
     uint64_t gen = ++fan_gen;
@@ -143,7 +148,7 @@ static size_t fan_sort(siod_session *const *v, size_t n, size_t *mode,
             mode[i] = FAN_SKIP;
             continue;
         }
-        if (!fan_eligible(s, max_msg)) {
+        if (!fan_eligible(s, max_msg, any_binary)) {
             mode[i] = FAN_SINGLE;
             ns++;
             continue;
@@ -227,7 +232,7 @@ size_t siod_session_send_multi(siod_session *const *v, size_t n,
     struct fan_group *groups = NULL;
     size_t ng = 0, sent = 0, max_msg = 0, singles = n;
     size_t *mode = NULL;
-    int failed = 0;
+    int failed = 0, any_binary = 0;
 
     if (n == 0 || nmsg == 0)
         return 0;
@@ -235,12 +240,14 @@ size_t siod_session_send_multi(siod_session *const *v, size_t n,
         size_t len = siod_ws_body_len(msgs[m].buf, msgs[m].binary != 0);
         if (len > max_msg)
             max_msg = len;
+        any_binary |= msgs[m].binary != 0;
     }
     /* with no link taking WS_FANOUT, or no memory to sort them, every
      * session takes its own path */
     if (siod_peers_fanout_count() > 0 &&
         (mode = malloc(n * sizeof *mode)) != NULL)
-        ng = fan_sort(v, n, mode, max_msg, volatile_, &groups, &singles);
+        ng = fan_sort(v, n, mode, max_msg, any_binary, volatile_, &groups,
+                      &singles);
     /* the FANOUT frames first: queueing them runs no callback */
     for (size_t k = 0; k < ng; k++) {
         if (groups[k].conns == NULL)
@@ -301,7 +308,7 @@ void siod_session_close(siod_session *s, const char *reason)
             unsigned char *payload;
             /* out of memory, nothing is remembered: the next GET finds
              * no session, as after any close */
-            if (siod_poll_payload(s, 1, -1, &payload, &len) == 0 &&
+            if (siod_poll_payload(s, 1, -1, &payload, &len, NULL) == 0 &&
                 payload != NULL)
                 siod_poll_closed_remember(s, SIOD_CLOSED_PAYLOAD, payload,
                                           len);
@@ -324,6 +331,11 @@ int siod_session_is_open(const siod_session *s)
 const char *siod_session_transport(const siod_session *s)
 {
     return s->websocket ? "websocket" : "polling";
+}
+
+int siod_session_eio3(const siod_session *s)
+{
+    return s->eio3;
 }
 
 int siod_session_info(const siod_session *s, const char *key,

@@ -10,6 +10,7 @@
 #include "core/siod_core.h"
 #include "guard/siod_guard.h"
 #include "siod_engine_int.h"
+#include "sio_eio3.h"
 #include "sio_ws.h"
 
 #include <errno.h>
@@ -176,8 +177,15 @@ int siod_session_relay_open(siod_peer *p, const sio_relay_frame *f,
                            SIO_OK && up.val_len == 9 &&
                        memcmp(up.val, "websocket", 9) == 0;
         size_t n = handshake_packet(s, upgrades, hs, sizeof hs);
-        siod_peer_send(p, SIO_R_RESPONSE, 0, 200, f->conn, s->sid, hs, n,
-                       NULL, 0);
+        char rec[sizeof hs + 16];
+        if (s->eio3) {
+            /* a v3 payload of one record: "<length>:0{...}" */
+            sio_eio_packet pkt = { SIO_EIO_OPEN, 0,
+                                   (const unsigned char *)hs + 1, n - 1 };
+            n = sio_eio3_encode((unsigned char *)rec, &pkt, SIO_EIO3_TEXT);
+        }
+        siod_peer_send(p, SIO_R_RESPONSE, 0, 200, f->conn, s->sid,
+                       s->eio3 ? rec : hs, n, NULL, 0);
     }
     log_open(s, p);
     siod_session_start(s);
@@ -284,11 +292,16 @@ int siod_session_relay_poll_post(siod_peer *p, const sio_relay_frame *f,
         return 0;
     }
     sio_eio_payload_iter it;
+    sio_eio3_payload_iter it3;
     sio_eio_packet pkt;
     int rc = SIO_DONE;
-    sio_eio_payload_init(&it, body, f->len);
+    if (s->eio3)
+        sio_eio3_payload_init(&it3, body, f->len);
+    else
+        sio_eio_payload_init(&it, body, f->len);
     while (s->state != ST_CLOSED &&
-           (rc = sio_eio_payload_next(&it, &pkt)) == SIO_OK)
+           (rc = s->eio3 ? sio_eio3_payload_next(&it3, &pkt)
+                         : sio_eio_payload_next(&it, &pkt)) == SIO_OK)
         siod_session_handle_packet(s, &pkt);
     if (s->state != ST_CLOSED && rc != SIO_DONE) {
         siod_session_close_ex(s, "parse error", sio_strerror(rc), 0,
@@ -326,8 +339,9 @@ int siod_session_relay_ws_msg(siod_peer *p, const sio_relay_frame *f,
         return 0;
     siod_session *s = b->s;
     sio_eio_packet pkt;
-    int rc = sio_eio_decode_ws(f->body, f->len,
-                               (f->flags & SIO_RF_BINARY) != 0, &pkt);
+    int binary = (f->flags & SIO_RF_BINARY) != 0;
+    int rc = s->eio3 ? sio_eio3_decode_ws(f->body, f->len, binary, &pkt)
+                     : sio_eio_decode_ws(f->body, f->len, binary, &pkt);
     if (b->kind == B_PROBE) {
         siod_session_probe_packet(s, rc, &pkt);
         return 0;

@@ -79,13 +79,42 @@ static size_t socket_count(const siod_sio_client *c)
 
 /* One whole packet (attachments gathered) from the client. The failures
  * of what it calls stop here (the engine's on_message): it logs them. */
+/* A Socket.IO 2 client's CONNECT names its query in the namespace
+ * ("/admin?x=y"): connects to the namespace without it, with the query as
+ * the auth object, as the reference does for these clients. Returns
+ * siod_sio_socket_connect's code, or -ENOMEM. */
+static int connect_v2(siod_sio_client *c, siod_nsp *nsp,
+                      const struct sio_packet *p, size_t name_len)
+{
+    size_t qn = p->nsp_len - name_len;
+    char *auth = siod_sio_query_json(p->nsp + name_len + (qn > 0),
+                                     qn > 0 ? qn - 1 : 0);
+    struct sio_json_span span = { auth, auth != NULL ? strlen(auth) : 0,
+                                  SIO_JSON_OBJECT };
+    int rc;
+
+    if (auth == NULL)
+        return -ENOMEM;
+    rc = siod_sio_socket_connect(c, nsp, &span);
+    free(auth);
+    return rc;
+}
+
 static void dispatch(siod_sio_client *c, const struct sio_packet *p,
                      const siod_bin *bins, unsigned nbins)
 {
-    siod_socket *s = find_socket(c, p->nsp, p->nsp_len);
+    int v2 = c->s != NULL && siod_session_eio3(c->s);
+    size_t name_len = p->nsp_len;
+    siod_socket *s;
     char why[512];
     int rc;
 
+    if (v2 && p->type == SIO_PACKET_CONNECT) {
+        const char *q = memchr(p->nsp, '?', p->nsp_len);
+        if (q != NULL)
+            name_len = (size_t)(q - p->nsp);
+    }
+    s = find_socket(c, p->nsp, name_len);
     if (s == NULL && p->type == SIO_PACKET_CONNECT) {
         siod_nsp *nsp;
         size_t max = siod_sio_config()->max_nsps_per_session;
@@ -94,19 +123,19 @@ static void dispatch(siod_sio_client *c, const struct sio_packet *p,
                                "CONNECT to %.*s refused: %zu namespaces "
                                "joined (--max-namespaces-per-session)",
                                siod_session_sid(c->s),
-                               (int)(p->nsp_len > 200 ? 200 : p->nsp_len),
+                               (int)(name_len > 200 ? 200 : name_len),
                                p->nsp, socket_count(c));
-            send_raw(c, SIO_PACKET_CONNECT_ERROR, p->nsp, p->nsp_len,
+            send_raw(c, SIO_PACKET_CONNECT_ERROR, p->nsp, name_len,
                      "{\"message\":\"Too many namespaces on this "
                      "connection\"}");
             return;
         }
-        rc = siod_sio_nsp_resolve(p->nsp, p->nsp_len, &nsp, why,
+        rc = siod_sio_nsp_resolve(p->nsp, name_len, &nsp, why,
                                   sizeof why);
         if (rc == -ENOSPC) {
             siod_log_throttled(&dynamic_refusal_log, SIOD_LOG_WARN, "%s",
                                why);
-            send_raw(c, SIO_PACKET_CONNECT_ERROR, p->nsp, p->nsp_len,
+            send_raw(c, SIO_PACKET_CONNECT_ERROR, p->nsp, name_len,
                      "{\"message\":\"Too many dynamic namespaces\"}");
             return;
         }
@@ -114,15 +143,16 @@ static void dispatch(siod_sio_client *c, const struct sio_packet *p,
             if (rc == -ENOENT)
                 siod_log_debug("session %s: CONNECT to unknown namespace "
                                "%.*s", siod_session_sid(c->s),
-                               (int)(p->nsp_len > 200 ? 200 : p->nsp_len),
+                               (int)(name_len > 200 ? 200 : name_len),
                                p->nsp);
             else
                 siod_log_limited(SIOD_LOG_ERROR, "%s", why);
-            send_raw(c, SIO_PACKET_CONNECT_ERROR, p->nsp, p->nsp_len,
+            send_raw(c, SIO_PACKET_CONNECT_ERROR, p->nsp, name_len,
                      "{\"message\":\"Invalid namespace\"}");
             return;
         }
-        rc = siod_sio_socket_connect(c, nsp, &p->data);
+        rc = v2 ? connect_v2(c, nsp, p, name_len)
+                : siod_sio_socket_connect(c, nsp, &p->data);
         if (rc < 0)
             siod_log_limited(SIOD_LOG_ERROR, "session %s: cannot connect to "
                              "%s: %s", siod_session_sid(c->s), nsp->name,
@@ -327,6 +357,27 @@ static void sio_destroy(void *app)
     siod_sio_recovery_stop();
 }
 
+/* A Socket.IO 2 client is in the main namespace from the start, without
+ * a CONNECT of its own (the reference connects it on open). Where "/" is
+ * not served, nothing is sent: such a client may use other namespaces. */
+static void connect_main(siod_sio_client *c)
+{
+    static const struct sio_json_span none = { NULL, 0, SIO_JSON_NONE };
+    char why[256];
+    siod_nsp *nsp;
+    int rc = siod_sio_nsp_resolve("/", 1, &nsp, why, sizeof why);
+
+    if (rc < 0) {
+        siod_log_debug("session %s: no namespace \"/\" for a Socket.IO 2 "
+                       "client", siod_session_sid(c->s));
+        return;
+    }
+    rc = siod_sio_socket_connect(c, nsp, &none);
+    if (rc < 0)
+        siod_log_limited(SIOD_LOG_ERROR, "session %s: cannot connect to /: "
+                         "%s", siod_session_sid(c->s), siod_strerror(rc));
+}
+
 static void sio_on_open(void *app, siod_session *s)
 {
     const siod_engine_config *cfg = siod_sio_config();
@@ -344,6 +395,8 @@ static void sio_on_open(void *app, siod_session *s)
                               1000 };
     evtimer_add(c->connect_timer, &tv);
     siod_session_set_data(s, c);
+    if (siod_session_eio3(s))
+        connect_main(c);
     return;
 fail:
     siod_log_limited(SIOD_LOG_ERROR, "session %s: out of memory",

@@ -115,7 +115,8 @@ static int kv_push(struct kv **v, size_t *n, char *k, char *val)
     return 0;
 }
 
-static int parse_query(siod_sio_hs *hs, const char *q, size_t n)
+static int parse_query_kv(struct kv **out, size_t *nout, const char *q,
+                          size_t n)
 {
     size_t i = 0;
     while (i < n) {
@@ -126,7 +127,7 @@ static int parse_query(siod_sio_hs *hs, const char *q, size_t n)
             size_t klen = eq != NULL ? (size_t)(eq - (q + i)) : end - i;
             const char *v = eq != NULL ? eq + 1 : q + end;
             size_t vlen = (size_t)(q + end - v);
-            int rc = kv_push(&hs->query, &hs->nquery, unescape(q + i, klen),
+            int rc = kv_push(out, nout, unescape(q + i, klen),
                              unescape(v, vlen));
             if (rc < 0)
                 return rc;
@@ -134,6 +135,11 @@ static int parse_query(siod_sio_hs *hs, const char *q, size_t n)
         i = end + 1;
     }
     return 0;
+}
+
+static int parse_query(siod_sio_hs *hs, const char *q, size_t n)
+{
+    return parse_query_kv(&hs->query, &hs->nquery, q, n);
 }
 
 /* Adds a header; a repeated name is joined with ", " as Node does. */
@@ -429,4 +435,22 @@ void siod_sio_format_time(int64_t ms, char *buf, size_t cap)
         strftime(buf, cap, "%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated "
                  "Universal Time)", &tm) == 0)
         snprintf(buf, cap, "%lld", (long long)ms);
+}
+
+/* See siod_sio_int.h. */
+char *siod_sio_query_json(const char *q, size_t n)
+{
+    struct kv *v = NULL;
+    size_t nv = 0;
+    siod_sio_text t = { NULL, 0, 0 };
+    int rc = parse_query_kv(&v, &nv, q, n);
+
+    if (rc == 0)
+        rc = add_object(&t, v, nv);
+    kv_free(v, nv);
+    if (rc < 0) {
+        free(t.p);
+        return NULL;
+    }
+    return t.p;
 }

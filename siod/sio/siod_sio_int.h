@@ -407,6 +407,11 @@ void siod_sio_store_redis_touch(siod_socket *s);
 siod_sio_hs *siod_sio_hs_new(siod_session *s);
 siod_sio_hs *siod_sio_hs_ref(siod_sio_hs *hs);
 void siod_sio_hs_unref(siod_sio_hs *hs);
+/* A Socket.IO 2 client's namespace query (q[0..n), after the '?') as the
+ * JSON object the reference makes of it for v3 clients' auth: values
+ * URL-decoded, repeated keys as arrays. Returns it (malloc'd, the
+ * caller's), or NULL if memory runs out. */
+char *siod_sio_query_json(const char *q, size_t n);
 /* Writes ms since the epoch as JavaScript's Date string (UTC) into buf. */
 void siod_sio_format_time(int64_t ms, char *buf, size_t cap);
 

@@ -43,6 +43,49 @@ static void *state_of(const siod_socket *s)
  * client down (a session closed by a write reaches this layer later, from
  * the loop: siod_engine.h), but the application callbacks can drop the
  * layer's reference, which is why the caller's is needed. */
+/* The end of a refused socket: closed, out of its client, its rooms and
+ * its namespace's count. */
+static void refused_close(siod_socket *s, const char *msg)
+{
+    char why[160];
+
+    snprintf(why, sizeof why, "refused: %s", msg);
+    transit(s, SOCK_CLOSED, why);
+    if (s->client != NULL)
+        siod_sio_client_unlink(s->client, s);
+    s->client = NULL;
+    s->nsp->aops->del_all(s->nsp->adapter, s);
+    siod_sio_nsp_check_empty(s->nsp);
+    siod_socket_unref(s);
+}
+
+/* A refusal as a Socket.IO 2 client takes it: an ERROR packet (type 4)
+ * whose data is the error's data if it has some, else its message as a
+ * JSON string (the reference's socket._error(err.data || err.message)),
+ * which the client emits as "error". */
+static void refuse_v2(siod_socket *s, const siod_error *err)
+{
+    const char *msg = err->message != NULL ? err->message : "";
+    char *data = NULL;
+    siod_sio_out o;
+
+    if (err->data != NULL &&
+        sio_json_validate(err->data, strlen(err->data), SIOD_SIO_MAX_DEPTH,
+                          SIO_JSON_LONE_SURROGATES, NULL) == SIO_OK)
+        data = strdup(err->data);
+    else
+        data = siod_json_fmt("%Q", msg);
+    /* without memory for the answer the client is refused unanswered */
+    if (data != NULL &&
+        siod_sio_encode_raw(&o, SIO_PACKET_CONNECT_ERROR, s->nsp->name,
+                            s->nsp->name_len, data, strlen(data)) == 0) {
+        siod_sio_client_write(s->client, &o, 0);
+        siod_sio_out_clear(&o);
+    }
+    free(data);
+    refused_close(s, msg);
+}
+
 static void connect_finish(siod_socket *s, const siod_error *err)
 {
     siod_sio_client *c = s->client;
@@ -52,6 +95,10 @@ static void connect_finish(siod_socket *s, const siod_error *err)
     if (s->state != SOCK_PENDING || c == NULL)
         return;  /* the client left meanwhile */
     nsp->pending--;
+    if (err != NULL && c->s != NULL && siod_session_eio3(c->s)) {
+        refuse_v2(s, err);
+        return;
+    }
     if (err != NULL) {
         siod_sio_text t = { NULL, 0, 0 };
         const char *msg = err->message != NULL ? err->message : "";
@@ -83,15 +130,7 @@ static void connect_finish(siod_socket *s, const siod_error *err)
             siod_sio_out_clear(&o);
         }
         free(t.p);
-        char why[160];
-        snprintf(why, sizeof why, "refused: %s", msg);
-        transit(s, SOCK_CLOSED, why);
-        if (s->client != NULL)
-            siod_sio_client_unlink(s->client, s);
-        s->client = NULL;
-        nsp->aops->del_all(nsp->adapter, s);
-        siod_sio_nsp_check_empty(nsp);
-        siod_socket_unref(s);
+        refused_close(s, msg);
         return;
     }
     transit(s, SOCK_CONNECTED, "connect accepted");
@@ -108,7 +147,9 @@ static void connect_finish(siod_socket *s, const siod_error *err)
     siod_sio_recovery_replay(s);
     siod_sio_recovery_connected(s);
     char data[96];
-    int n = s->pid[0] != '\0'
+    /* a Socket.IO 2 client's CONNECT answer has no data */
+    int n = c->s != NULL && siod_session_eio3(c->s) ? 0 :
+            s->pid[0] != '\0'
                 ? snprintf(data, sizeof data, "{\"sid\":\"%s\",\"pid\":\"%s\"}",
                            s->id, s->pid)
                 : snprintf(data, sizeof data, "{\"sid\":\"%s\"}", s->id);

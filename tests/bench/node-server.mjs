@@ -5,7 +5,9 @@
 //   echo (...args, ack) -> ack(...args)
 // Usage: node node-server.mjs [--port 3000] [--host 127.0.0.1] [--ws-only]
 //        [--ping-interval MS] [--ping-timeout MS] [--backlog N] [--stats S]
-//        [--static DIR]
+//        [--static DIR] [--redis redis://HOST:PORT]
+// With --redis, broadcasts go through @socket.io/redis-adapter, so that
+// several of these processes serve one set of clients as a cluster.
 // With --static, GET / and GET /<file> answer the files of DIR (read on every
 // request, as a plain static server would) so page latency can be measured
 // beside the WebSockets; anything else is 404.
@@ -20,7 +22,7 @@ function usage(msg) {
   console.error(
     "usage: node node-server.mjs [--port N] [--host ADDR] [--ws-only]\n" +
       "       [--ping-interval MS] [--ping-timeout MS] [--backlog N] [--stats SECONDS]\n" +
-      "       [--static DIR]"
+      "       [--static DIR] [--redis redis://HOST:PORT]"
   );
   process.exit(2);
 }
@@ -36,6 +38,7 @@ function parseArgs(argv) {
     backlog: 4096,
     stats: 0,
     staticDir: "",
+    redis: "",
   };
   const num = (i, name) => {
     const v = Number(argv[i]);
@@ -53,6 +56,7 @@ function parseArgs(argv) {
       case "--backlog": o.backlog = num(++i, "--backlog"); break;
       case "--stats": o.stats = num(++i, "--stats"); break;
       case "--static": o.staticDir = argv[++i] ?? usage("--static needs a directory"); break;
+      case "--redis": o.redis = argv[++i] ?? usage("--redis needs a URL"); break;
       case "-h":
       case "--help": usage(); break;
       default: usage(`unknown option ${argv[i]}`);
@@ -96,6 +100,21 @@ const io = new Server(httpServer, {
   serveClient: false,
 });
 
+// The Redis adapter: a publishing and a subscribing connection, both up
+// before the server listens (loaded only then: the plain server needs no
+// more than socket.io).
+if (opts.redis) {
+  const { createAdapter } = await import("@socket.io/redis-adapter");
+  const { createClient } = await import("redis");
+  const pub = createClient({ url: opts.redis });
+  const sub = pub.duplicate();
+  for (const c of [pub, sub]) {
+    c.on("error", (err) => console.error(`node-server: redis: ${err.message}`));
+  }
+  await Promise.all([pub.connect(), sub.connect()]);
+  io.adapter(createAdapter(pub, sub));
+}
+
 let deliveredTicks = 0;
 let echoes = 0;
 
@@ -122,7 +141,8 @@ httpServer.listen({ port: opts.port, host: opts.host, backlog: opts.backlog }, (
   console.log(`pid ${process.pid}`);
   console.log(`listening ${addr.address}:${addr.port}` +
     ` pingInterval=${opts.pingInterval} pingTimeout=${opts.pingTimeout}` +
-    ` transports=${opts.wsOnly ? "websocket" : "polling,websocket"}`);
+    ` transports=${opts.wsOnly ? "websocket" : "polling,websocket"}` +
+    (opts.redis ? ` redis=${opts.redis}` : ""));
 });
 
 if (opts.stats > 0) {

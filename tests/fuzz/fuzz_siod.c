@@ -273,6 +273,8 @@ static size_t info_of(struct script *s, unsigned char *buf, size_t cap)
         { "secure", "1" },
         { "user", "alice" },
         { "max_payload", "100000" },
+        { "eio", "3" },          /* an Engine.IO 3 client (Socket.IO 2) */
+        { "b64", "1" },
     };
     uint16_t mask = u16(s);
     size_t len = 0;

@@ -12,6 +12,7 @@ OPEN, GET, POST, UPGRADE, WSMSG, WSCLOSED, CANCEL, ABORT, RAW, CLOSE, TICK, LOOP
     0, 1, 2, 4, 5, 7, 8, 9, 10, 11, 12, 13
 INFO_POLL = 0x0001 | 0x0002 | 0x0004 | 0x0008 | 0x0010 | 0x0020  # addr url query cookie ua upgrades
 INFO_WS = 0x0001 | 0x0002 | 0x0008 | 0x0080                      # addr url cookie user
+EIO3, B64 = 0x0200, 0x0400                                       # Engine.IO 3, base64
 
 
 class Script:
@@ -271,6 +272,31 @@ def seeds():
     s.loop()
     s.tick()
     out['emit-api'] = s
+
+    def v3(*packets):     # a v3 text payload: lengths in UTF-16 units
+        return ''.join(f'{len(p.encode("utf-16-le")) // 2}:{p}' for p in packets)
+
+    s = Script()          # Engine.IO 3 (Socket.IO 2): polling, pings, binary
+    a = s.open(conn=1, info=INFO_POLL | EIO3)
+    s.get(a, conn=2)
+    s.post(a, v3('42["echo","h\u00e9"]', '2', '40/a?token=bad', '40/b?x=1&x=2'), conn=3)
+    s.get(a, conn=4)
+    s.post(a, v3('451-["echo",{"_placeholder":true,"num":0}]', 'b4AQID'), conn=5)
+    s.get(a, conn=6)
+    s.post(a, b'\x00\x02\xff42\x01\x03\xff\x04\x01\x02', conn=7)
+    s.upgrade(a, conn=8)
+    s.ws('2probe', conn=8, sid=a)
+    s.ws('5', conn=8, sid=a)
+    s.ws('451-["to",{"rooms":"r","event":"x","args":[{"_placeholder":true,"num":0}]}]', conn=8, sid=a)
+    s.ws(b'\x04\x09', binary=True, conn=8, sid=a)
+    s.ws('2', conn=8, sid=a)
+    s.tick()
+    b = s.open(conn=9, info=INFO_POLL | EIO3 | B64)
+    s.get(b, conn=10)
+    s.post(b, '0:', conn=11)
+    s.post(b, '9:4', conn=12)
+    s.tick()
+    out['eio3'] = s
     return out
 
 

@@ -2,7 +2,8 @@
 // parent runs it with the configured options, restarts it when it dies
 // (one log line each time, with a growing delay when it keeps exiting
 // quickly), keeps it and its sessions across graceful restarts, replaces
-// it when SocketIODaemonArgs changes, and stops it when httpd stops.
+// it when SocketIODaemonArgs changes, runs none while the configuration
+// has no SocketIO On, and stops it when httpd stops.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -70,11 +71,26 @@ test('httpd starts siod, restarts it when killed, keeps it across graceful resta
   assert.ok(cmdline(pid3).includes('21000'));
   assert.ok(!alive(pid2), 'the old siod is gone');
 
+  // no SocketIO On left (the module loaded, not used): siod is stopped
+  // and not started again
+  const withOn = fs.readFileSync(inst.paths.CONF, 'utf8');
+  assert.match(withOn, /^\s*SocketIO On\s*$/m);
+  fs.writeFileSync(inst.paths.CONF, withOn.replace(/^(\s*)SocketIO On\s*$/gm, '$1SocketIO Off'));
+  await graceful(inst);
+  await waitFor(() => !alive(pid3), 15000, 'siod stopped once no SocketIO On is left');
+  await sleep(1500);
+  assert.equal(inst.siodPid, null, 'no siod started without SocketIO On');
+  // used again: started again
+  fs.writeFileSync(inst.paths.CONF, withOn);
+  await graceful(inst);
+  let pid4;
+  await waitFor(() => (pid4 = inst.siodPid) && pid4 !== pid3, 15000, 'siod started with SocketIO On back');
+
   // httpd stops: so does siod
   const parent = inst.httpdPid;
   process.kill(parent, 'SIGTERM');
   await waitFor(() => !alive(parent), 15000, 'httpd to stop');
-  assert.ok(!alive(pid3), 'siod stopped with httpd');
+  assert.ok(!alive(pid4), 'siod stopped with httpd');
   assert.match(inst.errorLog(), /stopping siod .*httpd is stopping/);
 });
 

@@ -195,11 +195,15 @@ export class Instance {
       MAX_PAYLOAD: o.maxPayload ? String(o.maxPayload) : '',
       TRANSPORTS: o.transports || '',
       UPGRADES: o.upgrades || '',
+      ALLOW_EIO3: o.allowEio3 ? '1' : '',
       REPLY_TIMEOUT: o.replyTimeout ? String(o.replyTimeout) : '',
       EXTRA_CONF: o.extraConf || '',
       STATUS: o.status ? '1' : '',
       EXTRA_CONF_FILE: o.extraConfFile || '',
       TLS_PORT: this.tlsPort ? String(this.tlsPort) : '',
+      // opts.h2 (with tls): HTTP/2 there, true with WebSockets over it
+      // (RFC 8441), 'nows' without
+      H2: o.h2 === true ? '1' : o.h2 || '',
       SIOD_MANAGED: o.managed ? '1' : '',
       WS_DEFLATE: o.wsDeflate ? '1' : '',
       WS_DEFLATE_MIN: o.wsDeflateMin !== undefined ? String(o.wsDeflateMin) : '',
@@ -482,6 +486,7 @@ export class Instance {
  * limits), redis (siod's --redis URL), siodEnv (variables added to siod's
  * environment), verbose; httpd's port (a free port chosen beforehand: see
  * freePort), mpm, cors, transports, upgrades, replyTimeout, logLevel, tls,
+ * h2 (with tls: HTTP/2 there; true with H2WebSockets On, 'nows' Off),
  * status (mod_status at /server-status), nofile (httpd's `ulimit -n`),
  * fpm (PHP through a private php-fpm pool, as FPM=1; fpmChildren its
  * size), handlers (folders of

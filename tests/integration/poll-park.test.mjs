@@ -216,3 +216,51 @@ test(`${MPM}: a parked GET that the MPM times out (Timeout below pingInterval) i
       await short.stop();
     }
   });
+
+test(`${MPM}: an idle client's parked GET gives its connection's free memory back; a busy one's keeps it`,
+  { skip, timeout: 30000 }, async () => {
+    const idle = await startInstance('poll-park-trim', {
+      app: 'bench', pingInterval: 1200, pingTimeout: 5000, logLevel: 'warn socketio:trace2',
+    });
+    // GETs on one connection, POSTs on another (as a browser does)
+    const getAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const postAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const base = idle.url('/socket.io/');
+      const url = (sid) => `${base}?EIO=4&transport=polling&sid=${sid}`;
+      const post = async (sid, body) => {
+        assert.equal((await agentRequest(postAgent, 'POST', url(sid), { body })).body, 'ok');
+      };
+      const hs = await agentRequest(getAgent, 'GET', `${base}?EIO=4&transport=polling`);
+      const { sid } = JSON.parse(hs.body.slice(1));
+      const sock = hs.socket;
+      await post(sid, '40');
+      assert.match((await agentRequest(getAgent, 'GET', url(sid))).body, /^40\{/);
+      const trims = () => logLines(idle, /idle long-poll parked: \d+ free blocks/);
+      // busy: GETs answered within a few ms of parking never count as idle
+      for (let i = 0; i < 5; i++) {
+        const get = agentRequest(getAgent, 'GET', url(sid));
+        await sleep(50);
+        await post(sid, `42${10 + i}["echo",${i}]`);
+        assert.equal((await get).body, `43${10 + i}[${i}]`);
+      }
+      assert.deepEqual(trims(), [], 'no trim while busy');
+      // idle: a GET that waits a whole ping interval (over a second) makes
+      // the connection count as idle; the next one parked gives memory
+      // back (the first GET here may get a ping already due)
+      for (let i = 0; i < 3; i++) {
+        const res = await agentRequest(getAgent, 'GET', url(sid));
+        assert.equal(res.body, '2');
+        assert.equal(res.socket, sock, 'the same keep-alive connection');
+        await post(sid, '3');
+      }
+      const lines = trims();
+      assert.ok(lines.length >= 1, 'a trim logged');
+      const n = Number(/: (\d+) free blocks/.exec(lines[0])[1]);
+      assert.ok(n >= 1, `blocks given back: ${lines[0]}`);
+    } finally {
+      getAgent.destroy();
+      postAgent.destroy();
+      await idle.stop();
+    }
+  });

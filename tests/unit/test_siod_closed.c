@@ -163,11 +163,41 @@ static void test_reuse(void)
     siod_closed_free(r);
 }
 
+/* An Engine.IO 3 session's entries say so in every answer they give, and
+ * only theirs. */
+static void test_eio3(void)
+{
+    siod_closed_ring *r = siod_closed_new(4, 1000, 1u << 20);
+    siod_closed_answer a;
+    char s0[SIO_SID_LEN], s1[SIO_SID_LEN];
+
+    CHECK(r != NULL);
+    sid_of(0, s0);
+    sid_of(1, s1);
+    siod_closed_remember_v3(r, s0, SIOD_CLOSED_PAYLOAD, payload(3, 'y'), 3,
+                            10);
+    siod_closed_remember(r, s1, SIOD_CLOSED_NOOP, NULL, 0, 10);
+    CHECK(siod_closed_take(r, s0, 20, &a));
+    CHECK(a.kind == SIOD_CLOSED_PAYLOAD && a.eio3 == 1);
+    free(a.payload);
+    CHECK(siod_closed_take(r, s0, 30, &a));
+    CHECK(a.kind == SIOD_CLOSED_CLOSE && a.eio3 == 1);
+    CHECK(siod_closed_take(r, s1, 30, &a));
+    CHECK(a.kind == SIOD_CLOSED_NOOP && a.eio3 == 0);
+    /* a slot reused by a v4 session forgets the mark */
+    for (int i = 0; i < 4; i++)
+        siod_closed_remember(r, s0, SIOD_CLOSED_NOOP, NULL, 0, 40);
+    CHECK(siod_closed_take(r, s0, 50, &a));
+    CHECK_EQ(a.eio3, 0);
+    siod_closed_free(r);
+}
+
 int main(void)
 {
     RUN(test_answers);
     RUN(test_expiry_frees);
     RUN(test_bound);
     RUN(test_reuse);
+    RUN(test_eio3);
     DONE("test_siod_closed");
 }

@@ -34,6 +34,7 @@
 #define MAX_SIZE 65536         /* largest echo payload (--size) */
 #define EVENTS 1024
 #define CPU_MAX 8              /* --cpu targets, the client's own included */
+#define MAX_URLS 8             /* --url given several times */
 
 /* WebSocket modes, then long-polling ones (IS_POLLING) */
 enum mode { M_HOLD, M_BCAST, M_ACK, M_LPSESSION, M_LPHOLD, M_NMODES };
@@ -72,7 +73,10 @@ struct cfg {
     int max_pending;
     size_t max_message;
     int quiet;
-    char url[1024];
+    char url[1024];         /* this worker's server (parent: the first) */
+    char urls[MAX_URLS][1024]; /* every --url; worker i takes i % nurls */
+    int nurls;
+    int url_index;          /* which of them url is */
     char host[256];         /* as written in the Host header */
     char path[1024];        /* request target, with the query */
     char poll_path[1024];   /* the same for long-polling */
@@ -102,11 +106,13 @@ struct wstats {
 };
 
 /* log-linear histogram of microseconds: exact below 128, then 64 steps per
- * power of two (about 1.6% wide) */
+ * power of two (about 1.6% wide). H_LAT_SENDER and H_LAT_OTHER split bcast's
+ * tick latency by URL, with several --url: clients on the senders' URL (the
+ * first) and on the others. */
 #define HSUB 64
 #define HBUCKETS (128 + 40 * HSUB)
 #define HCHUNK 900
-enum { H_CONNECT, H_LAT, H_N };
+enum { H_CONNECT, H_LAT, H_LAT_SENDER, H_LAT_OTHER, H_N };
 
 enum msgtype { MSG_STATS = 1, MSG_READY, MSG_HIST, MSG_FINAL };
 

@@ -48,7 +48,9 @@ static void usage(FILE *f)
 "                close, again) | lphold (clients each keeping a GET pending)\n"
 "  -n, --clients N        clients in all (100); lpsession: sessions at once\n"
 "  --procs P              worker processes, N/P clients each (1)\n"
-"  --url URL              http://HOST:PORT/PATH (http://127.0.0.1:3000/socket.io/)\n"
+"  --url URL              http://HOST:PORT/PATH (http://127.0.0.1:3000/socket.io/);\n"
+"                         repeatable: worker i uses the (i mod count)-th, so\n"
+"                         --procs must be a multiple of the count\n"
 "  --src A-B|A,B,...      IPv4 source addresses to bind, round-robin\n"
 "  --duration S           seconds to measure once all clients are up (10)\n"
 "  --rate R               hold, lphold: connects/s; bcast: broadcasts/s (0: window\n"
@@ -152,7 +154,8 @@ static void parse_cpu(struct cfg *cfg, const char *v)
     t->pid = (pid_t)pid;
 }
 
-/* http://host[:port][/path] into the connect address, Host and target. */
+/* cfg->url, http://host[:port][/path], into the connect address, Host and
+ * request targets. */
 static void parse_url(struct cfg *cfg)
 {
     const char *u = cfg->url, *p, *hs, *he, *ps;
@@ -262,7 +265,9 @@ static void parse_args(struct cfg *cfg, int argc, char **argv)
         else if (!strcmp(a, "--url")) {
             if (!v || strlen(v) >= sizeof(cfg->url))
                 sb_die("--url needs a value");
-            strcpy(cfg->url, v);
+            if (cfg->nurls >= MAX_URLS)
+                sb_die("--url: at most %d", MAX_URLS);
+            strcpy(cfg->urls[cfg->nurls++], v);
         } else if (!strcmp(a, "--src")) {
             if (!v)
                 sb_die("--src needs a value");
@@ -312,7 +317,15 @@ static void parse_args(struct cfg *cfg, int argc, char **argv)
     } else if (cfg->mode == M_ACK && !rate_set) {
         cfg->rate = 1000;
     }
-    parse_url(cfg);
+    if (!cfg->nurls)
+        strcpy(cfg->urls[cfg->nurls++], cfg->url);
+    if (cfg->procs % cfg->nurls)
+        sb_die("--procs (%d) must be a multiple of the %d --url, so that each "
+               "gets the same share of clients", cfg->procs, cfg->nurls);
+    for (i = cfg->nurls - 1; i >= 0; i--) {     /* checks each, keeps the first */
+        strcpy(cfg->url, cfg->urls[i]);
+        parse_url(cfg);
+    }
     /* siobench's own processes (the parent and its workers) */
     strcpy(cfg->cpu[cfg->ncpu].name, "client");
     cfg->cpu[cfg->ncpu++].pid = getpid();
@@ -485,6 +498,10 @@ static void report(const struct cfg *cfg, const struct wstats *t,
     double p50 = fmin(sb_hist_quantile(hist[H_LAT], 0.50), pmax);
     double p90 = fmin(sb_hist_quantile(hist[H_LAT], 0.90), pmax);
     double p99 = fmin(sb_hist_quantile(hist[H_LAT], 0.99), pmax);
+    double s50 = fmin(sb_hist_quantile(hist[H_LAT_SENDER], 0.50), pmax);
+    double s99 = fmin(sb_hist_quantile(hist[H_LAT_SENDER], 0.99), pmax);
+    double o50 = fmin(sb_hist_quantile(hist[H_LAT_OTHER], 0.50), pmax);
+    double o99 = fmin(sb_hist_quantile(hist[H_LAT_OTHER], 0.99), pmax);
     double dps = dur > 0 ? (double)t->ticks_window / dur : 0;
     double aps = dur > 0 ? (double)t->acks_window / dur : 0;
     double sps = dur > 0 ? (double)t->sessions_window / dur : 0;
@@ -538,6 +555,9 @@ static void report(const struct cfg *cfg, const struct wstats *t,
                (unsigned long long)t->late);
         printf("tick latency (emit to receipt): p50 %.2f ms p90 %.2f ms "
                "p99 %.2f ms max %.2f ms\n", p50, p90, p99, pmax);
+        if (cfg->nurls > 1)
+            printf("tick latency by URL: the senders' (%s) p50 %.2f ms p99 %.2f ms; "
+                   "the others' p50 %.2f ms p99 %.2f ms\n", cfg->urls[0], s50, s99, o50, o99);
     } else if (cfg->mode == M_ACK) {
         printf("acks %llu of %llu sent, %.0f/s in the window, lost %llu, "
                "skipped %llu (no free client)\n",
@@ -574,6 +594,9 @@ static void report(const struct cfg *cfg, const struct wstats *t,
            (unsigned long long)t->skipped, p50, p90, p99, pmax, dead);
     printf("\"acks_window\":%llu,\"max_lag_ms\":%.3f,",
            (unsigned long long)t->acks_window, (double)t->max_lag_us / 1000.0);
+    printf("\"urls\":%d,\"sender_url_p50_ms\":%.3f,\"sender_url_p99_ms\":%.3f,"
+           "\"other_url_p50_ms\":%.3f,\"other_url_p99_ms\":%.3f,", cfg->nurls,
+           s50, s99, o50, o99);
     printf("\"sessions\":%llu,\"sessions_window\":%llu,\"sessions_per_s\":%.1f,"
            "\"unfinished\":%llu,\"requests\":%llu,\"requests_failed\":%llu,"
            "\"conns\":%llu,\"server_closes\":%llu,",
@@ -623,8 +646,9 @@ int main(int argc, char **argv)
     if (pipe2(fds, O_CLOEXEC) < 0)
         sb_die("pipe: %s", strerror(errno));
 
-    printf("siobench %s: %ld clients, %d procs, target %s%s\n",
+    printf("siobench %s: %ld clients, %d procs, target %s%s%s\n",
            mode_names[cfg.mode], cfg.clients, cfg.procs, cfg.url,
+           cfg.nurls > 1 ? " and more (--url)" : "",
            cfg.nsrc ? " (bound source addresses)" : "");
     cfg.t0 = sb_mono();
     for (i = 0; i < cfg.procs; i++) {
@@ -633,6 +657,11 @@ int main(int argc, char **argv)
             sb_die("fork: %s", strerror(errno));
         if (pid == 0) {
             close(fds[0]);
+            if (cfg.nurls > 1) {
+                cfg.url_index = i % cfg.nurls;
+                strcpy(cfg.url, cfg.urls[cfg.url_index]);
+                parse_url(&cfg);
+            }
             prctl(PR_SET_PDEATHSIG, SIGKILL);
             signal(SIGINT, SIG_IGN);     /* the parent ends the run */
             sb_worker_main(&cfg, shm, i, fds[1]);

@@ -230,13 +230,20 @@ static int digits(const unsigned char *s, size_t n, size_t *i, uint64_t *v)
 static void on_tick(struct worker *w, uint64_t n)
 {
     struct bslot *b = &w->shm->ring[n % RING];
+    uint64_t max_us = 0;
+    int64_t lat;
 
     w->st.ticks++;
     if (sb_in_window(w))
         w->st.ticks_window++;
     if (atomic_load(&b->seq) == n) {
         atomic_fetch_add(&b->received, 1);
-        sb_hist_add(w->hist[H_LAT], &w->st.max_lat_us, w->now - atomic_load(&b->sent));
+        lat = w->now - atomic_load(&b->sent);
+        sb_hist_add(w->hist[H_LAT], &w->st.max_lat_us, lat);
+        /* the senders are worker 0's clients, on the first URL */
+        if (w->cfg->nurls > 1)
+            sb_hist_add(w->hist[w->cfg->url_index ? H_LAT_OTHER : H_LAT_SENDER],
+                        &max_us, lat);
     } else {
         w->st.late++;
     }
@@ -290,7 +297,9 @@ static void on_sio(struct worker *w, struct client *c, const unsigned char *s,
     case '2':
         if (c->state == C_READY && n > 1 + tl && memcmp(s + 1, tick, tl) == 0) {
             i = 1 + tl;
-            if (digits(s, n, &i, &v) > 0 && i < n && s[i] == ']')
+            /* more arguments may follow: the offset of connection
+             * state recovery */
+            if (digits(s, n, &i, &v) > 0 && i < n && (s[i] == ']' || s[i] == ','))
                 on_tick(w, v);
         }
         break;

@@ -1,0 +1,117 @@
+// The benchmark tools of `make bench-cluster` and `make bench-php`: the
+// PHP twin of the bench application (conf/php/bench.php through HTTP
+// callbacks on php-fpm) holds the bench contract; siobench spreads its
+// processes over several --url and splits a broadcast's latency between
+// the clients of the sender's node and the other's, across two of our
+// nodes joined by Redis and across two Node.js reference servers
+// (tests/bench/node-server.mjs --redis).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { createClient } from 'redis';
+import { startInstance, sioConnect, sleep, freePort, waitFor, startedOrStopped, REPO } from './harness.mjs';
+import { startRedis, waitServers } from './redis-lib.mjs';
+import { siobench, SIOBENCH } from './scale-lib.mjs';
+import { benchContract } from './bench-contract.mjs';
+
+const cleanups = [];
+after(async () => {
+  await sleep(200);
+  for (const c of cleanups.reverse()) await c().catch(() => {});
+});
+
+/** tests/bench/node-server.mjs --redis URL on a free port: {url(path), stop()}. */
+async function startNodeServer(redisUrl) {
+  const port = await freePort();
+  const proc = spawn(process.execPath, [path.join(REPO, 'tests', 'bench', 'node-server.mjs'),
+    '--port', String(port), '--ws-only', '--redis', redisUrl], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout.on('data', (d) => { out += d; });
+  proc.stderr.on('data', (d) => { out += d; });
+  const node = {
+    url: (p = '/') => `http://127.0.0.1:${port}${p}`,
+    async stop() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const gone = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await gone;
+    },
+  };
+  cleanups.push(() => node.stop());
+  await waitFor(() => out.includes('listening') || proc.exitCode !== null, 10000, `node-server (${out})`);
+  assert.match(out, /listening .* redis=redis:/, out);
+  return node;
+}
+
+/** siobench bcast over two URLs, 20 clients (10 on each), 20 broadcasts/s for 2 s. */
+async function bcastOverTwo(first, second) {
+  const r = await siobench(first, 'bcast', ['--url', second.url('/socket.io/'), '-n', '20', '--procs', '2',
+    '--rate', '20', '--duration', '2', '--drain', '1', '-q']).done;
+  assert.equal(r.exit, 0, JSON.stringify(r));
+  assert.equal(r.urls, 2);
+  assert.equal(r.connected, 20);
+  assert.ok(r.bcasts >= 20, `bcasts ${r.bcasts}`);
+  // every client got every broadcast: the other node's through Redis
+  assert.equal(r.expected, r.bcasts * 20);
+  assert.equal(r.lost, 0, JSON.stringify(r));
+  assert.equal(r.deliveries, r.expected);
+  assert.ok(r.sender_url_p50_ms > 0 && r.other_url_p50_ms > 0,
+    `latency split: sender's ${r.sender_url_p50_ms} ms, other's ${r.other_url_p50_ms} ms`);
+  return r;
+}
+
+test('PHP bench (conf/php/bench.php through callbacks): "bcast" n → "tick" n to every client; "echo" acks its arguments', { timeout: 40000 }, async () => {
+  const inst = await startInstance('bench-php', {
+    fpm: true, handlers: ['conf/php'],
+    callbacks: ['/,connect,bench.php', '/,event,bench.php', '/,disconnect,bench.php'],
+  });
+  cleanups.push(() => inst.stop());
+  await benchContract((t) => sioConnect(inst, '/', { transports: t }));
+});
+
+test('siobench with two --url: half the clients on each of two Redis-joined nodes of ours, latency by node', { timeout: 60000 }, async () => {
+  const redis = await startRedis();
+  cleanups.push(() => redis.destroy());
+  const rc = createClient({ url: redis.url });
+  rc.on('error', () => {});
+  await rc.connect();
+  cleanups.push(() => rc.disconnect());
+  const nodes = await startedOrStopped([1, 2].map((k) => startInstance(`bench-cluster-n${k}`, {
+    app: 'bench', redis: redis.url, logLevel: 'warn', siodExtraArgs: ['--event-rate=0'],
+  })));
+  for (const n of nodes) cleanups.push(() => n.stop());
+  await waitServers(rc, '/', 2);
+  await bcastOverTwo(nodes[0], nodes[1]);
+});
+
+test('siobench with two --url across two Node.js reference servers joined by the Redis adapter', { timeout: 60000 }, async () => {
+  const redis = await startRedis();
+  cleanups.push(() => redis.destroy());
+  const nodes = [await startNodeServer(redis.url), await startNodeServer(redis.url)];
+  await bcastOverTwo(nodes[0], nodes[1]);
+});
+
+test('siobench counts the broadcasts of a server with connection state recovery (an offset after the tick)', { timeout: 30000 }, async () => {
+  const inst = await startInstance('bench-recovery', {
+    app: 'bench', logLevel: 'warn', siodExtraArgs: ['--event-rate=0', '--recovery=60000'],
+  });
+  cleanups.push(() => inst.stop());
+  const r = await siobench(inst, 'bcast', ['-n', '10', '--rate', '20', '--duration', '2', '--drain', '1', '-q']).done;
+  assert.equal(r.exit, 0, JSON.stringify(r));
+  assert.ok(r.bcasts >= 20, `bcasts ${r.bcasts}`);
+  assert.equal(r.lost, 0, JSON.stringify(r));
+  assert.equal(r.deliveries, r.bcasts * 10);
+});
+
+test('siobench refuses --procs that is not a multiple of the --url count', { timeout: 10000 }, async () => {
+  const out = await new Promise((resolve) => {
+    const p = spawn(SIOBENCH, ['bcast', '--procs', '3', '--url', 'http://127.0.0.1:1/',
+      '--url', 'http://127.0.0.1:2/'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (d) => { err += d; });
+    p.on('exit', (code) => resolve({ code, err }));
+  });
+  assert.equal(out.code, 2);
+  assert.match(out.err, /--procs \(3\) must be a multiple of the 2 --url/);
+});
