@@ -193,6 +193,15 @@ $(BUILD)/tests/test_siod_state: tests/unit/test_siod_state.c \
 	$(CC) $(ALLCFLAGS) $(SIOD_INC) -Isiod -o $@ $< $(SIOD_STATE_UNIT_OBJ) \
 	  $(BUILD)/libsio.a
 
+# The Redis recovery store's bytes, pure.
+SIOD_BLOB_UNIT_OBJ := $(addprefix $(BUILD)/obj/siod/, sio/siod_sio_store_blob.o \
+    sio/siod_sio_store.o core/siod_buf.o core/siod_hash.o)
+$(BUILD)/tests/test_siod_store_blob: tests/unit/test_siod_store_blob.c \
+                                     $(SIOD_BLOB_UNIT_OBJ) $(BUILD)/libsio.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) $(SIOD_INC) -Isiod -o $@ $< $(SIOD_BLOB_UNIT_OBJ) \
+	  $(BUILD)/libsio.a
+
 # The Redis layer's unit test links its pure codecs and the connection's
 # URL parser (the connection's object, with hiredis and libevent).
 SIOD_CLUSTER_UNIT_OBJ := $(addprefix $(BUILD)/obj/siod/, cluster/siod_redis.o \
@@ -277,6 +286,16 @@ $(BUILD)/fuzz/fuzz_cluster: tests/fuzz/fuzz_cluster.c $(FUZZ_CLUSTER_SRC) \
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -D_GNU_SOURCE $(SIOD_INC) -Isiod \
 	  -o $@ $< $(FUZZ_CLUSTER_SRC) $(SHARED_SRC) $(SIOD_LIBS)
+
+# fuzz_store_blob runs the Redis recovery store's bytes alone (a pure
+# file, and the in-process store for the saved state's free).
+FUZZ_BLOB_SRC := siod/sio/siod_sio_store_blob.c siod/sio/siod_sio_store.c \
+                 siod/core/siod_buf.c siod/core/siod_hash.c
+$(BUILD)/fuzz/fuzz_store_blob: tests/fuzz/fuzz_store_blob.c $(FUZZ_BLOB_SRC) \
+                               $(SHARED_SRC) $(SIOD_HDR) $(wildcard shared/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -D_GNU_SOURCE $(SIOD_INC) -Isiod \
+	  -o $@ $< $(FUZZ_BLOB_SRC) $(SHARED_SRC) $(SIOD_LIBS)
 
 # fuzz_schema runs the payload schemas alone (the guard layer's schema
 # files and the core they use, with json-c).

@@ -203,7 +203,9 @@ static void usage(FILE *f)
         "      (docs/cluster.md)\n"
         "  --recovery=MS  connection state recovery: a client back within MS\n"
         "      gets its socket (id, rooms, data) and the events it missed\n"
-        "      (default: off; Socket.IO's default window is 120000)\n"
+        "      (default: off; Socket.IO's default window is 120000); with\n"
+        "      --redis its state lives in Redis: any node restores a socket,\n"
+        "      a crash of siod loses none\n"
         "  --recovery-middlewares  connect middleware runs for recovered\n"
         "      sockets too (default: skipped)\n"
         "  --state-file=PATH  with --recovery: a clean stop (SIGTERM) keeps\n"
@@ -686,12 +688,6 @@ int siod_args_parse(int argc, char **argv, struct options *o)
         (o->redis_url == NULL || siod_sid_node()[0] == '\0')) {
         fprintf(stderr, "siod: --node-url is advertised through Redis: "
                 "it needs --redis and --node\n");
-        return -EINVAL;
-    }
-    if (o->recovery.window_ms > 0 && o->redis_url != NULL) {
-        /* the log is this process's: packets other servers send through
-         * Redis are not in it, so a client could not be told the truth */
-        fprintf(stderr, "siod: --recovery does not work with --redis yet\n");
         return -EINVAL;
     }
     if (!o->echo_engine && siod_app_loader_conf_empty() &&

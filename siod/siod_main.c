@@ -76,6 +76,17 @@ static void flush_timeout_cb(evutil_socket_t fd, short what, void *arg)
 /* The node registry's table (siod_cluster_nodes_start) as a PEERS body
  * for the modules, which use it for ttl (the registry's TTL) unless it
  * comes again. */
+/* Recovery's store talks to Redis through the cluster layer's
+ * connection (the Socket.IO layer does not see that layer). */
+static void recovery_command(int argc, const char *const *argv,
+                             const size_t *lens, siod_sio_redis_fn fn,
+                             void *ud)
+{
+    siod_cluster_command(argc, argv, lens, fn, ud);
+}
+
+static siod_sio_redis recovery_redis = { recovery_command, NULL };
+
 static void on_nodes(void *ud, const char *const *tags,
                      const char *const *urls, size_t n)
 {
@@ -235,6 +246,12 @@ int main(int argc, char **argv)
         }
     }
     siod_sio_set_recovery(&o.recovery);
+    if (o.redis_url != NULL && !o.echo_engine) {
+        /* recovery's state in Redis: any node restores a socket, and a
+         * crash of siod loses none (docs/cluster.md) */
+        recovery_redis.prefix = siod_cluster_prefix();
+        siod_sio_set_recovery_redis(&recovery_redis);
+    }
     siod_callback_set_loop(base);
     rc = siod_sessions_init(base, &o.engine, app);
     sessions_up = 1;

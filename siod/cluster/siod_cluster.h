@@ -167,6 +167,16 @@ void siod_redis_command(siod_redis *r, int argc, const char *const *argv,
 /* Messages counted as lost since r was opened. */
 uint64_t siod_redis_lost(const siod_redis *r);
 
+/* siod_redis_command on the layer's connection (classic or sharded):
+ * connection state recovery's store writes and reads through it. Without
+ * a started layer, fn(ud, 0, ...) at once. */
+void siod_cluster_command(int argc, const char *const *argv,
+                          const size_t *lens, siod_redis_strs_fn fn,
+                          void *ud);
+
+/* The layer's key prefix (--redis-prefix; "" before the start). */
+const char *siod_cluster_prefix(void);
+
 /* ---- the sharded subscriber connection (siod_redis_ssub.c) ------------- */
 
 typedef struct siod_ssub siod_ssub;

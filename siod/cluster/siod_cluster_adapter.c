@@ -604,6 +604,22 @@ const char *siod_cluster_uid(void)
     return g.uid;
 }
 
+void siod_cluster_command(int argc, const char *const *argv,
+                          const size_t *lens, siod_redis_strs_fn fn,
+                          void *ud)
+{
+    if (g.r == NULL) {
+        fn(ud, 0, NULL, NULL, 0);
+        return;
+    }
+    siod_redis_command(g.r, argc, argv, lens, fn, ud);
+}
+
+const char *siod_cluster_prefix(void)
+{
+    return g.prefix != NULL ? g.prefix : "";
+}
+
 void siod_cluster_stop(void)
 {
     siod_cluster_pending_sweep(1);

@@ -77,6 +77,29 @@ int siod_sio_recovery_persists(void);
  * errno with why[0..cap) set. */
 ssize_t siod_sio_recovery_persist(char *why, size_t cap);
 
+/* A Redis command's answer, as the cluster layer gives it
+ * (siod_redis_strs_fn in cluster/siod_cluster.h): ok 1 with the n
+ * strings of an array reply (a string reply is one item, items[i] NULL
+ * for another type), valid for the call; ok 0 when Redis is down, answers
+ * an error or memory runs out. */
+typedef void (*siod_sio_redis_fn)(void *ud, int ok, const char *const *items,
+                                  const size_t *lens, size_t n);
+
+/* A Redis connection for connection state recovery: command sends
+ * argv[0..argc) (lens[i] bytes each) and calls fn(ud, ...) exactly once,
+ * at once or later; keys begin with prefix (the cluster's). */
+typedef struct siod_sio_redis {
+    void (*command)(int argc, const char *const *argv, const size_t *lens,
+                    siod_sio_redis_fn fn, void *ud);
+    const char *prefix;
+} siod_sio_redis;
+
+/* With --redis and --recovery: recovery's packet log and sockets live in
+ * Redis through r (static, used from the layer's start to its end), so
+ * that any node of the cluster, or siod restarted after a crash, can
+ * restore a socket (docs/cluster.md). Call before siod_sessions_init. */
+void siod_sio_set_recovery_redis(const siod_sio_redis *r);
+
 /* Binds namespace name ('/...' without ',', or '~' and a POSIX extended
  * regex: a pattern) to app. explicit: named on the command line (-n),
  * which overrides what an application declares; two explicit bindings of

@@ -36,6 +36,10 @@
  *     -> siod_sio_conn.c    the client's connection: its session, writes,
  *                           its list of sockets
  *     -> siod_sio_nsp.c     namespaces: registry, patterns and children
+ *     -> siod_sio_store_redis.c  recovery's store in Redis (also told
+ *                           by siod_sio_socket_base.c of a tracked
+ *                           socket's changes) -> siod_sio_store_blob.c,
+ *                           its records and logged packets as bytes
  *     -> siod_sio_handshake.c, siod_sio_packet.c, siod_sio_util.c,
  *        siod_sio_store.c   (handshake data, encoding, config, timers,
  *                           recovery's in-process store)
@@ -72,6 +76,7 @@ struct event;
 typedef struct siod_sio_client siod_sio_client;
 typedef struct siod_sio_hs siod_sio_hs;
 typedef struct siod_sio_ackent siod_sio_ackent;
+typedef struct siod_sio_missed siod_sio_missed;
 
 /* The application ABI's code for code, a negative errno code of this
  * layer (0 and positive values are returned as they are):
@@ -155,6 +160,8 @@ struct siod_socket {
     char *rec_offset;                /* restored: the client's offset */
     int recovered;                   /* restored from a kept state */
     int kept;                        /* left; its state kept for it */
+    siod_sio_missed *rec_missed;     /* restored: packets to replay */
+    void *rec_live;                  /* the Redis store's while tracked */
     void *aslot;                     /* the adapter's (siod_adapter_host) */
     siod_guard_socket guard;         /* its event rate (siod_sio_guard.c) */
 };
@@ -282,14 +289,26 @@ typedef struct siod_sio_store_stats {
     size_t packets, log_bytes, sessions, session_bytes;
 } siod_sio_store_stats;
 
+/* The packets a store outside siod read with a kept state (the Redis
+ * store's, siod_sio_store_redis.c), held by the socket until its replay;
+ * NULL for the in-process store, whose replay reads its log. */
+void siod_sio_missed_free(siod_sio_missed *m);
+
+/* How take answers: v (the caller's) and m (the caller's, maybe NULL)
+ * when the state can be restored, else v NULL and why (static text). */
+typedef void (*siod_sio_taken_fn)(void *ud, siod_sio_saved *v,
+                                  siod_sio_missed *m, const char *why);
+
 typedef struct siod_sio_store_ops {
     const char *name;
     /* Returns a store with the window and limits of conf, or NULL if
-     * memory runs out. destroy frees it and all it keeps. */
+     * memory runs out. destroy frees it and all it keeps (takes under
+     * way are answered first, not restorable). */
     void *(*create)(const siod_sio_recovery_conf *conf);
     void (*destroy)(void *st);
-    /* Writes the offset of the next packet logged into buf (greater
-     * than every offset before it). */
+    /* Writes the offset of the next packet logged into buf (the
+     * in-process store: greater than every offset before it; the Redis
+     * store: unique across the cluster). */
     void (*next_offset)(void *st, char buf[SIOD_SIO_OFFSET_MAX]);
     /* Logs pkt, which carries offset as its last argument, sent to the
      * sockets of namespace nsp that o selects. Returns 0, -EINVAL (not an
@@ -299,9 +318,11 @@ typedef struct siod_sio_store_ops {
                   const siod_bcast_opts *o, const siod_sio_out *pkt);
     /* Calls fn(ud, pkt) for every packet logged after offset for nsp that
      * a socket whose rooms in(ud, room) tells (1: in it) was selected
-     * for, oldest first. Returns their number, or -ENOENT (offset is not
-     * in the log: too old, or never). */
+     * for, oldest first: those of m when the take gave some, else the
+     * log's. Returns their number, or -ENOENT (offset is not in the log:
+     * too old, or never). */
     ssize_t (*replay)(void *st, const char *nsp, const char *offset,
+                      const siod_sio_missed *m,
                       int (*in)(void *ud, const char *room),
                       void (*fn)(void *ud, const siod_sio_out *pkt),
                       void *ud);
@@ -311,13 +332,20 @@ typedef struct siod_sio_store_ops {
     int (*save)(void *st, siod_sio_saved *v);
     /* Takes the state kept under pid for namespace nsp if it can be
      * restored: kept, not past the window, offset still in the log.
-     * Returns it (the caller's), or NULL with *why (static text) saying
-     * why not. */
-    siod_sio_saved *(*take)(void *st, const char *nsp, const char *pid,
-                            const char *offset, const char **why);
+     * Calls done(ud, ...) exactly once, from this call or later from
+     * the loop. */
+    void (*take)(void *st, const char *nsp, const char *pid,
+                 const char *offset, siod_sio_taken_fn done, void *ud);
     /* Drops what is past the window at now (ms since the epoch). */
     void (*expire)(void *st, int64_t now);
     void (*stats)(void *st, siod_sio_store_stats *out);
+    /* Optional (NULL in the in-process store, which keeps a socket only
+     * when it leaves): connected socket s is kept up to date in the store
+     * while it is connected (track), so that a crash of siod leaves it
+     * restorable; left: s is leaving, its state saved (kept 1) or not to
+     * be kept (0: what the store holds of it goes). */
+    void (*track)(void *st, siod_socket *s);
+    void (*left)(void *st, siod_socket *s, int kept);
 } siod_sio_store_ops;
 
 extern const siod_sio_store_ops siod_sio_store_mem;
@@ -377,6 +405,57 @@ typedef struct siod_sio_state_info {
  * filled. */
 int siod_sio_state_read(const char *path, void *st, unsigned window_ms,
                         siod_sio_state_info *info, char *why, size_t cap);
+
+/* ---- siod_sio_store_blob.c ---------------------------------------------- */
+
+/* The Redis store's blobs: length-prefixed fields (a 4-byte big-endian
+ * length, the bytes), docs/cluster.md. */
+
+/* A socket's record: "r1", sid, pid, nsp, the node it lives on (this
+ * process's random tag), whether it has data, data_json, its rooms.
+ * Returns it (malloc'd, *len bytes), or NULL if memory runs out. */
+char *siod_sio_blob_record(const char *sid, const char *pid,
+                           const char *nsp, const char *node,
+                           const char *data_json, const char *const *rooms,
+                           size_t nrooms, size_t *len);
+
+/* Reads record p[0..len) of a socket of namespace nsp: returns its state
+ * (the caller's) with node[] the tag of the process it lived on, or NULL
+ * (not a record, another namespace, memory). */
+siod_sio_saved *siod_sio_blob_record_read(const char *p, size_t len,
+                                          const char *nsp, char node[17]);
+
+/* A logged packet: "p1", o's flags, the sending node's tag, nsp, o's
+ * rooms and except, then pkt's buffers whole. Returns it (malloc'd,
+ * *len bytes) or NULL if memory runs out. */
+char *siod_sio_blob_packet(const char *node, const char *nsp,
+                           const siod_bcast_opts *o, const siod_sio_out *pkt,
+                           size_t *len);
+
+/* raw[0..rawlen) holds packets as "<len>:<blob>", oldest first: calls
+ * fn(ud, pkt) for each one a socket of nsp that lived on node, with the
+ * rooms in(ud, room) tells, was selected for (a local packet only from
+ * its own node), rebuilt in buffers of its own. Returns their number
+ * (what cannot be read or rebuilt is skipped). */
+ssize_t siod_sio_blob_replay(const char *raw, size_t rawlen, const char *nsp,
+                             const char *node,
+                             int (*in)(void *ud, const char *room),
+                             void (*fn)(void *ud, const siod_sio_out *pkt),
+                             void *ud);
+
+/* ---- siod_sio_store_redis.c --------------------------------------------- */
+
+/* Recovery's store in Redis (with --redis: siod_sio_set_recovery_redis),
+ * shared by the nodes of a cluster and kept across a crash of siod. */
+extern const siod_sio_store_ops siod_sio_store_redis;
+
+/* Returns 1 once siod_sio_set_recovery_redis gave a connection. */
+int siod_sio_store_redis_on(void);
+
+/* Tracked socket s changed (rooms joined or left, data): its record is
+ * written again soon, coalesced with its other changes (a no-op for a
+ * socket the store does not track). */
+void siod_sio_store_redis_touch(siod_socket *s);
 
 /* ---- siod_sio_handshake.c ----------------------------------------------- */
 
@@ -512,11 +591,20 @@ int siod_sio_recovery_encode(siod_sio_out *out, siod_nsp *nsp,
                              const char *event, const siod_args *args,
                              const siod_bcast_opts *o);
 
-/* A CONNECT for s (pending, not yet in any room) with auth: with
- * recovery on, a pid and an offset (strings) whose state is kept make s
- * that socket again (id, pid, rooms, data; s->recovered); otherwise s
- * gets a new pid. Returns 0, or -ENOMEM or the random source's code. */
-int siod_sio_recovery_claim(siod_socket *s, const struct sio_json_span *auth);
+/* A CONNECT for s (pending, linked to its client, not yet in any room)
+ * with auth: with recovery on, a pid and an offset (strings) whose state
+ * the store keeps make s that socket again (id, pid, rooms, data;
+ * s->recovered); otherwise s gets a new pid. Returns 0 (no pid and
+ * offset, or recovery off: s is ready), 1 (the store was asked: resume(s)
+ * is called once it answered, from this call or later, while s is still
+ * pending with its client; not at all if its client left), or -ENOMEM or
+ * the random source's code. */
+int siod_sio_recovery_claim(siod_socket *s, const struct sio_json_span *auth,
+                            void (*resume)(siod_socket *s));
+
+/* s is connected (and in its own room): a store that keeps connected
+ * sockets (Redis) keeps it from now on, so that it survives a crash. */
+void siod_sio_recovery_connected(siod_socket *s);
 
 /* Returns 1 if connect middleware is skipped for a recovered socket
  * (the reference's skipMiddlewares, the default). */

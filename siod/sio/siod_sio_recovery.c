@@ -5,7 +5,9 @@
  * CONNECT whose auth has that socket's pid and the client's last offset
  * gets the same socket back (id, pid, rooms, data) and every packet it
  * missed, replayed before the CONNECT answer. The log and the kept
- * sockets live in a store (siod_sio_store_ops; siod_sio_store_mem); with
+ * sockets live in a store (siod_sio_store_ops): siod_sio_store_mem in
+ * this process, or with --redis siod_sio_store_redis, whose answer to a
+ * CONNECT comes later (the CONNECT waits, as for connect middleware). With
  * a state file, a clean stop writes the in-process store there and the
  * next start reads it back (siod_sio_state.c). */
 #include "siod_sio_int.h"
@@ -22,7 +24,7 @@
 #define EXPIRE_EVERY_MS 1000
 
 static siod_sio_recovery_conf conf;
-static const siod_sio_store_ops *store_ops = &siod_sio_store_mem;
+static const siod_sio_store_ops *store_ops;
 static void *store;
 static struct event *expire_timer;
 
@@ -118,6 +120,8 @@ int siod_sio_recovery_start(char *why, size_t cap)
 {
     if (conf.window_ms == 0)
         return 0;
+    store_ops = siod_sio_store_redis_on() ? &siod_sio_store_redis
+                                          : &siod_sio_store_mem;
     store = store_ops->create(&conf);
     expire_timer = store != NULL
                        ? event_new(siod_sio_config()->base, -1, EV_PERSIST,
@@ -218,8 +222,13 @@ void siod_sio_recovery_save(siod_socket *s, const char *reason)
     siod_sio_saved *v;
     int rc = -ENOMEM;
 
-    if (store == NULL || !recoverable(reason))
+    if (store == NULL)
         return;
+    if (!recoverable(reason)) {
+        if (store_ops->left != NULL)
+            store_ops->left(store, s, 0);
+        return;
+    }
     size_t n = nsp->aops->socket_rooms(nsp->adapter, s, NULL, NULL);
     v = calloc(1, sizeof *v);
     if (v != NULL) {
@@ -240,6 +249,8 @@ void siod_sio_recovery_save(siod_socket *s, const char *reason)
         }
     }
     siod_sio_saved_free(v);
+    if (store_ops->left != NULL)
+        store_ops->left(store, s, rc == 0);
     if (rc < 0) {
         siod_log_throttled(&log_failures, SIOD_LOG_ERROR, "recovery: socket "
                            "%s not kept (%s)", s->id, siod_strerror(rc));
@@ -270,31 +281,31 @@ static int auth_string(const struct sio_json_span *auth, const char *key,
     return 1;
 }
 
-int siod_sio_recovery_claim(siod_socket *s, const struct sio_json_span *auth)
-{
-    char pid[SIO_SID_LEN + 2], offset[SIOD_SIO_OFFSET_MAX];
-    const char *why = "no pid and offset";
-    siod_sio_saved *v = NULL;
-    int rc;
+/* A take under way for a pending socket (it holds a reference). */
+struct claim {
+    siod_socket *s;
+    void (*resume)(siod_socket *s);
+    char offset[SIOD_SIO_OFFSET_MAX];
+};
 
-    if (store == NULL)
-        return 0;
-    if (auth_string(auth, "pid", pid, sizeof pid) &&
-        auth_string(auth, "offset", offset, sizeof offset))
-        v = store_ops->take(store, s->nsp->name, pid, offset, &why);
-    if (v == NULL) {
-        rc = siod_sid_generate(s->pid);
-        s->pid[SIO_SID_LEN] = '\0';
-        if (strcmp(why, "no pid and offset") != 0)
-            siod_log_debug("recovery: socket %s on %s not recovered: %s",
-                           s->id, s->nsp->name, why);
-        return rc;
-    }
+/* Gives s a pid of its own: it is a new socket. Returns 0 or a negative
+ * code. */
+static int new_pid(siod_socket *s)
+{
+    int rc = siod_sid_generate(s->pid);
+    s->pid[SIO_SID_LEN] = '\0';
+    return rc;
+}
+
+/* s becomes the socket v kept: its id, pid, data and rooms; m (and the
+ * offset) wait for its replay. Returns 0, or -ENOMEM (s unchanged). */
+static int restore(siod_socket *s, siod_sio_saved *v, siod_sio_missed *m,
+                   const char *offset)
+{
     s->rec_offset = strdup(offset);
-    if (s->rec_offset == NULL) {
-        siod_sio_saved_free(v);
+    if (s->rec_offset == NULL)
         return -ENOMEM;
-    }
+    s->rec_missed = m;
     memcpy(s->id, v->sid, sizeof s->id);
     memcpy(s->pid, v->pid, sizeof s->pid);
     free(s->data_json);
@@ -308,8 +319,63 @@ int siod_sio_recovery_claim(siod_socket *s, const struct sio_json_span *auth)
                              "memory rejoining room %s", s->id, v->rooms[i]);
     siod_log_debug("recovery: socket %s on %s restored (%zu rooms)", s->id,
                    s->nsp->name, v->nrooms);
-    siod_sio_saved_free(v);
     return 0;
+}
+
+/* The store's answer to a take: s restored or given a new pid, then its
+ * connect goes on, unless its client left meanwhile. */
+static void claimed(void *ud, siod_sio_saved *v, siod_sio_missed *m,
+                    const char *why)
+{
+    struct claim *c = ud;
+    siod_socket *s = c->s;
+    int waiting = s->state == SOCK_PENDING && s->client != NULL;
+
+    if (v != NULL && waiting && restore(s, v, m, c->offset) == 0) {
+        m = NULL;
+    } else {
+        if (v != NULL)
+            why = waiting ? "out of memory" : "its client left meanwhile";
+        if (waiting && new_pid(s) < 0)
+            memcpy(s->pid, s->id, sizeof s->pid);   /* any other pid */
+        if (waiting)
+            siod_log_debug("recovery: socket %s on %s not recovered: %s",
+                           s->id, s->nsp->name, why);
+    }
+    siod_sio_saved_free(v);
+    siod_sio_missed_free(m);
+    if (waiting)
+        c->resume(s);
+    siod_socket_unref(s);
+    free(c);
+}
+
+int siod_sio_recovery_claim(siod_socket *s, const struct sio_json_span *auth,
+                            void (*resume)(siod_socket *s))
+{
+    char pid[SIO_SID_LEN + 2];
+    struct claim *c;
+
+    if (store == NULL)
+        return 0;
+    c = malloc(sizeof *c);
+    if (c == NULL)
+        return -ENOMEM;
+    if (!auth_string(auth, "pid", pid, sizeof pid) ||
+        !auth_string(auth, "offset", c->offset, sizeof c->offset)) {
+        free(c);
+        return new_pid(s);
+    }
+    c->s = siod_socket_ref(s);
+    c->resume = resume;
+    store_ops->take(store, s->nsp->name, pid, c->offset, claimed, c);
+    return 1;
+}
+
+void siod_sio_recovery_connected(siod_socket *s)
+{
+    if (store != NULL && store_ops->track != NULL && s->pid[0] != '\0')
+        store_ops->track(store, s);
 }
 
 static int in_room(void *ud, const char *room)
@@ -330,7 +396,9 @@ void siod_sio_recovery_replay(siod_socket *s)
     if (store == NULL || !s->recovered)
         return;
     ssize_t n = store_ops->replay(store, s->nsp->name, s->rec_offset,
-                                  in_room, replay_one, s);
+                                  s->rec_missed, in_room, replay_one, s);
+    siod_sio_missed_free(s->rec_missed);
+    s->rec_missed = NULL;
     if (n >= 0) {
         siod_log_debug("recovery: socket %s: %zd missed packets replayed",
                        s->id, n);

@@ -145,6 +145,7 @@ static void connect_finish(siod_socket *s, const siod_error *err)
                          "its room", s->id);
     /* what it missed first, as the reference sends it */
     siod_sio_recovery_replay(s);
+    siod_sio_recovery_connected(s);
     char data[96];
     /* a Socket.IO 2 client's CONNECT answer has no data */
     int n = c->s != NULL && siod_session_eio3(c->s) ? 0 :
@@ -163,6 +164,27 @@ static void connect_finish(siod_socket *s, const siod_error *err)
         mod_of(s)->on_connection(state_of(s), s);
         siod_socket_unref(s);
     }
+}
+
+/* s (pending) is what recovery made of it: the connect middleware runs,
+ * or s connects at once. */
+static void connect_claimed(siod_socket *s)
+{
+    siod_socket_ref(s);
+    if (mod_of(s)->connect_mw == NULL ||
+        (s->recovered && siod_sio_recovery_skips_middleware())) {
+        connect_finish(s, NULL);
+    } else {
+        siod_error err = { NULL, NULL };
+        int r = mod_of(s)->connect_mw(state_of(s), s, &err);
+        if (r == SIOD_MW_PENDING) {
+            s->mw_pending = 1;
+            s->refs++;   /* released by siod_connect_resume */
+        } else {
+            connect_finish(s, r == SIOD_MW_REJECT ? &err : NULL);
+        }
+    }
+    siod_socket_unref(s);
 }
 
 int siod_sio_socket_connect(siod_sio_client *c, siod_nsp *nsp,
@@ -192,31 +214,24 @@ int siod_sio_socket_connect(siod_sio_client *c, siod_nsp *nsp,
     }
     s->issued = siod_now_ms();
     siod_sio_format_time(s->issued, s->time, sizeof s->time);
-    rc = siod_sio_recovery_claim(s, auth);
-    if (rc < 0) {               /* it joined no room */
-        siod_socket_unref(s);
-        return rc;
-    }
     siod_sio_client_link(c, s);
     nsp->pending++;
 
     /* s->refs is the layer's; this call holds one more until it returns */
     siod_socket_ref(s);
-    if (mod_of(s)->connect_mw == NULL ||
-        (s->recovered && siod_sio_recovery_skips_middleware())) {
-        connect_finish(s, NULL);
-    } else {
-        siod_error err = { NULL, NULL };
-        int r = mod_of(s)->connect_mw(state_of(s), s, &err);
-        if (r == SIOD_MW_PENDING) {
-            s->mw_pending = 1;
-            s->refs++;   /* released by siod_connect_resume */
-        } else {
-            connect_finish(s, r == SIOD_MW_REJECT ? &err : NULL);
-        }
+    rc = siod_sio_recovery_claim(s, auth, connect_claimed);
+    if (rc == 0) {
+        connect_claimed(s);
+    } else if (rc < 0) {        /* it joined no room */
+        transit(s, SOCK_CLOSED, "no memory to connect it");
+        siod_sio_client_unlink(c, s);
+        s->client = NULL;
+        nsp->pending--;
+        siod_sio_nsp_check_empty(nsp);
+        siod_socket_unref(s);   /* the layer's */
     }
     siod_socket_unref(s);
-    return 0;
+    return rc < 0 ? rc : 0;
 }
 
 void siod_sio_socket_abandon(siod_socket *s)
@@ -455,7 +470,9 @@ static int emit(siod_socket *s, const char *event, const siod_args *args,
             return -EPIPE;
         /* left, kept for recovery: logged, and sent to the socket back
          * under its id if it is, as the reference's emit (a broadcast to
-         * the socket's room) does */
+         * the socket's room) does; through the cluster, where it may
+         * have come back on another node */
+        sel.flags &= ~SIOD_ADAPTER_LOCAL;
         rc = siod_sio_recovery_encode(&o, s->nsp, event, args, &sel);
         if (rc == 0)
             s->nsp->aops->broadcast(s->nsp->adapter, &o, &sel);

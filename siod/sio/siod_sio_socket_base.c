@@ -29,6 +29,7 @@ void siod_socket_unref(siod_socket *s)
         s->data_free(s->data);
     free(s->auth);
     free(s->rec_offset);
+    siod_sio_missed_free(s->rec_missed);
     free(s->hs_json);
     free(s->data_json);
     siod_sio_hs_unref(s->hs);
@@ -99,6 +100,7 @@ int siod_socket_set_data_json(siod_socket *s, const char *json, size_t len)
     if (rc == 0) {
         free(s->data_json);
         s->data_json = copy;
+        siod_sio_store_redis_touch(s);
     }
     return siod_sio_app_err(rc);
 }
@@ -143,6 +145,8 @@ int siod_join(siod_socket *s, const char *room)
     int was_in = siod_sio_observed() && siod_in_room(s, room);
     int rc = join_room(s, room, why, sizeof why);
 
+    if (rc == 0)
+        siod_sio_store_redis_touch(s);
     if (rc == -ENOSPC)
         siod_log_throttled(&refusals, SIOD_LOG_INFO, "%s", why);
     else if (rc == 0 && !was_in && siod_sio_observed())
@@ -160,6 +164,7 @@ int siod_leave(siod_socket *s, const char *room)
     else {
         int was_in = siod_sio_observed() && siod_in_room(s, room);
         s->nsp->aops->del(s->nsp->adapter, s, room);
+        siod_sio_store_redis_touch(s);
         if (was_in)
             siod_sio_observe_room(s, room, 0);
     }

@@ -240,6 +240,7 @@ static int selected(const struct logent *e, int (*in)(void *, const char *),
 }
 
 static ssize_t mem_replay(void *p, const char *nsp, const char *offset,
+                          const siod_sio_missed *m,
                           int (*in)(void *ud, const char *room),
                           void (*fn)(void *ud, const siod_sio_out *pkt),
                           void *ud)
@@ -360,6 +361,15 @@ static siod_sio_saved *mem_take(void *p, const char *nsp, const char *pid,
     return saved_unlink(st, s);
 }
 
+/* take answers at once: the state is in this process. */
+static void mem_take_now(void *p, const char *nsp, const char *pid,
+                         const char *offset, siod_sio_taken_fn done, void *ud)
+{
+    const char *why = NULL;
+    siod_sio_saved *v = mem_take(p, nsp, pid, offset, &why);
+    done(ud, v, NULL, v != NULL ? NULL : why);
+}
+
 static void mem_expire(void *p, int64_t now)
 {
     struct store *st = p;
@@ -409,7 +419,7 @@ const siod_sio_store_ops siod_sio_store_mem = {
     .append = mem_append,
     .replay = mem_replay,
     .save = mem_save,
-    .take = mem_take,
+    .take = mem_take_now,
     .expire = mem_expire,
     .stats = mem_stats,
 };
