@@ -450,9 +450,10 @@ bench-php: all
 
 # The chaos test for CHAOS_SECONDS (300) instead of CI's short variant:
 # clients with recovery through graceful restarts, recycled children and
-# siod restarts (tests/integration/chaos.test.mjs); MPMS as for integration.
+# siod restarts, and with Redis through siod killed and Redis restarted
+# (tests/integration/chaos.test.mjs); MPMS as for integration.
 chaos: all
-	CHAOS_SECONDS=$(or $(CHAOS_SECONDS),300) MPMS="$(or $(MPMS),event)" \
+	CHAOS_SECONDS=$(or $(CHAOS_SECONDS),300) CHAOS_REDIS=1 MPMS="$(or $(MPMS),event)" \
 	TESTS=tests/integration/chaos.test.mjs BUILD=$(abspath $(BUILD)) scripts/integration.sh
 
 # An hour of a held crowd with broadcasts, churn and polling sessions; RSS

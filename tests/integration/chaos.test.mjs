@@ -1,38 +1,42 @@
 // Chaos: official socket.io-client sockets (some on WebSocket, some kept
 // on long-polling) exchange acked events and receive a numbered broadcast
-// (the emit API, to a room) while the server is disrupted again and again:
-// graceful restarts of httpd (WebSockets closed 1001, children replaced),
-// children recycled by MaxConnectionsPerChild, and clean restarts of the
-// managed siod (kill -TERM: its state file carries the sessions). With
-// connection state recovery, every reconnection must be a recovery (same
-// id, room kept), every broadcast siod accepted must reach every client
-// exactly once and in order, every acked event must be answered, and no
-// httpd child may die of a signal. CI runs a short variant; `make chaos`
-// runs CHAOS_SECONDS of it (300 by default).
-import { test, before, after } from 'node:test';
+// (the emit API, to a room) while the server is disrupted again and again.
+// With connection state recovery, every reconnection must be a recovery
+// (same id, room kept), every broadcast siod accepted must reach every
+// client exactly once and in order, every acked event must be answered,
+// and no httpd child may die of a signal.
+//   - one node, recovery in siod's memory: graceful restarts of httpd
+//     (WebSockets closed 1001, children replaced), children recycled by
+//     MaxConnectionsPerChild, clean restarts of the managed siod (kill
+//     -TERM: its state file carries the sessions);
+//   - with Redis (recovery's state in Redis): the same, plus siod killed
+//     (SIGKILL: nothing written at the end) and redis-server restarted.
+// CI runs a short variant of the first (each disruption once or twice);
+// `make chaos` runs CHAOS_SECONDS (300 by default) of both. The Redis one
+// runs only with CHAOS_REDIS=1 (make chaos sets it): it passes under
+// mpm_event, but under worker and prefork a client still misses
+// broadcasts after siod was killed (one polling client one broadcast; in
+// another run one client stopped receiving the room's broadcasts after a
+// SIGKILL restart), which is being worked on.
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startInstance, sioSocket, sioConnected, closeAll, sleep, waitFor, request, MPM,
 } from './harness.mjs';
+import { RedisServer } from './redis-lib.mjs';
 
 const SECONDS = Number(process.env.CHAOS_SECONDS || 0);   // 0: the short variant
 const CLIENTS = SECONDS ? 40 : 12;
 const WINDOW = 30000;
 const ROOM = 'chaos';
-
-let inst;
-before(async () => {
-  inst = await startInstance('chaos', {
-    managed: true, app: 'testkit', pingInterval: 2000, pingTimeout: 3000,
-    siodExtraArgs: [`--recovery=${WINDOW}`, '--event-rate=0'],
-    // children come and go on their own too
-    extraConf: 'MaxConnectionsPerChild 300',
-  });
+const cleanups = [];
+after(async () => {
+  await sleep(200);
+  for (const c of cleanups.reverse()) await c().catch(() => {});
 });
-after(async () => { await sleep(200); await inst?.stop(); });
 
-/** A client: every "seq" number in arrival order, its connections and recoveries. */
-function client(i) {
+/** A client of inst: every "seq" number in arrival order, its connections and recoveries. */
+function client(inst, i) {
   const polling = i % 3 === 0;
   const s = sioSocket(inst, '/', {
     transports: polling ? ['polling'] : ['polling', 'websocket'],
@@ -49,23 +53,27 @@ function client(i) {
   return c;
 }
 
-const graceful = async () => {
+const graceful = async (inst) => {
   const before = inst.errorLogLines().length;
   process.kill(inst.httpdPid, 'SIGUSR1');
   await waitFor(() => inst.errorLogLines().slice(before).some((l) => /resuming normal operations/.test(l)),
     15000, 'graceful restart');
 };
-const restartSiod = async () => {
+/** siod stopped with signal; the managed siod is started again by httpd. */
+const siodKilledBy = (signal) => async (inst) => {
   const pid = inst.siodPid;
-  process.kill(pid, 'SIGTERM');
+  process.kill(pid, signal);
   let next;
   await waitFor(() => (next = inst.siodPid) && next !== pid, 20000, 'the managed siod started again');
 };
 
-test(`${MPM}: ${CLIENTS} clients through graceful restarts, recycled children and siod restarts: ` +
-  'every reconnection recovered, every accepted broadcast once and in order, every ack answered, no child killed',
-{ timeout: (SECONDS + 120) * 1000 }, async () => {
-  const clients = Array.from({ length: CLIENTS }, (_, i) => client(i));
+/**
+ * The run: CLIENTS clients join ROOM, talk and receive the broadcast while
+ * the disruptions take turns (each after 2.5 s) for SECONDS (once each in
+ * the short variant); then the checks.
+ */
+async function chaos(inst, disruptions) {
+  const clients = Array.from({ length: CLIENTS }, (_, i) => client(inst, i));
   try {
     await Promise.all(clients.map((c) => sioConnected(inst, c.s, 15000)));
     await Promise.all(clients.map(async (c) => {
@@ -98,13 +106,12 @@ test(`${MPM}: ${CLIENTS} clients through graceful restarts, recycled children an
       }
     });
 
-    const disruptions = [graceful, restartSiod, graceful, restartSiod];
     const until = Date.now() + SECONDS * 1000;
     let done = 0;
     do {
       for (const d of disruptions) {
         await sleep(2500);
-        await d();
+        await d(inst);
         done++;
       }
     } while (Date.now() < until);
@@ -142,4 +149,40 @@ test(`${MPM}: ${CLIENTS} clients through graceful restarts, recycled children an
   } finally {
     closeAll(clients.map((c) => c.s));
   }
+}
+
+test(`${MPM}: ${CLIENTS} clients through graceful restarts, recycled children and siod restarts: ` +
+  'every reconnection recovered, every accepted broadcast once and in order, every ack answered, no child killed',
+{ timeout: (SECONDS + 120) * 1000 }, async () => {
+  const inst = await startInstance('chaos', {
+    managed: true, app: 'testkit', pingInterval: 2000, pingTimeout: 3000,
+    siodExtraArgs: [`--recovery=${WINDOW}`, '--event-rate=0'],
+    // children come and go on their own too
+    extraConf: 'MaxConnectionsPerChild 300',
+  });
+  cleanups.push(() => inst.stop());
+  await chaos(inst, [graceful, siodKilledBy('SIGTERM'), graceful, siodKilledBy('SIGTERM')]);
+});
+
+test(`${MPM}: with Redis: ${CLIENTS} clients through graceful restarts, siod killed (SIGKILL) and stopped, ` +
+  'redis-server restarted: every reconnection recovered, every accepted broadcast once and in order',
+{ timeout: (SECONDS + 150) * 1000, skip: process.env.CHAOS_REDIS !== '1' && 'CHAOS_REDIS=1 (make chaos)' }, async () => {
+  // Redis keeps what it was told across its restart (append-only file,
+  // every write synced), as a production Redis holding recovery's state
+  // would
+  const redis = await new RedisServer(['--appendonly', 'yes', '--appendfsync', 'always']).start();
+  cleanups.push(() => redis.destroy());
+  const inst = await startInstance('chaos-redis', {
+    managed: true, app: 'testkit', pingInterval: 2000, pingTimeout: 3000, redis: redis.url,
+    siodExtraArgs: [`--recovery=${WINDOW}`, '--event-rate=0'],
+    extraConf: 'MaxConnectionsPerChild 300',
+  });
+  cleanups.push(() => inst.stop());
+  const redisRestart = async () => {
+    await redis.stop();
+    await sleep(500);
+    await redis.start();
+  };
+  await chaos(inst, [graceful, siodKilledBy('SIGKILL'), redisRestart, siodKilledBy('SIGTERM'),
+    siodKilledBy('SIGKILL')]);
 });
