@@ -13,6 +13,7 @@
 
 #include "check.h"
 #include "sio/siod_sio_int.h"
+#include "store_take.h"
 
 static int64_t clock_ms = 2000000;
 
@@ -137,33 +138,6 @@ static void write_one(char off0[SIOD_SIO_OFFSET_MAX])
     ops->destroy(st);
 }
 
-/* The in-process store answers a take at once: its answer, as a call. */
-struct taken {
-    int answered;
-    siod_sio_saved *v;
-    const char *why;
-};
-
-static void taken_cb(void *ud, siod_sio_saved *v, siod_sio_missed *m,
-                     const char *why)
-{
-    struct taken *t = ud;
-    t->answered++;
-    t->v = v;
-    t->why = why;
-    CHECK(m == NULL);
-}
-
-static siod_sio_saved *take(void *st, const char *nsp, const char *pid,
-                            const char *off, const char **why)
-{
-    struct taken t = { 0, NULL, NULL };
-    ops->take(st, nsp, pid, off, taken_cb, &t);
-    CHECK_EQ(t.answered, 1);
-    *why = t.why;
-    return t.v;
-}
-
 static void test_round_trip(void)
 {
     siod_sio_recovery_conf c = conf_of(10000, 0);
@@ -190,7 +164,7 @@ static void test_round_trip(void)
     ops->next_offset(st, next);
     CHECK(strcmp(next, "2000000-5") == 0);
     clock_ms += 10000;
-    siod_sio_saved *v = take(st, "/", "pidA", off0, &err);
+    siod_sio_saved *v = store_take(ops, st, "/", "pidA", off0, &err);
     CHECK(v != NULL);
     CHECK(strcmp(v->sid, "sidA") == 0);
     CHECK_EQ(v->nrooms, 2);
@@ -198,7 +172,7 @@ static void test_round_trip(void)
     CHECK(strcmp(v->data_json, "{\"n\":1}") == 0);
     CHECK_EQ(v->at, 2000000);
     siod_sio_saved_free(v);
-    v = take(st, "/", "pidB", off0, &err);
+    v = store_take(ops, st, "/", "pidB", off0, &err);
     CHECK(v != NULL && v->data_json == NULL);
     siod_sio_saved_free(v);
     ops->destroy(st);

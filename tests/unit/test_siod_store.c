@@ -12,6 +12,7 @@
 
 #include "check.h"
 #include "sio/siod_sio_int.h"
+#include "store_take.h"
 
 static int64_t clock_ms = 1000000;
 
@@ -179,34 +180,6 @@ static siod_sio_saved *saved(const char *sid, const char *pid,
     return v;
 }
 
-/* The in-process store answers a take at once: its answer, as a call. */
-struct taken {
-    int answered;
-    siod_sio_saved *v;
-    const char *why;
-};
-
-static void taken_cb(void *ud, siod_sio_saved *v, siod_sio_missed *m,
-                     const char *why)
-{
-    struct taken *t = ud;
-    t->answered++;
-    t->v = v;
-    t->why = why;
-    CHECK(m == NULL);
-}
-
-static siod_sio_saved *take(void *st, const char *nsp, const char *pid,
-                            const char *off, const char **why)
-{
-    struct taken t = { 0, NULL, NULL };
-    ops->take(st, nsp, pid, off, taken_cb, &t);
-    CHECK_EQ(t.answered, 1);
-    CHECK((t.v != NULL) == (t.why == NULL));
-    *why = t.why;
-    return t.v;
-}
-
 static void test_sessions(void)
 {
     siod_sio_recovery_conf c = conf_of(1000, 0, 0, 3, 0);
@@ -218,11 +191,11 @@ static void test_sessions(void)
     log_one(st, "/", 'w', NULL, NULL, off);
     CHECK_EQ(ops->save(st, saved("sid1", "pid1", "/", "{\"a\":1}")), 0);
     /* another namespace, an unknown pid, a bad offset: not taken */
-    CHECK(take(st, "/x", "pid1", off, &why) == NULL);
+    CHECK(store_take(ops, st, "/x", "pid1", off, &why) == NULL);
     CHECK(why != NULL);
-    CHECK(take(st, "/", "pid9", off, &why) == NULL);
-    CHECK(take(st, "/", "pid1", "1-0", &why) == NULL);
-    siod_sio_saved *v = take(st, "/", "pid1", off, &why);
+    CHECK(store_take(ops, st, "/", "pid9", off, &why) == NULL);
+    CHECK(store_take(ops, st, "/", "pid1", "1-0", &why) == NULL);
+    siod_sio_saved *v = store_take(ops, st, "/", "pid1", off, &why);
     CHECK(v != NULL);
     CHECK(strcmp(v->sid, "sid1") == 0);
     CHECK_EQ(v->nrooms, 2);
@@ -230,7 +203,7 @@ static void test_sessions(void)
     CHECK(strcmp(v->data_json, "{\"a\":1}") == 0);
     siod_sio_saved_free(v);
     /* taken once */
-    CHECK(take(st, "/", "pid1", off, &why) == NULL);
+    CHECK(store_take(ops, st, "/", "pid1", off, &why) == NULL);
 
     /* the fourth kept socket pushes the oldest out */
     for (int i = 1; i <= 4; i++) {
@@ -242,8 +215,8 @@ static void test_sessions(void)
     }
     ops->stats(st, &s);
     CHECK_EQ(s.sessions, 3);
-    CHECK(take(st, "/", "p1", off, &why) == NULL);
-    v = take(st, "/", "p2", off, &why);
+    CHECK(store_take(ops, st, "/", "p1", off, &why) == NULL);
+    v = store_take(ops, st, "/", "p2", off, &why);
     CHECK(v != NULL && v->data_json == NULL);
     siod_sio_saved_free(v);
     /* saved again under the same pid: one entry */
@@ -253,7 +226,7 @@ static void test_sessions(void)
 
     /* past the window: the take refuses (and forgets), expire drops */
     clock_ms += 1001;
-    CHECK(take(st, "/", "p3", off, &why) == NULL);
+    CHECK(store_take(ops, st, "/", "p3", off, &why) == NULL);
     CHECK(strstr(why, "window") != NULL);
     ops->expire(st, clock_ms);
     ops->stats(st, &s);
