@@ -25,18 +25,7 @@ const PASSWORD = 'e2e admin pass';
 const { io } = await import(path.join(REPO, 'tests', 'node_modules', 'socket.io-client',
   'build', 'esm', 'index.js'));
 
-let passed = 0;
-let failed = 0;
-function ok(name) { passed++; console.log(`ok ${passed + failed} - ${name}`); }
-function fail(name, err) {
-  failed++;
-  console.log(`not ok ${passed + failed} - ${name}`);
-  console.log(String(err && err.stack ? err.stack : err).replace(/^/gm, '  # '));
-}
-async function check(name, fn) {
-  try { await fn(); ok(name); } catch (err) { fail(name, err); }
-}
-function assert(cond, msg) { if (!cond) throw new Error(msg); }
+import { ok, fail, check, assert, finish } from './tap.mjs';
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -193,8 +182,7 @@ async function main() {
   } finally {
     await stop();
   }
-  console.log(`# ${passed} passed, ${failed} failed`);
-  process.exitCode = failed ? 1 : 0;
+  finish('# ');
 }
 
 await main();

@@ -26,18 +26,7 @@ const CHROMIUM_ARGS = [
   '--disable-component-update', '--disable-sync',
 ];
 
-let passed = 0;
-let failed = 0;
-function ok(name) { passed++; console.log(`ok ${passed + failed} - ${name}`); }
-function fail(name, err) {
-  failed++;
-  console.log(`not ok ${passed + failed} - ${name}`);
-  console.log(String(err && err.stack ? err.stack : err).replace(/^/gm, '  # '));
-}
-async function check(name, fn) {
-  try { await fn(); ok(name); } catch (err) { fail(name, err); }
-}
-function assert(cond, msg) { if (!cond) throw new Error(msg); }
+import { ok, fail, check, assert, finish } from './tap.mjs';
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -296,8 +285,7 @@ async function main() {
   } finally {
     await stop();
   }
-  console.log(`e2e: ${passed} passed, ${failed} failed`);
-  process.exitCode = failed ? 1 : 0;
+  finish('e2e: ');
 }
 
 main();

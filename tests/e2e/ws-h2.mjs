@@ -29,18 +29,7 @@ process.env.SITE_DIR = SITE;
 process.env.CLIENT_SCRIPT = path.join(REPO, 'tests', 'node_modules', 'socket.io-client', 'dist', 'socket.io.js');
 const { startInstance, MPM } = await import('../integration/harness.mjs');
 
-let passed = 0;
-let failed = 0;
-function ok(name) { passed++; console.log(`ok ${passed + failed} - ${name}`); }
-function fail(name, err) {
-  failed++;
-  console.log(`not ok ${passed + failed} - ${name}`);
-  console.log(String(err && err.stack ? err.stack : err).replace(/^/gm, '  # '));
-}
-async function check(name, fn) {
-  try { await fn(); ok(name); } catch (err) { fail(name, err); }
-}
-function assert(cond, msg) { if (!cond) throw new Error(msg); }
+import { ok, fail, check, assert, finish } from './tap.mjs';
 
 const accessLines = (inst) => fs.readFileSync(inst.paths.ACCESS_LOG, 'utf8').split('\n');
 async function waitLog(inst, test, what) {
@@ -171,5 +160,4 @@ async function main() {
 }
 
 await main();
-console.log(`# ${passed} passed, ${failed} failed`);
-process.exitCode = failed ? 1 : 0;
+finish('# ');
