@@ -64,6 +64,7 @@ serve_start "$OUT/logs/serve.log" RUNDIR="$rundir" PORT="$port" MPM="$MPM" APP=b
 
 URL=http://127.0.0.1:$port CLIENTS=$CLIENTS PROCS=$PROCS CONNECT_RATE=$CONNECT_RATE \
     SRC=$SRC TIMEOUT=$TIMEOUT SIOD_PID_FILE=$rundir/run/siod.pid OUT_JSON=$OUT/result.json \
+    HTTPD_PID="$(cat "$rundir/run/httpd.pid")" \
     node "$repo/tests/bench/restart.mjs" 2>&1 | tee "$OUT/logs/clients.log"
 [ -f "$OUT/result.json" ] || die "no result (logs in $OUT/logs)"
 grep -h 'state file\|Terminated\|ended (exit' "$rundir/logs/error_log" 2>/dev/null \
@@ -73,5 +74,8 @@ const r = require(process.argv[1]);
 console.log(`recovered ${r.recovered} of ${r.clients} (not recovered ${r.not_recovered}, lost ${r.lost}); ` +
   `within 5 s: ${r.within_5s}; p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, max ${r.max_ms} ms; ` +
   `a new siod started ${r.siod_started_ms} ms and answered ${r.siod_back_ms} ms after the signal; ` +
-  `the event emitted then reached ${r.missed_once} once, ${r.missed_twice} twice`);
+  `the event emitted then reached ${r.missed_once} once, ${r.missed_twice} twice; ` +
+  `CPU from the signal to the last back: ${r.cpu_machine_ms} ms in all, httpd and siod ${r.cpu_server_ms} ms, ` +
+  `the clients ${r.cpu_clients_ms} ms; ` +
+  `back per second: ${r.back_per_second.join(" ")}`);
 ' "$OUT/result.json"

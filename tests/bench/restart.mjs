@@ -49,8 +49,11 @@ async function worker(index, count, first) {
   const perSecond = CONNECT_RATE / PROCS;
   const socks = [];
   let t0 = 0;
+  let cpu0 = null;
+  let cpuBack = null;   // this process's CPU from the signal to its last client back
   let connected = 0;
   let helloed = 0;
+  let back = 0;
   const send = (m) => process.send(m);
 
   for (let i = 0; i < count; i++) {
@@ -66,6 +69,7 @@ async function worker(index, count, first) {
       if (rec.recovered >= 0 || rec.fresh) return;
       if (s.recovered) rec.recovered = Date.now() - t0;
       else rec.fresh = true;
+      if (++back === count) cpuBack = process.cpuUsage(cpu0);
     });
     s.on('disconnect', () => { rec.downs++; });
     s.on('hello', () => { if (!rec.hello) { rec.hello = true; helloed++; } });
@@ -85,6 +89,7 @@ async function worker(index, count, first) {
       send({ type: 'helloed', n: helloed });
     } else if (m.type === 'go') {
       t0 = m.t0;
+      cpu0 = process.cpuUsage();
     } else if (m.type === 'report') {
       // every client back (recovered or not), or the deadline
       await waitAll(() => socks.every((r) => r.recovered >= 0 || r.fresh), Math.max(0, m.deadline - Date.now()));
@@ -96,6 +101,7 @@ async function worker(index, count, first) {
         lost: socks.filter((r) => r.recovered < 0 && !r.fresh).length,
         missedOnce: socks.filter((r) => r.missed === 1).length,
         missedTwice: socks.filter((r) => r.missed > 1).length,
+        cpuMs: cpuBack ? (cpuBack.user + cpuBack.system) / 1000 : null,
       });
       for (const r of socks) r.s.close();
       setTimeout(() => process.exit(0), 200);
@@ -116,6 +122,39 @@ function emit(body) {
     req.on('timeout', () => req.destroy());
     req.end(data);
   });
+}
+
+/** The machine's busy CPU time so far, in ms (/proc/stat, all cores). */
+function busyMs() {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const busy = f[0] + f[1] + f[2] + f[5] + f[6] + f[7];
+  return busy * 10;   // USER_HZ 100
+}
+
+/** utime, stime, cutime, cstime of pid in ms and its parent pid, or null. */
+function procTimes(pid) {
+  try {
+    const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ').map(Number);
+    // after the name: state ppid ... utime(14th field) is f[11]
+    return { ppid: f[1], self: (f[11] + f[12]) * 10, reaped: (f[13] + f[14]) * 10 };
+  } catch { return null; }
+}
+
+/** The CPU httpd (HTTPD_PID and its children, siod included, the exited
+ * ones through the parent's reaped times) has used so far, in ms; null
+ * without HTTPD_PID. */
+function serverMs() {
+  const top = Number(env.HTTPD_PID || 0);
+  const t = top && procTimes(top);
+  if (!t) return null;
+  let ms = t.self + t.reaped;
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const c = procTimes(d);
+    if (c && c.ppid === top) ms += c.self;
+  }
+  return ms;
 }
 
 function quantile(sorted, q) {
@@ -160,6 +199,14 @@ async function parent() {
 
   const pid = Number(fs.readFileSync(env.SIOD_PID_FILE, 'utf8'));
   const t0 = Date.now();
+  const busy0 = busyMs();
+  const server0 = serverMs();
+  // [ms after the signal, the machine's busy ms since, httpd's and siod's]
+  const busySamples = [];
+  const sampler = setInterval(() => {
+    const sv = serverMs();
+    busySamples.push([Date.now() - t0, busyMs() - busy0, sv === null ? null : sv - server0]);
+  }, 100);
   for (const k of kids) k.send({ type: 'go', t0 });
   process.kill(pid, 'SIGTERM');
   log(`SIGTERM to siod ${pid}`);
@@ -181,14 +228,26 @@ async function parent() {
   log(back === null ? 'siod did not come back' : `a new siod wrote its pid ${started} ms and answered ${back} ms after the signal`);
   for (const k of kids) k.send({ type: 'report', deadline: t0 + TIMEOUT_MS });
   const reports = await next('report', PROCS);
+  clearInterval(sampler);
   const times = reports.flatMap((r) => r.times).sort((a, b) => a - b);
   const sum = (f) => reports.reduce((a, r) => a + r[f], 0);
+  // CPU from the signal to the last client back (the first sample at or
+  // after that moment): the whole machine's, httpd's and siod's, and the
+  // clients' own
+  const lastBack = times.length ? times.at(-1) : null;
+  const at = lastBack === null ? undefined : busySamples.find(([ms]) => ms >= lastBack);
+  const clientsCpu = reports.every((r) => r.cpuMs !== null) ? Math.round(sum('cpuMs')) : null;
+  // back per second after the signal: the reconnection rate
+  const perSecond = [];
+  for (const x of times) perSecond[Math.floor(x / 1000)] = (perSecond[Math.floor(x / 1000)] || 0) + 1;
   const out = {
     clients: CLIENTS, connected, helloed, procs: PROCS, siod_started_ms: started, siod_back_ms: back,
     recovered: times.length, within_5s: times.filter((x) => x <= TARGET_MS).length,
     not_recovered: sum('fresh'), lost: sum('lost'),
     p50_ms: quantile(times, 0.5), p99_ms: quantile(times, 0.99), max_ms: times.length ? times.at(-1) : null,
     missed_once: sum('missedOnce'), missed_twice: sum('missedTwice'),
+    cpu_machine_ms: at ? at[1] : null, cpu_server_ms: at ? at[2] : null, cpu_clients_ms: clientsCpu,
+    back_per_second: Array.from(perSecond, (n) => n || 0),
   };
   console.log(JSON.stringify(out));
   if (env.OUT_JSON) fs.writeFileSync(env.OUT_JSON, `${JSON.stringify(out, null, 2)}\n`);

@@ -64,6 +64,21 @@ function oneWebSocket(inst, mode) {
   });
 }
 
+/** Per httpd child: pools set aside and set-aside pools freed (which
+ * child left some behind, if any did). */
+function perPid(inst) {
+  const tally = new Map();
+  for (const [re, k] of [[PARKED, 'aside'], [PARKED_FREED, 'freed']]) {
+    for (const l of logLines(inst, re)) {
+      const pid = (/\[pid (\d+)/.exec(l) || [])[1] || '?';
+      const t = tally.get(pid) || { aside: 0, freed: 0 };
+      t[k]++;
+      tally.set(pid, t);
+    }
+  }
+  return [...tally].map(([pid, t]) => `pid ${pid}: ${t.aside} set aside, ${t.freed} freed`).join('\n');
+}
+
 async function burst(inst) {
   const modes = ['close', 'abort', 'early'];
   let opened = 0;
@@ -105,9 +120,10 @@ test(`${MPM}: ${CLIENTS * PER_CLIENT} WebSockets closed or aborted right after t
     // stopping frees what still waits
     await inst.stop();
     insts.splice(insts.indexOf(inst), 1);
+    assert.deepEqual(logLines(inst, CRASH), [], 'no child crashed while stopping');
     if (MPM === 'event') {
       assert.equal(logLines(inst, PARKED_FREED).length, logLines(inst, PARKED).length,
-        'every set-aside pool freed by the time the child exits');
+        `every set-aside pool freed by the time the child exits\n${perPid(inst)}`);
     }
   });
 
