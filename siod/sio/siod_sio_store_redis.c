@@ -28,9 +28,11 @@
 #define SKEW_MS 60000
 /* The stream lives this long past the last append. */
 #define STREAM_TTL_EXTRA_MS 10000
-/* A claim Redis has not answered in this long (stalled, not gone) gives a
- * new socket (checked every second). */
+/* A claim Redis has not answered in this long (stalled) gives a new socket
+ * (checked every second); one made while the connection is down waits
+ * longer for it (Redis restarted; a reconnection's backoff is up to 5 s). */
 #define CLAIM_TIMEOUT_MS 2000
+#define CLAIM_DOWN_WAIT_MS 10000
 
 /* A tracked socket: its key and the record last written. */
 struct live {
@@ -50,7 +52,7 @@ struct take {
     void *ud;
     char *nsp;
     uint64_t seq;                    /* appends sent before it */
-    int64_t at;                      /* when it was sent */
+    int64_t deadline;                /* answered "not in time" then */
     struct take *prev, *next;
 };
 
@@ -637,7 +639,8 @@ static void rs_take(void *p, const char *nsp, const char *pid,
     t->done = done;
     t->ud = ud;
     t->seq = st->appends;
-    t->at = siod_now_ms();
+    t->deadline = siod_now_ms() + (rconn->ready == NULL || rconn->ready()
+                                       ? CLAIM_TIMEOUT_MS : CLAIM_DOWN_WAIT_MS);
     t->next = st->takes;
     if (st->takes != NULL)
         st->takes->prev = t;
@@ -659,7 +662,7 @@ static void expire_takes(struct rstore *st, int64_t now)
 {
     for (;;) {
         struct take *t = st->takes;
-        while (t != NULL && t->at + CLAIM_TIMEOUT_MS > now)
+        while (t != NULL && t->deadline > now)
             t = t->next;
         if (t == NULL)
             return;
