@@ -454,7 +454,7 @@ bench-php: all
 # siod restarts, and with Redis through siod killed and Redis restarted
 # (tests/integration/chaos.test.mjs); MPMS as for integration.
 chaos: all
-	CHAOS_SECONDS=$(or $(CHAOS_SECONDS),300) CHAOS_REDIS=1 MPMS="$(or $(MPMS),event)" \
+	CHAOS_SECONDS=$(or $(CHAOS_SECONDS),300) MPMS="$(or $(MPMS),event)" \
 	TESTS=tests/integration/chaos.test.mjs BUILD=$(abspath $(BUILD)) scripts/integration.sh
 
 # An hour of a held crowd with broadcasts, churn and polling sessions; RSS

@@ -87,19 +87,9 @@ struct rstore {
     int64_t refreshed;
 };
 
-static const siod_sio_redis *rconn;
+static const siod_sio_redis *rconn;   /* set by rs_create */
 static struct rstore *g;
 static siod_log_throttle log_drops;
-
-void siod_sio_set_recovery_redis(const siod_sio_redis *r)
-{
-    rconn = r;
-}
-
-int siod_sio_store_redis_on(void)
-{
-    return rconn != NULL;
-}
 
 /* ---- writes: pipelined, answered later ----------------------------------- */
 
@@ -759,6 +749,7 @@ static void *rs_create(const siod_sio_recovery_conf *conf)
     struct rstore *st = calloc(1, sizeof *st);
     uint32_t r = 0;
 
+    rconn = siod_sio_recovery_redis();
     if (st == NULL || rconn == NULL) {
         free(st);
         return NULL;
