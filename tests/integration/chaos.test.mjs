@@ -58,12 +58,20 @@ const graceful = async (inst) => {
   await waitFor(() => inst.errorLogLines().slice(before).some((l) => /resuming normal operations/.test(l)),
     15000, 'graceful restart');
 };
-/** siod stopped with signal; the managed siod is started again by httpd. */
+/**
+ * siod stopped with signal; the managed siod is started again by httpd.
+ * Not before it has run 10 s: httpd delays the restart of a siod that
+ * keeps exiting sooner (doubling), past the recovery window in a long run.
+ */
+const siodStarted = new Map();   // inst -> when its siod last started
 const siodKilledBy = (signal) => async (inst) => {
+  const since = Date.now() - (siodStarted.get(inst) ?? 0);
+  if (since < 10500) await sleep(10500 - since);
   const pid = inst.siodPid;
   process.kill(pid, signal);
   let next;
   await waitFor(() => (next = inst.siodPid) && next !== pid, 20000, 'the managed siod started again');
+  siodStarted.set(inst, Date.now());
 };
 
 /**
