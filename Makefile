@@ -205,6 +205,7 @@ $(BUILD)/tests/test_siod_store_blob: tests/unit/test_siod_store_blob.c \
 # The Redis layer's unit test links its pure codecs and the connection's
 # URL parser (the connection's object, with hiredis and libevent).
 SIOD_CLUSTER_UNIT_OBJ := $(addprefix $(BUILD)/obj/siod/, cluster/siod_redis.o \
+    cluster/siod_redis_cmd.o \
     cluster/siod_redis_ssub.o cluster/siod_cluster_decode.o \
     cluster/siod_cluster_encode.o cluster/siod_cluster_request.o \
     cluster/siod_cluster_shard.o core/siod_err.o core/siod_hash.o \
@@ -453,7 +454,7 @@ bench-php: all
 # siod restarts, and with Redis through siod killed and Redis restarted
 # (tests/integration/chaos.test.mjs); MPMS as for integration.
 chaos: all
-	CHAOS_SECONDS=$(or $(CHAOS_SECONDS),300) CHAOS_REDIS=1 MPMS="$(or $(MPMS),event)" \
+	CHAOS_SECONDS=$(or $(CHAOS_SECONDS),300) MPMS="$(or $(MPMS),event)" \
 	TESTS=tests/integration/chaos.test.mjs BUILD=$(abspath $(BUILD)) scripts/integration.sh
 
 # An hour of a held crowd with broadcasts, churn and polling sessions; RSS

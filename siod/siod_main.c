@@ -61,9 +61,22 @@ static int load_secret(const char *path, size_t *len, char *why, size_t cap)
     return rc;
 }
 
-static void drained(void)
+static void redis_synced(void *ud, int ok, const char *const *items,
+                         const size_t *lens, size_t n)
 {
     event_base_loopbreak(base);
+}
+
+/* The links are drained. With --redis, what the sessions' close wrote
+ * (recovery's kept sockets, the last packets logged) is still in the
+ * connection's buffers, or held while Redis is away: the loop ends once
+ * Redis answers a PING sent after them (at once without Redis; at worst
+ * at the flush timeout), else they would be lost with the process. */
+static void drained(void)
+{
+    static const char *const ping[1] = { "PING" };
+    static const size_t len[1] = { 4 };
+    siod_cluster_command(1, ping, len, redis_synced, NULL);
 }
 
 static void flush_timeout_cb(evutil_socket_t fd, short what, void *arg)
@@ -85,7 +98,13 @@ static void recovery_command(int argc, const char *const *argv,
     siod_cluster_command(argc, argv, lens, fn, ud);
 }
 
-static siod_sio_redis recovery_redis = { recovery_command, NULL };
+static int recovery_ready(void)
+{
+    return siod_cluster_command_ready();
+}
+
+static siod_sio_redis recovery_redis = { recovery_command, recovery_ready,
+                                         NULL };
 
 static void on_nodes(void *ud, const char *const *tags,
                      const char *const *urls, size_t n)

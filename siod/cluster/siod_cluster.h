@@ -164,18 +164,37 @@ typedef void (*siod_redis_strs_fn)(void *ud, int ok, const char *const *items,
 void siod_redis_command(siod_redis *r, int argc, const char *const *argv,
                         const size_t *lens, siod_redis_strs_fn fn, void *ud);
 
+/* As siod_redis_command, but while the command connection is not usable
+ * (connecting, an outage) the command is held, in order with the others
+ * held, and sent once it is (Redis restarted, a siod started before Redis
+ * answered); fn(ud, 0, ...) when it was sent and the connection went
+ * before the answer, at once past 32 MiB held, or at siod_redis_free. */
+void siod_redis_command_held(siod_redis *r, int argc,
+                             const char *const *argv, const size_t *lens,
+                             siod_redis_strs_fn fn, void *ud);
+
+/* Returns 1 while a command is sent at once (the command connection is
+ * usable), else 0. */
+int siod_redis_cmd_ready(const siod_redis *r);
+
 /* Messages counted as lost since r was opened. */
 uint64_t siod_redis_lost(const siod_redis *r);
 
-/* siod_redis_command on the layer's connection (classic or sharded):
- * connection state recovery's store writes and reads through it. Without
- * a started layer, fn(ud, 0, ...) at once. */
+/* siod_redis_command_held on the layer's connection (classic or
+ * sharded): connection state recovery's store writes and reads through
+ * it, and siod's stop waits for a PING through it (what recovery wrote at
+ * the end reaches Redis). Without a started layer, fn(ud, 0, ...) at
+ * once. */
 void siod_cluster_command(int argc, const char *const *argv,
                           const size_t *lens, siod_redis_strs_fn fn,
                           void *ud);
 
 /* The layer's key prefix (--redis-prefix; "" before the start). */
 const char *siod_cluster_prefix(void);
+
+/* Returns 1 when siod_cluster_command would send at once (the command
+ * connection is usable), 0 when it would hold the command or fail. */
+int siod_cluster_command_ready(void);
 
 /* ---- the sharded subscriber connection (siod_redis_ssub.c) ------------- */
 

@@ -612,7 +612,12 @@ void siod_cluster_command(int argc, const char *const *argv,
         fn(ud, 0, NULL, NULL, 0);
         return;
     }
-    siod_redis_command(g.r, argc, argv, lens, fn, ud);
+    siod_redis_command_held(g.r, argc, argv, lens, fn, ud);
+}
+
+int siod_cluster_command_ready(void)
+{
+    return g.r != NULL && siod_redis_cmd_ready(g.r);
 }
 
 const char *siod_cluster_prefix(void)

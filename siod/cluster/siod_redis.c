@@ -10,6 +10,7 @@
  * channel it had. One log line when an outage starts, one when it ends
  * (with the messages lost meanwhile). */
 #include "siod_cluster.h"
+#include "siod_redis_int.h"
 #include "core/siod_core.h"
 
 #include <errno.h>
@@ -97,6 +98,7 @@ struct siod_redis {
     char why[256];                   /* why the last connection failed */
     int64_t down_ms;
     uint64_t lost, lost_before;
+    siod_redis_held *held;           /* commands waiting for pub */
     size_t inflight;                 /* bytes published, not answered */
 };
 
@@ -389,6 +391,8 @@ static void ready_cb(redisAsyncContext *ac, void *reply, void *priv)
         c->ac != ac)
         return;
     c->up = 1;
+    if (c == &c->r->pub)
+        siod_redis_held_send(c->r->held, ac);
     came_up(c->r);
 }
 
@@ -552,7 +556,11 @@ siod_redis *siod_redis_open(struct event_base *base, const char *url,
         return NULL;
     }
     r->timer = evtimer_new(base, timer_cb, r);
-    if (r->timer == NULL) {
+    r->held = siod_redis_held_new();
+    if (r->timer == NULL || r->held == NULL) {
+        if (r->timer != NULL)
+            event_free(r->timer);
+        siod_redis_held_free(r->held);
         siod_redis_url_clear(&r->url);
         free(r);
         siod_err_set(why, cap, -EINVAL, "out of memory");
@@ -583,6 +591,7 @@ void siod_redis_free(siod_redis *r)
     if (r == NULL)
         return;
     transit(r, REDIS_CLOSED, "siod exits");
+    siod_redis_held_free(r->held);   /* each answered ok 0 */
     if (r->pub.ac != NULL)
         redisAsyncFree(r->pub.ac);
     if (r->sub.ac != NULL)
@@ -744,53 +753,14 @@ void siod_redis_state(const siod_redis *r, int *up, uint64_t *lost)
     *lost = r != NULL ? r->lost : 0;
 }
 
-struct strs_req {
-    siod_redis_strs_fn fn;
-    void *ud;
-};
-
-/* Up to this many elements of an array reply are passed on. */
-#define STRS_MAX 512
-
-static void strs_cb(redisAsyncContext *ac, void *reply, void *priv)
+/* See siod_redis_int.h. */
+struct redisAsyncContext *siod_redis_cmd_ctx(const siod_redis *r)
 {
-    struct strs_req *q = priv;
-    redisReply *rep = reply;
-    const char *items[STRS_MAX];
-    size_t lens[STRS_MAX], n = 0;
-
-    if (rep != NULL && (rep->type == REDIS_REPLY_STRING ||
-                        rep->type == REDIS_REPLY_STATUS)) {
-        items[0] = rep->str;
-        lens[0] = rep->len;
-        q->fn(q->ud, 1, items, lens, 1);
-    } else if (rep != NULL && rep->type == REDIS_REPLY_ARRAY) {
-        for (size_t i = 0; i < rep->elements && n < STRS_MAX; i++, n++) {
-            redisReply *e = rep->element[i];
-            int str = e->type == REDIS_REPLY_STRING;
-            items[n] = str ? e->str : NULL;
-            lens[n] = str ? e->len : 0;
-        }
-        q->fn(q->ud, 1, items, lens, n);
-    } else {
-        q->fn(q->ud, 0, NULL, NULL, 0);
-    }
-    free(q);
+    return r->pub.up ? r->pub.ac : NULL;
 }
 
-void siod_redis_command(siod_redis *r, int argc, const char *const *argv,
-                        const size_t *lens, siod_redis_strs_fn fn, void *ud)
+/* See siod_redis_int.h. */
+siod_redis_held *siod_redis_held_of(const siod_redis *r)
 {
-    struct strs_req *q = r->pub.up ? malloc(sizeof *q) : NULL;
-    if (q == NULL) {
-        fn(ud, 0, NULL, NULL, 0);
-        return;
-    }
-    q->fn = fn;
-    q->ud = ud;
-    if (redisAsyncCommandArgv(r->pub.ac, strs_cb, q, argc, (const char **)argv,
-                              lens) != REDIS_OK) {
-        free(q);
-        fn(ud, 0, NULL, NULL, 0);
-    }
+    return r->state == REDIS_CLOSED ? NULL : r->held;
 }

@@ -87,10 +87,13 @@ typedef void (*siod_sio_redis_fn)(void *ud, int ok, const char *const *items,
 
 /* A Redis connection for connection state recovery: command sends
  * argv[0..argc) (lens[i] bytes each) and calls fn(ud, ...) exactly once,
- * at once or later; keys begin with prefix (the cluster's). */
+ * at once or later (while the connection is down the command waits for
+ * it, in order); ready returns 1 while a command is sent at once; keys
+ * begin with prefix (the cluster's). */
 typedef struct siod_sio_redis {
     void (*command)(int argc, const char *const *argv, const size_t *lens,
                     siod_sio_redis_fn fn, void *ud);
+    int (*ready)(void);
     const char *prefix;
 } siod_sio_redis;
 

@@ -5,9 +5,11 @@
  * cluster; across the cluster unless "local" is set. A request is one
  * JSON object; the answer is {"ok":true,...} or {"ok":false,"error":...}
  * with an HTTP status. docs/emit-api.md is the contract. Uses the
- * application API only. */
+ * application API, and recovery's sync (a plain emit is answered once
+ * it is in recovery's log). */
 #include "siod_sio_int.h"
 
+#include <event2/event.h>
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -194,6 +196,56 @@ static void ack_done(void *ud, int err, const siod_args *responses,
     succeed(call, o);
 }
 
+/* A plain emit waiting to be in recovery's log: answered by whichever
+ * comes first, the log (emit_logged, which always comes: Redis answers,
+ * fails or is closed at exit) or the end of the request's wait
+ * (emit_late: "logged" false); freed by emit_logged. */
+struct emit_wait {
+    siod_api_call *call;             /* NULL once answered */
+    struct event *timer;
+};
+
+static void emit_logged(void *ud)
+{
+    struct emit_wait *w = ud;
+    if (w->call != NULL)
+        succeed(w->call, NULL);
+    if (w->timer != NULL)
+        event_free(w->timer);
+    free(w);
+}
+
+static void emit_late(evutil_socket_t fd, short what, void *ud)
+{
+    struct emit_wait *w = ud;
+    json_object *o = json_object_new_object();
+
+    /* sent to the connected clients; a client away may miss it */
+    json_object_object_add(o, "logged", json_object_new_boolean(0));
+    succeed(w->call, o);
+    w->call = NULL;
+}
+
+/* Answers call once the plain emit just sent is in recovery's log, or
+ * after wait_ms with "logged": false. */
+static void answer_when_logged(siod_api_call *call, unsigned wait_ms)
+{
+    struct emit_wait *w = calloc(1, sizeof *w);
+    struct timeval tv = { wait_ms / 1000, (wait_ms % 1000) * 1000 };
+
+    if (w == NULL || !siod_sio_recovery_on() ||
+        siod_sio_recovery_redis() == NULL) {
+        free(w);   /* the in-process store has it already */
+        succeed(call, NULL);
+        return;
+    }
+    w->call = call;
+    w->timer = evtimer_new(siod_sio_config()->base, emit_late, w);
+    if (w->timer != NULL)
+        evtimer_add(w->timer, &tv);
+    siod_sio_recovery_sync(emit_logged, w);
+}
+
 /* Returns 1 if event is one a server may not emit. */
 static int is_reserved(const char *event)
 {
@@ -257,6 +309,13 @@ static void op_emit(api_req *q, int server)
             return;         /* ack_done answers */
     } else {
         rc = siod_bcast_emit(b, json_object_get_string(ev), &a);
+        if (rc == SIOD_OK && !vol) {
+            /* accepted once it is in recovery's log, if any: a siod
+             * killed after the answer loses no event a client away
+             * would miss */
+            answer_when_logged(q->call, q->timeout_ms);
+            return;
+        }
         if (rc == SIOD_OK) {
             succeed(q->call, NULL);
             return;

@@ -449,8 +449,6 @@ ssize_t siod_sio_blob_replay(const char *raw, size_t rawlen, const char *nsp,
  * shared by the nodes of a cluster and kept across a crash of siod. */
 extern const siod_sio_store_ops siod_sio_store_redis;
 
-/* Returns 1 once siod_sio_set_recovery_redis gave a connection. */
-int siod_sio_store_redis_on(void);
 
 /* Tracked socket s changed (rooms joined or left, data): its record is
  * written again soon, coalesced with its other changes (a no-op for a
@@ -582,6 +580,16 @@ void siod_sio_recovery_stop(void);
 
 /* Returns 1 while recovery is on. */
 int siod_sio_recovery_on(void);
+
+/* The connection siod_sio_set_recovery_redis gave, or NULL (recovery's
+ * store is then this process's memory). */
+const siod_sio_redis *siod_sio_recovery_redis(void);
+
+/* Calls fn(ud) once every packet logged so far is in recovery's store:
+ * at once for the in-process store, else when Redis has answered a PING
+ * sent after them (later, also when the connection failed meanwhile; a
+ * store that is down holds it until it is back). */
+void siod_sio_recovery_sync(void (*fn)(void *ud), void *ud);
 
 /* Encodes an EVENT for nsp that o selects (flags: the emit's); with
  * recovery on and the packet not volatile, it carries a new offset and

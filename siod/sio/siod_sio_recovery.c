@@ -24,6 +24,7 @@
 #define EXPIRE_EVERY_MS 1000
 
 static siod_sio_recovery_conf conf;
+static const siod_sio_redis *redis_conn;
 static const siod_sio_store_ops *store_ops;
 static void *store;
 static struct event *expire_timer;
@@ -36,6 +37,47 @@ static int state_foreign;
 void siod_sio_set_recovery(const siod_sio_recovery_conf *c)
 {
     conf = *c;
+}
+
+void siod_sio_set_recovery_redis(const siod_sio_redis *r)
+{
+    redis_conn = r;
+}
+
+const siod_sio_redis *siod_sio_recovery_redis(void)
+{
+    return redis_conn;
+}
+
+/* A sync waiting for Redis's answer to its PING. */
+struct sync {
+    void (*fn)(void *ud);
+    void *ud;
+};
+
+static void synced(void *ud, int ok, const char *const *items,
+                   const size_t *lens, size_t n)
+{
+    struct sync *y = ud;
+    y->fn(y->ud);
+    free(y);
+}
+
+void siod_sio_recovery_sync(void (*fn)(void *ud), void *ud)
+{
+    static const char *const ping[1] = { "PING" };
+    static const size_t len[1] = { 4 };
+    struct sync *y;
+
+    /* Redis answers in order: after the PING, every append before it */
+    if (store == NULL || store_ops != &siod_sio_store_redis ||
+        (y = malloc(sizeof *y)) == NULL) {
+        fn(ud);
+        return;
+    }
+    y->fn = fn;
+    y->ud = ud;
+    redis_conn->command(1, ping, len, synced, y);
 }
 
 int siod_sio_recovery_on(void)
@@ -120,7 +162,7 @@ int siod_sio_recovery_start(char *why, size_t cap)
 {
     if (conf.window_ms == 0)
         return 0;
-    store_ops = siod_sio_store_redis_on() ? &siod_sio_store_redis
+    store_ops = redis_conn != NULL ? &siod_sio_store_redis
                                           : &siod_sio_store_mem;
     store = store_ops->create(&conf);
     expire_timer = store != NULL

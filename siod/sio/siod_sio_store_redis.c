@@ -28,9 +28,11 @@
 #define SKEW_MS 60000
 /* The stream lives this long past the last append. */
 #define STREAM_TTL_EXTRA_MS 10000
-/* A claim Redis has not answered in this long (stalled, not gone) gives a
- * new socket (checked every second). */
+/* A claim Redis has not answered in this long (stalled) gives a new socket
+ * (checked every second); one made while the connection is down waits
+ * longer for it (Redis restarted; a reconnection's backoff is up to 5 s). */
 #define CLAIM_TIMEOUT_MS 2000
+#define CLAIM_DOWN_WAIT_MS 10000
 
 /* A tracked socket: its key and the record last written. */
 struct live {
@@ -50,7 +52,7 @@ struct take {
     void *ud;
     char *nsp;
     uint64_t seq;                    /* appends sent before it */
-    int64_t at;                      /* when it was sent */
+    int64_t deadline;                /* answered "not in time" then */
     struct take *prev, *next;
 };
 
@@ -85,19 +87,9 @@ struct rstore {
     int64_t refreshed;
 };
 
-static const siod_sio_redis *rconn;
+static const siod_sio_redis *rconn;   /* set by rs_create */
 static struct rstore *g;
 static siod_log_throttle log_drops;
-
-void siod_sio_set_recovery_redis(const siod_sio_redis *r)
-{
-    rconn = r;
-}
-
-int siod_sio_store_redis_on(void)
-{
-    return rconn != NULL;
-}
 
 /* ---- writes: pipelined, answered later ----------------------------------- */
 
@@ -637,7 +629,8 @@ static void rs_take(void *p, const char *nsp, const char *pid,
     t->done = done;
     t->ud = ud;
     t->seq = st->appends;
-    t->at = siod_now_ms();
+    t->deadline = siod_now_ms() + (rconn->ready == NULL || rconn->ready()
+                                       ? CLAIM_TIMEOUT_MS : CLAIM_DOWN_WAIT_MS);
     t->next = st->takes;
     if (st->takes != NULL)
         st->takes->prev = t;
@@ -659,7 +652,7 @@ static void expire_takes(struct rstore *st, int64_t now)
 {
     for (;;) {
         struct take *t = st->takes;
-        while (t != NULL && t->at + CLAIM_TIMEOUT_MS > now)
+        while (t != NULL && t->deadline > now)
             t = t->next;
         if (t == NULL)
             return;
@@ -756,6 +749,7 @@ static void *rs_create(const siod_sio_recovery_conf *conf)
     struct rstore *st = calloc(1, sizeof *st);
     uint32_t r = 0;
 
+    rconn = siod_sio_recovery_redis();
     if (st == NULL || rconn == NULL) {
         free(st);
         return NULL;
