@@ -508,6 +508,8 @@ void *APR_THREAD_FUNC socketio_reactor_main(apr_thread_t *t, void *data)
                 /* The MPM has joined its workers (reactor_cleanup). */
                 socketio_reactor_bury(re, 1);
                 socketio_reactor_flush_links(re);
+                ap_log_error(APLOG_MARK, APLOG_TRACE2, 0, re->s,
+                             "mod_socketio: reactor: stopped");
                 break;
             }
         }

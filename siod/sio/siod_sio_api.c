@@ -196,6 +196,20 @@ static void ack_done(void *ud, int err, const siod_args *responses,
     succeed(call, o);
 }
 
+/* Answers a plain emit: {"ok":true}, with "logged": false when it is not
+ * known to be in recovery's log (sent to the connected clients; a client
+ * away may miss it). */
+static void answer_logged(siod_api_call *call, int logged)
+{
+    json_object *o = NULL;
+
+    if (!logged) {
+        o = json_object_new_object();
+        json_object_object_add(o, "logged", json_object_new_boolean(0));
+    }
+    succeed(call, o);
+}
+
 /* A plain emit waiting to be in recovery's log: answered by whichever
  * comes first, the log (emit_logged, which always comes: Redis answers,
  * fails or is closed at exit) or the end of the request's wait
@@ -205,11 +219,11 @@ struct emit_wait {
     struct event *timer;
 };
 
-static void emit_logged(void *ud)
+static void emit_logged(void *ud, int logged)
 {
     struct emit_wait *w = ud;
     if (w->call != NULL)
-        succeed(w->call, NULL);
+        answer_logged(w->call, logged);
     if (w->timer != NULL)
         event_free(w->timer);
     free(w);
@@ -218,11 +232,8 @@ static void emit_logged(void *ud)
 static void emit_late(evutil_socket_t fd, short what, void *ud)
 {
     struct emit_wait *w = ud;
-    json_object *o = json_object_new_object();
 
-    /* sent to the connected clients; a client away may miss it */
-    json_object_object_add(o, "logged", json_object_new_boolean(0));
-    succeed(w->call, o);
+    answer_logged(w->call, 0);
     w->call = NULL;
 }
 

@@ -585,11 +585,12 @@ int siod_sio_recovery_on(void);
  * store is then this process's memory). */
 const siod_sio_redis *siod_sio_recovery_redis(void);
 
-/* Calls fn(ud) once every packet logged so far is in recovery's store:
- * at once for the in-process store, else when Redis has answered a PING
- * sent after them (later, also when the connection failed meanwhile; a
- * store that is down holds it until it is back). */
-void siod_sio_recovery_sync(void (*fn)(void *ud), void *ud);
+/* Calls fn(ud, logged) once every packet logged so far is in recovery's
+ * store (logged 1): at once for the in-process store, else when Redis has
+ * answered a PING sent after them (a store that is down holds it until it
+ * is back). logged 0: the PING failed (the connection dropped while it or
+ * a packet before it was under way), so those packets may be lost. */
+void siod_sio_recovery_sync(void (*fn)(void *ud, int logged), void *ud);
 
 /* Encodes an EVENT for nsp that o selects (flags: the emit's); with
  * recovery on and the packet not volatile, it carries a new offset and

@@ -51,7 +51,7 @@ const siod_sio_redis *siod_sio_recovery_redis(void)
 
 /* A sync waiting for Redis's answer to its PING. */
 struct sync {
-    void (*fn)(void *ud);
+    void (*fn)(void *ud, int logged);
     void *ud;
 };
 
@@ -59,20 +59,23 @@ static void synced(void *ud, int ok, const char *const *items,
                    const size_t *lens, size_t n)
 {
     struct sync *y = ud;
-    y->fn(y->ud);
+    y->fn(y->ud, ok);
     free(y);
 }
 
-void siod_sio_recovery_sync(void (*fn)(void *ud), void *ud)
+void siod_sio_recovery_sync(void (*fn)(void *ud, int logged), void *ud)
 {
     static const char *const ping[1] = { "PING" };
     static const size_t len[1] = { 4 };
     struct sync *y;
 
     /* Redis answers in order: after the PING, every append before it */
-    if (store == NULL || store_ops != &siod_sio_store_redis ||
-        (y = malloc(sizeof *y)) == NULL) {
-        fn(ud);
+    if (store == NULL || store_ops != &siod_sio_store_redis) {
+        fn(ud, store != NULL);   /* the in-process store has them */
+        return;
+    }
+    if ((y = malloc(sizeof *y)) == NULL) {
+        fn(ud, 0);
         return;
     }
     y->fn = fn;

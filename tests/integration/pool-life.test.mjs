@@ -31,7 +31,8 @@ const ADOPTED = /\[socketio:trace2\].*reactor: adopted a WebSocket/;
 const FREED = /\[socketio:trace2\].*reactor: pool freed/;
 const PARKED = /\[socketio:trace2\].*reactor: pool set aside/;
 const PARKED_FREED = /\[socketio:trace2\].*reactor: set-aside pool freed/;
-const CRASH = /exit signal|segfault|AddressSanitizer|\[socketio:(error|crit|alert|emerg)\]/;
+const STOPPED = /\[socketio:trace2\].*reactor: stopped$/;
+const CRASH = /exit signal|segfault|still did not exit|AddressSanitizer|\[socketio:(error|crit|alert|emerg)\]/;
 
 const insts = [];
 after(async () => {
@@ -68,15 +69,16 @@ function oneWebSocket(inst, mode) {
  * child left some behind, if any did). */
 function perPid(inst) {
   const tally = new Map();
-  for (const [re, k] of [[PARKED, 'aside'], [PARKED_FREED, 'freed']]) {
+  for (const [re, k] of [[PARKED, 'aside'], [PARKED_FREED, 'freed'], [STOPPED, 'stopped']]) {
     for (const l of logLines(inst, re)) {
       const pid = (/\[pid (\d+)/.exec(l) || [])[1] || '?';
-      const t = tally.get(pid) || { aside: 0, freed: 0 };
+      const t = tally.get(pid) || { aside: 0, freed: 0, stopped: 0 };
       t[k]++;
       tally.set(pid, t);
     }
   }
-  return [...tally].map(([pid, t]) => `pid ${pid}: ${t.aside} set aside, ${t.freed} freed`).join('\n');
+  return [...tally].map(([pid, t]) => `pid ${pid}: ${t.aside} set aside, ${t.freed} freed, ` +
+    `${t.stopped ? 'its reactor stopped' : 'no reactor stop logged'}`).join('\n');
 }
 
 async function burst(inst) {

@@ -272,7 +272,12 @@ test('Redis restarted while a client is away: its claim waits for Redis, it come
       // what Redis holds now survives its restart (a snapshot: the
       // server keeps nothing otherwise)
       assert.equal(await rc.sendCommand(['SAVE']), 'OK');
+      const lost = /warn: redis \S+: connection lost/;
+      const lostBefore = logLines(A, lost).length;
       await redis.stop();
+      // siod has noticed: what follows is held, not sent on a dead
+      // connection (a write under way as Redis goes is not sent again)
+      await waitFor(() => logLines(A, lost).length > lostBefore, 5000, 'siod to see Redis gone');
       const back = cycle(s, 'client');
       cut(s);
       // emitted while Redis is away: in the log once it is back (the
