@@ -1,7 +1,8 @@
 /* siobench's shared declarations: the configuration, the counters a
  * worker reports, the records of the results pipe, the memory shared by the
  * workers, one client, one worker; and the functions the files export
- * (siobench_main.c the parent, siobench_worker.c a worker's loop and
+ * (siobench_main.c the parent, siobench_args.c the command line,
+ * siobench_worker.c a worker's loop and
  * sockets, siobench_ws.c the WebSocket client, siobench_poll.c the
  * long-polling client, siobench_cpu.c CPU time from /proc, siobench_util.c
  * clock and histograms). */
@@ -205,6 +206,21 @@ struct worker {
     struct wstats st;
     uint32_t hist[H_N][HBUCKETS];
 };
+
+/* ---- siobench_args.c ---- */
+
+/* The name of each enum mode, as given on the command line. */
+extern const char *const sb_mode_names[M_NMODES];
+
+/* Fills cfg from the command line (the defaults, then the options, then
+ * the first --url parsed); prints the usage and exits on --help, exits
+ * with status 2 on a bad option. cfg must be zeroed. */
+void sb_parse_args(struct cfg *cfg, int argc, char **argv);
+
+/* Sets cfg's connect address, Host and request targets from cfg->url
+ * (http://host[:port][/path]); exits with status 2 if it is bad or does
+ * not resolve. */
+void sb_parse_url(struct cfg *cfg);
 
 /* ---- siobench_util.c ---- */
 
