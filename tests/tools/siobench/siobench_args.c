@@ -13,14 +13,16 @@
 #include "siobench.h"
 
 const char *const sb_mode_names[M_NMODES] = {
-    "hold", "bcast", "ack", "lpsession", "lphold"
+    "hold", "bcast", "ack", "recover", "lpsession", "lphold"
 };
 
 static void usage(FILE *f)
 {
     fputs(
 "usage: siobench MODE [options]      (or --mode MODE)\n"
-"  WebSocket:    hold | bcast | ack\n"
+"  WebSocket:    hold | bcast | ack | recover (connected as by hold; a\n"
+"                client whose connection ends reconnects as socket.io-client\n"
+"                does, with its pid and last offset: recovered or not)\n"
 "  long-polling: lpsession (whole sessions: open, CONNECT, an acked echo,\n"
 "                close, again) | lphold (clients each keeping a GET pending)\n"
 "  -n, --clients N        clients in all (100); lpsession: sessions at once\n"
@@ -39,16 +41,26 @@ static void usage(FILE *f)
 "  --size B               ack, lpsession: bytes of the echoed string (16)\n"
 "  --timeout S            bcast/ack: when a broadcast or ack counts as lost;\n"
 "                         long-polling: a POST's answer, a GET's beyond the\n"
-"                         server's pingInterval + pingTimeout (5)\n"
+"                         server's pingInterval + pingTimeout (5);\n"
+"                         recover: from the epoch until a client counts\n"
+"                         as lost (30)\n"
 "  --connect-timeout S    per client, TCP through Socket.IO connect (10)\n"
 "  --retry S              WebSocket: a client refused (an HTTP status instead\n"
 "                         of 101) tries again after S seconds, within\n"
 "                         --connect-timeout of its first try (0: never)\n"
 "  --drain S              bcast/ack/lpsession: wait after the window for\n"
-"                         stragglers (2)\n"
+"                         stragglers; recover: after the last client back (2)\n"
 "  --max-message B        largest WebSocket message accepted (1048576)\n"
+"  --t0-file PATH         recover: holds the epoch, CLOCK_REALTIME ms (waited\n"
+"                         for up to --duration after the clients resolved);\n"
+"                         the times of return count from it\n"
+"  --expect EVENT         recover: count this event received after the\n"
+"                         return (once, twice or more per client)\n"
+"  --reconnect-delay S    recover: the first reconnection's delay, x(1+-0.5),\n"
+"                         doubling per refusal up to 5 times S (1)\n"
 "  --cpu NAME=PID         report the CPU time PID and its descendants spend\n"
 "                         in the window, per ack, delivery or session\n"
+"                         (recover: from the epoch to the last client back)\n"
 "                         (repeatable)\n"
 "  -q, --quiet            no per-second lines\n", f);
 }
@@ -192,7 +204,7 @@ void sb_parse_url(struct cfg *cfg)
 
 void sb_parse_args(struct cfg *cfg, int argc, char **argv)
 {
-    int i, mode_set = 0, rate_set = 0;
+    int i, mode_set = 0, rate_set = 0, timeout_set = 0;
     const char *a, *v;
 
     cfg->mode = M_HOLD;
@@ -207,6 +219,7 @@ void sb_parse_args(struct cfg *cfg, int argc, char **argv)
     cfg->drain = 2;
     cfg->max_pending = 200;
     cfg->max_message = 1 << 20;
+    cfg->reconnect_delay = 1;
     strcpy(cfg->url, "http://127.0.0.1:3000/socket.io/");
     for (i = 1; i < argc; i++) {
         a = argv[i];
@@ -222,7 +235,7 @@ void sb_parse_args(struct cfg *cfg, int argc, char **argv)
                 if (!strcmp(a, sb_mode_names[cfg->mode]))
                     break;
             if (cfg->mode == M_NMODES)
-                sb_die("unknown mode '%s' (hold, bcast, ack, lpsession, lphold)", a);
+                sb_die("unknown mode '%s' (hold, bcast, ack, recover, lpsession, lphold)", a);
             mode_set = 1;
             continue;
         }
@@ -263,8 +276,19 @@ void sb_parse_args(struct cfg *cfg, int argc, char **argv)
             cfg->senders = (int)num_arg(a, v, 1, 16);
         else if (!strcmp(a, "--size"))
             cfg->size = (long)num_arg(a, v, 0, MAX_SIZE);
-        else if (!strcmp(a, "--timeout"))
+        else if (!strcmp(a, "--timeout")) {
             cfg->timeout = num_arg(a, v, 0.001, 1e6);
+            timeout_set = 1;
+        } else if (!strcmp(a, "--t0-file")) {
+            if (!v || !*v || strlen(v) >= sizeof(cfg->t0_file))
+                sb_die("--t0-file needs a path");
+            strcpy(cfg->t0_file, v);
+        } else if (!strcmp(a, "--expect")) {
+            if (!v || !*v || strlen(v) >= sizeof(cfg->expect) || strpbrk(v, "\"\\"))
+                sb_die("--expect needs an event name (1..63 characters, no quote)");
+            strcpy(cfg->expect, v);
+        } else if (!strcmp(a, "--reconnect-delay"))
+            cfg->reconnect_delay = num_arg(a, v, 0.001, 3600);
         else if (!strcmp(a, "--connect-timeout"))
             cfg->connect_timeout = num_arg(a, v, 0.001, 1e6);
         else if (!strcmp(a, "--retry"))
@@ -292,6 +316,11 @@ void sb_parse_args(struct cfg *cfg, int argc, char **argv)
         cfg->drain = 0;
     } else if (cfg->mode == M_ACK && !rate_set) {
         cfg->rate = 1000;
+    } else if (cfg->mode == M_RECOVER) {
+        if (!cfg->t0_file[0])
+            sb_die("recover needs --t0-file");
+        if (!timeout_set)
+            cfg->timeout = 30;
     }
     if (!cfg->nurls)
         strcpy(cfg->urls[cfg->nurls++], cfg->url);

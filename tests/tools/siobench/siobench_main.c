@@ -1,7 +1,8 @@
 /* siobench: a load generator of raw Socket.IO v4 (Engine.IO v4) clients,
  * thousands per process on one epoll loop: WebSocket (hold, bcast, ack) or
- * long-polling (lpsession, lphold). This file is the parent: it forks the
- * worker processes, sets the shared schedule, samples
+ * long-polling (lpsession, lphold), or clients reconnecting (recover). This
+ * file is the parent: it forks the worker processes, sets the shared
+ * schedule, samples
  * the servers' CPU at the window's edges and aggregates the results into
  * per-second lines and one final JSON line (see docs/benchmarks.md). */
 #include <errno.h>
@@ -97,6 +98,14 @@ static void print_line(const struct cfg *cfg, const struct wstats *t,
                (unsigned long long)t->pings,
                (unsigned long long)(t->pings - prev->pings));
         break;
+    case M_RECOVER:
+        printf("t=%4.0fs %-12s connected %6llu failed %5llu offsets %6llu "
+               "away %6llu back %6llu (recovered %llu) refused %llu\n", secs, phase,
+               (unsigned long long)t->connected, (unsigned long long)t->failed,
+               (unsigned long long)t->offsets, (unsigned long long)t->away,
+               (unsigned long long)t->back, (unsigned long long)t->recovered,
+               (unsigned long long)t->refused);
+        break;
     case M_BCAST:
         printf("t=%4.0fs %-10s connected %6llu failed %5llu dropped %5llu "
                "bcasts %7llu (+%llu/s) deliveries %9llu (+%llu/s)\n", secs, phase,
@@ -118,12 +127,6 @@ static void print_line(const struct cfg *cfg, const struct wstats *t,
     fflush(stdout);
 }
 
-/* CPU samples of the --cpu targets at the window's start and end */
-struct cpuwin {
-    long long at_go[CPU_MAX], at_stop[CPU_MAX];
-    int have_go, have_stop;
-};
-
 /* What one "op" of the mode is, for CPU per op, and how many the window
  * saw; NULL name for modes with none. */
 static const char *op_name(const struct cfg *cfg, const struct wstats *t,
@@ -139,55 +142,23 @@ static const char *op_name(const struct cfg *cfg, const struct wstats *t,
     case M_LPSESSION:
         *ops = t->sessions_window;
         return "session";
+    case M_RECOVER:
+        *ops = t->back;
+        return "reconnection";
     default:
         *ops = 0;
         return NULL;
     }
 }
 
-/* ms of CPU target i spent in the window; -1 when not measured. */
-static double cpu_delta_ms(const struct cpuwin *cw, int i)
-{
-    if (!cw->have_go || !cw->have_stop || cw->at_go[i] < 0 || cw->at_stop[i] < 0)
-        return -1;
-    return sb_cpu_ms(cw->at_stop[i] - cw->at_go[i]);
-}
-
-/* The CPU lines of the text report and, json=1, the JSON fields
- * "cpu_ms":{...},"cpu_us_per_op":{...} (-1 where not measured). */
+/* The CPU line of the text report or (json=1) its JSON fields. */
 static void print_cpu(const struct cfg *cfg, const struct wstats *t,
                       const struct cpuwin *cw, int json)
 {
     uint64_t ops;
     const char *op = op_name(cfg, t, &ops);
-    double ms;
-    int i;
 
-    if (!json) {
-        printf("CPU in the window:");
-        for (i = 0; i < cfg->ncpu; i++) {
-            ms = cpu_delta_ms(cw, i);
-            if (ms < 0)
-                printf(" %s gone", cfg->cpu[i].name);
-            else if (op && ops)
-                printf(" %s %.0f ms (%.1f us/%s)", cfg->cpu[i].name, ms,
-                       ms * 1000.0 / (double)ops, op);
-            else
-                printf(" %s %.0f ms", cfg->cpu[i].name, ms);
-            printf(i + 1 < cfg->ncpu ? ";" : "\n");
-        }
-        return;
-    }
-    printf("\"cpu_op\":\"%s\",\"cpu_ms\":{", op ? op : "");
-    for (i = 0; i < cfg->ncpu; i++)
-        printf("%s\"%s\":%.1f", i ? "," : "", cfg->cpu[i].name, cpu_delta_ms(cw, i));
-    printf("},\"cpu_us_per_op\":{");
-    for (i = 0; i < cfg->ncpu; i++) {
-        ms = cpu_delta_ms(cw, i);
-        printf("%s\"%s\":%.2f", i ? "," : "", cfg->cpu[i].name,
-               ms >= 0 && ops ? ms * 1000.0 / (double)ops : -1.0);
-    }
-    printf("},");
+    sb_cpu_print(cfg, op, ops, cw, json);
 }
 
 static void report(const struct cfg *cfg, const struct wstats *t,
@@ -326,6 +297,7 @@ int main(int argc, char **argv)
     static int ready[MAX_PROCS], final[MAX_PROCS], exited[MAX_PROCS];
     static pid_t pids[MAX_PROCS];
     static struct cpuwin cw;
+    static struct sb_recover rs;
     struct shm *shm;
     struct sigaction sa;
     struct pollfd pfd;
@@ -390,6 +362,8 @@ int main(int argc, char **argv)
             wake = go;
         if (go && !cw.have_stop && stop < wake)
             wake = stop;
+        if (go && cfg.mode == M_RECOVER && now + 10 * MS < wake)
+            wake = now + 10 * MS;       /* the epoch's file, the last back */
         wait_ms = wake > now ? (wake - now + MS - 1) / MS : 0;
         r = poll(&pfd, 1, (int)wait_ms);
         if (r > 0) {
@@ -442,6 +416,16 @@ int main(int argc, char **argv)
         now = sb_mono();
         /* every client resolves within --connect-timeout of its start, so
          * each live worker reports READY in the end */
+        if (!go && cfg.mode == M_RECOVER && (nready + dead >= cfg.procs || interrupted)) {
+            /* the end comes from sb_recover_tick */
+            go = rs.resolved = now;
+            stop = interrupted ? now : INT64_MAX / 4;
+            atomic_store(&shm->stop_at, stop);
+            atomic_store(&shm->go_at, go);
+            printf("-- %s after %.1f s: waiting for the epoch in %s\n",
+                   interrupted ? "interrupted" : "all clients resolved",
+                   (double)(now - cfg.t0) / NS, cfg.t0_file);
+        }
         if (!go && (nready + dead >= cfg.procs || interrupted)) {
             go = now + (interrupted ? 0 : 100 * MS);
             stop = go + (interrupted ? 0 : (int64_t)(cfg.duration * NS));
@@ -456,7 +440,11 @@ int main(int argc, char **argv)
             stop = now;
             atomic_store(&shm->stop_at, stop);
         }
-        if (go && !cw.have_go && now >= go) {
+        if (go && cfg.mode == M_RECOVER && !interrupted && now < stop) {
+            stop = sb_recover_tick(&rs, &cfg, shm, &cw, now, stop);
+            atomic_store(&shm->stop_at, stop);
+        }
+        if (go && !cw.have_go && now >= go && cfg.mode != M_RECOVER) {
             sb_cpu_sample(&cfg, cw.at_go);
             cw.have_go = 1;
         }
@@ -473,6 +461,9 @@ int main(int argc, char **argv)
             sum_stats(&total, last, cfg.procs);
             phase = !go || now < go ? "connecting" : now < stop ? "measuring" :
                     "draining";
+            if (cfg.mode == M_RECOVER && go)
+                phase = !rs.epoch ? "holding" : !rs.last_back ? "reconnecting" :
+                        "draining";
             if (!cfg.quiet && nfinal < cfg.procs)
                 print_line(&cfg, &total, &prev, (double)(now - cfg.t0) / NS, phase);
             prev = total;
@@ -487,7 +478,10 @@ int main(int argc, char **argv)
         }
     }
     sum_stats(&total, last, cfg.procs);
-    report(&cfg, &total, hist, go && stop > go ? (double)(stop - go) / NS : 0, dead, &cw);
+    if (cfg.mode == M_RECOVER)
+        sb_recover_report(&cfg, &total, hist[H_LAT], dead, &cw, &rs);
+    else
+        report(&cfg, &total, hist, go && stop > go ? (double)(stop - go) / NS : 0, dead, &cw);
     return total.established == 0 || dead ? 1 : 0;
 }
 
