@@ -15,7 +15,8 @@
 #   make bench-php  event -> PHP (HTTP callbacks, php-fpm) -> ack round
 #                   trips beside the C bench application
 #   make bench-restart  10,000 clients' recovery across a clean restart of
-#                   siod (QUICK=1: 200 clients; not in make test)
+#                   siod, played by siobench (CLIENT=node: the official
+#                   Node.js client; QUICK=1: 200 clients; not in make test)
 #   make install    module via apxs, siod and its applications under PREFIX
 #   make deb        Debian packages into DEB_OUT (default build/deb), lintian
 #   make deb-test   make deb, then the packages' files run in a private httpd
@@ -464,7 +465,8 @@ soak: all
 	BUILD=$(abspath $(BUILD)) scripts/soak.sh
 
 # Clients' recovery across a clean restart of siod (scripts/bench-restart.sh,
-# docs/benchmarks.md): 10,000 by default, QUICK=1 for 200.
+# docs/benchmarks.md): 10,000 by default, QUICK=1 for 200; siobench plays
+# them, CLIENT=node the official socket.io-client in Node.js.
 bench-restart: all
 	BUILD=$(abspath $(BUILD)) scripts/bench-restart.sh
 

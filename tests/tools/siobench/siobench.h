@@ -1,10 +1,11 @@
 /* siobench's shared declarations: the configuration, the counters a
  * worker reports, the records of the results pipe, the memory shared by the
  * workers, one client, one worker; and the functions the files export
- * (siobench_main.c the parent, siobench_worker.c a worker's loop and
- * sockets, siobench_ws.c the WebSocket client, siobench_poll.c the
- * long-polling client, siobench_cpu.c CPU time from /proc, siobench_util.c
- * clock and histograms). */
+ * (siobench_main.c the parent, siobench_args.c the command line,
+ * siobench_worker.c a worker's loop and sockets, siobench_ws.c the
+ * WebSocket client, siobench_recover.c the recover mode's reconnections
+ * and report, siobench_poll.c the long-polling client, siobench_cpu.c CPU
+ * time from /proc, siobench_util.c clock and histograms). */
 #ifndef SIOBENCH_H
 #define SIOBENCH_H
 
@@ -35,9 +36,11 @@
 #define EVENTS 1024
 #define CPU_MAX 8              /* --cpu targets, the client's own included */
 #define MAX_URLS 8             /* --url given several times */
+#define BACK_SECS 64           /* recover: clients back per second, the
+                                * last slot holding every later one */
 
 /* WebSocket modes, then long-polling ones (IS_POLLING) */
-enum mode { M_HOLD, M_BCAST, M_ACK, M_LPSESSION, M_LPHOLD, M_NMODES };
+enum mode { M_HOLD, M_BCAST, M_ACK, M_RECOVER, M_LPSESSION, M_LPHOLD, M_NMODES };
 #define IS_POLLING(mode) ((mode) >= M_LPSESSION)
 
 /* client states, in the order a handshake passes them */
@@ -87,6 +90,10 @@ struct cfg {
     int64_t t0;
     struct cpu_target cpu[CPU_MAX];
     int ncpu;
+    /* recover */
+    char t0_file[1024];     /* holds the epoch, CLOCK_REALTIME ms */
+    char expect[64];        /* event counted after the reconnection */
+    double reconnect_delay; /* seconds, the official client's 1 */
 };
 
 /* counters a worker reports, cumulative since it started */
@@ -103,6 +110,15 @@ struct wstats {
     uint64_t requests, conns, server_closes;
     uint64_t sessions, sessions_window, unfinished;
     uint64_t failk[W_N], dropk[W_N];
+    /* recover: closes of ready clients, reconnection attempts and those
+     * refused by an HTTP status, clients away now, holding an offset; at
+     * the end, per client: back recovered or fresh (the first time), lost
+     * (not back), stayed (never left); the recovered back within 5 s of
+     * the epoch and per second; got --expect once, twice or more */
+    uint64_t closes, reconnects, refused, away, offsets;
+    uint64_t back, recovered, fresh, rlost, stayed, within_5s;
+    uint64_t expect_once, expect_twice;
+    uint64_t back_sec[BACK_SECS];
 };
 
 /* log-linear histogram of microseconds: exact below 128, then 64 steps per
@@ -144,6 +160,19 @@ struct shm {
     _Atomic int64_t stop_at;    /* measurement end */
     _Atomic uint64_t connected[MAX_PROCS];
     struct bslot ring[RING];
+    /* recover: the epoch (CLOCK_MONOTONIC ns, 0 until --t0-file is read),
+     * clients ever ready, holding an offset, back after going away */
+    _Atomic int64_t epoch;
+    _Atomic uint64_t established, offsets, back;
+};
+
+/* recover: a client's flags */
+enum {
+    R_UP = 1,           /* was ready once */
+    R_AWAY = 2,         /* lost its connection, reconnecting */
+    R_BACK = 4,         /* came back after going away */
+    R_RECOVERED = 8,    /* ... with the pid it had (its first time back) */
+    R_OFFSET = 16       /* holds an offset */
 };
 
 struct client {
@@ -167,8 +196,15 @@ struct client {
     int64_t t_req, t_next;      /* request sent; lpsession: next session;
                                  * WebSocket --retry: next attempt */
     int64_t t_first;            /* WebSocket: the first attempt began */
-    uint32_t tries;             /* WebSocket --retry: attempts refused */
+    uint32_t tries;             /* WebSocket --retry: attempts refused;
+                                 * recover: failed reconnections */
     char sid[48];
+    /* recover */
+    uint8_t rflags;             /* R_* */
+    uint8_t expect_n;           /* --expect events after coming back */
+    int64_t t_back;             /* came back the first time */
+    char pid[24];               /* the server's private id of the socket */
+    char offset[32];            /* the last offset received */
 };
 
 struct ackslot {
@@ -205,6 +241,21 @@ struct worker {
     struct wstats st;
     uint32_t hist[H_N][HBUCKETS];
 };
+
+/* ---- siobench_args.c ---- */
+
+/* The name of each enum mode, as given on the command line. */
+extern const char *const sb_mode_names[M_NMODES];
+
+/* Fills cfg from the command line (the defaults, then the options, then
+ * the first --url parsed); prints the usage and exits on --help, exits
+ * with status 2 on a bad option. cfg must be zeroed. */
+void sb_parse_args(struct cfg *cfg, int argc, char **argv);
+
+/* Sets cfg's connect address, Host and request targets from cfg->url
+ * (http://host[:port][/path]); exits with status 2 if it is bad or does
+ * not resolve. */
+void sb_parse_url(struct cfg *cfg);
 
 /* ---- siobench_util.c ---- */
 
@@ -247,6 +298,23 @@ void sb_poll_finish(struct worker *w);
 
 /* ---- siobench_cpu.c ---- */
 
+/* CPU samples of the --cpu targets at the window's start and end (recover:
+ * the epoch and the last client back) */
+struct cpuwin {
+    long long at_go[CPU_MAX], at_stop[CPU_MAX];
+    int have_go, have_stop;
+};
+
+/* ms of CPU target i spent in cw's window; -1 when not measured. */
+double sb_cpu_delta_ms(const struct cpuwin *cw, int i);
+
+/* Prints the CPU of every target in cw's window and per op (op: what an
+ * operation is, NULL for none; ops: how many the window saw): a text line
+ * "CPU in the window: ...", or with json=1 the JSON fields
+ * "cpu_op":..,"cpu_ms":{...},"cpu_us_per_op":{...}, (-1 where not measured). */
+void sb_cpu_print(const struct cfg *cfg, const char *op, uint64_t ops,
+                  const struct cpuwin *cw, int json);
+
 /* Samples the CPU time (utime + stime + cutime + cstime, in clock ticks,
  * from /proc/<pid>/stat) of each cfg->cpu target: the process and all its
  * descendants alive now (children that ended and were reaped count through
@@ -279,8 +347,12 @@ void sb_count_lost(struct worker *w, int was_ready, int why);
 int sb_sock_connect(struct worker *w, struct client *c);
 
 /* Closes c and counts it as failed (before READY) or dropped (after), for
- * reason why (enum why); a closed or idle client is left alone. */
+ * reason why (enum why); a closed or idle client is left alone. recover:
+ * a ready or reconnecting client is handed to sb_recover_closed. */
 void sb_client_close(struct worker *w, struct client *c, int why);
+
+/* Frees c's read, write and fragment buffers and zeroes their sizes. */
+void sb_client_free_buffers(struct client *c);
 
 /* Registers (out=1) or drops interest in EPOLLOUT for c. Returns 0 or -1. */
 int sb_set_out(struct worker *w, struct client *c, int out);
@@ -307,5 +379,60 @@ void sb_ws_readable(struct worker *w, struct client *c);
 /* Sends s[0..len) as one masked text frame; returns 0 or -1 after closing c. */
 int sb_ws_send_text(struct worker *w, struct client *c, const char *s,
                     size_t len);
+
+/* ---- siobench_recover.c ---- */
+
+/* recover, in a worker: c lost its connection (fd already closed) for
+ * reason why. A ready client (unless the server disconnected its socket,
+ * W_SIO) or one reconnecting schedules its next attempt after the official
+ * client's delay and becomes idle; returns 1 then, 0 when c is not one of
+ * those (the caller counts it failed or dropped). */
+int sb_recover_closed(struct worker *w, struct client *c, int why);
+
+/* recover: sweeps the reconnections due; returns 1 while a client is away. */
+int sb_recover_sweep(struct worker *w);
+
+/* recover: c's Engine.IO session is open: sends the Socket.IO CONNECT,
+ * with {"pid","offset"} once c has a pid. Returns 0 or -1 after closing c. */
+int sb_recover_send_connect(struct worker *w, struct client *c);
+
+/* recover: the CONNECT reply s[0..n) ("0{...}") came while c was
+ * connecting; c is ready. Counts its first connection or its return,
+ * recovered when the reply carries the pid c had. */
+void sb_recover_connected(struct worker *w, struct client *c,
+                          const unsigned char *s, size_t n);
+
+/* recover: an EVENT s[0..n) ("2[...]") for client c, ready or awaiting
+ * its CONNECT reply: keeps its offset (the last argument, a string) and
+ * counts --expect once c has been away. */
+void sb_recover_event(struct worker *w, struct client *c,
+                      const unsigned char *s, size_t n);
+
+/* recover, at a worker's end: tallies its clients into w->st and the
+ * recovery times from the epoch into w->hist[H_LAT]. */
+void sb_recover_finish(struct worker *w);
+
+/* recover, the parent's side */
+struct sb_recover {
+    int64_t resolved;           /* every client resolved (0: not yet) */
+    int64_t epoch;              /* from --t0-file, monotonic ns */
+    int64_t last_back;          /* every client back, or the timeout */
+    int offsets_said, timed_out;
+};
+
+/* recover, in the parent, on each turn of its loop once every client
+ * resolved (at now): says when every client holds an offset, reads the
+ * epoch from --t0-file (the CPU sampled then into cw), notes when every
+ * client is back or --timeout passed (the CPU sampled again). Returns the
+ * time the workers stop (then --drain more), or stop unchanged. */
+int64_t sb_recover_tick(struct sb_recover *r, const struct cfg *cfg,
+                        struct shm *shm, struct cpuwin *cw, int64_t now,
+                        int64_t stop);
+
+/* recover: the final text lines and JSON line from the workers' totals t
+ * and recovery-time histogram hist. */
+void sb_recover_report(const struct cfg *cfg, const struct wstats *t,
+                       const uint64_t *hist, int dead, const struct cpuwin *cw,
+                       const struct sb_recover *r);
 
 #endif

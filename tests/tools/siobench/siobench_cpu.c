@@ -1,7 +1,7 @@
 /* siobench: CPU time of server processes, read from /proc so the parent
  * can say how much CPU the servers spent inside the measurement window
  * (--cpu NAME=PID: that process and every descendant, e.g. httpd's parent
- * and its children). */
+ * and its children), and the report's CPU line and fields. */
 #include <ctype.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -138,4 +138,44 @@ double sb_cpu_ms(long long ticks)
             hz = 100;
     }
     return (double)ticks * 1000.0 / (double)hz;
+}
+
+double sb_cpu_delta_ms(const struct cpuwin *cw, int i)
+{
+    if (!cw->have_go || !cw->have_stop || cw->at_go[i] < 0 || cw->at_stop[i] < 0)
+        return -1;
+    return sb_cpu_ms(cw->at_stop[i] - cw->at_go[i]);
+}
+
+void sb_cpu_print(const struct cfg *cfg, const char *op, uint64_t ops,
+                  const struct cpuwin *cw, int json)
+{
+    double ms;
+    int i;
+
+    if (!json) {
+        printf("CPU in the window:");
+        for (i = 0; i < cfg->ncpu; i++) {
+            ms = sb_cpu_delta_ms(cw, i);
+            if (ms < 0)
+                printf(" %s gone", cfg->cpu[i].name);
+            else if (op && ops)
+                printf(" %s %.0f ms (%.1f us/%s)", cfg->cpu[i].name, ms,
+                       ms * 1000.0 / (double)ops, op);
+            else
+                printf(" %s %.0f ms", cfg->cpu[i].name, ms);
+            printf(i + 1 < cfg->ncpu ? ";" : "\n");
+        }
+        return;
+    }
+    printf("\"cpu_op\":\"%s\",\"cpu_ms\":{", op ? op : "");
+    for (i = 0; i < cfg->ncpu; i++)
+        printf("%s\"%s\":%.1f", i ? "," : "", cfg->cpu[i].name, sb_cpu_delta_ms(cw, i));
+    printf("},\"cpu_us_per_op\":{");
+    for (i = 0; i < cfg->ncpu; i++) {
+        ms = sb_cpu_delta_ms(cw, i);
+        printf("%s\"%s\":%.2f", i ? "," : "", cfg->cpu[i].name,
+               ms >= 0 && ops ? ms * 1000.0 / (double)ops : -1.0);
+    }
+    printf("},");
 }

@@ -1,14 +1,13 @@
 /* siobench: a load generator of raw Socket.IO v4 (Engine.IO v4) clients,
  * thousands per process on one epoll loop: WebSocket (hold, bcast, ack) or
- * long-polling (lpsession, lphold). This file is the parent: it parses the
- * options, forks the worker processes, sets the shared schedule, samples
+ * long-polling (lpsession, lphold), or clients reconnecting (recover). This
+ * file is the parent: it forks the worker processes, sets the shared
+ * schedule, samples
  * the servers' CPU at the window's edges and aggregates the results into
  * per-second lines and one final JSON line (see docs/benchmarks.md). */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <netdb.h>
-#include <arpa/inet.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,11 +21,9 @@
 
 #include "siobench.h"
 
-static const char *const mode_names[] = { "hold", "bcast", "ack", "lpsession", "lphold" };
 static const char *const why_names[] = {
     "connect", "timeout", "http", "ws", "eio", "sio", "closed", "io", "status", "hangup"
 };
-_Static_assert(sizeof(mode_names) / sizeof(mode_names[0]) == M_NMODES, "a name per mode");
 _Static_assert(sizeof(why_names) / sizeof(why_names[0]) == W_N, "a name per reason");
 
 /* ---- parent ---- */
@@ -37,298 +34,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     interrupted++;
-}
-
-static void usage(FILE *f)
-{
-    fputs(
-"usage: siobench MODE [options]      (or --mode MODE)\n"
-"  WebSocket:    hold | bcast | ack\n"
-"  long-polling: lpsession (whole sessions: open, CONNECT, an acked echo,\n"
-"                close, again) | lphold (clients each keeping a GET pending)\n"
-"  -n, --clients N        clients in all (100); lpsession: sessions at once\n"
-"  --procs P              worker processes, N/P clients each (1)\n"
-"  --url URL              http://HOST:PORT/PATH (http://127.0.0.1:3000/socket.io/);\n"
-"                         repeatable: worker i uses the (i mod count)-th, so\n"
-"                         --procs must be a multiple of the count\n"
-"  --src A-B|A,B,...      IPv4 source addresses to bind, round-robin\n"
-"  --duration S           seconds to measure once all clients are up (10)\n"
-"  --rate R               hold, lphold: connects/s; bcast: broadcasts/s (0: window\n"
-"                         only); ack: echoes/s in all (hold 0, bcast 0, ack 1000)\n"
-"  --connect-rate R       connects/s while opening (0: bounded by --max-pending)\n"
-"  --max-pending M        handshakes under way per process (200)\n"
-"  --window K             bcast: broadcasts in flight (1)\n"
-"  --senders S            bcast: clients taking turns to emit, 1..16 (1)\n"
-"  --size B               ack, lpsession: bytes of the echoed string (16)\n"
-"  --timeout S            bcast/ack: when a broadcast or ack counts as lost;\n"
-"                         long-polling: a POST's answer, a GET's beyond the\n"
-"                         server's pingInterval + pingTimeout (5)\n"
-"  --connect-timeout S    per client, TCP through Socket.IO connect (10)\n"
-"  --retry S              WebSocket: a client refused (an HTTP status instead\n"
-"                         of 101) tries again after S seconds, within\n"
-"                         --connect-timeout of its first try (0: never)\n"
-"  --drain S              bcast/ack/lpsession: wait after the window for\n"
-"                         stragglers (2)\n"
-"  --max-message B        largest WebSocket message accepted (1048576)\n"
-"  --cpu NAME=PID         report the CPU time PID and its descendants spend\n"
-"                         in the window, per ack, delivery or session\n"
-"                         (repeatable)\n"
-"  -q, --quiet            no per-second lines\n", f);
-}
-
-static double num_arg(const char *opt, const char *v, double lo, double hi)
-{
-    char *end;
-    double d;
-
-    if (!v)
-        sb_die("%s needs a value", opt);
-    errno = 0;
-    d = strtod(v, &end);
-    if (errno || end == v || *end || !(d >= lo && d <= hi))
-        sb_die("%s: bad value '%s' (expected %g..%g)", opt, v, lo, hi);
-    return d;
-}
-
-static void parse_src(struct cfg *cfg, const char *v)
-{
-    char buf[1024], *tok, *save = NULL, *dash;
-    struct in_addr a, b;
-    uint32_t x, lo, hi;
-    int cap = 0;
-
-    if (strlen(v) >= sizeof(buf))
-        sb_die("--src too long");
-    strcpy(buf, v);
-    for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        dash = strchr(tok, '-');
-        if (dash)
-            *dash = '\0';
-        if (inet_pton(AF_INET, tok, &a) != 1 ||
-            (dash && inet_pton(AF_INET, dash + 1, &b) != 1))
-            sb_die("--src: bad IPv4 address or range '%s'", v);
-        lo = ntohl(a.s_addr);
-        hi = dash ? ntohl(b.s_addr) : lo;
-        if (hi < lo || hi - lo > 65535)
-            sb_die("--src: bad range '%s'", v);
-        for (x = lo;; x++) {
-            if (cfg->nsrc == cap) {
-                cap = cap ? cap * 2 : 16;
-                cfg->src = realloc(cfg->src, (size_t)cap * sizeof(*cfg->src));
-                if (!cfg->src)
-                    sb_die("out of memory");
-            }
-            memset(&cfg->src[cfg->nsrc], 0, sizeof(*cfg->src));
-            cfg->src[cfg->nsrc].sin_family = AF_INET;
-            cfg->src[cfg->nsrc].sin_addr.s_addr = htonl(x);
-            cfg->nsrc++;
-            if (x == hi)
-                break;
-        }
-    }
-    if (!cfg->nsrc)
-        sb_die("--src: no address");
-}
-
-/* NAME=PID for --cpu; the last slot stays for the client itself. */
-static void parse_cpu(struct cfg *cfg, const char *v)
-{
-    const char *eq = v ? strchr(v, '=') : NULL;
-    struct cpu_target *t;
-    char *end;
-    long pid;
-
-    if (!eq || eq == v || (size_t)(eq - v) >= sizeof(t->name))
-        sb_die("--cpu needs NAME=PID (a name of 1..31 characters)");
-    if (cfg->ncpu >= CPU_MAX - 1)
-        sb_die("--cpu: at most %d targets", CPU_MAX - 1);
-    pid = strtol(eq + 1, &end, 10);
-    if (end == eq + 1 || *end || pid <= 0)
-        sb_die("--cpu: bad pid in '%s'", v);
-    if (strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
-        (size_t)(eq - v))
-        sb_die("--cpu: NAME may hold letters, digits, '_' and '-' only");
-    t = &cfg->cpu[cfg->ncpu++];
-    memcpy(t->name, v, (size_t)(eq - v));
-    t->name[eq - v] = '\0';
-    t->pid = (pid_t)pid;
-}
-
-/* cfg->url, http://host[:port][/path], into the connect address, Host and
- * request targets. */
-static void parse_url(struct cfg *cfg)
-{
-    const char *u = cfg->url, *p, *hs, *he, *ps;
-    char host[256], port[16] = "80";
-    struct addrinfo hints, *res;
-    int rc;
-
-    if (strncmp(u, "http://", 7) != 0)
-        sb_die("--url must start with http:// (no TLS): '%s'", u);
-    hs = u + 7;
-    ps = strchr(hs, '/');
-    if (!ps)
-        ps = hs + strlen(hs);
-    if (*hs == '[') {
-        he = memchr(hs, ']', (size_t)(ps - hs));
-        if (!he)
-            sb_die("--url: bad IPv6 host");
-        p = he + 1;
-        hs++;
-    } else {
-        he = memchr(hs, ':', (size_t)(ps - hs));
-        if (!he)
-            he = ps;
-        p = he;
-    }
-    if ((size_t)(he - hs) >= sizeof(host) || he == hs)
-        sb_die("--url: bad host");
-    memcpy(host, hs, (size_t)(he - hs));
-    host[he - hs] = '\0';
-    if (*p == ':') {
-        if ((size_t)(ps - p - 1) >= sizeof(port) || ps - p - 1 == 0)
-            sb_die("--url: bad port");
-        memcpy(port, p + 1, (size_t)(ps - p - 1));
-        port[ps - p - 1] = '\0';
-    }
-    if ((size_t)(ps - (u + 7)) >= sizeof(cfg->host))
-        sb_die("--url: host too long");
-    memcpy(cfg->host, u + 7, (size_t)(ps - (u + 7)));
-    cfg->host[ps - (u + 7)] = '\0';
-    if (snprintf(cfg->path, sizeof(cfg->path), "%s%sEIO=4&transport=websocket",
-                 *ps ? ps : "/socket.io/", strchr(ps, '?') ? "&" : "?") >=
-        (int)sizeof(cfg->path) ||
-        snprintf(cfg->poll_path, sizeof(cfg->poll_path), "%s%sEIO=4&transport=polling",
-                 *ps ? ps : "/socket.io/", strchr(ps, '?') ? "&" : "?") >=
-        (int)sizeof(cfg->poll_path))
-        sb_die("--url: path too long");
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_socktype = SOCK_STREAM;
-    rc = getaddrinfo(host, port, &hints, &res);
-    if (rc != 0)
-        sb_die("--url: %s: %s", host, gai_strerror(rc));
-    memcpy(&cfg->dst, res->ai_addr, res->ai_addrlen);
-    cfg->dstlen = res->ai_addrlen;
-    freeaddrinfo(res);
-    if (cfg->nsrc && cfg->dst.ss_family != AF_INET)
-        sb_die("--src needs an IPv4 server address");
-}
-
-static void parse_args(struct cfg *cfg, int argc, char **argv)
-{
-    int i, mode_set = 0, rate_set = 0;
-    const char *a, *v;
-
-    cfg->mode = M_HOLD;
-    cfg->clients = 100;
-    cfg->procs = 1;
-    cfg->duration = 10;
-    cfg->window = 1;
-    cfg->senders = 1;
-    cfg->size = 16;
-    cfg->connect_timeout = 10;
-    cfg->timeout = 5;
-    cfg->drain = 2;
-    cfg->max_pending = 200;
-    cfg->max_message = 1 << 20;
-    strcpy(cfg->url, "http://127.0.0.1:3000/socket.io/");
-    for (i = 1; i < argc; i++) {
-        a = argv[i];
-        v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (a[0] != '-' || !strcmp(a, "--mode")) {
-            if (a[0] == '-') {
-                a = v;
-                i++;
-            }
-            if (!a)
-                sb_die("--mode needs a value");
-            for (cfg->mode = 0; cfg->mode < M_NMODES; cfg->mode++)
-                if (!strcmp(a, mode_names[cfg->mode]))
-                    break;
-            if (cfg->mode == M_NMODES)
-                sb_die("unknown mode '%s' (hold, bcast, ack, lpsession, lphold)", a);
-            mode_set = 1;
-            continue;
-        }
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            exit(0);
-        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-            cfg->quiet = 1;
-            continue;
-        }
-        i++;
-        if (!strcmp(a, "-n") || !strcmp(a, "--clients"))
-            cfg->clients = (long)num_arg(a, v, 1, 10000000);
-        else if (!strcmp(a, "--procs"))
-            cfg->procs = (int)num_arg(a, v, 1, MAX_PROCS);
-        else if (!strcmp(a, "--url")) {
-            if (!v || strlen(v) >= sizeof(cfg->url))
-                sb_die("--url needs a value");
-            if (cfg->nurls >= MAX_URLS)
-                sb_die("--url: at most %d", MAX_URLS);
-            strcpy(cfg->urls[cfg->nurls++], v);
-        } else if (!strcmp(a, "--src")) {
-            if (!v)
-                sb_die("--src needs a value");
-            parse_src(cfg, v);
-        } else if (!strcmp(a, "--duration"))
-            cfg->duration = num_arg(a, v, 0, 1e7);
-        else if (!strcmp(a, "--rate")) {
-            cfg->rate = num_arg(a, v, 0, 1e9);
-            rate_set = 1;
-        } else if (!strcmp(a, "--connect-rate"))
-            cfg->connect_rate = num_arg(a, v, 0, 1e9);
-        else if (!strcmp(a, "--max-pending"))
-            cfg->max_pending = (int)num_arg(a, v, 1, 1000000);
-        else if (!strcmp(a, "--window"))
-            cfg->window = (int)num_arg(a, v, 1, MAX_WINDOW);
-        else if (!strcmp(a, "--senders"))
-            cfg->senders = (int)num_arg(a, v, 1, 16);
-        else if (!strcmp(a, "--size"))
-            cfg->size = (long)num_arg(a, v, 0, MAX_SIZE);
-        else if (!strcmp(a, "--timeout"))
-            cfg->timeout = num_arg(a, v, 0.001, 1e6);
-        else if (!strcmp(a, "--connect-timeout"))
-            cfg->connect_timeout = num_arg(a, v, 0.001, 1e6);
-        else if (!strcmp(a, "--retry"))
-            cfg->retry = num_arg(a, v, 0.001, 1e6);
-        else if (!strcmp(a, "--drain"))
-            cfg->drain = num_arg(a, v, 0, 1e6);
-        else if (!strcmp(a, "--max-message"))
-            cfg->max_message = (size_t)num_arg(a, v, 1024, 1 << 30);
-        else if (!strcmp(a, "--cpu"))
-            parse_cpu(cfg, v);
-        else {
-            usage(stderr);
-            sb_die("unknown option '%s'", a);
-        }
-    }
-    if (!mode_set) {
-        usage(stderr);
-        sb_die("no mode given");
-    }
-    if (cfg->procs > cfg->clients)
-        cfg->procs = (int)cfg->clients;
-    if (cfg->mode == M_HOLD || cfg->mode == M_LPHOLD) {
-        if (rate_set && cfg->connect_rate == 0)
-            cfg->connect_rate = cfg->rate;
-        cfg->drain = 0;
-    } else if (cfg->mode == M_ACK && !rate_set) {
-        cfg->rate = 1000;
-    }
-    if (!cfg->nurls)
-        strcpy(cfg->urls[cfg->nurls++], cfg->url);
-    if (cfg->procs % cfg->nurls)
-        sb_die("--procs (%d) must be a multiple of the %d --url, so that each "
-               "gets the same share of clients", cfg->procs, cfg->nurls);
-    for (i = cfg->nurls - 1; i >= 0; i--) {     /* checks each, keeps the first */
-        strcpy(cfg->url, cfg->urls[i]);
-        parse_url(cfg);
-    }
-    /* siobench's own processes (the parent and its workers) */
-    strcpy(cfg->cpu[cfg->ncpu].name, "client");
-    cfg->cpu[cfg->ncpu++].pid = getpid();
 }
 
 static void raise_nofile(const struct cfg *cfg)
@@ -393,6 +98,14 @@ static void print_line(const struct cfg *cfg, const struct wstats *t,
                (unsigned long long)t->pings,
                (unsigned long long)(t->pings - prev->pings));
         break;
+    case M_RECOVER:
+        printf("t=%4.0fs %-12s connected %6llu failed %5llu offsets %6llu "
+               "away %6llu back %6llu (recovered %llu) refused %llu\n", secs, phase,
+               (unsigned long long)t->connected, (unsigned long long)t->failed,
+               (unsigned long long)t->offsets, (unsigned long long)t->away,
+               (unsigned long long)t->back, (unsigned long long)t->recovered,
+               (unsigned long long)t->refused);
+        break;
     case M_BCAST:
         printf("t=%4.0fs %-10s connected %6llu failed %5llu dropped %5llu "
                "bcasts %7llu (+%llu/s) deliveries %9llu (+%llu/s)\n", secs, phase,
@@ -414,12 +127,6 @@ static void print_line(const struct cfg *cfg, const struct wstats *t,
     fflush(stdout);
 }
 
-/* CPU samples of the --cpu targets at the window's start and end */
-struct cpuwin {
-    long long at_go[CPU_MAX], at_stop[CPU_MAX];
-    int have_go, have_stop;
-};
-
 /* What one "op" of the mode is, for CPU per op, and how many the window
  * saw; NULL name for modes with none. */
 static const char *op_name(const struct cfg *cfg, const struct wstats *t,
@@ -435,55 +142,23 @@ static const char *op_name(const struct cfg *cfg, const struct wstats *t,
     case M_LPSESSION:
         *ops = t->sessions_window;
         return "session";
+    case M_RECOVER:
+        *ops = t->back;
+        return "reconnection";
     default:
         *ops = 0;
         return NULL;
     }
 }
 
-/* ms of CPU target i spent in the window; -1 when not measured. */
-static double cpu_delta_ms(const struct cpuwin *cw, int i)
-{
-    if (!cw->have_go || !cw->have_stop || cw->at_go[i] < 0 || cw->at_stop[i] < 0)
-        return -1;
-    return sb_cpu_ms(cw->at_stop[i] - cw->at_go[i]);
-}
-
-/* The CPU lines of the text report and, json=1, the JSON fields
- * "cpu_ms":{...},"cpu_us_per_op":{...} (-1 where not measured). */
+/* The CPU line of the text report or (json=1) its JSON fields. */
 static void print_cpu(const struct cfg *cfg, const struct wstats *t,
                       const struct cpuwin *cw, int json)
 {
     uint64_t ops;
     const char *op = op_name(cfg, t, &ops);
-    double ms;
-    int i;
 
-    if (!json) {
-        printf("CPU in the window:");
-        for (i = 0; i < cfg->ncpu; i++) {
-            ms = cpu_delta_ms(cw, i);
-            if (ms < 0)
-                printf(" %s gone", cfg->cpu[i].name);
-            else if (op && ops)
-                printf(" %s %.0f ms (%.1f us/%s)", cfg->cpu[i].name, ms,
-                       ms * 1000.0 / (double)ops, op);
-            else
-                printf(" %s %.0f ms", cfg->cpu[i].name, ms);
-            printf(i + 1 < cfg->ncpu ? ";" : "\n");
-        }
-        return;
-    }
-    printf("\"cpu_op\":\"%s\",\"cpu_ms\":{", op ? op : "");
-    for (i = 0; i < cfg->ncpu; i++)
-        printf("%s\"%s\":%.1f", i ? "," : "", cfg->cpu[i].name, cpu_delta_ms(cw, i));
-    printf("},\"cpu_us_per_op\":{");
-    for (i = 0; i < cfg->ncpu; i++) {
-        ms = cpu_delta_ms(cw, i);
-        printf("%s\"%s\":%.2f", i ? "," : "", cfg->cpu[i].name,
-               ms >= 0 && ops ? ms * 1000.0 / (double)ops : -1.0);
-    }
-    printf("},");
+    sb_cpu_print(cfg, op, ops, cw, json);
 }
 
 static void report(const struct cfg *cfg, const struct wstats *t,
@@ -508,7 +183,7 @@ static void report(const struct cfg *cfg, const struct wstats *t,
     int i;
 
     printf("== %s: %ld clients, %d procs, %.1f s measured\n",
-           mode_names[cfg->mode], cfg->clients, cfg->procs, dur);
+           sb_mode_names[cfg->mode], cfg->clients, cfg->procs, dur);
     printf("connect: %llu up, %llu failed, %llu dropped, %llu held at the end; "
            "handshake p50 %.2f ms p99 %.2f ms max %.2f ms",
            (unsigned long long)t->established, (unsigned long long)t->failed,
@@ -580,7 +255,7 @@ static void report(const struct cfg *cfg, const struct wstats *t,
            "\"acks_sent\":%llu,\"acks\":%llu,\"acks_per_s\":%.1f,\"ack_lost\":%llu,"
            "\"skipped\":%llu,\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,"
            "\"max_ms\":%.3f,\"dead_workers\":%d,",
-           mode_names[cfg->mode], cfg->clients, cfg->procs, dur,
+           sb_mode_names[cfg->mode], cfg->clients, cfg->procs, dur,
            (unsigned long long)t->established, (unsigned long long)t->failed,
            (unsigned long long)t->dropped, (unsigned long long)t->held,
            (unsigned long long)t->retried,
@@ -622,6 +297,7 @@ int main(int argc, char **argv)
     static int ready[MAX_PROCS], final[MAX_PROCS], exited[MAX_PROCS];
     static pid_t pids[MAX_PROCS];
     static struct cpuwin cw;
+    static struct sb_recover rs;
     struct shm *shm;
     struct sigaction sa;
     struct pollfd pfd;
@@ -635,7 +311,7 @@ int main(int argc, char **argv)
     const char *phase;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
-    parse_args(&cfg, argc, argv);
+    sb_parse_args(&cfg, argc, argv);
     raise_nofile(&cfg);
     signal(SIGPIPE, SIG_IGN);
 
@@ -647,7 +323,7 @@ int main(int argc, char **argv)
         sb_die("pipe: %s", strerror(errno));
 
     printf("siobench %s: %ld clients, %d procs, target %s%s%s\n",
-           mode_names[cfg.mode], cfg.clients, cfg.procs, cfg.url,
+           sb_mode_names[cfg.mode], cfg.clients, cfg.procs, cfg.url,
            cfg.nurls > 1 ? " and more (--url)" : "",
            cfg.nsrc ? " (bound source addresses)" : "");
     cfg.t0 = sb_mono();
@@ -660,7 +336,7 @@ int main(int argc, char **argv)
             if (cfg.nurls > 1) {
                 cfg.url_index = i % cfg.nurls;
                 strcpy(cfg.url, cfg.urls[cfg.url_index]);
-                parse_url(&cfg);
+                sb_parse_url(&cfg);
             }
             prctl(PR_SET_PDEATHSIG, SIGKILL);
             signal(SIGINT, SIG_IGN);     /* the parent ends the run */
@@ -686,6 +362,8 @@ int main(int argc, char **argv)
             wake = go;
         if (go && !cw.have_stop && stop < wake)
             wake = stop;
+        if (go && cfg.mode == M_RECOVER && now + 10 * MS < wake)
+            wake = now + 10 * MS;       /* the epoch's file, the last back */
         wait_ms = wake > now ? (wake - now + MS - 1) / MS : 0;
         r = poll(&pfd, 1, (int)wait_ms);
         if (r > 0) {
@@ -738,6 +416,16 @@ int main(int argc, char **argv)
         now = sb_mono();
         /* every client resolves within --connect-timeout of its start, so
          * each live worker reports READY in the end */
+        if (!go && cfg.mode == M_RECOVER && (nready + dead >= cfg.procs || interrupted)) {
+            /* the end comes from sb_recover_tick */
+            go = rs.resolved = now;
+            stop = interrupted ? now : INT64_MAX / 4;
+            atomic_store(&shm->stop_at, stop);
+            atomic_store(&shm->go_at, go);
+            printf("-- %s after %.1f s: waiting for the epoch in %s\n",
+                   interrupted ? "interrupted" : "all clients resolved",
+                   (double)(now - cfg.t0) / NS, cfg.t0_file);
+        }
         if (!go && (nready + dead >= cfg.procs || interrupted)) {
             go = now + (interrupted ? 0 : 100 * MS);
             stop = go + (interrupted ? 0 : (int64_t)(cfg.duration * NS));
@@ -752,7 +440,11 @@ int main(int argc, char **argv)
             stop = now;
             atomic_store(&shm->stop_at, stop);
         }
-        if (go && !cw.have_go && now >= go) {
+        if (go && cfg.mode == M_RECOVER && !interrupted && now < stop) {
+            stop = sb_recover_tick(&rs, &cfg, shm, &cw, now, stop);
+            atomic_store(&shm->stop_at, stop);
+        }
+        if (go && !cw.have_go && now >= go && cfg.mode != M_RECOVER) {
             sb_cpu_sample(&cfg, cw.at_go);
             cw.have_go = 1;
         }
@@ -769,6 +461,9 @@ int main(int argc, char **argv)
             sum_stats(&total, last, cfg.procs);
             phase = !go || now < go ? "connecting" : now < stop ? "measuring" :
                     "draining";
+            if (cfg.mode == M_RECOVER && go)
+                phase = !rs.epoch ? "holding" : !rs.last_back ? "reconnecting" :
+                        "draining";
             if (!cfg.quiet && nfinal < cfg.procs)
                 print_line(&cfg, &total, &prev, (double)(now - cfg.t0) / NS, phase);
             prev = total;
@@ -783,7 +478,10 @@ int main(int argc, char **argv)
         }
     }
     sum_stats(&total, last, cfg.procs);
-    report(&cfg, &total, hist, go && stop > go ? (double)(stop - go) / NS : 0, dead, &cw);
+    if (cfg.mode == M_RECOVER)
+        sb_recover_report(&cfg, &total, hist[H_LAT], dead, &cw, &rs);
+    else
+        report(&cfg, &total, hist, go && stop > go ? (double)(stop - go) / NS : 0, dead, &cw);
     return total.established == 0 || dead ? 1 : 0;
 }
 

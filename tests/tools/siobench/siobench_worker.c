@@ -75,7 +75,7 @@ fail:
     return -1;
 }
 
-static void client_free_buffers(struct client *c)
+void sb_client_free_buffers(struct client *c)
 {
     free(c->rbuf);
     free(c->wbuf);
@@ -85,7 +85,8 @@ static void client_free_buffers(struct client *c)
 }
 
 /* Closes c and counts it as failed (before READY) or dropped (after);
- * with --retry, a WebSocket client refused before READY tries again. */
+ * with --retry, a WebSocket client refused before READY tries again;
+ * recover: a ready or reconnecting client reconnects later. */
 void sb_client_close(struct worker *w, struct client *c, int why)
 {
     long idx = c - w->c;
@@ -104,12 +105,14 @@ void sb_client_close(struct worker *w, struct client *c, int why)
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
+    if (w->cfg->mode == M_RECOVER && sb_recover_closed(w, c, why))
+        return;
     if (why == W_HTTP && c->state < C_READY && w->cfg->retry > 0 &&
         w->now + (int64_t)(w->cfg->retry * NS) - c->t_first <
             (int64_t)(w->cfg->connect_timeout * NS)) {
         /* refused (a status other than 101): again later, as a
          * socket.io client reconnects; it stays pending */
-        client_free_buffers(c);
+        sb_client_free_buffers(c);
         c->state = C_IDLE;
         c->tries++;
         c->t_next = w->now + (int64_t)(w->cfg->retry * NS);
@@ -123,7 +126,7 @@ void sb_client_close(struct worker *w, struct client *c, int why)
         w->st.ack_lost += c->outstanding;
         c->outstanding = 0;
     }
-    client_free_buffers(c);
+    sb_client_free_buffers(c);
     c->state = C_DONE;
 }
 
@@ -435,9 +438,12 @@ static void sweep(struct worker *w)
         sb_poll_sweep(w);
         return;
     }
+    if (w->cfg->mode == M_RECOVER)
+        sb_recover_sweep(w);
     for (i = 0; i < w->n; i++) {
         c = &w->c[i];
-        if (c->state == C_IDLE && c->tries && w->now >= c->t_next) {
+        if (c->state == C_IDLE && c->tries && !(c->rflags & R_AWAY) &&
+            w->now >= c->t_next) {
             sb_ws_start(w, c);
         } else if (c->state >= C_TCP && c->state < C_READY) {
             if (w->now - c->t_start > ct)
@@ -492,6 +498,8 @@ static void finish(struct worker *w)
 
     if (w->id == 0 && w->cfg->mode == M_BCAST)
         bcast_retire(w, 1);
+    if (w->cfg->mode == M_RECOVER)
+        sb_recover_finish(w);
     if (w->cfg->mode == M_LPSESSION)
         sb_poll_finish(w);
     for (i = 0; i < w->n && w->cfg->mode != M_LPSESSION; i++) {
@@ -583,14 +591,15 @@ void sb_worker_main(const struct cfg *cfg, struct shm *shm, int id, int out_fd)
             bcast_send(w);
         if (w->now >= next_sweep) {
             sweep(w);
-            next_sweep = w->now + 100 * MS;
+            /* recover: a reconnection is due within 10 ms of its time */
+            next_sweep = w->now + (w->st.away ? 10 : 100) * MS;
         }
         if (w->now >= next_stats) {
             put_stats(w, MSG_STATS);
             while (next_stats <= w->now)
                 next_stats += NS;
         }
-        timeout = 20;
+        timeout = w->st.away ? 10 : 20;
         if (w->next_connect < w->n || (cfg->mode == M_ACK && sb_in_window(w)) ||
             (cfg->mode == M_BCAST && w->id == 0 && (sb_in_window(w) || w->ninflight)))
             timeout = 1;

@@ -277,6 +277,10 @@ static void on_sio(struct worker *w, struct client *c, const unsigned char *s,
         return;
     switch (s[0]) {
     case '0':
+        if (c->state == C_SIO_CONNECT && (c->rflags & R_AWAY)) {
+            sb_recover_connected(w, c, s, n);   /* back */
+            break;
+        }
         if (c->state == C_SIO_CONNECT) {
             c->state = C_READY;
             c->t_ready = w->now;
@@ -285,6 +289,8 @@ static void on_sio(struct worker *w, struct client *c, const unsigned char *s,
             w->st.established++;
             sb_shm_connected(w);
             sb_hist_add(w->hist[H_CONNECT], &w->st.max_connect_us, w->now - c->t_start);
+            if (w->cfg->mode == M_RECOVER)
+                sb_recover_connected(w, c, s, n);
         }
         break;
     case '1':
@@ -295,6 +301,13 @@ static void on_sio(struct worker *w, struct client *c, const unsigned char *s,
             sb_client_close(w, c, W_SIO);
         break;
     case '2':
+        if (w->cfg->mode == M_RECOVER &&
+            (c->state == C_READY || c->state == C_SIO_CONNECT)) {
+            /* socket.io-client keeps events that come before the
+             * CONNECT reply (a recovery's replay may) for after it */
+            sb_recover_event(w, c, s, n);
+            break;
+        }
         if (c->state == C_READY && n > 1 + tl && memcmp(s + 1, tick, tl) == 0) {
             i = 1 + tl;
             /* more arguments may follow: the offset of connection
@@ -330,6 +343,8 @@ static int on_message(struct worker *w, struct client *c,
             return -1;
         }
         c->state = C_SIO_CONNECT;
+        if (w->cfg->mode == M_RECOVER)
+            return sb_recover_send_connect(w, c);
         return sb_ws_send_text(w, c, "40", 2);
     }
     switch (p.type) {
@@ -350,7 +365,7 @@ static int on_message(struct worker *w, struct client *c,
     case SIO_EIO_MESSAGE:
         if (!p.binary)
             on_sio(w, c, p.data, p.len);
-        return c->state == C_DONE ? -1 : 0;
+        return c->fd < 0 ? -1 : 0;     /* closed (recover: to reconnect) */
     case SIO_EIO_OPEN:
         sb_client_close(w, c, W_EIO);
         return -1;
@@ -437,7 +452,7 @@ static long consume(struct worker *w, struct client *c, unsigned char *buf,
             if (f.fin) {
                 rc = on_message(w, c, c->frag, c->flen,
                                 f.message_opcode == SIO_WS_BINARY);
-                if (c->state == C_DONE)
+                if (c->fd < 0)
                     return -1;
                 free(c->frag);
                 c->frag = NULL;
