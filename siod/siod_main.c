@@ -339,8 +339,12 @@ out:
         siod_sessions_close_all("server shutting down", stop_code);
     siod_links_free_all();
     /* a clean stop, or a start that failed after recovery read its state
-     * file: what recovery keeps goes to the next siod */
+     * file: what recovery keeps goes to the next siod, including the
+     * sockets of sessions closed just now (the loop may have stopped
+     * before it told their upper layer: sessions without a link drain at
+     * once) */
     if (sessions_up) {
+        siod_sessions_settle();
         ssize_t kept = siod_sio_recovery_persist(why, sizeof why);
         if (kept < 0)
             siod_log(SIOD_LOG_ERROR, "state file: %s; sessions do not "

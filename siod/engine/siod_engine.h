@@ -230,6 +230,11 @@ int siod_sessions_init(struct event_base *base, const siod_engine_config *cfg,
  * siod_sessions_cleanup. */
 void siod_sessions_close_all(const char *reason, unsigned ws_code);
 
+/* Runs now what the loop would run next for the sessions closed so far
+ * (the upper layer's on_close, pending flushes), so that what they leave
+ * behind is settled; for the shutdown path, once the loop has stopped. */
+void siod_sessions_settle(void);
+
 /* Frees everything the registry holds (closed sessions, timers) and calls
  * the upper layer's destroy. Call after the loop has stopped and every
  * peer is freed. */

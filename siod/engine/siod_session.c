@@ -625,6 +625,12 @@ void siod_sessions_close_all(const char *reason, unsigned ws_code)
         siod_session_close_ex(reg.open_list, reason, NULL, 0, ws_code);
 }
 
+void siod_sessions_settle(void)
+{
+    if (reg.deferred != NULL)
+        deferred_cb(-1, 0, NULL);
+}
+
 void siod_sessions_cleanup(void)
 {
     siod_sessions_close_all("server shutting down", 1001);

@@ -122,6 +122,39 @@ for (const transports of [['websocket'], ['polling']]) {
   });
 }
 
+test('a polling session between two polls while no httpd child holds a link: siod stopped cleanly keeps its socket too',
+  { timeout: 60000 }, async () => {
+    // a raw polling client: open, CONNECT, its answer, then no GET held
+    const poll = (method, q, body) => request(method, inst.url(`/socket.io/?EIO=4&transport=polling${q}`), body ? {
+      body, headers: { 'Content-Type': 'text/plain;charset=UTF-8' },
+    } : {});
+    const open = await poll('GET', '');
+    assert.equal(open.status, 200, open.body);
+    const { sid } = JSON.parse(open.body.slice(1));
+    assert.equal((await poll('POST', `&sid=${sid}`, '40')).status, 200);
+    const ans = await poll('GET', `&sid=${sid}`);
+    assert.match(ans.body, /^40\{"sid":"[^"]+","pid":"[^"]+"\}/, ans.body);
+    // httpd goes: every link closes; the session, with nothing held, stays
+    const h = inst.httpd;
+    const down = new Promise((resolve) => h.once('exit', resolve));
+    h.kill('SIGTERM');
+    await withTimeout(down, 15000, 'httpd to stop');
+    await waitFor(() => (inst.siodLog().match(/link \d+\(pid \d+\) closed/g) || []).length >=
+      (inst.siodLog().match(/link \d+\(pid \d+\) ready/g) || []).length, 5000, 'every link closed');
+    const before = stateLines().length;
+    try {
+      assert.equal(await inst.stopSiod(), 0, 'siod exits 0');
+      assert.match(inst.siodLog(), /closing 1 sessions on 0 links/);
+      // with no link the loop stops at once; the socket is kept all the same
+      const written = stateLines().slice(before);
+      assert.ok(written.some((l) => /1 kept sockets .* written for the next siod/.test(l)), written.join('\n'));
+    } finally {
+      await inst.startSiod();
+      await inst.startHttpd();
+    }
+    assert.ok(stateLines().some((l) => /1 kept sockets and \d+ logged packets restored/.test(l)), stateLines().join('\n'));
+  });
+
 test('a corrupt state file: one log line, siod starts empty, the client gets a new socket', { timeout: 40000 }, async () => {
   const s = await client(['websocket']);
   try {
