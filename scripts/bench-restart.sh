@@ -28,6 +28,8 @@
 #                 (120000 ms: siod --recovery)
 #   PING_INTERVAL (25000), PING_TIMEOUT (20000)
 #   SRC (127.0.0.2-127.0.0.17: client source addresses), TIMEOUT (30 s)
+#   SIGNAL (TERM: siod stops and httpd starts it again; USR2: siod
+#                 restarts in place, same pid; CLIENT=siobench only)
 #   QUICK=1: CLIENTS=200, PROCS=1 (checks the script, measures nothing)
 #   RECONNECT_DELAY (1 s: siobench's first reconnection delay, ±50 %, as
 #                 the official client's)
@@ -56,6 +58,11 @@ PING_INTERVAL=${PING_INTERVAL:-25000}
 PING_TIMEOUT=${PING_TIMEOUT:-20000}
 SRC=${SRC-127.0.0.2-127.0.0.17}
 TIMEOUT=${TIMEOUT:-30}
+SIGNAL=${SIGNAL:-TERM}
+case $CLIENT:$SIGNAL in
+*:TERM | siobench:USR2) ;;
+*) echo "bench-restart: SIGNAL is TERM, or USR2 with CLIENT=siobench; not '$SIGNAL'" >&2; exit 2 ;;
+esac
 # MPM=worker: bench.sh's thread settings (extra_conf)
 WORKER_THREADS=${WORKER_THREADS:-250}
 WORKER_SERVERS=${WORKER_SERVERS:-48}
@@ -120,15 +127,18 @@ run_recover() {
     say "$(grep -h '^-- every client' "$sblog")"
     sleep 1
     old=$(cat "$pidfile")
+    # the next siod writes the pid file again (a new pid after TERM, the
+    # same after USR2): remove it first, then wait for it
+    rm -f "$pidfile"
     # the epoch first (written whole, then renamed), then the signal
     t0=$(now_ms)
     echo "$t0" >"$t0file.tmp" && mv "$t0file.tmp" "$t0file"
-    kill -TERM "$old"
-    say "SIGTERM to siod $old"
+    kill -"$SIGNAL" "$old"
+    say "SIG$SIGNAL to siod $old"
     # the old siod answers while it drains its links: wait for the new one
     while [ $(( $(now_ms) - t0 )) -lt $((TIMEOUT * 1000)) ]; do
         now=$(cat "$pidfile" 2>/dev/null || true)
-        if [ -n "$now" ] && [ "$now" != "$old" ]; then started=$(( $(now_ms) - t0 )); break; fi
+        if [ -n "$now" ]; then started=$(( $(now_ms) - t0 )); break; fi
         sleep 0.01
     done
     while [ "$started" != null ] && [ $(( $(now_ms) - t0 )) -lt $((TIMEOUT * 1000)) ]; do

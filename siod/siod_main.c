@@ -29,6 +29,9 @@
 static struct event_base *base;
 static struct event *flush_timer;
 static int stopping;
+/* SIGUSR2: stop as for SIGTERM, then exec the same command line (the same
+ * pid: a supervisor sees nothing), the listening socket passed on. */
+static int restart_in_place;
 /* The WebSocket close code of a clean stop: 1001 (going away), or 1012
  * (service restart) when the sessions are kept for the next siod. */
 static int stop_code = 1001;
@@ -163,10 +166,19 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     siod_cluster_nodes_stop();
     if (siod_sio_recovery_persists())
         stop_code = 1012;
-    siod_log(SIOD_LOG_INFO, "%s: closing %zu sessions on %u links%s",
+    if (sig == SIGUSR2) {
+        int rc = siod_listen_pass();
+        restart_in_place = rc == 0;
+        if (rc < 0)
+            siod_log(SIOD_LOG_ERROR, "restart in place: cannot pass the "
+                     "listening socket on (%s); stopping instead",
+                     siod_strerror(rc));
+    }
+    siod_log(SIOD_LOG_INFO, "%s: closing %zu sessions on %u links%s%s",
              strsignal(sig), siod_sessions_count(), siod_links_count(),
              stop_code == 1012 ? " (kept for the next siod: close code "
-                                 "1012)" : "");
+                                 "1012)" : "",
+             restart_in_place ? "; restarting in place" : "");
     siod_listen_close();
     siod_sessions_close_all("server shutting down", stop_code);
     struct timeval tv = { SHUTDOWN_FLUSH_SECONDS, 0 };
@@ -176,11 +188,26 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     siod_links_drain(drained);
 }
 
+/* Replaces this process with the command line argv (argv[0] if it is a
+ * path, the running binary otherwise): the restart in place. Returns only
+ * if exec failed, after logging it; the caller then exits 1 (a
+ * supervisor starts siod again). */
+static void exec_self(char **argv)
+{
+    const char *exe = strchr(argv[0], '/') != NULL ? argv[0] : "/proc/self/exe";
+
+    /* the log's descriptor is close-on-exec: open still if exec fails */
+    siod_log(SIOD_LOG_INFO, "restarting in place: exec %s", exe);
+    execv(exe, argv);
+    siod_log(SIOD_LOG_ERROR, "restart in place: exec %s: %s; exiting", exe,
+             strerror(errno));
+}
+
 int main(int argc, char **argv)
 {
     struct options o;
-    struct event *sigs[3] = { NULL, NULL, NULL };
-    static const int signums[3] = { SIGTERM, SIGINT, SIGHUP };
+    struct event *sigs[4] = { NULL, NULL, NULL, NULL };
+    static const int signums[4] = { SIGTERM, SIGINT, SIGHUP, SIGUSR2 };
     const siod_engine_app *app = NULL;
     int status = 1, sessions_up = 0, pid_written = 0;
     char why[512];
@@ -225,7 +252,7 @@ int main(int argc, char **argv)
         siod_log(SIOD_LOG_ERROR, "cannot create the event loop");
         goto out;
     }
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         sigs[i] = evsignal_new(base, signums[i], signal_cb, NULL);
         if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) < 0) {
             siod_log(SIOD_LOG_ERROR, "cannot install signal handlers");
@@ -361,12 +388,16 @@ out:
     siod_guard_cleanup();
     if (flush_timer != NULL)
         event_free(flush_timer);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         if (sigs[i] != NULL)
             event_free(sigs[i]);
     if (base != NULL)
         event_base_free(base);
     libevent_global_shutdown();
+    if (restart_in_place && status == 0) {
+        exec_self(argv);   /* returns only if exec failed */
+        status = 1;
+    }
     if (pid_written)
         unlink(o.pid_path);
     siod_log(status == 0 ? SIOD_LOG_INFO : SIOD_LOG_ERROR, "siod exiting (%d)",

@@ -3,12 +3,17 @@
  * accepted connection's SO_PEERCRED uid is checked before it is handed to
  * the link code. Out of descriptors, accepting pauses for a second. The
  * accept callback is a boundary of the error model: it logs (throttled)
- * the connections it or the link code refuses. */
+ * the connections it or the link code refuses. A siod that restarts in
+ * place passes the socket to its next image (siod_listen_pass): the path
+ * never goes away, and connections made meanwhile wait in the backlog. */
 #include "siod_relay.h"
 #include "core/siod_core.h"
 
 #include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -24,6 +29,11 @@ static dev_t listen_dev;
 static ino_t listen_ino;
 static uid_t *allowed;
 static size_t n_allowed;
+static int passed;                   /* handed to the next image */
+
+/* The environment variable naming the socket a siod passes to its next
+ * image across a restart in place. */
+#define LISTEN_FD_ENV "SIOD_LISTEN_FD"
 
 static int uid_allowed(uid_t uid)
 {
@@ -118,12 +128,80 @@ static int clear_stale(const char *path)
     return unlink(path) < 0 ? -errno : 0;
 }
 
+/* The listening socket the previous image passed (LISTEN_FD_ENV), if it
+ * is one listening at path; -1 otherwise (a socket that is not is
+ * closed). The variable is removed either way. */
+static int inherited(const char *path)
+{
+    const char *v = getenv(LISTEN_FD_ENV);
+    struct sockaddr_un sa;
+    socklen_t len = sizeof sa, olen = sizeof(int);
+    int on = 0, fd;
+    char *end;
+    long n;
+
+    if (v == NULL)
+        return -1;
+    n = strtol(v, &end, 10);
+    unsetenv(LISTEN_FD_ENV);
+    if (*end != '\0' || end == v || n < 0 || n > INT_MAX)
+        return -1;
+    fd = (int)n;
+    memset(&sa, 0, sizeof sa);
+    if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+        return -1;                   /* no socket: nothing of ours */
+    if (sa.sun_family != AF_UNIX ||
+        strncmp(sa.sun_path, path, sizeof sa.sun_path) != 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &olen) < 0 || !on) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Starts accepting on listen_fd. Returns 0, or -ENOMEM with why set. */
+static int watch(struct event_base *base, const char *path, char *why,
+                 size_t cap)
+{
+    accept_ev = event_new(base, listen_fd, EV_READ | EV_PERSIST, accept_cb,
+                          base);
+    pause_ev = evtimer_new(base, resume_cb, NULL);
+    if (accept_ev == NULL || pause_ev == NULL ||
+        event_add(accept_ev, NULL) < 0)
+        return siod_err_set(why, cap, -ENOMEM, "socket %s: cannot watch it: "
+                            "%s", path, siod_strerror(-ENOMEM));
+    return 0;
+}
+
+/* Takes over fd, the socket the previous image listened on at path.
+ * Returns 0, or a negative errno with why set. */
+static int adopt(struct event_base *base, int fd, const char *path,
+                 char *why, size_t cap)
+{
+    struct stat st;
+
+    listen_fd = fd;
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ||
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
+        return siod_err_set(why, cap, -errno, "socket %s: %s", path,
+                            strerror(errno));
+    listen_path = strdup(path);
+    if (listen_path == NULL || lstat(path, &st) < 0)
+        return siod_err_set(why, cap, listen_path == NULL ? -ENOMEM : -errno,
+                            "socket %s: %s", path,
+                            siod_strerror(listen_path == NULL ? -ENOMEM
+                                                              : -errno));
+    listen_dev = st.st_dev;
+    listen_ino = st.st_ino;
+    return watch(base, path, why, cap);
+}
+
 int siod_listen_open(struct event_base *base, const char *path,
                      const uid_t *uids, size_t n_uids, char *why,
                      size_t cap)
 {
     struct sockaddr_un sa;
-    int rc;
+    int rc, fd;
 
     if (strlen(path) >= sizeof sa.sun_path)
         return siod_err_set(why, cap, -ENAMETOOLONG,
@@ -135,6 +213,13 @@ int siod_listen_open(struct event_base *base, const char *path,
                                 siod_strerror(-ENOMEM));
         memcpy(allowed, uids, n_uids * sizeof *allowed);
         n_allowed = n_uids;
+    }
+    fd = inherited(path);
+    if (fd >= 0) {
+        rc = adopt(base, fd, path, why, cap);
+        if (rc < 0)
+            goto fail;
+        return 0;
     }
     rc = clear_stale(path);
     if (rc < 0) {
@@ -180,22 +265,17 @@ int siod_listen_open(struct event_base *base, const char *path,
                           strerror(errno));
         goto fail;
     }
-    accept_ev = event_new(base, listen_fd, EV_READ | EV_PERSIST, accept_cb,
-                          base);
-    pause_ev = evtimer_new(base, resume_cb, NULL);
-    if (accept_ev == NULL || pause_ev == NULL ||
-        event_add(accept_ev, NULL) < 0) {
-        rc = siod_err_set(why, cap, -ENOMEM, "socket %s: cannot watch it: "
-                          "%s", path, siod_strerror(-ENOMEM));
+    rc = watch(base, path, why, cap);
+    if (rc < 0)
         goto fail;
-    }
     return 0;
 fail:
     siod_listen_close();
     return rc;
 }
 
-void siod_listen_close(void)
+/* Stops accepting (the socket stays open). */
+static void unwatch(void)
 {
     if (accept_ev != NULL) {
         event_free(accept_ev);
@@ -205,7 +285,28 @@ void siod_listen_close(void)
         event_free(pause_ev);
         pause_ev = NULL;
     }
-    if (listen_fd >= 0) {
+}
+
+int siod_listen_pass(void)
+{
+    char v[16];
+
+    unwatch();
+    if (listen_fd < 0)
+        return -EBADF;
+    if (fcntl(listen_fd, F_SETFD, 0) < 0)
+        return -errno;
+    snprintf(v, sizeof v, "%d", listen_fd);
+    if (setenv(LISTEN_FD_ENV, v, 1) < 0)
+        return -errno;
+    passed = 1;
+    return 0;
+}
+
+void siod_listen_close(void)
+{
+    unwatch();
+    if (listen_fd >= 0 && !passed) {
         close(listen_fd);
         listen_fd = -1;
         struct stat st;

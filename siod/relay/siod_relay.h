@@ -76,7 +76,15 @@ int siod_listen_open(struct event_base *base, const char *path,
                      size_t cap);
 
 /* Stops accepting, closes the socket and removes its path if it is still
- * ours. Safe to call when not open. */
+ * ours; after siod_listen_pass, leaves both to the next image. Safe to
+ * call when not open. */
 void siod_listen_close(void);
+
+/* For a restart in place: stops accepting and leaves the socket open
+ * across exec (its number in the environment), so that the next image's
+ * siod_listen_open takes it over instead of binding again: the path never
+ * goes away and connections made meanwhile wait in the backlog. Returns
+ * 0, or a negative errno (-EBADF: not listening). */
+int siod_listen_pass(void);
 
 #endif

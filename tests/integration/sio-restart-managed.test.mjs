@@ -4,6 +4,7 @@
 // a graceful restart of httpd that replaces siod (its command line
 // changed) both bring the official socket.io-client back recovered, with
 // the same id, rooms and data and the events emitted meanwhile, once each.
+// A kill -USR2 restarts siod in place: the same pid, httpd sees no exit.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -93,6 +94,36 @@ test('managed siod: a kill -TERM and a graceful restart that replaces it keep th
       await back;
       await checkRecovered(s, id, [0, 1, 2]);
       assert.equal((inst.siodLog().match(/kept sockets and \d+ logged packets restored/g) || []).length, 2);
+    } finally {
+      closeAll(s);
+    }
+  });
+
+test('managed siod: kill -USR2 restarts it in place: the same pid, no exit for httpd to notice, the client back recovered',
+  { timeout: 60000 }, async () => {
+    let pid;
+    await waitFor(() => (pid = inst.siodPid), 5000, 'siod under httpd');
+    const s = await sioConnect(inst, '/', { ...RECONNECT, transports: ['websocket'] });
+    try {
+      await s.rec.next('welcome');
+      assert.deepEqual(await ackOf(s, 'join', ['r1']), [true]);
+      assert.deepEqual(await ackOf(s, 'set-data', [{ user: 'bo' }]), [true]);
+      const id = s.id;
+      const ended = () => inst.errorLogLines().filter((l) => /siod .* ended/.test(l)).length;
+      const endedBefore = ended();
+      const restored = () => (inst.siodLog().match(/kept sockets and \d+ logged packets restored/g) || []).length;
+      const restoredBefore = restored();
+      const back = reconnected(s);
+      process.kill(pid, 'SIGUSR2');
+      await waitFor(() => restored() > restoredBefore, 10000, 'the next image to read the state file');
+      await emitWhenUp({ event: 'news', args: [5], rooms: 'r1' });
+      await back;
+      await sleep(300);
+      assert.equal(s.recovered, true, `recovered\n${inst.logs(10)}`);
+      assert.equal(s.id, id, 'the same id');
+      assert.ok(s.rec.all('news').some((a) => a[0] === 5), 'the event emitted meanwhile');
+      assert.equal(inst.siodPid, pid, 'the same pid');
+      assert.equal(ended(), endedBefore, 'httpd saw no exit');
     } finally {
       closeAll(s);
     }

@@ -122,6 +122,34 @@ for (const transports of [['websocket'], ['polling']]) {
   });
 }
 
+test('restarted in place (SIGUSR2): the same pid and socket path, the client back recovered with what was emitted meanwhile',
+  { timeout: 40000 }, async () => {
+    const s = await client(['websocket']);
+    try {
+      const id = s.id;
+      const pid = inst.siodPid;
+      const restored = () => stateLines().filter((l) => /restored/.test(l)).length;
+      const before = restored();
+      const gone = disconnected(s);
+      const back = reconnected(s);
+      process.kill(pid, 'SIGUSR2');
+      const [, details] = await gone;
+      assert.equal(details?.context?.code, 1012, 'closed with 1012 (service restart)');
+      await waitFor(() => restored() > before, 10000, 'the next image to read the state file');
+      assert.equal(inst.siodPid, pid, 'the same process');
+      assert.match(inst.siodLog(), /restarting in place: exec /);
+      await emit({ event: 'news', args: [7], rooms: 'r1' });
+      assert.equal(s.connected, false, 'emitted before the client was back');
+      await back;
+      await sleep(300);
+      assert.equal(s.recovered, true, `recovered\n${inst.logs(10)}`);
+      assert.equal(s.id, id, 'the same id');
+      assert.deepEqual(s.rec.all('news').map((a) => a[0]).filter((n) => n === 7), [7], 'what was emitted meanwhile, once');
+    } finally {
+      closeAll(s);
+    }
+  });
+
 test('a polling session between two polls while no httpd child holds a link: siod stopped cleanly keeps its socket too',
   { timeout: 60000 }, async () => {
     // a raw polling client: open, CONNECT, its answer, then no GET held
