@@ -129,6 +129,11 @@ static const command_rec socketio_cmds[] = {
                   "A cluster node's tag and base URL (http://host:port): "
                   "requests for its sessions are forwarded there; "
                   "repeatable"),
+    AP_INIT_FLAG("SocketIOPinChildren", socketio_cmd_flag,
+                 SOCKETIO_CONF_INFO(socketio_field_pin_children),
+                 RSRC_CONF,
+                 "On: each child of a threaded MPM runs on one CPU (the "
+                 "children spread over the CPUs)"),
     AP_INIT_TAKE1("SocketIODescriptorReserve", socketio_cmd_number,
                   SOCKETIO_CONF_INFO(socketio_field_fd_reserve),
                   RSRC_CONF,
@@ -175,6 +180,8 @@ static int socketio_check_config(apr_pool_t *pconf, apr_pool_t *plog,
 
 static void socketio_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    /* first: the threads started below inherit the child's CPU */
+    socketio_affinity_child_init(pchild, s);
     socketio_fd_child_init(pchild, s);
     socketio_ws_child_init(pchild);
     socketio_link_child_init(pchild, s);

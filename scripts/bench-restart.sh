@@ -30,6 +30,8 @@
 #   SRC (127.0.0.2-127.0.0.17: client source addresses), TIMEOUT (30 s)
 #   SIGNAL (TERM: siod stops and httpd starts it again; USR2: siod
 #                 restarts in place, same pid; CLIENT=siobench only)
+#   PIN_CHILDREN (1: SocketIOPinChildren On, each httpd child on one CPU;
+#                 0: off, the module's default)
 #   QUICK=1: CLIENTS=200, PROCS=1 (checks the script, measures nothing)
 #   RECONNECT_DELAY (1 s: siobench's first reconnection delay, ±50 %, as
 #                 the official client's)
@@ -59,6 +61,7 @@ PING_TIMEOUT=${PING_TIMEOUT:-20000}
 SRC=${SRC-127.0.0.2-127.0.0.17}
 TIMEOUT=${TIMEOUT:-30}
 SIGNAL=${SIGNAL:-TERM}
+PIN_CHILDREN=${PIN_CHILDREN:-1}
 case $CLIENT:$SIGNAL in
 *:TERM | siobench:USR2) ;;
 *) echo "bench-restart: SIGNAL is TERM, or USR2 with CLIENT=siobench; not '$SIGNAL'" >&2; exit 2 ;;
@@ -85,7 +88,8 @@ say "httpd ($MPM) + managed siod on port $port, $CLIENTS clients ($CLIENT), out 
 # state file it names; no rate limit on the reconnection storm
 serve_start "$OUT/logs/serve.log" RUNDIR="$rundir" PORT="$port" MPM="$MPM" APP=bench \
     EXTRA_CONF="$(extra_conf "$MPM")" RECOVERY="$RECOVERY" PING_INTERVAL="$PING_INTERVAL" \
-    PING_TIMEOUT="$PING_TIMEOUT" EVENT_RATE=0 HANDSHAKE_RATE=0 SIOD_MODE=managed
+    PING_TIMEOUT="$PING_TIMEOUT" EVENT_RATE=0 HANDSHAKE_RATE=0 SIOD_MODE=managed \
+    PIN_CHILDREN="$PIN_CHILDREN"
 
 # now_ms: CLOCK_REALTIME in ms.
 now_ms() { date +%s%3N; }

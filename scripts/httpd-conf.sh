@@ -21,6 +21,7 @@
 #   TRANSPORTS       SocketIOTransports value, e.g. 'polling websocket'
 #   UPGRADES         SocketIOAllowUpgrades On|Off
 #   ALLOW_EIO3=1     SocketIOAllowEIO3 On: serve Socket.IO 2 clients
+#   PIN_CHILDREN=1   SocketIOPinChildren On: each child on one CPU
 #   WS_DEFLATE=1     SocketIOWebSocketCompression On (permessage-deflate);
 #                    WS_DEFLATE_MIN its threshold in bytes
 #   REPLY_TIMEOUT    SocketIOReplyTimeout seconds
@@ -507,6 +508,10 @@ EOF
 SocketIODaemonSocket "$SIOD_SOCKET"
 SocketIODaemonSecret "$SIOD_SECRET"
 EOF
+    if [ "${PIN_CHILDREN:-0}" = 1 ]; then
+        echo "# each child of a threaded MPM on one CPU (docs/directives.md)"
+        echo "SocketIOPinChildren On"
+    fi
     if [ "${SIOD_MANAGED:-0}" = 1 ]; then
         echo "# httpd starts siod, restarts it when it dies, stops it with httpd"
         echo "SocketIODaemon managed"

@@ -14,6 +14,7 @@
 # --handshake-burst), SCHEMAS (a directory: siod --schemas),
 # CORS (origins or '*'), MPM (event|worker|prefork), TRANSPORTS, UPGRADES,
 # ALLOW_EIO3=1 (SocketIOAllowEIO3 On: Socket.IO 2 clients too),
+# PIN_CHILDREN=1 (SocketIOPinChildren On: each child on one CPU),
 # LOGLEVEL (httpd, default info), VERBOSE=1 (siod -v), SIOD_ARGS (more siod
 # options, split at spaces: limits, docs/limits.md), SAN=1 (httpd under
 # ASan: LD_PRELOAD libasan), TLS_PORT (also serve https; with H2=1 over
@@ -156,7 +157,7 @@ fi
 
 conf_vars=$(RUNDIR=$RUNDIR PORT=$PORT MPM=$MPM BUILD=$BUILD BIND_ADDR=${BIND_ADDR:-} \
         CORS=${CORS:-} MAX_PAYLOAD=${MAX_PAYLOAD:-} TRANSPORTS=${TRANSPORTS:-} \
-        UPGRADES=${UPGRADES:-} ALLOW_EIO3=${ALLOW_EIO3:-0} LOGLEVEL=${LOGLEVEL:-info} TLS_PORT=${TLS_PORT:-} H2=${H2:-} \
+        UPGRADES=${UPGRADES:-} ALLOW_EIO3=${ALLOW_EIO3:-0} PIN_CHILDREN=${PIN_CHILDREN:-0} LOGLEVEL=${LOGLEVEL:-info} TLS_PORT=${TLS_PORT:-} H2=${H2:-} \
         STATUS=${STATUS:-1} CGI=${CGI:-0} FPM=${FPM:-0} WS_DEFLATE=${WS_DEFLATE:-0} SITE_DIR=${SITE_DIR:-} CLIENT_SCRIPT=${CLIENT_SCRIPT:-} \
         SERVE_CLIENT=${SERVE_CLIENT:-} HANDLERS_DIR=$HANDLERS_DIR NODE=${NODE:-} PEERS=${PEERS:-} \
         ADMIN_UI_DIR=$admin_ui_dir ADMIN_UI_ICONS=$admin_ui_icons \

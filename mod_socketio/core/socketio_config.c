@@ -91,6 +91,7 @@ void *socketio_config_create_server(apr_pool_t *p, server_rec *s)
     sc->poll_release_timeout = -1;
     sc->relay_queue = -1;
     sc->fd_reserve = -1;
+    sc->pin_children = -1;
     sc->daemon_managed = -1;
     return sc;
 }
@@ -125,6 +126,8 @@ void *socketio_config_merge_server(apr_pool_t *p, void *basev, void *addv)
     sc->peers = add->peers ? add->peers : base->peers;
     sc->fd_reserve = add->fd_reserve != -1 ? add->fd_reserve
                                            : base->fd_reserve;
+    sc->pin_children = add->pin_children != -1 ? add->pin_children
+                                               : base->pin_children;
     sc->daemon_managed = add->daemon_managed != -1 ? add->daemon_managed
                                                    : base->daemon_managed;
     sc->daemon_path = add->daemon_path ? add->daemon_path : base->daemon_path;
@@ -220,6 +223,8 @@ const socketio_conf_field socketio_field_fd_reserve = {
     IN_SERVER(fd_reserve, COUNT),
     .context = GLOBAL_ONLY, .min = 0, .max = 1024 * 1024,
     .unit = "a number of descriptors" };
+const socketio_conf_field socketio_field_pin_children = {
+    IN_SERVER(pin_children, FLAG), .context = GLOBAL_ONLY };
 
 /* Finds the field cmd's descriptor names, if the descriptor is of one of
  * the types in kinds (SOCKETIO_CONF_KIND bits), and checks the directive's

@@ -88,6 +88,8 @@ typedef struct socketio_server_conf {
                                          * (no trailing '/'), or NULL */
     int fd_reserve;                     /* SocketIODescriptorReserve, -1
                                          * while unset (main server only) */
+    int pin_children;                   /* SocketIOPinChildren, -1 while
+                                         * unset (main server only) */
     int daemon_managed;                 /* SocketIODaemon: 1 managed (the
                                          * default), 0 external, -1 unset */
     const char *daemon_path;            /* SocketIODaemonPath, or NULL */
@@ -166,6 +168,7 @@ extern const socketio_conf_field
     socketio_field_poll_release_timeout,    /* SocketIOPollReleaseTimeout */
     socketio_field_ws_threads,              /* SocketIOWebSocketThreads */
     socketio_field_poll_threads,            /* SocketIOPollThreads */
+    socketio_field_pin_children,            /* SocketIOPinChildren */
     socketio_field_relay_queue,             /* SocketIORelayQueue */
     socketio_field_fd_reserve,              /* SocketIODescriptorReserve */
     socketio_field_daemon_path;             /* SocketIODaemonPath */

@@ -17,12 +17,14 @@
  *   root); socketio_daemon_monitor: the monitor hook (parent).
  * - socketio_cap_create: post_config; socketio_cap_child_exited: the
  *   child_status hook (parent).
- * - socketio_fd_child_init: the child_init hook.
+ * - socketio_fd_child_init, socketio_affinity_child_init: the child_init
+ *   hook.
  * - the socketio_config_* accessors, socketio_log_*, socketio_cap_take,
  *   the cap's accessors and the other socketio_fd_* calls: any thread. */
 #ifndef SOCKETIO_CORE_H
 #define SOCKETIO_CORE_H
 
+#include "socketio_affinity.h"
 #include "socketio_cap.h"
 #include "socketio_config.h"
 #include "socketio_daemon.h"
