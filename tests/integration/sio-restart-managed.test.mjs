@@ -43,6 +43,15 @@ const graceful = async () => {
     15000, 'graceful restart');
 };
 
+/** A WebSocket client that has had its welcome (an offset), in room r1 with data. */
+async function client() {
+  const s = await sioConnect(inst, '/', { ...RECONNECT, transports: ['websocket'] });
+  await s.rec.next('welcome');
+  assert.deepEqual(await ackOf(s, 'join', ['r1']), [true]);
+  assert.deepEqual(await ackOf(s, 'set-data', [{ user: 'bo' }]), [true]);
+  return s;
+}
+
 /** s comes back recovered as id, in room r1 with its data, and got the events named, in order, once. */
 async function checkRecovered(s, id, events) {
   await sleep(300);
@@ -62,11 +71,8 @@ test('managed siod: a kill -TERM and a graceful restart that replaces it keep th
     const stateFile = `${inst.paths.SIOD_SOCKET}.state`;
     assert.ok(cmdline(pid).includes(`--state-file=${stateFile}`), cmdline(pid).join(' '));
 
-    const s = await sioConnect(inst, '/', { ...RECONNECT, transports: ['websocket'] });
+    const s = await client();
     try {
-      await s.rec.next('welcome');
-      assert.deepEqual(await ackOf(s, 'join', ['r1']), [true]);
-      assert.deepEqual(await ackOf(s, 'set-data', [{ user: 'bo' }]), [true]);
       const id = s.id;
 
       // kill -TERM: httpd starts siod again, which reads the state file
@@ -103,11 +109,8 @@ test('managed siod: kill -USR2 restarts it in place: the same pid, no exit for h
   { timeout: 60000 }, async () => {
     let pid;
     await waitFor(() => (pid = inst.siodPid), 5000, 'siod under httpd');
-    const s = await sioConnect(inst, '/', { ...RECONNECT, transports: ['websocket'] });
+    const s = await client();
     try {
-      await s.rec.next('welcome');
-      assert.deepEqual(await ackOf(s, 'join', ['r1']), [true]);
-      assert.deepEqual(await ackOf(s, 'set-data', [{ user: 'bo' }]), [true]);
       const id = s.id;
       const ended = () => inst.errorLogLines().filter((l) => /siod .* ended/.test(l)).length;
       const endedBefore = ended();
