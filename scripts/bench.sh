@@ -49,8 +49,10 @@
 #   QUICK=1                    HOLD_STEPS=1000, BCAST_SIZES=1000, short runs,
 #                              200 clients for the CPU, open-loop and crowd
 #                              runs, 50 polling sessions at once, one round
-#   UPDATE_DOCS (1)            copy the plots to docs/bench/ and rewrite the
-#                              generated block of docs/benchmarks.md
+#   UPDATE_DOCS (1 for a whole run, 0 when a target or a phase is left
+#                              out or QUICK=1) copy the plots to docs/bench/
+#                              and rewrite the generated block of
+#                              docs/benchmarks.md
 #   BG_QUIET (25), SETTLE_TRIES (5): before each measurement wait (1 s at a
 #                 time, at most SETTLE_TRIES s) while other work keeps more
 #                 than BG_QUIET % of the CPU busy
@@ -110,7 +112,15 @@ SRC=${SRC:-127.0.0.2-127.0.0.17}
 WORKER_THREADS=${WORKER_THREADS:-250}
 WORKER_SERVERS=${WORKER_SERVERS:-48}
 WORKER_WS_THREADS=${WORKER_WS_THREADS:-11500}
-UPDATE_DOCS=${UPDATE_DOCS:-1}
+# the docs show whole runs: one that leaves out a target or a phase does
+# not rewrite them unless asked (UPDATE_DOCS=1)
+whole=1
+[ "$TARGETS" = "event worker node" ] || whole=0
+for v in "$HOLD_STEPS" "$BCAST_SIZES"; do [ -n "$v" ] || whole=0; done
+for n in "$ACK_CLIENTS" "$CPU_ACK_CLIENTS" "$OPEN_ACK_CLIENTS" "$LP_SESSION_CONCURRENCY" "$LP_CROWD_CLIENTS"; do
+    [ "$n" != 0 ] || whole=0
+done
+UPDATE_DOCS=${UPDATE_DOCS:-$whole}
 
 bench_name=bench
 # shellcheck source=scripts/bench-lib.sh
