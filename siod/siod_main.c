@@ -146,6 +146,31 @@ static int check_redis_url(const char *url)
     return 0;
 }
 
+/* A stop asked for (SIGTERM, SIGINT) while siod restarts in place must
+ * reach the next image: once the loop has ended it would be lost with it.
+ * So they are blocked from the SIGUSR2 on; pending across exec, they are
+ * taken by the next image once it unblocks them (unblock_signals), which
+ * then stops as asked, its sessions kept. */
+static void hold_stop_signals(void)
+{
+    sigset_t stop;
+
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    sigprocmask(SIG_BLOCK, &stop, NULL);
+}
+
+/* Unblocks every signal, once siod's handlers are in place (a restart in
+ * place leaves some blocked, and pending). */
+static void unblock_signals(void)
+{
+    sigset_t none;
+
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
     if (sig == SIGHUP) {
@@ -158,6 +183,12 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
         return;
     }
     if (stopping) {
+        if (sig != SIGUSR2 && restart_in_place) {
+            /* taken before SIGUSR2 blocked it: a stop after all */
+            restart_in_place = 0;
+            siod_log(SIOD_LOG_WARN, "%s: the restart in place is called "
+                     "off", strsignal(sig));
+        }
         siod_log(SIOD_LOG_WARN, "second %s: exiting now", strsignal(sig));
         event_base_loopbreak(base);
         return;
@@ -173,6 +204,8 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
             siod_log(SIOD_LOG_ERROR, "restart in place: cannot pass the "
                      "listening socket on (%s); stopping instead",
                      siod_strerror(rc));
+        else
+            hold_stop_signals();
     }
     siod_log(SIOD_LOG_INFO, "%s: closing %zu sessions on %u links%s%s",
              strsignal(sig), siod_sessions_count(), siod_links_count(),
@@ -206,8 +239,9 @@ static void exec_self(char **argv)
 int main(int argc, char **argv)
 {
     struct options o;
-    struct event *sigs[4] = { NULL, NULL, NULL, NULL };
-    static const int signums[4] = { SIGTERM, SIGINT, SIGHUP, SIGUSR2 };
+    static const int signums[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR2 };
+    enum { N_SIGNALS = sizeof signums / sizeof signums[0] };
+    struct event *sigs[N_SIGNALS] = { NULL };
     const siod_engine_app *app = NULL;
     int status = 1, sessions_up = 0, pid_written = 0;
     char why[512];
@@ -252,13 +286,14 @@ int main(int argc, char **argv)
         siod_log(SIOD_LOG_ERROR, "cannot create the event loop");
         goto out;
     }
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < N_SIGNALS; i++) {
         sigs[i] = evsignal_new(base, signums[i], signal_cb, NULL);
         if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) < 0) {
             siod_log(SIOD_LOG_ERROR, "cannot install signal handlers");
             goto out;
         }
     }
+    unblock_signals();
     if (o.redis_url != NULL && !o.echo_engine) {
         if (o.redis_sharded)
             rc = siod_cluster_start_sharded(base, o.redis_url,
@@ -388,7 +423,7 @@ out:
     siod_guard_cleanup();
     if (flush_timer != NULL)
         event_free(flush_timer);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < N_SIGNALS; i++)
         if (sigs[i] != NULL)
             event_free(sigs[i]);
     if (base != NULL)

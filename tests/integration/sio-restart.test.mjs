@@ -150,14 +150,35 @@ test('restarted in place (SIGUSR2): the same pid and socket path, the client bac
     }
   });
 
+test('SIGUSR2 then at once SIGTERM: the stop is not lost, the next image stops cleanly', { timeout: 30000 }, async () => {
+  const child = inst.siod;
+  const pid = child.pid;
+  const gone = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  const before = inst.siodLog().length;
+  process.kill(pid, 'SIGUSR2');
+  process.kill(pid, 'SIGTERM');
+  assert.equal(await withTimeout(gone, 10000, `siod to exit\n${inst.logs(10)}`), 0);
+  const log = inst.siodLog().slice(before);
+  // whichever came first, siod ends: at once, or its next image at its start
+  assert.match(log, /siod exiting \(0\)\s*$/);
+  if (/restarting in place: exec/.test(log)) {
+    assert.match(log.slice(log.lastIndexOf('restarting in place: exec')), /Terminated: closing/);
+  }
+  await inst.startSiod();
+});
+
 test('a polling session between two polls while no httpd child holds a link: siod stopped cleanly keeps its socket too',
   { timeout: 60000 }, async () => {
     // a raw polling client: open, CONNECT, its answer, then no GET held
     const poll = (method, q, body) => request(method, inst.url(`/socket.io/?EIO=4&transport=polling${q}`), body ? {
       body, headers: { 'Content-Type': 'text/plain;charset=UTF-8' },
     } : {});
-    const open = await poll('GET', '');
-    assert.equal(open.status, 200, open.body);
+    // a siod with nothing kept from the tests before
+    await inst.stopSiod();
+    fs.rmSync(stateFile, { force: true });
+    await inst.startSiod();
+    let open;
+    await waitFor(async () => (open = await poll('GET', '')).status === 200, 5000, () => `a session\n${open?.body}`);
     const { sid } = JSON.parse(open.body.slice(1));
     assert.equal((await poll('POST', `&sid=${sid}`, '40')).status, 200);
     const ans = await poll('GET', `&sid=${sid}`);
@@ -165,20 +186,22 @@ test('a polling session between two polls while no httpd child holds a link: sio
     // httpd goes: every link closes; the session, with nothing held, stays
     const h = inst.httpd;
     const down = new Promise((resolve) => h.once('exit', resolve));
-    h.kill('SIGTERM');
-    await withTimeout(down, 15000, 'httpd to stop');
-    await waitFor(() => (inst.siodLog().match(/link \d+\(pid \d+\) closed/g) || []).length >=
-      (inst.siodLog().match(/link \d+\(pid \d+\) ready/g) || []).length, 5000, 'every link closed');
     const before = stateLines().length;
+    // the log of the siod running now
+    const current = () => { const l = inst.siodLog(); return l.slice(l.lastIndexOf('siod started')); };
     try {
+      h.kill('SIGTERM');
+      await withTimeout(down, 15000, 'httpd to stop');
+      await waitFor(() => (current().match(/link \d+\(pid \d+\) closed/g) || []).length >=
+        (current().match(/link \d+\(pid \d+\) ready/g) || []).length, 5000, 'every link closed');
       assert.equal(await inst.stopSiod(), 0, 'siod exits 0');
       assert.match(inst.siodLog(), /closing 1 sessions on 0 links/);
       // with no link the loop stops at once; the socket is kept all the same
       const written = stateLines().slice(before);
       assert.ok(written.some((l) => /1 kept sockets .* written for the next siod/.test(l)), written.join('\n'));
     } finally {
-      await inst.startSiod();
-      await inst.startHttpd();
+      if (!inst.siodPid) await inst.startSiod();
+      if (h.exitCode !== null || h.signalCode !== null) await inst.startHttpd();
     }
     assert.ok(stateLines().some((l) => /1 kept sockets and \d+ logged packets restored/.test(l)), stateLines().join('\n'));
   });
