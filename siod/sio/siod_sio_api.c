@@ -241,13 +241,15 @@ static void emit_late(evutil_socket_t fd, short what, void *ud)
  * after wait_ms with "logged": false. */
 static void answer_when_logged(siod_api_call *call, unsigned wait_ms)
 {
-    struct emit_wait *w = calloc(1, sizeof *w);
     struct timeval tv = { wait_ms / 1000, (wait_ms % 1000) * 1000 };
+    struct emit_wait *w;
 
-    if (w == NULL || !siod_sio_recovery_on() ||
-        siod_sio_recovery_redis() == NULL) {
-        free(w);   /* the in-process store has it already */
-        succeed(call, NULL);
+    if (!siod_sio_recovery_on() || siod_sio_recovery_redis() == NULL) {
+        succeed(call, NULL);   /* the in-process store has it already */
+        return;
+    }
+    if ((w = calloc(1, sizeof *w)) == NULL) {
+        answer_logged(call, 0);
         return;
     }
     w->call = call;
