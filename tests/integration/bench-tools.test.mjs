@@ -6,7 +6,8 @@
 // nodes joined by Redis and across two Node.js reference servers
 // (tests/bench/node-server.mjs --redis); siobench recover (the clients of
 // `make bench-restart`) comes back recovered across a restart of a managed
-// siod with --recovery, and fresh without it.
+// siod with --recovery, and fresh without it; siobench judges a worker
+// dead only once the pipe holds nothing more from it.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -107,6 +108,39 @@ test('siobench counts the broadcasts of a server with connection state recovery 
   assert.ok(r.bcasts >= 20, `bcasts ${r.bcasts}`);
   assert.equal(r.lost, 0, JSON.stringify(r));
   assert.equal(r.deliveries, r.bcasts * 10);
+});
+
+/** The pids of process pid's children (/proc/PID/task/PID/children). */
+function childPids(pid) {
+  try {
+    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch { return []; }
+}
+
+/** 1-letter state of process pid ("Z": exited, not yet reaped), or null. */
+function procState(pid) {
+  try { return /^State:\s+(\S)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]; } catch { return null; }
+}
+
+test('siobench: workers that exited before the parent read their reports (more than one read\'s worth queued in the pipe) are not counted dead', { timeout: 30000 }, async () => {
+  const inst = await startInstance('bench-slow-parent', { app: 'bench', logLevel: 'warn', siodExtraArgs: ['--event-rate=0'] });
+  cleanups.push(() => inst.stop());
+  const run = siobench(inst, 'hold', ['-n', '4', '--procs', '2', '--duration', '1', '--drain', '0']);
+  cleanups.push(async () => run.kill());
+  await run.waitLine(/^-- all clients resolved/, 10000);
+  const workers = childPids(run.child.pid);
+  assert.equal(workers.length, 2, `siobench's workers: ${workers}`);
+  // the parent stops reading; both workers write every report and exit
+  process.kill(run.child.pid, 'SIGSTOP');
+  try {
+    await waitFor(() => workers.every((w) => procState(w) === 'Z'), 10000, 'both workers exited');
+  } finally {
+    process.kill(run.child.pid, 'SIGCONT');
+  }
+  const r = await run.done;
+  assert.equal(r.dead_workers, 0, JSON.stringify(r));
+  assert.equal(r.exit, 0, JSON.stringify(r));
+  assert.equal(r.held, 4, JSON.stringify(r));
 });
 
 test('siobench refuses --procs that is not a multiple of the --url count', { timeout: 10000 }, async () => {

@@ -202,6 +202,7 @@ export function siobench(inst, mode, args, { url } = {}) {
       try {
         const json = JSON.parse(last);
         json.exit = code ?? sig;
+        if (run.stderr) json.stderr = run.stderr.slice(-2000);
         resolve(json);
       } catch {
         reject(new Error(`siobench ${mode} exited with ${code ?? sig} without a JSON report\n` +

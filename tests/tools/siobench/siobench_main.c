@@ -288,24 +288,93 @@ static void report(const struct cfg *cfg, const struct wstats *t,
     fflush(stdout);
 }
 
+/* What the workers have reported through the pipe (fd): READY, STATS,
+ * FINAL and histogram messages, read in chunks of up to 16. */
+struct inbox {
+    int fd, eof;
+    unsigned char buf[sizeof(struct msg) * 16];
+    size_t len;
+    uint64_t hist[H_N][HBUCKETS];
+    struct wstats last[MAX_PROCS];
+    int ready[MAX_PROCS], final[MAX_PROCS], nready, nfinal, procs;
+};
+
+/* One read from the pipe, waiting up to wait_ms (0: none), and the whole
+ * messages it completes taken in. 1 if a read returned data or EOF. */
+static int inbox_take(struct inbox *in, int wait_ms)
+{
+    struct pollfd pfd = { .fd = in->fd, .events = POLLIN };
+    struct msg *m;
+    size_t off;
+    ssize_t r;
+    unsigned j;
+
+    if (in->eof || poll(&pfd, 1, wait_ms) <= 0)
+        return 0;
+    r = read(in->fd, in->buf + in->len, sizeof(in->buf) - in->len);
+    if (r <= 0) {
+        in->eof = r == 0;
+        return r == 0;
+    }
+    in->len += (size_t)r;
+    for (off = 0; in->len - off >= sizeof(struct msg); off += sizeof(struct msg)) {
+        m = (struct msg *)(in->buf + off);
+        if (m->worker >= (uint32_t)in->procs)
+            continue;
+        switch (m->type) {
+        case MSG_READY:
+            if (!in->ready[m->worker]++)
+                in->nready++;
+            in->last[m->worker] = m->u.st;
+            break;
+        case MSG_STATS:
+            in->last[m->worker] = m->u.st;
+            break;
+        case MSG_FINAL:
+            if (!in->final[m->worker]++)
+                in->nfinal++;
+            in->last[m->worker] = m->u.st;
+            break;
+        case MSG_HIST:
+            if (m->u.h.which < H_N && m->u.h.start < HBUCKETS &&
+                m->u.h.n <= HCHUNK && m->u.h.n <= HBUCKETS - m->u.h.start)
+                for (j = 0; j < m->u.h.n; j++)
+                    in->hist[m->u.h.which][m->u.h.start + j] += m->u.h.counts[j];
+            break;
+        default:
+            break;
+        }
+    }
+    memmove(in->buf, in->buf + off, in->len - off);
+    in->len -= off;
+    return 1;
+}
+
+/* Worker i has exited: 1 if it never sent its FINAL report. Everything it
+ * wrote is in the pipe by now, maybe behind more than one read's worth,
+ * so the pipe is read until it is empty before judging. */
+static int died_without_report(struct inbox *in, int i)
+{
+    while (!in->final[i] && inbox_take(in, 0))
+        ;
+    if (in->final[i])
+        return 0;
+    fprintf(stderr, "siobench: worker %d died without a report\n", i);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     static struct cfg cfg;
-    static uint64_t hist[H_N][HBUCKETS];
-    static struct wstats last[MAX_PROCS], total, prev;
-    static unsigned char rbuf[sizeof(struct msg) * 16];
-    static int ready[MAX_PROCS], final[MAX_PROCS], exited[MAX_PROCS];
+    static struct inbox in;
+    static struct wstats total, prev;
+    static int exited[MAX_PROCS];
     static pid_t pids[MAX_PROCS];
     static struct cpuwin cw;
     static struct sb_recover rs;
     struct shm *shm;
     struct sigaction sa;
-    struct pollfd pfd;
-    struct msg *m;
-    size_t rlen = 0, off;
-    ssize_t r;
-    int fds[2], i, nready = 0, nfinal = 0, eof = 0, dead = 0, st;
-    unsigned j;
+    int fds[2], i, dead = 0, st;
     int64_t now, next_print, go = 0, stop = 0, wait_ms, wake;
     pid_t pid;
     const char *phase;
@@ -321,6 +390,9 @@ int main(int argc, char **argv)
         sb_die("mmap: %s", strerror(errno));
     if (pipe2(fds, O_CLOEXEC) < 0)
         sb_die("pipe: %s", strerror(errno));
+    /* room for every report of every worker, so that none waits on a
+     * parent busy elsewhere (the default 64 KiB holds 18 messages) */
+    (void)fcntl(fds[1], F_SETPIPE_SZ, 1 << 20);
 
     printf("siobench %s: %ld clients, %d procs, target %s%s%s\n",
            sb_mode_names[cfg.mode], cfg.clients, cfg.procs, cfg.url,
@@ -352,9 +424,9 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
 
     next_print = cfg.t0 + NS + 200 * MS;
-    pfd.fd = fds[0];
-    pfd.events = POLLIN;
-    while (!eof) {
+    in.fd = fds[0];
+    in.procs = cfg.procs;
+    while (!in.eof) {
         now = sb_mono();
         /* wake at the window's edges too, to sample the CPU there */
         wake = next_print;
@@ -365,58 +437,17 @@ int main(int argc, char **argv)
         if (go && cfg.mode == M_RECOVER && now + 10 * MS < wake)
             wake = now + 10 * MS;       /* the epoch's file, the last back */
         wait_ms = wake > now ? (wake - now + MS - 1) / MS : 0;
-        r = poll(&pfd, 1, (int)wait_ms);
-        if (r > 0) {
-            r = read(fds[0], rbuf + rlen, sizeof(rbuf) - rlen);
-            if (r == 0)
-                eof = 1;
-            else if (r > 0)
-                rlen += (size_t)r;
-        }
-        for (off = 0; rlen - off >= sizeof(struct msg); off += sizeof(struct msg)) {
-            m = (struct msg *)(rbuf + off);
-            if (m->worker >= (uint32_t)cfg.procs)
-                continue;
-            switch (m->type) {
-            case MSG_READY:
-                if (!ready[m->worker]++)
-                    nready++;
-                last[m->worker] = m->u.st;
-                break;
-            case MSG_STATS:
-                last[m->worker] = m->u.st;
-                break;
-            case MSG_FINAL:
-                if (!final[m->worker]++)
-                    nfinal++;
-                last[m->worker] = m->u.st;
-                break;
-            case MSG_HIST:
-                if (m->u.h.which < H_N && m->u.h.start < HBUCKETS &&
-                    m->u.h.n <= HCHUNK && m->u.h.n <= HBUCKETS - m->u.h.start)
-                    for (j = 0; j < m->u.h.n; j++)
-                        hist[m->u.h.which][m->u.h.start + j] += m->u.h.counts[j];
-                break;
-            default:
-                break;
-            }
-        }
-        memmove(rbuf, rbuf + off, rlen - off);
-        rlen -= off;
-
+        inbox_take(&in, (int)wait_ms);
         for (i = 0; i < cfg.procs; i++) {
             if (!exited[i] && waitpid(pids[i], &st, WNOHANG) == pids[i]) {
                 exited[i] = 1;
-                if (!final[i]) {
-                    dead++;
-                    fprintf(stderr, "siobench: worker %d died without a report\n", i);
-                }
+                dead += died_without_report(&in, i);
             }
         }
         now = sb_mono();
         /* every client resolves within --connect-timeout of its start, so
          * each live worker reports READY in the end */
-        if (!go && cfg.mode == M_RECOVER && (nready + dead >= cfg.procs || interrupted)) {
+        if (!go && cfg.mode == M_RECOVER && (in.nready + dead >= cfg.procs || interrupted)) {
             /* the end comes from sb_recover_tick */
             go = rs.resolved = now;
             stop = interrupted ? now : INT64_MAX / 4;
@@ -426,7 +457,7 @@ int main(int argc, char **argv)
                    interrupted ? "interrupted" : "all clients resolved",
                    (double)(now - cfg.t0) / NS, cfg.t0_file);
         }
-        if (!go && (nready + dead >= cfg.procs || interrupted)) {
+        if (!go && (in.nready + dead >= cfg.procs || interrupted)) {
             go = now + (interrupted ? 0 : 100 * MS);
             stop = go + (interrupted ? 0 : (int64_t)(cfg.duration * NS));
             atomic_store(&shm->stop_at, stop);
@@ -458,13 +489,13 @@ int main(int argc, char **argv)
                     kill(pids[i], SIGKILL);
         }
         if (now >= next_print) {
-            sum_stats(&total, last, cfg.procs);
+            sum_stats(&total, in.last, cfg.procs);
             phase = !go || now < go ? "connecting" : now < stop ? "measuring" :
                     "draining";
             if (cfg.mode == M_RECOVER && go)
                 phase = !rs.epoch ? "holding" : !rs.last_back ? "reconnecting" :
                         "draining";
-            if (!cfg.quiet && nfinal < cfg.procs)
+            if (!cfg.quiet && in.nfinal < cfg.procs)
                 print_line(&cfg, &total, &prev, (double)(now - cfg.t0) / NS, phase);
             prev = total;
             while (next_print <= now)
@@ -472,16 +503,14 @@ int main(int argc, char **argv)
         }
     }
     for (i = 0; i < cfg.procs; i++) {
-        if (!exited[i] && waitpid(pids[i], &st, 0) == pids[i] && !final[i]) {
-            dead++;
-            fprintf(stderr, "siobench: worker %d died without a report\n", i);
-        }
+        if (!exited[i] && waitpid(pids[i], &st, 0) == pids[i])
+            dead += died_without_report(&in, i);
     }
-    sum_stats(&total, last, cfg.procs);
+    sum_stats(&total, in.last, cfg.procs);
     if (cfg.mode == M_RECOVER)
-        sb_recover_report(&cfg, &total, hist[H_LAT], dead, &cw, &rs);
+        sb_recover_report(&cfg, &total, in.hist[H_LAT], dead, &cw, &rs);
     else
-        report(&cfg, &total, hist, go && stop > go ? (double)(stop - go) / NS : 0, dead, &cw);
+        report(&cfg, &total, in.hist, go && stop > go ? (double)(stop - go) / NS : 0, dead, &cw);
     return total.established == 0 || dead ? 1 : 0;
 }
 
