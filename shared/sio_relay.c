@@ -28,7 +28,7 @@ static int strncasecmp_ascii(const char *a, const char *b, size_t n)
 
 static int type_known(unsigned t)
 {
-    return (t >= SIO_R_HELLO && t <= SIO_R_API) ||
+    return (t >= SIO_R_HELLO && t <= SIO_R_WS_RESUME) ||
            (t >= SIO_R_RESPONSE && t <= SIO_R_PEERS);
 }
 
@@ -479,6 +479,7 @@ const char *sio_relay_type_name(int type)
     case SIO_R_WS_CLOSED: return "WS_CLOSED";
     case SIO_R_ABORT:     return "ABORT";
     case SIO_R_API:       return "API";
+    case SIO_R_WS_RESUME: return "WS_RESUME";
     case SIO_R_RESPONSE:  return "RESPONSE";
     case SIO_R_WS_ACCEPT: return "WS_ACCEPT";
     case SIO_R_WS_SEND:   return "WS_SEND";

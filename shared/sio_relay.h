@@ -51,6 +51,13 @@ enum sio_relay_type {
                           * Reply: RESPONSE (SIO_RF_JSON), possibly later.
                           * Sent only to a siod whose HELLO set
                           * SIO_RELAY_CAP_API. */
+    SIO_R_WS_RESUME = 12,/* take back the WebSocket conn of session sid,
+                          * which the previous siod handed over (WS_CLOSE
+                          * with SIO_RF_KEEP); body empty. No reply when
+                          * siod has the session (frames for it follow,
+                          * WS_MSG from the client included); WS_CLOSE
+                          * (status 1012) when it has not. Sent only to a
+                          * siod whose HELLO set SIO_RELAY_CAP_HANDOVER. */
 
     /* siod -> module */
     SIO_R_RESPONSE = 20, /* HTTP answer to OPEN/UPGRADE/POLL_GET/POLL_POST:
@@ -63,7 +70,13 @@ enum sio_relay_type {
                           * now bound to sid */
     SIO_R_WS_SEND = 22,  /* send body as one WebSocket message; SIO_RF_BINARY */
     SIO_R_WS_CLOSE = 23, /* close the WebSocket with close code = status after
-                          * everything queued before it is sent */
+                          * everything queued before it is sent. With
+                          * SIO_RF_KEEP (only to a module whose HELLO set
+                          * SIO_RELAY_CAP_HANDOVER): siod is stopping and
+                          * hands the session over; keep the WebSocket
+                          * open, read no more from the client, and send
+                          * WS_RESUME to the next siod (close with status
+                          * if none takes it in time) */
     SIO_R_WS_FANOUT = 24,/* send one message to many WebSockets of this
                           * link: body = u32 count | count x u64 conn |
                           * message bytes; SIO_RF_BINARY; sid is zero.
@@ -86,7 +99,9 @@ enum sio_relay_flag {
     SIO_RF_VOLATILE = 0x08,  /* WS_SEND / WS_FANOUT: the message may be
                               * dropped if the client cannot take it */
     SIO_RF_KEEP = 0x10       /* CANCEL: release a held GET, keep the
-                              * session (its queue waits for the next GET) */
+                              * session (its queue waits for the next GET);
+                              * WS_CLOSE: keep the WebSocket for the next
+                              * siod (WS_RESUME) */
 };
 
 typedef struct sio_relay_frame {
@@ -119,6 +134,10 @@ typedef struct sio_relay_frame {
 #define SIO_RELAY_CAP_PEERS 0x0008u  /* module: takes PEERS frames; siod:
                                       * sends one right after AUTH */
 #define SIO_RELAY_CAP_API 0x0010u    /* siod: takes API frames */
+#define SIO_RELAY_CAP_HANDOVER 0x0020u /* module: holds a WebSocket across a
+                                        * restart of siod (WS_CLOSE with
+                                        * SIO_RF_KEEP); siod: takes
+                                        * WS_RESUME */
 
 typedef struct sio_relay_hello {
     uint32_t magic;

@@ -9,7 +9,7 @@
 
 static const int all_types[] = {
     SIO_R_HELLO, SIO_R_AUTH, SIO_R_OPEN, SIO_R_UPGRADE, SIO_R_POLL_GET, SIO_R_POLL_POST,
-    SIO_R_CANCEL, SIO_R_WS_MSG, SIO_R_WS_CLOSED, SIO_R_ABORT, SIO_R_API, SIO_R_RESPONSE,
+    SIO_R_CANCEL, SIO_R_WS_MSG, SIO_R_WS_CLOSED, SIO_R_ABORT, SIO_R_API, SIO_R_WS_RESUME, SIO_R_RESPONSE,
     SIO_R_WS_ACCEPT, SIO_R_WS_SEND, SIO_R_WS_CLOSE, SIO_R_WS_FANOUT, SIO_R_PEERS
 };
 #define NTYPES (sizeof(all_types) / sizeof(all_types[0]))
@@ -653,6 +653,7 @@ static void test_peers(void)
     CHECK_EQ(sio_relay_peers_decode(buf, n, &ttl, &count), SIO_OK);
     CHECK_EQ(count, 0);
     CHECK(strcmp(sio_relay_type_name(SIO_R_PEERS), "PEERS") == 0);
+    CHECK(strcmp(sio_relay_type_name(SIO_R_WS_RESUME), "WS_RESUME") == 0);
 }
 
 int main(void)
