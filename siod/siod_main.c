@@ -213,7 +213,13 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
                                  "1012)" : "",
              restart_in_place ? "; restarting in place" : "");
     siod_listen_close();
-    siod_sessions_close_all("server shutting down", stop_code);
+    if (stop_code == 1012 && siod_sio_hand_over_begin()) {
+        size_t n = siod_sessions_hand_over("server shutting down", stop_code);
+        siod_log(SIOD_LOG_INFO, "%zu WebSocket sessions handed over to the "
+                 "next siod (the module keeps them open)", n);
+    } else {
+        siod_sessions_close_all("server shutting down", stop_code);
+    }
     struct timeval tv = { SHUTDOWN_FLUSH_SECONDS, 0 };
     flush_timer = evtimer_new(base, flush_timeout_cb, NULL);
     if (flush_timer != NULL)

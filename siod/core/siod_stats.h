@@ -22,6 +22,9 @@ typedef struct siod_counters {
     uint64_t links_opened;           /* relay links that proved the secret */
     uint64_t links_closed;           /* relay links closed (a child gone, an
                                       * error) */
+    uint64_t handovers_resumed;      /* WebSockets taken back from the
+                                      * previous siod (WS_RESUME) */
+    uint64_t handovers_refused;      /* ... not taken back: closed, 1012 */
 } siod_counters;
 
 extern siod_counters siod_count;

@@ -59,6 +59,11 @@ typedef struct siod_engine_config {
  * frame: the HTTP emit API), answered with siod_api_answer. */
 typedef struct siod_api_call siod_api_call;
 
+/* A WebSocket that the previous siod handed over at its stop and the
+ * module now hands to this one (WS_RESUME): the link, the module's conn
+ * and the session id. Valid during on_resume only. */
+typedef struct siod_resume siod_resume;
+
 typedef struct siod_engine_app {
     const char *name;
     /* Called once at startup; returns 0 or a negative errno. *app becomes
@@ -84,7 +89,28 @@ typedef struct siod_engine_app {
     /* The session moved from polling to its WebSocket (an upgrade
      * completed; not called for a session opened on a WebSocket). */
     void (*on_upgrade)(void *app, siod_session *s);
+    /* A WebSocket handed over by the previous siod came back (r names
+     * it, sid its session id). The upper layer opens the session again
+     * with siod_session_resume and restores what it had; it returns 0,
+     * or a negative code when it has not got that session (the module
+     * then closes the WebSocket with 1012 and the client reconnects).
+     * NULL: every such WebSocket is closed so. */
+    int (*on_resume)(void *app, const siod_resume *r, const char *sid);
 } siod_engine_app;
+
+/* Opens again, under its id, a session the previous siod handed over:
+ * bound to r's WebSocket, in the WebSocket state, with the handshake info
+ * info[0..len) (a key/value list as OPEN's body), pinging from now on.
+ * The upper layer's on_open is not called (it restores its own state).
+ * Returns the session, or NULL with *rc set (-EPROTO: info malformed,
+ * -EEXIST: the id is in use, -ENOMEM). Only from on_resume. */
+siod_session *siod_session_resume(const siod_resume *r,
+                                  const unsigned char *info, size_t len,
+                                  int *rc);
+
+/* Returns 1 if s was handed over to the next siod when it closed (its
+ * WebSocket kept open by the module: siod_sessions_hand_over), else 0. */
+int siod_session_handed_over(const siod_session *s);
 
 /* Answers call with HTTP status and the JSON json[0..len), and frees call.
  * When the link that asked has gone meanwhile, nothing is sent. Returns 0,
@@ -230,6 +256,14 @@ int siod_sessions_init(struct event_base *base, const siod_engine_config *cfg,
  * siod_sessions_cleanup. */
 void siod_sessions_close_all(const char *reason, unsigned ws_code);
 
+/* As siod_sessions_close_all, but each session on a WebSocket of a module
+ * that holds WebSockets across a restart (SIO_RELAY_CAP_HANDOVER) is
+ * handed over: its WS_CLOSE carries SIO_RF_KEEP, so the module keeps the
+ * WebSocket open for the next siod (ws_code is what the module closes it
+ * with if no siod takes it back), and siod_session_handed_over tells the
+ * upper layer so in its on_close. Returns how many were handed over. */
+size_t siod_sessions_hand_over(const char *reason, unsigned ws_code);
+
 /* Runs now what the loop would run next for the sessions closed so far
  * (the upper layer's on_close, pending flushes), so that what they leave
  * behind is settled; for the shutdown path, once the loop has stopped. */
@@ -285,6 +319,8 @@ int siod_session_relay_ws_closed(siod_peer *p, const sio_relay_frame *f,
                                  char *why, size_t cap);
 int siod_session_relay_abort(siod_peer *p, const sio_relay_frame *f,
                              char *why, size_t cap);
+int siod_session_relay_ws_resume(siod_peer *p, const sio_relay_frame *f,
+                                 char *why, size_t cap);
 int siod_session_relay_api(siod_peer *p, const sio_relay_frame *f,
                            const unsigned char *body, char *why, size_t cap);
 

@@ -103,6 +103,14 @@ struct siod_session {
     int b64;                         /* Engine.IO 3: no binary in polling
                                       * (OPEN's "b64") */
     struct siod_addr_count *addr;    /* its client address's count */
+    int handover;                    /* closing: handed over to the next
+                                      * siod (WS_CLOSE with SIO_RF_KEEP) */
+};
+
+struct siod_resume {
+    siod_peer *peer;
+    uint64_t conn;
+    char sid[SIO_SID_LEN + 1];
 };
 
 /* A message packet in a shared buffer as a WebSocket message: text is "4"
@@ -286,11 +294,22 @@ const siod_engine_config *siod_sessions_cfg(void);
 /* Returns the open session named sid, or NULL. */
 siod_session *siod_session_find(const char sid[SIO_SID_LEN]);
 
+/* Checks that an OPEN/UPGRADE body (or a handed-over session's info) is a
+ * well-formed key/value list. Returns 1 or 0. */
+int siod_session_info_valid(const sio_relay_frame *f);
+
+/* The upper layer's on_resume for a WS_RESUME of conn on p naming sid;
+ * when it does not take the session back, the module is told to close
+ * the WebSocket (1012). */
+void siod_session_app_resume(siod_peer *p, uint64_t conn, const char *sid);
+
 /* Creates a registered session in state st from an OPEN frame, counted
- * under client address addr, into *out. Returns 0, or -ENOMEM, -EEXIST
- * (no unused session id in a few tries) or the random source's errno. */
+ * under client address addr, into *out; sid NULL: a new random id, else
+ * that one (a session handed over). Returns 0, or -ENOMEM, -EEXIST (sid
+ * in use, or no unused id in a few tries) or the random source's errno. */
 int siod_session_new(const sio_relay_frame *f, enum siod_sess_state st,
-                     const struct siod_addr_key *addr, siod_session **out);
+                     const struct siod_addr_key *addr, const char *sid,
+                     siod_session **out);
 
 /* s's handshake has been answered: starts its heartbeat and tells the
  * upper layer. */

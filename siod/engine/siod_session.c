@@ -201,7 +201,8 @@ void siod_session_close_ex(siod_session *s, const char *reason,
         s->probe = NULL;
     }
     if (s->ws != NULL) {
-        siod_peer_send(s->ws->peer, SIO_R_WS_CLOSE, 0, (uint16_t)ws_code,
+        siod_peer_send(s->ws->peer, SIO_R_WS_CLOSE,
+                       s->handover ? SIO_RF_KEEP : 0, (uint16_t)ws_code,
                        s->ws->conn, s->sid, NULL, 0, NULL, 0);
         siod_binding_free(s->ws);
         s->ws = NULL;
@@ -289,6 +290,16 @@ static void on_pong(siod_session *s)
 }
 
 /* Is the info key's value val (a short literal)? */
+int siod_session_info_valid(const sio_relay_frame *f)
+{
+    size_t off = 0;
+    sio_relay_kv kv;
+    int rc;
+    while ((rc = sio_relay_kv_next(f->body, f->len, &off, &kv)) == SIO_OK)
+        ;
+    return rc == SIO_DONE;
+}
+
 static int info_is(const sio_relay_frame *f, const char *key,
                    const char *val)
 {
@@ -317,7 +328,8 @@ static size_t info_max_payload(const sio_relay_frame *f)
  * under client address addr, into *out. Returns 0, -ENOMEM, -EEXIST (no
  * unused id in SID_TRIES tries) or the random source's errno. */
 int siod_session_new(const sio_relay_frame *f, enum siod_sess_state st,
-                     const struct siod_addr_key *addr, siod_session **out)
+                     const struct siod_addr_key *addr, const char *sid,
+                     siod_session **out)
 {
     int rc = -ENOMEM;
     siod_session *s = calloc(1, sizeof *s);
@@ -343,7 +355,13 @@ int siod_session_new(const sio_relay_frame *f, enum siod_sess_state st,
     s->heartbeat = evtimer_new(reg.base, heartbeat_cb, s);
     if (s->heartbeat == NULL)
         goto fail;
-    for (int i = 0;; i++) {
+    if (sid != NULL) {
+        memcpy(s->sid, sid, SIO_SID_LEN);
+        rc = -EEXIST;
+        if (siod_session_find(s->sid) != NULL)
+            goto fail;
+    }
+    for (int i = 0; sid == NULL; i++) {
         rc = siod_sid_generate(s->sid);
         if (rc < 0)
             goto fail;
@@ -623,6 +641,75 @@ void siod_sessions_close_all(const char *reason, unsigned ws_code)
 {
     while (reg.open_list != NULL)
         siod_session_close_ex(reg.open_list, reason, NULL, 0, ws_code);
+}
+
+size_t siod_sessions_hand_over(const char *reason, unsigned ws_code)
+{
+    size_t n = 0;
+
+    for (siod_session *s = reg.open_list; s != NULL; s = s->next) {
+        s->handover = s->state == ST_WEBSOCKET && s->ws != NULL &&
+                      s->probe == NULL &&
+                      (s->ws->peer->caps & SIO_RELAY_CAP_HANDOVER) != 0;
+        n += (size_t)s->handover;
+    }
+    siod_sessions_close_all(reason, ws_code);
+    return n;
+}
+
+int siod_session_handed_over(const siod_session *s)
+{
+    return s->handover;
+}
+
+siod_session *siod_session_resume(const siod_resume *r,
+                                  const unsigned char *info, size_t len,
+                                  int *rc)
+{
+    sio_relay_frame f = { 0 };
+    siod_session *s;
+
+    f.body = info;
+    f.len = (uint32_t)len;
+    if (len > UINT32_MAX || !siod_session_info_valid(&f)) {
+        *rc = -EPROTO;
+        return NULL;
+    }
+    struct siod_addr_key addr = siod_addr_from_open(&f);
+    *rc = siod_session_new(&f, ST_WEBSOCKET, &addr, r->sid, &s);
+    if (*rc < 0)
+        return NULL;
+    s->ws = siod_binding_new(r->peer, r->conn, s, B_WS);
+    if (s->ws == NULL) {
+        siod_session_close_ex(s, "transport error", "out of memory", 0,
+                              SIOD_CLOSE_NORMAL);
+        *rc = -ENOMEM;
+        return NULL;
+    }
+    evtimer_add(s->heartbeat, s->eio3 ? reg.tv_v3 : reg.tv_interval);
+    return s;
+}
+
+void siod_session_app_resume(siod_peer *p, uint64_t conn, const char *sid)
+{
+    siod_resume r = { p, conn, { 0 } };
+    int rc = -ENOTSUP;
+
+    memcpy(r.sid, sid, SIO_SID_LEN);
+    if (reg.app->on_resume != NULL)
+        rc = reg.app->on_resume(reg.app_state, &r, r.sid);
+    if (rc < 0) {
+        siod_log_debug("link %s: session %s not taken back (%s): the "
+                       "client reconnects", p->name, r.sid,
+                       siod_strerror(rc));
+        siod_count.handovers_refused++;
+        /* the client was told nothing: it comes back as after any close */
+        if (siod_binding_find(p, conn) == NULL)
+            siod_peer_send(p, SIO_R_WS_CLOSE, 0, 1012, conn, sid, NULL, 0,
+                           NULL, 0);
+        return;
+    }
+    siod_count.handovers_resumed++;
 }
 
 void siod_sessions_settle(void)

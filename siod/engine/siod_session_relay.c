@@ -44,17 +44,6 @@ static void sid_text(const sio_relay_frame *f, char out[SIO_SID_LEN + 1])
     out[SIO_SID_LEN] = '\0';
 }
 
-/* Checks that an OPEN/UPGRADE body is a well-formed key/value list. */
-static int info_valid(const sio_relay_frame *f)
-{
-    size_t off = 0;
-    sio_relay_kv kv;
-    int rc;
-    while ((rc = sio_relay_kv_next(f->body, f->len, &off, &kv)) == SIO_OK)
-        ;
-    return rc == SIO_DONE;
-}
-
 /* Writes the handshake packet ("0{...}") into buf; returns its length. */
 static size_t handshake_packet(const siod_session *s, int upgrades,
                                char *buf, size_t cap)
@@ -140,7 +129,7 @@ int siod_session_relay_open(siod_peer *p, const sio_relay_frame *f,
     siod_session *s;
     int rc;
 
-    if (!info_valid(f))
+    if (!siod_session_info_valid(f))
         return siod_err_set(why, cap, -EPROTO, "malformed info list");
     if (websocket && siod_binding_find(p, f->conn) != NULL)
         return siod_err_set(why, cap, -EPROTO, "reuses conn %llu",
@@ -151,7 +140,7 @@ int siod_session_relay_open(siod_peer *p, const sio_relay_frame *f,
         return 0;
     }
     rc = siod_session_new(f, websocket ? ST_WEBSOCKET : ST_POLLING, &addr,
-                          &s);
+                          NULL, &s);
     if (rc < 0) {
         siod_peer_respond_str(p, f, 500, 0, "Internal Server Error");
         return siod_err_set(why, cap, rc, "cannot create a session: %s",
@@ -195,7 +184,7 @@ int siod_session_relay_open(siod_peer *p, const sio_relay_frame *f,
 int siod_session_relay_upgrade(siod_peer *p, const sio_relay_frame *f,
                                char *why, size_t cap)
 {
-    if (!info_valid(f))
+    if (!siod_session_info_valid(f))
         return siod_err_set(why, cap, -EPROTO, "malformed info list");
     if (siod_binding_find(p, f->conn) != NULL)
         return siod_err_set(why, cap, -EPROTO, "reuses conn %llu",
@@ -402,6 +391,30 @@ int siod_session_relay_abort(siod_peer *p, const sio_relay_frame *f,
     snprintf(detail, sizeof detail, "aborted by the module, status %u",
              (unsigned)f->status);
     siod_session_close_ex(s, "transport error", detail, 0, SIOD_CLOSE_NORMAL);
+    return 0;
+}
+
+/* A WebSocket the previous siod handed over: its session id must be a
+ * real one (URL-safe base64) and conn new on this link. */
+int siod_session_relay_ws_resume(siod_peer *p, const sio_relay_frame *f,
+                                 char *why, size_t cap)
+{
+    char sid[SIO_SID_LEN + 1];
+
+    sid_text(f, sid);
+    for (size_t i = 0; i < SIO_SID_LEN; i++)
+        if (!((sid[i] >= 'A' && sid[i] <= 'Z') ||
+              (sid[i] >= 'a' && sid[i] <= 'z') ||
+              (sid[i] >= '0' && sid[i] <= '9') || sid[i] == '-' ||
+              sid[i] == '_'))
+            return siod_err_set(why, cap, -EPROTO, "WS_RESUME names no "
+                                "session id (%s)", sid);
+    if (f->len != 0)
+        return siod_err_set(why, cap, -EPROTO, "WS_RESUME with a body");
+    if (siod_binding_find(p, f->conn) != NULL)
+        return siod_err_set(why, cap, -EPROTO, "reuses conn %llu",
+                            (unsigned long long)f->conn);
+    siod_session_app_resume(p, f->conn, sid);
     return 0;
 }
 

@@ -191,6 +191,9 @@ static int dispatch(siod_link *l, const sio_relay_frame *f,
     case SIO_R_API:
         rc = siod_session_relay_api(l->peer, f, body, why, sizeof why);
         break;
+    case SIO_R_WS_RESUME:
+        rc = siod_session_relay_ws_resume(l->peer, f, why, sizeof why);
+        break;
     default:
         snprintf(msg, sizeof msg, "unexpected %s frame",
                  sio_relay_type_name(f->type));

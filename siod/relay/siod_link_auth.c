@@ -81,6 +81,7 @@ int siod_link_auth_hello(siod_link_auth *a, const sio_relay_frame *f,
     h.magic = SIO_RELAY_MAGIC;
     h.version = SIO_RELAY_VERSION;
     h.caps = (uint16_t)(SIO_RELAY_CAP_RELEASE | SIO_RELAY_CAP_API |
+                        SIO_RELAY_CAP_HANDOVER |
                         offered_caps);
     h.pid = (uint32_t)getpid();
     h.max_body = SIO_RELAY_MAX_BODY;

@@ -70,6 +70,12 @@ void siod_sio_set_recovery(const siod_sio_recovery_conf *conf);
  * recovery is on with a state file it may write. */
 int siod_sio_recovery_persists(void);
 
+/* A clean stop begins: with the state file in use (see above), the
+ * sessions the engine hands over (siod_sessions_hand_over) are recorded
+ * for the next siod, which takes them back on the module's WS_RESUME.
+ * Returns 1 if so, 0 if nothing is handed over. */
+int siod_sio_hand_over_begin(void);
+
 /* At a clean stop, after every session closed (their sockets kept as on
  * a lost transport) and before siod_sessions_cleanup: writes what
  * recovery keeps to the state file. Returns the number of sockets

@@ -378,32 +378,76 @@ static void connect_main(siod_sio_client *c)
                          "%s", siod_session_sid(c->s), siod_strerror(rc));
 }
 
-static void sio_on_open(void *app, siod_session *s)
+/* The client of session s, its data from now on; NULL if memory runs
+ * out. */
+static siod_sio_client *client_new(siod_session *s)
 {
     const siod_engine_config *cfg = siod_sio_config();
     siod_sio_client *c = calloc(1, sizeof *c);
     if (c == NULL)
-        goto fail;
+        return NULL;
     c->refs = 1;
     c->s = s;
     c->hs = siod_sio_hs_new(s);
     c->connect_timer = evtimer_new(cfg->base, connect_timeout_cb, c);
-    if (c->hs == NULL || c->connect_timer == NULL)
-        goto fail;
+    if (c->hs == NULL || c->connect_timer == NULL) {
+        siod_sio_client_unref(c);
+        return NULL;
+    }
+    siod_session_set_data(s, c);
+    return c;
+}
+
+static void sio_on_open(void *app, siod_session *s)
+{
+    const siod_engine_config *cfg = siod_sio_config();
+    siod_sio_client *c = client_new(s);
+    if (c == NULL) {
+        siod_log_limited(SIOD_LOG_ERROR, "session %s: out of memory",
+                         siod_session_sid(s));
+        siod_session_close(s, "forced close");
+        return;
+    }
     struct timeval tv = { (time_t)(cfg->connect_timeout_ms / 1000),
                           (suseconds_t)(cfg->connect_timeout_ms % 1000) *
                               1000 };
     evtimer_add(c->connect_timer, &tv);
-    siod_session_set_data(s, c);
     if (siod_session_eio3(s))
         connect_main(c);
-    return;
-fail:
-    siod_log_limited(SIOD_LOG_ERROR, "session %s: out of memory",
-                     siod_session_sid(s));
-    if (c != NULL)
-        siod_sio_client_unref(c);
-    siod_session_close(s, "forced close");
+}
+
+/* A WebSocket the previous siod handed over: its session opens again
+ * under its id, its sockets come back (siod_sio_handover.c). A session
+ * this siod was not handed is refused (the client reconnects); one whose
+ * sockets cannot all come back is closed at once ("transport close":
+ * those that came back are kept again, and the client recovers them). */
+static int sio_on_resume(void *app, const siod_resume *r, const char *sid)
+{
+    siod_sio_handover *h = siod_sio_recovery_handover_take(sid);
+    siod_sio_client *c;
+    siod_session *s;
+    char why[256] = "out of memory";
+    int rc;
+
+    if (h == NULL)
+        return -ENOENT;
+    s = siod_session_resume(r, h->info, h->info_len, &rc);
+    if (s == NULL) {
+        siod_sio_handover_free(h);
+        return rc;
+    }
+    c = client_new(s);
+    rc = c != NULL ? siod_sio_handover_restore(c, h, why, sizeof why)
+                   : -ENOMEM;
+    siod_sio_handover_free(h);
+    if (rc < 0) {
+        siod_log_limited(SIOD_LOG_WARN, "session %s taken back but closed: "
+                         "%s; its client reconnects", sid, why);
+        siod_session_close(s, "transport close");
+        return 0;
+    }
+    siod_log_debug("session %s taken back on its WebSocket", sid);
+    return 0;
 }
 
 static void sio_on_message(void *app, siod_session *s,
@@ -425,6 +469,7 @@ static void sio_on_close(void *app, siod_session *s, const char *reason)
     siod_sio_client *c = siod_session_get_data(s);
     if (c == NULL)
         return;
+    siod_sio_handover_record(c, s);
     siod_session_set_data(s, NULL);
     c->s = NULL;
     event_del(c->connect_timer);
@@ -472,4 +517,5 @@ const siod_engine_app siod_app_socketio = {
     .destroy = sio_destroy,
     .on_api = siod_sio_api,
     .on_upgrade = sio_on_upgrade,
+    .on_resume = sio_on_resume,
 };

@@ -160,6 +160,9 @@ struct siod_socket {
     char *rec_offset;                /* restored: the client's offset */
     int recovered;                   /* restored from a kept state */
     int kept;                        /* left; its state kept for it */
+    int resumed;                     /* taken back from a hand-over: no
+                                      * CONNECT answer, replay from the
+                                      * stop's offset */
     siod_sio_missed *rec_missed;     /* restored: packets to replay */
     void *rec_live;                  /* the Redis store's while tracked */
     void *aslot;                     /* the adapter's (siod_adapter_host) */
@@ -285,6 +288,7 @@ void siod_sio_saved_free(siod_sio_saved *v);
 /* An offset's text: "<ms>-<n>", the form of a Redis stream id. */
 #define SIOD_SIO_OFFSET_MAX 48
 
+
 typedef struct siod_sio_store_stats {
     size_t packets, log_bytes, sessions, session_bytes;
 } siod_sio_store_stats;
@@ -379,18 +383,24 @@ int siod_sio_store_mem_dump(void *st, uint64_t *ms, uint64_t *n,
 int siod_sio_store_mem_restore(void *st, const siod_sio_logged *e);
 void siod_sio_store_mem_restore_offset(void *st, uint64_t ms, uint64_t n);
 
+
 /* ---- siod_sio_state.c --------------------------------------------------- */
+
+/* A session handed over (siod_sio_handover.h). */
+typedef struct siod_sio_handover siod_sio_handover;
 
 /* Writes what the in-process store st keeps to the state file path
  * (a temporary file beside it, mode 0600, synced, renamed over it), with
  * the writer's window. Returns 0 with *packets and *sockets written, or a
  * negative errno with why[0..cap) set (no file is left half written). */
 int siod_sio_state_write(const char *path, void *st, unsigned window_ms,
+                         const siod_sio_handover *handed,
                          size_t *packets, size_t *sockets, char *why,
                          size_t cap);
 
 typedef struct siod_sio_state_info {
     size_t packets, sockets;         /* restored */
+    size_t sessions;                 /* handed-over sessions read */
     int64_t age_ms;                  /* how long ago the file was written */
     int foreign;                     /* not a siod state file at all */
 } siod_sio_state_info;
@@ -404,6 +414,7 @@ typedef struct siod_sio_state_info {
  * then hold part of the file: the caller drops it. Returns 0 with *info
  * filled. */
 int siod_sio_state_read(const char *path, void *st, unsigned window_ms,
+                        int (*handed)(siod_sio_handover *h),
                         siod_sio_state_info *info, char *why, size_t cap);
 
 /* ---- siod_sio_store_blob.c ---------------------------------------------- */
@@ -628,6 +639,7 @@ void siod_sio_recovery_replay(siod_socket *s);
  * keeps its state (s->kept). */
 void siod_sio_recovery_save(siod_socket *s, const char *reason);
 
+
 /* ---- siod_sio_ack.c ----------------------------------------------------- */
 
 /* A single emit's ack: s awaits the answer to id; cb(ud, ...) runs once,
@@ -697,7 +709,9 @@ void siod_sio_ackwait_answer(siod_ackwait *w, const char *json, size_t len,
 int siod_sio_guard_event(siod_socket *s, const char *name, size_t nlen,
                          const siod_args *a, siod_ack *ack);
 
+
 /* ---- siod_sio_socket.c -------------------------------------------------- */
+
 
 /* A CONNECT for nsp (auth: the packet's data span, type NONE if absent)
  * from client c: creates the socket, runs the middleware, answers.
@@ -752,5 +766,7 @@ size_t siod_sio_sockets_write(siod_socket *const *v, size_t n,
 
 /* The ops every adapter of this layer is created with. */
 extern const siod_adapter_host siod_sio_adapter_host;
+
+#include "siod_sio_handover.h"
 
 #endif

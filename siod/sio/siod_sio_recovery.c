@@ -9,7 +9,8 @@
  * this process, or with --redis siod_sio_store_redis, whose answer to a
  * CONNECT comes later (the CONNECT waits, as for connect middleware). With
  * a state file, a clean stop writes the in-process store there and the
- * next start reads it back (siod_sio_state.c). */
+ * next start reads it back (siod_sio_state.c), with the records of the
+ * sessions handed over on their WebSockets (siod_sio_handover.c). */
 #include "siod_sio_int.h"
 #include "core/siod_core.h"
 #include "sio_json.h"
@@ -33,6 +34,13 @@ static struct event *expire_timer;
 static siod_log_throttle log_failures;
 /* The state file is not ours (another program's file?): never written. */
 static int state_foreign;
+
+/* Sessions handed over: at a stop, those this siod hands on (written to
+ * the state file); at a start, those the previous one handed over, until
+ * their WS_RESUME or the window's end. */
+static siod_hash handed_by_sid;
+static siod_sio_handover *handed;
+static size_t handed_count;
 
 void siod_sio_set_recovery(const siod_sio_recovery_conf *c)
 {
@@ -88,9 +96,95 @@ int siod_sio_recovery_on(void)
     return store != NULL;
 }
 
+static int handed_eq(const void *item, const void *key)
+{
+    return strcmp(((const siod_sio_handover *)item)->sid, key) == 0;
+}
+
+int siod_sio_recovery_handover_keep(siod_sio_handover *h)
+{
+    h->hash = siod_hash_bytes(h->sid, strlen(h->sid));
+    if (siod_hash_find(&handed_by_sid, h->hash, h->sid) != NULL ||
+        siod_hash_insert(&handed_by_sid, h->hash, h) < 0) {
+        siod_sio_handover_free(h);
+        return -ENOMEM;
+    }
+    h->next = handed;
+    handed = h;
+    handed_count++;
+    return 0;
+}
+
+/* Unlinks h from the list (a scan: records are taken once each, and the
+ * list only lives for the first seconds after a restart). */
+static void handed_unlink(siod_sio_handover *h)
+{
+    siod_sio_handover **pp = &handed;
+
+    while (*pp != NULL && *pp != h)
+        pp = &(*pp)->next;
+    if (*pp == h)
+        *pp = h->next;
+    h->next = NULL;
+    handed_count--;
+}
+
+siod_sio_handover *siod_sio_recovery_handover_take(const char *sid)
+{
+    siod_sio_handover *h;
+
+    h = siod_hash_remove(&handed_by_sid, siod_hash_bytes(sid, strlen(sid)),
+                         sid);
+    if (h != NULL)
+        handed_unlink(h);
+    return h;
+}
+
+/* Drops every record (at a stop: those not taken back are not handed on;
+ * their clients reconnect and recover), or those older than since. */
+static void handed_drop(int64_t since)
+{
+    siod_sio_handover **pp = &handed;
+
+    while (*pp != NULL) {
+        siod_sio_handover *h = *pp;
+        if (h->at >= since) {
+            pp = &h->next;
+            continue;
+        }
+        *pp = h->next;
+        siod_hash_remove(&handed_by_sid, h->hash, h->sid);
+        handed_count--;
+        siod_sio_handover_free(h);
+    }
+}
+
+int siod_sio_recovery_handover_begin(char offset[SIOD_SIO_OFFSET_MAX])
+{
+    if (!siod_sio_recovery_persists())
+        return -ENOTSUP;
+    handed_drop(INT64_MAX);
+    store_ops->next_offset(store, offset);
+    return 0;
+}
+
+siod_sio_saved *siod_sio_recovery_take_kept(const char *nsp, const char *pid,
+                                            const char **why)
+{
+    if (store == NULL || store_ops != &siod_sio_store_mem) {
+        *why = "recovery's store is not this process's";
+        return NULL;
+    }
+    return siod_sio_store_mem_take_kept(store, nsp, pid, why);
+}
+
 static void expire_cb(evutil_socket_t fd, short what, void *arg)
 {
-    store_ops->expire(store, siod_now_ms());
+    int64_t now = siod_now_ms();
+
+    store_ops->expire(store, now);
+    if (handed != NULL)
+        handed_drop(now - (int64_t)conf.window_ms);
 }
 
 /* Reads the state file a clean stop left into a new store that takes the
@@ -108,6 +202,7 @@ static void state_load(void)
         return;
     fresh = store_ops->create(&conf);
     rc = fresh != NULL ? siod_sio_state_read(path, fresh, conf.window_ms,
+                                             siod_sio_recovery_handover_keep,
                                              &info, why, sizeof why)
                        : siod_err_set(why, sizeof why, -ENOMEM,
                                       "out of memory");
@@ -115,6 +210,8 @@ static void state_load(void)
         store_ops->destroy(fresh);
         return;
     }
+    if (rc < 0)
+        handed_drop(INT64_MAX);     /* what part of the file gave */
     if (rc < 0 && info.foreign) {
         state_foreign = 1;
         siod_log(SIOD_LOG_ERROR, "state file %s: %s; left as it is, and "
@@ -126,8 +223,10 @@ static void state_load(void)
                  "sessions start empty", path, why);
     } else {
         siod_log(SIOD_LOG_INFO, "state file %s: %zu kept sockets and %zu "
-                 "logged packets restored (written %lld ms ago); removed",
-                 path, info.sockets, info.packets, (long long)info.age_ms);
+                 "logged packets restored, %zu sessions handed over on their "
+                 "WebSockets (written %lld ms ago); removed", path,
+                 info.sockets, info.packets, info.sessions,
+                 (long long)info.age_ms);
         store_ops->destroy(store);
         store = fresh;
         fresh = NULL;
@@ -152,12 +251,13 @@ ssize_t siod_sio_recovery_persist(char *why, size_t cap)
         return 0;
     store_ops->expire(store, siod_now_ms());
     int rc = siod_sio_state_write(conf.state_file, store, conf.window_ms,
-                                  &packets, &sockets, why, cap);
+                                  handed, &packets, &sockets, why, cap);
     if (rc < 0)
         return rc;
     siod_log(SIOD_LOG_INFO, "state file %s: %zu kept sockets and %zu logged "
-             "packets written for the next siod", conf.state_file, sockets,
-             packets);
+             "packets written for the next siod, with %zu sessions handed "
+             "over on their WebSockets", conf.state_file, sockets, packets,
+             handed_count);
     return (ssize_t)sockets;
 }
 
@@ -167,6 +267,7 @@ int siod_sio_recovery_start(char *why, size_t cap)
         return 0;
     store_ops = redis_conn != NULL ? &siod_sio_store_redis
                                           : &siod_sio_store_mem;
+    siod_hash_init(&handed_by_sid, handed_eq);
     store = store_ops->create(&conf);
     expire_timer = store != NULL
                        ? event_new(siod_sio_config()->base, -1, EV_PERSIST,
@@ -192,6 +293,8 @@ int siod_sio_recovery_start(char *why, size_t cap)
 
 void siod_sio_recovery_stop(void)
 {
+    handed_drop(INT64_MAX);
+    siod_hash_destroy(&handed_by_sid);
     if (expire_timer != NULL)
         event_free(expire_timer);
     expire_timer = NULL;
@@ -367,6 +470,12 @@ static int restore(siod_socket *s, siod_sio_saved *v, siod_sio_missed *m,
     return 0;
 }
 
+int siod_sio_recovery_restore(siod_socket *s, siod_sio_saved *v,
+                              const char *offset)
+{
+    return restore(s, v, NULL, offset);
+}
+
 /* The store's answer to a take: s restored or given a new pid, then its
  * connect goes on, unless its client left meanwhile. */
 static void claimed(void *ud, siod_sio_saved *v, siod_sio_missed *m,
@@ -440,8 +549,11 @@ void siod_sio_recovery_replay(siod_socket *s)
 {
     if (store == NULL || !s->recovered)
         return;
-    ssize_t n = store_ops->replay(store, s->nsp->name, s->rec_offset,
-                                  s->rec_missed, in_room, replay_one, s);
+    ssize_t n = s->resumed
+        ? siod_sio_store_mem_replay_after(store, s->nsp->name, s->rec_offset,
+                                          in_room, replay_one, s)
+        : store_ops->replay(store, s->nsp->name, s->rec_offset,
+                            s->rec_missed, in_room, replay_one, s);
     siod_sio_missed_free(s->rec_missed);
     s->rec_missed = NULL;
     if (n >= 0) {

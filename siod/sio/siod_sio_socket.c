@@ -146,6 +146,8 @@ static void connect_finish(siod_socket *s, const siod_error *err)
     /* what it missed first, as the reference sends it */
     siod_sio_recovery_replay(s);
     siod_sio_recovery_connected(s);
+    if (s->resumed)
+        goto connected;         /* the client never left: no CONNECT */
     char data[96];
     /* a Socket.IO 2 client's CONNECT answer has no data */
     int n = c->s != NULL && siod_session_eio3(c->s) ? 0 :
@@ -158,6 +160,7 @@ static void connect_finish(siod_socket *s, const siod_error *err)
         siod_sio_client_write(c, &o, 0);
         siod_sio_out_clear(&o);
     }
+connected:
     siod_sio_observe_connection(s);
     if (s->state == SOCK_CONNECTED && mod_of(s)->on_connection != NULL) {
         siod_socket_ref(s);
@@ -187,35 +190,82 @@ static void connect_claimed(siod_socket *s)
     siod_socket_unref(s);
 }
 
-int siod_sio_socket_connect(siod_sio_client *c, siod_nsp *nsp,
-                            const struct sio_json_span *auth)
+/* A new pending socket of client c on nsp with auth[0..len) (NULL: "{}")
+ * and a new id, linked to c. Returns it (the layer's reference) or NULL
+ * with *rc set. */
+static siod_socket *socket_new(siod_sio_client *c, siod_nsp *nsp,
+                               const char *auth, size_t len, int *rc)
 {
     siod_socket *s = calloc(1, sizeof *s);
-    int rc;
 
+    *rc = -ENOMEM;
     if (s == NULL)
-        return -ENOMEM;
+        return NULL;
     s->refs = 1;
     s->state = SOCK_PENDING;         /* the initial state */
     s->nsp = siod_sio_nsp_ref(nsp);
     s->client = c;
     s->hs = siod_sio_hs_ref(siod_sio_client_hs(c));
-    rc = siod_sid_generate(s->id);
-    if (rc < 0) {
+    *rc = siod_sid_generate(s->id);
+    if (*rc < 0) {
         siod_socket_unref(s);
-        return rc;
+        return NULL;
     }
     s->id[SIO_SID_LEN] = '\0';
-    s->auth = auth->ptr != NULL ? strndup(auth->ptr, auth->len)
-                                : strdup("{}");
+    s->auth = auth != NULL ? strndup(auth, len) : strdup("{}");
     if (s->auth == NULL) {
+        *rc = -ENOMEM;
         siod_socket_unref(s);
-        return -ENOMEM;
+        return NULL;
     }
     s->issued = siod_now_ms();
     siod_sio_format_time(s->issued, s->time, sizeof s->time);
     siod_sio_client_link(c, s);
     nsp->pending++;
+    return s;
+}
+
+/* s (pending, in no room) could not connect: it goes. */
+static void socket_drop(siod_socket *s, const char *why)
+{
+    siod_nsp *nsp = s->nsp;
+
+    transit(s, SOCK_CLOSED, why);
+    siod_sio_client_unlink(s->client, s);
+    s->client = NULL;
+    nsp->pending--;
+    siod_sio_nsp_check_empty(nsp);
+    siod_socket_unref(s);   /* the layer's */
+}
+
+int siod_sio_socket_resume(siod_sio_client *c, siod_nsp *nsp,
+                           const char *auth, siod_sio_saved *v,
+                           const char *offset)
+{
+    int rc;
+    siod_socket *s = socket_new(c, nsp, auth, strlen(auth), &rc);
+
+    if (s != NULL && (rc = siod_sio_recovery_restore(s, v, offset)) < 0)
+        socket_drop(s, "no memory to take it back");
+    siod_sio_saved_free(v);
+    if (rc < 0)
+        return rc;
+    s->resumed = 1;
+    siod_socket_ref(s);
+    connect_finish(s, NULL);
+    rc = s->state == SOCK_CONNECTED && s->recovered ? 0 : -ENOENT;
+    siod_socket_unref(s);
+    return rc;
+}
+
+int siod_sio_socket_connect(siod_sio_client *c, siod_nsp *nsp,
+                            const struct sio_json_span *auth)
+{
+    int rc;
+    siod_socket *s = socket_new(c, nsp, auth->ptr, auth->len, &rc);
+
+    if (s == NULL)
+        return rc;
 
     /* s->refs is the layer's; this call holds one more until it returns */
     siod_socket_ref(s);
@@ -223,12 +273,7 @@ int siod_sio_socket_connect(siod_sio_client *c, siod_nsp *nsp,
     if (rc == 0) {
         connect_claimed(s);
     } else if (rc < 0) {        /* it joined no room */
-        transit(s, SOCK_CLOSED, "no memory to connect it");
-        siod_sio_client_unlink(c, s);
-        s->client = NULL;
-        nsp->pending--;
-        siod_sio_nsp_check_empty(nsp);
-        siod_socket_unref(s);   /* the layer's */
+        socket_drop(s, "no memory to connect it");
     }
     siod_socket_unref(s);
     return rc < 0 ? rc : 0;

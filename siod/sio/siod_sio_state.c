@@ -1,7 +1,8 @@
 /* Connection state recovery's state file (--state-file): what the
  * in-process store keeps (the packet log, the kept sockets, the offset
- * counter) written at a clean stop and read back by the next siod, so
- * that sessions survive a restart of siod. The file is binary, versioned
+ * counter) and the sessions handed over on their WebSockets, written at a
+ * clean stop and read back by the next siod, so that sessions survive a
+ * restart of siod. The file is binary, versioned
  * and ends with a SHA-256 of all before it; it is written to a temporary
  * file (0600), synced and renamed over the old one. */
 #include "siod_sio_int.h"
@@ -26,6 +27,7 @@ static const unsigned char MAGIC[8] = { 'S', 'I', 'O', 'D', 'S', 'T', 'A', 'T' }
 /* Records after the header, then the digest. */
 #define REC_PACKET 'P'
 #define REC_SOCKET 'S'
+#define REC_HANDOVER 'H'
 #define REC_END 'E'
 /* A state file larger than this is not read (no limit set is 0). */
 #define READ_MAX ((size_t)1 << 34)
@@ -122,6 +124,21 @@ static int write_socket(void *ud, const siod_sio_saved *v)
     return w->failed ? -EIO : 0;
 }
 
+static void write_handover(struct writer *w, const siod_sio_handover *h)
+{
+    put_u8(w, REC_HANDOVER);
+    put_str(w, h->sid);
+    put_u64(w, (uint64_t)h->at);
+    put_str(w, h->offset);
+    put_bytes(w, h->info, h->info_len);
+    put_u32(w, (uint32_t)h->nsockets);
+    for (size_t i = 0; i < h->nsockets; i++) {
+        put_str(w, h->sockets[i].nsp);
+        put_str(w, h->sockets[i].pid);
+        put_str(w, h->sockets[i].auth);
+    }
+}
+
 /* Syncs the directory of path, so that the rename is on disk too. */
 static void sync_dir(const char *path)
 {
@@ -141,6 +158,7 @@ static void sync_dir(const char *path)
 }
 
 int siod_sio_state_write(const char *path, void *st, unsigned window_ms,
+                         const siod_sio_handover *handed,
                          size_t *packets, size_t *sockets, char *why,
                          size_t cap)
 {
@@ -178,6 +196,8 @@ int siod_sio_state_write(const char *path, void *st, unsigned window_ms,
     put_u64(&w, n);
     rc = siod_sio_store_mem_dump(st, &ms, &n, write_packet, write_socket,
                                  &w);
+    for (; rc == 0 && handed != NULL; handed = handed->next)
+        write_handover(&w, handed);
     put_u8(&w, REC_END);
     sio_sha256_final(&w.sha, digest);
     if (!w.failed && fwrite(digest, 1, sizeof digest, w.f) != sizeof digest)
@@ -380,6 +400,49 @@ fail:
     return rc;
 }
 
+static int read_handover(struct reader *r, int (*handed)(siod_sio_handover *))
+{
+    siod_sio_handover *h = calloc(1, sizeof *h);
+    const unsigned char *info;
+    char *offset = NULL;
+    size_t n;
+    int rc;
+
+    if (h == NULL)
+        return -ENOMEM;
+    if ((rc = get_id(r, h->sid)) < 0)
+        goto fail;
+    h->at = (int64_t)get_u64(r);
+    if ((rc = get_str(r, SIOD_SIO_OFFSET_MAX - 1, &offset)) < 0)
+        goto fail;
+    memcpy(h->offset, offset, strlen(offset) + 1);
+    info = get_bytes(r, &h->info_len);
+    n = get_u32(r);
+    rc = -EPROTO;
+    /* each socket takes 12 bytes at least */
+    if (info == NULL || r->bad || n > (size_t)(r->end - r->p) / 12)
+        goto fail;
+    rc = -ENOMEM;
+    h->info = malloc(h->info_len ? h->info_len : 1);
+    h->sockets = calloc(n ? n : 1, sizeof *h->sockets);
+    if (h->info == NULL || h->sockets == NULL)
+        goto fail;
+    memcpy(h->info, info, h->info_len);
+    for (; h->nsockets < n; h->nsockets++) {
+        siod_sio_handover_socket *k = &h->sockets[h->nsockets];
+        if ((rc = get_str(r, 0, &k->nsp)) < 0 ||
+            (rc = get_id(r, k->pid)) < 0 ||
+            (rc = get_str(r, 0, &k->auth)) < 0)
+            goto fail;
+    }
+    free(offset);
+    return handed(h);
+fail:
+    free(offset);
+    siod_sio_handover_free(h);
+    return rc;
+}
+
 /* Reads the whole of fd (a regular file) into a malloc'd *buf. */
 static int slurp(int fd, unsigned char **buf, size_t *len)
 {
@@ -423,6 +486,7 @@ static int trusted(int fd, char *why, size_t cap)
 }
 
 int siod_sio_state_read(const char *path, void *st, unsigned window_ms,
+                        int (*handed)(siod_sio_handover *h),
                         siod_sio_state_info *info, char *why, size_t cap)
 {
     unsigned char *buf = NULL, digest[SIO_SHA256_LEN];
@@ -481,6 +545,9 @@ int siod_sio_state_read(const char *path, void *st, unsigned window_ms,
         } else if (kind == REC_SOCKET) {
             rc = read_socket(&r, st);
             info->sockets += rc == 0;
+        } else if (kind == REC_HANDOVER) {
+            rc = read_handover(&r, handed);
+            info->sessions += rc == 0;
         } else {
             rc = -EPROTO;
         }

@@ -44,6 +44,7 @@ struct store {
     struct logent **ring;
     size_t cap, head, len, bytes;
     uint64_t last_ms, last_n;        /* the last offset given */
+    uint64_t drop_ms, drop_n;        /* the newest offset dropped */
     /* saved sockets: by pid, and oldest first */
     siod_hash by_pid;
     struct saved *oldest, *newest;
@@ -60,6 +61,19 @@ void siod_sio_saved_free(siod_sio_saved *v)
     free(v->nsp);
     free(v->data_json);
     free(v);
+}
+
+void siod_sio_handover_free(siod_sio_handover *h)
+{
+    if (h == NULL)
+        return;
+    for (size_t i = 0; h->sockets != NULL && i < h->nsockets; i++) {
+        free(h->sockets[i].nsp);
+        free(h->sockets[i].auth);
+    }
+    free(h->sockets);
+    free(h->info);
+    free(h);
 }
 
 /* ---- offsets -------------------------------------------------------------- */
@@ -114,6 +128,8 @@ static void ent_free(struct logent *e)
 static void drop_oldest_packet(struct store *st)
 {
     struct logent *e = ent_at(st, 0);
+    st->drop_ms = e->ms;
+    st->drop_n = e->n;
     st->bytes -= e->bytes;
     st->head = (st->head + 1) % st->cap;
     st->len--;
@@ -239,19 +255,17 @@ static int selected(const struct logent *e, int (*in)(void *, const char *),
     return 1;
 }
 
-static ssize_t mem_replay(void *p, const char *nsp, const char *offset,
-                          const siod_sio_missed *m,
-                          int (*in)(void *ud, const char *room),
-                          void (*fn)(void *ud, const siod_sio_out *pkt),
-                          void *ud)
+/* Calls fn for each packet of nsp from the log's index `from` on that
+ * in() selects; returns how many. fn may log more packets: only those
+ * there now are replayed. */
+static ssize_t replay_from(struct store *st, size_t from, const char *nsp,
+                           int (*in)(void *ud, const char *room),
+                           void (*fn)(void *ud, const siod_sio_out *pkt),
+                           void *ud)
 {
-    struct store *st = p;
-    ssize_t at = find_offset(st, offset), count = 0;
+    ssize_t count = 0;
 
-    if (at < 0)
-        return -ENOENT;
-    /* fn may log more packets: only those there now are replayed */
-    for (size_t i = (size_t)at + 1, end = st->len; i < end; i++) {
+    for (size_t i = from, end = st->len; i < end; i++) {
         const struct logent *e = ent_at(st, i);
         if (strcmp(e->names, nsp) != 0 || !selected(e, in, ud))
             continue;
@@ -260,6 +274,18 @@ static ssize_t mem_replay(void *p, const char *nsp, const char *offset,
         count++;
     }
     return count;
+}
+
+static ssize_t mem_replay(void *p, const char *nsp, const char *offset,
+                          const siod_sio_missed *m,
+                          int (*in)(void *ud, const char *room),
+                          void (*fn)(void *ud, const siod_sio_out *pkt),
+                          void *ud)
+{
+    struct store *st = p;
+    ssize_t at = find_offset(st, offset);
+
+    return at < 0 ? -ENOENT : replay_from(st, (size_t)at + 1, nsp, in, fn, ud);
 }
 
 /* ---- saved sockets ------------------------------------------------------- */
@@ -338,10 +364,11 @@ static int mem_save(void *p, siod_sio_saved *v)
     return 0;
 }
 
-static siod_sio_saved *mem_take(void *p, const char *nsp, const char *pid,
-                                const char *offset, const char **why)
+/* The socket kept for pid in nsp, or NULL with *why set (one past the
+ * window is dropped). */
+static struct saved *kept_find(struct store *st, const char *nsp,
+                               const char *pid, const char **why)
 {
-    struct store *st = p;
     uint64_t h = siod_hash_bytes(pid, strlen(pid));
     struct saved *s = siod_hash_find(&st->by_pid, h, pid);
 
@@ -354,6 +381,17 @@ static siod_sio_saved *mem_take(void *p, const char *nsp, const char *pid,
         *why = "away longer than the window";
         return NULL;
     }
+    return s;
+}
+
+static siod_sio_saved *mem_take(void *p, const char *nsp, const char *pid,
+                                const char *offset, const char **why)
+{
+    struct store *st = p;
+    struct saved *s = kept_find(st, nsp, pid, why);
+
+    if (s == NULL)
+        return NULL;
     if (find_offset(st, offset) < 0) {
         *why = "its offset is no longer in the packet log";
         return NULL;
@@ -487,6 +525,42 @@ int siod_sio_store_mem_restore(void *p, const siod_sio_logged *l)
     }
     trim_log(st, siod_now_ms() - (int64_t)st->conf.window_ms);
     return 0;
+}
+
+ssize_t siod_sio_store_mem_replay_after(void *p, const char *nsp,
+                                        const char *offset,
+                                        int (*in)(void *ud, const char *room),
+                                        void (*fn)(void *ud,
+                                                   const siod_sio_out *pkt),
+                                        void *ud)
+{
+    struct store *st = p;
+    uint64_t ms, n;
+    size_t lo = 0, hi = st->len;
+
+    if (offset_parse(offset, &ms, &n) < 0)
+        return -EINVAL;
+    if (st->drop_ms > ms || (st->drop_ms == ms && st->drop_n > n))
+        return -ENOENT;         /* some of what followed it is gone */
+    while (lo < hi) {           /* the first entry after the offset */
+        size_t mid = lo + (hi - lo) / 2;
+        const struct logent *e = ent_at(st, mid);
+        if (e->ms < ms || (e->ms == ms && e->n <= n))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return replay_from(st, lo, nsp, in, fn, ud);
+}
+
+siod_sio_saved *siod_sio_store_mem_take_kept(void *p, const char *nsp,
+                                             const char *pid,
+                                             const char **why)
+{
+    struct store *st = p;
+    struct saved *s = kept_find(st, nsp, pid, why);
+
+    return s != NULL ? saved_unlink(st, s) : NULL;
 }
 
 void siod_sio_store_mem_restore_offset(void *p, uint64_t ms, uint64_t n)

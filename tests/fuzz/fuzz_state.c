@@ -65,6 +65,28 @@ static void write_file(const uint8_t *data, size_t len)
     close(fd);
 }
 
+/* The sessions handed over that a read gave, newest first. */
+static siod_sio_handover *handed;
+static size_t nhanded;
+
+static int keep_handed(siod_sio_handover *h)
+{
+    h->next = handed;
+    handed = h;
+    nhanded++;
+    return 0;
+}
+
+static void drop_handed(void)
+{
+    while (handed != NULL) {
+        siod_sio_handover *h = handed;
+        handed = h->next;
+        siod_sio_handover_free(h);
+    }
+    nhanded = 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     siod_sio_recovery_conf c = { WINDOW, 0, 1000, 1 << 20, 1000, 1 << 20,
@@ -84,21 +106,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     write_file(data, size);
     void *st = siod_sio_store_mem.create(&c);
     ENSURE(st != NULL);
-    int rc = siod_sio_state_read(in_path, st, WINDOW, &info, why, sizeof why);
+    int rc = siod_sio_state_read(in_path, st, WINDOW, keep_handed, &info,
+                                 why, sizeof why);
     ENSURE(rc == 0 || rc == -EPROTO || rc == -EINVAL || rc == -ENOMEM);
     if (rc == 0) {
         siod_sio_store_mem.stats(st, &a);
-        ENSURE(siod_sio_state_write(out_path, st, WINDOW, &packets,
+        ENSURE(nhanded == info.sessions);
+        siod_sio_handover *first = handed;
+        size_t n = nhanded;
+        handed = NULL;
+        nhanded = 0;
+        ENSURE(siod_sio_state_write(out_path, st, WINDOW, first, &packets,
                                     &sockets, why, sizeof why) == 0);
         ENSURE(packets == a.packets && sockets == a.sessions);
+        while (first != NULL) {
+            siod_sio_handover *h = first;
+            first = h->next;
+            siod_sio_handover_free(h);
+        }
         void *again = siod_sio_store_mem.create(&c);
-        ENSURE(siod_sio_state_read(out_path, again, WINDOW, &info, why,
-                                   sizeof why) == 0);
+        ENSURE(siod_sio_state_read(out_path, again, WINDOW, keep_handed,
+                                   &info, why, sizeof why) == 0);
+        ENSURE(nhanded == n);
         siod_sio_store_mem.stats(again, &b);
         ENSURE(a.packets == b.packets && a.log_bytes == b.log_bytes &&
                a.sessions == b.sessions && a.session_bytes == b.session_bytes);
         siod_sio_store_mem.destroy(again);
     }
     siod_sio_store_mem.destroy(st);
+    drop_handed();
     return 0;
 }

@@ -109,8 +109,43 @@ static siod_sio_saved *saved(const char *sid, const char *pid,
     return v;
 }
 
-/* A store with 5 packets and 2 kept sockets, written to path; off0 the
- * first packet's offset. */
+/* The offset counter's value taken between the second and the third
+ * packet of write_one (a stop), and the session handed over there. */
+static char stop_off[SIOD_SIO_OFFSET_MAX];
+static siod_sio_handover *read_back;
+
+static siod_sio_handover *handover_of(void)
+{
+    static const unsigned char info[] = "\0\x01\0\0\0\x02qab";
+    siod_sio_handover *h = calloc(1, sizeof *h);
+
+    CHECK(h != NULL);
+    strcpy(h->sid, "sessionAAAAAAAAAAAAA");
+    h->at = siod_now_ms();
+    strcpy(h->offset, stop_off);
+    h->info = malloc(sizeof info - 1);
+    memcpy(h->info, info, sizeof info - 1);
+    h->info_len = sizeof info - 1;
+    h->sockets = calloc(2, sizeof *h->sockets);
+    h->sockets[0].nsp = strdup("/");
+    strcpy(h->sockets[0].pid, "pidA");
+    h->sockets[0].auth = strdup("{\"token\":1}");
+    h->sockets[1].nsp = strdup("/other");
+    strcpy(h->sockets[1].pid, "pidB");
+    h->sockets[1].auth = strdup("{}");
+    h->nsockets = 2;
+    return h;
+}
+
+static int keep_read(siod_sio_handover *h)
+{
+    h->next = read_back;
+    read_back = h;
+    return 0;
+}
+
+/* A store with 5 packets and 2 kept sockets, written to path with one
+ * session handed over; off0 the first packet's offset. */
 static void write_one(char off0[SIOD_SIO_OFFSET_MAX])
 {
     siod_sio_recovery_conf c = conf_of(10000, 0);
@@ -124,13 +159,16 @@ static void write_one(char off0[SIOD_SIO_OFFSET_MAX])
 
     log_one(st, "/", 'w', to_a, NULL, off0);
     log_one(st, "/", 'x', NULL, NULL, tmp);
+    ops->next_offset(st, stop_off);
     log_one(st, "/other", 'z', NULL, NULL, tmp);
     log_one(st, "/", 'u', to_r, ex_r2, tmp);
     log_one(st, "/", 'b', to_a, NULL, tmp);
     CHECK_EQ(ops->save(st, saved("sidA", "pidA", "{\"n\":1}")), 0);
     CHECK_EQ(ops->save(st, saved("sidB", "pidB", NULL)), 0);
-    CHECK_EQ(siod_sio_state_write(path, st, 10000, &packets, &sockets, why,
-                                  sizeof why), 0);
+    siod_sio_handover *h = handover_of();
+    CHECK_EQ(siod_sio_state_write(path, st, 10000, h, &packets, &sockets,
+                                  why, sizeof why), 0);
+    siod_sio_handover_free(h);
     CHECK_EQ(packets, 5);
     CHECK_EQ(sockets, 2);
     CHECK_EQ(stat(path, &sb), 0);
@@ -150,10 +188,35 @@ static void test_round_trip(void)
     write_one(off0);
     clock_ms += 3000;
     void *st = ops->create(&c);
-    CHECK_EQ(siod_sio_state_read(path, st, 10000, &info, why, sizeof why), 0);
+    CHECK_EQ(siod_sio_state_read(path, st, 10000, keep_read, &info, why,
+                                 sizeof why), 0);
     CHECK_EQ(info.packets, 5);
     CHECK_EQ(info.sockets, 2);
+    CHECK_EQ(info.sessions, 1);
     CHECK_EQ(info.age_ms, 3000);
+    /* the session handed over, as it was written */
+    CHECK(read_back != NULL && read_back->next == NULL);
+    CHECK(strcmp(read_back->sid, "sessionAAAAAAAAAAAAA") == 0);
+    CHECK(strcmp(read_back->offset, stop_off) == 0);
+    CHECK_EQ(read_back->info_len, 9);
+    CHECK(memcmp(read_back->info, "\0\x01\0\0\0\x02qab", 9) == 0);
+    CHECK_EQ(read_back->nsockets, 2);
+    CHECK(strcmp(read_back->sockets[0].auth, "{\"token\":1}") == 0);
+    CHECK(strcmp(read_back->sockets[1].nsp, "/other") == 0);
+    CHECK(strcmp(read_back->sockets[1].pid, "pidB") == 0);
+    siod_sio_handover_free(read_back);
+    read_back = NULL;
+    /* what followed the stop, though the stop's offset was never logged */
+    ngot = 0;
+    got[0] = '\0';
+    CHECK_EQ(siod_sio_store_mem_replay_after(st, "/", stop_off, in_list,
+                                             collect, (void *)sock_a), 2);
+    CHECK(strcmp(got, "ub") == 0);
+    ngot = 0;
+    got[0] = '\0';
+    CHECK_EQ(siod_sio_store_mem_replay_after(st, "/other", stop_off, in_list,
+                                             collect, (void *)sock_b), 1);
+    CHECK(strcmp(got, "z") == 0);
     /* the same selection as before the file */
     CHECK(strcmp(replay(st, "/", off0, sock_a), "xub") == 0);
     CHECK(strcmp(replay(st, "/", off0, sock_b), "x") == 0);
@@ -162,7 +225,7 @@ static void test_round_trip(void)
      * the clock behind them */
     clock_ms -= 10000;
     ops->next_offset(st, next);
-    CHECK(strcmp(next, "2000000-5") == 0);
+    CHECK(strcmp(next, "2000000-6") == 0);
     clock_ms += 10000;
     siod_sio_saved *v = store_take(ops, st, "/", "pidA", off0, &err);
     CHECK(v != NULL);
@@ -180,18 +243,31 @@ static void test_round_trip(void)
     /* a new store's limit: the oldest packets go, the offset with them */
     c = conf_of(10000, 2);
     st = ops->create(&c);
-    CHECK_EQ(siod_sio_state_read(path, st, 10000, &info, why, sizeof why), 0);
+    CHECK_EQ(siod_sio_state_read(path, st, 10000, keep_read, &info, why,
+                                 sizeof why), 0);
     siod_sio_store_stats s;
     ops->stats(st, &s);
     CHECK_EQ(s.packets, 2);
     CHECK(replay(st, "/", off0, sock_a) == NULL);
+    /* packets after the stop were dropped: a hand-over cannot replay */
+    CHECK_EQ(siod_sio_store_mem_replay_after(st, "/", stop_off, in_list,
+                                             collect, (void *)sock_a),
+             -ENOENT);
+    /* a kept socket comes back whatever offset its client had */
+    const char *err2 = NULL;
+    siod_sio_saved *k = siod_sio_store_mem_take_kept(st, "/", "pidA", &err2);
+    CHECK(k != NULL && strcmp(k->sid, "sidA") == 0);
+    siod_sio_saved_free(k);
+    CHECK(siod_sio_store_mem_take_kept(st, "/", "pidA", &err2) == NULL);
+    CHECK(err2 != NULL && strstr(err2, "no state kept") != NULL);
     ops->destroy(st);
 
     /* the window: a file older is refused */
     clock_ms += 8000;
     c = conf_of(10000, 0);
     st = ops->create(&c);
-    CHECK_EQ(siod_sio_state_read(path, st, 10000, &info, why, sizeof why),
+    CHECK_EQ(siod_sio_state_read(path, st, 10000, keep_read, &info, why,
+                                 sizeof why),
              -ESTALE);
     CHECK(strstr(why, "past the window") != NULL);
     ops->destroy(st);
@@ -203,7 +279,7 @@ static int read_into_new(char *w, size_t cap, siod_sio_state_info *info)
 {
     siod_sio_recovery_conf c = conf_of(10000, 0);
     void *st = ops->create(&c);
-    int rc = siod_sio_state_read(path, st, 10000, info, w, cap);
+    int rc = siod_sio_state_read(path, st, 10000, keep_read, info, w, cap);
     ops->destroy(st);
     return rc;
 }
