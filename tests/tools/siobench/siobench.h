@@ -113,10 +113,12 @@ struct wstats {
     /* recover: closes of ready clients, reconnection attempts and those
      * refused by an HTTP status, clients away now, holding an offset; at
      * the end, per client: back recovered or fresh (the first time), lost
-     * (not back), stayed (never left); the recovered back within 5 s of
-     * the epoch and per second; got --expect once, twice or more */
+     * (not back), stayed (never left: its connection was handed over),
+     * served (stayed, and got --expect after the epoch); the recovered and
+     * the served back within 5 s of the epoch and per second; got
+     * --expect once, twice or more */
     uint64_t closes, reconnects, refused, away, offsets;
-    uint64_t back, recovered, fresh, rlost, stayed, within_5s;
+    uint64_t back, recovered, fresh, rlost, stayed, served, within_5s;
     uint64_t expect_once, expect_twice;
     uint64_t back_sec[BACK_SECS];
 };
@@ -163,7 +165,7 @@ struct shm {
     /* recover: the epoch (CLOCK_MONOTONIC ns, 0 until --t0-file is read),
      * clients ever ready, holding an offset, back after going away */
     _Atomic int64_t epoch;
-    _Atomic uint64_t established, offsets, back;
+    _Atomic uint64_t established, offsets, back, served;
 };
 
 /* recover: a client's flags */
@@ -203,6 +205,7 @@ struct client {
     uint8_t rflags;             /* R_* */
     uint8_t expect_n;           /* --expect events after coming back */
     int64_t t_back;             /* came back the first time */
+    int64_t t_served;           /* never left: got --expect after the epoch */
     char pid[24];               /* the server's private id of the socket */
     char offset[32];            /* the last offset received */
 };

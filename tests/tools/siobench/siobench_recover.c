@@ -179,8 +179,17 @@ void sb_recover_event(struct worker *w, struct client *c,
     if (end - p < 4 || p[0] != '[' || p[1] != '"' || end[-1] != ']')
         return;
     if (el && (size_t)(end - p) > el + 3 && memcmp(p + 2, w->cfg->expect, el) == 0 &&
-        p[2 + el] == '"' && (c->rflags & (R_BACK | R_AWAY)) && c->expect_n < UINT8_MAX)
-        c->expect_n++;
+        p[2 + el] == '"') {
+        int64_t epoch = atomic_load(&w->shm->epoch);
+        /* a client whose connection the restart left open is served
+         * again when the event emitted after it reaches it */
+        if (!(c->rflags & (R_BACK | R_AWAY)) && epoch && !c->t_served) {
+            c->t_served = w->now;
+            atomic_fetch_add(&w->shm->served, 1);
+        }
+        if (((c->rflags & (R_BACK | R_AWAY)) || epoch) && c->expect_n < UINT8_MAX)
+            c->expect_n++;
+    }
     /* the offset: a last argument that is a string, after a comma */
     if (end[-2] != '"')
         return;
@@ -213,15 +222,20 @@ void sb_recover_finish(struct worker *w)
         else if (c->expect_n > 1)
             w->st.expect_twice++;
         if (!(c->rflags & R_BACK)) {
-            if (c->state == C_READY)
-                w->st.stayed++;
-            else
+            if (c->state != C_READY) {
                 w->st.rlost++;
+                continue;
+            }
+            w->st.stayed++;
+            if (!c->t_served || !epoch)
+                continue;
+            w->st.served++;
+            dt = c->t_served - epoch;
+        } else if (!(c->rflags & R_RECOVERED) || !epoch) {
             continue;
+        } else {
+            dt = c->t_back - epoch;
         }
-        if (!(c->rflags & R_RECOVERED) || !epoch)
-            continue;
-        dt = c->t_back - epoch;
         sb_hist_add(w->hist[H_LAT], &w->st.max_lat_us, dt);
         if (dt <= 5 * NS)
             w->st.within_5s++;
@@ -284,8 +298,9 @@ int64_t sb_recover_tick(struct sb_recover *r, const struct cfg *cfg,
         }
         return stop;
     }
-    if (atomic_load(&shm->back) >= est || now - r->epoch > (int64_t)(cfg->timeout * NS)) {
-        r->timed_out = atomic_load(&shm->back) < est;
+    uint64_t back = atomic_load(&shm->back) + atomic_load(&shm->served);
+    if (back >= est || now - r->epoch > (int64_t)(cfg->timeout * NS)) {
+        r->timed_out = back < est;
         r->last_back = now;
         sb_cpu_sample(cfg, cw->at_stop);
         cw->have_stop = 1;
@@ -313,13 +328,14 @@ void sb_recover_report(const struct cfg *cfg, const struct wstats *t,
            (unsigned long long)t->offsets, (unsigned long long)t->closes,
            (unsigned long long)t->reconnects, (unsigned long long)t->refused);
     printf("back: %llu recovered, %llu fresh (not recovered), %llu lost, %llu "
-           "never left; recovered within 5 s %llu\n",
-           (unsigned long long)t->recovered, (unsigned long long)t->fresh,
-           (unsigned long long)t->rlost, (unsigned long long)t->stayed,
-           (unsigned long long)t->within_5s);
-    if (t->recovered)
-        printf("recovery time from the epoch: p50 %.0f ms p99 %.0f ms max %.0f ms\n",
-               p50, p99, mx);
+           "never left (%llu of them got \"%s\"); recovered or served within "
+           "5 s %llu\n", (unsigned long long)t->recovered,
+           (unsigned long long)t->fresh, (unsigned long long)t->rlost,
+           (unsigned long long)t->stayed, (unsigned long long)t->served,
+           cfg->expect, (unsigned long long)t->within_5s);
+    if (t->recovered || t->served)
+        printf("time from the epoch to recovered or served: p50 %.0f ms p99 "
+               "%.0f ms max %.0f ms\n", p50, p99, mx);
     if (cfg->expect[0])
         printf("\"%s\" after the return: once %llu, twice or more %llu\n", cfg->expect,
                (unsigned long long)t->expect_once, (unsigned long long)t->expect_twice);
@@ -329,13 +345,14 @@ void sb_recover_report(const struct cfg *cfg, const struct wstats *t,
     printf("{\"mode\":\"recover\",\"clients\":%ld,\"procs\":%d,\"connected\":%llu,"
            "\"failed\":%llu,\"offsets\":%llu,\"epoch\":%s,\"recovered\":%llu,"
            "\"fresh\":%llu,\"not_recovered\":%llu,\"lost\":%llu,\"stayed\":%llu,"
-           "\"within_5s\":%llu,", cfg->clients, cfg->procs,
+           "\"served\":%llu,\"within_5s\":%llu,", cfg->clients, cfg->procs,
            (unsigned long long)t->established, (unsigned long long)t->failed,
            (unsigned long long)t->offsets, r->epoch ? "true" : "false",
            (unsigned long long)t->recovered, (unsigned long long)t->fresh,
            (unsigned long long)t->fresh, (unsigned long long)t->rlost,
-           (unsigned long long)t->stayed, (unsigned long long)t->within_5s);
-    if (t->recovered)
+           (unsigned long long)t->stayed, (unsigned long long)t->served,
+           (unsigned long long)t->within_5s);
+    if (t->recovered || t->served)
         printf("\"p50_ms\":%.1f,\"p99_ms\":%.1f,\"max_ms\":%.1f,", p50, p99, mx);
     else
         printf("\"p50_ms\":null,\"p99_ms\":null,\"max_ms\":null,");
