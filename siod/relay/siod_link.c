@@ -118,9 +118,11 @@ static int handle_auth(siod_link *l, const sio_relay_frame *f)
         link_refuse(l, why);
         return rc;
     }
-    /* WS_FANOUT only to a module that said it takes it */
+    /* WS_FANOUT, WS_CLOSE with SIO_RF_KEEP only to a module that said it
+     * takes them */
     l->peer = siod_peer_new(&siod_link_peer_ops, l, l->name,
-                            l->auth.caps & SIO_RELAY_CAP_FANOUT,
+                            l->auth.caps & (SIO_RELAY_CAP_FANOUT |
+                                            SIO_RELAY_CAP_HANDOVER),
                             l->auth.max_body);
     if (l->peer == NULL) {
         siod_link_break(l, SIOD_LOG_ERROR, "out of memory");
@@ -130,9 +132,10 @@ static int handle_auth(siod_link *l, const sio_relay_frame *f)
     siod_count.links_opened++;
     event_del(l->hs_timer);
     siod_link_peers_greet(l);
-    siod_log(SIOD_LOG_INFO, "link %s ready (module pid %u, max body %u%s)",
+    siod_log(SIOD_LOG_INFO, "link %s ready (module pid %u, max body %u%s%s)",
              l->name, (unsigned)l->auth.pid, (unsigned)l->auth.max_body,
-             (l->auth.caps & SIO_RELAY_CAP_FANOUT) ? ", fan-out" : "");
+             (l->auth.caps & SIO_RELAY_CAP_FANOUT) ? ", fan-out" : "",
+             (l->auth.caps & SIO_RELAY_CAP_HANDOVER) ? ", hand-over" : "");
     return 0;
 }
 
