@@ -35,6 +35,9 @@
 #   QUICK=1: CLIENTS=200, PROCS=1 (checks the script, measures nothing)
 #   RECONNECT_DELAY (1 s: siobench's first reconnection delay, ±50 %, as
 #                 the official client's)
+#   HANDOVER (the module's default: WebSockets held across the restart and
+#                 handed to the next siod, SocketIOHandoverTimeout 10; 0:
+#                 off, every client closed with 1012 and reconnecting)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -62,6 +65,7 @@ SRC=${SRC-127.0.0.2-127.0.0.17}
 TIMEOUT=${TIMEOUT:-30}
 SIGNAL=${SIGNAL:-TERM}
 PIN_CHILDREN=${PIN_CHILDREN:-1}
+HANDOVER=${HANDOVER:-}
 case $CLIENT:$SIGNAL in
 *:TERM | siobench:USR2) ;;
 *) echo "bench-restart: SIGNAL is TERM, or USR2 with CLIENT=siobench; not '$SIGNAL'" >&2; exit 2 ;;
@@ -86,8 +90,10 @@ port=$(free_port)
 say "httpd ($MPM) + managed siod on port $port, $CLIENTS clients ($CLIENT), out $OUT"
 # SIOD_MODE=managed: httpd starts siod again after the SIGTERM, with the
 # state file it names; no rate limit on the reconnection storm
+conf=$(extra_conf "$MPM")
+[ -z "$HANDOVER" ] || conf+=$'\n'"SocketIOHandoverTimeout $HANDOVER"
 serve_start "$OUT/logs/serve.log" RUNDIR="$rundir" PORT="$port" MPM="$MPM" APP=bench \
-    EXTRA_CONF="$(extra_conf "$MPM")" RECOVERY="$RECOVERY" PING_INTERVAL="$PING_INTERVAL" \
+    EXTRA_CONF="$conf" RECOVERY="$RECOVERY" PING_INTERVAL="$PING_INTERVAL" \
     PING_TIMEOUT="$PING_TIMEOUT" EVENT_RATE=0 HANDSHAKE_RATE=0 SIOD_MODE=managed \
     PIN_CHILDREN="$PIN_CHILDREN"
 
@@ -164,7 +170,7 @@ const out = {
   missed_once: r.expect_once, missed_twice: r.expect_twice,
   cpu_machine_ms: null, cpu_server_ms: r.cpu_ms.server, cpu_clients_ms: r.cpu_ms.client,
   cpu_window_ms: r.cpu_window_ms, back_per_second: r.back_per_second,
-  reconnects: r.reconnects, refused: r.refused, stayed: r.stayed,
+  reconnects: r.reconnects, refused: r.refused, stayed: r.stayed, served: r.served,
 };
 process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
 ' >"$OUT/result.json"
@@ -191,6 +197,7 @@ grep -h 'state file\|Terminated\|ended (exit' "$rundir/logs/error_log" 2>/dev/nu
 node -e '
 const r = require(process.argv[1]);
 console.log(`recovered ${r.recovered} of ${r.clients} (not recovered ${r.not_recovered}, lost ${r.lost}); ` +
+  (r.stayed != null ? `kept open ${r.stayed} (served ${r.served}); ` : "") +
   `within 5 s: ${r.within_5s}; p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, max ${r.max_ms} ms; ` +
   `a new siod started ${r.siod_started_ms} ms and answered ${r.siod_back_ms} ms after the signal; ` +
   `the event emitted then reached ${r.missed_once} once, ${r.missed_twice} twice; ` +
