@@ -36,6 +36,10 @@ static apr_status_t waiter_cleanup(void *data)
         apr_hash_set(link->waiters, &w->conn, sizeof(w->conn), NULL);
         w->registered = 0;
     }
+    if (w->held) {
+        w->held = 0;
+        link->n_held--;
+    }
     free_queue_locked(w);
     apr_thread_mutex_unlock(link->mutex);
     if (w->wakefd >= 0) {
@@ -326,5 +330,49 @@ apr_status_t socketio_waiter_bind(socketio_waiter *w, void *owner,
     apr_thread_mutex_unlock(link->mutex);
     if (fd >= 0)
         close(fd);
+    return rv;
+}
+
+/* See the header. */
+int socketio_waiter_held(socketio_waiter *w, int *status)
+{
+    socketio_link *link = w->link;
+    int held;
+
+    apr_thread_mutex_lock(link->mutex);
+    held = w->held;
+    if (held && status)
+        *status = w->held_status;
+    apr_thread_mutex_unlock(link->mutex);
+    return held;
+}
+
+/* See the header. A held waiter keeps its conn and its place in the
+ * registry; only its generation moves, so sends go to the new siod and a
+ * drop of the new link fails it as any other. */
+apr_status_t socketio_waiter_rebind(socketio_waiter *w)
+{
+    socketio_link *link = w->link;
+    apr_status_t rv;
+
+    apr_thread_mutex_lock(link->mutex);
+    if (!w->held) {
+        rv = APR_EINVAL;
+    } else if (link->state != LINK_UP || link->gen == w->gen) {
+        rv = APR_EAGAIN;
+    } else {
+        w->held = 0;
+        link->n_held--;
+        if (link->peer_caps & SIO_RELAY_CAP_HANDOVER) {
+            w->gen = link->gen;
+            w->peer_caps = link->peer_caps;
+            w->failed = 0;
+            rv = APR_SUCCESS;
+        } else {
+            w->failed = 1;
+            rv = APR_ENOTIMPL;
+        }
+    }
+    apr_thread_mutex_unlock(link->mutex);
     return rv;
 }
