@@ -438,8 +438,17 @@ void socketio_ws_thread_run(socketio_ws *ws)
                              "closed by the client while held");
             break;
         }
-        if (n > 0 && pfd[0].revents)
+        if (n > 0 && pfd[0].revents) {
+            /* siod's frames first: a hand-over among them stops the
+             * reading, so that what the client sent since goes to the
+             * next siod. */
+            if (pfd[1].revents) {
+                on_siod_wake(ws);
+                if (socketio_ws_is_closed(ws) || ws->held)
+                    continue;
+            }
             read_client(ws, scratch);
+        }
     }
     flush_blocking(ws);
 }
