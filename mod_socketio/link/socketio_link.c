@@ -75,7 +75,8 @@
  * waiter held (the reading thread, as it dispatches the frame, so before
  * the link's drop that follows); socketio_link_down fails every waiter
  * but the held ones. While any is held and the link is down, a keeper
- * thread (one per link, started with its first open) opens it again every
+ * thread (one per link, started by the first hold an owner sees,
+ * socketio_waiter_held) opens it again every
  * LINK_KEEP_RETRY, as a request would; each open tells the held waiters'
  * owners (the reactor through sink->link_up, threads through their wake
  * fd), and each owner moves its waiter to the new generation
@@ -171,15 +172,19 @@ static void *APR_THREAD_FUNC keeper_main(apr_thread_t *t, void *data)
     return NULL;
 }
 
-/* Starts the keeper thread if the link hands WebSockets over and has
- * none yet (link->mutex held); signals blocked in it as in the reader.
- * Without it held WebSockets wait for a request to reopen the link. */
-static void start_keeper_locked(socketio_link *link)
+/* See socketio_link_int.h. Started on the first hold, not with the
+ * link: a child that never holds a WebSocket runs no thread for it.
+ * Signals are blocked in it as in the reader. Without it held
+ * WebSockets wait for a request to reopen the link. */
+void socketio_link_keeper_start(socketio_link *link)
 {
     sigset_t all, old;
 
-    if (!link->handover || link->keeper)
+    apr_thread_mutex_lock(link->mutex);
+    if (!link->handover || link->keeper || link_exiting(link)) {
+        apr_thread_mutex_unlock(link->mutex);
         return;
+    }
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
     if (apr_thread_create(&link->keeper, NULL, keeper_main, link,
@@ -191,6 +196,7 @@ static void start_keeper_locked(socketio_link *link)
                      "WebSockets will not be held across a restart of siod");
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    apr_thread_mutex_unlock(link->mutex);
 }
 
 /* The link just opened: wakes the owners of held waiters served by a
@@ -290,7 +296,6 @@ apr_status_t socketio_link_ensure_open(socketio_link *link)
     link->gen++;
     socketio_link_transit(link, LINK_UP, "HELLO and AUTH done");
     apr_thread_cond_signal(link->cond);
-    start_keeper_locked(link);
     wake_held_locked(link);
     apr_thread_mutex_unlock(link->mutex);
     apr_thread_mutex_unlock(link->write_mutex);

@@ -196,7 +196,8 @@ apr_status_t socketio_waiter_wait_held(socketio_waiter *w,
  * returns 1 while the link holds w for the next siod (its drop then does
  * not fail w), with *status (may be NULL) the WS_CLOSE's status; 0 when
  * w is not held (the module does not offer the hand-over: the WS_CLOSE
- * is a plain one). The owner's thread; takes the link's mutex. */
+ * is a plain one). The first hold starts the thread that opens the link
+ * again. The owner's thread; takes the link's mutex. */
 int socketio_waiter_held(socketio_waiter *w, int *status);
 
 /* The owner of a held waiter, whenever the link may have opened again

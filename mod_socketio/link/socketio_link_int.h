@@ -105,7 +105,8 @@ struct socketio_link {
     int handover;                  /* SocketIOHandoverTimeout > 0: HELLO
                                     * offers SIO_RELAY_CAP_HANDOVER */
     unsigned n_held;               /* mutex: waiters held (w->held) */
-    apr_thread_t *keeper;          /* reopens the link while n_held */
+    apr_thread_t *keeper;          /* reopens the link while n_held;
+                                    * started on the first hold */
     apr_thread_cond_t *keep_cond;  /* keeper waits here */
     apr_allocator_t *alloc;        /* frames; thread-safe */
     apr_hash_t *waiters;           /* &conn -> socketio_waiter */
@@ -231,6 +232,11 @@ static inline apr_uint32_t socketio_link_pack_node(const char *node)
 /* socketio_link.c (called by the waiter file). */
 /* Opens the link unless it is up. Returns APR_SUCCESS or why not. */
 apr_status_t socketio_link_ensure_open(socketio_link *link);
+/* Starts the link's keeper thread (see socketio_link.c, "Holding
+ * WebSockets") unless it runs, the child exits or the link does not hand
+ * over; a failure is logged and turns the hand-over off for the link.
+ * Any thread, no lock held. */
+void socketio_link_keeper_start(socketio_link *link);
 
 /* socketio_link_read.c (called by socketio_link.c and the waiter file). */
 /* The reader thread's body (link->pool's thread). */

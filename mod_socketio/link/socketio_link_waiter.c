@@ -1,9 +1,10 @@
 /* The relay link's waiter registry (see socketio_link.c for the whole
  * link): a waiter per request or WebSocket conn, its frame queue and wake
  * fd, and the frames request and WebSocket threads write themselves under
- * write_mutex (sending the reactor's queued bytes first). Any thread that
- * owns the waiter; the reader thread touches only its queue with
- * link->mutex held. Calls socketio_link.c (open, stopping), the frame
+ * write_mutex (sending the reactor's queued bytes first); a held
+ * waiter's hand-over to the next siod. Any thread that owns the waiter;
+ * the reader thread touches only its queue with link->mutex held. Calls
+ * socketio_link.c (open, stopping, the keeper thread), the frame
  * memory of socketio_link_read.c, socketio_link_oq.c (frame_parts,
  * oq_send, oq_notify) and socketio_link_fd.c (write, wake); none of them
  * calls back. */
@@ -344,6 +345,9 @@ int socketio_waiter_held(socketio_waiter *w, int *status)
     if (held && status)
         *status = w->held_status;
     apr_thread_mutex_unlock(link->mutex);
+    /* Someone must open the link again for it. */
+    if (held)
+        socketio_link_keeper_start(link);
     return held;
 }
 
