@@ -122,6 +122,11 @@ static const command_rec socketio_cmds[] = {
                   RSRC_CONF,
                   "Bytes of WebSocket messages a child may hold "
                   "for siod before it stops reading the senders (mpm_event)"),
+    AP_INIT_TAKE1("SocketIOHandoverTimeout", socketio_cmd_number,
+                  SOCKETIO_CONF_INFO(socketio_field_handover_timeout),
+                  RSRC_CONF,
+                  "Seconds a WebSocket is held open across a restart of "
+                  "siod for the next siod to take it back (0: off)"),
     AP_INIT_TAKE1("SocketIONode", socketio_cmd_node, NULL, RSRC_CONF,
                   "This node's tag in a cluster (as siod --node): session "
                   "ids begin with it"),

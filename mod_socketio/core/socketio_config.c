@@ -90,6 +90,7 @@ void *socketio_config_create_server(apr_pool_t *p, server_rec *s)
     sc->ws_write_timeout = -1;
     sc->poll_release_timeout = -1;
     sc->relay_queue = -1;
+    sc->handover_timeout = -1;
     sc->fd_reserve = -1;
     sc->pin_children = -1;
     sc->daemon_managed = -1;
@@ -122,6 +123,9 @@ void *socketio_config_merge_server(apr_pool_t *p, void *basev, void *addv)
                                    : base->poll_release_timeout;
     sc->relay_queue = add->relay_queue != -1 ? add->relay_queue
                                              : base->relay_queue;
+    sc->handover_timeout = add->handover_timeout != -1
+                               ? add->handover_timeout
+                               : base->handover_timeout;
     sc->node = add->node ? add->node : base->node;
     sc->peers = add->peers ? add->peers : base->peers;
     sc->fd_reserve = add->fd_reserve != -1 ? add->fd_reserve
@@ -218,6 +222,11 @@ const socketio_conf_field socketio_field_relay_queue = {
     IN_SERVER(relay_queue, BYTES),
     .context = GLOBAL_ONLY, .min = SOCKETIO_MIN_RELAY_QUEUE,
     .max = 1024 * 1024 * 1024, .unit = "a number of bytes" };
+/* One value for the whole server: a child's links offer the hand-over to
+ * siod or not (0: off). */
+const socketio_conf_field socketio_field_handover_timeout = {
+    IN_SERVER(handover_timeout, SECONDS),
+    .context = GLOBAL_ONLY, .min = 0, .max = 3600, .unit = "seconds" };
 /* One value for the whole server: each child's guard reads it (0: off). */
 const socketio_conf_field socketio_field_fd_reserve = {
     IN_SERVER(fd_reserve, COUNT),
@@ -725,4 +734,13 @@ apr_size_t socketio_config_relay_queue(const socketio_server_conf *s)
 {
     return s->relay_queue > 0 ? (apr_size_t)s->relay_queue
                               : SOCKETIO_DEFAULT_RELAY_QUEUE;
+}
+
+/* Returns how long a handed-over WebSocket waits for the next siod
+ * (default 10 s; 0: the hand-over is off). */
+apr_interval_time_t
+socketio_config_handover_timeout(const socketio_server_conf *s)
+{
+    return s->handover_timeout >= 0 ? s->handover_timeout
+                                    : SOCKETIO_DEFAULT_HANDOVER_TIMEOUT;
 }

@@ -36,6 +36,9 @@ extern module AP_MODULE_DECLARE_DATA socketio_module;
 /* SocketIOPollReleaseTimeout: how long a held GET that a stopping child
  * ends waits for siod's answer to the release. */
 #define SOCKETIO_DEFAULT_POLL_RELEASE_TIMEOUT apr_time_from_sec(1)
+/* SocketIOHandoverTimeout unset: how long a WebSocket that a stopping
+ * siod handed over is held for the next one. */
+#define SOCKETIO_DEFAULT_HANDOVER_TIMEOUT apr_time_from_sec(10)
 /* SocketIOWebSocketThreads unset: this share of MaxRequestWorkers. */
 #define SOCKETIO_DEFAULT_THREADS_DIVISOR 4
 /* SocketIOPollThreads unset: this share of a child's threads, or of
@@ -83,6 +86,9 @@ typedef struct socketio_server_conf {
                                                * -1 while unset */
     apr_off_t relay_queue;              /* SocketIORelayQueue, -1 while
                                          * unset (main server only) */
+    apr_interval_time_t handover_timeout; /* SocketIOHandoverTimeout, -1
+                                           * while unset, 0 off (main
+                                           * server only) */
     const char *node;                   /* SocketIONode tag, or NULL */
     apr_hash_t *peers;                  /* SocketIOPeer: tag -> base URL
                                          * (no trailing '/'), or NULL */
@@ -170,6 +176,7 @@ extern const socketio_conf_field
     socketio_field_poll_threads,            /* SocketIOPollThreads */
     socketio_field_pin_children,            /* SocketIOPinChildren */
     socketio_field_relay_queue,             /* SocketIORelayQueue */
+    socketio_field_handover_timeout,        /* SocketIOHandoverTimeout */
     socketio_field_fd_reserve,              /* SocketIODescriptorReserve */
     socketio_field_daemon_path;             /* SocketIODaemonPath */
 
@@ -247,5 +254,10 @@ socketio_config_ws_write_timeout(const socketio_server_conf *s);
 apr_interval_time_t
 socketio_config_poll_release_timeout(const socketio_server_conf *s);
 apr_size_t socketio_config_relay_queue(const socketio_server_conf *s);
+/* How long a WebSocket that a stopping siod hands over (WS_CLOSE with
+ * SIO_RF_KEEP) is held for the next siod (SocketIOHandoverTimeout,
+ * default 10 s); 0: hand-over is off. */
+apr_interval_time_t
+socketio_config_handover_timeout(const socketio_server_conf *s);
 
 #endif

@@ -2,7 +2,8 @@
  * of mod_status's page (server-status; "SocketIO...: value" lines in its
  * ?auto form) and Prometheus text (SetHandler socketio-metrics). siod's
  * figures come from the "stats" operation of the HTTP API (an API frame,
- * docs/emit-api.md); this child adds whether its relay link is up. */
+ * docs/emit-api.md); this child adds whether its relay link is up and
+ * how many WebSockets it holds for the next siod. */
 #include <string.h>
 
 #include "httpd.h"
@@ -14,6 +15,7 @@
 
 #include "sio_relay.h"
 #include "socketio_http_int.h"
+#include "socketio_ws.h"
 
 APLOG_USE_MODULE(socketio);
 
@@ -108,15 +110,18 @@ int socketio_status_hook(request_rec *r, int flags)
     int up = link_up(r);
 
     if (flags & AP_STATUS_SHORT) {
-        ap_rprintf(r, "SocketIOLinkUp: %d\nSocketIODaemonUp: %d\n", up,
+        ap_rprintf(r, "SocketIOLinkUp: %d\nSocketIOWebSocketsHeld: %u\n"
+                   "SocketIODaemonUp: %d\n", up, socketio_ws_held_now(),
                    lines != NULL);
         if (lines)
             ap_rputs(lines, r);
         return OK;
     }
     ap_rputs("<hr />\n<h2>Socket.IO (mod_socketio, siod)</h2>\n", r);
-    ap_rprintf(r, "<p>This child's relay link to siod: %s. siod: %s.</p>\n",
-               up ? "up" : "down", lines ? "answering" : "not answering");
+    ap_rprintf(r, "<p>This child's relay link to siod: %s; WebSockets it "
+               "holds for the next siod: %u. siod: %s.</p>\n",
+               up ? "up" : "down", socketio_ws_held_now(),
+               lines ? "answering" : "not answering");
     if (lines)
         status_html(r, lines);
     return OK;

@@ -68,6 +68,21 @@
  * reactor (sink->output) if queued bytes or paused clients are left.
  * socketio_link_down shuts the socket down before it takes write_mutex, so a
  * writer blocked on siod lets go at once.
+ *
+ * Holding WebSockets across a restart of siod (docs/relay-protocol.md,
+ * "Handing WebSockets over"): unless SocketIOHandoverTimeout is 0, HELLO
+ * offers SIO_RELAY_CAP_HANDOVER. A WS_CLOSE with SIO_RF_KEEP marks its
+ * waiter held (the reading thread, as it dispatches the frame, so before
+ * the link's drop that follows); socketio_link_down fails every waiter
+ * but the held ones. While any is held and the link is down, a keeper
+ * thread (one per link, started by the first hold an owner sees,
+ * socketio_waiter_held) opens it again every
+ * LINK_KEEP_RETRY, as a request would; each open tells the held waiters'
+ * owners (the reactor through sink->link_up, threads through their wake
+ * fd), and each owner moves its waiter to the new generation
+ * (socketio_waiter_rebind) and sends WS_RESUME itself, so that the
+ * WebSocket's frames keep their order. A held waiter keeps its conn: conn
+ * numbers are unique per link across generations.
  */
 #include "socketio_link_int.h"
 
@@ -132,6 +147,75 @@ static apr_status_t start_reader_locked(socketio_link *link)
     return rv;
 }
 
+/* The keeper thread: while waiters are held and the link is down, opens
+ * it every LINK_KEEP_RETRY (see "Holding WebSockets" above); otherwise
+ * waits on keep_cond (socketio_link_down and the exit signal it). Ends
+ * when the child exits. */
+static void *APR_THREAD_FUNC keeper_main(apr_thread_t *t, void *data)
+{
+    socketio_link *link = data;
+
+    apr_thread_mutex_lock(link->mutex);
+    while (!link_exiting(link)) {
+        if (!link->n_held || link->state != LINK_DOWN) {
+            apr_thread_cond_wait(link->keep_cond, link->mutex);
+            continue;
+        }
+        apr_thread_mutex_unlock(link->mutex);
+        socketio_link_ensure_open(link);
+        apr_thread_mutex_lock(link->mutex);
+        if (link->n_held && link->state == LINK_DOWN)
+            apr_thread_cond_timedwait(link->keep_cond, link->mutex,
+                                      LINK_KEEP_RETRY);
+    }
+    apr_thread_mutex_unlock(link->mutex);
+    return NULL;
+}
+
+/* See socketio_link_int.h. Started on the first hold, not with the
+ * link: a child that never holds a WebSocket runs no thread for it.
+ * Signals are blocked in it as in the reader. Without it held
+ * WebSockets wait for a request to reopen the link. */
+void socketio_link_keeper_start(socketio_link *link)
+{
+    sigset_t all, old;
+
+    apr_thread_mutex_lock(link->mutex);
+    if (!link->handover || link->keeper || link_exiting(link)) {
+        apr_thread_mutex_unlock(link->mutex);
+        return;
+    }
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    if (apr_thread_create(&link->keeper, NULL, keeper_main, link,
+                          link->pool) != APR_SUCCESS) {
+        link->keeper = NULL;
+        link->handover = 0;   /* nothing would reopen the link for them */
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, link->s,
+                     "mod_socketio: cannot start the relay keeper thread; "
+                     "WebSockets will not be held across a restart of siod");
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    apr_thread_mutex_unlock(link->mutex);
+}
+
+/* The link just opened: wakes the owners of held waiters served by a
+ * thread, to hand them to this siod (the reactor hears of it through
+ * sink->link_up). mutex held. */
+static void wake_held_locked(socketio_link *link)
+{
+    apr_hash_index_t *hi;
+
+    if (!link->n_held)
+        return;
+    for (hi = apr_hash_first(NULL, link->waiters); hi; hi = apr_hash_next(hi)) {
+        socketio_waiter *w = apr_hash_this_val(hi);
+
+        if (w->held && !w->owner)
+            socketio_waiter_wake(w);
+    }
+}
+
 /* Opens the link if it is down. Returns APR_SUCCESS when it is up. */
 apr_status_t socketio_link_ensure_open(socketio_link *link)
 {
@@ -186,6 +270,15 @@ apr_status_t socketio_link_ensure_open(socketio_link *link)
     link->slow_fail_at = 0;
     apr_thread_mutex_lock(link->write_mutex);
     apr_thread_mutex_lock(link->mutex);
+    if (link_exiting(link)) {
+        /* The child began to exit during the handshake (the keeper
+         * thread opens links while the MPM stops). */
+        apr_thread_mutex_unlock(link->mutex);
+        apr_thread_mutex_unlock(link->write_mutex);
+        close(fd);
+        rv = APR_EOF;
+        goto out;
+    }
     if (!link->sink && !link->reader &&
         (rv = start_reader_locked(link)) != APR_SUCCESS) {
         apr_thread_mutex_unlock(link->mutex);
@@ -203,6 +296,7 @@ apr_status_t socketio_link_ensure_open(socketio_link *link)
     link->gen++;
     socketio_link_transit(link, LINK_UP, "HELLO and AUTH done");
     apr_thread_cond_signal(link->cond);
+    wake_held_locked(link);
     apr_thread_mutex_unlock(link->mutex);
     apr_thread_mutex_unlock(link->write_mutex);
     socketio_link_note_connected(link);
@@ -227,10 +321,17 @@ static apr_status_t link_cleanup(void *data)
                                                        : LINK_EXITED,
                           "child exiting");
     apr_thread_cond_broadcast(link->cond);
+    apr_thread_cond_broadcast(link->keep_cond);
     apr_thread_mutex_unlock(link->mutex);
     if (link->reader) {
         apr_thread_join(&trv, link->reader);
         link->reader = NULL;
+    }
+    /* At most one open attempt (LINK_OPEN_TIMEOUT_MS) to wait for: the
+     * open refuses once the link is exiting. */
+    if (link->keeper) {
+        apr_thread_join(&trv, link->keeper);
+        link->keeper = NULL;
     }
     /* No other thread is left (the reactor stopped first); a link the
      * reactor read is still closing here. */
@@ -270,6 +371,8 @@ static socketio_link *link_create(apr_pool_t *pchild, server_rec *s,
     link->waiters = apr_hash_make(p);
     link->outage = &link->local_outage;
     link->oq_limit = socketio_config_relay_queue(socketio_config_server(s));
+    link->handover =
+        socketio_config_handover_timeout(socketio_config_server(s)) > 0;
     idx = outage_slots ? apr_hash_get(outage_slots, path, APR_HASH_KEY_STRING)
                        : NULL;
     if (outage_shm && idx)
@@ -280,6 +383,7 @@ static socketio_link *link_create(apr_pool_t *pchild, server_rec *s,
         || apr_thread_mutex_create(&link->mutex, APR_THREAD_MUTEX_DEFAULT, p)
         || apr_thread_mutex_create(&amutex, APR_THREAD_MUTEX_DEFAULT, p)
         || apr_thread_cond_create(&link->cond, p)
+        || apr_thread_cond_create(&link->keep_cond, p)
         || socketio_link_peers_init(link)
         || apr_allocator_create(&link->alloc) != APR_SUCCESS) {
         apr_pool_destroy(p);

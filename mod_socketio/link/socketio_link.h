@@ -190,6 +190,26 @@ apr_status_t socketio_waiter_wait_held(socketio_waiter *w,
                                        apr_interval_time_t timeout,
                                        int client_fd, socketio_frame **out);
 
+/* The hand-over of a WebSocket across a restart of siod (the link's
+ * part: socketio_link.c, "Holding WebSockets"). The owner of a waiter
+ * that got WS_CLOSE with SIO_RF_KEEP asks socketio_waiter_held, which
+ * returns 1 while the link holds w for the next siod (its drop then does
+ * not fail w), with *status (may be NULL) the WS_CLOSE's status; 0 when
+ * w is not held (the module does not offer the hand-over: the WS_CLOSE
+ * is a plain one). The first hold starts the thread that opens the link
+ * again. The owner's thread; takes the link's mutex. */
+int socketio_waiter_held(socketio_waiter *w, int *status);
+
+/* The owner of a held waiter, whenever the link may have opened again
+ * (its wake fd, or the reactor's sink->link_up): moves w to the link's
+ * new siod. Returns APR_SUCCESS when w now belongs to it (no longer held:
+ * the caller sends WS_RESUME before anything else for w's conn),
+ * APR_EAGAIN while no new link is up (still held), APR_ENOTIMPL when the
+ * new siod does not take WebSockets back (no SIO_RELAY_CAP_HANDOVER: w is
+ * no longer held and stays failed; the caller closes the WebSocket), or
+ * APR_EINVAL when w is not held. */
+apr_status_t socketio_waiter_rebind(socketio_waiter *w);
+
 /* Unregisters w now (instead of when its pool goes): frames siod still
  * sends to its conn are dropped. NULL is a no-op. */
 void socketio_waiter_destroy(socketio_waiter *w);

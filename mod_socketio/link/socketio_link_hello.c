@@ -180,6 +180,10 @@ apr_status_t socketio_link_connect(socketio_link *link, int *fdp,
     /* The module delivers WS_FANOUT on both the reactor and thread paths,
      * and routes by siod's node tag. */
     h.caps = SIO_RELAY_CAP_FANOUT | SIO_RELAY_CAP_NODE | SIO_RELAY_CAP_PEERS;
+    /* ... and, unless SocketIOHandoverTimeout is 0, holds WebSockets
+     * across a restart of siod. */
+    if (link->handover)
+        h.caps |= SIO_RELAY_CAP_HANDOVER;
     memcpy(h.nonce, nonce, sizeof(nonce));
     sio_relay_hello_encode(out + SIO_RELAY_HDR_LEN, &h);
     iov.iov_base = out;

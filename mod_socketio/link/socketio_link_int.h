@@ -55,6 +55,9 @@
 #define OQ_CONTROL_RESERVE (1024 * 1024)
 /* At most one "input paused" warning per link this often. */
 #define OQ_LOG_EVERY apr_time_from_sec(10)
+/* While WebSockets are held for the next siod and the link is down, the
+ * keeper thread tries to open it this often. */
+#define LINK_KEEP_RETRY apr_time_from_msec(200)
 
 /* Reading state: a partial frame in rbuf, or a big one assembled in node,
  * or the bytes of an unwanted big one still to skip. A big frame's node
@@ -97,6 +100,14 @@ struct socketio_link {
     apr_thread_mutex_t *mutex;
     apr_thread_cond_t *cond;       /* reader waits here while down */
     apr_thread_t *reader;
+    /* The hand-over of WebSockets across a restart of siod (see
+     * socketio_link.c, "Holding WebSockets"). */
+    int handover;                  /* SocketIOHandoverTimeout > 0: HELLO
+                                    * offers SIO_RELAY_CAP_HANDOVER */
+    unsigned n_held;               /* mutex: waiters held (w->held) */
+    apr_thread_t *keeper;          /* reopens the link while n_held;
+                                    * started on the first hold */
+    apr_thread_cond_t *keep_cond;  /* keeper waits here */
     apr_allocator_t *alloc;        /* frames; thread-safe */
     apr_hash_t *waiters;           /* &conn -> socketio_waiter */
     int fd;                        /* -1 while down */
@@ -151,6 +162,11 @@ struct socketio_waiter {
     int wakefd;
     int registered;
     int failed;                    /* link dropped */
+    int held;                      /* siod handed it over (WS_CLOSE with
+                                    * SIO_RF_KEEP): a drop of its link
+                                    * does not fail it; the owner gives it
+                                    * to the next siod (rebind) */
+    int held_status;               /* that WS_CLOSE's status */
     int overflow;
     apr_size_t vol_dropped;        /* volatile WS_SENDs it had no room for */
     apr_size_t queued, max_queued; /* memory the queued frames hold */
@@ -216,6 +232,11 @@ static inline apr_uint32_t socketio_link_pack_node(const char *node)
 /* socketio_link.c (called by the waiter file). */
 /* Opens the link unless it is up. Returns APR_SUCCESS or why not. */
 apr_status_t socketio_link_ensure_open(socketio_link *link);
+/* Starts the link's keeper thread (see socketio_link.c, "Holding
+ * WebSockets") unless it runs, the child exits or the link does not hand
+ * over; a failure is logged and turns the hand-over off for the link.
+ * Any thread, no lock held. */
+void socketio_link_keeper_start(socketio_link *link);
 
 /* socketio_link_read.c (called by socketio_link.c and the waiter file). */
 /* The reader thread's body (link->pool's thread). */

@@ -280,6 +280,19 @@ static apr_status_t fanout(socketio_link *link, const sio_relay_frame *f)
     return APR_SUCCESS;
 }
 
+/* A WS_CLOSE with SIO_RF_KEEP for w: siod hands its WebSocket over to
+ * the next siod, so the drop of this link that follows must not fail it
+ * (socketio_link_down skips held waiters). Only where our HELLO offered
+ * the hand-over; held once. mutex held. */
+static void hold_locked(socketio_link *link, socketio_waiter *w, int status)
+{
+    if (!link->handover || w->held || w->failed)
+        return;
+    w->held = 1;
+    w->held_status = status;
+    link->n_held++;
+}
+
 /* Hands one whole frame from siod (raw bytes, already checked by
  * sio_relay_parse) to whoever waits for it: a request thread's waiter
  * under the lock, a reactor's WebSocket through the sink with the link
@@ -305,6 +318,8 @@ static apr_status_t dispatch(socketio_link *link, const unsigned char *raw,
     } else {
         apr_thread_mutex_lock(link->mutex);
         w = waiter_locked(link, f.conn);
+        if (w && f.type == SIO_R_WS_CLOSE && (f.flags & SIO_RF_KEEP))
+            hold_locked(link, w, f.status);
         if (w && w->owner) {
             if (!w->failed)
                 owner = w->owner;

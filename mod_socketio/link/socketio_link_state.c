@@ -79,7 +79,9 @@ void socketio_link_down(socketio_link *link, unsigned gen, apr_status_t rv,
              hi = apr_hash_next(hi)) {
             socketio_waiter *w = apr_hash_this_val(hi);
 
-            if (w->gen != gen || w->failed)
+            /* A held waiter outlives its link (its owner's next siod
+             * takes it back, or the owner closes it). */
+            if (w->gen != gen || w->failed || w->held)
                 continue;
             w->failed = 1;
             if (w->owner)
@@ -87,6 +89,9 @@ void socketio_link_down(socketio_link *link, unsigned gen, apr_status_t rv,
             else
                 socketio_waiter_wake(w);
         }
+        /* The keeper opens the link again for the held ones. */
+        if (link->n_held && link->keep_cond)
+            apr_thread_cond_broadcast(link->keep_cond);
     }
     apr_thread_mutex_unlock(link->mutex);
     apr_thread_mutex_unlock(link->write_mutex);

@@ -1,9 +1,10 @@
 /* The relay link's waiter registry (see socketio_link.c for the whole
  * link): a waiter per request or WebSocket conn, its frame queue and wake
  * fd, and the frames request and WebSocket threads write themselves under
- * write_mutex (sending the reactor's queued bytes first). Any thread that
- * owns the waiter; the reader thread touches only its queue with
- * link->mutex held. Calls socketio_link.c (open, stopping), the frame
+ * write_mutex (sending the reactor's queued bytes first); a held
+ * waiter's hand-over to the next siod. Any thread that owns the waiter;
+ * the reader thread touches only its queue with link->mutex held. Calls
+ * socketio_link.c (open, stopping, the keeper thread), the frame
  * memory of socketio_link_read.c, socketio_link_oq.c (frame_parts,
  * oq_send, oq_notify) and socketio_link_fd.c (write, wake); none of them
  * calls back. */
@@ -35,6 +36,10 @@ static apr_status_t waiter_cleanup(void *data)
     if (w->registered) {
         apr_hash_set(link->waiters, &w->conn, sizeof(w->conn), NULL);
         w->registered = 0;
+    }
+    if (w->held) {
+        w->held = 0;
+        link->n_held--;
     }
     free_queue_locked(w);
     apr_thread_mutex_unlock(link->mutex);
@@ -326,5 +331,52 @@ apr_status_t socketio_waiter_bind(socketio_waiter *w, void *owner,
     apr_thread_mutex_unlock(link->mutex);
     if (fd >= 0)
         close(fd);
+    return rv;
+}
+
+/* See the header. */
+int socketio_waiter_held(socketio_waiter *w, int *status)
+{
+    socketio_link *link = w->link;
+    int held;
+
+    apr_thread_mutex_lock(link->mutex);
+    held = w->held;
+    if (held && status)
+        *status = w->held_status;
+    apr_thread_mutex_unlock(link->mutex);
+    /* Someone must open the link again for it. */
+    if (held)
+        socketio_link_keeper_start(link);
+    return held;
+}
+
+/* See the header. A held waiter keeps its conn and its place in the
+ * registry; only its generation moves, so sends go to the new siod and a
+ * drop of the new link fails it as any other. */
+apr_status_t socketio_waiter_rebind(socketio_waiter *w)
+{
+    socketio_link *link = w->link;
+    apr_status_t rv;
+
+    apr_thread_mutex_lock(link->mutex);
+    if (!w->held) {
+        rv = APR_EINVAL;
+    } else if (link->state != LINK_UP || link->gen == w->gen) {
+        rv = APR_EAGAIN;
+    } else {
+        w->held = 0;
+        link->n_held--;
+        if (link->peer_caps & SIO_RELAY_CAP_HANDOVER) {
+            w->gen = link->gen;
+            w->peer_caps = link->peer_caps;
+            w->failed = 0;
+            rv = APR_SUCCESS;
+        } else {
+            w->failed = 1;
+            rv = APR_ENOTIMPL;
+        }
+    }
+    apr_thread_mutex_unlock(link->mutex);
     return rv;
 }

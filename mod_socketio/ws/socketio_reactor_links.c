@@ -111,13 +111,14 @@ void socketio_reactor_on_link(socketio_reactor *re, rlink *rl,
 /* ---- sink callbacks (reactor thread) -------------------------------- */
 
 /* Marks rc for the loop when a frame from siod left it work: bytes
- * queued, a close, a failure. A frame written whole needs none. */
+ * queued, a close, a failure, a hand-over (held: stop reading, time it).
+ * A frame written whole needs none. */
 static void want_turn(rconn *rc)
 {
     socketio_ws *ws = rc->ws;
 
     if (!APR_BRIGADE_EMPTY(ws->outbb) || socketio_ws_is_closed(ws) ||
-        ws->oom || ws->overflow)
+        ws->oom || ws->overflow || ws->held)
         mark_dirty(rc);
 }
 

@@ -258,15 +258,22 @@ static void update_waits(rconn *rc)
         if (!rc->closed_at)
             rc->closed_at = now;
         set_deadline(rc, rc->closed_at + CLOSE_TIMEOUT);
-    } else if (rc->pending_since) {
+    } else if (rc->pending_since &&
+               (!ws->held || rc->pending_since + c->base_server->timeout <
+                                 ws->held_until)) {
         set_deadline(rc, rc->pending_since + c->base_server->timeout);
     } else {
-        set_deadline(rc, 0);
+        set_deadline(rc, ws->held ? ws->held_until : 0);
     }
-    want = (socketio_ws_is_closed(ws) || ws->relay_wait ? 0 : EPOLLIN) |
+    want = (socketio_ws_is_closed(ws) || ws->relay_wait || ws->held
+                ? 0 : EPOLLIN) |
            (c->data_in_output_filters || rc->out_blocked ? EPOLLOUT : 0);
-    /* Paused for the relay queue: only a hang-up or an error (epoll
-     * reports them whatever is asked) wakes it. */
+    /* Held for the next siod: not read, but its client's going away
+     * (EPOLLRDHUP) frees it at once. */
+    if (socketio_ws_is_held(ws))
+        want |= EPOLLRDHUP;
+    /* Paused for the relay queue (or held): only a hang-up or an error
+     * (epoll reports them whatever is asked) wakes it. */
     if (!want)
         want = ws->relay_wait && !socketio_ws_is_closed(ws) ? EPOLLERR
                                                             : EPOLLIN;
@@ -281,7 +288,17 @@ static void process(rconn *rc)
 
     if (rc->phase != RC_WS)
         return;
-    if (rc->read_more && !socketio_ws_is_closed(ws) && !ws->relay_wait) {
+    if (socketio_ws_is_held(ws)) {
+        /* Its link may be up again, or the child stops. */
+        if (re->stopping)
+            socketio_ws_close(ws, ws->held_status, "Server restarting",
+                              ws->held_status);
+        else if (socketio_ws_try_resume(ws) && !socketio_ws_is_closed(ws))
+            rc->read_more = 1;   /* what the client sent meanwhile */
+        re->want_flush = 1;
+    }
+    if (rc->read_more && !socketio_ws_is_closed(ws) && !ws->relay_wait &&
+        !ws->held) {
         rc->read_more = socketio_ws_read(ws, re->scratch, SCRATCH_SIZE,
                                          READ_BUDGET);
         if (rc->read_more)
@@ -371,6 +388,14 @@ static void run_timers(socketio_reactor *re, int force)
             close_now(rc);
             continue;
         }
+        if (socketio_ws_is_held(rc->ws) && now >= rc->ws->held_until) {
+            /* No siod took it back: closed with its status (logged once
+             * for all of them, socketio_ws_hold_expired). */
+            socketio_ws_hold_expired(rc->ws);
+            set_deadline(rc, 0);
+            mark_dirty(rc);
+            continue;
+        }
         if (socketio_ws_is_closed(rc->ws))
             log_drop(rc, apr_psprintf(rc->c->pool, "WebSocket client did not "
                      "take its close frame within %d s; dropping it",
@@ -420,8 +445,15 @@ static void on_wake(socketio_reactor *re)
     re->links_output = 0;
     mode = re->stop_mode;
     apr_thread_mutex_unlock(re->mutex);
-    if (links)
+    if (links) {
         socketio_reactor_refresh_links(re);
+        /* A link opened: WebSockets held for the next siod may go to
+         * it (process, socketio_ws_try_resume). */
+        for (rc = re->conns; rc; rc = rc->next)
+            if (rc->phase == RC_WS && rc->ws && socketio_ws_is_held(rc->ws))
+                mark_dirty(rc);
+        re->want_flush = 1;
+    }
     if (output)
         re->want_flush = 1;
     while ((rc = list) != NULL) {
@@ -442,6 +474,10 @@ static void on_conn(rconn *rc, unsigned events)
         return;
     if (rc->ws->relay_wait && (events & (EPOLLHUP | EPOLLERR)))
         socketio_ws_lost(rc->ws, APR_ECONNRESET, "reset while paused");
+    else if (socketio_ws_is_held(rc->ws) &&
+             (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+        socketio_ws_lost(rc->ws, APR_ECONNRESET,
+                         "closed by the client while held");
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
         rc->read_more = 1;
         rc->in_drained = 0;

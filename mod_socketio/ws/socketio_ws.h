@@ -22,7 +22,7 @@
  *
  * Who may call:
  * - socketio_ws_upgrade: the worker thread of the request (the handler).
- * - socketio_ws_available: any thread.
+ * - socketio_ws_available, socketio_ws_held_now: any thread.
  * - socketio_ws_thread_post_config, _child_status: httpd's hooks in the
  *   parent.
  * - socketio_ws_child_init, socketio_reactor_child_init: the child_init
@@ -106,6 +106,10 @@ socketio_ws_outcome socketio_ws_upgrade(const socketio_ws_request *req,
  * or SocketIOWebSocketThreads above 0), so upgrades are worth offering;
  * c is the polling request's connection. */
 int socketio_ws_available(conn_rec *c);
+
+/* WebSockets this child holds now for the next siod (handed over across
+ * a restart of siod, SocketIOHandoverTimeout). Any thread. */
+unsigned socketio_ws_held_now(void);
 
 /* child_init: sets up the memory WebSockets keep input in. */
 void socketio_ws_child_init(apr_pool_t *pchild);

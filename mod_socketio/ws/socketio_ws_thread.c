@@ -350,33 +350,76 @@ static int input_fd(socketio_ws *ws)
     return fd;
 }
 
-/* See the header. */
+/* Reads what the client sent (the budget per pass keeps the writes
+ * going) and writes what that queued. */
+static void read_client(socketio_ws *ws, unsigned char *scratch)
+{
+    while (socketio_ws_read(ws, scratch, WS_SCRATCH, 64))
+        flush_blocking(ws);
+    flush_blocking(ws);
+}
+
+/* A WebSocket held for the next siod (ws->held): hands it over once the
+ * link is up again (the link wakes this thread then), else closes it
+ * with its status when the child stops or SocketIOHandoverTimeout has
+ * passed. Returns the poll timeout for the wait that follows (ms), or -1
+ * when it is no longer held (taken back: what the client sent meanwhile
+ * has been read; or closed). */
+static int on_held(socketio_ws *ws, unsigned char *scratch)
+{
+    apr_time_t now, left;
+
+    if (socketio_link_child_is_stopping()) {
+        socketio_ws_close(ws, ws->held_status, "Server restarting",
+                          ws->held_status);
+        return -1;
+    }
+    if (socketio_ws_try_resume(ws)) {
+        if (!socketio_ws_is_closed(ws))
+            read_client(ws, scratch);
+        return -1;
+    }
+    now = apr_time_now();
+    if (now >= ws->held_until) {
+        socketio_ws_hold_expired(ws);
+        return -1;
+    }
+    left = apr_time_as_msec(ws->held_until - now) + 1;
+    return left < WS_POLL_MS ? (int)left : WS_POLL_MS;
+}
+
+/* See the header. While the WebSocket is held its input is not polled,
+ * only its hang-up (an HTTP/2 stream's reset: c->aborted). */
 void socketio_ws_thread_run(socketio_ws *ws)
 {
     unsigned char *scratch = apr_palloc(ws->r->pool, WS_SCRATCH);
     int in_fd = input_fd(ws);
     struct pollfd pfd[2];
-    int n;
+    int n, held_ms, timeout;
 
-    while (socketio_ws_read(ws, scratch, WS_SCRATCH, 64))
-        flush_blocking(ws);
-    flush_blocking(ws);
+    read_client(ws, scratch);
     while (!socketio_ws_is_closed(ws)) {
         on_siod_wake(ws);
         if (socketio_ws_is_closed(ws))
             break;
-        if (socketio_link_child_is_stopping()) {
+        held_ms = socketio_ws_is_held(ws) ? on_held(ws, scratch) : -1;
+        if (socketio_ws_is_closed(ws))
+            break;
+        if (held_ms < 0 && socketio_link_child_is_stopping()) {
             socketio_ws_close(ws, SIO_WS_CLOSE_GOING_AWAY,
                               "Server restarting", SIO_WS_CLOSE_GOING_AWAY);
             break;
         }
-        pfd[0].fd = in_fd;
-        pfd[0].events = POLLIN;
+        pfd[0].fd = held_ms >= 0 && ws->h2 ? -1 : in_fd;
+        pfd[0].events = held_ms >= 0 ? POLLRDHUP : POLLIN;
         pfd[0].revents = 0;
         pfd[1].fd = socketio_waiter_wakefd(ws->w);
         pfd[1].events = POLLIN;
         pfd[1].revents = 0;
-        n = poll(pfd, 2, ws->h2 ? H2_POLL_MS : WS_POLL_MS);
+        timeout = ws->h2 ? H2_POLL_MS : WS_POLL_MS;
+        if (held_ms >= 0 && held_ms < timeout)
+            timeout = held_ms;
+        n = poll(pfd, 2, timeout);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -389,10 +432,22 @@ void socketio_ws_thread_run(socketio_ws *ws)
                              "HTTP/2 stream reset by the client");
             break;
         }
+        if (n > 0 && pfd[0].revents && held_ms >= 0) {
+            /* Held: only the client's going away wakes this. */
+            socketio_ws_lost(ws, APR_ECONNRESET,
+                             "closed by the client while held");
+            break;
+        }
         if (n > 0 && pfd[0].revents) {
-            while (socketio_ws_read(ws, scratch, WS_SCRATCH, 64))
-                flush_blocking(ws);
-            flush_blocking(ws);
+            /* siod's frames first: a hand-over among them stops the
+             * reading, so that what the client sent since goes to the
+             * next siod. */
+            if (pfd[1].revents) {
+                on_siod_wake(ws);
+                if (socketio_ws_is_closed(ws) || ws->held)
+                    continue;
+            }
+            read_client(ws, scratch);
         }
     }
     flush_blocking(ws);

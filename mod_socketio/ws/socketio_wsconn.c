@@ -16,6 +16,7 @@
 #include "http_core.h"
 #include "http_log.h"
 #include "util_filter.h"
+#include "apr_atomic.h"
 #include "apr_buckets.h"
 #include "apr_thread_mutex.h"
 
@@ -116,6 +117,105 @@ void socketio_ws_close(socketio_ws *ws, int code, const char *reason,
     socketio_ws_queue(ws, SIO_WS_CLOSE, payload, len);
 }
 
+/* ---- held across a restart of siod -------------------------------- */
+
+/* The child's held WebSockets, and those of them closed at the time-out
+ * since the count was last zero (both drivers, any thread). */
+static volatile apr_uint32_t held_now;
+static volatile apr_uint32_t held_expired;
+
+/* Holds ws for the next siod (status: the code to close with if none
+ * takes it back). Not reading the client from now on keeps its memory
+ * as it is: what it sends waits in the kernel. */
+static void ws_hold(socketio_ws *ws, int status, const char *why)
+{
+    if (ws->held || socketio_ws_is_closed(ws))
+        return;
+    ws->held = 1;
+    ws->held_status = status >= 1000 && status <= 4999
+                          ? status : SOCKETIO_WS_CLOSE_SERVICE_RESTART;
+    ws->held_until = apr_time_now() +
+                     socketio_config_handover_timeout(ws->sconf);
+    apr_atomic_inc32(&held_now);
+    ap_log_cerror(APLOG_MARK, APLOG_TRACE1, 0, ws->c,
+                  "mod_socketio: WebSocket %.*s held for the next siod (%s)",
+                  SIO_SID_LEN, ws->sid, why);
+}
+
+/* ws waits for a siod no more (taken back, or finished); the last of the
+ * child's held WebSockets logs how many were closed at the time-out. */
+static void ws_unhold(socketio_ws *ws)
+{
+    apr_uint32_t n;
+
+    if (!ws->held)
+        return;
+    ws->held = 0;
+    if (apr_atomic_dec32(&held_now) != 0)
+        return;
+    n = apr_atomic_xchg32(&held_expired, 0);
+    if (n)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ws->c->base_server,
+                     "mod_socketio: %u WebSocket(s) held across a restart "
+                     "of siod closed: no siod took them back within "
+                     "SocketIOHandoverTimeout", n);
+}
+
+/* See socketio_ws.h. */
+unsigned socketio_ws_held_now(void)
+{
+    return apr_atomic_read32(&held_now);
+}
+
+/* See socketio_wsconn.h. */
+void socketio_ws_hold_expired(socketio_ws *ws)
+{
+    if (!socketio_ws_is_held(ws))
+        return;
+    apr_atomic_inc32(&held_expired);
+    socketio_ws_close(ws, ws->held_status, "Service restart",
+                      ws->held_status);
+}
+
+/* See socketio_wsconn.h. */
+int socketio_ws_try_resume(socketio_ws *ws)
+{
+    apr_status_t rv;
+
+    if (!socketio_ws_is_held(ws))
+        return 1;
+    rv = socketio_waiter_rebind(ws->w);
+    if (APR_STATUS_IS_EAGAIN(rv))
+        return 0;
+    if (rv == APR_SUCCESS) {
+        /* First on the new link for this conn: the client's messages,
+         * read from now on, follow it. */
+        rv = ws->on_reactor
+                 ? socketio_waiter_reactor_send(ws->w, SIO_R_WS_RESUME, 0, 0,
+                                                ws->sid, NULL, 0, 1)
+                 : socketio_waiter_send(ws->w, SIO_R_WS_RESUME, 0, 0,
+                                        ws->sid, NULL, 0);
+        if (rv == APR_SUCCESS) {
+            ap_log_cerror(APLOG_MARK, APLOG_TRACE1, 0, ws->c,
+                          "mod_socketio: WebSocket %.*s handed to the new "
+                          "siod (WS_RESUME)", SIO_SID_LEN, ws->sid);
+            ws_unhold(ws);
+            return 1;
+        }
+    }
+    ap_log_cerror(APLOG_MARK, APLOG_DEBUG, rv, ws->c,
+                  "mod_socketio: WebSocket %.*s held for the next siod: %s; "
+                  "closing it (%d)", SIO_SID_LEN, ws->sid,
+                  rv == APR_ENOTIMPL ? "that siod does not take WebSockets "
+                                       "back"
+                                     : "the new relay link failed",
+                  ws->held_status);
+    /* Still held: no siod is told of its close. */
+    socketio_ws_close(ws, ws->held_status, "Service restart",
+                      ws->held_status);
+    return 1;
+}
+
 /* See socketio_wsconn.h. */
 void socketio_ws_lost(socketio_ws *ws, apr_status_t rv, const char *what)
 {
@@ -130,6 +230,18 @@ void socketio_ws_lost(socketio_ws *ws, apr_status_t rv, const char *what)
 }
 
 /* ---- messages to siod --------------------------------------------- */
+
+/* Has the link held ws's waiter (WS_CLOSE with SIO_RF_KEEP) before this
+ * WebSocket's thread took that frame? Then holds ws too. Returns 1 if ws
+ * is held. */
+static int held_by_link(socketio_ws *ws)
+{
+    int status;
+
+    if (!ws->held && socketio_waiter_held(ws->w, &status))
+        ws_hold(ws, status, "its relay link dropped");
+    return ws->held;
+}
 
 static void ws_send_msg(socketio_ws *ws, const unsigned char *data,
                         apr_size_t len, int binary)
@@ -150,6 +262,8 @@ static void ws_send_msg(socketio_ws *ws, const unsigned char *data,
     if (rv == SOCKETIO_EMSGSIZE)
         socketio_ws_close(ws, SIO_WS_CLOSE_TOO_BIG, "Message too big",
                           SIO_WS_CLOSE_TOO_BIG);
+    else if (rv == APR_ECONNRESET && held_by_link(ws))
+        ;   /* dropped, as the stopping siod drops what reaches it now */
     else if (rv != APR_SUCCESS)
         socketio_ws_close(ws, SIO_WS_CLOSE_INTERNAL,
                           "Socket.IO daemon unavailable",
@@ -324,7 +438,7 @@ static apr_size_t ws_parse(socketio_ws *ws, unsigned char *buf,
     sio_ws_frame f;
     int rc;
 
-    while (!socketio_ws_is_closed(ws)) {
+    while (!socketio_ws_is_closed(ws) && !ws->held) {
         if (ws->on_reactor && !relay_room(ws, buf + off, len - off)) {
             ws->relay_wait = 1;
             break;
@@ -472,19 +586,24 @@ int socketio_ws_read(socketio_ws *ws, unsigned char *scratch,
     apr_status_t rv;
     int got, eof, more = 0;
 
+    if (ws->held)
+        return 0;
     in.node = ws->in_node;
     in.buf = in.node ? (unsigned char *)in.node->first_avail : scratch;
     in.len = in.node ? ws->in_len : 0;
     in.cap = in.node ? node_cap(in.node) : cap;
     ws->in_node = NULL;
     ws->in_len = 0;
-    if (in.len && ws->on_reactor && !socketio_ws_is_closed(ws)) {
-        /* Whole frames may be waiting since the relay queue was full. */
+    if (in.len && !socketio_ws_is_closed(ws)) {
+        /* Whole frames may be waiting since the relay queue was full, or
+         * since the WebSocket was held (the thread driver). */
         parse_held(ws, &in, scratch, cap);
-        if (ws->in_eof && !ws->relay_wait && !socketio_ws_is_closed(ws))
+        if (ws->in_eof && !ws->relay_wait && !socketio_ws_is_closed(ws) &&
+            !ws->held)
             socketio_ws_lost(ws, APR_EOF, "closed by the client");
     }
-    while (!socketio_ws_is_closed(ws) && !ws->relay_wait && !ws->in_eof) {
+    while (!socketio_ws_is_closed(ws) && !ws->relay_wait && !ws->in_eof &&
+           !ws->held) {
         if (budget-- <= 0) {
             more = 1;
             break;
@@ -588,6 +707,10 @@ void socketio_ws_siod_frame(socketio_ws *ws, const sio_relay_frame *f)
     case SIO_R_WS_CLOSE:
         code = f->status >= 1000 && f->status <= 4999 ? f->status
                                                       : SIO_WS_CLOSE_NORMAL;
+        if ((f->flags & SIO_RF_KEEP) && socketio_waiter_held(ws->w, NULL)) {
+            ws_hold(ws, code, "WS_CLOSE with SIO_RF_KEEP");
+            return;
+        }
         socketio_ws_close(ws, code, "", code);
         return;
     default:
@@ -602,8 +725,11 @@ void socketio_ws_finish(socketio_ws *ws)
 {
     if (ws->state == SOCKETIO_WS_FINISHED)
         return;
-    transit(ws, SOCKETIO_WS_FINISHED, "WS_CLOSED to siod");
-    if (ws->on_reactor)
+    transit(ws, SOCKETIO_WS_FINISHED, ws->held ? "held, no siod to tell"
+                                               : "WS_CLOSED to siod");
+    if (ws->held)
+        ws_unhold(ws);
+    else if (ws->on_reactor)
         socketio_waiter_reactor_send(ws->w, SIO_R_WS_CLOSED, 0,
                                      ws->close_code ? ws->close_code
                                                     : SIO_WS_CLOSE_ABNORMAL,
@@ -635,6 +761,7 @@ static apr_status_t ws_pool_cleanup(void *data)
         apr_allocator_free(in_alloc, ws->in_node);
     ws->in_node = NULL;
     msg_free(ws);
+    ws_unhold(ws);
     return APR_SUCCESS;
 }
 

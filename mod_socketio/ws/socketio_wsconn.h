@@ -36,6 +36,10 @@
 #include "socketio_core.h"
 #include "socketio_link.h"
 
+/* Close code 1012 (service restart, IANA's registry after RFC 6455): a
+ * stopping siod's, for the WebSockets it keeps for the next siod. */
+#define SOCKETIO_WS_CLOSE_SERVICE_RESTART 1012
+
 /* A WebSocket's life (ws->state), changed only by the functions below
  * (one transition function in socketio_wsconn.c logs old -> new and why
  * at trace1). Forward only: handshake -> open -> closing -> lost ->
@@ -108,6 +112,15 @@ typedef struct socketio_ws {
                                     * (empty) body is still to come first
                                     * on the stream's input; not the
                                     * client's end */
+    int held;                      /* siod handed it over (WS_CLOSE with
+                                    * SIO_RF_KEEP): the client is not
+                                    * read until the next siod takes it
+                                    * (socketio_ws_try_resume); stays set
+                                    * if it is closed meanwhile, so no
+                                    * siod is told (socketio_ws_finish) */
+    int held_status;               /* that WS_CLOSE's status: the close
+                                    * code if no siod takes it back */
+    apr_time_t held_until;         /* SocketIOHandoverTimeout from then */
     int pmd;                       /* permessage-deflate agreed */
     apr_size_t compress_min;       /* with pmd: smallest message sent
                                     * compressed */
@@ -236,18 +249,43 @@ void socketio_ws_lost(socketio_ws *ws, apr_status_t rv, const char *what);
  * frame (messages go to siod, pings are answered, a close is echoed).
  * On the reactor a message that finds no room in the relay queue is left
  * unparsed, with the input after it, and ws->relay_wait set: the next
- * call (once the driver clears it) starts with that input. Returns 1 when
- * the budget ran out with input possibly left, else 0. */
+ * call (once the driver clears it) starts with that input. A held
+ * WebSocket is not read (the input after a message siod dropped waits
+ * for the resume). Returns 1 when the budget ran out with input possibly
+ * left, else 0. */
 int socketio_ws_read(socketio_ws *ws, unsigned char *scratch,
                      apr_size_t cap, int budget);
 
 /* A frame from siod for this WebSocket: WS_SEND is queued, WS_CLOSE
- * closes (after what is queued), others are ignored. */
+ * closes (after what is queued), others are ignored. A WS_CLOSE with
+ * SIO_RF_KEEP whose waiter the link holds (the module offers the
+ * hand-over) holds the WebSocket instead: what is queued still goes out,
+ * the client is no longer read (ws->held). */
 void socketio_ws_siod_frame(socketio_ws *ws, const sio_relay_frame *f);
 
-/* Tells siod the WebSocket is gone (WS_CLOSED with ws->close_code),
- * unregisters the waiter and frees the input memory. Call once the I/O is
- * over; later calls do nothing. */
+/* Waits a held WebSocket (ws->held) for a siod? Open and held. */
+static inline int socketio_ws_is_held(const socketio_ws *ws)
+{
+    return ws->held && !socketio_ws_is_closed(ws);
+}
+
+/* A held WebSocket, when its link may have opened again: hands it to the
+ * siod now on the link (WS_RESUME, then the client is read again: the
+ * driver reads what waited), or closes it with ws->held_status when that
+ * siod does not take WebSockets back or the new link failed. Returns 1
+ * once it waits no more (taken back, or closed), 0 while no new link is
+ * up. */
+int socketio_ws_try_resume(socketio_ws *ws);
+
+/* A held WebSocket that no siod took back by ws->held_until: closes it
+ * with ws->held_status and counts it; once no WebSocket of the child is
+ * held any more, one line logs how many were closed so. */
+void socketio_ws_hold_expired(socketio_ws *ws);
+
+/* Tells siod the WebSocket is gone (WS_CLOSED with ws->close_code; none
+ * for one closed while held: no siod has it), unregisters the waiter and
+ * frees the input memory. Call once the I/O is over; later calls do
+ * nothing. */
 void socketio_ws_finish(socketio_ws *ws);
 
 #endif

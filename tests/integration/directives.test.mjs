@@ -169,6 +169,11 @@ notIn('SocketIORelayQueue', '0', vhost);
 notIn('SocketIORelayQueue', '1048576', loc);
 takesOne('SocketIORelayQueue', 'Bytes of WebSocket messages a child may hold '
   + 'for siod before it stops reading the senders (mpm_event)');
+number('SocketIOHandoverTimeout', top, ['-1', '3601', 'abc', '1.5', '10s'], 'seconds from 0 to 3600');
+notIn('SocketIOHandoverTimeout', '10', vhost);
+notIn('SocketIOHandoverTimeout', '10', loc);
+takesOne('SocketIOHandoverTimeout', 'Seconds a WebSocket is held open across a restart of siod '
+  + 'for the next siod to take it back (0: off)');
 number('SocketIODescriptorReserve', top, ['-1', '1048577', 'abc', '1.5', '1k'],
   'a number of descriptors from 0 to 1048576');
 notIn('SocketIODescriptorReserve', '128', vhost);
@@ -237,6 +242,7 @@ test('accepted: every directive at both ends of its range', async () => {
     'SocketIOWebSocketThreads 0', 'SocketIOWebSocketThreads 1000000',
     'SocketIOPollThreads 0', 'SocketIOPollThreads 1000000',
     'SocketIORelayQueue 262144', 'SocketIORelayQueue 1073741824',
+    'SocketIOHandoverTimeout 0', 'SocketIOHandoverTimeout 3600',
     'SocketIODescriptorReserve 0', 'SocketIODescriptorReserve 1048576',
     'SocketIOMaxPayload 1', `SocketIOMaxPayload ${MAX_BODY}`, 'SocketIOMaxPayload +9',
     'SocketIOWebSocketQueue 1024', `SocketIOWebSocketQueue ${4 * MAX_BODY}`,
