@@ -163,11 +163,13 @@ const RECOVER_N = MPM === 'prefork' ? 30 : 40;
  * siobench recover with RECOVER_N clients over 2 processes against a managed siod
  * (options siodArgs): "hello" emitted to all, then the epoch written and
  * siod sent SIGTERM (httpd starts it again), "missed" emitted once the new
- * siod answers. Resolves with siobench's JSON report.
+ * siod answers. The module's hand-over of WebSockets is off unless
+ * handover (then no client leaves). Resolves with siobench's JSON report.
  */
-async function recoverRun(name, siodArgs, { offsets }) {
+async function recoverRun(name, siodArgs, { offsets, handover = false }) {
   const inst = await startInstance(name, {
     managed: true, app: 'bench', logLevel: 'warn', siodExtraArgs: ['--event-rate=0', ...siodArgs],
+    extraConf: handover ? '' : 'SocketIOHandoverTimeout 0',
   });
   cleanups.push(() => inst.stop());
   const emit = (event) => request('POST', inst.url('/emit'), {
@@ -193,11 +195,24 @@ async function recoverRun(name, siodArgs, { offsets }) {
   assert.equal(r.exit, 0, JSON.stringify(r));
   assert.equal(r.connected, RECOVER_N, JSON.stringify(r));
   assert.equal(r.epoch, true);
-  assert.equal(r.closes, RECOVER_N, 'every client saw its connection end');
+  assert.equal(r.closes, handover ? 0 : RECOVER_N, 'every client saw its connection end, or none');
   assert.equal(r.lost, 0, JSON.stringify(r));
-  assert.equal(r.stayed, 0);
+  assert.equal(r.stayed, handover ? RECOVER_N : 0);
   return r;
 }
+
+test('siobench recover: across a SIGTERM of a managed siod with --recovery and the module\'s hand-over, every client stays connected and is served the event emitted after the restart once', { timeout: 60000 }, async () => {
+  const r = await recoverRun('bench-handover', ['--recovery=60000'], { offsets: true, handover: true });
+  assert.equal(r.recovered, 0, JSON.stringify(r));
+  assert.equal(r.reconnects, 0);
+  assert.equal(r.served, RECOVER_N, JSON.stringify(r));
+  assert.equal(r.expect_once, RECOVER_N, JSON.stringify(r));
+  assert.equal(r.expect_twice, 0);
+  // served once the new siod answers: httpd starts it again within ~1 s
+  assert.ok(r.p50_ms > 0 && r.p99_ms <= r.max_ms && r.max_ms <= 20000, JSON.stringify(r));
+  assert.equal(r.within_5s, RECOVER_N);
+  assert.equal(r.back_per_second.reduce((a, n) => a + n, 0), RECOVER_N);
+});
 
 test('siobench recover: across a SIGTERM of a managed siod with --recovery every client is back recovered, the event emitted meanwhile once each', { timeout: 60000 }, async () => {
   const r = await recoverRun('bench-recover', ['--recovery=60000'], { offsets: true });

@@ -5,6 +5,8 @@
 // changed) both bring the official socket.io-client back recovered, with
 // the same id, rooms and data and the events emitted meanwhile, once each.
 // A kill -USR2 restarts siod in place: the same pid, httpd sees no exit.
+// The module's hand-over of WebSockets is off here (SocketIOHandoverTimeout
+// 0: the reconnection path; ws-handover.test.mjs has the hand-over).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -19,7 +21,7 @@ let inst;
 before(async () => {
   inst = await startInstance('sio-restart-managed', {
     managed: true, app: 'recoverykit', pingInterval: 5000, pingTimeout: 5000,
-    siodExtraArgs: [`--recovery=${WINDOW}`],
+    siodExtraArgs: [`--recovery=${WINDOW}`], extraConf: 'SocketIOHandoverTimeout 0',
   });
 });
 after(async () => { await sleep(200); await inst?.stop(); });

@@ -6,7 +6,9 @@
 // data) and the events emitted while siod was away (through the HTTP emit
 // API), in order, exactly once. A corrupt file, another program's file or
 // one older than the window is refused with one log line and siod starts
-// empty.
+// empty. The module's hand-over of WebSockets is off here
+// (SocketIOHandoverTimeout 0: the reconnection path; ws-handover.test.mjs
+// has the hand-over).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -23,7 +25,9 @@ const RECONNECT = { reconnection: true, reconnectionDelay: BACK_MS, reconnection
 let inst;
 let stateFile;
 before(async () => {
-  inst = await startInstance('sio-restart', { app: 'recoverykit', pingInterval: 5000, pingTimeout: 5000 });
+  inst = await startInstance('sio-restart', {
+    app: 'recoverykit', pingInterval: 5000, pingTimeout: 5000, extraConf: 'SocketIOHandoverTimeout 0',
+  });
   stateFile = path.join(inst.rundir, 'run', 'siod.state');
   // the options from now on: the first siod had none, a restart takes them
   await inst.restartSiod({ opts: { siodExtraArgs: [`--recovery=${WINDOW}`, `--state-file=${stateFile}`] } });
