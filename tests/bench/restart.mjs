@@ -5,7 +5,9 @@
 // hold an offset (an event to everyone through the HTTP emit API), the
 // parent sends SIGTERM to siod (pid in SIOD_PID_FILE; httpd starts it
 // again) and measures, per client, the time from that signal to its
-// socket's reconnection with `recovered` true; it emits one more event as
+// socket's reconnection with `recovered` true, or, for a client the
+// restart left connected (the module's hand-over of WebSockets), to its
+// receiving the event below (served); it emits one more event as
 // soon as the new siod (a new pid in SIOD_PID_FILE: the old one answers
 // while it drains) answers and counts the clients that got it exactly
 // once. Prints a JSON summary (p50/p99/max, recovered within 5 s, not
@@ -60,7 +62,9 @@ async function worker(index, count, first) {
     const opts = { path: '/socket.io/', transports: ['websocket'], forceNew: true, timeout: 20000 };
     if (src.length) opts.localAddress = src[(first + i) % src.length];
     const s = io(URL_, opts);
-    const rec = { s, recovered: -1, fresh: false, missed: 0, downs: 0, hello: false };
+    // served: a client the restart left connected (the module's hand-over)
+    // got "missed", this long after the signal
+    const rec = { s, recovered: -1, served: -1, fresh: false, missed: 0, downs: 0, hello: false };
     s.on('connect', () => {
       if (!t0) {
         connected++;
@@ -73,7 +77,13 @@ async function worker(index, count, first) {
     });
     s.on('disconnect', () => { rec.downs++; });
     s.on('hello', () => { if (!rec.hello) { rec.hello = true; helloed++; } });
-    s.on('missed', () => { rec.missed++; });
+    s.on('missed', () => {
+      rec.missed++;
+      if (t0 && rec.downs === 0 && rec.served < 0) {
+        rec.served = Date.now() - t0;
+        if (++back === count) cpuBack = process.cpuUsage(cpu0);
+      }
+    });
     socks.push(rec);
     if ((i + 1) % Math.max(1, Math.round(perSecond / 20)) === 0) await sleep(50);
   }
@@ -92,13 +102,16 @@ async function worker(index, count, first) {
       cpu0 = process.cpuUsage();
     } else if (m.type === 'report') {
       // every client back (recovered or not), or the deadline
-      await waitAll(() => socks.every((r) => r.recovered >= 0 || r.fresh), Math.max(0, m.deadline - Date.now()));
+      await waitAll(() => socks.every((r) => r.recovered >= 0 || r.fresh || r.served >= 0),
+        Math.max(0, m.deadline - Date.now()));
       await sleep(500);   // a "missed" sent twice would have come by now
       send({
         type: 'report',
         times: socks.filter((r) => r.recovered >= 0).map((r) => r.recovered),
+        served: socks.filter((r) => r.served >= 0).map((r) => r.served),
+        stayed: socks.filter((r) => r.downs === 0).length,
         fresh: socks.filter((r) => r.fresh).length,
-        lost: socks.filter((r) => r.recovered < 0 && !r.fresh).length,
+        lost: socks.filter((r) => r.recovered < 0 && !r.fresh && r.downs > 0).length,
         missedOnce: socks.filter((r) => r.missed === 1).length,
         missedTwice: socks.filter((r) => r.missed > 1).length,
         cpuMs: cpuBack ? (cpuBack.user + cpuBack.system) / 1000 : null,
@@ -229,7 +242,9 @@ async function parent() {
   for (const k of kids) k.send({ type: 'report', deadline: t0 + TIMEOUT_MS });
   const reports = await next('report', PROCS);
   clearInterval(sampler);
-  const times = reports.flatMap((r) => r.times).sort((a, b) => a - b);
+  const recoveredN = reports.reduce((a, r) => a + r.times.length, 0);
+  // recovered (reconnected) and served (kept connected) alike: back in service
+  const times = reports.flatMap((r) => [...r.times, ...r.served]).sort((a, b) => a - b);
   const sum = (f) => reports.reduce((a, r) => a + r[f], 0);
   // CPU from the signal to the last client back (the first sample at or
   // after that moment): the whole machine's, httpd's and siod's, and the
@@ -242,7 +257,8 @@ async function parent() {
   for (const x of times) perSecond[Math.floor(x / 1000)] = (perSecond[Math.floor(x / 1000)] || 0) + 1;
   const out = {
     clients: CLIENTS, connected, helloed, procs: PROCS, siod_started_ms: started, siod_back_ms: back,
-    recovered: times.length, within_5s: times.filter((x) => x <= TARGET_MS).length,
+    recovered: recoveredN, stayed: sum('stayed'), served: reports.reduce((a, r) => a + r.served.length, 0),
+    within_5s: times.filter((x) => x <= TARGET_MS).length,
     not_recovered: sum('fresh'), lost: sum('lost'),
     p50_ms: quantile(times, 0.5), p99_ms: quantile(times, 0.99), max_ms: times.length ? times.at(-1) : null,
     missed_once: sum('missedOnce'), missed_twice: sum('missedTwice'),
