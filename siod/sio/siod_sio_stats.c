@@ -78,7 +78,7 @@ typedef struct figure {
     unsigned long long v;
 } figure;
 
-#define N_FIGURES 20
+#define N_FIGURES 22
 
 static void figures(const siod_gauges *g, figure f[N_FIGURES])
 {
@@ -99,6 +99,8 @@ static void figures(const siod_gauges *g, figure f[N_FIGURES])
         { "LinkQueuedBytes", g->link_output_bytes },
         { "LinksOpened", c->links_opened },
         { "LinksClosed", c->links_closed },
+        { "HandoversResumed", c->handovers_resumed },
+        { "HandoversRefused", c->handovers_refused },
         { "RedisLost", g->redis_lost },
         { "EventsRateLimited", gs.events_dropped },
         { "SocketsFlooding", gs.sockets_flooding },
@@ -173,6 +175,12 @@ static void write_prometheus(stats_out *o, const siod_gauges *g)
          c->links_opened);
     prom(f, "relay_links_closed_total", "counter", "Relay links closed.",
          c->links_closed);
+    prom(f, "handovers_resumed_total", "counter",
+         "WebSocket sessions taken back from the previous siod.",
+         c->handovers_resumed);
+    prom(f, "handovers_refused_total", "counter",
+         "WebSockets handed over that this siod did not know (closed, 1012).",
+         c->handovers_refused);
     {
         const siod_guard_stats gs = *siod_guard_stats_get();
 

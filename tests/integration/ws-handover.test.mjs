@@ -156,6 +156,10 @@ test('siod away for a while: what the client sent meanwhile is answered by the n
     await emitWhenUp(inst, { event: 'news', args: ['r2'], rooms: 'r2' });
     assert.equal((await s.rec.next('news', 10000))[0], 'r2');
     await checkKept(inst, s, ['r1', 'r2']);
+    // the new siod counts the session it took back
+    const st = await request('GET', inst.url('/server-status?auto'));
+    assert.match(st.body, /^SocketIOHandoversResumed: 1$/m, st.body);
+    assert.match(st.body, /^SocketIOHandoversRefused: 0$/m);
 
     // a second client's connection drops while held: freed at once, nothing sent for it
     gone = await client(inst);
