@@ -180,6 +180,12 @@ size_t siod_session_send_multi(siod_session *const *v, size_t n,
  * writable. */
 int siod_session_writable(const siod_session *s);
 
+/* Returns 1 if s is a polling session (no upgrade under way) that holds
+ * no GET: its client is between two polls, or gone without a word (its
+ * held poll cut by a proxy or a stopping httpd child), which siod would
+ * learn only at the ping timeout. */
+int siod_session_polling_unheld(const siod_session *s);
+
 /* Closes the session from the server side: a held poll gets the queued
  * packets and a close packet, a WebSocket gets close code 1000. reason
  * (NULL: "forced close") must outlive the session, a string literal; the

@@ -293,6 +293,11 @@ int siod_session_writable(const siod_session *s)
     }
 }
 
+int siod_session_polling_unheld(const siod_session *s)
+{
+    return s->state == ST_POLLING && s->get == NULL;
+}
+
 void siod_session_close(siod_session *s, const char *reason)
 {
     /* A plain polling session keeps what is queued for it: the packets go

@@ -160,6 +160,7 @@ struct siod_socket {
     char *rec_offset;                /* restored: the client's offset */
     int recovered;                   /* restored from a kept state */
     int kept;                        /* left; its state kept for it */
+    int live;                        /* in recovery's index by pid */
     int resumed;                     /* taken back from a hand-over: no
                                       * CONNECT answer, replay from the
                                       * stop's offset */
@@ -638,6 +639,9 @@ void siod_sio_recovery_replay(siod_socket *s);
 /* s (connected, still in its rooms) leaves for reason: a recoverable one
  * keeps its state (s->kept). */
 void siod_sio_recovery_save(siod_socket *s, const char *reason);
+
+/* s is no longer findable by its pid (it left, or is freed). */
+void siod_sio_recovery_forget(siod_socket *s);
 
 
 /* ---- siod_sio_ack.c ----------------------------------------------------- */

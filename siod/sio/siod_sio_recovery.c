@@ -42,6 +42,18 @@ static siod_hash handed_by_sid;
 static siod_sio_handover *handed;
 static size_t handed_count;
 
+/* Connected sockets by pid. A CONNECT that claims the pid of one still
+ * connected here, on a polling session that holds no GET, comes from a
+ * client whose held poll was cut (by a proxy, with a stopping httpd
+ * child) without a word: siod would see that session end only at its
+ * ping timeout. The client has moved to a new session, so the old socket
+ * leaves now ("transport close", its state kept) and the claim finds it,
+ * as it would had the client come back a few seconds later. A socket on a
+ * WebSocket or a held poll is in touch with its client: a claim of its
+ * pid gets a fresh socket, as the reference's would. */
+static siod_hash live_by_pid;
+static int live_ready;
+
 void siod_sio_set_recovery(const siod_sio_recovery_conf *c)
 {
     conf = *c;
@@ -94,6 +106,59 @@ void siod_sio_recovery_sync(void (*fn)(void *ud, int logged), void *ud)
 int siod_sio_recovery_on(void)
 {
     return store != NULL;
+}
+
+static int live_eq(const void *item, const void *key)
+{
+    return strcmp(((const siod_socket *)item)->pid, key) == 0;
+}
+
+/* Indexes s (connected, with its final pid) by pid; one socket a pid. */
+static void live_add(siod_socket *s)
+{
+    uint64_t h = siod_hash_bytes(s->pid, strlen(s->pid));
+    siod_socket *other;
+
+    if (!live_ready || s->pid[0] == '\0' || s->live)
+        return;
+    other = siod_hash_remove(&live_by_pid, h, s->pid);
+    if (other != NULL)
+        other->live = 0;
+    if (siod_hash_insert(&live_by_pid, h, s) == 0)
+        s->live = 1;        /* without memory it is just not found */
+}
+
+void siod_sio_recovery_forget(siod_socket *s)
+{
+    if (!s->live)
+        return;
+    s->live = 0;
+    if (live_ready)
+        siod_hash_remove(&live_by_pid, siod_hash_bytes(s->pid, strlen(s->pid)),
+                         s->pid);
+}
+
+/* The socket of pid still connected in s's namespace on another session
+ * leaves, its state kept (see live_by_pid). */
+static void take_over(siod_socket *s, const char *pid)
+{
+    siod_socket *old = live_ready ? siod_hash_find(&live_by_pid,
+                                                   siod_hash_bytes(pid, strlen(pid)),
+                                                   pid)
+                                  : NULL;
+    siod_session *session;
+
+    if (old == NULL || old == s || old->nsp != s->nsp ||
+        old->state != SOCK_CONNECTED || old->client == NULL ||
+        old->client == s->client || (session = old->client->s) == NULL ||
+        !siod_session_polling_unheld(session))
+        return;
+    siod_log_debug("recovery: socket %s on %s: its client is back on "
+                   "another session; the old one (%s, polling, no GET held) "
+                   "is closed as by its transport", old->id, old->nsp->name,
+                   siod_session_sid(session));
+    siod_sio_socket_closed(old, "transport close");
+    siod_session_close(session, "transport close");
 }
 
 static int handed_eq(const void *item, const void *key)
@@ -268,6 +333,8 @@ int siod_sio_recovery_start(char *why, size_t cap)
     store_ops = redis_conn != NULL ? &siod_sio_store_redis
                                           : &siod_sio_store_mem;
     siod_hash_init(&handed_by_sid, handed_eq);
+    siod_hash_init(&live_by_pid, live_eq);
+    live_ready = 1;
     store = store_ops->create(&conf);
     expire_timer = store != NULL
                        ? event_new(siod_sio_config()->base, -1, EV_PERSIST,
@@ -295,6 +362,9 @@ void siod_sio_recovery_stop(void)
 {
     handed_drop(INT64_MAX);
     siod_hash_destroy(&handed_by_sid);
+    if (live_ready)
+        siod_hash_destroy(&live_by_pid);
+    live_ready = 0;
     if (expire_timer != NULL)
         event_free(expire_timer);
     expire_timer = NULL;
@@ -370,6 +440,7 @@ void siod_sio_recovery_save(siod_socket *s, const char *reason)
     siod_sio_saved *v;
     int rc = -ENOMEM;
 
+    siod_sio_recovery_forget(s);
     if (store == NULL)
         return;
     if (!recoverable(reason)) {
@@ -520,6 +591,7 @@ int siod_sio_recovery_claim(siod_socket *s, const struct sio_json_span *auth,
         free(c);
         return new_pid(s);
     }
+    take_over(s, pid);
     c->s = siod_socket_ref(s);
     c->resume = resume;
     store_ops->take(store, s->nsp->name, pid, c->offset, claimed, c);
@@ -528,7 +600,10 @@ int siod_sio_recovery_claim(siod_socket *s, const struct sio_json_span *auth,
 
 void siod_sio_recovery_connected(siod_socket *s)
 {
-    if (store != NULL && store_ops->track != NULL && s->pid[0] != '\0')
+    if (store == NULL)
+        return;
+    live_add(s);
+    if (store_ops->track != NULL && s->pid[0] != '\0')
         store_ops->track(store, s);
 }
 

@@ -25,6 +25,7 @@ void siod_socket_unref(siod_socket *s)
 {
     if (s == NULL || --s->refs > 0)
         return;
+    siod_sio_recovery_forget(s);
     if (s->data_free != NULL)
         s->data_free(s->data);
     free(s->auth);

@@ -27,6 +27,7 @@ import { RedisServer } from './redis-lib.mjs';
 const SECONDS = Number(process.env.CHAOS_SECONDS || 0);   // 0: the short variant
 const CLIENTS = SECONDS ? 40 : 12;
 const WINDOW = 30000;
+const VERBOSE = process.env.CHAOS_VERBOSE ? ['-v'] : [];   // siod's debug log
 const ROOM = 'chaos';
 const cleanups = [];
 after(async () => {
@@ -42,12 +43,21 @@ function client(inst, i) {
     reconnection: true, reconnectionDelay: 200, reconnectionDelayMax: 1000,
     randomizationFactor: 0.5, ackTimeout: 4000, retries: 20,
   });
-  const c = { s, polling, seqs: [], connects: 0, recovered: 0, fresh: 0, acked: 0, ackErrors: [] };
+  const c = {
+    s, polling, seqs: [], connects: 0, recovered: 0, fresh: 0, acked: 0, ackErrors: [], ids: [], freshAt: [],
+  };
   s.on('seq', (n) => { c.seqs.push(n); });
   s.on('connect', () => {
     c.connects++;
+    const before = c.ids.at(-1);
+    if (s.id !== before) c.ids.push(s.id);
     if (c.connects === 1) return;
-    if (s.recovered) c.recovered++; else c.fresh++;
+    if (s.recovered) {
+      c.recovered++;
+    } else {
+      c.fresh++;
+      c.freshAt.push(`${new Date().toISOString().slice(11, 23)} ${before} -> ${s.id}`);
+    }
   });
   return c;
 }
@@ -73,6 +83,33 @@ const siodKilledBy = (signal) => async (inst) => {
   await waitFor(() => (next = inst.siodPid) && next !== pid, 20000, 'the managed siod started again');
   siodStarted.set(inst, Date.now());
 };
+
+/**
+ * What the clients that missed `last` look like, beside what siod says of
+ * the room (fetchSockets through the emit API): id, transport, the last
+ * number received, connections and recoveries, whether siod has it in ROOM.
+ */
+async function stragglers(inst, clients, last) {
+  const res = await request('POST', inst.url('/emit'), {
+    body: JSON.stringify({ op: 'fetchSockets', nsp: '/', rooms: [ROOM] }),
+    headers: { 'Content-Type': 'application/json' }, timeout: 5000,
+  }).catch((e) => ({ status: 0, body: e.message }));
+  let inRoom = null;
+  try {
+    inRoom = new Set(JSON.parse(res.body).sockets.map((x) => x.id));
+  } catch {
+    /* shown below as unknown */
+  }
+  const lines = clients.map((c, i) => {
+    if (c.seqs.includes(last)) return null;
+    const t = c.s.io.engine?.transport?.name ?? '-';
+    const room = inRoom === null ? `room ? (${res.status})` : inRoom.has(c.s.id) ? 'in room' : 'NOT in room';
+    return `  client ${i} ${c.s.id} ${c.s.connected ? 'connected' : 'disconnected'} ${t}: ` +
+      `last ${c.seqs.at(-1)} (${c.seqs.length} received), connects ${c.connects}, ` +
+      `recovered ${c.recovered}, fresh ${c.fresh} ${c.freshAt.join(', ')}, acked ${c.acked}, ${room}`;
+  }).filter(Boolean);
+  return `${lines.length} of ${clients.length}; siod's room has ${inRoom?.size ?? '?'}\n${lines.join('\n')}`;
+}
 
 /**
  * The run: CLIENTS clients join ROOM, talk and receive the broadcast while
@@ -130,8 +167,11 @@ async function chaos(inst, disruptions) {
     // everyone back and the last broadcasts delivered
     await waitFor(() => clients.every((c) => c.s.connected), 20000, 'every client connected');
     const last = accepted[accepted.length - 1];
-    await waitFor(() => clients.every((c) => c.seqs.includes(last)), 15000,
-      () => `the last broadcast (${last}) everywhere: ${clients.map((c) => c.seqs.length).join(' ')}`);
+    try {
+      await waitFor(() => clients.every((c) => c.seqs.includes(last)), 15000, 'the last broadcast everywhere');
+    } catch (e) {
+      throw new Error(`the last broadcast (${last}) not everywhere within 15 s:\n${await stragglers(inst, clients, last)}`);
+    }
 
     assert.ok(accepted.length >= 20, `broadcasts accepted: ${accepted.length}`);
     for (const [i, c] of clients.entries()) {
@@ -164,7 +204,7 @@ test(`${MPM}: ${CLIENTS} clients through graceful restarts, recycled children an
 { timeout: (SECONDS + 120) * 1000 }, async () => {
   const inst = await startInstance('chaos', {
     managed: true, app: 'testkit', pingInterval: 2000, pingTimeout: 3000,
-    siodExtraArgs: [`--recovery=${WINDOW}`, '--event-rate=0'],
+    siodExtraArgs: [`--recovery=${WINDOW}`, '--event-rate=0', ...VERBOSE],
     // children come and go on their own too
     extraConf: 'MaxConnectionsPerChild 300',
   });

@@ -9,7 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startInstance, sioSocket, sioConnect, sioConnected, closeAll, ackOf, withTimeout, waitFor, sleep,
+  startInstance, sioSocket, sioConnect, sioConnected, closeAll, ackOf, withTimeout, waitFor, sleep, request,
 } from './harness.mjs';
 import { graceful } from './scale-lib.mjs';
 import { execFileSync } from 'node:child_process';
@@ -138,6 +138,45 @@ test('an emit to the old socket object after the client is back reaches it (the 
     assert.equal(s.recovered, true);
     await s.rec.count('old', 2, 5000);
     assert.deepEqual(firsts(s, 'old'), [0, 1]);
+  } finally {
+    closeAll(s);
+  }
+});
+
+test('polling: back on a new session before siod saw the old one end (its held poll cut, no close sent): ' +
+  'recovered at once, same id and rooms, the old socket gone, missed events once', { timeout: 30000 }, async () => {
+  const s = await sioConnect(inst, '/', { ...RECONNECT, reconnectionDelay: 200, reconnectionDelayMax: 200, transports: ['polling'] });
+  try {
+    await s.rec.next('welcome');
+    assert.deepEqual(await ackOf(s, 'join', ['r3']), [true]);
+    const id = s.id;
+    const oldSid = s.io.engine.id;
+    assert.deepEqual(await ackOf(s, 'later', [{ delay: 100, to: 'room:r3', event: 'gone', n: 2 }]), [true]);
+    // its held poll is cut (as by a proxy or a recycled httpd child) and
+    // the client gives its transport up without a word to the server:
+    // siod would notice only at the ping timeout (4 s here)
+    const back = cycle(s, 'client');
+    const t = s.io.engine.transport;
+    t.doClose = () => {};
+    t.pollXhr.abort();
+    await sleep(100);
+    t.onError('poll cut', new Error('cut in the test'));
+    await back;
+    assert.notEqual(s.io.engine.id, oldSid, 'a new Engine.IO session');
+    assert.equal(s.recovered, true, `recovered on the new session\n${inst.logs(10)}`);
+    assert.equal(s.id, id, 'the same id');
+    const [who] = await ackOf(s, 'whoami');
+    assert.deepEqual(who.rooms.sort(), [id, 'r3'].sort(), 'the same rooms');
+    await s.rec.count('gone', 2, 5000);
+    assert.deepEqual(firsts(s, 'gone'), [0, 1], 'missed events once each');
+    // one socket in the room: the old one left, not kept to its ping timeout
+    const res = await request('POST', inst.url('/emit'), {
+      body: JSON.stringify({ op: 'fetchSockets', rooms: ['r3'] }), headers: { 'Content-Type': 'application/json' },
+    });
+    assert.deepEqual(JSON.parse(res.body).sockets.map((x) => x.id), [id]);
+    // and the socket goes on receiving its room's events
+    assert.deepEqual(await ackOf(s, 'later', [{ delay: 0, to: 'room:r3', event: 'after', n: 1 }]), [true]);
+    assert.deepEqual((await s.rec.next('after'))[0], 0);
   } finally {
     closeAll(s);
   }
