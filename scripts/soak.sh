@@ -61,7 +61,7 @@ PING_TIMEOUT=${PING_TIMEOUT:-20000}
 # too few samples.
 verdict() {
     awk -F'\t' -v warm="$WARMUP_SECONDS" -v w="$SAMPLE_WINDOW" -v tol="$TOLERANCE_PCT" '
-    NR == 1 { for (i = 1; i <= NF; i++) name[i] = $i; next }
+    NR == 1 { for (i = 1; i <= NF; i++) name[i] = $i; NF_ALL = NF; next }
     $1 >= warm { n++; t[n] = $1; for (i = 2; i <= NF; i++) v[n, i] = $i }
     END {
         if (n < 2 * w) { printf "too few samples after the warm-up (%d, need %d)\n", n, 2 * w; exit 2 }
@@ -74,12 +74,12 @@ verdict() {
             s0 = last
             printf "first window from %d s, when httpd last changed its number of processes\n", t[s0]
         }
-        for (i = 2; i <= 7; i++) {
+        for (i = 2; i <= NF_ALL; i++) {
             a[i] = b[i] = 0
             for (k = 0; k < w; k++) { a[i] += v[s0 + k, i]; b[i] += v[n - w + 1 + k, i] }
             a[i] /= w; b[i] /= w
         }
-        for (i = 2; i <= 7; i++) {
+        for (i = 2; i <= NF_ALL; i++) {
             d = a[i] > 0 ? 100 * (b[i] - a[i]) / a[i] : 0
             note = ""
             if (name[i] == "httpd_rss_kb" && a[5] != b[5] && a[5] > 0 && b[5] > 0) {
@@ -151,8 +151,15 @@ sample() {
         srss=$(awk '/^VmRSS:/{print $2}' "/proc/$sp/status")
         sfds=$(find "/proc/$sp/fd" -mindepth 1 -maxdepth 1 | wc -l)
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$rss" "$fds" "$thr" "$n" "$srss" "$sfds" \
-        >>"$OUT/samples.tsv"
+    # siod's own figures beside its RSS: what its heap holds and has free,
+    # recovery's store, output queued to httpd's children (KB)
+    local st
+    st=$(curl -s --max-time 5 -H 'Content-Type: application/json' -d '{"op":"stats"}' \
+        "http://127.0.0.1:$port/emit" || true)
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$rss" "$fds" "$thr" "$n" "$srss" "$sfds" \
+        $(( $(jnum "$st" heapUsedBytes) / 1024 )) $(( $(jnum "$st" heapFreeBytes) / 1024 )) \
+        "$(jnum "$st" recoveryKeptSockets)" $(( $(jnum "$st" recoveryBytes) / 1024 )) \
+        $(( $(jnum "$st" linkQueuedBytes) / 1024 )) >>"$OUT/samples.tsv"
 }
 
 # churn: rounds of clients that come, talk and go, until killed.
@@ -171,7 +178,7 @@ churn() {
     done
 }
 
-printf 't_s\thttpd_rss_kb\thttpd_fds\thttpd_threads\thttpd_procs\tsiod_rss_kb\tsiod_fds\n' >"$OUT/samples.tsv"
+printf 't_s\thttpd_rss_kb\thttpd_fds\thttpd_threads\thttpd_procs\tsiod_rss_kb\tsiod_fds\tsiod_heap_kb\tsiod_heap_free_kb\trecovery_kept\trecovery_kb\tlink_queued_kb\n' >"$OUT/samples.tsv"
 "$SIOBENCH" bcast -n "$SOAK_CLIENTS" --procs "$PROCS" --rate "$SOAK_BCAST_RATE" \
     --duration "$SOAK_SECONDS" --timeout 30 --src "$SRC" --url "$url" \
     >"$OUT/logs/crowd.log" 2>&1 &

@@ -288,7 +288,7 @@ int main(int argc, char **argv)
         goto out;
     }
     base = event_base_new();
-    if (base == NULL) {
+    if (base == NULL || siod_heap_start(base) < 0) {
         siod_log(SIOD_LOG_ERROR, "cannot create the event loop");
         goto out;
     }
@@ -429,6 +429,7 @@ out:
     siod_guard_cleanup();
     if (flush_timer != NULL)
         event_free(flush_timer);
+    siod_heap_stop();
     for (int i = 0; i < N_SIGNALS; i++)
         if (sigs[i] != NULL)
             event_free(sigs[i]);

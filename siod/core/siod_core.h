@@ -8,6 +8,7 @@
  * - siod_sid.h     random session and socket ids
  * - siod_secret.h  loading the relay secret
  * - siod_stats.h   counters and gauges for the status page and metrics
+ * - siod_heap.h    the heap's figures, free memory given back
  * Other layers include this header, never the ones it names.
  *
  * Errors: one model for all of siod (libuv's negative errno codes,
@@ -42,6 +43,7 @@
 #include "siod_buf.h"
 #include "siod_err.h"
 #include "siod_hash.h"
+#include "siod_heap.h"
 #include "siod_log.h"
 #include "siod_secret.h"
 #include "siod_sid.h"

@@ -37,6 +37,11 @@ typedef struct siod_gauges {
     int redis;                              /* -1 no cluster, 0 down, 1 up */
     uint64_t redis_lost;                    /* messages not published, since
                                              * start (a counter) */
+    size_t recovery_sockets;                /* kept for recovery (in-process
+                                             * store) */
+    size_t recovery_bytes;                  /* the log's and the kept
+                                             * sockets' bytes (the same) */
+    size_t heap_used, heap_free;            /* the process heap (glibc) */
 } siod_gauges;
 
 typedef void (*siod_gauge_fn)(siod_gauges *g);

@@ -355,6 +355,10 @@ typedef struct siod_sio_store_ops {
 
 extern const siod_sio_store_ops siod_sio_store_mem;
 
+/* What st (a siod_sio_store_mem store) holds: sockets kept, and the bytes
+ * counted against the limits (the log's and the kept sockets'). */
+void siod_sio_store_mem_figures(void *st, size_t *sockets, size_t *bytes);
+
 /* The in-process store's state file edges (siod_sio_state.c writes and
  * reads the file): a packet of the log as the store keeps it. */
 typedef struct siod_sio_logged {

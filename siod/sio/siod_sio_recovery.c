@@ -326,6 +326,14 @@ ssize_t siod_sio_recovery_persist(char *why, size_t cap)
     return (ssize_t)sockets;
 }
 
+/* The in-process store's figures with the gauges. */
+static void recovery_report(siod_gauges *g)
+{
+    if (store != NULL && store_ops == &siod_sio_store_mem)
+        siod_sio_store_mem_figures(store, &g->recovery_sockets,
+                                   &g->recovery_bytes);
+}
+
 int siod_sio_recovery_start(char *why, size_t cap)
 {
     if (conf.window_ms == 0)
@@ -349,6 +357,7 @@ int siod_sio_recovery_start(char *why, size_t cap)
                           (EXPIRE_EVERY_MS % 1000) * 1000 };
     event_add(expire_timer, &tv);
     state_load();
+    siod_stats_add_reporter(recovery_report);
     siod_log(SIOD_LOG_INFO, "connection state recovery: window %u ms, "
              "middleware %s for recovered sockets, %s store (0: no limit): "
              "packets %zu, log bytes %zu, sockets %zu, their bytes %zu",

@@ -78,7 +78,7 @@ typedef struct figure {
     unsigned long long v;
 } figure;
 
-#define N_FIGURES 22
+#define N_FIGURES 26
 
 static void figures(const siod_gauges *g, figure f[N_FIGURES])
 {
@@ -107,6 +107,10 @@ static void figures(const siod_gauges *g, figure f[N_FIGURES])
         { "HandshakesRateLimited", gs.handshakes_limited },
         { "HandshakesPerAddressRefused", gs.sessions_per_addr },
         { "PayloadsInvalid", gs.payloads_invalid },
+        { "RecoveryKeptSockets", g->recovery_sockets },
+        { "RecoveryBytes", g->recovery_bytes },
+        { "HeapUsedBytes", g->heap_used },
+        { "HeapFreeBytes", g->heap_free },
     };
 
     memcpy(f, all, sizeof all);
@@ -194,6 +198,17 @@ static void write_prometheus(stats_out *o, const siod_gauges *g)
         prom(f, "payloads_invalid_total", "counter",
              "Events refused by their schema.", gs.payloads_invalid);
     }
+    prom(f, "recovery_kept_sockets", "gauge",
+         "Sockets kept for connection state recovery (in-process store).",
+         g->recovery_sockets);
+    prom(f, "recovery_bytes", "gauge",
+         "Bytes of recovery's log and kept sockets (in-process store).",
+         g->recovery_bytes);
+    prom(f, "siod_heap_bytes", "gauge",
+         "siod's heap in use (malloc), in bytes.", g->heap_used);
+    prom(f, "siod_heap_free_bytes", "gauge",
+         "Free bytes inside siod's heap; given back to the system every "
+         "minute when over 4 MiB and an eighth of the heap.", g->heap_free);
     if (g->redis >= 0) {
         prom(f, "redis_up", "gauge", "1 while the cluster's Redis is up.",
              (unsigned long long)g->redis);

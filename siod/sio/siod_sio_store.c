@@ -571,3 +571,10 @@ void siod_sio_store_mem_restore_offset(void *p, uint64_t ms, uint64_t n)
         st->last_n = n;
     }
 }
+
+void siod_sio_store_mem_figures(void *p, size_t *sockets, size_t *bytes)
+{
+    const struct store *st = p;
+    *sockets = st->nsaved;
+    *bytes = st->bytes + st->saved_bytes;
+}

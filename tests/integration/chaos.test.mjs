@@ -222,7 +222,7 @@ test(`${MPM}: with Redis: ${CLIENTS} clients through graceful restarts, siod kil
   cleanups.push(() => redis.destroy());
   const inst = await startInstance('chaos-redis', {
     managed: true, app: 'testkit', pingInterval: 2000, pingTimeout: 3000, redis: redis.url,
-    siodExtraArgs: [`--recovery=${WINDOW}`, '--event-rate=0'],
+    siodExtraArgs: [`--recovery=${WINDOW}`, '--event-rate=0', ...VERBOSE],
     extraConf: 'MaxConnectionsPerChild 300',
   });
   cleanups.push(() => inst.stop());

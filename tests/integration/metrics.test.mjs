@@ -64,6 +64,10 @@ test('figures follow the clients: sessions by transport, sockets by namespace, m
     assert.ok(m['socketio_messages_sent_total'] > before0['socketio_messages_sent_total']);
     assert.ok(m['socketio_relay_links'] >= 1);
     assert.equal(m['socketio_redis_up'], undefined, 'no cluster: no Redis series');
+    // siod's heap (glibc's figures): in use, and what is free inside it
+    assert.ok(m['socketio_siod_heap_bytes'] > 100000, `heap ${m['socketio_siod_heap_bytes']}`);
+    assert.ok(m['socketio_siod_heap_free_bytes'] >= 0);
+    assert.equal(m['socketio_recovery_kept_sockets'], 0, 'recovery off: nothing kept');
 
     const st = await statusAuto();
     assert.deepEqual(st.SocketIOLinkUp, ['1']);
@@ -72,6 +76,8 @@ test('figures follow the clients: sessions by transport, sockets by namespace, m
     assert.deepEqual(st.SocketIOSessionsWebSocket, ['2']);
     assert.ok(st.SocketIONamespace.includes('/ 2') && st.SocketIONamespace.includes('/a 1'), st.SocketIONamespace);
     assert.deepEqual(st.SocketIORedis, ['off']);
+    assert.ok(Number(st.SocketIOHeapUsedBytes[0]) > 100000, st.SocketIOHeapUsedBytes);
+    assert.deepEqual(st.SocketIORecoveryBytes, ['0']);
 
     const html = await request('GET', inst.url('/server-status'));
     assert.match(html.body, /<h2>Socket.IO \(mod_socketio, siod\)<\/h2>/);

@@ -193,8 +193,14 @@ test('away longer than the window: not recovered, a new id and no old rooms or d
     assert.deepEqual(await ackOf(s, 'set-data', [{ x: 1 }]), [true]);
     assert.deepEqual(await ackOf(s, 'later', [{ delay: 300, to: 'room:r2', event: 'missed', n: 1 }]), [true]);
     const id = s.id;
+    const stats = async () => JSON.parse((await request('POST', inst.url('/emit'), {
+      body: '{"op":"stats"}', headers: { 'Content-Type': 'application/json' },
+    })).body);
     const back = cycle(s, 'client');
     cut(s);
+    // kept while away (siod's figures count it), forgotten past the window
+    await waitFor(async () => (await stats()).recoveryKeptSockets >= 1, 2000, 'the socket kept');
+    assert.ok((await stats()).recoveryBytes > 0);
     await back;
     assert.equal(s.recovered, false);
     assert.notEqual(s.id, id);
