@@ -54,6 +54,31 @@ static size_t handed_count;
 static siod_hash live_by_pid;
 static int live_ready;
 
+/* A take under way for a pending socket (it holds a reference). */
+struct claim {
+    siod_socket *s;
+    void (*resume)(siod_socket *s);
+    char offset[SIOD_SIO_OFFSET_MAX];
+    char pid[SIO_SID_LEN + 2];
+    uint64_t hash;
+    int indexed;                     /* in claims_by_pid */
+    struct claim *newer;             /* claims of the same pid behind it */
+};
+
+/* Claims the store has not answered yet (Redis: held while it is away),
+ * by pid. A client whose CONNECT waits that long may give up its session
+ * and CONNECT again on a new one with the same pid and offset: that claim
+ * waits behind the first rather than asking the store again (the first
+ * take removes the state, so a second would find nothing), and the
+ * store's answer goes to the newest claim whose client still waits. */
+static siod_hash claims_by_pid;
+
+static int claim_eq(const void *item, const void *key)
+{
+    return strcmp(((const struct claim *)item)->pid, key) == 0;
+}
+
+
 void siod_sio_set_recovery(const siod_sio_recovery_conf *c)
 {
     conf = *c;
@@ -342,6 +367,7 @@ int siod_sio_recovery_start(char *why, size_t cap)
                                           : &siod_sio_store_mem;
     siod_hash_init(&handed_by_sid, handed_eq);
     siod_hash_init(&live_by_pid, live_eq);
+    siod_hash_init(&claims_by_pid, claim_eq);
     live_ready = 1;
     store = store_ops->create(&conf);
     expire_timer = store != NULL
@@ -371,8 +397,10 @@ void siod_sio_recovery_stop(void)
 {
     handed_drop(INT64_MAX);
     siod_hash_destroy(&handed_by_sid);
-    if (live_ready)
+    if (live_ready) {
         siod_hash_destroy(&live_by_pid);
+        siod_hash_destroy(&claims_by_pid);
+    }
     live_ready = 0;
     if (expire_timer != NULL)
         event_free(expire_timer);
@@ -509,13 +537,6 @@ static int auth_string(const struct sio_json_span *auth, const char *key,
     return 1;
 }
 
-/* A take under way for a pending socket (it holds a reference). */
-struct claim {
-    siod_socket *s;
-    void (*resume)(siod_socket *s);
-    char offset[SIOD_SIO_OFFSET_MAX];
-};
-
 /* Gives s a pid of its own: it is a new socket. Returns 0 or a negative
  * code. */
 static int new_pid(siod_socket *s)
@@ -556,20 +577,33 @@ int siod_sio_recovery_restore(siod_socket *s, siod_sio_saved *v,
     return restore(s, v, NULL, offset);
 }
 
-/* The store's answer to a take: s restored or given a new pid, then its
- * connect goes on, unless its client left meanwhile. */
-static void claimed(void *ud, siod_sio_saved *v, siod_sio_missed *m,
-                    const char *why)
+static int claim_waiting(const struct claim *c)
 {
-    struct claim *c = ud;
+    return c->s->state == SOCK_PENDING && c->s->client != NULL;
+}
+
+/* One claim's end: its socket restored from v (taking v and m) or, with
+ * v NULL, given a new pid for why; then its connect goes on, unless its
+ * client left meanwhile. */
+static void claim_end(struct claim *c, siod_sio_saved *v, siod_sio_missed *m,
+                      const char *why)
+{
     siod_socket *s = c->s;
-    int waiting = s->state == SOCK_PENDING && s->client != NULL;
+    int waiting = claim_waiting(c);
 
     if (v != NULL && waiting && restore(s, v, m, c->offset) == 0) {
         m = NULL;
+    } else if (v != NULL && !waiting && store != NULL) {
+        /* kept again for the client's next CONNECT (the take removed it) */
+        siod_log_debug("recovery: socket %s on %s: its client left while "
+                       "its state was read; kept again", v->sid, v->nsp);
+        if (store_ops->save(store, v) < 0)
+            siod_log_throttled(&log_failures, SIOD_LOG_ERROR, "recovery: "
+                               "socket %s not kept again", v->sid);
+        v = NULL;
     } else {
         if (v != NULL)
-            why = waiting ? "out of memory" : "its client left meanwhile";
+            why = "out of memory";
         if (waiting && new_pid(s) < 0)
             memcpy(s->pid, s->id, sizeof s->pid);   /* any other pid */
         if (waiting)
@@ -582,6 +616,31 @@ static void claimed(void *ud, siod_sio_saved *v, siod_sio_missed *m,
         c->resume(s);
     siod_socket_unref(s);
     free(c);
+}
+
+/* The store's answer to a take: it goes to the newest claim of the pid
+ * whose client still waits, with the same offset (the packets missed are
+ * counted from it); the others are not recovered. */
+static void claimed(void *ud, siod_sio_saved *v, siod_sio_missed *m,
+                    const char *why)
+{
+    struct claim *first = ud, *to = NULL;
+
+    if (live_ready && first->indexed)
+        siod_hash_remove(&claims_by_pid, first->hash, first->pid);
+    for (struct claim *c = first; c != NULL; c = c->newer)
+        if (claim_waiting(c) && c->s->nsp == first->s->nsp &&
+            strcmp(c->offset, first->offset) == 0)
+            to = c;
+    if (to == NULL)
+        to = first;
+    for (struct claim *c = first, *next; c != NULL; c = next) {
+        next = c->newer;
+        if (c != to)
+            claim_end(c, NULL, NULL, "its client came back again on another "
+                                     "session");
+    }
+    claim_end(to, v, m, why);
 }
 
 int siod_sio_recovery_claim(siod_socket *s, const struct sio_json_span *auth,
@@ -603,6 +662,24 @@ int siod_sio_recovery_claim(siod_socket *s, const struct sio_json_span *auth,
     take_over(s, pid);
     c->s = siod_socket_ref(s);
     c->resume = resume;
+    c->newer = NULL;
+    memcpy(c->pid, pid, sizeof c->pid);
+    c->hash = siod_hash_bytes(pid, strlen(pid));
+    struct claim *ahead = live_ready ? siod_hash_find(&claims_by_pid,
+                                                      c->hash, pid)
+                                     : NULL;
+    if (ahead != NULL) {
+        while (ahead->newer != NULL)
+            ahead = ahead->newer;
+        ahead->newer = c;
+        siod_log_debug("recovery: socket %s on %s: its pid is claimed "
+                       "already; waiting for that claim", s->id,
+                       s->nsp->name);
+        return 1;
+    }
+    /* without memory it is just not found by a second claim */
+    c->indexed = live_ready &&
+                 siod_hash_insert(&claims_by_pid, c->hash, c) == 0;
     store_ops->take(store, s->nsp->name, pid, c->offset, claimed, c);
     return 1;
 }

@@ -302,6 +302,37 @@ test('Redis restarted while a client is away: its claim waits for Redis, it come
     }
   });
 
+test('Redis away while the client comes back twice (its first CONNECT still waiting when it cuts again): ' +
+  'the state goes to its last CONNECT, recovered', { timeout: 60000 }, async () => {
+  const s = await sioConnect(A, '/', { ...RECONNECT, transports: ['websocket'] });
+  try {
+    const id = await setUp(s);
+    assert.equal(await rc.sendCommand(['SAVE']), 'OK');
+    const lost = /warn: redis \S+: connection lost/;
+    const lostBefore = logLines(A, lost).length;
+    await redis.stop();
+    await waitFor(() => logLines(A, lost).length > lostBefore, 5000, 'siod to see Redis gone');
+    // back on a new session: its CONNECT waits for Redis
+    const opened = () => new Promise((resolve) => s.io.once('open', resolve));
+    let next = opened();
+    cut(s);
+    await withTimeout(next, 10000, 'the first reconnection');
+    await sleep(300);
+    assert.equal(s.connected, false, 'the CONNECT waits for Redis');
+    // and gone again before Redis answered, back on another session
+    next = opened();
+    s.io.engine.transport.ws._socket.destroy();
+    await withTimeout(next, 10000, 'the second reconnection');
+    await sleep(300);
+    const back = withTimeout(new Promise((resolve) => s.once('connect', resolve)), 15000, 'connect');
+    await redis.start();
+    await back;
+    await assertRecovered(s, id, A);
+  } finally {
+    closeAll(s);
+  }
+});
+
 test('Redis stalled (SIGSTOP) at reconnect: the claim gives up in seconds, a new socket, siod does not wait',
   { timeout: 60000 }, async () => {
     const s = await sioConnect(A, '/', { ...RECONNECT, transports: ['websocket'] });
