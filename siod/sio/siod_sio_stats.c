@@ -71,11 +71,16 @@ static const char *redis_word(int state)
     return state < 0 ? "off" : state ? "up" : "down";
 }
 
-/* The figures the JSON and status forms share, by their status name
- * ("SocketIO" + name; in JSON the name with a lower-case first letter). */
+/* The figures every form shows: by their status name ("SocketIO" +
+ * name; in JSON the name with a lower-case first letter) and, for
+ * Prometheus, their series ("socketio_" + metric; one ending "_total" is
+ * a counter, the others gauges) with its help, or no metric where the
+ * series has labels or depends on the cluster (written apart). */
 typedef struct figure {
     const char *name;
     unsigned long long v;
+    const char *metric;
+    const char *help;
 } figure;
 
 #define N_FIGURES 26
@@ -85,32 +90,58 @@ static void figures(const siod_gauges *g, figure f[N_FIGURES])
     const siod_counters *c = &siod_count;
     const siod_guard_stats gs = *siod_guard_stats_get();
     const figure all[N_FIGURES] = {
-        { "SessionsPolling", g->polling },
-        { "SessionsUpgrading", g->upgrading },
-        { "SessionsWebSocket", g->websocket },
-        { "SessionsOpened", c->sessions_opened },
-        { "SessionsClosed", c->sessions_closed },
-        { "HandshakesRefused", c->handshakes_refused },
-        { "MessagesIn", c->messages_in },
-        { "MessagesOut", c->messages_out },
-        { "PollOverflows", c->poll_overflows },
-        { "VolatileSkipped", c->volatile_skipped },
-        { "Links", g->links },
-        { "LinkQueuedBytes", g->link_output_bytes },
-        { "LinksOpened", c->links_opened },
-        { "LinksClosed", c->links_closed },
-        { "HandoversResumed", c->handovers_resumed },
-        { "HandoversRefused", c->handovers_refused },
-        { "RedisLost", g->redis_lost },
-        { "EventsRateLimited", gs.events_dropped },
-        { "SocketsFlooding", gs.sockets_flooding },
-        { "HandshakesRateLimited", gs.handshakes_limited },
-        { "HandshakesPerAddressRefused", gs.sessions_per_addr },
-        { "PayloadsInvalid", gs.payloads_invalid },
-        { "RecoveryKeptSockets", g->recovery_sockets },
-        { "RecoveryBytes", g->recovery_bytes },
-        { "HeapUsedBytes", g->heap_used },
-        { "HeapFreeBytes", g->heap_free },
+        { "SessionsPolling", g->polling, NULL, NULL },
+        { "SessionsUpgrading", g->upgrading, NULL, NULL },
+        { "SessionsWebSocket", g->websocket, NULL, NULL },
+        { "SessionsOpened", c->sessions_opened, "sessions_opened_total",
+          "Sessions opened." },
+        { "SessionsClosed", c->sessions_closed, "sessions_closed_total",
+          "Sessions closed." },
+        { "HandshakesRefused", c->handshakes_refused,
+          "handshakes_refused_total",
+          "Handshakes refused at a limit (503, 429, 431)." },
+        { "MessagesIn", c->messages_in, "messages_received_total",
+          "Engine.IO messages received from clients." },
+        { "MessagesOut", c->messages_out, "messages_sent_total",
+          "Engine.IO messages sent to clients (one per recipient)." },
+        { "PollOverflows", c->poll_overflows, "poll_overflows_total",
+          "Sessions closed because their polling queue was full." },
+        { "VolatileSkipped", c->volatile_skipped, "volatile_skipped_total",
+          "Volatile packets not sent to a client that could not take "
+          "them." },
+        { "Links", g->links, "relay_links", "Relay links to httpd children." },
+        { "LinkQueuedBytes", g->link_output_bytes, "relay_queued_bytes",
+          "Bytes queued to httpd children." },
+        { "LinksOpened", c->links_opened, "relay_links_opened_total",
+          "Relay links opened." },
+        { "LinksClosed", c->links_closed, "relay_links_closed_total",
+          "Relay links closed." },
+        { "HandoversResumed", c->handovers_resumed, "handovers_resumed_total",
+          "WebSocket sessions taken back from the previous siod." },
+        { "HandoversRefused", c->handovers_refused, "handovers_refused_total",
+          "WebSockets handed over that this siod did not know (closed, "
+          "1012)." },
+        { "RedisLost", g->redis_lost, NULL, NULL },
+        { "EventsRateLimited", gs.events_dropped, "events_rate_limited_total",
+          "Events dropped over --event-rate." },
+        { "SocketsFlooding", gs.sockets_flooding, "sockets_flooding_total",
+          "Sockets disconnected for flooding." },
+        { "HandshakesRateLimited", gs.handshakes_limited,
+          "handshakes_rate_limited_total",
+          "Handshakes refused over --handshake-rate (429)." },
+        { "HandshakesPerAddressRefused", gs.sessions_per_addr, NULL, NULL },
+        { "PayloadsInvalid", gs.payloads_invalid, "payloads_invalid_total",
+          "Events refused by their schema." },
+        { "RecoveryKeptSockets", g->recovery_sockets, "recovery_kept_sockets",
+          "Sockets kept for connection state recovery (in-process "
+          "store)." },
+        { "RecoveryBytes", g->recovery_bytes, "recovery_bytes",
+          "Bytes of recovery's log and kept sockets (in-process store)." },
+        { "HeapUsedBytes", g->heap_used, "siod_heap_bytes",
+          "siod's heap in use (malloc), in bytes." },
+        { "HeapFreeBytes", g->heap_free, "siod_heap_free_bytes",
+          "Free bytes inside siod's heap; given back to the system every "
+          "minute when over 4 MiB and an eighth of the heap." },
     };
 
     memcpy(f, all, sizeof all);
@@ -144,8 +175,9 @@ static void write_status(stats_out *o, const siod_gauges *g)
 
 static void write_prometheus(stats_out *o, const siod_gauges *g)
 {
-    const siod_counters *c = &siod_count;
     FILE *f = o->f;
+    figure fig[N_FIGURES];
+    size_t n;
 
     fputs("# HELP socketio_sessions Open Engine.IO sessions by transport.\n"
           "# TYPE socketio_sessions gauge\n", f);
@@ -153,62 +185,16 @@ static void write_prometheus(stats_out *o, const siod_gauges *g)
             "socketio_sessions{transport=\"upgrading\"} %zu\n"
             "socketio_sessions{transport=\"websocket\"} %zu\n",
             g->polling, g->upgrading, g->websocket);
-    prom(f, "sessions_opened_total", "counter", "Sessions opened.",
-         c->sessions_opened);
-    prom(f, "sessions_closed_total", "counter", "Sessions closed.",
-         c->sessions_closed);
-    prom(f, "handshakes_refused_total", "counter",
-         "Handshakes refused at a limit (503, 429, 431).",
-         c->handshakes_refused);
-    prom(f, "messages_received_total", "counter",
-         "Engine.IO messages received from clients.", c->messages_in);
-    prom(f, "messages_sent_total", "counter",
-         "Engine.IO messages sent to clients (one per recipient).",
-         c->messages_out);
-    prom(f, "poll_overflows_total", "counter",
-         "Sessions closed because their polling queue was full.",
-         c->poll_overflows);
-    prom(f, "volatile_skipped_total", "counter",
-         "Volatile packets not sent to a client that could not take them.",
-         c->volatile_skipped);
-    prom(f, "relay_links", "gauge", "Relay links to httpd children.",
-         g->links);
-    prom(f, "relay_queued_bytes", "gauge",
-         "Bytes queued to httpd children.", g->link_output_bytes);
-    prom(f, "relay_links_opened_total", "counter", "Relay links opened.",
-         c->links_opened);
-    prom(f, "relay_links_closed_total", "counter", "Relay links closed.",
-         c->links_closed);
-    prom(f, "handovers_resumed_total", "counter",
-         "WebSocket sessions taken back from the previous siod.",
-         c->handovers_resumed);
-    prom(f, "handovers_refused_total", "counter",
-         "WebSockets handed over that this siod did not know (closed, 1012).",
-         c->handovers_refused);
-    {
-        const siod_guard_stats gs = *siod_guard_stats_get();
-
-        prom(f, "events_rate_limited_total", "counter",
-             "Events dropped over --event-rate.", gs.events_dropped);
-        prom(f, "sockets_flooding_total", "counter",
-             "Sockets disconnected for flooding.", gs.sockets_flooding);
-        prom(f, "handshakes_rate_limited_total", "counter",
-             "Handshakes refused over --handshake-rate (429).",
-             gs.handshakes_limited);
-        prom(f, "payloads_invalid_total", "counter",
-             "Events refused by their schema.", gs.payloads_invalid);
+    figures(g, fig);
+    for (size_t i = 0; i < N_FIGURES; i++) {
+        if (fig[i].metric == NULL)
+            continue;
+        n = strlen(fig[i].metric);
+        prom(f, fig[i].metric,
+             n > 6 && !strcmp(fig[i].metric + n - 6, "_total") ? "counter"
+                                                             : "gauge",
+             fig[i].help, fig[i].v);
     }
-    prom(f, "recovery_kept_sockets", "gauge",
-         "Sockets kept for connection state recovery (in-process store).",
-         g->recovery_sockets);
-    prom(f, "recovery_bytes", "gauge",
-         "Bytes of recovery's log and kept sockets (in-process store).",
-         g->recovery_bytes);
-    prom(f, "siod_heap_bytes", "gauge",
-         "siod's heap in use (malloc), in bytes.", g->heap_used);
-    prom(f, "siod_heap_free_bytes", "gauge",
-         "Free bytes inside siod's heap; given back to the system every "
-         "minute when over 4 MiB and an eighth of the heap.", g->heap_free);
     if (g->redis >= 0) {
         prom(f, "redis_up", "gauge", "1 while the cluster's Redis is up.",
              (unsigned long long)g->redis);

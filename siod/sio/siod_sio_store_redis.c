@@ -33,6 +33,10 @@
  * longer for it (Redis restarted; a reconnection's backoff is up to 5 s). */
 #define CLAIM_TIMEOUT_MS 2000
 #define CLAIM_DOWN_WAIT_MS 10000
+/* How long a claimed record stays readable by its take (sent again). */
+#define TAKEN_KEEP_MS 60000
+/* A take whose answer the connection lost is sent again this much later. */
+#define TAKE_AGAIN_MS 100
 
 /* A tracked socket: its key and the record last written. */
 struct live {
@@ -51,8 +55,11 @@ struct take {
     siod_sio_taken_fn done;          /* NULL once answered */
     void *ud;
     char *nsp;
+    char *key, *offset;              /* the record's, the client's */
+    char *taken_key;                 /* where the script moves the record */
     uint64_t seq;                    /* appends sent before it */
     int64_t deadline;                /* answered "not in time" then */
+    int sent_again;                  /* sent again once after a failure */
     struct take *prev, *next;
 };
 
@@ -71,6 +78,7 @@ struct rstore {
     char *kpre;                      /* <prefix>#recovery# */
     char node[17];                   /* this process, hex */
     uint64_t node_n;
+    uint64_t takes_n;                /* takes begun */
     uint32_t seq;
     struct live *lives, *dirty;
     size_t nlive, live_bytes;
@@ -530,17 +538,25 @@ static ssize_t rs_replay(void *p, const char *nsp, const char *offset,
 
 /* ---- claims: one script reads, deletes and replays ------------------------ */
 
-/* KEYS[1] the record, KEYS[2] the stream; ARGV[1] the client's offset,
- * ARGV[2] how far before it to look. Answers {"none"} (no record),
- * {"gone"} (its offset not in the stream: the record is deleted all the
- * same, as the reference's restoreSession does) or {"ok", record,
- * packets}: the entries after the offset, oldest first, each as
- * "<len>:<blob>". Walks back from the newest entry (offsets are not the
- * stream's ids: a packet carries its offset before Redis sees it). */
+/* KEYS[1] the record, KEYS[2] the stream, KEYS[3] this take's own key;
+ * ARGV[1] the client's offset, ARGV[2] how far before it to look, ARGV[3]
+ * how long the record stays at KEYS[3]. The record moves to KEYS[3], so
+ * that the same take sent again (its answer lost with the connection)
+ * reads it there. Answers {"none"} (no record), {"gone"} (its offset not
+ * in the stream: the record is taken all the same, as the reference's
+ * restoreSession deletes it) or {"ok", record, packets}: the entries
+ * after the offset, oldest first, each as "<len>:<blob>". Walks back from
+ * the newest entry (offsets are not the stream's ids: a packet carries
+ * its offset before Redis sees it). */
 static const char claim_script[] =
     "local rec = redis.call('GET', KEYS[1])\n"
-    "if not rec then return {'none'} end\n"
-    "redis.call('DEL', KEYS[1])\n"
+    "if rec then\n"
+    "  redis.call('DEL', KEYS[1])\n"
+    "  redis.call('SET', KEYS[3], rec, 'PX', ARGV[3])\n"
+    "else\n"
+    "  rec = redis.call('GET', KEYS[3])\n"
+    "  if not rec then return {'none'} end\n"
+    "end\n"
     "local ms = tonumber(string.match(ARGV[1], '^(%d+)%-'))\n"
     "if not ms then return {'gone'} end\n"
     "local low = ms - tonumber(ARGV[2])\n"
@@ -573,6 +589,31 @@ static void take_unlink(struct take *t)
     t->prev = t->next = NULL;
 }
 
+static void take_send(struct take *t);
+
+static void take_free(struct take *t)
+{
+    free(t->nsp);
+    free(t->key);
+    free(t->offset);
+    free(t->taken_key);
+    free(t);
+}
+
+/* A take to send again, a moment after its connection went (the
+ * connection is not marked down yet while it fails its callbacks). */
+static void take_again_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct take *t = arg;
+
+    if (t->done == NULL || g == NULL) {   /* answered when the store went */
+        take_free(t);
+        return;
+    }
+    t->seq = g->appends;
+    take_send(t);
+}
+
 static void taken(void *ud, int ok, const char *const *items,
                   const size_t *lens, size_t n)
 {
@@ -585,6 +626,17 @@ static void taken(void *ud, int ok, const char *const *items,
     note(ok);
     if (t->done == NULL)
         goto out;   /* answered when the store went */
+    if (!ok && !t->sent_again && g != NULL) {
+        /* the connection went with the answer (or Redis refused the
+         * script): once more, held until Redis is back if it is away;
+         * the record is where this take left it, if it ran */
+        struct timeval tv = { 0, TAKE_AGAIN_MS * 1000 };
+        t->sent_again = 1;
+        t->deadline = siod_now_ms() + CLAIM_DOWN_WAIT_MS;
+        if (event_base_once(siod_sio_config()->base, -1, EV_TIMEOUT,
+                            take_again_cb, t, &tv) == 0)
+            return;
+    }
     if (ok && n >= 1 && items[0] != NULL) {
         if (lens[0] == 4 && memcmp(items[0], "none", 4) == 0)
             why = "no state kept for its pid (never, expired or taken)";
@@ -608,8 +660,21 @@ static void taken(void *ud, int ok, const char *const *items,
         drop_recent(g);
     t->done(t->ud, v, m, why);
 out:
-    free(t->nsp);
-    free(t);
+    take_free(t);
+}
+
+/* Sends t's claim (held by the connection while Redis is away). */
+static void take_send(struct take *t)
+{
+    char skew[16], ttl[16];
+    int n = snprintf(skew, sizeof skew, "%d", SKEW_MS);
+    int m = snprintf(ttl, sizeof ttl, "%d", TAKEN_KEEP_MS);
+    const char *argv[9] = { "EVAL", claim_script, "3", t->key, g->stream,
+                            t->taken_key, t->offset, skew, ttl };
+    size_t lens[9] = { 4, sizeof claim_script - 1, 1, strlen(t->key),
+                       strlen(g->stream), strlen(t->taken_key),
+                       strlen(t->offset), (size_t)n, (size_t)m };
+    rconn->command(9, argv, lens, taken, t);
 }
 
 static void rs_take(void *p, const char *nsp, const char *pid,
@@ -618,11 +683,25 @@ static void rs_take(void *p, const char *nsp, const char *pid,
     struct rstore *st = p;
     struct take *t = calloc(1, sizeof *t);
     size_t klen;
-    char *key = record_key(st, nsp, pid, &klen), skew[16];
 
-    if (t == NULL || key == NULL || (t->nsp = strdup(nsp)) == NULL) {
+    if (t == NULL || (t->key = record_key(st, nsp, pid, &klen)) == NULL ||
+        (t->nsp = strdup(nsp)) == NULL || (t->offset = strdup(offset)) == NULL) {
+        if (t != NULL) {
+            free(t->key);
+            free(t->nsp);
+        }
         free(t);
-        free(key);
+        done(ud, NULL, NULL, "out of memory");
+        return;
+    }
+    /* unique to this take: this process's number, a count */
+    if (asprintf(&t->taken_key, "%staken#%s-%" PRIu64, st->kpre, st->node,
+                 ++st->takes_n) < 0) {
+        t->taken_key = NULL;
+        free(t->key);
+        free(t->nsp);
+        free(t->offset);
+        free(t);
         done(ud, NULL, NULL, "out of memory");
         return;
     }
@@ -635,13 +714,7 @@ static void rs_take(void *p, const char *nsp, const char *pid,
     if (st->takes != NULL)
         st->takes->prev = t;
     st->takes = t;
-    int n = snprintf(skew, sizeof skew, "%d", SKEW_MS);
-    const char *argv[7] = { "EVAL", claim_script, "2", key, st->stream,
-                            offset, skew };
-    size_t lens[7] = { 4, sizeof claim_script - 1, 1, klen,
-                       strlen(st->stream), strlen(offset), (size_t)n };
-    rconn->command(7, argv, lens, taken, t);
-    free(key);
+    take_send(t);
 }
 
 /* ---- the window ------------------------------------------------------------ */

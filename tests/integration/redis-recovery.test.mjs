@@ -84,6 +84,20 @@ async function emitApi(inst, rooms, event, n) {
 /** Lines of inst's siod log matching re. */
 const logLines = (inst, re) => fs.readFileSync(inst.siodLogFile, 'utf8').split('\n').filter((l) => re.test(l));
 
+/**
+ * Redis stops, what it holds saved for its restart (a snapshot: the
+ * server keeps nothing otherwise), once node A has seen it go: what A
+ * sends from then on is held, not sent on a dead connection (a write
+ * under way as Redis goes is not sent again).
+ */
+async function redisAway() {
+  assert.equal(await rc.sendCommand(['SAVE']), 'OK');
+  const lost = /warn: redis \S+: connection lost/;
+  const lostBefore = logLines(A, lost).length;
+  await redis.stop();
+  await waitFor(() => logLines(A, lost).length > lostBefore, 5000, 'siod to see Redis gone');
+}
+
 /** s joins r1 and sets its data; returns its id. */
 async function setUp(s) {
   const [welcome] = await s.rec.next('welcome');
@@ -269,15 +283,7 @@ test('Redis restarted while a client is away: its claim waits for Redis, it come
     const s = await sioConnect(A, '/', { ...RECONNECT, transports: ['websocket'] });
     try {
       const id = await setUp(s);
-      // what Redis holds now survives its restart (a snapshot: the
-      // server keeps nothing otherwise)
-      assert.equal(await rc.sendCommand(['SAVE']), 'OK');
-      const lost = /warn: redis \S+: connection lost/;
-      const lostBefore = logLines(A, lost).length;
-      await redis.stop();
-      // siod has noticed: what follows is held, not sent on a dead
-      // connection (a write under way as Redis goes is not sent again)
-      await waitFor(() => logLines(A, lost).length > lostBefore, 5000, 'siod to see Redis gone');
+      await redisAway();
       const back = cycle(s, 'client');
       cut(s);
       // emitted while Redis is away: in the log once it is back (the
@@ -307,11 +313,7 @@ test('Redis away while the client comes back twice (its first CONNECT still wait
   const s = await sioConnect(A, '/', { ...RECONNECT, transports: ['websocket'] });
   try {
     const id = await setUp(s);
-    assert.equal(await rc.sendCommand(['SAVE']), 'OK');
-    const lost = /warn: redis \S+: connection lost/;
-    const lostBefore = logLines(A, lost).length;
-    await redis.stop();
-    await waitFor(() => logLines(A, lost).length > lostBefore, 5000, 'siod to see Redis gone');
+    await redisAway();
     // back on a new session: its CONNECT waits for Redis
     const opened = () => new Promise((resolve) => s.io.once('open', resolve));
     let next = opened();
@@ -358,6 +360,32 @@ test('Redis stalled (SIGSTOP) at reconnect: the claim gives up in seconds, a new
       closeAll(s, other);
     }
   });
+
+test('Redis gone with a claim under way (its answer lost with the connection): the claim is sent again ' +
+  'once Redis is back, recovered', { timeout: 60000 }, async () => {
+  const s = await sioConnect(A, '/', { ...RECONNECT, transports: ['websocket'] });
+  try {
+    const id = await setUp(s);
+    assert.equal(await rc.sendCommand(['SAVE']), 'OK');
+    // Redis stalls: the client's claim goes out and waits for an answer
+    redis.proc.kill('SIGSTOP');
+    const opened = new Promise((resolve) => s.io.once('open', resolve));
+    cut(s);
+    await withTimeout(opened, 10000, 'the reconnection');
+    await sleep(500);
+    assert.equal(s.connected, false, 'the CONNECT waits for its claim');
+    // and dies before answering (within the claim's 2 s)
+    const back = withTimeout(new Promise((resolve) => s.once('connect', resolve)), 20000, 'connect');
+    await redis.stop();
+    await sleep(300);
+    await redis.start();
+    await back;
+    await assertRecovered(s, id, A);
+  } finally {
+    redis.proc?.kill('SIGCONT');
+    closeAll(s);
+  }
+});
 
 test('the emit API answers a plain emit once Redis has it in the log (a siod killed after its 200 loses no event)',
   { timeout: 60000 }, async () => {
