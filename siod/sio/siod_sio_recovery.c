@@ -52,7 +52,7 @@ static size_t handed_count;
  * WebSocket or a held poll is in touch with its client: a claim of its
  * pid gets a fresh socket, as the reference's would. */
 static siod_hash live_by_pid;
-static int live_ready;
+static int tables_ready;             /* live_by_pid, claims_by_pid */
 
 /* A take under way for a pending socket (it holds a reference). */
 struct claim {
@@ -77,7 +77,6 @@ static int claim_eq(const void *item, const void *key)
 {
     return strcmp(((const struct claim *)item)->pid, key) == 0;
 }
-
 
 void siod_sio_set_recovery(const siod_sio_recovery_conf *c)
 {
@@ -144,7 +143,7 @@ static void live_add(siod_socket *s)
     uint64_t h = siod_hash_bytes(s->pid, strlen(s->pid));
     siod_socket *other;
 
-    if (!live_ready || s->pid[0] == '\0' || s->live)
+    if (!tables_ready || s->pid[0] == '\0' || s->live)
         return;
     other = siod_hash_remove(&live_by_pid, h, s->pid);
     if (other != NULL)
@@ -158,7 +157,7 @@ void siod_sio_recovery_forget(siod_socket *s)
     if (!s->live)
         return;
     s->live = 0;
-    if (live_ready)
+    if (tables_ready)
         siod_hash_remove(&live_by_pid, siod_hash_bytes(s->pid, strlen(s->pid)),
                          s->pid);
 }
@@ -167,7 +166,7 @@ void siod_sio_recovery_forget(siod_socket *s)
  * leaves, its state kept (see live_by_pid). */
 static void take_over(siod_socket *s, const char *pid)
 {
-    siod_socket *old = live_ready ? siod_hash_find(&live_by_pid,
+    siod_socket *old = tables_ready ? siod_hash_find(&live_by_pid,
                                                    siod_hash_bytes(pid, strlen(pid)),
                                                    pid)
                                   : NULL;
@@ -368,7 +367,7 @@ int siod_sio_recovery_start(char *why, size_t cap)
     siod_hash_init(&handed_by_sid, handed_eq);
     siod_hash_init(&live_by_pid, live_eq);
     siod_hash_init(&claims_by_pid, claim_eq);
-    live_ready = 1;
+    tables_ready = 1;
     store = store_ops->create(&conf);
     expire_timer = store != NULL
                        ? event_new(siod_sio_config()->base, -1, EV_PERSIST,
@@ -397,11 +396,11 @@ void siod_sio_recovery_stop(void)
 {
     handed_drop(INT64_MAX);
     siod_hash_destroy(&handed_by_sid);
-    if (live_ready) {
+    if (tables_ready) {
         siod_hash_destroy(&live_by_pid);
         siod_hash_destroy(&claims_by_pid);
     }
-    live_ready = 0;
+    tables_ready = 0;
     if (expire_timer != NULL)
         event_free(expire_timer);
     expire_timer = NULL;
@@ -626,7 +625,7 @@ static void claimed(void *ud, siod_sio_saved *v, siod_sio_missed *m,
 {
     struct claim *first = ud, *to = NULL;
 
-    if (live_ready && first->indexed)
+    if (tables_ready && first->indexed)
         siod_hash_remove(&claims_by_pid, first->hash, first->pid);
     for (struct claim *c = first; c != NULL; c = c->newer)
         if (claim_waiting(c) && c->s->nsp == first->s->nsp &&
@@ -665,7 +664,7 @@ int siod_sio_recovery_claim(siod_socket *s, const struct sio_json_span *auth,
     c->newer = NULL;
     memcpy(c->pid, pid, sizeof c->pid);
     c->hash = siod_hash_bytes(pid, strlen(pid));
-    struct claim *ahead = live_ready ? siod_hash_find(&claims_by_pid,
+    struct claim *ahead = tables_ready ? siod_hash_find(&claims_by_pid,
                                                       c->hash, pid)
                                      : NULL;
     if (ahead != NULL) {
@@ -678,7 +677,7 @@ int siod_sio_recovery_claim(siod_socket *s, const struct sio_json_span *auth,
         return 1;
     }
     /* without memory it is just not found by a second claim */
-    c->indexed = live_ready &&
+    c->indexed = tables_ready &&
                  siod_hash_insert(&claims_by_pid, c->hash, c) == 0;
     store_ops->take(store, s->nsp->name, pid, c->offset, claimed, c);
     return 1;

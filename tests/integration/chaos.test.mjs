@@ -116,7 +116,7 @@ async function stragglers(inst, clients, last) {
  * the disruptions take turns (each after 2.5 s) for SECONDS (once each in
  * the short variant); then the checks.
  */
-async function chaos(inst, disruptions) {
+async function chaos(t, inst, disruptions) {
   const clients = Array.from({ length: CLIENTS }, (_, i) => client(inst, i));
   try {
     await Promise.all(clients.map((c) => sioConnected(inst, c.s, 15000)));
@@ -194,6 +194,9 @@ async function chaos(inst, disruptions) {
     // no httpd child died of a signal
     const killed = inst.errorLogLines().filter((l) => /AH00052|exit signal/.test(l));
     assert.deepEqual(killed, [], 'no httpd child died of a signal');
+    const sum = (k) => clients.reduce((a, c) => a + c[k], 0);
+    t.diagnostic(`${done} disruptions; ${accepted.length} broadcasts accepted, each received once and in order ` +
+      `by all ${clients.length} clients; ${sum('recovered')} reconnections, all recovered; ${sum('acked')} acked echoes`);
   } finally {
     closeAll(clients.map((c) => c.s));
   }
@@ -201,7 +204,7 @@ async function chaos(inst, disruptions) {
 
 test(`${MPM}: ${CLIENTS} clients through graceful restarts, recycled children and siod restarts: ` +
   'every reconnection recovered, every accepted broadcast once and in order, every ack answered, no child killed',
-{ timeout: (SECONDS + 120) * 1000 }, async () => {
+{ timeout: (SECONDS + 120) * 1000 }, async (t) => {
   const inst = await startInstance('chaos', {
     managed: true, app: 'testkit', pingInterval: 2000, pingTimeout: 3000,
     siodExtraArgs: [`--recovery=${WINDOW}`, '--event-rate=0', ...VERBOSE],
@@ -209,12 +212,12 @@ test(`${MPM}: ${CLIENTS} clients through graceful restarts, recycled children an
     extraConf: 'MaxConnectionsPerChild 300',
   });
   cleanups.push(() => inst.stop());
-  await chaos(inst, [graceful, siodKilledBy('SIGTERM'), graceful, siodKilledBy('SIGTERM')]);
+  await chaos(t, inst, [graceful, siodKilledBy('SIGTERM'), graceful, siodKilledBy('SIGTERM')]);
 });
 
 test(`${MPM}: with Redis: ${CLIENTS} clients through graceful restarts, siod killed (SIGKILL) and stopped, ` +
   'redis-server restarted: every reconnection recovered, every accepted broadcast once and in order',
-{ timeout: (SECONDS + 150) * 1000 }, async () => {
+{ timeout: (SECONDS + 150) * 1000 }, async (t) => {
   // Redis keeps what it was told across its restart (append-only file,
   // every write synced), as a production Redis holding recovery's state
   // would
@@ -231,6 +234,6 @@ test(`${MPM}: with Redis: ${CLIENTS} clients through graceful restarts, siod kil
     await sleep(500);
     await redis.start();
   };
-  await chaos(inst, [graceful, siodKilledBy('SIGKILL'), redisRestart, siodKilledBy('SIGTERM'),
+  await chaos(t, inst, [graceful, siodKilledBy('SIGKILL'), redisRestart, siodKilledBy('SIGTERM'),
     siodKilledBy('SIGKILL')]);
 });
