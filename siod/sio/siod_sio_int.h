@@ -465,6 +465,20 @@ ssize_t siod_sio_blob_replay(const char *raw, size_t rawlen, const char *nsp,
  * shared by the nodes of a cluster and kept across a crash of siod. */
 extern const siod_sio_store_ops siod_sio_store_redis;
 
+/* A claim's command for Redis: EVAL of the claim script
+ * (siod_sio_store_claim.c says what it takes and answers) on the record's
+ * key, the stream, the take's own key and the client's offset, which must
+ * outlive *c. */
+#define SIOD_SIO_CLAIM_ARGC 9
+typedef struct siod_sio_claim_cmd {
+    const char *argv[SIOD_SIO_CLAIM_ARGC];
+    size_t lens[SIOD_SIO_CLAIM_ARGC];
+    char skew[16], ttl[16];
+} siod_sio_claim_cmd;
+void siod_sio_claim_command(siod_sio_claim_cmd *c, const char *key,
+                            const char *stream, const char *taken_key,
+                            const char *offset);
+
 
 /* Tracked socket s changed (rooms joined or left, data): its record is
  * written again soon, coalesced with its other changes (a no-op for a

@@ -1,12 +1,9 @@
-/* Connection state recovery's store in Redis (siod_sio_store_redis, with
- * --redis): the packet log is a stream every node of the cluster appends
- * to, and each connected socket's state (id, pid, namespace, rooms, data)
- * is a key kept up to date while it is connected and expiring after the
- * window, so that another node, or siod restarted after a crash, can
- * restore it. A socket is claimed (read and deleted) and its missed
- * packets read in one Lua script; writes are pipelined, never awaited, and
- * bounded while Redis is slow; while Redis is down recovery degrades to
- * new sockets, with one line per outage. Keys and bounds: docs/cluster.md. */
+/* Connection state recovery's store in Redis (with --redis): the packet
+ * log is a stream every node appends to; each connected socket's state is
+ * a key kept up to date and expiring after the window, for another node
+ * or a siod restarted after a crash. A claim takes a socket and reads its
+ * missed packets in one Lua script (siod_sio_store_claim.c); writes are
+ * pipelined, never awaited, bounded; one line per outage. docs/cluster.md. */
 #include "siod_sio_int.h"
 #include "core/siod_core.h"
 
@@ -23,9 +20,6 @@
  * records are written again by the next refresh; a packet is lost from
  * the log, a throttled line). */
 #define MAX_INFLIGHT (16u << 20)
-/* How far before a client's offset (its emitter's clock against Redis's)
- * the claim looks for it in the stream. */
-#define SKEW_MS 60000
 /* The stream lives this long past the last append. */
 #define STREAM_TTL_EXTRA_MS 10000
 /* A claim Redis has not answered in this long (stalled) gives a new socket
@@ -33,10 +27,7 @@
  * longer for it (Redis restarted; a reconnection's backoff is up to 5 s). */
 #define CLAIM_TIMEOUT_MS 2000
 #define CLAIM_DOWN_WAIT_MS 10000
-/* How long a claimed record stays readable by its take (sent again). */
-#define TAKEN_KEEP_MS 60000
-/* A take whose answer the connection lost is sent again this much later. */
-#define TAKE_AGAIN_MS 100
+#define TAKE_AGAIN_MS 100           /* a take's answer lost: sent again */
 
 /* A tracked socket: its key and the record last written. */
 struct live {
@@ -536,47 +527,7 @@ static ssize_t rs_replay(void *p, const char *nsp, const char *offset,
     return n;
 }
 
-/* ---- claims: one script reads, deletes and replays ------------------------ */
-
-/* KEYS[1] the record, KEYS[2] the stream, KEYS[3] this take's own key;
- * ARGV[1] the client's offset, ARGV[2] how far before it to look, ARGV[3]
- * how long the record stays at KEYS[3]. The record moves to KEYS[3], so
- * that the same take sent again (its answer lost with the connection)
- * reads it there. Answers {"none"} (no record), {"gone"} (its offset not
- * in the stream: the record is taken all the same, as the reference's
- * restoreSession deletes it) or {"ok", record, packets}: the entries
- * after the offset, oldest first, each as "<len>:<blob>". Walks back from
- * the newest entry (offsets are not the stream's ids: a packet carries
- * its offset before Redis sees it). */
-static const char claim_script[] =
-    "local rec = redis.call('GET', KEYS[1])\n"
-    "if rec then\n"
-    "  redis.call('DEL', KEYS[1])\n"
-    "  redis.call('SET', KEYS[3], rec, 'PX', ARGV[3])\n"
-    "else\n"
-    "  rec = redis.call('GET', KEYS[3])\n"
-    "  if not rec then return {'none'} end\n"
-    "end\n"
-    "local ms = tonumber(string.match(ARGV[1], '^(%d+)%-'))\n"
-    "if not ms then return {'gone'} end\n"
-    "local low = ms - tonumber(ARGV[2])\n"
-    "if low < 0 then low = 0 end\n"
-    "local hi, found, got = '+', false, {}\n"
-    "while true do\n"
-    "  local b = redis.call('XREVRANGE', KEYS[2], hi, tostring(low),\n"
-    "                       'COUNT', 256)\n"
-    "  for i = 1, #b do\n"
-    "    local f = b[i][2]\n"
-    "    if f[2] == ARGV[1] then found = true break end\n"
-    "    got[#got + 1] = f[4]\n"
-    "  end\n"
-    "  if found or #b < 256 then break end\n"
-    "  hi = '(' .. b[#b][1]\n"
-    "end\n"
-    "if not found then return {'gone'} end\n"
-    "local out = {}\n"
-    "for i = #got, 1, -1 do out[#out + 1] = #got[i] .. ':' .. got[i] end\n"
-    "return {'ok', rec, table.concat(out)}\n";
+/* ---- claims: one script (siod_sio_claim_script) takes and replays --------- */
 
 static void take_unlink(struct take *t)
 {
@@ -590,7 +541,6 @@ static void take_unlink(struct take *t)
 }
 
 static void take_send(struct take *t);
-
 static void take_free(struct take *t)
 {
     free(t->nsp);
@@ -600,8 +550,8 @@ static void take_free(struct take *t)
     free(t);
 }
 
-/* A take to send again, a moment after its connection went (the
- * connection is not marked down yet while it fails its callbacks). */
+/* Sends a take again, a moment after its connection went (not yet
+ * marked down while it fails its callbacks). */
 static void take_again_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct take *t = arg;
@@ -627,9 +577,8 @@ static void taken(void *ud, int ok, const char *const *items,
     if (t->done == NULL)
         goto out;   /* answered when the store went */
     if (!ok && !t->sent_again && g != NULL) {
-        /* the connection went with the answer (or Redis refused the
-         * script): once more, held until Redis is back if it is away;
-         * the record is where this take left it, if it ran */
+        /* its answer lost with the connection (or refused): once more,
+         * held while Redis is away; if it ran, the record is at its key */
         struct timeval tv = { 0, TAKE_AGAIN_MS * 1000 };
         t->sent_again = 1;
         t->deadline = siod_now_ms() + CLAIM_DOWN_WAIT_MS;
@@ -666,15 +615,10 @@ out:
 /* Sends t's claim (held by the connection while Redis is away). */
 static void take_send(struct take *t)
 {
-    char skew[16], ttl[16];
-    int n = snprintf(skew, sizeof skew, "%d", SKEW_MS);
-    int m = snprintf(ttl, sizeof ttl, "%d", TAKEN_KEEP_MS);
-    const char *argv[9] = { "EVAL", claim_script, "3", t->key, g->stream,
-                            t->taken_key, t->offset, skew, ttl };
-    size_t lens[9] = { 4, sizeof claim_script - 1, 1, strlen(t->key),
-                       strlen(g->stream), strlen(t->taken_key),
-                       strlen(t->offset), (size_t)n, (size_t)m };
-    rconn->command(9, argv, lens, taken, t);
+    siod_sio_claim_cmd c;
+
+    siod_sio_claim_command(&c, t->key, g->stream, t->taken_key, t->offset);
+    rconn->command(SIOD_SIO_CLAIM_ARGC, c.argv, c.lens, taken, t);
 }
 
 static void rs_take(void *p, const char *nsp, const char *pid,
@@ -684,24 +628,17 @@ static void rs_take(void *p, const char *nsp, const char *pid,
     struct take *t = calloc(1, sizeof *t);
     size_t klen;
 
+    /* the taken key is unique to this take: this process's number, a
+     * count */
     if (t == NULL || (t->key = record_key(st, nsp, pid, &klen)) == NULL ||
-        (t->nsp = strdup(nsp)) == NULL || (t->offset = strdup(offset)) == NULL) {
-        if (t != NULL) {
-            free(t->key);
-            free(t->nsp);
-        }
-        free(t);
-        done(ud, NULL, NULL, "out of memory");
-        return;
-    }
-    /* unique to this take: this process's number, a count */
-    if (asprintf(&t->taken_key, "%staken#%s-%" PRIu64, st->kpre, st->node,
+        (t->nsp = strdup(nsp)) == NULL ||
+        (t->offset = strdup(offset)) == NULL ||
+        asprintf(&t->taken_key, "%staken#%s-%" PRIu64, st->kpre, st->node,
                  ++st->takes_n) < 0) {
-        t->taken_key = NULL;
-        free(t->key);
-        free(t->nsp);
-        free(t->offset);
-        free(t);
+        if (t != NULL) {
+            t->taken_key = NULL;    /* asprintf leaves it undefined */
+            take_free(t);
+        }
         done(ud, NULL, NULL, "out of memory");
         return;
     }
