@@ -19,8 +19,13 @@
 
 APLOG_USE_MODULE(socketio);
 
-/* This child's scoreboard slot, or -1 if the parent has not written its
- * pid there yet. */
+/* How long a new child waits for the parent to write its pid into its
+ * scoreboard slot (the parent does so just after the fork, so the child's
+ * init can get there first). */
+#define SLOT_WAIT_MS 200
+
+/* This child's scoreboard slot, -1 if the parent has not written its pid
+ * there yet, -2 if there is no scoreboard to look in. */
 static int my_slot(void)
 {
     int limit = 0, i;
@@ -28,7 +33,7 @@ static int my_slot(void)
 
     if (!ap_scoreboard_image ||
         ap_mpm_query(AP_MPMQ_HARD_LIMIT_DAEMONS, &limit) != APR_SUCCESS)
-        return -1;
+        return -2;
     for (i = 0; i < limit; i++) {
         process_score *ps = ap_get_scoreboard_process(i);
 
@@ -88,7 +93,9 @@ void socketio_affinity_child_init(apr_pool_t *pchild, server_rec *s)
     n = CPU_COUNT(&allowed);
     if (n < 2)
         return;
-    slot = my_slot();
+    for (int waited = 0; (slot = my_slot()) == -1 && waited < SLOT_WAIT_MS;
+         waited++)
+        usleep(1000);
     cpu = nth_cpu(&allowed, (slot >= 0 ? slot : (int)getpid()) % n);
     if (cpu < 0)
         return;
