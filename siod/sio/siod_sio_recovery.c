@@ -166,10 +166,9 @@ void siod_sio_recovery_forget(siod_socket *s)
  * leaves, its state kept (see live_by_pid). */
 static void take_over(siod_socket *s, const char *pid)
 {
-    siod_socket *old = tables_ready ? siod_hash_find(&live_by_pid,
-                                                   siod_hash_bytes(pid, strlen(pid)),
-                                                   pid)
-                                  : NULL;
+    uint64_t h = siod_hash_bytes(pid, strlen(pid));
+    siod_socket *old =
+        tables_ready ? siod_hash_find(&live_by_pid, h, pid) : NULL;
     siod_session *session;
 
     if (old == NULL || old == s || old->nsp != s->nsp ||
@@ -664,9 +663,8 @@ int siod_sio_recovery_claim(siod_socket *s, const struct sio_json_span *auth,
     c->newer = NULL;
     memcpy(c->pid, pid, sizeof c->pid);
     c->hash = siod_hash_bytes(pid, strlen(pid));
-    struct claim *ahead = tables_ready ? siod_hash_find(&claims_by_pid,
-                                                      c->hash, pid)
-                                     : NULL;
+    struct claim *ahead =
+        tables_ready ? siod_hash_find(&claims_by_pid, c->hash, pid) : NULL;
     if (ahead != NULL) {
         while (ahead->newer != NULL)
             ahead = ahead->newer;

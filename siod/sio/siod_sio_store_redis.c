@@ -527,7 +527,7 @@ static ssize_t rs_replay(void *p, const char *nsp, const char *offset,
     return n;
 }
 
-/* ---- claims: one script (siod_sio_claim_script) takes and replays --------- */
+/* ---- claims: one script (siod_sio_claim_command) takes and replays -------- */
 
 static void take_unlink(struct take *t)
 {
