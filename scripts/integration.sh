@@ -29,6 +29,27 @@ if node --help 2>/dev/null | grep -q -- '--test-concurrency'; then
     conc=(--test-concurrency=1)
 fi
 
+# Each failed test of a TAP file with the first lines of its error, so that
+# the summary at the end of a long log says why, not only what.
+failures() {
+    awk '
+        function flush() { if (name != "") print "    " name (why != "" ? "\n" why : ""); name = ""; why = "" }
+        /^ *not ok [0-9]+ - / { flush(); name = $0; sub(/^ *not ok [0-9]+ - /, "", name); inerr = 0; n = 0; next }
+        name != "" && /^ *error: / {
+            line = $0; sub(/^ *error: /, "", line)
+            if (line != "|-" && line != "|") { why = "        " substr(line, 1, 200); name_done = 1; next }
+            inerr = 1; match($0, /^ */); ind = RLENGTH; next
+        }
+        inerr { match($0, /^ */)
+            if (RLENGTH <= ind && $0 !~ /^ *$/) { inerr = 0; next }
+            line = $0; sub(/^ */, "", line)
+            if (line != "" && n < 6) { why = why (why != "" ? "\n" : "") "        " substr(line, 1, 200); n++ }
+            next }
+        /^ *\.\.\.$/ { inerr = 0 }
+        END { flush() }
+    ' "$1"
+}
+
 mkdir -p "$BUILD/itest"
 total_pass=0
 total_fail=0
@@ -51,7 +72,7 @@ for mpm in $MPMS; do
     if [ "$status" != 0 ] && [ "$fail" = 0 ]; then
         fail=1 # the runner itself failed (a file that did not load, ...)
     fi
-    failed=$(grep -E '^ *not ok [0-9]+ - ' "$tap" | sed -E 's/^ *not ok [0-9]+ - /    /' | sort -u)
+    failed=$(failures "$tap")
     summary+=("MPM $mpm: $pass passed, $fail failed (${secs}s)${failed:+
 $failed}")
     total_pass=$((total_pass + pass))

@@ -50,6 +50,7 @@
 #include "scoreboard.h"
 #include "apr_atomic.h"
 #include "apr_portable.h"
+#include "apr_thread_mutex.h"
 
 #include "socketio_http.h"
 #include "socketio_http_int.h"
@@ -71,6 +72,13 @@ static socketio_log_throttle full_log = SOCKETIO_LOG_THROTTLE(10, 1);
 static volatile apr_uint32_t n_reserve, n_moved, n_refused;
 static volatile apr_uint32_t n_held;       /* workers held here now */
 
+/* One look for a free descriptor at a time: each takes one (a dup) for
+ * a moment, and workers looking together over the line would otherwise
+ * take as many, beside the reserve's one per thread, and could leave the
+ * listener's accept none (EMFILE: the MPM stops the child). NULL if it
+ * could not be made (then looks are not serialised). */
+static apr_thread_mutex_t *look_mutex;
+
 /* mpm_event: whether to mark the child in the scoreboard, its slot there
  * (-2: not looked up yet, -1: not found), whether this file marked it. */
 static int mark_scoreboard;
@@ -84,6 +92,9 @@ void socketio_fd_guard_child_init(apr_pool_t *pchild, server_rec *s)
 
     mark_scoreboard = ap_mpm_query(AP_MPMQ_IS_ASYNC, &async) == APR_SUCCESS &&
                       async;
+    if (apr_thread_mutex_create(&look_mutex, APR_THREAD_MUTEX_DEFAULT,
+                                pchild) != APR_SUCCESS)
+        look_mutex = NULL;
     my_slot = -2;
     marked = 0;
 }
@@ -148,17 +159,32 @@ static int conn_fd(conn_rec *c, apr_socket_t **sockp)
     return fd;
 }
 
+/* Around a look (look_mutex). */
+static void look_begin(void)
+{
+    if (look_mutex != NULL)
+        apr_thread_mutex_lock(look_mutex);
+}
+
+static void look_end(void)
+{
+    if (look_mutex != NULL)
+        apr_thread_mutex_unlock(look_mutex);
+}
+
 /* Moves sock (descriptor fd) to the lowest free descriptor if that is
  * under the threshold; the dup claims it, so two connections never take
  * the same one. Returns 1 once moved. */
 static int move_down(apr_socket_t *sock, int fd)
 {
-    apr_os_sock_t low = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    apr_os_sock_t low;
 
-    if (low < 0)
-        return 0;
-    if (!socketio_fd_room(low)) {
-        close(low);
+    look_begin();
+    low = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (low < 0 || !socketio_fd_room(low)) {
+        if (low >= 0)
+            close(low);
+        look_end();
         return 0;
     }
     /* Nothing else holds the number: the MPM polls the socket through its
@@ -168,6 +194,7 @@ static int move_down(apr_socket_t *sock, int fd)
      * socket options) is the same under both numbers. */
     apr_os_sock_put(&sock, &low, NULL);
     close(fd);
+    look_end();
     apr_atomic_inc32(&n_moved);
     return 1;
 }
@@ -176,12 +203,14 @@ static int move_down(apr_socket_t *sock, int fd)
  * open descriptor to dup). */
 static int room_now(int fd)
 {
-    int probe = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    int probe;
 
-    if (probe < 0)
-        return 0;
-    close(probe);
-    return socketio_fd_room(probe);
+    look_begin();
+    probe = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (probe >= 0)
+        close(probe);
+    look_end();
+    return probe >= 0 && socketio_fd_room(probe);
 }
 
 /* Milliseconds to the next look: GUARD_STEP_MS, or less before until;
