@@ -20,7 +20,7 @@ typedef struct siod_sio_handover_socket {
  * this is what opens the session again around them. malloc'd with its
  * parts; siod_sio_handover_free frees it all. */
 typedef struct siod_sio_handover {
-    struct siod_sio_handover *next;  /* recovery's list */
+    struct siod_sio_handover *next, *prev;  /* recovery's list */
     uint64_t hash;
     char sid[SIO_SID_LEN + 1];
     int64_t at;                      /* when handed over, ms since epoch */

@@ -197,23 +197,25 @@ int siod_sio_recovery_handover_keep(siod_sio_handover *h)
         siod_sio_handover_free(h);
         return -ENOMEM;
     }
+    h->prev = NULL;
     h->next = handed;
+    if (handed != NULL)
+        handed->prev = h;
     handed = h;
     handed_count++;
     return 0;
 }
 
-/* Unlinks h from the list (a scan: records are taken once each, and the
- * list only lives for the first seconds after a restart). */
+/* Unlinks h from the list. */
 static void handed_unlink(siod_sio_handover *h)
 {
-    siod_sio_handover **pp = &handed;
-
-    while (*pp != NULL && *pp != h)
-        pp = &(*pp)->next;
-    if (*pp == h)
-        *pp = h->next;
-    h->next = NULL;
+    if (h->prev != NULL)
+        h->prev->next = h->next;
+    else
+        handed = h->next;
+    if (h->next != NULL)
+        h->next->prev = h->prev;
+    h->next = h->prev = NULL;
     handed_count--;
 }
 
@@ -232,17 +234,14 @@ siod_sio_handover *siod_sio_recovery_handover_take(const char *sid)
  * their clients reconnect and recover), or those older than since. */
 static void handed_drop(int64_t since)
 {
-    siod_sio_handover **pp = &handed;
+    siod_sio_handover *h = handed, *next;
 
-    while (*pp != NULL) {
-        siod_sio_handover *h = *pp;
-        if (h->at >= since) {
-            pp = &h->next;
+    for (; h != NULL; h = next) {
+        next = h->next;
+        if (h->at >= since)
             continue;
-        }
-        *pp = h->next;
         siod_hash_remove(&handed_by_sid, h->hash, h->sid);
-        handed_count--;
+        handed_unlink(h);
         siod_sio_handover_free(h);
     }
 }
