@@ -47,8 +47,15 @@ siod_sio_hs *siod_sio_client_hs(const siod_sio_client *c)
 
 void siod_sio_client_link(siod_sio_client *c, siod_socket *s)
 {
-    s->cnext = c->sockets;
-    c->sockets = s;
+    siod_socket **pp = &c->sockets;
+
+    /* at the end: whatever goes over a client's sockets does so in the
+     * order they connected, as Node's (a closed connection's DISCONNECTs,
+     * its disconnect events); a client has a few at most */
+    while (*pp != NULL)
+        pp = &(*pp)->cnext;
+    s->cnext = NULL;
+    *pp = s;
 }
 
 void siod_sio_client_unlink(siod_sio_client *c, siod_socket *s)

@@ -759,9 +759,9 @@ void siod_sio_socket_error(siod_socket *s, const char *why);
 /* The client left while s was pending in connect middleware. */
 void siod_sio_socket_abandon(siod_socket *s);
 
-/* Returns a snapshot of c's connected sockets, each with a reference the
- * caller drops; *n is set (0 and NULL when there are none or memory runs
- * out). */
+/* Returns a snapshot of c's connected sockets (in the order they
+ * connected), each with a reference the caller drops; *n is set (0 and
+ * NULL when there are none or memory runs out). */
 siod_socket **siod_sio_client_sockets(siod_sio_client *c, size_t *n);
 
 /* ---- siod_sio_cluster.c ------------------------------------------------- */

@@ -106,10 +106,15 @@ test('namespaces /a and /b multiplexed over one Engine.IO connection (one Manage
 
     // close=true from /b ends the whole connection, /a with it (the
     // reasons the client reports are checked in sio-rooms); the other
-    // client is untouched
+    // client is untouched. As from Node, the namespaces hear it in the
+    // order their sockets connected: /b first (/a joined again after it)
+    const order = [];
+    a.once('disconnect', () => order.push('/a'));
+    b.once('disconnect', () => order.push('/b'));
     const reasons = Promise.all([once(a, 'disconnect'), once(b, 'disconnect')]);
     b.emit('kick-me', { close: true });
     await reasons;
+    assert.deepEqual(order, ['/b', '/a'], 'DISCONNECTs in the order the sockets connected');
     await waitFor(() => mgr.engine.readyState === 'closed', 5000, 'the shared connection to close');
     assert.deepEqual(await ackOf(other, 'echo', [1]), [1]);
   } finally {
