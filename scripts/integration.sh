@@ -37,7 +37,7 @@ failures() {
         /^ *not ok [0-9]+ - / { flush(); name = $0; sub(/^ *not ok [0-9]+ - /, "", name); inerr = 0; n = 0; next }
         name != "" && /^ *error: / {
             line = $0; sub(/^ *error: /, "", line)
-            if (line != "|-" && line != "|") { why = "        " substr(line, 1, 200); name_done = 1; next }
+            if (line != "|-" && line != "|") { why = "        " substr(line, 1, 200); next }
             inerr = 1; match($0, /^ */); ind = RLENGTH; next
         }
         inerr { match($0, /^ */)
